@@ -1,0 +1,54 @@
+# ireports — see README.md. `make demo` runs the main job; `make test` runs every test.
+GO       ?= go
+BIN      := bin
+CACHE    := .cache
+PKGS     := ./...
+# Benchmark corpus size and seed (make bench BENCH_SIZE=4GiB).
+BENCH_SIZE ?= 1GiB
+BENCH_SEED ?= 1
+DEMO_SIZE  ?= 200MiB
+
+.PHONY: all build test test-short bench demo lint tidy-check fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Every test, as CI runs it (.ci/run). Tests that need ../shared/data/311 skip where it is absent.
+test: build
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+# Throughput and memory: the whole normalize job over a generated corpus, then the Go benchmarks
+# of the hot paths. Numbers are machine- and load-dependent: compare ratios from one run.
+bench: build
+	BENCH_SIZE=$(BENCH_SIZE) BENCH_SEED=$(BENCH_SEED) ./scripts/bench.sh
+
+# The embedded default: a generated multi-city corpus, normalized on this machine.
+demo: build
+	DEMO_SIZE=$(DEMO_SIZE) ./scripts/demo.sh
+
+lint: tidy-check
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped"; fi
+
+tidy-check:
+	@cp go.mod $(CACHE)/go.mod.bak 2>/dev/null || (mkdir -p $(CACHE) && cp go.mod $(CACHE)/go.mod.bak)
+	@cp go.sum $(CACHE)/go.sum.bak
+	@$(GO) mod tidy
+	@if ! cmp -s go.mod $(CACHE)/go.mod.bak || ! cmp -s go.sum $(CACHE)/go.sum.bak; then \
+		cp $(CACHE)/go.mod.bak go.mod; cp $(CACHE)/go.sum.bak go.sum; \
+		echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; fi
+
+# Longer fuzzing of the split reader and the job-file parser (not part of make test).
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzSplits -fuzztime 60s ./csvsplit
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./jobs
+
+clean:
+	rm -rf $(BIN) out

@@ -1,0 +1,404 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/task"
+	"github.com/ireports/ireports/worker"
+)
+
+// Executor runs task attempts. Map and Reduce block until the attempt ends or ctx is done,
+// and must be safe for concurrent calls; the driver keeps at most Slots attempts in flight.
+type Executor interface {
+	Map(ctx context.Context, t task.Map) (task.MapResult, error)
+	Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error)
+	Slots() int
+}
+
+// MaxAttempts bounds the attempts of one task; a task that fails this often fails the job.
+const MaxAttempts = 4
+
+// Errors a job run can end with.
+var (
+	// ErrRejectBudget: more records were rejected than the job's max_reject_ratio allows.
+	ErrRejectBudget = errors.New("reject budget exceeded")
+)
+
+// Result is the outcome of a job run, printed by `coordinator run --json`.
+type Result struct {
+	Job               string           `json:"job"`
+	Name              string           `json:"name"`
+	Status            string           `json:"status"` // succeeded, failed or cancelled
+	Error             string           `json:"error,omitempty"`
+	RecordsIn         int64            `json:"records_in"`
+	RecordsOut        int64            `json:"records_out"`
+	Rejected          int64            `json:"rejected"`
+	RejectsByReason   map[string]int64 `json:"rejects_by_reason"`
+	DuplicatesRemoved int64            `json:"duplicates_removed"`
+	Groups            int              `json:"groups"`
+	Outputs           Outputs          `json:"outputs"`
+	Files             int              `json:"files"`
+	Bytes             int64            `json:"bytes"`
+	MapTasks          int              `json:"map_tasks"`
+	ReduceTasks       int              `json:"reduce_tasks"`
+	Respeculated      int              `json:"respeculated"` // splits re-run after the quote-state chain check
+	Retries           int              `json:"retries"`      // attempts beyond the first
+	Seconds           float64          `json:"seconds"`
+	PeakRSSBytes      int64            `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
+	Warnings          []string         `json:"warnings,omitempty"`
+}
+
+// Outputs says where a job's results are.
+type Outputs struct {
+	Parquet  string `json:"parquet"`
+	Rejects  string `json:"rejects"`
+	Manifest string `json:"manifest,omitempty"`
+}
+
+// driver runs one job: plan, map, check the quote-state chain, reduce, commit.
+type driver struct {
+	spec *jobs.Spec
+	exec Executor
+	job  string
+	log  *slog.Logger
+	res  *Result
+
+	mu       sync.Mutex // guards the fields below
+	plan     *Plan
+	attempts map[string]int // task name → last attempt number
+	mapRes   []task.MapResult
+}
+
+// NewJobID names a run of the job called name: unique, sortable, safe in paths.
+func NewJobID(name string, now time.Time) string {
+	return fmt.Sprintf("%s-%s-%04x", name, now.UTC().Format("20060102T150405"), now.Nanosecond()>>10&0xffff)
+}
+
+// RunJob runs the job described by spec to completion on exec. The returned Result is
+// always non-nil; the error is non-nil when the job did not succeed.
+func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, log *slog.Logger) (*Result, error) {
+	start := time.Now()
+	d := &driver{
+		spec: spec, exec: exec, job: job, log: log.With("job", job),
+		attempts: map[string]int{},
+		res: &Result{
+			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
+			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: filepath.Join(spec.Output.Rejects, spec.Name)},
+		},
+	}
+	err := d.run(ctx)
+	d.res.Seconds = time.Since(start).Seconds()
+	switch {
+	case err == nil:
+		d.res.Status = "succeeded"
+	case ctx.Err() != nil:
+		d.res.Status, d.res.Error = "cancelled", err.Error()
+	default:
+		d.res.Status, d.res.Error = "failed", err.Error()
+	}
+	if err != nil {
+		// Nothing of a failed run is visible: drop its attempts. (A reject-budget failure has
+		// already committed its rejects, on purpose, so the user can see why.)
+		lake.Abort(spec.Output.Parquet, job)
+		lake.Abort(spec.Output.Rejects, job)
+	}
+	d.cleanMapOutputs()
+	return d.res, err
+}
+
+func (d *driver) run(ctx context.Context) error {
+	plan, err := PlanJob(d.spec, d.job)
+	if err != nil {
+		return err
+	}
+	d.plan = plan
+	d.res.Files, d.res.Bytes, d.res.Warnings = plan.Files, plan.Bytes, plan.Warnings
+	d.res.MapTasks, d.res.ReduceTasks = len(plan.Maps), d.spec.Reducers
+	d.mapRes = make([]task.MapResult, len(plan.Maps))
+	d.log.Info("planned", "files", plan.Files, "bytes", plan.Bytes, "maps", len(plan.Maps), "reducers", d.spec.Reducers)
+
+	if err := d.mapPhase(ctx, allIndexes(len(plan.Maps))); err != nil {
+		return err
+	}
+	if err := d.checkChain(ctx); err != nil {
+		return err
+	}
+	if err := d.countMaps(); err != nil {
+		return err
+	}
+	groups, err := d.reducePhase(ctx)
+	if err != nil {
+		return err
+	}
+	return d.commit(groups)
+}
+
+func allIndexes(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// nextAttempt returns the next attempt number of the named task.
+func (d *driver) nextAttempt(name string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.attempts[name]++
+	if d.attempts[name] > 1 {
+		d.res.Retries++
+	}
+	return d.attempts[name]
+}
+
+// runMap runs map task i until an attempt succeeds, the error is fatal, or attempts run out.
+func (d *driver) runMap(ctx context.Context, i int, state csvsplit.State) error {
+	name := fmt.Sprintf("m-%d", i)
+	var last error
+	for range MaxAttempts {
+		t := d.plan.Maps[i]
+		t.Attempt = d.nextAttempt(name)
+		if state != csvsplit.Unknown {
+			t.State = state
+		}
+		res, err := d.exec.Map(ctx, t)
+		if err == nil {
+			d.mu.Lock()
+			d.mapRes[i] = res
+			d.mu.Unlock()
+			return nil
+		}
+		if ctx.Err() != nil || errors.Is(err, task.ErrFatal) {
+			return err
+		}
+		last = err
+		d.log.Warn("map attempt lost; retrying", "task", t.String(), "err", err)
+	}
+	return fmt.Errorf("map task %d failed %d times; last error: %w", i, MaxAttempts, last)
+}
+
+func (d *driver) mapPhase(ctx context.Context, idx []int) error {
+	return forEach(ctx, d.exec.Slots(), idx, func(ctx context.Context, i int) error {
+		return d.runMap(ctx, i, csvsplit.Unknown)
+	})
+}
+
+// checkChain validates the speculated quote states of every file's splits (DESIGN.md step 2)
+// and re-runs the splits whose assumption was wrong, with their true state.
+func (d *driver) checkChain(ctx context.Context) error {
+	byFile := map[int][]int{} // file index → map tasks in file order
+	for i, m := range d.plan.Maps {
+		if m.Format == task.FormatCSV && !m.Gzip {
+			byFile[m.FileIndex] = append(byFile[m.FileIndex], i)
+		}
+	}
+	rerun := map[int]csvsplit.State{}
+	for _, tasks := range byFile {
+		assumed := make([]csvsplit.State, len(tasks))
+		parity := make([]int, len(tasks))
+		for j, i := range tasks {
+			assumed[j], parity[j] = d.mapRes[i].Assumed, d.mapRes[i].Parity
+		}
+		truth, bad := csvsplit.Chain(assumed, parity)
+		for _, j := range bad {
+			rerun[tasks[j]] = truth[j]
+		}
+	}
+	if len(rerun) == 0 {
+		return nil
+	}
+	d.res.Respeculated = len(rerun)
+	d.log.Info("re-running mis-speculated splits", "count", len(rerun))
+	idx := slices.Sorted(maps.Keys(rerun))
+	return forEach(ctx, d.exec.Slots(), idx, func(ctx context.Context, i int) error {
+		return d.runMap(ctx, i, rerun[i])
+	})
+}
+
+// countMaps totals the accepted map attempts and enforces the reject budget.
+func (d *driver) countMaps() error {
+	r := d.res
+	for _, m := range d.mapRes {
+		r.RecordsIn += m.RecordsIn
+		r.Rejected += m.Rejected
+		for k, v := range m.RejectsByReason {
+			r.RejectsByReason[k] += v
+		}
+	}
+	if err := d.commitRejects(); err != nil {
+		return err
+	}
+	if r.RecordsIn > 0 && float64(r.Rejected) > d.spec.MaxRejectRatio*float64(r.RecordsIn) {
+		return task.Fatal(fmt.Errorf("%w: %d of %d records rejected (%.2f%%, max_reject_ratio %.2f%%): %s; the rejects are in %s",
+			ErrRejectBudget, r.Rejected, r.RecordsIn, 100*float64(r.Rejected)/float64(r.RecordsIn),
+			100*d.spec.MaxRejectRatio, formatReasons(r.RejectsByReason), r.Outputs.Rejects))
+	}
+	return nil
+}
+
+func formatReasons(m map[string]int64) string {
+	keys := slices.Collect(maps.Keys(m))
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
+	results := make([]task.ReduceResult, d.spec.Reducers)
+	err := forEach(ctx, d.exec.Slots(), allIndexes(d.spec.Reducers), func(ctx context.Context, r int) error {
+		name := fmt.Sprintf("r-%d", r)
+		var last error
+		for range MaxAttempts {
+			t := task.Reduce{Job: d.job, Index: r, Attempt: d.nextAttempt(name)}
+			d.mu.Lock()
+			for _, m := range d.mapRes {
+				t.MapOutput = append(t.MapOutput, m.Output)
+			}
+			d.mu.Unlock()
+			res, err := d.exec.Reduce(ctx, t)
+			if err == nil {
+				results[r] = res
+				return nil
+			}
+			if ctx.Err() != nil || errors.Is(err, task.ErrFatal) {
+				return err
+			}
+			last = err
+			var lost *worker.LostError
+			if errors.As(err, &lost) {
+				if err := d.recoverMapOutput(ctx, lost.Map, t.MapOutput[lost.Map].Path); err != nil {
+					return err
+				}
+			}
+			d.log.Warn("reduce attempt lost; retrying", "task", t.String(), "err", err)
+		}
+		return fmt.Errorf("reduce task %d failed %d times; last error: %w", r, MaxAttempts, last)
+	})
+	return results, err
+}
+
+// recoverMapOutput re-runs map task i whose output at path a reducer could not read, unless
+// another reducer's report already had it re-run.
+func (d *driver) recoverMapOutput(ctx context.Context, i int, path string) error {
+	d.mu.Lock()
+	current := d.mapRes[i]
+	d.mu.Unlock()
+	if current.Output.Path != path {
+		return nil
+	}
+	// The chain check has run, so the assumed state of the accepted attempt is the true one.
+	return d.runMap(ctx, i, current.Assumed)
+}
+
+func (d *driver) commit(results []task.ReduceResult) error {
+	var groups []lake.CommitGroup
+	for _, r := range results {
+		d.res.RecordsOut += r.RecordsOut
+		d.res.DuplicatesRemoved += r.Duplicates
+		for _, g := range r.Groups {
+			groups = append(groups, lake.CommitGroup{
+				Key:  record.Key{City: g.City, Year: g.Year, Month: g.Month},
+				Rows: g.Rows, AttemptDir: r.Dir,
+			})
+		}
+	}
+	d.res.Groups = len(groups)
+	if in, out := d.res.RecordsIn, d.res.RecordsOut+d.res.Rejected+d.res.DuplicatesRemoved; in != out {
+		// The accounting invariant is what lets users trust the counts; never commit without it.
+		return fmt.Errorf("internal error: records in %d != out %d + rejected %d + duplicates %d",
+			in, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
+	}
+	m, err := lake.Commit(d.spec.Output.Parquet, d.job, d.spec.Name, groups, time.Now())
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	d.res.Outputs.Manifest = filepath.Join(d.spec.Output.Parquet, lake.SuccessFile)
+	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
+	return nil
+}
+
+// commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,
+// replacing the previous run's.
+func (d *driver) commitRejects() error {
+	root := d.spec.Output.Rejects
+	staging := filepath.Join(root, lake.TemporaryDir, d.job, "_commit")
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		return err
+	}
+	for _, m := range d.mapRes {
+		if m.Rejects == "" {
+			continue
+		}
+		if err := os.Rename(m.Rejects, filepath.Join(staging, fmt.Sprintf("part-m-%05d.jsonl", m.Index))); err != nil {
+			return fmt.Errorf("commit rejects: %w", err)
+		}
+	}
+	trash := filepath.Join(root, lake.TemporaryDir, d.job, "_replaced")
+	if err := lake.Replace(staging, filepath.Join(root, d.spec.Name), trash); err != nil {
+		return fmt.Errorf("commit rejects: %w", err)
+	}
+	return lake.Abort(root, d.job)
+}
+
+// cleanMapOutputs deletes the job's map outputs: they are needed only until the job ends.
+func (d *driver) cleanMapOutputs() {
+	dirs := map[string]bool{}
+	for _, m := range d.mapRes {
+		if m.Output.Path != "" {
+			dirs[filepath.Dir(m.Output.Path)] = true
+		}
+	}
+	for dir := range dirs {
+		os.RemoveAll(dir)
+	}
+}
+
+// forEach calls fn for every index with at most n calls in flight. The first error cancels
+// the others and is returned.
+func forEach(ctx context.Context, n int, idx []int, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, max(n, 1))
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}

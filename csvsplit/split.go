@@ -1,0 +1,163 @@
+package csvsplit
+
+import (
+	"errors"
+	"fmt"
+)
+
+// State is the quote state at a byte offset of a CSV file.
+type State uint8
+
+// The states. Unknown is the zero value so that a zero Options speculates instead of
+// silently assuming Outside.
+const (
+	Unknown State = iota
+	Outside
+	Inside
+)
+
+func (s State) String() string {
+	switch s {
+	case Unknown:
+		return "unknown"
+	case Outside:
+		return "outside"
+	case Inside:
+		return "inside"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// after returns the state that follows s across a run of bytes holding parity quotes
+// (mod 2). Unknown stays Unknown.
+func (s State) after(parity int) State {
+	if parity&1 == 0 {
+		return s
+	}
+	switch s {
+	case Outside:
+		return Inside
+	case Inside:
+		return Outside
+	}
+	return s
+}
+
+// Defaults applied by NewReader to zero Options fields.
+const (
+	DefaultLookahead      = 64 << 10 // bytes
+	DefaultMaxRecordBytes = 16 << 20 // bytes
+)
+
+// Options describe one split. Offsets are byte offsets in the file.
+type Options struct {
+	// Start and End delimit the split: it holds the records whose first byte lies in
+	// [Start, End). DataStart <= Start <= End.
+	Start, End int64
+
+	// DataStart is the offset of the first data record, as returned by ReadHeader. A
+	// split that starts there starts on a record boundary, in state Outside.
+	DataStart int64
+
+	// State is the quote state at Start if the caller knows it (from Chain), or
+	// Unknown to let the Reader speculate. It must not be Inside when Start equals
+	// DataStart.
+	State State
+
+	// Fields is the header's field count; speculation prefers the state whose records
+	// have it. Zero means any count.
+	Fields int
+
+	// Lookahead is the speculation window after Start, in bytes. Zero means
+	// DefaultLookahead.
+	Lookahead int
+
+	// MaxRecordBytes bounds one record (without its terminator), in bytes. A longer
+	// record is returned as malformed with ErrTooLarge and its raw bytes truncated to
+	// this length. Zero means DefaultMaxRecordBytes.
+	MaxRecordBytes int
+}
+
+// withDefaults validates o and fills in its zero fields.
+func (o Options) withDefaults() (Options, error) {
+	switch {
+	case o.DataStart < 0:
+		return o, fmt.Errorf("%w: DataStart %d is negative", ErrOptions, o.DataStart)
+	case o.Start < o.DataStart:
+		return o, fmt.Errorf("%w: Start %d is before DataStart %d", ErrOptions, o.Start, o.DataStart)
+	case o.End < o.Start:
+		return o, fmt.Errorf("%w: End %d is before Start %d", ErrOptions, o.End, o.Start)
+	case o.State > Inside:
+		return o, fmt.Errorf("%w: %v", ErrOptions, o.State)
+	case o.State == Inside && o.Start == o.DataStart:
+		return o, fmt.Errorf("%w: State inside at DataStart %d, where records begin outside quotes", ErrOptions, o.Start)
+	case o.Fields < 0:
+		return o, fmt.Errorf("%w: Fields %d is negative", ErrOptions, o.Fields)
+	case o.Lookahead < 0:
+		return o, fmt.Errorf("%w: Lookahead %d is negative", ErrOptions, o.Lookahead)
+	case o.MaxRecordBytes < 0:
+		return o, fmt.Errorf("%w: MaxRecordBytes %d is negative", ErrOptions, o.MaxRecordBytes)
+	}
+	if o.Lookahead == 0 {
+		o.Lookahead = DefaultLookahead
+	}
+	if o.MaxRecordBytes == 0 {
+		o.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	return o, nil
+}
+
+// Errors. A malformed record's Record.Err is a *ParseError that matches both
+// ErrMalformed and the sentinel naming the problem (ErrBareQuote, ErrQuote,
+// ErrUnterminated or ErrTooLarge).
+var (
+	// ErrMalformed matches every malformed record: the caller counts it as a reject.
+	ErrMalformed = errors.New("malformed record")
+	// ErrBareQuote: a '"' inside a field that does not begin with one.
+	ErrBareQuote = errors.New(`bare " in non-quoted field`)
+	// ErrQuote: a closing '"' followed by something other than ',' or the record's end.
+	ErrQuote = errors.New(`extraneous or missing " in quoted field`)
+	// ErrUnterminated: a quoted field still open at EOF.
+	ErrUnterminated = errors.New("quoted field not closed before end of file")
+	// ErrTooLarge: a record longer than Options.MaxRecordBytes.
+	ErrTooLarge = errors.New("record too large")
+	// ErrNoHeader: ReadHeader found no record, only empty lines or nothing at all.
+	ErrNoHeader = errors.New("no header record")
+	// ErrOptions: NewReader was given inconsistent Options.
+	ErrOptions = errors.New("invalid split options")
+)
+
+// ParseError describes a malformed record.
+type ParseError struct {
+	Record int64 // file offset of the record's first byte
+	Offset int64 // file offset of the byte where the problem shows
+	Err    error // ErrBareQuote, ErrQuote, ErrUnterminated or ErrTooLarge
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("csv record at byte %d: %v at byte %d", e.Record, e.Err, e.Offset)
+}
+
+// Unwrap lets errors.Is match both ErrMalformed and the specific sentinel.
+func (e *ParseError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
+
+// Chain checks the speculation of a file's splits. assumed[i] and parity[i] are split
+// i's Assumed and Parity, in file order; split 0 starts at DataStart, where the state
+// is Outside. The true state of split i+1 is that of split i flipped when parity[i] is
+// odd. Chain returns the true states and the indexes of the splits whose assumed state
+// was wrong (or Unknown): those must be read again with Options.State set to their
+// true state, and their first reading discarded. A missing parity counts as even.
+func Chain(assumed []State, parity []int) (truth []State, rerun []int) {
+	truth = make([]State, len(assumed))
+	s := Outside
+	for i, a := range assumed {
+		truth[i] = s
+		if a != s {
+			rerun = append(rerun, i)
+		}
+		if i < len(parity) {
+			s = s.after(parity[i])
+		}
+	}
+	return truth, rerun
+}

@@ -1,0 +1,87 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (test with errors.Is), so
+// that the coordinator can classify a failure without parsing messages: every one of them except
+// ErrRejected is fatal for a job (a bad spec or schema does not get better by retrying).
+var (
+	// ErrSpec marks an invalid job file or schema: a syntax error, an unknown attribute, a value
+	// out of range. The message carries file:line:column.
+	ErrSpec = errors.New("invalid job spec")
+	// ErrNoColumns is returned by Schema.Bind when a file's header has none of the candidate
+	// columns of a required field (request_id, created_at): the file is not of this schema.
+	ErrNoColumns = errors.New("header has no column for a required field")
+	// ErrMalformedJSON is returned by ScanSODA when the input is not a JSON array of objects.
+	ErrMalformedJSON = errors.New("malformed SODA JSON")
+	// ErrRejected is wrapped by every *RejectError: the record cannot be normalized and belongs
+	// in the rejects output. It is a property of one record, never of the job.
+	ErrRejected = errors.New("record rejected")
+	// ErrWrongBinding is returned when a Normalizer made by BindJSON is given CSV fields or
+	// one made by Bind is given JSON: a programming error in the caller.
+	ErrWrongBinding = errors.New("normalizer used with the wrong input format")
+)
+
+// Reject reasons: stable snake_case codes, written to the rejects output and counted in job
+// statistics. Never rename one; add new ones instead.
+const (
+	ReasonFieldCount       = "field_count"        // the record has a different number of fields than the header
+	ReasonMissingRequestID = "missing_request_id" // request_id is null
+	ReasonMissingCreatedAt = "missing_created_at" // created_at is null
+	ReasonBadTimestamp     = "bad_timestamp"      // a time field matches none of its layouts
+	ReasonBadCoordinate    = "bad_coordinate"     // latitude, longitude or point is not a number/point
+	ReasonInvalidUTF8      = "invalid_utf8"       // a kept text field is not valid UTF-8
+	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values
+)
+
+// maxRejectValue bounds RejectError.Value: a rejects file must not balloon on a huge field.
+const maxRejectValue = 256
+
+// RejectError describes why one record cannot be normalized. It wraps ErrRejected.
+type RejectError struct {
+	Reason string // one of the Reason* codes
+	Field  string // the normalized field ("created_at"), empty for record-level reasons
+	Column string // the source column or JSON key the value came from, if any
+	Value  string // the offending raw value, truncated to 256 bytes and made valid UTF-8
+}
+
+func (e *RejectError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Reason)
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": field %s", e.Field)
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, " (column %q)", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ": value %q", e.Value)
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrRejected) true for every reject.
+func (e *RejectError) Unwrap() error { return ErrRejected }
+
+// reject builds a RejectError, copying (and bounding) the raw value: the caller's bytes belong to
+// a reader buffer that will be overwritten.
+func reject(reason string, f fieldID, column string, value []byte) *RejectError {
+	e := &RejectError{Reason: reason, Column: column}
+	if f < numFields {
+		e.Field = fieldNames[f]
+	}
+	if len(value) > maxRejectValue {
+		value = value[:maxRejectValue]
+	}
+	if utf8.Valid(value) {
+		e.Value = string(value)
+	} else {
+		e.Value = strings.ToValidUTF8(string(value), "\uFFFD")
+	}
+	return e
+}

@@ -1,0 +1,404 @@
+package jobs
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Format is the encoding of an input's files.
+type Format uint8
+
+const (
+	FormatCSV      Format = iota // RFC 4180 CSV with a header line (the default)
+	FormatSODAJSON               // a JSON array of flat SODA objects, as the Socrata API returns
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatCSV:
+		return "csv"
+	case FormatSODAJSON:
+		return "soda-json"
+	}
+	return fmt.Sprintf("Format(%d)", uint8(f))
+}
+
+// ParseFormat is the inverse of Format.String.
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "csv":
+		return FormatCSV, nil
+	case "soda-json":
+		return FormatSODAJSON, nil
+	}
+	return 0, fmt.Errorf("unknown format %q (want csv or soda-json)", s)
+}
+
+// MarshalText encodes a Format by name, so that a Spec's JSON stays readable.
+func (f Format) MarshalText() ([]byte, error) {
+	if f > FormatSODAJSON {
+		return nil, fmt.Errorf("unknown format %d", uint8(f))
+	}
+	return []byte(f.String()), nil
+}
+
+// UnmarshalText decodes a Format name.
+func (f *Format) UnmarshalText(b []byte) error {
+	v, err := ParseFormat(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
+// Limits and defaults of a job's settings.
+const (
+	DefaultSplitSize      = defaultSplitSize // bytes
+	MinSplitSize          = minSplitSize     // bytes
+	DefaultReducers       = 8
+	MaxReducers           = 4096
+	DefaultMaxRejectRatio = 0.01
+)
+
+// Spec is a validated job. It is JSON-serializable, and that is how the coordinator ships it to
+// workers: json.Marshal on one side, json.Unmarshal (which validates again and reloads time
+// zones) on the other. Paths are resolved and env() calls evaluated once, on the machine that
+// parsed the job file, so workers never need the job file or its environment.
+type Spec struct {
+	Name           string   `json:"name"`
+	File           string   `json:"file"` // the job file, as given to Parse
+	Dir            string   `json:"dir"`  // relative paths were resolved against it
+	SplitSize      int64    `json:"split_size"`
+	Reducers       int      `json:"reducers"`
+	MaxRejectRatio float64  `json:"max_reject_ratio"`
+	Inputs         []Input  `json:"inputs"`
+	Output         Output   `json:"output"`
+	// Schemas holds every schema an input uses, by name.
+	Schemas map[string]*Schema `json:"schemas"`
+	// Source is the job file's text, kept for job history and for showing the user what ran.
+	Source []byte `json:"source,omitempty"`
+}
+
+// Input is one named set of source files of a single schema and format.
+type Input struct {
+	Name string `json:"name"`
+	// Path is a file, directory or glob; relative paths are already resolved against the job
+	// file's directory; URLs ("s3://bucket/prefix/*.csv") are kept as written.
+	Path       string  `json:"path"`
+	SchemaName string  `json:"schema"`
+	Schema     *Schema `json:"-"` // Spec.Schemas[SchemaName]
+	Format     Format  `json:"format"`
+}
+
+// Output says where the lake and the rejects go (resolved like Input.Path).
+type Output struct {
+	Parquet string `json:"parquet"`
+	// Rejects defaults to Parquet + "_rejects": a sibling, so that it is never read as part of
+	// the lake.
+	Rejects string `json:"rejects"`
+}
+
+// UnmarshalJSON decodes a Spec sent by the coordinator, validates its schemas and links each
+// input to its schema.
+func (s *Spec) UnmarshalJSON(data []byte) error {
+	type plain Spec
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return fmt.Errorf("job spec: %w", err)
+	}
+	*s = Spec(p)
+	if len(s.Inputs) == 0 || s.Output.Parquet == "" || s.SplitSize < MinSplitSize ||
+		s.Reducers < 1 || s.Reducers > MaxReducers || !(s.MaxRejectRatio >= 0 && s.MaxRejectRatio <= 1) {
+		return fmt.Errorf("job %q: %w: settings out of range or no inputs/output", s.Name, ErrSpec)
+	}
+	for i := range s.Inputs {
+		in := &s.Inputs[i]
+		in.Schema = s.Schemas[in.SchemaName]
+		if in.Schema == nil {
+			return fmt.Errorf("job %q: input %q: %w: schema %q not included", s.Name, in.Name, ErrSpec, in.SchemaName)
+		}
+	}
+	return nil
+}
+
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "job", LabelNames: []string{"name"}},
+		{Type: "schema", LabelNames: []string{"name"}},
+	},
+}
+
+var jobSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "split_size"},
+		{Name: "reducers"},
+		{Name: "max_reject_ratio"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "input", LabelNames: []string{"name"}},
+		{Type: "output"},
+	},
+}
+
+var inputSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "path", Required: true},
+		{Name: "schema", Required: true},
+		{Name: "format"},
+	},
+}
+
+var outputSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "parquet", Required: true},
+		{Name: "rejects"},
+	},
+}
+
+// ParseFile reads and parses a job file. Relative paths in it resolve against the file's
+// directory, made absolute.
+func ParseFile(path string) (*Spec, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("job file: %w", err)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return Parse(src, path)
+}
+
+// Parse parses and validates a job file's text; filename names it in errors, and relative paths
+// resolve against filepath.Dir(filename). Every problem found is reported (a *SpecError, which
+// wraps ErrSpec), each with file:line:column.
+//
+// A file holds exactly one job block and any number of schema blocks. An input's schema names a
+// schema block of the file or a built-in; a schema block may shadow a built-in of the same name,
+// and then wins for this job.
+func Parse(src []byte, filename string) (*Spec, error) {
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, specError(diags)
+	}
+	content, diags := file.Body.Content(fileSchema)
+	ctx := evalContext()
+
+	local := map[string]*Schema{}
+	var jobBlock *hcl.Block
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "schema":
+			name := b.Labels[0]
+			if _, dup := local[name]; dup {
+				diags = append(diags, diagAt(b.LabelRanges[0], "Duplicate schema", fmt.Sprintf("Schema %q is defined twice in this file.", name)))
+				continue
+			}
+			s, d := decodeSchema(b, ctx)
+			diags = append(diags, d...)
+			local[name] = s
+		case "job":
+			if jobBlock != nil {
+				diags = append(diags, diagAt(b.DefRange, "Several jobs",
+					fmt.Sprintf("A job file holds one job; %q is already defined at line %d.", jobBlock.Labels[0], jobBlock.DefRange.Start.Line)))
+				continue
+			}
+			jobBlock = b
+		}
+	}
+	if jobBlock == nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No job",
+			Detail: `The file has no job "name" { ... } block.`, Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}})
+		return nil, specError(diags)
+	}
+	spec, d := decodeJob(jobBlock, filepath.Dir(filename), local, ctx)
+	diags = append(diags, d...)
+	if err := specError(diags); err != nil {
+		return nil, err
+	}
+	spec.File = filename
+	spec.Source = append([]byte(nil), src...)
+	return spec, nil
+}
+
+func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.EvalContext) (*Spec, hcl.Diagnostics) {
+	spec := &Spec{
+		Name: block.Labels[0], Dir: dir,
+		SplitSize: DefaultSplitSize, Reducers: DefaultReducers, MaxRejectRatio: DefaultMaxRejectRatio,
+		Schemas: map[string]*Schema{},
+	}
+	content, diags := block.Body.Content(jobSchema)
+	if a := content.Attributes["split_size"]; a != nil {
+		diags = append(diags, decodeSplitSize(a, ctx, &spec.SplitSize)...)
+	}
+	if a := content.Attributes["reducers"]; a != nil {
+		n, d := evalInt(a, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if n < 1 || n > MaxReducers {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad reducers", fmt.Sprintf("reducers must be between 1 and %d, not %d.", MaxReducers, n)))
+			}
+			spec.Reducers = int(n)
+		}
+	}
+	if a := content.Attributes["max_reject_ratio"]; a != nil {
+		f, d := evalFloat(a, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if !(f >= 0 && f <= 1) {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad max_reject_ratio", fmt.Sprintf("max_reject_ratio must be between 0 and 1, not %v.", f)))
+			}
+			spec.MaxRejectRatio = f
+		}
+	}
+
+	var outputBlock *hcl.Block
+	inputAt := map[string]hcl.Range{}
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "output":
+			if outputBlock != nil {
+				diags = append(diags, diagAt(b.DefRange, "Several outputs", "A job has one output block."))
+				continue
+			}
+			outputBlock = b
+		case "input":
+			name := b.Labels[0]
+			if prev, dup := inputAt[name]; dup {
+				diags = append(diags, diagAt(b.LabelRanges[0], "Duplicate input", fmt.Sprintf("Input %q is already defined at line %d.", name, prev.Start.Line)))
+				continue
+			}
+			inputAt[name] = b.LabelRanges[0]
+			in, d := decodeInput(b, dir, local, spec.Schemas, ctx)
+			diags = append(diags, d...)
+			spec.Inputs = append(spec.Inputs, in)
+		}
+	}
+	if len(inputAt) == 0 {
+		diags = append(diags, diagAt(block.DefRange, "No inputs", fmt.Sprintf("Job %q needs at least one input \"name\" { path = ..., schema = ... } block.", spec.Name)))
+	}
+	if outputBlock == nil {
+		diags = append(diags, diagAt(block.DefRange, "Missing output", fmt.Sprintf("Job %q needs an output { parquet = ... } block.", spec.Name)))
+	} else {
+		oc, d := outputBlock.Body.Content(outputSchema)
+		diags = append(diags, d...)
+		if a := oc.Attributes["parquet"]; a != nil {
+			v, d := evalString(a, ctx)
+			diags = append(diags, d...)
+			if !d.HasErrors() && strings.TrimSpace(v) == "" {
+				diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "output.parquet must name a directory."))
+			}
+			spec.Output.Parquet = resolvePath(dir, v)
+		}
+		if a := oc.Attributes["rejects"]; a != nil {
+			v, d := evalString(a, ctx)
+			diags = append(diags, d...)
+			if !d.HasErrors() && strings.TrimSpace(v) == "" {
+				diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "output.rejects must name a directory (or be left out)."))
+			}
+			spec.Output.Rejects = resolvePath(dir, v)
+		} else if spec.Output.Parquet != "" {
+			spec.Output.Rejects = strings.TrimRight(spec.Output.Parquet, "/") + "_rejects"
+		}
+	}
+	return spec, diags
+}
+
+func decodeSplitSize(a *hcl.Attribute, ctx *hcl.EvalContext, out *int64) hcl.Diagnostics {
+	v, diags := a.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return diags
+	}
+	var n int64
+	var err error
+	switch {
+	case v.IsNull() || !v.IsKnown():
+		err = fmt.Errorf("split_size must not be null")
+	case v.Type().FriendlyName() == "number":
+		bf := v.AsBigFloat()
+		if !bf.IsInt() {
+			err = fmt.Errorf("split_size must be a whole number of bytes")
+		} else {
+			n, _ = bf.Int64()
+		}
+	case v.Type().FriendlyName() == "string":
+		n, err = ParseSize(v.AsString())
+	default:
+		err = fmt.Errorf("split_size must be a size such as \"64MiB\" or a number of bytes")
+	}
+	if err == nil && n < MinSplitSize {
+		err = fmt.Errorf("split_size must be at least 1KiB, not %d bytes", n)
+	}
+	if err != nil {
+		return hcl.Diagnostics{diagAt(a.Expr.Range(), "Bad split_size", err.Error()+".")}
+	}
+	*out = n
+	return nil
+}
+
+func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, ctx *hcl.EvalContext) (Input, hcl.Diagnostics) {
+	in := Input{Name: b.Labels[0]}
+	content, diags := b.Body.Content(inputSchema)
+	if a := content.Attributes["path"]; a != nil {
+		v, d := evalString(a, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() && strings.TrimSpace(v) == "" {
+			diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "path must name a file, directory or glob."))
+		}
+		in.Path = resolvePath(dir, v)
+	}
+	if a := content.Attributes["format"]; a != nil {
+		v, d := evalString(a, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			f, err := ParseFormat(v)
+			if err != nil {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad format", err.Error()+"."))
+			}
+			in.Format = f
+		}
+	}
+	if a := content.Attributes["schema"]; a != nil {
+		v, d := evalString(a, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			in.SchemaName = v
+			if s, ok := local[v]; ok {
+				in.Schema = s
+			} else if s, ok := Builtin(v); ok {
+				in.Schema = s
+			} else {
+				known := BuiltinNames()
+				for n := range local {
+					known = append(known, n)
+				}
+				sort.Strings(known)
+				diags = append(diags, diagAt(a.Expr.Range(), "Unknown schema",
+					fmt.Sprintf("No schema %q: define a schema %q block or use one of: %s.", v, v, strings.Join(known, ", "))))
+			}
+			if in.Schema != nil {
+				if prev, ok := used[v]; ok {
+					in.Schema = prev
+				} else {
+					used[v] = in.Schema
+				}
+			}
+		}
+	}
+	return in, diags
+}
+
+// resolvePath makes a local relative path relative to dir and leaves URLs alone.
+func resolvePath(dir, p string) string {
+	if p == "" || strings.Contains(p, "://") || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}

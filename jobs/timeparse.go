@@ -1,0 +1,282 @@
+package jobs
+
+import (
+	"fmt"
+	"time"
+)
+
+// Timestamps are most of the normalizer's work: a record has up to three, and time.Parse costs
+// an allocation per call and a layout walk per byte. The layouts that real exports use are
+// recognized when the schema is bound and parsed by hand; any other Go layout goes through
+// time.ParseInLocation. A hand parser accepts a superset of what time.Parse accepts for its
+// layout (any number of fraction digits, any UTC-offset spelling: Z, +hh, +hhmm, +hh:mm), so when
+// it fails the slow path cannot succeed and is not tried.
+
+type layoutKind uint8
+
+const (
+	layoutGo      layoutKind = iota // a Go reference-time layout
+	layoutUnix                      // seconds since the epoch, optionally with a fraction
+	layoutUnixMS                    // milliseconds since the epoch
+	layoutRFC3339                   // RFC 3339 with or without a fraction; an offset is required
+)
+
+type fastKind uint8
+
+const (
+	fastNone fastKind = iota
+	fastUS12          // "01/02/2006 03:04:05 PM", local time
+	fastISO           // "2006-01-02T15:04:05[.000][zone]" with 'T' or ' '
+)
+
+type timeLayout struct {
+	kind   layoutKind
+	layout string
+	fast   fastKind
+	sep    byte // fastISO: the byte between date and time
+	zone   bool // fastISO: the text must carry a UTC offset
+}
+
+// isoZones are the Go zone elements the ISO fast path recognizes at the end of a layout.
+var isoZones = []string{"", "Z07:00", "Z0700", "Z07", "-07:00", "-0700", "-07"}
+
+func compileLayout(l string) (timeLayout, error) {
+	switch l {
+	case "unix":
+		return timeLayout{kind: layoutUnix, layout: l}, nil
+	case "unix_ms":
+		return timeLayout{kind: layoutUnixMS, layout: l}, nil
+	case "rfc3339":
+		return timeLayout{kind: layoutRFC3339, layout: l, fast: fastISO, sep: 'T', zone: true}, nil
+	}
+	// A layout must at least carry the date: formatting the reference time and parsing it back
+	// must give the reference date. This catches "YYYY-MM-DD" style and typos up front instead of
+	// rejecting every record.
+	ref := time.Date(2006, 1, 2, 15, 4, 5, 0, time.FixedZone("", -7*3600))
+	back, err := time.Parse(l, ref.Format(l))
+	if err != nil || back.Year() != 2006 || back.Month() != 1 || back.Day() != 2 {
+		return timeLayout{}, fmt.Errorf("time layout %q is not a Go layout with a date (such as \"2006-01-02 15:04:05\"), nor unix, unix_ms or rfc3339", l)
+	}
+	tl := timeLayout{kind: layoutGo, layout: l}
+	if l == "01/02/2006 03:04:05 PM" {
+		tl.fast = fastUS12
+		return tl, nil
+	}
+	if len(l) >= 19 && l[:10] == "2006-01-02" && (l[10] == 'T' || l[10] == ' ') && l[11:19] == "15:04:05" {
+		rest := l[19:]
+		if len(rest) > 1 && (rest[0] == '.' || rest[0] == ',') {
+			i := 1
+			for i < len(rest) && rest[i] == rest[1] && (rest[1] == '0' || rest[1] == '9') {
+				i++
+			}
+			if i == 1 {
+				return tl, nil
+			}
+			rest = rest[i:]
+		}
+		for _, z := range isoZones {
+			if rest == z {
+				tl.fast, tl.sep, tl.zone = fastISO, l[10], z != ""
+				break
+			}
+		}
+	}
+	return tl, nil
+}
+
+// civil is a parsed timestamp: the instant, and when the text was local civil time, its
+// calendar year and month (which are then the partition month without a zone conversion).
+type civil struct {
+	t           time.Time
+	year, month int // 0 when the text carried an offset
+}
+
+// parse parses b (already trimmed and non-empty) in loc.
+func (tl *timeLayout) parse(b []byte, loc *time.Location) (civil, bool) {
+	switch tl.fast {
+	case fastUS12:
+		return parseUS12(b, loc)
+	case fastISO:
+		return parseISO(b, tl.sep, tl.zone, loc)
+	}
+	switch tl.kind {
+	case layoutUnix:
+		return parseUnix(b, 1e9)
+	case layoutUnixMS:
+		return parseUnix(b, 1e6)
+	}
+	t, err := time.ParseInLocation(tl.layout, string(b), loc)
+	if err != nil {
+		return civil{}, false
+	}
+	return civil{t: t.UTC()}, true
+}
+
+func digit2(b []byte) int {
+	d0, d1 := int(b[0])-'0', int(b[1])-'0'
+	if uint(d0) > 9 || uint(d1) > 9 {
+		return -1
+	}
+	return d0*10 + d1
+}
+
+func digit4(b []byte) int {
+	hi, lo := digit2(b[0:2]), digit2(b[2:4])
+	if hi < 0 || lo < 0 {
+		return -1
+	}
+	return hi*100 + lo
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+func validDate(y, mo, d int) bool {
+	return y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(y, mo)
+}
+
+// parseUS12 parses "01/02/2006 03:04:05 PM" with Go's rules for the 12-hour clock (hour 0..12,
+// 12 AM is midnight).
+func parseUS12(b []byte, loc *time.Location) (civil, bool) {
+	if len(b) != 22 || b[2] != '/' || b[5] != '/' || b[10] != ' ' || b[13] != ':' || b[16] != ':' || b[19] != ' ' || b[21]|0x20 != 'm' {
+		return civil{}, false
+	}
+	mo, d, y := digit2(b[0:2]), digit2(b[3:5]), digit4(b[6:10])
+	h, mi, s := digit2(b[11:13]), digit2(b[14:16]), digit2(b[17:19])
+	if !validDate(y, mo, d) || h < 0 || h > 12 || mi < 0 || mi > 59 || s < 0 || s > 59 {
+		return civil{}, false
+	}
+	switch b[20] | 0x20 {
+	case 'p':
+		if h < 12 {
+			h += 12
+		}
+	case 'a':
+		if h == 12 {
+			h = 0
+		}
+	default:
+		return civil{}, false
+	}
+	return civil{t: time.Date(y, time.Month(mo), d, h, mi, s, 0, loc).UTC(), year: y, month: mo}, true
+}
+
+// parseISO parses "2006-01-02<sep>15:04:05[.fraction][zone]".
+func parseISO(b []byte, sep byte, zone bool, loc *time.Location) (civil, bool) {
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != sep || b[13] != ':' || b[16] != ':' {
+		return civil{}, false
+	}
+	y, mo, d := digit4(b[0:4]), digit2(b[5:7]), digit2(b[8:10])
+	h, mi, s := digit2(b[11:13]), digit2(b[14:16]), digit2(b[17:19])
+	if !validDate(y, mo, d) || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59 {
+		return civil{}, false
+	}
+	i, ns := 19, 0
+	if i < len(b) && (b[i] == '.' || b[i] == ',') {
+		i++
+		start, scale := i, 100000000
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			ns += int(b[i]-'0') * scale
+			scale /= 10
+			i++
+		}
+		if i == start {
+			return civil{}, false
+		}
+	}
+	if !zone {
+		if i != len(b) {
+			return civil{}, false
+		}
+		return civil{t: time.Date(y, time.Month(mo), d, h, mi, s, ns, loc).UTC(), year: y, month: mo}, true
+	}
+	off, ok := parseOffset(b[i:])
+	if !ok {
+		return civil{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC).Add(-time.Duration(off) * time.Second)
+	return civil{t: t}, true
+}
+
+// parseOffset parses Z, ±hh, ±hhmm or ±hh:mm into seconds east of UTC.
+func parseOffset(b []byte) (int, bool) {
+	if len(b) == 1 && (b[0] == 'Z' || b[0] == 'z') {
+		return 0, true
+	}
+	if len(b) < 3 || (b[0] != '+' && b[0] != '-') {
+		return 0, false
+	}
+	h, m := digit2(b[1:3]), 0
+	switch rest := b[3:]; len(rest) {
+	case 0:
+	case 2:
+		m = digit2(rest)
+	case 3:
+		if rest[0] != ':' {
+			return 0, false
+		}
+		m = digit2(rest[1:])
+	default:
+		return 0, false
+	}
+	if h < 0 || h > 23 || m < 0 || m > 59 {
+		return 0, false
+	}
+	off := h*3600 + m*60
+	if b[0] == '-' {
+		off = -off
+	}
+	return off, true
+}
+
+// parseUnix parses a (possibly negative, possibly fractional) count of units of unitNS
+// nanoseconds since the epoch.
+func parseUnix(b []byte, unitNS int64) (civil, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	var whole int64
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		if whole > (1<<62)/10 {
+			return civil{}, false
+		}
+		whole = whole*10 + int64(b[i]-'0')
+		i++
+	}
+	if i == 0 {
+		return civil{}, false
+	}
+	var frac int64 // nanoseconds
+	if i < len(b) && b[i] == '.' {
+		i++
+		for scale := unitNS / 10; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			frac += int64(b[i]-'0') * scale
+			scale /= 10
+		}
+	}
+	if i != len(b) {
+		return civil{}, false
+	}
+	// Beyond ±292 years of nanoseconds the arithmetic below would overflow; no 311 record is there.
+	if whole > (1<<62)/unitNS {
+		return civil{}, false
+	}
+	ns := whole*unitNS + frac
+	if neg {
+		ns = -ns
+	}
+	return civil{t: time.Unix(0, ns).UTC()}, true
+}

@@ -1,0 +1,211 @@
+package lake
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/ireports/ireports/record"
+)
+
+// Names of the lake's reserved entries.
+const (
+	TemporaryDir = "_temporary"
+	SummaryDir   = "_summary"
+	SuccessFile  = "_SUCCESS"
+)
+
+// AttemptDir is where attempt `attempt` of task `name` (e.g. "r-3") of job run `job` writes.
+func AttemptDir(root, job, name string, attempt int) string {
+	return filepath.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d", name, attempt))
+}
+
+// GroupPath is the lake directory of group k, relative to the lake root.
+func GroupPath(k record.Key) string {
+	return filepath.Join("city="+url.PathEscape(k.City), fmt.Sprintf("year=%04d", k.Year), fmt.Sprintf("month=%02d", k.Month))
+}
+
+// SummaryPath is the directory of group k's summary tables, relative to the lake root. It is
+// deliberately not Hive-style: the summary files carry their city, year and month columns.
+func SummaryPath(k record.Key) string {
+	return filepath.Join(SummaryDir, url.PathEscape(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
+}
+
+// PartFile names the n-th data file of a group.
+func PartFile(n int) string { return fmt.Sprintf("part-%05d.parquet", n) }
+
+// CommitGroup is one group to promote: its files sit under AttemptDir at GroupPath and
+// SummaryPath.
+type CommitGroup struct {
+	Key        record.Key
+	Rows       int64
+	AttemptDir string
+}
+
+// File is one committed file in a manifest.
+type File struct {
+	Path   string `json:"path"` // relative to the lake root
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// ManifestGroup is one committed group in a manifest.
+type ManifestGroup struct {
+	City  string `json:"city"`
+	Year  int    `json:"year"`
+	Month int    `json:"month"`
+	Rows  int64  `json:"rows"`
+}
+
+// Manifest is the _SUCCESS file: what the last committed job wrote.
+type Manifest struct {
+	Job       string          `json:"job"`
+	Name      string          `json:"name"`
+	Committed time.Time       `json:"committed"`
+	Rows      int64           `json:"rows"`
+	Groups    []ManifestGroup `json:"groups"`
+	Files     []File          `json:"files"`
+}
+
+// Commit promotes the accepted groups of job run `job` into the lake at root and writes the
+// _SUCCESS manifest. Each group's data and summary directories replace the committed ones
+// atomically (see exchange). Commit is not atomic across groups: a crash mid-commit leaves
+// some groups new and some old, each whole, and no _SUCCESS for this job; re-running the job
+// repairs that.
+func Commit(root, job, name string, groups []CommitGroup, now time.Time) (*Manifest, error) {
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
+	m := &Manifest{Job: job, Name: name, Committed: now.UTC()}
+	trash := filepath.Join(root, TemporaryDir, job, "_replaced")
+	for _, g := range groups {
+		for _, rel := range []string{GroupPath(g.Key), SummaryPath(g.Key)} {
+			src := filepath.Join(g.AttemptDir, rel)
+			if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			files, err := describe(src, root, filepath.Join(root, rel))
+			if err != nil {
+				return nil, err
+			}
+			if err := Replace(src, filepath.Join(root, rel), filepath.Join(trash, rel)); err != nil {
+				return nil, fmt.Errorf("commit group %s: %w", g.Key, err)
+			}
+			m.Files = append(m.Files, files...)
+		}
+		m.Rows += g.Rows
+		m.Groups = append(m.Groups, ManifestGroup{City: g.Key.City, Year: g.Key.Year, Month: g.Key.Month, Rows: g.Rows})
+	}
+	if err := WriteJSON(filepath.Join(root, SuccessFile), m); err != nil {
+		return nil, err
+	}
+	return m, Abort(root, job)
+}
+
+// describe lists the files under src with their sizes and checksums, named as they will be
+// once src is promoted to dst (paths relative to root).
+func describe(src, root, dst string) ([]File, error) {
+	var files []File
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		final, err := filepath.Rel(root, filepath.Join(dst, rel))
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			return fmt.Errorf("checksum %s: %w", path, err)
+		}
+		files = append(files, File{Path: filepath.ToSlash(final), Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+		return nil
+	})
+	return files, err
+}
+
+// Replace makes the directory src appear at dst, replacing what dst held. Where the platform
+// can exchange two paths atomically (Linux), a concurrent reader of dst sees either the old
+// directory or the new one; elsewhere dst is briefly absent. The old contents are moved to
+// trash and then deleted.
+func Replace(src, dst, trash string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
+		return os.Rename(src, dst)
+	}
+	if err := exchange(src, dst); err == nil {
+		return os.RemoveAll(src) // src now holds the old contents
+	}
+	if err := os.MkdirAll(filepath.Dir(trash), 0o755); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(trash); err != nil {
+		return err
+	}
+	if err := os.Rename(dst, trash); err != nil {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	return os.RemoveAll(trash)
+}
+
+// Abort removes everything job run `job` left under root's _temporary directory, and the
+// _temporary directory itself once it is empty.
+func Abort(root, job string) error {
+	tmp := filepath.Join(root, TemporaryDir)
+	if err := os.RemoveAll(filepath.Join(tmp, job)); err != nil {
+		return err
+	}
+	os.Remove(tmp) // fails harmlessly while other jobs still have attempts there
+	return nil
+}
+
+// WriteJSON writes v as indented JSON to path through a temporary file and a rename.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadManifest reads the _SUCCESS manifest of the lake at root.
+func ReadManifest(root string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(root, SuccessFile))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(root, SuccessFile), err)
+	}
+	return &m, nil
+}

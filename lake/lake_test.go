@@ -1,0 +1,111 @@
+package lake
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/record"
+)
+
+func TestRowRoundTrip(t *testing.T) {
+	created := time.Date(2024, 5, 27, 6, 8, 51, 0, time.UTC)
+	reqs := []record.Request{
+		{RequestID: "a", CreatedAt: created, ClosedAt: created.Add(90 * time.Minute), Status: record.StatusClosed,
+			Agency: "DOT", Latitude: 40.5, Longitude: -73.9, HasLocation: true},
+		{RequestID: "b", CreatedAt: created, Status: record.StatusOpen},
+	}
+	var rows []Row
+	for i := range reqs {
+		rows = append(rows, ToRow(&reqs[i]))
+	}
+	path := filepath.Join(t.TempDir(), "x", "part-00000.parquet")
+	if err := WriteParquet(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadParquet[Row](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("read %d rows, want 2", len(got))
+	}
+	if got[0].CreatedAt != created.UnixMicro() || got[0].ClosedAt == nil || *got[0].ResolutionHours != 1.5 ||
+		*got[0].Latitude != 40.5 || got[0].Status != "closed" || *got[0].Agency != "DOT" {
+		t.Errorf("row 0 = %+v", got[0])
+	}
+	if got[1].ClosedAt != nil || got[1].Latitude != nil || got[1].Agency != nil || got[1].ResolutionHours != nil {
+		t.Errorf("row 1 nulls not preserved: %+v", got[1])
+	}
+}
+
+// writeAttempt makes an attempt directory holding one file for group k.
+func writeAttempt(t *testing.T, root, job string, k record.Key, content string) CommitGroup {
+	t.Helper()
+	dir := AttemptDir(root, job, "r-0", 1)
+	for _, rel := range []string{filepath.Join(GroupPath(k), PartFile(0)), filepath.Join(SummaryPath(k), "request_monthly.parquet")} {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return CommitGroup{Key: k, Rows: 1, AttemptDir: dir}
+}
+
+func TestCommitReplacesGroups(t *testing.T) {
+	root := t.TempDir()
+	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
+	apr := record.Key{City: "nyc", Year: 2024, Month: 4}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	// Both groups come from the same attempt directory, as one reducer's output would.
+	first := []CommitGroup{writeAttempt(t, root, "job1", mar, "one"), writeAttempt(t, root, "job1", apr, "one")}
+	if _, err := Commit(root, "job1", "normalize", first, now); err != nil {
+		t.Fatal(err)
+	}
+	// A second run rebuilds March only; April must be untouched, March replaced, not added to.
+	m, err := Commit(root, "job2", "normalize", []CommitGroup{writeAttempt(t, root, "job2", mar, "two")}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(k record.Key) string {
+		b, err := os.ReadFile(filepath.Join(root, GroupPath(k), PartFile(0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if read(mar) != "two" || read(apr) != "one" {
+		t.Errorf("after second commit: march %q april %q, want two, one", read(mar), read(apr))
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, GroupPath(mar)))
+	if len(entries) != 1 {
+		t.Errorf("march holds %d files, want 1", len(entries))
+	}
+	if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !os.IsNotExist(err) {
+		t.Errorf("_temporary left behind: %v", err)
+	}
+	got, err := ReadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Job != "job2" || len(got.Files) != 2 || len(got.Groups) != 1 || got.Files[0].SHA256 == "" || m.Rows != 1 {
+		t.Errorf("manifest = %+v", got)
+	}
+}
+
+func TestAbortLeavesNothing(t *testing.T) {
+	root := t.TempDir()
+	writeAttempt(t, root, "job1", record.Key{City: "sf", Year: 2020, Month: 1}, "x")
+	if err := Abort(root, "job1"); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 0 {
+		t.Errorf("root holds %v after abort", entries)
+	}
+}

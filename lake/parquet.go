@@ -1,0 +1,133 @@
+package lake
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/ireports/ireports/record"
+)
+
+// Row is the lake's Parquet row: the normalized record without the partition columns.
+// Timestamps are UTC instants in microseconds; nulls are nil pointers.
+type Row struct {
+	RequestID       string   `parquet:"request_id"`
+	CreatedAt       int64    `parquet:"created_at,timestamp(microsecond:utc)"`
+	ClosedAt        *int64   `parquet:"closed_at,optional,timestamp(microsecond:utc)"`
+	UpdatedAt       *int64   `parquet:"updated_at,optional,timestamp(microsecond:utc)"`
+	Status          string   `parquet:"status,dict"`
+	StatusRaw       *string  `parquet:"status_raw,optional,dict"`
+	Agency          *string  `parquet:"agency,optional,dict"`
+	RequestType     *string  `parquet:"request_type,optional,dict"`
+	RequestSubtype  *string  `parquet:"request_subtype,optional,dict"`
+	Latitude        *float64 `parquet:"latitude,optional"`
+	Longitude       *float64 `parquet:"longitude,optional"`
+	Zip             *string  `parquet:"zip,optional,dict"`
+	Neighborhood    *string  `parquet:"neighborhood,optional,dict"`
+	Channel         *string  `parquet:"channel,optional,dict"`
+	ResolutionHours *float64 `parquet:"resolution_hours,optional"`
+}
+
+// ToRow converts a record to a lake row. The row shares r's strings.
+func ToRow(r *record.Request) Row {
+	row := Row{
+		RequestID:      r.RequestID,
+		CreatedAt:      r.CreatedAt.UnixMicro(),
+		ClosedAt:       optTime(r.ClosedAt.IsZero(), r.ClosedAt.UnixMicro()),
+		UpdatedAt:      optTime(r.UpdatedAt.IsZero(), r.UpdatedAt.UnixMicro()),
+		Status:         r.Status.String(),
+		StatusRaw:      optString(r.StatusRaw),
+		Agency:         optString(r.Agency),
+		RequestType:    optString(r.RequestType),
+		RequestSubtype: optString(r.RequestSubtype),
+		Zip:            optString(r.Zip),
+		Neighborhood:   optString(r.Neighborhood),
+		Channel:        optString(r.Channel),
+	}
+	if r.HasLocation {
+		lat, lon := r.Latitude, r.Longitude
+		row.Latitude, row.Longitude = &lat, &lon
+	}
+	if h, ok := r.ResolutionHours(); ok {
+		row.ResolutionHours = &h
+	}
+	return row
+}
+
+func optTime(null bool, micros int64) *int64 {
+	if null {
+		return nil
+	}
+	return &micros
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// rowGroupRows bounds a row group so a reader can stream a large group's file.
+const rowGroupRows = 128 << 10
+
+// WriteParquet writes rows to path (creating its directory) as one zstd-compressed Parquet
+// file. It writes to a temporary name and renames, so a crash leaves no truncated file under
+// the final name.
+func WriteParquet[T any](path string, rows []T) (err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := EncodeParquet(bw, rows); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// EncodeParquet writes rows to w as one Parquet file.
+func EncodeParquet[T any](w io.Writer, rows []T) error {
+	pw := parquet.NewGenericWriter[T](w,
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.CreatedBy("ireports", "1", ""),
+	)
+	for len(rows) > 0 {
+		n := min(len(rows), 4096)
+		if _, err := pw.Write(rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return pw.Close()
+}
+
+// ReadParquet reads every row of the Parquet file at path.
+func ReadParquet[T any](path string) ([]T, error) {
+	rows, err := parquet.ReadFile[T](path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return rows, nil
+}

@@ -1,0 +1,40 @@
+// Package shuffle moves normalized records from map tasks to reduce tasks: it owns the
+// partition function, the row encoding, the map output file format, the segment reader
+// that verifies what it decodes, the k-way merge a reducer consumes, and the HTTP endpoint
+// and client that carry segments between workers (DESIGN.md, steps 4–6).
+//
+// # Data flow
+//
+// A map task feeds every normalized record to a Writer, which encodes it at once into the
+// buffer of its reducer, Partition(r.Key(), R), and keeps only a small sort entry per row.
+// WriteFile sorts each partition into the shuffle order (see Compare) and writes ONE file
+// per map task: one segment per reducer, each a run of s2-compressed blocks, followed by an
+// index footer (offset, length, record count, uncompressed bytes and CRC-32C per segment).
+//
+// Reducer r fetches segment r of every map output through a Fetcher (LocalFetcher for files
+// on this machine, HTTPFetcher for files served by Handler on other workers), decodes each
+// with a SegmentReader and merges them with a Merger. The merged stream is in global shuffle
+// order, so the reducer sees each (city, year, month) group contiguously, and within it every
+// version of one request contiguously, newest last: it can group and de-duplicate while
+// streaming, holding one group's rows at most.
+//
+// # Rules for callers
+//
+//   - Records must be normalized (record package conventions). Times are kept to the
+//     microsecond; the Unix epoch instant itself is stored as the null time (sources use it
+//     as a placeholder for "unknown"). Latitude and Longitude are kept only when HasLocation.
+//     The shuffle order and record.Request.Newer agree on records that went through the
+//     encoding, which is what reducers see.
+//   - Partition and the encoding are part of the wire protocol between workers: changing
+//     either needs a new format version (the file header and footer carry it).
+//   - Every error from reading or fetching is classified by a sentinel: ErrCorrupt or ErrFetch
+//     mean the map output is lost (re-run the map task elsewhere); ErrUnauthorized, ErrBadName
+//     and ErrReducers are configuration or planning bugs (fail the job); a context error means
+//     the caller cancelled.
+//   - A Writer, a SegmentReader and a Merger are not safe for concurrent use; a Handler, a
+//     LocalFetcher and an HTTPFetcher are.
+//
+// Map outputs are written without fsync on purpose: they live only as long as their worker.
+// If the machine crashes the worker is declared dead and its map outputs are recomputed;
+// a torn file left on a restarted worker fails its checksums and is treated as lost.
+package shuffle

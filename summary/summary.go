@@ -1,0 +1,217 @@
+// Package summary computes the exact aggregates of one (city, year, month) group of the lake:
+// the rows of the request_monthly, agency_daily, request_heat and request_geo tables.
+//
+// Every aggregate is derived from one group alone, so a job that rebuilds a group can replace
+// exactly that group's summary rows and nothing else (DESIGN.md, "Summary tables"). A consequence
+// worth knowing: agency_daily counts requests by the local day they were opened; its "closed"
+// column is how many of that day's requests are closed now, not how many were closed that day.
+//
+// Null text keys (no agency, no request type) are the empty string, so every table has a
+// total key. Percentiles are continuous (linear interpolation between closest ranks), the
+// definition of PostgreSQL's percentile_cont and numpy's default.
+package summary
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/ireports/ireports/record"
+)
+
+// GeoBinDegrees is the side of a request_geo bin in degrees of latitude and longitude
+// (about 1.1 km north-south).
+const GeoBinDegrees = 0.01
+
+// Monthly is a request_monthly row.
+type Monthly struct {
+	City                  string   `parquet:"city"`
+	Year                  int32    `parquet:"year"`
+	Month                 int32    `parquet:"month"`
+	RequestType           string   `parquet:"request_type"`
+	Agency                string   `parquet:"agency"`
+	Requests              int64    `parquet:"requests"`
+	Closed                int64    `parquet:"closed"`
+	Open                  int64    `parquet:"open"`
+	MedianResolutionHours *float64 `parquet:"median_resolution_hours,optional"`
+	P90ResolutionHours    *float64 `parquet:"p90_resolution_hours,optional"`
+}
+
+// AgencyDaily is an agency_daily row. Day is the local calendar date the requests were opened.
+type AgencyDaily struct {
+	City                  string   `parquet:"city"`
+	Agency                string   `parquet:"agency"`
+	Day                   int32    `parquet:"day,date"` // days since 1970-01-01
+	Opened                int64    `parquet:"opened"`
+	Closed                int64    `parquet:"closed"`
+	MedianResolutionHours *float64 `parquet:"median_resolution_hours,optional"`
+}
+
+// Heat is a request_heat row: requests opened in one local weekday (0 = Sunday) and hour.
+type Heat struct {
+	City     string `parquet:"city"`
+	Agency   string `parquet:"agency"`
+	Year     int32  `parquet:"year"`
+	Month    int32  `parquet:"month"`
+	Weekday  int32  `parquet:"weekday"`
+	Hour     int32  `parquet:"hour"`
+	Requests int64  `parquet:"requests"`
+}
+
+// Geo is a request_geo row: requests with a location, binned by GeoBinDegrees. LatBin and
+// LonBin are the bin's south-west corner.
+type Geo struct {
+	City        string  `parquet:"city"`
+	Year        int32   `parquet:"year"`
+	Month       int32   `parquet:"month"`
+	RequestType string  `parquet:"request_type"`
+	LatBin      float64 `parquet:"lat_bin"`
+	LonBin      float64 `parquet:"lon_bin"`
+	Requests    int64   `parquet:"requests"`
+}
+
+// Tables holds one group's rows of every summary table, each sorted by its key.
+type Tables struct {
+	Monthly     []Monthly
+	AgencyDaily []AgencyDaily
+	Heat        []Heat
+	Geo         []Geo
+}
+
+// Names of the summary tables, as used for file names and Postgres tables.
+const (
+	TableMonthly     = "request_monthly"
+	TableAgencyDaily = "agency_daily"
+	TableHeat        = "request_heat"
+	TableGeo         = "request_geo"
+)
+
+type monthlyKey struct{ requestType, agency string }
+
+type dailyKey struct {
+	agency string
+	day    int32
+}
+
+type heatKey struct {
+	agency        string
+	weekday, hour int32
+}
+
+type geoKey struct {
+	requestType    string
+	latBin, lonBin int64
+}
+
+type counts struct {
+	requests, closed, open int64
+	hours                  []float64
+}
+
+func (c *counts) add(r *record.Request) {
+	c.requests++
+	switch r.Status {
+	case record.StatusClosed:
+		c.closed++
+	case record.StatusOpen:
+		c.open++
+	}
+	if h, ok := r.ResolutionHours(); ok {
+		c.hours = append(c.hours, h)
+	}
+}
+
+// Compute aggregates the de-duplicated requests of group k. loc is the city's time zone, in
+// which days, weekdays and hours are counted.
+func Compute(k record.Key, loc *time.Location, reqs []record.Request) Tables {
+	monthly := map[monthlyKey]*counts{}
+	daily := map[dailyKey]*counts{}
+	heat := map[heatKey]int64{}
+	geo := map[geoKey]int64{}
+	for i := range reqs {
+		r := &reqs[i]
+		local := r.CreatedAt.In(loc)
+		mk := monthlyKey{r.RequestType, r.Agency}
+		if monthly[mk] == nil {
+			monthly[mk] = &counts{}
+		}
+		monthly[mk].add(r)
+
+		y, m, d := local.Date()
+		dk := dailyKey{r.Agency, int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)}
+		if daily[dk] == nil {
+			daily[dk] = &counts{}
+		}
+		daily[dk].add(r)
+
+		heat[heatKey{r.Agency, int32(local.Weekday()), int32(local.Hour())}]++
+
+		if r.HasLocation {
+			geo[geoKey{r.RequestType, bin(r.Latitude), bin(r.Longitude)}]++
+		}
+	}
+
+	var t Tables
+	year, month := int32(k.Year), int32(k.Month)
+	for mk, c := range monthly {
+		t.Monthly = append(t.Monthly, Monthly{
+			City: k.City, Year: year, Month: month, RequestType: mk.requestType, Agency: mk.agency,
+			Requests: c.requests, Closed: c.closed, Open: c.open,
+			MedianResolutionHours: Percentile(c.hours, 0.5),
+			P90ResolutionHours:    Percentile(c.hours, 0.9),
+		})
+	}
+	slices.SortFunc(t.Monthly, func(a, b Monthly) int {
+		return cmp.Or(cmp.Compare(a.RequestType, b.RequestType), cmp.Compare(a.Agency, b.Agency))
+	})
+	for dk, c := range daily {
+		t.AgencyDaily = append(t.AgencyDaily, AgencyDaily{
+			City: k.City, Agency: dk.agency, Day: dk.day, Opened: c.requests, Closed: c.closed,
+			MedianResolutionHours: Percentile(c.hours, 0.5),
+		})
+	}
+	slices.SortFunc(t.AgencyDaily, func(a, b AgencyDaily) int {
+		return cmp.Or(cmp.Compare(a.Agency, b.Agency), cmp.Compare(a.Day, b.Day))
+	})
+	for hk, n := range heat {
+		t.Heat = append(t.Heat, Heat{
+			City: k.City, Agency: hk.agency, Year: year, Month: month,
+			Weekday: hk.weekday, Hour: hk.hour, Requests: n,
+		})
+	}
+	slices.SortFunc(t.Heat, func(a, b Heat) int {
+		return cmp.Or(cmp.Compare(a.Agency, b.Agency), cmp.Compare(a.Weekday, b.Weekday), cmp.Compare(a.Hour, b.Hour))
+	})
+	for gk, n := range geo {
+		t.Geo = append(t.Geo, Geo{
+			City: k.City, Year: year, Month: month, RequestType: gk.requestType,
+			LatBin: unbin(gk.latBin), LonBin: unbin(gk.lonBin), Requests: n,
+		})
+	}
+	slices.SortFunc(t.Geo, func(a, b Geo) int {
+		return cmp.Or(cmp.Compare(a.RequestType, b.RequestType), cmp.Compare(a.LatBin, b.LatBin), cmp.Compare(a.LonBin, b.LonBin))
+	})
+	return t
+}
+
+// bin maps a coordinate to its bin index. Integer indexes keep bins exact where repeated
+// float division would not.
+func bin(deg float64) int64 { return int64(math.Floor(deg / GeoBinDegrees)) }
+
+// unbin returns the bin's lower edge, rounded to the bin precision so it prints cleanly.
+func unbin(i int64) float64 { return math.Round(float64(i)*GeoBinDegrees*1e6) / 1e6 }
+
+// Percentile returns the continuous percentile p (0..1) of xs, or nil when xs is empty.
+// It sorts xs in place.
+func Percentile(xs []float64, p float64) *float64 {
+	if len(xs) == 0 {
+		return nil
+	}
+	slices.Sort(xs)
+	pos := p * float64(len(xs)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(xs)-1)
+	v := xs[lo] + (xs[hi]-xs[lo])*(pos-float64(lo))
+	return &v
+}

@@ -1,0 +1,305 @@
+package worker
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/shuffle"
+	"github.com/ireports/ireports/task"
+)
+
+// Env is what a task needs from the process that runs it.
+type Env struct {
+	// DataDir holds this process's map outputs, under DataDir/<job>/.
+	DataDir string
+	// Fetcher reads map output segments for reduce tasks.
+	Fetcher shuffle.Fetcher
+	// Progress, if set, is advanced as tasks read input and emit records.
+	Progress *Progress
+}
+
+// Progress counts work done, for progress reports. Safe for concurrent use.
+type Progress struct {
+	Bytes   atomic.Int64 // input bytes consumed by map tasks
+	Records atomic.Int64 // records read by map tasks
+}
+
+// ordOf packs a record's position in the plan into record.Request.Ord: later files, then
+// later offsets, are later versions.
+func ordOf(fileIndex int, offset int64) uint64 {
+	return uint64(fileIndex)<<40 | uint64(offset)&(1<<40-1)
+}
+
+// MapOutputPath is where attempt a of map task i of job run job writes its output.
+func MapOutputPath(dataDir, job string, i, a int) string {
+	return filepath.Join(dataDir, job, fmt.Sprintf("m-%d-%d.out", i, a))
+}
+
+// RunMap executes map task t of the job described by spec.
+func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.MapResult, error) {
+	res := task.MapResult{Index: t.Index, Attempt: t.Attempt}
+	if t.Input < 0 || t.Input >= len(spec.Inputs) {
+		return res, task.Fatal(fmt.Errorf("%s: no input %d in job %q", t, t.Input, spec.Name))
+	}
+	in := spec.Inputs[t.Input]
+	rejDir := lake.AttemptDir(spec.Output.Rejects, t.Job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
+	rej := &rejectWriter{path: filepath.Join(rejDir, "rejects.jsonl"), file: t.File, byReason: map[string]int64{}}
+	defer rej.close()
+	out := shuffle.NewWriter(t.Reducers)
+
+	var req record.Request
+	emit := func(offset int64, raw []byte, err error) error {
+		res.RecordsIn++
+		if env.Progress != nil {
+			env.Progress.Records.Add(1)
+		}
+		if err == nil {
+			req.Ord = ordOf(t.FileIndex, offset)
+			if err = out.Add(&req); err != nil {
+				return err
+			}
+			res.RecordsOut++
+			return nil
+		}
+		res.Rejected++
+		return rej.write(offset, raw, err)
+	}
+
+	var err error
+	switch t.Format {
+	case task.FormatSODAJSON:
+		err = mapSODA(ctx, in.Schema, env, t, &req, emit)
+	default:
+		err = mapCSV(ctx, in.Schema, env, t, &req, emit, &res)
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := rej.close(); err != nil {
+		return res, fmt.Errorf("%s: rejects: %w", t, err)
+	}
+	if rej.n > 0 {
+		res.Rejects = rej.path
+		res.RejectsByReason = rej.byReason
+	}
+	path := MapOutputPath(env.DataDir, t.Job, t.Index, t.Attempt)
+	idx, err := out.WriteFile(path)
+	if err != nil {
+		return res, fmt.Errorf("%s: write map output: %w", t, err)
+	}
+	res.Output = shuffle.Location{Path: path, Index: idx}
+	return res, nil
+}
+
+type emitFunc func(offset int64, raw []byte, err error) error
+
+// openInput opens the byte range of t's file starting at off.
+func openInput(t task.Map, off int64) (io.ReadCloser, error) {
+	f, err := os.Open(t.File)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
+
+func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc, res *task.MapResult) error {
+	norm, err := schema.Bind(t.Header)
+	if err != nil {
+		return task.Fatal(fmt.Errorf("%s: %w", t.File, err))
+	}
+	opt := csvsplit.Options{Start: t.Start, End: t.End, DataStart: t.DataStart, State: t.State, Fields: len(t.Header)}
+	var src io.ReadCloser
+	if t.Gzip {
+		src, err = openGzipData(t)
+	} else {
+		from := t.Start
+		if t.Start > t.DataStart {
+			from-- // the reader needs the byte before Start to know whether Start begins a record
+		}
+		src, err = openInput(t, from)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", t, err)
+	}
+	defer src.Close()
+	rd, err := csvsplit.NewReader(src, opt)
+	if err != nil {
+		return task.Fatal(fmt.Errorf("%s: %w", t, err))
+	}
+	for n := 0; ; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+		if rec.Err == nil {
+			*req = record.Request{}
+			rec.Err = norm.Normalize(rec.Fields, req)
+		}
+		if err := emit(rec.Offset, rec.Raw, rec.Err); err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+	}
+	res.Assumed, res.Parity = rd.Assumed(), rd.Parity()
+	res.Bytes = t.End - t.Start
+	if env.Progress != nil {
+		env.Progress.Bytes.Add(res.Bytes)
+	}
+	return nil
+}
+
+// openGzipData opens a gzip-compressed file positioned at its first data byte (offsets are in
+// the decompressed stream).
+func openGzipData(t task.Map) (io.ReadCloser, error) {
+	f, err := os.Open(t.File)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", t.File, err)
+	}
+	if _, err := io.CopyN(io.Discard, zr, t.DataStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: skip header: %w", t.File, err)
+	}
+	return readCloser{zr, f.Close}, nil
+}
+
+func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc) error {
+	norm := schema.BindJSON()
+	src, err := openInput(t, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t, err)
+	}
+	defer src.Close()
+	n := 0
+	err = jobs.ScanSODA(src, func(offset int64, raw []byte) error {
+		if n++; n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		*req = record.Request{}
+		return emit(offset, raw, norm.NormalizeJSON(raw, req))
+	})
+	if err != nil {
+		// A malformed JSON file is a property of the input, not of this attempt: retrying
+		// elsewhere cannot help.
+		if ctx.Err() == nil {
+			return task.Fatal(fmt.Errorf("%s: %w", t.File, err))
+		}
+		return err
+	}
+	if fi, err := os.Stat(t.File); err == nil && env.Progress != nil {
+		env.Progress.Bytes.Add(fi.Size())
+	}
+	return nil
+}
+
+// Reject is one line of a rejects file.
+type Reject struct {
+	File   string `json:"file"`
+	Offset int64  `json:"offset"`
+	Reason string `json:"reason"`
+	Field  string `json:"field,omitempty"`
+	Column string `json:"column,omitempty"`
+	Value  string `json:"value,omitempty"`
+	Error  string `json:"error"`
+	Raw    string `json:"raw"`
+}
+
+// Reasons for rejects the split reader reports.
+const (
+	ReasonMalformed = "malformed_csv"
+	ReasonTooLarge  = "record_too_large"
+)
+
+// reasonOf classifies a reject.
+func reasonOf(err error) Reject {
+	var re *jobs.RejectError
+	switch {
+	case errors.As(err, &re):
+		return Reject{Reason: re.Reason, Field: re.Field, Column: re.Column, Value: re.Value}
+	case errors.Is(err, csvsplit.ErrTooLarge):
+		return Reject{Reason: ReasonTooLarge}
+	default:
+		return Reject{Reason: ReasonMalformed}
+	}
+}
+
+// rejectWriter appends rejects to a JSON-lines file it creates on the first reject.
+type rejectWriter struct {
+	path, file string
+	f          *os.File
+	w          *bufio.Writer
+	n          int64
+	byReason   map[string]int64
+}
+
+func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
+	r := reasonOf(cause)
+	w.byReason[r.Reason]++
+	w.n++
+	if w.f == nil {
+		if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(w.path)
+		if err != nil {
+			return err
+		}
+		w.f, w.w = f, bufio.NewWriterSize(f, 256<<10)
+	}
+	r.File, r.Offset, r.Error = w.file, offset, cause.Error()
+	r.Raw = string(raw) // json.Marshal replaces invalid UTF-8; the offset locates the exact bytes
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	w.w.Write(b)
+	return w.w.WriteByte('\n')
+}
+
+func (w *rejectWriter) close() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.w.Flush()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	return err
+}

@@ -1,0 +1,174 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/shuffle"
+	"github.com/ireports/ireports/summary"
+	"github.com/ireports/ireports/task"
+)
+
+// LostError reports that a reducer could not read map task Map's output; the coordinator
+// re-runs that map task.
+type LostError struct {
+	Map int
+	Err error
+}
+
+func (e *LostError) Error() string { return fmt.Sprintf("map output %d: %v", e.Map, e.Err) }
+
+func (e *LostError) Unwrap() []error { return []error{task.ErrMapOutputLost, e.Err} }
+
+// mapSource attributes a segment's read errors to the map task that wrote it.
+type mapSource struct {
+	index int
+	r     *shuffle.SegmentReader
+}
+
+func (s mapSource) Next(r *record.Request) error {
+	err := s.r.Next(r)
+	if err != nil && err != io.EOF {
+		return &LostError{Map: s.index, Err: err}
+	}
+	return err
+}
+
+// cityZones maps each city of the job to its time zone.
+func cityZones(spec *jobs.Spec) map[string]*time.Location {
+	z := map[string]*time.Location{}
+	for _, in := range spec.Inputs {
+		z[in.Schema.City] = in.Schema.Location
+	}
+	return z
+}
+
+// RunReduce executes reduce task t of the job described by spec.
+func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (task.ReduceResult, error) {
+	res := task.ReduceResult{Index: t.Index, Attempt: t.Attempt}
+	res.Dir = lake.AttemptDir(spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	zones := cityZones(spec)
+
+	var srcs []shuffle.Source
+	for i, loc := range t.MapOutput {
+		rc, seg, err := env.Fetcher.Fetch(ctx, loc, t.Index)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			return res, fmt.Errorf("%s: %w", t, &LostError{Map: i, Err: err})
+		}
+		defer rc.Close()
+		srcs = append(srcs, mapSource{i, shuffle.NewSegmentReader(rc, seg)})
+	}
+	merged := shuffle.NewMerger(srcs)
+
+	var (
+		group []record.Request
+		key   record.Key
+		r     record.Request
+	)
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		loc := zones[key.City]
+		if loc == nil {
+			return task.Fatal(fmt.Errorf("%s: group %s: city not in the job's schemas", t, key))
+		}
+		g, err := writeGroup(res.Dir, key, loc, group)
+		if err != nil {
+			return fmt.Errorf("%s: group %s: %w", t, key, err)
+		}
+		res.Groups = append(res.Groups, g)
+		res.RecordsOut += int64(len(group))
+		group = group[:0]
+		return nil
+	}
+	for n := 0; ; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+		}
+		err := merged.Next(&r)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var lost *LostError
+			if errors.As(err, &lost) {
+				return res, fmt.Errorf("%s: %w", t, err)
+			}
+			return res, fmt.Errorf("%s: merge: %w", t, err)
+		}
+		res.RecordsIn++
+		if k := r.Key(); k != key {
+			if err := flush(); err != nil {
+				return res, err
+			}
+			key = k
+		}
+		// Versions of a request arrive adjacent and oldest first (the shuffle sorts by key,
+		// request id, updated_at, ord), so the newest replaces the one before it.
+		if last := len(group) - 1; last >= 0 && group[last].RequestID == r.RequestID {
+			group[last] = r
+			res.Duplicates++
+			continue
+		}
+		group = append(group, r)
+	}
+	if err := flush(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// writeGroup writes one group's lake file, sorted by creation time, and its summary tables
+// under dir, and describes them.
+func writeGroup(dir string, k record.Key, loc *time.Location, reqs []record.Request) (task.Group, error) {
+	slices.SortFunc(reqs, func(a, b record.Request) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.RequestID, b.RequestID)
+	})
+	g := task.Group{City: k.City, Year: k.Year, Month: k.Month, Rows: int64(len(reqs))}
+	rows := make([]lake.Row, len(reqs))
+	for i := range reqs {
+		rows[i] = lake.ToRow(&reqs[i])
+	}
+	rel := filepath.Join(lake.GroupPath(k), lake.PartFile(0))
+	if err := lake.WriteParquet(filepath.Join(dir, rel), rows); err != nil {
+		return g, err
+	}
+	g.Files = append(g.Files, rel)
+
+	t := summary.Compute(k, loc, reqs)
+	sdir := lake.SummaryPath(k)
+	for _, w := range []struct {
+		name  string
+		write func(string) error
+	}{
+		{summary.TableMonthly, func(p string) error { return lake.WriteParquet(p, t.Monthly) }},
+		{summary.TableAgencyDaily, func(p string) error { return lake.WriteParquet(p, t.AgencyDaily) }},
+		{summary.TableHeat, func(p string) error { return lake.WriteParquet(p, t.Heat) }},
+		{summary.TableGeo, func(p string) error { return lake.WriteParquet(p, t.Geo) }},
+	} {
+		rel := filepath.Join(sdir, w.name+".parquet")
+		if err := w.write(filepath.Join(dir, rel)); err != nil {
+			return g, err
+		}
+		g.Files = append(g.Files, rel)
+	}
+	return g, nil
+}
