@@ -1,0 +1,361 @@
+// Package cluster is ireports' membership layer: every process of a cluster (the coordinator
+// and its workers) is a hashicorp/memberlist member that advertises what it is and where to
+// reach it in its node metadata, and learns of the others' joins, updates and deaths.
+//
+// Rules for callers:
+//   - Gossip is encrypted with a 32-byte key; Join refuses to start without one unless
+//     Config.Insecure is set. A node with another key cannot join.
+//   - memberlist calls its delegates on its own goroutines and must not be blocked, so events
+//     are queued without bound here and delivered on the channel returned by Events, which the
+//     owner must drain. The queue is small in practice: one entry per membership change.
+//   - Shutdown leaves the cluster gracefully (others see a leave, not a death) and is idempotent.
+package cluster
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Roles a node can advertise.
+const (
+	RoleCoordinator = "coordinator"
+	RoleWorker      = "worker"
+)
+
+// Errors of this package.
+var (
+	// ErrNoKey: a gossip key is required unless the node is explicitly insecure.
+	ErrNoKey = errors.New("no gossip key: give --gossip-key-file (32 bytes, raw, hex or base64) or --insecure")
+	// ErrBadKey: the key file does not hold a 32-byte key.
+	ErrBadKey = errors.New("gossip key must be 32 bytes (raw, 64 hex digits or base64)")
+)
+
+// Meta is what a node advertises in its memberlist metadata (at most 512 bytes encoded).
+type Meta struct {
+	Role    string `json:"role"`
+	API     string `json:"api,omitempty"`     // host:port of its HTTP API
+	Shuffle string `json:"shuffle,omitempty"` // host:port serving its map outputs
+	Slots   int    `json:"slots,omitempty"`   // tasks it runs at once
+	Version string `json:"version,omitempty"`
+}
+
+// Member is one node of the cluster as this node sees it.
+type Member struct {
+	Name string
+	Addr string // gossip host:port
+	Meta Meta
+}
+
+// EventKind says what happened to a member.
+type EventKind uint8
+
+const (
+	EventJoin EventKind = iota + 1
+	EventUpdate
+	EventLeave // left gracefully
+	EventDead  // declared dead by failure detection
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventJoin:
+		return "join"
+	case EventUpdate:
+		return "update"
+	case EventLeave:
+		return "leave"
+	case EventDead:
+		return "dead"
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// Event is a membership change.
+type Event struct {
+	Kind   EventKind
+	Member Member
+}
+
+// Config configures a member.
+type Config struct {
+	// Name must be unique in the cluster; default: the host name and the bind port.
+	Name string
+	// Bind is the gossip address, host:port (TCP and UDP); port 0 picks a free one.
+	Bind string
+	// Key is the 32-byte gossip encryption key; nil requires Insecure.
+	Key      []byte
+	Insecure bool
+	Meta     Meta
+	// Fast shortens failure detection for loopback clusters (tests, `coordinator run`):
+	// a dead node is noticed in about a second instead of memberlist's LAN default of ~5 s.
+	Fast   bool
+	Logger *slog.Logger
+}
+
+// Membership is this process's view of the cluster.
+type Membership struct {
+	list   *memberlist.Memberlist
+	events chan Event
+	log    *slog.Logger
+
+	mu      sync.Mutex // guards queue, meta, closed
+	queue   []Event
+	meta    []byte
+	closed  bool
+	wake    chan struct{} // signals the pump that queue has entries
+	done    chan struct{} // closed by Shutdown: stops the pump
+	stopped chan struct{} // closed when the pump has returned
+}
+
+// LoadKey reads a gossip key file: exactly 32 raw bytes, or 64 hex digits, or base64 of 32
+// bytes (surrounding whitespace ignored).
+func LoadKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gossip key: %w", err)
+	}
+	if len(b) == 32 {
+		return b, nil
+	}
+	s := strings.TrimSpace(string(b))
+	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	if k, err := base64.StdEncoding.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s: %w", path, ErrBadKey)
+}
+
+// Join starts a member and joins the cluster through any of seeds (host:port). With no
+// seeds it starts a new cluster (the coordinator does this).
+func Join(cfg Config, seeds []string) (*Membership, error) {
+	if cfg.Key == nil && !cfg.Insecure {
+		return nil, ErrNoKey
+	}
+	if cfg.Key != nil && len(cfg.Key) != 32 {
+		return nil, ErrBadKey
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("gossip bind %q: %w", cfg.Bind, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("gossip bind %q: bad port", cfg.Bind)
+	}
+	meta, err := json.Marshal(cfg.Meta)
+	if err != nil {
+		return nil, err
+	}
+	if len(meta) > memberlist.MetaMaxSize {
+		return nil, fmt.Errorf("node metadata is %d bytes, over memberlist's %d", len(meta), memberlist.MetaMaxSize)
+	}
+	m := &Membership{
+		events:  make(chan Event),
+		log:     cfg.Logger,
+		meta:    meta,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	mc := memberlist.DefaultLANConfig()
+	if cfg.Fast {
+		mc = memberlist.DefaultLocalConfig()
+		mc.ProbeInterval = 200 * time.Millisecond
+		mc.ProbeTimeout = 100 * time.Millisecond
+		mc.SuspicionMult = 2
+		mc.GossipInterval = 50 * time.Millisecond
+	}
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertisePort = port
+	if cfg.Name == "" {
+		h, _ := os.Hostname()
+		cfg.Name = fmt.Sprintf("%s-%d", h, port)
+	}
+	mc.Name = cfg.Name
+	mc.SecretKey = cfg.Key
+	mc.Delegate = (*delegate)(m)
+	mc.Events = (*eventDelegate)(m)
+	mc.Logger = log.New(slogWriter{cfg.Logger}, "", 0)
+	list, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	m.list = list
+	go m.pump()
+	if len(seeds) > 0 {
+		if _, err := list.Join(seeds); err != nil {
+			m.Shutdown()
+			return nil, fmt.Errorf("join %s: %w", strings.Join(seeds, ","), err)
+		}
+	}
+	return m, nil
+}
+
+// Addr is this member's gossip address, host:port.
+func (m *Membership) Addr() string {
+	n := m.list.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// Name is this member's name.
+func (m *Membership) Name() string { return m.list.LocalNode().Name }
+
+// Events delivers membership changes in the order memberlist reported them. The owner must
+// keep reading it until Shutdown.
+func (m *Membership) Events() <-chan Event { return m.events }
+
+// Members returns the live members, this one included.
+func (m *Membership) Members() []Member {
+	var out []Member
+	for _, n := range m.list.Members() {
+		out = append(out, toMember(n))
+	}
+	return out
+}
+
+// UpdateMeta changes this node's advertised metadata and gossips it.
+func (m *Membership) UpdateMeta(meta Meta, timeout time.Duration) error {
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.meta = b
+	m.mu.Unlock()
+	return m.list.UpdateNode(timeout)
+}
+
+// Shutdown leaves the cluster (telling the others, for up to timeout) and stops gossiping.
+// Teardown order: leave while the transport still runs, then shut memberlist down, then stop
+// the event pump so no event is delivered after Shutdown returns.
+func (m *Membership) Shutdown() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	var err error
+	if m.list != nil {
+		m.list.Leave(time.Second)
+		err = m.list.Shutdown()
+	}
+	close(m.done)
+	<-m.stopped
+	return err
+}
+
+// pump moves queued events to the events channel; it owns that channel.
+func (m *Membership) pump() {
+	defer close(m.stopped)
+	for {
+		m.mu.Lock()
+		var next *Event
+		if len(m.queue) > 0 {
+			e := m.queue[0]
+			m.queue = m.queue[1:]
+			next = &e
+		}
+		m.mu.Unlock()
+		if next == nil {
+			select {
+			case <-m.wake:
+				continue
+			case <-m.done:
+				return
+			}
+		}
+		select {
+		case m.events <- *next:
+		case <-m.done:
+			return
+		}
+	}
+}
+
+func (m *Membership) enqueue(kind EventKind, n *memberlist.Node) {
+	m.mu.Lock()
+	if !m.closed {
+		m.queue = append(m.queue, Event{Kind: kind, Member: toMember(n)})
+	}
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func toMember(n *memberlist.Node) Member {
+	var meta Meta
+	json.Unmarshal(n.Meta, &meta) // a node with unreadable metadata has an empty role and is ignored
+	return Member{Name: n.Name, Addr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), Meta: meta}
+}
+
+// eventDelegate receives memberlist's events; it only queues them.
+type eventDelegate Membership
+
+var _ memberlist.EventDelegate = (*eventDelegate)(nil)
+
+func (d *eventDelegate) NotifyJoin(n *memberlist.Node)   { (*Membership)(d).enqueue(EventJoin, n) }
+func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { (*Membership)(d).enqueue(EventUpdate, n) }
+func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
+	kind := EventLeave
+	if n.State == memberlist.StateDead {
+		kind = EventDead
+	}
+	(*Membership)(d).enqueue(kind, n)
+}
+
+// delegate supplies this node's metadata; ireports sends no user messages over gossip.
+type delegate Membership
+
+var _ memberlist.Delegate = (*delegate)(nil)
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]byte(nil), d.meta...)
+}
+func (d *delegate) NotifyMsg([]byte)                           {}
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *delegate) LocalState(join bool) []byte                { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// slogWriter adapts memberlist's log.Logger output to slog, at debug level except for
+// errors and warnings, which memberlist prefixes with [ERR] and [WARN].
+type slogWriter struct{ log *slog.Logger }
+
+var _ io.Writer = slogWriter{}
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	switch {
+	case strings.Contains(msg, "[ERR]"):
+		w.log.Warn("memberlist", "msg", msg)
+	case strings.Contains(msg, "[WARN]"):
+		w.log.Info("memberlist", "msg", msg)
+	default:
+		w.log.Debug("memberlist", "msg", msg)
+	}
+	return len(p), nil
+}

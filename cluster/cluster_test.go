@@ -1,0 +1,109 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)) }
+
+func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+func start(t *testing.T, name string, k []byte, seeds ...string) *Membership {
+	t.Helper()
+	m, err := Join(Config{Name: name, Bind: "127.0.0.1:0", Key: k, Fast: true, Logger: quiet(),
+		Meta: Meta{Role: RoleWorker, API: "127.0.0.1:1", Slots: 2}}, seeds)
+	if err != nil {
+		t.Fatalf("join %s: %v", name, err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	return m
+}
+
+// next returns the next event of kind, skipping others, or fails after a deadline.
+func next(t *testing.T, m *Membership, kind EventKind, name string) Event {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case e := <-m.Events():
+			if e.Kind == kind && e.Member.Name == name {
+				return e
+			}
+		case <-deadline:
+			t.Fatalf("no %s event for %s", kind, name)
+		}
+	}
+}
+
+func TestJoinMetaAndLeave(t *testing.T) {
+	a := start(t, "a", key(1))
+	b := start(t, "b", key(1), a.Addr())
+	e := next(t, a, EventJoin, "b")
+	if e.Member.Meta.Role != RoleWorker || e.Member.Meta.Slots != 2 {
+		t.Errorf("meta = %+v", e.Member.Meta)
+	}
+	if n := len(a.Members()); n != 2 {
+		t.Errorf("a sees %d members, want 2", n)
+	}
+	b.Shutdown()
+	next(t, a, EventLeave, "b")
+	if err := b.Shutdown(); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+func TestWrongKeyCannotJoin(t *testing.T) {
+	a := start(t, "a", key(1))
+	_, err := Join(Config{Name: "intruder", Bind: "127.0.0.1:0", Key: key(2), Fast: true, Logger: quiet()}, []string{a.Addr()})
+	if err == nil {
+		t.Fatal("a node with the wrong key joined")
+	}
+	if _, err := Join(Config{Name: "plain", Bind: "127.0.0.1:0", Insecure: true, Fast: true, Logger: quiet()}, []string{a.Addr()}); err == nil {
+		t.Fatal("an unencrypted node joined an encrypted cluster")
+	}
+	if n := len(a.Members()); n != 1 {
+		t.Errorf("a sees %d members, want 1", n)
+	}
+}
+
+func TestKeyRequired(t *testing.T) {
+	if _, err := Join(Config{Bind: "127.0.0.1:0"}, nil); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("err = %v, want ErrNoKey", err)
+	}
+}
+
+func TestLoadKey(t *testing.T) {
+	dir := t.TempDir()
+	raw := key(7)
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		bad     bool
+	}{
+		{name: "raw", content: raw},
+		{name: "hex", content: []byte("0707070707070707070707070707070707070707070707070707070707070707\n")},
+		{name: "base64", content: []byte("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n")},
+		{name: "short", content: []byte("abc"), bad: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.name)
+			os.WriteFile(p, tc.content, 0o600)
+			k, err := LoadKey(p)
+			if tc.bad {
+				if !errors.Is(err, ErrBadKey) {
+					t.Fatalf("err = %v, want ErrBadKey", err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(k, raw) {
+				t.Fatalf("LoadKey = %x, %v", k, err)
+			}
+		})
+	}
+}
