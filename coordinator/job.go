@@ -78,6 +78,12 @@ type driver struct {
 	log  *slog.Logger
 	res  *Result
 
+	// minBackupAge is the least time an attempt runs before a backup attempt may start.
+	minBackupAge time.Duration
+
+	// recoverMu serializes re-runs of lost map outputs.
+	recoverMu sync.Mutex
+
 	mu       sync.Mutex // guards the fields below
 	plan     *Plan
 	attempts map[string]int // task name → last attempt number
@@ -95,7 +101,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, log
 	start := time.Now()
 	d := &driver{
 		spec: spec, exec: exec, job: job, log: log.With("job", job),
-		attempts: map[string]int{},
+		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
 			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: filepath.Join(spec.Output.Rejects, spec.Name)},
@@ -132,7 +138,7 @@ func (d *driver) run(ctx context.Context) error {
 	d.mapRes = make([]task.MapResult, len(plan.Maps))
 	d.log.Info("planned", "files", plan.Files, "bytes", plan.Bytes, "maps", len(plan.Maps), "reducers", d.spec.Reducers)
 
-	if err := d.mapPhase(ctx, allIndexes(len(plan.Maps))); err != nil {
+	if err := d.runMaps(ctx, allIndexes(len(plan.Maps)), nil); err != nil {
 		return err
 	}
 	if err := d.checkChain(ctx); err != nil {
@@ -167,36 +173,35 @@ func (d *driver) nextAttempt(name string) int {
 	return d.attempts[name]
 }
 
-// runMap runs map task i until an attempt succeeds, the error is fatal, or attempts run out.
-func (d *driver) runMap(ctx context.Context, i int, state csvsplit.State) error {
-	name := fmt.Sprintf("m-%d", i)
-	var last error
-	for range MaxAttempts {
-		t := d.plan.Maps[i]
-		t.Attempt = d.nextAttempt(name)
-		if state != csvsplit.Unknown {
-			t.State = state
-		}
-		res, err := d.exec.Map(ctx, t)
-		if err == nil {
-			d.mu.Lock()
-			d.mapRes[i] = res
-			d.mu.Unlock()
-			return nil
-		}
-		if ctx.Err() != nil || errors.Is(err, task.ErrFatal) {
-			return err
-		}
-		last = err
-		d.log.Warn("map attempt lost; retrying", "task", t.String(), "err", err)
-	}
-	return fmt.Errorf("map task %d failed %d times; last error: %w", i, MaxAttempts, last)
+// newPhase returns a phase runner on d's executor.
+func (d *driver) newPhase(name string, attempt func(ctx context.Context, i int) (func(), error)) *phase {
+	return &phase{name: name, slots: d.exec.Slots, attempt: attempt, log: d.log, minBackupAge: d.minBackupAge}
 }
 
-func (d *driver) mapPhase(ctx context.Context, idx []int) error {
-	return forEach(ctx, d.exec.Slots(), idx, func(ctx context.Context, i int) error {
-		return d.runMap(ctx, i, csvsplit.Unknown)
-	})
+// mapAttempt runs one attempt of map task i, with the quote state at its start forced when
+// state is known.
+func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (func(), error) {
+	t := d.plan.Maps[i]
+	t.Attempt = d.nextAttempt(fmt.Sprintf("m-%d", i))
+	if state != csvsplit.Unknown {
+		t.State = state
+	}
+	res, err := d.exec.Map(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		d.mu.Lock()
+		d.mapRes[i] = res
+		d.mu.Unlock()
+	}, nil
+}
+
+// runMaps runs the map tasks idx, each with its known quote state, if any.
+func (d *driver) runMaps(ctx context.Context, idx []int, states map[int]csvsplit.State) error {
+	return d.newPhase("map", func(ctx context.Context, i int) (func(), error) {
+		return d.mapAttempt(ctx, i, states[i])
+	}).run(ctx, idx)
 }
 
 // checkChain validates the speculated quote states of every file's splits (DESIGN.md step 2)
@@ -226,9 +231,7 @@ func (d *driver) checkChain(ctx context.Context) error {
 	d.res.Respeculated = len(rerun)
 	d.log.Info("re-running mis-speculated splits", "count", len(rerun))
 	idx := slices.Sorted(maps.Keys(rerun))
-	return forEach(ctx, d.exec.Slots(), idx, func(ctx context.Context, i int) error {
-		return d.runMap(ctx, i, rerun[i])
-	})
+	return d.runMaps(ctx, idx, rerun)
 }
 
 // countMaps totals the accepted map attempts and enforces the reject budget.
@@ -264,49 +267,45 @@ func formatReasons(m map[string]int64) string {
 
 func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 	results := make([]task.ReduceResult, d.spec.Reducers)
-	err := forEach(ctx, d.exec.Slots(), allIndexes(d.spec.Reducers), func(ctx context.Context, r int) error {
-		name := fmt.Sprintf("r-%d", r)
-		var last error
-		for range MaxAttempts {
-			t := task.Reduce{Job: d.job, Index: r, Attempt: d.nextAttempt(name)}
-			d.mu.Lock()
-			for _, m := range d.mapRes {
-				t.MapOutput = append(t.MapOutput, m.Output)
-			}
-			d.mu.Unlock()
-			res, err := d.exec.Reduce(ctx, t)
-			if err == nil {
-				results[r] = res
-				return nil
-			}
-			if ctx.Err() != nil || errors.Is(err, task.ErrFatal) {
-				return err
-			}
-			last = err
+	err := d.newPhase("reduce", func(ctx context.Context, r int) (func(), error) {
+		t := task.Reduce{Job: d.job, Index: r, Attempt: d.nextAttempt(fmt.Sprintf("r-%d", r))}
+		var seen []int // the map attempts whose outputs this reduce attempt reads
+		d.mu.Lock()
+		for _, m := range d.mapRes {
+			t.MapOutput = append(t.MapOutput, m.Output)
+			seen = append(seen, m.Attempt)
+		}
+		d.mu.Unlock()
+		res, err := d.exec.Reduce(ctx, t)
+		if err != nil {
 			var lost *worker.LostError
-			if errors.As(err, &lost) {
-				if err := d.recoverMapOutput(ctx, lost.Map, t.MapOutput[lost.Map].Path); err != nil {
-					return err
+			if errors.As(err, &lost) && ctx.Err() == nil && lost.Map < len(t.MapOutput) {
+				if rerr := d.recoverMapOutput(ctx, lost.Map, seen[lost.Map]); rerr != nil {
+					return nil, rerr
 				}
 			}
-			d.log.Warn("reduce attempt lost; retrying", "task", t.String(), "err", err)
+			return nil, err
 		}
-		return fmt.Errorf("reduce task %d failed %d times; last error: %w", r, MaxAttempts, last)
-	})
+		return func() { results[r] = res }, nil
+	}).run(ctx, allIndexes(d.spec.Reducers))
 	return results, err
 }
 
-// recoverMapOutput re-runs map task i whose output at path a reducer could not read, unless
-// another reducer's report already had it re-run.
-func (d *driver) recoverMapOutput(ctx context.Context, i int, path string) error {
+// recoverMapOutput re-runs map task i, whose output from attempt `seen` a reducer could not
+// read, unless another reducer's report already had it re-run. Reducers that report the same
+// loss at the same time wait for one re-run.
+func (d *driver) recoverMapOutput(ctx context.Context, i, seen int) error {
+	d.recoverMu.Lock()
+	defer d.recoverMu.Unlock()
 	d.mu.Lock()
 	current := d.mapRes[i]
 	d.mu.Unlock()
-	if current.Output.Path != path {
+	if current.Attempt != seen {
 		return nil
 	}
-	// The chain check has run, so the assumed state of the accepted attempt is the true one.
-	return d.runMap(ctx, i, current.Assumed)
+	d.log.Warn("map output lost; re-running its map task", "task", i, "output", current.Output.String())
+	// The chain check has run, so the state the accepted attempt assumed is the true one.
+	return d.runMaps(ctx, []int{i}, map[int]csvsplit.State{i: current.Assumed})
 }
 
 func (d *driver) commit(results []task.ReduceResult) error {
@@ -363,42 +362,11 @@ func (d *driver) commitRejects() error {
 func (d *driver) cleanMapOutputs() {
 	dirs := map[string]bool{}
 	for _, m := range d.mapRes {
-		if m.Output.Path != "" {
+		if m.Output.Path != "" && m.Output.Worker == "" {
 			dirs[filepath.Dir(m.Output.Path)] = true
 		}
 	}
 	for dir := range dirs {
 		os.RemoveAll(dir)
 	}
-}
-
-// forEach calls fn for every index with at most n calls in flight. The first error cancels
-// the others and is returned.
-func forEach(ctx context.Context, n int, idx []int, fn func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, max(n, 1))
-	var wg sync.WaitGroup
-	for _, i := range idx {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				cancel(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return ctx.Err()
 }

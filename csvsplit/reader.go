@@ -332,8 +332,10 @@ func (r *Reader) scanRecord() bool {
 	}
 
 	r.rec = Record{Offset: recOff}
-	raw := r.buf[:max:max]
-	if !big {
+	var raw []byte
+	if big {
+		raw = r.buf[:max:max]
+	} else {
 		raw = r.buf[s:end:end]
 		if n := len(raw); n > 0 && raw[n-1] == '\r' {
 			raw = raw[: n-1 : n-1]

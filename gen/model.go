@@ -115,9 +115,9 @@ const (
 
 // The Stats.Bad keys, one per kind of injected reject.
 const (
-	BadMissingID = "missing_id"   // the request id field is empty (or absent in JSON)
-	BadDate      = "bad_date"     // created date parses in none of the city's layouts
-	BadRagged    = "ragged"       // the row has one field fewer than the header
+	BadMissingID = "missing_id"      // the request id field is empty (or absent in JSON)
+	BadDate      = "bad_date"        // created date parses in none of the city's layouts
+	BadRagged    = "ragged"          // the row has one field fewer than the header
 	BadQuote     = "malformed_quote" // a quoted field followed by text before the comma
 )
 
@@ -138,9 +138,9 @@ func (k badKind) String() string {
 // request is one generated request version; renderers turn it into a row.
 type request struct {
 	id      int64
-	seq     int64 // per-file sequence, used for derived secondary ids
 	created stamp
 	closed  stamp // zero: open
+	final   stamp // when the request closes, even if this version is written open
 	updated stamp
 	typ     *reqType
 	sub     string
@@ -149,8 +149,8 @@ type request struct {
 	lon     float64
 	loc     locKind
 	channel string
-	open    bool  // written as open (no closed date)
-	update  bool  // the later, closed version of a duplicated request
+	open    bool   // written as open (no closed date)
+	update  bool   // the later, closed version of a duplicated request
 	aux     uint64 // seeds the renderer's secondary fields, so both versions agree
 	bad     badKind
 	badText string // the unparseable date of a badDate row

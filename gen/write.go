@@ -1,6 +1,9 @@
 package gen
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // quoting is a format's CSV quoting convention.
 type quoting uint8
@@ -26,6 +29,11 @@ type rowWriter struct {
 	eol   string
 	n     int // fields written in the current record
 	start int // offset where the last field (including its comma) begins
+
+	// json switches the c* column methods to SODA JSON object members named by keys;
+	// null members are omitted, every value is a string.
+	json bool
+	keys []string
 }
 
 func (w *rowWriter) reset() { w.buf = w.buf[:0]; w.n = 0; w.start = 0 }
@@ -119,6 +127,13 @@ func (w *rowWriter) float(v float64, prec int) {
 	w.begin(q)
 	w.buf = strconv.AppendFloat(w.buf, v, 'f', prec, 64)
 	w.end(q)
+}
+
+// floatTrim writes v rounded to prec decimals without trailing zeros, as exports that
+// store coordinates as decimals print them (42.362, not 42.3620).
+func (w *rowWriter) floatTrim(v float64, prec int) {
+	p := math.Pow10(prec)
+	w.float(math.Round(v*p)/p, -1)
 }
 
 // ts writes a timestamp in layout, or null when t is zero. Null is written as nullTok,
@@ -258,8 +273,8 @@ func appendStamp(b []byte, l layout, t stamp) []byte {
 		b = append2(b, ss)
 		switch l {
 		case layoutSODA:
-			ms := int(t.ms)
-			b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+			// Socrata's floating timestamps carry a fraction that is always zero.
+			b = append(b, ".000"...)
 		case layoutPGUTC:
 			// Postgres trims trailing zeros of the fraction: .539, .71, .5 or nothing.
 			if ms := int(t.ms); ms > 0 {
@@ -301,3 +316,92 @@ func nthSunday(y, m, n int) int64 {
 
 // weekday returns 0 for Sunday … 6 for Saturday (1970-01-01 was a Thursday).
 func weekday(days int64) int { return int((days + 4) % 7) }
+
+// The c* methods write column i of a format that exists both as CSV and as SODA JSON
+// (NYC): the renderer is written once against them.
+
+func (w *rowWriter) key(i int) {
+	if w.n > 0 {
+		w.buf = append(w.buf, ',')
+	}
+	w.n++
+	w.buf = append(w.buf, '"')
+	w.buf = append(w.buf, w.keys[i]...)
+	w.buf = append(w.buf, '"', ':')
+}
+
+func (w *rowWriter) cStr(i int, s string) {
+	if !w.json {
+		w.str(s)
+		return
+	}
+	if s == "" {
+		return
+	}
+	w.key(i)
+	w.buf = appendJSONString(w.buf, s)
+}
+
+func (w *rowWriter) cNull(i int) {
+	if !w.json {
+		w.null("")
+	}
+}
+
+func (w *rowWriter) cNum(i int, v int64) {
+	if !w.json {
+		w.num(v)
+		return
+	}
+	w.key(i)
+	w.buf = append(w.buf, '"')
+	w.buf = strconv.AppendInt(w.buf, v, 10)
+	w.buf = append(w.buf, '"')
+}
+
+func (w *rowWriter) cFloat(i int, v float64, prec int) {
+	if !w.json {
+		w.float(v, prec)
+		return
+	}
+	w.key(i)
+	w.buf = append(w.buf, '"')
+	w.buf = strconv.AppendFloat(w.buf, v, 'f', prec, 64)
+	w.buf = append(w.buf, '"')
+}
+
+func (w *rowWriter) cTs(i int, l layout, t stamp) {
+	if !w.json {
+		w.ts(l, t, "")
+		return
+	}
+	if t.sec == 0 {
+		return
+	}
+	w.key(i)
+	w.buf = append(w.buf, '"')
+	w.buf = appendStamp(w.buf, l, t)
+	w.buf = append(w.buf, '"')
+}
+
+// appendJSONString appends s as a JSON string. The vocabularies are plain ASCII, so the
+// escape loop is the slow path.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}

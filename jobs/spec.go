@@ -73,14 +73,14 @@ const (
 // zones) on the other. Paths are resolved and env() calls evaluated once, on the machine that
 // parsed the job file, so workers never need the job file or its environment.
 type Spec struct {
-	Name           string   `json:"name"`
-	File           string   `json:"file"` // the job file, as given to Parse
-	Dir            string   `json:"dir"`  // relative paths were resolved against it
-	SplitSize      int64    `json:"split_size"`
-	Reducers       int      `json:"reducers"`
-	MaxRejectRatio float64  `json:"max_reject_ratio"`
-	Inputs         []Input  `json:"inputs"`
-	Output         Output   `json:"output"`
+	Name           string  `json:"name"`
+	File           string  `json:"file"` // the job file, as given to Parse
+	Dir            string  `json:"dir"`  // relative paths were resolved against it
+	SplitSize      int64   `json:"split_size"`
+	Reducers       int     `json:"reducers"`
+	MaxRejectRatio float64 `json:"max_reject_ratio"`
+	Inputs         []Input `json:"inputs"`
+	Output         Output  `json:"output"`
 	// Schemas holds every schema an input uses, by name.
 	Schemas map[string]*Schema `json:"schemas"`
 	// Source is the job file's text, kept for job history and for showing the user what ran.

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -91,13 +92,67 @@ type civil struct {
 	year, month int // 0 when the text carried an offset
 }
 
+// zoneCache remembers one period of constant UTC offset of a location, shrunk by a day at each
+// end so that no civil time inside it is ambiguous or skipped. Consecutive records of a file are
+// close in time, so nearly every local timestamp converts with one subtraction instead of
+// time.Date's two zone lookups. The zero value is empty.
+type zoneCache struct {
+	loc    *time.Location
+	offset int64 // seconds east of UTC
+	lo, hi int64 // UTC Unix seconds: the cache applies to instants in [lo, hi)
+}
+
+// date is time.Date(y, mo, d, h, mi, s, ns, loc).UTC(), through the cache. Outside the cached
+// period it calls time.Date and caches the period around the result.
+func (zc *zoneCache) date(y, mo, d, h, mi, s, ns int, loc *time.Location) time.Time {
+	civ := civilSeconds(y, mo, d, h, mi, s)
+	if zc.loc == loc {
+		if u := civ - zc.offset; u >= zc.lo && u < zc.hi {
+			return time.Unix(u, int64(ns)).UTC()
+		}
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, loc)
+	_, off := t.Zone()
+	start, end := t.ZoneBounds()
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !start.IsZero() {
+		lo = start.Unix() + 86400
+	}
+	if !end.IsZero() {
+		hi = end.Unix() - 86400
+	}
+	*zc = zoneCache{loc: loc, offset: int64(off), lo: lo, hi: hi}
+	return t.UTC()
+}
+
+// civilSeconds counts the seconds from 1970-01-01 00:00:00 to a civil date and time, ignoring
+// zones (Howard Hinnant's days_from_civil).
+func civilSeconds(y, mo, d, h, mi, s int) int64 {
+	if mo <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	m := mo + 9
+	if mo > 2 {
+		m = mo - 3
+	}
+	doy := (153*m+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := int64(era)*146097 + int64(doe) - 719468
+	return days*86400 + int64(h*3600+mi*60+s)
+}
+
 // parse parses b (already trimmed and non-empty) in loc.
-func (tl *timeLayout) parse(b []byte, loc *time.Location) (civil, bool) {
+func (tl *timeLayout) parse(b []byte, loc *time.Location, zc *zoneCache) (civil, bool) {
 	switch tl.fast {
 	case fastUS12:
-		return parseUS12(b, loc)
+		return parseUS12(b, loc, zc)
 	case fastISO:
-		return parseISO(b, tl.sep, tl.zone, loc)
+		return parseISO(b, tl.sep, tl.zone, loc, zc)
 	}
 	switch tl.kind {
 	case layoutUnix:
@@ -147,7 +202,7 @@ func validDate(y, mo, d int) bool {
 
 // parseUS12 parses "01/02/2006 03:04:05 PM" with Go's rules for the 12-hour clock (hour 0..12,
 // 12 AM is midnight).
-func parseUS12(b []byte, loc *time.Location) (civil, bool) {
+func parseUS12(b []byte, loc *time.Location, zc *zoneCache) (civil, bool) {
 	if len(b) != 22 || b[2] != '/' || b[5] != '/' || b[10] != ' ' || b[13] != ':' || b[16] != ':' || b[19] != ' ' || b[21]|0x20 != 'm' {
 		return civil{}, false
 	}
@@ -168,11 +223,11 @@ func parseUS12(b []byte, loc *time.Location) (civil, bool) {
 	default:
 		return civil{}, false
 	}
-	return civil{t: time.Date(y, time.Month(mo), d, h, mi, s, 0, loc).UTC(), year: y, month: mo}, true
+	return civil{t: zc.date(y, mo, d, h, mi, s, 0, loc), year: y, month: mo}, true
 }
 
 // parseISO parses "2006-01-02<sep>15:04:05[.fraction][zone]".
-func parseISO(b []byte, sep byte, zone bool, loc *time.Location) (civil, bool) {
+func parseISO(b []byte, sep byte, zone bool, loc *time.Location, zc *zoneCache) (civil, bool) {
 	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != sep || b[13] != ':' || b[16] != ':' {
 		return civil{}, false
 	}
@@ -198,7 +253,7 @@ func parseISO(b []byte, sep byte, zone bool, loc *time.Location) (civil, bool) {
 		if i != len(b) {
 			return civil{}, false
 		}
-		return civil{t: time.Date(y, time.Month(mo), d, h, mi, s, ns, loc).UTC(), year: y, month: mo}, true
+		return civil{t: zc.date(y, mo, d, h, mi, s, ns, loc), year: y, month: mo}, true
 	}
 	off, ok := parseOffset(b[i:])
 	if !ok {

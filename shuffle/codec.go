@@ -138,7 +138,7 @@ func cmpInt[T int | int64 | uint64 | uint32](a, b T) int {
 }
 
 // Partition returns the reducer, in [0, reducers), that receives key k. It is FNV-1a over
-// the city bytes, a separator, and the year and month, modulo reducers: stable across
+// the city bytes, a separator, and the year and month, finalized, modulo reducers: stable across
 // processes and releases, because map tasks and reduce tasks may run on different workers.
 // reducers < 1 is treated as 1.
 func Partition(k record.Key, reducers int) int {
@@ -164,6 +164,13 @@ func Partition(k record.Key, reducers int) int {
 		h ^= uint64(c)
 		h *= prime64
 	}
+	// FNV-1a's low bits depend only on the inputs' low bits, and a power-of-two reducer
+	// count would use nothing else: MurmurHash3's finalizer mixes every bit into them.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return int(h % uint64(reducers))
 }
 

@@ -99,9 +99,16 @@ func openSegment(path string, reducer int) (*os.File, Segment, error) {
 		f.Close()
 		return nil, Segment{}, fmt.Errorf("%w: %w", ErrFetch, err)
 	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, Segment{}, fmt.Errorf("%w: map output %s is not a regular file", ErrFetch, path)
+	}
 	x, err := ReadIndex(f, st.Size())
 	if err != nil {
 		f.Close()
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrVersion) {
+			err = fmt.Errorf("%w: %w", ErrFetch, err) // the disk failed us, not the format
+		}
 		return nil, Segment{}, fmt.Errorf("map output %s: %w", path, err)
 	}
 	if reducer < 0 || reducer >= len(x.Segments) {

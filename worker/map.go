@@ -26,6 +26,9 @@ type Env struct {
 	DataDir string
 	// Fetcher reads map output segments for reduce tasks.
 	Fetcher shuffle.Fetcher
+	// ShuffleAddr is the address other processes fetch this process's map outputs from
+	// ("" when every task runs in this process).
+	ShuffleAddr string
 	// Progress, if set, is advanced as tasks read input and emit records.
 	Progress *Progress
 }
@@ -42,11 +45,6 @@ func ordOf(fileIndex int, offset int64) uint64 {
 	return uint64(fileIndex)<<40 | uint64(offset)&(1<<40-1)
 }
 
-// MapOutputPath is where attempt a of map task i of job run job writes its output.
-func MapOutputPath(dataDir, job string, i, a int) string {
-	return filepath.Join(dataDir, job, fmt.Sprintf("m-%d-%d.out", i, a))
-}
-
 // RunMap executes map task t of the job described by spec.
 func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.MapResult, error) {
 	res := task.MapResult{Index: t.Index, Attempt: t.Attempt}
@@ -57,7 +55,10 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	rejDir := lake.AttemptDir(spec.Output.Rejects, t.Job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
 	rej := &rejectWriter{path: filepath.Join(rejDir, "rejects.jsonl"), file: t.File, byReason: map[string]int64{}}
 	defer rej.close()
-	out := shuffle.NewWriter(t.Reducers)
+	out, err := shuffle.NewWriter(t.Reducers)
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
+	}
 
 	var req record.Request
 	emit := func(offset int64, raw []byte, err error) error {
@@ -77,7 +78,6 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 		return rej.write(offset, raw, err)
 	}
 
-	var err error
 	switch t.Format {
 	case task.FormatSODAJSON:
 		err = mapSODA(ctx, in.Schema, env, t, &req, emit)
@@ -94,12 +94,19 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 		res.Rejects = rej.path
 		res.RejectsByReason = rej.byReason
 	}
-	path := MapOutputPath(env.DataDir, t.Job, t.Index, t.Attempt)
-	idx, err := out.WriteFile(path)
+	// Every attempt of a task writes the same path: the file is replaced atomically, and any
+	// two successful attempts of one task with one starting state write the same rows.
+	path, err := shuffle.MapOutputPath(env.DataDir, t.Job, t.Index)
 	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return res, fmt.Errorf("%s: %w", t, err)
+	}
+	if _, err := out.WriteFile(path); err != nil {
 		return res, fmt.Errorf("%s: write map output: %w", t, err)
 	}
-	res.Output = shuffle.Location{Path: path, Index: idx}
+	res.Output = shuffle.Location{Worker: env.ShuffleAddr, Job: t.Job, Map: t.Index, Path: path}
 	return res, nil
 }
 

@@ -1,0 +1,392 @@
+package coordinator
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ireports/ireports/task"
+	"github.com/ireports/ireports/worker"
+)
+
+// Scheduler is the cluster's executor: the driver's attempts wait in its queue until a
+// worker pulls them (long poll); a running attempt holds a lease that the worker's heartbeats
+// renew. An attempt is lost — and the driver retries it — when its worker is declared dead,
+// leaves, or lets the lease lapse (hung, stopped, partitioned). A result that arrives for an
+// attempt no longer running (lost, or withdrawn because another attempt won) is ignored.
+//
+// Scheduler is safe for concurrent use. Poll blocks up to its context; the others do not
+// block.
+type Scheduler struct {
+	lease time.Duration
+	log   *slog.Logger
+
+	mu      sync.Mutex             // guards the fields below
+	queue   []*attempt             // waiting for a worker, oldest first
+	running map[string]*attempt    // by attempt id
+	workers map[string]*workerSlot // live workers, by name
+	cancels map[string][]string    // worker → withdrawn attempt ids to tell it about
+	wake    chan struct{}          // closed when the queue grows, then replaced
+	closed  bool
+
+	done chan struct{} // closed by Shutdown; stops the lease reaper
+	wg   sync.WaitGroup
+}
+
+// workerSlot is what the scheduler knows of a live worker.
+type workerSlot struct {
+	Name     string    `json:"name"`
+	API      string    `json:"api"`
+	Shuffle  string    `json:"shuffle"`
+	Slots    int       `json:"slots"`
+	Version  string    `json:"version"`
+	Running  int       `json:"running"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+var _ Executor = (*Scheduler)(nil)
+
+// Assignment is an attempt handed to a worker.
+type Assignment struct {
+	ID     string       `json:"id"`
+	Kind   task.Kind    `json:"kind"`
+	Map    *task.Map    `json:"map,omitempty"`
+	Reduce *task.Reduce `json:"reduce,omitempty"`
+	Job    JobSource    `json:"job"`
+}
+
+// JobSource is a job as submitted: the job file's text and its path, against which the
+// worker resolves relative paths.
+type JobSource struct {
+	Path   string `json:"path"`
+	Source []byte `json:"source"`
+}
+
+// Failure is how a worker reports a failed attempt.
+type Failure struct {
+	Message string `json:"message"`
+	Fatal   bool   `json:"fatal,omitempty"`
+	// LostMap is the map task whose output a reducer could not read, or -1.
+	LostMap int `json:"lost_map"`
+}
+
+// FailureOf classifies err for the wire.
+func FailureOf(err error) *Failure {
+	f := &Failure{Message: err.Error(), Fatal: errors.Is(err, task.ErrFatal), LostMap: -1}
+	var lost *worker.LostError
+	if errors.As(err, &lost) {
+		f.LostMap = lost.Map
+	}
+	return f
+}
+
+// Err turns a reported failure back into the error the driver classifies.
+func (f *Failure) Err(node string) error {
+	err := fmt.Errorf("on worker %s: %s", node, f.Message)
+	switch {
+	case f.Fatal:
+		return task.Fatal(err)
+	case f.LostMap >= 0:
+		return &worker.LostError{Map: f.LostMap, Err: err}
+	}
+	return err
+}
+
+// ErrStale is returned to a worker that reports on an attempt that is no longer its own.
+var ErrStale = errors.New("attempt is no longer running on this worker (lost, reassigned or cancelled); result ignored")
+
+// attempt is one queued or running execution of a task.
+type attempt struct {
+	Assignment
+	worker string
+	lease  time.Time
+	done   chan attemptResult // buffered: the sender never waits
+}
+
+type attemptResult struct {
+	m   task.MapResult
+	r   task.ReduceResult
+	err error
+}
+
+// NewScheduler returns a scheduler whose leases last lease (renewed by heartbeats).
+func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
+	s := &Scheduler{
+		lease:   lease,
+		log:     log,
+		running: map[string]*attempt{},
+		workers: map[string]*workerSlot{},
+		cancels: map[string][]string{},
+		wake:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.reap()
+	return s
+}
+
+// Shutdown stops the lease reaper and fails every queued and running attempt. Idempotent.
+func (s *Scheduler) Shutdown() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.done)
+	for _, a := range s.queue {
+		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
+	}
+	s.queue = nil
+	for id, a := range s.running {
+		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
+		delete(s.running, id)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Slots is the number of task slots of the live workers; at least 1, so that a job waits
+// in the queue for workers rather than stalling the driver.
+func (s *Scheduler) Slots() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, w := range s.workers {
+		n += w.Slots
+	}
+	return max(n, 1)
+}
+
+// Map runs map attempt t on some worker.
+func (s *Scheduler) Map(ctx context.Context, t task.Map) (task.MapResult, error) {
+	src, err := jobSourceFrom(ctx)
+	if err != nil {
+		return task.MapResult{}, err
+	}
+	r, err := s.run(ctx, Assignment{ID: fmt.Sprintf("%s/m-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindMap, Map: &t, Job: src})
+	return r.m, err
+}
+
+// Reduce runs reduce attempt t on some worker.
+func (s *Scheduler) Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error) {
+	src, err := jobSourceFrom(ctx)
+	if err != nil {
+		return task.ReduceResult{}, err
+	}
+	r, err := s.run(ctx, Assignment{ID: fmt.Sprintf("%s/r-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindReduce, Reduce: &t, Job: src})
+	return r.r, err
+}
+
+type jobSourceKey struct{}
+
+// WithJobSource attaches the job's source to ctx: the scheduler ships it with every
+// assignment so that workers can parse the job.
+func WithJobSource(ctx context.Context, src JobSource) context.Context {
+	return context.WithValue(ctx, jobSourceKey{}, src)
+}
+
+func jobSourceFrom(ctx context.Context) (JobSource, error) {
+	src, ok := ctx.Value(jobSourceKey{}).(JobSource)
+	if !ok {
+		return src, task.Fatal(errors.New("internal error: job source missing from context"))
+	}
+	return src, nil
+}
+
+func (s *Scheduler) run(ctx context.Context, as Assignment) (attemptResult, error) {
+	a := &attempt{Assignment: as, done: make(chan attemptResult, 1)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return attemptResult{}, errors.New("coordinator shutting down")
+	}
+	s.queue = append(s.queue, a)
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+	select {
+	case r := <-a.done:
+		return r, r.err
+	case <-ctx.Done():
+		s.withdraw(a)
+		return attemptResult{}, ctx.Err()
+	}
+}
+
+// withdraw removes a from the queue, or tells its worker to cancel it.
+func (s *Scheduler) withdraw(a *attempt) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue = slices.DeleteFunc(s.queue, func(b *attempt) bool { return b == a })
+	if s.running[a.ID] == a {
+		delete(s.running, a.ID)
+		s.cancels[a.worker] = append(s.cancels[a.worker], a.ID)
+		if w := s.workers[a.worker]; w != nil {
+			w.Running--
+		}
+	}
+}
+
+// Poll hands worker name up to free attempts, waiting until some are queued or ctx ends.
+func (s *Scheduler) Poll(ctx context.Context, name string, free int) []Assignment {
+	for {
+		s.mu.Lock()
+		w := s.workers[name]
+		var out []Assignment
+		if w != nil {
+			w.LastSeen = time.Now()
+			for len(s.queue) > 0 && len(out) < free {
+				a := s.queue[0]
+				s.queue = s.queue[1:]
+				a.worker, a.lease = name, time.Now().Add(s.lease)
+				s.running[a.ID] = a
+				w.Running++
+				out = append(out, a.Assignment)
+			}
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		if len(out) > 0 {
+			for _, a := range out {
+				s.log.Debug("assigned", "attempt", a.ID, "worker", name)
+			}
+			return out
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil
+		case <-s.done:
+			return nil
+		}
+	}
+}
+
+// Heartbeat renews the leases of the attempts worker name says it runs, and returns the
+// ones it should cancel: withdrawn, or no longer its own.
+func (s *Scheduler) Heartbeat(name string, ids []string) (cancel []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w := s.workers[name]; w != nil {
+		w.LastSeen = time.Now()
+	}
+	cancel = s.cancels[name]
+	delete(s.cancels, name)
+	for _, id := range ids {
+		if a := s.running[id]; a != nil && a.worker == name {
+			a.lease = time.Now().Add(s.lease)
+		} else if !slices.Contains(cancel, id) {
+			cancel = append(cancel, id)
+		}
+	}
+	return cancel
+}
+
+// Complete records the outcome of attempt id from worker name. Exactly one of the results
+// or failure is set.
+func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceResult, f *Failure) error {
+	s.mu.Lock()
+	a := s.running[id]
+	if a == nil || a.worker != name {
+		s.mu.Unlock()
+		s.log.Info("ignoring late result", "attempt", id, "worker", name)
+		return ErrStale
+	}
+	delete(s.running, id)
+	if w := s.workers[name]; w != nil {
+		w.Running--
+	}
+	s.mu.Unlock()
+	var res attemptResult
+	switch {
+	case f != nil:
+		res.err = f.Err(name)
+	case m != nil:
+		res.m = *m
+	case r != nil:
+		res.r = *r
+	default:
+		res.err = fmt.Errorf("worker %s reported attempt %s with neither result nor failure", name, id)
+	}
+	a.done <- res
+	return nil
+}
+
+// WorkerUp registers or updates a live worker.
+func (s *Scheduler) WorkerUp(w workerSlot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.workers[w.Name]; old != nil {
+		w.Running = old.Running
+	}
+	w.LastSeen = time.Now()
+	s.workers[w.Name] = &w
+	close(s.wake) // its slots may let the driver start more attempts
+	s.wake = make(chan struct{})
+}
+
+// WorkerDown removes a worker that died or left; its running attempts are lost.
+func (s *Scheduler) WorkerDown(name, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.workers, name)
+	delete(s.cancels, name)
+	for id, a := range s.running {
+		if a.worker == name {
+			delete(s.running, id)
+			a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: worker %s %s", id, name, why)}
+		}
+	}
+}
+
+// Workers returns the live workers, by name.
+func (s *Scheduler) Workers() []workerSlot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []workerSlot
+	for _, w := range s.workers {
+		out = append(out, *w)
+	}
+	slices.SortFunc(out, func(a, b workerSlot) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Queued and Running count attempts, for the status page and metrics.
+func (s *Scheduler) Counts() (queued, running int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue), len(s.running)
+}
+
+// reap fails running attempts whose lease lapsed.
+func (s *Scheduler) reap() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.lease/5, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			for id, a := range s.running {
+				if now.After(a.lease) {
+					delete(s.running, id)
+					s.cancels[a.worker] = append(s.cancels[a.worker], id)
+					if w := s.workers[a.worker]; w != nil {
+						w.Running--
+					}
+					s.log.Warn("lease lapsed; attempt lost", "attempt", id, "worker", a.worker)
+					a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: no heartbeat from worker %s for %s", id, a.worker, s.lease)}
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/record"
+)
+
+// loadRecords reads a real file's header and records as byte slices, as the split reader will
+// hand them to the normalizer.
+func loadRecords(b *testing.B, path string) ([]string, [][][]byte) {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs [][][]byte
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return header, recs
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, bs(rec...))
+	}
+}
+
+// BenchmarkNormalize measures Normalize per city on the real files, reported in records/s.
+// Run: go test -run '^$' -bench Normalize -benchmem ./jobs
+func BenchmarkNormalize(b *testing.B) {
+	data := dataDir(b)
+	for _, tc := range []struct{ city, file string }{
+		{"nyc", "nyc/portal_2011_subset.csv"},
+		{"nyc-soda", "nyc/soda_erm2-nwe9_page.csv"},
+		{"la", "la/myla311_2017_subset.csv"},
+		{"sf", "sf/sf311_cases_sample_10000.csv"},
+		{"boston", "boston/boston311_2025_cases.csv"},
+		{"baltimore", "baltimore/baltimore311_sample_10000.csv"},
+	} {
+		b.Run(tc.city, func(b *testing.B) {
+			header, recs := loadRecords(b, filepath.Join(data, tc.file))
+			s, _ := Builtin(filepath.Dir(tc.file))
+			n, err := s.Bind(header)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var r record.Request
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := n.Normalize(recs[i%len(recs)], &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkNormalizeJSON measures the SODA path: scanning and normalizing a page.
+func BenchmarkNormalizeJSON(b *testing.B) {
+	path := filepath.Join(dataDir(b), "nyc/soda_erm2-nwe9_page.json")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nyc, _ := Builtin("nyc")
+	n := nyc.BindJSON()
+	var r record.Request
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	records := 0
+	for i := 0; i < b.N; i++ {
+		err := ScanSODA(bytes.NewReader(src), func(_ int64, raw []byte) error {
+			records++
+			return n.NormalizeJSON(raw, &r)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkParseTime compares the fast paths with time.ParseInLocation, per dialect.
+func BenchmarkParseTime(b *testing.B) {
+	s, _ := Builtin("nyc")
+	for _, tc := range []struct{ layout, in string }{
+		{"01/02/2006 03:04:05 PM", "12/31/2017 11:59:58 PM"},
+		{"2006-01-02T15:04:05.000", "2024-04-16T03:03:15.000"},
+		{"2006-01-02 15:04:05-07", "2025-08-01 06:35:06.539+00"},
+	} {
+		tl, _ := compileLayout(tc.layout)
+		in := []byte(tc.in)
+		b.Run(fmt.Sprintf("fast/%s", tc.layout), func(b *testing.B) {
+			var zc zoneCache
+			for i := 0; i < b.N; i++ {
+				if _, ok := tl.parse(in, s.Location, &zc); !ok {
+					b.Fatal("no parse")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("time.Parse/%s", tc.layout), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := timeParse(tc.layout, string(in), s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func timeParse(layout, in string, s *Schema) (time.Time, error) {
+	return time.ParseInLocation(layout, in, s.Location)
+}

@@ -1,0 +1,101 @@
+package jobs
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/ireports/ireports/record"
+)
+
+// FuzzParse checks that no job file, however broken, makes the parser panic, and that every
+// failure is a *SpecError. Run longer with: go test -run '^$' -fuzz FuzzParse ./jobs
+func FuzzParse(f *testing.F) {
+	if src, err := os.ReadFile("testdata/sample.job"); err == nil {
+		f.Add(string(src))
+	}
+	for _, name := range BuiltinNames() {
+		f.Add(string(BuiltinSource(name)))
+	}
+	f.Add(`job "j" { split_size = 1e300 reducers = -1 max_reject_ratio = "x" }`)
+	f.Add(`job "j" { input "a" { path = ["x"] schema = env() } output { parquet = null } }`)
+	f.Add(`schema "s" { placeholder_points = [[1, 2, 3], null] field "x" {} }`)
+	f.Add("job \"j\" {\n  split_size = \"${\"")
+	f.Fuzz(func(t *testing.T, src string) {
+		spec, err := Parse([]byte(src), "fuzz.job")
+		if err != nil {
+			var se *SpecError
+			if !errors.As(err, &se) {
+				t.Fatalf("error is not a *SpecError: %v", err)
+			}
+			return
+		}
+		if len(spec.Inputs) == 0 || spec.Output.Parquet == "" {
+			t.Fatalf("accepted an incomplete job: %+v", spec)
+		}
+	})
+}
+
+// FuzzNormalize feeds arbitrary fields to a normalizer with every kind of layout.
+func FuzzNormalize(f *testing.F) {
+	f.Add("1", "01/02/2006 03:04:05 PM", "2025-08-01 06:35:06.539+00", "Closed", "40.7", "-73.9", "(40.7, -73.9)")
+	f.Add("", "1700000000.5", "2024-04-16T03:03:15.000", "open", "", "", "POINT (1 2)")
+	f.Add("x", "2024-01-01T00:00:00Z", "", "\xff", "nan", "1e400", `{"type":"Point","coordinates":[1,`)
+	f.Add("y", "9999-12-31 23:59:59-23", "-99999999999999999999", "", "", "", `{"latitude":"1","longitude":"\u0031"}`)
+	s := schemaFrom(f, `schema "t" {
+  city = "t"
+  timezone = "Europe/Paris"
+  time_layouts = ["01/02/2006 03:04:05 PM", "2006-01-02 15:04:05-07", "2006-01-02T15:04:05.000", "unix", "unix_ms", "rfc3339", "Jan 2 2006"]
+  repair_mojibake = true
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = ["a"] }
+  field "closed_at"  { columns = ["b"] }
+  field "status" {
+    columns = ["s"]
+    open = ["open"]
+  }
+  field "agency"    { columns = ["s"] }
+  field "latitude"  { columns = ["lat"] }
+  field "longitude" { columns = ["lon"] }
+  field "point"     { columns = ["p"] }
+}`)
+	n, err := s.Bind([]string{"id", "a", "b", "s", "lat", "lon", "p"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, id, a, b, st, lat, lon, p string) {
+		var r record.Request
+		err := n.Normalize(bs(id, a, b, st, lat, lon, p), &r)
+		if err != nil {
+			if !errors.Is(err, ErrRejected) {
+				t.Fatalf("not a reject: %v", err)
+			}
+			return
+		}
+		if r.RequestID == "" || r.CreatedAt.IsZero() || r.Month < 1 || r.Month > 12 {
+			t.Fatalf("accepted an incomplete record: %+v", r)
+		}
+	})
+}
+
+// FuzzSODA checks the scanner and the JSON normalizer on arbitrary input.
+func FuzzSODA(f *testing.F) {
+	f.Add(`[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","location":{"latitude":"1","longitude":"2"}}]`)
+	f.Add(`[{"a":"\ud83d\ude00"},{"b":[1,{"c":"]"}]}]`)
+	f.Add(`[{"unique_key":"\u12"}]`)
+	f.Add(`[`)
+	nyc, _ := Builtin("nyc")
+	n := nyc.BindJSON()
+	f.Fuzz(func(t *testing.T, in string) {
+		var r record.Request
+		_ = ScanSODA(bytes.NewReader([]byte(in)), func(_ int64, raw []byte) error {
+			if err := n.NormalizeJSON(raw, &r); err != nil && !errors.Is(err, ErrRejected) {
+				t.Fatalf("not a reject: %v", err)
+			}
+			return nil
+		})
+		// Objects straight from the input, not vetted by the scanner, must not panic either.
+		_ = n.NormalizeJSON([]byte(in), &r)
+	})
+}

@@ -1,0 +1,332 @@
+package jobs
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ireports/ireports/record"
+)
+
+// maxIntern bounds each field's intern table. Low-cardinality text (agency, request type, zip,
+// status) is looked up instead of allocated; a field that turns out to be high-cardinality stops
+// growing its table here and simply allocates.
+const maxIntern = 4096
+
+// Normalizer turns the records of one source file into record.Requests. Make one with
+// Schema.Bind (CSV) or Schema.BindJSON (SODA JSON) per file and per goroutine: binding is cheap,
+// and a Normalizer is not safe for concurrent use (it keeps intern tables and scratch space).
+type Normalizer struct {
+	schema *Schema
+	city   string
+	loc    *time.Location
+
+	ncols   int                 // CSV header width; -1 for a JSON normalizer
+	col     [numFields]int      // CSV: column index per field, -1 when the field is unmapped or absent
+	colName [numFields]string   // CSV: the bound column's name, for rejects
+	keys    map[string][]keyRef // JSON: candidate key -> fields it feeds, with the key's rank
+	cands   [numFields][]string // JSON: candidate keys per field in rank order
+	layouts [numFields][]timeLayout
+
+	nulls        []string
+	status       map[string]record.Status // keyed by ASCII-lower-cased raw status
+	placeholders [][2]float64
+	repair       bool
+
+	intern  [numFields]map[string]string
+	zones   zoneCache
+	scratch []byte // JSON: unescaped strings of the current object
+}
+
+// keyRef says that a JSON key is candidate number rank of field f.
+type keyRef struct {
+	f    fieldID
+	rank int
+}
+
+// newNormalizer builds what Bind and BindJSON share.
+func (s *Schema) newNormalizer() *Normalizer {
+	n := &Normalizer{schema: s, city: s.City, loc: s.Location, status: map[string]record.Status{},
+		placeholders: s.PlaceholderPoints, repair: s.RepairMojibake}
+	if n.loc == nil {
+		// A Schema literal built in Go code without validate: read local times as UTC rather than
+		// crash; every constructor in this package sets Location.
+		n.loc = time.UTC
+	}
+	for _, tok := range s.Nulls {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			n.nulls = append(n.nulls, tok)
+		}
+	}
+	for i := range n.col {
+		n.col[i] = -1
+	}
+	for _, f := range s.Fields {
+		id, ok := lookupField(f.Name)
+		if !ok {
+			continue
+		}
+		if id.isTime() {
+			for _, l := range s.layoutsFor(f) {
+				if tl, err := compileLayout(l); err == nil {
+					n.layouts[id] = append(n.layouts[id], tl)
+				}
+			}
+		}
+		if id == fStatus {
+			for _, v := range f.Open {
+				n.status[asciiLower(strings.TrimSpace(v))] = record.StatusOpen
+			}
+			for _, v := range f.Closed {
+				n.status[asciiLower(strings.TrimSpace(v))] = record.StatusClosed
+			}
+		}
+	}
+	for _, f := range []fieldID{fStatus, fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
+		n.intern[f] = map[string]string{}
+	}
+	return n
+}
+
+// Bind resolves the schema against a CSV file's header: for each field, the first candidate
+// column present in the header wins (names compared case-insensitively after trimming spaces, and
+// a UTF-8 byte order mark on the first name is ignored). A mapped field none of whose columns is
+// present is null in every record. It fails, wrapping ErrNoColumns, when the header has no column
+// for request_id or created_at: the file is not of this schema.
+func (s *Schema) Bind(header []string) (*Normalizer, error) {
+	n := s.newNormalizer()
+	n.ncols = len(header)
+	names := make([]string, len(header))
+	for i, h := range header {
+		if i == 0 {
+			h = strings.TrimPrefix(h, "\uFEFF")
+		}
+		names[i] = strings.TrimSpace(h)
+	}
+	for _, f := range s.Fields {
+		id, ok := lookupField(f.Name)
+		if !ok {
+			continue
+		}
+	candidates:
+		for _, c := range f.Columns {
+			for i, h := range names {
+				if strings.EqualFold(h, strings.TrimSpace(c)) {
+					n.col[id], n.colName[id] = i, header[i]
+					break candidates
+				}
+			}
+		}
+	}
+	for _, id := range []fieldID{fRequestID, fCreatedAt} {
+		if n.col[id] < 0 {
+			f, _ := s.Field(fieldNames[id])
+			return nil, fmt.Errorf("schema %q: field %s: none of its columns %q is in the header %q: %w",
+				s.Name, fieldNames[id], f.Columns, header, ErrNoColumns)
+		}
+	}
+	return n, nil
+}
+
+// Normalize fills r from one CSV record's fields (byte slices, as the split reader returns
+// them). It keeps no reference to fields: every string it stores is a copy (or an interned
+// string). On failure it returns a *RejectError and r holds garbage.
+func (n *Normalizer) Normalize(fields [][]byte, r *record.Request) error {
+	if n.ncols < 0 {
+		return fmt.Errorf("Normalize on a SODA JSON normalizer: %w", ErrWrongBinding)
+	}
+	if len(fields) != n.ncols {
+		return &RejectError{Reason: ReasonFieldCount, Value: "record has " + strconv.Itoa(len(fields)) + " fields, header has " + strconv.Itoa(n.ncols)}
+	}
+	var vals [numFields][]byte
+	for f, c := range n.col {
+		if c >= 0 {
+			vals[f] = fields[c]
+		}
+	}
+	return n.build(&vals, &n.colName, r)
+}
+
+// value trims a raw value and returns nil when it is null.
+func (n *Normalizer) value(b []byte) []byte {
+	b = trimSpace(b)
+	if len(b) == 0 {
+		return nil
+	}
+	for _, tok := range n.nulls {
+		if string(b) == tok {
+			return nil
+		}
+	}
+	return b
+}
+
+// build is the common part of Normalize and NormalizeJSON: vals holds each field's raw value
+// (nil when absent) and cols the column or key it came from.
+func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *record.Request) error {
+	*r = record.Request{City: n.city}
+
+	id := n.value(vals[fRequestID])
+	if id == nil {
+		return reject(ReasonMissingRequestID, fRequestID, cols[fRequestID], vals[fRequestID])
+	}
+	if !utf8.Valid(id) {
+		return reject(ReasonInvalidUTF8, fRequestID, cols[fRequestID], id)
+	}
+	r.RequestID = string(id)
+
+	created := n.value(vals[fCreatedAt])
+	if created == nil {
+		return reject(ReasonMissingCreatedAt, fCreatedAt, cols[fCreatedAt], vals[fCreatedAt])
+	}
+	c, ok := n.parseTime(fCreatedAt, created)
+	if !ok {
+		return reject(ReasonBadTimestamp, fCreatedAt, cols[fCreatedAt], created)
+	}
+	r.CreatedAt = c.t
+	if c.year != 0 {
+		r.Year, r.Month = c.year, c.month
+	} else {
+		y, m, _ := c.t.In(n.loc).Date()
+		r.Year, r.Month = y, int(m)
+	}
+	for _, f := range [...]fieldID{fClosedAt, fUpdatedAt} {
+		v := n.value(vals[f])
+		if v == nil {
+			continue
+		}
+		c, ok := n.parseTime(f, v)
+		if !ok {
+			return reject(ReasonBadTimestamp, f, cols[f], v)
+		}
+		if f == fClosedAt {
+			r.ClosedAt = c.t
+		} else {
+			r.UpdatedAt = c.t
+		}
+	}
+
+	if v := n.value(vals[fStatus]); v != nil {
+		s, err := n.text(fStatus, v, cols)
+		if err != nil {
+			return err
+		}
+		r.StatusRaw = s
+		r.Status = n.statusOf(v)
+	}
+	for _, f := range [...]fieldID{fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
+		v := n.value(vals[f])
+		if v == nil {
+			continue
+		}
+		s, err := n.text(f, v, cols)
+		if err != nil {
+			return err
+		}
+		switch f {
+		case fAgency:
+			r.Agency = s
+		case fRequestType:
+			r.RequestType = s
+		case fRequestSubtype:
+			r.RequestSubtype = s
+		case fZip:
+			r.Zip = s
+		case fNeighborhood:
+			r.Neighborhood = s
+		case fChannel:
+			r.Channel = s
+		}
+	}
+	return n.locate(vals, cols, r)
+}
+
+// locate sets the location from latitude/longitude, else from point. A value that is not a
+// number or point rejects the record; a well-formed point that is out of range or a placeholder
+// is null.
+func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r *record.Request) error {
+	latRaw, lonRaw := n.value(vals[fLatitude]), n.value(vals[fLongitude])
+	var lat, lon float64
+	switch {
+	case latRaw != nil && lonRaw != nil:
+		var ok bool
+		if lat, ok = parseCoord(latRaw); !ok {
+			return reject(ReasonBadCoordinate, fLatitude, cols[fLatitude], latRaw)
+		}
+		if lon, ok = parseCoord(lonRaw); !ok {
+			return reject(ReasonBadCoordinate, fLongitude, cols[fLongitude], lonRaw)
+		}
+	default:
+		// Half a coordinate pair is no location; the point column may still have one.
+		p := n.value(vals[fPoint])
+		if p == nil {
+			return nil
+		}
+		var ok bool
+		if lat, lon, ok = parsePoint(p); !ok {
+			return reject(ReasonBadCoordinate, fPoint, cols[fPoint], p)
+		}
+	}
+	if n.usableLocation(lat, lon) {
+		r.Latitude, r.Longitude, r.HasLocation = lat, lon, true
+	}
+	return nil
+}
+
+// parseTime tries the field's layouts in order.
+func (n *Normalizer) parseTime(f fieldID, b []byte) (civil, bool) {
+	for i := range n.layouts[f] {
+		if c, ok := n.layouts[f][i].parse(b, n.loc, &n.zones); ok {
+			return c, true
+		}
+	}
+	return civil{}, false
+}
+
+func (n *Normalizer) statusOf(raw []byte) record.Status {
+	var buf [64]byte
+	if len(raw) > len(buf) {
+		return record.StatusOther
+	}
+	for i, c := range raw {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return n.status[string(buf[:len(raw)])] // a missing key is StatusOther, the zero value
+}
+
+// text returns b as a string the record may keep: interned when the field has a table, checked
+// for valid UTF-8 (the Parquet writer requires it) and repaired when the schema asks.
+func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, error) {
+	m := n.intern[f]
+	if s, ok := m[string(b)]; ok {
+		return s, nil
+	}
+	if !utf8.Valid(b) {
+		return "", reject(ReasonInvalidUTF8, f, cols[f], b)
+	}
+	s := ""
+	if fixed, ok := repairMojibake(b); n.repair && ok {
+		s = string(fixed)
+	} else {
+		s = string(b)
+	}
+	if m != nil && len(m) < maxIntern {
+		m[string(b)] = s
+	}
+	return s, nil
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

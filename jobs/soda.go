@@ -1,0 +1,444 @@
+package jobs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/ireports/ireports/record"
+)
+
+// MaxSODAObject bounds one object of a SODA JSON array: a runaway object (a file that is not
+// SODA at all) fails the scan instead of exhausting memory.
+const MaxSODAObject = 16 << 20
+
+// ScanSODA reads a JSON array of objects — a Socrata API page — and calls fn for each object
+// with the byte offset of its '{' in the input and its raw bytes (valid JSON). raw is only valid
+// until fn returns. It holds one object in memory at a time, never the whole input. An error
+// from fn stops the scan and is returned as is; malformed input gives an error wrapping
+// ErrMalformedJSON with the byte offset.
+func ScanSODA(r io.Reader, fn func(offset int64, raw []byte) error) error {
+	s := sodaScanner{r: r, buf: make([]byte, 64<<10)}
+	return s.scan(fn)
+}
+
+// sodaScanner reads through its own buffer rather than a bufio.Reader so that an object is
+// found and copied a buffer-load at a time, not a method call per byte.
+type sodaScanner struct {
+	r        io.Reader
+	buf      []byte
+	pos, end int   // unread bytes are buf[pos:end]
+	off      int64 // input offset of buf[pos]
+	err      error // the reader's sticky error
+	obj      []byte
+}
+
+func (s *sodaScanner) errorf(off int64, format string, args ...any) error {
+	return fmt.Errorf("%w: offset %d: %s", ErrMalformedJSON, off, fmt.Sprintf(format, args...))
+}
+
+// fill reads more input; it returns io.EOF at the end and wraps other read errors.
+func (s *sodaScanner) fill() error {
+	for s.pos == s.end {
+		if s.err != nil {
+			return s.err
+		}
+		n, err := s.r.Read(s.buf)
+		s.pos, s.end = 0, n
+		if err == io.EOF {
+			s.err = io.EOF
+		} else if err != nil {
+			s.err = fmt.Errorf("soda json: offset %d: %w", s.off+int64(n), err)
+		}
+	}
+	return nil
+}
+
+func (s *sodaScanner) next() (byte, error) {
+	if s.pos == s.end {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := s.buf[s.pos]
+	s.pos++
+	s.off++
+	return c, nil
+}
+
+// nextNonSpace returns the next byte that is not JSON white space.
+func (s *sodaScanner) nextNonSpace() (byte, error) {
+	for {
+		c, err := s.next()
+		if err != nil || !isSpace(c) {
+			return c, err
+		}
+	}
+}
+
+func (s *sodaScanner) unexpected(c byte, err error, want string) error {
+	if err == io.EOF {
+		return s.errorf(s.off, "unexpected end of input, want %s", want)
+	}
+	if err != nil {
+		return err
+	}
+	return s.errorf(s.off-1, "unexpected %q, want %s", c, want)
+}
+
+func (s *sodaScanner) scan(fn func(int64, []byte) error) error {
+	c, err := s.nextNonSpace()
+	if c != '[' || err != nil {
+		return s.unexpected(c, err, "'[' (a SODA page is a JSON array of objects)")
+	}
+	c, err = s.nextNonSpace()
+	if err != nil {
+		return s.unexpected(c, err, "an object or ']'")
+	}
+	if c != ']' {
+		for {
+			if c != '{' {
+				return s.unexpected(c, nil, "an object")
+			}
+			start := s.off - 1
+			if err := s.object(start); err != nil {
+				return err
+			}
+			if !json.Valid(s.obj) {
+				return s.errorf(start, "the object is not valid JSON")
+			}
+			if err := fn(start, s.obj); err != nil {
+				return err
+			}
+			c, err = s.nextNonSpace()
+			if err != nil || (c != ',' && c != ']') {
+				return s.unexpected(c, err, "',' or ']' after an object")
+			}
+			if c == ']' {
+				break
+			}
+			if c, err = s.nextNonSpace(); err != nil {
+				return s.unexpected(c, err, "an object")
+			}
+		}
+	}
+	if c, err = s.nextNonSpace(); err != io.EOF {
+		if err != nil {
+			return err
+		}
+		return s.errorf(s.off-1, "unexpected %q after the array", c)
+	}
+	return nil
+}
+
+// object copies the object starting at start (its '{' already read) into s.obj, tracking
+// strings and nesting; json.Valid checks the rest.
+func (s *sodaScanner) object(start int64) error {
+	s.obj = append(s.obj[:0], '{')
+	depth, inString, escaped := 1, false, false
+	for depth > 0 {
+		if s.pos == s.end {
+			if err := s.fill(); err == io.EOF {
+				return s.errorf(start, "unexpected end of input inside this object")
+			} else if err != nil {
+				return err
+			}
+		}
+		chunk := s.buf[s.pos:s.end]
+		i := 0
+		for ; i < len(chunk) && depth > 0; i++ {
+			c := chunk[i]
+			switch {
+			case inString:
+				if escaped {
+					escaped = false
+				} else if c == '\\' {
+					escaped = true
+				} else if c == '"' {
+					inString = false
+				}
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				depth--
+			}
+		}
+		s.obj = append(s.obj, chunk[:i]...)
+		s.pos += i
+		s.off += int64(i)
+		if len(s.obj) > MaxSODAObject {
+			return s.errorf(start, "object larger than %d bytes", MaxSODAObject)
+		}
+	}
+	return nil
+}
+
+// BindJSON returns a normalizer for SODA objects: for each field, the first of its candidate
+// columns present as a key of an object wins (keys compared exactly: SODA keys are snake_case
+// API field names, so a schema for SODA input lists those). JSON null counts as absent.
+func (s *Schema) BindJSON() *Normalizer {
+	n := s.newNormalizer()
+	n.ncols = -1
+	n.keys = map[string][]keyRef{}
+	for _, f := range s.Fields {
+		id, ok := lookupField(f.Name)
+		if !ok {
+			continue
+		}
+		n.cands[id] = f.Columns
+		for rank, c := range f.Columns {
+			n.keys[c] = append(n.keys[c], keyRef{f: id, rank: rank})
+		}
+	}
+	return n
+}
+
+// NormalizeJSON fills r from one SODA object (raw JSON, as ScanSODA yields it). Values may be
+// strings, numbers or nested objects (a location); the same rules as Normalize apply, and it
+// likewise keeps no reference to raw. An object that is not well-formed is rejected as bad_json.
+func (n *Normalizer) NormalizeJSON(raw []byte, r *record.Request) error {
+	if n.ncols >= 0 {
+		return fmt.Errorf("NormalizeJSON on a CSV normalizer: %w", ErrWrongBinding)
+	}
+	var vals [numFields][]byte
+	var rank [numFields]int
+	for i := range rank {
+		rank[i] = -1
+	}
+	n.scratch = n.scratch[:0]
+	err := eachMember(raw, &n.scratch, func(key, val []byte, kind valueKind) bool {
+		if kind == kindNull {
+			return true
+		}
+		for _, ref := range n.keys[string(key)] {
+			if rank[ref.f] < 0 || ref.rank < rank[ref.f] {
+				vals[ref.f], rank[ref.f] = val, ref.rank
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return &RejectError{Reason: ReasonBadJSON, Value: err.Error()}
+	}
+	var cols [numFields]string
+	for f, k := range rank {
+		if k >= 0 {
+			cols[f] = n.cands[f][k]
+		} else if len(n.cands[f]) > 0 {
+			cols[f] = n.cands[f][0]
+		}
+	}
+	return n.build(&vals, &cols, r)
+}
+
+type valueKind uint8
+
+const (
+	kindString valueKind = iota // val is the unescaped content
+	kindNull                    // val is nil
+	kindOther                   // number, bool, object or array: val is the raw JSON text
+)
+
+var errBadObject = errors.New("not a JSON object")
+
+// eachMember calls fn for each member of the JSON object b, in order, until fn returns false.
+// Unescaped strings are appended to *scratch, so keys and values stay valid until the caller
+// resets it. It checks the object's structure but, for nested values, only their nesting.
+func eachMember(b []byte, scratch *[]byte, fn func(key, val []byte, kind valueKind) bool) error {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return errBadObject
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return fmt.Errorf("offset %d: want a key: %w", i, errBadObject)
+			}
+			key, j, err := jsonString(b, i, scratch)
+			if err != nil {
+				return err
+			}
+			i = skipSpace(b, j)
+			if i >= len(b) || b[i] != ':' {
+				return fmt.Errorf("offset %d: want ':': %w", i, errBadObject)
+			}
+			i = skipSpace(b, i+1)
+			if i >= len(b) {
+				return fmt.Errorf("offset %d: want a value: %w", i, errBadObject)
+			}
+			var val []byte
+			kind := kindOther
+			switch b[i] {
+			case '"':
+				val, j, err = jsonString(b, i, scratch)
+				kind = kindString
+			default:
+				j, err = skipValue(b, i)
+				val = b[i:j]
+				if string(val) == "null" {
+					val, kind = nil, kindNull
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if !fn(key, val, kind) {
+				return nil
+			}
+			i = skipSpace(b, j)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == '}' {
+				i++
+				break
+			}
+			return fmt.Errorf("offset %d: want ',' or '}': %w", i, errBadObject)
+		}
+	}
+	if skipSpace(b, i) != len(b) {
+		return fmt.Errorf("offset %d: data after the object: %w", i, errBadObject)
+	}
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// jsonString reads the string whose opening quote is at b[i]; it returns the unescaped content
+// (a subslice of b when there are no escapes) and the index after the closing quote.
+func jsonString(b []byte, i int, scratch *[]byte) ([]byte, int, error) {
+	start := i + 1
+	j := start
+	for j < len(b) && b[j] != '"' && b[j] != '\\' {
+		j++
+	}
+	if j < len(b) && b[j] == '"' {
+		return b[start:j], j + 1, nil
+	}
+	// Escapes: decode into scratch. Appending may move scratch, but slices handed out earlier
+	// keep pointing at the old array, which stays alive as long as they do.
+	from := len(*scratch)
+	out := append(*scratch, b[start:j]...)
+	for j < len(b) {
+		c := b[j]
+		switch {
+		case c == '"':
+			*scratch = out
+			return out[from:], j + 1, nil
+		case c != '\\':
+			out = append(out, c)
+			j++
+			continue
+		}
+		if j+1 >= len(b) {
+			break
+		}
+		e := b[j+1]
+		j += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, k, ok := hex4(b, j)
+			if !ok {
+				return nil, 0, fmt.Errorf("offset %d: bad \\u escape: %w", j, errBadObject)
+			}
+			j = k
+			if utf16.IsSurrogate(r) {
+				if r2, k2, ok := hex4(b, j+2); ok && j+1 < len(b) && b[j] == '\\' && b[j+1] == 'u' {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r, j = d, k2
+					}
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, 0, fmt.Errorf("offset %d: bad escape: %w", j-2, errBadObject)
+		}
+	}
+	return nil, 0, fmt.Errorf("offset %d: unterminated string: %w", i, errBadObject)
+}
+
+func hex4(b []byte, i int) (rune, int, bool) {
+	if i < 0 || i+4 > len(b) {
+		return 0, 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, 0, false
+		}
+	}
+	return r, i + 4, true
+}
+
+// skipValue returns the index after the non-string value starting at b[i]: a nested object or
+// array (balanced, strings respected) or a literal/number (up to the next delimiter).
+func skipValue(b []byte, i int) (int, error) {
+	if b[i] != '{' && b[i] != '[' {
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
+			j++
+		}
+		if j == i {
+			return 0, fmt.Errorf("offset %d: want a value: %w", i, errBadObject)
+		}
+		return j, nil
+	}
+	depth, inString := 0, false
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		if inString {
+			if c == '\\' {
+				j++
+			} else if c == '"' {
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return j + 1, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("offset %d: unterminated value: %w", i, errBadObject)
+}

@@ -1,0 +1,265 @@
+package shuffle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ireports/ireports/record"
+)
+
+const testToken = "s3cret-cluster-token"
+
+// serveMapOutputs writes two map outputs of job "job-1" under a fresh root and serves them.
+func serveMapOutputs(t *testing.T) (srv *httptest.Server, root string, files [][]byte, idx []Index, rs [][]record.Request) {
+	t.Helper()
+	root = t.TempDir()
+	for m := range 2 {
+		path, err := MapOutputPath(root, "job-1", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		recs := randRequests(uint64(200+m), 3000)
+		for i := range recs {
+			recs[i].Ord = uint64(m)<<32 | uint64(i)
+		}
+		_, x := writeMapOutput(t, filepath.Dir(path), filepath.Base(path), 3, recs)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, idx, rs = append(files, b), append(idx, x), append(rs, recs)
+	}
+	h, err := NewHandler(root, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, root, files, idx, rs
+}
+
+func TestHandler(t *testing.T) {
+	srv, _, files, idx, _ := serveMapOutputs(t)
+	seg := idx[1].Segments[2]
+	whole := files[1][seg.Offset : seg.Offset+seg.Length]
+	tests := []struct {
+		name       string
+		method     string
+		path       string // raw, sent unaltered
+		token      string
+		rangeHdr   string
+		wantStatus int
+		wantBody   []byte
+	}{
+		{name: "no token", path: "/shuffle/job-1/1/2", wantStatus: 401},
+		{name: "wrong token", path: "/shuffle/job-1/1/2", token: "guess", wantStatus: 401},
+		{name: "token prefix", path: "/shuffle/job-1/1/2", token: testToken[:5], wantStatus: 401},
+		{name: "no token on bad path", path: "/shuffle/../../etc/passwd", wantStatus: 401},
+		{name: "segment", path: "/shuffle/job-1/1/2", token: testToken, wantStatus: 200, wantBody: whole},
+		{name: "range", path: "/shuffle/job-1/1/2", token: testToken, rangeHdr: "bytes=10-99", wantStatus: 206, wantBody: whole[10:100]},
+		{name: "range suffix", path: "/shuffle/job-1/1/2", token: testToken, rangeHdr: "bytes=-7", wantStatus: 206, wantBody: whole[len(whole)-7:]},
+		{name: "range beyond segment", path: "/shuffle/job-1/1/2", token: testToken, rangeHdr: "bytes=999999999-", wantStatus: 416},
+		{name: "head", method: "HEAD", path: "/shuffle/job-1/1/2", token: testToken, wantStatus: 200},
+		{name: "post", method: "POST", path: "/shuffle/job-1/1/2", token: testToken, wantStatus: 405},
+		{name: "dot-dot job", path: "/shuffle/../1/2", token: testToken, wantStatus: 400},
+		{name: "escaped dot-dot job", path: "/shuffle/%2e%2e/1/2", token: testToken, wantStatus: 400},
+		{name: "escaped slash", path: "/shuffle/job-1%2f..%2f..%2fetc/1/2", token: testToken, wantStatus: 404},
+		{name: "hidden job", path: "/shuffle/.job/1/2", token: testToken, wantStatus: 400},
+		{name: "negative map", path: "/shuffle/job-1/-1/2", token: testToken, wantStatus: 400},
+		{name: "leading zero", path: "/shuffle/job-1/01/2", token: testToken, wantStatus: 400},
+		{name: "non-numeric reducer", path: "/shuffle/job-1/1/x", token: testToken, wantStatus: 400},
+		{name: "huge reducer", path: "/shuffle/job-1/1/99999999999999999999", token: testToken, wantStatus: 400},
+		{name: "too few parts", path: "/shuffle/job-1/1", token: testToken, wantStatus: 404},
+		{name: "too many parts", path: "/shuffle/job-1/1/2/3", token: testToken, wantStatus: 404},
+		{name: "other prefix", path: "/debug/job-1/1/2", token: testToken, wantStatus: 404},
+		{name: "unknown job", path: "/shuffle/job-2/1/2", token: testToken, wantStatus: 404},
+		{name: "unknown map", path: "/shuffle/job-1/7/2", token: testToken, wantStatus: 404},
+		{name: "reducer out of range", path: "/shuffle/job-1/1/3", token: testToken, wantStatus: 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			method := tc.method
+			if method == "" {
+				method = "GET"
+			}
+			req, err := http.NewRequest(method, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.URL.Opaque = tc.path // keep ".." and escapes as written
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			if tc.rangeHdr != "" {
+				req.Header.Set("Range", tc.rangeHdr)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, tc.wantStatus)
+			}
+			if tc.wantBody != nil && !bytes.Equal(body, tc.wantBody) {
+				t.Errorf("body of %d bytes differs from the segment's bytes %d", len(body), len(tc.wantBody))
+			}
+			if resp.StatusCode/100 == 2 {
+				got, err := segmentFromHeader(resp.Header)
+				if err != nil || got != seg {
+					t.Errorf("segment headers: %+v, %v; want %+v", got, err, seg)
+				}
+			}
+			if resp.StatusCode >= 400 && strings.Contains(string(body), os.TempDir()) {
+				t.Errorf("error body reveals a server path: %s", body)
+			}
+		})
+	}
+}
+
+func TestNewHandlerRejects(t *testing.T) {
+	if _, err := NewHandler(t.TempDir(), ""); err == nil {
+		t.Error("NewHandler accepted an empty token")
+	}
+	if _, err := NewHandler("", testToken); err == nil {
+		t.Error("NewHandler accepted an empty root")
+	}
+}
+
+// A reducer fetching over HTTP and locally sees the same merged records.
+func TestFetchAndMerge(t *testing.T) {
+	srv, root, _, _, rs := serveMapOutputs(t)
+	remote := &HTTPFetcher{Client: srv.Client(), Token: testToken}
+	for _, tc := range []struct {
+		name   string
+		worker string
+	}{
+		{name: "http", worker: strings.TrimPrefix(srv.URL, "http://")},
+		{name: "http base URL", worker: srv.URL + "/"},
+		{name: "local", worker: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			all := append(append([]record.Request(nil), rs[0]...), rs[1]...)
+			want := make([][]record.Request, 3)
+			for _, r := range sortedWire(t, all) {
+				p := Partition(r.Key(), 3)
+				want[p] = append(want[p], r)
+			}
+			for p := range 3 {
+				var srcs []Source
+				for m := range 2 {
+					path, _ := MapOutputPath(root, "job-1", m)
+					loc := Location{Worker: tc.worker, Job: "job-1", Map: m, Path: path}
+					body, seg, err := remote.Fetch(ctx, loc, p)
+					if err != nil {
+						t.Fatalf("fetch %v reducer %d: %v", loc, p, err)
+					}
+					defer body.Close()
+					srcs = append(srcs, NewSegmentReader(body, seg))
+				}
+				got, err := readAll(NewMerger(srcs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := diffRecords(got, want[p]); d != "" {
+					t.Errorf("reducer %d: %s", p, d)
+				}
+			}
+		})
+	}
+}
+
+func TestFetchErrors(t *testing.T) {
+	srv, root, files, idx, _ := serveMapOutputs(t)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedAddr := strings.TrimPrefix(closed.URL, "http://")
+	closed.Close()
+	// A server that announces a segment and breaks the transfer half way.
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seg := idx[0].Segments[0]
+		setSegmentHeader(w.Header(), seg)
+		w.Header().Set("Content-Length", strconv.FormatInt(seg.Length, 10))
+		w.Write(files[0][seg.Offset : seg.Offset+seg.Length/2])
+	}))
+	defer broken.Close()
+	path0, _ := MapOutputPath(root, "job-1", 0)
+
+	tests := []struct {
+		name    string
+		f       Fetcher
+		ctx     context.Context
+		loc     Location
+		reducer int
+		want    error // from Fetch or, if Fetch succeeds, from reading the segment
+		notWant error
+	}{
+		{name: "missing map output", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: addr, Job: "job-1", Map: 9}, want: ErrFetch},
+		{name: "worker gone", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: closedAddr, Job: "job-1", Map: 0}, want: ErrFetch},
+		{name: "wrong token", f: &HTTPFetcher{Token: "nope"}, loc: Location{Worker: addr, Job: "job-1", Map: 0}, want: ErrUnauthorized, notWant: ErrFetch},
+		{name: "cancelled", f: &HTTPFetcher{Token: testToken}, ctx: cancelled, loc: Location{Worker: addr, Job: "job-1", Map: 0}, want: context.Canceled, notWant: ErrFetch},
+		{name: "bad job id", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: addr, Job: "../x", Map: 0}, want: ErrBadName},
+		{name: "broken transfer", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: broken.URL, Job: "job-1", Map: 0}, want: ErrFetch},
+		{name: "local missing", f: LocalFetcher{}, loc: Location{Path: filepath.Join(root, "nope")}, want: ErrFetch},
+		{name: "local reducer out of range", f: LocalFetcher{}, loc: Location{Path: path0}, reducer: 3, want: ErrReducers},
+		{name: "local cancelled", f: LocalFetcher{}, ctx: cancelled, loc: Location{Path: path0}, want: context.Canceled},
+		{name: "local not a map output", f: LocalFetcher{}, loc: Location{Path: filepath.Join(root, "job-1")}, want: ErrFetch},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := tc.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			body, seg, err := tc.f.Fetch(ctx, tc.loc, tc.reducer)
+			if err == nil {
+				_, err = readAll(NewSegmentReader(body, seg))
+				body.Close()
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			if tc.notWant != nil && errors.Is(err, tc.notWant) {
+				t.Errorf("err = %v also wraps %v", err, tc.notWant)
+			}
+		})
+	}
+}
+
+func TestLocalFetchCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	path, x := writeMapOutput(t, dir, "m.shuffle", 2, randRequests(21, 500))
+	b, _ := os.ReadFile(path)
+	seg := x.Segments[1]
+	b[seg.Offset+seg.Length/2] ^= 0x40
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body, got, err := LocalFetcher{}.Fetch(context.Background(), Location{Path: path}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	if _, err := readAll(NewSegmentReader(body, got)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("err = %v, want ErrCorrupt", err)
+	}
+}
