@@ -19,13 +19,16 @@ import (
 	"github.com/ireports/ireports/gen"
 	"github.com/ireports/ireports/internal/units"
 	"github.com/ireports/ireports/jobs"
-	"github.com/ireports/ireports/worker"
 )
 
 const usage = `usage: coordinator <command> [flags]
 
 commands:
-  run FILE.job      run a job on this machine and commit its output
+  run FILE.job      run a job on this machine (a coordinator and workers in one process)
+  serve             run the coordinator daemon of a cluster
+  submit FILE.job   send a job to a running coordinator and follow it
+  status [JOB]      list the jobs, or show one
+  cancel JOB        cancel a running job
   gen               write a synthetic multi-city corpus
   schema [NAME]     list the built-in city schemas, or print one (to copy into a job file)
 
@@ -44,6 +47,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = cmdServe(ctx, args[1:], stderr)
+	case "submit":
+		err = cmdSubmit(ctx, args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(ctx, args[1:], stdout, stderr)
+	case "cancel":
+		err = cmdCancel(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = cmdGen(ctx, args[1:], stdout, stderr)
 	case "schema":
@@ -91,11 +102,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	parallel := fs.Int("parallel", 0, "tasks to run at once (0: one per core)")
-	dataDir := fs.String("data-dir", "", "directory for map outputs (default: a temporary directory)")
-	verbose := fs.Bool("v", false, "log every phase and retry")
+	workers := fs.Int("workers", 0, "in-process workers (0: one per core)")
+	slots := fs.Int("slots", 1, "task slots per worker")
+	dataDir := fs.String("data-dir", "", "directory for the coordinator's and workers' data (default: a temporary directory)")
+	verbose := fs.Bool("v", false, "log the cluster's events")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: coordinator run FILE.job [--json] [--parallel N] [--data-dir DIR]")
+		fmt.Fprintln(stderr, "usage: coordinator run FILE.job [--workers N] [--slots N] [--json] [--data-dir DIR] [-v]")
+		fmt.Fprintln(stderr, "Runs the job on a cluster of in-process workers on loopback (the real protocol), and commits its output.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -110,26 +123,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	level := slog.LevelWarn
+	level := slog.LevelError
 	if *verbose {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	dir := *dataDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "ireports-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-	}
-	progress := &worker.Progress{}
-	exec := NewLocalExecutor(spec, dir, *parallel, progress)
-	job := NewJobID(spec.Name, time.Now())
-	stopProgress := startProgress(stderr, progress)
-	res, runErr := RunJob(ctx, spec, exec, job, log)
-	stopProgress()
+	bar := newProgressPrinter(stderr)
+	res, runErr := RunLocal(ctx, spec, LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update})
+	bar.done()
 	res.PeakRSSBytes = peakRSS()
-	if *asJSON {
+	return finish(stdout, res, runErr, *asJSON)
+}
+
+// finish prints a job's result and returns the command's error.
+func finish(stdout io.Writer, res *Result, runErr error, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {
@@ -139,7 +147,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		printResult(stdout, res)
 	}
 	if runErr != nil {
-		if *asJSON {
+		if asJSON {
 			return errReported
 		}
 		return runErr
@@ -169,47 +177,67 @@ func printResult(w io.Writer, r *Result) {
 	}
 }
 
-// startProgress reports progress on w until the returned function is called: a line
-// rewritten in place on a terminal, a plain line every 10 seconds otherwise.
-func startProgress(w io.Writer, p *worker.Progress) (stop func()) {
-	tty := false
+// progressPrinter shows a running job's progress: one line rewritten in place on a
+// terminal, a plain line every 10 seconds otherwise.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	shown bool
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w, last: time.Now()}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = true
+			p.tty = true
 		}
 	}
-	every := 10 * time.Second
-	if tty {
-		every = 500 * time.Millisecond
+	return p
+}
+
+func (p *progressPrinter) update(j JobStatus) {
+	if !p.tty && time.Since(p.last) < 10*time.Second {
+		return
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	start := time.Now()
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				if tty {
-					fmt.Fprint(w, "\r\033[K")
-				}
-				return
-			case <-t.C:
-				secs := time.Since(start).Seconds()
-				line := fmt.Sprintf("read %s, %d records · %.1f MB/s · %.0f records/s",
-					units.FormatBytes(p.Bytes.Load()), p.Records.Load(),
-					float64(p.Bytes.Load())/1e6/secs, float64(p.Records.Load())/secs)
-				if tty {
-					fmt.Fprintf(w, "\r\033[K%s", line)
-				} else {
-					fmt.Fprintln(w, line)
-				}
-			}
+	p.last = time.Now()
+	line := progressLine(j.Progress)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.shown = true
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progressPrinter) done() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// progressLine renders progress as "map [#####-----] 12/40 · reduce 0/8 · 85.2 MB/s · 310.5k/s · ETA 14s".
+func progressLine(pr Progress) string {
+	secs := time.Since(pr.Started).Seconds()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-6s %s map %d/%d · reduce %d/%d", pr.Phase, bar(pr.MapsDone+pr.ReducesDone, pr.MapsTotal+pr.ReducesTotal, 20),
+		pr.MapsDone, pr.MapsTotal, pr.ReducesDone, pr.ReducesTotal)
+	if secs > 0 && !pr.Started.IsZero() {
+		rate := float64(pr.BytesDone) / secs
+		fmt.Fprintf(&b, " · %.1f MB/s · %s records", rate/1e6, formatRate(float64(pr.RecordsDone)/secs))
+		if pr.Phase == "map" && pr.BytesDone > 0 && pr.BytesTotal > pr.BytesDone {
+			fmt.Fprintf(&b, " · map ETA %s", (time.Duration(float64(pr.BytesTotal-pr.BytesDone)/rate) * time.Second).Round(time.Second))
 		}
-	}()
-	return func() { close(done); <-finished }
+	}
+	return b.String()
+}
+
+func bar(done, total, width int) string {
+	n := 0
+	if total > 0 {
+		n = done * width / total
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat("-", width-n) + "]"
 }
 
 func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -19,7 +19,6 @@ import (
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/task"
-	"github.com/ireports/ireports/worker"
 )
 
 // Executor runs task attempts. Map and Reduce block until the attempt ends or ctx is done,
@@ -70,6 +69,45 @@ type Outputs struct {
 	Manifest string `json:"manifest,omitempty"`
 }
 
+// Progress is how far a job run has come, as the API, the status page and the progress bar
+// show it.
+type Progress struct {
+	Phase        string    `json:"phase"` // plan, map, reduce, commit, done
+	MapsDone     int       `json:"maps_done"`
+	MapsTotal    int       `json:"maps_total"`
+	ReducesDone  int       `json:"reduces_done"`
+	ReducesTotal int       `json:"reduces_total"`
+	BytesDone    int64     `json:"bytes_done"`
+	BytesTotal   int64     `json:"bytes_total"`
+	RecordsDone  int64     `json:"records_done"`
+	Started      time.Time `json:"started"`
+}
+
+// Tracker holds a job run's progress; safe for concurrent use.
+type Tracker struct {
+	mu sync.Mutex // guards p
+	p  Progress
+}
+
+// Snapshot returns the current progress.
+func (t *Tracker) Snapshot() Progress {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.p
+}
+
+func (t *Tracker) update(fn func(*Progress)) {
+	t.mu.Lock()
+	fn(&t.p)
+	t.mu.Unlock()
+}
+
+// RunOptions are the optional parts of a job run.
+type RunOptions struct {
+	Log     *slog.Logger // nil: discarded
+	Tracker *Tracker     // nil: progress is not tracked
+}
+
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
 type driver struct {
 	spec *jobs.Spec
@@ -77,6 +115,7 @@ type driver struct {
 	job  string
 	log  *slog.Logger
 	res  *Result
+	prog *Tracker
 
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
@@ -97,10 +136,17 @@ func NewJobID(name string, now time.Time) string {
 
 // RunJob runs the job described by spec to completion on exec. The returned Result is
 // always non-nil; the error is non-nil when the job did not succeed.
-func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, log *slog.Logger) (*Result, error) {
+func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
 	start := time.Now()
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Tracker == nil {
+		opt.Tracker = &Tracker{}
+	}
+	opt.Tracker.update(func(p *Progress) { p.Phase, p.Started = "plan", start })
 	d := &driver{
-		spec: spec, exec: exec, job: job, log: log.With("job", job),
+		spec: spec, exec: exec, job: job, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
@@ -124,6 +170,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, log
 		lake.Abort(spec.Output.Rejects, job)
 	}
 	d.cleanMapOutputs()
+	d.prog.update(func(p *Progress) { p.Phase = "done" })
 	return d.res, err
 }
 
@@ -137,6 +184,9 @@ func (d *driver) run(ctx context.Context) error {
 	d.res.MapTasks, d.res.ReduceTasks = len(plan.Maps), d.spec.Reducers
 	d.mapRes = make([]task.MapResult, len(plan.Maps))
 	d.log.Info("planned", "files", plan.Files, "bytes", plan.Bytes, "maps", len(plan.Maps), "reducers", d.spec.Reducers)
+	d.prog.update(func(p *Progress) {
+		p.Phase, p.MapsTotal, p.ReducesTotal, p.BytesTotal = "map", len(plan.Maps), d.spec.Reducers, plan.Bytes
+	})
 
 	if err := d.runMaps(ctx, allIndexes(len(plan.Maps)), nil); err != nil {
 		return err
@@ -147,10 +197,12 @@ func (d *driver) run(ctx context.Context) error {
 	if err := d.countMaps(); err != nil {
 		return err
 	}
+	d.prog.update(func(p *Progress) { p.Phase = "reduce" })
 	groups, err := d.reducePhase(ctx)
 	if err != nil {
 		return err
 	}
+	d.prog.update(func(p *Progress) { p.Phase = "commit" })
 	return d.commit(groups)
 }
 
@@ -192,8 +244,16 @@ func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (f
 	}
 	return func() {
 		d.mu.Lock()
+		first := d.mapRes[i].Attempt == 0
 		d.mapRes[i] = res
 		d.mu.Unlock()
+		if first {
+			d.prog.update(func(p *Progress) {
+				p.MapsDone++
+				p.BytesDone += res.Bytes
+				p.RecordsDone += res.RecordsIn
+			})
+		}
 	}, nil
 }
 
@@ -278,7 +338,7 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 		d.mu.Unlock()
 		res, err := d.exec.Reduce(ctx, t)
 		if err != nil {
-			var lost *worker.LostError
+			var lost *task.LostError
 			if errors.As(err, &lost) && ctx.Err() == nil && lost.Map < len(t.MapOutput) {
 				if rerr := d.recoverMapOutput(ctx, lost.Map, seen[lost.Map]); rerr != nil {
 					return nil, rerr
@@ -286,7 +346,10 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 			}
 			return nil, err
 		}
-		return func() { results[r] = res }, nil
+		return func() {
+			results[r] = res
+			d.prog.update(func(p *Progress) { p.ReducesDone++ })
+		}, nil
 	}).run(ctx, allIndexes(d.spec.Reducers))
 	return results, err
 }

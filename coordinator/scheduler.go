@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"encoding/json"
 	"cmp"
 	"context"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/task"
-	"github.com/ireports/ireports/worker"
 )
 
 // Scheduler is the cluster's executor: the driver's attempts wait in its queue until a
@@ -51,58 +51,12 @@ type workerSlot struct {
 
 var _ Executor = (*Scheduler)(nil)
 
-// Assignment is an attempt handed to a worker.
-type Assignment struct {
-	ID     string       `json:"id"`
-	Kind   task.Kind    `json:"kind"`
-	Map    *task.Map    `json:"map,omitempty"`
-	Reduce *task.Reduce `json:"reduce,omitempty"`
-	Job    JobSource    `json:"job"`
-}
-
-// JobSource is a job as submitted: the job file's text and its path, against which the
-// worker resolves relative paths.
-type JobSource struct {
-	Path   string `json:"path"`
-	Source []byte `json:"source"`
-}
-
-// Failure is how a worker reports a failed attempt.
-type Failure struct {
-	Message string `json:"message"`
-	Fatal   bool   `json:"fatal,omitempty"`
-	// LostMap is the map task whose output a reducer could not read, or -1.
-	LostMap int `json:"lost_map"`
-}
-
-// FailureOf classifies err for the wire.
-func FailureOf(err error) *Failure {
-	f := &Failure{Message: err.Error(), Fatal: errors.Is(err, task.ErrFatal), LostMap: -1}
-	var lost *worker.LostError
-	if errors.As(err, &lost) {
-		f.LostMap = lost.Map
-	}
-	return f
-}
-
-// Err turns a reported failure back into the error the driver classifies.
-func (f *Failure) Err(node string) error {
-	err := fmt.Errorf("on worker %s: %s", node, f.Message)
-	switch {
-	case f.Fatal:
-		return task.Fatal(err)
-	case f.LostMap >= 0:
-		return &worker.LostError{Map: f.LostMap, Err: err}
-	}
-	return err
-}
-
 // ErrStale is returned to a worker that reports on an attempt that is no longer its own.
 var ErrStale = errors.New("attempt is no longer running on this worker (lost, reassigned or cancelled); result ignored")
 
 // attempt is one queued or running execution of a task.
 type attempt struct {
-	Assignment
+	task.Assignment
 	worker string
 	lease  time.Time
 	done   chan attemptResult // buffered: the sender never waits
@@ -165,41 +119,41 @@ func (s *Scheduler) Slots() int {
 
 // Map runs map attempt t on some worker.
 func (s *Scheduler) Map(ctx context.Context, t task.Map) (task.MapResult, error) {
-	src, err := jobSourceFrom(ctx)
+	spec, err := specFrom(ctx)
 	if err != nil {
 		return task.MapResult{}, err
 	}
-	r, err := s.run(ctx, Assignment{ID: fmt.Sprintf("%s/m-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindMap, Map: &t, Job: src})
+	r, err := s.run(ctx, task.Assignment{ID: fmt.Sprintf("%s/m-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindMap, Map: &t, Spec: spec})
 	return r.m, err
 }
 
 // Reduce runs reduce attempt t on some worker.
 func (s *Scheduler) Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error) {
-	src, err := jobSourceFrom(ctx)
+	spec, err := specFrom(ctx)
 	if err != nil {
 		return task.ReduceResult{}, err
 	}
-	r, err := s.run(ctx, Assignment{ID: fmt.Sprintf("%s/r-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindReduce, Reduce: &t, Job: src})
+	r, err := s.run(ctx, task.Assignment{ID: fmt.Sprintf("%s/r-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindReduce, Reduce: &t, Spec: spec})
 	return r.r, err
 }
 
-type jobSourceKey struct{}
+type specKey struct{}
 
-// WithJobSource attaches the job's source to ctx: the scheduler ships it with every
-// assignment so that workers can parse the job.
-func WithJobSource(ctx context.Context, src JobSource) context.Context {
-	return context.WithValue(ctx, jobSourceKey{}, src)
+// WithSpec attaches the job's spec, as JSON, to ctx: the scheduler ships it with every
+// assignment.
+func WithSpec(ctx context.Context, spec json.RawMessage) context.Context {
+	return context.WithValue(ctx, specKey{}, spec)
 }
 
-func jobSourceFrom(ctx context.Context) (JobSource, error) {
-	src, ok := ctx.Value(jobSourceKey{}).(JobSource)
+func specFrom(ctx context.Context) (json.RawMessage, error) {
+	spec, ok := ctx.Value(specKey{}).(json.RawMessage)
 	if !ok {
-		return src, task.Fatal(errors.New("internal error: job source missing from context"))
+		return nil, task.Fatal(errors.New("internal error: job spec missing from context"))
 	}
-	return src, nil
+	return spec, nil
 }
 
-func (s *Scheduler) run(ctx context.Context, as Assignment) (attemptResult, error) {
+func (s *Scheduler) run(ctx context.Context, as task.Assignment) (attemptResult, error) {
 	a := &attempt{Assignment: as, done: make(chan attemptResult, 1)}
 	s.mu.Lock()
 	if s.closed {
@@ -234,11 +188,11 @@ func (s *Scheduler) withdraw(a *attempt) {
 }
 
 // Poll hands worker name up to free attempts, waiting until some are queued or ctx ends.
-func (s *Scheduler) Poll(ctx context.Context, name string, free int) []Assignment {
+func (s *Scheduler) Poll(ctx context.Context, name string, free int) []task.Assignment {
 	for {
 		s.mu.Lock()
 		w := s.workers[name]
-		var out []Assignment
+		var out []task.Assignment
 		if w != nil {
 			w.LastSeen = time.Now()
 			for len(s.queue) > 0 && len(out) < free {
@@ -290,7 +244,7 @@ func (s *Scheduler) Heartbeat(name string, ids []string) (cancel []string) {
 
 // Complete records the outcome of attempt id from worker name. Exactly one of the results
 // or failure is set.
-func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceResult, f *Failure) error {
+func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceResult, f *task.Failure) error {
 	s.mu.Lock()
 	a := s.running[id]
 	if a == nil || a.worker != name {

@@ -87,7 +87,7 @@ func (r *Reader) Next() (*Record, error) {
 	if !r.started {
 		r.start()
 	}
-	for !r.done {
+	for !r.done && r.rerr == nil {
 		if r.pos == r.w && r.off+int64(r.pos) < r.opt.End {
 			r.fill(r.pos, 0)
 		}
@@ -366,15 +366,16 @@ func (r *Reader) parse(rec []byte, quotes int, multi bool) (kind error, at int) 
 	r.fields = r.fields[:0]
 	r.scratch = r.scratch[:0]
 	if quotes == 0 {
-		for {
-			k := bytes.IndexByte(rec, ',')
-			if k < 0 {
-				r.fields = append(r.fields, rec[:len(rec):len(rec)])
-				return nil, 0
+		// Fields average a dozen bytes: a plain loop beats a call to IndexByte each.
+		st := 0
+		for j, c := range rec {
+			if c == ',' {
+				r.fields = append(r.fields, rec[st:j:j])
+				st = j + 1
 			}
-			r.fields = append(r.fields, rec[:k:k])
-			rec = rec[k+1:]
 		}
+		r.fields = append(r.fields, rec[st:len(rec):len(rec)])
+		return nil, 0
 	}
 	crlf := multi && bytes.IndexByte(rec, '\r') >= 0
 	i := 0
@@ -412,19 +413,18 @@ func (r *Reader) parse(rec []byte, quotes int, multi bool) (kind error, at int) 
 			i = k + 1
 			continue
 		}
-		k := bytes.IndexByte(rec[i:], ',')
-		f := rec[i:]
-		if k >= 0 {
-			f = rec[i : i+k : i+k]
+		j := i
+		for j < len(rec) && rec[j] != ',' && rec[j] != '"' {
+			j++
 		}
-		if n := bytes.IndexByte(f, '"'); n >= 0 {
-			return ErrBareQuote, i + n
+		if j < len(rec) && rec[j] == '"' {
+			return ErrBareQuote, j
 		}
-		r.fields = append(r.fields, f)
-		if k < 0 {
+		r.fields = append(r.fields, rec[i:j:j])
+		if j == len(rec) {
 			return nil, 0
 		}
-		i += k + 1
+		i = j + 1
 	}
 }
 
@@ -450,7 +450,8 @@ func (r *Reader) unescape(f []byte) []byte {
 
 // speculate returns the state at Start that explains the lookahead window better: the
 // one under which more complete records parse cleanly with the header's field count.
-// Outside wins ties.
+// A tie goes to the state that leaves the file outside quotes when the window reaches
+// EOF, else to Outside.
 func (r *Reader) speculate(prevNL bool) State {
 	for r.w-r.pos < r.opt.Lookahead && r.fill(r.pos, 0) {
 	}
@@ -458,7 +459,12 @@ func (r *Reader) speculate(prevNL bool) State {
 	atEOF := r.eof && r.pos+len(win) == r.w
 	out := r.score(win, atEOF, Outside, prevNL)
 	in := r.score(win, atEOF, Inside, prevNL)
-	if in > out {
+	switch {
+	case in > out:
+		return Inside
+	case in == out && atEOF && bytes.Count(win, quote)&1 == 1:
+		// A tail too short to hold a record still decides: a file ends outside
+		// quotes, so the window's quotes must be odd exactly when it starts inside.
 		return Inside
 	}
 	return Outside

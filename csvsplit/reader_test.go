@@ -104,9 +104,9 @@ func TestCases(t *testing.T) {
 		},
 		{
 			name:   "lone CR stays in fields",
-			data:   "h\r\na\rb,\"c\rd\"\r\r\n",
+			data:   "h\r\na\rb,\"c\rd\"\r\n\r\r\n",
 			header: []string{"h"},
-			want:   []got{ok(3, "a\rb", "c\rd\r")},
+			want:   []got{ok(3, "a\rb", "c\rd"), ok(14, "\r")},
 		},
 		{
 			name:   "UTF-8 BOM",
@@ -146,7 +146,7 @@ func TestCases(t *testing.T) {
 			name:   "empty lines",
 			data:   "\n\r\nh\n\na\n\r\n\n\"\"\nb\n\n\r",
 			header: []string{"h"},
-			want:   []got{ok(6, "a"), ok(12, ""), ok(15, "b")},
+			want:   []got{ok(6, "a"), ok(11, ""), ok(14, "b")},
 		},
 		{
 			name:   "escaped quotes",
@@ -170,7 +170,7 @@ func TestCases(t *testing.T) {
 			name:   "bare quote in a later field",
 			data:   "h,i\na, \"b\"\r\ne,f\n",
 			header: []string{"h", "i"},
-			want:   []got{bad(4, "bare", "a, \"b\""), ok(13, "e", "f")},
+			want:   []got{bad(4, "bare", "a, \"b\""), ok(12, "e", "f")},
 		},
 		{
 			name:   "junk after closing quote",
@@ -215,7 +215,7 @@ func TestCases(t *testing.T) {
 			name:   "split right after a quote",
 			data:   "h,i\n\"\",\"\"\"\n\"\"\"\n\"a\",\"\n\"\n",
 			header: []string{"h", "i"},
-			want:   []got{ok(4, "", "\"\n\""), ok(16, "a", "\n")},
+			want:   []got{ok(4, "", "\"\n\""), ok(15, "a", "\n")},
 		},
 	}
 	for _, tt := range tests {

@@ -281,10 +281,11 @@ func eachMember(b []byte, scratch *[]byte, fn func(key, val []byte, kind valueKi
 				val, j, err = jsonString(b, i, scratch)
 				kind = kindString
 			default:
-				j, err = skipValue(b, i)
-				val = b[i:j]
-				if string(val) == "null" {
-					val, kind = nil, kindNull
+				if j, err = skipValue(b, i); err == nil {
+					val = b[i:j]
+					if string(val) == "null" {
+						val, kind = nil, kindNull
+					}
 				}
 			}
 			if err != nil {

@@ -41,6 +41,14 @@ const (
 var fieldNames = [nStrings]string{"City", "RequestID", "StatusRaw", "Agency", "RequestType",
 	"RequestSubtype", "Zip", "Neighborhood", "Channel"}
 
+// lengthNames name the length prefixes in errors; built once, not per row.
+var lengthNames = func() (n [nStrings]string) {
+	for i, f := range fieldNames {
+		n[i] = f + " length"
+	}
+	return n
+}()
+
 // AppendRequest appends the row encoding of r to dst and returns the extended slice.
 func AppendRequest(dst []byte, r *record.Request) []byte {
 	strs := rowStrings(r)
@@ -178,7 +186,8 @@ func Partition(k record.Key, reducers int) int {
 // between the records a reader decodes, so that decoding a row usually allocates only its
 // RequestID. It is bounded: once full, new values are allocated per row as without it.
 type interner struct {
-	m map[string]string
+	m    map[string]string
+	last [nStrings]string // per field, the value of the previous row: sorted rows repeat it
 }
 
 const (
@@ -186,8 +195,12 @@ const (
 	internMaxLen     = 64
 )
 
-func (in *interner) lookup(b []byte) (string, bool) {
-	if s, ok := in.m[string(b)]; ok { // the compiler does not allocate for this lookup
+func (in *interner) lookup(field int, b []byte) (string, bool) {
+	if in.last[field] == string(b) { // neither this comparison nor the lookup below allocates
+		return in.last[field], true
+	}
+	if s, ok := in.m[string(b)]; ok {
+		in.last[field] = s
 		return s, true
 	}
 	if len(b) > internMaxLen || len(in.m) >= internMaxEntries {
@@ -198,6 +211,7 @@ func (in *interner) lookup(b []byte) (string, bool) {
 	}
 	s := string(b)
 	in.m[s] = s
+	in.last[field] = s
 	return s, true
 }
 
@@ -227,7 +241,7 @@ func decodeRow(src []byte, r *record.Request, in *interner) (int, error) {
 
 	var lens [nStrings]uint64
 	for i := range lens {
-		v, err := uvarint(fieldNames[i] + " length")
+		v, err := uvarint(lengthNames[i])
 		if err != nil {
 			return 0, err
 		}
@@ -289,7 +303,7 @@ func decodeRow(src []byte, r *record.Request, in *interner) (int, error) {
 		end := off + int(l)
 		if l > 0 {
 			if in != nil && i != fRequestID {
-				if s, ok := in.lookup(blob[off:end]); ok {
+				if s, ok := in.lookup(i, blob[off:end]); ok {
 					strs[i] = s
 					off = end
 					continue

@@ -13,10 +13,10 @@
 //
 // Reducer r fetches segment r of every map output through a Fetcher (LocalFetcher for files
 // on this machine, HTTPFetcher for files served by Handler on other workers), decodes each
-// with a SegmentReader and merges them with a Merger. The merged stream is in global shuffle
-// order, so the reducer sees each (city, year, month) group contiguously, and within it every
-// version of one request contiguously, newest last: it can group and de-duplicate while
-// streaming, holding one group's rows at most.
+// with a SegmentReader and merges them with a Merger; OpenInput does all three. The merged
+// stream is in global shuffle order, so the reducer sees each (city, year, month) group
+// contiguously, and within it every version of one request contiguously, newest last: it
+// can group and de-duplicate while streaming, holding one group's rows at most.
 //
 // # Rules for callers
 //
@@ -28,11 +28,12 @@
 //   - Partition and the encoding are part of the wire protocol between workers: changing
 //     either needs a new format version (the file header and footer carry it).
 //   - Every error from reading or fetching is classified by a sentinel: ErrCorrupt or ErrFetch
-//     mean the map output is lost (re-run the map task elsewhere); ErrUnauthorized, ErrBadName
-//     and ErrReducers are configuration or planning bugs (fail the job); a context error means
-//     the caller cancelled.
-//   - A Writer, a SegmentReader and a Merger are not safe for concurrent use; a Handler, a
-//     LocalFetcher and an HTTPFetcher are.
+//     mean the map output is lost (re-run the map task elsewhere; OpenInput's *SegmentError
+//     names it); ErrUnauthorized, ErrVersion, ErrBadName and ErrReducers are configuration or
+//     planning bugs (fail the job); a context error means the caller cancelled. Writer.Add
+//     fails with ErrTooLarge for a row over 16 MiB or a partition over 4 GiB.
+//   - A Writer, a SegmentReader, a Merger and an Input are not safe for concurrent use; a
+//     Handler, a LocalFetcher and an HTTPFetcher are.
 //
 // Map outputs are written without fsync on purpose: they live only as long as their worker.
 // If the machine crashes the worker is declared dead and its map outputs are recomputed;

@@ -27,9 +27,10 @@ import (
 // all its bytes), record count and uncompressed size are verified at its end, which catches a
 // truncated or re-ordered segment. Integers in headers and trailers are little-endian.
 //
-// s2 rather than zstd: on 311 rows s2 compresses about 3× and decodes several times faster
-// than zstd's fastest level, and the shuffle is bound by CPU on a loaded worker far more
-// often than by a LAN (BenchmarkBlockCodec measures both).
+// s2 rather than zstd: on blocks of real 311 rows s2 compresses 2.1× (2.5× over whole map
+// outputs), zstd's fastest level only 15% better, but s2 encodes 7× and decodes 4–5× faster
+// (1.2 GB/s and 4 GB/s on one core) — and a shuffle on a loaded worker is bound by CPU far
+// more often than by a LAN (BenchmarkBlockCodec measures all three candidates).
 const (
 	// magic opens and closes every map output; its last two bytes are the format version.
 	magic        = "IRSHUF\x00\x01"

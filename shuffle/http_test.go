@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,21 +163,22 @@ func TestFetchAndMerge(t *testing.T) {
 				p := Partition(r.Key(), 3)
 				want[p] = append(want[p], r)
 			}
+			var locs []Location
+			for m := range 2 {
+				path, _ := MapOutputPath(root, "job-1", m)
+				locs = append(locs, Location{Worker: tc.worker, Job: "job-1", Map: m, Path: path})
+			}
 			for p := range 3 {
-				var srcs []Source
-				for m := range 2 {
-					path, _ := MapOutputPath(root, "job-1", m)
-					loc := Location{Worker: tc.worker, Job: "job-1", Map: m, Path: path}
-					body, seg, err := remote.Fetch(ctx, loc, p)
-					if err != nil {
-						t.Fatalf("fetch %v reducer %d: %v", loc, p, err)
-					}
-					defer body.Close()
-					srcs = append(srcs, NewSegmentReader(body, seg))
+				in, err := OpenInput(ctx, remote, locs, p)
+				if err != nil {
+					t.Fatalf("reducer %d: %v", p, err)
 				}
-				got, err := readAll(NewMerger(srcs))
+				got, err := readAll(in)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if err := in.Close(); err != nil {
+					t.Error(err)
 				}
 				if d := diffRecords(got, want[p]); d != "" {
 					t.Errorf("reducer %d: %s", p, d)
@@ -261,5 +263,50 @@ func TestLocalFetchCorrupt(t *testing.T) {
 	defer body.Close()
 	if _, err := readAll(NewSegmentReader(body, got)); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("err = %v, want ErrCorrupt", err)
+	}
+}
+
+// OpenInput names the map output at fault, whether its fetch fails or its bytes do.
+func TestOpenInputNamesLostMapOutput(t *testing.T) {
+	root := t.TempDir()
+	var locs []Location
+	for m := range 3 {
+		path, _ := writeMapOutput(t, root, strconv.Itoa(m), 2, randRequests(uint64(300+m), 2000))
+		locs = append(locs, Location{Map: m, Path: path})
+	}
+	ctx := context.Background()
+
+	missing := slices.Clone(locs)
+	missing[1].Path = filepath.Join(root, "gone")
+	_, err := OpenInput(ctx, LocalFetcher{}, missing, 0)
+	var se *SegmentError
+	if !errors.As(err, &se) || se.Loc.Map != 1 || !errors.Is(err, ErrFetch) {
+		t.Errorf("missing map output 1: err = %v", err)
+	}
+
+	b, _ := os.ReadFile(locs[2].Path)
+	x, _ := ReadIndex(bytes.NewReader(b), int64(len(b)))
+	b[x.Segments[0].Offset+x.Segments[0].Length-3] ^= 1
+	if err := os.WriteFile(locs[2].Path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, err := OpenInput(ctx, LocalFetcher{}, locs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	_, err = readAll(in)
+	if !errors.As(err, &se) || se.Loc.Map != 2 || !errors.Is(err, ErrCorrupt) {
+		t.Errorf("corrupt map output 2: err = %v", err)
+	}
+
+	// A source out of order is caught by the merge, and still blamed on its map output.
+	in = &Input{locs: locs[:2], m: NewMerger([]Source{
+		&sliceSource{rs: []record.Request{{City: "a"}}},
+		&sliceSource{rs: []record.Request{{City: "b"}, {City: "a"}}},
+	})}
+	_, err = readAll(in)
+	if !errors.As(err, &se) || se.Loc.Map != 1 || !errors.Is(err, ErrCorrupt) {
+		t.Errorf("unsorted source 1: err = %v", err)
 	}
 }

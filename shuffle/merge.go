@@ -25,6 +25,7 @@ type Merger struct {
 	heap    []*mergeSource
 	started bool
 	err     error // sticky
+	errSrc  int   // the source that caused err
 }
 
 type mergeSource struct {
@@ -60,7 +61,7 @@ func (m *Merger) Next(r *record.Request) error {
 			case err == nil:
 				m.heap = append(m.heap, s)
 			case !errors.Is(err, io.EOF):
-				m.err = fmt.Errorf("merge: source %d: %w", i, err)
+				m.err, m.errSrc = fmt.Errorf("merge: source %d: %w", i, err), i
 				return m.err
 			}
 		}
@@ -80,6 +81,7 @@ func (m *Merger) Next(r *record.Request) error {
 		if Compare(&top.cur, r) < 0 {
 			m.err = fmt.Errorf("%w: merge: source %d: record %s/%s follows %s/%s", ErrCorrupt, top.idx,
 				top.cur.Key(), top.cur.RequestID, r.Key(), r.RequestID)
+			m.errSrc = top.idx
 			return nil
 		}
 	case errors.Is(err, io.EOF):
@@ -87,7 +89,7 @@ func (m *Merger) Next(r *record.Request) error {
 		m.heap[0] = m.heap[last]
 		m.heap = m.heap[:last]
 	default:
-		m.err = fmt.Errorf("merge: source %d: %w", top.idx, err)
+		m.err, m.errSrc = fmt.Errorf("merge: source %d: %w", top.idx, err), top.idx
 		return nil
 	}
 	if len(m.heap) > 0 {

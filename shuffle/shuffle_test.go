@@ -369,6 +369,11 @@ func TestReadIndexRejects(t *testing.T) {
 	}
 }
 
+// FuzzReadIndex feeds garbage and damaged map outputs to ReadIndex and the segment reader.
+// Run it with a bounded minimization, which otherwise stalls the fuzzer for a minute on
+// every new input of this size:
+//
+//	go test -run XXX -fuzz FuzzReadIndex -fuzztime 5m -fuzzminimizetime 50x ./shuffle
 func FuzzReadIndex(f *testing.F) {
 	file, _ := encodeMapOutput(f, 3, randRequests(13, 20))
 	f.Add(file)

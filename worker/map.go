@@ -80,7 +80,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 
 	switch t.Format {
 	case task.FormatSODAJSON:
-		err = mapSODA(ctx, in.Schema, env, t, &req, emit)
+		err = mapSODA(ctx, in.Schema, env, t, &req, emit, &res)
 	default:
 		err = mapCSV(ctx, in.Schema, env, t, &req, emit, &res)
 	}
@@ -204,7 +204,7 @@ func openGzipData(t task.Map) (io.ReadCloser, error) {
 	return readCloser{zr, f.Close}, nil
 }
 
-func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc) error {
+func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc, res *task.MapResult) error {
 	norm := schema.BindJSON()
 	src, err := openInput(t, 0)
 	if err != nil {
@@ -229,8 +229,9 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 		}
 		return err
 	}
-	if fi, err := os.Stat(t.File); err == nil && env.Progress != nil {
-		env.Progress.Bytes.Add(fi.Size())
+	res.Bytes = t.End // the whole file is the task
+	if env.Progress != nil {
+		env.Progress.Bytes.Add(res.Bytes)
 	}
 	return nil
 }

@@ -18,17 +18,6 @@ import (
 	"github.com/ireports/ireports/task"
 )
 
-// LostError reports that a reducer could not read map task Map's output; the coordinator
-// re-runs that map task.
-type LostError struct {
-	Map int
-	Err error
-}
-
-func (e *LostError) Error() string { return fmt.Sprintf("map output %d: %v", e.Map, e.Err) }
-
-func (e *LostError) Unwrap() []error { return []error{task.ErrMapOutputLost, e.Err} }
-
 // mapSource attributes a segment's read errors to the map task that wrote it.
 type mapSource struct {
 	index int
@@ -38,7 +27,7 @@ type mapSource struct {
 func (s mapSource) Next(r *record.Request) error {
 	err := s.r.Next(r)
 	if err != nil && err != io.EOF {
-		return &LostError{Map: s.index, Err: err}
+		return &task.LostError{Map: s.index, Err: err}
 	}
 	return err
 }
@@ -65,7 +54,7 @@ func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (ta
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
-			return res, fmt.Errorf("%s: %w", t, &LostError{Map: i, Err: err})
+			return res, fmt.Errorf("%s: %w", t, &task.LostError{Map: i, Err: err})
 		}
 		defer rc.Close()
 		srcs = append(srcs, mapSource{i, shuffle.NewSegmentReader(rc, seg)})
@@ -105,7 +94,7 @@ func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (ta
 			break
 		}
 		if err != nil {
-			var lost *LostError
+			var lost *task.LostError
 			if errors.As(err, &lost) {
 				return res, fmt.Errorf("%s: %w", t, err)
 			}

@@ -1,13 +1,10 @@
-// Command worker joins an ireports cluster and runs its tasks. Cluster mode is not in this
-// version: `coordinator run FILE.job` runs the same tasks in one process.
+// Command worker joins an ireports cluster and runs its tasks. See package worker.
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/ireports/ireports/worker"
 )
 
-func main() {
-	fmt.Fprintln(os.Stderr, "worker: cluster mode is not available in this version; run jobs on one machine with: coordinator run FILE.job")
-	os.Exit(2)
-}
+func main() { os.Exit(worker.Main(os.Args[1:], os.Stderr)) }

@@ -1,0 +1,209 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/task"
+)
+
+// EnvCoordinator names the coordinator's API URL for the client commands.
+const EnvCoordinator = "IREPORTS_COORDINATOR"
+
+// ServeFlags registers `coordinator serve`'s flags on fs and returns a function that builds
+// the ServerConfig from them. Terraform's user-data is checked against this flag set.
+func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
+	def := DefaultServerConfig()
+	bind := fs.String("bind", def.Bind, "gossip address host:port (TCP and UDP)")
+	api := fs.String("api", def.API, "HTTP API and status page address host:port")
+	dataDir := fs.String("data-dir", "/var/lib/ireports/coordinator", "directory for the job history")
+	keyFile := fs.String("gossip-key-file", "", "file holding the 32-byte gossip encryption key (raw, hex or base64)")
+	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
+	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
+	lease := fs.Duration("lease", def.Lease, "how long a task attempt lives without a heartbeat")
+	name := fs.String("name", "", "gossip node name (default: host name and port)")
+	return func() (ServerConfig, error) {
+		cfg := def
+		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
+		var err error
+		if *keyFile != "" {
+			if cfg.Key, err = cluster.LoadKey(*keyFile); err != nil {
+				return cfg, err
+			}
+		}
+		cfg.Token, err = auth.LoadToken(*tokenFile)
+		return cfg, err
+	}
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	build := ServeFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := build()
+	if err != nil {
+		return err
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cfg.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// clientFlags are the flags every client command shares.
+func clientFlags(fs *flag.FlagSet) func() (*Client, error) {
+	url := fs.String("coordinator", "", "coordinator API URL (default: $"+EnvCoordinator+" or http://127.0.0.1:8080)")
+	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
+	return func() (*Client, error) {
+		base := *url
+		if base == "" {
+			base = os.Getenv(EnvCoordinator)
+		}
+		if base == "" {
+			base = "http://127.0.0.1:8080"
+		}
+		tok, err := auth.LoadToken(*tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		return &Client{Base: base, Token: tok}, nil
+	}
+}
+
+func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	detach := fs.Bool("detach", false, "print the job id and return without waiting")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: coordinator submit FILE.job [--coordinator URL] [--token-file F] [--json] [--detach]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("want one job file, got %d arguments", len(pos))
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	path, err := filepath.Abs(pos[0])
+	if err != nil {
+		return err
+	}
+	id, err := c.Submit(ctx, task.JobSource{Path: path, Source: src})
+	if err != nil {
+		return err
+	}
+	if *detach {
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]string{"job": id})
+		}
+		fmt.Fprintln(stdout, id)
+		return nil
+	}
+	fmt.Fprintf(stderr, "submitted %s\n", id)
+	bar := newProgressPrinter(stderr)
+	res, runErr := waitJob(ctx, id, 500*time.Millisecond, c.Job, c.Cancel, bar.update)
+	bar.done()
+	return finish(stdout, res, runErr, *asJSON)
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		j, err := c.Job(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(j)
+		}
+		fmt.Fprintf(stdout, "%s %s: %s\n", j.ID, j.Name, j.State)
+		if j.State == "running" {
+			fmt.Fprintln(stdout, progressLine(j.Progress))
+		}
+		if j.Result != nil {
+			printResult(stdout, j.Result)
+		}
+		return nil
+	}
+	js, err := c.Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(js)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATE\tPHASE\tSUBMITTED\tRECORDS OUT\tREJECTED")
+	for _, j := range js {
+		var out, rej int64
+		if j.Result != nil {
+			out, rej = j.Result.RecordsOut, j.Result.Rejected
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", j.ID, j.State, j.Progress.Phase, j.Submitted.Format(time.RFC3339), out, rej)
+	}
+	return tw.Flush()
+}
+
+func cmdCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("usage: coordinator cancel JOB")
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	if err := c.Cancel(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "cancelling %s\n", pos[0])
+	return nil
+}

@@ -1,0 +1,96 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/ireports/ireports/task"
+)
+
+// Client talks to a coordinator's API.
+type Client struct {
+	Base  string // e.g. http://127.0.0.1:8080
+	Token string
+	HTTP  *http.Client
+}
+
+// APIError is a non-2xx answer from the coordinator.
+type APIError struct {
+	Code int
+	Msg  string
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("coordinator answered %d: %s", e.Code, e.Msg) }
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	base := c.Base
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		var e struct{ Error string }
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return &APIError{Code: res.StatusCode, Msg: e.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(res.Body).Decode(out)
+}
+
+// Submit sends a job and returns its run id.
+func (c *Client) Submit(ctx context.Context, src task.JobSource) (string, error) {
+	var r submitResponse
+	err := c.do(ctx, http.MethodPost, task.PathJobs, src, &r)
+	return r.ID, err
+}
+
+// Job returns a job run's state.
+func (c *Client) Job(ctx context.Context, id string) (JobStatus, error) {
+	var j JobStatus
+	err := c.do(ctx, http.MethodGet, task.PathJobs+"/"+id, nil, &j)
+	return j, err
+}
+
+// Jobs lists the job runs, newest first.
+func (c *Client) Jobs(ctx context.Context) ([]JobStatus, error) {
+	var js []JobStatus
+	err := c.do(ctx, http.MethodGet, task.PathJobs, nil, &js)
+	return js, err
+}
+
+// Cancel asks the coordinator to stop a job.
+func (c *Client) Cancel(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, task.PathJobs+"/"+id+"/cancel", nil, nil)
+}

@@ -1,0 +1,676 @@
+package coordinator
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/summary"
+	"github.com/ireports/ireports/worker"
+)
+
+// repoRoot walks up from the package directory to the directory holding go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the package directory; cannot locate ../shared/data/311")
+		}
+		dir = parent
+	}
+}
+
+// realData returns the shared real 311 exports (../shared/data/311 beside the repository
+// root), or skips the test when they are absent.
+func realData(t testing.TB) string {
+	t.Helper()
+	data := filepath.Join(repoRoot(t), "..", "shared", "data", "311")
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("real 311 fixtures not found at %s (they live outside the repository): %v", data, err)
+	}
+	return data
+}
+
+// inputDef is one input block of a job file written by a test.
+type inputDef struct {
+	name, path, schema, format string
+}
+
+// realInputs are the inputs of normalize.job, with absolute paths under data.
+func realInputs(data string) []inputDef {
+	return []inputDef{
+		{"nyc_portal", filepath.Join(data, "nyc", "portal_*.csv"), "nyc", ""},
+		{"nyc_soda_csv", filepath.Join(data, "nyc", "soda_*.csv"), "nyc", ""},
+		{"nyc_soda_json", filepath.Join(data, "nyc", "soda_*.json"), "nyc", "soda-json"},
+		{"la", filepath.Join(data, "la"), "la", ""},
+		{"sf", filepath.Join(data, "sf"), "sf", ""},
+		{"boston", filepath.Join(data, "boston"), "boston", ""},
+		{"baltimore", filepath.Join(data, "baltimore"), "baltimore", ""},
+	}
+}
+
+// jobDef is a job file written by a test: everything absolute, so it runs from anywhere.
+type jobDef struct {
+	name     string // default "normalize"
+	split    string // default "64MiB"
+	reducers int    // default 8
+	ratio    float64
+	inputs   []inputDef
+	parquet  string
+	rejects  string
+	schemas  string // extra top-level blocks (schema definitions)
+}
+
+func (j jobDef) source() string {
+	var b strings.Builder
+	b.WriteString(j.schemas)
+	fmt.Fprintf(&b, "job %q {\n  split_size = %q\n  reducers = %d\n  max_reject_ratio = %s\n",
+		cmp.Or(j.name, "normalize"), cmp.Or(j.split, "64MiB"), cmp.Or(j.reducers, 8),
+		strconv.FormatFloat(j.ratio, 'g', -1, 64))
+	for _, in := range j.inputs {
+		fmt.Fprintf(&b, "  input %q {\n    path = %q\n    schema = %q\n", in.name, in.path, in.schema)
+		if in.format != "" {
+			fmt.Fprintf(&b, "    format = %q\n", in.format)
+		}
+		b.WriteString("  }\n")
+	}
+	fmt.Fprintf(&b, "  output {\n    parquet = %q\n    rejects = %q\n  }\n}\n", j.parquet, j.rejects)
+	return b.String()
+}
+
+// writeSpec writes j as a job file in dir and parses it the way `coordinator run` does.
+func writeSpec(t testing.TB, dir string, j jobDef) *jobs.Spec {
+	t.Helper()
+	path := filepath.Join(dir, cmp.Or(j.name, "normalize")+".job")
+	if err := os.WriteFile(path, []byte(j.source()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := jobs.ParseFile(path)
+	if err != nil {
+		t.Fatalf("parse job file:\n%s\n%v", j.source(), err)
+	}
+	return spec
+}
+
+// runJob runs spec on this machine with map outputs in a directory of the test, and checks
+// that the run left them behind in no case.
+func runJob(t testing.TB, ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, error) {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	res, err := RunLocal(ctx, spec, cfg)
+	if res == nil {
+		t.Fatalf("RunLocal returned a nil Result (err %v)", err)
+	}
+	var left []string
+	filepath.WalkDir(cfg.DataDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("map outputs left in the data dir after the job ended: %d files, e.g. %s", len(left), left[0])
+	}
+	return res, err
+}
+
+// checkAccounting checks the invariant every job run must keep.
+func checkAccounting(t testing.TB, res *Result) {
+	t.Helper()
+	if out := res.RecordsOut + res.Rejected + res.DuplicatesRemoved; res.RecordsIn != out {
+		t.Errorf("records_in %d != records_out %d + rejected %d + duplicates_removed %d",
+			res.RecordsIn, res.RecordsOut, res.Rejected, res.DuplicatesRemoved)
+	}
+	var byReason int64
+	for _, n := range res.RejectsByReason {
+		byReason += n
+	}
+	if byReason != res.Rejected {
+		t.Errorf("rejects_by_reason %v sums to %d, rejected is %d", res.RejectsByReason, byReason, res.Rejected)
+	}
+}
+
+// expectation is what a job must produce, computed without the engine: files read whole
+// with encoding/csv (or encoding/json and ScanSODA), normalized with the schemas,
+// de-duplicated by (city, request_id) keeping the newest version, grouped by Key.
+type expectation struct {
+	in, rejected, dups int64
+	groups             map[record.Key][]lake.Row // sorted as the lake sorts them
+}
+
+// listFiles resolves an input path the way job files document it: a glob, a directory
+// (recursively, without hidden or underscore names) or a file; sorted.
+func listFiles(t testing.TB, path string) []string {
+	t.Helper()
+	var files []string
+	if strings.ContainsAny(path, "*?[") {
+		m, err := filepath.Glob(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = m
+	} else if fi, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if !fi.IsDir() {
+		files = []string{path}
+	} else {
+		filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != path && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	slices.Sort(files)
+	return files
+}
+
+// expect computes the expectation of spec from its input files.
+func expect(t testing.TB, spec *jobs.Spec) expectation {
+	t.Helper()
+	type idKey struct{ city, id string }
+	var (
+		e      = expectation{groups: map[record.Key][]lake.Row{}}
+		newest = map[idKey]*record.Request{}
+		order  []idKey // first-seen order, so the result does not depend on map iteration
+	)
+	keep := func(r *record.Request) {
+		k := idKey{r.City, r.RequestID}
+		old, ok := newest[k]
+		switch {
+		case !ok:
+			order = append(order, k)
+			newest[k] = r
+		case r.Newer(old):
+			newest[k] = r
+			e.dups++
+		default:
+			e.dups++
+		}
+	}
+	fileIndex := 0
+	for _, in := range spec.Inputs {
+		for _, file := range listFiles(t, in.Path) {
+			fi := uint64(fileIndex)
+			fileIndex++
+			if in.Format.String() == "soda-json" {
+				expectSODA(t, file, in.Schema, fi, &e, keep)
+				continue
+			}
+			expectCSV(t, file, in.Schema, fi, &e, keep)
+		}
+	}
+	for _, k := range order {
+		r := newest[k]
+		e.groups[r.Key()] = append(e.groups[r.Key()], lake.ToRow(r))
+	}
+	for _, rows := range e.groups {
+		slices.SortFunc(rows, func(a, b lake.Row) int {
+			return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), strings.Compare(a.RequestID, b.RequestID))
+		})
+	}
+	return e
+}
+
+func expectCSV(t testing.TB, file string, s *jobs.Schema, fileIndex uint64, e *expectation, keep func(*record.Request)) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1 // ragged records are the normalizer's to reject
+	header, err := cr.Read()
+	if err == io.EOF {
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: header: %v", file, err)
+	}
+	norm, err := s.Bind(header)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	for i := uint64(0); ; i++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: encoding/csv cannot read record %d: %v", file, i, err)
+		}
+		fields := make([][]byte, len(rec))
+		for j, v := range rec {
+			fields[j] = []byte(v)
+		}
+		e.in++
+		r := new(record.Request)
+		if err := norm.Normalize(fields, r); err != nil {
+			e.rejected++
+			continue
+		}
+		// The record index orders versions within a file as the byte offset does.
+		r.Ord = fileIndex<<40 | i
+		keep(r)
+	}
+}
+
+func expectSODA(t testing.TB, file string, s *jobs.Schema, fileIndex uint64, e *expectation, keep func(*record.Request)) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	e.in += int64(len(all))
+	norm := s.BindJSON()
+	n := 0
+	err = jobs.ScanSODA(strings.NewReader(string(b)), func(offset int64, raw []byte) error {
+		n++
+		r := new(record.Request)
+		if err := norm.NormalizeJSON(raw, r); err != nil {
+			e.rejected++
+			return nil
+		}
+		r.Ord = fileIndex<<40 | uint64(offset)
+		keep(r)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: ScanSODA: %v", file, err)
+	}
+	if n != len(all) {
+		t.Fatalf("%s: ScanSODA saw %d objects, encoding/json %d", file, n, len(all))
+	}
+}
+
+// zones maps each city of spec to its time zone.
+func zones(spec *jobs.Spec) map[string]*time.Location {
+	z := map[string]*time.Location{}
+	for _, s := range spec.Schemas {
+		z[s.City] = s.Location
+	}
+	return z
+}
+
+// readLake reads every group's Parquet file under root and checks what holds for any group:
+// one part file, rows sorted by created_at, every created_at in the group's local month,
+// request ids unique.
+func readLake(t testing.TB, root string, zones map[string]*time.Location) map[record.Key][]lake.Row {
+	t.Helper()
+	groups := map[record.Key][]lake.Row{}
+	dirs, err := filepath.Glob(filepath.Join(root, "city=*", "year=*", "month=*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		k, err := keyOf(root, dir)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		if want := filepath.Join(dir, lake.PartFile(0)); len(files) != 1 || files[0] != want {
+			t.Errorf("group %s: files %v, want just %s", k, files, want)
+		}
+		rows, err := lake.ReadParquet[lake.Row](filepath.Join(dir, lake.PartFile(0)))
+		if err != nil {
+			t.Fatalf("group %s: %v", k, err)
+		}
+		checkGroupRows(t, k, zones[k.City], rows)
+		groups[k] = rows
+	}
+	return groups
+}
+
+// keyOf parses a group directory's city=/year=/month= path.
+func keyOf(root, dir string) (record.Key, error) {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil {
+		return record.Key{}, err
+	}
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	if len(parts) != 3 {
+		return record.Key{}, fmt.Errorf("not a group directory")
+	}
+	city, err := url.PathUnescape(strings.TrimPrefix(parts[0], "city="))
+	if err != nil {
+		return record.Key{}, err
+	}
+	y, err1 := strconv.Atoi(strings.TrimPrefix(parts[1], "year="))
+	m, err2 := strconv.Atoi(strings.TrimPrefix(parts[2], "month="))
+	if err := errors.Join(err1, err2); err != nil {
+		return record.Key{}, err
+	}
+	k := record.Key{City: city, Year: y, Month: m}
+	if lake.GroupPath(k) != filepath.FromSlash(rel) {
+		return k, fmt.Errorf("group path %s is not the canonical %s", rel, lake.GroupPath(k))
+	}
+	return k, nil
+}
+
+func checkGroupRows(t testing.TB, k record.Key, loc *time.Location, rows []lake.Row) {
+	t.Helper()
+	if loc == nil {
+		t.Errorf("group %s: city not in the job", k)
+		return
+	}
+	if len(rows) == 0 {
+		t.Errorf("group %s: empty file", k)
+	}
+	ids := make(map[string]bool, len(rows))
+	for i, r := range rows {
+		if i > 0 && r.CreatedAt < rows[i-1].CreatedAt {
+			t.Errorf("group %s: row %d (%s) created before row %d: not sorted by created_at", k, i, r.RequestID, i-1)
+		}
+		local := time.UnixMicro(r.CreatedAt).In(loc)
+		if local.Year() != k.Year || int(local.Month()) != k.Month {
+			t.Errorf("group %s: row %d (%s) created %s, outside the group's month", k, i, r.RequestID, local)
+		}
+		if ids[r.RequestID] {
+			t.Errorf("group %s: request id %q twice", k, r.RequestID)
+		}
+		ids[r.RequestID] = true
+	}
+}
+
+// checkManifest checks root's _SUCCESS: it lists exactly the groups want (with their row
+// counts), and for them every file on disk — data and summaries — with a matching size and
+// sha256, and no file that is not there.
+func checkManifest(t testing.TB, root string, want map[record.Key]int) *lake.Manifest {
+	t.Helper()
+	m, err := lake.ReadManifest(root)
+	if err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	got := map[record.Key]int{}
+	for _, g := range m.Groups {
+		got[record.Key{City: g.City, Year: g.Year, Month: g.Month}] = int(g.Rows)
+	}
+	if !maps_equal(got, want) {
+		t.Errorf("manifest groups differ from the lake's: %s", diffCounts(got, want))
+	}
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		listed[f.Path] = true
+		sum, n := hashFile(t, filepath.Join(root, filepath.FromSlash(f.Path)))
+		if sum != f.SHA256 || n != f.Bytes {
+			t.Errorf("manifest file %s: sha256 %s, %d bytes; on disk %s, %d bytes", f.Path, f.SHA256, f.Bytes, sum, n)
+		}
+	}
+	for k := range want {
+		for _, dir := range []string{lake.GroupPath(k), lake.SummaryPath(k)} {
+			files, _ := filepath.Glob(filepath.Join(root, dir, "*"))
+			if len(files) == 0 {
+				t.Errorf("group %s: nothing in %s", k, dir)
+			}
+			for _, f := range files {
+				rel, _ := filepath.Rel(root, f)
+				if !listed[filepath.ToSlash(rel)] {
+					t.Errorf("file %s is not in the manifest", rel)
+				}
+			}
+		}
+	}
+	return m
+}
+
+// checkSummaries checks each group's request_monthly table against the group's rows.
+func checkSummaries(t testing.TB, root string, groups map[record.Key][]lake.Row) {
+	t.Helper()
+	for k, rows := range groups {
+		path := filepath.Join(root, lake.SummaryPath(k), summary.TableMonthly+".parquet")
+		monthly, err := lake.ReadParquet[summary.Monthly](path)
+		if err != nil {
+			t.Errorf("group %s: %v", k, err)
+			continue
+		}
+		var requests, closed int64
+		for _, m := range monthly {
+			if m.City != k.City || int(m.Year) != k.Year || int(m.Month) != k.Month {
+				t.Errorf("group %s: request_monthly row of %s/%d-%d", k, m.City, m.Year, m.Month)
+			}
+			requests += m.Requests
+			closed += m.Closed
+		}
+		var wantClosed int64
+		for _, r := range rows {
+			if r.Status == "closed" {
+				wantClosed++
+			}
+		}
+		if requests != int64(len(rows)) || closed != wantClosed {
+			t.Errorf("group %s: request_monthly sums to %d requests, %d closed; the group has %d rows, %d closed",
+				k, requests, closed, len(rows), wantClosed)
+		}
+	}
+}
+
+// counts returns each group's row count.
+func counts(groups map[record.Key][]lake.Row) map[record.Key]int {
+	c := make(map[record.Key]int, len(groups))
+	for k, rows := range groups {
+		c[k] = len(rows)
+	}
+	return c
+}
+
+func maps_equal(a, b map[record.Key]int) bool { return reflect.DeepEqual(a, b) }
+
+// diffCounts describes how two per-group counts differ, a few groups at most.
+func diffCounts(got, want map[record.Key]int) string {
+	var keys []record.Key
+	for k := range got {
+		keys = append(keys, k)
+	}
+	for k := range want {
+		if _, ok := got[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b record.Key) int { return strings.Compare(a.String(), b.String()) })
+	var parts []string
+	for _, k := range keys {
+		if got[k] != want[k] {
+			parts = append(parts, fmt.Sprintf("%s got %d want %d", k, got[k], want[k]))
+		}
+	}
+	if len(parts) > 8 {
+		parts = append(parts[:8], fmt.Sprintf("… %d more", len(parts)-8))
+	}
+	return fmt.Sprintf("%d groups differ: %s", len(parts), strings.Join(parts, "; "))
+}
+
+// compareGroups reports the first differing row of each group that differs.
+func compareGroups(t testing.TB, what string, got, want map[record.Key][]lake.Row) {
+	t.Helper()
+	if !maps_equal(counts(got), counts(want)) {
+		t.Errorf("%s: %s", what, diffCounts(counts(got), counts(want)))
+	}
+	bad := 0
+	for k, w := range want {
+		g := got[k]
+		if len(g) != len(w) {
+			continue // reported above
+		}
+		for i := range w {
+			if !reflect.DeepEqual(g[i], w[i]) {
+				if bad++; bad <= 5 {
+					t.Errorf("%s: group %s row %d:\n got %s\nwant %s", what, k, i, rowString(g[i]), rowString(w[i]))
+				}
+				break
+			}
+		}
+	}
+}
+
+func rowString(r lake.Row) string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// hashFile returns the sha256 and size of a file.
+func hashFile(t testing.TB, path string) (string, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+// hashTree returns the sha256 of every file under root but the _SUCCESS manifest (its job id
+// and time differ between runs), by slash path relative to root.
+func hashTree(t testing.TB, root string) map[string]string {
+	t.Helper()
+	sums := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel != lake.SuccessFile {
+			sums[filepath.ToSlash(rel)], _ = hashFile(t, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sums
+}
+
+// copyTree copies the regular files under src to dst.
+func copyTree(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readRejects reads every line of the job's committed rejects files and checks that each
+// names its file, offset, reason and raw text.
+func readRejects(t testing.TB, dir string) []worker.Reject {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []worker.Reject
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if line == "" {
+				continue
+			}
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(line), &fields); err != nil {
+				t.Fatalf("%s line %d: %v", f, i+1, err)
+			}
+			for _, name := range []string{"file", "offset", "reason", "raw"} {
+				if _, ok := fields[name]; !ok {
+					t.Errorf("%s line %d: no %q: %s", f, i+1, name, line)
+				}
+			}
+			var r worker.Reject
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%s line %d: %v", f, i+1, err)
+			}
+			if r.File == "" || r.Reason == "" || r.Raw == "" || r.Offset < 0 {
+				t.Errorf("%s line %d: empty file, reason or raw, or negative offset: %s", f, i+1, line)
+			}
+			all = append(all, r)
+		}
+	}
+	return all
+}
+
+// checkRejects checks the committed rejects of a run against its Result.
+func checkRejects(t testing.TB, res *Result) []worker.Reject {
+	t.Helper()
+	rejects := readRejects(t, res.Outputs.Rejects)
+	if int64(len(rejects)) != res.Rejected {
+		t.Errorf("%d reject lines in %s, Result.Rejected %d", len(rejects), res.Outputs.Rejects, res.Rejected)
+	}
+	byReason := map[string]int64{}
+	for _, r := range rejects {
+		byReason[r.Reason]++
+	}
+	if !reflect.DeepEqual(byReason, res.RejectsByReason) && (len(byReason) > 0 || len(res.RejectsByReason) > 0) {
+		t.Errorf("reject lines by reason %v, Result.RejectsByReason %v", byReason, res.RejectsByReason)
+	}
+	return rejects
+}
+
+// noTemporary fails the test if root holds a _temporary directory.
+func noTemporary(t testing.TB, root string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(root, lake.TemporaryDir)); !errors.Is(err, fs.ErrNotExist) {
+		entries, _ := os.ReadDir(filepath.Join(root, lake.TemporaryDir))
+		t.Errorf("%s/%s left behind (%d entries; stat: %v)", root, lake.TemporaryDir, len(entries), err)
+	}
+}

@@ -1,0 +1,163 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/worker"
+)
+
+// LocalCluster is a coordinator and workers in this process, on loopback, speaking the
+// cluster's real protocol: gossip, long-polled task pulls, leases, shuffle over HTTP. It is
+// what `coordinator run` uses, so one machine exercises the production code path.
+type LocalCluster struct {
+	Server  *Server
+	Workers []*worker.Daemon
+	Token   string
+	dir     string
+	ownDir  bool
+}
+
+// LocalClusterConfig configures StartLocalCluster.
+type LocalClusterConfig struct {
+	Workers int    // number of workers (0: 2)
+	Slots   int    // task slots per worker (0: 1)
+	Dir     string // coordinator and worker data dirs ("": a temporary directory, removed at Shutdown)
+	Log     *slog.Logger
+}
+
+// StartLocalCluster starts a coordinator and cfg.Workers workers, with a fresh random
+// gossip key and token, and waits until every worker has joined.
+func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &LocalCluster{dir: cfg.Dir}
+	if c.dir == "" {
+		dir, err := os.MkdirTemp("", "ireports-cluster-")
+		if err != nil {
+			return nil, err
+		}
+		c.dir, c.ownDir = dir, true
+	}
+	key := make([]byte, 32)
+	tok := make([]byte, 16)
+	rand.Read(key)
+	rand.Read(tok)
+	c.Token = hex.EncodeToString(tok)
+
+	sc := LocalServerConfig()
+	sc.DataDir, sc.Key, sc.Token, sc.Log, sc.Name = filepath.Join(c.dir, "coordinator"), key, c.Token, cfg.Log, "coordinator"
+	srv, err := NewServer(sc)
+	if err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	c.Server = srv
+	for i := range cfg.Workers {
+		wc := worker.LocalConfig()
+		wc.Name = fmt.Sprintf("worker-%d", i+1)
+		wc.Join = []string{srv.GossipAddr()}
+		wc.DataDir = filepath.Join(c.dir, wc.Name)
+		wc.Slots, wc.Key, wc.Token, wc.Log = cfg.Slots, key, c.Token, cfg.Log
+		w, err := worker.Start(wc)
+		if err != nil {
+			c.Shutdown(context.Background())
+			return nil, fmt.Errorf("%s: %w", wc.Name, err)
+		}
+		c.Workers = append(c.Workers, w)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(srv.Scheduler().Workers()) < cfg.Workers {
+		if time.Now().After(deadline) {
+			c.Shutdown(context.Background())
+			return nil, errors.New("local cluster: workers did not register within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c, nil
+}
+
+// Shutdown stops the workers, then the coordinator, and removes a temporary directory.
+func (c *LocalCluster) Shutdown(ctx context.Context) {
+	for _, w := range c.Workers {
+		w.Shutdown(ctx)
+	}
+	if c.Server != nil {
+		c.Server.Shutdown(ctx)
+	}
+	c.cleanup()
+}
+
+func (c *LocalCluster) cleanup() {
+	if c.ownDir {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// Run submits spec to the cluster and waits for it to end. progress, if not nil, is called
+// about every interval with the job's state while it runs. Cancelling ctx cancels the job.
+func (c *LocalCluster) Run(ctx context.Context, spec *jobs.Spec, interval time.Duration, progress func(JobStatus)) (*Result, error) {
+	id, err := c.Server.SubmitSpec(spec)
+	if err != nil {
+		return &Result{Name: spec.Name, Status: "failed", Error: err.Error()}, err
+	}
+	return waitJob(ctx, id, interval, func(ctx context.Context, id string) (JobStatus, error) {
+		j, ok := c.Server.Job(id)
+		if !ok {
+			return j, fmt.Errorf("job %s vanished", id)
+		}
+		return j, nil
+	}, func(ctx context.Context, id string) error { return c.Server.Cancel(id) }, progress)
+}
+
+// waitJob follows job id until it ends, cancelling it when ctx ends.
+func waitJob(ctx context.Context, id string, interval time.Duration,
+	get func(context.Context, string) (JobStatus, error),
+	cancel func(context.Context, string) error,
+	progress func(JobStatus)) (*Result, error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	cancelled := false
+	for {
+		j, err := get(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return &Result{Job: id, Status: "failed", Error: err.Error()}, err
+		}
+		if j.State != "running" {
+			res := j.Result
+			if res == nil {
+				res = &Result{Job: id, Name: j.Name, Status: j.State}
+			}
+			if res.Status != "succeeded" {
+				return res, errors.New(res.Error)
+			}
+			return res, nil
+		}
+		if progress != nil {
+			progress(j)
+		}
+		if ctx.Err() != nil && !cancelled {
+			cancelled = true
+			cancel(context.WithoutCancel(ctx), id)
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}

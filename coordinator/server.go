@@ -1,0 +1,451 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/task"
+)
+
+// Version is reported in node metadata and on the status page.
+var Version = "dev"
+
+// ServerConfig configures the coordinator daemon.
+type ServerConfig struct {
+	// Name is the coordinator's gossip node name ("": derived from host and port).
+	Name string
+	// Bind is the gossip address, host:port (TCP and UDP). Port 0 picks a free one.
+	Bind string
+	// API is the HTTP API and status page address, host:port. Port 0 picks a free one.
+	API string
+	// DataDir keeps the job history across restarts.
+	DataDir string
+	// Key is the 32-byte gossip key; nil requires Insecure.
+	Key      []byte
+	Insecure bool
+	// Token is the cluster's bearer token; every API call and shuffle fetch must carry it.
+	Token string
+	// Lease is how long a task attempt survives without a heartbeat from its worker.
+	Lease time.Duration
+	// PollWait bounds a worker's long poll.
+	PollWait time.Duration
+	// Fast shortens gossip failure detection, for loopback clusters.
+	Fast bool
+	Log  *slog.Logger
+}
+
+// DefaultServerConfig is the production preset: memberlist's LAN timings, a 10 s lease.
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{Bind: "0.0.0.0:7946", API: "0.0.0.0:8080", Lease: 10 * time.Second, PollWait: 20 * time.Second}
+}
+
+// LocalServerConfig is the preset for a cluster on loopback (tests, `coordinator run`):
+// free ports, fast failure detection, a short lease.
+func LocalServerConfig() ServerConfig {
+	return ServerConfig{Bind: "127.0.0.1:0", API: "127.0.0.1:0", Lease: 3 * time.Second, PollWait: 5 * time.Second, Fast: true}
+}
+
+func (c *ServerConfig) validate() error {
+	switch {
+	case c.Token == "":
+		return auth.ErrNoToken
+	case c.Key == nil && !c.Insecure:
+		return cluster.ErrNoKey
+	case c.DataDir == "":
+		return errors.New("no data directory: give --data-dir")
+	case c.Lease <= 0 || c.PollWait <= 0:
+		return errors.New("lease and poll wait must be positive")
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return nil
+}
+
+// Server is the coordinator daemon: a gossip member, the scheduler of the cluster's task
+// attempts, the HTTP API and status page, and the owner of every job run.
+type Server struct {
+	cfg     ServerConfig
+	log     *slog.Logger
+	sched   *Scheduler
+	members *cluster.Membership
+	http    *http.Server
+	ln      net.Listener
+	started time.Time
+
+	ctx    context.Context // parent of every job run; cancelled by Shutdown
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the event loop, the HTTP server and the job runs
+
+	mu     sync.Mutex // guards jobs, order and closed
+	jobs   map[string]*JobStatus
+	order  []string // job ids, oldest first
+	closed bool
+}
+
+// JobStatus is one submitted job. Its fields are guarded by Server.mu, except tracker, which
+// has its own lock.
+type JobStatus struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	State     string     `json:"state"` // running, succeeded, failed, cancelled
+	Submitted time.Time  `json:"submitted"`
+	Finished  *time.Time `json:"finished,omitempty"`
+	Progress  Progress   `json:"progress"`
+	Result    *Result    `json:"result,omitempty"`
+
+	tracker *Tracker
+	cancel  context.CancelFunc
+}
+
+// NewServer validates cfg, starts the API listener and joins (starts) the gossip cluster.
+// Call Serve... it is already serving when NewServer returns; call Shutdown to stop.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "jobs"), 0o755); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.API)
+	if err != nil {
+		return nil, fmt.Errorf("api listen: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, ln: ln, jobs: map[string]*JobStatus{}, started: time.Now()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.loadHistory()
+	s.sched = NewScheduler(cfg.Lease, cfg.Log)
+	s.members, err = cluster.Join(cluster.Config{
+		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
+		Meta: cluster.Meta{Role: cluster.RoleCoordinator, API: ln.Addr().String(), Version: Version},
+	}, nil)
+	if err != nil {
+		ln.Close()
+		s.sched.Shutdown()
+		return nil, err
+	}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(2)
+	go s.watchMembers()
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api server", "err", err)
+		}
+	}()
+	s.log.Info("coordinator up", "api", s.APIAddr(), "gossip", s.members.Addr())
+	return s, nil
+}
+
+// APIAddr is the API's host:port.
+func (s *Server) APIAddr() string { return s.ln.Addr().String() }
+
+// GossipAddr is the gossip host:port workers join.
+func (s *Server) GossipAddr() string { return s.members.Addr() }
+
+// Scheduler exposes the scheduler (for tests and the status page).
+func (s *Server) Scheduler() *Scheduler { return s.sched }
+
+// Shutdown stops the daemon. Order: stop taking requests (so no new job or poll arrives),
+// cancel the running jobs and wait for them to clean up their temporary files, fail what is
+// left in the scheduler, then leave the gossip cluster (which ends the event loop).
+// Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.http.Shutdown(ctx)
+	s.cancel()
+	s.sched.Shutdown()
+	s.members.Shutdown()
+	s.wg.Wait()
+	return err
+}
+
+// watchMembers feeds gossip events to the scheduler. It owns the membership event channel.
+func (s *Server) watchMembers() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e := <-s.members.Events():
+			m := e.Member
+			if m.Meta.Role != cluster.RoleWorker {
+				continue
+			}
+			switch e.Kind {
+			case cluster.EventJoin, cluster.EventUpdate:
+				s.log.Info("worker up", "worker", m.Name, "api", m.Meta.API, "slots", m.Meta.Slots)
+				s.sched.WorkerUp(workerSlot{Name: m.Name, API: m.Meta.API, Shuffle: m.Meta.Shuffle, Slots: m.Meta.Slots, Version: m.Meta.Version})
+			case cluster.EventLeave, cluster.EventDead:
+				s.log.Warn("worker gone", "worker", m.Name, "how", e.Kind.String())
+				s.sched.WorkerDown(m.Name, map[cluster.EventKind]string{cluster.EventLeave: "left", cluster.EventDead: "was declared dead"}[e.Kind])
+			}
+		}
+	}
+}
+
+// Submit validates and starts a job; it returns the job run's id.
+func (s *Server) Submit(src task.JobSource) (string, error) {
+	spec, err := jobs.Parse(src.Source, src.Path)
+	if err != nil {
+		return "", err
+	}
+	return s.start(spec)
+}
+
+// SubmitSpec starts a parsed job; it returns the job run's id.
+func (s *Server) SubmitSpec(spec *jobs.Spec) (string, error) { return s.start(spec) }
+
+func (s *Server) start(spec *jobs.Spec) (string, error) {
+	wire, err := json.Marshal(spec)
+	if err != nil {
+		return "", fmt.Errorf("encode job spec: %w", err)
+	}
+	id := NewJobID(spec.Name, time.Now())
+	ctx, cancel := context.WithCancel(WithSpec(s.ctx, wire))
+	run := &JobStatus{ID: id, Name: spec.Name, State: "running", Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		return "", errors.New("coordinator shutting down")
+	}
+	s.jobs[id] = run
+	s.order = append(s.order, id)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.log.Info("job submitted", "job", id, "file", spec.File)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		res, _ := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker})
+		now := time.Now().UTC()
+		s.mu.Lock()
+		run.State, run.Result, run.Finished = res.Status, res, &now
+		run.Progress = run.tracker.Snapshot()
+		snapshot := *run
+		s.mu.Unlock()
+		s.log.Info("job finished", "job", id, "status", res.Status, "err", res.Error)
+		if err := writeJSONFile(filepath.Join(s.cfg.DataDir, "jobs", id+".json"), snapshot); err != nil {
+			s.log.Warn("saving job history", "job", id, "err", err)
+		}
+	}()
+	return id, nil
+}
+
+// Cancel stops a running job; its partial output is removed.
+func (s *Server) Cancel(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run := s.jobs[id]
+	if run == nil {
+		return fmt.Errorf("no job %q", id)
+	}
+	if run.State != "running" {
+		return fmt.Errorf("job %s already %s", id, run.State)
+	}
+	run.cancel()
+	return nil
+}
+
+// Job returns a snapshot of a job run.
+func (s *Server) Job(id string) (JobStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run := s.jobs[id]
+	if run == nil {
+		return JobStatus{}, false
+	}
+	snap := *run
+	if run.State == "running" {
+		snap.Progress = run.tracker.Snapshot()
+	}
+	return snap, true
+}
+
+// Jobs returns snapshots of every job run, newest first.
+func (s *Server) Jobs() []JobStatus {
+	s.mu.Lock()
+	ids := slices.Clone(s.order)
+	s.mu.Unlock()
+	slices.Reverse(ids)
+	var out []JobStatus
+	for _, id := range ids {
+		if j, ok := s.Job(id); ok {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// activeJobs lists running jobs: workers keep those jobs' map outputs and delete the rest.
+func (s *Server) activeJobs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id, j := range s.jobs {
+		if j.State == "running" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func (s *Server) loadHistory() {
+	entries, _ := os.ReadDir(filepath.Join(s.cfg.DataDir, "jobs"))
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "jobs", e.Name()))
+		if err != nil {
+			continue
+		}
+		var run JobStatus
+		if json.Unmarshal(b, &run) != nil || run.ID == "" {
+			continue
+		}
+		run.tracker = &Tracker{}
+		s.jobs[run.ID] = &run
+		s.order = append(s.order, run.ID)
+	}
+	slices.SortFunc(s.order, func(a, b string) int { return s.jobs[a].Submitted.Compare(s.jobs[b].Submitted) })
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+type submitResponse struct {
+	ID string `json:"id"`
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	api := http.NewServeMux()
+	api.HandleFunc("POST "+task.PathJobs, s.handleSubmit)
+	api.HandleFunc("GET "+task.PathJobs, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Jobs()) })
+	api.HandleFunc("GET "+task.PathJobs+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		j, ok := s.Job(r.PathValue("id"))
+		if !ok {
+			httpError(w, http.StatusNotFound, "no job %q", r.PathValue("id"))
+			return
+		}
+		writeJSON(w, http.StatusOK, j)
+	})
+	api.HandleFunc("POST "+task.PathJobs+"/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Cancel(r.PathValue("id")); err != nil {
+			httpError(w, http.StatusConflict, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "cancelling"})
+	})
+	api.HandleFunc("GET "+task.PathWorkers, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.sched.Workers()) })
+	api.HandleFunc("POST "+task.PathPoll, s.handlePoll)
+	api.HandleFunc("POST "+task.PathHeartbeat, s.handleHeartbeat)
+	api.HandleFunc("POST "+task.PathComplete, s.handleComplete)
+	api.HandleFunc("GET /{$}", s.handleStatusPage)
+	api.HandleFunc("/debug/pprof/", pprof.Index)
+	api.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	api.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	api.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	api.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", auth.RequireToken(s.cfg.Token, api))
+	return mux
+}
+
+const maxBody = 8 << 20
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		httpError(w, http.StatusBadRequest, "bad request body: %v", err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	var src task.JobSource
+	if !decodeBody(w, r, &src) {
+		return
+	}
+	id, err := s.Submit(src)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, submitResponse{ID: id})
+}
+
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
+	var req task.PollRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PollWait)
+	defer cancel()
+	as := s.sched.Poll(ctx, req.Worker, req.Free)
+	if as == nil {
+		as = []task.Assignment{}
+	}
+	writeJSON(w, http.StatusOK, as)
+}
+
+func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
+	var req task.HeartbeatRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	writeJSON(w, http.StatusOK, task.HeartbeatResponse{Cancel: s.sched.Heartbeat(req.Worker, req.Running), ActiveJobs: s.activeJobs()})
+}
+
+func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {
+	var req task.CompleteRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if err := s.sched.Complete(req.Worker, req.ID, req.Map, req.Reduce, req.Failure); err != nil {
+		httpError(w, http.StatusConflict, "%v", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func httpError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+}

@@ -1,0 +1,86 @@
+package coordinator
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/ireports/ireports/internal/units"
+)
+
+var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
+	"bytes": units.FormatBytes,
+	"pct":   pct,
+	"ago":   func(t time.Time) string { return time.Since(t).Truncate(time.Second).String() },
+	"rate": func(p Progress) string {
+		secs := time.Since(p.Started).Seconds()
+		if p.Started.IsZero() || secs <= 0 {
+			return "–"
+		}
+		return units.FormatBytes(int64(float64(p.BytesDone)/secs)) + "/s"
+	},
+	"recs": func(p Progress) string {
+		secs := time.Since(p.Started).Seconds()
+		if p.Started.IsZero() || secs <= 0 {
+			return "–"
+		}
+		return formatRate(float64(p.RecordsDone) / secs)
+	},
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>ireports coordinator</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 2em}th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}
+th{background:#f4f4f4}.succeeded{color:#1a7f37}.failed{color:#c62828}.cancelled{color:#777}.running{color:#1565c0}
+.bar{background:#eee;width:10em;height:.8em;display:inline-block}.bar span{background:#1565c0;height:100%;display:block}
+small{color:#666}
+</style></head><body>
+<h1>ireports coordinator <small>{{.Version}} · up {{ago .Started}} · {{.Queued}} attempts queued, {{.Running}} running</small></h1>
+<h2>Workers ({{len .Workers}})</h2>
+<table><tr><th>name</th><th>API</th><th>shuffle</th><th>slots</th><th>running</th><th>last seen</th><th>version</th></tr>
+{{range .Workers}}<tr><td>{{.Name}}</td><td>{{.API}}</td><td>{{.Shuffle}}</td><td>{{.Slots}}</td><td>{{.Running}}</td><td>{{ago .LastSeen}} ago</td><td>{{.Version}}</td></tr>
+{{else}}<tr><td colspan="7">no workers have joined</td></tr>{{end}}</table>
+<h2>Jobs</h2>
+<table><tr><th>job</th><th>state</th><th>phase</th><th>map</th><th>reduce</th><th>input</th><th>throughput</th><th>records</th><th>result</th></tr>
+{{range .Jobs}}<tr><td>{{.ID}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Progress.Phase}}</td>
+<td><span class="bar"><span style="width:{{pct .Progress.MapsDone .Progress.MapsTotal}}%"></span></span> {{.Progress.MapsDone}}/{{.Progress.MapsTotal}}</td>
+<td>{{.Progress.ReducesDone}}/{{.Progress.ReducesTotal}}</td>
+<td>{{bytes .Progress.BytesDone}} of {{bytes .Progress.BytesTotal}}</td><td>{{rate .Progress}}</td><td>{{recs .Progress}}</td>
+<td>{{with .Result}}{{.RecordsOut}} out, {{.Rejected}} rejected, {{.Groups}} groups{{if .Error}}<br><small>{{.Error}}</small>{{end}}{{end}}</td></tr>
+{{else}}<tr><td colspan="9">no jobs yet: coordinator submit FILE.job</td></tr>{{end}}</table>
+</body></html>`))
+
+func pct(a, b int) int {
+	if b == 0 {
+		return 0
+	}
+	return 100 * a / b
+}
+
+// formatRate renders a per-second rate compactly: "950/s", "12.3k/s", "4.1M/s".
+func formatRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM/s", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk/s", v/1e3)
+	}
+	return fmt.Sprintf("%.0f/s", v)
+}
+
+func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) {
+	q, run := s.sched.Counts()
+	data := struct {
+		Version         string
+		Started         time.Time
+		Queued, Running int
+		Workers         []workerSlot
+		Jobs            []JobStatus
+	}{Version, s.started, q, run, s.sched.Workers(), s.Jobs()}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusTmpl.Execute(w, data); err != nil {
+		s.log.Warn("status page", "err", err)
+	}
+}

@@ -1,0 +1,120 @@
+package csvsplit
+
+import (
+	"bytes"
+	"encoding/csv"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// checkSplits is the property both fuzz targets check on data:
+//  1. whatever the bytes, reading it as random splits with speculation, then Chain
+//     and the reruns, gives the records of a whole-file read, malformed ones
+//     included (by offset, raw bytes and error), through short reads of random
+//     sizes, with small record limits and lookaheads;
+//  2. when encoding/csv reads data without error, a whole-file read gives its
+//     records, field for field.
+func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	opt := Options{MaxRecordBytes: maxRec, Lookahead: lookahead, Fields: rng.IntN(5)}
+	starts := []int64{0}
+	if _, ds, err := ReadHeader(bytes.NewReader(data)); err == nil {
+		starts = append(starts, ds)
+	}
+	for _, dataStart := range starts {
+		whole, err := readWhole(data, dataStart, opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cuts []int64
+		for range 1 + rng.IntN(8) {
+			cuts = append(cuts, rng.Int64N(int64(len(data))+1))
+		}
+		recs, _, err := readSplits(data, dataStart, cuts, opt, chunked(seed, 1+rng.IntN(64)))
+		if err != nil {
+			t.Fatalf("data start %d, cuts %v: %v", dataStart, cuts, err)
+		}
+		if d := diffRecords(recs, whole); d != "" {
+			t.Fatalf("data start %d, cuts %v, %+v: %s", dataStart, cuts, opt, d)
+		}
+	}
+	if want, err := csvRecords(data); err == nil {
+		recs, err := readWhole(data, 0, Options{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffRecords(fieldsOf(t, recs), want); d != "" {
+			t.Fatalf("against encoding/csv: %s", d)
+		}
+	}
+}
+
+// FuzzSplits feeds arbitrary bytes to checkSplits. Run it with
+// go test -fuzz=FuzzSplits ./csvsplit
+func FuzzSplits(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"h1,h2\n\"a\nb\",c\nd,e\n",
+		"h1,h2\r\n\"a\nb\",c\r\nd,\"e\r\nf\"\r\n",
+		"\xef\xbb\xbfid,\"name\"\n1,\"x\"\"y\"\n\n\r\n2,z",
+		"h\na\"b\"c\n\"d\"e\nf\n\"open\n",
+		"h\n\"\"\"\n\"\"\"\n,\n\r\r\n\"",
+		"\n\n\"\nx\n\",\"\"\n",
+	} {
+		f.Add([]byte(s), uint64(len(s)), uint16(0), uint16(0))
+		f.Add([]byte(s), uint64(7), uint16(4), uint16(3))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64, maxRec, lookahead uint16) {
+		checkSplits(t, data, seed, int(maxRec%512), int(lookahead%512))
+	})
+}
+
+// FuzzGenerated writes random records with csv.Writer, fields built from commas,
+// quotes, CR, LF and text, so that most inputs are valid CSV with quoted newlines,
+// then checks them with checkSplits. Run it with go test -fuzz=FuzzGenerated ./csvsplit
+func FuzzGenerated(f *testing.F) {
+	f.Add(uint64(1), uint8(10), false, uint16(0))
+	f.Add(uint64(2), uint8(50), true, uint16(0))
+	f.Add(uint64(3), uint8(200), true, uint16(40))
+	f.Add(uint64(4), uint8(30), false, uint16(9))
+	f.Fuzz(func(t *testing.T, seed uint64, records uint8, crlf bool, maxRec uint16) {
+		data := generate(seed, int(records), crlf)
+		if _, err := csvRecords(data); err != nil {
+			t.Fatalf("encoding/csv rejects what csv.Writer wrote: %v\n%q", err, data)
+		}
+		checkSplits(t, data, seed, int(maxRec%512), 0)
+	})
+}
+
+// generate returns a header and n records of 1 to 5 random fields.
+func generate(seed uint64, n int, crlf bool) []byte {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	pieces := []string{"a", "bc", "311", " ", ",", "\"", "\n", "\r\n", "\r", "\"\"", "é", ""}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = crlf
+	fields := 1 + rng.IntN(5)
+	header := make([]string, fields)
+	for i := range header {
+		header[i] = "col" + strings.Repeat("x", i)
+	}
+	_ = w.Write(header)
+	for range n {
+		rec := make([]string, fields)
+		if rng.IntN(10) == 0 { // a ragged record now and then
+			rec = make([]string, 1+rng.IntN(5))
+		}
+		for i := range rec {
+			var sb strings.Builder
+			for range rng.IntN(6) {
+				sb.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+			rec[i] = sb.String()
+		}
+		_ = w.Write(rec)
+	}
+	w.Flush()
+	return buf.Bytes()
+}

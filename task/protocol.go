@@ -1,0 +1,112 @@
+package task
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// The coordinator–worker protocol: JSON over HTTP, every call carrying the cluster token.
+//
+//	POST PathPoll       PollRequest      → []Assignment (long poll; empty when nothing came)
+//	POST PathHeartbeat  HeartbeatRequest → HeartbeatResponse
+//	POST PathComplete   CompleteRequest  → 204, or 409 when the attempt is no longer the worker's
+const (
+	PathJobs      = "/api/v1/jobs"
+	PathPoll      = "/api/v1/worker/poll"
+	PathHeartbeat = "/api/v1/worker/heartbeat"
+	PathComplete  = "/api/v1/worker/complete"
+	PathWorkers   = "/api/v1/workers"
+)
+
+// JobSource is a job as submitted: the job file's text and its path, against which relative
+// input and output paths resolve on the machine that runs the task.
+type JobSource struct {
+	Path   string `json:"path"`
+	Source []byte `json:"source"`
+}
+
+// Assignment is an attempt handed to a worker.
+type Assignment struct {
+	ID     string  `json:"id"` // <job>/<m|r>-<index>-<attempt>
+	Kind   Kind    `json:"kind"`
+	Map    *Map    `json:"map,omitempty"`
+	Reduce *Reduce `json:"reduce,omitempty"`
+	// Spec is the job's parsed spec (package jobs, JSON): parsed once, on the coordinator,
+	// so env() and relative paths resolve the same for every task.
+	Spec json.RawMessage `json:"spec"`
+}
+
+// JobID is the job run the assignment belongs to.
+func (a Assignment) JobID() string {
+	if a.Map != nil {
+		return a.Map.Job
+	}
+	if a.Reduce != nil {
+		return a.Reduce.Job
+	}
+	return ""
+}
+
+type PollRequest struct {
+	Worker string `json:"worker"`
+	Free   int    `json:"free"`
+}
+
+type HeartbeatRequest struct {
+	Worker  string   `json:"worker"`
+	Running []string `json:"running"` // attempt ids
+}
+
+type HeartbeatResponse struct {
+	Cancel     []string `json:"cancel"`      // attempts to stop: withdrawn, or no longer this worker's
+	ActiveJobs []string `json:"active_jobs"` // jobs still running; a worker may delete other jobs' map outputs
+}
+
+type CompleteRequest struct {
+	Worker  string        `json:"worker"`
+	ID      string        `json:"id"`
+	Map     *MapResult    `json:"map,omitempty"`
+	Reduce  *ReduceResult `json:"reduce,omitempty"`
+	Failure *Failure      `json:"failure,omitempty"`
+}
+
+// LostError reports that a reducer could not read map task Map's output; the coordinator
+// re-runs that map task.
+type LostError struct {
+	Map int
+	Err error
+}
+
+func (e *LostError) Error() string { return fmt.Sprintf("map output %d: %v", e.Map, e.Err) }
+
+func (e *LostError) Unwrap() []error { return []error{ErrMapOutputLost, e.Err} }
+
+// Failure is a failed attempt on the wire, with its classification.
+type Failure struct {
+	Message string `json:"message"`
+	Fatal   bool   `json:"fatal,omitempty"`
+	LostMap int    `json:"lost_map"` // the map task whose output a reducer could not read, or -1
+}
+
+// FailureOf classifies err for the wire.
+func FailureOf(err error) *Failure {
+	f := &Failure{Message: err.Error(), Fatal: errors.Is(err, ErrFatal), LostMap: -1}
+	var lost *LostError
+	if errors.As(err, &lost) {
+		f.LostMap = lost.Map
+	}
+	return f
+}
+
+// Err turns a reported failure back into an error of the same class.
+func (f *Failure) Err(node string) error {
+	err := fmt.Errorf("on worker %s: %s", node, f.Message)
+	switch {
+	case f.Fatal:
+		return Fatal(err)
+	case f.LostMap >= 0:
+		return &LostError{Map: f.LostMap, Err: err}
+	}
+	return err
+}

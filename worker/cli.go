@@ -1,0 +1,89 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/auth"
+)
+
+// Flags registers the worker command's flags on fs and returns a function that builds the
+// Config from them. Terraform's user-data is checked against this flag set.
+func Flags(fs *flag.FlagSet) func() (Config, error) {
+	def := DefaultConfig()
+	join := fs.String("join", "", "gossip address(es) HOST:PORT of the coordinator (comma-separated)")
+	bind := fs.String("bind", def.Bind, "gossip address host:port (TCP and UDP)")
+	listen := fs.String("listen", def.Listen, "HTTP address serving map outputs, /healthz and /debug/pprof")
+	slots := fs.Int("slots", 0, "tasks to run at once (0: one per core)")
+	dataDir := fs.String("data-dir", "/var/lib/ireports/worker", "directory for map outputs")
+	keyFile := fs.String("gossip-key-file", "", "file holding the 32-byte gossip encryption key (raw, hex or base64)")
+	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
+	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
+	name := fs.String("name", "", "gossip node name (default: host name and port)")
+	return func() (Config, error) {
+		cfg := def
+		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
+		for _, j := range strings.Split(*join, ",") {
+			if j = strings.TrimSpace(j); j != "" {
+				cfg.Join = append(cfg.Join, j)
+			}
+		}
+		var err error
+		if *keyFile != "" {
+			if cfg.Key, err = cluster.LoadKey(*keyFile); err != nil {
+				return cfg, err
+			}
+		}
+		cfg.Token, err = auth.LoadToken(*tokenFile)
+		return cfg, err
+	}
+}
+
+// Main is the worker command line; it returns the process exit code.
+func Main(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F")
+		fs.PrintDefaults()
+	}
+	build := Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg, err := build()
+	if err != nil {
+		fmt.Fprintf(stderr, "worker: %v\n", err)
+		return 1
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := Start(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "worker: %v\n", err)
+		return 1
+	}
+	<-ctx.Done()
+	cfg.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "worker: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,484 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/shuffle"
+	"github.com/ireports/ireports/task"
+)
+
+// Version is advertised in the worker's node metadata.
+var Version = "dev"
+
+// Config configures a worker process.
+type Config struct {
+	// Name is the gossip node name; it must be unique ("": derived from host and port).
+	Name string
+	// Join lists gossip addresses (host:port) of cluster members; the coordinator's will do.
+	Join []string
+	// Bind is the gossip address, host:port (TCP and UDP). Port 0 picks a free one.
+	Bind string
+	// Listen is the HTTP address serving this worker's map outputs, /healthz and
+	// /debug/pprof. Port 0 picks a free one.
+	Listen string
+	// Slots is how many tasks run at once (0: one per core).
+	Slots int
+	// DataDir holds map outputs, under DataDir/<job>/, deleted when the job ends.
+	DataDir string
+	// Key is the 32-byte gossip key; nil requires Insecure.
+	Key      []byte
+	Insecure bool
+	// Token is the cluster token, required by the coordinator and by other workers' shuffle.
+	Token string
+	// Heartbeat is the interval of lease renewals; keep it well under the coordinator's lease.
+	Heartbeat time.Duration
+	// FetchStall fails a shuffle fetch that receives no byte for this long (a hung peer).
+	FetchStall time.Duration
+	// Fast shortens gossip failure detection, for loopback clusters.
+	Fast bool
+	Log  *slog.Logger
+}
+
+// DefaultConfig is the production preset.
+func DefaultConfig() Config {
+	return Config{Bind: "0.0.0.0:7947", Listen: "0.0.0.0:7070", Heartbeat: 2 * time.Second, FetchStall: 30 * time.Second}
+}
+
+// LocalConfig is the preset for a worker on loopback (tests, `coordinator run`).
+func LocalConfig() Config {
+	return Config{Bind: "127.0.0.1:0", Listen: "127.0.0.1:0", Heartbeat: 500 * time.Millisecond, FetchStall: 5 * time.Second, Fast: true}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Token == "":
+		return auth.ErrNoToken
+	case c.Key == nil && !c.Insecure:
+		return cluster.ErrNoKey
+	case c.DataDir == "":
+		return errors.New("no data directory: give --data-dir")
+	case len(c.Join) == 0:
+		return errors.New("nothing to join: give --join HOST:PORT (the coordinator's gossip address)")
+	case c.Heartbeat <= 0 || c.FetchStall <= 0:
+		return errors.New("heartbeat and fetch stall must be positive")
+	}
+	if c.Slots <= 0 {
+		c.Slots = runtime.NumCPU()
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return nil
+}
+
+// Daemon is a worker process: a gossip member that pulls task attempts from the
+// coordinator, runs up to Slots of them at once, renews their leases, and serves its map
+// outputs to reducers.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	members *cluster.Membership
+	http    *http.Server
+	ln      net.Listener
+	client  *http.Client // to the coordinator
+	env     Env
+	slots   chan struct{} // one token per running attempt
+
+	ctx    context.Context // cancelled by Shutdown: stops the loops and running attempts
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the loops and the attempts
+
+	mu      sync.Mutex                    // guards running and specs
+	running map[string]context.CancelFunc // attempt id → cancel
+	specs   map[string]*jobs.Spec         // job id → parsed spec
+}
+
+// Start starts a worker: it listens, joins the cluster and begins pulling tasks.
+func Start(cfg Config) (*Daemon, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	d := &Daemon{
+		cfg: cfg, log: cfg.Log, ln: ln,
+		client:  &http.Client{Transport: stallTransport(cfg.FetchStall)},
+		slots:   make(chan struct{}, cfg.Slots),
+		running: map[string]context.CancelFunc{},
+		specs:   map[string]*jobs.Spec{},
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	handler, err := shuffle.NewHandler(cfg.DataDir, cfg.Token)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("/shuffle/", handler)
+	admin := http.NewServeMux()
+	admin.HandleFunc("/debug/pprof/", pprof.Index)
+	admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/", auth.RequireToken(cfg.Token, admin))
+	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	d.members, err = cluster.Join(cluster.Config{
+		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
+		Meta: cluster.Meta{Role: cluster.RoleWorker, Slots: cfg.Slots, Version: Version},
+	}, cfg.Join)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	// Advertise an address others can reach: the listener's, with the gossip address's host
+	// when listening on all interfaces.
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host, _, _ = net.SplitHostPort(d.members.Addr())
+	}
+	addr := net.JoinHostPort(host, port)
+	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: &shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token}}
+	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: Version}, 5*time.Second); err != nil {
+		d.members.Shutdown()
+		ln.Close()
+		return nil, fmt.Errorf("advertise: %w", err)
+	}
+	d.wg.Add(3)
+	go func() {
+		defer d.wg.Done()
+		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("shuffle server", "err", err)
+		}
+	}()
+	go d.pollLoop()
+	go d.heartbeatLoop()
+	d.log.Info("worker up", "name", d.members.Name(), "gossip", d.members.Addr(), "shuffle", addr, "slots", cfg.Slots)
+	return d, nil
+}
+
+// Name is the worker's node name.
+func (d *Daemon) Name() string { return d.members.Name() }
+
+// Shutdown stops the worker. Order: stop pulling and cancel running attempts (their
+// results are lost, and the coordinator reschedules them when it sees this worker leave),
+// wait for them, leave the gossip cluster, then stop serving map outputs. Idempotent.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	if d.ctx.Err() != nil {
+		return nil
+	}
+	d.cancel()
+	err := d.members.Shutdown()
+	if herr := d.http.Shutdown(ctx); err == nil {
+		err = herr
+	}
+	d.wg.Wait()
+	return err
+}
+
+// coordinatorAPI finds the coordinator's API address in the membership.
+func (d *Daemon) coordinatorAPI() (string, bool) {
+	for _, m := range d.members.Members() {
+		if m.Meta.Role == cluster.RoleCoordinator && m.Meta.API != "" {
+			return m.Meta.API, true
+		}
+	}
+	return "", false
+}
+
+// call POSTs req to the coordinator and decodes the response into resp (if not nil).
+func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
+	api, ok := d.coordinatorAPI()
+	if !ok {
+		return errors.New("no coordinator in the cluster")
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	r.Header.Set("Authorization", "Bearer "+d.cfg.Token)
+	r.Header.Set("Content-Type", "application/json")
+	res, err := d.client.Do(r)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return &statusError{code: res.StatusCode, msg: string(bytes.TrimSpace(msg))}
+	}
+	if resp == nil {
+		return nil
+	}
+	return json.NewDecoder(res.Body).Decode(resp)
+}
+
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("coordinator: %d %s", e.code, e.msg) }
+
+// sleep waits for d or the daemon's end, with ±50% jitter so that workers do not retry in step.
+func (d *Daemon) sleep(dur time.Duration) bool {
+	dur = dur/2 + rand.N(dur)
+	select {
+	case <-time.After(dur):
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+// pollLoop pulls attempts whenever a slot is free. It owns the acquisition of slots.
+func (d *Daemon) pollLoop() {
+	defer d.wg.Done()
+	backoff := 100 * time.Millisecond
+	for d.ctx.Err() == nil {
+		// Wait for a free slot, holding it while polling so the poll asks for what we can run.
+		select {
+		case d.slots <- struct{}{}:
+		case <-d.ctx.Done():
+			return
+		}
+		free := 1
+		for len(d.slots) < cap(d.slots) {
+			d.slots <- struct{}{}
+			free++
+		}
+		var as []task.Assignment
+		err := d.call(d.ctx, task.PathPoll, task.PollRequest{Worker: d.members.Name(), Free: free}, &as)
+		// Give back the slots the coordinator did not fill.
+		for range free - len(as) {
+			<-d.slots
+		}
+		if err != nil {
+			if d.ctx.Err() != nil {
+				return
+			}
+			d.log.Debug("poll", "err", err)
+			if !d.sleep(backoff) {
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for _, a := range as {
+			d.wg.Add(1)
+			go d.execute(a)
+		}
+	}
+}
+
+// execute runs one attempt in a slot the poll loop acquired, and reports its outcome.
+func (d *Daemon) execute(a task.Assignment) {
+	defer d.wg.Done()
+	defer func() { <-d.slots }()
+	ctx, cancel := context.WithCancel(d.ctx)
+	defer cancel()
+	d.mu.Lock()
+	d.running[a.ID] = cancel
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.running, a.ID)
+		d.mu.Unlock()
+	}()
+
+	req := task.CompleteRequest{Worker: d.members.Name(), ID: a.ID}
+	start := time.Now()
+	spec, err := d.spec(a)
+	if err == nil {
+		switch a.Kind {
+		case task.KindMap:
+			var res task.MapResult
+			if res, err = RunMap(ctx, spec, d.env, *a.Map); err == nil {
+				req.Map = &res
+			}
+		case task.KindReduce:
+			var res task.ReduceResult
+			if res, err = RunReduce(ctx, spec, d.env, *a.Reduce); err == nil {
+				req.Reduce = &res
+			}
+		default:
+			err = task.Fatal(fmt.Errorf("unknown task kind %v", a.Kind))
+		}
+	}
+	if err != nil {
+		req.Failure = task.FailureOf(err)
+	}
+	d.log.Info("attempt done", "attempt", a.ID, "seconds", time.Since(start).Seconds(), "err", err)
+	d.report(req)
+}
+
+// report delivers an attempt's outcome, retrying while the coordinator is unreachable: a
+// result that never arrives costs a re-run after the lease, so it is worth a few tries.
+func (d *Daemon) report(req task.CompleteRequest) {
+	backoff := 100 * time.Millisecond
+	for try := 0; try < 8; try++ {
+		err := d.call(d.ctx, task.PathComplete, req, nil)
+		var se *statusError
+		switch {
+		case err == nil:
+			return
+		case errors.As(err, &se) && se.code == http.StatusConflict:
+			d.log.Info("result not accepted (attempt lost or cancelled meanwhile)", "attempt", req.ID)
+			return
+		case d.ctx.Err() != nil:
+			return
+		}
+		d.log.Warn("reporting result", "attempt", req.ID, "err", err)
+		if !d.sleep(backoff) {
+			return
+		}
+		backoff *= 2
+	}
+}
+
+// spec parses (once per job) the job an assignment belongs to.
+func (d *Daemon) spec(a task.Assignment) (*jobs.Spec, error) {
+	job := a.JobID()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s := d.specs[job]; s != nil {
+		return s, nil
+	}
+	s := new(jobs.Spec)
+	if err := json.Unmarshal(a.Spec, s); err != nil {
+		return nil, task.Fatal(fmt.Errorf("job %s: spec: %w", job, err))
+	}
+	d.specs[job] = s
+	return s, nil
+}
+
+// heartbeatLoop renews the leases of running attempts, cancels those the coordinator
+// withdrew, and deletes the map outputs of jobs that ended.
+func (d *Daemon) heartbeatLoop() {
+	defer d.wg.Done()
+	t := time.NewTicker(d.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		ids := make([]string, 0, len(d.running))
+		for id := range d.running {
+			ids = append(ids, id)
+		}
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(d.ctx, 4*d.cfg.Heartbeat)
+		var resp task.HeartbeatResponse
+		err := d.call(ctx, task.PathHeartbeat, task.HeartbeatRequest{Worker: d.members.Name(), Running: ids}, &resp)
+		cancel()
+		if err != nil {
+			d.log.Debug("heartbeat", "err", err)
+			continue
+		}
+		d.mu.Lock()
+		for _, id := range resp.Cancel {
+			if c := d.running[id]; c != nil {
+				d.log.Info("cancelling attempt at the coordinator's request", "attempt", id)
+				c()
+			}
+		}
+		d.mu.Unlock()
+		d.cleanJobs(resp.ActiveJobs)
+	}
+}
+
+// cleanJobs deletes the map outputs and cached specs of jobs that are no longer active
+// and have no attempt running here.
+func (d *Daemon) cleanJobs(active []string) {
+	entries, err := os.ReadDir(d.cfg.DataDir)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	busy := map[string]bool{}
+	for id := range d.running {
+		busy[jobOfAttempt(id)] = true
+	}
+	for job := range d.specs {
+		if !slices.Contains(active, job) && !busy[job] {
+			delete(d.specs, job)
+		}
+	}
+	d.mu.Unlock()
+	for _, e := range entries {
+		if e.IsDir() && !slices.Contains(active, e.Name()) && !busy[e.Name()] {
+			d.log.Info("deleting map outputs of ended job", "job", e.Name())
+			os.RemoveAll(filepath.Join(d.cfg.DataDir, e.Name()))
+		}
+	}
+}
+
+// jobOfAttempt extracts the job id from an attempt id "<job>/<kind>-<index>-<attempt>".
+func jobOfAttempt(id string) string {
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] == '/' {
+			return id[:i]
+		}
+	}
+	return id
+}
+
+// stallTransport is an HTTP transport whose connections fail a read that waits longer than
+// stall: a peer that is stopped (SIGSTOP) or partitioned accepts connections in its kernel
+// but never answers, and without this a fetch from it would wait forever.
+func stallTransport(stall time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &stallConn{Conn: c, stall: stall}, nil
+	}
+	t.MaxIdleConnsPerHost = 16
+	return t
+}
+
+type stallConn struct {
+	net.Conn
+	stall time.Duration
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.stall))
+	return c.Conn.Read(p)
+}
+
