@@ -481,4 +481,3 @@ func (c *stallConn) Read(p []byte) (int, error) {
 	c.Conn.SetReadDeadline(time.Now().Add(c.stall))
 	return c.Conn.Read(p)
 }
-
