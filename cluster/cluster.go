@@ -66,8 +66,9 @@ type EventKind uint8
 const (
 	EventJoin EventKind = iota + 1
 	EventUpdate
-	EventLeave // left gracefully
-	EventDead  // declared dead by failure detection
+	// EventLeave: the member left or was declared dead. (memberlist reports both through
+	// NotifyLeave, and the node it passes does not tell them apart reliably.)
+	EventLeave
 )
 
 func (k EventKind) String() string {
@@ -78,8 +79,6 @@ func (k EventKind) String() string {
 		return "update"
 	case EventLeave:
 		return "leave"
-	case EventDead:
-		return "dead"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -100,8 +99,10 @@ type Config struct {
 	Key      []byte
 	Insecure bool
 	Meta     Meta
-	// Fast shortens failure detection for loopback clusters (tests, `coordinator run`):
-	// a dead node is noticed in about a second instead of memberlist's LAN default of ~5 s.
+	// Fast shortens failure detection for loopback clusters (tests, `coordinator run`): a
+	// dead node is noticed in about 3 s instead of memberlist's LAN default of ~10 s. The
+	// probe timeout stays generous because a loaded 2-core machine delays replies by
+	// hundreds of milliseconds, and a live worker declared dead loses its running tasks.
 	Fast   bool
 	Logger *slog.Logger
 }
@@ -179,10 +180,10 @@ func Join(cfg Config, seeds []string) (*Membership, error) {
 	mc := memberlist.DefaultLANConfig()
 	if cfg.Fast {
 		mc = memberlist.DefaultLocalConfig()
-		mc.ProbeInterval = 200 * time.Millisecond
-		mc.ProbeTimeout = 100 * time.Millisecond
-		mc.SuspicionMult = 2
-		mc.GossipInterval = 50 * time.Millisecond
+		mc.ProbeInterval = 500 * time.Millisecond
+		mc.ProbeTimeout = 400 * time.Millisecond
+		mc.SuspicionMult = 4
+		mc.GossipInterval = 100 * time.Millisecond
 	}
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertisePort = port
@@ -318,13 +319,7 @@ var _ memberlist.EventDelegate = (*eventDelegate)(nil)
 
 func (d *eventDelegate) NotifyJoin(n *memberlist.Node)   { (*Membership)(d).enqueue(EventJoin, n) }
 func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { (*Membership)(d).enqueue(EventUpdate, n) }
-func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
-	kind := EventLeave
-	if n.State == memberlist.StateDead {
-		kind = EventDead
-	}
-	(*Membership)(d).enqueue(kind, n)
-}
+func (d *eventDelegate) NotifyLeave(n *memberlist.Node) { (*Membership)(d).enqueue(EventLeave, n) }
 
 // delegate supplies this node's metadata; ireports sends no user messages over gossip.
 type delegate Membership

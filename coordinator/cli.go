@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -106,6 +107,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	slots := fs.Int("slots", 1, "task slots per worker")
 	dataDir := fs.String("data-dir", "", "directory for the coordinator's and workers' data (default: a temporary directory)")
 	verbose := fs.Bool("v", false, "log the cluster's events")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator run FILE.job [--workers N] [--slots N] [--json] [--data-dir DIR] [-v]")
 		fmt.Fprintln(stderr, "Runs the job on a cluster of in-process workers on loopback (the real protocol), and commits its output.")
@@ -128,6 +130,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	bar := newProgressPrinter(stderr)
 	res, runErr := RunLocal(ctx, spec, LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update})
 	bar.done()

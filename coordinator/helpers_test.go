@@ -119,26 +119,26 @@ func writeSpec(t testing.TB, dir string, j jobDef) *jobs.Spec {
 	return spec
 }
 
-// runJob runs spec on this machine with map outputs in a directory of the test, and checks
-// that the run left them behind in no case.
+// runJob runs spec on a local cluster whose data dirs are in a directory of the test, and
+// checks that the run left no map output behind, whatever its outcome.
 func runJob(t testing.TB, ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, error) {
 	t.Helper()
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
 	}
 	res, err := RunLocal(ctx, spec, cfg)
 	if res == nil {
 		t.Fatalf("RunLocal returned a nil Result (err %v)", err)
 	}
 	var left []string
-	filepath.WalkDir(cfg.DataDir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+	filepath.WalkDir(cfg.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".shuffle") {
 			left = append(left, p)
 		}
 		return nil
 	})
 	if len(left) > 0 {
-		t.Errorf("map outputs left in the data dir after the job ended: %d files, e.g. %s", len(left), left[0])
+		t.Errorf("map outputs left in the cluster's data dirs after the job ended: %d files, e.g. %s", len(left), left[0])
 	}
 	return res, err
 }
@@ -428,7 +428,7 @@ func checkManifest(t testing.TB, root string, want map[record.Key]int) *lake.Man
 	for _, g := range m.Groups {
 		got[record.Key{City: g.City, Year: g.Year, Month: g.Month}] = int(g.Rows)
 	}
-	if !maps_equal(got, want) {
+	if !equalCounts(got, want) {
 		t.Errorf("manifest groups differ from the lake's: %s", diffCounts(got, want))
 	}
 	listed := map[string]bool{}
@@ -496,7 +496,7 @@ func counts(groups map[record.Key][]lake.Row) map[record.Key]int {
 	return c
 }
 
-func maps_equal(a, b map[record.Key]int) bool { return reflect.DeepEqual(a, b) }
+func equalCounts(a, b map[record.Key]int) bool { return reflect.DeepEqual(a, b) }
 
 // diffCounts describes how two per-group counts differ, a few groups at most.
 func diffCounts(got, want map[record.Key]int) string {
@@ -525,7 +525,7 @@ func diffCounts(got, want map[record.Key]int) string {
 // compareGroups reports the first differing row of each group that differs.
 func compareGroups(t testing.TB, what string, got, want map[record.Key][]lake.Row) {
 	t.Helper()
-	if !maps_equal(counts(got), counts(want)) {
+	if !equalCounts(counts(got), counts(want)) {
 		t.Errorf("%s: %s", what, diffCounts(counts(got), counts(want)))
 	}
 	bad := 0

@@ -196,9 +196,9 @@ func (s *Server) watchMembers() {
 			case cluster.EventJoin, cluster.EventUpdate:
 				s.log.Info("worker up", "worker", m.Name, "api", m.Meta.API, "slots", m.Meta.Slots)
 				s.sched.WorkerUp(workerSlot{Name: m.Name, API: m.Meta.API, Shuffle: m.Meta.Shuffle, Slots: m.Meta.Slots, Version: m.Meta.Version})
-			case cluster.EventLeave, cluster.EventDead:
-				s.log.Warn("worker gone", "worker", m.Name, "how", e.Kind.String())
-				s.sched.WorkerDown(m.Name, map[cluster.EventKind]string{cluster.EventLeave: "left", cluster.EventDead: "was declared dead"}[e.Kind])
+			case cluster.EventLeave:
+				s.log.Warn("worker gone (left or declared dead)", "worker", m.Name)
+				s.sched.WorkerDown(m.Name, "left or was declared dead")
 			}
 		}
 	}

@@ -26,8 +26,10 @@
 // The quote state at a split's Start is not known without reading everything before
 // it. A Reader given State Unknown speculates: it parses the Lookahead window after
 // Start under both states and assumes the state that yields more complete, well-formed
-// records with the header's field count, Outside on a tie (a window without quotes has
-// no records under Inside, so Outside is also the state that explains it). A wrong
+// records with the header's field count. On a tie (a window too short for any record)
+// a window that reaches EOF decides by its quote parity, since a file ends outside
+// quotes; otherwise Outside wins (a window without quotes has no records under Inside,
+// so Outside is also the state that explains it). A wrong
 // guess is never silent: each task reports Assumed and Parity, and the coordinator
 // calls Chain, which derives every split's true state from split 0 (Outside at
 // DataStart) and the parities, and lists the splits to read again with their true

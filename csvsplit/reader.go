@@ -197,7 +197,7 @@ func (r *Reader) fill(keep, base int) (more bool) {
 			return true
 		}
 		if empty == maxEmpty {
-			r.rerr = fmt.Errorf("csvsplit: read at byte %d: %w", r.off+int64(r.w), io.ErrNoProgress)
+			r.rerr = fmt.Errorf("csvsplit: read at byte %d of split [%d, %d): %w", r.off+int64(r.w), r.opt.Start, r.opt.End, io.ErrNoProgress)
 			return false
 		}
 	}

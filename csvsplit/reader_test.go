@@ -602,3 +602,21 @@ func TestZeroAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per record", allocs)
 	}
 }
+
+// TestParseErrorMessage checks that a reject says what is wrong and where.
+func TestParseErrorMessage(t *testing.T) {
+	data := []byte("h\nok\nab\"c\"\n")
+	rd, err := NewReader(bytes.NewReader(data[2:]), Options{DataStart: 2, Start: 2, End: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd.Next()
+	rec, err := rd.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `csv record at byte 5: bare " in non-quoted field at byte 7`
+	if rec.Err == nil || rec.Err.Error() != want || string(rec.Raw) != `ab"c"` {
+		t.Fatalf("got %v with raw %q, want %s", rec.Err, rec.Raw, want)
+	}
+}

@@ -1,0 +1,707 @@
+package coordinator
+
+// End-to-end tests of the normalize job (issue 2): RunLocal over the real exports of five
+// cities, over malformed inputs and over a generated corpus, each checked against what the
+// test works out without the engine. The heavier runs are skipped under -short.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/worker"
+)
+
+// checkRun checks a succeeded run of spec against the expectation computed from its inputs,
+// reads its lake back and returns the lake's groups.
+func checkRun(t *testing.T, spec *jobs.Spec, res *Result, err error, exp expectation) map[record.Key][]lake.Row {
+	t.Helper()
+	if err != nil || res.Status != "succeeded" {
+		t.Fatalf("job %s: status %s, error %v", spec.Name, res.Status, err)
+	}
+	checkAccounting(t, res)
+	if res.RecordsIn != exp.in || res.Rejected != exp.rejected || res.DuplicatesRemoved != exp.dups {
+		t.Errorf("records_in %d, rejected %d, duplicates_removed %d; computed from the files: %d, %d, %d",
+			res.RecordsIn, res.Rejected, res.DuplicatesRemoved, exp.in, exp.rejected, exp.dups)
+	}
+	root := spec.Output.Parquet
+	groups := readLake(t, root, zones(spec))
+	compareGroups(t, "lake vs. files", groups, exp.groups)
+	var rows int64
+	for _, g := range groups {
+		rows += int64(len(g))
+	}
+	if rows != res.RecordsOut || len(groups) != res.Groups {
+		t.Errorf("the lake holds %d rows in %d groups; Result says records_out %d, groups %d", rows, len(groups), res.RecordsOut, res.Groups)
+	}
+	m := checkManifest(t, root, counts(groups))
+	if m.Job != res.Job || m.Name != spec.Name || m.Rows != rows {
+		t.Errorf("manifest job %q name %q rows %d; want %q %q %d", m.Job, m.Name, m.Rows, res.Job, spec.Name, rows)
+	}
+	checkSummaries(t, root, groups)
+	checkRejects(t, res)
+	noTemporary(t, root)
+	noTemporary(t, spec.Output.Rejects)
+	return groups
+}
+
+// cities are the built-in schemas that the real inputs use, one per city.
+var cities = []string{"nyc", "la", "sf", "boston", "baltimore"}
+
+func inputsOf(in []inputDef, city string) []inputDef {
+	return slices.DeleteFunc(slices.Clone(in), func(d inputDef) bool { return d.schema != city })
+}
+
+func TestNormalizeRealData(t *testing.T) {
+	data := realData(t)
+	ctx := context.Background()
+	inputs := realInputs(data)
+	parent := t.TempDir()
+
+	// base is the all-cities job at the default split size, run once and shared by the
+	// subtests that compare against it (read-only: a subtest that writes copies its lake).
+	type baseline struct {
+		spec   *jobs.Spec
+		res    *Result
+		groups map[record.Key][]lake.Row
+	}
+	var base *baseline
+	getBase := func(t *testing.T) *baseline {
+		t.Helper()
+		if base != nil {
+			return base
+		}
+		dir := filepath.Join(parent, "all")
+		os.MkdirAll(dir, 0o755)
+		spec := writeSpec(t, dir, jobDef{inputs: inputs, ratio: 0.01,
+			parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
+		exp := expect(t, spec)
+		res, err := runJob(t, ctx, spec, LocalConfig{})
+		groups := checkRun(t, spec, res, err, exp)
+		if t.Failed() {
+			t.FailNow()
+		}
+		base = &baseline{spec, res, groups}
+		return base
+	}
+
+	t.Run("all", func(t *testing.T) {
+		b := getBase(t)
+		t.Logf("%d records in %d files: %d groups, %d maps, %.1fs", b.res.RecordsIn, b.res.Files, b.res.Groups, b.res.MapTasks, b.res.Seconds)
+	})
+
+	for _, city := range cities {
+		t.Run("city="+city, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("one job per city: skipped under -short (the all-cities job covers the same files)")
+			}
+			dir := t.TempDir()
+			spec := writeSpec(t, dir, jobDef{inputs: inputsOf(inputs, city), ratio: 0.01,
+				parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
+			res, err := runJob(t, ctx, spec, LocalConfig{})
+			groups := checkRun(t, spec, res, err, expect(t, spec))
+			// A city alone gives exactly its part of the all-cities lake.
+			want := map[record.Key][]lake.Row{}
+			for k, rows := range getBase(t).groups {
+				if k.City == city {
+					want[k] = rows
+				}
+			}
+			compareGroups(t, "city alone vs. all cities", groups, want)
+		})
+	}
+
+	t.Run("rerun", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("re-runs the all-cities job: skipped under -short")
+		}
+		b := getBase(t)
+		dir := t.TempDir()
+		root := filepath.Join(dir, "requests")
+		copyTree(t, b.spec.Output.Parquet, root)
+		before := hashTree(t, root)
+		job := jobDef{inputs: inputs, ratio: 0.01, parquet: root, rejects: filepath.Join(dir, "rejects")}
+
+		spec := writeSpec(t, dir, job)
+		res, err := runJob(t, ctx, spec, LocalConfig{})
+		checkRun(t, spec, res, err, expect(t, spec))
+		if after := hashTree(t, root); !equalHashes(t, "second run", after, before) {
+			t.FailNow()
+		}
+
+		// A job over one city replaces that city's groups only.
+		stats := map[string]os.FileInfo{}
+		for rel := range before {
+			fi, err := os.Stat(filepath.Join(root, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stats[rel] = fi
+		}
+		job.name, job.inputs = "normalize_boston", inputsOf(inputs, "boston")
+		spec = writeSpec(t, dir, job)
+		res, err = runJob(t, ctx, spec, LocalConfig{})
+		if err != nil {
+			t.Fatalf("boston job: %v", err)
+		}
+		checkAccounting(t, res)
+		equalHashes(t, "after the boston job", hashTree(t, root), before)
+		replaced := 0
+		for rel, old := range stats {
+			fi, err := os.Stat(filepath.Join(root, rel))
+			if err != nil {
+				t.Fatalf("%s: %v", rel, err)
+			}
+			isBoston := strings.HasPrefix(rel, "city=boston/") || strings.HasPrefix(rel, lake.SummaryDir+"/boston/")
+			switch same := os.SameFile(old, fi) && old.ModTime().Equal(fi.ModTime()); {
+			case isBoston && same:
+				t.Errorf("%s: not replaced by the boston job", rel)
+			case isBoston:
+				replaced++
+			case !same:
+				t.Errorf("%s: touched by a job that does not read its city", rel)
+			}
+		}
+		groups := readLake(t, root, zones(b.spec))
+		compareGroups(t, "lake after the boston job", groups, b.groups)
+		// _SUCCESS describes the last job only: boston's groups.
+		want := map[record.Key]int{}
+		for k, n := range counts(groups) {
+			if k.City == "boston" {
+				want[k] = n
+			}
+		}
+		checkManifest(t, root, want)
+		if replaced == 0 {
+			t.Error("the boston job replaced no file")
+		}
+	})
+
+	for _, tc := range []struct {
+		split   string
+		workers int
+	}{
+		{"4KiB", 0},
+		// One slot: with two, the 13,000 map outputs of this job, opened at once by each of two
+		// reducers, exceed a 20,000 file limit (see TestNormalizeManyMapOutputsFewFiles).
+		{"1KiB", 1},
+	} {
+		t.Run("split="+tc.split, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("thousands of map tasks: skipped under -short")
+			}
+			b := getBase(t)
+			dir := t.TempDir()
+			spec := writeSpec(t, dir, jobDef{inputs: inputs, ratio: 0.01, split: tc.split,
+				parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
+			res, err := runJob(t, ctx, spec, LocalConfig{Workers: tc.workers})
+			if err != nil {
+				t.Fatalf("split %s: %v", tc.split, err)
+			}
+			checkAccounting(t, res)
+			if res.Respeculated < 0 || res.MapTasks <= b.res.MapTasks {
+				t.Errorf("respeculated %d, map tasks %d (%d at 64MiB)", res.Respeculated, res.MapTasks, b.res.MapTasks)
+			}
+			t.Logf("split %s: %d map tasks, %d re-speculated, %d retries, %.1fs", tc.split, res.MapTasks, res.Respeculated, res.Retries, res.Seconds)
+			if res.RecordsIn != b.res.RecordsIn || res.RecordsOut != b.res.RecordsOut || res.Rejected != b.res.Rejected {
+				t.Errorf("in/out/rejected %d/%d/%d; at 64MiB %d/%d/%d", res.RecordsIn, res.RecordsOut, res.Rejected,
+					b.res.RecordsIn, b.res.RecordsOut, b.res.Rejected)
+			}
+			compareGroups(t, "split "+tc.split+" vs. 64MiB", readLake(t, spec.Output.Parquet, zones(spec)), b.groups)
+		})
+	}
+}
+
+// equalHashes reports whether two trees' file hashes are equal, and fails the test naming a
+// few differences if not.
+func equalHashes(t *testing.T, what string, got, want map[string]string) bool {
+	t.Helper()
+	var diffs []string
+	for p, h := range want {
+		switch g, ok := got[p]; {
+		case !ok:
+			diffs = append(diffs, p+" missing")
+		case g != h:
+			diffs = append(diffs, p+" differs")
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			diffs = append(diffs, p+" added")
+		}
+	}
+	if len(diffs) == 0 {
+		return true
+	}
+	slices.Sort(diffs)
+	t.Errorf("%s: %d of %d files differ: %s", what, len(diffs), len(want), strings.Join(diffs[:min(len(diffs), 8)], ", "))
+	return false
+}
+
+// tinySchema is a schema for the hand-written files of the bad-input tests.
+const tinySchema = `
+schema "tiny" {
+  city         = "tiny"
+  timezone     = "UTC"
+  time_layouts = ["2006-01-02 15:04:05"]
+  field "request_id"   { columns = ["id"] }
+  field "created_at"   { columns = ["created"] }
+  field "request_type" { columns = ["type"] }
+  field "status" {
+    columns = ["status"]
+    closed  = ["closed"]
+    open    = ["open"]
+  }
+}
+`
+
+const tinyHeader = "id,created,status,type\n"
+
+func tinyRow(id int) string { return fmt.Sprintf("%d,2024-01-05 10:%02d:00,open,pothole\n", id, id%60) }
+
+func TestNormalizeBadInput(t *testing.T) {
+	good := tinyHeader + tinyRow(1) + tinyRow(2)
+	tiny := record.Key{City: "tiny", Year: 2024, Month: 1}
+	for _, tc := range []struct {
+		name   string
+		files  map[string]string // name in the input directory → content
+		input  string            // the input's path relative to the directory ("": the directory)
+		format string
+
+		// For a job that must fail: substrings of its error ("{dir}" is the input directory).
+		wantErr []string
+
+		// For a job that must succeed.
+		in, out  int64
+		byReason map[string]int64
+		warning  string
+		check    func(t *testing.T, rows []lake.Row)
+		// checkRejects, if set, checks the reject lines.
+		checkRejects func(t *testing.T, rejects []worker.Reject)
+	}{
+		{
+			name: "text after a closing quote",
+			files: map[string]string{"a.csv": tinyHeader + tinyRow(1) +
+				"2,2024-01-05 10:00:00,open,\"pot\"hole\n" + tinyRow(3)},
+			in: 3, out: 2, byReason: map[string]int64{worker.ReasonMalformed: 1},
+		},
+		{
+			// A quote in an unquoted field opens a quoted section all the same: the newline
+			// is not a record end until the next quote closes it (csvsplit's parity rule,
+			// which makes splits composable). Rows 2 to 4 are one malformed record.
+			name: "bare quotes in unquoted fields",
+			files: map[string]string{"a.csv": tinyHeader + tinyRow(1) +
+				"2,2024-01-05 10:00:00,op\"en,pothole\n" + tinyRow(3) + "4,2024-01-05 10:00:00,open,12\" pipe\n" + tinyRow(5)},
+			in: 3, out: 2, byReason: map[string]int64{worker.ReasonMalformed: 1},
+			checkRejects: func(t *testing.T, rejects []worker.Reject) {
+				if len(rejects) != 1 || !strings.HasPrefix(rejects[0].Raw, "2,") || !strings.HasSuffix(rejects[0].Raw, "12\" pipe") {
+					t.Errorf("rejects %+v; want one spanning rows 2 to 4", rejects)
+				}
+			},
+		},
+		{
+			name: "ragged rows",
+			files: map[string]string{"a.csv": tinyHeader + tinyRow(1) +
+				"2,2024-01-05 10:00:00,open\n" + "3,2024-01-05 10:00:00,open,pothole,extra\n" + tinyRow(4)},
+			in: 4, out: 2, byReason: map[string]int64{jobs.ReasonFieldCount: 2},
+		},
+		{
+			name:  "invalid UTF-8",
+			files: map[string]string{"a.csv": tinyHeader + tinyRow(1) + "2,2024-01-05 10:00:00,open,pot\xffhole\n"},
+			in:    2, out: 1, byReason: map[string]int64{jobs.ReasonInvalidUTF8: 1},
+		},
+		{
+			name:  "unterminated quote at EOF",
+			files: map[string]string{"a.csv": tinyHeader + tinyRow(1) + "2,2024-01-05 10:00:00,open,\"never closed\n3,x,y,z\n"},
+			in:    2, out: 1, byReason: map[string]int64{worker.ReasonMalformed: 1},
+		},
+		{
+			name:  "empty file",
+			files: map[string]string{"a.csv": "", "b.csv": good},
+			in:    2, out: 2, warning: "a.csv is empty",
+		},
+		{
+			name:  "header-only file",
+			files: map[string]string{"a.csv": tinyHeader, "b.csv": strings.TrimSuffix(tinyHeader, "\n"), "c.csv": good},
+			in:    2, out: 2,
+		},
+		{
+			name:    "missing file",
+			files:   map[string]string{"a.csv": good},
+			input:   "nope.csv",
+			wantErr: []string{"{dir}/nope.csv"},
+		},
+		{
+			name:    "schema names no present column",
+			files:   map[string]string{"a.csv": "foo,bar\n1,2\n"},
+			wantErr: []string{`schema "tiny"`, "{dir}/a.csv"},
+		},
+		{
+			name:    "SODA JSON that is not JSON",
+			files:   map[string]string{"a.json": `[{"id": "1", "created": "2024-01-05 10:00:00"}, nope]`},
+			format:  "soda-json",
+			wantErr: []string{"{dir}/a.json", "offset 48"},
+		},
+		{
+			name: "CRLF and BOM",
+			files: map[string]string{"a.csv": "\xef\xbb\xbf" + strings.ReplaceAll(tinyHeader+tinyRow(1), "\n", "\r\n") +
+				"2,2024-01-05 10:02:00,closed,\"two\nlines\"\r\n" + "3,2024-01-05 10:03:00,open,\r\n"},
+			in: 3, out: 3,
+			check: func(t *testing.T, rows []lake.Row) {
+				var got []string
+				for _, r := range rows {
+					got = append(got, fmt.Sprintf("%s|%s|%s", r.RequestID, r.Status, deref(r.RequestType)))
+				}
+				want := []string{"1|open|pothole", "2|closed|two\nlines", "3|open|"}
+				if !slices.Equal(got, want) {
+					t.Errorf("rows %q, want %q", got, want)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in")
+			os.MkdirAll(in, 0o755)
+			for name, content := range tc.files {
+				if err := os.WriteFile(filepath.Join(in, name), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := in
+			if tc.input != "" {
+				path = filepath.Join(in, tc.input)
+			}
+			spec := writeSpec(t, dir, jobDef{schemas: tinySchema, ratio: 1, reducers: 2,
+				inputs:  []inputDef{{"tiny", path, "tiny", tc.format}},
+				parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
+			res, err := runJob(t, context.Background(), spec, LocalConfig{})
+
+			if tc.wantErr != nil {
+				if err == nil {
+					t.Fatalf("job succeeded (%d records in); want an error", res.RecordsIn)
+				}
+				t.Logf("error: %v", err)
+				for _, s := range tc.wantErr {
+					if s = strings.ReplaceAll(s, "{dir}", in); !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not contain %q", err, s)
+					}
+				}
+				if res.Status != "failed" || res.Error != err.Error() {
+					t.Errorf("Result status %q error %q; want failed with the error", res.Status, res.Error)
+				}
+				if entries, _ := os.ReadDir(spec.Output.Parquet); len(entries) > 0 {
+					t.Errorf("a failed job left %d entries in the lake, e.g. %s", len(entries), entries[0].Name())
+				}
+				noTemporary(t, spec.Output.Rejects)
+				return
+			}
+
+			if err != nil {
+				t.Fatalf("job failed: %v", err)
+			}
+			checkAccounting(t, res)
+			if res.RecordsIn != tc.in || res.RecordsOut != tc.out {
+				t.Errorf("records in %d out %d; want %d, %d", res.RecordsIn, res.RecordsOut, tc.in, tc.out)
+			}
+			if want := tc.byReason; !mapsEqual(res.RejectsByReason, want) {
+				t.Errorf("rejects by reason %v, want %v", res.RejectsByReason, want)
+			}
+			rejects := checkRejects(t, res)
+			for _, r := range rejects {
+				if !strings.HasPrefix(r.File, in) || r.Offset < int64(len(tinyHeader)) {
+					t.Errorf("reject %+v: file or offset wrong", r)
+				}
+			}
+			if tc.checkRejects != nil {
+				tc.checkRejects(t, rejects)
+			}
+			if tc.warning != "" && !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, tc.warning) }) {
+				t.Errorf("warnings %q, want one containing %q", res.Warnings, tc.warning)
+			}
+			groups := readLake(t, spec.Output.Parquet, zones(spec))
+			if len(groups) != 1 || len(groups[tiny]) != int(tc.out) {
+				t.Errorf("lake groups %v, want %s with %d rows", counts(groups), tiny, tc.out)
+			}
+			checkManifest(t, spec.Output.Parquet, counts(groups))
+			checkSummaries(t, spec.Output.Parquet, groups)
+			noTemporary(t, spec.Output.Parquet)
+			noTemporary(t, spec.Output.Rejects)
+			if tc.check != nil {
+				tc.check(t, groups[tiny])
+			}
+		})
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNormalizeRejectBudget(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	content := tinyHeader
+	for i := 1; i <= 8; i++ {
+		if i%2 == 0 {
+			content += fmt.Sprintf("%d,2024-01-05 10:00:00,open\n", i) // ragged
+			continue
+		}
+		content += tinyRow(i)
+	}
+	if err := os.WriteFile(in, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := jobDef{schemas: tinySchema, reducers: 2, ratio: 1,
+		inputs:  []inputDef{{"tiny", in, "tiny", ""}},
+		parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")}
+	ctx := context.Background()
+
+	// A first, successful run: the over-budget run must leave its lake as it was.
+	res, err := runJob(t, ctx, writeSpec(t, dir, job), LocalConfig{})
+	if err != nil {
+		t.Fatalf("within budget: %v", err)
+	}
+	before := hashTree(t, job.parquet)
+	firstManifest, _ := os.ReadFile(filepath.Join(job.parquet, lake.SuccessFile))
+
+	job.ratio = 0.25
+	spec := writeSpec(t, dir, job)
+	res, err = runJob(t, ctx, spec, LocalConfig{})
+	if err == nil {
+		t.Fatal("over budget, the job succeeded")
+	}
+	if !errors.Is(err, ErrRejectBudget) {
+		// RunLocal's error crosses the cluster protocol as text (waitJob: errors.New(res.Error)),
+		// so callers cannot tell this failure from any other with errors.Is.
+		t.Errorf("error %q does not wrap ErrRejectBudget", err)
+	}
+	t.Logf("error: %v", err)
+	for _, s := range []string{"4 of 8 records rejected", "field_count 4", res.Outputs.Rejects} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not contain %q", err, s)
+		}
+	}
+	if res.Status != "failed" || res.RecordsIn != 8 || res.Rejected != 4 || res.Groups != 0 {
+		t.Errorf("Result status %s, in %d, rejected %d, groups %d; want failed, 8, 4, 0", res.Status, res.RecordsIn, res.Rejected, res.Groups)
+	}
+	equalHashes(t, "lake after the failed job", hashTree(t, job.parquet), before)
+	if m, _ := os.ReadFile(filepath.Join(job.parquet, lake.SuccessFile)); string(m) != string(firstManifest) {
+		t.Error("the failed job rewrote _SUCCESS")
+	}
+	noTemporary(t, job.parquet)
+	noTemporary(t, job.rejects)
+	// The rejects are committed all the same, for the user to see why.
+	for _, r := range checkRejects(t, res) {
+		if r.Reason != jobs.ReasonFieldCount || r.File != in || !strings.HasSuffix(r.Raw, ",open") {
+			t.Errorf("reject %+v", r)
+		}
+	}
+
+	// With no lake before it, the failed job commits no group at all.
+	job.parquet, job.rejects = filepath.Join(dir, "requests2"), filepath.Join(dir, "rejects2")
+	res, err = runJob(t, ctx, writeSpec(t, dir, job), LocalConfig{})
+	if err == nil || !strings.Contains(err.Error(), ErrRejectBudget.Error()) {
+		t.Fatalf("error %v, want the reject budget exceeded", err)
+	}
+	if entries, _ := os.ReadDir(job.parquet); len(entries) > 0 {
+		t.Errorf("the failed job left %d entries in a new lake, e.g. %s", len(entries), entries[0].Name())
+	}
+	checkRejects(t, res)
+}
+
+// genInputs are the inputs of a job over a gen corpus in dir, one per format.
+func genInputs(dir string) []inputDef {
+	return []inputDef{
+		{"nyc_portal", filepath.Join(dir, "nyc", "portal-*.csv"), "nyc", ""},
+		{"nyc_soda_csv", filepath.Join(dir, "nyc", "soda-*.csv"), "nyc", ""},
+		{"nyc_soda_json", filepath.Join(dir, "nyc", "soda-*.json"), "nyc", "soda-json"},
+		{"la", filepath.Join(dir, "la"), "la", ""},
+		{"sf", filepath.Join(dir, "sf"), "sf", ""},
+		{"boston", filepath.Join(dir, "boston"), "boston", ""},
+		{"baltimore", filepath.Join(dir, "baltimore"), "baltimore", ""},
+	}
+}
+
+// genReason is the reject reason a correct normalizer gives each kind of gen's injected rows.
+var genReason = map[string]string{
+	gen.BadMissingID: jobs.ReasonMissingRequestID,
+	gen.BadDate:      jobs.ReasonBadTimestamp,
+	gen.BadRagged:    jobs.ReasonFieldCount,
+	gen.BadQuote:     worker.ReasonMalformed,
+}
+
+func TestNormalizeGenerated(t *testing.T) {
+	ctx := context.Background()
+	corpus := t.TempDir()
+	st, err := gen.Generate(ctx, gen.Options{Dir: corpus, Size: 8 << 20, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("counts", func(t *testing.T) {
+		dir := t.TempDir()
+		spec := writeSpec(t, dir, jobDef{inputs: genInputs(corpus), ratio: 0.05, split: "1MiB",
+			parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
+		res, err := runJob(t, ctx, spec, LocalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAccounting(t, res)
+		if res.Files != len(st.Files) {
+			t.Errorf("the job read %d files, gen wrote %d", res.Files, len(st.Files))
+		}
+		var records, bad, dups int64
+		wantReasons := map[string]int64{}
+		wantBad := map[[2]string]int64{} // city, reason
+		for _, c := range gen.Cities() {
+			records += st.Records[c]
+			dups += st.Duplicates[c]
+			for kind, n := range st.Bad[c] {
+				bad += n
+				wantReasons[genReason[kind]] += n
+				wantBad[[2]string{c, genReason[kind]}] += n
+			}
+		}
+		t.Logf("gen: %d records, %d bad, %d duplicates; job: in %d, out %d, rejected %d, duplicates removed %d",
+			records, bad, dups, res.RecordsIn, res.RecordsOut, res.Rejected, res.DuplicatesRemoved)
+		if res.RecordsIn != records+bad {
+			t.Errorf("records_in %d, gen wrote %d records + %d bad rows", res.RecordsIn, records, bad)
+		}
+		if res.Rejected != bad {
+			t.Errorf("rejected %d, gen injected %d bad rows", res.Rejected, bad)
+		}
+		if res.DuplicatesRemoved != dups {
+			t.Errorf("duplicates_removed %d, gen wrote %d later versions", res.DuplicatesRemoved, dups)
+		}
+		if res.RecordsOut != records-dups {
+			t.Errorf("records_out %d, want gen's records %d - duplicates %d = %d", res.RecordsOut, records, dups, records-dups)
+		}
+		if !mapsEqual(res.RejectsByReason, wantReasons) {
+			t.Errorf("rejects by reason %v; gen's bad rows by the reason they should get %v", res.RejectsByReason, wantReasons)
+		}
+		gotBad := map[[2]string]int64{}
+		for _, r := range checkRejects(t, res) {
+			rel, _ := filepath.Rel(corpus, r.File)
+			city, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+			gotBad[[2]string{city, r.Reason}]++
+		}
+		for k, n := range wantBad {
+			if gotBad[k] != n {
+				t.Errorf("city %s: %d rejects for %s, gen injected %d", k[0], gotBad[k], k[1], n)
+			}
+		}
+		for k, n := range gotBad {
+			if _, ok := wantBad[k]; !ok {
+				t.Errorf("city %s: %d unexpected rejects for %s", k[0], n, k[1])
+			}
+		}
+		groups := readLake(t, spec.Output.Parquet, zones(spec))
+		perCity := map[string]int64{}
+		for k, rows := range groups {
+			perCity[k.City] += int64(len(rows))
+		}
+		for _, c := range gen.Cities() {
+			if want := st.Records[c] - st.Duplicates[c]; perCity[c] != want {
+				t.Errorf("city %s: %d rows in the lake, gen's records - duplicates = %d", c, perCity[c], want)
+			}
+		}
+		checkManifest(t, spec.Output.Parquet, counts(groups))
+		checkSummaries(t, spec.Output.Parquet, groups)
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		dir := t.TempDir()
+		spec := writeSpec(t, dir, jobDef{inputs: genInputs(corpus), ratio: 0.05, split: "64KiB",
+			parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var at Progress // the progress seen when the job was cancelled
+		res, err := runJob(t, ctx, spec, LocalConfig{Progress: func(j JobStatus) {
+			if j.Progress.MapsDone > 0 && ctx.Err() == nil {
+				at = j.Progress
+				cancel()
+			}
+		}})
+		if !errors.Is(err, context.Canceled) || res.Status != "cancelled" {
+			t.Fatalf("status %s, error %v; want cancelled, context.Canceled (maps %d)", res.Status, err, res.MapTasks)
+		}
+		if at.MapsDone == 0 {
+			t.Fatalf("the job ended (%s) before a progress report showed a map task done", res.Status)
+		}
+		t.Logf("cancelled in phase %s after %d of %d map tasks", at.Phase, at.MapsDone, at.MapsTotal)
+		for _, root := range []string{spec.Output.Parquet, spec.Output.Rejects} {
+			noTemporary(t, root)
+			if entries, _ := os.ReadDir(root); len(entries) > 0 {
+				t.Errorf("a cancelled job left %d entries in %s, e.g. %s", len(entries), root, entries[0].Name())
+			}
+		}
+	})
+}
+
+// A reduce task opens every map output at once (worker.RunReduce fetches all sources before
+// merging), so a job with more map tasks than the process may open files fails — and the
+// EMFILE is taken for a lost map output, so map tasks that are fine are re-run first.
+// The test lowers the open-file limit so that a few hundred map tasks show it.
+func TestNormalizeManyMapOutputsFewFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of map tasks: skipped under -short")
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	var b strings.Builder
+	b.WriteString(tinyHeader)
+	for i := 0; b.Len() < 400<<10; i++ {
+		b.WriteString(tinyRow(i))
+	}
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := writeSpec(t, dir, jobDef{schemas: tinySchema, reducers: 1, ratio: 0, split: "1KiB",
+		inputs:  []inputDef{{"tiny", in, "tiny", ""}},
+		parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
+
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Skipf("getrlimit: %v", err)
+	}
+	lim := old
+	lim.Cur = 256
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skipf("setrlimit: %v", err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+
+	res, err := runJob(t, context.Background(), spec, LocalConfig{Workers: 1})
+	if err != nil {
+		t.Fatalf("%d map tasks under a limit of %d open files: %v (retries %d)", res.MapTasks, lim.Cur, err, res.Retries)
+	}
+	if res.RecordsOut != res.RecordsIn || res.Retries != 0 {
+		t.Errorf("records in %d out %d, retries %d", res.RecordsIn, res.RecordsOut, res.Retries)
+	}
+}
