@@ -163,12 +163,11 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	default:
 		d.res.Status, d.res.Error = "failed", err.Error()
 	}
-	if err != nil {
-		// Nothing of a failed run is visible: drop its attempts. (A reject-budget failure has
-		// already committed its rejects, on purpose, so the user can see why.)
-		lake.Abort(spec.Output.Parquet, job)
-		lake.Abort(spec.Output.Rejects, job)
-	}
+	// Nothing of a failed run is visible: drop its attempts. (A reject-budget failure has
+	// already committed its rejects, on purpose, so the user can see why.) A successful run
+	// has leftovers too: losing and superseded attempts write files the commit does not take.
+	lake.Abort(spec.Output.Parquet, job)
+	lake.Abort(spec.Output.Rejects, job)
 	d.cleanMapOutputs()
 	d.prog.update(func(p *Progress) { p.Phase = "done" })
 	return d.res, err
@@ -203,7 +202,16 @@ func (d *driver) run(ctx context.Context) error {
 		return err
 	}
 	d.prog.update(func(p *Progress) { p.Phase = "commit" })
-	return d.commit(groups)
+	if err := d.commit(groups); err != nil {
+		return err
+	}
+	// After the lake: a job that fails or is cancelled before this point leaves the previous
+	// run's rejects in place. The accepted map attempts are final now, including any re-run
+	// in the reduce phase, so the rejects match the committed rows exactly.
+	if err := d.commitRejects(); err != nil {
+		return fmt.Errorf("lake committed, but %w", err)
+	}
+	return nil
 }
 
 func allIndexes(n int) []int {
@@ -304,10 +312,11 @@ func (d *driver) countMaps() error {
 			r.RejectsByReason[k] += v
 		}
 	}
-	if err := d.commitRejects(); err != nil {
-		return err
-	}
 	if r.RecordsIn > 0 && float64(r.Rejected) > d.spec.MaxRejectRatio*float64(r.RecordsIn) {
+		// The job fails, but its rejects are published so the user can see why.
+		if err := d.commitRejects(); err != nil {
+			return err
+		}
 		return task.Fatal(fmt.Errorf("%w: %d of %d records rejected (%.2f%%, max_reject_ratio %.2f%%): %s; the rejects are in %s",
 			ErrRejectBudget, r.Rejected, r.RecordsIn, 100*float64(r.Rejected)/float64(r.RecordsIn),
 			100*d.spec.MaxRejectRatio, formatReasons(r.RejectsByReason), r.Outputs.Rejects))
@@ -355,20 +364,32 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 }
 
 // recoverMapOutput re-runs map task i, whose output from attempt `seen` a reducer could not
-// read, unless another reducer's report already had it re-run. Reducers that report the same
-// loss at the same time wait for one re-run.
+// read, together with every other map output held by the same worker: a failed fetch means
+// that worker is gone or unreachable, and recovering its outputs one reducer failure at a
+// time would use up the reducers' MaxAttempts long before a dead worker's dozens of outputs
+// were all re-run. Outputs that another reducer's report already had re-run are skipped;
+// reducers that report at the same time wait for one re-run.
 func (d *driver) recoverMapOutput(ctx context.Context, i, seen int) error {
 	d.recoverMu.Lock()
 	defer d.recoverMu.Unlock()
 	d.mu.Lock()
 	current := d.mapRes[i]
+	// The chain check has run, so the state each accepted attempt assumed is the true one.
+	states := map[int]csvsplit.State{}
+	if current.Attempt == seen {
+		for j, m := range d.mapRes {
+			if j == i || m.Output.Worker != "" && m.Output.Worker == current.Output.Worker {
+				states[j] = m.Assumed
+			}
+		}
+	}
 	d.mu.Unlock()
-	if current.Attempt != seen {
+	if len(states) == 0 {
 		return nil
 	}
-	d.log.Warn("map output lost; re-running its map task", "task", i, "output", current.Output.String())
-	// The chain check has run, so the state the accepted attempt assumed is the true one.
-	return d.runMaps(ctx, []int{i}, map[int]csvsplit.State{i: current.Assumed})
+	d.log.Warn("map output lost; re-running the map tasks whose outputs were on its worker",
+		"task", i, "output", current.Output.String(), "tasks", len(states))
+	return d.runMaps(ctx, slices.Sorted(maps.Keys(states)), states)
 }
 
 func (d *driver) commit(results []task.ReduceResult) error {

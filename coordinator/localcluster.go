@@ -143,7 +143,13 @@ func waitJob(ctx context.Context, id string, interval time.Duration,
 			if res == nil {
 				res = &Result{Job: id, Name: j.Name, Status: j.State}
 			}
-			if res.Status != "succeeded" {
+			switch {
+			case res.Status == "succeeded":
+			case j.err != nil: // in-process: the error keeps its wrapping
+				return res, j.err
+			case res.Status == "cancelled" && ctx.Err() != nil:
+				return res, fmt.Errorf("%s: %w", res.Error, ctx.Err())
+			default:
 				return res, errors.New(res.Error)
 			}
 			return res, nil

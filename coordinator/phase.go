@@ -79,6 +79,12 @@ func (p *phase) run(ctx context.Context, idx []int) error {
 	for {
 		if firstErr == nil {
 			if len(finished) == len(idx) {
+				// Cancel the losing backup attempts and wait for them, so that none
+				// outlives the phase (and none blocks forever on results).
+				cancelAll()
+				for range len(running) {
+					<-results
+				}
 				return nil
 			}
 			for len(pending) > 0 && len(running) < max(p.slots(), 1) {

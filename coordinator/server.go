@@ -110,6 +110,7 @@ type JobStatus struct {
 
 	tracker *Tracker
 	cancel  context.CancelFunc
+	err     error // the run's error, with its wrapping; in-process callers only
 }
 
 // NewServer validates cfg, starts the API listener and joins (starts) the gossip cluster.
@@ -238,10 +239,10 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		res, _ := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker})
+		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker})
 		now := time.Now().UTC()
 		s.mu.Lock()
-		run.State, run.Result, run.Finished = res.Status, res, &now
+		run.State, run.Result, run.Finished, run.err = res.Status, res, &now, err
 		run.Progress = run.tracker.Snapshot()
 		snapshot := *run
 		s.mu.Unlock()

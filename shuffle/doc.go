@@ -13,7 +13,9 @@
 //
 // Reducer r fetches segment r of every map output through a Fetcher (LocalFetcher for files
 // on this machine, HTTPFetcher for files served by Handler on other workers), decodes each
-// with a SegmentReader and merges them with a Merger; OpenInput does all three. The merged
+// with a SegmentReader and merges them with a Merger. OpenInput does all three, and with
+// more map outputs than it may hold open at once it first copies the segments, one fetch at
+// a time, into a single spill file, so a reducer's file descriptors stay bounded. The merged
 // stream is in global shuffle order, so the reducer sees each (city, year, month) group
 // contiguously, and within it every version of one request contiguously, newest last: it
 // can group and de-duplicate while streaming, holding one group's rows at most.

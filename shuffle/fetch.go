@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Location names one map output. Both the path on the worker's disk and the (job, map task)
@@ -92,6 +95,9 @@ func (LocalFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.Re
 func openSegment(path string, reducer int) (*os.File, Segment, error) {
 	f, err := os.Open(path)
 	if err != nil {
+		if exhausted(err) {
+			return nil, Segment{}, fmt.Errorf("shuffle: map output %s: %w", path, err)
+		}
 		return nil, Segment{}, fmt.Errorf("%w: %w", ErrFetch, err)
 	}
 	st, err := f.Stat()
@@ -127,9 +133,22 @@ type sectionCloser struct {
 // machine (Worker == "") with LocalFetcher. It does not retry: a failed fetch is reported
 // to the coordinator, which decides between re-running the map task and failing the job.
 type HTTPFetcher struct {
-	Client *http.Client // nil means http.DefaultClient
-	Token  string       // the cluster token, sent as a bearer token
+	// Client sends the requests. nil means a client whose transport gives up on a worker
+	// that does not connect within 10 s or answer within 60 s; it sets no overall timeout,
+	// because a segment's body may take long to stream and ctx bounds it.
+	Client *http.Client
+	Token  string // the cluster token, sent as a bearer token
 }
+
+// defaultClient is HTTPFetcher's client when none is given. Without a header timeout a
+// reducer would wait forever on a worker that accepted the connection but cannot serve
+// (out of file descriptors, say), and the coordinator would never learn the output is lost.
+var defaultClient = &http.Client{Transport: &http.Transport{
+	DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	ResponseHeaderTimeout: 60 * time.Second,
+	MaxIdleConnsPerHost:   8,
+	IdleConnTimeout:       90 * time.Second,
+}}
 
 var _ Fetcher = (*HTTPFetcher)(nil)
 
@@ -166,7 +185,7 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.
 	req.Header.Set("Authorization", "Bearer "+h.Token)
 	client := h.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = defaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -195,10 +214,16 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.
 // fetchErr classifies a transport error: the caller's cancellation passes through as is,
 // anything else means the map output could not be reached.
 func fetchErr(url string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || exhausted(err) {
 		return fmt.Errorf("shuffle: %s: %w", url, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrFetch, url, err)
+}
+
+// exhausted reports errors that say this process is out of file descriptors. They are not
+// ErrFetch: the map output is fine, and re-running it would not help the reducer.
+func exhausted(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 func segmentFromHeader(h http.Header) (Segment, error) {

@@ -150,10 +150,13 @@ func TestFetchAndMerge(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		worker string
+		cfg    InputConfig
 	}{
 		{name: "http", worker: strings.TrimPrefix(srv.URL, "http://")},
 		{name: "http base URL", worker: srv.URL + "/"},
+		{name: "http spilled", worker: srv.URL, cfg: InputConfig{MaxStreams: 1, SpillDir: t.TempDir()}},
 		{name: "local", worker: ""},
+		{name: "local spilled", worker: "", cfg: InputConfig{MaxStreams: 1, SpillDir: t.TempDir()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -169,7 +172,7 @@ func TestFetchAndMerge(t *testing.T) {
 				locs = append(locs, Location{Worker: tc.worker, Job: "job-1", Map: m, Path: path})
 			}
 			for p := range 3 {
-				in, err := OpenInput(ctx, remote, locs, p)
+				in, err := OpenInput(ctx, remote, locs, p, tc.cfg)
 				if err != nil {
 					t.Fatalf("reducer %d: %v", p, err)
 				}
@@ -179,6 +182,11 @@ func TestFetchAndMerge(t *testing.T) {
 				}
 				if err := in.Close(); err != nil {
 					t.Error(err)
+				}
+				if tc.cfg.SpillDir != "" {
+					if left, _ := os.ReadDir(tc.cfg.SpillDir); len(left) > 0 {
+						t.Errorf("spill file left behind: %s", left[0].Name())
+					}
 				}
 				if d := diffRecords(got, want[p]); d != "" {
 					t.Errorf("reducer %d: %s", p, d)
@@ -266,7 +274,8 @@ func TestLocalFetchCorrupt(t *testing.T) {
 	}
 }
 
-// OpenInput names the map output at fault, whether its fetch fails or its bytes do.
+// OpenInput names the map output at fault, whether its fetch fails or its bytes do, in
+// both modes; a spilled input finds the damage while fetching.
 func TestOpenInputNamesLostMapOutput(t *testing.T) {
 	root := t.TempDir()
 	var locs []Location
@@ -274,39 +283,58 @@ func TestOpenInputNamesLostMapOutput(t *testing.T) {
 		path, _ := writeMapOutput(t, root, strconv.Itoa(m), 2, randRequests(uint64(300+m), 2000))
 		locs = append(locs, Location{Map: m, Path: path})
 	}
-	ctx := context.Background()
-
-	missing := slices.Clone(locs)
-	missing[1].Path = filepath.Join(root, "gone")
-	_, err := OpenInput(ctx, LocalFetcher{}, missing, 0)
-	var se *SegmentError
-	if !errors.As(err, &se) || se.Loc.Map != 1 || !errors.Is(err, ErrFetch) {
-		t.Errorf("missing map output 1: err = %v", err)
-	}
-
 	b, _ := os.ReadFile(locs[2].Path)
 	x, _ := ReadIndex(bytes.NewReader(b), int64(len(b)))
 	b[x.Segments[0].Offset+x.Segments[0].Length-3] ^= 1
-	if err := os.WriteFile(locs[2].Path, b, 0o600); err != nil {
+	corrupt := filepath.Join(root, "corrupt")
+	if err := os.WriteFile(corrupt, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in, err := OpenInput(ctx, LocalFetcher{}, locs, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	_, err = readAll(in)
-	if !errors.As(err, &se) || se.Loc.Map != 2 || !errors.Is(err, ErrCorrupt) {
-		t.Errorf("corrupt map output 2: err = %v", err)
+	ctx := context.Background()
+	for _, mode := range []struct {
+		name string
+		cfg  InputConfig
+	}{{"streamed", InputConfig{}}, {"spilled", InputConfig{MaxStreams: 2, SpillDir: t.TempDir()}}} {
+		for _, tc := range []struct {
+			name string
+			m    int
+			path string
+			want error
+		}{
+			{name: "missing", m: 1, path: filepath.Join(root, "gone"), want: ErrFetch},
+			{name: "corrupt", m: 2, path: corrupt, want: ErrCorrupt},
+		} {
+			t.Run(mode.name+"/"+tc.name, func(t *testing.T) {
+				bad := slices.Clone(locs)
+				bad[tc.m].Path = tc.path
+				in, err := OpenInput(ctx, LocalFetcher{}, bad, 0, mode.cfg)
+				if err == nil {
+					_, err = readAll(in)
+					in.Close()
+				}
+				var se *SegmentError
+				if !errors.As(err, &se) || se.Loc.Map != tc.m || !errors.Is(err, tc.want) {
+					t.Errorf("err = %v, want a *SegmentError for map %d wrapping %v", err, tc.m, tc.want)
+				}
+				if mode.cfg.SpillDir != "" {
+					if left, _ := os.ReadDir(mode.cfg.SpillDir); len(left) > 0 {
+						t.Errorf("spill file left behind: %s", left[0].Name())
+					}
+				}
+			})
+		}
 	}
 
-	// A source out of order is caught by the merge, and still blamed on its map output.
-	in = &Input{locs: locs[:2], m: NewMerger([]Source{
-		&sliceSource{rs: []record.Request{{City: "a"}}},
-		&sliceSource{rs: []record.Request{{City: "b"}, {City: "a"}}},
-	})}
-	_, err = readAll(in)
-	if !errors.As(err, &se) || se.Loc.Map != 1 || !errors.Is(err, ErrCorrupt) {
-		t.Errorf("unsorted source 1: err = %v", err)
-	}
+	t.Run("unsorted source", func(t *testing.T) {
+		// A source out of order is caught by the merge, and still blamed on its map output.
+		in := &Input{locs: locs[:2], m: NewMerger([]Source{
+			&sliceSource{rs: []record.Request{{City: "a"}}},
+			&sliceSource{rs: []record.Request{{City: "b"}, {City: "a"}}},
+		})}
+		_, err := readAll(in)
+		var se *SegmentError
+		if !errors.As(err, &se) || se.Loc.Map != 1 || !errors.Is(err, ErrCorrupt) {
+			t.Errorf("err = %v", err)
+		}
+	})
 }

@@ -1,10 +1,13 @@
 package shuffle
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"os"
 
 	"github.com/ireports/ireports/record"
 )
@@ -28,6 +31,24 @@ func (e *SegmentError) Error() string {
 
 func (e *SegmentError) Unwrap() error { return e.Err }
 
+// DefaultMaxStreams is InputConfig.MaxStreams when it is 0.
+const DefaultMaxStreams = 32
+
+// InputConfig tunes OpenInput. The zero value is ready to use.
+type InputConfig struct {
+	// MaxStreams is the largest number of map outputs whose segments are streamed
+	// concurrently into the merge. Each stream holds a file or a connection open on both
+	// ends, so a job with hundreds of map tasks would run out of file descriptors; beyond
+	// this many, OpenInput first copies the segments one after another into a single spill
+	// file (verifying each one's checksum as it arrives) and merges from that file.
+	// 0 means DefaultMaxStreams.
+	MaxStreams int
+
+	// SpillDir is where the spill file is created; "" means os.TempDir(). It needs room
+	// for the reducer's compressed input.
+	SpillDir string
+}
+
 // Input is the input of one reduce task: segment r of every map output, fetched, verified
 // and merged into shuffle order. Close it when done, also after an error.
 type Input struct {
@@ -35,9 +56,129 @@ type Input struct {
 	locs    []Location
 	reducer int
 	bodies  []io.Closer
+	spill   *os.File // nil when streaming
 }
 
 var _ Source = (*Input)(nil)
+
+// OpenInput fetches segment reducer of every map output in locs with f and merges them.
+// With up to cfg.MaxStreams map outputs the segments are streamed; with more, they are
+// spilled to one local file first (see InputConfig). Either way the merge holds one block
+// per map output in memory. Errors that concern one map output, from OpenInput and from
+// Next, are *SegmentError naming it.
+func OpenInput(ctx context.Context, f Fetcher, locs []Location, reducer int, cfg InputConfig) (*Input, error) {
+	maxStreams := cfg.MaxStreams
+	if maxStreams <= 0 {
+		maxStreams = DefaultMaxStreams
+	}
+	in := &Input{locs: locs, reducer: reducer}
+	var srcs []Source
+	var err error
+	if len(locs) <= maxStreams {
+		srcs, err = in.stream(ctx, f)
+	} else {
+		srcs, err = in.spillAll(ctx, f, cfg.SpillDir)
+	}
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	in.m = NewMerger(srcs)
+	return in, nil
+}
+
+func (in *Input) stream(ctx context.Context, f Fetcher) ([]Source, error) {
+	srcs := make([]Source, len(in.locs))
+	for i, loc := range in.locs {
+		body, seg, err := f.Fetch(ctx, loc, in.reducer)
+		if err != nil {
+			return nil, in.segErr(i, err)
+		}
+		in.bodies = append(in.bodies, body)
+		srcs[i] = &locatedSource{src: NewSegmentReader(body, seg), in: in, i: i}
+	}
+	return srcs, nil
+}
+
+// spillAll copies every segment into one spill file, one fetch at a time, and returns
+// sources that read the copies back through that one file descriptor.
+func (in *Input) spillAll(ctx context.Context, f Fetcher, dir string) ([]Source, error) {
+	var err error
+	if in.spill, err = os.CreateTemp(dir, fmt.Sprintf("reduce-%d-*.spill", in.reducer)); err != nil {
+		return nil, fmt.Errorf("shuffle: reducer %d: spill file: %w", in.reducer, err)
+	}
+	w := &spillWriter{w: bufio.NewWriterSize(in.spill, 1<<20)}
+	segs := make([]Segment, len(in.locs))
+	offs := make([]int64, len(in.locs))
+	for i, loc := range in.locs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		body, seg, err := f.Fetch(ctx, loc, in.reducer)
+		if err != nil {
+			return nil, in.segErr(i, err)
+		}
+		segs[i], offs[i] = seg, w.n
+		err = w.copySegment(body, seg)
+		body.Close()
+		if w.err != nil {
+			// The local disk failed, not the map output.
+			return nil, fmt.Errorf("shuffle: reducer %d: spill file %s: %w", in.reducer, in.spill.Name(), w.err)
+		}
+		if err != nil {
+			return nil, in.segErr(i, err)
+		}
+	}
+	if err := w.w.Flush(); err != nil {
+		return nil, fmt.Errorf("shuffle: reducer %d: spill file %s: %w", in.reducer, in.spill.Name(), err)
+	}
+	srcs := make([]Source, len(in.locs))
+	for i := range in.locs {
+		r := io.NewSectionReader(in.spill, offs[i], segs[i].Length)
+		srcs[i] = &locatedSource{src: NewSegmentReader(r, segs[i]), in: in, i: i}
+	}
+	return srcs, nil
+}
+
+// spillWriter appends to the spill file, keeping its size and its first write error apart
+// from errors of the stream being copied.
+type spillWriter struct {
+	w   *bufio.Writer
+	n   int64
+	err error
+}
+
+func (s *spillWriter) Write(b []byte) (int, error) {
+	n, err := s.w.Write(b)
+	s.n += int64(n)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// copySegment copies one segment's bytes and checks their length and checksum, so that a
+// lost map output is found while fetching, before the reduce has consumed anything.
+func (s *spillWriter) copySegment(body io.Reader, seg Segment) error {
+	h := crc32.New(castagnoli)
+	n, err := io.Copy(io.MultiWriter(s, h), io.LimitReader(body, seg.Length))
+	switch {
+	case err != nil:
+		return err
+	case n != seg.Length:
+		return fmt.Errorf("%w: segment at offset %d: truncated: %d of %d bytes", ErrCorrupt, seg.Offset, n, seg.Length)
+	case h.Sum32() != seg.CRC:
+		return fmt.Errorf("%w: segment at offset %d: checksum %08x, want %08x", ErrCorrupt, seg.Offset, h.Sum32(), seg.CRC)
+	}
+	return nil
+}
+
+func (in *Input) segErr(i int, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &SegmentError{Loc: in.locs[i], Reducer: in.reducer, Err: err}
+}
 
 // Next fills r with the next record in shuffle order; io.EOF at the end.
 func (in *Input) Next(r *record.Request) error {
@@ -47,51 +188,36 @@ func (in *Input) Next(r *record.Request) error {
 	}
 	// The Merger's own checks (order) know only the source index; name the map output.
 	if se := (*SegmentError)(nil); !errors.As(err, &se) {
-		err = &SegmentError{Loc: in.locs[in.m.errSrc], Reducer: in.reducer, Err: err}
+		err = in.segErr(in.m.errSrc, err)
 	}
 	return err
 }
 
-// OpenInput fetches segment reducer of every map output in locs with f and merges them.
-// Segments are streamed, not buffered: a reducer holds one block per map output. Errors,
-// from OpenInput and from Next, are *SegmentError naming the map output at fault.
-func OpenInput(ctx context.Context, f Fetcher, locs []Location, reducer int) (*Input, error) {
-	in := &Input{locs: locs, reducer: reducer, bodies: make([]io.Closer, 0, len(locs))}
-	srcs := make([]Source, len(locs))
-	for i, loc := range locs {
-		body, seg, err := f.Fetch(ctx, loc, reducer)
-		if err != nil {
-			in.Close()
-			return nil, &SegmentError{Loc: loc, Reducer: reducer, Err: err}
-		}
-		in.bodies = append(in.bodies, body)
-		srcs[i] = &locatedSource{src: NewSegmentReader(body, seg), loc: loc, reducer: reducer}
-	}
-	in.m = NewMerger(srcs)
-	return in, nil
-}
-
-// Close closes every fetched stream and returns the first error.
+// Close closes every fetched stream, removes the spill file, and returns the first error.
 func (in *Input) Close() error {
 	var errs []error
 	for _, b := range in.bodies {
 		errs = append(errs, b.Close())
 	}
 	in.bodies = nil
+	if in.spill != nil {
+		errs = append(errs, in.spill.Close(), os.Remove(in.spill.Name()))
+		in.spill = nil
+	}
 	return errors.Join(errs...)
 }
 
 // locatedSource tags a segment's errors with the map output they came from.
 type locatedSource struct {
-	src     Source
-	loc     Location
-	reducer int
+	src Source
+	in  *Input
+	i   int
 }
 
 func (s *locatedSource) Next(r *record.Request) error {
 	err := s.src.Next(r)
 	if err != nil && err != io.EOF {
-		return &SegmentError{Loc: s.loc, Reducer: s.reducer, Err: err}
+		return s.in.segErr(s.i, err)
 	}
 	return err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/task"
 )
@@ -338,31 +339,58 @@ func (d *Daemon) execute(a task.Assignment) {
 		req.Failure = task.FailureOf(err)
 	}
 	d.log.Info("attempt done", "attempt", a.ID, "seconds", time.Since(start).Seconds(), "err", err)
-	d.report(req)
+	if refused := d.report(req); (refused || err != nil) && spec != nil {
+		// Nobody reads what a failed or refused attempt wrote into the job's outputs, and the
+		// coordinator may already have cleaned up the job (cancelled, or done without this
+		// late attempt): left here, it would stay in the lake's _temporary forever.
+		discardAttempt(spec, a)
+	}
+}
+
+// discardAttempt removes the files attempt a wrote under its job's outputs (a map attempt's
+// rejects, a reduce attempt's groups), then the job's _temporary directories if that left
+// them empty. Never call it for an attempt the coordinator may have accepted.
+func discardAttempt(spec *jobs.Spec, a task.Assignment) {
+	var dir string
+	switch {
+	case a.Kind == task.KindMap && a.Map != nil:
+		dir = lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+	case a.Kind == task.KindReduce && a.Reduce != nil:
+		dir = lake.AttemptDir(spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+	default:
+		return
+	}
+	os.RemoveAll(dir)
+	// Both fail harmlessly while other attempts still have files there (as in lake.Abort).
+	os.Remove(filepath.Dir(dir))
+	os.Remove(filepath.Dir(filepath.Dir(dir)))
 }
 
 // report delivers an attempt's outcome, retrying while the coordinator is unreachable: a
-// result that never arrives costs a re-run after the lease, so it is worth a few tries.
-func (d *Daemon) report(req task.CompleteRequest) {
+// result that never arrives costs a re-run after the lease, so it is worth a few tries. It
+// returns true when the coordinator refused the outcome (the attempt was no longer this
+// worker's), and only then.
+func (d *Daemon) report(req task.CompleteRequest) (refused bool) {
 	backoff := 100 * time.Millisecond
 	for try := 0; try < 8; try++ {
 		err := d.call(d.ctx, task.PathComplete, req, nil)
 		var se *statusError
 		switch {
 		case err == nil:
-			return
+			return false
 		case errors.As(err, &se) && se.code == http.StatusConflict:
 			d.log.Info("result not accepted (attempt lost or cancelled meanwhile)", "attempt", req.ID)
-			return
+			return true
 		case d.ctx.Err() != nil:
-			return
+			return false
 		}
 		d.log.Warn("reporting result", "attempt", req.ID, "err", err)
 		if !d.sleep(backoff) {
-			return
+			return false
 		}
 		backoff *= 2
 	}
+	return false
 }
 
 // spec parses (once per job) the job an assignment belongs to.

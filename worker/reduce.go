@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ireports/ireports/jobs"
@@ -17,20 +19,6 @@ import (
 	"github.com/ireports/ireports/summary"
 	"github.com/ireports/ireports/task"
 )
-
-// mapSource attributes a segment's read errors to the map task that wrote it.
-type mapSource struct {
-	index int
-	r     *shuffle.SegmentReader
-}
-
-func (s mapSource) Next(r *record.Request) error {
-	err := s.r.Next(r)
-	if err != nil && err != io.EOF {
-		return &task.LostError{Map: s.index, Err: err}
-	}
-	return err
-}
 
 // cityZones maps each city of the job to its time zone.
 func cityZones(spec *jobs.Spec) map[string]*time.Location {
@@ -47,19 +35,18 @@ func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (ta
 	res.Dir = lake.AttemptDir(spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
 	zones := cityZones(spec)
 
-	var srcs []shuffle.Source
-	for i, loc := range t.MapOutput {
-		rc, seg, err := env.Fetcher.Fetch(ctx, loc, t.Index)
-		if err != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			return res, fmt.Errorf("%s: %w", t, &task.LostError{Map: i, Err: err})
+	spill := ""
+	if env.DataDir != "" {
+		spill = filepath.Join(env.DataDir, t.Job)
+		if err := os.MkdirAll(spill, 0o755); err != nil {
+			return res, fmt.Errorf("%s: %w", t, err)
 		}
-		defer rc.Close()
-		srcs = append(srcs, mapSource{i, shuffle.NewSegmentReader(rc, seg)})
 	}
-	merged := shuffle.NewMerger(srcs)
+	merged, err := shuffle.OpenInput(ctx, env.Fetcher, t.MapOutput, t.Index, shuffle.InputConfig{SpillDir: spill})
+	if err != nil {
+		return res, reduceInputErr(ctx, t, err)
+	}
+	defer merged.Close()
 
 	var (
 		group []record.Request
@@ -94,11 +81,7 @@ func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (ta
 			break
 		}
 		if err != nil {
-			var lost *task.LostError
-			if errors.As(err, &lost) {
-				return res, fmt.Errorf("%s: %w", t, err)
-			}
-			return res, fmt.Errorf("%s: merge: %w", t, err)
+			return res, reduceInputErr(ctx, t, err)
 		}
 		res.RecordsIn++
 		if k := r.Key(); k != key {
@@ -120,6 +103,27 @@ func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (ta
 		return res, err
 	}
 	return res, nil
+}
+
+// reduceInputErr classifies an error of reading the reduce input. A fault of one map
+// output (unreachable, truncated, corrupt) becomes a task.LostError naming it, so that the
+// coordinator re-runs that map task; anything else (cancellation, a full local disk, running
+// out of file descriptors) is this attempt's own failure.
+func reduceInputErr(ctx context.Context, t task.Reduce, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var se *shuffle.SegmentError
+	if errors.As(err, &se) && !isLocalResourceErr(err) {
+		return fmt.Errorf("%s: %w", t, &task.LostError{Map: se.Loc.Map, Err: err})
+	}
+	return fmt.Errorf("%s: read input: %w", t, err)
+}
+
+// isLocalResourceErr reports whether err is this process running out of a local resource
+// rather than a fault of the remote side.
+func isLocalResourceErr(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOSPC)
 }
 
 // writeGroup writes one group's lake file, sorted by creation time, and its summary tables

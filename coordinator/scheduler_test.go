@@ -1,0 +1,148 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/task"
+)
+
+func newTestScheduler(t *testing.T, lease time.Duration) (*Scheduler, context.Context) {
+	s := NewScheduler(lease, slog.New(slog.DiscardHandler))
+	t.Cleanup(s.Shutdown)
+	s.WorkerUp(workerSlot{Name: "w1", Slots: 2})
+	return s, WithSpec(context.Background(), []byte(`{}`))
+}
+
+// pollOne pulls one assignment for worker w.
+func pollOne(t *testing.T, s *Scheduler, w string) task.Assignment {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	as := s.Poll(ctx, w, 1)
+	if len(as) != 1 {
+		t.Fatalf("poll for %s got %d assignments", w, len(as))
+	}
+	return as[0]
+}
+
+func TestSchedulerRunsAndCompletes(t *testing.T) {
+	s, ctx := newTestScheduler(t, time.Minute)
+	done := make(chan error, 1)
+	go func() {
+		res, err := s.Map(ctx, task.Map{Job: "j", Index: 4, Attempt: 1})
+		if err == nil && res.RecordsIn != 7 {
+			err = errors.New("wrong result")
+		}
+		done <- err
+	}()
+	a := pollOne(t, s, "w1")
+	if a.ID != "j/m-4-1" || a.Kind != task.KindMap {
+		t.Fatalf("assignment = %+v", a)
+	}
+	if err := s.Complete("w1", a.ID, &task.MapResult{RecordsIn: 7}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A second report of the same attempt is stale.
+	if err := s.Complete("w1", a.ID, &task.MapResult{}, nil, nil); !errors.Is(err, ErrStale) {
+		t.Errorf("second completion: %v, want ErrStale", err)
+	}
+}
+
+func TestSchedulerLeaseLapses(t *testing.T) {
+	s, ctx := newTestScheduler(t, 200*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { _, err := s.Map(ctx, task.Map{Job: "j", Index: 0, Attempt: 1}); done <- err }()
+	a := pollOne(t, s, "w1")
+	select {
+	case err := <-done:
+		if err == nil || errors.Is(err, task.ErrFatal) {
+			t.Fatalf("err = %v, want a retryable loss", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("lease never lapsed")
+	}
+	// The hung worker wakes up: its heartbeat is told to cancel, its result is ignored.
+	if cancel := s.Heartbeat("w1", []string{a.ID}); !slices.Contains(cancel, a.ID) {
+		t.Errorf("heartbeat cancel = %v, want %s", cancel, a.ID)
+	}
+	if err := s.Complete("w1", a.ID, &task.MapResult{}, nil, nil); !errors.Is(err, ErrStale) {
+		t.Errorf("late result: %v, want ErrStale", err)
+	}
+}
+
+func TestSchedulerHeartbeatKeepsLease(t *testing.T) {
+	s, ctx := newTestScheduler(t, 300*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { _, err := s.Map(ctx, task.Map{Job: "j", Attempt: 1}); done <- err }()
+	a := pollOne(t, s, "w1")
+	for range 10 {
+		time.Sleep(100 * time.Millisecond)
+		if c := s.Heartbeat("w1", []string{a.ID}); len(c) != 0 {
+			t.Fatalf("heartbeat asked to cancel %v", c)
+		}
+	}
+	if err := s.Complete("w1", a.ID, &task.MapResult{}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSchedulerWorkerDown(t *testing.T) {
+	s, ctx := newTestScheduler(t, time.Minute)
+	done := make(chan error, 1)
+	go func() { _, err := s.Reduce(ctx, task.Reduce{Job: "j", Index: 2, Attempt: 1}); done <- err }()
+	pollOne(t, s, "w1")
+	s.WorkerDown("w1", "was declared dead")
+	if err := <-done; err == nil {
+		t.Fatal("attempt on a dead worker did not fail")
+	}
+	if n := s.Slots(); n != 1 {
+		t.Errorf("slots after the only worker died = %d, want the floor of 1", n)
+	}
+}
+
+func TestSchedulerWithdrawOnCancel(t *testing.T) {
+	s, base := newTestScheduler(t, time.Minute)
+	ctx, cancel := context.WithCancel(base)
+	done := make(chan error, 1)
+	go func() { _, err := s.Map(ctx, task.Map{Job: "j", Attempt: 1}); done <- err }()
+	a := pollOne(t, s, "w1")
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if c := s.Heartbeat("w1", []string{a.ID}); !slices.Contains(c, a.ID) {
+		t.Errorf("withdrawn attempt not cancelled on the worker: %v", c)
+	}
+}
+
+func TestFailureRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		check func(error) bool
+	}{
+		{"fatal", task.Fatal(errors.New("bad schema")), func(e error) bool { return errors.Is(e, task.ErrFatal) }},
+		{"lost map", &task.LostError{Map: 3, Err: errors.New("refused")}, func(e error) bool {
+			var l *task.LostError
+			return errors.As(e, &l) && l.Map == 3 && errors.Is(e, task.ErrMapOutputLost)
+		}},
+		{"plain", errors.New("disk full"), func(e error) bool { return !errors.Is(e, task.ErrFatal) && !errors.Is(e, task.ErrMapOutputLost) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := task.FailureOf(tc.err).Err("w1"); !tc.check(got) {
+				t.Errorf("round trip of %v gave %v", tc.err, got)
+			}
+		})
+	}
+}

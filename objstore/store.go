@@ -1,0 +1,430 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors returned by the package, beside the fs.ErrNotExist and fs.ErrPermission it wraps.
+var (
+	// ErrBadName reports a name the store cannot address, such as "s3://" without a bucket.
+	ErrBadName = errors.New("objstore: bad object name")
+	// ErrCrossStore reports a Rename between local disk and S3, which would copy data.
+	ErrCrossStore = errors.New("objstore: rename across stores")
+	// ErrClosed reports a write to a Writer after Close or Abort.
+	ErrClosed = errors.New("objstore: writer closed")
+	// ErrBadOptions reports an Options field out of range; the message names it.
+	ErrBadOptions = errors.New("objstore: bad options")
+	// ErrBadPending reports a Pending that names no upload this store can complete.
+	ErrBadPending = errors.New("objstore: bad pending record")
+)
+
+// Store is a file system of objects. Implementations: local disk and S3; [Router] dispatches
+// between them by name. All methods are safe for concurrent use and block until done or
+// until ctx is cancelled.
+type Store interface {
+	// List returns the objects matching pattern, sorted by name. A pattern without glob
+	// metacharacters names a tree: the object of that name and every object under it.
+	List(ctx context.Context, pattern string) ([]ObjectInfo, error)
+	// Stat describes one object.
+	Stat(ctx context.Context, name string) (ObjectInfo, error)
+	// OpenRange streams bytes [off, off+n) of an object, or [off, end) when n < 0. A range
+	// reaching past the end is cut at the end. The stream is never buffered whole.
+	OpenRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error)
+	// Create starts writing an object, which appears, whole, when the Writer's Close
+	// returns nil.
+	Create(ctx context.Context, name string) (Writer, error)
+	// Delete removes an object; removing a missing object succeeds.
+	Delete(ctx context.Context, name string) error
+	// DeletePrefix removes the tree at prefix (see List).
+	DeletePrefix(ctx context.Context, prefix string) error
+	// Rename moves an object within one store, replacing the destination. On S3 it is a
+	// server-side copy and a delete: cost grows with size, so the lake commits with
+	// CreatePending and Complete instead.
+	Rename(ctx context.Context, from, to string) error
+
+	// CreatePending starts writing an object that stays invisible until Complete is
+	// called with the Pending that the writer's Close returns (see the package doc).
+	CreatePending(ctx context.Context, name string) (PendingWriter, error)
+	// Complete makes a pending object visible at its name, replacing what was there. It
+	// is idempotent.
+	Complete(ctx context.Context, p Pending) error
+	// AbortPending discards a pending object; discarding one already gone succeeds.
+	AbortPending(ctx context.Context, p Pending) error
+	// AbortUploads discards every unfinished write (pending or abandoned) in the tree at
+	// prefix that was started before the given time (zero: all), and returns how many it
+	// discarded. It is the crash-recovery sweep.
+	AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error)
+}
+
+// Writer writes one object. Close makes it visible; Abort discards it. After either, both
+// return nil again and Write returns ErrClosed. A failed Close aborts the object.
+type Writer interface {
+	io.Writer
+	Close() error
+	Abort() error
+}
+
+// PendingWriter writes one object whose visibility is deferred: Close finishes the upload
+// and returns the record that Complete or AbortPending takes. A failed Close aborts.
+type PendingWriter interface {
+	io.Writer
+	Close() (Pending, error)
+	Abort() error
+}
+
+// ObjectInfo describes one object.
+type ObjectInfo struct {
+	Name    string // as given to the store: a path or an s3:// URL
+	Size    int64  // bytes
+	ModTime time.Time
+}
+
+// Pending is an uploaded but unpublished object. It is plain data, meant to be saved as
+// JSON in a task attempt's manifest and handed to Complete or AbortPending by another
+// process.
+type Pending struct {
+	Name string `json:"name"` // final name
+	Size int64  `json:"size"` // bytes
+
+	// S3: the multipart upload and its parts; empty UploadID for an empty object, which
+	// Complete writes with one small PutObject.
+	UploadID string `json:"upload_id,omitempty"`
+	Parts    []Part `json:"parts,omitempty"`
+
+	// Local disk: the staged file beside Name.
+	Temp string `json:"temp,omitempty"`
+}
+
+// Part is one uploaded part of a multipart upload.
+type Part struct {
+	Number int32  `json:"n"`
+	ETag   string `json:"etag"`
+	Size   int64  `json:"size"`
+}
+
+// Options configure the S3 side of a Router. The zero value of each field selects its
+// default; DefaultOptions shows them.
+type Options struct {
+	// Endpoint is the URL of an S3-compatible server ("http://127.0.0.1:9000"). Empty
+	// means AWS itself. When set, requests use path-style addressing (host/bucket/key),
+	// which MinIO and most other servers need.
+	Endpoint string
+	// Region signs requests. Empty: the AWS configuration's region, else us-east-1.
+	Region string
+	// AccessKeyID and SecretAccessKey, when both are set, are static credentials used
+	// instead of the standard chain (environment, shared files, instance role).
+	AccessKeyID     string
+	SecretAccessKey string
+
+	// MaxAttempts bounds the attempts of one S3 request, the first included.
+	MaxAttempts int
+	// RetryBaseDelay scales the exponential backoff between attempts: retry k (1-based)
+	// waits a random duration in [0, RetryBaseDelay·2^(k-1)), capped by MaxBackoff. Stream
+	// resumes back off the same way.
+	RetryBaseDelay time.Duration
+	MaxBackoff     time.Duration
+	// ReadTimeout cuts a connection that delivers no byte for this long (a stalled
+	// server), so that the request is retried or the stream resumed.
+	ReadTimeout time.Duration
+	// ReadResumes bounds how many times one OpenRange stream reopens after a failure
+	// mid-body.
+	ReadResumes int
+	// PartSize is the size of multipart upload parts in bytes, and so of each Writer's
+	// buffer. S3 requires at least 5 MiB; at most 10,000 parts make an object.
+	PartSize int64
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxAttempts    = 10
+	DefaultRetryBaseDelay = 100 * time.Millisecond
+	DefaultMaxBackoff     = 20 * time.Second
+	DefaultReadTimeout    = 60 * time.Second
+	DefaultReadResumes    = 10
+	DefaultPartSize       = 8 << 20
+	// MinPartSize is S3's minimum size of a part other than the last.
+	MinPartSize = 5 << 20
+)
+
+// DefaultOptions returns the defaults, with Endpoint from $S3_ENDPOINT.
+func DefaultOptions() Options {
+	return Options{
+		Endpoint:       os.Getenv("S3_ENDPOINT"),
+		MaxAttempts:    DefaultMaxAttempts,
+		RetryBaseDelay: DefaultRetryBaseDelay,
+		MaxBackoff:     DefaultMaxBackoff,
+		ReadTimeout:    DefaultReadTimeout,
+		ReadResumes:    DefaultReadResumes,
+		PartSize:       DefaultPartSize,
+	}
+}
+
+// withDefaults fills zero fields and validates the rest.
+func (o Options) withDefaults() (Options, error) {
+	d := DefaultOptions()
+	if o.Endpoint == "" {
+		o.Endpoint = d.Endpoint
+	}
+	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
+		return o, fmt.Errorf("%w: AccessKeyID and SecretAccessKey must be set together", ErrBadOptions)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"MaxAttempts", &o.MaxAttempts, d.MaxAttempts}, {"ReadResumes", &o.ReadResumes, d.ReadResumes}} {
+		if *f.v < 0 {
+			return o, fmt.Errorf("%w: %s = %d is negative", ErrBadOptions, f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"RetryBaseDelay", &o.RetryBaseDelay, d.RetryBaseDelay}, {"MaxBackoff", &o.MaxBackoff, d.MaxBackoff}, {"ReadTimeout", &o.ReadTimeout, d.ReadTimeout}} {
+		if *f.v < 0 {
+			return o, fmt.Errorf("%w: %s = %v is negative", ErrBadOptions, f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if o.PartSize == 0 {
+		o.PartSize = d.PartSize
+	}
+	if o.PartSize < MinPartSize || o.PartSize > 5<<30 {
+		return o, fmt.Errorf("%w: PartSize = %d is outside S3's [5 MiB, 5 GiB]", ErrBadOptions, o.PartSize)
+	}
+	return o, nil
+}
+
+// Router is the Store for callers: names starting with "s3://" go to S3, all others to
+// local disk. The S3 client is built on first use, so a job that touches only local files
+// needs no AWS configuration.
+type Router struct {
+	opt   Options
+	local *localStore
+
+	mu  sync.Mutex // guards s3
+	s3  *s3Store   // nil until the first s3:// name
+	err error      // the failure to build s3, returned to every later s3:// call
+}
+
+var _ Store = (*Router)(nil)
+
+// S3Scheme prefixes the names that Router sends to S3.
+const S3Scheme = "s3://"
+
+// New validates opt, fills its defaults and returns a Router.
+func New(opt Options) (*Router, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Router{opt: opt, local: &localStore{}}, nil
+}
+
+// IsS3 reports whether name addresses S3.
+func IsS3(name string) bool { return strings.HasPrefix(name, S3Scheme) }
+
+func (r *Router) pick(ctx context.Context, name string) (Store, error) {
+	if !IsS3(name) {
+		return r.local, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.s3 == nil && r.err == nil {
+		r.s3, r.err = newS3Store(ctx, r.opt)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.s3, nil
+}
+
+// List implements Store.
+func (r *Router) List(ctx context.Context, pattern string) ([]ObjectInfo, error) {
+	s, err := r.pick(ctx, pattern)
+	if err != nil {
+		return nil, err
+	}
+	return s.List(ctx, pattern)
+}
+
+// Stat implements Store.
+func (r *Router) Stat(ctx context.Context, name string) (ObjectInfo, error) {
+	s, err := r.pick(ctx, name)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	return s.Stat(ctx, name)
+}
+
+// OpenRange implements Store.
+func (r *Router) OpenRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	s, err := r.pick(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.OpenRange(ctx, name, off, n)
+}
+
+// Create implements Store.
+func (r *Router) Create(ctx context.Context, name string) (Writer, error) {
+	s, err := r.pick(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.Create(ctx, name)
+}
+
+// Delete implements Store.
+func (r *Router) Delete(ctx context.Context, name string) error {
+	s, err := r.pick(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.Delete(ctx, name)
+}
+
+// DeletePrefix implements Store.
+func (r *Router) DeletePrefix(ctx context.Context, prefix string) error {
+	s, err := r.pick(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	return s.DeletePrefix(ctx, prefix)
+}
+
+// Rename implements Store. Both names must be in the same store.
+func (r *Router) Rename(ctx context.Context, from, to string) error {
+	if IsS3(from) != IsS3(to) {
+		return fmt.Errorf("rename %s to %s: %w", from, to, ErrCrossStore)
+	}
+	s, err := r.pick(ctx, from)
+	if err != nil {
+		return err
+	}
+	return s.Rename(ctx, from, to)
+}
+
+// CreatePending implements Store.
+func (r *Router) CreatePending(ctx context.Context, name string) (PendingWriter, error) {
+	s, err := r.pick(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.CreatePending(ctx, name)
+}
+
+// Complete implements Store.
+func (r *Router) Complete(ctx context.Context, p Pending) error {
+	s, err := r.pick(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	return s.Complete(ctx, p)
+}
+
+// AbortPending implements Store.
+func (r *Router) AbortPending(ctx context.Context, p Pending) error {
+	s, err := r.pick(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	return s.AbortPending(ctx, p)
+}
+
+// AbortUploads implements Store.
+func (r *Router) AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error) {
+	s, err := r.pick(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	return s.AbortUploads(ctx, prefix, before)
+}
+
+// ReadAll reads a whole object. It is meant for small objects such as manifests.
+func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
+	rc, err := s.OpenRange(ctx, name, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// WriteAll writes a whole object from b.
+func WriteAll(ctx context.Context, s Store, name string, b []byte) error {
+	w, err := s.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+// pattern is a parsed List argument, in slash-separated form.
+type pattern struct {
+	glob   bool     // has metacharacters
+	segs   []string // glob: the pattern split at "/"
+	prefix string   // the literal text before the first metacharacter; the tree root when !glob
+}
+
+func parsePattern(p string) (pattern, error) {
+	i := strings.IndexAny(p, `*?[\`)
+	if i < 0 {
+		return pattern{prefix: p}, nil
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return pattern{}, fmt.Errorf("list %q: %w", p, err)
+	}
+	return pattern{glob: true, segs: strings.Split(p, "/"), prefix: p[:i]}, nil
+}
+
+// match reports whether the slash-separated name matches.
+func (p pattern) match(name string) bool {
+	if !p.glob {
+		return inTree(name, p.prefix)
+	}
+	segs := strings.Split(name, "/")
+	if len(segs) != len(p.segs) {
+		return false
+	}
+	for i, s := range segs {
+		if ok, _ := path.Match(p.segs[i], s); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// inTree reports whether name is root or lies under root, with names as slash-separated
+// trees: "a/b" is in "a" and "a/", but not in "a/b2" or "a/bc".
+func inTree(name, root string) bool {
+	if root == "" || name == root {
+		return true
+	}
+	if !strings.HasSuffix(root, "/") {
+		root += "/"
+	}
+	return strings.HasPrefix(name, root)
+}

@@ -1,0 +1,87 @@
+package pgsink
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/summary"
+)
+
+// BenchmarkPublish replaces every group of a synthetic job in a real server, for jobs of
+// growing size. Each group holds about 2,000 rows across the four tables, the size of a busy
+// city's month. Run: go test -run '^$' -bench Publish -benchtime 5x ./pgsink
+func BenchmarkPublish(b *testing.B) {
+	pg := testenv.Postgres(b)
+	for _, groups := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("groups=%d", groups), func(b *testing.B) {
+			db, err := sql.Open("postgres", pg.CreateDatabase(b, fmt.Sprintf("bench_%d", groups)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			s, err := New(db, DefaultConfig())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			if err := s.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			keys := make([]record.Key, groups)
+			tabs := map[record.Key]summary.Tables{}
+			rows := 0
+			for i := range keys {
+				keys[i] = record.Key{City: "bench", Year: 2000 + i/12, Month: 1 + i%12}
+				tabs[keys[i]] = syntheticGroup(keys[i])
+				rows += len(tableRows(tabs[keys[i]]))
+			}
+			load := func(k record.Key) (summary.Tables, error) { return tabs[k], nil }
+			job := JobRun{ID: "bench", Name: "bench", Status: "succeeded", Started: time.Now()}
+			b.ResetTimer()
+			for b.Loop() {
+				if err := s.Publish(ctx, job, keys, load); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// syntheticGroup returns one group's tables: 20 request types × 10 agencies monthly rows,
+// 10 agencies × the month's days, 10 agencies × 168 hours of the week, and 500 geo bins.
+func syntheticGroup(k record.Key) summary.Tables {
+	var t summary.Tables
+	y, m := int32(k.Year), int32(k.Month)
+	med := 12.5
+	for rt := range 20 {
+		for ag := range 10 {
+			t.Monthly = append(t.Monthly, summary.Monthly{City: k.City, Year: y, Month: m,
+				RequestType: fmt.Sprintf("type %d", rt), Agency: fmt.Sprintf("agency %d", ag),
+				Requests: 100, Closed: 90, Open: 10, MedianResolutionHours: &med, P90ResolutionHours: &med})
+		}
+	}
+	first := time.Date(k.Year, time.Month(k.Month), 1, 0, 0, 0, 0, time.UTC)
+	for ag := range 10 {
+		for d := first; d.Month() == first.Month(); d = d.AddDate(0, 0, 1) {
+			t.AgencyDaily = append(t.AgencyDaily, summary.AgencyDaily{City: k.City, Agency: fmt.Sprintf("agency %d", ag),
+				Day: int32(d.Unix() / 86400), Opened: 30, Closed: 25, MedianResolutionHours: &med})
+		}
+		for wd := range 7 {
+			for h := range 24 {
+				t.Heat = append(t.Heat, summary.Heat{City: k.City, Agency: fmt.Sprintf("agency %d", ag), Year: y, Month: m,
+					Weekday: int32(wd), Hour: int32(h), Requests: 5})
+			}
+		}
+	}
+	for i := range 500 {
+		t.Geo = append(t.Geo, summary.Geo{City: k.City, Year: y, Month: m, RequestType: fmt.Sprintf("type %d", i%20),
+			LatBin: 40 + float64(i/25)*summary.GeoBinDegrees, LonBin: -74 + float64(i%25)*summary.GeoBinDegrees, Requests: 3})
+	}
+	return t
+}

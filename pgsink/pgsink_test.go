@@ -1,0 +1,451 @@
+package pgsink
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/summary"
+)
+
+// TestPostgres runs the sink against a real PostgreSQL server. The subtests share one server
+// (starting one costs seconds) and each takes a database of its own; the one that stops the
+// server restarts it before it returns.
+func TestPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server; skipped under -short")
+	}
+	pg := testenv.Postgres(t)
+	root, groups := realLake(t)
+	lakeLoad := LakeLoader(root)
+	all := expected(t, groups, lakeLoad)
+	t.Logf("real lake: %d groups, %d summary rows", len(groups), len(all))
+	// The full lake checks fidelity once ("publish twice"); the other cases take every
+	// fourth group, which still spans every city and many COPY batches, to stay quick.
+	var some []record.Key
+	for i := 0; i < len(groups); i += 4 {
+		some = append(some, groups[i])
+	}
+	someRows := expected(t, some, lakeLoad)
+	ctx := context.Background()
+	jobA := JobRun{ID: "job-a", Name: "normalize", Status: "succeeded", Started: time.Unix(1700000000, 0),
+		Finished: time.Unix(1700000100, 0), RecordsIn: 100, RecordsOut: 90, RecordsRejected: 4, Duplicates: 6,
+		Groups: len(groups)}
+
+	t.Run("migrate twice", func(t *testing.T) {
+		db := freshDB(t, pg, "migrate_twice")
+		for i := range 2 {
+			if err := Migrate(ctx, db); err != nil {
+				t.Fatalf("Migrate #%d: %v", i+1, err)
+			}
+		}
+		checkVersions(t, db)
+	})
+
+	t.Run("migrate concurrently", func(t *testing.T) {
+		db := freshDB(t, pg, "migrate_concurrently")
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() {
+				// One *sql.DB per migrator, as separate processes would have.
+				db, err := sql.Open("postgres", pg.DatabaseURL("migrate_concurrently"))
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer db.Close()
+				errs[i] = Migrate(ctx, db)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("migrator %d: %v", i, err)
+			}
+		}
+		checkVersions(t, db)
+	})
+
+	t.Run("migration guards", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			tamper string
+			want   error
+		}{
+			{"newer schema", "INSERT INTO schema_migrations (version, name, sha256) VALUES (9999, '9999_future.sql', '')", ErrSchemaNewer},
+			{"edited migration", "UPDATE schema_migrations SET sha256 = 'edited' WHERE version = 1", ErrMigrationChanged},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				db := freshDB(t, pg, "guard_"+tc.name)
+				if err := Migrate(ctx, db); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Exec(tc.tamper); err != nil {
+					t.Fatal(err)
+				}
+				if err := Migrate(ctx, db); !errors.Is(err, tc.want) {
+					t.Fatalf("Migrate: %v, want %v", err, tc.want)
+				}
+			})
+		}
+	})
+
+	t.Run("publish twice", func(t *testing.T) {
+		db := freshDB(t, pg, "publish_twice")
+		s := newSink(t, db, 0)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The second time with a group listed twice, which must not duplicate its rows.
+		for i, gs := range [][]record.Key{groups, append(slices.Clone(groups), groups[0])} {
+			if err := s.Publish(ctx, jobA, gs, lakeLoad); err != nil {
+				t.Fatalf("Publish #%d: %v", i+1, err)
+			}
+			if got := dump(t, db); !equalStrings(got, all) {
+				t.Fatalf("after publish #%d: %s", i+1, diffRows(got, all))
+			}
+		}
+		checkRun(t, db, jobA, runPublished)
+	})
+
+	t.Run("publish a subset", func(t *testing.T) {
+		db := freshDB(t, pg, "publish_subset")
+		s := newSink(t, db, 0)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		// Every third group changes: counts scale, one row of each table goes; the first of
+		// them loses all its rows.
+		var subset []record.Key
+		for i := 0; i < len(some); i += 3 {
+			subset = append(subset, some[i])
+		}
+		emptied := subset[0]
+		load := func(k record.Key) (summary.Tables, error) {
+			if k == emptied {
+				return summary.Tables{}, nil
+			}
+			return changed(lakeLoad)(k)
+		}
+		jobB := JobRun{ID: "job-b", Name: "update", Status: "succeeded", Started: time.Unix(1700001000, 0), Groups: len(subset)}
+		if err := s.Publish(ctx, jobB, subset, load); err != nil {
+			t.Fatal(err)
+		}
+		var untouched []record.Key
+		for i, k := range some {
+			if i%3 != 0 {
+				untouched = append(untouched, k)
+			}
+		}
+		want := append(expected(t, untouched, lakeLoad), expected(t, subset, load)...)
+		slices.Sort(want)
+		if got := dump(t, db); !equalStrings(got, want) {
+			t.Fatalf("after publishing %d of %d groups: %s", len(subset), len(some), diffRows(got, want))
+		}
+		checkRun(t, db, jobA, runPublished)
+		checkRun(t, db, jobB, runPublished)
+	})
+
+	t.Run("foreign row", func(t *testing.T) {
+		db := freshDB(t, pg, "foreign_row")
+		s := newSink(t, db, time.Minute)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		misfiled := func(k record.Key) (summary.Tables, error) {
+			tab, err := lakeLoad(k)
+			if k == some[1] {
+				tab.Heat = append(tab.Heat, summary.Heat{City: k.City, Year: int32(k.Year) + 1, Month: int32(k.Month)})
+			}
+			return tab, err
+		}
+		err := s.Publish(ctx, JobRun{ID: "job-bad", Started: time.Now()}, some, misfiled)
+		if !errors.Is(err, ErrForeignRow) {
+			t.Fatalf("Publish: %v, want ErrForeignRow", err)
+		}
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after a failed publish: %s", diffRows(got, someRows))
+		}
+		checkRun(t, db, JobRun{ID: "job-bad"}, runAbsent)
+	})
+
+	t.Run("concurrent publishes", func(t *testing.T) {
+		db := freshDB(t, pg, "concurrent_publish")
+		s := newSink(t, db, time.Minute)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Go(func() { errs[i] = s.Publish(ctx, jobA, some, lakeLoad) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("publisher %d: %v", i, err)
+			}
+		}
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after concurrent publishes: %s", diffRows(got, someRows))
+		}
+	})
+
+	t.Run("record run", func(t *testing.T) {
+		db := freshDB(t, pg, "record_run")
+		s := newSink(t, db, 0)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		failed := JobRun{ID: "job-f", Name: "normalize", Status: "failed", Started: time.Unix(1700000000, 0), Error: "reject budget exceeded"}
+		if err := s.RecordRun(ctx, failed); err != nil {
+			t.Fatal(err)
+		}
+		checkRun(t, db, failed, runRecorded)
+		if err := s.Publish(ctx, jobA, nil, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		// Recording a published run again (e.g. the coordinator's final status) keeps
+		// published_at.
+		if err := s.RecordRun(ctx, jobA); err != nil {
+			t.Fatal(err)
+		}
+		checkRun(t, db, jobA, runPublished)
+	})
+
+	t.Run("read-only role", func(t *testing.T) {
+		db := freshDB(t, pg, "viz")
+		if err := Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			if err := EnsureReadOnlyRole(ctx, db, "ireports_viz", "s3cret'quote"); err != nil {
+				t.Fatalf("EnsureReadOnlyRole #%d: %v", i+1, err)
+			}
+		}
+		u, _ := url.Parse(pg.DatabaseURL("viz"))
+		u.User = url.UserPassword("ireports_viz", "s3cret'quote")
+		viz, err := sql.Open("postgres", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer viz.Close()
+		for _, tc := range []struct {
+			name string
+			stmt string
+			deny []pqerror.Code // nil: allowed
+		}{
+			{"select summary", "SELECT count(*) FROM request_monthly", nil},
+			{"select job runs", "SELECT count(*) FROM job_runs", nil},
+			{"insert", "INSERT INTO request_geo VALUES ('x', 2020, 1, '', 0, 0, 1)",
+				[]pqerror.Code{pqerror.ReadOnlySQLTransaction, pqerror.InsufficientPrivilege}},
+			{"delete", "DELETE FROM request_monthly", []pqerror.Code{pqerror.ReadOnlySQLTransaction, pqerror.InsufficientPrivilege}},
+			// Switching the session's read-only default off must not help: the grants deny.
+			{"insert, read-write session", "SET default_transaction_read_only = off; INSERT INTO job_runs (job_id, name, status, started_at) VALUES ('x', 'x', 'x', now())",
+				[]pqerror.Code{pqerror.InsufficientPrivilege}},
+			{"delete, read-write session", "SET default_transaction_read_only = off; DELETE FROM agency_daily",
+				[]pqerror.Code{pqerror.InsufficientPrivilege}},
+			{"create table", "SET default_transaction_read_only = off; CREATE TABLE t (n int)",
+				[]pqerror.Code{pqerror.InsufficientPrivilege}},
+			{"select migrations", "SELECT count(*) FROM schema_migrations", []pqerror.Code{pqerror.InsufficientPrivilege}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				conn, err := viz.Conn(ctx) // a fresh session per case: SET must not leak
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				// Discarded, not pooled: a SET must not leak into the next case's session.
+				defer conn.Raw(func(any) error { return driver.ErrBadConn })
+				// One statement at a time: a multi-statement string is one transaction,
+				// begun before its SET could take effect.
+				for stmt := range strings.SplitSeq(tc.stmt, "; ") {
+					if _, err = conn.ExecContext(ctx, stmt); err != nil {
+						break
+					}
+				}
+				switch {
+				case tc.deny == nil && err != nil:
+					t.Fatalf("%s: %v", tc.stmt, err)
+				case tc.deny != nil && pq.As(err, tc.deny...) == nil:
+					t.Fatalf("%s: %v, want one of %v", tc.stmt, err, tc.deny)
+				}
+			})
+		}
+	})
+
+	// Last: it stops the server.
+	t.Run("postgres stopped during publish", func(t *testing.T) {
+		db := freshDB(t, pg, "stopped")
+		s := newSink(t, db, 1500*time.Millisecond)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		jobB := JobRun{ID: "job-b", Name: "normalize", Status: "succeeded", Started: time.Unix(1700002000, 0), Groups: len(some)}
+		loadB := changed(lakeLoad)
+		wantB := expected(t, some, loadB)
+
+		// The server dies halfway through loading: the old rows are deleted and half the new
+		// ones copied, uncommitted.
+		var once sync.Once
+		stopMidway := func(k record.Key) (summary.Tables, error) {
+			if k == some[len(some)/2] {
+				once.Do(func() {
+					if err := pg.Stop(); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			return loadB(k)
+		}
+		err := s.Publish(ctx, jobB, some, stopMidway)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Publish with the server stopped: %v, want ErrUnavailable", err)
+		}
+		t.Logf("as expected: %v", err)
+
+		if err := pg.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after restart, want the previous complete state: %s", diffRows(got, someRows))
+		}
+		checkRun(t, db, jobB, runAbsent)
+
+		if err := s.Publish(ctx, jobB, some, loadB); err != nil {
+			t.Fatalf("publish after restart: %v", err)
+		}
+		if got := dump(t, db); !equalStrings(got, wantB) {
+			t.Fatalf("after publishing again: %s", diffRows(got, wantB))
+		}
+		checkRun(t, db, jobB, runPublished)
+
+		// Down when Publish starts, back a moment later: the retries bridge the gap.
+		if err := pg.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		restarted := make(chan error, 1)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			restarted <- pg.Start()
+		}()
+		patient := newSink(t, db, 2*time.Minute)
+		if err := patient.Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatalf("publish across a restart: %v", err)
+		}
+		if err := <-restarted; err != nil {
+			t.Fatal(err)
+		}
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after publishing across a restart: %s", diffRows(got, someRows))
+		}
+	})
+}
+
+// changed wraps load so every count is ten times larger and each table's last row is gone:
+// a republish with different content, to tell old rows from new.
+func changed(load LoadFunc) LoadFunc {
+	return func(k record.Key) (summary.Tables, error) {
+		tab, err := load(k)
+		if err != nil {
+			return tab, err
+		}
+		trim := func(n int) int { return max(n-1, 0) }
+		tab.Monthly = tab.Monthly[:trim(len(tab.Monthly))]
+		tab.AgencyDaily = tab.AgencyDaily[:trim(len(tab.AgencyDaily))]
+		tab.Heat = tab.Heat[:trim(len(tab.Heat))]
+		tab.Geo = tab.Geo[:trim(len(tab.Geo))]
+		for i := range tab.Monthly {
+			tab.Monthly[i].Requests *= 10
+		}
+		for i := range tab.AgencyDaily {
+			tab.AgencyDaily[i].Opened *= 10
+		}
+		for i := range tab.Heat {
+			tab.Heat[i].Requests *= 10
+		}
+		for i := range tab.Geo {
+			tab.Geo[i].Requests *= 10
+		}
+		return tab, nil
+	}
+}
+
+// checkVersions checks that every embedded migration is recorded once.
+func checkVersions(t *testing.T, db *sql.DB) {
+	t.Helper()
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, maxV int
+	if err := db.QueryRow("SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &maxV); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ms) || maxV != len(ms) {
+		t.Fatalf("schema_migrations: %d rows up to version %d, want %d", n, maxV, len(ms))
+	}
+}
+
+// runState is what job_runs should hold for a job.
+type runState int
+
+const (
+	runAbsent    runState = iota // no row
+	runRecorded                  // the job's fields, published_at NULL
+	runPublished                 // the job's fields, published_at set
+)
+
+// checkRun checks job's job_runs row.
+func checkRun(t *testing.T, db *sql.DB, job JobRun, want runState) {
+	t.Helper()
+	var (
+		name, status, errText           string
+		in, out, rejected, dups, groups int64
+		started                         time.Time
+		finished, publishedAt           sql.NullTime
+	)
+	err := db.QueryRow(`SELECT name, status, started_at, finished_at, records_in, records_out,
+		records_rejected, duplicates, groups, error, published_at FROM job_runs WHERE job_id = $1`, job.ID).
+		Scan(&name, &status, &started, &finished, &in, &out, &rejected, &dups, &groups, &errText, &publishedAt)
+	if want == runAbsent {
+		if err != sql.ErrNoRows {
+			t.Fatalf("job_runs %s: %v, want no row", job.ID, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("job_runs %s: %v", job.ID, err)
+	}
+	if name != job.Name || status != job.Status || !started.Equal(job.Started) || finished.Valid != !job.Finished.IsZero() ||
+		in != job.RecordsIn || out != job.RecordsOut || rejected != job.RecordsRejected || dups != job.Duplicates ||
+		groups != int64(job.Groups) || errText != job.Error {
+		t.Errorf("job_runs %s: %s %s %v %v %d %d %d %d %d %q, want %+v", job.ID, name, status, started, finished,
+			in, out, rejected, dups, groups, errText, job)
+	}
+	if publishedAt.Valid != (want == runPublished) {
+		t.Errorf("job_runs %s: published_at %v, want published %v", job.ID, publishedAt, want == runPublished)
+	}
+}

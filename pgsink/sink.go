@@ -1,0 +1,395 @@
+package pgsink
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/summary"
+)
+
+// publishLockKey is the pg_advisory_xact_lock key that serializes publishers. Without it two
+// transactions replacing the same group would both delete the old rows and then collide on
+// each other's new ones.
+const publishLockKey = migrationLockKey + 1
+
+// Config sets how a Sink retries and batches. Start from DefaultConfig.
+type Config struct {
+	// RetryDeadline is how long one operation keeps retrying while Postgres is unreachable,
+	// counted from its first attempt; then it fails with ErrUnavailable. Zero means a single
+	// attempt.
+	RetryDeadline time.Duration
+	// BackoffInitial is the pause after the first failed attempt. Pauses double up to
+	// BackoffMax; each is drawn uniformly from [pause/2, pause].
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	// ConnectTimeout bounds getting a connection at the start of an attempt: a server
+	// behind a firewall that drops packets would otherwise hang the attempt far past
+	// RetryDeadline. Zero means unbounded.
+	ConnectTimeout time.Duration
+	// AttemptTimeout bounds one whole attempt (connect, load, COPY, commit), so a server
+	// that hangs mid-transaction is retried too. It must exceed the time a whole publish
+	// takes. Zero means unbounded.
+	AttemptTimeout time.Duration
+	// BatchRows is how many summary rows Publish buffers before it copies them to the
+	// server: memory stays bounded however many groups a job has, and round trips few.
+	BatchRows int
+	// Log receives a warning per retried failure. Nil means slog.Default().
+	Log *slog.Logger
+}
+
+// DefaultConfig retries for two minutes, pausing 0.2 s at first and at most 10 s, and gives
+// one attempt ten seconds to connect and ten minutes in all.
+func DefaultConfig() Config {
+	return Config{
+		RetryDeadline:  2 * time.Minute,
+		BackoffInitial: 200 * time.Millisecond,
+		BackoffMax:     10 * time.Second,
+		ConnectTimeout: 10 * time.Second,
+		AttemptTimeout: 10 * time.Minute,
+		BatchRows:      64 << 10,
+	}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.RetryDeadline < 0:
+		return fmt.Errorf("%w: RetryDeadline %v < 0", ErrConfig, c.RetryDeadline)
+	case c.BackoffInitial <= 0:
+		return fmt.Errorf("%w: BackoffInitial %v must be > 0", ErrConfig, c.BackoffInitial)
+	case c.BackoffMax < c.BackoffInitial:
+		return fmt.Errorf("%w: BackoffMax %v < BackoffInitial %v", ErrConfig, c.BackoffMax, c.BackoffInitial)
+	case c.ConnectTimeout < 0:
+		return fmt.Errorf("%w: ConnectTimeout %v < 0", ErrConfig, c.ConnectTimeout)
+	case c.AttemptTimeout < 0:
+		return fmt.Errorf("%w: AttemptTimeout %v < 0", ErrConfig, c.AttemptTimeout)
+	case c.BatchRows <= 0:
+		return fmt.Errorf("%w: BatchRows %d must be > 0", ErrConfig, c.BatchRows)
+	}
+	return nil
+}
+
+// JobRun is a job_runs row: one run of a job and its outcome.
+type JobRun struct {
+	ID              string    // job run id, the primary key
+	Name            string    // the job's name
+	Status          string    // running, succeeded, failed, cancelled
+	Started         time.Time // required
+	Finished        time.Time // zero: not finished
+	RecordsIn       int64
+	RecordsOut      int64
+	RecordsRejected int64
+	Duplicates      int64 // duplicate versions removed by de-duplication
+	Groups          int   // (city, month) groups produced
+	Error           string
+}
+
+// LoadFunc returns the summary rows of group k, every row carrying k's city, year and month.
+// Publish calls it once per group per attempt, inside its transaction, so it must return the
+// same rows each time.
+type LoadFunc func(k record.Key) (summary.Tables, error)
+
+// Sink publishes summaries to one database. It is safe for concurrent use; it does not own
+// the *sql.DB.
+type Sink struct {
+	db  *sql.DB
+	cfg Config
+}
+
+// New returns a Sink writing to db, or ErrConfig when cfg is invalid.
+func New(db *sql.DB, cfg Config) (*Sink, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Sink{db: db, cfg: cfg}, nil
+}
+
+// Migrate applies the pending schema migrations (see the package function Migrate), retrying
+// while Postgres is unreachable.
+func (s *Sink) Migrate(ctx context.Context) error {
+	return s.cfg.retry(ctx, "migrate", func(ctx context.Context) error {
+		conn, err := s.conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return migrate(ctx, conn)
+	})
+}
+
+// conn takes a connection from the pool, dialing within ConnectTimeout if it must.
+func (s *Sink) conn(ctx context.Context) (*sql.Conn, error) {
+	if s.cfg.ConnectTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+		defer cancel()
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return conn, nil
+}
+
+// RecordRun upserts job's job_runs row without publishing anything, and leaves its
+// published_at as it was: for runs that failed, are still running, or whose summaries could
+// not be published yet.
+func (s *Sink) RecordRun(ctx context.Context, job JobRun) error {
+	return s.cfg.retry(ctx, "record job run "+job.ID, func(ctx context.Context) error {
+		conn, err := s.conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, err = conn.ExecContext(ctx, upsertRun(false), runArgs(job)...)
+		return err
+	})
+}
+
+// Publish replaces the summary rows of exactly the given groups with the rows load returns,
+// and upserts job's job_runs row with published_at set, in one transaction. Retried attempts
+// start over, so a failed Publish leaves the tables as they were.
+// A group listed twice is published once.
+func (s *Sink) Publish(ctx context.Context, job JobRun, groups []record.Key, load LoadFunc) error {
+	groups = slices.Clone(groups)
+	slices.SortFunc(groups, compareKeys)
+	groups = slices.Compact(groups)
+	return s.cfg.retry(ctx, "publish job "+job.ID, func(ctx context.Context) error {
+		conn, err := s.conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return s.publish(ctx, conn, job, groups, load)
+	})
+}
+
+func compareKeys(a, b record.Key) int {
+	return cmp.Or(cmp.Compare(a.City, b.City), cmp.Compare(a.Year, b.Year), cmp.Compare(a.Month, b.Month))
+}
+
+func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups []record.Key, load LoadFunc) (err error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", publishLockKey); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	if err := deleteGroups(ctx, tx, groups); err != nil {
+		return err
+	}
+	var b batch
+	for _, k := range groups {
+		t, err := load(k)
+		if err != nil {
+			return fmt.Errorf("load group %s: %w", k, err)
+		}
+		if err := checkGroup(k, &t); err != nil {
+			return err
+		}
+		b.add(&t)
+		if b.rows() >= s.cfg.BatchRows {
+			if err := b.copy(ctx, tx); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.copy(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, upsertRun(true), runArgs(job)...); err != nil {
+		return fmt.Errorf("record job run: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// upsertRun is the statement that inserts or updates a job_runs row from runArgs. When
+// publish is set it stamps published_at with the transaction's time; otherwise it leaves
+// the column as it was.
+func upsertRun(publish bool) string {
+	insert, update := "NULL", "job_runs.published_at"
+	if publish {
+		insert, update = "now()", "now()"
+	}
+	return `INSERT INTO job_runs (job_id, name, status, started_at, finished_at,
+	records_in, records_out, records_rejected, duplicates, groups, error, published_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, ` + insert + `)
+ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+	started_at = excluded.started_at, finished_at = excluded.finished_at,
+	records_in = excluded.records_in, records_out = excluded.records_out,
+	records_rejected = excluded.records_rejected, duplicates = excluded.duplicates,
+	groups = excluded.groups, error = excluded.error, published_at = ` + update
+}
+
+func runArgs(j JobRun) []any {
+	var finished *time.Time
+	if !j.Finished.IsZero() {
+		finished = &j.Finished
+	}
+	return []any{j.ID, j.Name, j.Status, j.Started, finished,
+		j.RecordsIn, j.RecordsOut, j.RecordsRejected, j.Duplicates, j.Groups, j.Error}
+}
+
+// deleteGroups deletes the rows of groups from every summary table, one statement per table.
+func deleteGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	cities := make([]string, len(groups))
+	years := make([]int64, len(groups))
+	months := make([]int64, len(groups))
+	for i, k := range groups {
+		cities[i], years[i], months[i] = k.City, int64(k.Year), int64(k.Month)
+	}
+	for _, table := range []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo} {
+		q := `DELETE FROM ` + table + ` t
+			USING unnest($1::text[], $2::int[], $3::int[]) AS g(city, year, month)
+			WHERE t.city = g.city AND t.year = g.year AND t.month = g.month`
+		if _, err := tx.ExecContext(ctx, q, pq.Array(cities), pq.Array(years), pq.Array(months)); err != nil {
+			return fmt.Errorf("delete %d groups from %s: %w", len(groups), table, err)
+		}
+	}
+	return nil
+}
+
+// checkGroup verifies that every row of t belongs to group k: a row of another group would
+// survive that group's replacement, or collide with its rows.
+func checkGroup(k record.Key, t *summary.Tables) error {
+	bad := func(table string, i int, city string, year, month int) error {
+		return fmt.Errorf("%w: group %s, %s row %d is of %s", ErrForeignRow, k, table, i,
+			record.Key{City: city, Year: year, Month: month})
+	}
+	in := func(city string, year, month int) bool { return city == k.City && year == k.Year && month == k.Month }
+	for i, r := range t.Monthly {
+		if !in(r.City, int(r.Year), int(r.Month)) {
+			return bad(summary.TableMonthly, i, r.City, int(r.Year), int(r.Month))
+		}
+	}
+	for i, r := range t.AgencyDaily {
+		y, m, _ := dayDate(r.Day).Date()
+		if !in(r.City, y, int(m)) {
+			return bad(summary.TableAgencyDaily, i, r.City, y, int(m))
+		}
+	}
+	for i, r := range t.Heat {
+		if !in(r.City, int(r.Year), int(r.Month)) {
+			return bad(summary.TableHeat, i, r.City, int(r.Year), int(r.Month))
+		}
+	}
+	for i, r := range t.Geo {
+		if !in(r.City, int(r.Year), int(r.Month)) {
+			return bad(summary.TableGeo, i, r.City, int(r.Year), int(r.Month))
+		}
+	}
+	return nil
+}
+
+// dayDate converts a summary day number (days since 1970-01-01) to its date at UTC midnight.
+func dayDate(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
+
+// batch buffers the rows of several groups for one COPY per table.
+type batch struct{ t summary.Tables }
+
+func (b *batch) add(t *summary.Tables) {
+	b.t.Monthly = append(b.t.Monthly, t.Monthly...)
+	b.t.AgencyDaily = append(b.t.AgencyDaily, t.AgencyDaily...)
+	b.t.Heat = append(b.t.Heat, t.Heat...)
+	b.t.Geo = append(b.t.Geo, t.Geo...)
+}
+
+func (b *batch) rows() int {
+	return len(b.t.Monthly) + len(b.t.AgencyDaily) + len(b.t.Heat) + len(b.t.Geo)
+}
+
+// copy sends the buffered rows and empties the batch.
+func (b *batch) copy(ctx context.Context, tx *sql.Tx) error {
+	err := copyRows(ctx, tx, summary.TableMonthly, b.t.Monthly,
+		[]string{"city", "year", "month", "request_type", "agency", "requests", "closed", "open",
+			"median_resolution_hours", "p90_resolution_hours"},
+		func(r *summary.Monthly) []any {
+			return []any{r.City, r.Year, r.Month, r.RequestType, r.Agency, r.Requests, r.Closed, r.Open,
+				r.MedianResolutionHours, r.P90ResolutionHours}
+		})
+	if err == nil {
+		err = copyRows(ctx, tx, summary.TableAgencyDaily, b.t.AgencyDaily,
+			[]string{"city", "agency", "day", "year", "month", "opened", "closed", "median_resolution_hours"},
+			func(r *summary.AgencyDaily) []any {
+				d := dayDate(r.Day)
+				// The date as text: COPY would otherwise get a timestamp to truncate.
+				return []any{r.City, r.Agency, d.Format(time.DateOnly), d.Year(), int(d.Month()),
+					r.Opened, r.Closed, r.MedianResolutionHours}
+			})
+	}
+	if err == nil {
+		err = copyRows(ctx, tx, summary.TableHeat, b.t.Heat,
+			[]string{"city", "agency", "year", "month", "weekday", "hour", "requests"},
+			func(r *summary.Heat) []any {
+				return []any{r.City, r.Agency, r.Year, r.Month, r.Weekday, r.Hour, r.Requests}
+			})
+	}
+	if err == nil {
+		err = copyRows(ctx, tx, summary.TableGeo, b.t.Geo,
+			[]string{"city", "year", "month", "request_type", "lat_bin", "lon_bin", "requests"},
+			func(r *summary.Geo) []any {
+				return []any{r.City, r.Year, r.Month, r.RequestType, r.LatBin, r.LonBin, r.Requests}
+			})
+	}
+	b.t = summary.Tables{
+		Monthly: b.t.Monthly[:0], AgencyDaily: b.t.AgencyDaily[:0], Heat: b.t.Heat[:0], Geo: b.t.Geo[:0],
+	}
+	return err
+}
+
+// copyRows loads rows into table with one COPY … FROM STDIN.
+func copyRows[T any](ctx context.Context, tx *sql.Tx, table string, rows []T, cols []string, args func(*T) []any) (err error) {
+	if len(rows) == 0 {
+		return nil
+	}
+	q := "COPY " + pq.QuoteIdentifier(table) + " ("
+	for i, c := range cols {
+		if i > 0 {
+			q += ", "
+		}
+		q += pq.QuoteIdentifier(c)
+	}
+	q += ") FROM STDIN"
+	stmt, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	defer func() {
+		if cerr := stmt.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("copy %s: %w", table, cerr)
+		}
+	}()
+	for i := range rows {
+		if _, err := stmt.ExecContext(ctx, args(&rows[i])...); err != nil {
+			return fmt.Errorf("copy %s: row %d: %w", table, i, err)
+		}
+	}
+	// The argument-less Exec ends the COPY; the server reports row errors (a duplicate key)
+	// here.
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("copy %s: %d rows: %w", table, len(rows), err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# pg-local.sh start|stop|status|url|destroy — a throwaway local PostgreSQL for `make demo` and
+# manual runs, for when DATABASE_URL is unset.
+#
+#   start    initialize (first time) and start the server on a free 127.0.0.1 port; print its
+#            URL on stdout (progress goes to stderr):  export DATABASE_URL=$(scripts/pg-local.sh start)
+#   stop     stop it (fast shutdown); the data stays for the next start
+#   status   exit 0 when it is running
+#   url      print the URL of the running server
+#   destroy  stop it and delete its data
+#
+# State lives under <repo>/.cache/pg (git-ignored): data/, postgres.log, port. The server trusts
+# every connection from 127.0.0.1 and listens nowhere else. initdb refuses to run as root, so
+# as root the cluster is owned by, and runs as, the `postgres` user (apt-get install postgresql
+# creates it). Binaries: $PG_BIN, else the newest /usr/lib/postgresql/*/bin, else PATH.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+state=$repo/.cache/pg
+data=$state/data
+log=$state/postgres.log
+db=ireports
+
+die() { echo "pg-local: $*" >&2; exit 1; }
+say() { echo "pg-local: $*" >&2; }
+
+find_bin() {
+  if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5n | tail -1 || true)
+  if [ -n "$d" ] && [ -x "$d/initdb" ]; then echo "$d"; return; fi
+  if command -v initdb >/dev/null; then dirname "$(command -v initdb)"; return; fi
+  die "PostgreSQL not found (no initdb in \$PG_BIN, /usr/lib/postgresql/*/bin or PATH); apt-get install postgresql"
+}
+bin=$(find_bin)
+
+# as_pg runs a command as the cluster's owner: the postgres user under root, else ourselves.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+port() { cat "$state/port" 2>/dev/null || true; }
+url() { echo "postgres://postgres@127.0.0.1:$(port)/$db?sslmode=disable"; }
+running() { [ -f "$data/PG_VERSION" ] && as_pg "$bin/pg_ctl" status -D "$data" >/dev/null 2>&1; }
+
+# free_port prints a port on 127.0.0.1 nobody listens on: the last one used if still free.
+free_port() {
+  local p
+  for p in $(port) $(shuf -i 20000-60999 -n 20); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  die "no free port found"
+}
+
+init() {
+  mkdir -p "$state"
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root and there is no postgres user to own the cluster"
+    runuser -u postgres -- test -x "$state" ||
+      die "user postgres cannot reach $state (a parent directory is private); run as another user, or set DATABASE_URL"
+  fi
+  say "initializing a cluster in $data"
+  rm -rf "$data"
+  mkdir -m 700 "$data"
+  touch "$log"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$data" "$log"; fi
+  as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C --no-instructions >>"$log" 2>&1 ||
+    die "initdb failed; see $log"
+}
+
+start() {
+  if running; then url; return; fi
+  [ -f "$data/PG_VERSION" ] || init
+  local p tries
+  for tries in 1 2 3; do
+    p=$(free_port)
+    echo "$p" >"$state/port"
+    say "starting PostgreSQL on 127.0.0.1:$p (log $log)"
+    if as_pg "$bin/pg_ctl" start -w -t 60 -D "$data" -l "$log" \
+        -o "-p $p -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" >/dev/null; then
+      break
+    fi
+    [ "$tries" = 3 ] && die "could not start; see $log"
+  done
+  if [ -z "$("$bin/psql" -h 127.0.0.1 -p "$p" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+    "$bin/createdb" -h 127.0.0.1 -p "$p" -U postgres "$db"
+  fi
+  url
+}
+
+stop() {
+  if running; then
+    say "stopping PostgreSQL on 127.0.0.1:$(port)"
+    as_pg "$bin/pg_ctl" stop -w -m fast -D "$data" >/dev/null
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) running ;;
+  url) running || die "not running; run: $0 start"; url ;;
+  destroy) stop; rm -rf "$state" ;;
+  *) echo "usage: $0 start|stop|status|url|destroy" >&2; exit 2 ;;
+esac
