@@ -17,6 +17,7 @@ import (
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/task"
 )
@@ -106,16 +107,19 @@ func (t *Tracker) update(fn func(*Progress)) {
 type RunOptions struct {
 	Log     *slog.Logger // nil: discarded
 	Tracker *Tracker     // nil: progress is not tracked
+	// Store reads the inputs and writes the outputs; nil: a Router for the job's endpoint.
+	Store objstore.Store
 }
 
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
 type driver struct {
-	spec *jobs.Spec
-	exec Executor
-	job  string
-	log  *slog.Logger
-	res  *Result
-	prog *Tracker
+	spec  *jobs.Spec
+	exec  Executor
+	store objstore.Store
+	job   string
+	log   *slog.Logger
+	res   *Result
+	prog  *Tracker
 
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
@@ -145,12 +149,19 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		opt.Tracker = &Tracker{}
 	}
 	opt.Tracker.update(func(p *Progress) { p.Phase, p.Started = "plan", start })
+	if opt.Store == nil {
+		r, err := objstore.New(objstore.Options{Endpoint: spec.Endpoint})
+		if err != nil {
+			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
+		}
+		opt.Store = r
+	}
 	d := &driver{
-		spec: spec, exec: exec, job: job, log: opt.Log.With("job", job), prog: opt.Tracker,
+		spec: spec, exec: exec, store: opt.Store, job: job, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
-			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: filepath.Join(spec.Output.Rejects, spec.Name)},
+			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
 		},
 	}
 	err := d.run(ctx)
@@ -166,15 +177,20 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	// Nothing of a failed run is visible: drop its attempts. (A reject-budget failure has
 	// already committed its rejects, on purpose, so the user can see why.) A successful run
 	// has leftovers too: losing and superseded attempts write files the commit does not take.
-	lake.Abort(spec.Output.Parquet, job)
-	lake.Abort(spec.Output.Rejects, job)
+	cleanup := context.WithoutCancel(ctx)
+	if err := lake.Abort(cleanup, d.store, spec.Output.Parquet, job); err != nil {
+		d.log.Warn("cleaning the lake's _temporary", "err", err)
+	}
+	if err := lake.Abort(cleanup, d.store, spec.Output.Rejects, job); err != nil {
+		d.log.Warn("cleaning the rejects' _temporary", "err", err)
+	}
 	d.cleanMapOutputs()
 	d.prog.update(func(p *Progress) { p.Phase = "done" })
 	return d.res, err
 }
 
 func (d *driver) run(ctx context.Context) error {
-	plan, err := PlanJob(d.spec, d.job)
+	plan, err := PlanJob(ctx, d.store, d.spec, d.job)
 	if err != nil {
 		return err
 	}
@@ -193,7 +209,7 @@ func (d *driver) run(ctx context.Context) error {
 	if err := d.checkChain(ctx); err != nil {
 		return err
 	}
-	if err := d.countMaps(); err != nil {
+	if err := d.countMaps(ctx); err != nil {
 		return err
 	}
 	d.prog.update(func(p *Progress) { p.Phase = "reduce" })
@@ -202,13 +218,13 @@ func (d *driver) run(ctx context.Context) error {
 		return err
 	}
 	d.prog.update(func(p *Progress) { p.Phase = "commit" })
-	if err := d.commit(groups); err != nil {
+	if err := d.commit(ctx, groups); err != nil {
 		return err
 	}
 	// After the lake: a job that fails or is cancelled before this point leaves the previous
 	// run's rejects in place. The accepted map attempts are final now, including any re-run
 	// in the reduce phase, so the rejects match the committed rows exactly.
-	if err := d.commitRejects(); err != nil {
+	if err := d.commitRejects(ctx); err != nil {
 		return fmt.Errorf("lake committed, but %w", err)
 	}
 	return nil
@@ -303,7 +319,7 @@ func (d *driver) checkChain(ctx context.Context) error {
 }
 
 // countMaps totals the accepted map attempts and enforces the reject budget.
-func (d *driver) countMaps() error {
+func (d *driver) countMaps(ctx context.Context) error {
 	r := d.res
 	for _, m := range d.mapRes {
 		r.RecordsIn += m.RecordsIn
@@ -314,7 +330,7 @@ func (d *driver) countMaps() error {
 	}
 	if r.RecordsIn > 0 && float64(r.Rejected) > d.spec.MaxRejectRatio*float64(r.RecordsIn) {
 		// The job fails, but its rejects are published so the user can see why.
-		if err := d.commitRejects(); err != nil {
+		if err := d.commitRejects(ctx); err != nil {
 			return err
 		}
 		return task.Fatal(fmt.Errorf("%w: %d of %d records rejected (%.2f%%, max_reject_ratio %.2f%%): %s; the rejects are in %s",
@@ -392,7 +408,7 @@ func (d *driver) recoverMapOutput(ctx context.Context, i, seen int) error {
 	return d.runMaps(ctx, slices.Sorted(maps.Keys(states)), states)
 }
 
-func (d *driver) commit(results []task.ReduceResult) error {
+func (d *driver) commit(ctx context.Context, results []task.ReduceResult) error {
 	var groups []lake.CommitGroup
 	for _, r := range results {
 		d.res.RecordsOut += r.RecordsOut
@@ -410,19 +426,37 @@ func (d *driver) commit(results []task.ReduceResult) error {
 		return fmt.Errorf("internal error: records in %d != out %d + rejected %d + duplicates %d",
 			in, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
 	}
-	m, err := lake.Commit(d.spec.Output.Parquet, d.job, d.spec.Name, groups, time.Now())
+	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, d.spec.Output.Parquet, d.job, d.spec.Name, groups, time.Now())
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	d.res.Outputs.Manifest = filepath.Join(d.spec.Output.Parquet, lake.SuccessFile)
+	d.res.Outputs.Manifest = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile)
 	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
 	return nil
 }
 
 // commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,
-// replacing the previous run's.
-func (d *driver) commitRejects() error {
+// replacing the previous run's. On local disk the directory is swapped atomically; on S3,
+// where rejects are small diagnostic files, the previous run's are deleted and the new ones
+// copied into place.
+func (d *driver) commitRejects(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx) // a commit is not left half done
 	root := d.spec.Output.Rejects
+	final := objstore.Join(root, d.spec.Name)
+	if objstore.IsS3(root) {
+		if err := d.store.DeletePrefix(ctx, final); err != nil {
+			return fmt.Errorf("commit rejects: %w", err)
+		}
+		for _, m := range d.mapRes {
+			if m.Rejects == "" {
+				continue
+			}
+			if err := d.store.Rename(ctx, m.Rejects, objstore.Join(final, fmt.Sprintf("part-m-%05d.jsonl", m.Index))); err != nil {
+				return fmt.Errorf("commit rejects: %w", err)
+			}
+		}
+		return lake.Abort(ctx, d.store, root, d.job)
+	}
 	staging := filepath.Join(root, lake.TemporaryDir, d.job, "_commit")
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return err
@@ -436,10 +470,10 @@ func (d *driver) commitRejects() error {
 		}
 	}
 	trash := filepath.Join(root, lake.TemporaryDir, d.job, "_replaced")
-	if err := lake.Replace(staging, filepath.Join(root, d.spec.Name), trash); err != nil {
+	if err := lake.Replace(staging, final, trash); err != nil {
 		return fmt.Errorf("commit rejects: %w", err)
 	}
-	return lake.Abort(root, d.job)
+	return lake.Abort(ctx, d.store, root, d.job)
 }
 
 // cleanMapOutputs deletes the job's map outputs: they are needed only until the job ends.

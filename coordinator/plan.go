@@ -3,6 +3,7 @@ package coordinator
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/task"
 )
 
@@ -28,36 +30,33 @@ type Plan struct {
 // PlanJob lists every input's files, reads each CSV header once, checks that the input's
 // schema finds its columns there, and cuts each file into split-sized byte ranges. A gzip
 // file is one task; a SODA JSON file is one task.
-func PlanJob(spec *jobs.Spec, job string) (*Plan, error) {
+func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string) (*Plan, error) {
 	p := &Plan{}
 	for i, in := range spec.Inputs {
-		files, err := expand(in.Path)
+		files, err := expand(ctx, store, in.Path)
 		if err != nil {
 			return nil, fmt.Errorf("input %q: %w", in.Name, err)
 		}
-		for _, f := range files {
-			fi, err := os.Stat(f)
-			if err != nil {
-				return nil, fmt.Errorf("input %q: %w", in.Name, err)
-			}
+		for _, fi := range files {
+			f := fi.Name
 			fileIndex := p.Files
 			p.Files++
-			p.Bytes += fi.Size()
+			p.Bytes += fi.Size
 			base := task.Map{
 				Job: job, Input: i, File: f, FileIndex: fileIndex,
 				Format: task.Format(in.Format.String()), Reducers: spec.Reducers,
 			}
 			if base.Format == task.FormatSODAJSON {
-				base.End = fi.Size()
+				base.End = fi.Size
 				p.add(base)
 				continue
 			}
-			if fi.Size() == 0 {
+			if fi.Size == 0 {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("input %q: %s is empty (no header, no records)", in.Name, f))
 				continue
 			}
 			gz := strings.HasSuffix(f, ".gz")
-			header, dataStart, err := readHeader(f, gz)
+			header, dataStart, err := readHeader(ctx, store, f, fi.Size, gz)
 			if err != nil {
 				return nil, fmt.Errorf("input %q: %w", in.Name, err)
 			}
@@ -70,9 +69,9 @@ func PlanJob(spec *jobs.Spec, job string) (*Plan, error) {
 				p.add(base)
 				continue
 			}
-			for start := dataStart; start < fi.Size(); start += spec.SplitSize {
+			for start := dataStart; start < fi.Size; start += spec.SplitSize {
 				m := base
-				m.Start, m.End = start, min(start+spec.SplitSize, fi.Size())
+				m.Start, m.End = start, min(start+spec.SplitSize, fi.Size)
 				m.State = csvsplit.Unknown
 				if start == dataStart {
 					m.State = csvsplit.Outside
@@ -90,33 +89,47 @@ func (p *Plan) add(m task.Map) {
 }
 
 // expand resolves an input path — a file, a directory (its files, recursively, skipping
-// hidden and underscore-prefixed names) or a glob — to a sorted list of files.
-func expand(path string) ([]string, error) {
+// hidden and underscore-prefixed names) or a glob — to its files, sorted by name. On S3 a
+// directory is a key prefix.
+func expand(ctx context.Context, store objstore.Store, path string) ([]objstore.ObjectInfo, error) {
 	if strings.ContainsAny(path, "*?[") {
-		matches, err := filepath.Glob(path)
+		files, err := store.List(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("path %s: %w", path, err)
 		}
-		if len(matches) == 0 {
+		if len(files) == 0 {
 			return nil, fmt.Errorf("path %s: %w: no file matches", path, fs.ErrNotExist)
 		}
-		var files []string
-		for _, m := range matches {
-			if fi, err := os.Stat(m); err == nil && !fi.IsDir() {
-				files = append(files, m)
+		return sorted(files), nil
+	}
+	if objstore.IsS3(path) {
+		if fi, err := store.Stat(ctx, path); err == nil {
+			return []objstore.ObjectInfo{fi}, nil
+		}
+		prefix := strings.TrimSuffix(path, "/") + "/"
+		objs, err := store.List(ctx, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("path %s: %w", path, err)
+		}
+		var files []objstore.ObjectInfo
+		for _, o := range objs {
+			if !hiddenUnder(strings.TrimPrefix(o.Name, prefix)) {
+				files = append(files, o)
 			}
 		}
-		sort.Strings(files)
-		return files, nil
+		if len(files) == 0 {
+			return nil, fmt.Errorf("path %s: %w: no object at or under it", path, fs.ErrNotExist)
+		}
+		return sorted(files), nil
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("path %s: %w", path, err)
 	}
 	if !fi.IsDir() {
-		return []string{path}, nil
+		return []objstore.ObjectInfo{{Name: path, Size: fi.Size(), ModTime: fi.ModTime()}}, nil
 	}
-	var files []string
+	var files []objstore.ObjectInfo
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -129,7 +142,11 @@ func expand(path string) ([]string, error) {
 			return nil
 		}
 		if !d.IsDir() {
-			files = append(files, p)
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files = append(files, objstore.ObjectInfo{Name: p, Size: info.Size(), ModTime: info.ModTime()})
 		}
 		return nil
 	})
@@ -139,12 +156,33 @@ func expand(path string) ([]string, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("path %s: %w: directory has no files", path, fs.ErrNotExist)
 	}
-	sort.Strings(files)
-	return files, nil
+	return sorted(files), nil
 }
 
-func readHeader(path string, gz bool) ([]string, int64, error) {
-	f, err := os.Open(path)
+// hiddenUnder reports whether a relative key has a segment starting with "." or "_".
+func hiddenUnder(rel string) bool {
+	for _, seg := range strings.Split(rel, "/") {
+		if strings.HasPrefix(seg, ".") || strings.HasPrefix(seg, "_") {
+			return true
+		}
+	}
+	return false
+}
+
+func sorted(files []objstore.ObjectInfo) []objstore.ObjectInfo {
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	return files
+}
+
+// headerWindow bounds the bytes read from a plain CSV file to find its header.
+const headerWindow = 4 << 20
+
+func readHeader(ctx context.Context, store objstore.Store, path string, size int64, gz bool) ([]string, int64, error) {
+	n := int64(-1)
+	if !gz {
+		n = min(size, headerWindow)
+	}
+	f, err := store.OpenRange(ctx, path, 0, n)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -81,6 +81,9 @@ type Spec struct {
 	MaxRejectRatio float64 `json:"max_reject_ratio"`
 	Inputs         []Input `json:"inputs"`
 	Output         Output  `json:"output"`
+	// Endpoint is the S3-compatible server that s3:// paths address ("http://127.0.0.1:9000");
+	// empty means $S3_ENDPOINT, else AWS itself.
+	Endpoint string `json:"endpoint,omitempty"`
 	// Schemas holds every schema an input uses, by name.
 	Schemas map[string]*Schema `json:"schemas"`
 	// Source is the job file's text, kept for job history and for showing the user what ran.
@@ -104,6 +107,10 @@ type Output struct {
 	// Rejects defaults to Parquet + "_rejects": a sibling, so that it is never read as part of
 	// the lake.
 	Rejects string `json:"rejects"`
+	// Postgres is the database URL the summaries are published to; empty means the job only
+	// writes the lake. It stays on the coordinator: it is never sent to workers nor written
+	// to the job history, since it usually carries a password.
+	Postgres string `json:"-"`
 }
 
 // UnmarshalJSON decodes a Spec sent by the coordinator, validates its schemas and links each
@@ -141,6 +148,7 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "split_size"},
 		{Name: "reducers"},
 		{Name: "max_reject_ratio"},
+		{Name: "endpoint"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "input", LabelNames: []string{"name"}},
@@ -160,6 +168,7 @@ var outputSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "parquet", Required: true},
 		{Name: "rejects"},
+		{Name: "postgres"},
 	},
 }
 
@@ -258,6 +267,14 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.
 			spec.MaxRejectRatio = f
 		}
 	}
+	if a := content.Attributes["endpoint"]; a != nil {
+		v, d := evalString(a, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+			diags = append(diags, diagAt(a.Expr.Range(), "Bad endpoint", fmt.Sprintf("endpoint must be an http:// or https:// URL, not %q.", v)))
+		}
+		spec.Endpoint = v
+	}
 
 	var outputBlock *hcl.Block
 	inputAt := map[string]hcl.Range{}
@@ -306,6 +323,14 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.
 			spec.Output.Rejects = resolvePath(dir, v)
 		} else if spec.Output.Parquet != "" {
 			spec.Output.Rejects = strings.TrimRight(spec.Output.Parquet, "/") + "_rejects"
+		}
+		if a := oc.Attributes["postgres"]; a != nil {
+			v, d := evalString(a, ctx)
+			diags = append(diags, d...)
+			if !d.HasErrors() && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") && !strings.Contains(v, "=") {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad postgres", "output.postgres must be a postgres:// URL or a key=value connection string."))
+			}
+			spec.Output.Postgres = v
 		}
 	}
 	return spec, diags

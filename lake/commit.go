@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,12 +9,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 )
 
@@ -26,7 +32,7 @@ const (
 
 // AttemptDir is where attempt `attempt` of task `name` (e.g. "r-3") of job run `job` writes.
 func AttemptDir(root, job, name string, attempt int) string {
-	return filepath.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d", name, attempt))
+	return objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d", name, attempt))
 }
 
 // GroupPath is the lake directory of group k, relative to the lake root.
@@ -77,12 +83,15 @@ type Manifest struct {
 }
 
 // Commit promotes the accepted groups of job run `job` into the lake at root and writes the
-// _SUCCESS manifest. Each group's data and summary directories replace the committed ones
-// atomically (see exchange). Commit is not atomic across groups: a crash mid-commit leaves
-// some groups new and some old, each whole, and no _SUCCESS for this job; re-running the job
-// repairs that.
-func Commit(root, job, name string, groups []CommitGroup, now time.Time) (*Manifest, error) {
+// _SUCCESS manifest. On local disk each group's data and summary directories replace the
+// committed ones atomically (see exchange); on S3 the groups' pending uploads are completed
+// (see Stage). Commit is not atomic across groups: a crash mid-commit leaves some groups new
+// and some old and no _SUCCESS for this job; re-running the job repairs that.
+func Commit(ctx context.Context, store objstore.Store, root, job, name string, groups []CommitGroup, now time.Time) (*Manifest, error) {
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
+	if objstore.IsS3(root) {
+		return commitS3(ctx, store, root, job, name, groups, now)
+	}
 	m := &Manifest{Job: job, Name: name, Committed: now.UTC()}
 	trash := filepath.Join(root, TemporaryDir, job, "_replaced")
 	for _, g := range groups {
@@ -100,13 +109,98 @@ func Commit(root, job, name string, groups []CommitGroup, now time.Time) (*Manif
 			}
 			m.Files = append(m.Files, files...)
 		}
-		m.Rows += g.Rows
-		m.Groups = append(m.Groups, ManifestGroup{City: g.Key.City, Year: g.Key.Year, Month: g.Key.Month, Rows: g.Rows})
+		m.add(g)
 	}
 	if err := WriteJSON(filepath.Join(root, SuccessFile), m); err != nil {
 		return nil, err
 	}
-	return m, Abort(root, job)
+	return m, Abort(ctx, store, root, job)
+}
+
+func (m *Manifest) add(g CommitGroup) {
+	m.Rows += g.Rows
+	m.Groups = append(m.Groups, ManifestGroup{City: g.Key.City, Year: g.Key.Year, Month: g.Key.Month, Rows: g.Rows})
+}
+
+// commitParallelism bounds the CompleteMultipartUpload calls in flight at commit.
+const commitParallelism = 16
+
+func commitS3(ctx context.Context, store objstore.Store, root, job, name string, groups []CommitGroup, now time.Time) (*Manifest, error) {
+	m := &Manifest{Job: job, Name: name, Committed: now.UTC()}
+	prefixes := map[string]bool{}
+	var stages []string
+	seen := map[string]bool{}
+	for _, g := range groups {
+		prefixes[filepath.ToSlash(GroupPath(g.Key))] = true
+		prefixes[filepath.ToSlash(SummaryPath(g.Key))] = true
+		if !seen[g.AttemptDir] {
+			seen[g.AttemptDir] = true
+			stages = append(stages, g.AttemptDir)
+		}
+		m.add(g)
+	}
+	var files []StagedFile
+	for _, st := range stages {
+		fs, err := readStage(ctx, store, st)
+		if err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		for _, f := range fs {
+			if underGroup(f.Path, prefixes) && f.Pending != nil {
+				files = append(files, f)
+			}
+		}
+	}
+	// Complete the accepted uploads: metadata operations, no data copied.
+	sem := make(chan struct{}, commitParallelism)
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = store.Complete(ctx, *files[i].Pending)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	keep := map[string]bool{}
+	for _, f := range files {
+		keep[f.Path] = true
+		m.Files = append(m.Files, f.File)
+	}
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
+	// A committed group holds exactly this job's files: drop a previous run's extra ones, and
+	// abort uploads to the group that lost (backup attempts, attempts of dead workers).
+	base := strings.TrimSuffix(root, "/") + "/"
+	for _, prefix := range slices.Sorted(maps.Keys(prefixes)) {
+		dir := objstore.Join(root, prefix)
+		objs, err := store.List(ctx, dir+"/")
+		if err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		for _, o := range objs {
+			if rel := strings.TrimPrefix(o.Name, base); !keep[rel] {
+				if err := store.Delete(ctx, o.Name); err != nil {
+					return nil, fmt.Errorf("commit: %w", err)
+				}
+			}
+		}
+		if _, err := store.AbortUploads(ctx, dir+"/", now); err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := objstore.WriteAll(ctx, store, objstore.Join(root, SuccessFile), append(b, '\n')); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return m, Abort(ctx, store, root, job)
 }
 
 // describe lists the files under src with their sizes and checksums, named as they will be
@@ -171,8 +265,24 @@ func Replace(src, dst, trash string) error {
 }
 
 // Abort removes everything job run `job` left under root's _temporary directory, and the
-// _temporary directory itself once it is empty.
-func Abort(root, job string) error {
+// _temporary directory itself once it is empty. On S3 it first aborts the uploads that the
+// job's stage manifests list.
+func Abort(ctx context.Context, store objstore.Store, root, job string) error {
+	if objstore.IsS3(root) {
+		tmp := objstore.Join(root, TemporaryDir, job)
+		objs, err := store.List(ctx, tmp+"/")
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, o := range objs {
+			if strings.HasSuffix(o.Name, ".pending") {
+				errs = append(errs, DiscardStage(ctx, store, o.Name))
+			}
+		}
+		errs = append(errs, store.DeletePrefix(ctx, tmp))
+		return errors.Join(errs...)
+	}
 	tmp := filepath.Join(root, TemporaryDir)
 	if err := os.RemoveAll(filepath.Join(tmp, job)); err != nil {
 		return err
@@ -197,7 +307,21 @@ func WriteJSON(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-// ReadManifest reads the _SUCCESS manifest of the lake at root.
+// LoadManifest reads the _SUCCESS manifest of the lake at root, on local disk or S3.
+func LoadManifest(ctx context.Context, store objstore.Store, root string) (*Manifest, error) {
+	name := objstore.Join(root, SuccessFile)
+	b, err := objstore.ReadAll(ctx, store, name)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &m, nil
+}
+
+// ReadManifest reads the _SUCCESS manifest of the lake at root on local disk.
 func ReadManifest(root string) (*Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(root, SuccessFile))
 	if err != nil {

@@ -1,11 +1,13 @@
 package lake
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 )
 
@@ -64,11 +66,11 @@ func TestCommitReplacesGroups(t *testing.T) {
 
 	// Both groups come from the same attempt directory, as one reducer's output would.
 	first := []CommitGroup{writeAttempt(t, root, "job1", mar, "one"), writeAttempt(t, root, "job1", apr, "one")}
-	if _, err := Commit(root, "job1", "normalize", first, now); err != nil {
+	if _, err := Commit(context.Background(), localStore(t), root, "job1", "normalize", first, now); err != nil {
 		t.Fatal(err)
 	}
 	// A second run rebuilds March only; April must be untouched, March replaced, not added to.
-	m, err := Commit(root, "job2", "normalize", []CommitGroup{writeAttempt(t, root, "job2", mar, "two")}, now)
+	m, err := Commit(context.Background(), localStore(t), root, "job2", "normalize", []CommitGroup{writeAttempt(t, root, "job2", mar, "two")}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +103,19 @@ func TestCommitReplacesGroups(t *testing.T) {
 func TestAbortLeavesNothing(t *testing.T) {
 	root := t.TempDir()
 	writeAttempt(t, root, "job1", record.Key{City: "sf", Year: 2020, Month: 1}, "x")
-	if err := Abort(root, "job1"); err != nil {
+	if err := Abort(context.Background(), localStore(t), root, "job1"); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(root)
 	if len(entries) != 0 {
 		t.Errorf("root holds %v after abort", entries)
 	}
+}
+
+func localStore(t *testing.T) objstore.Store {
+	s, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package lake
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 )
 
@@ -122,6 +124,36 @@ func ReadParquet[T any](path string) ([]T, error) {
 	rows, err := parquet.ReadFile[T](path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return rows, nil
+}
+
+// StageParquet encodes rows as one Parquet file and stages it at rel.
+func StageParquet[T any](ctx context.Context, s *Stage, rel string, rows []T) error {
+	buf := bufs.Get().(*bytes.Buffer)
+	defer bufs.Put(buf)
+	buf.Reset()
+	if err := EncodeParquet(buf, rows); err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	if err := s.Put(ctx, rel, buf.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	return nil
+}
+
+// ReadParquetFrom reads every row of the Parquet object name, on local disk or S3.
+func ReadParquetFrom[T any](ctx context.Context, store objstore.Store, name string) ([]T, error) {
+	if !objstore.IsS3(name) {
+		return ReadParquet[T](name)
+	}
+	b, err := objstore.ReadAll(ctx, store, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parquet.Read[T](bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return rows, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -427,4 +428,49 @@ func inTree(name, root string) bool {
 		root += "/"
 	}
 	return strings.HasPrefix(name, root)
+}
+
+// Join joins name elements in the form of base's store: slash-separated after the scheme
+// for s3:// names, the platform's separator for local paths.
+func Join(base string, elem ...string) string {
+	if IsS3(base) {
+		rest := strings.TrimPrefix(base, S3Scheme)
+		parts := append([]string{rest}, elem...)
+		for i := range parts {
+			parts[i] = filepath.ToSlash(parts[i])
+		}
+		return S3Scheme + path.Join(parts...)
+	}
+	return filepath.Join(append([]string{base}, elem...)...)
+}
+
+// Stores hands out one Router per S3 endpoint, so that a long-running process serving jobs
+// with different `endpoint` settings reuses its clients and connections. Safe for
+// concurrent use.
+type Stores struct {
+	base Options
+	mu   sync.Mutex
+	m    map[string]*Router
+}
+
+// NewStores returns a cache of Routers configured with base, whose Endpoint is the default.
+func NewStores(base Options) *Stores { return &Stores{base: base, m: map[string]*Router{}} }
+
+// For returns the Router for endpoint ("" means the base options' endpoint).
+func (s *Stores) For(endpoint string) (*Router, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.m[endpoint]; r != nil {
+		return r, nil
+	}
+	opt := s.base
+	if endpoint != "" {
+		opt.Endpoint = endpoint
+	}
+	r, err := New(opt)
+	if err != nil {
+		return nil, err
+	}
+	s.m[endpoint] = r
+	return r, nil
 }

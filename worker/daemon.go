@@ -23,6 +23,7 @@ import (
 	"github.com/ireports/ireports/internal/auth"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/task"
 )
@@ -102,7 +103,8 @@ type Daemon struct {
 	ln      net.Listener
 	client  *http.Client // to the coordinator
 	env     Env
-	slots   chan struct{} // one token per running attempt
+	stores  *objstore.Stores // by the job's S3 endpoint
+	slots   chan struct{}    // one token per running attempt
 
 	ctx    context.Context // cancelled by Shutdown: stops the loops and running attempts
 	cancel context.CancelFunc
@@ -163,6 +165,7 @@ func Start(cfg Config) (*Daemon, error) {
 		host, _, _ = net.SplitHostPort(d.members.Addr())
 	}
 	addr := net.JoinHostPort(host, port)
+	d.stores = objstore.NewStores(objstore.DefaultOptions())
 	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: &shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token}}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: Version}, 5*time.Second); err != nil {
 		d.members.Shutdown()
@@ -319,16 +322,20 @@ func (d *Daemon) execute(a task.Assignment) {
 	req := task.CompleteRequest{Worker: d.members.Name(), ID: a.ID}
 	start := time.Now()
 	spec, err := d.spec(a)
+	env := d.env
+	if err == nil {
+		env.Store, err = d.stores.For(spec.Endpoint)
+	}
 	if err == nil {
 		switch a.Kind {
 		case task.KindMap:
 			var res task.MapResult
-			if res, err = RunMap(ctx, spec, d.env, *a.Map); err == nil {
+			if res, err = RunMap(ctx, spec, env, *a.Map); err == nil {
 				req.Map = &res
 			}
 		case task.KindReduce:
 			var res task.ReduceResult
-			if res, err = RunReduce(ctx, spec, d.env, *a.Reduce); err == nil {
+			if res, err = RunReduce(ctx, spec, env, *a.Reduce); err == nil {
 				req.Reduce = &res
 			}
 		default:
@@ -343,27 +350,30 @@ func (d *Daemon) execute(a task.Assignment) {
 		// Nobody reads what a failed or refused attempt wrote into the job's outputs, and the
 		// coordinator may already have cleaned up the job (cancelled, or done without this
 		// late attempt): left here, it would stay in the lake's _temporary forever.
-		discardAttempt(spec, a)
+		discardAttempt(d.ctx, env.Store, spec, a)
 	}
 }
 
 // discardAttempt removes the files attempt a wrote under its job's outputs (a map attempt's
-// rejects, a reduce attempt's groups), then the job's _temporary directories if that left
+// rejects, a reduce attempt's stage), then the job's _temporary directories if that left
 // them empty. Never call it for an attempt the coordinator may have accepted.
-func discardAttempt(spec *jobs.Spec, a task.Assignment) {
-	var dir string
-	switch {
-	case a.Kind == task.KindMap && a.Map != nil:
-		dir = lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
-	case a.Kind == task.KindReduce && a.Reduce != nil:
-		dir = lake.AttemptDir(spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
-	default:
+func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, a task.Assignment) {
+	if store == nil {
 		return
 	}
-	os.RemoveAll(dir)
-	// Both fail harmlessly while other attempts still have files there (as in lake.Abort).
-	os.Remove(filepath.Dir(dir))
-	os.Remove(filepath.Dir(filepath.Dir(dir)))
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case a.Kind == task.KindMap && a.Map != nil:
+		dir := lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+		if objstore.IsS3(dir) {
+			store.DeletePrefix(ctx, dir)
+			return
+		}
+		lake.DiscardStage(ctx, store, dir) // removes the directory and its empty parents
+	case a.Kind == task.KindReduce && a.Reduce != nil:
+		st := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		st.Discard(ctx)
+	}
 }
 
 // report delivers an attempt's outcome, retrying while the coordinator is unreachable: a

@@ -15,6 +15,7 @@ import (
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/task"
@@ -24,6 +25,8 @@ import (
 type Env struct {
 	// DataDir holds this process's map outputs, under DataDir/<job>/.
 	DataDir string
+	// Store reads the job's inputs and writes its lake and rejects, on local disk or S3.
+	Store objstore.Store
 	// Fetcher reads map output segments for reduce tasks.
 	Fetcher shuffle.Fetcher
 	// ShuffleAddr is the address other processes fetch this process's map outputs from
@@ -53,8 +56,8 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	}
 	in := spec.Inputs[t.Input]
 	rejDir := lake.AttemptDir(spec.Output.Rejects, t.Job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
-	rej := &rejectWriter{path: filepath.Join(rejDir, "rejects.jsonl"), file: t.File, byReason: map[string]int64{}}
-	defer rej.close()
+	rej := &rejectWriter{ctx: ctx, store: env.Store, path: objstore.Join(rejDir, "rejects.jsonl"), file: t.File, byReason: map[string]int64{}}
+	defer rej.abort()
 	out, err := shuffle.NewWriter(t.Reducers)
 	if err != nil {
 		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
@@ -112,17 +115,14 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 
 type emitFunc func(offset int64, raw []byte, err error) error
 
-// openInput opens the byte range of t's file starting at off.
-func openInput(t task.Map, off int64) (io.ReadCloser, error) {
-	f, err := os.Open(t.File)
-	if err != nil {
-		return nil, err
+// openInput opens the byte range of t's file from off to the end of the task's split, plus
+// room for the split's last record to run past End.
+func openInput(ctx context.Context, env Env, t task.Map, off int64) (io.ReadCloser, error) {
+	n := int64(-1)
+	if t.Format == task.FormatCSV && !t.Gzip {
+		n = t.End - off + csvsplit.DefaultMaxRecordBytes + 2
 	}
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
+	return env.Store.OpenRange(ctx, t.File, off, n)
 }
 
 type readCloser struct {
@@ -140,13 +140,13 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 	opt := csvsplit.Options{Start: t.Start, End: t.End, DataStart: t.DataStart, State: t.State, Fields: len(t.Header)}
 	var src io.ReadCloser
 	if t.Gzip {
-		src, err = openGzipData(t)
+		src, err = openGzipData(ctx, env, t)
 	} else {
 		from := t.Start
 		if t.Start > t.DataStart {
 			from-- // the reader needs the byte before Start to know whether Start begins a record
 		}
-		src, err = openInput(t, from)
+		src, err = openInput(ctx, env, t, from)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", t, err)
@@ -187,8 +187,8 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 
 // openGzipData opens a gzip-compressed file positioned at its first data byte (offsets are in
 // the decompressed stream).
-func openGzipData(t task.Map) (io.ReadCloser, error) {
-	f, err := os.Open(t.File)
+func openGzipData(ctx context.Context, env Env, t task.Map) (io.ReadCloser, error) {
+	f, err := env.Store.OpenRange(ctx, t.File, 0, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func openGzipData(t task.Map) (io.ReadCloser, error) {
 
 func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc, res *task.MapResult) error {
 	norm := schema.BindJSON()
-	src, err := openInput(t, 0)
+	src, err := openInput(ctx, env, t, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t, err)
 	}
@@ -267,10 +267,12 @@ func reasonOf(err error) Reject {
 	}
 }
 
-// rejectWriter appends rejects to a JSON-lines file it creates on the first reject.
+// rejectWriter appends rejects to a JSON-lines object it creates on the first reject.
 type rejectWriter struct {
+	ctx        context.Context
+	store      objstore.Store
 	path, file string
-	f          *os.File
+	f          objstore.Writer
 	w          *bufio.Writer
 	n          int64
 	byReason   map[string]int64
@@ -281,10 +283,7 @@ func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
 	w.byReason[r.Reason]++
 	w.n++
 	if w.f == nil {
-		if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
-			return err
-		}
-		f, err := os.Create(w.path)
+		f, err := w.store.Create(w.ctx, w.path)
 		if err != nil {
 			return err
 		}
@@ -300,14 +299,25 @@ func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
 	return w.w.WriteByte('\n')
 }
 
+// close makes the rejects object visible.
 func (w *rejectWriter) close() error {
 	if w.f == nil {
 		return nil
 	}
 	err := w.w.Flush()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if err != nil {
+		w.f.Abort()
+	} else {
+		err = w.f.Close()
 	}
 	w.f = nil
 	return err
+}
+
+// abort discards a rejects object that close did not finish.
+func (w *rejectWriter) abort() {
+	if w.f != nil {
+		w.f.Abort()
+		w.f = nil
+	}
 }

@@ -32,7 +32,20 @@ func cityZones(spec *jobs.Spec) map[string]*time.Location {
 // RunReduce executes reduce task t of the job described by spec.
 func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (task.ReduceResult, error) {
 	res := task.ReduceResult{Index: t.Index, Attempt: t.Attempt}
-	res.Dir = lake.AttemptDir(spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	stage := lake.NewStage(env.Store, spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	res.Dir = stage.Dir()
+	res, err := reduce(ctx, spec, env, t, stage, res)
+	if err == nil {
+		err = stage.Finish(ctx)
+	}
+	if err != nil {
+		// Uploads of a failed attempt would linger in S3 until the job's end; drop them now.
+		stage.Discard(context.WithoutCancel(ctx))
+	}
+	return res, err
+}
+
+func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage *lake.Stage, res task.ReduceResult) (task.ReduceResult, error) {
 	zones := cityZones(spec)
 
 	spill := ""
@@ -61,7 +74,7 @@ func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (ta
 		if loc == nil {
 			return task.Fatal(fmt.Errorf("%s: group %s: city not in the job's schemas", t, key))
 		}
-		g, err := writeGroup(res.Dir, key, loc, group)
+		g, err := writeGroup(ctx, stage, key, loc, group)
 		if err != nil {
 			return fmt.Errorf("%s: group %s: %w", t, key, err)
 		}
@@ -126,9 +139,9 @@ func isLocalResourceErr(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOSPC)
 }
 
-// writeGroup writes one group's lake file, sorted by creation time, and its summary tables
-// under dir, and describes them.
-func writeGroup(dir string, k record.Key, loc *time.Location, reqs []record.Request) (task.Group, error) {
+// writeGroup stages one group's lake file, sorted by creation time, and its summary tables,
+// and describes them.
+func writeGroup(ctx context.Context, stage *lake.Stage, k record.Key, loc *time.Location, reqs []record.Request) (task.Group, error) {
 	slices.SortFunc(reqs, func(a, b record.Request) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
@@ -141,7 +154,7 @@ func writeGroup(dir string, k record.Key, loc *time.Location, reqs []record.Requ
 		rows[i] = lake.ToRow(&reqs[i])
 	}
 	rel := filepath.Join(lake.GroupPath(k), lake.PartFile(0))
-	if err := lake.WriteParquet(filepath.Join(dir, rel), rows); err != nil {
+	if err := lake.StageParquet(ctx, stage, rel, rows); err != nil {
 		return g, err
 	}
 	g.Files = append(g.Files, rel)
@@ -152,13 +165,13 @@ func writeGroup(dir string, k record.Key, loc *time.Location, reqs []record.Requ
 		name  string
 		write func(string) error
 	}{
-		{summary.TableMonthly, func(p string) error { return lake.WriteParquet(p, t.Monthly) }},
-		{summary.TableAgencyDaily, func(p string) error { return lake.WriteParquet(p, t.AgencyDaily) }},
-		{summary.TableHeat, func(p string) error { return lake.WriteParquet(p, t.Heat) }},
-		{summary.TableGeo, func(p string) error { return lake.WriteParquet(p, t.Geo) }},
+		{summary.TableMonthly, func(p string) error { return lake.StageParquet(ctx, stage, p, t.Monthly) }},
+		{summary.TableAgencyDaily, func(p string) error { return lake.StageParquet(ctx, stage, p, t.AgencyDaily) }},
+		{summary.TableHeat, func(p string) error { return lake.StageParquet(ctx, stage, p, t.Heat) }},
+		{summary.TableGeo, func(p string) error { return lake.StageParquet(ctx, stage, p, t.Geo) }},
 	} {
 		rel := filepath.Join(sdir, w.name+".parquet")
-		if err := w.write(filepath.Join(dir, rel)); err != nil {
+		if err := w.write(rel); err != nil {
 			return g, err
 		}
 		g.Files = append(g.Files, rel)

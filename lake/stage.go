@@ -1,0 +1,164 @@
+package lake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ireports/ireports/objstore"
+)
+
+// Stage collects the files one task attempt writes into a lake (or a rejects tree) until the
+// job commits or drops them. Where it keeps them depends on the store of the lake's root:
+//
+//   - local disk: in the attempt's private directory, AttemptDir(root, job, name, attempt);
+//     commit renames whole group directories into place;
+//   - S3: each file is a multipart upload to its FINAL name, left incomplete (invisible), and
+//     the uploads are listed in a small manifest at <root>/_temporary/<job>/<name>-<n>.pending;
+//     commit completes the accepted uploads (no data is copied) and aborts the others. See
+//     objstore's package documentation for the protocol.
+//
+// Either way, Dir names the attempt's staging area; it is what a task result carries to the
+// coordinator.
+type Stage struct {
+	store objstore.Store
+	root  string
+	dir   string
+	s3    bool
+	files []StagedFile
+}
+
+// StagedFile is one file of a stage: its description as the manifest will show it, and on
+// S3 the upload that holds its bytes.
+type StagedFile struct {
+	File
+	Pending *objstore.Pending `json:"pending,omitempty"`
+}
+
+// NewStage starts the stage of attempt `attempt` of task `name` (e.g. "r-3") of job run
+// `job` under root.
+func NewStage(store objstore.Store, root, job, name string, attempt int) *Stage {
+	s := &Stage{store: store, root: root, s3: objstore.IsS3(root)}
+	if s.s3 {
+		s.dir = objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d.pending", name, attempt))
+	} else {
+		s.dir = AttemptDir(root, job, name, attempt)
+	}
+	return s
+}
+
+// Dir names the stage: the attempt directory on local disk, the manifest on S3.
+func (s *Stage) Dir() string { return s.dir }
+
+// Put stages b as the file at rel (slash-separated, relative to the root).
+func (s *Stage) Put(ctx context.Context, rel string, b []byte) error {
+	sum := sha256.Sum256(b)
+	f := StagedFile{File: File{Path: filepath.ToSlash(rel), Bytes: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}}
+	if !s.s3 {
+		path := filepath.Join(s.dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		// No temporary file and rename: the attempt directory is private to this attempt
+		// and is promoted whole or dropped.
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return err
+		}
+		s.files = append(s.files, f)
+		return nil
+	}
+	w, err := s.store.CreatePending(ctx, objstore.Join(s.root, rel))
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Abort()
+		return err
+	}
+	p, err := w.Close()
+	if err != nil {
+		return err
+	}
+	f.Pending = &p
+	s.files = append(s.files, f)
+	return nil
+}
+
+// Finish records the stage so that the coordinator can commit it: on S3 it writes the
+// manifest of pending uploads; on local disk the directory is the record.
+func (s *Stage) Finish(ctx context.Context) error {
+	if !s.s3 {
+		return nil
+	}
+	b, err := json.Marshal(s.files)
+	if err != nil {
+		return err
+	}
+	if err := objstore.WriteAll(ctx, s.store, s.dir, b); err != nil {
+		return fmt.Errorf("write stage manifest: %w", err)
+	}
+	return nil
+}
+
+// Discard drops everything the stage holds. Never call it for an accepted attempt.
+func (s *Stage) Discard(ctx context.Context) error {
+	return DiscardStage(ctx, s.store, s.dir)
+}
+
+// DiscardStage drops the stage at dir (a Stage's Dir), staged on local disk or S3, together
+// with the uploads its manifest lists. A stage whose manifest was never written (the attempt
+// died before Finish) leaves uploads that only Abort's sweep of the job's output finds.
+func DiscardStage(ctx context.Context, store objstore.Store, dir string) error {
+	if !objstore.IsS3(dir) {
+		err := os.RemoveAll(dir)
+		// Fails harmlessly while other attempts still have files there.
+		os.Remove(filepath.Dir(dir))
+		os.Remove(filepath.Dir(filepath.Dir(dir)))
+		return err
+	}
+	files, err := readStage(ctx, store, dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var errs []error
+	for _, f := range files {
+		if f.Pending != nil {
+			errs = append(errs, store.AbortPending(ctx, *f.Pending))
+		}
+	}
+	errs = append(errs, store.Delete(ctx, dir))
+	return errors.Join(errs...)
+}
+
+func readStage(ctx context.Context, store objstore.Store, manifest string) ([]StagedFile, error) {
+	b, err := objstore.ReadAll(ctx, store, manifest)
+	if err != nil {
+		return nil, err
+	}
+	var files []StagedFile
+	if err := json.Unmarshal(b, &files); err != nil {
+		return nil, fmt.Errorf("stage manifest %s: %w", manifest, err)
+	}
+	return files, nil
+}
+
+// underGroup reports whether the lake-relative path rel belongs to one of the groups.
+func underGroup(rel string, prefixes map[string]bool) bool {
+	for dir := filepath.ToSlash(rel); ; {
+		i := strings.LastIndexByte(dir, '/')
+		if i < 0 {
+			return false
+		}
+		dir = dir[:i]
+		if prefixes[dir] {
+			return true
+		}
+	}
+}
