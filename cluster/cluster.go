@@ -319,7 +319,7 @@ var _ memberlist.EventDelegate = (*eventDelegate)(nil)
 
 func (d *eventDelegate) NotifyJoin(n *memberlist.Node)   { (*Membership)(d).enqueue(EventJoin, n) }
 func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { (*Membership)(d).enqueue(EventUpdate, n) }
-func (d *eventDelegate) NotifyLeave(n *memberlist.Node) { (*Membership)(d).enqueue(EventLeave, n) }
+func (d *eventDelegate) NotifyLeave(n *memberlist.Node)  { (*Membership)(d).enqueue(EventLeave, n) }
 
 // delegate supplies this node's metadata; ireports sends no user messages over gossip.
 type delegate Membership

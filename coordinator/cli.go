@@ -30,6 +30,8 @@ commands:
   submit FILE.job   send a job to a running coordinator and follow it
   status [JOB]      list the jobs, or show one
   cancel JOB        cancel a running job
+  publish FILE.job  load the summaries of the job's last committed run into Postgres
+  migrate           create or upgrade the Postgres summary tables
   gen               write a synthetic multi-city corpus
   schema [NAME]     list the built-in city schemas, or print one (to copy into a job file)
 
@@ -56,6 +58,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, args[1:], stdout, stderr)
 	case "cancel":
 		err = cmdCancel(ctx, args[1:], stdout, stderr)
+	case "publish":
+		err = cmdPublish(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = cmdGen(ctx, args[1:], stdout, stderr)
 	case "schema":
@@ -74,10 +80,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		if errors.Is(err, ErrUnpublished) {
+			return ExitUnpublished
+		}
 		return 1
 	}
 	return 0
 }
+
+// ExitUnpublished is the exit code of a job that committed its lake but could not publish
+// its summaries to Postgres (see ErrUnpublished).
+const ExitUnpublished = 3
 
 // errReported is returned by a command that has already told the user what went wrong.
 var errReported = errors.New("reported")
@@ -165,6 +178,9 @@ func finish(stdout io.Writer, res *Result, runErr error, asJSON bool) error {
 		}
 		return runErr
 	}
+	if res.Published == Unpublished {
+		return ErrUnpublished
+	}
 	return nil
 }
 
@@ -184,6 +200,9 @@ func printResult(w io.Writer, r *Result) {
 	}
 	if r.PeakRSSBytes > 0 {
 		fmt.Fprintf(w, "  memory     %s peak RSS\n", units.FormatBytes(r.PeakRSSBytes))
+	}
+	if r.Published != "" {
+		fmt.Fprintf(w, "  postgres   summaries %s\n", r.Published)
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  warning    %s\n", warn)

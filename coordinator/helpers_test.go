@@ -86,6 +86,8 @@ type jobDef struct {
 	parquet  string
 	rejects  string
 	schemas  string // extra top-level blocks (schema definitions)
+	endpoint string // S3 endpoint attribute, if any
+	postgres string // output.postgres, if any
 }
 
 func (j jobDef) source() string {
@@ -94,6 +96,9 @@ func (j jobDef) source() string {
 	fmt.Fprintf(&b, "job %q {\n  split_size = %q\n  reducers = %d\n  max_reject_ratio = %s\n",
 		cmp.Or(j.name, "normalize"), cmp.Or(j.split, "64MiB"), cmp.Or(j.reducers, 8),
 		strconv.FormatFloat(j.ratio, 'g', -1, 64))
+	if j.endpoint != "" {
+		fmt.Fprintf(&b, "  endpoint = %q\n", j.endpoint)
+	}
 	for _, in := range j.inputs {
 		fmt.Fprintf(&b, "  input %q {\n    path = %q\n    schema = %q\n", in.name, in.path, in.schema)
 		if in.format != "" {
@@ -101,7 +106,11 @@ func (j jobDef) source() string {
 		}
 		b.WriteString("  }\n")
 	}
-	fmt.Fprintf(&b, "  output {\n    parquet = %q\n    rejects = %q\n  }\n}\n", j.parquet, j.rejects)
+	fmt.Fprintf(&b, "  output {\n    parquet = %q\n    rejects = %q\n", j.parquet, j.rejects)
+	if j.postgres != "" {
+		fmt.Fprintf(&b, "    postgres = %q\n", j.postgres)
+	}
+	b.WriteString("  }\n}\n")
 	return b.String()
 }
 

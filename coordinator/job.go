@@ -18,6 +18,7 @@ import (
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/pgsink"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/task"
 )
@@ -61,6 +62,9 @@ type Result struct {
 	Seconds           float64          `json:"seconds"`
 	PeakRSSBytes      int64            `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
 	Warnings          []string         `json:"warnings,omitempty"`
+	// Published says whether the summaries reached Postgres: "published", "unpublished"
+	// (the lake is committed; see ErrUnpublished), or "" when the job has no postgres output.
+	Published string `json:"published,omitempty"`
 }
 
 // Outputs says where a job's results are.
@@ -109,6 +113,8 @@ type RunOptions struct {
 	Tracker *Tracker     // nil: progress is not tracked
 	// Store reads the inputs and writes the outputs; nil: a Router for the job's endpoint.
 	Store objstore.Store
+	// Publish configures publishing to Postgres; nil: pgsink.DefaultConfig.
+	Publish *pgsink.Config
 }
 
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
@@ -120,6 +126,10 @@ type driver struct {
 	log   *slog.Logger
 	res   *Result
 	prog  *Tracker
+	// pubCfg configures publishing; nil: the default.
+	pubCfg *pgsink.Config
+	// started is when the run began.
+	started time.Time
 
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
@@ -157,7 +167,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		opt.Store = r
 	}
 	d := &driver{
-		spec: spec, exec: exec, store: opt.Store, job: job, log: opt.Log.With("job", job), prog: opt.Tracker,
+		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
@@ -218,7 +228,8 @@ func (d *driver) run(ctx context.Context) error {
 		return err
 	}
 	d.prog.update(func(p *Progress) { p.Phase = "commit" })
-	if err := d.commit(ctx, groups); err != nil {
+	m, err := d.commit(ctx, groups)
+	if err != nil {
 		return err
 	}
 	// After the lake: a job that fails or is cancelled before this point leaves the previous
@@ -227,6 +238,7 @@ func (d *driver) run(ctx context.Context) error {
 	if err := d.commitRejects(ctx); err != nil {
 		return fmt.Errorf("lake committed, but %w", err)
 	}
+	d.publish(ctx, m, d.started)
 	return nil
 }
 
@@ -408,7 +420,7 @@ func (d *driver) recoverMapOutput(ctx context.Context, i, seen int) error {
 	return d.runMaps(ctx, slices.Sorted(maps.Keys(states)), states)
 }
 
-func (d *driver) commit(ctx context.Context, results []task.ReduceResult) error {
+func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake.Manifest, error) {
 	var groups []lake.CommitGroup
 	for _, r := range results {
 		d.res.RecordsOut += r.RecordsOut
@@ -423,16 +435,18 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) error 
 	d.res.Groups = len(groups)
 	if in, out := d.res.RecordsIn, d.res.RecordsOut+d.res.Rejected+d.res.DuplicatesRemoved; in != out {
 		// The accounting invariant is what lets users trust the counts; never commit without it.
-		return fmt.Errorf("internal error: records in %d != out %d + rejected %d + duplicates %d",
+		return nil, fmt.Errorf("internal error: records in %d != out %d + rejected %d + duplicates %d",
 			in, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
 	}
-	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, d.spec.Output.Parquet, d.job, d.spec.Name, groups, time.Now())
+	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, d.spec.Output.Parquet, d.job, d.spec.Name,
+		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved},
+		groups, time.Now())
 	if err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
 	d.res.Outputs.Manifest = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile)
 	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
-	return nil
+	return m, nil
 }
 
 // commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"github.com/ireports/ireports/pgsink"
 	"log/slog"
 	"runtime"
 	"time"
@@ -22,6 +23,8 @@ type LocalConfig struct {
 	Log *slog.Logger
 	// Progress, if set, is called about twice a second while the job runs.
 	Progress func(JobStatus)
+	// Publish configures publishing summaries to Postgres (nil: pgsink.DefaultConfig).
+	Publish *pgsink.Config
 }
 
 // RunLocal runs the job described by spec on a local cluster (see LocalCluster) and
@@ -31,7 +34,7 @@ func RunLocal(ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, e
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
-	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log})
+	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish})
 	if err != nil {
 		return &Result{Name: spec.Name, Status: "failed", Error: err.Error()}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ireports/ireports/pgsink"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,6 +33,8 @@ type LocalClusterConfig struct {
 	Slots   int    // task slots per worker (0: 1)
 	Dir     string // coordinator and worker data dirs ("": a temporary directory, removed at Shutdown)
 	Log     *slog.Logger
+	// Publish configures publishing summaries to Postgres (nil: pgsink.DefaultConfig).
+	Publish *pgsink.Config
 }
 
 // StartLocalCluster starts a coordinator and cfg.Workers workers, with a fresh random
@@ -62,6 +65,7 @@ func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
 
 	sc := LocalServerConfig()
 	sc.DataDir, sc.Key, sc.Token, sc.Log, sc.Name = filepath.Join(c.dir, "coordinator"), key, c.Token, cfg.Log, "coordinator"
+	sc.Publish = cfg.Publish
 	srv, err := NewServer(sc)
 	if err != nil {
 		c.cleanup()

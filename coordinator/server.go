@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ireports/ireports/pgsink"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,6 +47,8 @@ type ServerConfig struct {
 	// Fast shortens gossip failure detection, for loopback clusters.
 	Fast bool
 	Log  *slog.Logger
+	// Publish configures publishing summaries to Postgres (nil: pgsink.DefaultConfig).
+	Publish *pgsink.Config
 }
 
 // DefaultServerConfig is the production preset: memberlist's LAN timings, a 10 s lease.
@@ -239,7 +242,7 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker})
+		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish})
 		now := time.Now().UTC()
 		s.mu.Lock()
 		run.State, run.Result, run.Finished, run.err = res.Status, res, &now, err

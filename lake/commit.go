@@ -80,6 +80,16 @@ type Manifest struct {
 	Rows      int64           `json:"rows"`
 	Groups    []ManifestGroup `json:"groups"`
 	Files     []File          `json:"files"`
+	// Run is the committing run's accounting, for tools that record it later (publish).
+	Run RunStats `json:"run"`
+}
+
+// RunStats is a job run's accounting as the manifest keeps it.
+type RunStats struct {
+	Started    time.Time `json:"started"`
+	RecordsIn  int64     `json:"records_in"`
+	Rejected   int64     `json:"rejected"`
+	Duplicates int64     `json:"duplicates"`
 }
 
 // Commit promotes the accepted groups of job run `job` into the lake at root and writes the
@@ -87,12 +97,12 @@ type Manifest struct {
 // committed ones atomically (see exchange); on S3 the groups' pending uploads are completed
 // (see Stage). Commit is not atomic across groups: a crash mid-commit leaves some groups new
 // and some old and no _SUCCESS for this job; re-running the job repairs that.
-func Commit(ctx context.Context, store objstore.Store, root, job, name string, groups []CommitGroup, now time.Time) (*Manifest, error) {
+func Commit(ctx context.Context, store objstore.Store, root, job, name string, stats RunStats, groups []CommitGroup, now time.Time) (*Manifest, error) {
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
+	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats}
 	if objstore.IsS3(root) {
-		return commitS3(ctx, store, root, job, name, groups, now)
+		return commitS3(ctx, store, root, job, m, groups, now)
 	}
-	m := &Manifest{Job: job, Name: name, Committed: now.UTC()}
 	trash := filepath.Join(root, TemporaryDir, job, "_replaced")
 	for _, g := range groups {
 		for _, rel := range []string{GroupPath(g.Key), SummaryPath(g.Key)} {
@@ -125,8 +135,7 @@ func (m *Manifest) add(g CommitGroup) {
 // commitParallelism bounds the CompleteMultipartUpload calls in flight at commit.
 const commitParallelism = 16
 
-func commitS3(ctx context.Context, store objstore.Store, root, job, name string, groups []CommitGroup, now time.Time) (*Manifest, error) {
-	m := &Manifest{Job: job, Name: name, Committed: now.UTC()}
+func commitS3(ctx context.Context, store objstore.Store, root, job string, m *Manifest, groups []CommitGroup, now time.Time) (*Manifest, error) {
 	prefixes := map[string]bool{}
 	var stages []string
 	seen := map[string]bool{}

@@ -66,11 +66,11 @@ func TestCommitReplacesGroups(t *testing.T) {
 
 	// Both groups come from the same attempt directory, as one reducer's output would.
 	first := []CommitGroup{writeAttempt(t, root, "job1", mar, "one"), writeAttempt(t, root, "job1", apr, "one")}
-	if _, err := Commit(context.Background(), localStore(t), root, "job1", "normalize", first, now); err != nil {
+	if _, err := Commit(context.Background(), localStore(t), root, "job1", "normalize", RunStats{}, first, now); err != nil {
 		t.Fatal(err)
 	}
 	// A second run rebuilds March only; April must be untouched, March replaced, not added to.
-	m, err := Commit(context.Background(), localStore(t), root, "job2", "normalize", []CommitGroup{writeAttempt(t, root, "job2", mar, "two")}, now)
+	m, err := Commit(context.Background(), localStore(t), root, "job2", "normalize", RunStats{}, []CommitGroup{writeAttempt(t, root, "job2", mar, "two")}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

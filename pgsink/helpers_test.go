@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"fmt"
+	"github.com/ireports/ireports/objstore"
 	"io"
 	"log/slog"
 	"os"
@@ -319,3 +320,11 @@ func newSink(t testing.TB, db *sql.DB, deadline time.Duration) *Sink {
 
 // quiet discards the retry warnings tests provoke on purpose.
 var quiet = slog.New(slog.DiscardHandler)
+
+func testStore(t testing.TB) objstore.Store {
+	s, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -1,9 +1,10 @@
 package pgsink
 
 import (
-	"path/filepath"
+	"context"
 
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -12,29 +13,30 @@ import (
 // (<root>/_summary/<city>/<yyyy>-<mm>/<table>.parquet, written by the reducers). Every table's
 // file must exist: a reducer writes all four, empty ones included, so a missing file means the
 // group was not committed.
-func ReadSummaries(root string, k record.Key) (summary.Tables, error) {
-	dir := filepath.Join(root, lake.SummaryPath(k))
-	file := func(table string) string { return filepath.Join(dir, table+".parquet") }
+func ReadSummaries(ctx context.Context, store objstore.Store, root string, k record.Key) (summary.Tables, error) {
+	dir := objstore.Join(root, lake.SummaryPath(k))
+	file := func(table string) string { return objstore.Join(dir, table+".parquet") }
 	var t summary.Tables
 	var err error
-	if t.Monthly, err = lake.ReadParquet[summary.Monthly](file(summary.TableMonthly)); err != nil {
+	if t.Monthly, err = lake.ReadParquetFrom[summary.Monthly](ctx, store, file(summary.TableMonthly)); err != nil {
 		return t, err
 	}
-	if t.AgencyDaily, err = lake.ReadParquet[summary.AgencyDaily](file(summary.TableAgencyDaily)); err != nil {
+	if t.AgencyDaily, err = lake.ReadParquetFrom[summary.AgencyDaily](ctx, store, file(summary.TableAgencyDaily)); err != nil {
 		return t, err
 	}
-	if t.Heat, err = lake.ReadParquet[summary.Heat](file(summary.TableHeat)); err != nil {
+	if t.Heat, err = lake.ReadParquetFrom[summary.Heat](ctx, store, file(summary.TableHeat)); err != nil {
 		return t, err
 	}
-	if t.Geo, err = lake.ReadParquet[summary.Geo](file(summary.TableGeo)); err != nil {
+	if t.Geo, err = lake.ReadParquetFrom[summary.Geo](ctx, store, file(summary.TableGeo)); err != nil {
 		return t, err
 	}
 	return t, nil
 }
 
-// LakeLoader is the LoadFunc that reads each group's summaries from the lake at root.
-func LakeLoader(root string) LoadFunc {
-	return func(k record.Key) (summary.Tables, error) { return ReadSummaries(root, k) }
+// LakeLoader is the LoadFunc that reads each group's summaries from the lake at root, on
+// local disk or S3.
+func LakeLoader(ctx context.Context, store objstore.Store, root string) LoadFunc {
+	return func(k record.Key) (summary.Tables, error) { return ReadSummaries(ctx, store, root, k) }
 }
 
 // ManifestGroups lists the groups a _SUCCESS manifest committed: what `coordinator publish`

@@ -194,7 +194,7 @@ func TestReadSummaries(t *testing.T) {
 		Heat:        []summary.Heat{{City: k.City, Year: 2024, Month: 5, Weekday: 3, Hour: 23, Requests: 2}},
 	}
 	writeSummaries(t, root, k, want)
-	got, err := ReadSummaries(root, k)
+	got, err := ReadSummaries(context.Background(), testStore(t), root, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestReadSummaries(t *testing.T) {
 
 	t.Run("missing table", func(t *testing.T) {
 		os.Remove(filepath.Join(root, lake.SummaryPath(k), summary.TableGeo+".parquet"))
-		_, err := ReadSummaries(root, k)
+		_, err := ReadSummaries(context.Background(), testStore(t), root, k)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("ReadSummaries: %v, want fs.ErrNotExist", err)
 		}

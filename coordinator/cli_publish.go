@@ -1,0 +1,107 @@
+package coordinator
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/pgsink"
+)
+
+// cmdPublish publishes the summaries of the run that last committed a job's lake.
+func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "Postgres URL (default: the job's output.postgres, else $DATABASE_URL)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: coordinator publish FILE.job [--db URL]")
+		fmt.Fprintln(stderr, "Loads the summaries of the run that last committed the job's lake (its _SUCCESS manifest)")
+		fmt.Fprintln(stderr, "from <parquet>/_summary/ into Postgres, replacing those (city, month) groups. Idempotent.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("want one job file, got %d arguments", len(pos))
+	}
+	spec, err := jobs.ParseFile(pos[0])
+	if err != nil {
+		return err
+	}
+	spec.Output.Postgres = cmp.Or(*db, spec.Output.Postgres, os.Getenv("DATABASE_URL"))
+	if spec.Output.Postgres == "" {
+		return fmt.Errorf("no database: give --db, output { postgres = ... } or DATABASE_URL")
+	}
+	store, err := objstore.New(objstore.Options{Endpoint: spec.Endpoint})
+	if err != nil {
+		return err
+	}
+	m, err := lake.LoadManifest(ctx, store, spec.Output.Parquet)
+	if err != nil {
+		return fmt.Errorf("the lake %s has no committed run to publish: %w", spec.Output.Parquet, err)
+	}
+	run := pgsink.JobRun{
+		ID: m.Job, Name: m.Name, Status: "succeeded", Started: cmp.Or(m.Run.Started, m.Committed), Finished: m.Committed,
+		RecordsIn: m.Run.RecordsIn, RecordsOut: m.Rows, RecordsRejected: m.Run.Rejected,
+		Duplicates: m.Run.Duplicates, Groups: len(m.Groups),
+	}
+	if err := Publish(ctx, spec, store, m, run, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "published job %s (%s): %d groups, %d rows\n", m.Job, m.Name, len(m.Groups), m.Rows)
+	return nil
+}
+
+// cmdMigrate applies the schema migrations embedded in this binary.
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "Postgres URL (default $DATABASE_URL)")
+	readonly := fs.String("readonly-role", "", "also create or update this read-only role for the viz server (password from $IREPORTS_VIZ_PASSWORD)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: coordinator migrate [--db URL] [--readonly-role NAME]")
+		fmt.Fprintln(stderr, "Creates or upgrades the summary tables. Jobs with a postgres output do this themselves.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dbURL == "" {
+		fs.Usage()
+		return fmt.Errorf("no database: give --db or DATABASE_URL")
+	}
+	db, err := sql.Open("postgres", *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	sink, err := pgsink.New(db, pgsink.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	if err := sink.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database schema is up to date")
+	if *readonly != "" {
+		pw := os.Getenv("IREPORTS_VIZ_PASSWORD")
+		if pw == "" {
+			return fmt.Errorf("--readonly-role needs the role's password in IREPORTS_VIZ_PASSWORD")
+		}
+		if err := pgsink.EnsureReadOnlyRole(ctx, db, *readonly, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "read-only role %s can read the summary tables\n", *readonly)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/pgsink"
+)
+
+// tablesDigest is a digest of every summary row, to compare database states.
+func tablesDigest(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var out string
+	for _, q := range []string{
+		`SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM request_monthly t`,
+		`SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM agency_daily t`,
+		`SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM request_heat t`,
+		`SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM request_geo t`,
+	} {
+		var s string
+		if err := db.QueryRow(q).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out += s + " "
+	}
+	return out
+}
+
+func monthlyTotal(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	var n int64
+	if err := db.QueryRow(`SELECT coalesce(sum(requests), 0) FROM request_monthly`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPublish runs the five-city job with a Postgres output: published once and again
+// (same rows), with Postgres down at the end of the job (lake committed, summaries
+// unpublished, exit code 3), and then published by `coordinator publish`.
+func TestPublish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and runs the five-city job three times: skipped under -short")
+	}
+	data := realData(t)
+	pg := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db, err := sql.Open("postgres", pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	dir := t.TempDir()
+	def := jobDef{inputs: realInputs(data), ratio: 0.01, postgres: pg.URL,
+		parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")}
+	spec := writeSpec(t, dir, def)
+	fast := pgsink.DefaultConfig()
+	fast.RetryDeadline, fast.BackoffInitial, fast.BackoffMax, fast.ConnectTimeout = 2*time.Second, 100*time.Millisecond, 500*time.Millisecond, time.Second
+
+	res, err := runJob(t, ctx, spec, LocalConfig{Publish: &fast})
+	if err != nil || res.Published != Published {
+		t.Fatalf("first run: %v, published %q", err, res.Published)
+	}
+	if got := monthlyTotal(t, db); got != res.RecordsOut {
+		t.Errorf("request_monthly sums to %d requests; the job wrote %d records", got, res.RecordsOut)
+	}
+	first := tablesDigest(t, db)
+	var published sql.NullTime
+	if err := db.QueryRow(`SELECT published_at FROM job_runs WHERE job_id = $1`, res.Job).Scan(&published); err != nil || !published.Valid {
+		t.Errorf("job_runs row of %s: published_at %v, err %v", res.Job, published, err)
+	}
+
+	res2, err := runJob(t, ctx, spec, LocalConfig{Publish: &fast})
+	if err != nil || res2.Published != Published {
+		t.Fatalf("second run: %v, published %q", err, res2.Published)
+	}
+	if again := tablesDigest(t, db); again != first {
+		t.Errorf("publishing the same job again changed the rows:\nfirst  %s\nsecond %s", first, again)
+	}
+
+	// Postgres is down when the job ends: the lake commits, the summaries wait.
+	if _, err := db.Exec(`DELETE FROM request_monthly; DELETE FROM agency_daily; DELETE FROM request_heat; DELETE FROM request_geo`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	res3, err := runJob(t, ctx, spec, LocalConfig{Publish: &fast})
+	if err != nil {
+		t.Fatalf("run with Postgres down: %v (the lake should commit)", err)
+	}
+	if res3.Published != Unpublished || len(res3.Warnings) == 0 {
+		t.Fatalf("run with Postgres down: published %q, warnings %q", res3.Published, res3.Warnings)
+	}
+	t.Logf("warning: %s", res3.Warnings[len(res3.Warnings)-1])
+	var out bytes.Buffer
+	if err := finish(&out, res3, nil, false); err == nil {
+		t.Error("finish of an unpublished run returned no error (exit code 0)")
+	}
+	checkManifest(t, spec.Output.Parquet, counts(readLake(t, spec.Output.Parquet, zones(spec))))
+
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"publish", spec.File}, &stdout, &stderr); code != 0 {
+		t.Fatalf("coordinator publish: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	t.Logf("coordinator publish: %s", stdout.String())
+	db2, err := sql.Open("postgres", pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if got := tablesDigest(t, db2); got != first {
+		t.Errorf("after coordinator publish:\n got %s\nwant %s", got, first)
+	}
+	var records int64
+	if err := db2.QueryRow(`SELECT records_in FROM job_runs WHERE job_id = $1 AND published_at IS NOT NULL`, res3.Job).Scan(&records); err != nil || records != res3.RecordsIn {
+		t.Errorf("job_runs row of %s after publish: records_in %d (want %d), err %v", res3.Job, records, res3.RecordsIn, err)
+	}
+	// Publishing again is a no-op on the rows.
+	if code := Main([]string{"publish", spec.File}, &stdout, &stderr); code != 0 || tablesDigest(t, db2) != first {
+		t.Errorf("second coordinator publish: exit %d, rows changed %v", code, tablesDigest(t, db2) != first)
+	}
+}
