@@ -8,15 +8,20 @@ BENCH_SIZE ?= 1GiB
 BENCH_SEED ?= 1
 DEMO_SIZE  ?= 200MiB
 
-.PHONY: all build test test-short bench demo lint tidy-check fuzz clean
+.PHONY: all build deps test test-short bench demo lint tidy-check fuzz clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# What the tests and the demo need beyond Go, installed where missing: PostgreSQL and Chromium
+# (Debian packages), MinIO (go install, cached in .cache/tools), plotly.js (npm, node_modules).
+deps:
+	./scripts/deps.sh
+
 # Every test, as CI runs it (.ci/run). Tests that need ../shared/data/311 skip where it is absent.
-test: build
+test: build deps
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 
@@ -28,8 +33,10 @@ test-short:
 bench: build
 	BENCH_SIZE=$(BENCH_SIZE) BENCH_SEED=$(BENCH_SEED) ./scripts/bench.sh
 
-# The embedded default: a generated multi-city corpus, normalized on this machine.
+# The embedded default: a generated multi-city corpus, normalized on a local cluster of 2
+# workers, published to Postgres (a throwaway one unless DATABASE_URL is set), shown by bin/viz.
 demo: build
+	./scripts/deps.sh postgres npm
 	DEMO_SIZE=$(DEMO_SIZE) ./scripts/demo.sh
 
 lint: tidy-check

@@ -327,8 +327,9 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.
 		if a := oc.Attributes["postgres"]; a != nil {
 			v, d := evalString(a, ctx)
 			diags = append(diags, d...)
-			if !d.HasErrors() && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") && !strings.Contains(v, "=") {
-				diags = append(diags, diagAt(a.Expr.Range(), "Bad postgres", "output.postgres must be a postgres:// URL or a key=value connection string."))
+			// Empty means no database, so that env("DATABASE_URL", "") makes publishing optional.
+			if !d.HasErrors() && v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") && !strings.Contains(v, "=") {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad postgres", "output.postgres must be a postgres:// URL or a key=value connection string (or empty: no database)."))
 			}
 			spec.Output.Postgres = v
 		}

@@ -290,6 +290,11 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 			}
 		}
 		errs = append(errs, store.DeletePrefix(ctx, tmp))
+		// Uploads that no manifest lists: attempts that died, or were cancelled, before
+		// writing theirs. One job at a time writes a lake (the coordinator refuses a second),
+		// so every unfinished upload under root that started before now is this job's.
+		_, err = store.AbortUploads(ctx, strings.TrimSuffix(root, "/")+"/", time.Now())
+		errs = append(errs, err)
 		return errors.Join(errs...)
 	}
 	tmp := filepath.Join(root, TemporaryDir)

@@ -107,9 +107,18 @@ func (s *Stage) Finish(ctx context.Context) error {
 	return nil
 }
 
-// Discard drops everything the stage holds. Never call it for an accepted attempt.
+// Discard drops everything the stage holds: the uploads it made (whether or not Finish
+// recorded them) and its manifest or directory. Never call it for an accepted attempt.
 func (s *Stage) Discard(ctx context.Context) error {
-	return DiscardStage(ctx, s.store, s.dir)
+	var errs []error
+	for _, f := range s.files {
+		if f.Pending != nil {
+			errs = append(errs, s.store.AbortPending(ctx, *f.Pending))
+		}
+	}
+	s.files = nil
+	errs = append(errs, DiscardStage(ctx, s.store, s.dir))
+	return errors.Join(errs...)
 }
 
 // DiscardStage drops the stage at dir (a Stage's Dir), staged on local disk or S3, together

@@ -1,6 +1,6 @@
 // Package testenv starts the real servers that integration tests run against — a MinIO
-// object store, and a fault-injecting proxy to put in front of it — on loopback, and tears
-// them down when the test ends. It is for tests only.
+// object store, a fault-injecting proxy to put in front of it, and PostgreSQL — on loopback,
+// and tears them down when the test ends. It is for tests only.
 //
 // A missing server binary skips the test with a message saying how to get it, except under
 // CI (CI=true), where the Makefile must have provided it and the test fails instead.
