@@ -14,6 +14,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/task"
 )
 
@@ -32,10 +33,16 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
 	lease := fs.Duration("lease", def.Lease, "how long a task attempt lives without a heartbeat")
 	name := fs.String("name", "", "gossip node name (default: host name and port)")
+	profiling := obs.Flags(fs)
+	ui := fs.String("pyroscope-ui-url", "", "Pyroscope UI address the status page links jobs to, as the people reading it reach it (default: --pyroscope-url)")
 	return func() (ServerConfig, error) {
 		cfg := def
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
+		cfg.PyroscopeUI = *ui
 		var err error
+		if cfg.Profiling, err = profiling(); err != nil {
+			return cfg, err
+		}
 		if *keyFile != "" {
 			if cfg.Key, err = cluster.LoadKey(*keyFile); err != nil {
 				return cfg, err

@@ -171,6 +171,35 @@ func TestS3EndToEnd(t *testing.T) {
 
 	t.Run("clean", func(t *testing.T) { run(t, env.m.Endpoint) })
 
+	t.Run("cancel", func(t *testing.T) {
+		// A job cancelled once its reducers run leaves nothing: no objects in its lake,
+		// no multipart uploads.
+		d := t.TempDir()
+		spec := writeSpec(t, d, jobDef{inputs: env.inputs(data), ratio: 0.01, endpoint: env.m.Endpoint,
+			parquet: env.m.URL("cancelled/requests"), rejects: env.m.URL("cancelled/rejects")})
+		cctx, ccancel := context.WithCancel(ctx)
+		defer ccancel()
+		res, err := runJob(t, cctx, spec, LocalConfig{Workers: 2, Progress: func(j JobStatus) {
+			if j.Progress.Phase == "reduce" || j.Progress.Phase == "commit" {
+				ccancel()
+			}
+		}})
+		if err == nil {
+			t.Skipf("the job finished (%s) before it could be cancelled", res.Status)
+		}
+		objs, lerr := env.store.List(ctx, env.m.URL("cancelled/"))
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		for _, o := range objs {
+			t.Errorf("a cancelled job left %s", o.Name)
+		}
+		env.checkClean(t)
+		if t.Failed() {
+			t.FailNow() // the other subtests check the whole bucket
+		}
+	})
+
 	t.Run("faults", func(t *testing.T) {
 		// Every 29th request to S3 fails: 503 SlowDown, 500, a reset connection, a body cut
 		// short, or a stalled one. The SDK's retries and the readers' resumes absorb them all.

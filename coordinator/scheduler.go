@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/task"
 )
 
@@ -34,8 +35,9 @@ type Scheduler struct {
 	wake    chan struct{}          // closed when the queue grows, then replaced
 	closed  bool
 
-	done chan struct{} // closed by Shutdown; stops the lease reaper
-	wg   sync.WaitGroup
+	done    chan struct{} // closed by Shutdown; stops the lease reaper
+	wg      sync.WaitGroup
+	untrack func() // stops the metrics reading stats
 }
 
 // workerSlot is what the scheduler knows of a live worker.
@@ -79,9 +81,27 @@ func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
 		wake:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	s.untrack = obs.TrackScheduler(s.stats)
 	s.wg.Add(1)
 	go s.reap()
 	return s
+}
+
+// stats is the scheduler's state for the metrics, read at each scrape.
+func (s *Scheduler) stats() obs.SchedulerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := obs.SchedulerStats{Pending: map[string]int{}, Running: map[string]int{}, Workers: len(s.workers)}
+	for _, a := range s.queue {
+		st.Pending[a.Kind.String()]++
+	}
+	for _, a := range s.running {
+		st.Running[a.Kind.String()]++
+	}
+	for _, w := range s.workers {
+		st.Slots += w.Slots
+	}
+	return st
 }
 
 // Shutdown stops the lease reaper and fails every queued and running attempt. Idempotent.
@@ -95,14 +115,17 @@ func (s *Scheduler) Shutdown() {
 	close(s.done)
 	for _, a := range s.queue {
 		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
 	}
 	s.queue = nil
 	for id, a := range s.running {
 		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
 		delete(s.running, id)
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.untrack()
 }
 
 // Slots is the number of task slots of the live workers; at least 1, so that a job waits
@@ -177,8 +200,13 @@ func (s *Scheduler) run(ctx context.Context, as task.Assignment) (attemptResult,
 func (s *Scheduler) withdraw(a *attempt) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	queued := len(s.queue)
 	s.queue = slices.DeleteFunc(s.queue, func(b *attempt) bool { return b == a })
+	if len(s.queue) < queued {
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
+	}
 	if s.running[a.ID] == a {
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
 		delete(s.running, a.ID)
 		s.cancels[a.worker] = append(s.cancels[a.worker], a.ID)
 		if w := s.workers[a.worker]; w != nil {
@@ -258,16 +286,23 @@ func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceR
 	}
 	s.mu.Unlock()
 	var res attemptResult
+	state := task.StateSucceeded
 	switch {
 	case f != nil:
 		res.err = f.Err(name)
+		state = task.StateLost
+		if f.Fatal {
+			state = task.StateFailed
+		}
 	case m != nil:
 		res.m = *m
 	case r != nil:
 		res.r = *r
 	default:
 		res.err = fmt.Errorf("worker %s reported attempt %s with neither result nor failure", name, id)
+		state = task.StateLost
 	}
+	obs.AttemptFinished(a.Kind, state)
 	a.done <- res
 	return nil
 }
@@ -294,6 +329,7 @@ func (s *Scheduler) WorkerDown(name, why string) {
 	for id, a := range s.running {
 		if a.worker == name {
 			delete(s.running, id)
+			obs.AttemptFinished(a.Kind, task.StateLost)
 			a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: worker %s %s", id, name, why)}
 		}
 	}
@@ -337,6 +373,7 @@ func (s *Scheduler) reap() {
 						w.Running--
 					}
 					s.log.Warn("lease lapsed; attempt lost", "attempt", id, "worker", a.worker)
+					obs.AttemptFinished(a.Kind, task.StateLost)
 					a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: no heartbeat from worker %s for %s", id, a.worker, s.lease)}
 				}
 			}

@@ -146,3 +146,21 @@ func TestFailureRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestNested(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"/lake/requests", "/lake/requests", true},
+		{"/lake/requests/", "/lake/requests/city=nyc", true},
+		{"s3://b/lake", "s3://b/lake/requests", true},
+		{"/lake/requests", "/lake/requests_rejects", false},
+		{"s3://b/lake", "s3://b/lake2", false},
+		{"", "/x", false},
+	} {
+		if got := nested(c.a, c.b); got != c.want {
+			t.Errorf("nested(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -9,15 +9,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/task"
 )
@@ -49,6 +50,12 @@ type ServerConfig struct {
 	Log  *slog.Logger
 	// Publish configures publishing summaries to Postgres (nil: pgsink.DefaultConfig).
 	Publish *pgsink.Config
+	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
+	// NewServer fills in the role and node.
+	Profiling obs.ProfilingConfig
+	// PyroscopeUI is the Pyroscope UI the status page links each job to ("": the
+	// Profiling.ServerURL; no links when both are empty).
+	PyroscopeUI string
 }
 
 // DefaultServerConfig is the production preset: memberlist's LAN timings, a 10 s lease.
@@ -89,6 +96,7 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	started time.Time
+	prof    *obs.Profiler // nil unless profiling
 
 	ctx    context.Context // parent of every job run; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -113,7 +121,37 @@ type JobStatus struct {
 
 	tracker *Tracker
 	cancel  context.CancelFunc
-	err     error // the run's error, with its wrapping; in-process callers only
+	err     error    // the run's error, with its wrapping; in-process callers only
+	outputs []string // where the run writes: its lake and its rejects
+}
+
+// ErrOutputBusy refuses a job whose output another running job writes: two commits of one
+// lake at once could interleave, and a failed job's clean-up could abort the other's uploads.
+var ErrOutputBusy = errors.New("output in use")
+
+// outputInUse returns the id of a running job that writes to one of outputs (or to a
+// directory inside one, or around one), or "". s.mu must be held.
+func (s *Server) outputInUse(outputs []string) string {
+	for _, id := range s.order {
+		run := s.jobs[id]
+		if run.State != "running" {
+			continue
+		}
+		for _, a := range run.outputs {
+			for _, b := range outputs {
+				if nested(a, b) || nested(b, a) {
+					return id
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// nested reports whether path b is a or lies under it.
+func nested(a, b string) bool {
+	a = strings.TrimSuffix(a, "/")
+	return a != "" && (b == a || strings.HasPrefix(b, a+"/"))
 }
 
 // NewServer validates cfg, starts the API listener and joins (starts) the gossip cluster.
@@ -142,7 +180,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.sched.Shutdown()
 		return nil, err
 	}
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	prof := cfg.Profiling
+	prof.Role, prof.Node, prof.Log = "coordinator", s.members.Name(), cfg.Log
+	if s.prof, err = obs.StartProfiling(prof); err != nil {
+		s.members.Shutdown()
+		ln.Close()
+		s.sched.Shutdown()
+		return nil, err
+	}
+	s.http = &http.Server{Handler: obs.HTTPMetrics("coordinator", s.routes()), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go s.watchMembers()
 	go func() {
@@ -166,8 +212,8 @@ func (s *Server) Scheduler() *Scheduler { return s.sched }
 
 // Shutdown stops the daemon. Order: stop taking requests (so no new job or poll arrives),
 // cancel the running jobs and wait for them to clean up their temporary files, fail what is
-// left in the scheduler, then leave the gossip cluster (which ends the event loop).
-// Idempotent.
+// left in the scheduler, leave the gossip cluster (which ends the event loop), then push
+// the last profiles. Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -181,6 +227,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.sched.Shutdown()
 	s.members.Shutdown()
 	s.wg.Wait()
+	if perr := s.prof.Stop(ctx); err == nil {
+		err = perr
+	}
 	return err
 }
 
@@ -228,22 +277,31 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	id := NewJobID(spec.Name, time.Now())
 	ctx, cancel := context.WithCancel(WithSpec(s.ctx, wire))
 	run := &JobStatus{ID: id, Name: spec.Name, State: "running", Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
+	run.outputs = []string{spec.Output.Parquet, spec.Output.Rejects}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		cancel()
 		return "", errors.New("coordinator shutting down")
 	}
+	if other := s.outputInUse(run.outputs); other != "" {
+		s.mu.Unlock()
+		cancel()
+		return "", fmt.Errorf("%w: job %s is writing to %s; wait for it or cancel it", ErrOutputBusy, other, spec.Output.Parquet)
+	}
 	s.jobs[id] = run
 	s.order = append(s.order, id)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.log.Info("job submitted", "job", id, "file", spec.File)
+	obs.JobStarted()
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
+		obs.ForJob(ctx, id) // the job's planning, commit and publishing profile under its id
 		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish})
 		now := time.Now().UTC()
+		obs.JobFinished(res.Status, now.Sub(run.Submitted))
 		s.mu.Lock()
 		run.State, run.Result, run.Finished, run.err = res.Status, res, &now, err
 		run.Progress = run.tracker.Snapshot()
@@ -375,11 +433,8 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST "+task.PathHeartbeat, s.handleHeartbeat)
 	api.HandleFunc("POST "+task.PathComplete, s.handleComplete)
 	api.HandleFunc("GET /{$}", s.handleStatusPage)
-	api.HandleFunc("/debug/pprof/", pprof.Index)
-	api.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	api.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	api.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	api.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	api.Handle("GET /metrics", obs.Handler())
+	api.Handle("/debug/pprof/", obs.PprofHandler())
 	mux.Handle("/", auth.RequireToken(s.cfg.Token, api))
 	return mux
 }
@@ -402,6 +457,10 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := s.Submit(src)
+	if errors.Is(err, ErrOutputBusy) {
+		httpError(w, http.StatusConflict, "%v", err)
+		return
+	}
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return

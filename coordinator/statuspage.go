@@ -1,11 +1,13 @@
 package coordinator
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"net/http"
 	"time"
 
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/units"
 )
 
@@ -44,7 +46,7 @@ small{color:#666}
 {{else}}<tr><td colspan="7">no workers have joined</td></tr>{{end}}</table>
 <h2>Jobs</h2>
 <table><tr><th>job</th><th>state</th><th>phase</th><th>map</th><th>reduce</th><th>input</th><th>throughput</th><th>records</th><th>result</th></tr>
-{{range .Jobs}}<tr><td>{{.ID}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Progress.Phase}}</td>
+{{range .Jobs}}<tr><td>{{.ID}}{{with index $.Profiles .ID}}<br><small><a href="{{.}}">CPU profile</a></small>{{end}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Progress.Phase}}</td>
 <td><span class="bar"><span style="width:{{pct .Progress.MapsDone .Progress.MapsTotal}}%"></span></span> {{.Progress.MapsDone}}/{{.Progress.MapsTotal}}</td>
 <td>{{.Progress.ReducesDone}}/{{.Progress.ReducesTotal}}</td>
 <td>{{bytes .Progress.BytesDone}} of {{bytes .Progress.BytesTotal}}</td><td>{{rate .Progress}}</td><td>{{recs .Progress}}</td>
@@ -78,7 +80,17 @@ func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) {
 		Queued, Running int
 		Workers         []workerSlot
 		Jobs            []JobStatus
-	}{Version, s.started, q, run, s.sched.Workers(), s.Jobs()}
+		Profiles        map[string]string // job id → its workers' CPU profile in Pyroscope
+	}{Version, s.started, q, run, s.sched.Workers(), s.Jobs(), map[string]string{}}
+	if ui := cmp.Or(s.cfg.PyroscopeUI, s.cfg.Profiling.ServerURL); ui != "" {
+		for _, j := range data.Jobs {
+			var until time.Time // zero: now
+			if j.Finished != nil {
+				until = *j.Finished
+			}
+			data.Profiles[j.ID] = obs.ProfileURL(ui, obs.AppName("worker"), j.ID, j.Submitted, until)
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTmpl.Execute(w, data); err != nil {
 		s.log.Warn("status page", "err", err)

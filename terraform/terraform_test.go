@@ -28,10 +28,10 @@ import (
 	"github.com/ireports/ireports/worker"
 )
 
-// pendingFlags are flags the boot scripts pass that the binaries do not define yet: issue 6
-// adds --pyroscope-url to every binary. The check strips them only while the binary lacks
-// them, and fails once one is defined, so that this list is emptied when the flag lands.
-var pendingFlags = []string{"pyroscope-url"}
+// pendingFlags are flags the boot scripts pass that the binaries do not define yet (none
+// now). The check strips them only while the binary lacks them, and fails once one is
+// defined, so that this list is emptied when the flag lands.
+var pendingFlags = []string{}
 
 // requiredVars gives the variables without a default a value, as terraform.tfvars would.
 var requiredVars = map[string]cty.Value{

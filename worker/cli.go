@@ -15,6 +15,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/obs"
 )
 
 // Flags registers the worker command's flags on fs and returns a function that builds the
@@ -23,13 +24,14 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	def := DefaultConfig()
 	join := fs.String("join", "", "gossip address(es) HOST:PORT of the coordinator (comma-separated)")
 	bind := fs.String("bind", def.Bind, "gossip address host:port (TCP and UDP)")
-	listen := fs.String("listen", def.Listen, "HTTP address serving map outputs, /healthz and /debug/pprof")
+	listen := fs.String("listen", def.Listen, "HTTP address serving map outputs, /healthz, /metrics and /debug/pprof")
 	slots := fs.Int("slots", 0, "tasks to run at once (0: one per core)")
 	dataDir := fs.String("data-dir", "/var/lib/ireports/worker", "directory for map outputs")
 	keyFile := fs.String("gossip-key-file", "", "file holding the 32-byte gossip encryption key (raw, hex or base64)")
 	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
 	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
 	name := fs.String("name", "", "gossip node name (default: host name and port)")
+	profiling := obs.Flags(fs)
 	return func() (Config, error) {
 		cfg := def
 		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
@@ -39,6 +41,9 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 			}
 		}
 		var err error
+		if cfg.Profiling, err = profiling(); err != nil {
+			return cfg, err
+		}
 		if *keyFile != "" {
 			if cfg.Key, err = cluster.LoadKey(*keyFile); err != nil {
 				return cfg, err
@@ -54,7 +59,7 @@ func Main(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F")
+		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F [--pyroscope-url URL]")
 		fs.PrintDefaults()
 	}
 	build := Flags(fs)

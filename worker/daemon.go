@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -39,8 +39,8 @@ type Config struct {
 	Join []string
 	// Bind is the gossip address, host:port (TCP and UDP). Port 0 picks a free one.
 	Bind string
-	// Listen is the HTTP address serving this worker's map outputs, /healthz and
-	// /debug/pprof. Port 0 picks a free one.
+	// Listen is the HTTP address serving this worker's map outputs, /healthz, /metrics and
+	// /debug/pprof (all but /healthz need the cluster token). Port 0 picks a free one.
 	Listen string
 	// Slots is how many tasks run at once (0: one per core).
 	Slots int
@@ -58,6 +58,9 @@ type Config struct {
 	// Fast shortens gossip failure detection, for loopback clusters.
 	Fast bool
 	Log  *slog.Logger
+	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
+	// Start fills in the role and node. A process profiles once: give it to one worker.
+	Profiling obs.ProfilingConfig
 }
 
 // DefaultConfig is the production preset.
@@ -105,6 +108,7 @@ type Daemon struct {
 	env     Env
 	stores  *objstore.Stores // by the job's S3 endpoint
 	slots   chan struct{}    // one token per running attempt
+	prof    *obs.Profiler    // nil unless profiling
 
 	ctx    context.Context // cancelled by Shutdown: stops the loops and running attempts
 	cancel context.CancelFunc
@@ -142,13 +146,12 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("/shuffle/", handler)
-	admin := http.NewServeMux()
-	admin.HandleFunc("/debug/pprof/", pprof.Index)
-	admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.Handle("/debug/", auth.RequireToken(cfg.Token, admin))
-	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	mux.Handle("/shuffle/", obs.CountShuffleServed(handler))
+	// Metrics and profiles tell a lot about the cluster's work, so they take the token like
+	// the rest; a scraper sends it as a bearer token (or basic auth password).
+	mux.Handle("GET /metrics", auth.RequireToken(cfg.Token, obs.Handler()))
+	mux.Handle("/debug/pprof/", auth.RequireToken(cfg.Token, obs.PprofHandler()))
+	d.http = &http.Server{Handler: obs.HTTPMetrics("worker", mux), ReadHeaderTimeout: 10 * time.Second}
 
 	d.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
@@ -166,11 +169,18 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	addr := net.JoinHostPort(host, port)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
-	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: &shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token}}
+	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: obs.CountFetches(&shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token})}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: Version}, 5*time.Second); err != nil {
 		d.members.Shutdown()
 		ln.Close()
 		return nil, fmt.Errorf("advertise: %w", err)
+	}
+	prof := cfg.Profiling
+	prof.Role, prof.Node, prof.Log = "worker", d.members.Name(), cfg.Log
+	if d.prof, err = obs.StartProfiling(prof); err != nil {
+		d.members.Shutdown()
+		ln.Close()
+		return nil, err
 	}
 	d.wg.Add(3)
 	go func() {
@@ -190,7 +200,8 @@ func (d *Daemon) Name() string { return d.members.Name() }
 
 // Shutdown stops the worker. Order: stop pulling and cancel running attempts (their
 // results are lost, and the coordinator reschedules them when it sees this worker leave),
-// wait for them, leave the gossip cluster, then stop serving map outputs. Idempotent.
+// wait for them, leave the gossip cluster, stop serving map outputs, then push the last
+// profiles. Idempotent.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.ctx.Err() != nil {
 		return nil
@@ -201,6 +212,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		err = herr
 	}
 	d.wg.Wait()
+	if perr := d.prof.Stop(ctx); err == nil {
+		err = perr
+	}
 	return err
 }
 
@@ -330,12 +344,12 @@ func (d *Daemon) execute(a task.Assignment) {
 		switch a.Kind {
 		case task.KindMap:
 			var res task.MapResult
-			if res, err = RunMap(ctx, spec, env, *a.Map); err == nil {
+			if res, err = labelled(ctx, a, func(ctx context.Context) (task.MapResult, error) { return RunMap(ctx, spec, env, *a.Map) }); err == nil {
 				req.Map = &res
 			}
 		case task.KindReduce:
 			var res task.ReduceResult
-			if res, err = RunReduce(ctx, spec, env, *a.Reduce); err == nil {
+			if res, err = labelled(ctx, a, func(ctx context.Context) (task.ReduceResult, error) { return RunReduce(ctx, spec, env, *a.Reduce) }); err == nil {
 				req.Reduce = &res
 			}
 		default:
@@ -346,12 +360,31 @@ func (d *Daemon) execute(a task.Assignment) {
 		req.Failure = task.FailureOf(err)
 	}
 	d.log.Info("attempt done", "attempt", a.ID, "seconds", time.Since(start).Seconds(), "err", err)
+	// Count the work done, whether or not the coordinator takes it (it refuses a result that
+	// came too late): the job's result has the accepted counts.
+	switch {
+	case req.Map != nil:
+		obs.CountMap(*req.Map)
+	case req.Reduce != nil:
+		obs.CountReduce(*req.Reduce)
+	}
 	if refused := d.report(req); (refused || err != nil) && spec != nil {
 		// Nobody reads what a failed or refused attempt wrote into the job's outputs, and the
 		// coordinator may already have cleaned up the job (cancelled, or done without this
 		// late attempt): left here, it would stay in the lake's _temporary forever.
 		discardAttempt(d.ctx, env.Store, spec, a)
 	}
+}
+
+// labelled runs the body of attempt a under obs.Do, so that its CPU samples carry the
+// job and task kind, and its duration is observed.
+func labelled[R any](ctx context.Context, a task.Assignment, run func(context.Context) (R, error)) (R, error) {
+	var res R
+	err := obs.Do(ctx, a.JobID(), a.Kind.String(), func(ctx context.Context) (err error) {
+		res, err = run(ctx)
+		return err
+	})
+	return res, err
 }
 
 // discardAttempt removes the files attempt a wrote under its job's outputs (a map attempt's
