@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/units"
 	"github.com/ireports/ireports/jobs"
 )
@@ -121,6 +122,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data-dir", "", "directory for the coordinator's and workers' data (default: a temporary directory)")
 	verbose := fs.Bool("v", false, "log the cluster's events")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	profiling := obs.Flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator run FILE.job [--workers N] [--slots N] [--json] [--data-dir DIR] [-v]")
 		fmt.Fprintln(stderr, "Runs the job on a cluster of in-process workers on loopback (the real protocol), and commits its output.")
@@ -143,6 +145,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	pc, err := profiling()
+	if err != nil {
+		return err
+	}
+	if pc.Enabled() {
+		if *cpuProfile != "" {
+			return errors.New("--cpuprofile and --pyroscope-url both need the CPU profiler: give one")
+		}
+		// One profiler for the whole process: the coordinator and its in-process workers.
+		pc.Role, pc.Log = "run", log
+		prof, err := obs.StartProfiling(pc)
+		if err != nil {
+			return err
+		}
+		defer prof.Stop(context.WithoutCancel(ctx))
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -43,7 +44,9 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Tim
 	if cfg.Log == nil {
 		cfg.Log = d.log
 	}
-	err := Publish(ctx, d.spec, d.store, m, run, &cfg)
+	err := obs.Do(ctx, d.job, obs.KindPublish, func(ctx context.Context) error {
+		return Publish(ctx, d.spec, d.store, m, run, &cfg)
+	})
 	if err != nil {
 		d.res.Published = Unpublished
 		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(
