@@ -206,6 +206,9 @@ func printResult(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "job %s (%s): %s in %.1fs\n", r.Name, r.Job, r.Status, r.Seconds)
 	fmt.Fprintf(w, "  input      %d files, %s, %d map tasks, %d reduce tasks\n", r.Files, units.FormatBytes(r.Bytes), r.MapTasks, r.ReduceTasks)
 	fmt.Fprintf(w, "  records    %d in, %d out, %d rejected, %d duplicates removed\n", r.RecordsIn, r.RecordsOut, r.Rejected, r.DuplicatesRemoved)
+	if r.RecordsCarried > 0 {
+		fmt.Fprintf(w, "  merged     %d rows of the lake kept in the %d groups rewritten\n", r.RecordsCarried, r.Groups)
+	}
 	if len(r.RejectsByReason) > 0 {
 		fmt.Fprintf(w, "  rejects    %s → %s\n", formatReasons(r.RejectsByReason), r.Outputs.Rejects)
 	}

@@ -149,9 +149,9 @@ func runJob(t testing.TB, ctx context.Context, spec *jobs.Spec, cfg LocalConfig)
 // checkAccounting checks the invariant every job run must keep.
 func checkAccounting(t testing.TB, res *Result) {
 	t.Helper()
-	if out := res.RecordsOut + res.Rejected + res.DuplicatesRemoved; res.RecordsIn != out {
-		t.Errorf("records_in %d != records_out %d + rejected %d + duplicates_removed %d",
-			res.RecordsIn, res.RecordsOut, res.Rejected, res.DuplicatesRemoved)
+	if out := res.RecordsOut + res.Rejected + res.DuplicatesRemoved; res.RecordsIn+res.RecordsCarried != out {
+		t.Errorf("records_in %d + records_carried %d != records_out %d + rejected %d + duplicates_removed %d",
+			res.RecordsIn, res.RecordsCarried, res.RecordsOut, res.Rejected, res.DuplicatesRemoved)
 	}
 	var byReason int64
 	for _, n := range res.RejectsByReason {

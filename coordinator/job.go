@@ -51,17 +51,19 @@ type Result struct {
 	Rejected          int64            `json:"rejected"`
 	RejectsByReason   map[string]int64 `json:"rejects_by_reason"`
 	DuplicatesRemoved int64            `json:"duplicates_removed"`
-	Groups            int              `json:"groups"`
-	Outputs           Outputs          `json:"outputs"`
-	Files             int              `json:"files"`
-	Bytes             int64            `json:"bytes"`
-	MapTasks          int              `json:"map_tasks"`
-	ReduceTasks       int              `json:"reduce_tasks"`
-	Respeculated      int              `json:"respeculated"` // splits re-run after the quote-state chain check
-	Retries           int              `json:"retries"`      // attempts beyond the first
-	Seconds           float64          `json:"seconds"`
-	PeakRSSBytes      int64            `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
-	Warnings          []string         `json:"warnings,omitempty"`
+	// RecordsCarried counts the lake rows a merge job kept in the groups it rewrote.
+	RecordsCarried int64    `json:"records_carried,omitempty"`
+	Groups         int      `json:"groups"`
+	Outputs        Outputs  `json:"outputs"`
+	Files          int      `json:"files"`
+	Bytes          int64    `json:"bytes"`
+	MapTasks       int      `json:"map_tasks"`
+	ReduceTasks    int      `json:"reduce_tasks"`
+	Respeculated   int      `json:"respeculated"` // splits re-run after the quote-state chain check
+	Retries        int      `json:"retries"`      // attempts beyond the first
+	Seconds        float64  `json:"seconds"`
+	PeakRSSBytes   int64    `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
+	Warnings       []string `json:"warnings,omitempty"`
 	// Published says whether the summaries reached Postgres: "published", "unpublished"
 	// (the lake is committed; see ErrUnpublished), or "" when the job has no postgres output.
 	Published string `json:"published,omitempty"`
@@ -425,6 +427,7 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 	for _, r := range results {
 		d.res.RecordsOut += r.RecordsOut
 		d.res.DuplicatesRemoved += r.Duplicates
+		d.res.RecordsCarried += r.Carried
 		for _, g := range r.Groups {
 			groups = append(groups, lake.CommitGroup{
 				Key:  record.Key{City: g.City, Year: g.Year, Month: g.Month},
@@ -433,10 +436,10 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		}
 	}
 	d.res.Groups = len(groups)
-	if in, out := d.res.RecordsIn, d.res.RecordsOut+d.res.Rejected+d.res.DuplicatesRemoved; in != out {
+	if in, out := d.res.RecordsIn+d.res.RecordsCarried, d.res.RecordsOut+d.res.Rejected+d.res.DuplicatesRemoved; in != out {
 		// The accounting invariant is what lets users trust the counts; never commit without it.
-		return nil, fmt.Errorf("internal error: records in %d != out %d + rejected %d + duplicates %d",
-			in, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
+		return nil, fmt.Errorf("internal error: records in %d + carried %d != out %d + rejected %d + duplicates %d",
+			d.res.RecordsIn, d.res.RecordsCarried, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
 	}
 	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, d.spec.Output.Parquet, d.job, d.spec.Name,
 		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved},

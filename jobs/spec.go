@@ -81,6 +81,10 @@ type Spec struct {
 	MaxRejectRatio float64 `json:"max_reject_ratio"`
 	Inputs         []Input `json:"inputs"`
 	Output         Output  `json:"output"`
+	// Merge makes the job update the lake instead of replacing its groups: each group the job
+	// produces is the group's committed rows plus the job's records, the newest version of
+	// each request winning (mode = "merge"; the default for inputs pulled from a source).
+	Merge bool `json:"merge,omitempty"`
 	// Endpoint is the S3-compatible server that s3:// paths address ("http://127.0.0.1:9000");
 	// empty means $S3_ENDPOINT, else AWS itself.
 	Endpoint string `json:"endpoint,omitempty"`
@@ -149,6 +153,7 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "reducers"},
 		{Name: "max_reject_ratio"},
 		{Name: "endpoint"},
+		{Name: "mode"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "input", LabelNames: []string{"name"}},
@@ -265,6 +270,18 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.
 				diags = append(diags, diagAt(a.Expr.Range(), "Bad max_reject_ratio", fmt.Sprintf("max_reject_ratio must be between 0 and 1, not %v.", f)))
 			}
 			spec.MaxRejectRatio = f
+		}
+	}
+	if a := content.Attributes["mode"]; a != nil {
+		v, d := evalString(a, ctx)
+		diags = append(diags, d...)
+		switch {
+		case d.HasErrors():
+		case v == "replace":
+		case v == "merge":
+			spec.Merge = true
+		default:
+			diags = append(diags, diagAt(a.Expr.Range(), "Bad mode", fmt.Sprintf("mode must be \"replace\" (the job's groups replace the lake's) or \"merge\" (merged with the lake's rows, newest version winning), not %q.", v)))
 		}
 	}
 	if a := content.Attributes["endpoint"]; a != nil {

@@ -241,3 +241,36 @@ func TestBuiltins(t *testing.T) {
 		t.Error("Builtin(springfield) found")
 	}
 }
+
+func TestParseModeEndpointPostgres(t *testing.T) {
+	t.Setenv("IREPORTS_TEST_DB", "postgres://u@h/db")
+	src := `job "j" {
+  mode     = "merge"
+  endpoint = "http://127.0.0.1:9000"
+  input "a" {
+    path   = "s3://bucket/raw/*.csv"
+    schema = "nyc"
+  }
+  output {
+    parquet  = "s3://bucket/lake"
+    postgres = env("IREPORTS_TEST_DB")
+  }
+}`
+	spec, err := Parse([]byte(src), "j.job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spec.Merge || spec.Endpoint != "http://127.0.0.1:9000" || spec.Output.Postgres != "postgres://u@h/db" ||
+		spec.Inputs[0].Path != "s3://bucket/raw/*.csv" || spec.Output.Rejects != "s3://bucket/lake_rejects" {
+		t.Errorf("spec = merge %v endpoint %q postgres %q input %q rejects %q", spec.Merge, spec.Endpoint, spec.Output.Postgres, spec.Inputs[0].Path, spec.Output.Rejects)
+	}
+	for _, c := range []struct{ old, bad, at string }{
+		{`mode     = "merge"`, `mode = "append"`, "j.job:2:"},
+		{`endpoint = "http://127.0.0.1:9000"`, `endpoint = "127.0.0.1:9000"`, "j.job:3:"},
+	} {
+		_, err := Parse([]byte(strings.Replace(src, c.old, c.bad, 1)), "j.job")
+		if err == nil || !strings.Contains(err.Error(), c.at) {
+			t.Errorf("%s: err = %v, want one at %s", c.bad, err, c.at)
+		}
+	}
+}

@@ -119,3 +119,20 @@ func localStore(t *testing.T) objstore.Store {
 	}
 	return s
 }
+
+func TestFromRowRoundTrip(t *testing.T) {
+	k := record.Key{City: "nyc", Year: 2024, Month: 5}
+	created := time.Date(2024, 5, 3, 14, 0, 0, 123000, time.UTC)
+	for _, r := range []record.Request{
+		{City: "nyc", Year: 2024, Month: 5, RequestID: "1", CreatedAt: created, Status: record.StatusOpen},
+		{City: "nyc", Year: 2024, Month: 5, RequestID: "2", CreatedAt: created, ClosedAt: created.Add(time.Hour),
+			UpdatedAt: created.Add(2 * time.Hour), Status: record.StatusClosed, StatusRaw: "Closed", Agency: "DOT",
+			RequestType: "Pothole", RequestSubtype: "Street", Latitude: 40.7, Longitude: -74, HasLocation: true,
+			Zip: "10001", Neighborhood: "Chelsea", Channel: "phone"},
+	} {
+		row := ToRow(&r)
+		if got := FromRow(k, &row); got != r {
+			t.Errorf("FromRow(ToRow(r)) = %+v, want %+v", got, r)
+		}
+	}
+}

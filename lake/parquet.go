@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -156,4 +157,39 @@ func ReadParquetFrom[T any](ctx context.Context, store objstore.Store, name stri
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return rows, nil
+}
+
+// FromRow converts a lake row of group k back to a record (Ord 0).
+func FromRow(k record.Key, row *Row) record.Request {
+	r := record.Request{
+		City: k.City, Year: k.Year, Month: k.Month,
+		RequestID: row.RequestID,
+		CreatedAt: time.UnixMicro(row.CreatedAt).UTC(),
+		StatusRaw: deref(row.StatusRaw), Agency: deref(row.Agency), RequestType: deref(row.RequestType),
+		RequestSubtype: deref(row.RequestSubtype), Zip: deref(row.Zip), Neighborhood: deref(row.Neighborhood),
+		Channel: deref(row.Channel),
+	}
+	if row.ClosedAt != nil {
+		r.ClosedAt = time.UnixMicro(*row.ClosedAt).UTC()
+	}
+	if row.UpdatedAt != nil {
+		r.UpdatedAt = time.UnixMicro(*row.UpdatedAt).UTC()
+	}
+	switch row.Status {
+	case "open":
+		r.Status = record.StatusOpen
+	case "closed":
+		r.Status = record.StatusClosed
+	}
+	if row.Latitude != nil && row.Longitude != nil {
+		r.Latitude, r.Longitude, r.HasLocation = *row.Latitude, *row.Longitude, true
+	}
+	return r
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -166,11 +166,14 @@ type Group struct {
 
 // ReduceResult is what a successful reduce attempt reports.
 type ReduceResult struct {
-	Index      int     `json:"index"`
-	Attempt    int     `json:"attempt"`
-	RecordsIn  int64   `json:"records_in"`
-	RecordsOut int64   `json:"records_out"`
-	Duplicates int64   `json:"duplicates"`
-	Groups     []Group `json:"groups"`
-	Dir        string  `json:"dir"` // the attempt directory holding the files
+	Index      int   `json:"index"`
+	Attempt    int   `json:"attempt"`
+	RecordsIn  int64 `json:"records_in"`
+	RecordsOut int64 `json:"records_out"`
+	Duplicates int64 `json:"duplicates"`
+	// Carried counts the rows of the lake that a merge job kept in the groups it rewrote
+	// (rows of requests the job's records did not update).
+	Carried int64   `json:"carried,omitempty"`
+	Groups  []Group `json:"groups"`
+	Dir     string  `json:"dir"` // the attempt directory holding the files
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/summary"
@@ -74,6 +76,12 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 		if loc == nil {
 			return task.Fatal(fmt.Errorf("%s: group %s: city not in the job's schemas", t, key))
 		}
+		if spec.Merge {
+			var err error
+			if group, err = mergeLake(ctx, env.Store, spec.Output.Parquet, key, group, &res); err != nil {
+				return fmt.Errorf("%s: group %s: %w", t, key, err)
+			}
+		}
 		g, err := writeGroup(ctx, stage, key, loc, group)
 		if err != nil {
 			return fmt.Errorf("%s: group %s: %w", t, key, err)
@@ -116,6 +124,38 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 		return res, err
 	}
 	return res, nil
+}
+
+// mergeLake adds to group, the job's newest version of each request of group k, the rows
+// the lake holds for k: a request's committed row is replaced when the job has a version
+// updated at the same time or later, and kept (counted as carried) otherwise.
+func mergeLake(ctx context.Context, store objstore.Store, root string, k record.Key, group []record.Request, res *task.ReduceResult) ([]record.Request, error) {
+	rows, err := lake.ReadParquetFrom[lake.Row](ctx, store, objstore.Join(root, lake.GroupPath(k), lake.PartFile(0)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return group, nil // a new group
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the committed group to merge: %w", err)
+	}
+	byID := make(map[string]int, len(group))
+	for i := range group {
+		byID[group[i].RequestID] = i
+	}
+	for i := range rows {
+		old := lake.FromRow(k, &rows[i])
+		if j, ok := byID[old.RequestID]; ok {
+			if old.UpdatedAt.After(group[j].UpdatedAt) {
+				// The lake's version is newer than the job's: the job's is the duplicate.
+				group[j] = old
+			}
+			res.Duplicates++
+			res.Carried++
+			continue
+		}
+		group = append(group, old)
+		res.Carried++
+	}
+	return group, nil
 }
 
 // reduceInputErr classifies an error of reading the reduce input. A fault of one map

@@ -1,0 +1,117 @@
+package socrata
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests of unexported pieces stay in package socrata; every test that reads batches
+// with the jobs package is in socrata_test, so that jobs may import socrata without a test
+// import cycle.
+
+// validSource is a complete Source.
+func validSource() Source {
+	s := DefaultSource()
+	s.Name = "nyc_api"
+	s.Endpoint = "https://data.cityofnewyork.us/resource/erm2-nwe9.json"
+	s.Schema = "nyc"
+	s.Start = "2024-01-01T00:00:00"
+	s.Raw = "s3://bucket/raw/nyc"
+	return s
+}
+
+func TestValidate(t *testing.T) {
+	good := validSource()
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		edit func(*Source)
+		want string
+	}{
+		{"no name", func(s *Source) { s.Name = "" }, "name"},
+		{"no endpoint", func(s *Source) { s.Endpoint = "" }, "endpoint is empty"},
+		{"not http", func(s *Source) { s.Endpoint = "ftp://x/resource/a.json" }, "http(s)"},
+		{"not json", func(s *Source) { s.Endpoint = "https://x/resource/a.csv" }, ".json"},
+		{"soql in endpoint", func(s *Source) { s.Endpoint = "https://x/resource/a.json?$limit=5" }, "$limit"},
+		{"token redacted", func(s *Source) { s.Endpoint = "ftp://x/a.json?$$app_token=sekrit" }, "REDACTED"},
+		{"no schema", func(s *Source) { s.Schema = "" }, "schema"},
+		{"page size", func(s *Source) { s.PageSize = 0 }, "page_size"},
+		{"page size too big", func(s *Source) { s.PageSize = MaxPageSize + 1 }, "page_size"},
+		{"bad start", func(s *Source) { s.Start = "last tuesday" }, "start"},
+		{"no raw", func(s *Source) { s.Raw = "" }, "raw"},
+		{"retry_for", func(s *Source) { s.RetryFor = -time.Second }, "retry_for"},
+		{"backoff", func(s *Source) { s.BackoffBase = time.Hour }, "backoff"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := good
+			tc.edit(&s)
+			err := s.Validate()
+			if !errors.Is(err, ErrBadSource) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: %v; want ErrBadSource mentioning %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "sekrit") {
+				t.Errorf("error shows the token: %v", err)
+			}
+		})
+	}
+	// Pull fills zero tuning fields; DefaultSource shows them.
+	s := Source{Name: "a", Endpoint: good.Endpoint, Schema: "nyc", Start: "2024-01-01", Raw: "/tmp/x"}
+	d, err := s.withDefaults()
+	if err != nil || d.PageSize != DefaultPageSize || d.RetryFor != DefaultRetryFor || d.BackoffMax != DefaultBackoffMax {
+		t.Errorf("withDefaults: %+v, %v", d, err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	base, max := 100*time.Millisecond, 2*time.Second
+	for k := 1; k <= 40; k++ {
+		d := min(max, base<<min(k-1, 20))
+		for range 20 {
+			if w := backoff(base, max, k); w < d/2 || w > d {
+				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", k, w, d/2, d)
+			}
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0}, {"0", 0}, {"-5", 0}, {"7", 7 * time.Second}, {" 120 ", 2 * time.Minute},
+		{"99999999999", 24 * time.Hour},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{"soon", 0},
+	}
+	for _, tc := range cases {
+		if got := parseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestBatchName(t *testing.T) {
+	a := Watermark{UpdatedAt: "2024-06-01T00:00:00.000Z", ID: "row-aaaa~aaaa.aaaa"}
+	b := Watermark{UpdatedAt: "2024-06-01T00:00:00.000Z", ID: "row-bbbb~bbbb.bbbb"}
+	c := Watermark{UpdatedAt: "2024-06-02T10:00:00.000Z", ID: "row-2222~2222.2222"}
+	n1 := batchName("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a)
+	if !strings.HasPrefix(n1, "s3://bkt/raw/nyc/batch-20240101T000000-20240601T000000000Z-") || !strings.HasSuffix(n1, ".json") {
+		t.Errorf("first batch %s", n1)
+	}
+	if batchName("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a) != n1 {
+		t.Error("batch names are not deterministic")
+	}
+	n2, n3 := batchName("/raw", "x", a, b), batchName("/raw", "x", b, c)
+	if n2 == batchName("/raw", "x", a, c) || !(n1[len("s3://bkt/raw/nyc"):] < n2[len("/raw"):]) || !(n2 < n3) {
+		t.Errorf("names %s, %s, %s: want distinct and in pull order", n1, n2, n3)
+	}
+}
