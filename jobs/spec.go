@@ -88,6 +88,10 @@ type Spec struct {
 	// Endpoint is the S3-compatible server that s3:// paths address ("http://127.0.0.1:9000");
 	// empty means $S3_ENDPOINT, else AWS itself.
 	Endpoint string `json:"endpoint,omitempty"`
+	// Sources holds every source an input pulls from, by name.
+	Sources map[string]*SourceSpec `json:"sources,omitempty"`
+	// Schedule, if set, is when `coordinator serve` runs the job on its own.
+	Schedule *Schedule `json:"schedule,omitempty"`
 	// Schemas holds every schema an input uses, by name.
 	Schemas map[string]*Schema `json:"schemas"`
 	// Source is the job file's text, kept for job history and for showing the user what ran.
@@ -101,6 +105,8 @@ type Input struct {
 	// file's directory; URLs ("s3://bucket/prefix/*.csv") are kept as written.
 	Path       string  `json:"path"`
 	SchemaName string  `json:"schema"`
+	// Source names the spec's source whose stored batches this input reads ("": files).
+	Source string `json:"source,omitempty"`
 	Schema     *Schema `json:"-"` // Spec.Schemas[SchemaName]
 	Format     Format  `json:"format"`
 }
@@ -144,6 +150,7 @@ var fileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "job", LabelNames: []string{"name"}},
 		{Type: "schema", LabelNames: []string{"name"}},
+		{Type: "source", LabelNames: []string{"name"}},
 	},
 }
 
@@ -154,6 +161,7 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "max_reject_ratio"},
 		{Name: "endpoint"},
 		{Name: "mode"},
+		{Name: "schedule"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "input", LabelNames: []string{"name"}},
@@ -163,8 +171,9 @@ var jobSchema = &hcl.BodySchema{
 
 var inputSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true},
-		{Name: "schema", Required: true},
+		{Name: "path"},
+		{Name: "source"},
+		{Name: "schema"},
 		{Name: "format"},
 	},
 }
@@ -206,9 +215,19 @@ func Parse(src []byte, filename string) (*Spec, error) {
 	ctx := evalContext()
 
 	local := map[string]*Schema{}
+	sources := map[string]*SourceSpec{}
 	var jobBlock *hcl.Block
 	for _, b := range content.Blocks {
 		switch b.Type {
+		case "source":
+			name := b.Labels[0]
+			if _, dup := sources[name]; dup {
+				diags = append(diags, diagAt(b.LabelRanges[0], "Duplicate source", fmt.Sprintf("Source %q is defined twice in this file.", name)))
+				continue
+			}
+			s, d := decodeSource(b, filepath.Dir(filename), ctx)
+			diags = append(diags, d...)
+			sources[name] = s
 		case "schema":
 			name := b.Labels[0]
 			if _, dup := local[name]; dup {
@@ -232,7 +251,7 @@ func Parse(src []byte, filename string) (*Spec, error) {
 			Detail: `The file has no job "name" { ... } block.`, Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}})
 		return nil, specError(diags)
 	}
-	spec, d := decodeJob(jobBlock, filepath.Dir(filename), local, ctx)
+	spec, d := decodeJob(jobBlock, filepath.Dir(filename), local, sources, ctx)
 	diags = append(diags, d...)
 	if err := specError(diags); err != nil {
 		return nil, err
@@ -242,7 +261,7 @@ func Parse(src []byte, filename string) (*Spec, error) {
 	return spec, nil
 }
 
-func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.EvalContext) (*Spec, hcl.Diagnostics) {
+func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources map[string]*SourceSpec, ctx *hcl.EvalContext) (*Spec, hcl.Diagnostics) {
 	spec := &Spec{
 		Name: block.Labels[0], Dir: dir,
 		SplitSize: DefaultSplitSize, Reducers: DefaultReducers, MaxRejectRatio: DefaultMaxRejectRatio,
@@ -270,6 +289,17 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.
 				diags = append(diags, diagAt(a.Expr.Range(), "Bad max_reject_ratio", fmt.Sprintf("max_reject_ratio must be between 0 and 1, not %v.", f)))
 			}
 			spec.MaxRejectRatio = f
+		}
+	}
+	if a := content.Attributes["schedule"]; a != nil {
+		v, d := evalString(a, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			sc, err := ParseSchedule(v)
+			if err != nil {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad schedule", err.Error()+"."))
+			}
+			spec.Schedule = sc
 		}
 	}
 	if a := content.Attributes["mode"]; a != nil {
@@ -310,7 +340,7 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.
 				continue
 			}
 			inputAt[name] = b.LabelRanges[0]
-			in, d := decodeInput(b, dir, local, spec.Schemas, ctx)
+			in, d := decodeInput(b, dir, local, spec.Schemas, sources, spec, ctx)
 			diags = append(diags, d...)
 			spec.Inputs = append(spec.Inputs, in)
 		}
@@ -350,6 +380,10 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, ctx *hcl.
 			}
 			spec.Output.Postgres = v
 		}
+		if len(spec.Sources) > 0 && spec.Output.Postgres == "" {
+			diags = append(diags, diagAt(outputBlock.DefRange, "Missing postgres",
+				"A job that pulls from a source keeps the source's watermark in Postgres: set output { postgres = env(\"DATABASE_URL\") }."))
+		}
 	}
 	return spec, diags
 }
@@ -386,9 +420,35 @@ func decodeSplitSize(a *hcl.Attribute, ctx *hcl.EvalContext, out *int64) hcl.Dia
 	return nil
 }
 
-func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, ctx *hcl.EvalContext) (Input, hcl.Diagnostics) {
+func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, sources map[string]*SourceSpec, spec *Spec, ctx *hcl.EvalContext) (Input, hcl.Diagnostics) {
 	in := Input{Name: b.Labels[0]}
 	content, diags := b.Body.Content(inputSchema)
+	pathAttr, sourceAttr, schemaAttr := content.Attributes["path"], content.Attributes["source"], content.Attributes["schema"]
+	switch {
+	case pathAttr == nil && sourceAttr == nil:
+		diags = append(diags, diagAt(b.DefRange, "Missing path", fmt.Sprintf("Input %q needs a path (files) or a source (a pulled dataset).", in.Name)))
+	case pathAttr != nil && sourceAttr != nil:
+		diags = append(diags, diagAt(sourceAttr.Expr.Range(), "Path and source", "An input reads either files (path) or a source's batches (source), not both."))
+	case pathAttr != nil && schemaAttr == nil:
+		diags = append(diags, diagAt(b.DefRange, "Missing schema", fmt.Sprintf("Input %q needs a schema.", in.Name)))
+	}
+	schemaName := ""
+	if sourceAttr != nil {
+		v, d := evalString(sourceAttr, ctx)
+		diags = append(diags, d...)
+		if src, ok := sources[v]; ok && !d.HasErrors() {
+			in.Source, in.Path, in.Format, schemaName = v, src.BatchPattern(), FormatSODAJSON, src.Schema
+			if spec.Sources == nil {
+				spec.Sources = map[string]*SourceSpec{}
+			}
+			spec.Sources[v] = src
+			// Pulled records update what the lake holds: closing a request replaces its open
+			// version, in its group only.
+			spec.Merge = true
+		} else if !d.HasErrors() {
+			diags = append(diags, diagAt(sourceAttr.Expr.Range(), "Unknown source", fmt.Sprintf("No source %q: define a source %q { kind = \"socrata\" ... } block.", v, v)))
+		}
+	}
 	if a := content.Attributes["path"]; a != nil {
 		v, d := evalString(a, ctx)
 		diags = append(diags, d...)
@@ -408,10 +468,22 @@ func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, ctx *
 			in.Format = f
 		}
 	}
-	if a := content.Attributes["schema"]; a != nil {
-		v, d := evalString(a, ctx)
+	if schemaAttr != nil {
+		v, d := evalString(schemaAttr, ctx)
 		diags = append(diags, d...)
+		if !d.HasErrors() && schemaName != "" && v != schemaName {
+			diags = append(diags, diagAt(schemaAttr.Expr.Range(), "Schema mismatch", fmt.Sprintf("Source %q is normalized with schema %q; leave schema out or make it the same.", in.Source, schemaName)))
+		}
 		if !d.HasErrors() {
+			schemaName = v
+		}
+	}
+	if schemaName != "" {
+		v, a := schemaName, schemaAttr
+		if a == nil {
+			a = sourceAttr
+		}
+		{
 			in.SchemaName = v
 			if s, ok := local[v]; ok {
 				in.Schema = s

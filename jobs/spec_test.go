@@ -121,7 +121,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate input", job(input + input + output), `t.job:6:9: Duplicate input; Input "a" is already defined at line 2`},
 		{"unknown schema", job("  input \"a\" {\n    path = \"x\"\n    schema = \"springfeld\"\n  }\n" + output), `t.job:4:14: Unknown schema; No schema "springfeld"`},
 		{"bad format", job("  input \"a\" {\n    path = \"x\"\n    schema = \"nyc\"\n    format = \"json\"\n  }\n" + output), `t.job:5:14: Bad format; unknown format "json"`},
-		{"missing path", job("  input \"a\" {\n    schema = \"nyc\"\n  }\n" + output), `t.job:2:13: Missing required argument; The argument "path" is required`},
+		{"missing path", job("  input \"a\" {\n    schema = \"nyc\"\n  }\n" + output), `t.job:2:3: Missing path; Input "a" needs a path (files) or a source (a pulled dataset).`},
 		{"unset env", job("  input \"a\" {\n    path = env(\"IREPORTS_SURELY_UNSET\")\n    schema = \"nyc\"\n  }\n" + output), `t.job:3:12: Error in function call; Call to function "env" failed: environment variable IREPORTS_SURELY_UNSET is not set`},
 		{"bad time zone", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"America/Springfield\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
 			`t.job:10:14: Bad time zone; unknown time zone "America/Springfield"`},
