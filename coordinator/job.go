@@ -20,6 +20,7 @@ import (
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/pgsink"
 	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/socrata"
 	"github.com/ireports/ireports/task"
 )
 
@@ -64,6 +65,8 @@ type Result struct {
 	Seconds        float64  `json:"seconds"`
 	PeakRSSBytes   int64    `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
 	Warnings       []string `json:"warnings,omitempty"`
+	// Pulls are the run's pulls of its sources, if any.
+	Pulls []Pull `json:"pulls,omitempty"`
 	// Published says whether the summaries reached Postgres: "published", "unpublished"
 	// (the lake is committed; see ErrUnpublished), or "" when the job has no postgres output.
 	Published string `json:"published,omitempty"`
@@ -117,6 +120,8 @@ type RunOptions struct {
 	Store objstore.Store
 	// Publish configures publishing to Postgres; nil: pgsink.DefaultConfig.
 	Publish *pgsink.Config
+	// SourceTuning, if set, adjusts each source before its pull (tests shorten backoffs).
+	SourceTuning func(*socrata.Source)
 }
 
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
@@ -132,6 +137,8 @@ type driver struct {
 	pubCfg *pgsink.Config
 	// started is when the run began.
 	started time.Time
+	// sourceTuning adjusts sources before their pulls.
+	sourceTuning func(*socrata.Source)
 
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
@@ -169,7 +176,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		opt.Store = r
 	}
 	d := &driver{
-		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, log: opt.Log.With("job", job), prog: opt.Tracker,
+		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
@@ -179,6 +186,10 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	err := d.run(ctx)
 	d.res.Seconds = time.Since(start).Seconds()
 	switch {
+	case errors.Is(err, errSourceUnavailable):
+		// A clean end: the watermark holds, the next run catches up.
+		d.res.Status, d.res.Error, err = StatusSourceUnavailable, err.Error(), nil
+		d.res.Warnings = append(d.res.Warnings, d.res.Error+"; nothing committed: the next run catches up from the watermark")
 	case err == nil:
 		d.res.Status = "succeeded"
 	case ctx.Err() != nil:
@@ -202,9 +213,17 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 }
 
 func (d *driver) run(ctx context.Context) error {
+	if err := d.pullSources(ctx); err != nil {
+		return err
+	}
 	plan, err := PlanJob(ctx, d.store, d.spec, d.job)
 	if err != nil {
 		return err
+	}
+	if len(plan.Maps) == 0 && len(d.spec.Sources) > 0 {
+		d.plan = plan
+		d.res.Warnings = append(d.res.Warnings, "up to date: the sources have no new records")
+		return nil
 	}
 	d.plan = plan
 	d.res.Files, d.res.Bytes, d.res.Warnings = plan.Files, plan.Bytes, plan.Warnings
@@ -241,7 +260,7 @@ func (d *driver) run(ctx context.Context) error {
 		return fmt.Errorf("lake committed, but %w", err)
 	}
 	d.publish(ctx, m, d.started)
-	return nil
+	return d.consumeBatches(ctx)
 }
 
 func allIndexes(n int) []int {

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/socrata"
 	"log/slog"
 	"runtime"
 	"time"
@@ -25,6 +26,8 @@ type LocalConfig struct {
 	Progress func(JobStatus)
 	// Publish configures publishing summaries to Postgres (nil: pgsink.DefaultConfig).
 	Publish *pgsink.Config
+	// SourceTuning adjusts each source before its pull (nil: as the job file says).
+	SourceTuning func(*socrata.Source)
 }
 
 // RunLocal runs the job described by spec on a local cluster (see LocalCluster) and
@@ -34,7 +37,7 @@ func RunLocal(ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, e
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
-	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish})
+	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish, SourceTuning: cfg.SourceTuning})
 	if err != nil {
 		return &Result{Name: spec.Name, Status: "failed", Error: err.Error()}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/socrata"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,6 +36,8 @@ type LocalClusterConfig struct {
 	Log     *slog.Logger
 	// Publish configures publishing summaries to Postgres (nil: pgsink.DefaultConfig).
 	Publish *pgsink.Config
+	// SourceTuning adjusts each source before its pull (nil: as the job file says).
+	SourceTuning func(*socrata.Source)
 }
 
 // StartLocalCluster starts a coordinator and cfg.Workers workers, with a fresh random
@@ -65,7 +68,7 @@ func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
 
 	sc := LocalServerConfig()
 	sc.DataDir, sc.Key, sc.Token, sc.Log, sc.Name = filepath.Join(c.dir, "coordinator"), key, c.Token, cfg.Log, "coordinator"
-	sc.Publish = cfg.Publish
+	sc.Publish, sc.SourceTuning = cfg.Publish, cfg.SourceTuning
 	srv, err := NewServer(sc)
 	if err != nil {
 		c.cleanup()
@@ -148,7 +151,7 @@ func waitJob(ctx context.Context, id string, interval time.Duration,
 				res = &Result{Job: id, Name: j.Name, Status: j.State}
 			}
 			switch {
-			case res.Status == "succeeded":
+			case res.Status == "succeeded", res.Status == StatusSourceUnavailable:
 			case j.err != nil: // in-process: the error keeps its wrapping
 				return res, j.err
 			case res.Status == "cancelled" && ctx.Err() != nil:

@@ -34,6 +34,9 @@ func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job str
 	p := &Plan{}
 	for i, in := range spec.Inputs {
 		files, err := expand(ctx, store, in.Path)
+		if in.Source != "" && errors.Is(err, fs.ErrNotExist) {
+			continue // no batch that no run has consumed yet: nothing new
+		}
 		if err != nil {
 			return nil, fmt.Errorf("input %q: %w", in.Name, err)
 		}

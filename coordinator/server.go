@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/socrata"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +51,8 @@ type ServerConfig struct {
 	Log  *slog.Logger
 	// Publish configures publishing summaries to Postgres (nil: pgsink.DefaultConfig).
 	Publish *pgsink.Config
+	// SourceTuning adjusts each source before its pull (nil: as the job file says).
+	SourceTuning func(*socrata.Source)
 	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
 	// NewServer fills in the role and node.
 	Profiling obs.ProfilingConfig
@@ -299,7 +302,7 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 		defer s.wg.Done()
 		defer cancel()
 		obs.ForJob(ctx, id) // the job's planning, commit and publishing profile under its id
-		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish})
+		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish, SourceTuning: s.cfg.SourceTuning})
 		now := time.Now().UTC()
 		obs.JobFinished(res.Status, now.Sub(run.Submitted))
 		s.mu.Lock()

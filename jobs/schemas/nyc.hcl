@@ -21,8 +21,10 @@ schema "nyc" {
   field "request_id" { columns = ["Unique Key", "unique_key"] }
   field "created_at" { columns = ["Created Date", "created_date"] }
   field "closed_at"  { columns = ["Closed Date", "closed_date"] }
-  # The latest action on the request; the lake keeps the version with the latest updated_at.
-  field "updated_at" { columns = ["Resolution Action Updated Date", "resolution_action_updated_date"] }
+  # When the record last changed; the lake keeps the version with the latest updated_at.
+  # Pulled from the API (source blocks), Socrata's system field :updated_at changes on every
+  # edit; files have only the latest resolution action's date.
+  field "updated_at" { columns = [":updated_at", "Resolution Action Updated Date", "resolution_action_updated_date"] }
   field "status" {
     columns = ["Status", "status"]
     closed  = ["Closed"]

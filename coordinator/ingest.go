@@ -1,0 +1,107 @@
+package coordinator
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+
+	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/socrata"
+)
+
+// StatusSourceUnavailable is the status of a run that ended because a source's API stayed
+// unavailable for its retry_for: nothing was committed, the watermark holds at the last
+// stored page, and the next run catches up. It is a clean end, not a failure.
+const StatusSourceUnavailable = "source unavailable"
+
+// errSourceUnavailable ends a run with StatusSourceUnavailable.
+var errSourceUnavailable = errors.New(StatusSourceUnavailable)
+
+// Pull is what a run's pull of one source did, as the result reports it.
+type Pull struct {
+	Source   string  `json:"source"`
+	Status   string  `json:"status"` // caught up, source unavailable, failed
+	Records  int64   `json:"records"`
+	Batches  int     `json:"batches"`
+	Retries  int     `json:"retries"`
+	Seconds  float64 `json:"seconds"`
+	Progress string  `json:"watermark"` // the watermark the pull ended at
+}
+
+// pullSources pulls every source of the job (DESIGN: each page is stored as a raw batch
+// before its watermark advances), so that the run's inputs — the batches no run has consumed
+// yet — include everything the sources have updated since the last run.
+func (d *driver) pullSources(ctx context.Context) error {
+	if len(d.spec.Sources) == 0 {
+		return nil
+	}
+	d.prog.update(func(p *Progress) { p.Phase = "pull" })
+	db, err := sql.Open("postgres", d.spec.Output.Postgres)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cfg := pgsink.DefaultConfig()
+	if d.pubCfg != nil {
+		cfg = *d.pubCfg
+	}
+	cfg.Log = d.log
+	sink, err := pgsink.New(db, cfg)
+	if err != nil {
+		return err
+	}
+	if err := sink.Migrate(ctx); err != nil {
+		return fmt.Errorf("watermarks: %w", err)
+	}
+	wm := socrata.NewPGWatermarks(db)
+	for _, name := range slices.Sorted(maps.Keys(d.spec.Sources)) {
+		ss := d.spec.Sources[name]
+		src := socrata.DefaultSource()
+		src.Name, src.Endpoint, src.AppToken, src.Schema, src.Start, src.Raw = name, ss.Endpoint, ss.AppToken, ss.Schema, ss.Start, ss.Raw
+		if ss.PageSize > 0 {
+			src.PageSize = ss.PageSize
+		}
+		if ss.RetryFor > 0 {
+			src.RetryFor = ss.RetryFor
+		}
+		if d.sourceTuning != nil {
+			d.sourceTuning(&src)
+		}
+		src.Logger = d.log.With("source", name)
+		res, err := socrata.Pull(ctx, src, wm, d.store)
+		d.res.Pulls = append(d.res.Pulls, Pull{
+			Source: name, Status: res.Status.String(), Records: res.Records, Batches: len(res.Batches),
+			Retries: res.Retries, Seconds: res.Elapsed.Seconds(), Progress: res.To.String(),
+		})
+		d.log.Info("pulled", "source", name, "status", res.Status, "records", res.Records, "batches", len(res.Batches), "err", err)
+		if errors.Is(err, socrata.ErrSourceUnavailable) {
+			return fmt.Errorf("%w: %s: %v", errSourceUnavailable, name, err)
+		}
+		if err != nil {
+			return fmt.Errorf("source %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// consumeBatches moves the source batches the committed run read to their source's
+// consumed/ folder, so the next run reads only newer ones. A crash before this only makes
+// the next run read them again, which merging makes harmless.
+func (d *driver) consumeBatches(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
+	for _, m := range d.plan.Maps {
+		in := d.spec.Inputs[m.Input]
+		if in.Source == "" {
+			continue
+		}
+		dst := d.spec.Sources[in.Source].ConsumedDir() + "/" + path.Base(m.File)
+		if err := d.store.Rename(ctx, m.File, dst); err != nil {
+			return fmt.Errorf("consume batch: %w", err)
+		}
+	}
+	return nil
+}
