@@ -103,12 +103,12 @@ type Input struct {
 	Name string `json:"name"`
 	// Path is a file, directory or glob; relative paths are already resolved against the job
 	// file's directory; URLs ("s3://bucket/prefix/*.csv") are kept as written.
-	Path       string  `json:"path"`
-	SchemaName string  `json:"schema"`
+	Path       string `json:"path"`
+	SchemaName string `json:"schema"`
 	// Source names the spec's source whose stored batches this input reads ("": files).
-	Source string `json:"source,omitempty"`
-	Schema     *Schema `json:"-"` // Spec.Schemas[SchemaName]
-	Format     Format  `json:"format"`
+	Source string  `json:"source,omitempty"`
+	Schema *Schema `json:"-"` // Spec.Schemas[SchemaName]
+	Format Format  `json:"format"`
 }
 
 // Output says where the lake and the rejects go (resolved like Input.Path).
