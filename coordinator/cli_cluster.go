@@ -34,11 +34,14 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 	lease := fs.Duration("lease", def.Lease, "how long a task attempt lives without a heartbeat")
 	name := fs.String("name", "", "gossip node name (default: host name and port)")
 	profiling := obs.Flags(fs)
+	var schedules scheduleFlag
+	fs.Var(&schedules, "schedule", "a job file to run on its schedule attribute (repeatable); a run missed while the coordinator was down runs at start-up")
 	ui := fs.String("pyroscope-ui-url", "", "Pyroscope UI address the status page links jobs to, as the people reading it reach it (default: --pyroscope-url)")
 	return func() (ServerConfig, error) {
 		cfg := def
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
 		cfg.PyroscopeUI = *ui
+		cfg.Schedules = schedules
 		var err error
 		if cfg.Profiling, err = profiling(); err != nil {
 			return cfg, err

@@ -38,6 +38,8 @@ type LocalClusterConfig struct {
 	Publish *pgsink.Config
 	// SourceTuning adjusts each source before its pull (nil: as the job file says).
 	SourceTuning func(*socrata.Source)
+	// Schedules are job files the coordinator runs on their schedules.
+	Schedules []string
 }
 
 // StartLocalCluster starts a coordinator and cfg.Workers workers, with a fresh random
@@ -68,7 +70,7 @@ func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
 
 	sc := LocalServerConfig()
 	sc.DataDir, sc.Key, sc.Token, sc.Log, sc.Name = filepath.Join(c.dir, "coordinator"), key, c.Token, cfg.Log, "coordinator"
-	sc.Publish, sc.SourceTuning = cfg.Publish, cfg.SourceTuning
+	sc.Publish, sc.SourceTuning, sc.Schedules = cfg.Publish, cfg.SourceTuning, cfg.Schedules
 	srv, err := NewServer(sc)
 	if err != nil {
 		c.cleanup()

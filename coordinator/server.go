@@ -53,6 +53,8 @@ type ServerConfig struct {
 	Publish *pgsink.Config
 	// SourceTuning adjusts each source before its pull (nil: as the job file says).
 	SourceTuning func(*socrata.Source)
+	// Schedules are job files whose jobs run on their schedule attribute.
+	Schedules []string
 	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
 	// NewServer fills in the role and node.
 	Profiling obs.ProfilingConfig
@@ -200,6 +202,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			s.log.Error("api server", "err", err)
 		}
 	}()
+	if err := s.startSchedules(cfg.Schedules); err != nil {
+		s.Shutdown(context.Background())
+		return nil, err
+	}
 	s.log.Info("coordinator up", "api", s.APIAddr(), "gossip", s.members.Addr())
 	return s, nil
 }
