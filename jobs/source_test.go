@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,20 @@ func TestScheduleNext(t *testing.T) {
 		if _, err := ParseSchedule(bad); err == nil {
 			t.Errorf("ParseSchedule(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestShippedJobFilesParse keeps the job files of the repository valid.
+func TestShippedJobFilesParse(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://ireports@localhost/ireports")
+	files, _ := filepath.Glob("../examples/*.job")
+	files = append(files, "../normalize.job")
+	for _, f := range files {
+		if _, err := ParseFile(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if len(files) < 2 {
+		t.Errorf("found only %v", files)
 	}
 }
