@@ -39,7 +39,7 @@ func (d *driver) pullSources(ctx context.Context) error {
 	if len(d.spec.Sources) == 0 {
 		return nil
 	}
-	d.prog.update(func(p *Progress) { p.Phase = "pull" })
+	d.enter("pull")
 	db, err := sql.Open("postgres", d.spec.Output.Postgres)
 	if err != nil {
 		return err

@@ -65,6 +65,9 @@ type Result struct {
 	Seconds        float64  `json:"seconds"`
 	PeakRSSBytes   int64    `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
 	Warnings       []string `json:"warnings,omitempty"`
+	// PhaseSeconds is the wall time of each phase: pull, plan, map (with the re-run of
+	// mis-speculated splits), reduce (with the shuffle), commit, publish.
+	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 	// Pulls are the run's pulls of its sources, if any.
 	Pulls []Pull `json:"pulls,omitempty"`
 	// Published says whether the summaries reached Postgres: "published", "unpublished"
@@ -137,6 +140,9 @@ type driver struct {
 	pubCfg *pgsink.Config
 	// started is when the run began.
 	started time.Time
+	// phase is the current phase and when it began.
+	phase      string
+	phaseStart time.Time
 	// sourceTuning adjusts sources before their pulls.
 	sourceTuning func(*socrata.Source)
 
@@ -167,7 +173,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	if opt.Tracker == nil {
 		opt.Tracker = &Tracker{}
 	}
-	opt.Tracker.update(func(p *Progress) { p.Phase, p.Started = "plan", start })
+	opt.Tracker.update(func(p *Progress) { p.Started = start })
 	if opt.Store == nil {
 		r, err := objstore.New(objstore.Options{Endpoint: spec.Endpoint})
 		if err != nil {
@@ -208,14 +214,28 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		d.log.Warn("cleaning the rejects' _temporary", "err", err)
 	}
 	d.cleanMapOutputs()
-	d.prog.update(func(p *Progress) { p.Phase = "done" })
+	d.enter("done")
 	return d.res, err
+}
+
+// enter starts phase, ending the current one and adding its time to the result.
+func (d *driver) enter(phase string) {
+	now := time.Now()
+	if d.phase != "" && d.phase != "done" {
+		if d.res.PhaseSeconds == nil {
+			d.res.PhaseSeconds = map[string]float64{}
+		}
+		d.res.PhaseSeconds[d.phase] += now.Sub(d.phaseStart).Seconds()
+	}
+	d.phase, d.phaseStart = phase, now
+	d.prog.update(func(p *Progress) { p.Phase = phase })
 }
 
 func (d *driver) run(ctx context.Context) error {
 	if err := d.pullSources(ctx); err != nil {
 		return err
 	}
+	d.enter("plan")
 	plan, err := PlanJob(ctx, d.store, d.spec, d.job)
 	if err != nil {
 		return err
@@ -230,8 +250,9 @@ func (d *driver) run(ctx context.Context) error {
 	d.res.MapTasks, d.res.ReduceTasks = len(plan.Maps), d.spec.Reducers
 	d.mapRes = make([]task.MapResult, len(plan.Maps))
 	d.log.Info("planned", "files", plan.Files, "bytes", plan.Bytes, "maps", len(plan.Maps), "reducers", d.spec.Reducers)
+	d.enter("map")
 	d.prog.update(func(p *Progress) {
-		p.Phase, p.MapsTotal, p.ReducesTotal, p.BytesTotal = "map", len(plan.Maps), d.spec.Reducers, plan.Bytes
+		p.MapsTotal, p.ReducesTotal, p.BytesTotal = len(plan.Maps), d.spec.Reducers, plan.Bytes
 	})
 
 	if err := d.runMaps(ctx, allIndexes(len(plan.Maps)), nil); err != nil {
@@ -243,12 +264,12 @@ func (d *driver) run(ctx context.Context) error {
 	if err := d.countMaps(ctx); err != nil {
 		return err
 	}
-	d.prog.update(func(p *Progress) { p.Phase = "reduce" })
+	d.enter("reduce")
 	groups, err := d.reducePhase(ctx)
 	if err != nil {
 		return err
 	}
-	d.prog.update(func(p *Progress) { p.Phase = "commit" })
+	d.enter("commit")
 	m, err := d.commit(ctx, groups)
 	if err != nil {
 		return err
@@ -448,10 +469,14 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		d.res.DuplicatesRemoved += r.Duplicates
 		d.res.RecordsCarried += r.Carried
 		for _, g := range r.Groups {
-			groups = append(groups, lake.CommitGroup{
+			cg := lake.CommitGroup{
 				Key:  record.Key{City: g.City, Year: g.Year, Month: g.Month},
 				Rows: g.Rows, AttemptDir: r.Dir,
-			})
+			}
+			for _, f := range g.Files {
+				cg.Files = append(cg.Files, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
+			}
+			groups = append(groups, cg)
 		}
 	}
 	d.res.Groups = len(groups)

@@ -31,7 +31,7 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Tim
 	if d.spec.Output.Postgres == "" {
 		return
 	}
-	d.prog.update(func(p *Progress) { p.Phase = "publish" })
+	d.enter("publish")
 	run := pgsink.JobRun{
 		ID: d.job, Name: d.spec.Name, Status: "succeeded", Started: started, Finished: time.Now(),
 		RecordsIn: d.res.RecordsIn, RecordsOut: d.res.RecordsOut, RecordsRejected: d.res.Rejected,

@@ -55,6 +55,9 @@ type CommitGroup struct {
 	Key        record.Key
 	Rows       int64
 	AttemptDir string
+	// Files describe the group's staged files, if the attempt reported them; on local disk
+	// Commit otherwise reads them to describe them.
+	Files []File
 }
 
 // File is one committed file in a manifest.
@@ -110,9 +113,18 @@ func Commit(ctx context.Context, store objstore.Store, root, job, name string, s
 			if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			files, err := describe(src, root, filepath.Join(root, rel))
-			if err != nil {
-				return nil, err
+			var files []File
+			prefix := filepath.ToSlash(rel) + "/"
+			for _, f := range g.Files {
+				if strings.HasPrefix(f.Path, prefix) {
+					files = append(files, f)
+				}
+			}
+			if len(files) == 0 {
+				var err error
+				if files, err = describe(src, root, filepath.Join(root, rel)); err != nil {
+					return nil, err
+				}
 			}
 			if err := Replace(src, filepath.Join(root, rel), filepath.Join(trash, rel)); err != nil {
 				return nil, fmt.Errorf("commit group %s: %w", g.Key, err)

@@ -129,18 +129,19 @@ func ReadParquet[T any](path string) ([]T, error) {
 	return rows, nil
 }
 
-// StageParquet encodes rows as one Parquet file and stages it at rel.
-func StageParquet[T any](ctx context.Context, s *Stage, rel string, rows []T) error {
+// StageParquet encodes rows as one Parquet file, stages it at rel and describes it.
+func StageParquet[T any](ctx context.Context, s *Stage, rel string, rows []T) (File, error) {
 	buf := bufs.Get().(*bytes.Buffer)
 	defer bufs.Put(buf)
 	buf.Reset()
 	if err := EncodeParquet(buf, rows); err != nil {
-		return fmt.Errorf("write %s: %w", rel, err)
+		return File{}, fmt.Errorf("write %s: %w", rel, err)
 	}
-	if err := s.Put(ctx, rel, buf.Bytes()); err != nil {
-		return fmt.Errorf("write %s: %w", rel, err)
+	f, err := s.Put(ctx, rel, buf.Bytes())
+	if err != nil {
+		return f, fmt.Errorf("write %s: %w", rel, err)
 	}
-	return nil
+	return f, nil
 }
 
 // ReadParquetFrom reads every row of the Parquet object name, on local disk or S3.

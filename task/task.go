@@ -160,8 +160,16 @@ type Group struct {
 	Year  int    `json:"year"`
 	Month int    `json:"month"`
 	Rows  int64  `json:"rows"`
-	// Files are paths relative to the attempt directory: the lake files, then the summary files.
-	Files []string `json:"files"`
+	// Files are the group's files, paths relative to the lake root (and to the attempt's
+	// stage): the lake files, then the summary files.
+	Files []File `json:"files"`
+}
+
+// File is one file a reduce attempt wrote, described so that the commit need not read it.
+type File struct {
+	Path   string `json:"path"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // ReduceResult is what a successful reduce attempt reports.

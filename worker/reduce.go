@@ -193,28 +193,32 @@ func writeGroup(ctx context.Context, stage *lake.Stage, k record.Key, loc *time.
 	for i := range reqs {
 		rows[i] = lake.ToRow(&reqs[i])
 	}
+	add := func(f lake.File) {
+		g.Files = append(g.Files, task.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
+	}
 	rel := filepath.Join(lake.GroupPath(k), lake.PartFile(0))
-	if err := lake.StageParquet(ctx, stage, rel, rows); err != nil {
+	f, err := lake.StageParquet(ctx, stage, rel, rows)
+	if err != nil {
 		return g, err
 	}
-	g.Files = append(g.Files, rel)
+	add(f)
 
 	t := summary.Compute(k, loc, reqs)
 	sdir := lake.SummaryPath(k)
 	for _, w := range []struct {
 		name  string
-		write func(string) error
+		write func(string) (lake.File, error)
 	}{
-		{summary.TableMonthly, func(p string) error { return lake.StageParquet(ctx, stage, p, t.Monthly) }},
-		{summary.TableAgencyDaily, func(p string) error { return lake.StageParquet(ctx, stage, p, t.AgencyDaily) }},
-		{summary.TableHeat, func(p string) error { return lake.StageParquet(ctx, stage, p, t.Heat) }},
-		{summary.TableGeo, func(p string) error { return lake.StageParquet(ctx, stage, p, t.Geo) }},
+		{summary.TableMonthly, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.Monthly) }},
+		{summary.TableAgencyDaily, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.AgencyDaily) }},
+		{summary.TableHeat, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.Heat) }},
+		{summary.TableGeo, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.Geo) }},
 	} {
-		rel := filepath.Join(sdir, w.name+".parquet")
-		if err := w.write(rel); err != nil {
+		f, err := w.write(filepath.Join(sdir, w.name+".parquet"))
+		if err != nil {
 			return g, err
 		}
-		g.Files = append(g.Files, rel)
+		add(f)
 	}
 	return g, nil
 }
