@@ -25,6 +25,7 @@ import (
 
 	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/viz"
 	"github.com/ireports/ireports/worker"
 )
 
@@ -623,11 +624,10 @@ var daemons = []daemon{
 		required: []string{"join", "bind", "listen", "slots", "data-dir", "gossip-key-file", "token-file", "pyroscope-url"},
 	},
 	{
-		// The viz flags (--db URL --listen ADDR) come with a later issue; when package viz
-		// exports Flags, set flags here like the others.
 		name:     "viz",
 		template: "templates/viz.sh.tftpl",
 		binary:   "/opt/ireports/bin/viz",
+		flags:    func(fs *flag.FlagSet) { viz.CommandFlags(fs) },
 		required: []string{"db", "listen", "pyroscope-url"},
 	},
 }

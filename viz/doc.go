@@ -1,4 +1,47 @@
-// Package viz will serve the Plotly charts over the Postgres summary tables (DESIGN.md,
-// "viz"). Until the Postgres sink lands, the summaries are Parquet files under the lake's
-// _summary/ directory and this package has nothing to serve.
+// Package viz serves the ireports web page: Plotly charts over the Postgres summary tables
+// (DESIGN.md, "viz"), for city analysts and agency managers.
+//
+// Two pages share one JSON API:
+//
+//   - "/" (overview): a map of requests from request_geo bins, the top request types of a
+//     city, the top types compared across up to three cities (counts and shares), monthly
+//     volume per city, and resolution time by agency (median and p90).
+//   - "/review" (agency daily review): for one city and agency (or all), the recent months
+//     against the months before them — recent in blue, historical in green, the difference
+//     in purple — as a daily line, weekday × hour heat maps, average counts and resolution
+//     performance.
+//
+// Every chart is drawn in the browser by plotly.js from one endpoint under /api/ (see
+// routes in server.go). The server reads plotly.js from disk — the npm package
+// plotly.js-dist-min that the build installs under node_modules — and serves it itself, so
+// the page needs neither a CDN nor map tiles: it works offline.
+//
+// The API (all GET; months are YYYY-MM; city and agency values are those /api/cities and
+// /api/agencies list, "(none)" naming the rows without an agency or type):
+//
+//	/api/cities                                   cities with their months, days and requests
+//	/api/agencies?city                            a city's agencies, busiest first
+//	/api/request-types?city                       a city's request types, busiest first
+//	/api/map?city&from&to&type                    request_geo bins (centres, requests)
+//	/api/top-types?city&from&to&n                 the n (5) most requested types, with shares
+//	/api/compare?cities=a,b,c&from&to&n           each city's top n types, counts and shares
+//	/api/monthly?cities&from&to                   requests per month per city
+//	/api/resolution?city&from&to&n                median and p90 hours of the n busiest agencies
+//	/api/review?city&agency&end&recent&history    the agency daily review (see review.go)
+//
+// A city's endpoints default to the city's whole range; the cross-city ones to all time.
+//
+// Rules the API keeps, and callers can rely on:
+//
+//   - Every parameter is validated before any SQL runs: a city, agency or request type must
+//     be one the summary tables hold (checked against a cached list), dates and numbers
+//     must parse and lie in range, unknown or repeated parameters are refused. A bad
+//     request gets 400 with a JSON {"error": "…"} that says what to fix. SQL is
+//     parameterized only; no request text is ever part of a statement.
+//   - Every query runs under the request's context with Config.QueryTimeout.
+//   - Responses carry Cache-Control and a strong ETag of the body; If-None-Match gets 304.
+//   - A chart with nothing to show carries a "message" saying why ("no data for Boston in
+//     2012"), which the page shows instead of an empty plot.
+//
+// The server only reads: connect it as the read-only role of pgsink.EnsureReadOnlyRole.
 package viz

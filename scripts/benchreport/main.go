@@ -23,14 +23,15 @@ func main() {
 	var r struct {
 		Status     string
 		Bytes      int64
-		RecordsIn  int64   `json:"records_in"`
-		RecordsOut int64   `json:"records_out"`
-		Rejected   int64   `json:"rejected"`
-		Duplicates int64   `json:"duplicates_removed"`
-		Groups     int     `json:"groups"`
-		MapTasks   int     `json:"map_tasks"`
-		Seconds    float64 `json:"seconds"`
-		PeakRSS    int64   `json:"peak_rss_bytes"`
+		RecordsIn  int64              `json:"records_in"`
+		RecordsOut int64              `json:"records_out"`
+		Rejected   int64              `json:"rejected"`
+		Duplicates int64              `json:"duplicates_removed"`
+		Groups     int                `json:"groups"`
+		MapTasks   int                `json:"map_tasks"`
+		Seconds    float64            `json:"seconds"`
+		PeakRSS    int64              `json:"peak_rss_bytes"`
+		Phases     map[string]float64 `json:"phase_seconds"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -44,4 +45,6 @@ func main() {
 	fmt.Printf("throughput        %.1f MB/s total, %.1f MB/s per core (%d cores)\n", mbs, mbs/float64(cores), cores)
 	fmt.Printf("records/s         %.0f total, %.0f per core\n", float64(r.RecordsIn)/r.Seconds, float64(r.RecordsIn)/r.Seconds/float64(cores))
 	fmt.Printf("peak RSS          %.1f MiB\n", float64(r.PeakRSS)/(1<<20))
+	fmt.Printf("phases            plan %.2f s, map %.2f s, reduce (with shuffle) %.2f s, commit %.2f s\n",
+		r.Phases["plan"], r.Phases["map"], r.Phases["reduce"], r.Phases["commit"])
 }

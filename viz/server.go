@@ -1,0 +1,303 @@
+package viz
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/lib/pq" // the PostgreSQL driver
+)
+
+// Server serves the page, its assets and the JSON API. It is safe for concurrent use.
+// Create it with New, register extra routes with Handle, serve Handler, then Close.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *sql.DB
+	meta   *metaCache
+	mux    *http.ServeMux
+	assets *assets
+	pages  *pages
+
+	queries atomic.Int64 // statements run, for tests that prove a request ran none
+}
+
+// New checks cfg, opens the database pool (without connecting: a database that is down
+// at start is retried per request, and /healthz says so) and reads the page's assets.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.PlotlyJS == "" {
+		p, err := FindPlotly()
+		if err != nil {
+			return nil, err
+		}
+		cfg.PlotlyJS = p
+	}
+	log := cmp.Or(cfg.Log, slog.Default())
+	a, err := loadAssets(cfg.PlotlyJS)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := loadPages(a)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("%w: database URL: %v", ErrConfig, err)
+	}
+	db.SetMaxOpenConns(cfg.MaxOpenConns)
+	db.SetMaxIdleConns(cfg.MaxOpenConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Server{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), assets: a, pages: pg}
+	s.meta = &metaCache{ttl: cfg.MetaTTL, load: s.loadMeta, log: log, clock: time.Now}
+	s.routes()
+	return s, nil
+}
+
+// routes registers every endpoint. The API's parameters are listed beside each route: a
+// request with any other parameter is refused.
+func (s *Server) routes() {
+	s.Handle("GET /{$}", s.page("overview"))
+	s.Handle("GET /review", s.page("review"))
+	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.Handle("GET /static/{name}", http.HandlerFunc(s.assets.serveStatic))
+	s.Handle("GET /assets/plotly.min.js", http.HandlerFunc(s.assets.servePlotly))
+
+	s.Handle("GET /api/cities", s.api(s.apiCities))
+	s.Handle("GET /api/agencies", s.api(s.apiAgencies, "city"))
+	s.Handle("GET /api/request-types", s.api(s.apiRequestTypes, "city"))
+	s.Handle("GET /api/map", s.api(s.apiMap, "city", "from", "to", "type"))
+	s.Handle("GET /api/top-types", s.api(s.apiTopTypes, "city", "from", "to", "n"))
+	s.Handle("GET /api/compare", s.api(s.apiCompare, "cities", "from", "to", "n"))
+	s.Handle("GET /api/monthly", s.api(s.apiMonthly, "cities", "from", "to"))
+	s.Handle("GET /api/resolution", s.api(s.apiResolution, "city", "from", "to", "n"))
+	s.Handle("GET /api/review", s.api(s.apiReview, "city", "agency", "end", "recent", "history"))
+	s.Handle("GET /api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	}))
+}
+
+// Handle registers a route (a ServeMux pattern) wrapped by Config.Middleware. Call it
+// before serving, e.g. to add /metrics.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	if s.cfg.Middleware != nil {
+		h = s.cfg.Middleware(pattern, h)
+	}
+	s.mux.Handle(pattern, h)
+}
+
+// Handler is the server's root handler: the routes behind request logging, security
+// headers and a guard that refuses path traversal before any route sees the path.
+func (s *Server) Handler() http.Handler {
+	return s.logRequests(secure(s.mux))
+}
+
+// Close closes the database pool.
+func (s *Server) Close() error { return s.db.Close() }
+
+// Run serves cfg until ctx ends, then shuts down gracefully: it stops accepting, waits up
+// to cfg.ShutdownTimeout for requests in flight, and closes the pool. An empty cfg.DB is
+// taken from $DATABASE_URL. ready, if not nil, is called with the bound address once the
+// server listens.
+func Run(ctx context.Context, cfg Config, ready func(addr net.Addr)) error {
+	if cfg.DB == "" {
+		cfg.DB = os.Getenv("DATABASE_URL")
+	}
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ready)
+}
+
+// Serve listens on Config.Listen and serves until ctx ends (see Run). It closes s.
+func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
+	defer s.Close()
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Above QueryTimeout, so a slow query ends in a 504 the client sees rather than a
+		// dropped connection; plotly.js is large on a slow link, hence the margin.
+		WriteTimeout: s.cfg.QueryTimeout + 60*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.log.Info("viz: serving", "addr", "http://"+ln.Addr().String(), "plotly", s.cfg.PlotlyJS)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Shutdown order: stop accepting and drain requests in flight (they still use the pool),
+	// then the deferred Close ends the pool.
+	s.log.Info("viz: shutting down", "grace", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.log.Info("viz: stopped")
+	return nil
+}
+
+// healthz reports whether the database answers: 200 "ok", or 503 with the reason.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.db.PingContext(ctx); err != nil {
+		s.log.Warn("viz: health check: database unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "database unreachable")
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// query runs one statement and calls scan for each row.
+func (s *Server) query(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) error {
+	s.queries.Add(1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// apiFunc computes one endpoint's response from its checked parameters.
+type apiFunc func(ctx context.Context, p params, md *metadata) (any, error)
+
+// api turns fn into a handler: parameters checked against names, the request's database
+// time bounded by QueryTimeout, errors classified, the result written as JSON.
+func (s *Server) api(fn apiFunc, names ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := parseParams(r, names...)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+		defer cancel()
+		md, err := s.meta.get(ctx)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v, err := fn(ctx, p, md)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.writeJSON(w, r, v)
+	})
+}
+
+// fail writes err as a JSON error with the status its class calls for; server-side
+// details go to the log, not to the client.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var bad *badRequest
+	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.msg)
+	case errors.Is(err, context.DeadlineExceeded):
+		s.log.Warn("viz: query timed out", "path", r.URL.Path, "query", r.URL.RawQuery, "timeout", s.cfg.QueryTimeout)
+		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the database took longer than %v; try a shorter period", s.cfg.QueryTimeout))
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+	default:
+		s.log.Error("viz: request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the summary database is unavailable; try again shortly")
+	}
+}
+
+// secure sets headers every response carries and refuses paths that try to leave the
+// routes (dot segments, encoded slashes or backslashes): 400 before any handler sees them.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		// plotly.js sets inline styles on the elements it draws; scripts are ours only.
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		raw := strings.ToLower(r.URL.EscapedPath())
+		if strings.Contains(raw, "..") || strings.Contains(raw, "%2e") || strings.Contains(raw, "%2f") ||
+			strings.Contains(raw, "%5c") || strings.Contains(raw, "\\") || strings.Contains(raw, "%00") || strings.Contains(raw, "//") {
+			writeError(w, http.StatusBadRequest, "bad path")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter records the status and size of a response for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+			"status", cmp.Or(sw.status, http.StatusOK), "bytes", sw.bytes, "ms", time.Since(start).Milliseconds())
+	})
+}

@@ -1,0 +1,162 @@
+package viz
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/pgsink"
+)
+
+// readOnlyRole is the role the server connects as in the tests, as in production.
+const readOnlyRole = "ireports_viz"
+
+// env is what the subtests of TestServer share: one PostgreSQL server loaded by one real
+// job over the five cities (starting either costs seconds), and one viz server over it.
+type env struct {
+	admin *sql.DB // superuser, for the tests' own checks
+	srv   *Server
+	ts    *httptest.Server
+}
+
+// TestServer runs the handler, validation, caching and browser tests against a real
+// PostgreSQL loaded by the normalize job over the real exports of five cities.
+func TestServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and runs the normalize job; skipped under -short")
+	}
+	realData(t) // skip early, before starting anything, when the fixtures are absent
+	ctx := context.Background()
+	pg := testenv.Postgres(t)
+	admin, err := sql.Open("postgres", pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	start := time.Now()
+	loadRealData(t, ctx, admin)
+	if err := pgsink.EnsureReadOnlyRole(ctx, admin, readOnlyRole, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("PostgreSQL loaded in %.1fs", time.Since(start).Seconds())
+
+	u, err := url.Parse(pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(readOnlyRole)
+	e := &env{admin: admin}
+	e.srv = newTestServer(t, u.String())
+	e.ts = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(e.ts.Close)
+
+	t.Run("read-only role", func(t *testing.T) { testReadOnly(t, e) })
+	t.Run("api", func(t *testing.T) { testAPI(t, e) })
+	t.Run("empty states", func(t *testing.T) { testEmptyStates(t, e) })
+	t.Run("validation", func(t *testing.T) { testValidation(t, e) })
+	t.Run("hostile input", func(t *testing.T) { testHostile(t, e) })
+	t.Run("caching", func(t *testing.T) { testCaching(t, e) })
+	t.Run("pages and assets", func(t *testing.T) { testPages(t, e) })
+	t.Run("query timeout", func(t *testing.T) {
+		// A server whose every query is out of time: 504 with a message, never a hang.
+		cfg := e.srv.cfg
+		cfg.QueryTimeout = time.Nanosecond
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/top-types?city=sf", nil))
+		if rec.Code != http.StatusGatewayTimeout || !strings.Contains(rec.Body.String(), "try a shorter period") {
+			t.Errorf("%d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("empty database", func(t *testing.T) {
+		// Migrated, nothing published yet: every chart says so.
+		dsn := pg.CreateDatabase(t, "viz_empty")
+		db, err := sql.Open("postgres", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := pgsink.Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		s := newTestServer(t, dsn)
+		for _, path := range []string{"/api/cities", "/api/monthly"} {
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			var v struct{ Message string }
+			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil || v.Message != noSummaries {
+				t.Errorf("GET %s on an empty database: %d %s", path, rec.Code, rec.Body)
+			}
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/map?city=sf", nil))
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "no summaries have been published yet") {
+			t.Errorf("GET /api/map?city=sf on an empty database: %d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("browser", func(t *testing.T) { testBrowser(t, e) })
+}
+
+// newTestServer starts a Server on dsn. The lists of cities are cached for the whole test,
+// so that a request refused by validation provably runs no statement at all.
+func newTestServer(t *testing.T, dsn string) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DB = dsn
+	cfg.MetaTTL = time.Hour
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() && os.Getenv("VIZ_TEST_LOG") != "" {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	p, err := FindPlotly()
+	if err != nil {
+		// Handler tests need a file, not plotly itself; the browser test skips.
+		p = filepath.Join(t.TempDir(), "plotly.min.js")
+		if err := os.WriteFile(p, []byte("/* plotly.js not installed */\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.PlotlyJS = p
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// get fetches path from the test server and decodes a JSON body into v (if not nil).
+func (e *env) get(t *testing.T, path string, v any) *http.Response {
+	t.Helper()
+	res, err := http.Get(e.ts.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != nil && res.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: %v\n%s", path, err, body)
+		}
+	}
+	res.Body = io.NopCloser(bytesReader(body))
+	return res
+}
