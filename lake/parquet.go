@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -103,21 +104,41 @@ func WriteParquet[T any](path string, rows []T) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
+// writerPools holds a *sync.Pool of *parquet.GenericWriter[T] per row type T: a reducer
+// writes five small files per group, and building a writer (its schema, column buffers and
+// encoders) costs more than encoding a small file.
+var writerPools sync.Map // reflect.Type → *sync.Pool
+
 // EncodeParquet writes rows to w as one Parquet file.
 func EncodeParquet[T any](w io.Writer, rows []T) error {
-	pw := parquet.NewGenericWriter[T](w,
-		parquet.Compression(codec),
-		parquet.MaxRowsPerRowGroup(rowGroupRows),
-		parquet.CreatedBy("ireports", "1", ""),
-	)
+	typ := reflect.TypeFor[T]()
+	p, ok := writerPools.Load(typ)
+	if !ok {
+		p, _ = writerPools.LoadOrStore(typ, &sync.Pool{})
+	}
+	pool := p.(*sync.Pool)
+	pw, _ := pool.Get().(*parquet.GenericWriter[T])
+	if pw == nil {
+		pw = parquet.NewGenericWriter[T](w,
+			parquet.Compression(codec),
+			parquet.MaxRowsPerRowGroup(rowGroupRows),
+			parquet.CreatedBy("ireports", "1", ""),
+		)
+	} else {
+		pw.Reset(w)
+	}
 	for len(rows) > 0 {
 		n := min(len(rows), 4096)
 		if _, err := pw.Write(rows[:n]); err != nil {
-			return err
+			return err // the writer is dropped, not reused
 		}
 		rows = rows[n:]
 	}
-	return pw.Close()
+	if err := pw.Close(); err != nil {
+		return err
+	}
+	pool.Put(pw)
+	return nil
 }
 
 // ReadParquet reads every row of the Parquet file at path.
