@@ -92,6 +92,9 @@ func BenchmarkJob(b *testing.B) {
 			}
 			b.SetBytes(res.Bytes)
 			b.ReportMetric(float64(res.RecordsIn)/res.Seconds, "records/s")
+			b.ReportMetric(res.Seconds, "job-s")
+			b.ReportMetric(res.PhaseSeconds["map"], "map-s")
+			b.ReportMetric(res.PhaseSeconds["reduce"], "reduce-s")
 		}
 	}
 	b.Run("direct-2", func(b *testing.B) {

@@ -142,7 +142,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stderr, "submitted %s\n", id)
 	bar := newProgressPrinter(stderr)
-	res, runErr := waitJob(ctx, id, 500*time.Millisecond, c.Job, c.Cancel, bar.update)
+	res, runErr := waitJob(ctx, id, 500*time.Millisecond, 500*time.Millisecond, c.Job, c.Cancel, bar.update)
 	bar.done()
 	return finish(stdout, res, runErr, *asJSON)
 }

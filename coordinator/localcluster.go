@@ -125,7 +125,9 @@ func (c *LocalCluster) Run(ctx context.Context, spec *jobs.Spec, interval time.D
 	if err != nil {
 		return &Result{Name: spec.Name, Status: "failed", Error: err.Error()}, err
 	}
-	return waitJob(ctx, id, interval, func(ctx context.Context, id string) (JobStatus, error) {
+	// In process, a status read is cheap: poll often so a short job ends without waiting
+	// for the next progress tick.
+	return waitJob(ctx, id, 20*time.Millisecond, interval, func(ctx context.Context, id string) (JobStatus, error) {
 		j, ok := c.Server.Job(id)
 		if !ok {
 			return j, fmt.Errorf("job %s vanished", id)
@@ -134,14 +136,16 @@ func (c *LocalCluster) Run(ctx context.Context, spec *jobs.Spec, interval time.D
 	}, func(ctx context.Context, id string) error { return c.Server.Cancel(id) }, progress)
 }
 
-// waitJob follows job id until it ends, cancelling it when ctx ends.
-func waitJob(ctx context.Context, id string, interval time.Duration,
+// waitJob follows job id until it ends, cancelling it when ctx ends. It reads the job's
+// state every poll and reports progress every interval.
+func waitJob(ctx context.Context, id string, poll, interval time.Duration,
 	get func(context.Context, string) (JobStatus, error),
 	cancel func(context.Context, string) error,
 	progress func(JobStatus)) (*Result, error) {
-	t := time.NewTicker(interval)
+	t := time.NewTicker(poll)
 	defer t.Stop()
 	cancelled := false
+	var reported time.Time
 	for {
 		j, err := get(context.WithoutCancel(ctx), id)
 		if err != nil {
@@ -163,8 +167,9 @@ func waitJob(ctx context.Context, id string, interval time.Duration,
 			}
 			return res, nil
 		}
-		if progress != nil {
+		if progress != nil && time.Since(reported) >= interval {
 			progress(j)
+			reported = time.Now()
 		}
 		if ctx.Err() != nil && !cancelled {
 			cancelled = true
