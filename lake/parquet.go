@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sync"
 	"time"
 
@@ -104,41 +103,23 @@ func WriteParquet[T any](path string, rows []T) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-// writerPools holds a *sync.Pool of *parquet.GenericWriter[T] per row type T: a reducer
-// writes five small files per group, and building a writer (its schema, column buffers and
-// encoders) costs more than encoding a small file.
-var writerPools sync.Map // reflect.Type → *sync.Pool
-
-// EncodeParquet writes rows to w as one Parquet file.
+// EncodeParquet writes rows to w as one Parquet file. (Writers are not pooled: a reset
+// parquet-go writer was seen to write different bytes for the same rows, and re-runs must give
+// byte-identical lakes.)
 func EncodeParquet[T any](w io.Writer, rows []T) error {
-	typ := reflect.TypeFor[T]()
-	p, ok := writerPools.Load(typ)
-	if !ok {
-		p, _ = writerPools.LoadOrStore(typ, &sync.Pool{})
-	}
-	pool := p.(*sync.Pool)
-	pw, _ := pool.Get().(*parquet.GenericWriter[T])
-	if pw == nil {
-		pw = parquet.NewGenericWriter[T](w,
-			parquet.Compression(codec),
-			parquet.MaxRowsPerRowGroup(rowGroupRows),
-			parquet.CreatedBy("ireports", "1", ""),
-		)
-	} else {
-		pw.Reset(w)
-	}
+	pw := parquet.NewGenericWriter[T](w,
+		parquet.Compression(codec),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.CreatedBy("ireports", "1", ""),
+	)
 	for len(rows) > 0 {
 		n := min(len(rows), 4096)
 		if _, err := pw.Write(rows[:n]); err != nil {
-			return err // the writer is dropped, not reused
+			return err
 		}
 		rows = rows[n:]
 	}
-	if err := pw.Close(); err != nil {
-		return err
-	}
-	pool.Put(pw)
-	return nil
+	return pw.Close()
 }
 
 // ReadParquet reads every row of the Parquet file at path.
