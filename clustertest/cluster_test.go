@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/testenv"
+
 	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/task"
@@ -30,7 +32,7 @@ const jobTimeout = 3 * time.Minute
 // `coordinator run` writes for the same job.
 func TestFiveCitiesMatchesRun(t *testing.T) {
 	slow(t)
-	data := realData(t)
+	data := testenv.RealData(t)
 	c := startCluster(t, clusterConfig{workers: 3, lease: lease})
 	// 512 KiB splits (normalize.job has 64 MiB) cut every real file into several map tasks
 	// spread over the processes, quoted newlines and all.

@@ -106,16 +106,6 @@ func slow(t *testing.T) {
 	}
 }
 
-// realData returns ../shared/data/311 next to the module root, or skips t.
-func realData(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(filepath.Dir(repoRoot), "shared", "data", "311")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real 311 exports not found at %s (%v): the five-city test needs them", dir, err)
-	}
-	return dir
-}
-
 // outputs is where a job writes: the lake and the rejects root.
 type outputs struct {
 	Lake, Rejects string

@@ -96,6 +96,19 @@ const ExitUnpublished = 3
 // errReported is returned by a command that has already told the user what went wrong.
 var errReported = errors.New("reported")
 
+// jobFileArg parses a command's flags and its one positional argument, a job file.
+func jobFileArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", fmt.Errorf("want one job file, got %d arguments", len(pos))
+	}
+	return pos[0], nil
+}
+
 // parseInterspersed parses flags that may come before or after positional arguments
 // ("run normalize.job --json" and "run --json normalize.job" both work).
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -128,15 +141,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "Runs the job on a cluster of in-process workers on loopback (the real protocol), and commits its output.")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
+	file, err := jobFileArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want one job file, got %d arguments", len(pos))
-	}
-	spec, err := jobs.ParseFile(pos[0])
+	spec, err := jobs.ParseFile(file)
 	if err != nil {
 		return err
 	}

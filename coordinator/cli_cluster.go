@@ -109,23 +109,19 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "usage: coordinator submit FILE.job [--coordinator URL] [--token-file F] [--json] [--detach]")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
+	file, err := jobFileArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want one job file, got %d arguments", len(pos))
 	}
 	c, err := client()
 	if err != nil {
 		return err
 	}
-	src, err := os.ReadFile(pos[0])
+	src, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	path, err := filepath.Abs(pos[0])
+	path, err := filepath.Abs(file)
 	if err != nil {
 		return err
 	}

@@ -26,15 +26,11 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "from <parquet>/_summary/ into Postgres, replacing those (city, month) groups. Idempotent.")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
+	file, err := jobFileArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want one job file, got %d arguments", len(pos))
-	}
-	spec, err := jobs.ParseFile(pos[0])
+	spec, err := jobs.ParseFile(file)
 	if err != nil {
 		return err
 	}

@@ -28,36 +28,6 @@ import (
 	"github.com/ireports/ireports/worker"
 )
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared/data/311")
-		}
-		dir = parent
-	}
-}
-
-// realData returns the shared real 311 exports (../shared/data/311 beside the repository
-// root), or skips the test when they are absent.
-func realData(t testing.TB) string {
-	t.Helper()
-	data := filepath.Join(repoRoot(t), "..", "shared", "data", "311")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real 311 fixtures not found at %s (they live outside the repository): %v", data, err)
-	}
-	return data
-}
-
 // inputDef is one input block of a job file written by a test.
 type inputDef struct {
 	name, path, schema, format string

@@ -92,7 +92,7 @@ func TestIncremental(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and a fake SODA server: skipped under -short")
 	}
-	fixture := filepath.Join(realData(t), "nyc", "soda_erm2-nwe9_page.json")
+	fixture := filepath.Join(testenv.RealData(t), "nyc", "soda_erm2-nwe9_page.json")
 	pg := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

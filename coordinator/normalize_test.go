@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/testenv"
+
 	"github.com/ireports/ireports/gen"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
@@ -64,7 +66,7 @@ func inputsOf(in []inputDef, city string) []inputDef {
 }
 
 func TestNormalizeRealData(t *testing.T) {
-	data := realData(t)
+	data := testenv.RealData(t)
 	ctx := context.Background()
 	inputs := realInputs(data)
 	parent := t.TempDir()

@@ -47,7 +47,7 @@ func TestPublish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and runs the five-city job three times: skipped under -short")
 	}
-	data := realData(t)
+	data := testenv.RealData(t)
 	pg := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -115,7 +115,7 @@ func TestS3EndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts MinIO and runs the five-city job three times: skipped under -short")
 	}
-	data := realData(t)
+	data := testenv.RealData(t)
 	env := newS3Env(t, data)
 	pg := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ireports/ireports/internal/testenv"
 )
 
 // got is a record copied out of a Reader, comparable across reads.
@@ -210,34 +212,10 @@ func diffRecords[T any](got, want []T) string {
 	return ""
 }
 
-// dataDir returns ../shared/data/311 relative to the module root, or skips t.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory: cannot locate ../shared/data/311")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data", "311")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("real 311 fixtures not present at %s: %v", d, err)
-	}
-	return d
-}
-
 // csvFiles returns the real CSV fixtures, named by their path under the data dir.
 func csvFiles(t testing.TB) map[string][]byte {
 	t.Helper()
-	dir := dataDir(t)
+	dir := testenv.RealData(t)
 	paths, err := filepath.Glob(filepath.Join(dir, "*", "*.csv"))
 	if err != nil || len(paths) == 0 {
 		t.Skipf("no CSV fixtures under %s (%v)", dir, err)

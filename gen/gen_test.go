@@ -19,31 +19,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// realDataDir returns ../shared/data/311 relative to the module root, or skips.
-func realDataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared/data/311")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "311")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real 311 fixtures not present at %s: %v", data, err)
-	}
-	return data
-}
+	"github.com/ireports/ireports/internal/testenv"
+)
 
 // layoutOf is how each format's files are checked: which columns hold the id and the
 // dates, in which Go layout, where the coordinates are, and the real file with the same
@@ -454,7 +432,7 @@ func recountJSON(t *testing.T, path string, rc *recount, seen map[string]int) {
 // TestHeadersMatchRealFiles compares each format's header with the first line of the real
 // export it imitates, line end included.
 func TestHeadersMatchRealFiles(t *testing.T) {
-	data := realDataDir(t)
+	data := testenv.RealData(t)
 	for _, f := range formats {
 		if f.json {
 			continue

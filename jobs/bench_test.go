@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/testenv"
+
 	"github.com/ireports/ireports/record"
 )
 
@@ -44,7 +46,7 @@ func loadRecords(b *testing.B, path string) ([]string, [][][]byte) {
 // BenchmarkNormalize measures Normalize per city on the real files, reported in records/s.
 // Run: go test -run '^$' -bench Normalize -benchmem ./jobs
 func BenchmarkNormalize(b *testing.B) {
-	data := dataDir(b)
+	data := testenv.RealData(b)
 	for _, tc := range []struct{ city, file string }{
 		{"nyc", "nyc/portal_2011_subset.csv"},
 		{"nyc-soda", "nyc/soda_erm2-nwe9_page.csv"},
@@ -76,7 +78,7 @@ func BenchmarkNormalize(b *testing.B) {
 
 // BenchmarkNormalizeJSON measures the SODA path: scanning and normalizing a page.
 func BenchmarkNormalizeJSON(b *testing.B) {
-	path := filepath.Join(dataDir(b), "nyc/soda_erm2-nwe9_page.json")
+	path := filepath.Join(testenv.RealData(b), "nyc/soda_erm2-nwe9_page.json")
 	src, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/testenv"
+
 	"github.com/ireports/ireports/record"
 )
 
@@ -126,7 +128,7 @@ func forEachRecord(t testing.TB, path string, format Format, s *Schema, fn func(
 }
 
 func TestRealFiles(t *testing.T) {
-	data := dataDir(t)
+	data := testenv.RealData(t)
 	for _, tc := range realFiles {
 		t.Run(tc.file, func(t *testing.T) {
 			s, ok := Builtin(tc.schema)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,20 +12,6 @@ import (
 
 	"github.com/ireports/ireports/internal/testenv"
 )
-
-// dataDir returns ../shared/data/311 beside the repository, skipping the test where the
-// fixtures are absent.
-func dataDir(t testing.TB) string {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "..", "shared", "data", "311")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real 311 fixtures not found at %s: %v", dir, err)
-	}
-	return dir
-}
 
 // splitSizes are the byte-range sizes that the tests cut objects into: a small odd one
 // finds off-by-one errors at range edges, a larger one spans S3 read buffers.
@@ -111,7 +96,7 @@ func readRange(t *testing.T, s Store, name string, off, n int64) []byte {
 // TestRealData copies the five cities' real exports to MinIO and back: the listing and
 // every byte range agree with local disk.
 func TestRealData(t *testing.T) {
-	src := dataDir(t)
+	src := testenv.RealData(t)
 	f := minioFixture(t)
 	local := mirror(t, f.s, src, f.root+"/311")
 	sameObjects(t, f.s, src, f.root+"/311", local, splitSizes)
@@ -124,7 +109,7 @@ func TestRealData(t *testing.T) {
 // requests — 503 SlowDown, 500, resets, bodies cut short, stalls — and a lake commit with
 // pending uploads: everything succeeds with identical bytes and no upload left behind.
 func TestFaults(t *testing.T) {
-	src := dataDir(t)
+	src := testenv.RealData(t)
 	m := sharedMinIO(t)
 	proxy := testenv.FaultProxy(t, m.Endpoint, testenv.FaultPlan{Rate: 0.3, Seed: 1, Stall: 3 * time.Second})
 	opt := testOptions(proxy.URL, m.AccessKey, m.SecretKey)

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"fmt"
-	"github.com/ireports/ireports/objstore"
 	"io"
 	"log/slog"
 	"os"
@@ -14,36 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/objstore"
+
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
-
-// dataDir locates the real 311 fixtures at ../shared/data/311 from the module root, or skips.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared/data/311")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "311")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real 311 fixtures not found at %s: %v", data, err)
-	}
-	return data
-}
 
 // realFiles are the CSV fixtures the test lake is built from, with their schemas.
 var realFiles = []struct{ file, schema string }{
@@ -60,7 +37,7 @@ var realFiles = []struct{ file, schema string }{
 // and groups (sorted).
 func realLake(t testing.TB) (string, []record.Key) {
 	t.Helper()
-	data := dataDir(t)
+	data := testenv.RealData(t)
 	groups := map[record.Key]map[string]record.Request{}
 	locs := map[string]*time.Location{}
 	for _, rf := range realFiles {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/testenv"
+
 	"github.com/ireports/ireports/record"
 )
 
@@ -159,37 +161,13 @@ func diffRecords(got, want []record.Request) string {
 	return ""
 }
 
-// dataDir finds ../shared/data/311 beside the module root, or skips the test.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared/data/311")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "311")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real 311 fixtures not found at %s: %v", data, err)
-	}
-	return data
-}
-
 // realRequests turns every CSV fixture's rows into records crudely — column names matched
 // by substring, a few timestamp layouts — which is all the shuffle needs: real strings
 // (mojibake, newlines, long free text) and a real spread of keys. Normalizing properly is
 // the schemas' job, not this package's.
 func realRequests(t testing.TB) []record.Request {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dataDir(t), "*", "*.csv"))
+	files, err := filepath.Glob(filepath.Join(testenv.RealData(t), "*", "*.csv"))
 	if err != nil || len(files) == 0 {
 		t.Skipf("no CSV fixtures found: %v", err)
 	}

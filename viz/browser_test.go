@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/testenv"
+
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -26,7 +28,11 @@ func artifactsDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("IREPORTS_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join(repoRoot(t), "artifacts")
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, "artifacts")
 	}
 	dir = filepath.Join(dir, "viz")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -10,42 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/testenv"
+
 	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/pgsink"
 )
-
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared/data/311")
-		}
-		dir = parent
-	}
-}
-
-// realData returns the shared real 311 exports (../shared/data/311 beside the repository
-// root), or skips the test when they are absent: they are never copied into the repository.
-func realData(t testing.TB) string {
-	t.Helper()
-	data := filepath.Join(repoRoot(t), "..", "shared", "data", "311")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real 311 fixtures not found at %s (they live outside the repository): %v", data, err)
-	}
-	return data
-}
 
 // normalizeJob is normalize.job with absolute paths: the five cities' files, every format.
 func normalizeJob(data, out string) string {
@@ -76,7 +48,7 @@ func normalizeJob(data, out string) string {
 // here), as `coordinator run` followed by `coordinator publish` would.
 func loadRealData(t testing.TB, ctx context.Context, db *sql.DB) {
 	t.Helper()
-	data := realData(t)
+	data := testenv.RealData(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "normalize.job")
 	if err := os.WriteFile(path, []byte(normalizeJob(data, dir)), 0o644); err != nil {

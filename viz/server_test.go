@@ -36,7 +36,7 @@ func TestServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and runs the normalize job; skipped under -short")
 	}
-	realData(t) // skip early, before starting anything, when the fixtures are absent
+	testenv.RealData(t) // skip early, before starting anything, when the fixtures are absent
 	ctx := context.Background()
 	pg := testenv.Postgres(t)
 	admin, err := sql.Open("postgres", pg.URL)
