@@ -207,6 +207,13 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	// already committed its rejects, on purpose, so the user can see why.) A successful run
 	// has leftovers too: losing and superseded attempts write files the commit does not take.
 	cleanup := context.WithoutCancel(ctx)
+	if q, ok := exec.(interface{ Quiesce(context.Context, string) }); ok {
+		// Attempts withdrawn at the end (cancelled, failed, or losing backups) may still be
+		// writing on their workers; clean up after they stop, so nothing is left behind.
+		qctx, cancel := context.WithTimeout(cleanup, time.Minute)
+		q.Quiesce(qctx, job)
+		cancel()
+	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Parquet, job); err != nil {
 		d.log.Warn("cleaning the lake's _temporary", "err", err)
 	}

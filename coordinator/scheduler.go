@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +33,11 @@ type Scheduler struct {
 	running map[string]*attempt    // by attempt id
 	workers map[string]*workerSlot // live workers, by name
 	cancels map[string][]string    // worker → withdrawn attempt ids to tell it about
-	wake    chan struct{}          // closed when the queue grows, then replaced
-	closed  bool
+	// draining are withdrawn attempts whose workers may still be running them, by id, until
+	// the worker reports, stops listing them in heartbeats, dies, or the deadline passes.
+	draining map[string]drain
+	wake     chan struct{} // closed when the queue grows, then replaced
+	closed   bool
 
 	done    chan struct{} // closed by Shutdown; stops the lease reaper
 	wg      sync.WaitGroup
@@ -73,13 +77,14 @@ type attemptResult struct {
 // NewScheduler returns a scheduler whose leases last lease (renewed by heartbeats).
 func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
 	s := &Scheduler{
-		lease:   lease,
-		log:     log,
-		running: map[string]*attempt{},
-		workers: map[string]*workerSlot{},
-		cancels: map[string][]string{},
-		wake:    make(chan struct{}),
-		done:    make(chan struct{}),
+		lease:    lease,
+		log:      log,
+		running:  map[string]*attempt{},
+		workers:  map[string]*workerSlot{},
+		cancels:  map[string][]string{},
+		draining: map[string]drain{},
+		wake:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	s.untrack = obs.TrackScheduler(s.stats)
 	s.wg.Add(1)
@@ -209,6 +214,7 @@ func (s *Scheduler) withdraw(a *attempt) {
 		obs.AttemptFinished(a.Kind, task.StateCancelled)
 		delete(s.running, a.ID)
 		s.cancels[a.worker] = append(s.cancels[a.worker], a.ID)
+		s.draining[a.ID] = drain{worker: a.worker, deadline: time.Now().Add(s.lease)}
 		if w := s.workers[a.worker]; w != nil {
 			w.Running--
 		}
@@ -260,6 +266,11 @@ func (s *Scheduler) Heartbeat(name string, ids []string) (cancel []string) {
 	}
 	cancel = s.cancels[name]
 	delete(s.cancels, name)
+	for id, d := range s.draining {
+		if d.worker == name && !slices.Contains(ids, id) {
+			delete(s.draining, id) // the worker has stopped it
+		}
+	}
 	for _, id := range ids {
 		if a := s.running[id]; a != nil && a.worker == name {
 			a.lease = time.Now().Add(s.lease)
@@ -276,6 +287,9 @@ func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceR
 	s.mu.Lock()
 	a := s.running[id]
 	if a == nil || a.worker != name {
+		if d, ok := s.draining[id]; ok && d.worker == name {
+			delete(s.draining, id) // a withdrawn attempt has ended
+		}
 		s.mu.Unlock()
 		s.log.Info("ignoring late result", "attempt", id, "worker", name)
 		return ErrStale
@@ -326,11 +340,53 @@ func (s *Scheduler) WorkerDown(name, why string) {
 	defer s.mu.Unlock()
 	delete(s.workers, name)
 	delete(s.cancels, name)
+	for id, d := range s.draining {
+		if d.worker == name {
+			delete(s.draining, id)
+		}
+	}
 	for id, a := range s.running {
 		if a.worker == name {
 			delete(s.running, id)
 			obs.AttemptFinished(a.Kind, task.StateLost)
 			a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: worker %s %s", id, name, why)}
+		}
+	}
+}
+
+// drain is a withdrawn attempt that may still be running on its worker.
+type drain struct {
+	worker   string
+	deadline time.Time
+}
+
+// Quiesce waits until no attempt of job run job is queued, running, or withdrawn but still
+// running on its worker (at most a lease after it was withdrawn), or until ctx ends. The
+// driver calls it before it cleans up a job's outputs, so that no attempt of the job writes
+// after the clean-up.
+func (s *Scheduler) Quiesce(ctx context.Context, job string) {
+	prefix := job + "/"
+	for {
+		s.mu.Lock()
+		now, busy := time.Now(), false
+		for id, d := range s.draining {
+			if now.After(d.deadline) {
+				delete(s.draining, id)
+			} else if strings.HasPrefix(id, prefix) {
+				busy = true
+			}
+		}
+		for id := range s.running {
+			busy = busy || strings.HasPrefix(id, prefix)
+		}
+		s.mu.Unlock()
+		if !busy {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
@@ -369,6 +425,7 @@ func (s *Scheduler) reap() {
 				if now.After(a.lease) {
 					delete(s.running, id)
 					s.cancels[a.worker] = append(s.cancels[a.worker], id)
+					s.draining[id] = drain{worker: a.worker, deadline: now.Add(s.lease)}
 					if w := s.workers[a.worker]; w != nil {
 						w.Running--
 					}

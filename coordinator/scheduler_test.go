@@ -164,3 +164,33 @@ func TestNested(t *testing.T) {
 		}
 	}
 }
+
+// TestQuiesceWaitsForWithdrawnAttempts: a withdrawn attempt counts until its worker stops
+// listing it in heartbeats.
+func TestQuiesceWaitsForWithdrawnAttempts(t *testing.T) {
+	s := NewScheduler(time.Minute, slog.New(slog.DiscardHandler))
+	defer s.Shutdown()
+	s.mu.Lock()
+	s.draining["job-1/r-0-1"] = drain{worker: "w1", deadline: time.Now().Add(time.Minute)}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.Quiesce(context.Background(), "job-1"); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("Quiesce returned while a withdrawn attempt may still run")
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.Heartbeat("w1", []string{"job-1/r-0-1"}) // still running
+	select {
+	case <-done:
+		t.Fatal("Quiesce returned while the worker still runs the attempt")
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.Heartbeat("w1", nil) // stopped
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Quiesce did not return after the worker stopped the attempt")
+	}
+	s.Quiesce(context.Background(), "job-2") // nothing of job-2: at once
+}
