@@ -43,6 +43,8 @@ lint: tidy-check
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped"; fi
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; else echo "terraform not installed; terraform fmt skipped"; fi
+	$(GO) test -count=1 ./terraform   # every .tf parsed with hcl/v2: references, variables, flags of the real binaries
 
 tidy-check:
 	@cp go.mod $(CACHE)/go.mod.bak 2>/dev/null || (mkdir -p $(CACHE) && cp go.mod $(CACHE)/go.mod.bak)

@@ -3,9 +3,14 @@ package coordinator
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +18,7 @@ import (
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/socrata"
 	"github.com/ireports/ireports/socrata/sodatest"
+	"github.com/ireports/ireports/viz"
 )
 
 // incJob writes the daily job of issue 7 against a fake SODA server, with its lake under dir.
@@ -195,6 +201,46 @@ func TestIncremental(t *testing.T) {
 	day := today.In(ny).Format("2006-01-02")
 	if err := sdb.QueryRow(`SELECT coalesce(sum(opened), 0) FROM agency_daily WHERE city = 'nyc' AND day = $1`, day).Scan(&n); err != nil || n < 1 {
 		t.Errorf("agency_daily has %d requests opened on %s (err %v), want the new ones", n, day, err)
+	}
+	checkReviewShowsDay(t, db, day)
+}
+
+// checkReviewShowsDay asks the viz server's agency daily review for NYC (its default
+// window ends with the city's latest month) and checks that day's requests are plotted.
+func checkReviewShowsDay(t *testing.T, db, day string) {
+	t.Helper()
+	if _, err := viz.FindPlotly(); err != nil {
+		t.Logf("viz check skipped: %v", err)
+		return
+	}
+	cfg := viz.DefaultConfig()
+	cfg.DB, cfg.Log = db, slog.New(slog.DiscardHandler)
+	s, err := viz.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/review?city=nyc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var review struct {
+		Daily struct {
+			Recent struct {
+				Days   []string `json:"days"`
+				Opened []*int64 `json:"opened"`
+			} `json:"recent"`
+		} `json:"daily"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&review); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /api/review?city=nyc: %s, %v", resp.Status, err)
+	}
+	r := review.Daily.Recent
+	i := slices.Index(r.Days, day)
+	if i < 0 || i >= len(r.Opened) || r.Opened[i] == nil || *r.Opened[i] < 1 {
+		t.Errorf("the agency daily review's recent days %v do not plot requests on %s", r.Days, day)
 	}
 }
 
