@@ -213,6 +213,9 @@ func finish(stdout io.Writer, res *Result, runErr error, asJSON bool) error {
 
 func printResult(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "job %s (%s): %s in %.1fs\n", r.Name, r.Job, r.Status, r.Seconds)
+	for _, p := range r.Pulls {
+		fmt.Fprintf(w, "  pull       %s: %s, %d records in %d batches, %d retries, watermark %s\n", p.Source, p.Status, p.Records, p.Batches, p.Retries, p.Watermark)
+	}
 	fmt.Fprintf(w, "  input      %d files, %s, %d map tasks, %d reduce tasks\n", r.Files, units.FormatBytes(r.Bytes), r.MapTasks, r.ReduceTasks)
 	fmt.Fprintf(w, "  records    %d in, %d out, %d rejected, %d duplicates removed\n", r.RecordsIn, r.RecordsOut, r.Rejected, r.DuplicatesRemoved)
 	if r.RecordsCarried > 0 {

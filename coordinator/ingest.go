@@ -23,13 +23,13 @@ var errSourceUnavailable = errors.New(StatusSourceUnavailable)
 
 // Pull is what a run's pull of one source did, as the result reports it.
 type Pull struct {
-	Source   string  `json:"source"`
-	Status   string  `json:"status"` // caught up, source unavailable, failed
-	Records  int64   `json:"records"`
-	Batches  int     `json:"batches"`
-	Retries  int     `json:"retries"`
-	Seconds  float64 `json:"seconds"`
-	Progress string  `json:"watermark"` // the watermark the pull ended at
+	Source    string  `json:"source"`
+	Status    string  `json:"status"` // caught up, source unavailable, failed
+	Records   int64   `json:"records"`
+	Batches   int     `json:"batches"`
+	Retries   int     `json:"retries"`
+	Seconds   float64 `json:"seconds"`
+	Watermark string  `json:"watermark"` // the watermark the pull ended at
 }
 
 // pullSources pulls every source of the job (DESIGN: each page is stored as a raw batch
@@ -75,7 +75,7 @@ func (d *driver) pullSources(ctx context.Context) error {
 		res, err := socrata.Pull(ctx, src, wm, d.store)
 		d.res.Pulls = append(d.res.Pulls, Pull{
 			Source: name, Status: res.Status.String(), Records: res.Records, Batches: len(res.Batches),
-			Retries: res.Retries, Seconds: res.Elapsed.Seconds(), Progress: res.To.String(),
+			Retries: res.Retries, Seconds: res.Elapsed.Seconds(), Watermark: res.To.String(),
 		})
 		d.log.Info("pulled", "source", name, "status", res.Status, "records", res.Records, "batches", len(res.Batches), "err", err)
 		if errors.Is(err, socrata.ErrSourceUnavailable) {
