@@ -52,7 +52,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Duplicates: m.Run.Duplicates, Groups: len(m.Groups),
 	}
 	if err := Publish(ctx, spec, store, m, run, nil); err != nil {
-		return err
+		return redact(err, spec.Output.Postgres)
 	}
 	fmt.Fprintf(stdout, "published job %s (%s): %d groups, %d rows\n", m.Job, m.Name, len(m.Groups), m.Rows)
 	return nil
@@ -86,7 +86,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if err := sink.Migrate(ctx); err != nil {
-		return err
+		return redact(err, *dbURL)
 	}
 	fmt.Fprintln(stdout, "database schema is up to date")
 	if *readonly != "" {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/ireports/ireports/pgsink"
 	"github.com/ireports/ireports/socrata"
@@ -39,10 +41,11 @@ func (d *driver) pullSources(ctx context.Context) error {
 	if len(d.spec.Sources) == 0 {
 		return nil
 	}
+	var unavailable []string
 	d.enter("pull")
 	db, err := sql.Open("postgres", d.spec.Output.Postgres)
 	if err != nil {
-		return err
+		return redact(err, d.spec.Output.Postgres)
 	}
 	defer db.Close()
 	cfg := pgsink.DefaultConfig()
@@ -55,7 +58,7 @@ func (d *driver) pullSources(ctx context.Context) error {
 		return err
 	}
 	if err := sink.Migrate(ctx); err != nil {
-		return fmt.Errorf("watermarks: %w", err)
+		return fmt.Errorf("watermarks: %w", redact(err, d.spec.Output.Postgres))
 	}
 	wm := socrata.NewPGWatermarks(db)
 	for _, name := range slices.Sorted(maps.Keys(d.spec.Sources)) {
@@ -77,16 +80,61 @@ func (d *driver) pullSources(ctx context.Context) error {
 			Source: name, Status: res.Status.String(), Records: res.Records, Batches: len(res.Batches),
 			Retries: res.Retries, Seconds: res.Elapsed.Seconds(), Watermark: res.To.String(),
 		})
-		d.log.Info("pulled", "source", name, "status", res.Status, "records", res.Records, "batches", len(res.Batches), "err", err)
+		d.log.Info("pulled", "source", name, "status", res.Status, "records", res.Records, "batches", len(res.Batches), "err", redact(err, d.spec.Output.Postgres))
 		if errors.Is(err, socrata.ErrSourceUnavailable) {
-			return fmt.Errorf("%w: %s: %v", errSourceUnavailable, name, err)
+			// One city's API being down must not hold back the others: go on, and run with
+			// what every source has stored (the pages this one stored before it went down
+			// included); it catches up next time.
+			unavailable = append(unavailable, fmt.Sprintf("%s: %v", name, err))
+			continue
 		}
 		if err != nil {
-			return fmt.Errorf("source %s: %w", name, err)
+			return fmt.Errorf("source %s: %w", name, redact(err, d.spec.Output.Postgres))
 		}
+	}
+	switch {
+	case len(unavailable) == len(d.spec.Sources):
+		return fmt.Errorf("%w: %s", errSourceUnavailable, strings.Join(unavailable, "; "))
+	case len(unavailable) > 0:
+		d.res.Warnings = append(d.res.Warnings, StatusSourceUnavailable+": "+strings.Join(unavailable, "; ")+"; the next run catches up")
 	}
 	return nil
 }
+
+// redact removes the password of the database URL dsn from err's message: drivers quote
+// the URL in some errors, and errors end up in results, logs and the job history.
+func redact(err error, dsn string) error {
+	if err == nil || dsn == "" {
+		return err
+	}
+	msg := err.Error()
+	pw := ""
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		pw, _ = u.User.Password()
+	} else if i := strings.Index(dsn, "://"); i >= 0 {
+		// An unparsable URL: the password is between the user's ':' and the '@'.
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if c := strings.Index(dsn[i+3:at], ":"); c >= 0 {
+				pw = dsn[i+3+c+1 : at]
+			}
+		}
+	} else if j := strings.Index(dsn, "password="); j >= 0 {
+		pw = strings.Fields(dsn[j+len("password="):] + " ")[0]
+	}
+	if pw == "" || !strings.Contains(msg, pw) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(msg, pw, "xxxxx"), err: err}
+}
+
+// redactedError is an error whose message hides a secret; errors.Is still sees the cause.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // consumeBatches moves the source batches the committed run read to their source's
 // consumed/ folder, so the next run reads only newer ones. A crash before this only makes

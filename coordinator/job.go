@@ -288,6 +288,12 @@ func (d *driver) run(ctx context.Context) error {
 		return fmt.Errorf("lake committed, but %w", err)
 	}
 	d.publish(ctx, m, d.started)
+	if d.res.Published == Unpublished {
+		// Keep the batches: the next run merges them again (idempotent) and publishes
+		// their groups, which this run's manifest alone would leave behind once the next
+		// run replaces it.
+		return nil
+	}
 	return d.consumeBatches(ctx)
 }
 

@@ -47,6 +47,7 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Tim
 	err := obs.Do(ctx, d.job, obs.KindPublish, func(ctx context.Context) error {
 		return Publish(ctx, d.spec, d.store, m, run, &cfg)
 	})
+	err = redact(err, d.spec.Output.Postgres)
 	if err != nil {
 		d.res.Published = Unpublished
 		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(

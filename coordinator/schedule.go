@@ -68,7 +68,11 @@ func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule) {
 		switch {
 		case errors.Is(err, ErrOutputBusy):
 			// The previous run (or a submitted one) is still writing: never two at once.
-			log.Warn("skipped: a run of this job is still going", "err", err)
+			// Another run is writing the same lake: try again shortly rather than skip a
+			// whole period.
+			log.Warn("a run of this job is still going; retrying in a minute", "err", err)
+			next = time.Now().Add(time.Minute)
+			continue
 		case err != nil:
 			log.Error("scheduled run could not start", "err", err)
 		default:

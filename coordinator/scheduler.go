@@ -36,6 +36,10 @@ type Scheduler struct {
 	// draining are withdrawn attempts whose workers may still be running them, by id, until
 	// the worker reports, stops listing them in heartbeats, dies, or the deadline passes.
 	draining map[string]drain
+	// accepted are attempts whose results were taken, by id → worker, so that a worker that
+	// lost the reply and reports again is told yes, not refused (a refused worker deletes
+	// the attempt's output, which the job is about to commit). Pruned by Quiesce.
+	accepted map[string]string
 	wake     chan struct{} // closed when the queue grows, then replaced
 	closed   bool
 
@@ -83,6 +87,7 @@ func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
 		workers:  map[string]*workerSlot{},
 		cancels:  map[string][]string{},
 		draining: map[string]drain{},
+		accepted: map[string]string{},
 		wake:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -286,6 +291,10 @@ func (s *Scheduler) Heartbeat(name string, ids []string) (cancel []string) {
 func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceResult, f *task.Failure) error {
 	s.mu.Lock()
 	a := s.running[id]
+	if a == nil && s.accepted[id] == name {
+		s.mu.Unlock()
+		return nil // a repeated report of a result already taken
+	}
 	if a == nil || a.worker != name {
 		if d, ok := s.draining[id]; ok && d.worker == name {
 			delete(s.draining, id) // a withdrawn attempt has ended
@@ -298,6 +307,7 @@ func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceR
 	if w := s.workers[name]; w != nil {
 		w.Running--
 	}
+	s.accepted[id] = name
 	s.mu.Unlock()
 	var res attemptResult
 	state := task.StateSucceeded
@@ -369,6 +379,11 @@ func (s *Scheduler) Quiesce(ctx context.Context, job string) {
 	for {
 		s.mu.Lock()
 		now, busy := time.Now(), false
+		for id := range s.accepted {
+			if strings.HasPrefix(id, prefix) {
+				delete(s.accepted, id)
+			}
+		}
 		for id, d := range s.draining {
 			if now.After(d.deadline) {
 				delete(s.draining, id)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,9 +51,13 @@ func TestSchedulerRunsAndCompletes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// A second report of the same attempt is stale.
-	if err := s.Complete("w1", a.ID, &task.MapResult{}, nil, nil); !errors.Is(err, ErrStale) {
-		t.Errorf("second completion: %v, want ErrStale", err)
+	// A second report of the same attempt from its worker (the reply to the first was
+	// lost) is acknowledged; from another worker it is stale.
+	if err := s.Complete("w1", a.ID, &task.MapResult{}, nil, nil); err != nil {
+		t.Errorf("second completion: %v, want nil", err)
+	}
+	if err := s.Complete("w2", a.ID, &task.MapResult{}, nil, nil); !errors.Is(err, ErrStale) {
+		t.Errorf("completion by another worker: %v, want ErrStale", err)
 	}
 }
 
@@ -79,7 +84,7 @@ func TestSchedulerLeaseLapses(t *testing.T) {
 }
 
 func TestSchedulerHeartbeatKeepsLease(t *testing.T) {
-	s, ctx := newTestScheduler(t, 300*time.Millisecond)
+	s, ctx := newTestScheduler(t, time.Second) // renewed every 100 ms: ample slack under load
 	done := make(chan error, 1)
 	go func() { _, err := s.Map(ctx, task.Map{Job: "j", Attempt: 1}); done <- err }()
 	a := pollOne(t, s, "w1")
@@ -193,4 +198,24 @@ func TestQuiesceWaitsForWithdrawnAttempts(t *testing.T) {
 		t.Fatal("Quiesce did not return after the worker stopped the attempt")
 	}
 	s.Quiesce(context.Background(), "job-2") // nothing of job-2: at once
+}
+
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ dsn, msg string }{
+		{"postgres://u:s3cret@db:5432/x", `dial postgres://u:s3cret@db:5432/x: refused`},
+		{"postgres://u:s3cr%et@localhost:1/db", `parse "postgres://u:s3cr%et@localhost:1/db": invalid URL escape "%et"`},
+		{"host=db user=u password=hunter2 dbname=x", `connect host=db user=u password=hunter2: refused`},
+	} {
+		cause := errors.New(c.msg)
+		err := redact(cause, c.dsn)
+		if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "s3cr%et") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("redact(%q) = %q: the password is still there", c.msg, err)
+		}
+		if !errors.Is(err, cause) {
+			t.Errorf("redact(%q) lost the cause", c.msg)
+		}
+	}
+	if err := redact(nil, "postgres://u:p@h/d"); err != nil {
+		t.Errorf("redact(nil) = %v", err)
+	}
 }

@@ -279,7 +279,11 @@ func (s *Server) Submit(src task.JobSource) (string, error) {
 func (s *Server) SubmitSpec(spec *jobs.Spec) (string, error) { return s.start(spec) }
 
 func (s *Server) start(spec *jobs.Spec) (string, error) {
-	wire, err := json.Marshal(spec)
+	// Workers get the parsed spec without the job file's text, which may hold secrets
+	// (a literal database URL or app token) that the spec itself never carries.
+	shipped := *spec
+	shipped.Source = nil
+	wire, err := json.Marshal(&shipped)
 	if err != nil {
 		return "", fmt.Errorf("encode job spec: %w", err)
 	}

@@ -111,6 +111,9 @@ func Commit(ctx context.Context, store objstore.Store, root, job, name string, s
 		for _, rel := range []string{GroupPath(g.Key), SummaryPath(g.Key)} {
 			src := filepath.Join(g.AttemptDir, rel)
 			if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+				if g.Rows > 0 {
+					return nil, fmt.Errorf("commit group %s: its staged files are gone from %s", g.Key, src)
+				}
 				continue
 			}
 			var files []File

@@ -255,11 +255,12 @@ func TestFaults(t *testing.T) {
 	if got := status(); got >= 0 {
 		t.Errorf("Reset answered %d", got)
 	}
-	s.FailFor(30*time.Millisecond, Unavailable)
+	// The window starts now, not when the request arrives: leave a loaded machine room.
+	s.FailFor(time.Second, Unavailable)
 	if got := status(); got != 503 {
 		t.Errorf("FailFor: %d", got)
 	}
-	time.Sleep(40 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	if got := status(); got != 200 {
 		t.Errorf("after FailFor: %d", got)
 	}
