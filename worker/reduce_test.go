@@ -1,0 +1,101 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/shuffle"
+	"github.com/ireports/ireports/task"
+)
+
+func TestReduceInputErr(t *testing.T) {
+	rt := task.Reduce{Job: "j", Index: 2, Attempt: 1}
+	loc := shuffle.Location{Worker: "10.0.0.7:7070", Job: "j", Map: 5}
+	seg := func(err error) error { return &shuffle.SegmentError{Loc: loc, Reducer: 2, Err: err} }
+	for _, c := range []struct {
+		name string
+		err  error
+		lost bool // the map output must be recomputed
+	}{
+		{"unreachable worker", seg(fmt.Errorf("%w: connection refused", shuffle.ErrFetch)), true},
+		{"corrupt segment", seg(fmt.Errorf("%w: checksum", shuffle.ErrCorrupt)), true},
+		{"out of file descriptors here", seg(&os.PathError{Op: "open", Path: "/x", Err: syscall.EMFILE}), false},
+		{"local disk full", seg(&os.PathError{Op: "write", Path: "/spill", Err: syscall.ENOSPC}), false},
+		{"not about a map output", errors.New("merge: out of order"), false},
+	} {
+		err := reduceInputErr(context.Background(), rt, c.err)
+		var lost *task.LostError
+		got := errors.As(err, &lost)
+		if got != c.lost || (got && lost.Map != 5) {
+			t.Errorf("%s: %v (lost %v), want lost %v of map 5", c.name, err, got, c.lost)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := reduceInputErr(ctx, rt, seg(shuffle.ErrFetch)); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v, want context.Canceled", err)
+	}
+}
+
+// TestMergeLake: the job's versions replace the lake's unless the lake's is newer; the
+// lake's other rows are carried; a new group has nothing to merge.
+func TestMergeLake(t *testing.T) {
+	ctx := context.Background()
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	k := record.Key{City: "inc", Year: 2024, Month: 2}
+	at := func(h int) time.Time { return time.Date(2024, 2, 1, h, 0, 0, 0, time.UTC) }
+	req := func(id string, updated int, st record.Status) record.Request {
+		return record.Request{City: k.City, Year: k.Year, Month: k.Month, RequestID: id, CreatedAt: at(0), UpdatedAt: at(updated), Status: st}
+	}
+	committed := []record.Request{req("1", 1, record.StatusOpen), req("2", 5, record.StatusClosed), req("3", 1, record.StatusOpen)}
+	rows := make([]lake.Row, len(committed))
+	for i := range committed {
+		rows[i] = lake.ToRow(&committed[i])
+	}
+	if err := lake.WriteParquet(filepath.Join(root, lake.GroupPath(k), lake.PartFile(0)), rows); err != nil {
+		t.Fatal(err)
+	}
+
+	job := []record.Request{req("1", 3, record.StatusClosed), req("2", 2, record.StatusOpen), req("4", 2, record.StatusOpen)}
+	var res task.ReduceResult
+	got, err := mergeLake(ctx, store, root, k, job, &res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]record.Status{}
+	for _, r := range got {
+		byID[r.RequestID] = r.Status
+	}
+	want := map[string]record.Status{"1": record.StatusClosed, "2": record.StatusClosed, "3": record.StatusOpen, "4": record.StatusOpen}
+	if len(got) != len(want) {
+		t.Errorf("merged %d requests, want %d: %v", len(got), len(want), byID)
+	}
+	for id, st := range want {
+		if byID[id] != st {
+			t.Errorf("request %s: %v, want %v", id, byID[id], st)
+		}
+	}
+	if res.Carried != 3 || res.Duplicates != 2 {
+		t.Errorf("carried %d, duplicates %d; want 3 and 2", res.Carried, res.Duplicates)
+	}
+
+	res = task.ReduceResult{}
+	fresh := []record.Request{req("9", 1, record.StatusOpen)}
+	other := record.Key{City: "inc", Year: 2024, Month: 3}
+	if got, err := mergeLake(ctx, store, root, other, fresh, &res); err != nil || len(got) != 1 || res.Carried != 0 {
+		t.Errorf("a new group: %d requests, carried %d, err %v", len(got), res.Carried, err)
+	}
+}
