@@ -173,7 +173,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	if opt.Tracker == nil {
 		opt.Tracker = &Tracker{}
 	}
-	opt.Tracker.update(func(p *Progress) { p.Started = start })
+	opt.Tracker.update(func(p *Progress) { p.Phase, p.Started = "plan", start })
 	if opt.Store == nil {
 		r, err := objstore.New(objstore.Options{Endpoint: spec.Endpoint})
 		if err != nil {
@@ -181,6 +181,16 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		}
 		opt.Store = r
 	}
+	// One run writes a lake at a time, across coordinators too: a second one's clean-up
+	// would abort this one's uploads, and their commits could interleave.
+	release, err := lake.Lock(ctx, opt.Store, spec.Output.Parquet, job)
+	if err != nil {
+		if errors.Is(err, lake.ErrLocked) {
+			err = fmt.Errorf("%w: %w", ErrOutputBusy, err)
+		}
+		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
+	}
+	defer release()
 	d := &driver{
 		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
@@ -189,7 +199,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
 		},
 	}
-	err := d.run(ctx)
+	err = d.run(ctx)
 	d.res.Seconds = time.Since(start).Seconds()
 	switch {
 	case errors.Is(err, errSourceUnavailable):

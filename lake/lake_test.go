@@ -3,8 +3,11 @@ package lake
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,4 +164,35 @@ func TestEncodeParquetIsDeterministic(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].RequestID != "x" {
 		t.Errorf("the second file: %v, %v", got, err)
 	}
+}
+
+func TestLock(t *testing.T) {
+	ctx := context.Background()
+	store := localStore(t)
+	root := t.TempDir()
+	release, err := Lock(ctx, store, root, "job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(ctx, store, root, "job-2"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "job-1") {
+		t.Errorf("second lock: %v, want ErrLocked naming job-1", err)
+	}
+	release()
+	release2, err := Lock(ctx, store, root, "job-2")
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	release2()
+	if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("released locks left %s: %v", TemporaryDir, err)
+	}
+	// A dead run's claim expires.
+	os.MkdirAll(filepath.Join(root, TemporaryDir, "_locks"), 0o755)
+	stale := `{"job":"job-0","host":"gone","since":"2020-01-01T00:00:00Z","expires":"2020-01-01T00:03:00Z"}`
+	os.WriteFile(filepath.Join(root, TemporaryDir, "_locks", "job-0.json"), []byte(stale), 0o644)
+	release3, err := Lock(ctx, store, root, "job-3")
+	if err != nil {
+		t.Fatalf("lock over an expired claim: %v", err)
+	}
+	release3()
 }
