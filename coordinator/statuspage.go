@@ -50,7 +50,7 @@ small{color:#666}
 <td><span class="bar"><span style="width:{{pct .Progress.MapsDone .Progress.MapsTotal}}%"></span></span> {{.Progress.MapsDone}}/{{.Progress.MapsTotal}}</td>
 <td>{{.Progress.ReducesDone}}/{{.Progress.ReducesTotal}}</td>
 <td>{{bytes .Progress.BytesDone}} of {{bytes .Progress.BytesTotal}}</td><td>{{rate .Progress}}</td><td>{{recs .Progress}}</td>
-<td>{{with .Result}}{{.RecordsOut}} out, {{.Rejected}} rejected, {{.Groups}} groups{{if .Error}}<br><small>{{.Error}}</small>{{end}}{{end}}</td></tr>
+<td>{{with .Result}}{{.RecordsOut}} out, {{.Rejected}} rejected, {{.Groups}} groups{{if .Published}}, summaries {{.Published}}{{end}}{{range .Pulls}}<br><small>pull {{.Source}}: {{.Status}}, {{.Records}} records</small>{{end}}{{if .Error}}<br><small>{{.Error}}</small>{{end}}{{range .Warnings}}<br><small>{{.}}</small>{{end}}{{end}}</td></tr>
 {{else}}<tr><td colspan="9">no jobs yet: coordinator submit FILE.job</td></tr>{{end}}</table>
 </body></html>`))
 

@@ -1,0 +1,34 @@
+package coordinator
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStatusPageShowsOutcome renders a finished job whose summaries are unpublished and
+// whose source was unavailable: the page says both.
+func TestStatusPageShowsOutcome(t *testing.T) {
+	now := time.Now()
+	res := &Result{Job: "j-1", Name: "nyc_daily", Status: "succeeded", RecordsOut: 10, Groups: 2,
+		Published: Unpublished, Pulls: []Pull{{Source: "nyc_api", Status: "caught up", Records: 10}},
+		Warnings: []string{"the lake is committed, but its summaries are not in Postgres"}}
+	data := struct {
+		Version         string
+		Started         time.Time
+		Queued, Running int
+		Workers         []workerSlot
+		Jobs            []JobStatus
+		Profiles        map[string]string
+	}{Version, now, 0, 0, nil, []JobStatus{{ID: "j-1", Name: "nyc_daily", State: "succeeded", Submitted: now, Finished: &now, Result: res}}, map[string]string{}}
+	var b bytes.Buffer
+	if err := statusTmpl.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"summaries unpublished", "pull nyc_api: caught up, 10 records", "not in Postgres"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+}
