@@ -77,8 +77,19 @@ func optString(s string) *string {
 	return &s
 }
 
-// rowGroupRows bounds a row group so a reader can stream a large group's file.
-const rowGroupRows = 128 << 10
+// NewParquetWriter returns a writer of the lake's Parquet files (compression, row group
+// size, creator) to w. Each Flush ends a row group.
+func NewParquetWriter[T any](w io.Writer) *parquet.GenericWriter[T] {
+	return parquet.NewGenericWriter[T](w,
+		parquet.Compression(codec),
+		parquet.MaxRowsPerRowGroup(RowGroupRows),
+		parquet.CreatedBy("ireports", "1", ""),
+	)
+}
+
+// RowGroupRows bounds a row group so a reader can stream a large group's file, and a
+// reducer streams a group's rows in chunks of this many, each sorted by creation time.
+const RowGroupRows = 128 << 10
 
 // codec compresses the lake's pages. zstd's fastest level still compresses 311 text several
 // times over, and costs a fraction of the default level's time in the reducers.
@@ -107,11 +118,7 @@ func WriteParquet[T any](path string, rows []T) error {
 // parquet-go writer was seen to write different bytes for the same rows, and re-runs must give
 // byte-identical lakes.)
 func EncodeParquet[T any](w io.Writer, rows []T) error {
-	pw := parquet.NewGenericWriter[T](w,
-		parquet.Compression(codec),
-		parquet.MaxRowsPerRowGroup(rowGroupRows),
-		parquet.CreatedBy("ireports", "1", ""),
-	)
+	pw := NewParquetWriter[T](w)
 	for len(rows) > 0 {
 		n := min(len(rows), 4096)
 		if _, err := pw.Write(rows[:n]); err != nil {

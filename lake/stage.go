@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -180,4 +182,86 @@ func underGroup(rel string, prefixes map[string]bool) bool {
 			return true
 		}
 	}
+}
+
+// StageWriter streams one staged file; Close stages it and describes it, Abort drops it.
+type StageWriter struct {
+	s    *Stage
+	rel  string
+	h    hash.Hash
+	n    int64
+	file *os.File               // local disk
+	pw   objstore.PendingWriter // S3
+	w    io.Writer              // file or pw, through h
+	done bool
+}
+
+// Create starts streaming the file at rel (slash-separated, relative to the root) into the
+// stage, for files too large to hold in memory whole.
+func (s *Stage) Create(ctx context.Context, rel string) (*StageWriter, error) {
+	sw := &StageWriter{s: s, rel: filepath.ToSlash(rel), h: sha256.New()}
+	if !s.s3 {
+		path := filepath.Join(s.dir, filepath.FromSlash(rel))
+		f, err := os.Create(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, err
+			}
+			f, err = os.Create(path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sw.file, sw.w = f, f
+		return sw, nil
+	}
+	pw, err := s.store.CreatePending(ctx, objstore.Join(s.root, rel))
+	if err != nil {
+		return nil, err
+	}
+	sw.pw, sw.w = pw, pw
+	return sw, nil
+}
+
+func (w *StageWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Close finishes the file and stages it.
+func (w *StageWriter) Close() (File, error) {
+	f := StagedFile{File: File{Path: w.rel, Bytes: w.n, SHA256: hex.EncodeToString(w.h.Sum(nil))}}
+	if w.done {
+		return f.File, fmt.Errorf("close %s: already closed", w.rel)
+	}
+	w.done = true
+	if w.file != nil {
+		if err := w.file.Close(); err != nil {
+			return f.File, err
+		}
+	} else {
+		p, err := w.pw.Close()
+		if err != nil {
+			return f.File, err
+		}
+		f.Pending = &p
+	}
+	w.s.files = append(w.s.files, f)
+	return f.File, nil
+}
+
+// Abort drops the file.
+func (w *StageWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.file != nil {
+		w.file.Close()
+		os.Remove(w.file.Name())
+		return
+	}
+	w.pw.Abort()
 }

@@ -125,33 +125,57 @@ func (c *counts) add(r *record.Request) {
 // Compute aggregates the de-duplicated requests of group k. loc is the city's time zone, in
 // which days, weekdays and hours are counted.
 func Compute(k record.Key, loc *time.Location, reqs []record.Request) Tables {
-	monthly := map[monthlyKey]*counts{}
-	daily := map[dailyKey]*counts{}
-	heat := map[heatKey]int64{}
-	geo := map[geoKey]int64{}
+	b := NewBuilder(k, loc)
 	for i := range reqs {
-		r := &reqs[i]
-		local := r.CreatedAt.In(loc)
-		mk := monthlyKey{r.RequestType, r.Agency}
-		if monthly[mk] == nil {
-			monthly[mk] = &counts{}
-		}
-		monthly[mk].add(r)
-
-		y, m, d := local.Date()
-		dk := dailyKey{r.Agency, int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)}
-		if daily[dk] == nil {
-			daily[dk] = &counts{}
-		}
-		daily[dk].add(r)
-
-		heat[heatKey{r.Agency, int32(local.Weekday()), int32(local.Hour())}]++
-
-		if r.HasLocation {
-			geo[geoKey{r.RequestType, bin(r.Latitude), bin(r.Longitude)}]++
-		}
+		b.Add(&reqs[i])
 	}
+	return b.Tables()
+}
 
+// Builder aggregates a group's requests one at a time, so that a reducer can stream a group
+// without holding it: it keeps counts per key and, for the percentiles, one float per closed
+// request.
+type Builder struct {
+	k       record.Key
+	loc     *time.Location
+	monthly map[monthlyKey]*counts
+	daily   map[dailyKey]*counts
+	heat    map[heatKey]int64
+	geo     map[geoKey]int64
+}
+
+// NewBuilder starts the aggregates of group k; loc is the city's time zone.
+func NewBuilder(k record.Key, loc *time.Location) *Builder {
+	return &Builder{k: k, loc: loc, monthly: map[monthlyKey]*counts{}, daily: map[dailyKey]*counts{},
+		heat: map[heatKey]int64{}, geo: map[geoKey]int64{}}
+}
+
+// Add counts one de-duplicated request of the group.
+func (b *Builder) Add(r *record.Request) {
+	local := r.CreatedAt.In(b.loc)
+	mk := monthlyKey{r.RequestType, r.Agency}
+	if b.monthly[mk] == nil {
+		b.monthly[mk] = &counts{}
+	}
+	b.monthly[mk].add(r)
+
+	y, m, d := local.Date()
+	dk := dailyKey{r.Agency, int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)}
+	if b.daily[dk] == nil {
+		b.daily[dk] = &counts{}
+	}
+	b.daily[dk].add(r)
+
+	b.heat[heatKey{r.Agency, int32(local.Weekday()), int32(local.Hour())}]++
+
+	if r.HasLocation {
+		b.geo[geoKey{r.RequestType, bin(r.Latitude), bin(r.Longitude)}]++
+	}
+}
+
+// Tables returns the group's summary rows, sorted by their keys.
+func (b *Builder) Tables() Tables {
+	k, monthly, daily, heat, geo := b.k, b.monthly, b.daily, b.heat, b.geo
 	var t Tables
 	year, month := int32(k.Year), int32(k.Month)
 	for mk, c := range monthly {

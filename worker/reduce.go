@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -64,31 +66,44 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 	defer merged.Close()
 
 	var (
-		group []record.Request
 		key   record.Key
 		r     record.Request
+		gw    *groupWriter     // the group being written (replace mode)
+		group []record.Request // the group being collected (merge mode)
 	)
-	flush := func() error {
-		if len(group) == 0 {
-			return nil
+	defer func() {
+		if gw != nil {
+			gw.abort()
 		}
-		loc := zones[key.City]
-		if loc == nil {
-			return task.Fatal(fmt.Errorf("%s: group %s: city not in the job's schemas", t, key))
-		}
-		if spec.Merge {
+	}()
+	// finish ends the current group.
+	finish := func() error {
+		if spec.Merge && len(group) > 0 {
+			// Merging needs the group whole: the committed rows are not in request id order.
 			var err error
 			if group, err = mergeLake(ctx, env.Store, spec.Output.Parquet, key, group, &res); err != nil {
 				return fmt.Errorf("%s: group %s: %w", t, key, err)
 			}
+			if gw, err = newGroupWriter(ctx, stage, key, zones[key.City]); err != nil {
+				return fmt.Errorf("%s: group %s: %w", t, key, err)
+			}
+			for i := range group {
+				if err := gw.add(&group[i]); err != nil {
+					return fmt.Errorf("%s: group %s: %w", t, key, err)
+				}
+			}
+			group = group[:0]
 		}
-		g, err := writeGroup(ctx, stage, key, loc, group)
+		if gw == nil {
+			return nil
+		}
+		g, err := gw.close()
+		gw = nil
 		if err != nil {
 			return fmt.Errorf("%s: group %s: %w", t, key, err)
 		}
 		res.Groups = append(res.Groups, g)
-		res.RecordsOut += int64(len(group))
-		group = group[:0]
+		res.RecordsOut += g.Rows
 		return nil
 	}
 	for n := 0; ; n++ {
@@ -105,22 +120,40 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 			return res, reduceInputErr(ctx, t, err)
 		}
 		res.RecordsIn++
-		if k := r.Key(); k != key {
-			if err := flush(); err != nil {
+		if k := r.Key(); k != key || (gw == nil && len(group) == 0) {
+			if err := finish(); err != nil {
 				return res, err
 			}
 			key = k
+			if zones[key.City] == nil {
+				return res, task.Fatal(fmt.Errorf("%s: group %s: city not in the job's schemas", t, key))
+			}
+			if !spec.Merge {
+				if gw, err = newGroupWriter(ctx, stage, key, zones[key.City]); err != nil {
+					return res, fmt.Errorf("%s: group %s: %w", t, key, err)
+				}
+			}
 		}
-		// Versions of a request arrive adjacent and oldest first (the shuffle sorts by key,
-		// request id, updated_at, ord), so the newest replaces the one before it.
-		if last := len(group) - 1; last >= 0 && group[last].RequestID == r.RequestID {
-			group[last] = r
+		if spec.Merge {
+			// Versions of a request arrive adjacent and oldest first (the shuffle sorts by
+			// key, request id, updated_at, ord), so the newest replaces the one before it.
+			if last := len(group) - 1; last >= 0 && group[last].RequestID == r.RequestID {
+				group[last] = r
+				res.Duplicates++
+				continue
+			}
+			group = append(group, r)
+			continue
+		}
+		if gw.replaceLast(&r) {
 			res.Duplicates++
 			continue
 		}
-		group = append(group, r)
+		if err := gw.add(&r); err != nil {
+			return res, fmt.Errorf("%s: group %s: %w", t, key, err)
+		}
 	}
-	if err := flush(); err != nil {
+	if err := finish(); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -179,52 +212,127 @@ func isLocalResourceErr(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOSPC)
 }
 
-// writeGroup stages one group's lake file, sorted by creation time, and its summary tables,
-// and describes them.
-func writeGroup(ctx context.Context, stage *lake.Stage, k record.Key, loc *time.Location, reqs []record.Request) (task.Group, error) {
-	// Sort an index, not the records: a record is a few hundred bytes to move.
-	order := make([]int32, len(reqs))
-	for i := range order {
-		order[i] = int32(i)
+// groupWriter writes one group as its records arrive, so that a reducer never holds a whole
+// group: records are kept in chunks of lake.RowGroupRows; each full chunk is sorted by
+// creation time and written as one row group of the group's Parquet file, and counted into
+// the summaries. A group of up to RowGroupRows requests is thus one row group sorted by
+// creation time; a larger one is several, each sorted.
+type groupWriter struct {
+	ctx   context.Context
+	stage *lake.Stage
+	g     task.Group
+	sw    *lake.StageWriter
+	pw    *parquet.GenericWriter[lake.Row]
+	sum   *summary.Builder
+	buf   []record.Request
+	rows  []lake.Row
+	order []int32
+}
+
+func newGroupWriter(ctx context.Context, stage *lake.Stage, k record.Key, loc *time.Location) (*groupWriter, error) {
+	sw, err := stage.Create(ctx, filepath.Join(lake.GroupPath(k), lake.PartFile(0)))
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(order, func(i, j int32) int {
+	return &groupWriter{
+		ctx: ctx, stage: stage, sw: sw,
+		g:   task.Group{City: k.City, Year: k.Year, Month: k.Month},
+		pw:  lake.NewParquetWriter[lake.Row](sw),
+		sum: summary.NewBuilder(k, loc),
+	}, nil
+}
+
+// replaceLast replaces the last record added with r if r is a newer version of it.
+func (w *groupWriter) replaceLast(r *record.Request) bool {
+	if last := len(w.buf) - 1; last >= 0 && w.buf[last].RequestID == r.RequestID {
+		w.buf[last] = *r
+		return true
+	}
+	return false
+}
+
+// add adds the next request of the group (newest version; a later version of it may still
+// replace it with replaceLast).
+func (w *groupWriter) add(r *record.Request) error {
+	if len(w.buf) == lake.RowGroupRows {
+		if err := w.writeChunk(); err != nil {
+			return err
+		}
+	}
+	w.buf = append(w.buf, *r)
+	return nil
+}
+
+// writeChunk writes the buffered requests, sorted by creation time, as one row group.
+func (w *groupWriter) writeChunk() error {
+	reqs := w.buf
+	// Sort an index, not the records: a record is a few hundred bytes to move.
+	w.order = w.order[:0]
+	for i := range reqs {
+		w.order = append(w.order, int32(i))
+		w.sum.Add(&reqs[i])
+	}
+	slices.SortFunc(w.order, func(i, j int32) int {
 		a, b := &reqs[i], &reqs[j]
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.RequestID, b.RequestID)
 	})
-	g := task.Group{City: k.City, Year: k.Year, Month: k.Month, Rows: int64(len(reqs))}
-	rows := make([]lake.Row, len(reqs))
-	for i, j := range order {
-		rows[i] = lake.ToRow(&reqs[j])
+	w.rows = w.rows[:0]
+	for _, i := range w.order {
+		w.rows = append(w.rows, lake.ToRow(&reqs[i]))
+	}
+	for rows := w.rows; len(rows) > 0; {
+		n := min(len(rows), 4096)
+		if _, err := w.pw.Write(rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	w.g.Rows += int64(len(reqs))
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// close writes the rest, stages the group's Parquet file and its summary tables, and
+// describes them.
+func (w *groupWriter) close() (task.Group, error) {
+	if err := w.writeChunk(); err != nil {
+		w.abort()
+		return w.g, err
+	}
+	if err := w.pw.Close(); err != nil {
+		w.abort()
+		return w.g, err
+	}
+	f, err := w.sw.Close()
+	if err != nil {
+		return w.g, err
 	}
 	add := func(f lake.File) {
-		g.Files = append(g.Files, task.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
-	}
-	rel := filepath.Join(lake.GroupPath(k), lake.PartFile(0))
-	f, err := lake.StageParquet(ctx, stage, rel, rows)
-	if err != nil {
-		return g, err
+		w.g.Files = append(w.g.Files, task.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
 	}
 	add(f)
-
-	t := summary.Compute(k, loc, reqs)
-	sdir := lake.SummaryPath(k)
-	for _, w := range []struct {
+	t := w.sum.Tables()
+	sdir := lake.SummaryPath(record.Key{City: w.g.City, Year: w.g.Year, Month: w.g.Month})
+	for _, s := range []struct {
 		name  string
 		write func(string) (lake.File, error)
 	}{
-		{summary.TableMonthly, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.Monthly) }},
-		{summary.TableAgencyDaily, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.AgencyDaily) }},
-		{summary.TableHeat, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.Heat) }},
-		{summary.TableGeo, func(p string) (lake.File, error) { return lake.StageParquet(ctx, stage, p, t.Geo) }},
+		{summary.TableMonthly, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.Monthly) }},
+		{summary.TableAgencyDaily, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.AgencyDaily) }},
+		{summary.TableHeat, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.Heat) }},
+		{summary.TableGeo, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.Geo) }},
 	} {
-		f, err := w.write(filepath.Join(sdir, w.name+".parquet"))
+		f, err := s.write(filepath.Join(sdir, s.name+".parquet"))
 		if err != nil {
-			return g, err
+			return w.g, err
 		}
 		add(f)
 	}
-	return g, nil
+	return w.g, nil
 }
+
+// abort drops the group's unfinished Parquet file.
+func (w *groupWriter) abort() { w.sw.Abort() }

@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/shuffle"
+	"github.com/ireports/ireports/summary"
 	"github.com/ireports/ireports/task"
 )
 
@@ -97,5 +101,73 @@ func TestMergeLake(t *testing.T) {
 	other := record.Key{City: "inc", Year: 2024, Month: 3}
 	if got, err := mergeLake(ctx, store, root, other, fresh, &res); err != nil || len(got) != 1 || res.Carried != 0 {
 		t.Errorf("a new group: %d requests, carried %d, err %v", len(got), res.Carried, err)
+	}
+}
+
+// TestGroupWriterLargeGroup streams a group larger than one row group: every request is
+// written once, each row group is sorted by creation time, and the summaries count them all.
+func TestGroupWriterLargeGroup(t *testing.T) {
+	ctx := context.Background()
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	stage := lake.NewStage(store, root, "job", "r-0", 1)
+	k := record.Key{City: "big", Year: 2024, Month: 1}
+	gw, err := newGroupWriter(ctx, stage, k, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := lake.RowGroupRows + 1000
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		// Request ids in merge order, creation times scrambled.
+		r := record.Request{City: k.City, Year: k.Year, Month: k.Month, RequestID: fmt.Sprintf("%08d", i),
+			CreatedAt: base.Add(time.Duration((i*7919)%n) * time.Second), Status: record.StatusOpen}
+		if err := gw.add(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := gw.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Rows != int64(n) || len(g.Files) != 5 {
+		t.Fatalf("group: %d rows, %d files; want %d rows, 5 files", g.Rows, len(g.Files), n)
+	}
+	f, err := os.Open(filepath.Join(stage.Dir(), filepath.FromSlash(g.Files[0].Path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pf.RowGroups()) != 2 {
+		t.Errorf("%d row groups, want 2", len(pf.RowGroups()))
+	}
+	seen := map[string]bool{}
+	for _, rg := range pf.RowGroups() {
+		rows := make([]lake.Row, rg.NumRows())
+		r := parquet.NewGenericRowGroupReader[lake.Row](rg)
+		if _, err := r.Read(rows); err != nil && !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			if i > 0 && rows[i].CreatedAt < rows[i-1].CreatedAt {
+				t.Fatalf("row group not sorted by created_at at row %d", i)
+			}
+			seen[rows[i].RequestID] = true
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct requests read back, want %d", len(seen), n)
+	}
+	monthly, err := lake.ReadParquet[summary.Monthly](filepath.Join(stage.Dir(), filepath.FromSlash(g.Files[1].Path)))
+	if err != nil || len(monthly) != 1 || monthly[0].Requests != int64(n) {
+		t.Errorf("monthly summary %+v, err %v; want one row counting %d", monthly, err, n)
 	}
 }
