@@ -187,9 +187,9 @@ func TestLock(t *testing.T) {
 		t.Errorf("released locks left %s: %v", TemporaryDir, err)
 	}
 	// A dead run's claim expires.
-	os.MkdirAll(filepath.Join(root, TemporaryDir, "_locks"), 0o755)
+	os.MkdirAll(filepath.Join(root, TemporaryDir), 0o755)
 	stale := `{"job":"job-0","host":"gone","since":"2020-01-01T00:00:00Z","expires":"2020-01-01T00:03:00Z"}`
-	os.WriteFile(filepath.Join(root, TemporaryDir, "_locks", "job-0.json"), []byte(stale), 0o644)
+	os.WriteFile(filepath.Join(root, TemporaryDir, "_lock.json"), []byte(stale), 0o644)
 	release3, err := Lock(ctx, store, root, "job-3")
 	if err != nil {
 		t.Fatalf("lock over an expired claim: %v", err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ireports/ireports/objstore"
@@ -16,7 +15,7 @@ import (
 // ErrLocked means another job run is writing the lake.
 var ErrLocked = errors.New("lake in use")
 
-// lockInfo is one job run's claim on a lake, kept at <root>/_temporary/_locks/<job>.json.
+// lockInfo is a job run's claim on a lake, kept at <root>/_temporary/_lock.json.
 type lockInfo struct {
 	Job     string    `json:"job"`
 	Host    string    `json:"host"`
@@ -30,40 +29,42 @@ const LockTTL = 3 * time.Minute
 
 // Lock claims the lake at root for job run job, across processes and machines: it fails
 // with ErrLocked, naming the other run, while another run holds a live claim. The claim is
-// renewed until release is called. It guards what one coordinator's own check cannot: a
-// `coordinator run` against a lake a daemon is writing, or two coordinators. (List-then-
-// create leaves a window of one round trip in which two runs starting together could both
-// claim it.)
+// one object, <root>/_temporary/_lock.json, created only if absent (an atomic hard link on
+// local disk, a conditional If-None-Match PUT on S3), renewed until release is called, and
+// taken over once expired (its coordinator died). It guards what one coordinator's own
+// check cannot: a `coordinator run` against a lake a daemon is writing, or two coordinators.
 func Lock(ctx context.Context, store objstore.Store, root, job string) (release func(), err error) {
-	dir := objstore.Join(root, TemporaryDir, "_locks")
-	objs, err := store.List(ctx, dir+"/")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("lock %s: %w", root, err)
+	name := objstore.Join(root, TemporaryDir, "_lock.json")
+	host, _ := os.Hostname()
+	since := time.Now()
+	claim := func() []byte {
+		b, _ := json.Marshal(lockInfo{Job: job, Host: host, Since: since, Expires: time.Now().Add(LockTTL)})
+		return b
 	}
-	now := time.Now()
-	for _, o := range objs {
-		b, err := objstore.ReadAll(ctx, store, o.Name)
-		if err != nil {
+	for try := 0; ; try++ {
+		err := store.CreateExclusive(ctx, name, claim())
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || try == 5 {
+			return nil, fmt.Errorf("lock %s: %w", root, err)
+		}
+		b, err := objstore.ReadAll(ctx, store, name)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // released meanwhile
 		}
-		var li lockInfo
-		if json.Unmarshal(b, &li) != nil || li.Job == job {
-			continue
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", root, err)
 		}
-		if li.Expires.After(now) {
+		var li lockInfo
+		if json.Unmarshal(b, &li) == nil && li.Expires.After(time.Now()) && li.Job != job {
 			return nil, fmt.Errorf("%w: job %s on %s has been writing %s since %s; wait for it or cancel it",
 				ErrLocked, li.Job, li.Host, root, li.Since.Format(time.RFC3339))
 		}
-		store.Delete(ctx, o.Name) // a dead run's claim
-	}
-	host, _ := os.Hostname()
-	name := objstore.Join(dir, strings.ReplaceAll(job, "/", "_")+".json")
-	write := func(ctx context.Context) error {
-		b, _ := json.Marshal(lockInfo{Job: job, Host: host, Since: now, Expires: time.Now().Add(LockTTL)})
-		return objstore.WriteAll(ctx, store, name, b)
-	}
-	if err := write(ctx); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", root, err)
+		// Expired (its coordinator died), unreadable, or our own from an earlier attempt.
+		if err := store.Delete(ctx, name); err != nil {
+			return nil, fmt.Errorf("lock %s: %w", root, err)
+		}
 	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -76,7 +77,7 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (release 
 			case <-rctx.Done():
 				return
 			case <-t.C:
-				write(rctx)
+				objstore.WriteAll(rctx, store, name, claim())
 			}
 		}
 	}()
@@ -85,8 +86,7 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (release 
 		<-done
 		store.Delete(context.WithoutCancel(ctx), name)
 		if !objstore.IsS3(root) {
-			// Directories are local disk's alone; these fail harmlessly while in use.
-			os.Remove(dir)
+			// Directories are local disk's alone; this fails harmlessly while in use.
 			os.Remove(objstore.Join(root, TemporaryDir))
 		}
 	}, nil

@@ -372,3 +372,27 @@ func (l *localStore) Rename(ctx context.Context, from, to string) error {
 	}
 	return nil
 }
+
+func (l *localStore) CreateExclusive(ctx context.Context, name string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	// A hard link, unlike a rename, fails when the name exists: the whole object appears at
+	// once, or not at all.
+	if err := os.Link(tmp.Name(), name); err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
+}

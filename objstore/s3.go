@@ -584,3 +584,21 @@ func (w *s3Writer) Close() error {
 	}
 	return nil
 }
+
+func (s *s3Store) CreateExclusive(ctx context.Context, name string, b []byte) error {
+	bucket, key, err := splitS3(name)
+	if err != nil {
+		return err
+	}
+	_, err = s.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &bucket, Key: &key, Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+		IfNoneMatch: aws.String("*"),
+	})
+	if code, status := errorCode(err); err != nil && (status == 412 || status == 409 || code == "PreconditionFailed" || code == "ConditionalRequestConflict") {
+		return fmt.Errorf("create %s: %w: %w", name, fs.ErrExist, err)
+	}
+	if err != nil {
+		return fail("create", bucket, key, err)
+	}
+	return nil
+}

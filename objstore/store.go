@@ -63,6 +63,10 @@ type Store interface {
 	// prefix that was started before the given time (zero: all), and returns how many it
 	// discarded. It is the crash-recovery sweep.
 	AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error)
+	// CreateExclusive writes the small object name from b only if no object has that name,
+	// atomically; otherwise it fails with an error wrapping fs.ErrExist. It is how processes
+	// that share no lock server claim a name.
+	CreateExclusive(ctx context.Context, name string, b []byte) error
 }
 
 // Writer writes one object. Close makes it visible; Abort discards it. After either, both
@@ -354,6 +358,15 @@ func (r *Router) AbortUploads(ctx context.Context, prefix string, before time.Ti
 		return 0, err
 	}
 	return s.AbortUploads(ctx, prefix, before)
+}
+
+// CreateExclusive implements Store.
+func (r *Router) CreateExclusive(ctx context.Context, name string, b []byte) error {
+	s, err := r.pick(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.CreateExclusive(ctx, name, b)
 }
 
 // ReadAll reads a whole object. It is meant for small objects such as manifests.

@@ -20,9 +20,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/ireports/ireports/internal/testenv"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/ireports/ireports/internal/testenv"
 )
 
 // fixture is one store under test and the root that its test names live under.
@@ -580,5 +581,33 @@ func TestBadNames(t *testing.T) {
 	}
 	if _, err := os.Stat("."); err != nil {
 		t.Fatal("DeletePrefix(.) removed the working directory")
+	}
+}
+
+func TestCreateExclusive(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		mk   func(*testing.T) fixture
+	}{{"local", localFixture}, {"minio", minioFixture}} { // gofakes3 ignores If-None-Match
+		t.Run(st.name, func(t *testing.T) {
+			f := st.mk(t)
+			ctx := context.Background()
+			name := f.at("claims/lock.json")
+			if err := f.s.CreateExclusive(ctx, name, []byte("first")); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.s.CreateExclusive(ctx, name, []byte("second")); !errors.Is(err, fs.ErrExist) {
+				t.Fatalf("second create: %v, want fs.ErrExist", err)
+			}
+			if b, err := ReadAll(ctx, f.s, name); err != nil || string(b) != "first" {
+				t.Fatalf("object holds %q (%v), want the first writer's", b, err)
+			}
+			if err := f.s.Delete(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.s.CreateExclusive(ctx, name, []byte("third")); err != nil {
+				t.Fatalf("create after delete: %v", err)
+			}
+		})
 	}
 }
