@@ -269,3 +269,20 @@ func (b *fetchBody) Read(p []byte) (int, error) {
 }
 
 func (b *fetchBody) Close() error { return b.rc.Close() }
+
+// NearFetcher reads the map outputs of the process it serves from local disk and fetches
+// the others with Remote: a reducer's own worker's segments need no HTTP round trip.
+type NearFetcher struct {
+	Self   string // this process's shuffle address, as map outputs name their worker
+	Remote Fetcher
+}
+
+var _ Fetcher = NearFetcher{}
+
+// Fetch implements Fetcher.
+func (f NearFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.ReadCloser, Segment, error) {
+	if f.Self != "" && loc.Worker == f.Self {
+		return LocalFetcher{}.Fetch(ctx, loc, reducer)
+	}
+	return f.Remote.Fetch(ctx, loc, reducer)
+}

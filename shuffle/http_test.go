@@ -338,3 +338,25 @@ func TestOpenInputNamesLostMapOutput(t *testing.T) {
 		}
 	})
 }
+
+// TestNearFetcherReadsOwnOutputsFromDisk: a map output of this process is read from its
+// path without the remote fetcher; another worker's goes to the remote fetcher.
+func TestNearFetcherReadsOwnOutputsFromDisk(t *testing.T) {
+	remote := &countingFetcher{}
+	f := NearFetcher{Self: "10.0.0.1:7070", Remote: remote}
+	_, _, err := f.Fetch(context.Background(), Location{Worker: "10.0.0.1:7070", Path: filepath.Join(t.TempDir(), "missing")}, 0)
+	if !errors.Is(err, ErrFetch) || remote.n != 0 {
+		t.Errorf("own output: err %v, remote calls %d; want a local ErrFetch and no remote call", err, remote.n)
+	}
+	f.Fetch(context.Background(), Location{Worker: "10.0.0.2:7070"}, 0)
+	if remote.n != 1 {
+		t.Errorf("another worker's output: %d remote calls, want 1", remote.n)
+	}
+}
+
+type countingFetcher struct{ n int }
+
+func (c *countingFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.ReadCloser, Segment, error) {
+	c.n++
+	return nil, Segment{}, ErrFetch
+}

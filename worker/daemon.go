@@ -169,7 +169,10 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	addr := net.JoinHostPort(host, port)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
-	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: obs.CountFetches(&shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token})}
+	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: obs.CountFetches(shuffle.NearFetcher{
+		// This worker's own map outputs are read from its disk, the others over HTTP.
+		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token},
+	})}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: Version}, 5*time.Second); err != nil {
 		d.members.Shutdown()
 		ln.Close()
