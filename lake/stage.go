@@ -61,46 +61,15 @@ func (s *Stage) Dir() string { return s.dir }
 
 // Put stages b as the file at rel (slash-separated, relative to the root) and describes it.
 func (s *Stage) Put(ctx context.Context, rel string, b []byte) (File, error) {
-	f, err := s.put(ctx, rel, b)
-	return f.File, err
-}
-
-func (s *Stage) put(ctx context.Context, rel string, b []byte) (StagedFile, error) {
-	sum := sha256.Sum256(b)
-	f := StagedFile{File: File{Path: filepath.ToSlash(rel), Bytes: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}}
-	if !s.s3 {
-		path := filepath.Join(s.dir, filepath.FromSlash(rel))
-		if err := os.WriteFile(path, b, 0o644); errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return f, err
-			}
-			// No temporary file and rename: the attempt directory is private to this
-			// attempt and is promoted whole or dropped.
-			err = os.WriteFile(path, b, 0o644)
-			if err != nil {
-				return f, err
-			}
-		} else if err != nil {
-			return f, err
-		}
-		s.files = append(s.files, f)
-		return f, nil
-	}
-	w, err := s.store.CreatePending(ctx, objstore.Join(s.root, rel))
+	w, err := s.Create(ctx, rel)
 	if err != nil {
-		return f, err
+		return File{}, err
 	}
 	if _, err := w.Write(b); err != nil {
 		w.Abort()
-		return f, err
+		return File{}, err
 	}
-	p, err := w.Close()
-	if err != nil {
-		return f, err
-	}
-	f.Pending = &p
-	s.files = append(s.files, f)
-	return f, nil
+	return w.Close()
 }
 
 // Finish records the stage so that the coordinator can commit it: on S3 it writes the
@@ -201,6 +170,8 @@ type StageWriter struct {
 func (s *Stage) Create(ctx context.Context, rel string) (*StageWriter, error) {
 	sw := &StageWriter{s: s, rel: filepath.ToSlash(rel), h: sha256.New()}
 	if !s.s3 {
+		// No temporary file and rename: the attempt directory is private to this attempt
+		// and is promoted whole or dropped.
 		path := filepath.Join(s.dir, filepath.FromSlash(rel))
 		f, err := os.Create(path)
 		if errors.Is(err, fs.ErrNotExist) {
