@@ -120,7 +120,7 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 			return res, reduceInputErr(ctx, t, err)
 		}
 		res.RecordsIn++
-		if k := r.Key(); k != key || (gw == nil && len(group) == 0) {
+		if k := r.Key(); n == 0 || k != key { // the first record, or a new group
 			if err := finish(); err != nil {
 				return res, err
 			}
