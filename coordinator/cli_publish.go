@@ -3,7 +3,6 @@ package coordinator
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +18,7 @@ import (
 func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", "", "Postgres URL (default: the job's output.postgres, else $DATABASE_URL)")
+	dbURL := fs.String("db", "", "Postgres URL (default: the job's output.postgres, else $DATABASE_URL)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator publish FILE.job [--db URL]")
 		fmt.Fprintln(stderr, "Loads the summaries of the run that last committed the job's lake (its _SUCCESS manifest)")
@@ -34,7 +33,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	spec.Output.Postgres = cmp.Or(*db, spec.Output.Postgres, os.Getenv("DATABASE_URL"))
+	spec.Output.Postgres = cmp.Or(*dbURL, spec.Output.Postgres, os.Getenv("DATABASE_URL"))
 	if spec.Output.Postgres == "" {
 		return fmt.Errorf("no database: give --db, output { postgres = ... } or DATABASE_URL")
 	}
@@ -51,7 +50,12 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RecordsIn: m.Run.RecordsIn, RecordsOut: m.Rows, RecordsRejected: m.Run.Rejected,
 		Duplicates: m.Run.Duplicates, Groups: len(m.Groups),
 	}
-	if err := Publish(ctx, spec, store, m, run, nil); err != nil {
+	db, sink, err := openSink(ctx, spec.Output.Postgres, pgsink.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet)); err != nil {
 		return redact(err, spec.Output.Postgres)
 	}
 	fmt.Fprintf(stdout, "published job %s (%s): %d groups, %d rows\n", m.Job, m.Name, len(m.Groups), m.Rows)
@@ -76,18 +80,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return fmt.Errorf("no database: give --db or DATABASE_URL")
 	}
-	db, err := sql.Open("postgres", *dbURL)
+	db, _, err := openSink(ctx, *dbURL, pgsink.DefaultConfig())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sink, err := pgsink.New(db, pgsink.DefaultConfig())
-	if err != nil {
-		return err
-	}
-	if err := sink.Migrate(ctx); err != nil {
-		return redact(err, *dbURL)
-	}
 	fmt.Fprintln(stdout, "database schema is up to date")
 	if *readonly != "" {
 		pw := os.Getenv("IREPORTS_VIZ_PASSWORD")

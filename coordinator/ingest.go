@@ -2,16 +2,13 @@ package coordinator
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
 
-	"github.com/ireports/ireports/pgsink"
 	"github.com/ireports/ireports/socrata"
 )
 
@@ -43,22 +40,9 @@ func (d *driver) pullSources(ctx context.Context) error {
 	}
 	var unavailable []string
 	d.enter("pull")
-	db, err := sql.Open("postgres", d.spec.Output.Postgres)
+	db, _, err := d.sink(ctx)
 	if err != nil {
-		return redact(err, d.spec.Output.Postgres)
-	}
-	defer db.Close()
-	cfg := pgsink.DefaultConfig()
-	if d.pubCfg != nil {
-		cfg = *d.pubCfg
-	}
-	cfg.Log = d.log
-	sink, err := pgsink.New(db, cfg)
-	if err != nil {
-		return err
-	}
-	if err := sink.Migrate(ctx); err != nil {
-		return fmt.Errorf("watermarks: %w", redact(err, d.spec.Output.Postgres))
+		return fmt.Errorf("watermarks: %w", err)
 	}
 	wm := socrata.NewPGWatermarks(db)
 	for _, name := range slices.Sorted(maps.Keys(d.spec.Sources)) {
@@ -100,41 +84,6 @@ func (d *driver) pullSources(ctx context.Context) error {
 	}
 	return nil
 }
-
-// redact removes the password of the database URL dsn from err's message: drivers quote
-// the URL in some errors, and errors end up in results, logs and the job history.
-func redact(err error, dsn string) error {
-	if err == nil || dsn == "" {
-		return err
-	}
-	msg := err.Error()
-	pw := ""
-	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
-		pw, _ = u.User.Password()
-	} else if i := strings.Index(dsn, "://"); i >= 0 {
-		// An unparsable URL: the password is between the user's ':' and the '@'.
-		if at := strings.LastIndex(dsn, "@"); at > i {
-			if c := strings.Index(dsn[i+3:at], ":"); c >= 0 {
-				pw = dsn[i+3+c+1 : at]
-			}
-		}
-	} else if j := strings.Index(dsn, "password="); j >= 0 {
-		pw = strings.Fields(dsn[j+len("password="):] + " ")[0]
-	}
-	if pw == "" || !strings.Contains(msg, pw) {
-		return err
-	}
-	return &redactedError{msg: strings.ReplaceAll(msg, pw, "xxxxx"), err: err}
-}
-
-// redactedError is an error whose message hides a secret; errors.Is still sees the cause.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
 
 // consumeBatches moves the source batches the committed run read to their source's
 // consumed/ folder, so the next run reads only newer ones. A crash before this only makes

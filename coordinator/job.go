@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,6 +144,9 @@ type driver struct {
 	// phase is the current phase and when it began.
 	phase      string
 	phaseStart time.Time
+	// pgdb and pg are the run's Postgres, once opened (see sink).
+	pgdb *sql.DB
+	pg   *pgsink.Sink
 	// sourceTuning adjusts sources before their pulls.
 	sourceTuning func(*socrata.Source)
 
@@ -200,6 +204,9 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		},
 	}
 	err = d.run(ctx)
+	if d.pgdb != nil {
+		d.pgdb.Close()
+	}
 	d.res.Seconds = time.Since(start).Seconds()
 	switch {
 	case errors.Is(err, errSourceUnavailable):

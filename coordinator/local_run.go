@@ -2,11 +2,12 @@ package coordinator
 
 import (
 	"context"
-	"github.com/ireports/ireports/pgsink"
-	"github.com/ireports/ireports/socrata"
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/socrata"
 
 	"github.com/ireports/ireports/jobs"
 )

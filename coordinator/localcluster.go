@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/ireports/ireports/pgsink"
-	"github.com/ireports/ireports/socrata"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/socrata"
 
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/worker"

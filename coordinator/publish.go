@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ireports/ireports/internal/obs"
-	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
-	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/pgsink"
 )
 
@@ -37,17 +37,13 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Tim
 		RecordsIn: d.res.RecordsIn, RecordsOut: d.res.RecordsOut, RecordsRejected: d.res.Rejected,
 		Duplicates: d.res.DuplicatesRemoved, Groups: d.res.Groups,
 	}
-	cfg := pgsink.DefaultConfig()
-	if d.pubCfg != nil {
-		cfg = *d.pubCfg
-	}
-	if cfg.Log == nil {
-		cfg.Log = d.log
-	}
 	err := obs.Do(ctx, d.job, obs.KindPublish, func(ctx context.Context) error {
-		return Publish(ctx, d.spec, d.store, m, run, &cfg)
+		_, sink, err := d.sink(ctx)
+		if err != nil {
+			return err
+		}
+		return redact(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet)), d.spec.Output.Postgres)
 	})
-	err = redact(err, d.spec.Output.Postgres)
 	if err != nil {
 		d.res.Published = Unpublished
 		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(
@@ -59,25 +55,75 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Tim
 	d.log.Info("summaries published", "groups", len(m.Groups))
 }
 
-// Publish loads the summaries of the groups that manifest m committed, from the lake of
-// spec, into spec's Postgres (migrating it first), and records run. It is idempotent: the
-// groups' rows are replaced in one transaction. cfg nil means pgsink.DefaultConfig.
-func Publish(ctx context.Context, spec *jobs.Spec, store objstore.Store, m *lake.Manifest, run pgsink.JobRun, cfg *pgsink.Config) error {
-	c := pgsink.DefaultConfig()
-	if cfg != nil {
-		c = *cfg
+// sink returns the run's Postgres, opened and migrated on first use and closed by RunJob,
+// so that a run that pulls sources and then publishes migrates once.
+func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
+	if d.pg == nil {
+		cfg := pgsink.DefaultConfig()
+		if d.pubCfg != nil {
+			cfg = *d.pubCfg
+		}
+		if cfg.Log == nil {
+			cfg.Log = d.log
+		}
+		db, sink, err := openSink(ctx, d.spec.Output.Postgres, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.pgdb, d.pg = db, sink
 	}
-	db, err := sql.Open("postgres", spec.Output.Postgres)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	sink, err := pgsink.New(db, c)
-	if err != nil {
-		return err
-	}
-	if err := sink.Migrate(ctx); err != nil {
-		return err
-	}
-	return sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet))
+	return d.pgdb, d.pg, nil
 }
+
+// openSink opens the database at dsn and brings its schema up to date. Its errors do not
+// show the URL's password.
+func openSink(ctx context.Context, dsn string, cfg pgsink.Config) (*sql.DB, *pgsink.Sink, error) {
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, nil, redact(err, dsn)
+	}
+	sink, err := pgsink.New(db, cfg)
+	if err == nil {
+		err = sink.Migrate(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, nil, redact(err, dsn)
+	}
+	return db, sink, nil
+}
+
+// redact removes the password of the database URL dsn from err's message: drivers quote
+// the URL in some errors, and errors end up in results, logs and the job history.
+func redact(err error, dsn string) error {
+	if err == nil || dsn == "" {
+		return err
+	}
+	msg := err.Error()
+	pw := ""
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		pw, _ = u.User.Password()
+	} else if i := strings.Index(dsn, "://"); i >= 0 {
+		// An unparsable URL: the password is between the user's ':' and the '@'.
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if c := strings.Index(dsn[i+3:at], ":"); c >= 0 {
+				pw = dsn[i+3+c+1 : at]
+			}
+		}
+	} else if j := strings.Index(dsn, "password="); j >= 0 {
+		pw = strings.Fields(dsn[j+len("password="):] + " ")[0]
+	}
+	if pw == "" || !strings.Contains(msg, pw) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(msg, pw, "xxxxx"), err: err}
+}
+
+// redactedError is an error whose message hides a secret; errors.Is still sees the cause.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
