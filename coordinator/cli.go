@@ -27,6 +27,7 @@ const usage = `usage: coordinator <command> [flags]
 
 commands:
   run FILE.job      run a job on this machine (a coordinator and workers in one process)
+  plan FILE.job     dry run: what a run would read, how it would normalize it, what would stop it
   serve             run the coordinator daemon of a cluster
   submit FILE.job   send a job to a running coordinator and follow it
   status [JOB]      list the jobs, or show one
@@ -51,6 +52,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stderr)
 	case "submit":

@@ -98,28 +98,7 @@ func (s *Schema) newNormalizer() *Normalizer {
 func (s *Schema) Bind(header []string) (*Normalizer, error) {
 	n := s.newNormalizer()
 	n.ncols = len(header)
-	names := make([]string, len(header))
-	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\uFEFF")
-		}
-		names[i] = strings.TrimSpace(h)
-	}
-	for _, f := range s.Fields {
-		id, ok := lookupField(f.Name)
-		if !ok {
-			continue
-		}
-	candidates:
-		for _, c := range f.Columns {
-			for i, h := range names {
-				if strings.EqualFold(h, strings.TrimSpace(c)) {
-					n.col[id], n.colName[id] = i, header[i]
-					break candidates
-				}
-			}
-		}
-	}
+	n.col, n.colName = s.bindHeader(header)
 	for _, id := range []fieldID{fRequestID, fCreatedAt} {
 		if n.col[id] < 0 {
 			f, _ := s.Field(fieldNames[id])

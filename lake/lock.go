@@ -34,7 +34,7 @@ const LockTTL = 3 * time.Minute
 // taken over once expired (its coordinator died). It guards what one coordinator's own
 // check cannot: a `coordinator run` against a lake a daemon is writing, or two coordinators.
 func Lock(ctx context.Context, store objstore.Store, root, job string) (release func(), err error) {
-	name := objstore.Join(root, TemporaryDir, "_lock.json")
+	name := lockPath(root)
 	host, _ := os.Hostname()
 	since := time.Now()
 	claim := func() []byte {
