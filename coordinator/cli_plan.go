@@ -233,7 +233,11 @@ func printInput(w io.Writer, in PlannedInput) {
 			continue
 		}
 		q := s.Record
-		fmt.Fprintf(tw, "            @%d\t%s\t%s\t%s\t%s\t%s\n", s.Offset, clip(q.RequestID, 24), q.CreatedAt, q.Status, clip(q.Agency, 24), clip(q.RequestType, 36))
+		cells := []string{fmt.Sprintf("@%d", s.Offset), clip(q.RequestID, 24), q.CreatedAt, q.Status, clip(q.Agency, 24), clip(q.RequestType, 36)}
+		for len(cells) > 0 && cells[len(cells)-1] == "" {
+			cells = cells[:len(cells)-1]
+		}
+		fmt.Fprintf(tw, "            %s\n", strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }
@@ -243,11 +247,11 @@ func printSource(w io.Writer, s PlannedSource) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	switch {
 	case s.Watermark == "":
-		fmt.Fprintf(tw, "  would pull\trecords updated since the watermark, %s (pages of %d)\n", s.WatermarkNote, s.PageSize)
+		fmt.Fprintf(tw, "  would pull\trecords updated since the watermark (%s), in pages of %d\n", s.WatermarkNote, s.PageSize)
 	case s.Watermark == "(none)":
-		fmt.Fprintf(tw, "  would pull\trecords updated since start %s: the first pull (pages of %d)\n", s.Start, s.PageSize)
+		fmt.Fprintf(tw, "  would pull\trecords updated since start %s (no watermark: the first pull), in pages of %d\n", s.Start, s.PageSize)
 	default:
-		fmt.Fprintf(tw, "  would pull\trecords updated after the watermark %s (pages of %d)\n", s.Watermark, s.PageSize)
+		fmt.Fprintf(tw, "  would pull\trecords updated after the watermark %s, in pages of %d\n", s.Watermark, s.PageSize)
 	}
 	fmt.Fprintf(tw, "  into\t%s (%s stored, not read by a run yet)\n", s.Raw, plural(s.Pending, "batch"))
 	if s.WatermarkNote != "" && s.Watermark != "" {
