@@ -23,6 +23,7 @@ import (
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/socrata"
+	"github.com/ireports/ireports/task"
 	"github.com/ireports/ireports/worker"
 )
 
@@ -224,7 +225,8 @@ func (r *DryRunReport) problem(format string, args ...any) {
 // input plans input i file by file and samples its first records.
 func (d *dryRun) input(ctx context.Context, i int) {
 	in := d.spec.Inputs[i]
-	pi := PlannedInput{Name: in.Name, Path: in.Path, Schema: in.SchemaName, Format: in.Format.String(), Source: in.Source, Sample: []SampleRecord{}}
+	pi := PlannedInput{Name: in.Name, Path: in.Path, Schema: in.SchemaName, Format: in.Format.String(), Source: in.Source,
+		Files: []PlannedFile{}, Sample: []SampleRecord{}}
 	defer func() { d.r.Inputs = append(d.r.Inputs, pi) }()
 	files, err := expand(ctx, d.store, in.Path)
 	if in.Source != "" && errors.Is(err, fs.ErrNotExist) {
@@ -252,8 +254,8 @@ func (d *dryRun) input(ctx context.Context, i int) {
 		case err != nil:
 			pf.Error = err.Error()
 			d.r.problem("%v", err)
-		case pf.Splits > 0:
-			d.sample(ctx, &pi, &pf, d.plan.Maps[first].Index)
+		case pf.Splits > 0 && (len(pi.Sample) < d.opt.Records || in.Format == jobs.FormatSODAJSON && len(pi.Files) < sodaKeyFiles):
+			d.sample(ctx, &pi, &pf, first)
 		}
 		pi.Files = append(pi.Files, pf)
 	}
@@ -263,14 +265,19 @@ func (d *dryRun) input(ctx context.Context, i int) {
 
 // sodaKeyObjects is how many objects of a SODA JSON file a dry run reads for its keys: a
 // page's first objects may all lack an optional key (closed_date, while they are open).
-const sodaKeyObjects = 1000
+// Only an input's first sodaKeyFiles files are read for keys (a run reads none while it
+// plans), so that a source with hundreds of stored batches does not make a slow dry run.
+const (
+	sodaKeyObjects = 1000
+	sodaKeyFiles   = 20
+)
 
-// sample normalizes records of the file's first split until the input's sample is full;
+// sample normalizes records of the file's first split (map task mapIndex) until the input's sample is full;
 // for a SODA JSON file it also collects the keys of its first objects, which stand in for
 // a header.
-func (d *dryRun) sample(ctx context.Context, pi *PlannedInput, pf *PlannedFile, task int) {
-	t := d.plan.Maps[task]
-	soda := t.Format == "soda-json"
+func (d *dryRun) sample(ctx context.Context, pi *PlannedInput, pf *PlannedFile, mapIndex int) {
+	t := d.plan.Maps[mapIndex]
+	soda := t.Format == task.FormatSODAJSON
 	want := d.opt.Records - len(pi.Sample)
 	if soda {
 		want = sodaKeyObjects

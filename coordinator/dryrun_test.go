@@ -197,19 +197,21 @@ func writeFile(t *testing.T, path, text string) {
 
 // TestPlanListsEveryProblem dry-runs a job that a run would stop at its first problem, and
 // checks that the dry run names them all: a schema whose required fields find no column, an
-// input without files, records mostly rejected, a lake another run holds, an output path
-// under a file.
+// input without files, records mostly rejected, a header that cannot be read, a lake another
+// run holds, an output path under a file.
 func TestPlanListsEveryProblem(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "good.csv"), "id,opened,status\n1,2024-01-01T00:00:00Z,open\n2,2024-01-02T00:00:00Z,closed\n")
 	writeFile(t, filepath.Join(dir, "bad", "b.csv"), "id,opened,status\n1,soon,open\n2,2024-01-02T00:00:00Z,open\n3,later,open\n,2024-01-04T00:00:00Z,open\n5,2024-01-05T00:00:00Z,open\n6,x,open\n")
 	writeFile(t, filepath.Join(dir, "not-a-dir"), "")
+	writeFile(t, filepath.Join(dir, "export.csv.gz"), "id,opened,status\n") // not gzip
 	j := jobDef{schemas: planSchema, ratio: 0.01, parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "not-a-dir", "rejects"),
 		inputs: []inputDef{
 			{name: "good", path: filepath.Join(dir, "good.csv"), schema: "t"},
 			{name: "wrong", path: filepath.Join(dir, "good.csv"), schema: "wrong"},
 			{name: "missing", path: filepath.Join(dir, "nowhere", "*.csv"), schema: "t"},
 			{name: "bad", path: filepath.Join(dir, "bad"), schema: "t"},
+			{name: "unreadable", path: filepath.Join(dir, "export.csv.gz"), schema: "t"},
 		}}
 	spec := writeSpec(t, dir, j)
 	store, err := objstore.New(objstore.Options{})
@@ -226,6 +228,7 @@ func TestPlanListsEveryProblem(t *testing.T) {
 		`input "wrong": ` + filepath.Join(dir, "good.csv") + `: schema "wrong" finds no column for request_id (tried "Key", "Case"), created_at (tried "Created")`,
 		`input "missing": path ` + filepath.Join(dir, "nowhere", "*.csv") + `: file does not exist: no file matches`,
 		`input "bad": 3 of the 5 sampled records rejected (60%, max_reject_ratio 1%): bad_timestamp 2, missing_request_id 1`,
+		`input "unreadable": ` + filepath.Join(dir, "export.csv.gz") + `: gzip: invalid header`,
 		`output ` + spec.Output.Parquet + ` is in use: job other-job on `,
 		`output rejects: ` + filepath.Join(dir, "not-a-dir") + ` is a file, not a directory`,
 	}
