@@ -209,12 +209,13 @@ func TestIncremental(t *testing.T) {
 // window ends with the city's latest month) and checks that day's requests are plotted.
 func checkReviewShowsDay(t *testing.T, db, day string) {
 	t.Helper()
-	if _, err := viz.FindPlotly(); err != nil {
-		t.Logf("viz check skipped: %v", err)
-		return
+	// The API is what is checked, not the page: any file stands in for plotly.js.
+	stub := filepath.Join(t.TempDir(), "plotly.min.js")
+	if err := os.WriteFile(stub, []byte("/* stub */"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	cfg := viz.DefaultConfig()
-	cfg.DB, cfg.Log = db, slog.New(slog.DiscardHandler)
+	cfg.DB, cfg.Log, cfg.PlotlyJS = db, slog.New(slog.DiscardHandler), stub
 	s, err := viz.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -649,7 +649,10 @@ func testPages(t *testing.T, e *env) {
 	}
 	res = e.get(t, "/assets/plotly.min.js", nil)
 	body, _ := io.ReadAll(res.Body)
-	want, _ := os.ReadFile(e.srv.cfg.PlotlyJS)
+	want := embeddedPlotly
+	if e.srv.cfg.PlotlyJS != "" {
+		want, _ = os.ReadFile(e.srv.cfg.PlotlyJS)
+	}
 	if res.StatusCode != 200 || !bytes.Equal(body, want) || res.Header.Get("Cache-Control") != "no-cache" {
 		t.Errorf("plotly.min.js: %s, %d bytes (file %d), Cache-Control %q", res.Status, len(body), len(want), res.Header.Get("Cache-Control"))
 	}

@@ -11,13 +11,11 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
-	"os"
 	"path"
 	"strings"
 )
 
-// The page's own files are compiled into the binary; plotly.js (about 5 MB) is read from
-// the npm install at start.
+// The page's own files are compiled into the binary, and so is plotly.js (plotly.go).
 var (
 	//go:embed static
 	staticFS embed.FS
@@ -56,12 +54,10 @@ type assets struct {
 	version string // a hash of every asset: the ?v= of their URLs, so a new build busts caches
 }
 
-func loadAssets(plotlyPath string) (*assets, error) {
-	b, err := os.ReadFile(plotlyPath)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v; run `npm ci` in the repository root, or pass --plotly PATH", ErrNoPlotly, err)
-	}
-	a := &assets{static: map[string]asset{}, plotly: newAsset("plotly.min.js", b)}
+// loadAssets reads the static files and takes plotly.js (the embedded copy, or the file
+// --plotly names).
+func loadAssets(plotly []byte) (*assets, error) {
+	a := &assets{static: map[string]asset{}, plotly: newAsset("plotly.min.js", plotly)}
 	h := sha256.New()
 	h.Write([]byte(a.plotly.etag))
 	entries, err := fs.ReadDir(staticFS, "static")

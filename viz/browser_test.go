@@ -61,8 +61,8 @@ func newBrowser(t *testing.T, base string) *browser {
 	if _, err := exec.LookPath(chromiumPath); err != nil {
 		skip("browser test: %s not found (apt-get install chromium, or make deps): %v", chromiumPath, err)
 	}
-	if _, err := FindPlotly(); err != nil {
-		skip("browser test: %v (npm ci, or make deps)", err)
+	if _, real := testPlotly(t); !real {
+		skip("browser test: plotly.js is neither embedded (make build) nor in node_modules (make deps)")
 	}
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(chromiumPath),

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -15,13 +13,13 @@ import (
 var (
 	// ErrConfig: an invalid Config. The message names the field.
 	ErrConfig = errors.New("invalid viz config")
-	// ErrNoPlotly: plotly.js was not found. Run `npm ci` in the repository root (it installs
-	// node_modules/plotly.js-dist-min), or give its path with --plotly.
+	// ErrNoPlotly: the binary carries no plotly.js (built without `make build`) and
+	// --plotly names none, or the file it names cannot be read.
 	ErrNoPlotly = errors.New("plotly.js not found")
 )
 
 // PlotlyPackagePath is where npm installs the plotly.js bundle, relative to the directory
-// holding package.json.
+// holding package.json; `make build` embeds it from there.
 const PlotlyPackagePath = "node_modules/plotly.js-dist-min/plotly.min.js"
 
 // Config configures a Server. Start from DefaultConfig (or Flags) and change what you need.
@@ -31,7 +29,8 @@ type Config struct {
 	DB string
 	// Listen is the TCP address Run serves on, e.g. ":8080" or "127.0.0.1:0".
 	Listen string
-	// PlotlyJS is the path of plotly.min.js. Empty: FindPlotly looks for it.
+	// PlotlyJS is the path of a plotly.min.js to serve instead of the copy embedded at build
+	// time. Empty: the embedded copy (see PlotlyEmbedded).
 	PlotlyJS string
 	// QueryTimeout bounds the database work of one API request. Must be > 0.
 	QueryTimeout time.Duration
@@ -95,40 +94,11 @@ func Flags(fs *flag.FlagSet) *Config {
 	c := DefaultConfig()
 	fs.StringVar(&c.DB, "db", "", "PostgreSQL URL of the summary tables, as the read-only role (default $DATABASE_URL)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve on")
-	fs.StringVar(&c.PlotlyJS, "plotly", "", "path of plotly.min.js (default: "+PlotlyPackagePath+" found beside the binary or above the working directory)")
+	fs.StringVar(&c.PlotlyJS, "plotly", "", "path of a plotly.min.js to serve instead of the one built into viz")
 	fs.DurationVar(&c.QueryTimeout, "query-timeout", c.QueryTimeout, "database time one API request may take")
 	fs.DurationVar(&c.CacheMaxAge, "cache-max-age", c.CacheMaxAge, "how long browsers may reuse a chart's data (0: always revalidate)")
 	fs.DurationVar(&c.MetaTTL, "meta-ttl", c.MetaTTL, "how long the lists of cities, agencies and request types are cached")
 	fs.IntVar(&c.MaxOpenConns, "max-conns", c.MaxOpenConns, "maximum open database connections")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests in flight on SIGINT/SIGTERM")
 	return &c
-}
-
-// FindPlotly returns the path of plotly.min.js as `npm ci` installs it in the repository
-// root: searched for in the directories above the running binary (bin/viz sits one below
-// the root) and above the working directory.
-func FindPlotly() (string, error) {
-	var starts []string
-	if exe, err := os.Executable(); err == nil {
-		if exe, err := filepath.EvalSymlinks(exe); err == nil {
-			starts = append(starts, filepath.Dir(exe))
-		}
-	}
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	for _, dir := range starts {
-		for {
-			p := filepath.Join(dir, filepath.FromSlash(PlotlyPackagePath))
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				return p, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return "", fmt.Errorf("%w: looked for %s above the binary and the working directory; run `npm ci` in the repository root, or pass --plotly PATH", ErrNoPlotly, PlotlyPackagePath)
 }

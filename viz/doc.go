@@ -12,9 +12,10 @@
 //     performance.
 //
 // Every chart is drawn in the browser by plotly.js from one endpoint under /api/ (see
-// routes in server.go). The server reads plotly.js from disk — the npm package
-// plotly.js-dist-min that the build installs under node_modules — and serves it itself, so
-// the page needs neither a CDN nor map tiles: it works offline.
+// routes in server.go). plotly.js — the npm package plotly.js-dist-min, which `make build`
+// installs and copies into viz/plotly/ — is compiled into the binary and served by it, so
+// the page needs neither a CDN nor map tiles, and a deployed viz reads no file at run time
+// but those its flags name (plotly.go).
 //
 // The API (all GET; months are YYYY-MM; city and agency values are those /api/cities and
 // /api/agencies list, "(none)" naming the rows without an agency or type):

@@ -27,6 +27,8 @@ type Server struct {
 	mux    *http.ServeMux
 	assets *assets
 	pages  *pages
+	// plotlyFrom says where plotly.js came from: "embedded", or the --plotly path.
+	plotlyFrom string
 
 	queries atomic.Int64 // statements run, for tests that prove a request ran none
 }
@@ -37,15 +39,12 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.PlotlyJS == "" {
-		p, err := FindPlotly()
-		if err != nil {
-			return nil, err
-		}
-		cfg.PlotlyJS = p
+	plotly, from, err := plotlySource(cfg.PlotlyJS)
+	if err != nil {
+		return nil, err
 	}
 	log := cmp.Or(cfg.Log, slog.Default())
-	a, err := loadAssets(cfg.PlotlyJS)
+	a, err := loadAssets(plotly)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +59,7 @@ func New(cfg Config) (*Server, error) {
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxOpenConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Server{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), assets: a, pages: pg}
+	s := &Server{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), assets: a, pages: pg, plotlyFrom: from}
 	s.meta = &metaCache{ttl: cfg.MetaTTL, load: s.loadMeta, log: log, clock: time.Now}
 	s.routes()
 	return s, nil
@@ -139,7 +138,7 @@ func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	s.log.Info("viz: serving", "addr", "http://"+ln.Addr().String(), "plotly", s.cfg.PlotlyJS)
+	s.log.Info("viz: serving", "addr", "http://"+ln.Addr().String(), "plotly", s.plotlyFrom)
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,15 +122,7 @@ func newTestServer(t *testing.T, dsn string) *Server {
 	if testing.Verbose() && os.Getenv("VIZ_TEST_LOG") != "" {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	p, err := FindPlotly()
-	if err != nil {
-		// Handler tests need a file, not plotly itself; the browser test skips.
-		p = filepath.Join(t.TempDir(), "plotly.min.js")
-		if err := os.WriteFile(p, []byte("/* plotly.js not installed */\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg.PlotlyJS = p
+	cfg.PlotlyJS, _ = testPlotly(t)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
