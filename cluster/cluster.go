@@ -50,7 +50,10 @@ type Meta struct {
 	API     string `json:"api,omitempty"`     // host:port of its HTTP API
 	Shuffle string `json:"shuffle,omitempty"` // host:port serving its map outputs
 	Slots   int    `json:"slots,omitempty"`   // tasks it runs at once
-	Version string `json:"version,omitempty"`
+	Version string `json:"version,omitempty"` // the release it runs (internal/version)
+	// Protocol is the wire protocol it speaks (version.Protocol); 0 in releases before
+	// protocols were numbered. The coordinator gives no task to a worker of another.
+	Protocol int `json:"protocol,omitempty"`
 }
 
 // Member is one node of the cluster as this node sees it.

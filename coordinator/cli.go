@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/units"
+	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
 )
 
@@ -36,15 +38,17 @@ commands:
   migrate           create or upgrade the Postgres summary tables
   gen               write a synthetic multi-city corpus
   schema [NAME]     list the built-in city schemas, or print one (to copy into a job file)
+  version           print the version and wire protocol (also --version)
 
-Run "coordinator <command> -h" for a command's flags.
+Run "coordinator <command> -h" for a command's flags. Exit codes: 0 success, 1 failure,
+2 usage error, 3 lake committed but summaries not published.
 `
 
 // Main is the coordinator command line. It returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) < 1 {
 		fmt.Fprint(stderr, usage)
-		return 2
+		return ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -69,25 +73,31 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "gen":
 		err = cmdGen(ctx, args[1:], stdout, stderr)
 	case "schema":
-		err = cmdSchema(args[1:], stdout)
+		err = cmdSchema(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version.String("coordinator"))
+		return 0
 	default:
 		fmt.Fprintf(stderr, "coordinator: unknown command %q\n\n%s", args[0], usage)
-		return 2
+		return ExitUsage
 	}
 	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h: the usage is printed, nothing went wrong
+		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintf(stderr, "coordinator %s: %v\n", args[0], err)
 		}
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if errors.Is(err, ErrUnpublished) {
+		switch {
+		case errors.Is(err, errUsage):
+			return ExitUsage
+		case errors.Is(err, ErrUnpublished):
 			return ExitUnpublished
 		}
-		return 1
+		return ExitFailure
 	}
 	return 0
 }
@@ -106,8 +116,7 @@ func jobFileArg(fs *flag.FlagSet, args []string) (string, error) {
 		return "", err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return "", fmt.Errorf("want one job file, got %d arguments", len(pos))
+		return "", usageError(fs, "want one job file, got %d arguments", len(pos))
 	}
 	return pos[0], nil
 }
@@ -118,7 +127,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, parseError(err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -136,12 +145,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 0, "in-process workers (0: one per core)")
 	slots := fs.Int("slots", 1, "task slots per worker")
 	dataDir := fs.String("data-dir", "", "directory for the coordinator's and workers' data (default: a temporary directory)")
-	verbose := fs.Bool("v", false, "log the cluster's events")
+	verbose := fs.Bool("v", false, "log the cluster's events (--log-level info)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	profiling := obs.Flags(fs)
+	logOpts := logflags.Register(fs, slog.LevelError)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator run FILE.job [--workers N] [--slots N] [--json] [--data-dir DIR] [-v]")
 		fmt.Fprintln(stderr, "Runs the job on a cluster of in-process workers on loopback (the real protocol), and commits its output.")
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	file, err := jobFileArg(fs, args)
@@ -152,11 +163,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	level := slog.LevelError
 	if *verbose {
-		level = slog.LevelInfo
+		logOpts.SetDefaultLevel(slog.LevelInfo)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := logOpts.Logger(stderr)
 	pc, err := profiling()
 	if err != nil {
 		return err
@@ -215,7 +225,11 @@ func finish(stdout io.Writer, res *Result, runErr error, asJSON bool) error {
 }
 
 func printResult(w io.Writer, r *Result) {
-	fmt.Fprintf(w, "job %s (%s): %s in %.1fs\n", r.Name, r.Job, r.Status, r.Seconds)
+	fmt.Fprintf(w, "job %s (%s): %s in %.1fs", r.Name, r.Job, r.Status, r.Seconds)
+	if r.Version != "" {
+		fmt.Fprintf(w, " · ireports %s", r.Version)
+	}
+	fmt.Fprintln(w)
 	for _, p := range r.Pulls {
 		fmt.Fprintf(w, "  pull       %s: %s, %d records in %d batches, %d retries, watermark %s\n", p.Source, p.Status, p.Records, p.Batches, p.Retries, p.Watermark)
 	}
@@ -311,17 +325,22 @@ func bar(done, total, width int) string {
 func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setUsage(fs, "gen --out DIR [--size SIZE] [--seed N] [--cities a,b]",
+		"Writes a synthetic corpus in each city's native format: the same seed and size give the same files.")
 	out := fs.String("out", "", "output directory (required)")
 	size := fs.String("size", "1GiB", "approximate corpus size (B, KiB, MiB, GiB)")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and size give the same files")
 	cities := fs.String("cities", "", "comma-separated cities (default: all built-in)")
 	badRate := fs.Float64("bad-rate", 0, "share of deliberately bad rows (0: the generator's default)")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return usageError(fs, "unexpected argument %q", pos[0])
+	}
 	if *out == "" {
-		fs.Usage()
-		return errors.New("--out is required")
+		return usageError(fs, "--out is required")
 	}
 	n, err := units.ParseBytes(*size)
 	if err != nil {
@@ -348,7 +367,17 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func cmdSchema(args []string, stdout io.Writer) error {
+func cmdSchema(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	setUsage(fs, "schema [NAME]", "Lists the built-in city schemas, or prints one in the job-file language, to copy into a job file and adapt.")
+	args, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) > 1 {
+		return usageError(fs, "want at most one schema name, got %d", len(args))
+	}
 	if len(args) == 0 {
 		for _, n := range jobs.BuiltinNames() {
 			fmt.Fprintln(stdout, n)
@@ -359,6 +388,6 @@ func cmdSchema(args []string, stdout io.Writer) error {
 	if src == nil {
 		return fmt.Errorf("no built-in schema %q (have: %s)", args[0], strings.Join(jobs.BuiltinNames(), ", "))
 	}
-	_, err := stdout.Write(src)
+	_, err = stdout.Write(src)
 	return err
 }

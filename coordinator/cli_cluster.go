@@ -14,6 +14,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/task"
 )
@@ -37,8 +38,10 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 	var schedules scheduleFlag
 	fs.Var(&schedules, "schedule", "a job file to run on its schedule attribute (repeatable); a run missed while the coordinator was down runs at start-up")
 	ui := fs.String("pyroscope-ui-url", "", "Pyroscope UI address the status page links jobs to, as the people reading it reach it (default: --pyroscope-url)")
+	logOpts := logflags.Register(fs, slog.LevelInfo)
 	return func() (ServerConfig, error) {
 		cfg := def
+		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
 		cfg.PyroscopeUI = *ui
 		cfg.Schedules = schedules
@@ -59,15 +62,18 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setUsage(fs, "serve [flags]", "Runs the coordinator daemon of a cluster: gossip membership, the task scheduler, the HTTP API and status page.")
 	build := ServeFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseError(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := build()
 	if err != nil {
 		return err
 	}
-	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := NewServer(cfg)
 	if err != nil {
 		return err
@@ -107,6 +113,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	detach := fs.Bool("detach", false, "print the job id and return without waiting")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator submit FILE.job [--coordinator URL] [--token-file F] [--json] [--detach]")
+		fmt.Fprintln(stderr, "Sends the job file to a running coordinator and follows the job: progress, then the result.")
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	file, err := jobFileArg(fs, args)
@@ -146,11 +154,15 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setUsage(fs, "status [JOB] [--coordinator URL] [--token-file F] [--json]", "Lists the jobs, or shows one job's progress and result.")
 	client := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	if len(pos) > 1 {
+		return usageError(fs, "want at most one job id, got %d arguments", len(pos))
 	}
 	c, err := client()
 	if err != nil {
@@ -195,13 +207,14 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func cmdCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setUsage(fs, "cancel JOB [--coordinator URL] [--token-file F]", "Cancels a running job; its partial output is removed.")
 	client := clientFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("usage: coordinator cancel JOB")
+		return usageError(fs, "want one job id, got %d arguments", len(pos))
 	}
 	c, err := client()
 	if err != nil {

@@ -30,6 +30,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Does what a run does before its first task, and writes nothing: lists each input's files and splits,")
 		fmt.Fprintln(stderr, "matches each file's header against its schema, normalizes the first records, checks the outputs and")
 		fmt.Fprintln(stderr, "sources. Exits 0 when the job would run, 1 with every problem listed when it would not.")
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	file, err := jobFileArg(fs, args)
@@ -37,8 +38,10 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case err != nil:
-		fmt.Fprintf(stderr, "coordinator plan: %v\n", err)
-		return 2
+		if !errors.Is(err, errReported) {
+			fmt.Fprintf(stderr, "coordinator plan: %v\n", err)
+		}
+		return ExitUsage
 	case *records < 0:
 		fmt.Fprintf(stderr, "coordinator plan: --records must be 0 or more, not %d\n", *records)
 		return 2

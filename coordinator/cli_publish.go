@@ -23,6 +23,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: coordinator publish FILE.job [--db URL]")
 		fmt.Fprintln(stderr, "Loads the summaries of the run that last committed the job's lake (its _SUCCESS manifest)")
 		fmt.Fprintln(stderr, "from <parquet>/_summary/ into Postgres, replacing those (city, month) groups. Idempotent.")
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	file, err := jobFileArg(fs, args)
@@ -71,14 +72,17 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator migrate [--db URL] [--readonly-role NAME]")
 		fmt.Fprintln(stderr, "Creates or upgrades the summary tables. Jobs with a postgres output do this themselves.")
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseError(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
 	if *dbURL == "" {
-		fs.Usage()
-		return fmt.Errorf("no database: give --db or DATABASE_URL")
+		return usageError(fs, "no database: give --db or DATABASE_URL")
 	}
 	db, _, err := openSink(ctx, *dbURL, pgsink.DefaultConfig())
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -74,6 +75,8 @@ type Result struct {
 	// Published says whether the summaries reached Postgres: "published", "unpublished"
 	// (the lake is committed; see ErrUnpublished), or "" when the job has no postgres output.
 	Published string `json:"published,omitempty"`
+	// Version is the version of the coordinator that ran the job (internal/version).
+	Version string `json:"version,omitempty"`
 }
 
 // Outputs says where a job's results are.
@@ -181,7 +184,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	if opt.Store == nil {
 		r, err := objstore.New(objstore.Options{Endpoint: spec.Endpoint})
 		if err != nil {
-			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
+			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
 		}
 		opt.Store = r
 	}
@@ -192,14 +195,14 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		if errors.Is(err, lake.ErrLocked) {
 			err = fmt.Errorf("%w: %w", ErrOutputBusy, err)
 		}
-		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
+		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
 	}
 	defer release()
 	d := &driver{
 		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
-			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
+			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{}, Version: version.Version(),
 			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
 		},
 	}

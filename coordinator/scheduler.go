@@ -50,11 +50,14 @@ type Scheduler struct {
 
 // workerSlot is what the scheduler knows of a live worker.
 type workerSlot struct {
-	Name     string    `json:"name"`
-	API      string    `json:"api"`
-	Shuffle  string    `json:"shuffle"`
-	Slots    int       `json:"slots"`
-	Version  string    `json:"version"`
+	Name     string `json:"name"`
+	API      string `json:"api"`
+	Shuffle  string `json:"shuffle"`
+	Slots    int    `json:"slots"`
+	Version  string `json:"version"`
+	Protocol int    `json:"protocol"`
+	// Refused says why this worker gets no task (another protocol); "" for a worker in use.
+	Refused  string    `json:"refused,omitempty"`
 	Running  int       `json:"running"`
 	LastSeen time.Time `json:"last_seen"`
 }
@@ -101,7 +104,7 @@ func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
 func (s *Scheduler) stats() obs.SchedulerStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := obs.SchedulerStats{Pending: map[string]int{}, Running: map[string]int{}, Workers: len(s.workers)}
+	st := obs.SchedulerStats{Pending: map[string]int{}, Running: map[string]int{}}
 	for _, a := range s.queue {
 		st.Pending[a.Kind.String()]++
 	}
@@ -109,7 +112,10 @@ func (s *Scheduler) stats() obs.SchedulerStats {
 		st.Running[a.Kind.String()]++
 	}
 	for _, w := range s.workers {
-		st.Slots += w.Slots
+		if w.Refused == "" { // a refused worker is no part of the cluster's capacity
+			st.Workers++
+			st.Slots += w.Slots
+		}
 	}
 	return st
 }
@@ -145,7 +151,9 @@ func (s *Scheduler) Slots() int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, w := range s.workers {
-		n += w.Slots
+		if w.Refused == "" {
+			n += w.Slots
+		}
 	}
 	return max(n, 1)
 }
@@ -232,7 +240,7 @@ func (s *Scheduler) Poll(ctx context.Context, name string, free int) []task.Assi
 		s.mu.Lock()
 		w := s.workers[name]
 		var out []task.Assignment
-		if w != nil {
+		if w != nil && w.Refused == "" {
 			w.LastSeen = time.Now()
 			for len(s.queue) > 0 && len(out) < free {
 				a := s.queue[0]

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/pgsink"
 	"github.com/ireports/ireports/socrata"
 
@@ -24,9 +25,6 @@ import (
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/task"
 )
-
-// Version is reported in node metadata and on the status page.
-var Version = "dev"
 
 // ServerConfig configures the coordinator daemon.
 type ServerConfig struct {
@@ -179,7 +177,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.sched = NewScheduler(cfg.Lease, cfg.Log)
 	s.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
-		Meta: cluster.Meta{Role: cluster.RoleCoordinator, API: ln.Addr().String(), Version: Version},
+		Meta: cluster.Meta{Role: cluster.RoleCoordinator, API: ln.Addr().String(), Version: version.Version(), Protocol: version.Protocol},
 	}, nil)
 	if err != nil {
 		ln.Close()
@@ -207,7 +205,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.Shutdown(context.Background())
 		return nil, err
 	}
-	s.log.Info("coordinator up", "api", s.APIAddr(), "gossip", s.members.Addr())
+	s.log.Info("coordinator up", "api", s.APIAddr(), "gossip", s.members.Addr(), "version", version.Version(), "protocol", version.Protocol)
 	return s, nil
 }
 
@@ -257,8 +255,13 @@ func (s *Server) watchMembers() {
 			}
 			switch e.Kind {
 			case cluster.EventJoin, cluster.EventUpdate:
-				s.log.Info("worker up", "worker", m.Name, "api", m.Meta.API, "slots", m.Meta.Slots)
-				s.sched.WorkerUp(workerSlot{Name: m.Name, API: m.Meta.API, Shuffle: m.Meta.Shuffle, Slots: m.Meta.Slots, Version: m.Meta.Version})
+				w := workerSlot{Name: m.Name, API: m.Meta.API, Shuffle: m.Meta.Shuffle, Slots: m.Meta.Slots, Version: m.Meta.Version, Protocol: m.Meta.Protocol}
+				if w.Refused = refusal(m.Meta); w.Refused != "" {
+					s.log.Error("worker refused", "worker", m.Name, "reason", w.Refused)
+				} else {
+					s.log.Info("worker up", "worker", m.Name, "api", m.Meta.API, "slots", m.Meta.Slots, "version", m.Meta.Version)
+				}
+				s.sched.WorkerUp(w)
 			case cluster.EventLeave:
 				s.log.Warn("worker gone (left or declared dead)", "worker", m.Name)
 				s.sched.WorkerDown(m.Name, "left or was declared dead")
@@ -485,6 +488,10 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	var req task.PollRequest
 	if !decodeBody(w, r, &req) {
+		return
+	}
+	if why := s.sched.Refused(req.Worker); why != "" {
+		httpError(w, http.StatusConflict, "%s", why)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PollWait)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/units"
+	"github.com/ireports/ireports/internal/version"
 )
 
 var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
@@ -39,10 +40,10 @@ th{background:#f4f4f4}.succeeded{color:#1a7f37}.failed{color:#c62828}.cancelled{
 .bar{background:#eee;width:10em;height:.8em;display:inline-block}.bar span{background:#1565c0;height:100%;display:block}
 small{color:#666}
 </style></head><body>
-<h1>ireports coordinator <small>{{.Version}} · up {{ago .Started}} · {{.Queued}} attempts queued, {{.Running}} running</small></h1>
+<h1>ireports coordinator <small>{{.Version}} (protocol {{.Protocol}}) · up {{ago .Started}} · {{.Queued}} attempts queued, {{.Running}} running</small></h1>
 <h2>Workers ({{len .Workers}})</h2>
 <table><tr><th>name</th><th>API</th><th>shuffle</th><th>slots</th><th>running</th><th>last seen</th><th>version</th></tr>
-{{range .Workers}}<tr><td>{{.Name}}</td><td>{{.API}}</td><td>{{.Shuffle}}</td><td>{{.Slots}}</td><td>{{.Running}}</td><td>{{ago .LastSeen}} ago</td><td>{{.Version}}</td></tr>
+{{range .Workers}}<tr><td>{{.Name}}</td><td>{{.API}}</td><td>{{.Shuffle}}</td><td>{{.Slots}}</td><td>{{.Running}}</td><td>{{ago .LastSeen}} ago</td><td>{{.Version}}{{if .Refused}}<br><small class="failed">refused: {{.Refused}}</small>{{end}}</td></tr>
 {{else}}<tr><td colspan="7">no workers have joined</td></tr>{{end}}</table>
 <h2>Jobs</h2>
 <table><tr><th>job</th><th>state</th><th>phase</th><th>map</th><th>reduce</th><th>input</th><th>throughput</th><th>records</th><th>result</th></tr>
@@ -72,16 +73,20 @@ func formatRate(v float64) string {
 	return fmt.Sprintf("%.0f/s", v)
 }
 
+// statusData is what the status page shows.
+type statusData struct {
+	Version         string // this coordinator's (internal/version)
+	Protocol        int
+	Started         time.Time
+	Queued, Running int
+	Workers         []workerSlot
+	Jobs            []JobStatus
+	Profiles        map[string]string // job id → its workers' CPU profile in Pyroscope
+}
+
 func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) {
 	q, run := s.sched.Counts()
-	data := struct {
-		Version         string
-		Started         time.Time
-		Queued, Running int
-		Workers         []workerSlot
-		Jobs            []JobStatus
-		Profiles        map[string]string // job id → its workers' CPU profile in Pyroscope
-	}{Version, s.started, q, run, s.sched.Workers(), s.Jobs(), map[string]string{}}
+	data := statusData{version.Version(), version.Protocol, s.started, q, run, s.sched.Workers(), s.Jobs(), map[string]string{}}
 	if ui := cmp.Or(s.cfg.PyroscopeUI, s.cfg.Profiling.ServerURL); ui != "" {
 		for _, j := range data.Jobs {
 			var until time.Time // zero: now

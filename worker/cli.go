@@ -15,7 +15,9 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/internal/version"
 )
 
 // Flags registers the worker command's flags on fs and returns a function that builds the
@@ -32,8 +34,10 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
 	name := fs.String("name", "", "gossip node name (default: host name and port)")
 	profiling := obs.Flags(fs)
+	logOpts := logflags.Register(fs, slog.LevelInfo)
 	return func() (Config, error) {
 		cfg := def
+		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
 		for _, j := range strings.Split(*join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
@@ -54,19 +58,38 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	}
 }
 
-// Main is the worker command line; it returns the process exit code.
-func Main(args []string, stderr io.Writer) int {
+// Main is the worker command line; it returns the process exit code: 0 after a clean
+// shutdown (or -h, --version), 2 for a usage error (an unknown flag, a bad value, an
+// argument, no --join), 1 when the worker cannot start or fails.
+func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F [--pyroscope-url URL]")
+		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F [flags]")
+		fmt.Fprintln(stderr, "Joins an ireports cluster through the coordinator's gossip address and runs its tasks.")
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	build := Flags(fs)
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String("worker"))
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "worker: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if fs.Lookup("join").Value.String() == "" {
+		fmt.Fprintln(stderr, "worker: nothing to join: give --join HOST:PORT (the coordinator's gossip address)")
+		fs.Usage()
 		return 2
 	}
 	cfg, err := build()
@@ -74,7 +97,6 @@ func Main(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "worker: %v\n", err)
 		return 1
 	}
-	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := Start(cfg)

@@ -21,15 +21,13 @@ import (
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/task"
 )
-
-// Version is advertised in the worker's node metadata.
-var Version = "dev"
 
 // Config configures a worker process.
 type Config struct {
@@ -114,6 +112,8 @@ type Daemon struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the loops and the attempts
 
+	lastRefusal string // the last protocol refusal logged; the poll loop's own
+
 	mu      sync.Mutex                    // guards running and specs
 	running map[string]context.CancelFunc // attempt id → cancel
 	specs   map[string]*jobs.Spec         // job id → parsed spec
@@ -155,7 +155,7 @@ func Start(cfg Config) (*Daemon, error) {
 
 	d.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
-		Meta: cluster.Meta{Role: cluster.RoleWorker, Slots: cfg.Slots, Version: Version},
+		Meta: cluster.Meta{Role: cluster.RoleWorker, Slots: cfg.Slots, Version: version.Version(), Protocol: version.Protocol},
 	}, cfg.Join)
 	if err != nil {
 		ln.Close()
@@ -173,7 +173,7 @@ func Start(cfg Config) (*Daemon, error) {
 		// This worker's own map outputs are read from its disk, the others over HTTP.
 		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token},
 	})}
-	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: Version}, 5*time.Second); err != nil {
+	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: version.Version(), Protocol: version.Protocol}, 5*time.Second); err != nil {
 		d.members.Shutdown()
 		ln.Close()
 		return nil, fmt.Errorf("advertise: %w", err)
@@ -194,7 +194,7 @@ func Start(cfg Config) (*Daemon, error) {
 	}()
 	go d.pollLoop()
 	go d.heartbeatLoop()
-	d.log.Info("worker up", "name", d.members.Name(), "gossip", d.members.Addr(), "shuffle", addr, "slots", cfg.Slots)
+	d.log.Info("worker up", "name", d.members.Name(), "gossip", d.members.Addr(), "shuffle", addr, "slots", cfg.Slots, "version", version.Version(), "protocol", version.Protocol)
 	return d, nil
 }
 
@@ -221,21 +221,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// coordinatorAPI finds the coordinator's API address in the membership.
-func (d *Daemon) coordinatorAPI() (string, bool) {
-	for _, m := range d.members.Members() {
-		if m.Meta.Role == cluster.RoleCoordinator && m.Meta.API != "" {
-			return m.Meta.API, true
-		}
-	}
-	return "", false
-}
-
 // call POSTs req to the coordinator and decodes the response into resp (if not nil).
 func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
-	api, ok := d.coordinatorAPI()
-	if !ok {
-		return errors.New("no coordinator in the cluster")
+	api, err := d.coordinatorAPI()
+	if err != nil {
+		return err
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -306,7 +296,7 @@ func (d *Daemon) pollLoop() {
 			if d.ctx.Err() != nil {
 				return
 			}
-			d.log.Debug("poll", "err", err)
+			d.pollFailed(err)
 			if !d.sleep(backoff) {
 				return
 			}

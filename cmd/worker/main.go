@@ -7,4 +7,4 @@ import (
 	"github.com/ireports/ireports/worker"
 )
 
-func main() { os.Exit(worker.Main(os.Args[1:], os.Stderr)) }
+func main() { os.Exit(worker.Main(os.Args[1:], os.Stdout, os.Stderr)) }
