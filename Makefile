@@ -7,16 +7,36 @@ PKGS     := ./...
 BENCH_SIZE ?= 1GiB
 BENCH_SEED ?= 1
 DEMO_SIZE  ?= 200MiB
+# The version stamped into every binary (internal/version) and naming the release tarballs.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -X github.com/ireports/ireports/internal/version.stamped=$(VERSION)
+# make release: where the tarballs go, and for which architectures (linux only).
+DIST     ?= dist
+RELEASE_ARCHES ?= amd64 arm64
+PLOTLY_NPM   := node_modules/plotly.js-dist-min/plotly.min.js
+PLOTLY_EMBED := viz/plotly/plotly.min.js
 
-.PHONY: all build deps test test-short bench demo lint tidy-check fuzz clean
+.PHONY: all build plotly release deps test test-short bench demo lint tidy-check fuzz clean
 
 all: build
 
-build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+# bin/coordinator, bin/worker, bin/viz: self-contained (viz embeds plotly.js) and stamped.
+build: plotly
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+# plotly.js from its npm package into the viz package, which compiles it into the binary.
+plotly:
+	./scripts/deps.sh npm
+	@cmp -s $(PLOTLY_NPM) $(PLOTLY_EMBED) || cp $(PLOTLY_NPM) $(PLOTLY_EMBED)
+
+# The tarballs terraform deploys: dist/ireports-$(VERSION)-linux-{amd64,arm64}.tar.gz and
+# dist/SHA256SUMS (scripts/release.sh says what they hold).
+release: plotly
+	VERSION=$(VERSION) DIST=$(DIST) GO=$(GO) ./scripts/release.sh $(RELEASE_ARCHES)
 
 # What the tests and the demo need beyond Go, installed where missing: PostgreSQL and Chromium
-# (Debian packages), MinIO (go install, cached in .cache/tools), plotly.js (npm, node_modules).
+# (Debian packages), MinIO (go install, cached in .cache/tools), plotly.js (npm, node_modules;
+# make build embeds it in bin/viz).
 deps:
 	./scripts/deps.sh
 
@@ -60,4 +80,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./jobs
 
 clean:
-	rm -rf $(BIN) out
+	rm -rf $(BIN) out $(DIST) $(PLOTLY_EMBED)

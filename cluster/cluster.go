@@ -348,12 +348,14 @@ var _ io.Writer = slogWriter{}
 func (w slogWriter) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
 	switch {
+	// The text goes under its own key: a second "msg" would make a JSON log line with a
+	// duplicate key, which log stores read as they please.
 	case strings.Contains(msg, "[ERR]"):
-		w.log.Warn("memberlist", "msg", msg)
+		w.log.Warn("memberlist", "detail", msg)
 	case strings.Contains(msg, "[WARN]"):
-		w.log.Info("memberlist", "msg", msg)
+		w.log.Info("memberlist", "detail", msg)
 	default:
-		w.log.Debug("memberlist", "msg", msg)
+		w.log.Debug("memberlist", "detail", msg)
 	}
 	return len(p), nil
 }
