@@ -65,7 +65,7 @@ variable "architecture" {
 }
 
 variable "release_s3_uri" {
-  description = "S3 URI of the release tarball (coordinator, worker and viz binaries at its top level), e.g. s3://my-artifacts/ireports/v0.3.0/ireports-linux-amd64.tar.gz. Instances may read this one object and no other in its bucket."
+  description = "S3 URI of the release tarball that make release builds (one top directory holding bin/coordinator, bin/worker and bin/viz), e.g. s3://my-artifacts/ireports/v0.3.0/ireports-v0.3.0-linux-amd64.tar.gz. Instances may read this one object and no other in its bucket."
   type        = string
 
   validation {
