@@ -20,9 +20,11 @@ PLOTLY_EMBED := viz/plotly/plotly.min.js
 
 all: build
 
-# bin/coordinator, bin/worker, bin/viz: self-contained (viz embeds plotly.js) and stamped.
+# bin/coordinator, bin/worker, bin/viz: self-contained (static; viz embeds plotly.js) and
+# stamped. Compiled as make release compiles (CGO_ENABLED=0, -trimpath), so that a release
+# after a build (the release test in make test) only links.
 build: plotly
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 # plotly.js from its npm package into the viz package, which compiles it into the binary.
 plotly:

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -191,8 +192,7 @@ func Join(cfg Config, seeds []string) (*Membership, error) {
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertisePort = port
 	if cfg.Name == "" {
-		h, _ := os.Hostname()
-		cfg.Name = fmt.Sprintf("%s-%d", h, port)
+		cfg.Name = defaultName(host, port)
 	}
 	mc.Name = cfg.Name
 	mc.SecretKey = cfg.Key
@@ -212,6 +212,21 @@ func Join(cfg Config, seeds []string) (*Membership, error) {
 		}
 	}
 	return m, nil
+}
+
+// defaultName names a node after its machine and the address it gossips on. Names must be
+// unique in a cluster, and several nodes may share a machine: a coordinator and a worker
+// bound to different addresses on one port, or processes on free ports (port 0 is not
+// known before memberlist binds it, hence a random suffix there).
+func defaultName(bindHost string, port int) string {
+	name, _ := os.Hostname()
+	if ip := net.ParseIP(bindHost); ip != nil && !ip.IsUnspecified() {
+		name += "-" + ip.String()
+	}
+	if port == 0 {
+		return fmt.Sprintf("%s-%08x", name, rand.Uint32())
+	}
+	return fmt.Sprintf("%s-%d", name, port)
 }
 
 // Addr is this member's gossip address, host:port.

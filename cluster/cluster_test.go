@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"net"
+
+	"fmt"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)) }
@@ -104,6 +108,40 @@ func TestLoadKey(t *testing.T) {
 			if err != nil || !bytes.Equal(k, raw) {
 				t.Fatalf("LoadKey = %x, %v", k, err)
 			}
+		})
+	}
+}
+
+// TestDefaultNamesAreDistinct starts two unnamed members on one machine — on free ports,
+// and on one port of two loopback addresses, as a coordinator and a worker sharing a host
+// do — and checks that each sees the other: a shared default name would make memberlist
+// refuse the second as a conflicting address.
+func TestDefaultNamesAreDistinct(t *testing.T) {
+	ln, err := net.ListenPacket("udp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	port := ln.LocalAddr().(*net.UDPAddr).Port
+	ln.Close()
+	for _, tc := range []struct{ name, a, b string }{
+		{"free ports", "127.0.0.1:0", "127.0.0.1:0"},
+		{"one port, two addresses", fmt.Sprintf("127.0.0.2:%d", port), fmt.Sprintf("127.0.0.3:%d", port)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			join := func(bind string, seeds ...string) *Membership {
+				m, err := Join(Config{Bind: bind, Key: key(1), Fast: true, Logger: quiet(), Meta: Meta{Role: RoleWorker}}, seeds)
+				if err != nil {
+					t.Fatalf("join on %s: %v", bind, err)
+				}
+				t.Cleanup(func() { m.Shutdown() })
+				return m
+			}
+			a := join(tc.a)
+			b := join(tc.b, a.Addr())
+			if a.Name() == b.Name() {
+				t.Fatalf("both members are named %q", a.Name())
+			}
+			next(t, a, EventJoin, b.Name())
 		})
 	}
 }
