@@ -15,13 +15,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/pgsink"
 	"github.com/ireports/ireports/socrata"
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/task"
 )
