@@ -7,8 +7,11 @@ import (
 )
 
 // The coordinator–worker protocol: JSON over HTTP, every call carrying the cluster token.
+// Its version is internal/version.Protocol, which each node advertises in its gossip
+// metadata: bump it with any incompatible change here. A worker of another protocol gets
+// 409 and the reason to its polls, and no task.
 //
-//	POST PathPoll       PollRequest      → []Assignment (long poll; empty when nothing came)
+//	POST PathPoll       PollRequest      → []Assignment (long poll; empty when nothing came; 409 when refused)
 //	POST PathHeartbeat  HeartbeatRequest → HeartbeatResponse
 //	POST PathComplete   CompleteRequest  → 204, or 409 when the attempt is no longer the worker's
 const (
