@@ -87,6 +87,8 @@ var (
 // skipped and logged.
 func (in *instance) boot(t *testing.T, tarball string, secrets map[string]string) {
 	t.Helper()
+	var skipped []string
+	defer func() { t.Logf("%s boot: not emulated: %s", in.name, strings.Join(skipped, " | ")) }()
 	sc := bufio.NewScanner(strings.NewReader(in.script))
 	for sc.Scan() {
 		line := sc.Text()
@@ -130,7 +132,7 @@ func (in *instance) boot(t *testing.T, tarball string, secrets map[string]string
 			}
 			writeFile(t, in.path(m[1]), body.String(), 0o644)
 		default:
-			t.Logf("%s boot: not emulated: %s", in.name, line)
+			skipped = append(skipped, line)
 		}
 	}
 }

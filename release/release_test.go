@@ -580,7 +580,7 @@ func checkPageInChromium(t *testing.T, root, url string) {
 		}
 	}
 	t.Logf("plotly.js %s drew %d charts", plotly, len(charts))
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		dir := os.Getenv("IREPORTS_ARTIFACTS")
 		if dir == "" {
 			dir = filepath.Join(root, "artifacts")
