@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/record"
@@ -129,6 +130,9 @@ func checkAccounting(t testing.TB, res *Result) {
 	}
 	if byReason != res.Rejected {
 		t.Errorf("rejects_by_reason %v sums to %d, rejected is %d", res.RejectsByReason, byReason, res.Rejected)
+	}
+	if res.Version != version.Version() {
+		t.Errorf("result version %q, want this build's %q", res.Version, version.Version())
 	}
 }
 
