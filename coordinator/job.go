@@ -78,9 +78,10 @@ type Result struct {
 
 // Outputs says where a job's results are.
 type Outputs struct {
-	Parquet  string `json:"parquet"`
-	Rejects  string `json:"rejects"`
-	Manifest string `json:"manifest,omitempty"`
+	Parquet   string `json:"parquet"`
+	Summaries string `json:"summaries"`
+	Rejects   string `json:"rejects"`
+	Manifest  string `json:"manifest,omitempty"`
 }
 
 // Progress is how far a job run has come, as the API, the status page and the progress bar
@@ -185,9 +186,10 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		}
 		opt.Store = r
 	}
-	// One run writes a lake at a time, across coordinators too: a second one's clean-up
-	// would abort this one's uploads, and their commits could interleave.
-	release, err := lake.Lock(ctx, opt.Store, spec.Output.Parquet, job)
+	// One run writes a lake, and a summaries root, at a time, across coordinators too: a
+	// second one's clean-up would abort this one's uploads, and their commits could
+	// interleave. Two jobs whose lakes differ may still share a summaries root.
+	release, err := lockOutputs(ctx, opt.Store, job, spec.Output.Parquet, spec.Output.Summaries)
 	if err != nil {
 		if errors.Is(err, lake.ErrLocked) {
 			err = fmt.Errorf("%w: %w", ErrOutputBusy, err)
@@ -200,7 +202,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
-			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
+			Outputs: Outputs{Parquet: spec.Output.Parquet, Summaries: spec.Output.Summaries, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
 		},
 	}
 	err = d.run(ctx)
@@ -233,6 +235,9 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Parquet, job); err != nil {
 		d.log.Warn("cleaning the lake's _temporary", "err", err)
+	}
+	if err := lake.Abort(cleanup, d.store, spec.Output.Summaries, job); err != nil {
+		d.log.Warn("cleaning the summaries' _temporary", "err", err)
 	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Rejects, job); err != nil {
 		d.log.Warn("cleaning the rejects' _temporary", "err", err)
@@ -501,10 +506,13 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		for _, g := range r.Groups {
 			cg := lake.CommitGroup{
 				Key:  record.Key{City: g.City, Year: g.Year, Month: g.Month},
-				Rows: g.Rows, AttemptDir: r.Dir,
+				Rows: g.Rows, AttemptDir: r.Dir, SummaryDir: r.SummaryDir,
 			}
 			for _, f := range g.Files {
 				cg.Files = append(cg.Files, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
+			}
+			for _, f := range g.SummaryFiles {
+				cg.SummaryFiles = append(cg.SummaryFiles, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
 			}
 			groups = append(groups, cg)
 		}
@@ -515,15 +523,44 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		return nil, fmt.Errorf("internal error: records in %d + carried %d != out %d + rejected %d + duplicates %d",
 			d.res.RecordsIn, d.res.RecordsCarried, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
 	}
-	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, d.spec.Output.Parquet, d.job, d.spec.Name,
+	roots := lake.Roots{Lake: d.spec.Output.Parquet, Summaries: d.spec.Output.Summaries}
+	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, roots, d.job, d.spec.Name,
 		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved},
 		groups, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	d.res.Outputs.Manifest = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile)
-	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
+	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files)+len(m.Summaries.Files))
+	if old, err := lake.HasLegacySummaries(ctx, d.store, roots.Lake); err == nil && old {
+		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(
+			"the lake %s still holds summaries of groups this run did not rewrite in the old layout (%s/), so readers cannot open it at its root; "+
+				"run the job over all its inputs once to move them all to %s", roots.Lake, lake.LegacySummaryDir, roots.Summaries))
+	}
 	return m, nil
+}
+
+// lockOutputs claims each distinct root for job run job (see lake.Lock), and returns the
+// function that releases them all.
+func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ...string) (release func(), err error) {
+	var held []func()
+	release = func() {
+		for _, r := range slices.Backward(held) {
+			r()
+		}
+	}
+	for i, root := range roots {
+		if slices.Contains(roots[:i], root) {
+			continue
+		}
+		r, err := lake.Lock(ctx, store, root, job)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, r)
+	}
+	return release, nil
 }
 
 // commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,

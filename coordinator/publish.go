@@ -42,7 +42,7 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Tim
 		if err != nil {
 			return err
 		}
-		return redact(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet)), d.spec.Output.Postgres)
+		return redact(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet, m)), d.spec.Output.Postgres)
 	})
 	if err != nil {
 		d.res.Published = Unpublished

@@ -26,9 +26,15 @@ import (
 // Names of the lake's reserved entries.
 const (
 	TemporaryDir = "_temporary"
-	SummaryDir   = "_summary"
 	SuccessFile  = "_SUCCESS"
 )
+
+// Roots names the two trees a job writes: the lake of requests and the summary datasets
+// beside it (jobs.Output's Parquet and Summaries). Neither may contain the other.
+type Roots struct {
+	Lake      string
+	Summaries string
+}
 
 // AttemptDir is where attempt `attempt` of task `name` (e.g. "r-3") of job run `job` writes.
 func AttemptDir(root, job, name string, attempt int) string {
@@ -40,24 +46,23 @@ func GroupPath(k record.Key) string {
 	return filepath.Join("city="+url.PathEscape(k.City), fmt.Sprintf("year=%04d", k.Year), fmt.Sprintf("month=%02d", k.Month))
 }
 
-// SummaryPath is the directory of group k's summary tables, relative to the lake root. It is
-// deliberately not Hive-style: the summary files carry their city, year and month columns.
-func SummaryPath(k record.Key) string {
-	return filepath.Join(SummaryDir, url.PathEscape(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
-}
-
 // PartFile names the n-th data file of a group.
 func PartFile(n int) string { return fmt.Sprintf("part-%05d.parquet", n) }
 
-// CommitGroup is one group to promote: its files sit under AttemptDir at GroupPath and
-// SummaryPath.
+// CommitGroup is one group to promote: its lake file sits in the stage AttemptDir at
+// GroupPath, its summary files in the stage SummaryDir at SummaryGroupPath.
 type CommitGroup struct {
-	Key        record.Key
-	Rows       int64
+	Key  record.Key
+	Rows int64
+	// AttemptDir and SummaryDir are the accepted attempt's stages (Stage.Dir) of the lake
+	// and of the summaries root.
 	AttemptDir string
-	// Files describe the group's staged files, if the attempt reported them; on local disk
-	// Commit otherwise reads them to describe them.
-	Files []File
+	SummaryDir string
+	// Files and SummaryFiles describe the group's staged files (paths relative to the lake
+	// root and the summaries root), if the attempt reported them; on local disk Commit
+	// otherwise reads them to describe them.
+	Files        []File
+	SummaryFiles []File
 }
 
 // File is one committed file in a manifest.
@@ -75,16 +80,57 @@ type ManifestGroup struct {
 	Rows  int64  `json:"rows"`
 }
 
-// Manifest is the _SUCCESS file: what the last committed job wrote.
+// Manifest is the _SUCCESS file: what the last committed job wrote. It is the one manifest
+// of the job's output: the summaries root has none of its own, and this one lists its
+// files too.
 type Manifest struct {
 	Job       string          `json:"job"`
 	Name      string          `json:"name"`
 	Committed time.Time       `json:"committed"`
 	Rows      int64           `json:"rows"`
 	Groups    []ManifestGroup `json:"groups"`
-	Files     []File          `json:"files"`
+	Files     []File          `json:"files"` // the lake's files, relative to the lake root
+	// Summaries locates the run's summary datasets and lists their files. It is nil in the
+	// manifest of a lake written before the summaries moved out of it (they are under the
+	// lake's _summary/; see ReadLegacySummaries).
+	Summaries *SummaryManifest `json:"summaries,omitempty"`
 	// Run is the committing run's accounting, for tools that record it later (publish).
 	Run RunStats `json:"run"`
+}
+
+// SummaryManifest is the summaries part of a manifest.
+type SummaryManifest struct {
+	// Root is the summaries root: relative to the lake root when both are on local disk
+	// ("../summaries"), so that the two can move together; otherwise as the job named it.
+	Root   string   `json:"root"`
+	Tables []string `json:"tables"`
+	Files  []File   `json:"files"` // relative to Root
+}
+
+// SummariesRoot is where the summaries of the run that wrote the manifest of the lake at
+// lakeRoot are; legacy reports a lake of the old layout, whose summaries are inside it.
+func (m *Manifest) SummariesRoot(lakeRoot string) (root string, legacy bool) {
+	if m.Summaries == nil {
+		return "", true
+	}
+	r := m.Summaries.Root
+	if objstore.IsS3(r) || objstore.IsS3(lakeRoot) || filepath.IsAbs(r) {
+		return r, false
+	}
+	return filepath.Join(lakeRoot, filepath.FromSlash(r)), false
+}
+
+// summariesRef is how a manifest names the summaries root of roots (see SummaryManifest).
+func summariesRef(roots Roots) string {
+	if objstore.IsS3(roots.Lake) || objstore.IsS3(roots.Summaries) {
+		return roots.Summaries
+	}
+	lake, err1 := filepath.Abs(roots.Lake)
+	sums, err2 := filepath.Abs(roots.Summaries)
+	if rel, err := filepath.Rel(lake, sums); err1 == nil && err2 == nil && err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return roots.Summaries
 }
 
 // RunStats is a job run's accounting as the manifest keeps it.
@@ -95,51 +141,93 @@ type RunStats struct {
 	Duplicates int64     `json:"duplicates"`
 }
 
-// Commit promotes the accepted groups of job run `job` into the lake at root and writes the
-// _SUCCESS manifest. On local disk each group's data and summary directories replace the
-// committed ones atomically (see exchange); on S3 the groups' pending uploads are completed
-// (see Stage). Commit is not atomic across groups: a crash mid-commit leaves some groups new
-// and some old and no _SUCCESS for this job; re-running the job repairs that.
-func Commit(ctx context.Context, store objstore.Store, root, job, name string, stats RunStats, groups []CommitGroup, now time.Time) (*Manifest, error) {
-	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
-	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats}
-	if objstore.IsS3(root) {
-		return commitS3(ctx, store, root, job, m, groups, now)
+// Commit promotes the accepted groups of job run `job` into the lake and the summary
+// datasets at roots and writes the _SUCCESS manifest into the lake. On local disk each of a
+// group's directories (its lake partition, its partition of every summary dataset) replaces
+// the committed one atomically (see exchange); on S3 the groups' pending uploads are
+// completed (see Stage). Commit is not atomic across groups: a crash mid-commit leaves some
+// groups new and some old and no _SUCCESS for this job; re-running the job repairs that.
+// Copies of the committed groups' summaries in the old layout (the lake's _summary/) are
+// removed.
+func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name string, stats RunStats, groups []CommitGroup, now time.Time) (*Manifest, error) {
+	if roots.Lake == "" || roots.Summaries == "" || objstore.IsS3(roots.Lake) != objstore.IsS3(roots.Summaries) {
+		return nil, fmt.Errorf("commit: the lake (%q) and the summaries (%q) need a root each, both on S3 or both on local disk", roots.Lake, roots.Summaries)
 	}
-	trash := filepath.Join(root, TemporaryDir, job, "_replaced")
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
+	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats,
+		Summaries: &SummaryManifest{Root: summariesRef(roots), Tables: slices.Clone(SummaryTables)}}
+	var err error
+	if objstore.IsS3(roots.Lake) {
+		err = commitS3(ctx, store, roots, job, m, groups, now)
+	} else {
+		err = commitLocal(roots, job, m, groups)
+	}
+	if err == nil {
+		err = removeLegacySummaries(ctx, store, roots.Lake, groups)
+	}
+	if err == nil {
+		err = writeManifest(ctx, store, roots.Lake, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, errors.Join(Abort(ctx, store, roots.Lake, job), Abort(ctx, store, roots.Summaries, job))
+}
+
+// promotion is one directory of a group to commit: rel under root, staged in stage.
+type promotion struct {
+	root, stage, rel string
+	reported         []File // the attempt's description of the files under rel, if any
+	summary          bool
+}
+
+// promotions lists the directories that commit group g: its lake partition, then its
+// partition of each summary dataset.
+func promotions(roots Roots, g CommitGroup) []promotion {
+	ps := []promotion{{root: roots.Lake, stage: g.AttemptDir, rel: GroupPath(g.Key), reported: g.Files}}
+	for _, table := range SummaryTables {
+		ps = append(ps, promotion{root: roots.Summaries, stage: g.SummaryDir, rel: SummaryGroupPath(table, g.Key), reported: g.SummaryFiles, summary: true})
+	}
+	return ps
+}
+
+func commitLocal(roots Roots, job string, m *Manifest, groups []CommitGroup) error {
 	for _, g := range groups {
-		for _, rel := range []string{GroupPath(g.Key), SummaryPath(g.Key)} {
-			src := filepath.Join(g.AttemptDir, rel)
-			if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		for _, p := range promotions(roots, g) {
+			src := filepath.Join(p.stage, p.rel)
+			if _, err := os.Stat(src); p.stage == "" || errors.Is(err, fs.ErrNotExist) {
 				if g.Rows > 0 {
-					return nil, fmt.Errorf("commit group %s: its staged files are gone from %s", g.Key, src)
+					return fmt.Errorf("commit group %s: its staged files are gone from %s", g.Key, src)
 				}
 				continue
 			}
 			var files []File
-			prefix := filepath.ToSlash(rel) + "/"
-			for _, f := range g.Files {
+			prefix := filepath.ToSlash(p.rel) + "/"
+			for _, f := range p.reported {
 				if strings.HasPrefix(f.Path, prefix) {
 					files = append(files, f)
 				}
 			}
+			dst := filepath.Join(p.root, p.rel)
 			if len(files) == 0 {
 				var err error
-				if files, err = describe(src, root, filepath.Join(root, rel)); err != nil {
-					return nil, err
+				if files, err = describe(src, p.root, dst); err != nil {
+					return err
 				}
 			}
-			if err := Replace(src, filepath.Join(root, rel), filepath.Join(trash, rel)); err != nil {
-				return nil, fmt.Errorf("commit group %s: %w", g.Key, err)
+			trash := filepath.Join(p.root, TemporaryDir, job, "_replaced", p.rel)
+			if err := Replace(src, dst, trash); err != nil {
+				return fmt.Errorf("commit group %s: %w", g.Key, err)
 			}
-			m.Files = append(m.Files, files...)
+			if p.summary {
+				m.Summaries.Files = append(m.Summaries.Files, files...)
+			} else {
+				m.Files = append(m.Files, files...)
+			}
 		}
 		m.add(g)
 	}
-	if err := WriteJSON(filepath.Join(root, SuccessFile), m); err != nil {
-		return nil, err
-	}
-	return m, Abort(ctx, store, root, job)
+	return nil
 }
 
 func (m *Manifest) add(g CommitGroup) {
@@ -150,81 +238,152 @@ func (m *Manifest) add(g CommitGroup) {
 // commitParallelism bounds the CompleteMultipartUpload calls in flight at commit.
 const commitParallelism = 16
 
-func commitS3(ctx context.Context, store objstore.Store, root, job string, m *Manifest, groups []CommitGroup, now time.Time) (*Manifest, error) {
-	prefixes := map[string]bool{}
-	var stages []string
+// s3Dataset is one root's part of an S3 commit.
+type s3Dataset struct {
+	root     string
+	prefixes map[string]bool // the groups' directories, relative to root
+	stages   []string        // the accepted attempts' stage manifests
+	files    []StagedFile    // the accepted files
+}
+
+func commitS3(ctx context.Context, store objstore.Store, roots Roots, job string, m *Manifest, groups []CommitGroup, now time.Time) error {
+	lake := &s3Dataset{root: roots.Lake, prefixes: map[string]bool{}}
+	sums := &s3Dataset{root: roots.Summaries, prefixes: map[string]bool{}}
 	seen := map[string]bool{}
 	for _, g := range groups {
-		prefixes[filepath.ToSlash(GroupPath(g.Key))] = true
-		prefixes[filepath.ToSlash(SummaryPath(g.Key))] = true
-		if !seen[g.AttemptDir] {
-			seen[g.AttemptDir] = true
-			stages = append(stages, g.AttemptDir)
+		for _, p := range promotions(roots, g) {
+			d := lake
+			if p.summary {
+				d = sums
+			}
+			d.prefixes[filepath.ToSlash(p.rel)] = true
+			if p.stage != "" && !seen[p.stage] {
+				seen[p.stage] = true
+				d.stages = append(d.stages, p.stage)
+			}
 		}
 		m.add(g)
 	}
-	var files []StagedFile
-	for _, st := range stages {
-		fs, err := readStage(ctx, store, st)
-		if err != nil {
-			return nil, fmt.Errorf("commit: %w", err)
-		}
-		for _, f := range fs {
-			if underGroup(f.Path, prefixes) && f.Pending != nil {
-				files = append(files, f)
+	datasets := []*s3Dataset{lake, sums}
+	var pending []*StagedFile
+	for _, d := range datasets {
+		for _, st := range d.stages {
+			fs, err := readStage(ctx, store, st)
+			if err != nil {
+				return fmt.Errorf("commit: %w", err)
 			}
+			for _, f := range fs {
+				if underGroup(f.Path, d.prefixes) && f.Pending != nil {
+					d.files = append(d.files, f)
+				}
+			}
+		}
+		for i := range d.files {
+			pending = append(pending, &d.files[i])
 		}
 	}
 	// Complete the accepted uploads: metadata operations, no data copied.
 	sem := make(chan struct{}, commitParallelism)
-	errs := make([]error, len(files))
+	errs := make([]error, len(pending))
 	var wg sync.WaitGroup
-	for i := range files {
+	for i := range pending {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = store.Complete(ctx, *files[i].Pending)
+			errs[i] = store.Complete(ctx, *pending[i].Pending)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
 	}
+	for _, d := range datasets {
+		var files []File
+		for _, f := range d.files {
+			files = append(files, f.File)
+		}
+		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+		if d == sums {
+			m.Summaries.Files = files
+		} else {
+			m.Files = files
+		}
+		if err := d.sweep(ctx, store, now); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	return nil
+}
+
+// sweep leaves each committed group of d holding exactly this job's files: it drops a
+// previous run's extra ones, and aborts uploads to the group that lost (backup attempts,
+// attempts of dead workers).
+func (d *s3Dataset) sweep(ctx context.Context, store objstore.Store, now time.Time) error {
 	keep := map[string]bool{}
-	for _, f := range files {
+	for _, f := range d.files {
 		keep[f.Path] = true
-		m.Files = append(m.Files, f.File)
 	}
-	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
-	// A committed group holds exactly this job's files: drop a previous run's extra ones, and
-	// abort uploads to the group that lost (backup attempts, attempts of dead workers).
-	base := strings.TrimSuffix(root, "/") + "/"
-	for _, prefix := range slices.Sorted(maps.Keys(prefixes)) {
-		dir := objstore.Join(root, prefix)
+	base := strings.TrimSuffix(d.root, "/") + "/"
+	for _, prefix := range slices.Sorted(maps.Keys(d.prefixes)) {
+		dir := objstore.Join(d.root, prefix)
 		objs, err := store.List(ctx, dir+"/")
 		if err != nil {
-			return nil, fmt.Errorf("commit: %w", err)
+			return err
 		}
 		for _, o := range objs {
 			if rel := strings.TrimPrefix(o.Name, base); !keep[rel] {
 				if err := store.Delete(ctx, o.Name); err != nil {
-					return nil, fmt.Errorf("commit: %w", err)
+					return err
 				}
 			}
 		}
 		if _, err := store.AbortUploads(ctx, dir+"/", now); err != nil {
-			return nil, fmt.Errorf("commit: %w", err)
+			return err
 		}
+	}
+	return nil
+}
+
+// writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who
+// follows it never sees a group of a half-committed job.
+func writeManifest(ctx context.Context, store objstore.Store, root string, m *Manifest) error {
+	if !objstore.IsS3(root) {
+		return WriteJSON(filepath.Join(root, SuccessFile), m)
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := objstore.WriteAll(ctx, store, objstore.Join(root, SuccessFile), append(b, '\n')); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
 	}
-	return m, Abort(ctx, store, root, job)
+	return nil
+}
+
+// removeLegacySummaries deletes the old layout's summaries (the lake's _summary/) of the
+// committed groups: the new ones replace them. Once every group is rewritten, _summary/ is
+// gone and readers can read the lake at its root.
+func removeLegacySummaries(ctx context.Context, store objstore.Store, root string, groups []CommitGroup) error {
+	if ok, err := HasLegacySummaries(ctx, store, root); err != nil || !ok {
+		return err
+	}
+	for _, g := range groups {
+		dir := objstore.Join(root, legacySummaryPath(g.Key))
+		if !objstore.IsS3(root) {
+			if err := os.RemoveAll(dir); err != nil {
+				return fmt.Errorf("commit: remove the old summaries of group %s: %w", g.Key, err)
+			}
+			// Fail harmlessly while other groups are left.
+			os.Remove(filepath.Dir(dir))
+			os.Remove(filepath.Dir(filepath.Dir(dir)))
+			continue
+		}
+		if err := store.DeletePrefix(ctx, dir+"/"); err != nil {
+			return fmt.Errorf("commit: remove the old summaries of group %s: %w", g.Key, err)
+		}
+	}
+	return nil
 }
 
 // describe lists the files under src with their sizes and checksums, named as they will be

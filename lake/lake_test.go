@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,12 +50,16 @@ func TestRowRoundTrip(t *testing.T) {
 	}
 }
 
-// writeAttempt makes an attempt directory holding one file for group k.
-func writeAttempt(t *testing.T, root, job string, k record.Key, content string) CommitGroup {
+// writeAttempt makes the stages of an attempt holding one file of group k in the lake and
+// one in each summary dataset, each file holding content.
+func writeAttempt(t *testing.T, roots Roots, job string, k record.Key, content string) CommitGroup {
 	t.Helper()
-	dir := AttemptDir(root, job, "r-0", 1)
-	for _, rel := range []string{filepath.Join(GroupPath(k), PartFile(0)), filepath.Join(SummaryPath(k), "request_monthly.parquet")} {
-		p := filepath.Join(dir, rel)
+	g := CommitGroup{Key: k, Rows: 1, AttemptDir: AttemptDir(roots.Lake, job, "r-0", 1), SummaryDir: AttemptDir(roots.Summaries, job, "r-0", 1)}
+	files := []string{filepath.Join(g.AttemptDir, GroupPath(k), PartFile(0))}
+	for _, table := range SummaryTables {
+		files = append(files, filepath.Join(g.SummaryDir, SummaryGroupPath(table, k), PartFile(0)))
+	}
+	for _, p := range files {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -61,60 +67,161 @@ func writeAttempt(t *testing.T, root, job string, k record.Key, content string) 
 			t.Fatal(err)
 		}
 	}
-	return CommitGroup{Key: k, Rows: 1, AttemptDir: dir}
+	return g
+}
+
+// testRoots returns a lake and its summaries side by side, as a job lays them out by default.
+func testRoots(t *testing.T) Roots {
+	dir := t.TempDir()
+	return Roots{Lake: filepath.Join(dir, "requests"), Summaries: filepath.Join(dir, "summaries")}
+}
+
+// readTree maps every file under root (slash path) to its content.
+func readTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestCommitReplacesGroups(t *testing.T) {
-	root := t.TempDir()
+	roots := testRoots(t)
 	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
 	apr := record.Key{City: "nyc", Year: 2024, Month: 4}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
 
-	// Both groups come from the same attempt directory, as one reducer's output would.
-	first := []CommitGroup{writeAttempt(t, root, "job1", mar, "one"), writeAttempt(t, root, "job1", apr, "one")}
-	if _, err := Commit(context.Background(), localStore(t), root, "job1", "normalize", RunStats{}, first, now); err != nil {
+	// Both groups come from the same attempt directories, as one reducer's output would.
+	first := []CommitGroup{writeAttempt(t, roots, "job1", mar, "one"), writeAttempt(t, roots, "job1", apr, "one")}
+	if _, err := Commit(ctx, localStore(t), roots, "job1", "normalize", RunStats{}, first, now); err != nil {
+		t.Fatal(err)
+	}
+	// A stray file in March's partition of a summary dataset: the next commit of March
+	// must not keep it.
+	stray := filepath.Join(roots.Summaries, SummaryGroupPath("request_geo", mar), "part-00001.parquet")
+	if err := os.WriteFile(stray, []byte("stale"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A second run rebuilds March only; April must be untouched, March replaced, not added to.
-	m, err := Commit(context.Background(), localStore(t), root, "job2", "normalize", RunStats{}, []CommitGroup{writeAttempt(t, root, "job2", mar, "two")}, now)
+	m, err := Commit(ctx, localStore(t), roots, "job2", "normalize", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job2", mar, "two")}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(k record.Key) string {
-		b, err := os.ReadFile(filepath.Join(root, GroupPath(k), PartFile(0)))
-		if err != nil {
+	wantLake := map[string]string{
+		"city=nyc/year=2024/month=03/part-00000.parquet": "two",
+		"city=nyc/year=2024/month=04/part-00000.parquet": "one",
+	}
+	wantSums := map[string]string{}
+	for _, table := range SummaryTables {
+		wantSums[table+"/city=nyc/year=2024/month=03/part-00000.parquet"] = "two"
+		wantSums[table+"/city=nyc/year=2024/month=04/part-00000.parquet"] = "one"
+	}
+	lakeFiles := readTree(t, roots.Lake)
+	delete(lakeFiles, SuccessFile)
+	if got := lakeFiles; !maps.Equal(got, wantLake) {
+		t.Errorf("lake holds %v, want %v", got, wantLake)
+	}
+	if got := readTree(t, roots.Summaries); !maps.Equal(got, wantSums) {
+		t.Errorf("summaries hold %v, want %v", got, wantSums)
+	}
+	got, err := ReadManifest(roots.Lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Job != "job2" || len(got.Files) != 1 || len(got.Groups) != 1 || got.Files[0].SHA256 == "" || m.Rows != 1 {
+		t.Errorf("manifest = %+v", got)
+	}
+	if got.Summaries == nil || got.Summaries.Root != "../summaries" || len(got.Summaries.Files) != len(SummaryTables) ||
+		!slices.Equal(got.Summaries.Tables, SummaryTables) {
+		t.Fatalf("manifest summaries = %+v, want root ../summaries and one file per table", got.Summaries)
+	}
+	for _, f := range got.Summaries.Files {
+		if wantSums[f.Path] != "two" || f.Bytes != 3 {
+			t.Errorf("manifest summary file %+v: not one of March's", f)
+		}
+	}
+	if root, legacy := got.SummariesRoot(roots.Lake); legacy || root != roots.Summaries {
+		t.Errorf("SummariesRoot = %s, %v; want %s", root, legacy, roots.Summaries)
+	}
+	for _, root := range []string{roots.Lake, roots.Summaries} {
+		if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !os.IsNotExist(err) {
+			t.Errorf("%s/_temporary left behind: %v", root, err)
+		}
+	}
+}
+
+// TestCommitRemovesLegacySummaries: a lake of the old layout, with its summaries inside it,
+// loses the old copy of each group a commit rewrites, and keeps the others (publish reads
+// them) until a run rewrites them too.
+func TestCommitRemovesLegacySummaries(t *testing.T) {
+	roots := testRoots(t)
+	ctx := context.Background()
+	store := localStore(t)
+	mar := record.Key{City: "new york", Year: 2024, Month: 3}
+	apr := record.Key{City: "new york", Year: 2024, Month: 4}
+	for _, month := range []string{"2024-03", "2024-04"} {
+		p := filepath.Join(roots.Lake, "_summary", "new%20york", month, "request_monthly.parquet")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return string(b)
 	}
-	if read(mar) != "two" || read(apr) != "one" {
-		t.Errorf("after second commit: march %q april %q, want two, one", read(mar), read(apr))
+	if old, err := HasLegacySummaries(ctx, store, roots.Lake); err != nil || !old {
+		t.Fatalf("HasLegacySummaries before = %v, %v; want true", old, err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(root, GroupPath(mar)))
-	if len(entries) != 1 {
-		t.Errorf("march holds %d files, want 1", len(entries))
-	}
-	if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !os.IsNotExist(err) {
-		t.Errorf("_temporary left behind: %v", err)
-	}
-	got, err := ReadManifest(root)
-	if err != nil {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := Commit(ctx, store, roots, "job1", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job1", mar, "new")}, now); err != nil {
 		t.Fatal(err)
 	}
-	if got.Job != "job2" || len(got.Files) != 2 || len(got.Groups) != 1 || got.Files[0].SHA256 == "" || m.Rows != 1 {
-		t.Errorf("manifest = %+v", got)
+	legacy := readTree(t, filepath.Join(roots.Lake, "_summary"))
+	if want := map[string]string{"new%20york/2024-04/request_monthly.parquet": "old"}; !maps.Equal(legacy, want) {
+		t.Errorf("old layout after the March commit: %v, want %v", legacy, want)
+	}
+	if _, err := Commit(ctx, store, roots, "job2", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job2", apr, "new")}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(roots.Lake, "_summary")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("_summary still there once every group was rewritten: %v", err)
+	}
+	if old, err := HasLegacySummaries(ctx, store, roots.Lake); err != nil || old {
+		t.Errorf("HasLegacySummaries after = %v, %v; want false", old, err)
+	}
+}
+
+func TestCommitRefusesRoots(t *testing.T) {
+	dir := t.TempDir()
+	for _, roots := range []Roots{
+		{Lake: filepath.Join(dir, "requests")},
+		{Lake: filepath.Join(dir, "requests"), Summaries: "s3://bucket/summaries"},
+	} {
+		if _, err := Commit(context.Background(), localStore(t), roots, "j", "n", RunStats{}, nil, time.Now()); err == nil {
+			t.Errorf("Commit to %+v succeeded", roots)
+		}
 	}
 }
 
 func TestAbortLeavesNothing(t *testing.T) {
-	root := t.TempDir()
-	writeAttempt(t, root, "job1", record.Key{City: "sf", Year: 2020, Month: 1}, "x")
-	if err := Abort(context.Background(), localStore(t), root, "job1"); err != nil {
-		t.Fatal(err)
-	}
-	entries, _ := os.ReadDir(root)
-	if len(entries) != 0 {
-		t.Errorf("root holds %v after abort", entries)
+	roots := testRoots(t)
+	writeAttempt(t, roots, "job1", record.Key{City: "sf", Year: 2020, Month: 1}, "x")
+	for _, root := range []string{roots.Lake, roots.Summaries} {
+		if err := Abort(context.Background(), localStore(t), root, "job1"); err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := os.ReadDir(root)
+		if len(entries) != 0 {
+			t.Errorf("%s holds %v after abort", root, entries)
+		}
 	}
 }
 

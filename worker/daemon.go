@@ -407,8 +407,9 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 		}
 		lake.DiscardStage(ctx, store, dir) // removes the directory and its empty parents
 	case a.Kind == task.KindReduce && a.Reduce != nil:
-		st := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		st, sums := reduceStages(store, spec, a.Reduce.Job, a.Reduce.Index, a.Reduce.Attempt)
 		st.Discard(ctx)
+		sums.Discard(ctx)
 	}
 }
 

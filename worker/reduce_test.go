@@ -112,10 +112,10 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	stage := lake.NewStage(store, root, "job", "r-0", 1)
+	root, sumRoot := t.TempDir(), t.TempDir()
+	stage, sums := lake.NewStage(store, root, "job", "r-0", 1), lake.NewStage(store, sumRoot, "job", "r-0", 1)
 	k := record.Key{City: "big", Year: 2024, Month: 1}
-	gw, err := newGroupWriter(ctx, stage, k, time.UTC)
+	gw, err := newGroupWriter(ctx, stage, sums, k, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +133,8 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Rows != int64(n) || len(g.Files) != 5 {
-		t.Fatalf("group: %d rows, %d files; want %d rows, 5 files", g.Rows, len(g.Files), n)
+	if g.Rows != int64(n) || len(g.Files) != 1 || len(g.SummaryFiles) != 4 {
+		t.Fatalf("group: %d rows, %d files, %d summary files; want %d rows, 1 file, 4 summary files", g.Rows, len(g.Files), len(g.SummaryFiles), n)
 	}
 	f, err := os.Open(filepath.Join(stage.Dir(), filepath.FromSlash(g.Files[0].Path)))
 	if err != nil {
@@ -166,7 +166,10 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d distinct requests read back, want %d", len(seen), n)
 	}
-	monthly, err := lake.ReadParquet[summary.Monthly](filepath.Join(stage.Dir(), filepath.FromSlash(g.Files[1].Path)))
+	if want := filepath.ToSlash(filepath.Join(lake.SummaryGroupPath(summary.TableMonthly, k), lake.PartFile(0))); g.SummaryFiles[0].Path != want {
+		t.Errorf("monthly summary file %s, want %s", g.SummaryFiles[0].Path, want)
+	}
+	monthly, err := lake.ReadParquet[lake.MonthlyRow](filepath.Join(sums.Dir(), filepath.FromSlash(g.SummaryFiles[0].Path)))
 	if err != nil || len(monthly) != 1 || monthly[0].Requests != int64(n) {
 		t.Errorf("monthly summary %+v, err %v; want one row counting %d", monthly, err, n)
 	}
