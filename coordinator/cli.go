@@ -32,6 +32,7 @@ commands:
   status [JOB]      list the jobs, or show one
   cancel JOB        cancel a running job
   publish FILE.job  load the summaries of the job's last committed run into Postgres
+  lake PATH         show what a lake holds (its run, groups, summaries), or --head rows of a group
   migrate           create or upgrade the Postgres summary tables
   gen               write a synthetic multi-city corpus
   schema [NAME]     list the built-in city schemas, or print one (to copy into a job file)
@@ -61,6 +62,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdCancel(ctx, args[1:], stdout, stderr)
 	case "publish":
 		err = cmdPublish(ctx, args[1:], stdout, stderr)
+	case "lake":
+		err = cmdLake(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "gen":

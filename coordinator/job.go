@@ -525,7 +525,7 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 	}
 	roots := lake.Roots{Lake: d.spec.Output.Parquet, Summaries: d.spec.Output.Summaries}
 	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, roots, d.job, d.spec.Name,
-		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved},
+		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved, Version: Version},
 		groups, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)

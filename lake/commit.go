@@ -139,6 +139,8 @@ type RunStats struct {
 	RecordsIn  int64     `json:"records_in"`
 	Rejected   int64     `json:"rejected"`
 	Duplicates int64     `json:"duplicates"`
+	// Version is the version of the coordinator that ran the job, if known.
+	Version string `json:"version,omitempty"`
 }
 
 // Commit promotes the accepted groups of job run `job` into the lake and the summary
