@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -114,8 +115,12 @@ func (m *Manifest) SummariesRoot(lakeRoot string) (root string, legacy bool) {
 		return "", true
 	}
 	r := m.Summaries.Root
-	if objstore.IsS3(r) || objstore.IsS3(lakeRoot) || filepath.IsAbs(r) {
+	switch {
+	case objstore.IsS3(r) || filepath.IsAbs(r):
 		return r, false
+	case objstore.IsS3(lakeRoot):
+		// A lake written on disk and copied to S3 with its summaries beside it.
+		return objstore.S3Scheme + path.Join(strings.TrimPrefix(lakeRoot, objstore.S3Scheme), r), false
 	}
 	return filepath.Join(lakeRoot, filepath.FromSlash(r)), false
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -124,7 +125,7 @@ func Inspect(ctx context.Context, store objstore.Store, root string) (*Contents,
 		}
 	}
 	if c.Manifest == nil && len(groups) == 0 {
-		return nil, notLake(ctx, store, root, objs)
+		return nil, notLake(root, objs)
 	}
 	if c.Manifest != nil {
 		for _, mg := range c.Manifest.Groups {
@@ -186,10 +187,11 @@ func inspectSummaries(ctx context.Context, store objstore.Store, root string) ([
 }
 
 // notLake explains what root holds, given its listing objs, in an error wrapping ErrNotLake.
-func notLake(ctx context.Context, store objstore.Store, root string, objs []objstore.ObjectInfo) error {
+func notLake(root string, objs []objstore.ObjectInfo) error {
 	if len(objs) == 0 {
+		// S3 has no directories: an empty prefix is all it can say.
 		if !objstore.IsS3(root) {
-			if _, err := store.Stat(ctx, root); errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("%s: %w: no such directory", root, ErrNotLake)
 			}
 		}

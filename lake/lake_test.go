@@ -303,3 +303,28 @@ func TestLock(t *testing.T) {
 	}
 	release3()
 }
+
+// TestSummariesRoot resolves where a manifest's summaries are: a relative root (written when
+// both trees are on disk) against the lake, wherever the two were moved or copied together.
+func TestSummariesRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name, lake, root, want string
+		legacy                 bool
+	}{
+		{"beside, on disk", "/data/out/requests", "../summaries", "/data/out/summaries", false},
+		{"absolute", "/data/out/requests", "/sums", "/sums", false},
+		{"on S3", "s3://b/out/requests", "s3://c/sums", "s3://c/sums", false},
+		{"copied to S3", "s3://b/out/requests", "../summaries", "s3://b/out/summaries", false},
+		{"old layout", "/data/out/requests", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Manifest{}
+			if !tc.legacy {
+				m.Summaries = &SummaryManifest{Root: tc.root}
+			}
+			if got, legacy := m.SummariesRoot(tc.lake); got != tc.want || legacy != tc.legacy {
+				t.Errorf("SummariesRoot(%s) = %q, %v; want %q, %v", tc.lake, got, legacy, tc.want, tc.legacy)
+			}
+		})
+	}
+}
