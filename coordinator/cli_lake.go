@@ -158,8 +158,8 @@ func printLake(w io.Writer, c *lake.Contents) {
 			t.add(d.Table, fmt.Sprintf("%d groups", d.Groups), fmt.Sprintf("%d files", d.Files), units.FormatBytes(d.Bytes))
 		}
 		t.write(w, "            ")
-	case c.LegacyFiles > 0:
-		fmt.Fprintf(w, "summaries   inside the lake, in the old layout (%s/, %d files)\n", lake.LegacySummaryDir, c.LegacyFiles)
+	case c.Old.SummaryFiles > 0:
+		fmt.Fprintf(w, "summaries   inside the lake, in the old layout (%s/, %d files)\n", lake.LegacySummaryDir, c.Old.SummaryFiles)
 	default:
 		fmt.Fprintln(w, "summaries   none recorded")
 	}
@@ -172,7 +172,7 @@ func printLake(w io.Writer, c *lake.Contents) {
 			if g.Rows >= 0 {
 				n = fmt.Sprint(g.Rows)
 			}
-			t.add(filepath.ToSlash(lake.GroupPath(g.Key)), n, fmt.Sprint(g.Files), units.FormatBytes(g.Bytes))
+			t.add(g.Dir, n, fmt.Sprint(g.Files), units.FormatBytes(g.Bytes))
 		}
 		t.write(w, "")
 	}
@@ -187,9 +187,9 @@ func printLake(w io.Writer, c *lake.Contents) {
 		}
 		notes = append(notes, fmt.Sprintf("the manifest lists %d groups the lake no longer holds (%s); re-run the job", len(c.Missing), strings.Join(names, ", ")))
 	}
-	if c.LegacyFiles > 0 {
-		notes = append(notes, fmt.Sprintf("%d summary files of the old layout (%s/) keep readers from opening the lake at its root: "+
-			"run the job over all its inputs once to move them out", c.LegacyFiles, lake.LegacySummaryDir))
+	if !c.Old.Empty() {
+		notes = append(notes, fmt.Sprintf("%d summary files (%s/) and %d group directories (month=0N) of the layout of earlier versions keep readers "+
+			"from opening the lake at its root: run the job over all its inputs once to rewrite them", c.Old.SummaryFiles, lake.LegacySummaryDir, c.Old.GroupDirs))
 	}
 	if c.Temporary {
 		notes = append(notes, fmt.Sprintf("%s/ holds a run's uncommitted files: a run is writing the lake, or one died", lake.TemporaryDir))

@@ -532,10 +532,11 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 	}
 	d.res.Outputs.Manifest = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile)
 	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files)+len(m.Summaries.Files))
-	if old, err := lake.HasLegacySummaries(ctx, d.store, roots.Lake); err == nil && old {
+	if old, err := lake.FindOldLayout(ctx, d.store, roots.Lake); err == nil && !old.Empty() {
 		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(
-			"the lake %s still holds summaries of groups this run did not rewrite in the old layout (%s/), so readers cannot open it at its root; "+
-				"run the job over all its inputs once to move them all to %s", roots.Lake, lake.LegacySummaryDir, roots.Summaries))
+			"the lake %s still holds groups this run did not rewrite in the layout of earlier versions (%d summary files in %s/, %d month=0N directories), "+
+				"so readers cannot open it at its root with Hive partitioning; run the job over all its inputs once to rewrite them",
+			roots.Lake, old.SummaryFiles, lake.LegacySummaryDir, old.GroupDirs))
 	}
 	return m, nil
 }

@@ -42,9 +42,12 @@ func AttemptDir(root, job, name string, attempt int) string {
 	return objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d", name, attempt))
 }
 
-// GroupPath is the lake directory of group k, relative to the lake root.
+// GroupPath is the lake directory of group k, relative to the lake root (and, under each
+// table's directory, to the summaries root): city=<c>/year=<y>/month=<m>. The numbers are not
+// zero-padded, as Spark writes integer partitions, so that readers that infer partition
+// types (DuckDB, Glue) read year and month as integers: "05" reads as text.
 func GroupPath(k record.Key) string {
-	return filepath.Join("city="+url.PathEscape(k.City), fmt.Sprintf("year=%04d", k.Year), fmt.Sprintf("month=%02d", k.Month))
+	return filepath.Join("city="+url.PathEscape(k.City), fmt.Sprintf("year=%d", k.Year), fmt.Sprintf("month=%d", k.Month))
 }
 
 // PartFile names the n-th data file of a group.
@@ -93,7 +96,7 @@ type Manifest struct {
 	Files     []File          `json:"files"` // the lake's files, relative to the lake root
 	// Summaries locates the run's summary datasets and lists their files. It is nil in the
 	// manifest of a lake written before the summaries moved out of it (they are under the
-	// lake's _summary/; see ReadLegacySummaries).
+	// lake's _summary/; see OldLayout).
 	Summaries *SummaryManifest `json:"summaries,omitempty"`
 	// Run is the committing run's accounting, for tools that record it later (publish).
 	Run RunStats `json:"run"`
@@ -154,8 +157,8 @@ type RunStats struct {
 // the committed one atomically (see exchange); on S3 the groups' pending uploads are
 // completed (see Stage). Commit is not atomic across groups: a crash mid-commit leaves some
 // groups new and some old and no _SUCCESS for this job; re-running the job repairs that.
-// Copies of the committed groups' summaries in the old layout (the lake's _summary/) are
-// removed.
+// What the lake holds of the committed groups in the layout of earlier versions (see
+// OldLayout) is removed.
 func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name string, stats RunStats, groups []CommitGroup, now time.Time) (*Manifest, error) {
 	if roots.Lake == "" || roots.Summaries == "" || objstore.IsS3(roots.Lake) != objstore.IsS3(roots.Summaries) {
 		return nil, fmt.Errorf("commit: the lake (%q) and the summaries (%q) need a root each, both on S3 or both on local disk", roots.Lake, roots.Summaries)
@@ -170,7 +173,7 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 		err = commitLocal(roots, job, m, groups)
 	}
 	if err == nil {
-		err = removeLegacySummaries(ctx, store, roots.Lake, groups)
+		err = removeOldLayout(ctx, store, roots.Lake, groups)
 	}
 	if err == nil {
 		err = writeManifest(ctx, store, roots.Lake, m)
@@ -364,31 +367,6 @@ func writeManifest(ctx context.Context, store objstore.Store, root string, m *Ma
 	}
 	if err := objstore.WriteAll(ctx, store, objstore.Join(root, SuccessFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// removeLegacySummaries deletes the old layout's summaries (the lake's _summary/) of the
-// committed groups: the new ones replace them. Once every group is rewritten, _summary/ is
-// gone and readers can read the lake at its root.
-func removeLegacySummaries(ctx context.Context, store objstore.Store, root string, groups []CommitGroup) error {
-	if ok, err := HasLegacySummaries(ctx, store, root); err != nil || !ok {
-		return err
-	}
-	for _, g := range groups {
-		dir := objstore.Join(root, legacySummaryPath(g.Key))
-		if !objstore.IsS3(root) {
-			if err := os.RemoveAll(dir); err != nil {
-				return fmt.Errorf("commit: remove the old summaries of group %s: %w", g.Key, err)
-			}
-			// Fail harmlessly while other groups are left.
-			os.Remove(filepath.Dir(dir))
-			os.Remove(filepath.Dir(filepath.Dir(dir)))
-			continue
-		}
-		if err := store.DeletePrefix(ctx, dir+"/"); err != nil {
-			return fmt.Errorf("commit: remove the old summaries of group %s: %w", g.Key, err)
-		}
 	}
 	return nil
 }

@@ -41,9 +41,9 @@ type Contents struct {
 	SummariesRoot string
 	// Summaries describe each summary dataset, in SummaryTables order.
 	Summaries []DatasetContents
-	// LegacyFiles counts the files of the old layout's summaries still in the lake
-	// (_summary/), which keep readers from opening the lake at its root.
-	LegacyFiles int
+	// Old is what the lake holds in the layouts of earlier versions, which keep readers
+	// from opening it at its root (see OldLayout).
+	Old OldLayout
 	// Temporary reports a _temporary directory: a run is writing, or one died.
 	Temporary bool
 	// Stray are files in no group and not reserved (at most a few, for the message).
@@ -53,6 +53,7 @@ type Contents struct {
 // GroupContents is one group of a lake.
 type GroupContents struct {
 	Key record.Key
+	Dir string // its directory, relative to the root (GroupPath, or an old layout's)
 	// Rows is the group's row count from the manifest, or -1 when the last run did not
 	// write the group (its count is in the files' footers only).
 	Rows  int64
@@ -95,35 +96,38 @@ func Inspect(ctx context.Context, store objstore.Store, root string) (*Contents,
 		c.Manifest = m
 	}
 	groups := map[record.Key]*GroupContents{}
+	padded := map[string]bool{}
 	for _, o := range objs {
 		rel, ok := relName(root, o.Name)
 		if !ok {
 			continue
 		}
-		first, _, _ := strings.Cut(rel, "/")
-		switch {
-		case first == SuccessFile:
-		case first == TemporaryDir:
-			c.Temporary = true
-		case first == LegacySummaryDir:
-			c.LegacyFiles++
-		default:
-			k, ok := parseGroupFile(rel)
-			if !ok {
-				if len(c.Stray) < maxStray {
-					c.Stray = append(c.Stray, rel)
-				}
-				continue
+		kind, k, dir := classify(rel)
+		switch kind {
+		case reserved:
+			if first, _, _ := strings.Cut(rel, "/"); first == TemporaryDir {
+				c.Temporary = true
+			}
+		case oldSummary:
+			c.Old.SummaryFiles++
+		case other:
+			if len(c.Stray) < maxStray {
+				c.Stray = append(c.Stray, rel)
+			}
+		case groupFile, paddedGroup:
+			if kind == paddedGroup {
+				padded[dir] = true
 			}
 			g := groups[k]
 			if g == nil {
-				g = &GroupContents{Key: k, Rows: -1}
+				g = &GroupContents{Key: k, Dir: dir, Rows: -1}
 				groups[k] = g
 			}
 			g.Files++
 			g.Bytes += o.Size
 		}
 	}
+	c.Old.GroupDirs = len(padded)
 	if c.Manifest == nil && len(groups) == 0 {
 		return nil, notLake(root, objs)
 	}
@@ -214,12 +218,15 @@ func notLake(root string, objs []objstore.ObjectInfo) error {
 }
 
 // Head returns up to n rows of group k of the lake at root (local disk or S3), from its
-// files in name order; each row group is sorted by creation time. A group the lake does
+// files in name order (in its directory, or an old layout's); each row group is sorted by
+// creation time. A group the lake does
 // not hold gives an error wrapping fs.ErrNotExist.
 func Head(ctx context.Context, store objstore.Store, root string, k record.Key, n int) ([]Row, error) {
 	root = cleanRoot(root)
-	dir := objstore.Join(root, GroupPath(k))
-	objs, err := store.List(ctx, dir+"/")
+	objs, err := store.List(ctx, objstore.Join(root, GroupPath(k))+"/")
+	if err == nil && len(objs) == 0 && paddedGroupPath(k) != GroupPath(k) {
+		objs, err = store.List(ctx, objstore.Join(root, paddedGroupPath(k))+"/")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -151,8 +151,8 @@ func TestInspect(t *testing.T) {
 				t.Fatalf("April: %d files", len(objs))
 			}
 			want := []GroupContents{
-				{Key: mar, Rows: 3, Files: 1, Bytes: sizes["city=new%20york/year=2024/month=03/part-00000.parquet"]},
-				{Key: apr, Rows: -1, Files: 1, Bytes: objs[0].Size},
+				{Key: mar, Dir: "city=new%20york/year=2024/month=3", Rows: 3, Files: 1, Bytes: sizes["city=new%20york/year=2024/month=3/part-00000.parquet"]},
+				{Key: apr, Dir: "city=new%20york/year=2024/month=4", Rows: -1, Files: 1, Bytes: objs[0].Size},
 			}
 			if !slices.Equal(c.Groups, want) {
 				t.Errorf("groups %+v, want %+v", c.Groups, want)
@@ -168,8 +168,8 @@ func TestInspect(t *testing.T) {
 					t.Errorf("summary dataset %+v, want %s with 2 groups and 2 files", d, SummaryTables[i])
 				}
 			}
-			if c.Temporary || c.LegacyFiles != 0 || len(c.Stray) != 0 || len(c.Missing) != 0 {
-				t.Errorf("temporary %v, legacy %d, stray %v, missing %v", c.Temporary, c.LegacyFiles, c.Stray, c.Missing)
+			if c.Temporary || !c.Old.Empty() || len(c.Stray) != 0 || len(c.Missing) != 0 {
+				t.Errorf("temporary %v, old layout %+v, stray %v, missing %v", c.Temporary, c.Old, c.Stray, c.Missing)
 			}
 
 			rows, err := Head(ctx, store, roots.Lake, mar, 2)
@@ -230,6 +230,7 @@ func TestInspectNotALake(t *testing.T) {
 	t.Run("leftovers", func(t *testing.T) {
 		for _, p := range []string{
 			filepath.Join(roots.Lake, "_summary", "sf", "2019-12", "request_monthly.parquet"),
+			filepath.Join(roots.Lake, "city=sf", "year=2019", "month=02", "part-00000.parquet"),
 			filepath.Join(roots.Lake, TemporaryDir, "job9", "r-0-1", "x"),
 			filepath.Join(roots.Lake, "notes.txt"),
 		} {
@@ -241,8 +242,10 @@ func TestInspectNotALake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.LegacyFiles != 1 || !c.Temporary || !slices.Equal(c.Stray, []string{"notes.txt"}) || !slices.Equal(c.Missing, []record.Key{k}) || len(c.Groups) != 0 {
-			t.Errorf("legacy %d, temporary %v, stray %v, missing %v, groups %v", c.LegacyFiles, c.Temporary, c.Stray, c.Missing, c.Groups)
+		old := []GroupContents{{Key: record.Key{City: "sf", Year: 2019, Month: 2}, Dir: "city=sf/year=2019/month=02", Rows: -1, Files: 1, Bytes: 1}}
+		if c.Old != (OldLayout{SummaryFiles: 1, GroupDirs: 1}) || !c.Temporary || !slices.Equal(c.Stray, []string{"notes.txt"}) ||
+			!slices.Equal(c.Missing, []record.Key{k}) || !slices.Equal(c.Groups, old) {
+			t.Errorf("old layout %+v, temporary %v, stray %v, missing %v, groups %+v", c.Old, c.Temporary, c.Stray, c.Missing, c.Groups)
 		}
 	})
 }

@@ -119,13 +119,13 @@ func TestCommitReplacesGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLake := map[string]string{
-		"city=nyc/year=2024/month=03/part-00000.parquet": "two",
-		"city=nyc/year=2024/month=04/part-00000.parquet": "one",
+		"city=nyc/year=2024/month=3/part-00000.parquet": "two",
+		"city=nyc/year=2024/month=4/part-00000.parquet": "one",
 	}
 	wantSums := map[string]string{}
 	for _, table := range SummaryTables {
-		wantSums[table+"/city=nyc/year=2024/month=03/part-00000.parquet"] = "two"
-		wantSums[table+"/city=nyc/year=2024/month=04/part-00000.parquet"] = "one"
+		wantSums[table+"/city=nyc/year=2024/month=3/part-00000.parquet"] = "two"
+		wantSums[table+"/city=nyc/year=2024/month=4/part-00000.parquet"] = "one"
 	}
 	lakeFiles := readTree(t, roots.Lake)
 	delete(lakeFiles, SuccessFile)
@@ -161,41 +161,63 @@ func TestCommitReplacesGroups(t *testing.T) {
 	}
 }
 
-// TestCommitRemovesLegacySummaries: a lake of the old layout, with its summaries inside it,
-// loses the old copy of each group a commit rewrites, and keeps the others (publish reads
-// them) until a run rewrites them too.
-func TestCommitRemovesLegacySummaries(t *testing.T) {
+// TestCommitRemovesOldLayout: a lake of the layout of earlier versions, with its summaries
+// inside it and zero-padded months, loses the old copies of each group a commit rewrites,
+// and keeps the others (publish and merge jobs read them) until a run rewrites them too.
+func TestCommitRemovesOldLayout(t *testing.T) {
 	roots := testRoots(t)
 	ctx := context.Background()
 	store := localStore(t)
 	mar := record.Key{City: "new york", Year: 2024, Month: 3}
 	apr := record.Key{City: "new york", Year: 2024, Month: 4}
-	for _, month := range []string{"2024-03", "2024-04"} {
-		p := filepath.Join(roots.Lake, "_summary", "new%20york", month, "request_monthly.parquet")
+	for _, p := range []string{
+		"_summary/new%20york/2024-03/request_monthly.parquet",
+		"_summary/new%20york/2024-04/request_monthly.parquet",
+		"city=new%20york/year=2024/month=03/part-00000.parquet",
+		"city=new%20york/year=2024/month=04/part-00000.parquet",
+		"city=new%20york/year=2024/month=11/part-00000.parquet", // two digits either way: today's layout
+	} {
+		p = filepath.Join(roots.Lake, filepath.FromSlash(p))
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if old, err := HasLegacySummaries(ctx, store, roots.Lake); err != nil || !old {
-		t.Fatalf("HasLegacySummaries before = %v, %v; want true", old, err)
+	if old, err := FindOldLayout(ctx, store, roots.Lake); err != nil || old != (OldLayout{SummaryFiles: 2, GroupDirs: 2}) {
+		t.Fatalf("FindOldLayout before = %+v, %v; want 2 summary files, 2 group directories", old, err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := Commit(ctx, store, roots, "job1", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job1", mar, "new")}, now); err != nil {
 		t.Fatal(err)
 	}
-	legacy := readTree(t, filepath.Join(roots.Lake, "_summary"))
-	if want := map[string]string{"new%20york/2024-04/request_monthly.parquet": "old"}; !maps.Equal(legacy, want) {
-		t.Errorf("old layout after the March commit: %v, want %v", legacy, want)
+	lakeFiles := readTree(t, roots.Lake)
+	delete(lakeFiles, SuccessFile)
+	want := map[string]string{
+		"_summary/new%20york/2024-04/request_monthly.parquet":   "old",
+		"city=new%20york/year=2024/month=04/part-00000.parquet": "old",
+		"city=new%20york/year=2024/month=11/part-00000.parquet": "old",
+		"city=new%20york/year=2024/month=3/part-00000.parquet":  "new",
+	}
+	if !maps.Equal(lakeFiles, want) {
+		t.Errorf("lake after the March commit: %v, want %v", lakeFiles, want)
+	}
+	if old, err := FindOldLayout(ctx, store, roots.Lake); err != nil || old != (OldLayout{SummaryFiles: 1, GroupDirs: 1}) {
+		t.Errorf("FindOldLayout after March = %+v, %v; want April's", old, err)
+	}
+	if rows, err := ReadGroup(ctx, store, roots.Lake, apr); err == nil || errors.Is(err, fs.ErrNotExist) {
+		// April's old file is not Parquet here; what matters is that it was found.
+		t.Errorf("ReadGroup of April in the old layout: %d rows, %v; want the file found", len(rows), err)
 	}
 	if _, err := Commit(ctx, store, roots, "job2", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job2", apr, "new")}, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(roots.Lake, "_summary")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("_summary still there once every group was rewritten: %v", err)
+	for _, gone := range []string{"_summary", "city=new%20york/year=2024/month=03", "city=new%20york/year=2024/month=04"} {
+		if _, err := os.Stat(filepath.Join(roots.Lake, filepath.FromSlash(gone))); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there once its groups were rewritten: %v", gone, err)
+		}
 	}
-	if old, err := HasLegacySummaries(ctx, store, roots.Lake); err != nil || old {
-		t.Errorf("HasLegacySummaries after = %v, %v; want false", old, err)
+	if old, err := FindOldLayout(ctx, store, roots.Lake); err != nil || !old.Empty() {
+		t.Errorf("FindOldLayout after = %+v, %v; want empty", old, err)
 	}
 }
 

@@ -3,9 +3,6 @@ package lake
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
-	"net/url"
 	"path/filepath"
 
 	"github.com/ireports/ireports/objstore"
@@ -147,50 +144,4 @@ func convert[From, To any](rows []From, f func(*From) To) []To {
 		out[i] = f(&rows[i])
 	}
 	return out
-}
-
-// Lakes written before the summaries moved out kept them inside the lake, at
-// <lake>/_summary/<city>/<yyyy>-<mm>/<table>.parquet, with city, year and month columns in
-// the files. Their manifests have no Summaries; `coordinator publish` still reads them, and
-// each commit removes the old copies of the groups it rewrites.
-
-// LegacySummaryDir is the lake's directory of the old layout's summaries.
-const LegacySummaryDir = "_summary"
-
-// legacySummaryPath is group k's directory of the old layout, relative to the lake root.
-func legacySummaryPath(k record.Key) string {
-	return filepath.Join(LegacySummaryDir, url.PathEscape(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
-}
-
-// ReadLegacySummaries reads group k's summary tables from a lake at root written in the old
-// layout (its manifest has no Summaries).
-func ReadLegacySummaries(ctx context.Context, store objstore.Store, root string, k record.Key) (summary.Tables, error) {
-	dir := objstore.Join(root, legacySummaryPath(k))
-	file := func(table string) string { return objstore.Join(dir, table+".parquet") }
-	var t summary.Tables
-	var err error
-	if t.Monthly, err = ReadParquetFrom[summary.Monthly](ctx, store, file(summary.TableMonthly)); err != nil {
-		return t, err
-	}
-	if t.AgencyDaily, err = ReadParquetFrom[summary.AgencyDaily](ctx, store, file(summary.TableAgencyDaily)); err != nil {
-		return t, err
-	}
-	if t.Heat, err = ReadParquetFrom[summary.Heat](ctx, store, file(summary.TableHeat)); err != nil {
-		return t, err
-	}
-	if t.Geo, err = ReadParquetFrom[summary.Geo](ctx, store, file(summary.TableGeo)); err != nil {
-		return t, err
-	}
-	return t, nil
-}
-
-// HasLegacySummaries reports whether the lake at root still holds summaries in the old
-// layout (<root>/_summary/), which stop readers such as DuckDB from reading the lake at its
-// root with Hive partitioning.
-func HasLegacySummaries(ctx context.Context, store objstore.Store, root string) (bool, error) {
-	objs, err := store.List(ctx, objstore.Join(root, LegacySummaryDir)+"/")
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return len(objs) > 0, err
 }

@@ -219,7 +219,7 @@ func TestLakeLoader(t *testing.T) {
 		wantHint string // in the error once that file is gone
 	}{
 		{"summary datasets", t.TempDir(), summariesManifest(sums),
-			filepath.Join(sums, "request_geo", "city=new%20york", "year=2024", "month=05", "part-00000.parquet"), "re-run the job"},
+			filepath.Join(sums, "request_geo", "city=new%20york", "year=2024", "month=5", "part-00000.parquet"), "re-run the job"},
 		{"old layout", oldLake, &lake.Manifest{Job: "old"},
 			filepath.Join(oldDir, "request_geo.parquet"), "old layout"},
 	} {

@@ -171,7 +171,7 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage,
 // the lake holds for k: a request's committed row is replaced when the job has a version
 // updated at the same time or later, and kept (counted as carried) otherwise.
 func mergeLake(ctx context.Context, store objstore.Store, root string, k record.Key, group []record.Request, res *task.ReduceResult) ([]record.Request, error) {
-	rows, err := lake.ReadParquetFrom[lake.Row](ctx, store, objstore.Join(root, lake.GroupPath(k), lake.PartFile(0)))
+	rows, err := lake.ReadGroup(ctx, store, root, k)
 	if errors.Is(err, fs.ErrNotExist) {
 		return group, nil // a new group
 	}

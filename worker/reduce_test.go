@@ -51,14 +51,14 @@ func TestReduceInputErr(t *testing.T) {
 }
 
 // TestMergeLake: the job's versions replace the lake's unless the lake's is newer; the
-// lake's other rows are carried; a new group has nothing to merge.
+// lake's other rows are carried; a new group has nothing to merge. The committed group is
+// found in a lake of today's layout and in one of earlier versions (month=02).
 func TestMergeLake(t *testing.T) {
 	ctx := context.Background()
 	store, err := objstore.New(objstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
 	k := record.Key{City: "inc", Year: 2024, Month: 2}
 	at := func(h int) time.Time { return time.Date(2024, 2, 1, h, 0, 0, 0, time.UTC) }
 	req := func(id string, updated int, st record.Status) record.Request {
@@ -69,38 +69,42 @@ func TestMergeLake(t *testing.T) {
 	for i := range committed {
 		rows[i] = lake.ToRow(&committed[i])
 	}
-	if err := lake.WriteParquet(filepath.Join(root, lake.GroupPath(k), lake.PartFile(0)), rows); err != nil {
-		t.Fatal(err)
-	}
+	for _, dir := range []string{lake.GroupPath(k), "city=inc/year=2024/month=02"} {
+		t.Run(dir, func(t *testing.T) {
+			root := t.TempDir()
+			if err := lake.WriteParquet(filepath.Join(root, filepath.FromSlash(dir), lake.PartFile(0)), rows); err != nil {
+				t.Fatal(err)
+			}
+			job := []record.Request{req("1", 3, record.StatusClosed), req("2", 2, record.StatusOpen), req("4", 2, record.StatusOpen)}
+			var res task.ReduceResult
+			got, err := mergeLake(ctx, store, root, k, job, &res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]record.Status{}
+			for _, r := range got {
+				byID[r.RequestID] = r.Status
+			}
+			want := map[string]record.Status{"1": record.StatusClosed, "2": record.StatusClosed, "3": record.StatusOpen, "4": record.StatusOpen}
+			if len(got) != len(want) {
+				t.Errorf("merged %d requests, want %d: %v", len(got), len(want), byID)
+			}
+			for id, st := range want {
+				if byID[id] != st {
+					t.Errorf("request %s: %v, want %v", id, byID[id], st)
+				}
+			}
+			if res.Carried != 3 || res.Duplicates != 2 {
+				t.Errorf("carried %d, duplicates %d; want 3 and 2", res.Carried, res.Duplicates)
+			}
 
-	job := []record.Request{req("1", 3, record.StatusClosed), req("2", 2, record.StatusOpen), req("4", 2, record.StatusOpen)}
-	var res task.ReduceResult
-	got, err := mergeLake(ctx, store, root, k, job, &res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[string]record.Status{}
-	for _, r := range got {
-		byID[r.RequestID] = r.Status
-	}
-	want := map[string]record.Status{"1": record.StatusClosed, "2": record.StatusClosed, "3": record.StatusOpen, "4": record.StatusOpen}
-	if len(got) != len(want) {
-		t.Errorf("merged %d requests, want %d: %v", len(got), len(want), byID)
-	}
-	for id, st := range want {
-		if byID[id] != st {
-			t.Errorf("request %s: %v, want %v", id, byID[id], st)
-		}
-	}
-	if res.Carried != 3 || res.Duplicates != 2 {
-		t.Errorf("carried %d, duplicates %d; want 3 and 2", res.Carried, res.Duplicates)
-	}
-
-	res = task.ReduceResult{}
-	fresh := []record.Request{req("9", 1, record.StatusOpen)}
-	other := record.Key{City: "inc", Year: 2024, Month: 3}
-	if got, err := mergeLake(ctx, store, root, other, fresh, &res); err != nil || len(got) != 1 || res.Carried != 0 {
-		t.Errorf("a new group: %d requests, carried %d, err %v", len(got), res.Carried, err)
+			res = task.ReduceResult{}
+			fresh := []record.Request{req("9", 1, record.StatusOpen)}
+			other := record.Key{City: "inc", Year: 2024, Month: 3}
+			if got, err := mergeLake(ctx, store, root, other, fresh, &res); err != nil || len(got) != 1 || res.Carried != 0 {
+				t.Errorf("a new group: %d requests, carried %d, err %v", len(got), res.Carried, err)
+			}
+		})
 	}
 }
 
