@@ -36,8 +36,8 @@ export DATABASE_URL
 echo "== bin/coordinator run $demo/demo.job --workers 2"
 bin/coordinator run "$demo/demo.job" --workers 2
 echo
-echo "The lake is in $demo/out/requests (city=/year=/month=/part-*.parquet), the per-group summaries"
-echo "in $demo/out/requests/_summary, rejected records in $demo/out/rejects, and the summaries are"
+echo "The lake is in $demo/out/requests (city=/year=/month=/part-*.parquet; bin/coordinator lake shows it),"
+echo "the summary datasets in $demo/out/summaries, rejected records in $demo/out/rejects, and the summaries are"
 echo "published to Postgres. Run it again: the same groups are replaced, never duplicated."
 
 # Serve the viz page on the first free port from viz_addr on.
