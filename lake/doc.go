@@ -5,7 +5,7 @@
 // (read_parquet('<root>/**/*.parquet', hive_partitioning=true)), Spark, Trino, Athena and
 // pyarrow. The lake, at the job's parquet output:
 //
-//	city=<c>/year=<yyyy>/month=<mm>/part-<n>.parquet   the normalized requests of one group
+//	city=<c>/year=<y>/month=<m>/part-<n>.parquet       the normalized requests of one group
 //	_SUCCESS                                           the manifest of the last committed job
 //	                                                   (its lake files and its summary files)
 //	_temporary/<job>/…                                 task attempts' staging, before commit
@@ -14,16 +14,18 @@
 // job names another place), one dataset per summary table (request_monthly, agency_daily,
 // request_heat, request_geo):
 //
-//	<table>/city=<c>/year=<yyyy>/month=<mm>/part-00000.parquet   that group's rows of the table
-//	_temporary/<job>/…                                          task attempts' staging
+//	<table>/city=<c>/year=<y>/month=<m>/part-00000.parquet   that group's rows of the table
+//	_temporary/<job>/…                                       task attempts' staging
 //
 // The summaries root has no _SUCCESS of its own: the lake's lists its files, so one file
-// says what the job committed. Lakes written before the summaries moved out kept them in
-// <lake>/_summary/; publishing still reads those, and each commit removes the old copies of
-// the groups it rewrites (ReadLegacySummaries).
+// says what the job committed. Lakes of earlier versions (summaries in <lake>/_summary/,
+// zero-padded months) keep working, and each commit removes the old copies of the groups it
+// rewrites (see OldLayout).
 //
 // As in Spark's partitioned writes, the partition columns (city, year, month) live in the
-// path, not in the data files. Names beginning with "_" are ignored by those readers.
+// path, not in the data files. Spark and Hive skip names beginning with "_"; DuckDB's "**"
+// glob does not, so nothing of that kind ends in .parquet once a job is over. (While a job
+// runs on local disk, its attempts' files under _temporary/ do.)
 //
 // The commit protocol (DESIGN.md step 7): a task attempt writes only into its own Stages (one
 // per root); the coordinator accepts one attempt per task; Commit then promotes each produced
