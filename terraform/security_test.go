@@ -198,12 +198,17 @@ func TestNoSecretOnCommandLines(t *testing.T) {
 	for _, file := range sortedKeys(calls) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			script := render(t, calls[file])
+			var cmds []string
 			for _, sl := range shellLines(script) {
-				words := commandWords(sl.text)
-				if len(words) == 0 || shellBuiltins[words[0]] {
-					continue
+				if words := commandWords(sl.text); len(words) > 0 && !shellBuiltins[words[0]] {
+					cmds = append(cmds, strings.Join(words, " "))
 				}
-				cmd := strings.Join(words, " ")
+				// Command substitutions run programs too, also in assignments.
+				for _, sub := range regexp.MustCompile(`\$\(([^)]*)\)`).FindAllStringSubmatch(sl.text, -1) {
+					cmds = append(cmds, sub[1])
+				}
+			}
+			for _, cmd := range cmds {
 				for _, bad := range []struct {
 					re  *regexp.Regexp
 					why string
