@@ -47,23 +47,25 @@ func ClientTLS(caFile string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// TLSFlags are the TLS flags of a daemon or client; see Register.
+// TLSFlags are the TLS flags of a daemon or client command.
 type TLSFlags struct {
 	Cert, Key, CA string
 }
 
-// Register adds --tls-cert and --tls-key (when server is true) and --tls-ca to fs. what
-// names what the server serves, for the help text.
-func (f *TLSFlags) Register(fs *flag.FlagSet, server bool, what string) {
-	if server {
-		fs.StringVar(&f.Cert, "tls-cert", "", "PEM certificate (chain) to serve "+what+" over HTTPS (with --tls-key)")
-		fs.StringVar(&f.Key, "tls-key", "", "PEM private key of --tls-cert")
-	}
-	fs.StringVar(&f.CA, "tls-ca", "", "PEM CA certificate(s) to trust for https:// peers instead of the system's")
+// RegisterServer adds --tls-cert and --tls-key to fs; what names what the server serves,
+// for the help text.
+func (f *TLSFlags) RegisterServer(fs *flag.FlagSet, what string) {
+	fs.StringVar(&f.Cert, "tls-cert", "", "PEM certificate (chain) to serve "+what+" over HTTPS (with --tls-key)")
+	fs.StringVar(&f.Key, "tls-key", "", "PEM private key of --tls-cert")
+}
+
+// RegisterClient adds --tls-ca to fs.
+func (f *TLSFlags) RegisterClient(fs *flag.FlagSet) {
+	fs.StringVar(&f.CA, "tls-ca", "", "PEM CA certificate(s) to trust for https:// servers, instead of the system's")
 }
 
 // Load returns the server configuration (nil without --tls-cert) and the client one (nil
-// without --tls-ca).
+// without --tls-ca); flags that were not registered are empty.
 func (f *TLSFlags) Load() (server, client *tls.Config, err error) {
 	if server, err = ServerTLS(f.Cert, f.Key); err != nil {
 		return nil, nil, err
