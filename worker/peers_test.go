@@ -178,8 +178,8 @@ func newLogWatch() *logWatch {
 }
 
 func (l *logWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logWatch) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *logWatch) WithGroup(string) slog.Handler           { return l }
+func (l *logWatch) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logWatch) WithGroup(string) slog.Handler            { return l }
 func (l *logWatch) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(r.Message)
