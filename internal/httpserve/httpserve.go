@@ -16,6 +16,13 @@
 //     been read (its background read on the connection times out and is taken for a client
 //     that went away). That is why Hold and Stream move the read deadline too.
 //   - Responses that a browser may render carry SecurityHeaders.
+//   - TLS is optional everywhere: ServerTLS and ClientTLS load the PEM files that TLSFlags
+//     name (--tls-cert, --tls-key, --tls-ca); a server advertises URL(addr, tls) so that its
+//     clients pick the scheme, and clients use ClientTransport and report an untrusted
+//     certificate with ClassifyTLS (ErrUntrusted).
+//
+// Package httpservetest checks a running server against these limits with raw TCP clients,
+// and makes the certificates of a throwaway CA for TLS tests.
 //
 // HTTP/2 is not offered over TLS: a client's stall detection (a read deadline per
 // connection) cannot see one stalled stream among several multiplexed on a connection.

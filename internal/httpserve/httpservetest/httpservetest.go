@@ -4,7 +4,8 @@
 // header. Every check waits for the server to close the connection (or answer), never for
 // a time: the server under test should be built with short limits (tens of milliseconds),
 // and a server that does not enforce them fails the check when the client's own generous
-// deadline (Patience) passes.
+// deadline (Patience) passes. NewTLSFiles makes a CA and a server certificate for tests of
+// TLS.
 package httpservetest
 
 import (
