@@ -71,8 +71,8 @@ func isKeyMismatch(msg string) bool {
 // Meta is what a node advertises in its memberlist metadata (at most 512 bytes encoded).
 type Meta struct {
 	Role    string `json:"role"`
-	API     string `json:"api,omitempty"`     // host:port of its HTTP API
-	Shuffle string `json:"shuffle,omitempty"` // host:port serving its map outputs
+	API     string `json:"api,omitempty"`     // host:port of its HTTP API (https://host:port with TLS)
+	Shuffle string `json:"shuffle,omitempty"` // host:port serving its map outputs (likewise)
 	Slots   int    `json:"slots,omitempty"`   // tasks it runs at once
 	Version string `json:"version,omitempty"`
 }
