@@ -163,7 +163,8 @@ func TestTLSCluster(t *testing.T) {
 		}
 		defer w.Shutdown(context.Background())
 	}
-	for deadline := time.Now().Add(30 * time.Second); len(srv.Scheduler().Workers()) < 2; time.Sleep(10 * time.Millisecond) {
+	// A worker joins before it advertises its shuffle address: wait for both.
+	for deadline := time.Now().Add(30 * time.Second); advertised(srv) < 2; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("workers did not register within 30s")
 		}
@@ -226,6 +227,17 @@ func TestTLSCluster(t *testing.T) {
 	if code := Main([]string{"status", "--coordinator", base, "--token-file", tokenFile, "--tls-ca", files.CA}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), id) {
 		t.Errorf("status with --tls-ca: exit %d, stdout %q, stderr %q; want 0 listing %s", code, stdout.String(), stderr.String(), id)
 	}
+}
+
+// advertised counts the workers that s knows with their shuffle address.
+func advertised(s *Server) int {
+	n := 0
+	for _, w := range s.Scheduler().Workers() {
+		if w.Shuffle != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // apiCall sends one request to s's API and returns the status and body.

@@ -90,7 +90,17 @@ func testCluster(t *testing.T, coordLog *slog.Logger, tune ...func(*worker.Confi
 		}
 		t.Cleanup(func() { w.Shutdown(context.Background()) })
 	}
-	for deadline := time.Now().Add(30 * time.Second); len(srv.Scheduler().Workers()) < len(tune); time.Sleep(10 * time.Millisecond) {
+	// A worker joins before it advertises its shuffle address: wait for that too.
+	advertised := func() int {
+		n := 0
+		for _, w := range srv.Scheduler().Workers() {
+			if w.Shuffle != "" {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); advertised() < len(tune); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d workers registered within 30s", len(srv.Scheduler().Workers()), len(tune))
 		}
