@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/task"
 )
@@ -37,6 +39,8 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 	var schedules scheduleFlag
 	fs.Var(&schedules, "schedule", "a job file to run on its schedule attribute (repeatable); a run missed while the coordinator was down runs at start-up")
 	ui := fs.String("pyroscope-ui-url", "", "Pyroscope UI address the status page links jobs to, as the people reading it reach it (default: --pyroscope-url)")
+	var tlsFlags httpserve.TLSFlags
+	tlsFlags.RegisterServer(fs, "the API and status page")
 	return func() (ServerConfig, error) {
 		cfg := def
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
@@ -50,6 +54,9 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 			if cfg.Key, err = cluster.LoadKey(*keyFile); err != nil {
 				return cfg, err
 			}
+		}
+		if cfg.TLS, _, err = tlsFlags.Load(); err != nil {
+			return cfg, err
 		}
 		cfg.Token, err = auth.LoadToken(*tokenFile)
 		return cfg, err
@@ -81,8 +88,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 // clientFlags are the flags every client command shares.
 func clientFlags(fs *flag.FlagSet) func() (*Client, error) {
-	url := fs.String("coordinator", "", "coordinator API URL (default: $"+EnvCoordinator+" or http://127.0.0.1:8080)")
+	url := fs.String("coordinator", "", "coordinator API URL, https://… when it serves TLS (default: $"+EnvCoordinator+" or http://127.0.0.1:8080)")
 	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
+	var tlsFlags httpserve.TLSFlags
+	tlsFlags.RegisterClient(fs)
 	return func() (*Client, error) {
 		base := *url
 		if base == "" {
@@ -95,7 +104,11 @@ func clientFlags(fs *flag.FlagSet) func() (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Client{Base: base, Token: tok}, nil
+		_, tlsConfig, err := tlsFlags.Load()
+		if err != nil {
+			return nil, err
+		}
+		return &Client{Base: base, Token: tok, HTTP: &http.Client{Transport: httpserve.ClientTransport(tlsConfig)}}, nil
 	}
 }
 

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/task"
@@ -62,6 +64,12 @@ type ServerConfig struct {
 	// PyroscopeUI is the Pyroscope UI the status page links each job to ("": the
 	// Profiling.ServerURL; no links when both are empty).
 	PyroscopeUI string
+	// HTTP bounds the API's connections (zero fields: httpserve.DefaultLimits). A worker's
+	// long poll lifts them for itself, up to PollWait.
+	HTTP httpserve.Limits
+	// TLS, if set, serves the API over HTTPS (httpserve.ServerTLS); the coordinator then
+	// advertises its API to the workers as https://host:port.
+	TLS *tls.Config
 }
 
 // DefaultServerConfig is the production preset: memberlist's LAN timings, a 10 s lease.
@@ -179,7 +187,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.sched = NewScheduler(cfg.Lease, cfg.Log)
 	s.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
-		Meta: cluster.Meta{Role: cluster.RoleCoordinator, API: ln.Addr().String(), Version: Version},
+		Meta: cluster.Meta{Role: cluster.RoleCoordinator, API: httpserve.URL(ln.Addr().String(), cfg.TLS), Version: Version},
 	}, nil)
 	if err != nil {
 		ln.Close()
@@ -194,12 +202,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.sched.Shutdown()
 		return nil, err
 	}
-	s.http = &http.Server{Handler: obs.HTTPMetrics("coordinator", s.routes()), ReadHeaderTimeout: 10 * time.Second}
+	s.http = httpserve.NewServer(obs.HTTPMetrics("coordinator", httpserve.SecurityHeaders(httpserve.StrictCSP, s.routes())), cfg.HTTP)
+	s.http.TLSConfig = cfg.TLS
 	s.wg.Add(2)
 	go s.watchMembers()
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpserve.Serve(s.http, ln); err != nil {
 			s.log.Error("api server", "err", err)
 		}
 	}()
@@ -448,8 +457,12 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST "+task.PathComplete, s.handleComplete)
 	api.HandleFunc("GET /{$}", s.handleStatusPage)
 	api.Handle("GET /metrics", obs.Handler())
-	api.Handle("/debug/pprof/", obs.PprofHandler())
-	mux.Handle("/", auth.RequireToken(s.cfg.Token, api))
+	// A CPU profile or trace answers after its duration, which pprof itself caps below the
+	// server's WriteTimeout.
+	api.Handle("/debug/pprof/", httpserve.Stream(2*time.Minute, obs.PprofHandler()))
+	// Refusals are logged: a worker with another token retries for ever, and its log is not
+	// the only place an operator looks.
+	mux.Handle("/", (&auth.Guard{Token: s.cfg.Token, Log: s.log}).Handler(api))
 	return mux
 }
 
@@ -487,6 +500,8 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	// The poll may wait longer than the server's limits allow a request.
+	httpserve.Hold(w, s.cfg.PollWait+pollAnswerTime)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PollWait)
 	defer cancel()
 	as := s.sched.Poll(ctx, req.Worker, req.Free)
@@ -495,6 +510,9 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, as)
 }
+
+// pollAnswerTime is what a long poll has to write its answer once its wait is over.
+const pollAnswerTime = 10 * time.Second
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	var req task.HeartbeatRequest

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
 )
 
@@ -32,6 +33,9 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
 	name := fs.String("name", "", "gossip node name (default: host name and port)")
 	profiling := obs.Flags(fs)
+	var tlsFlags httpserve.TLSFlags
+	tlsFlags.RegisterServer(fs, "map outputs, /metrics and /debug/pprof")
+	tlsFlags.RegisterClient(fs)
 	return func() (Config, error) {
 		cfg := def
 		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
@@ -49,6 +53,9 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 				return cfg, err
 			}
 		}
+		if cfg.TLS, cfg.ClientTLS, err = tlsFlags.Load(); err != nil {
+			return cfg, err
+		}
 		cfg.Token, err = auth.LoadToken(*tokenFile)
 		return cfg, err
 	}
@@ -59,7 +66,7 @@ func Main(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F [--pyroscope-url URL]")
+		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F [--tls-cert F --tls-key F] [--tls-ca F] [--pyroscope-url URL]")
 		fs.PrintDefaults()
 	}
 	build := Flags(fs)

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
@@ -55,13 +58,31 @@ type Config struct {
 	Heartbeat time.Duration
 	// FetchStall fails a shuffle fetch that receives no byte for this long (a hung peer).
 	FetchStall time.Duration
+	// ServeStall cuts off a reducer that has read nothing of a shuffle stream for this long
+	// (a stopped or partitioned peer would otherwise hold a connection and a map output
+	// file open for ever). It must exceed the longest a reducer's merge may leave one of its
+	// streams unread while it works through the others' keys (0: DefaultServeStall).
+	ServeStall time.Duration
+	// HTTP bounds the listener's connections (zero fields: httpserve.DefaultLimits).
+	HTTP httpserve.Limits
+	// TLS, if set, serves the listener over HTTPS (httpserve.ServerTLS); the worker then
+	// advertises its addresses as https://host:port.
+	TLS *tls.Config
+	// ClientTLS, if set, is what calls to the coordinator and shuffle fetches from other
+	// workers trust (httpserve.ClientTLS); nil trusts the system's CAs.
+	ClientTLS *tls.Config
 	// Fast shortens gossip failure detection, for loopback clusters.
 	Fast bool
 	Log  *slog.Logger
 	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
 	// Start fills in the role and node. A process profiles once: give it to one worker.
 	Profiling obs.ProfilingConfig
+
+	shuffleToken string // tests only (export_test.go): the token of the shuffle alone
 }
+
+// DefaultServeStall is Config.ServeStall when it is 0.
+const DefaultServeStall = 10 * time.Minute
 
 // DefaultConfig is the production preset.
 func DefaultConfig() Config {
@@ -133,25 +154,29 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, log: cfg.Log, ln: ln,
-		client:  &http.Client{Transport: stallTransport(cfg.FetchStall)},
+		client:  &http.Client{Transport: stallTransport(cfg.FetchStall, cfg.ClientTLS)},
 		slots:   make(chan struct{}, cfg.Slots),
 		running: map[string]context.CancelFunc{},
 		specs:   map[string]*jobs.Spec{},
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	handler, err := shuffle.NewHandler(cfg.DataDir, cfg.Token)
+	shuffleToken := cmp.Or(cfg.shuffleToken, cfg.Token)
+	handler, err := shuffle.NewHandler(cfg.DataDir, shuffleToken)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("/shuffle/", obs.CountShuffleServed(handler))
+	// A segment streams for as long as its reducer keeps reading, past the server's limits.
+	mux.Handle("/shuffle/", httpserve.Stream(cmp.Or(cfg.ServeStall, DefaultServeStall), obs.CountShuffleServed(handler)))
 	// Metrics and profiles tell a lot about the cluster's work, so they take the token like
-	// the rest; a scraper sends it as a bearer token (or basic auth password).
+	// the rest; a scraper sends it as a bearer token (or basic auth password). A CPU profile
+	// answers after its duration, which pprof caps below the server's WriteTimeout.
 	mux.Handle("GET /metrics", auth.RequireToken(cfg.Token, obs.Handler()))
-	mux.Handle("/debug/pprof/", auth.RequireToken(cfg.Token, obs.PprofHandler()))
-	d.http = &http.Server{Handler: obs.HTTPMetrics("worker", mux), ReadHeaderTimeout: 10 * time.Second}
+	mux.Handle("/debug/pprof/", auth.RequireToken(cfg.Token, httpserve.Stream(2*time.Minute, obs.PprofHandler())))
+	d.http = httpserve.NewServer(obs.HTTPMetrics("worker", httpserve.SecurityHeaders(httpserve.StrictCSP, mux)), cfg.HTTP)
+	d.http.TLSConfig = cfg.TLS
 
 	d.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
@@ -167,11 +192,11 @@ func Start(cfg Config) (*Daemon, error) {
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host, _, _ = net.SplitHostPort(d.members.Addr())
 	}
-	addr := net.JoinHostPort(host, port)
+	addr := httpserve.URL(net.JoinHostPort(host, port), cfg.TLS)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
 	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: obs.CountFetches(shuffle.NearFetcher{
 		// This worker's own map outputs are read from its disk, the others over HTTP.
-		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token},
+		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken},
 	})}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: Version}, 5*time.Second); err != nil {
 		d.members.Shutdown()
@@ -188,7 +213,7 @@ func Start(cfg Config) (*Daemon, error) {
 	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
-		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpserve.Serve(d.http, ln); err != nil {
 			d.log.Error("shuffle server", "err", err)
 		}
 	}()
@@ -241,7 +266,7 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	if err != nil {
 		return err
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+path, bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, httpserve.BaseURL(api)+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -249,7 +274,7 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	r.Header.Set("Content-Type", "application/json")
 	res, err := d.client.Do(r)
 	if err != nil {
-		return err
+		return httpserve.ClassifyTLS(err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
@@ -269,6 +294,20 @@ type statusError struct {
 
 func (e *statusError) Error() string { return fmt.Sprintf("coordinator: %d %s", e.code, e.msg) }
 
+// misconfigured reports whether err from a call to the coordinator means that this worker
+// and the coordinator disagree on the cluster's settings (its token, or TLS trust), with
+// what to do about it: retrying will not help until an operator acts.
+func misconfigured(err error) (string, bool) {
+	var se *statusError
+	switch {
+	case errors.As(err, &se) && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden):
+		return fmt.Sprintf("the coordinator refused this worker's cluster token (%d): check --token-file on every node", se.code), true
+	case errors.Is(err, httpserve.ErrUntrusted):
+		return "this worker does not trust the coordinator's TLS certificate: check --tls-ca", true
+	}
+	return "", false
+}
+
 // sleep waits for d or the daemon's end, with ±50% jitter so that workers do not retry in step.
 func (d *Daemon) sleep(dur time.Duration) bool {
 	dur = dur/2 + rand.N(dur)
@@ -284,6 +323,7 @@ func (d *Daemon) sleep(dur time.Duration) bool {
 func (d *Daemon) pollLoop() {
 	defer d.wg.Done()
 	backoff := 100 * time.Millisecond
+	var warned time.Time // when a misconfiguration was last logged
 	for d.ctx.Err() == nil {
 		// Wait for a free slot, holding it while polling so the poll asks for what we can run.
 		select {
@@ -306,7 +346,16 @@ func (d *Daemon) pollLoop() {
 			if d.ctx.Err() != nil {
 				return
 			}
-			d.log.Debug("poll", "err", err)
+			// An unreachable coordinator is common and passes (a restart); a refusal does
+			// not, so it is logged loudly, and again every minute while it lasts.
+			if why, ok := misconfigured(err); ok {
+				if time.Since(warned) >= time.Minute {
+					d.log.Error(why, "err", err)
+					warned = time.Now()
+				}
+			} else {
+				d.log.Debug("poll", "err", err)
+			}
 			if !d.sleep(backoff) {
 				return
 			}
@@ -531,9 +580,10 @@ func jobOfAttempt(id string) string {
 
 // stallTransport is an HTTP transport whose connections fail a read that waits longer than
 // stall: a peer that is stopped (SIGSTOP) or partitioned accepts connections in its kernel
-// but never answers, and without this a fetch from it would wait forever.
-func stallTransport(stall time.Duration) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+// but never answers, and without this a fetch from it would wait forever. It trusts
+// tlsConfig's CAs for https:// peers (nil: the system's).
+func stallTransport(stall time.Duration, tlsConfig *tls.Config) *http.Transport {
+	t := httpserve.ClientTransport(tlsConfig)
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dialer.DialContext(ctx, network, addr)

@@ -29,8 +29,9 @@ type Env struct {
 	Store objstore.Store
 	// Fetcher reads map output segments for reduce tasks.
 	Fetcher shuffle.Fetcher
-	// ShuffleAddr is the address other processes fetch this process's map outputs from
-	// ("" when every task runs in this process).
+	// ShuffleAddr is the address other processes fetch this process's map outputs from:
+	// host:port, or https://host:port when the worker serves TLS ("" when every task runs
+	// in this process).
 	ShuffleAddr string
 	// Progress, if set, is advanced as tasks read input and emit records.
 	Progress *Progress
