@@ -47,6 +47,13 @@ type Config struct {
 	Slots int
 	// DataDir holds map outputs, under DataDir/<job>/, deleted when the job ends.
 	DataDir string
+	// AllowPaths are the roots a task's paths must lie in (local directories and
+	// s3://bucket/prefix, see package allowpath): the worker refuses, as a fatal failure, a
+	// task whose job reads or writes elsewhere, whoever sent it. Required unless AnyPath.
+	AllowPaths []string
+	// AnyPath lets tasks read and write anywhere this process can (--allow-any-path).
+	// Ignored when AllowPaths is set.
+	AnyPath bool
 	// Key is the 32-byte gossip key; nil requires Insecure.
 	Key      []byte
 	Insecure bool
@@ -62,13 +69,6 @@ type Config struct {
 	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
 	// Start fills in the role and node. A process profiles once: give it to one worker.
 	Profiling obs.ProfilingConfig
-	// AllowPaths are the roots a task's paths must lie in (local directories and
-	// s3://bucket/prefix, see package allowpath): the worker refuses, as a fatal failure, a
-	// task whose job reads or writes elsewhere, whoever sent it. Required unless AnyPath.
-	AllowPaths []string
-	// AnyPath lets tasks read and write anywhere this process can (--allow-any-path).
-	// Ignored when AllowPaths is set.
-	AnyPath bool
 }
 
 // DefaultConfig is the production preset.
