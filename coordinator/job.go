@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -126,6 +127,10 @@ type RunOptions struct {
 	Publish *pgsink.Config
 	// SourceTuning, if set, adjusts each source before its pull (tests shorten backoffs).
 	SourceTuning func(*socrata.Source)
+	// Roots, if set, are where the job may read: every file an input expands to is checked
+	// before its header is read (a glob or a directory inside the roots can still hold a
+	// symlink that leads out). nil: not checked.
+	Roots *allowpath.Roots
 }
 
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
@@ -149,6 +154,8 @@ type driver struct {
 	pg   *pgsink.Sink
 	// sourceTuning adjusts sources before their pulls.
 	sourceTuning func(*socrata.Source)
+	// roots, if not nil, confine the files the inputs expand to.
+	roots *allowpath.Roots
 
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
@@ -169,8 +176,25 @@ func NewJobID(name string, now time.Time) string {
 
 // RunJob runs the job described by spec to completion on exec. The returned Result is
 // always non-nil; the error is non-nil when the job did not succeed.
+//
+// The Result, the error and every line logged to opt.Log are cleaned (guard.go): what the job
+// read through env() is redacted and every message capped at MaxMessage.
 func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
+	clean := cleanerFor(spec)
+	opt.Log = clean.logger(opt.Log)
+	res, err := runUncleaned(ctx, spec, exec, job, opt)
+	return clean.result(res), clean.err(err)
+}
+
+func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
 	start := time.Now()
+	// The job's name and run id become path components of its outputs (the rejects folder,
+	// attempt directories): refuse one that could point outside them.
+	for _, c := range []struct{ what, name string }{{"job name", spec.Name}, {"job run id", job}} {
+		if err := checkComponent(c.what, c.name); err != nil {
+			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, task.Fatal(err)
+		}
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -203,6 +227,7 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
 		},
 	}
+	d.roots = opt.Roots
 	err = d.run(ctx)
 	if d.pgdb != nil {
 		d.pgdb.Close()
@@ -260,7 +285,7 @@ func (d *driver) run(ctx context.Context) error {
 		return err
 	}
 	d.enter("plan")
-	plan, err := PlanJob(ctx, d.store, d.spec, d.job)
+	plan, err := planJob(ctx, d.store, d.spec, d.job, d.roots)
 	if err != nil {
 		return err
 	}
@@ -567,12 +592,17 @@ func (d *driver) commitRejects(ctx context.Context) error {
 	return lake.Abort(ctx, d.store, root, d.job)
 }
 
-// cleanMapOutputs deletes the job's map outputs: they are needed only until the job ends.
+// cleanMapOutputs deletes the job's map outputs held in this process (an in-process
+// executor's): they are needed only until the job ends. Only directories named after the job
+// are removed (shuffle.MapOutputPath's layout): the paths come from task results, and anyone
+// with the token can report one.
 func (d *driver) cleanMapOutputs() {
 	dirs := map[string]bool{}
 	for _, m := range d.mapRes {
 		if m.Output.Path != "" && m.Output.Worker == "" {
-			dirs[filepath.Dir(m.Output.Path)] = true
+			if dir := filepath.Dir(filepath.Clean(m.Output.Path)); filepath.Base(dir) == d.job {
+				dirs[dir] = true
+			}
 		}
 	}
 	for dir := range dirs {
