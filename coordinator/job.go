@@ -219,12 +219,16 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
 	}
 	defer release()
+	rejects, err := objstore.Join(spec.Output.Rejects, spec.Name)
+	if err != nil {
+		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
+	}
 	d := &driver{
 		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
-			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
+			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: rejects},
 		},
 	}
 	d.roots = opt.Roots
@@ -546,7 +550,7 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	d.res.Outputs.Manifest = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile)
+	d.res.Outputs.Manifest, _ = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile) // Commit wrote it: the name is sound
 	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
 	return m, nil
 }
@@ -558,7 +562,14 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 func (d *driver) commitRejects(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // a commit is not left half done
 	root := d.spec.Output.Rejects
-	final := objstore.Join(root, d.spec.Name)
+	final, err := objstore.Join(root, d.spec.Name)
+	if err != nil {
+		return fmt.Errorf("commit rejects: %w", err)
+	}
+	staging, err := objstore.Join(root, lake.TemporaryDir, d.job, "_commit")
+	if err != nil {
+		return fmt.Errorf("commit rejects: %w", err)
+	}
 	if objstore.IsS3(root) {
 		if err := d.store.DeletePrefix(ctx, final); err != nil {
 			return fmt.Errorf("commit rejects: %w", err)
@@ -567,13 +578,12 @@ func (d *driver) commitRejects(ctx context.Context) error {
 			if m.Rejects == "" {
 				continue
 			}
-			if err := d.store.Rename(ctx, m.Rejects, objstore.Join(final, fmt.Sprintf("part-m-%05d.jsonl", m.Index))); err != nil {
+			if err := d.store.Rename(ctx, m.Rejects, final+"/"+fmt.Sprintf("part-m-%05d.jsonl", m.Index)); err != nil {
 				return fmt.Errorf("commit rejects: %w", err)
 			}
 		}
 		return lake.Abort(ctx, d.store, root, d.job)
 	}
-	staging := filepath.Join(root, lake.TemporaryDir, d.job, "_commit")
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return err
 	}
@@ -585,7 +595,7 @@ func (d *driver) commitRejects(ctx context.Context) error {
 			return fmt.Errorf("commit rejects: %w", err)
 		}
 	}
-	trash := filepath.Join(root, lake.TemporaryDir, d.job, "_replaced")
+	trash := filepath.Join(filepath.Dir(staging), "_replaced")
 	if err := lake.Replace(staging, final, trash); err != nil {
 		return fmt.Errorf("commit rejects: %w", err)
 	}

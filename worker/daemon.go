@@ -419,14 +419,20 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case a.Kind == task.KindMap && a.Map != nil:
-		dir := lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+		dir, err := lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+		if err != nil {
+			return // nothing can have been written under a name that cannot be built
+		}
 		if objstore.IsS3(dir) {
 			store.DeletePrefix(ctx, dir)
 			return
 		}
 		lake.DiscardStage(ctx, store, dir) // removes the directory and its empty parents
 	case a.Kind == task.KindReduce && a.Reduce != nil:
-		st := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		st, err := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		if err != nil {
+			return // nothing can have been staged under a name that cannot be built
+		}
 		st.Discard(ctx)
 	}
 }
