@@ -17,8 +17,8 @@ import (
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
-	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/task"
 )
 
