@@ -15,6 +15,7 @@ import (
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/task"
+	"github.com/ireports/ireports/worker"
 )
 
 const testSecret = "s3cr3t-VALUE"
@@ -253,5 +254,69 @@ func TestCleanMapOutputsStaysInJobDirs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(victim, "map-000000.shuffle")); err != nil {
 		t.Errorf("a directory not named after the job was removed: %v", err)
+	}
+}
+
+// hostileExecutor runs tasks for real and then lies about where their files are, as anyone
+// with the token can when reporting a result.
+type hostileExecutor struct {
+	directExecutor
+	rejects, stage string // reported instead of the real ones, when set
+}
+
+func (e *hostileExecutor) Map(ctx context.Context, t task.Map) (task.MapResult, error) {
+	res, err := e.directExecutor.Map(ctx, t)
+	if e.rejects != "" {
+		res.Rejects = e.rejects
+	}
+	return res, err
+}
+
+func (e *hostileExecutor) Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error) {
+	res, err := e.directExecutor.Reduce(ctx, t)
+	if e.stage != "" {
+		res.Dir = e.stage
+	}
+	return res, err
+}
+
+// TestHostileResultPaths: a map result naming a rejects file elsewhere, or a reduce result
+// naming another stage, fails the job; the files they name are not moved into the outputs.
+func TestHostileResultPaths(t *testing.T) {
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		rejects bool // lie about the rejects (else about the stage)
+	}{{"rejects elsewhere", true}, {"another stage", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			victim := filepath.Join(dir, "victim")
+			os.MkdirAll(filepath.Join(victim, "city=tiny", "year=2024", "month=01"), 0o755)
+			os.WriteFile(filepath.Join(victim, "keep.jsonl"), []byte("precious"), 0o644)
+			in := filepath.Join(dir, "in.csv")
+			os.WriteFile(in, []byte(tinyHeader+tinyRow(1)+"2,bad,open,x\n"), 0o644)
+			spec := writeSpec(t, dir, jobDef{schemas: tinySchema, ratio: 0.9, reducers: 1, inputs: []inputDef{{"tiny", in, "tiny", ""}},
+				parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")})
+			exec := &hostileExecutor{directExecutor: directExecutor{spec: spec, slots: 1,
+				env: worker.Env{DataDir: filepath.Join(dir, "data"), Fetcher: shuffle.LocalFetcher{}, Store: store}}}
+			if tc.rejects {
+				exec.rejects = filepath.Join(victim, "keep.jsonl")
+			} else {
+				exec.stage = victim
+			}
+			res, err := RunJob(context.Background(), spec, exec, "normalize-1", RunOptions{Store: store})
+			if !errors.Is(err, task.ErrFatal) || !strings.Contains(res.Error, victim) {
+				t.Errorf("RunJob: %v (%s), want a fatal error naming %s", err, res.Status, victim)
+			}
+			if b, err := os.ReadFile(filepath.Join(victim, "keep.jsonl")); err != nil || string(b) != "precious" {
+				t.Errorf("the victim file was moved or changed: %q, %v", b, err)
+			}
+			if _, err := os.Stat(filepath.Join(victim, "city=tiny")); err != nil {
+				t.Errorf("the victim directory was moved into the lake: %v", err)
+			}
+		})
 	}
 }

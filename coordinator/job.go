@@ -379,6 +379,9 @@ func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (f
 	if err != nil {
 		return nil, err
 	}
+	if err := d.checkMapResult(t, res); err != nil {
+		return nil, err
+	}
 	return func() {
 		d.mu.Lock()
 		first := d.mapRes[i].Attempt == 0
@@ -475,6 +478,9 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 		}
 		d.mu.Unlock()
 		res, err := d.exec.Reduce(ctx, t)
+		if err == nil {
+			err = d.checkReduceResult(t, res)
+		}
 		if err != nil {
 			var lost *task.LostError
 			if errors.As(err, &lost) && ctx.Err() == nil && lost.Map < len(t.MapOutput) {
@@ -618,4 +624,52 @@ func (d *driver) cleanMapOutputs() {
 	for dir := range dirs {
 		os.RemoveAll(dir)
 	}
+}
+
+// checkMapResult refuses a map result whose rejects file is not in the attempt's own
+// directory: the commit moves that file into the rejects output, and a result comes from
+// whoever holds the token, not necessarily a worker of ours.
+func (d *driver) checkMapResult(t task.Map, res task.MapResult) error {
+	if res.Rejects == "" {
+		return nil
+	}
+	dir, err := lake.AttemptDir(d.spec.Output.Rejects, d.job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
+	if err == nil && !under(dir, res.Rejects) {
+		err = fmt.Errorf("%s: the result names rejects %s, outside the attempt's directory %s", t, res.Rejects, dir)
+	}
+	if err != nil {
+		return task.Fatal(err)
+	}
+	return nil
+}
+
+// checkReduceResult refuses a reduce result whose stage is not the attempt's own: the commit
+// promotes what lies there into the lake.
+func (d *driver) checkReduceResult(t task.Reduce, res task.ReduceResult) error {
+	if res.Dir == "" && len(res.Groups) == 0 {
+		return nil
+	}
+	st, err := lake.NewStage(d.store, d.spec.Output.Parquet, d.job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	if err != nil {
+		return task.Fatal(err)
+	}
+	if res.Dir != st.Dir() {
+		return task.Fatal(fmt.Errorf("%s: the result names the stage %s, not the attempt's %s", t, res.Dir, st.Dir()))
+	}
+	return nil
+}
+
+// under reports whether p names something strictly inside directory dir, with no empty,
+// "." or ".." segment after it.
+func under(dir, p string) bool {
+	rest, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	if !ok {
+		return false
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }

@@ -48,12 +48,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// secureCluster is a coordinator and one worker with their own configs, the coordinator's
-// log captured.
+// secureCluster is a coordinator and one worker with their own configs, their logs captured.
 type secureCluster struct {
 	srv       *Server
 	w         *worker.Daemon
-	log       *syncBuffer
+	log       *syncBuffer // the coordinator's
+	wlog      *syncBuffer // the worker's
 	token     string
 	tokenFile string
 	client    *Client
@@ -66,7 +66,7 @@ func startSecureCluster(t *testing.T, dataDir string, serverRoots, workerRoots, 
 	key, tok := make([]byte, 32), make([]byte, 16)
 	rand.Read(key)
 	rand.Read(tok)
-	c := &secureCluster{log: &syncBuffer{}, token: hex.EncodeToString(tok)}
+	c := &secureCluster{log: &syncBuffer{}, wlog: &syncBuffer{}, token: hex.EncodeToString(tok)}
 	c.tokenFile = filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(c.tokenFile, []byte(c.token), 0o600); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func startSecureCluster(t *testing.T, dataDir string, serverRoots, workerRoots, 
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	wc := worker.LocalConfig()
 	wc.Name, wc.Join, wc.DataDir, wc.Key, wc.Token = "worker-1", []string{srv.GossipAddr()}, t.TempDir(), key, c.token
-	wc.Slots, wc.Log = 2, slog.New(slog.DiscardHandler)
+	wc.Slots, wc.Log = 2, slog.New(slog.NewTextHandler(c.wlog, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	wc.AllowPaths, wc.AnyPath = workerRoots, len(workerRoots) == 0
 	w, err := worker.Start(wc)
 	if err != nil {
@@ -240,6 +240,7 @@ func TestSecretsStayInside(t *testing.T) {
 	}
 	if sneakyErr != nil {
 		seen["refused submit"] = sneakyErr.Error()
+		t.Logf("refused: %v", sneakyErr)
 	}
 	for _, j := range js {
 		seen["GET /jobs/"+j.ID] = c.get(t, task.PathJobs+"/"+j.ID)
@@ -249,7 +250,7 @@ func TestSecretsStayInside(t *testing.T) {
 	}
 	c.w.Shutdown(context.Background())
 	c.srv.Shutdown(context.Background()) // waits for the job runs to write their history
-	seen["coordinator log"] = c.log.String()
+	seen["coordinator log"], seen["worker log"] = c.log.String(), c.wlog.String()
 	hist, _ := filepath.Glob(filepath.Join(dataDir, "jobs", "*.json"))
 	if len(hist) != 2 {
 		t.Errorf("%d history files, want 2: %v", len(hist), hist)
@@ -402,21 +403,33 @@ func TestAllowPathAtSubmit(t *testing.T) {
 
 // TestWorkerRefusesTaskOutsideItsRoots: a worker whose roots do not hold a job's input
 // refuses its tasks, and the job fails at once with a message saying so, even though the
-// coordinator (here allowing any path) sent them.
+// coordinator (here allowing any path) sent them. The input's directory was read through
+// env(): neither the worker's log nor the job's error shows it.
 func TestWorkerRefusesTaskOutsideItsRoots(t *testing.T) {
+	const secret = "workerSECRET-0a1b2c"
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	in, out := filepath.Join(dir, secret), filepath.Join(dir, "out")
 	os.MkdirAll(in, 0o755)
 	os.WriteFile(filepath.Join(in, "a.csv"), []byte(tinyHeader+tinyRow(1)), 0o644)
+	t.Setenv("IREPORTS_JOB_IN", in)
 	c := startSecureCluster(t, filepath.Join(dir, "coordinator"), nil, []string{out}, nil)
-	id, err := c.submitText(t, dir, "j", tinyJob("j", in+"/*.csv", out+"/lake", out+"/rejects", ""))
+	id, err := c.submitText(t, dir, "j", tinyJob("j", `${env("IREPORTS_JOB_IN")}/*.csv`, out+"/lake", out+"/rejects", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	j := c.wait(t, id)
-	if j.State != "failed" || j.Result == nil || !strings.Contains(j.Result.Error, "refuses") ||
-		!strings.Contains(j.Result.Error, in) || !strings.Contains(j.Result.Error, "outside the allowed paths") {
-		t.Fatalf("job %s: %+v, want it failed by the worker's refusal naming %s", j.State, j.Result, in)
+	if j.State != "failed" || j.Result == nil || !strings.Contains(j.Result.Error, "worker-1 refuses") ||
+		!strings.Contains(j.Result.Error, "${env:IREPORTS_JOB_IN}") || !strings.Contains(j.Result.Error, "outside the allowed paths") {
+		t.Fatalf("job %s: %+v, want it failed by the worker's refusal naming ${env:IREPORTS_JOB_IN}", j.State, j.Result)
+	}
+	c.w.Shutdown(context.Background())
+	for where, text := range map[string]string{"the job's error": j.Result.Error, "the worker's log": c.wlog.String(), "the coordinator's log": c.log.String()} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s shows the secret:\n%s", where, text)
+		}
+	}
+	if !strings.Contains(c.wlog.String(), "refuses") {
+		t.Errorf("the worker did not log its refusal:\n%s", c.wlog.String())
 	}
 	if j.Result.Retries != 0 {
 		t.Errorf("the refused task was retried %d times: a refusal is fatal", j.Result.Retries)

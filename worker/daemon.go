@@ -379,6 +379,9 @@ func (d *Daemon) execute(a task.Assignment) {
 		}
 	}
 	if err != nil {
+		// The message leaves this process (the log, the coordinator): keep out what the job
+		// file read through env(), a path built from a secret.
+		err = spec.RedactError(err)
 		req.Failure = task.FailureOf(err)
 	}
 	d.log.Info("attempt done", "attempt", a.ID, "seconds", time.Since(start).Seconds(), "err", err)
@@ -478,13 +481,13 @@ func (d *Daemon) spec(a task.Assignment) (*jobs.Spec, error) {
 			return nil, task.Fatal(fmt.Errorf("job %s: spec: %w", job, err))
 		}
 		if err := d.roots.CheckSpec(s); err != nil {
-			return nil, task.Fatal(fmt.Errorf("job %s: worker %s refuses it: %w", job, d.members.Name(), err))
+			return nil, task.Fatal(s.RedactError(fmt.Errorf("job %s: worker %s refuses it: %w", job, d.members.Name(), err)))
 		}
 		d.specs[job] = s
 	}
 	if a.Map != nil {
 		if err := d.roots.Check(a.Map.File); err != nil {
-			return nil, task.Fatal(fmt.Errorf("job %s: worker %s refuses map task %d: input file %w", job, d.members.Name(), a.Map.Index, err))
+			return nil, task.Fatal(s.RedactError(fmt.Errorf("job %s: worker %s refuses map task %d: input file %w", job, d.members.Name(), a.Map.Index, err)))
 		}
 	}
 	return s, nil
