@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,13 +11,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
 	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/task"
 )
 
@@ -41,11 +45,20 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 	ui := fs.String("pyroscope-ui-url", "", "Pyroscope UI address the status page links jobs to, as the people reading it reach it (default: --pyroscope-url)")
 	var tlsFlags httpserve.TLSFlags
 	tlsFlags.RegisterServer(fs, "the API and status page")
+	var allow allowpath.Flag
+	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix that jobs may read and write (repeatable); a job with a path outside every root is refused. Required unless --allow-any-path")
+	anyPath := fs.Bool("allow-any-path", false, "let jobs read and write anywhere this process can, instead of --allow-path (only where every token holder may act as this host's user)")
+	var jobEnv envFlag
+	fs.Var(&jobEnv, "job-env", "environment variables that job files may read with env(): NAME,... (repeatable); names starting with "+jobs.DefaultEnvPrefix+" always may, all others are refused")
 	return func() (ServerConfig, error) {
 		cfg := def
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
 		cfg.PyroscopeUI = *ui
 		cfg.Schedules = schedules
+		if len(allow) > 0 && *anyPath {
+			return cfg, errors.New("give --allow-path or --allow-any-path, not both")
+		}
+		cfg.AllowPaths, cfg.AnyPath, cfg.JobEnv = allow, *anyPath, jobEnv
 		var err error
 		if cfg.Profiling, err = profiling(); err != nil {
 			return cfg, err
@@ -75,6 +88,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if cfg.AnyPath {
+		cfg.Log.Warn("--allow-any-path: jobs may read and write anywhere this process can; anyone with the cluster token can read its files and replace its directories")
+	}
 	srv, err := NewServer(cfg)
 	if err != nil {
 		return err
@@ -84,6 +100,22 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// envFlag collects --job-env NAME,... flags.
+type envFlag []string
+
+func (f *envFlag) String() string { return strings.Join(*f, ",") }
+
+func (f *envFlag) Set(v string) error {
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if !validEnvName(name) {
+			return fmt.Errorf("%q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
+		}
+		*f = append(*f, name)
+	}
+	return nil
 }
 
 // clientFlags are the flags every client command shares.

@@ -172,10 +172,16 @@ func DryRun(ctx context.Context, spec *jobs.Spec, opt DryRunOptions) (*DryRunRep
 		Name: spec.Name, File: spec.File, SplitSize: spec.SplitSize, Reducers: spec.Reducers,
 		MaxRejectRatio: spec.MaxRejectRatio, Mode: "replace",
 		Outputs: PlannedOutputs{
-			Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name),
-			Summaries: summariesPath(spec), Postgres: describeDSN(spec.Output.Postgres),
+			Parquet: spec.Output.Parquet, Postgres: describeDSN(spec.Output.Postgres),
 		},
 		Problems: []string{},
+	}
+	var err error
+	if r.Outputs.Rejects, err = objstore.Join(spec.Output.Rejects, spec.Name); err != nil {
+		r.problem("rejects: %v", err)
+	}
+	if r.Outputs.Summaries, err = summariesPath(spec); err != nil {
+		r.problem("summaries: %v", err)
 	}
 	if spec.Merge {
 		r.Mode = "merge"
@@ -205,7 +211,7 @@ func DryRun(ctx context.Context, spec *jobs.Spec, opt DryRunOptions) (*DryRunRep
 const pgConnectTimeout = 10 * time.Second
 
 // summariesPath is where a run writes the summary tables of the groups it commits.
-func summariesPath(spec *jobs.Spec) string {
+func summariesPath(spec *jobs.Spec) (string, error) {
 	return objstore.Join(spec.Output.Parquet, lake.SummaryDir)
 }
 
@@ -403,7 +409,10 @@ func (d *dryRun) sources(ctx context.Context) {
 		if ps.PageSize == 0 {
 			ps.PageSize = socrata.DefaultSource().PageSize
 		}
-		if files, err := expand(ctx, d.store, ss.BatchPattern()); err == nil {
+		pattern, err := ss.BatchPattern()
+		if err != nil {
+			d.r.problem("source %s: raw batches: %v", name, err)
+		} else if files, err := expand(ctx, d.store, pattern); err == nil {
 			ps.Pending = len(files)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			d.r.problem("source %s: raw batches: %v", name, err)

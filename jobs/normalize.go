@@ -102,11 +102,28 @@ func (s *Schema) Bind(header []string) (*Normalizer, error) {
 	for _, id := range []fieldID{fRequestID, fCreatedAt} {
 		if n.col[id] < 0 {
 			f, _ := s.Field(fieldNames[id])
-			return nil, fmt.Errorf("schema %q: field %s: none of its columns %q is in the header %q: %w",
-				s.Name, fieldNames[id], f.Columns, header, ErrNoColumns)
+			return nil, fmt.Errorf("schema %q: field %s: none of its columns %q is in the header %s: %w",
+				s.Name, fieldNames[id], f.Columns, quoteHeader(header), ErrNoColumns)
 		}
 	}
 	return n, nil
+}
+
+// maxHeaderEcho bounds the header text an error quotes, in bytes: a header is the input
+// file's first line, and a hostile or broken file can make it megabytes long.
+const maxHeaderEcho = 200
+
+// quoteHeader quotes a header for an error message, cut to maxHeaderEcho bytes of its text.
+func quoteHeader(header []string) string {
+	q := fmt.Sprintf("%q", header)
+	if len(q) <= maxHeaderEcho {
+		return q
+	}
+	cut := maxHeaderEcho
+	for cut > 0 && !utf8.RuneStart(q[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes cut)", q[:cut], len(q)-cut)
 }
 
 // Normalize fills r from one CSV record's fields (byte slices, as the split reader returns

@@ -103,7 +103,10 @@ func Pull(ctx context.Context, src Source, store WatermarkStore, objs objstore.S
 				"records", res.Records, "requests", res.Requests, "elapsed", time.Since(began).Round(time.Millisecond))
 			return res, nil
 		}
-		name := batchName(src.Raw, src.Start, wm, pg.last)
+		name, err := batchName(src.Raw, src.Start, wm, pg.last)
+		if err != nil {
+			return res, fmt.Errorf("source %s: %w", src.Name, err)
+		}
 		if err := objstore.WriteAll(ctx, objs, name, pg.body); err != nil {
 			return res, fmt.Errorf("source %s: store batch %s: %w", src.Name, name, err)
 		}
@@ -121,7 +124,11 @@ func Pull(ctx context.Context, src Source, store WatermarkStore, objs objstore.S
 // Batches lists the batch objects under raw, sorted by name: by the :updated_at range they
 // cover, which is pull order except among pages inside one :updated_at (see the package doc).
 func Batches(ctx context.Context, objs objstore.Store, raw string) ([]string, error) {
-	infos, err := objs.List(ctx, objstore.Join(raw, "batch-*.json"))
+	pattern, err := objstore.Join(raw, "batch-*.json")
+	if err != nil {
+		return nil, err
+	}
+	infos, err := objs.List(ctx, pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +144,7 @@ func Batches(ctx context.Context, objs objstore.Store, raw string) ([]string, er
 // values, compacted to letters and digits (Socrata writes fixed-width literals, so the
 // compacted forms sort as the instants do); the hash of the exact range keeps pages inside
 // one :updated_at apart.
-func batchName(raw, start string, from, to Watermark) string {
+func batchName(raw, start string, from, to Watermark) (string, error) {
 	f := from.UpdatedAt
 	if from.IsZero() {
 		f = start

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ireports/ireports/objstore"
 )
 
 // These tests of unexported pieces stay in package socrata; every test that reads batches
@@ -103,15 +105,26 @@ func TestBatchName(t *testing.T) {
 	a := Watermark{UpdatedAt: "2024-06-01T00:00:00.000Z", ID: "row-aaaa~aaaa.aaaa"}
 	b := Watermark{UpdatedAt: "2024-06-01T00:00:00.000Z", ID: "row-bbbb~bbbb.bbbb"}
 	c := Watermark{UpdatedAt: "2024-06-02T10:00:00.000Z", ID: "row-2222~2222.2222"}
-	n1 := batchName("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a)
+	name := func(raw, start string, from, to Watermark) string {
+		t.Helper()
+		n, err := batchName(raw, start, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n1 := name("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a)
 	if !strings.HasPrefix(n1, "s3://bkt/raw/nyc/batch-20240101T000000-20240601T000000000Z-") || !strings.HasSuffix(n1, ".json") {
 		t.Errorf("first batch %s", n1)
 	}
-	if batchName("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a) != n1 {
+	if name("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a) != n1 {
 		t.Error("batch names are not deterministic")
 	}
-	n2, n3 := batchName("/raw", "x", a, b), batchName("/raw", "x", b, c)
-	if n2 == batchName("/raw", "x", a, c) || !(n1[len("s3://bkt/raw/nyc"):] < n2[len("/raw"):]) || !(n2 < n3) {
+	n2, n3 := name("/raw", "x", a, b), name("/raw", "x", b, c)
+	if n2 == name("/raw", "x", a, c) || !(n1[len("s3://bkt/raw/nyc"):] < n2[len("/raw"):]) || !(n2 < n3) {
 		t.Errorf("names %s, %s, %s: want distinct and in pull order", n1, n2, n3)
+	}
+	if _, err := batchName("s3://bkt/raw/../../other", "x", a, b); !errors.Is(err, objstore.ErrUnsafePath) {
+		t.Errorf("a raw prefix that climbs out of its bucket: err = %v, want ErrUnsafePath", err)
 	}
 }

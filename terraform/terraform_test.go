@@ -33,7 +33,7 @@ import (
 // --allow-path (coordinator serve, worker) and --job-env (coordinator serve) come with the
 // job-file hardening of the coordinator. The check strips them only while the binary lacks
 // them, and fails once one is defined, so that this list is emptied when the flag lands.
-var pendingFlags = []string{"allow-path", "job-env"}
+var pendingFlags = []string{}
 
 // requiredVars gives the variables without a default a value, as terraform.tfvars would.
 var requiredVars = map[string]cty.Value{
@@ -905,7 +905,7 @@ func TestClusterJob(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	spec, err := jobs.ParseFile("cluster.job")
+	spec, err := jobs.ParseFileWith("cluster.job", jobs.ParseOptions{Env: jobs.EnvPolicy{Allow: jobEnv, Prefix: jobs.DefaultEnvPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
 	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
@@ -49,6 +50,13 @@ type Config struct {
 	Slots int
 	// DataDir holds map outputs, under DataDir/<job>/, deleted when the job ends.
 	DataDir string
+	// AllowPaths are the roots a task's paths must lie in (local directories and
+	// s3://bucket/prefix, see package allowpath): the worker refuses, as a fatal failure, a
+	// task whose job reads or writes elsewhere, whoever sent it. Required unless AnyPath.
+	AllowPaths []string
+	// AnyPath lets tasks read and write anywhere this process can (--allow-any-path).
+	// Ignored when AllowPaths is set.
+	AnyPath bool
 	// Key is the 32-byte gossip key; nil requires Insecure.
 	Key      []byte
 	Insecure bool
@@ -89,9 +97,10 @@ func DefaultConfig() Config {
 	return Config{Bind: "0.0.0.0:7947", Listen: "0.0.0.0:7070", Heartbeat: 2 * time.Second, FetchStall: 30 * time.Second}
 }
 
-// LocalConfig is the preset for a worker on loopback (tests, `coordinator run`).
+// LocalConfig is the preset for a worker on loopback (tests, `coordinator run`); tasks may
+// use any path unless AllowPaths is set.
 func LocalConfig() Config {
-	return Config{Bind: "127.0.0.1:0", Listen: "127.0.0.1:0", Heartbeat: 500 * time.Millisecond, FetchStall: 5 * time.Second, Fast: true}
+	return Config{Bind: "127.0.0.1:0", Listen: "127.0.0.1:0", Heartbeat: 500 * time.Millisecond, FetchStall: 5 * time.Second, Fast: true, AnyPath: true}
 }
 
 func (c *Config) validate() error {
@@ -106,6 +115,8 @@ func (c *Config) validate() error {
 		return errors.New("nothing to join: give --join HOST:PORT (the coordinator's gossip address)")
 	case c.Heartbeat <= 0 || c.FetchStall <= 0:
 		return errors.New("heartbeat and fetch stall must be positive")
+	case len(c.AllowPaths) == 0 && !c.AnyPath:
+		return allowpath.ErrNoRoots
 	}
 	if c.Slots <= 0 {
 		c.Slots = runtime.NumCPU()
@@ -130,6 +141,7 @@ type Daemon struct {
 	stores  *objstore.Stores // by the job's S3 endpoint
 	slots   chan struct{}    // one token per running attempt
 	prof    *obs.Profiler    // nil unless profiling
+	roots   *allowpath.Roots // where tasks may read and write
 
 	ctx    context.Context // cancelled by Shutdown: stops the loops and running attempts
 	cancel context.CancelFunc
@@ -145,6 +157,13 @@ func Start(cfg Config) (*Daemon, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	roots := allowpath.Any()
+	if len(cfg.AllowPaths) > 0 {
+		var err error
+		if roots, err = allowpath.New(cfg.AllowPaths); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -153,7 +172,7 @@ func Start(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	d := &Daemon{
-		cfg: cfg, log: cfg.Log, ln: ln,
+		cfg: cfg, log: cfg.Log, ln: ln, roots: roots,
 		client:  &http.Client{Transport: stallTransport(cfg.FetchStall, cfg.ClientTLS)},
 		slots:   make(chan struct{}, cfg.Slots),
 		running: map[string]context.CancelFunc{},
@@ -409,6 +428,9 @@ func (d *Daemon) execute(a task.Assignment) {
 		}
 	}
 	if err != nil {
+		// The message leaves this process (the log, the coordinator): keep out what the job
+		// file read through env(), a path built from a secret.
+		err = spec.RedactError(err)
 		req.Failure = task.FailureOf(err)
 	}
 	d.log.Info("attempt done", "attempt", a.ID, "seconds", time.Since(start).Seconds(), "err", err)
@@ -449,14 +471,20 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case a.Kind == task.KindMap && a.Map != nil:
-		dir := lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+		dir, err := lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+		if err != nil {
+			return // nothing can have been written under a name that cannot be built
+		}
 		if objstore.IsS3(dir) {
 			store.DeletePrefix(ctx, dir)
 			return
 		}
 		lake.DiscardStage(ctx, store, dir) // removes the directory and its empty parents
 	case a.Kind == task.KindReduce && a.Reduce != nil:
-		st := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		st, err := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		if err != nil {
+			return // nothing can have been staged under a name that cannot be built
+		}
 		st.Discard(ctx)
 	}
 }
@@ -488,19 +516,29 @@ func (d *Daemon) report(req task.CompleteRequest) (refused bool) {
 	return false
 }
 
-// spec parses (once per job) the job an assignment belongs to.
+// spec parses (once per job) the job an assignment belongs to, and checks that the job's
+// paths and the assignment's input file lie in the worker's allowed roots: the coordinator
+// checked them, but anyone with the token can hand this worker a task.
 func (d *Daemon) spec(a task.Assignment) (*jobs.Spec, error) {
 	job := a.JobID()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if s := d.specs[job]; s != nil {
-		return s, nil
+	s := d.specs[job]
+	if s == nil {
+		s = new(jobs.Spec)
+		if err := json.Unmarshal(a.Spec, s); err != nil {
+			return nil, task.Fatal(fmt.Errorf("job %s: spec: %w", job, err))
+		}
+		if err := d.roots.CheckSpec(s); err != nil {
+			return nil, task.Fatal(s.RedactError(fmt.Errorf("job %s: worker %s refuses it: %w", job, d.members.Name(), err)))
+		}
+		d.specs[job] = s
 	}
-	s := new(jobs.Spec)
-	if err := json.Unmarshal(a.Spec, s); err != nil {
-		return nil, task.Fatal(fmt.Errorf("job %s: spec: %w", job, err))
+	if a.Map != nil {
+		if err := d.roots.Check(a.Map.File); err != nil {
+			return nil, task.Fatal(s.RedactError(fmt.Errorf("job %s: worker %s refuses map task %d: input file %w", job, d.members.Name(), a.Map.Index, err)))
+		}
 	}
-	d.specs[job] = s
 	return s, nil
 }
 

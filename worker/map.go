@@ -56,8 +56,15 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 		return res, task.Fatal(fmt.Errorf("%s: no input %d in job %q", t, t.Input, spec.Name))
 	}
 	in := spec.Inputs[t.Input]
-	rejDir := lake.AttemptDir(spec.Output.Rejects, t.Job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
-	rej := &rejectWriter{ctx: ctx, store: env.Store, path: objstore.Join(rejDir, "rejects.jsonl"), file: t.File, byReason: map[string]int64{}}
+	rejDir, err := lake.AttemptDir(spec.Output.Rejects, t.Job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: rejects: %w", t, err))
+	}
+	rejPath, err := objstore.Join(rejDir, "rejects.jsonl")
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: rejects: %w", t, err))
+	}
+	rej := &rejectWriter{ctx: ctx, store: env.Store, path: rejPath, file: t.File, byReason: map[string]int64{}}
 	defer rej.abort()
 	out, err := shuffle.NewWriter(t.Reducers)
 	if err != nil {

@@ -36,9 +36,12 @@ func cityZones(spec *jobs.Spec) map[string]*time.Location {
 // RunReduce executes reduce task t of the job described by spec.
 func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (task.ReduceResult, error) {
 	res := task.ReduceResult{Index: t.Index, Attempt: t.Attempt}
-	stage := lake.NewStage(env.Store, spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	stage, err := lake.NewStage(env.Store, spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
+	}
 	res.Dir = stage.Dir()
-	res, err := reduce(ctx, spec, env, t, stage, res)
+	res, err = reduce(ctx, spec, env, t, stage, res)
 	if err == nil {
 		err = stage.Finish(ctx)
 	}
@@ -163,7 +166,11 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 // the lake holds for k: a request's committed row is replaced when the job has a version
 // updated at the same time or later, and kept (counted as carried) otherwise.
 func mergeLake(ctx context.Context, store objstore.Store, root string, k record.Key, group []record.Request, res *task.ReduceResult) ([]record.Request, error) {
-	rows, err := lake.ReadParquetFrom[lake.Row](ctx, store, objstore.Join(root, lake.GroupPath(k), lake.PartFile(0)))
+	name, err := objstore.Join(root, lake.GroupPath(k), lake.PartFile(0))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := lake.ReadParquetFrom[lake.Row](ctx, store, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return group, nil // a new group
 	}

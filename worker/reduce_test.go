@@ -128,7 +128,10 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	stage := lake.NewStage(store, root, "job", "r-0", 1)
+	stage, err := lake.NewStage(store, root, "job", "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := record.Key{City: "big", Year: 2024, Month: 1}
 	gw, err := newGroupWriter(ctx, stage, k, time.UTC)
 	if err != nil {
