@@ -19,6 +19,7 @@ type Record struct {
 	Offset int64    // file offset of the record's first byte
 	Fields [][]byte // the fields, unescaped; nil for a malformed record; valid until the next Next
 	Raw    []byte   // the record's bytes without its terminator, truncated if too large; valid until the next Next
+	Size   int64    // the record's length without its terminator: len(Raw), or more when Raw is truncated
 	Err    error    // nil, or a *ParseError (matching ErrMalformed) for a malformed record
 }
 
@@ -291,6 +292,7 @@ func (r *Reader) scanRecord() bool {
 	s, i := r.pos, r.pos // record start and scan position
 	q, multi, big := 0, false, false
 	var end int
+	var last byte // while big: the byte before buf[max], which the frozen prefix hides
 	for {
 		k, q2, m := recordEnd(r.buf[i:r.w], q)
 		q, multi = q2, multi || m
@@ -309,6 +311,7 @@ func (r *Reader) scanRecord() bool {
 			// first max bytes as the raw record in buf[:max], and scan the rest
 			// through buf[max:] without holding it.
 			big = true
+			last = r.buf[i-1]
 			copy(r.buf, r.buf[s:s+max])
 			r.off += int64(i - max) // buf[max] now stands for the next unread byte
 			r.w, i = max, max
@@ -317,6 +320,9 @@ func (r *Reader) scanRecord() bool {
 			}
 		}
 		if big {
+			if i > max {
+				last = r.buf[i-1]
+			}
 			r.pos = i
 			r.fill(i, max) // keeps nothing but the frozen prefix
 			i = r.pos
@@ -335,6 +341,13 @@ func (r *Reader) scanRecord() bool {
 	var raw []byte
 	if big {
 		raw = r.buf[:max:max]
+		r.rec.Size = r.off + int64(end) - recOff
+		if end > max {
+			last = r.buf[end-1]
+		}
+		if last == '\r' {
+			r.rec.Size--
+		}
 	} else {
 		raw = r.buf[s:end:end]
 		if n := len(raw); n > 0 && raw[n-1] == '\r' {
@@ -343,6 +356,9 @@ func (r *Reader) scanRecord() bool {
 		if len(raw) == 0 {
 			return false
 		}
+	}
+	if !big {
+		r.rec.Size = int64(len(raw))
 	}
 	if big || len(raw) > max {
 		r.rec.Raw = raw[:max:max]

@@ -560,6 +560,9 @@ func TestTooLargeBoundedMemory(t *testing.T) {
 			if !errors.Is(rec.Err, ErrTooLarge) || !errors.Is(rec.Err, ErrMalformed) || len(rec.Raw) != limit || rec.Offset != 0 {
 				t.Fatalf("record: err %v, %d raw bytes, offset %d", rec.Err, len(rec.Raw), rec.Offset)
 			}
+			if want := int64(len(head)) + 64<<20 + int64(strings.Index(tail, "\nnext")); rec.Size != want {
+				t.Fatalf("record size %d, want %d", rec.Size, want)
+			}
 			var pe *ParseError
 			if !errors.As(rec.Err, &pe) || pe.Offset != limit {
 				t.Fatalf("error %#v, want a *ParseError at byte %d", rec.Err, limit)
@@ -575,6 +578,53 @@ func TestTooLargeBoundedMemory(t *testing.T) {
 				t.Fatalf("buffer grew to %d bytes", n)
 			}
 		})
+	}
+}
+
+// TestRecordSize checks Record.Size against the length of each line, for records that fit
+// and for records cut at the limit, with LF and CRLF terminators and a last record ending at
+// EOF, under reads of one byte (every buffer boundary) and whole reads.
+func TestRecordSize(t *testing.T) {
+	const limit = 8
+	lines := []string{"a,b", "", "abcdefgh", "abcdefghi", "abcdefghij", strings.Repeat("x", 100), "c,d"}
+	for _, eol := range []string{"\n", "\r\n"} {
+		for _, last := range []string{eol, ""} {
+			data := strings.Join(lines, eol) + last
+			for _, wrap := range []struct {
+				name string
+				f    wrapFunc
+			}{{"whole", func(r io.Reader) io.Reader { return r }}, {"one byte", iotest.OneByteReader}} {
+				t.Run(fmt.Sprintf("%q/%q/%s", eol, last, wrap.name), func(t *testing.T) {
+					rd, err := NewReader(wrap.f(strings.NewReader(data)), Options{End: int64(len(data)), MaxRecordBytes: limit})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var sizes []int64
+					for {
+						rec, err := rd.Next()
+						if err == io.EOF {
+							break
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+						if large := errors.Is(rec.Err, ErrTooLarge); large != (rec.Size > limit) || len(rec.Raw) != int(min(rec.Size, limit)) {
+							t.Errorf("record at %d: size %d, %d raw bytes, err %v", rec.Offset, rec.Size, len(rec.Raw), rec.Err)
+						}
+						sizes = append(sizes, rec.Size)
+					}
+					var want []int64
+					for _, l := range lines {
+						if l != "" {
+							want = append(want, int64(len(l)))
+						}
+					}
+					if !slices.Equal(sizes, want) {
+						t.Errorf("sizes %v, want %v", sizes, want)
+					}
+				})
+			}
+		}
 	}
 }
 
