@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/jobs"
@@ -64,7 +65,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	}
 
 	var req record.Request
-	emit := func(offset int64, raw []byte, err error) error {
+	emit := func(offset int64, raw []byte, size int64, err error) error {
 		res.RecordsIn++
 		if env.Progress != nil {
 			env.Progress.Records.Add(1)
@@ -78,7 +79,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 			return nil
 		}
 		res.Rejected++
-		return rej.write(offset, raw, err)
+		return rej.write(offset, raw, size, err)
 	}
 
 	switch t.Format {
@@ -113,7 +114,9 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	return res, nil
 }
 
-type emitFunc func(offset int64, raw []byte, err error) error
+// emitFunc takes one record read by a map task: its offset, its raw bytes (possibly cut, see
+// csvsplit.Record.Raw), its full size in bytes, and why it was rejected (nil: req holds it).
+type emitFunc func(offset int64, raw []byte, size int64, err error) error
 
 // openInput opens the byte range of t's file from off to the end of the task's split, plus
 // room for the split's last record to run past End.
@@ -173,7 +176,7 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 			*req = record.Request{}
 			rec.Err = norm.Normalize(rec.Fields, req)
 		}
-		if err := emit(rec.Offset, rec.Raw, rec.Err); err != nil {
+		if err := emit(rec.Offset, rec.Raw, rec.Size, rec.Err); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
 		}
 	}
@@ -219,7 +222,7 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 			}
 		}
 		*req = record.Request{}
-		return emit(offset, raw, norm.NormalizeJSON(raw, req))
+		return emit(offset, raw, int64(len(raw)), norm.NormalizeJSON(raw, req))
 	})
 	if err != nil {
 		// A malformed JSON file is a property of the input, not of this attempt: retrying
@@ -236,16 +239,28 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 	return nil
 }
 
+// MaxRejectRaw bounds the raw record a reject line keeps, in bytes of the record. A 16 MiB
+// record (the split reader's limit) or a 16 MiB SODA object would otherwise be copied whole
+// into its reject line, and JSON-escaped: a NUL byte becomes the six bytes \u0000, so one
+// NUL-heavy record made a line of about 100 MB. The file and offset locate the exact bytes;
+// a line is at most about 6 × MaxRejectRaw (every byte escaped) plus a few hundred bytes.
+const MaxRejectRaw = 64 << 10
+
 // Reject is one line of a rejects file.
 type Reject struct {
 	File   string `json:"file"`
-	Offset int64  `json:"offset"`
+	Offset int64  `json:"offset"` // byte offset of the record's first byte (decompressed, for gzip)
 	Reason string `json:"reason"`
 	Field  string `json:"field,omitempty"`
 	Column string `json:"column,omitempty"`
-	Value  string `json:"value,omitempty"`
+	Value  string `json:"value,omitempty"` // the offending value, at most 256 bytes
 	Error  string `json:"error"`
-	Raw    string `json:"raw"`
+	// Raw is the record as read, without its terminator, cut to its first MaxRejectRaw
+	// bytes (at a UTF-8 boundary); json.Marshal makes invalid UTF-8 into U+FFFD.
+	Raw string `json:"raw"`
+	// RawBytes is the record's full length in bytes; RawTruncated says that Raw holds less.
+	RawBytes     int64 `json:"raw_bytes"`
+	RawTruncated bool  `json:"raw_truncated,omitempty"`
 }
 
 // Reasons for rejects the split reader reports.
@@ -274,11 +289,14 @@ type rejectWriter struct {
 	path, file string
 	f          objstore.Writer
 	w          *bufio.Writer
+	enc        *json.Encoder // writes to w
 	n          int64
 	byReason   map[string]int64
 }
 
-func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
+// write appends the reject of the record at offset: raw is what the reader kept of it
+// (possibly cut already) and size its full length.
+func (w *rejectWriter) write(offset int64, raw []byte, size int64, cause error) error {
 	r := reasonOf(cause)
 	w.byReason[r.Reason]++
 	w.n++
@@ -288,15 +306,31 @@ func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
 			return err
 		}
 		w.f, w.w = f, bufio.NewWriterSize(f, 256<<10)
+		w.enc = json.NewEncoder(w.w)
+		w.enc.SetEscapeHTML(false)
 	}
 	r.File, r.Offset, r.Error = w.file, offset, cause.Error()
-	r.Raw = string(raw) // json.Marshal replaces invalid UTF-8; the offset locates the exact bytes
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
+	kept := cutRaw(raw)
+	r.Raw = string(kept)
+	r.RawBytes = max(size, int64(len(raw)))
+	r.RawTruncated = r.RawBytes > int64(len(kept))
+	return w.enc.Encode(r) // one line: Encode ends it with '\n'
+}
+
+// cutRaw returns raw's first MaxRejectRaw bytes, backing off up to three bytes so as not to
+// split a UTF-8 sequence (which json.Marshal would turn into U+FFFD).
+func cutRaw(raw []byte) []byte {
+	if len(raw) <= MaxRejectRaw {
+		return raw
 	}
-	w.w.Write(b)
-	return w.w.WriteByte('\n')
+	n := MaxRejectRaw
+	for k := n; k > MaxRejectRaw-utf8.UTFMax && k > 0; k-- {
+		if utf8.RuneStart(raw[k]) {
+			n = k
+			break
+		}
+	}
+	return raw[:n]
 }
 
 // close makes the rejects object visible.
