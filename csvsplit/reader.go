@@ -19,7 +19,6 @@ type Record struct {
 	Offset int64    // file offset of the record's first byte
 	Fields [][]byte // the fields, unescaped; nil for a malformed record; valid until the next Next
 	Raw    []byte   // the record's bytes without its terminator, truncated if too large; valid until the next Next
-	Size   int64    // the record's length without its terminator: len(Raw), or more when Raw is truncated
 	Err    error    // nil, or a *ParseError (matching ErrMalformed) for a malformed record
 }
 
@@ -339,14 +338,15 @@ func (r *Reader) scanRecord() bool {
 
 	r.rec = Record{Offset: recOff}
 	var raw []byte
+	var size int64 // the record's full length, without its terminator
 	if big {
 		raw = r.buf[:max:max]
-		r.rec.Size = r.off + int64(end) - recOff
+		size = r.off + int64(end) - recOff
 		if end > max {
 			last = r.buf[end-1]
 		}
 		if last == '\r' {
-			r.rec.Size--
+			size--
 		}
 	} else {
 		raw = r.buf[s:end:end]
@@ -358,11 +358,11 @@ func (r *Reader) scanRecord() bool {
 		}
 	}
 	if !big {
-		r.rec.Size = int64(len(raw))
+		size = int64(len(raw))
 	}
 	if big || len(raw) > max {
 		r.rec.Raw = raw[:max:max]
-		r.rec.Err = &ParseError{Record: recOff, Offset: recOff + int64(max), Err: ErrTooLarge}
+		r.rec.Err = &ParseError{Record: recOff, Offset: recOff + int64(max), Err: ErrTooLarge, Size: size}
 		return true
 	}
 	r.rec.Raw = raw

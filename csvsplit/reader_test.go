@@ -560,8 +560,9 @@ func TestTooLargeBoundedMemory(t *testing.T) {
 			if !errors.Is(rec.Err, ErrTooLarge) || !errors.Is(rec.Err, ErrMalformed) || len(rec.Raw) != limit || rec.Offset != 0 {
 				t.Fatalf("record: err %v, %d raw bytes, offset %d", rec.Err, len(rec.Raw), rec.Offset)
 			}
-			if want := int64(len(head)) + 64<<20 + int64(strings.Index(tail, "\nnext")); rec.Size != want {
-				t.Fatalf("record size %d, want %d", rec.Size, want)
+			var size *ParseError
+			if want := int64(len(head)) + 64<<20 + int64(strings.Index(tail, "\nnext")); !errors.As(rec.Err, &size) || size.Size != want {
+				t.Fatalf("record error %v, want a *ParseError of size %d", rec.Err, want)
 			}
 			var pe *ParseError
 			if !errors.As(rec.Err, &pe) || pe.Offset != limit {
@@ -581,9 +582,9 @@ func TestTooLargeBoundedMemory(t *testing.T) {
 	}
 }
 
-// TestRecordSize checks Record.Size against the length of each line, for records that fit
-// and for records cut at the limit, with LF and CRLF terminators and a last record ending at
-// EOF, under reads of one byte (every buffer boundary) and whole reads.
+// TestRecordSize checks the length of each record against its line: len(Raw) for records
+// that fit, ParseError.Size for records cut at the limit; with LF and CRLF terminators and a
+// last record ending at EOF, under reads of one byte (every buffer boundary) and whole reads.
 func TestRecordSize(t *testing.T) {
 	const limit = 8
 	lines := []string{"a,b", "", "abcdefgh", "abcdefghi", "abcdefghij", strings.Repeat("x", 100), "c,d"}
@@ -608,10 +609,17 @@ func TestRecordSize(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if large := errors.Is(rec.Err, ErrTooLarge); large != (rec.Size > limit) || len(rec.Raw) != int(min(rec.Size, limit)) {
-							t.Errorf("record at %d: size %d, %d raw bytes, err %v", rec.Offset, rec.Size, len(rec.Raw), rec.Err)
+						size := int64(len(rec.Raw))
+						var pe *ParseError
+						if errors.As(rec.Err, &pe) && errors.Is(pe, ErrTooLarge) {
+							if len(rec.Raw) != limit || !strings.Contains(pe.Error(), fmt.Sprintf("(%d bytes in all)", pe.Size)) {
+								t.Errorf("record at %d: %v with %d raw bytes", rec.Offset, pe, len(rec.Raw))
+							}
+							size = pe.Size
+						} else if rec.Err != nil || size > limit {
+							t.Errorf("record at %d: %v with %d raw bytes", rec.Offset, rec.Err, size)
 						}
-						sizes = append(sizes, rec.Size)
+						sizes = append(sizes, size)
 					}
 					var want []int64
 					for _, l := range lines {

@@ -65,7 +65,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	}
 
 	var req record.Request
-	emit := func(offset int64, raw []byte, size int64, err error) error {
+	emit := func(offset int64, raw []byte, err error) error {
 		res.RecordsIn++
 		if env.Progress != nil {
 			env.Progress.Records.Add(1)
@@ -79,7 +79,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 			return nil
 		}
 		res.Rejected++
-		return rej.write(offset, raw, size, err)
+		return rej.write(offset, raw, err)
 	}
 
 	switch t.Format {
@@ -114,9 +114,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	return res, nil
 }
 
-// emitFunc takes one record read by a map task: its offset, its raw bytes (possibly cut, see
-// csvsplit.Record.Raw), its full size in bytes, and why it was rejected (nil: req holds it).
-type emitFunc func(offset int64, raw []byte, size int64, err error) error
+type emitFunc func(offset int64, raw []byte, err error) error
 
 // openInput opens the byte range of t's file from off to the end of the task's split, plus
 // room for the split's last record to run past End.
@@ -176,7 +174,7 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 			*req = record.Request{}
 			rec.Err = norm.Normalize(rec.Fields, req)
 		}
-		if err := emit(rec.Offset, rec.Raw, rec.Size, rec.Err); err != nil {
+		if err := emit(rec.Offset, rec.Raw, rec.Err); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
 		}
 	}
@@ -222,7 +220,7 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 			}
 		}
 		*req = record.Request{}
-		return emit(offset, raw, int64(len(raw)), norm.NormalizeJSON(raw, req))
+		return emit(offset, raw, norm.NormalizeJSON(raw, req))
 	})
 	if err != nil {
 		// A malformed JSON file is a property of the input, not of this attempt: retrying
@@ -294,9 +292,10 @@ type rejectWriter struct {
 	byReason   map[string]int64
 }
 
-// write appends the reject of the record at offset: raw is what the reader kept of it
-// (possibly cut already) and size its full length.
-func (w *rejectWriter) write(offset int64, raw []byte, size int64, cause error) error {
+// write appends the reject of the record at offset: raw is what the reader kept of it,
+// already cut to the reader's record limit when cause is a too-large *csvsplit.ParseError,
+// which then carries the record's full length.
+func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
 	r := reasonOf(cause)
 	w.byReason[r.Reason]++
 	w.n++
@@ -312,7 +311,11 @@ func (w *rejectWriter) write(offset int64, raw []byte, size int64, cause error) 
 	r.File, r.Offset, r.Error = w.file, offset, cause.Error()
 	kept := cutRaw(raw)
 	r.Raw = string(kept)
-	r.RawBytes = max(size, int64(len(raw)))
+	r.RawBytes = int64(len(raw))
+	var pe *csvsplit.ParseError
+	if errors.As(cause, &pe) {
+		r.RawBytes = max(r.RawBytes, pe.Size)
+	}
 	r.RawTruncated = r.RawBytes > int64(len(kept))
 	return w.enc.Encode(r) // one line: Encode ends it with '\n'
 }
