@@ -47,5 +47,6 @@
 // Year and Month are created_at's local calendar month; status maps case-insensitively to
 // open/closed, anything else is other; a location comes from latitude/longitude, else from point,
 // and placeholders or out-of-range coordinates become "no location"; kept text must be valid
-// UTF-8.
+// UTF-8 without NUL bytes, or the record is rejected (invalid_utf8, nul_byte): PostgreSQL's
+// text type refuses both, and one such value reaching a summary table would fail the publish.
 package jobs

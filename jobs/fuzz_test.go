@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ireports/ireports/record"
 )
@@ -42,6 +44,7 @@ func FuzzNormalize(f *testing.F) {
 	f.Add("1", "01/02/2006 03:04:05 PM", "2025-08-01 06:35:06.539+00", "Closed", "40.7", "-73.9", "(40.7, -73.9)")
 	f.Add("", "1700000000.5", "2024-04-16T03:03:15.000", "open", "", "", "POINT (1 2)")
 	f.Add("x", "2024-01-01T00:00:00Z", "", "\xff", "nan", "1e400", `{"type":"Point","coordinates":[1,`)
+	f.Add("z\x00", "1700000000", "", "open\x00", "", "", "")
 	f.Add("y", "9999-12-31 23:59:59-23", "-99999999999999999999", "", "", "", `{"latitude":"1","longitude":"\u0031"}`)
 	s := schemaFrom(f, `schema "t" {
   city = "t"
@@ -76,7 +79,19 @@ func FuzzNormalize(f *testing.F) {
 		if r.RequestID == "" || r.CreatedAt.IsZero() || r.Month < 1 || r.Month > 12 {
 			t.Fatalf("accepted an incomplete record: %+v", r)
 		}
+		checkStorable(t, &r)
 	})
+}
+
+// checkStorable fails the test when an accepted record holds text that PostgreSQL's text
+// type or the Parquet writer refuses: invalid UTF-8 or a NUL byte.
+func checkStorable(t *testing.T, r *record.Request) {
+	t.Helper()
+	for _, s := range []string{r.RequestID, r.StatusRaw, r.Agency, r.RequestType, r.RequestSubtype, r.Zip, r.Neighborhood, r.Channel} {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			t.Fatalf("accepted a record with unstorable text %q: %+v", s, r)
+		}
+	}
 }
 
 // FuzzSODA checks the scanner and the JSON normalizer on arbitrary input.
@@ -84,14 +99,19 @@ func FuzzSODA(f *testing.F) {
 	f.Add(`[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","location":{"latitude":"1","longitude":"2"}}]`)
 	f.Add(`[{"a":"\ud83d\ude00"},{"b":[1,{"c":"]"}]}]`)
 	f.Add(`[{"unique_key":"\u12"}]`)
+	f.Add(`[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","agency":"A\u0000"}]`)
 	f.Add(`[`)
 	nyc, _ := Builtin("nyc")
 	n := nyc.BindJSON()
 	f.Fuzz(func(t *testing.T, in string) {
 		var r record.Request
 		_ = ScanSODA(bytes.NewReader([]byte(in)), func(_ int64, raw []byte) error {
-			if err := n.NormalizeJSON(raw, &r); err != nil && !errors.Is(err, ErrRejected) {
+			err := n.NormalizeJSON(raw, &r)
+			if err != nil && !errors.Is(err, ErrRejected) {
 				t.Fatalf("not a reject: %v", err)
+			}
+			if err == nil {
+				checkStorable(t, &r)
 			}
 			return nil
 		})

@@ -3,6 +3,7 @@ package socrata
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,44 @@ func TestBatchName(t *testing.T) {
 	}
 	if _, err := batchName("s3://bkt/raw/../../other", "x", a, b); !errors.Is(err, objstore.ErrUnsafePath) {
 		t.Errorf("a raw prefix that climbs out of its bucket: err = %v, want ErrUnsafePath", err)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://data.example.org/resource/a.json", "https://DATA.example.org:443/other", true},
+		{"http://127.0.0.1/a", "http://127.0.0.1:80/b", true},
+		{"https://data.example.org/a", "http://data.example.org/a", false}, // a downgrade
+		{"https://data.example.org/a", "https://cdn.data.example.org/a", false},
+		{"https://data.example.org/a", "https://data.example.org.evil.test/a", false},
+		{"http://127.0.0.1:8080/a", "http://127.0.0.1:8081/a", false},
+		{"http://127.0.0.1:8080/a", "http://127.0.0.2:8080/a", false},
+	} {
+		a, _ := url.Parse(tc.a)
+		b, _ := url.Parse(tc.b)
+		if got := sameOrigin(a, b); got != tc.same {
+			t.Errorf("sameOrigin(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
+}
+
+func TestMoveToken(t *testing.T) {
+	for _, tc := range []struct {
+		token, endpoint string
+		wantToken       string
+		wantEndpoint    string
+	}{
+		{"", "https://x/resource/a.json", "", "https://x/resource/a.json"},
+		{"t", "https://x/resource/a.json", "t", "https://x/resource/a.json"},
+		{"", "https://x/resource/a.json?$$app_token=sekrit", "sekrit", "https://x/resource/a.json"},
+		{"field", "https://x/resource/a.json?$$app_token=sekrit&$$exclude_system_fields=false", "field", "https://x/resource/a.json?%24%24exclude_system_fields=false"},
+	} {
+		token, endpoint := moveToken(tc.token, tc.endpoint)
+		if token != tc.wantToken || endpoint != tc.wantEndpoint {
+			t.Errorf("moveToken(%q, %q) = %q, %q; want %q, %q", tc.token, tc.endpoint, token, endpoint, tc.wantToken, tc.wantEndpoint)
+		}
 	}
 }
