@@ -148,10 +148,11 @@ type Output struct {
 // MarshalJSON encodes a Spec for workers. Of EnvValues it keeps only the values that the
 // rest of the encoding already holds (a path built from a variable): a worker can then redact
 // them from its messages, while a value used only on the coordinator (output.postgres, a
-// source's app_token, neither of which is encoded) never travels.
-func (s *Spec) MarshalJSON() ([]byte, error) {
+// source's app_token, neither of which is encoded) never travels. The receiver is a value so
+// that a Spec encoded by value is filtered too.
+func (s Spec) MarshalJSON() ([]byte, error) {
 	type plain Spec
-	p := plain(*s)
+	p := plain(s)
 	p.EnvValues = nil
 	rest, err := json.Marshal(&p)
 	if err != nil {
