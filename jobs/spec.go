@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/ireports/ireports/objstore"
 )
 
 // Format is the encoding of an input's files.
@@ -146,10 +148,11 @@ type Output struct {
 // MarshalJSON encodes a Spec for workers. Of EnvValues it keeps only the values that the
 // rest of the encoding already holds (a path built from a variable): a worker can then redact
 // them from its messages, while a value used only on the coordinator (output.postgres, a
-// source's app_token, neither of which is encoded) never travels.
-func (s *Spec) MarshalJSON() ([]byte, error) {
+// source's app_token, neither of which is encoded) never travels. The receiver is a value so
+// that a Spec encoded by value is filtered too.
+func (s Spec) MarshalJSON() ([]byte, error) {
 	type plain Spec
-	p := plain(*s)
+	p := plain(s)
 	p.EnvValues = nil
 	rest, err := json.Marshal(&p)
 	if err != nil {
@@ -473,6 +476,8 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources m
 			diags = append(diags, d...)
 			if !d.HasErrors() && strings.TrimSpace(v) == "" {
 				diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "output.parquet must name a directory."))
+			} else if !d.HasErrors() {
+				diags = append(diags, checkPath(a, resolvePath(dir, v))...)
 			}
 			spec.Output.Parquet = resolvePath(dir, v)
 		}
@@ -481,6 +486,8 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources m
 			diags = append(diags, d...)
 			if !d.HasErrors() && strings.TrimSpace(v) == "" {
 				diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "output.rejects must name a directory (or be left out)."))
+			} else if !d.HasErrors() {
+				diags = append(diags, checkPath(a, resolvePath(dir, v))...)
 			}
 			spec.Output.Rejects = resolvePath(dir, v)
 		} else if spec.Output.Parquet != "" {
@@ -576,6 +583,8 @@ func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, sourc
 		diags = append(diags, d...)
 		if !d.HasErrors() && strings.TrimSpace(v) == "" {
 			diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "path must name a file, directory or glob."))
+		} else if !d.HasErrors() {
+			diags = append(diags, checkPath(a, resolvePath(dir, v))...)
 		}
 		in.Path = resolvePath(dir, v)
 	}
@@ -636,6 +645,16 @@ func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, sourc
 		}
 	}
 	return in, diags
+}
+
+// checkPath refuses a path that the engine could not join names to (objstore.Join): one
+// holding a NUL byte, or an s3:// URL without a bucket or with a "." or ".." segment, which
+// joining would silently rewrite, even to another bucket.
+func checkPath(a *hcl.Attribute, p string) hcl.Diagnostics {
+	if _, err := objstore.Join(p, "x"); err != nil {
+		return hcl.Diagnostics{diagAt(a.Expr.Range(), "Bad path", fmt.Sprintf("%s: %v.", a.Name, err))}
+	}
+	return nil
 }
 
 // resolvePath makes a local relative path relative to dir and leaves URLs alone.
