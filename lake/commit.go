@@ -38,16 +38,39 @@ type Roots struct {
 }
 
 // AttemptDir is where attempt `attempt` of task `name` (e.g. "r-3") of job run `job` writes.
-func AttemptDir(root, job, name string, attempt int) string {
+// job and name arrive in task messages and name directories that are later deleted, so an
+// element that would leave root/_temporary (see objstore.Join) is refused with an error
+// wrapping objstore.ErrUnsafePath.
+func AttemptDir(root, job, name string, attempt int) (string, error) {
 	return objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d", name, attempt))
 }
+
+// jobTemp is root's staging directory of job run `job`: root/_temporary/<job>.
+func jobTemp(root, job string) (string, error) { return objstore.Join(root, TemporaryDir, job) }
 
 // GroupPath is the lake directory of group k, relative to the lake root (and, under each
 // table's directory, to the summaries root): city=<c>/year=<y>/month=<m>. The numbers are not
 // zero-padded, as Spark writes integer partitions, so that readers that infer partition
-// types (DuckDB, Glue) read year and month as integers: "05" reads as text.
+// types (DuckDB, Glue) read year and month as integers: "05" reads as text. The city is
+// escaped (citySegment), so no key names a directory outside the lake.
 func GroupPath(k record.Key) string {
-	return filepath.Join("city="+url.PathEscape(k.City), fmt.Sprintf("year=%d", k.Year), fmt.Sprintf("month=%d", k.Month))
+	return filepath.Join("city="+citySegment(k.City), fmt.Sprintf("year=%d", k.Year), fmt.Sprintf("month=%d", k.Month))
+}
+
+// citySegment escapes a city for use in a path segment: url.PathEscape escapes '/' but
+// leaves "." and "..", which as a whole segment would name a dataset's directory or its
+// root itself, so a city made only of dots has them escaped too, and an empty one becomes
+// "_". Cities of a validated schema (lower-case letters, digits, '_' and '-') come out
+// unchanged; this is the defence for keys that did not come through one.
+func citySegment(city string) string {
+	c := url.PathEscape(city)
+	if c == "" {
+		return "_"
+	}
+	if strings.Trim(c, ".") == "" {
+		return strings.ReplaceAll(c, ".", "%2E")
+	}
+	return c
 }
 
 // PartFile names the n-th data file of a group.
@@ -162,6 +185,9 @@ type RunStats struct {
 func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name string, stats RunStats, groups []CommitGroup, now time.Time) (*Manifest, error) {
 	if roots.Lake == "" || roots.Summaries == "" || objstore.IsS3(roots.Lake) != objstore.IsS3(roots.Summaries) {
 		return nil, fmt.Errorf("commit: the lake (%q) and the summaries (%q) need a root each, both on S3 or both on local disk", roots.Lake, roots.Summaries)
+	}
+	if err := checkStages(roots, job, groups); err != nil {
+		return nil, err
 	}
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
 	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats,
@@ -336,7 +362,10 @@ func (d *s3Dataset) sweep(ctx context.Context, store objstore.Store, now time.Ti
 	}
 	base := strings.TrimSuffix(d.root, "/") + "/"
 	for _, prefix := range slices.Sorted(maps.Keys(d.prefixes)) {
-		dir := objstore.Join(d.root, prefix)
+		dir, err := objstore.Join(d.root, prefix)
+		if err != nil {
+			return err
+		}
 		objs, err := store.List(ctx, dir+"/")
 		if err != nil {
 			return err
@@ -365,8 +394,51 @@ func writeManifest(ctx context.Context, store objstore.Store, root string, m *Ma
 	if err != nil {
 		return err
 	}
-	if err := objstore.WriteAll(ctx, store, objstore.Join(root, SuccessFile), append(b, '\n')); err != nil {
+	success, err := objstore.Join(root, SuccessFile)
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if err := objstore.WriteAll(ctx, store, success, append(b, '\n')); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// checkStages refuses groups staged anywhere but under the job's staging directories,
+// root/_temporary/<job> of the lake (AttemptDir) and of the summaries root (SummaryDir):
+// Commit renames (local disk) or completes and deletes (S3) what a group's stages hold, and
+// they come from a worker's task result.
+func checkStages(roots Roots, job string, groups []CommitGroup) error {
+	lakeTmp, err := jobTemp(roots.Lake, job)
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	sumTmp, err := jobTemp(roots.Summaries, job)
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, g := range groups {
+		if err := checkStage(g.Key, g.AttemptDir, lakeTmp); err != nil {
+			return err
+		}
+		if g.SummaryDir == "" {
+			continue // a group without summaries (see commitLocal)
+		}
+		if err := checkStage(g.Key, g.SummaryDir, sumTmp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkStage refuses stage unless it lies under tmp.
+func checkStage(k record.Key, stage, tmp string) error {
+	d := stage
+	if !objstore.IsS3(d) {
+		d = filepath.Clean(d)
+	}
+	if !strings.HasPrefix(d, tmp+"/") || strings.Contains(d, "/../") || strings.HasSuffix(d, "/..") {
+		return fmt.Errorf("commit group %s: %w: its stage %q is not under %s", k, objstore.ErrUnsafePath, stage, tmp)
 	}
 	return nil
 }
@@ -436,8 +508,11 @@ func Replace(src, dst, trash string) error {
 // _temporary directory itself once it is empty. On S3 it first aborts the uploads that the
 // job's stage manifests list.
 func Abort(ctx context.Context, store objstore.Store, root, job string) error {
+	tmp, err := jobTemp(root, job)
+	if err != nil {
+		return fmt.Errorf("abort: %w", err)
+	}
 	if objstore.IsS3(root) {
-		tmp := objstore.Join(root, TemporaryDir, job)
 		objs, err := store.List(ctx, tmp+"/")
 		if err != nil {
 			return err
@@ -456,11 +531,10 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 		errs = append(errs, err)
 		return errors.Join(errs...)
 	}
-	tmp := filepath.Join(root, TemporaryDir)
-	if err := os.RemoveAll(filepath.Join(tmp, job)); err != nil {
+	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	os.Remove(tmp) // fails harmlessly while other jobs still have attempts there
+	os.Remove(filepath.Dir(tmp)) // fails harmlessly while other jobs still have attempts there
 	return nil
 }
 
@@ -482,7 +556,10 @@ func WriteJSON(path string, v any) error {
 
 // LoadManifest reads the _SUCCESS manifest of the lake at root, on local disk or S3.
 func LoadManifest(ctx context.Context, store objstore.Store, root string) (*Manifest, error) {
-	name := objstore.Join(root, SuccessFile)
+	name, err := objstore.Join(root, SuccessFile)
+	if err != nil {
+		return nil, err
+	}
 	b, err := objstore.ReadAll(ctx, store, name)
 	if err != nil {
 		return nil, err

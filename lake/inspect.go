@@ -223,9 +223,15 @@ func notLake(root string, objs []objstore.ObjectInfo) error {
 // not hold gives an error wrapping fs.ErrNotExist.
 func Head(ctx context.Context, store objstore.Store, root string, k record.Key, n int) ([]Row, error) {
 	root = cleanRoot(root)
-	objs, err := store.List(ctx, objstore.Join(root, GroupPath(k))+"/")
+	dir, err := objstore.Join(root, GroupPath(k))
+	if err != nil {
+		return nil, err
+	}
+	objs, err := store.List(ctx, dir+"/")
 	if err == nil && len(objs) == 0 && paddedGroupPath(k) != GroupPath(k) {
-		objs, err = store.List(ctx, objstore.Join(root, paddedGroupPath(k))+"/")
+		// paddedGroupPath escapes the city as GroupPath does, so this join cannot fail either.
+		dir, _ = objstore.Join(root, paddedGroupPath(k))
+		objs, err = store.List(ctx, dir+"/")
 	}
 	if err != nil {
 		return nil, err

@@ -41,12 +41,29 @@ func fakeS3(t *testing.T) (objstore.Store, *testenv.MinIOServer) {
 	return store, m
 }
 
+// mustJoin is objstore.Join of names the test built.
+func mustJoin(t *testing.T, base string, elem ...string) string {
+	t.Helper()
+	name, err := objstore.Join(base, elem...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 // commitJob stages groups as one reducer attempt of job run `job` would (a Parquet file per
 // group in the lake's stage, the summary tables in the summaries' stage) and commits them.
 func commitJob(t *testing.T, store objstore.Store, roots Roots, job string, groups map[record.Key][]record.Request) *Manifest {
 	t.Helper()
 	ctx := context.Background()
-	st, sums := NewStage(store, roots.Lake, job, "r-0", 1), NewStage(store, roots.Summaries, job, "r-0", 1)
+	st, err := NewStage(store, roots.Lake, job, "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := NewStage(store, roots.Summaries, job, "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var cgs []CommitGroup
 	for _, k := range slices.SortedFunc(func(yield func(record.Key) bool) {
 		for k := range groups {
@@ -123,7 +140,7 @@ func TestInspect(t *testing.T) {
 			store, roots, uploads := tc.setup(t)
 			commitJob(t, store, roots, "job1", map[record.Key][]record.Request{mar: requests(mar, 2), apr: requests(apr, 1)})
 			// A stale file in March's partition of a summary dataset goes with the next commit of March.
-			stale := objstore.Join(roots.Summaries, SummaryGroupPath(summary.TableGeo, mar), "part-00001.parquet")
+			stale := mustJoin(t, roots.Summaries, SummaryGroupPath(summary.TableGeo, mar), "part-00001.parquet")
 			if err := objstore.WriteAll(ctx, store, stale, []byte("stale")); err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +163,7 @@ func TestInspect(t *testing.T) {
 			for _, f := range m.Files {
 				sizes[f.Path] = f.Bytes
 			}
-			objs, _ := store.List(ctx, objstore.Join(roots.Lake, GroupPath(apr))+"/")
+			objs, _ := store.List(ctx, mustJoin(t, roots.Lake, GroupPath(apr))+"/")
 			if len(objs) != 1 {
 				t.Fatalf("April: %d files", len(objs))
 			}

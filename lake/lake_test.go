@@ -54,7 +54,15 @@ func TestRowRoundTrip(t *testing.T) {
 // one in each summary dataset, each file holding content.
 func writeAttempt(t *testing.T, roots Roots, job string, k record.Key, content string) CommitGroup {
 	t.Helper()
-	g := CommitGroup{Key: k, Rows: 1, AttemptDir: AttemptDir(roots.Lake, job, "r-0", 1), SummaryDir: AttemptDir(roots.Summaries, job, "r-0", 1)}
+	dir, err := AttemptDir(roots.Lake, job, "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sumDir, err := AttemptDir(roots.Summaries, job, "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := CommitGroup{Key: k, Rows: 1, AttemptDir: dir, SummaryDir: sumDir}
 	files := []string{filepath.Join(g.AttemptDir, GroupPath(k), PartFile(0))}
 	for _, table := range SummaryTables {
 		files = append(files, filepath.Join(g.SummaryDir, SummaryGroupPath(table, k), PartFile(0)))

@@ -32,23 +32,27 @@ import (
 const LegacySummaryDir = "_summary"
 
 // legacySummaryPath is group k's directory of the old layout's summaries, relative to the
-// lake root.
+// lake root. The city is escaped as in GroupPath; here it is a whole segment, so "." and
+// ".." matter.
 func legacySummaryPath(k record.Key) string {
-	return filepath.Join(LegacySummaryDir, url.PathEscape(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
+	return filepath.Join(LegacySummaryDir, citySegment(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
 }
 
 // paddedGroupPath is group k's directory in the old, zero-padded layout (month=05).
 func paddedGroupPath(k record.Key) string {
-	return filepath.Join("city="+url.PathEscape(k.City), fmt.Sprintf("year=%04d", k.Year), fmt.Sprintf("month=%02d", k.Month))
+	return filepath.Join("city="+citySegment(k.City), fmt.Sprintf("year=%04d", k.Year), fmt.Sprintf("month=%02d", k.Month))
 }
 
 // ReadLegacySummaries reads group k's summary tables from a lake at root written in the old
 // layout (its manifest has no Summaries).
 func ReadLegacySummaries(ctx context.Context, store objstore.Store, root string, k record.Key) (summary.Tables, error) {
-	dir := objstore.Join(root, legacySummaryPath(k))
-	file := func(table string) string { return objstore.Join(dir, table+".parquet") }
 	var t summary.Tables
-	var err error
+	dir, err := objstore.Join(root, legacySummaryPath(k))
+	if err != nil {
+		return t, err
+	}
+	// The table names are constants and dir is checked, so these joins cannot fail.
+	file := func(table string) string { return dir + "/" + table + ".parquet" }
 	if t.Monthly, err = ReadParquetFrom[summary.Monthly](ctx, store, file(summary.TableMonthly)); err != nil {
 		return t, err
 	}
@@ -68,9 +72,15 @@ func ReadLegacySummaries(ctx context.Context, store objstore.Store, root string,
 // from its directory or, in a lake of the old layout, from its zero-padded one. A group the
 // lake does not hold gives an error wrapping fs.ErrNotExist.
 func ReadGroup(ctx context.Context, store objstore.Store, root string, k record.Key) ([]Row, error) {
-	rows, err := ReadParquetFrom[Row](ctx, store, objstore.Join(root, GroupPath(k), PartFile(0)))
+	name, err := objstore.Join(root, GroupPath(k), PartFile(0))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := ReadParquetFrom[Row](ctx, store, name)
 	if errors.Is(err, fs.ErrNotExist) && paddedGroupPath(k) != GroupPath(k) {
-		rows, err = ReadParquetFrom[Row](ctx, store, objstore.Join(root, paddedGroupPath(k), PartFile(0)))
+		// paddedGroupPath escapes the city as GroupPath does, so this join cannot fail either.
+		name, _ = objstore.Join(root, paddedGroupPath(k), PartFile(0))
+		rows, err = ReadParquetFrom[Row](ctx, store, name)
 	}
 	return rows, err
 }

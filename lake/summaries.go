@@ -100,8 +100,16 @@ func StageSummaries(ctx context.Context, s *Stage, k record.Key, t summary.Table
 // disk or S3. Every table's file must exist (a reducer writes all four): a missing one
 // means the group was not committed, and the error wraps fs.ErrNotExist.
 func ReadSummaries(ctx context.Context, store objstore.Store, root string, k record.Key) (summary.Tables, error) {
-	file := func(table string) string { return objstore.Join(root, SummaryGroupPath(table, k), PartFile(0)) }
 	var t summary.Tables
+	if _, err := objstore.Join(root, GroupPath(k)); err != nil {
+		return t, err
+	}
+	// root and the group's path are checked, and the tables are constants: these joins
+	// cannot fail.
+	file := func(table string) string {
+		name, _ := objstore.Join(root, SummaryGroupPath(table, k), PartFile(0))
+		return name
+	}
 	city, year, month := k.City, int32(k.Year), int32(k.Month)
 	monthly, err := ReadParquetFrom[MonthlyRow](ctx, store, file(summary.TableMonthly))
 	if err != nil {

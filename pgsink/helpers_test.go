@@ -120,7 +120,10 @@ func readCSV(t testing.TB, path string, s *jobs.Schema, fn func(*record.Request)
 // committed.
 func writeSummaries(t testing.TB, root string, k record.Key, tab summary.Tables) string {
 	t.Helper()
-	st := lake.NewStage(testStore(t), root, "test", "r-0", 1)
+	st, err := lake.NewStage(testStore(t), root, "test", "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := lake.StageSummaries(context.Background(), st, k, tab); err != nil {
 		t.Fatal(err)
 	}

@@ -203,6 +203,10 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		if err := checkGroup(k, &t); err != nil {
 			return err
 		}
+		if n := cleanGroup(&t); n > 0 {
+			s.cfg.Log.Warn("publish: summary text that PostgreSQL cannot store (NUL or invalid UTF-8) was replaced by U+FFFD",
+				"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
+		}
 		b.add(&t)
 		if b.rows() >= s.cfg.BatchRows {
 			if err := b.copy(ctx, tx); err != nil {
@@ -245,8 +249,8 @@ func runArgs(j JobRun) []any {
 	if !j.Finished.IsZero() {
 		finished = &j.Finished
 	}
-	return []any{j.ID, j.Name, j.Status, j.Started, finished,
-		j.RecordsIn, j.RecordsOut, j.RecordsRejected, j.Duplicates, j.Groups, j.Error}
+	return []any{cleanText(j.ID), cleanText(j.Name), cleanText(j.Status), j.Started, finished,
+		j.RecordsIn, j.RecordsOut, j.RecordsRejected, j.Duplicates, j.Groups, cleanText(j.Error)}
 }
 
 // deleteGroups deletes the rows of groups from every summary table, one statement per table.
@@ -258,7 +262,7 @@ func deleteGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) error {
 	years := make([]int64, len(groups))
 	months := make([]int64, len(groups))
 	for i, k := range groups {
-		cities[i], years[i], months[i] = k.City, int64(k.Year), int64(k.Month)
+		cities[i], years[i], months[i] = cleanText(k.City), int64(k.Year), int64(k.Month)
 	}
 	for _, table := range []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo} {
 		q := `DELETE FROM ` + table + ` t
