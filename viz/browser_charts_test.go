@@ -19,7 +19,9 @@ import (
 // box is an element's bounding box in the viewport, in CSS pixels.
 type box struct{ L, T, R, B float64 }
 
-func (a box) overlaps(b box) bool { return a.L < b.R-0.5 && b.L < a.R-0.5 && a.T < b.B-0.5 && b.T < a.B-0.5 }
+func (a box) overlaps(b box) bool {
+	return a.L < b.R-0.5 && b.L < a.R-0.5 && a.T < b.B-0.5 && b.T < a.B-0.5
+}
 
 // chartPartsJS scrolls chart %q into view and returns where its parts are: the mode bar,
 // whether its buttons show or are hidden, the plot areas, and what must stay clear of the
