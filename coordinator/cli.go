@@ -229,7 +229,7 @@ func printResult(w io.Writer, r *Result) {
 	if r.Respeculated > 0 || r.Retries > 0 {
 		fmt.Fprintf(w, "  recovered  %d mis-speculated splits, %d retried attempts\n", r.Respeculated, r.Retries)
 	}
-	if secs, what := workSeconds(r); secs > 0 {
+	if secs, what := workSeconds(r); secs > 0 && (r.Bytes > 0 || r.RecordsIn > 0) {
 		fmt.Fprintf(w, "  throughput %.1f MB/s, %.0f records/s (%s: %.1fs)\n", float64(r.Bytes)/1e6/secs, float64(r.RecordsIn)/secs, what, secs)
 	}
 	if r.PeakRSSBytes > 0 {

@@ -102,6 +102,11 @@ func TestPrintResultThroughput(t *testing.T) {
 			res:  Result{Name: "failed", Job: "j", Status: "failed"},
 			not:  []string{"throughput"},
 		},
+		{
+			name: "failed while planning",
+			res:  Result{Name: "failed", Job: "j", Status: "failed", Seconds: 0.02, PhaseSeconds: map[string]float64{"plan": 0.02}},
+			not:  []string{"throughput"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
