@@ -381,6 +381,52 @@ func TestDemoCtrlC(t *testing.T) {
 		}
 	})
 
+	// A server that scripts/pg-local.sh started before: reused, said so, left running.
+	t.Run("PostgreSQL already running under the cache", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), demoDeadline)
+		defer cancel()
+		dir := runDir(t, bin)
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgLocal := func(args ...string) error {
+			cmd := exec.Command(filepath.Join(root, "scripts", "pg-local.sh"), args...)
+			cmd.Env = append(os.Environ(), "PG_LOCAL_DIR="+filepath.Join(dir, "cache", "pg"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("pg-local.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			return nil
+		}
+		if err := pgLocal("start"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pgLocal("stop") })
+		pm := postmasterPID(t, dir)
+		d := startDemo(t, dir, "scripts/demo.sh 2>&1",
+			"DEMO_SIZE="+demoSize, "DEMO_CACHE="+filepath.Join(dir, "cache"), "DEMO_BIN="+filepath.Join(dir, "bin"), "DATABASE_URL=")
+		d.until(ctx, "the reuse message", func(l string) bool {
+			return strings.HasPrefix(l, "== reusing the PostgreSQL already running under "+filepath.Join(dir, "cache", "pg"))
+		})
+		d.until(ctx, "the URL line", func(l string) bool {
+			skipWithoutPlotly(t, l)
+			return urlLine.MatchString(l) && strings.Contains(l, "PostgreSQL keeps running")
+		})
+		d.interrupt()
+		if status := d.wait(ctx); status != 0 {
+			t.Errorf("demo.sh exited %d after Ctrl-C, want 0:\n%s", status, d.out.String())
+		}
+		if err := pgLocal("status"); err != nil || postmasterPID(t, dir) != pm {
+			t.Errorf("the PostgreSQL that ran before the demo was stopped by it: %v", err)
+		}
+		for _, s := range survivors(t, dir, pm) {
+			if !strings.Contains(s, "postgres") {
+				t.Errorf("left running after Ctrl-C: %s\noutput:\n%s", s, d.out.String())
+			}
+		}
+	})
+
 	// make demo with a server of the user's: the demo says it reuses it, leaves it running,
 	// and make reports no error for the Ctrl-C.
 	t.Run("make, DATABASE_URL given", func(t *testing.T) {
