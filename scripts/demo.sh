@@ -37,6 +37,7 @@ say() {
 
 children=()   # pids of the running programs the demo started, oldest first
 started_pg="" # set when this run starts the throwaway PostgreSQL (and so must stop it)
+pg_start=""   # pid of `pg-local.sh start` while it runs: let it finish, then stop the server
 stopping=""
 
 # spawn CMD...: start CMD in the background in a session of its own; its pid is $!.
@@ -72,7 +73,8 @@ run() {
 }
 
 # cleanup stops what the demo started, newest first, and waits for each. It runs once, on
-# any exit; a signal during it only says so (see on_signal).
+# any exit; a signal during it only says so (see on_signal). A PostgreSQL start under way is
+# not cut short: killed half-way, it would leave a server starting that nobody stops.
 cleanup() {
   [ -z "$stopping" ] || return 0
   stopping=1
@@ -80,7 +82,7 @@ cleanup() {
   local i pid
   for ((i = ${#children[@]} - 1; i >= 0; i--)); do
     pid=${children[i]}
-    kill -TERM "$pid" 2>/dev/null
+    [ "$pid" = "$pg_start" ] || kill -TERM "$pid" 2>/dev/null
     waitfor "$pid"
   done
   children=()
@@ -145,7 +147,13 @@ else
   # Set first: a Ctrl-C during the start still stops the server once it is up.
   started_pg=1
   mkdir -p "$cache"
-  run scripts/pg-local.sh start >"$cache/pg-url"
+  spawn scripts/pg-local.sh start >"$cache/pg-url"
+  pg_start=$!
+  rc=0
+  waitfor "$pg_start" || rc=$?
+  forget "$pg_start"
+  pg_start=""
+  [ "$rc" = 0 ] || exit "$rc"
   DATABASE_URL=$(cat "$cache/pg-url")
 fi
 export DATABASE_URL

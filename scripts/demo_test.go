@@ -364,6 +364,28 @@ func TestDemoCtrlC(t *testing.T) {
 		}
 	})
 
+	// Killed half-way, `pg-local.sh start` would leave a server starting that nobody stops.
+	t.Run("during the PostgreSQL start", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), demoDeadline)
+		defer cancel()
+		dir := runDir(t, bin)
+		d := startDemo(t, dir, "scripts/demo.sh 2>&1",
+			"DEMO_SIZE="+demoSize, "DEMO_CACHE="+filepath.Join(dir, "cache"), "DEMO_BIN="+filepath.Join(dir, "bin"), "DATABASE_URL=")
+		// pg-local.sh says this just before initdb, which takes seconds.
+		d.until(ctx, "the PostgreSQL start", func(l string) bool { return strings.HasPrefix(l, "pg-local: initializing a cluster") })
+		d.interrupt()
+		if status := d.wait(ctx); status != 0 {
+			t.Errorf("demo.sh exited %d after Ctrl-C during the PostgreSQL start, want 0:\n%s", status, d.out.String())
+		}
+		if !strings.Contains(d.out.String(), "pg-local: stopping PostgreSQL") {
+			t.Errorf("the server whose start was under way was not stopped:\n%s", d.out.String())
+		}
+		if s := survivors(t, dir, 0); len(s) > 0 {
+			t.Errorf("left running after Ctrl-C during the PostgreSQL start:\n%s\noutput:\n%s", strings.Join(s, "\n"), d.out.String())
+		}
+		t.Logf("output:\n%s", d.out.String())
+	})
+
 	t.Run("tee, during the job", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), demoDeadline)
 		defer cancel()
