@@ -50,7 +50,7 @@ func TestFiveCitiesMatchesRun(t *testing.T) {
 	}
 
 	localJob, want := writeJob(t, filepath.Join(c.dir, "local"), "512KiB", 8, realInputs(data))
-	ref, err := runLocal(localJob, 3)
+	ref, err := runLocal(localJob, 3, data)
 	if err != nil {
 		t.Fatal(err)
 	}

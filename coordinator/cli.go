@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/units"
 	"github.com/ireports/ireports/jobs"
@@ -28,6 +29,7 @@ const usage = `usage: coordinator <command> [flags]
 
 commands:
   run FILE.job      run a job on this machine (a coordinator and workers in one process)
+  plan FILE.job     dry run: what a run would read, how it would normalize it, what would stop it
   serve             run the coordinator daemon of a cluster
   submit FILE.job   send a job to a running coordinator and follow it
   status [JOB]      list the jobs, or show one
@@ -52,6 +54,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stderr)
 	case "submit":
@@ -136,19 +140,35 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data-dir", "", "directory for the coordinator's and workers' data (default: a temporary directory)")
 	verbose := fs.Bool("v", false, "log the cluster's events")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	var allow allowpath.Flag
+	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix the job may read and write besides the job file's directory (repeatable)")
 	profiling := obs.Flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: coordinator run FILE.job [--workers N] [--slots N] [--json] [--data-dir DIR] [-v]")
+		fmt.Fprintln(stderr, "usage: coordinator run FILE.job [--workers N] [--slots N] [--json] [--data-dir DIR] [--allow-path DIR]... [-v]")
 		fmt.Fprintln(stderr, "Runs the job on a cluster of in-process workers on loopback (the real protocol), and commits its output.")
+		fmt.Fprintln(stderr, "The job may read and write under its file's directory and the --allow-path roots; its env() calls read this process's environment.")
 		fs.PrintDefaults()
 	}
 	file, err := jobFileArg(fs, args)
 	if err != nil {
 		return err
 	}
-	spec, err := jobs.ParseFile(file)
+	// The user runs their own job file here: env() reads their whole environment.
+	spec, err := jobs.ParseFileWith(file, jobs.ParseOptions{Env: jobs.EnvPolicy{AllowAll: true}})
 	if err != nil {
 		return err
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	allowed := append([]string{filepath.Dir(abs)}, allow...)
+	roots, err := allowpath.New(allowed)
+	if err != nil {
+		return err
+	}
+	if err := roots.CheckSpec(spec); err != nil {
+		return cleanerFor(spec).err(fmt.Errorf("%w\n(coordinator run lets a job use its file's directory; give --allow-path DIR or s3://bucket/prefix for each other place it reads or writes)", err))
 	}
 	level := slog.LevelError
 	if *verbose {
@@ -183,7 +203,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer pprof.StopCPUProfile()
 	}
 	bar := newProgressPrinter(stderr)
-	res, runErr := RunLocal(ctx, spec, LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update})
+	res, runErr := RunLocal(ctx, spec, LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update, AllowPaths: allowed})
 	bar.done()
 	res.PeakRSSBytes = peakRSS()
 	return finish(stdout, res, runErr, *asJSON)

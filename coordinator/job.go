@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -132,6 +133,10 @@ type RunOptions struct {
 	Publish *pgsink.Config
 	// SourceTuning, if set, adjusts each source before its pull (tests shorten backoffs).
 	SourceTuning func(*socrata.Source)
+	// Roots, if set, are where the job may read: every file an input expands to is checked
+	// before its header is read (a glob or a directory inside the roots can still hold a
+	// symlink that leads out). nil: not checked.
+	Roots *allowpath.Roots
 }
 
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
@@ -155,6 +160,8 @@ type driver struct {
 	pg   *pgsink.Sink
 	// sourceTuning adjusts sources before their pulls.
 	sourceTuning func(*socrata.Source)
+	// roots, if not nil, confine the files the inputs expand to.
+	roots *allowpath.Roots
 
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
@@ -175,8 +182,25 @@ func NewJobID(name string, now time.Time) string {
 
 // RunJob runs the job described by spec to completion on exec. The returned Result is
 // always non-nil; the error is non-nil when the job did not succeed.
+//
+// The Result, the error and every line logged to opt.Log are cleaned (guard.go): what the job
+// read through env() is redacted and every message capped at MaxMessage.
 func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
+	clean := cleanerFor(spec)
+	opt.Log = clean.logger(opt.Log)
+	res, err := runUncleaned(ctx, spec, exec, job, opt)
+	return clean.result(res), clean.err(err)
+}
+
+func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
 	start := time.Now()
+	// The job's name and run id become path components of its outputs (the rejects folder,
+	// attempt directories): refuse one that could point outside them.
+	for _, c := range []struct{ what, name string }{{"job name", spec.Name}, {"job run id", job}} {
+		if err := checkComponent(c.what, c.name); err != nil {
+			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, task.Fatal(err)
+		}
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -201,14 +225,19 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
 	}
 	defer release()
+	rejects, err := objstore.Join(spec.Output.Rejects, spec.Name)
+	if err != nil {
+		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error()}, err
+	}
 	d := &driver{
 		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
-			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
+			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: rejects},
 		},
 	}
+	d.roots = opt.Roots
 	err = d.run(ctx)
 	if d.pgdb != nil {
 		d.pgdb.Close()
@@ -267,7 +296,7 @@ func (d *driver) run(ctx context.Context) error {
 		return err
 	}
 	d.enter("plan")
-	plan, err := PlanJob(ctx, d.store, d.spec, d.job)
+	plan, err := planJob(ctx, d.store, d.spec, d.job, d.roots)
 	if err != nil {
 		return err
 	}
@@ -355,6 +384,9 @@ func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (f
 	}
 	res, err := d.exec.Map(ctx, t)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.checkMapResult(t, res); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -453,6 +485,9 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 		}
 		d.mu.Unlock()
 		res, err := d.exec.Reduce(ctx, t)
+		if err == nil {
+			err = d.checkReduceResult(t, res)
+		}
 		if err != nil {
 			var lost *task.LostError
 			if errors.As(err, &lost) && ctx.Err() == nil && lost.Map < len(t.MapOutput) {
@@ -528,7 +563,7 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	d.res.Outputs.Manifest = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile)
+	d.res.Outputs.Manifest, _ = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile) // Commit wrote it: the name is sound
 	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
 	return m, nil
 }
@@ -540,7 +575,14 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 func (d *driver) commitRejects(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // a commit is not left half done
 	root := d.spec.Output.Rejects
-	final := objstore.Join(root, d.spec.Name)
+	final, err := objstore.Join(root, d.spec.Name)
+	if err != nil {
+		return fmt.Errorf("commit rejects: %w", err)
+	}
+	staging, err := objstore.Join(root, lake.TemporaryDir, d.job, "_commit")
+	if err != nil {
+		return fmt.Errorf("commit rejects: %w", err)
+	}
 	if objstore.IsS3(root) {
 		if err := d.store.DeletePrefix(ctx, final); err != nil {
 			return fmt.Errorf("commit rejects: %w", err)
@@ -549,13 +591,12 @@ func (d *driver) commitRejects(ctx context.Context) error {
 			if m.Rejects == "" {
 				continue
 			}
-			if err := d.store.Rename(ctx, m.Rejects, objstore.Join(final, fmt.Sprintf("part-m-%05d.jsonl", m.Index))); err != nil {
+			if err := d.store.Rename(ctx, m.Rejects, final+"/"+fmt.Sprintf("part-m-%05d.jsonl", m.Index)); err != nil {
 				return fmt.Errorf("commit rejects: %w", err)
 			}
 		}
 		return lake.Abort(ctx, d.store, root, d.job)
 	}
-	staging := filepath.Join(root, lake.TemporaryDir, d.job, "_commit")
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return err
 	}
@@ -567,22 +608,75 @@ func (d *driver) commitRejects(ctx context.Context) error {
 			return fmt.Errorf("commit rejects: %w", err)
 		}
 	}
-	trash := filepath.Join(root, lake.TemporaryDir, d.job, "_replaced")
+	trash := filepath.Join(filepath.Dir(staging), "_replaced")
 	if err := lake.Replace(staging, final, trash); err != nil {
 		return fmt.Errorf("commit rejects: %w", err)
 	}
 	return lake.Abort(ctx, d.store, root, d.job)
 }
 
-// cleanMapOutputs deletes the job's map outputs: they are needed only until the job ends.
+// cleanMapOutputs deletes the job's map outputs held in this process (an in-process
+// executor's): they are needed only until the job ends. Only directories named after the job
+// are removed (shuffle.MapOutputPath's layout): the paths come from task results, and anyone
+// with the token can report one.
 func (d *driver) cleanMapOutputs() {
 	dirs := map[string]bool{}
 	for _, m := range d.mapRes {
 		if m.Output.Path != "" && m.Output.Worker == "" {
-			dirs[filepath.Dir(m.Output.Path)] = true
+			if dir := filepath.Dir(filepath.Clean(m.Output.Path)); filepath.Base(dir) == d.job {
+				dirs[dir] = true
+			}
 		}
 	}
 	for dir := range dirs {
 		os.RemoveAll(dir)
 	}
+}
+
+// checkMapResult refuses a map result whose rejects file is not in the attempt's own
+// directory: the commit moves that file into the rejects output, and a result comes from
+// whoever holds the token, not necessarily a worker of ours.
+func (d *driver) checkMapResult(t task.Map, res task.MapResult) error {
+	if res.Rejects == "" {
+		return nil
+	}
+	dir, err := lake.AttemptDir(d.spec.Output.Rejects, d.job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
+	if err == nil && !under(dir, res.Rejects) {
+		err = fmt.Errorf("%s: the result names rejects %s, outside the attempt's directory %s", t, res.Rejects, dir)
+	}
+	if err != nil {
+		return task.Fatal(err)
+	}
+	return nil
+}
+
+// checkReduceResult refuses a reduce result whose stage is not the attempt's own: the commit
+// promotes what lies there into the lake.
+func (d *driver) checkReduceResult(t task.Reduce, res task.ReduceResult) error {
+	if res.Dir == "" && len(res.Groups) == 0 {
+		return nil
+	}
+	st, err := lake.NewStage(d.store, d.spec.Output.Parquet, d.job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	if err != nil {
+		return task.Fatal(err)
+	}
+	if res.Dir != st.Dir() {
+		return task.Fatal(fmt.Errorf("%s: the result names the stage %s, not the attempt's %s", t, res.Dir, st.Dir()))
+	}
+	return nil
+}
+
+// under reports whether p names something strictly inside directory dir, with no empty,
+// "." or ".." segment after it.
+func under(dir, p string) bool {
+	rest, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	if !ok {
+		return false
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/task"
@@ -31,6 +32,12 @@ type Plan struct {
 // schema finds its columns there, and cuts each file into split-sized byte ranges. A gzip
 // file is one task; a SODA JSON file is one task.
 func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string) (*Plan, error) {
+	return planJob(ctx, store, spec, job, nil)
+}
+
+// planJob is PlanJob that, when roots is not nil, refuses a file outside them before it
+// reads a byte of it.
+func planJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string, roots *allowpath.Roots) (*Plan, error) {
 	p := &Plan{}
 	for i, in := range spec.Inputs {
 		files, err := expand(ctx, store, in.Path)
@@ -41,49 +48,65 @@ func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job str
 			return nil, fmt.Errorf("input %q: %w", in.Name, err)
 		}
 		for _, fi := range files {
-			f := fi.Name
-			fileIndex := p.Files
-			p.Files++
-			p.Bytes += fi.Size
-			base := task.Map{
-				Job: job, Input: i, File: f, FileIndex: fileIndex,
-				Format: task.Format(in.Format.String()), Reducers: spec.Reducers,
-			}
-			if base.Format == task.FormatSODAJSON {
-				base.End = fi.Size
-				p.add(base)
-				continue
-			}
-			if fi.Size == 0 {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("input %q: %s is empty (no header, no records)", in.Name, f))
-				continue
-			}
-			gz := strings.HasSuffix(f, ".gz")
-			header, dataStart, err := readHeader(ctx, store, f, fi.Size, gz)
-			if err != nil {
-				return nil, fmt.Errorf("input %q: %w", in.Name, err)
-			}
-			if _, err := in.Schema.Bind(header); err != nil {
-				return nil, task.Fatal(fmt.Errorf("input %q: %s: %w", in.Name, f, err))
-			}
-			base.Header, base.DataStart = header, dataStart
-			if gz {
-				base.Gzip, base.Start, base.End, base.State = true, dataStart, 1<<62, csvsplit.Outside
-				p.add(base)
-				continue
-			}
-			for start := dataStart; start < fi.Size; start += spec.SplitSize {
-				m := base
-				m.Start, m.End = start, min(start+spec.SplitSize, fi.Size)
-				m.State = csvsplit.Unknown
-				if start == dataStart {
-					m.State = csvsplit.Outside
+			if roots != nil {
+				if err := roots.Check(fi.Name); err != nil {
+					return nil, task.Fatal(fmt.Errorf("input %q: %w", in.Name, err))
 				}
-				p.add(m)
+			}
+			if _, err := p.addFile(ctx, store, spec, job, i, fi); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return p, nil
+}
+
+// addFile cuts one file of input i into map tasks. It returns the file's CSV header, also
+// when the input's schema does not bind to it, so that a dry run can show why; a dry run
+// plans with it file by file, as a run does, to report every problem rather than the first.
+func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string, i int, fi objstore.ObjectInfo) ([]string, error) {
+	in := spec.Inputs[i]
+	f := fi.Name
+	fileIndex := p.Files
+	p.Files++
+	p.Bytes += fi.Size
+	base := task.Map{
+		Job: job, Input: i, File: f, FileIndex: fileIndex,
+		Format: task.Format(in.Format.String()), Reducers: spec.Reducers,
+	}
+	if base.Format == task.FormatSODAJSON {
+		base.End = fi.Size
+		p.add(base)
+		return nil, nil
+	}
+	if fi.Size == 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("input %q: %s is empty (no header, no records)", in.Name, f))
+		return nil, nil
+	}
+	gz := strings.HasSuffix(f, ".gz")
+	header, dataStart, err := readHeader(ctx, store, f, fi.Size, gz)
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", in.Name, err)
+	}
+	if _, err := in.Schema.Bind(header); err != nil {
+		return header, task.Fatal(fmt.Errorf("input %q: %s: %w", in.Name, f, err))
+	}
+	base.Header, base.DataStart = header, dataStart
+	if gz {
+		base.Gzip, base.Start, base.End, base.State = true, dataStart, 1<<62, csvsplit.Outside
+		p.add(base)
+		return header, nil
+	}
+	for start := dataStart; start < fi.Size; start += spec.SplitSize {
+		m := base
+		m.Start, m.End = start, min(start+spec.SplitSize, fi.Size)
+		m.State = csvsplit.Unknown
+		if start == dataStart {
+			m.State = csvsplit.Outside
+		}
+		p.add(m)
+	}
+	return header, nil
 }
 
 func (p *Plan) add(m task.Map) {

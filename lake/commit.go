@@ -31,19 +31,43 @@ const (
 )
 
 // AttemptDir is where attempt `attempt` of task `name` (e.g. "r-3") of job run `job` writes.
-func AttemptDir(root, job, name string, attempt int) string {
+// job and name arrive in task messages and name directories that are later deleted, so an
+// element that would leave root/_temporary (see objstore.Join) is refused with an error
+// wrapping objstore.ErrUnsafePath.
+func AttemptDir(root, job, name string, attempt int) (string, error) {
 	return objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d", name, attempt))
 }
 
-// GroupPath is the lake directory of group k, relative to the lake root.
+// jobTemp is root's staging directory of job run `job`: root/_temporary/<job>.
+func jobTemp(root, job string) (string, error) { return objstore.Join(root, TemporaryDir, job) }
+
+// GroupPath is the lake directory of group k, relative to the lake root. The city is escaped
+// (citySegment), so no key names a directory outside the lake.
 func GroupPath(k record.Key) string {
-	return filepath.Join("city="+url.PathEscape(k.City), fmt.Sprintf("year=%04d", k.Year), fmt.Sprintf("month=%02d", k.Month))
+	return filepath.Join("city="+citySegment(k.City), fmt.Sprintf("year=%04d", k.Year), fmt.Sprintf("month=%02d", k.Month))
 }
 
 // SummaryPath is the directory of group k's summary tables, relative to the lake root. It is
 // deliberately not Hive-style: the summary files carry their city, year and month columns.
+// The city is escaped as in GroupPath; here it is a whole segment, so "." and ".." matter.
 func SummaryPath(k record.Key) string {
-	return filepath.Join(SummaryDir, url.PathEscape(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
+	return filepath.Join(SummaryDir, citySegment(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
+}
+
+// citySegment escapes a city for use as one path segment: url.PathEscape escapes '/' but
+// leaves "." and "..", which would name the summary directory or the lake root itself, so a
+// city made only of dots has them escaped too, and an empty one becomes "_". Cities of a
+// validated schema (lower-case letters, digits, '_' and '-') come out unchanged; this is the
+// defence for keys that did not come through one.
+func citySegment(city string) string {
+	c := url.PathEscape(city)
+	if c == "" {
+		return "_"
+	}
+	if strings.Trim(c, ".") == "" {
+		return strings.ReplaceAll(c, ".", "%2E")
+	}
+	return c
 }
 
 // PartFile names the n-th data file of a group.
@@ -106,7 +130,14 @@ func Commit(ctx context.Context, store objstore.Store, root, job, name string, s
 	if objstore.IsS3(root) {
 		return commitS3(ctx, store, root, job, m, groups, now)
 	}
-	trash := filepath.Join(root, TemporaryDir, job, "_replaced")
+	tmp, err := jobTemp(root, job)
+	if err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if err := checkStages(tmp, groups); err != nil {
+		return nil, err
+	}
+	trash := filepath.Join(tmp, "_replaced")
 	for _, g := range groups {
 		for _, rel := range []string{GroupPath(g.Key), SummaryPath(g.Key)} {
 			src := filepath.Join(g.AttemptDir, rel)
@@ -151,6 +182,13 @@ func (m *Manifest) add(g CommitGroup) {
 const commitParallelism = 16
 
 func commitS3(ctx context.Context, store objstore.Store, root, job string, m *Manifest, groups []CommitGroup, now time.Time) (*Manifest, error) {
+	tmp, err := jobTemp(root, job)
+	if err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if err := checkStages(tmp, groups); err != nil {
+		return nil, err
+	}
 	prefixes := map[string]bool{}
 	var stages []string
 	seen := map[string]bool{}
@@ -201,7 +239,10 @@ func commitS3(ctx context.Context, store objstore.Store, root, job string, m *Ma
 	// abort uploads to the group that lost (backup attempts, attempts of dead workers).
 	base := strings.TrimSuffix(root, "/") + "/"
 	for _, prefix := range slices.Sorted(maps.Keys(prefixes)) {
-		dir := objstore.Join(root, prefix)
+		dir, err := objstore.Join(root, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
 		objs, err := store.List(ctx, dir+"/")
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
@@ -221,10 +262,30 @@ func commitS3(ctx context.Context, store objstore.Store, root, job string, m *Ma
 	if err != nil {
 		return nil, err
 	}
-	if err := objstore.WriteAll(ctx, store, objstore.Join(root, SuccessFile), append(b, '\n')); err != nil {
+	success, err := objstore.Join(root, SuccessFile)
+	if err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if err := objstore.WriteAll(ctx, store, success, append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return m, Abort(ctx, store, root, job)
+}
+
+// checkStages refuses groups staged anywhere but under the job's staging directory tmp:
+// Commit renames (local disk) or completes and deletes (S3) what a group's AttemptDir holds,
+// and AttemptDir comes from a worker's task result.
+func checkStages(tmp string, groups []CommitGroup) error {
+	for _, g := range groups {
+		d := g.AttemptDir
+		if !objstore.IsS3(d) {
+			d = filepath.Clean(d)
+		}
+		if !strings.HasPrefix(d, tmp+"/") || strings.Contains(d, "/../") || strings.HasSuffix(d, "/..") {
+			return fmt.Errorf("commit group %s: %w: its stage %q is not under %s", g.Key, objstore.ErrUnsafePath, g.AttemptDir, tmp)
+		}
+	}
+	return nil
 }
 
 // describe lists the files under src with their sizes and checksums, named as they will be
@@ -292,8 +353,11 @@ func Replace(src, dst, trash string) error {
 // _temporary directory itself once it is empty. On S3 it first aborts the uploads that the
 // job's stage manifests list.
 func Abort(ctx context.Context, store objstore.Store, root, job string) error {
+	tmp, err := jobTemp(root, job)
+	if err != nil {
+		return fmt.Errorf("abort: %w", err)
+	}
 	if objstore.IsS3(root) {
-		tmp := objstore.Join(root, TemporaryDir, job)
 		objs, err := store.List(ctx, tmp+"/")
 		if err != nil {
 			return err
@@ -312,11 +376,10 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 		errs = append(errs, err)
 		return errors.Join(errs...)
 	}
-	tmp := filepath.Join(root, TemporaryDir)
-	if err := os.RemoveAll(filepath.Join(tmp, job)); err != nil {
+	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	os.Remove(tmp) // fails harmlessly while other jobs still have attempts there
+	os.Remove(filepath.Dir(tmp)) // fails harmlessly while other jobs still have attempts there
 	return nil
 }
 
@@ -338,7 +401,10 @@ func WriteJSON(path string, v any) error {
 
 // LoadManifest reads the _SUCCESS manifest of the lake at root, on local disk or S3.
 func LoadManifest(ctx context.Context, store objstore.Store, root string) (*Manifest, error) {
-	name := objstore.Join(root, SuccessFile)
+	name, err := objstore.Join(root, SuccessFile)
+	if err != nil {
+		return nil, err
+	}
 	b, err := objstore.ReadAll(ctx, store, name)
 	if err != nil {
 		return nil, err

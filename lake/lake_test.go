@@ -51,7 +51,10 @@ func TestRowRoundTrip(t *testing.T) {
 // writeAttempt makes an attempt directory holding one file for group k.
 func writeAttempt(t *testing.T, root, job string, k record.Key, content string) CommitGroup {
 	t.Helper()
-	dir := AttemptDir(root, job, "r-0", 1)
+	dir, err := AttemptDir(root, job, "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, rel := range []string{filepath.Join(GroupPath(k), PartFile(0)), filepath.Join(SummaryPath(k), "request_monthly.parquet")} {
 		p := filepath.Join(dir, rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

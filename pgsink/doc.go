@@ -26,6 +26,11 @@
 //     other's rows.
 //   - Empty-string text keys mean "none" (no agency, no request type); they are stored as
 //     the empty string, never NULL, as the summary package produces them.
+//   - Text PostgreSQL cannot store — a NUL byte or invalid UTF-8 in an agency, a request type,
+//     a city or a job's error — never fails a publish: it is stored with U+FFFD in place of
+//     each bad byte sequence, and rows whose keys thereby collide are merged (counts add up,
+//     their percentiles become NULL), with a warning. The normalizer rejects such records, so
+//     only a lake written by an older binary or another writer has them.
 //   - The viz server should connect as a read-only role: see EnsureReadOnlyRole.
 package pgsink
 

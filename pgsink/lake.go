@@ -14,10 +14,13 @@ import (
 // file must exist: a reducer writes all four, empty ones included, so a missing file means the
 // group was not committed.
 func ReadSummaries(ctx context.Context, store objstore.Store, root string, k record.Key) (summary.Tables, error) {
-	dir := objstore.Join(root, lake.SummaryPath(k))
-	file := func(table string) string { return objstore.Join(dir, table+".parquet") }
 	var t summary.Tables
-	var err error
+	dir, err := objstore.Join(root, lake.SummaryPath(k))
+	if err != nil {
+		return t, err
+	}
+	// The table names are constants and dir is checked, so these joins cannot fail.
+	file := func(table string) string { return dir + "/" + table + ".parquet" }
 	if t.Monthly, err = lake.ReadParquetFrom[summary.Monthly](ctx, store, file(summary.TableMonthly)); err != nil {
 		return t, err
 	}

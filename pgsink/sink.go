@@ -218,6 +218,10 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		if err := checkGroup(k, &t); err != nil {
 			return err
 		}
+		if n := cleanGroup(&t); n > 0 {
+			s.cfg.Log.Warn("publish: summary text that PostgreSQL cannot store (NUL or invalid UTF-8) was replaced by U+FFFD",
+				"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
+		}
 		queued := b.rows()
 		b.add(&t)
 		pr.Groups, pr.Rows = pr.Groups+1, pr.Rows+int64(b.rows()-queued)
@@ -265,8 +269,8 @@ func runArgs(j JobRun) []any {
 	if !j.Finished.IsZero() {
 		finished = &j.Finished
 	}
-	return []any{j.ID, j.Name, j.Status, j.Started, finished,
-		j.RecordsIn, j.RecordsOut, j.RecordsRejected, j.Duplicates, j.Groups, j.Error}
+	return []any{cleanText(j.ID), cleanText(j.Name), cleanText(j.Status), j.Started, finished,
+		j.RecordsIn, j.RecordsOut, j.RecordsRejected, j.Duplicates, j.Groups, cleanText(j.Error)}
 }
 
 // deleteGroups deletes the rows of groups from every summary table, one statement per table.
@@ -278,7 +282,7 @@ func deleteGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) error {
 	years := make([]int64, len(groups))
 	months := make([]int64, len(groups))
 	for i, k := range groups {
-		cities[i], years[i], months[i] = k.City, int64(k.Year), int64(k.Month)
+		cities[i], years[i], months[i] = cleanText(k.City), int64(k.Year), int64(k.Month)
 	}
 	for _, table := range []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo} {
 		q := `DELETE FROM ` + table + ` t

@@ -172,9 +172,12 @@ probe=$host # where the page is asked; an empty or wildcard host listens on loop
 case "$probe" in "" | 0.0.0.0 | "[::]") probe=127.0.0.1 ;; esac
 port=$(free_port "$probe" "${viz_addr##*:}")
 admin=$(free_port 127.0.0.1 $((port + 1)))
+# viz reads the database URL from the environment: on its command line, ps would show a
+# password in it.
+export IREPORTS_VIZ_DB=$DATABASE_URL
 say ""
-say "== $bindir/viz --db \$DATABASE_URL --listen $host:$port --admin 127.0.0.1:$admin"
-spawn "$bindir/viz" --db "$DATABASE_URL" --listen "$host:$port" --admin "127.0.0.1:$admin"
+say "== $bindir/viz --listen $host:$port --admin 127.0.0.1:$admin   (the database: \$DATABASE_URL)"
+spawn "$bindir/viz" --listen "$host:$port" --admin "127.0.0.1:$admin"
 viz_pid=$!
 # The URL is printed once the page answers (its /healthz reaches the database).
 tries=0

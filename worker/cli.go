@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
 )
 
@@ -31,10 +33,20 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
 	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
 	name := fs.String("name", "", "gossip node name (default: host name and port)")
+	var allow allowpath.Flag
+	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix that tasks may read and write (repeatable); a task outside every root is refused. Required unless --allow-any-path")
+	anyPath := fs.Bool("allow-any-path", false, "let tasks read and write anywhere this process can, instead of --allow-path")
 	profiling := obs.Flags(fs)
+	var tlsFlags httpserve.TLSFlags
+	tlsFlags.RegisterServer(fs, "map outputs, /metrics and /debug/pprof")
+	tlsFlags.RegisterClient(fs)
 	return func() (Config, error) {
 		cfg := def
 		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
+		if len(allow) > 0 && *anyPath {
+			return cfg, errors.New("give --allow-path or --allow-any-path, not both")
+		}
+		cfg.AllowPaths, cfg.AnyPath = allow, *anyPath
 		for _, j := range strings.Split(*join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
 				cfg.Join = append(cfg.Join, j)
@@ -49,6 +61,9 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 				return cfg, err
 			}
 		}
+		if cfg.TLS, cfg.ClientTLS, err = tlsFlags.Load(); err != nil {
+			return cfg, err
+		}
 		cfg.Token, err = auth.LoadToken(*tokenFile)
 		return cfg, err
 	}
@@ -59,7 +74,7 @@ func Main(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F [--pyroscope-url URL]")
+		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F --allow-path ROOT... [--tls-cert F --tls-key F] [--tls-ca F] [--pyroscope-url URL]")
 		fs.PrintDefaults()
 	}
 	build := Flags(fs)
@@ -75,6 +90,9 @@ func Main(args []string, stderr io.Writer) int {
 		return 1
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if cfg.AnyPath {
+		cfg.Log.Warn("--allow-any-path: tasks may read and write anywhere this process can")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := Start(cfg)

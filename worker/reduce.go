@@ -36,9 +36,12 @@ func cityZones(spec *jobs.Spec) map[string]*time.Location {
 // RunReduce executes reduce task t of the job described by spec.
 func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (task.ReduceResult, error) {
 	res := task.ReduceResult{Index: t.Index, Attempt: t.Attempt}
-	stage := lake.NewStage(env.Store, spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	stage, err := lake.NewStage(env.Store, spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
+	}
 	res.Dir = stage.Dir()
-	res, err := reduce(ctx, spec, env, t, stage, res)
+	res, err = reduce(ctx, spec, env, t, stage, res)
 	if err == nil {
 		err = stage.Finish(ctx)
 	}
@@ -163,7 +166,11 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 // the lake holds for k: a request's committed row is replaced when the job has a version
 // updated at the same time or later, and kept (counted as carried) otherwise.
 func mergeLake(ctx context.Context, store objstore.Store, root string, k record.Key, group []record.Request, res *task.ReduceResult) ([]record.Request, error) {
-	rows, err := lake.ReadParquetFrom[lake.Row](ctx, store, objstore.Join(root, lake.GroupPath(k), lake.PartFile(0)))
+	name, err := objstore.Join(root, lake.GroupPath(k), lake.PartFile(0))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := lake.ReadParquetFrom[lake.Row](ctx, store, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return group, nil // a new group
 	}
@@ -191,8 +198,11 @@ func mergeLake(ctx context.Context, store objstore.Store, root string, k record.
 	return group, nil
 }
 
-// reduceInputErr classifies an error of reading the reduce input. A fault of one map
-// output (unreachable, truncated, corrupt) becomes a task.LostError naming it, so that the
+// reduceInputErr classifies an error of reading the reduce input. A worker that refuses
+// this one's token, speaks another shuffle protocol or shows a certificate this one does not
+// trust fails the job at once (task.Fatal): the cluster is misconfigured, and re-running map
+// tasks would only hide that behind four rounds of retries. A fault of one map output
+// (unreachable, truncated, corrupt) becomes a task.LostError naming it, so that the
 // coordinator re-runs that map task; anything else (cancellation, a full local disk, running
 // out of file descriptors) is this attempt's own failure.
 func reduceInputErr(ctx context.Context, t task.Reduce, err error) error {
@@ -200,10 +210,29 @@ func reduceInputErr(ctx context.Context, t task.Reduce, err error) error {
 		return ctx.Err()
 	}
 	var se *shuffle.SegmentError
-	if errors.As(err, &se) && !isLocalResourceErr(err) {
-		return fmt.Errorf("%s: %w", t, &task.LostError{Map: se.Loc.Map, Err: err})
+	if errors.As(err, &se) {
+		if why := peerMisconfigured(se.Loc.Worker, err); why != "" {
+			return task.Fatal(fmt.Errorf("%s: map output %d: %s: %w", t, se.Loc.Map, why, err))
+		}
+		if !isLocalResourceErr(err) {
+			return fmt.Errorf("%s: %w", t, &task.LostError{Map: se.Loc.Map, Err: err})
+		}
 	}
 	return fmt.Errorf("%s: read input: %w", t, err)
+}
+
+// peerMisconfigured says what is wrong when err shows that the worker at addr and this one
+// disagree on the cluster's settings, or "" when it does not.
+func peerMisconfigured(addr string, err error) string {
+	switch {
+	case errors.Is(err, shuffle.ErrUnauthorized):
+		return fmt.Sprintf("worker %s refused the cluster token (401): check --token-file on every node", addr)
+	case errors.Is(err, shuffle.ErrProtocol):
+		return fmt.Sprintf("worker %s speaks another shuffle protocol: run one release on every worker", addr)
+	case errors.Is(err, shuffle.ErrUntrusted):
+		return fmt.Sprintf("this worker does not trust the TLS certificate of worker %s: check --tls-ca on every node", addr)
+	}
+	return ""
 }
 
 // isLocalResourceErr reports whether err is this process running out of a local resource

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,21 +27,35 @@ func TestReduceInputErr(t *testing.T) {
 	loc := shuffle.Location{Worker: "10.0.0.7:7070", Job: "j", Map: 5}
 	seg := func(err error) error { return &shuffle.SegmentError{Loc: loc, Reducer: 2, Err: err} }
 	for _, c := range []struct {
-		name string
-		err  error
-		lost bool // the map output must be recomputed
+		name  string
+		err   error
+		lost  bool   // the map output must be recomputed
+		fatal string // the job must fail at once, saying this
 	}{
-		{"unreachable worker", seg(fmt.Errorf("%w: connection refused", shuffle.ErrFetch)), true},
-		{"corrupt segment", seg(fmt.Errorf("%w: checksum", shuffle.ErrCorrupt)), true},
-		{"out of file descriptors here", seg(&os.PathError{Op: "open", Path: "/x", Err: syscall.EMFILE}), false},
-		{"local disk full", seg(&os.PathError{Op: "write", Path: "/spill", Err: syscall.ENOSPC}), false},
-		{"not about a map output", errors.New("merge: out of order"), false},
+		{name: "unreachable worker", err: seg(fmt.Errorf("%w: connection refused", shuffle.ErrFetch)), lost: true},
+		{name: "corrupt segment", err: seg(fmt.Errorf("%w: checksum", shuffle.ErrCorrupt)), lost: true},
+		{name: "out of file descriptors here", err: seg(&os.PathError{Op: "open", Path: "/x", Err: syscall.EMFILE})},
+		{name: "local disk full", err: seg(&os.PathError{Op: "write", Path: "/spill", Err: syscall.ENOSPC})},
+		{name: "not about a map output", err: errors.New("merge: out of order")},
+		// Before, each of these was a lost map output: four rounds of map re-runs, then a
+		// failure whose message was about retries.
+		{name: "token refused", err: seg(fmt.Errorf("%w: 401 Unauthorized", shuffle.ErrUnauthorized)),
+			fatal: "worker 10.0.0.7:7070 refused the cluster token (401): check --token-file on every node"},
+		{name: "other protocol", err: seg(fmt.Errorf("%w: speaks 2", shuffle.ErrProtocol)),
+			fatal: "worker 10.0.0.7:7070 speaks another shuffle protocol"},
+		{name: "untrusted certificate", err: seg(fmt.Errorf("%w: x509: unknown authority", shuffle.ErrUntrusted)),
+			fatal: "does not trust the TLS certificate of worker 10.0.0.7:7070: check --tls-ca"},
 	} {
 		err := reduceInputErr(context.Background(), rt, c.err)
 		var lost *task.LostError
 		got := errors.As(err, &lost)
 		if got != c.lost || (got && lost.Map != 5) {
 			t.Errorf("%s: %v (lost %v), want lost %v of map 5", c.name, err, got, c.lost)
+		}
+		// What the coordinator sees: the failure as it crosses the wire.
+		f := task.FailureOf(err)
+		if f.Fatal != (c.fatal != "") || !strings.Contains(f.Message, c.fatal) {
+			t.Errorf("%s: failure %+v, want fatal %v saying %q", c.name, f, c.fatal != "", c.fatal)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -113,7 +128,10 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	stage := lake.NewStage(store, root, "job", "r-0", 1)
+	stage, err := lake.NewStage(store, root, "job", "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := record.Key{City: "big", Year: 2024, Month: 1}
 	gw, err := newGroupWriter(ctx, stage, k, time.UTC)
 	if err != nil {

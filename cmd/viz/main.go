@@ -1,9 +1,10 @@
 // Command viz serves the ireports charts over the Postgres summary tables:
 //
-//	bin/viz --db postgres://ireports_viz@host/ireports --listen :8080
+//	bin/viz --db-file /etc/ireports/viz-db-url --listen :8080
 //
-// With --db unset it reads $DATABASE_URL. It stops gracefully on SIGINT or SIGTERM. See
-// package viz.
+// The database URL comes from --db-file (a file holding it), else $IREPORTS_VIZ_DB, else
+// $DATABASE_URL; --db URL is for local use, as a password in it shows in ps. It stops
+// gracefully on SIGINT or SIGTERM. See package viz.
 package main
 
 import (
@@ -11,8 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,18 +23,16 @@ import (
 func main() {
 	fs := flag.NewFlagSet("viz", flag.ExitOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: viz [--db URL] [--listen ADDR] [flags]\n\nServes the ireports charts over the Postgres summary tables.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "usage: viz [--db-file PATH] [--listen ADDR] [flags]\n\nServes the ireports charts over the Postgres summary tables.\nThe database URL comes from --db-file, else $"+viz.EnvDB+", else $DATABASE_URL.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	cmd := viz.CommandFlags(fs)
-	cfg, profiling, admin := cmd.Config, cmd.Profiling, cmd.Admin
+	cfg, profiling := cmd.Config, cmd.Profiling
 	fs.Parse(os.Args[1:])
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	slog.SetDefault(log)
 	cfg.Log = log
-	if cfg.DB == "" {
-		cfg.DB = os.Getenv("DATABASE_URL")
-	}
+	cfg.UseEnv(os.Getenv)
 	cfg.Middleware = obs.RouteMetrics("viz")
 	pc, err := profiling()
 	if err != nil {
@@ -55,19 +52,6 @@ func main() {
 		log.Error("viz: " + err.Error())
 		os.Exit(2)
 	}
-	if *admin != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", obs.Handler())
-		mux.Handle("/debug/pprof/", obs.PprofHandler())
-		ln, err := net.Listen("tcp", *admin)
-		if err != nil {
-			log.Error("viz: admin listener: " + err.Error())
-			os.Exit(2)
-		}
-		log.Info("admin listener", "addr", ln.Addr().String())
-		go http.Serve(ln, mux)
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := s.Serve(ctx, nil); err != nil {
