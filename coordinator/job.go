@@ -68,7 +68,8 @@ type Result struct {
 	PeakRSSBytes   int64    `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
 	Warnings       []string `json:"warnings,omitempty"`
 	// PhaseSeconds is the wall time of each phase: pull, plan, map (with the re-run of
-	// mis-speculated splits), reduce (with the shuffle), commit, publish.
+	// mis-speculated splits), reduce (with the shuffle), commit, publish; and cleanup (of
+	// attempts' leftovers), which comes after Seconds ends.
 	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 	// Pulls are the run's pulls of its sources, if any.
 	Pulls []Pull `json:"pulls,omitempty"`
@@ -88,7 +89,7 @@ type Outputs struct {
 // Progress is how far a job run has come, as the API, the status page and the progress bar
 // show it.
 type Progress struct {
-	Phase        string    `json:"phase"` // plan, map, reduce, commit, done
+	Phase        string    `json:"phase"` // pull, plan, map, reduce, commit, publish, cleanup, done
 	MapsDone     int       `json:"maps_done"`
 	MapsTotal    int       `json:"maps_total"`
 	ReducesDone  int       `json:"reduces_done"`
@@ -97,6 +98,11 @@ type Progress struct {
 	BytesTotal   int64     `json:"bytes_total"`
 	RecordsDone  int64     `json:"records_done"`
 	Started      time.Time `json:"started"`
+	// The publish phase: (city, month) groups whose summary rows are loaded into Postgres,
+	// of how many, and those rows. A retried attempt starts again from zero.
+	PublishGroups      int   `json:"publish_groups,omitempty"`
+	PublishGroupsTotal int   `json:"publish_groups_total,omitempty"`
+	PublishRows        int64 `json:"publish_rows,omitempty"`
 }
 
 // Tracker holds a job run's progress; safe for concurrent use.
@@ -239,6 +245,7 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		d.pgdb.Close()
 	}
 	d.res.Seconds = time.Since(start).Seconds()
+	d.enter("cleanup")
 	switch {
 	case errors.Is(err, errSourceUnavailable):
 		// A clean end: the watermark holds, the next run catches up.

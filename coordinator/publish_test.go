@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,11 +69,25 @@ func TestPublish(t *testing.T) {
 	spec := writeSpec(t, dir, def)
 	fast := pgsink.DefaultConfig()
 	fast.RetryDeadline, fast.BackoffInitial, fast.BackoffMax, fast.ConnectTimeout = 2*time.Second, 100*time.Millisecond, 500*time.Millisecond, time.Second
+	var (
+		progressMu   sync.Mutex // guards lastProgress
+		lastProgress pgsink.PublishProgress
+	)
+	fast.Progress = func(p pgsink.PublishProgress) {
+		progressMu.Lock()
+		lastProgress = p
+		progressMu.Unlock()
+	}
 
 	res, err := runJob(t, ctx, spec, LocalConfig{Publish: &fast})
 	if err != nil || res.Published != Published {
 		t.Fatalf("first run: %v, published %q", err, res.Published)
 	}
+	progressMu.Lock()
+	if p := lastProgress; p.Groups != res.Groups || p.GroupsTotal != res.Groups || p.Rows == 0 {
+		t.Errorf("the publish's last progress: %+v; want all %d groups and their rows", p, res.Groups)
+	}
+	progressMu.Unlock()
 	if got := monthlyTotal(t, db); got != res.RecordsOut {
 		t.Errorf("request_monthly sums to %d requests; the job wrote %d records", got, res.RecordsOut)
 	}
