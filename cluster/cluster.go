@@ -4,7 +4,9 @@
 //
 // Rules for callers:
 //   - Gossip is encrypted with a 32-byte key; Join refuses to start without one unless
-//     Config.Insecure is set. A node with another key cannot join.
+//     Config.Insecure is set. A node with another key (or none, against an encrypted
+//     cluster, or the reverse) cannot join: Join fails with ErrKeyMismatch, and the member
+//     it tried logs an error naming the stranger's address.
 //   - memberlist calls its delegates on its own goroutines and must not be blocked, so events
 //     are queued without bound here and delivered on the channel returned by Events, which the
 //     owner must drain. The queue is small in practice: one entry per membership change.
@@ -43,13 +45,35 @@ var (
 	ErrNoKey = errors.New("no gossip key: give --gossip-key-file (32 bytes, raw, hex or base64) or --insecure")
 	// ErrBadKey: the key file does not hold a 32-byte key.
 	ErrBadKey = errors.New("gossip key must be 32 bytes (raw, 64 hex digits or base64)")
+	// ErrKeyMismatch: the seed and this node do not share a gossip key (or one is
+	// encrypted and the other not).
+	ErrKeyMismatch = errors.New("gossip key mismatch: every node needs the same --gossip-key-file (or all --insecure)")
 )
+
+// keyMismatch lists what memberlist says when the two ends of a gossip exchange do not
+// share a key; it has no error values for them.
+var keyMismatch = []string{
+	"no installed keys could decrypt the message",
+	"remote state is encrypted and encryption is not configured",
+	"encryption is configured but remote state is not encrypted",
+	"Decrypt packet failed",
+}
+
+// isKeyMismatch reports whether memberlist's message msg is about a gossip key mismatch.
+func isKeyMismatch(msg string) bool {
+	for _, m := range keyMismatch {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
 
 // Meta is what a node advertises in its memberlist metadata (at most 512 bytes encoded).
 type Meta struct {
 	Role    string `json:"role"`
-	API     string `json:"api,omitempty"`     // host:port of its HTTP API
-	Shuffle string `json:"shuffle,omitempty"` // host:port serving its map outputs
+	API     string `json:"api,omitempty"`     // host:port of its HTTP API (https://host:port with TLS)
+	Shuffle string `json:"shuffle,omitempty"` // host:port serving its map outputs (likewise)
 	Slots   int    `json:"slots,omitempty"`   // tasks it runs at once
 	Version string `json:"version,omitempty"` // the release it runs (internal/version)
 	// Protocol is the wire protocol it speaks (version.Protocol); 0 in releases before
@@ -198,7 +222,7 @@ func Join(cfg Config, seeds []string) (*Membership, error) {
 	mc.SecretKey = cfg.Key
 	mc.Delegate = (*delegate)(m)
 	mc.Events = (*eventDelegate)(m)
-	mc.Logger = log.New(slogWriter{cfg.Logger}, "", 0)
+	mc.Logger = log.New(&slogWriter{log: cfg.Logger}, "", 0)
 	list, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
@@ -208,6 +232,11 @@ func Join(cfg Config, seeds []string) (*Membership, error) {
 	if len(seeds) > 0 {
 		if _, err := list.Join(seeds); err != nil {
 			m.Shutdown()
+			// memberlist's error is a multi-line list; one line per seed reads better.
+			msg := strings.Join(strings.Fields(err.Error()), " ")
+			if isKeyMismatch(msg) {
+				return nil, fmt.Errorf("join %s: %w (%s)", strings.Join(seeds, ","), ErrKeyMismatch, msg)
+			}
 			return nil, fmt.Errorf("join %s: %w", strings.Join(seeds, ","), err)
 		}
 	}
@@ -355,16 +384,39 @@ func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 // slogWriter adapts memberlist's log.Logger output to slog, at debug level except for
-// errors and warnings, which memberlist prefixes with [ERR] and [WARN].
-type slogWriter struct{ log *slog.Logger }
+// errors and warnings, which memberlist prefixes with [ERR] and [WARN], and for messages
+// from a node with another gossip key, which are errors an operator must see.
+// A stranger's every packet is refused, so the error is logged at most once a minute.
+type slogWriter struct {
+	log *slog.Logger
 
-var _ io.Writer = slogWriter{}
+	mu       sync.Mutex // guards mismatch
+	mismatch time.Time  // when a key mismatch was last logged as an error
+}
 
-func (w slogWriter) Write(p []byte) (int, error) {
+var _ io.Writer = (*slogWriter)(nil)
+
+// loud reports whether a key mismatch is due to be logged as an error, and notes it.
+func (w *slogWriter) loud() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if time.Since(w.mismatch) < time.Minute {
+		return false
+	}
+	w.mismatch = time.Now()
+	return true
+}
+
+func (w *slogWriter) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
 	switch {
 	// The text goes under its own key: a second "msg" would make a JSON log line with a
 	// duplicate key, which log stores read as they please.
+	case isKeyMismatch(msg) && w.loud():
+		w.log.Error("gossip key mismatch? a node that does not share this one's gossip key tried to talk to it and is not admitted; "+
+			"every node needs the same --gossip-key-file", "memberlist", msg)
+	case isKeyMismatch(msg):
+		w.log.Debug("memberlist", "detail", msg)
 	case strings.Contains(msg, "[ERR]"):
 		w.log.Warn("memberlist", "detail", msg)
 	case strings.Contains(msg, "[WARN]"):

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,18 +62,77 @@ func TestJoinMetaAndLeave(t *testing.T) {
 	}
 }
 
+// TestWrongKeyCannotJoin: a node whose gossip key differs from the cluster's (or that has
+// none, or joins an unencrypted cluster with one) is not admitted, and both ends say why:
+// the joiner's error is ErrKeyMismatch, and the member it tried logs a "gossip key
+// mismatch?" error with the stranger's address.
 func TestWrongKeyCannotJoin(t *testing.T) {
-	a := start(t, "a", key(1))
-	_, err := Join(Config{Name: "intruder", Bind: "127.0.0.1:0", Key: key(2), Fast: true, Logger: quiet()}, []string{a.Addr()})
-	if err == nil {
-		t.Fatal("a node with the wrong key joined")
+	var seedLog syncBuffer
+	a, err := Join(Config{Name: "a", Bind: "127.0.0.1:0", Key: key(1), Fast: true,
+		Logger: slog.New(slog.NewTextHandler(&seedLog, nil))}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := Join(Config{Name: "plain", Bind: "127.0.0.1:0", Insecure: true, Fast: true, Logger: quiet()}, []string{a.Addr()}); err == nil {
-		t.Fatal("an unencrypted node joined an encrypted cluster")
+	t.Cleanup(func() { a.Shutdown() })
+	plain, err := Join(Config{Name: "plain-seed", Bind: "127.0.0.1:0", Insecure: true, Fast: true, Logger: quiet()}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := len(a.Members()); n != 1 {
-		t.Errorf("a sees %d members, want 1", n)
+	t.Cleanup(func() { plain.Shutdown() })
+	for _, tc := range []struct {
+		name string
+		key  []byte
+		seed *Membership
+	}{
+		{"another key", key(2), a},
+		{"no key into an encrypted cluster", nil, a},
+		{"a key into an unencrypted cluster", key(2), plain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Join(Config{Name: "intruder", Bind: "127.0.0.1:0", Key: tc.key, Insecure: tc.key == nil, Fast: true, Logger: quiet()},
+				[]string{tc.seed.Addr()})
+			if !errors.Is(err, ErrKeyMismatch) {
+				t.Fatalf("join: %v, want ErrKeyMismatch", err)
+			}
+			if !strings.Contains(err.Error(), "gossip key mismatch") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("join error %q: want one line that says gossip key mismatch", err)
+			}
+			if n := len(tc.seed.Members()); n != 1 {
+				t.Errorf("the seed sees %d members, want 1", n)
+			}
+		})
 	}
+	if log := seedLog.String(); !strings.Contains(log, "level=ERROR") || !strings.Contains(log, "gossip key mismatch?") {
+		t.Errorf("the seed's log does not report the mismatch as an error:\n%s", log)
+	}
+	// A seed that is not there is not a key mismatch.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := ln.Addr().String()
+	ln.Close()
+	if _, err := Join(Config{Name: "lonely", Bind: "127.0.0.1:0", Key: key(1), Fast: true, Logger: quiet()}, []string{gone}); err == nil || errors.Is(err, ErrKeyMismatch) {
+		t.Errorf("join of a closed port: %v, want an error that is not ErrKeyMismatch", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that memberlist's goroutines and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestKeyRequired(t *testing.T) {

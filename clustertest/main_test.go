@@ -106,16 +106,17 @@ func slow(t *testing.T) {
 	}
 }
 
-// outputs is where a job writes: the lake and the rejects root.
+// outputs is where a job writes: the lake, its summaries (the default, beside the lake) and
+// the rejects root.
 type outputs struct {
-	Lake, Rejects string
+	Lake, Summaries, Rejects string
 }
 
 // writeJob writes a job file whose inputs are given as name → (path, schema, format), its
 // output under dir, and returns the file and the outputs.
 func writeJob(t *testing.T, dir, split string, reducers int, inputs []input) (string, outputs) {
 	t.Helper()
-	out := outputs{Lake: filepath.Join(dir, "requests"), Rejects: filepath.Join(dir, "rejects")}
+	out := outputs{Lake: filepath.Join(dir, "requests"), Summaries: filepath.Join(dir, "summaries"), Rejects: filepath.Join(dir, "rejects")}
 	var b strings.Builder
 	fmt.Fprintf(&b, "job \"normalize\" {\n  split_size = %q\n  reducers = %d\n  max_reject_ratio = 0.01\n", split, reducers)
 	for _, in := range inputs {
@@ -183,7 +184,7 @@ func reference(t *testing.T) (outputs, *coordinator.Result) {
 	refOnce.Do(func() {
 		var job string
 		job, refOut = corpusJob(t, filepath.Join(tmpRoot, "reference"))
-		refRes, refErr = runLocal(job, 3)
+		refRes, refErr = runLocal(job, 3, corpus)
 	})
 	if refErr != nil {
 		t.Fatalf("reference run of the corpus job: %v", refErr)
@@ -191,10 +192,11 @@ func reference(t *testing.T) (outputs, *coordinator.Result) {
 	return refOut, refRes
 }
 
-// runLocal runs `coordinator run JOB --workers n --json` and returns its result.
-func runLocal(job string, workers int) (*coordinator.Result, error) {
+// runLocal runs `coordinator run JOB --workers n --json --allow-path data` (the job's
+// inputs are under data, outside the job file's directory) and returns its result.
+func runLocal(job string, workers int, data string) (*coordinator.Result, error) {
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(filepath.Join(binDir, "coordinator"), "run", job, "--workers", fmt.Sprint(workers), "--json")
+	cmd := exec.Command(filepath.Join(binDir, "coordinator"), "run", job, "--workers", fmt.Sprint(workers), "--json", "--allow-path", data)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var res coordinator.Result
@@ -281,7 +283,8 @@ func startCluster(t *testing.T, cfg clusterConfig) *cluster {
 	c.gossip, c.apiAddr = freeAddr(t, true), freeAddr(t, false)
 	c.coord = c.start("coordinator", filepath.Join(binDir, "coordinator"), "serve",
 		"--bind", c.gossip, "--api", c.apiAddr, "--data-dir", filepath.Join(c.dir, "coordinator"),
-		"--gossip-key-file", c.keyFile, "--token-file", c.tokenFile, "--lease", cfg.lease.String(), "--name", "coordinator")
+		"--gossip-key-file", c.keyFile, "--token-file", c.tokenFile, "--lease", cfg.lease.String(), "--name", "coordinator",
+		"--allow-any-path") // the tests' own jobs; the coordinator package tests the roots
 	waitFor(t, 30*time.Second, "the coordinator's API to answer", func() (bool, error) {
 		if c.coord.exited() {
 			return false, fmt.Errorf("coordinator exited: %v", c.coord.err)
@@ -344,7 +347,7 @@ func (c *cluster) startWorker(name, keyFile string) *proc {
 	p := c.start(name, filepath.Join(binDir, "worker"),
 		"--join", c.gossip, "--bind", freeAddr(c.t, true), "--listen", freeAddr(c.t, false),
 		"--slots", "1", "--data-dir", c.workerDir(name), "--name", name,
-		"--gossip-key-file", keyFile, "--token-file", c.tokenFile)
+		"--gossip-key-file", keyFile, "--token-file", c.tokenFile, "--allow-any-path")
 	c.workers[name] = p
 	return p
 }
@@ -576,6 +579,20 @@ func compareOutputs(t *testing.T, got, want outputs) {
 	if !reflect.DeepEqual(onDisk, inManifest) {
 		t.Errorf("lake %s does not match its manifest:\n%s", got.Lake, diffLines(mapLines(onDisk), mapLines(inManifest)))
 	}
+	// The same for the summary datasets, which must also be byte-identical to the reference.
+	if gm.Summaries == nil || wm.Summaries == nil {
+		t.Fatalf("a manifest names no summaries: got %+v, want %+v", gm.Summaries, wm.Summaries)
+	}
+	if gs, ws := sortFiles(gm.Summaries.Files), sortFiles(wm.Summaries.Files); !reflect.DeepEqual(gs, ws) {
+		t.Errorf("manifest summary files differ (%d vs %d files):\n%s", len(gs), len(ws), diffLines(jsonLines(gs), jsonLines(ws)))
+	}
+	onDisk, inManifest = hashTree(t, got.Summaries), map[string]string{}
+	for _, f := range gm.Summaries.Files {
+		inManifest[f.Path] = f.SHA256
+	}
+	if !reflect.DeepEqual(onDisk, inManifest) {
+		t.Errorf("summaries %s do not match the manifest:\n%s", got.Summaries, diffLines(mapLines(onDisk), mapLines(inManifest)))
+	}
 	for _, f := range wf {
 		if !strings.HasPrefix(f.Path, "city=") || !strings.HasSuffix(f.Path, ".parquet") {
 			continue
@@ -599,10 +616,11 @@ func compareOutputs(t *testing.T, got, want outputs) {
 	noTemporary(t, got)
 }
 
-// noTemporary fails t if the lake or the rejects root holds a _temporary directory.
+// noTemporary fails t if the lake, the summaries or the rejects root holds a _temporary
+// directory.
 func noTemporary(t *testing.T, out outputs) {
 	t.Helper()
-	for _, root := range []string{out.Lake, out.Rejects} {
+	for _, root := range []string{out.Lake, out.Summaries, out.Rejects} {
 		if left := temporaryLeft(root); left != "" {
 			t.Errorf("%s: %s", root, left)
 		}

@@ -7,15 +7,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/task"
 )
 
@@ -39,12 +44,23 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 	fs.Var(&schedules, "schedule", "a job file to run on its schedule attribute (repeatable); a run missed while the coordinator was down runs at start-up")
 	ui := fs.String("pyroscope-ui-url", "", "Pyroscope UI address the status page links jobs to, as the people reading it reach it (default: --pyroscope-url)")
 	logOpts := logflags.Register(fs, slog.LevelInfo)
+	var tlsFlags httpserve.TLSFlags
+	tlsFlags.RegisterServer(fs, "the API and status page")
+	var allow allowpath.Flag
+	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix that jobs may read and write (repeatable); a job with a path outside every root is refused. Required unless --allow-any-path")
+	anyPath := fs.Bool("allow-any-path", false, "let jobs read and write anywhere this process can, instead of --allow-path (only where every token holder may act as this host's user)")
+	var jobEnv envFlag
+	fs.Var(&jobEnv, "job-env", "environment variables that job files may read with env(): NAME,... (repeatable); names starting with "+jobs.DefaultEnvPrefix+" always may, all others are refused")
 	return func() (ServerConfig, error) {
 		cfg := def
 		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
 		cfg.PyroscopeUI = *ui
 		cfg.Schedules = schedules
+		if len(allow) > 0 && *anyPath {
+			return cfg, argError("give --allow-path or --allow-any-path, not both")
+		}
+		cfg.AllowPaths, cfg.AnyPath, cfg.JobEnv = allow, *anyPath, jobEnv
 		var err error
 		if cfg.Profiling, err = profiling(); err != nil {
 			return cfg, err
@@ -53,6 +69,9 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 			if cfg.Key, err = cluster.LoadKey(*keyFile); err != nil {
 				return cfg, err
 			}
+		}
+		if cfg.TLS, _, err = tlsFlags.Load(); err != nil {
+			return cfg, err
 		}
 		cfg.Token, err = auth.LoadToken(*tokenFile)
 		return cfg, err
@@ -74,6 +93,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(cfg.AllowPaths) == 0 && !cfg.AnyPath {
+		return asUsage(allowpath.ErrNoRoots) // a required flag is missing
+	}
+	if cfg.AnyPath {
+		cfg.Log.Warn("--allow-any-path: jobs may read and write anywhere this process can; anyone with the cluster token can read its files and replace its directories")
+	}
 	srv, err := NewServer(cfg)
 	if err != nil {
 		return err
@@ -85,10 +110,28 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return srv.Shutdown(sctx)
 }
 
+// envFlag collects --job-env NAME,... flags.
+type envFlag []string
+
+func (f *envFlag) String() string { return strings.Join(*f, ",") }
+
+func (f *envFlag) Set(v string) error {
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if !validEnvName(name) {
+			return fmt.Errorf("%q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
+		}
+		*f = append(*f, name)
+	}
+	return nil
+}
+
 // clientFlags are the flags every client command shares.
 func clientFlags(fs *flag.FlagSet) func() (*Client, error) {
-	url := fs.String("coordinator", "", "coordinator API URL (default: $"+EnvCoordinator+" or http://127.0.0.1:8080)")
+	url := fs.String("coordinator", "", "coordinator API URL, https://… when it serves TLS (default: $"+EnvCoordinator+" or http://127.0.0.1:8080)")
 	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
+	var tlsFlags httpserve.TLSFlags
+	tlsFlags.RegisterClient(fs)
 	return func() (*Client, error) {
 		base := *url
 		if base == "" {
@@ -101,7 +144,11 @@ func clientFlags(fs *flag.FlagSet) func() (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Client{Base: base, Token: tok}, nil
+		_, tlsConfig, err := tlsFlags.Load()
+		if err != nil {
+			return nil, err
+		}
+		return &Client{Base: base, Token: tok, HTTP: &http.Client{Transport: httpserve.ClientTransport(tlsConfig)}}, nil
 	}
 }
 

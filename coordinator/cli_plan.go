@@ -44,7 +44,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	case *records < 0:
 		fmt.Fprintf(stderr, "coordinator plan: --records must be 0 or more, not %d\n", *records)
-		return 2
+		return ExitUsage
 	}
 	opt := DryRunOptions{Records: *records}
 	if *records == 0 {

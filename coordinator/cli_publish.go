@@ -22,7 +22,8 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator publish FILE.job [--db URL]")
 		fmt.Fprintln(stderr, "Loads the summaries of the run that last committed the job's lake (its _SUCCESS manifest)")
-		fmt.Fprintln(stderr, "from <parquet>/_summary/ into Postgres, replacing those (city, month) groups. Idempotent.")
+		fmt.Fprintln(stderr, "from the summary datasets it wrote (output.summaries) into Postgres, replacing those (city,")
+		fmt.Fprintln(stderr, "month) groups. Idempotent. Lakes of the old layout (summaries in <parquet>/_summary/) work too.")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -30,7 +31,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	spec, err := jobs.ParseFile(file)
+	spec, err := jobs.ParseFileWith(file, jobs.ParseOptions{Env: jobs.EnvPolicy{AllowAll: true}})
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer db.Close()
-	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet)); err != nil {
+	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m)); err != nil {
 		return redact(err, spec.Output.Postgres)
 	}
 	fmt.Fprintf(stdout, "published job %s (%s): %d groups, %d rows\n", m.Job, m.Name, len(m.Groups), m.Rows)

@@ -32,6 +32,15 @@ type argError string
 func (e argError) Error() string        { return string(e) }
 func (e argError) Is(target error) bool { return target == errUsage }
 
+// asUsage marks err as a usage error (Main exits ExitUsage), keeping its message and chain.
+func asUsage(err error) error { return usageWrap{err} }
+
+type usageWrap struct{ err error }
+
+func (e usageWrap) Error() string        { return e.err.Error() }
+func (e usageWrap) Unwrap() error        { return e.err }
+func (e usageWrap) Is(target error) bool { return target == errUsage }
+
 // parseError classifies an error of fs.Parse: -h is not an error (exit 0); anything else
 // the flag package has already printed, with the usage, and is a usage error.
 func parseError(err error) error {

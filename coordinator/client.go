@@ -9,14 +9,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/task"
 )
 
 // Client talks to a coordinator's API.
 type Client struct {
-	Base  string // e.g. http://127.0.0.1:8080
+	Base  string // e.g. http://127.0.0.1:8080, or https://… when the coordinator serves TLS
 	Token string
-	HTTP  *http.Client
+	HTTP  *http.Client // nil: http.DefaultClient, which trusts the system's CAs
 }
 
 // APIError is a non-2xx answer from the coordinator.
@@ -52,7 +53,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return err
+		return httpserve.ClassifyTLS(err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {

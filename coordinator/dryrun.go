@@ -172,10 +172,16 @@ func DryRun(ctx context.Context, spec *jobs.Spec, opt DryRunOptions) (*DryRunRep
 		Name: spec.Name, File: spec.File, SplitSize: spec.SplitSize, Reducers: spec.Reducers,
 		MaxRejectRatio: spec.MaxRejectRatio, Mode: "replace",
 		Outputs: PlannedOutputs{
-			Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name),
-			Summaries: summariesPath(spec), Postgres: describeDSN(spec.Output.Postgres),
+			Parquet: spec.Output.Parquet, Postgres: describeDSN(spec.Output.Postgres),
 		},
 		Problems: []string{},
+	}
+	var err error
+	if r.Outputs.Rejects, err = objstore.Join(spec.Output.Rejects, spec.Name); err != nil {
+		r.problem("rejects: %v", err)
+	}
+	if r.Outputs.Summaries, err = summariesPath(spec); err != nil {
+		r.problem("summaries: %v", err)
 	}
 	if spec.Merge {
 		r.Mode = "merge"
@@ -204,9 +210,14 @@ func DryRun(ctx context.Context, spec *jobs.Spec, opt DryRunOptions) (*DryRunRep
 // pgConnectTimeout is pgsink.DefaultConfig's ConnectTimeout.
 const pgConnectTimeout = 10 * time.Second
 
-// summariesPath is where a run writes the summary tables of the groups it commits.
-func summariesPath(spec *jobs.Spec) string {
-	return objstore.Join(spec.Output.Parquet, lake.SummaryDir)
+// summariesPath is where a run writes the summary tables of the groups it commits: the root
+// of the summary datasets beside the lake (jobs.Output.Summaries, which the job file's
+// parser defaults), each table under it partitioned like the lake.
+func summariesPath(spec *jobs.Spec) (string, error) {
+	if spec.Output.Summaries == "" {
+		return "", errors.New("output.summaries names no directory")
+	}
+	return spec.Output.Summaries, nil
 }
 
 // dryRun is one DryRun in progress.
@@ -403,7 +414,10 @@ func (d *dryRun) sources(ctx context.Context) {
 		if ps.PageSize == 0 {
 			ps.PageSize = socrata.DefaultSource().PageSize
 		}
-		if files, err := expand(ctx, d.store, ss.BatchPattern()); err == nil {
+		pattern, err := ss.BatchPattern()
+		if err != nil {
+			d.r.problem("source %s: raw batches: %v", name, err)
+		} else if files, err := expand(ctx, d.store, pattern); err == nil {
 			ps.Pending = len(files)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			d.r.problem("source %s: raw batches: %v", name, err)
@@ -462,7 +476,7 @@ func (d *dryRun) outputs(ctx context.Context) {
 		d.r.problem("output %s is in use: job %s on %s has been writing it since %s; wait for it or cancel it",
 			o.Parquet, h.Job, h.Host, h.Since.Format(time.RFC3339))
 	}
-	for _, p := range []struct{ what, path string }{{"parquet", d.spec.Output.Parquet}, {"rejects", d.spec.Output.Rejects}} {
+	for _, p := range []struct{ what, path string }{{"parquet", d.spec.Output.Parquet}, {"summaries", d.spec.Output.Summaries}, {"rejects", d.spec.Output.Rejects}} {
 		if err := localDirUsable(p.path); err != nil {
 			d.r.problem("output %s: %v", p.what, err)
 		}

@@ -95,7 +95,11 @@ func (d *driver) consumeBatches(ctx context.Context) error {
 		if in.Source == "" {
 			continue
 		}
-		dst := d.spec.Sources[in.Source].ConsumedDir() + "/" + path.Base(m.File)
+		consumed, err := d.spec.Sources[in.Source].ConsumedDir()
+		if err != nil {
+			return fmt.Errorf("consume batch: %w", err)
+		}
+		dst := consumed + "/" + path.Base(m.File)
 		if err := d.store.Rename(ctx, m.File, dst); err != nil {
 			return fmt.Errorf("consume batch: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
@@ -68,7 +69,8 @@ type Result struct {
 	PeakRSSBytes   int64    `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
 	Warnings       []string `json:"warnings,omitempty"`
 	// PhaseSeconds is the wall time of each phase: pull, plan, map (with the re-run of
-	// mis-speculated splits), reduce (with the shuffle), commit, publish.
+	// mis-speculated splits), reduce (with the shuffle), commit, publish; and cleanup (of
+	// attempts' leftovers), which comes after Seconds ends.
 	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 	// Pulls are the run's pulls of its sources, if any.
 	Pulls []Pull `json:"pulls,omitempty"`
@@ -81,15 +83,16 @@ type Result struct {
 
 // Outputs says where a job's results are.
 type Outputs struct {
-	Parquet  string `json:"parquet"`
-	Rejects  string `json:"rejects"`
-	Manifest string `json:"manifest,omitempty"`
+	Parquet   string `json:"parquet"`
+	Summaries string `json:"summaries"`
+	Rejects   string `json:"rejects"`
+	Manifest  string `json:"manifest,omitempty"`
 }
 
 // Progress is how far a job run has come, as the API, the status page and the progress bar
 // show it.
 type Progress struct {
-	Phase        string    `json:"phase"` // plan, map, reduce, commit, done
+	Phase        string    `json:"phase"` // pull, plan, map, reduce, commit, publish, cleanup, done
 	MapsDone     int       `json:"maps_done"`
 	MapsTotal    int       `json:"maps_total"`
 	ReducesDone  int       `json:"reduces_done"`
@@ -98,6 +101,11 @@ type Progress struct {
 	BytesTotal   int64     `json:"bytes_total"`
 	RecordsDone  int64     `json:"records_done"`
 	Started      time.Time `json:"started"`
+	// The publish phase: (city, month) groups whose summary rows are loaded into Postgres,
+	// of how many, and those rows. A retried attempt starts again from zero.
+	PublishGroups      int   `json:"publish_groups,omitempty"`
+	PublishGroupsTotal int   `json:"publish_groups_total,omitempty"`
+	PublishRows        int64 `json:"publish_rows,omitempty"`
 }
 
 // Tracker holds a job run's progress; safe for concurrent use.
@@ -129,6 +137,10 @@ type RunOptions struct {
 	Publish *pgsink.Config
 	// SourceTuning, if set, adjusts each source before its pull (tests shorten backoffs).
 	SourceTuning func(*socrata.Source)
+	// Roots, if set, are where the job may read: every file an input expands to is checked
+	// before its header is read (a glob or a directory inside the roots can still hold a
+	// symlink that leads out). nil: not checked.
+	Roots *allowpath.Roots
 }
 
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
@@ -152,6 +164,8 @@ type driver struct {
 	pg   *pgsink.Sink
 	// sourceTuning adjusts sources before their pulls.
 	sourceTuning func(*socrata.Source)
+	// roots, if not nil, confine the files the inputs expand to.
+	roots *allowpath.Roots
 
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
@@ -172,8 +186,25 @@ func NewJobID(name string, now time.Time) string {
 
 // RunJob runs the job described by spec to completion on exec. The returned Result is
 // always non-nil; the error is non-nil when the job did not succeed.
+//
+// The Result, the error and every line logged to opt.Log are cleaned (guard.go): what the job
+// read through env() is redacted and every message capped at MaxMessage.
 func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
+	clean := cleanerFor(spec)
+	opt.Log = clean.logger(opt.Log)
+	res, err := runUncleaned(ctx, spec, exec, job, opt)
+	return clean.result(res), clean.err(err)
+}
+
+func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
 	start := time.Now()
+	// The job's name and run id become path components of its outputs (the rejects folder,
+	// attempt directories): refuse one that could point outside them.
+	for _, c := range []struct{ what, name string }{{"job name", spec.Name}, {"job run id", job}} {
+		if err := checkComponent(c.what, c.name); err != nil {
+			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, task.Fatal(err)
+		}
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -188,9 +219,10 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		}
 		opt.Store = r
 	}
-	// One run writes a lake at a time, across coordinators too: a second one's clean-up
-	// would abort this one's uploads, and their commits could interleave.
-	release, err := lake.Lock(ctx, opt.Store, spec.Output.Parquet, job)
+	// One run writes a lake, and a summaries root, at a time, across coordinators too: a
+	// second one's clean-up would abort this one's uploads, and their commits could
+	// interleave. Two jobs whose lakes differ may still share a summaries root.
+	release, err := lockOutputs(ctx, opt.Store, job, spec.Output.Parquet, spec.Output.Summaries)
 	if err != nil {
 		if errors.Is(err, lake.ErrLocked) {
 			err = fmt.Errorf("%w: %w", ErrOutputBusy, err)
@@ -198,19 +230,25 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
 	}
 	defer release()
+	rejects, err := objstore.Join(spec.Output.Rejects, spec.Name)
+	if err != nil {
+		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
+	}
 	d := &driver{
 		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{}, Version: version.Version(),
-			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: objstore.Join(spec.Output.Rejects, spec.Name)},
+			Outputs: Outputs{Parquet: spec.Output.Parquet, Summaries: spec.Output.Summaries, Rejects: rejects},
 		},
 	}
+	d.roots = opt.Roots
 	err = d.run(ctx)
 	if d.pgdb != nil {
 		d.pgdb.Close()
 	}
 	d.res.Seconds = time.Since(start).Seconds()
+	d.enter("cleanup")
 	switch {
 	case errors.Is(err, errSourceUnavailable):
 		// A clean end: the watermark holds, the next run catches up.
@@ -236,6 +274,9 @@ func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt
 	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Parquet, job); err != nil {
 		d.log.Warn("cleaning the lake's _temporary", "err", err)
+	}
+	if err := lake.Abort(cleanup, d.store, spec.Output.Summaries, job); err != nil {
+		d.log.Warn("cleaning the summaries' _temporary", "err", err)
 	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Rejects, job); err != nil {
 		d.log.Warn("cleaning the rejects' _temporary", "err", err)
@@ -263,7 +304,7 @@ func (d *driver) run(ctx context.Context) error {
 		return err
 	}
 	d.enter("plan")
-	plan, err := PlanJob(ctx, d.store, d.spec, d.job)
+	plan, err := planJob(ctx, d.store, d.spec, d.job, d.roots)
 	if err != nil {
 		return err
 	}
@@ -351,6 +392,9 @@ func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (f
 	}
 	res, err := d.exec.Map(ctx, t)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.checkMapResult(t, res); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -449,6 +493,9 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 		}
 		d.mu.Unlock()
 		res, err := d.exec.Reduce(ctx, t)
+		if err == nil {
+			err = d.checkReduceResult(t, res)
+		}
 		if err != nil {
 			var lost *task.LostError
 			if errors.As(err, &lost) && ctx.Err() == nil && lost.Map < len(t.MapOutput) {
@@ -504,10 +551,13 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		for _, g := range r.Groups {
 			cg := lake.CommitGroup{
 				Key:  record.Key{City: g.City, Year: g.Year, Month: g.Month},
-				Rows: g.Rows, AttemptDir: r.Dir,
+				Rows: g.Rows, AttemptDir: r.Dir, SummaryDir: r.SummaryDir,
 			}
 			for _, f := range g.Files {
 				cg.Files = append(cg.Files, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
+			}
+			for _, f := range g.SummaryFiles {
+				cg.SummaryFiles = append(cg.SummaryFiles, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
 			}
 			groups = append(groups, cg)
 		}
@@ -518,15 +568,45 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		return nil, fmt.Errorf("internal error: records in %d + carried %d != out %d + rejected %d + duplicates %d",
 			d.res.RecordsIn, d.res.RecordsCarried, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
 	}
-	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, d.spec.Output.Parquet, d.job, d.spec.Name,
-		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved},
+	roots := lake.Roots{Lake: d.spec.Output.Parquet, Summaries: d.spec.Output.Summaries}
+	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, roots, d.job, d.spec.Name,
+		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved, Version: version.Version()},
 		groups, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	d.res.Outputs.Manifest = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile)
-	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
+	d.res.Outputs.Manifest, _ = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile) // Commit wrote it: the name is sound
+	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files)+len(m.Summaries.Files))
+	if old, err := lake.FindOldLayout(ctx, d.store, roots.Lake); err == nil && !old.Empty() {
+		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(
+			"the lake %s still holds groups this run did not rewrite in the layout of earlier versions (%d summary files in %s/, %d month=0N directories), "+
+				"so readers cannot open it at its root with Hive partitioning; run the job over all its inputs once to rewrite them",
+			roots.Lake, old.SummaryFiles, lake.LegacySummaryDir, old.GroupDirs))
+	}
 	return m, nil
+}
+
+// lockOutputs claims each distinct root for job run job (see lake.Lock), and returns the
+// function that releases them all.
+func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ...string) (release func(), err error) {
+	var held []func()
+	release = func() {
+		for _, r := range slices.Backward(held) {
+			r()
+		}
+	}
+	for i, root := range roots {
+		if slices.Contains(roots[:i], root) {
+			continue
+		}
+		r, err := lake.Lock(ctx, store, root, job)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, r)
+	}
+	return release, nil
 }
 
 // commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,
@@ -536,7 +616,14 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 func (d *driver) commitRejects(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // a commit is not left half done
 	root := d.spec.Output.Rejects
-	final := objstore.Join(root, d.spec.Name)
+	final, err := objstore.Join(root, d.spec.Name)
+	if err != nil {
+		return fmt.Errorf("commit rejects: %w", err)
+	}
+	staging, err := objstore.Join(root, lake.TemporaryDir, d.job, "_commit")
+	if err != nil {
+		return fmt.Errorf("commit rejects: %w", err)
+	}
 	if objstore.IsS3(root) {
 		if err := d.store.DeletePrefix(ctx, final); err != nil {
 			return fmt.Errorf("commit rejects: %w", err)
@@ -545,13 +632,12 @@ func (d *driver) commitRejects(ctx context.Context) error {
 			if m.Rejects == "" {
 				continue
 			}
-			if err := d.store.Rename(ctx, m.Rejects, objstore.Join(final, fmt.Sprintf("part-m-%05d.jsonl", m.Index))); err != nil {
+			if err := d.store.Rename(ctx, m.Rejects, final+"/"+fmt.Sprintf("part-m-%05d.jsonl", m.Index)); err != nil {
 				return fmt.Errorf("commit rejects: %w", err)
 			}
 		}
 		return lake.Abort(ctx, d.store, root, d.job)
 	}
-	staging := filepath.Join(root, lake.TemporaryDir, d.job, "_commit")
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return err
 	}
@@ -563,22 +649,83 @@ func (d *driver) commitRejects(ctx context.Context) error {
 			return fmt.Errorf("commit rejects: %w", err)
 		}
 	}
-	trash := filepath.Join(root, lake.TemporaryDir, d.job, "_replaced")
+	trash := filepath.Join(filepath.Dir(staging), "_replaced")
 	if err := lake.Replace(staging, final, trash); err != nil {
 		return fmt.Errorf("commit rejects: %w", err)
 	}
 	return lake.Abort(ctx, d.store, root, d.job)
 }
 
-// cleanMapOutputs deletes the job's map outputs: they are needed only until the job ends.
+// cleanMapOutputs deletes the job's map outputs held in this process (an in-process
+// executor's): they are needed only until the job ends. Only directories named after the job
+// are removed (shuffle.MapOutputPath's layout): the paths come from task results, and anyone
+// with the token can report one.
 func (d *driver) cleanMapOutputs() {
 	dirs := map[string]bool{}
 	for _, m := range d.mapRes {
 		if m.Output.Path != "" && m.Output.Worker == "" {
-			dirs[filepath.Dir(m.Output.Path)] = true
+			if dir := filepath.Dir(filepath.Clean(m.Output.Path)); filepath.Base(dir) == d.job {
+				dirs[dir] = true
+			}
 		}
 	}
 	for dir := range dirs {
 		os.RemoveAll(dir)
 	}
+}
+
+// checkMapResult refuses a map result whose rejects file is not in the attempt's own
+// directory: the commit moves that file into the rejects output, and a result comes from
+// whoever holds the token, not necessarily a worker of ours.
+func (d *driver) checkMapResult(t task.Map, res task.MapResult) error {
+	if res.Rejects == "" {
+		return nil
+	}
+	dir, err := lake.AttemptDir(d.spec.Output.Rejects, d.job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
+	if err == nil && !under(dir, res.Rejects) {
+		err = fmt.Errorf("%s: the result names rejects %s, outside the attempt's directory %s", t, res.Rejects, dir)
+	}
+	if err != nil {
+		return task.Fatal(err)
+	}
+	return nil
+}
+
+// checkReduceResult refuses a reduce result whose stages are not the attempt's own: the
+// commit promotes what lies there into the lake and the summary datasets.
+func (d *driver) checkReduceResult(t task.Reduce, res task.ReduceResult) error {
+	if res.Dir == "" && res.SummaryDir == "" && len(res.Groups) == 0 {
+		return nil
+	}
+	name := fmt.Sprintf("r-%d", t.Index)
+	st, err := lake.NewStage(d.store, d.spec.Output.Parquet, d.job, name, t.Attempt)
+	if err != nil {
+		return task.Fatal(err)
+	}
+	if res.Dir != st.Dir() {
+		return task.Fatal(fmt.Errorf("%s: the result names the stage %s, not the attempt's %s", t, res.Dir, st.Dir()))
+	}
+	sums, err := lake.NewStage(d.store, d.spec.Output.Summaries, d.job, name, t.Attempt)
+	if err != nil {
+		return task.Fatal(err)
+	}
+	if res.SummaryDir != sums.Dir() {
+		return task.Fatal(fmt.Errorf("%s: the result names the summaries' stage %s, not the attempt's %s", t, res.SummaryDir, sums.Dir()))
+	}
+	return nil
+}
+
+// under reports whether p names something strictly inside directory dir, with no empty,
+// "." or ".." segment after it.
+func under(dir, p string) bool {
+	rest, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	if !ok {
+		return false
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }

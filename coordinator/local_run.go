@@ -29,6 +29,9 @@ type LocalConfig struct {
 	Publish *pgsink.Config
 	// SourceTuning adjusts each source before its pull (nil: as the job file says).
 	SourceTuning func(*socrata.Source)
+	// AllowPaths are the roots the job may read and write (empty: any path); `coordinator
+	// run` gives the job file's directory and its --allow-path flags.
+	AllowPaths []string
 }
 
 // RunLocal runs the job described by spec on a local cluster (see LocalCluster) and
@@ -38,7 +41,7 @@ func RunLocal(ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, e
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
-	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish, SourceTuning: cfg.SourceTuning})
+	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish, SourceTuning: cfg.SourceTuning, AllowPaths: cfg.AllowPaths})
 	if err != nil {
 		return &Result{Name: spec.Name, Status: "failed", Error: err.Error()}, err
 	}

@@ -41,6 +41,9 @@ type LocalClusterConfig struct {
 	SourceTuning func(*socrata.Source)
 	// Schedules are job files the coordinator runs on their schedules.
 	Schedules []string
+	// AllowPaths are the roots jobs may read and write, checked by the coordinator and the
+	// workers (see ServerConfig.AllowPaths); empty: any path.
+	AllowPaths []string
 }
 
 // StartLocalCluster starts a coordinator and cfg.Workers workers, with a fresh random
@@ -72,6 +75,7 @@ func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
 	sc := LocalServerConfig()
 	sc.DataDir, sc.Key, sc.Token, sc.Log, sc.Name = filepath.Join(c.dir, "coordinator"), key, c.Token, cfg.Log, "coordinator"
 	sc.Publish, sc.SourceTuning, sc.Schedules = cfg.Publish, cfg.SourceTuning, cfg.Schedules
+	sc.AllowPaths, sc.AnyPath = cfg.AllowPaths, len(cfg.AllowPaths) == 0
 	srv, err := NewServer(sc)
 	if err != nil {
 		c.cleanup()
@@ -84,6 +88,7 @@ func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
 		wc.Join = []string{srv.GossipAddr()}
 		wc.DataDir = filepath.Join(c.dir, wc.Name)
 		wc.Slots, wc.Key, wc.Token, wc.Log = cfg.Slots, key, c.Token, cfg.Log
+		wc.AllowPaths, wc.AnyPath = cfg.AllowPaths, len(cfg.AllowPaths) == 0
 		w, err := worker.Start(wc)
 		if err != nil {
 			c.Shutdown(context.Background())

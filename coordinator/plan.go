@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/task"
@@ -31,6 +32,12 @@ type Plan struct {
 // schema finds its columns there, and cuts each file into split-sized byte ranges. A gzip
 // file is one task; a SODA JSON file is one task.
 func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string) (*Plan, error) {
+	return planJob(ctx, store, spec, job, nil)
+}
+
+// planJob is PlanJob that, when roots is not nil, refuses a file outside them before it
+// reads a byte of it.
+func planJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string, roots *allowpath.Roots) (*Plan, error) {
 	p := &Plan{}
 	for i, in := range spec.Inputs {
 		files, err := expand(ctx, store, in.Path)
@@ -41,6 +48,11 @@ func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job str
 			return nil, fmt.Errorf("input %q: %w", in.Name, err)
 		}
 		for _, fi := range files {
+			if roots != nil {
+				if err := roots.Check(fi.Name); err != nil {
+					return nil, task.Fatal(fmt.Errorf("input %q: %w", in.Name, err))
+				}
+			}
 			if _, err := p.addFile(ctx, store, spec, job, i, fi); err != nil {
 				return nil, err
 			}

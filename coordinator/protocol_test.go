@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,6 @@ import (
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/task"
 )
-
-// syncBuffer is a log destination the server's goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestWorkerOfAnotherProtocolIsRefused joins a worker that advertises another wire protocol
 // — here a release from before protocols were numbered, which advertises none — to a real
@@ -78,6 +59,9 @@ func TestWorkerOfAnotherProtocolIsRefused(t *testing.T) {
 	call := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, "http://"+s.APIAddr()+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer secret")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,30 +28,44 @@ func dueAtStart(sc *jobs.Schedule, st scheduleState, now time.Time) bool {
 
 // startSchedules runs each job file's job on its schedule until the server shuts down.
 // Files are parsed now, to fail fast, and again at every run, so edits and env() values
-// take effect.
+// take effect; like a submitted job, a scheduled one reads only the allowed variables and
+// paths (checked now and at every run).
 func (s *Server) startSchedules(files []string) error {
 	for _, f := range files {
-		spec, err := jobs.ParseFile(f)
+		spec, err := jobs.ParseFileWith(f, jobs.ParseOptions{Env: s.env})
 		if err != nil {
-			return err
+			return cleaner{}.err(err)
 		}
+		clean := cleanerFor(spec)
 		if spec.Schedule == nil {
 			return fmt.Errorf("%s: job %q has no schedule attribute", f, spec.Name)
 		}
+		dir := filepath.Join(s.cfg.DataDir, "schedules")
+		statePath, err := dataFile(dir, "job name", spec.Name, ".json")
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := s.roots.CheckSpec(spec); err != nil {
+			return clean.err(fmt.Errorf("%s: job %q: %w", f, spec.Name, err))
+		}
 		s.wg.Add(1)
-		go s.scheduleLoop(f, spec.Name, spec.Schedule)
+		go s.scheduleLoop(f, spec.Name, spec.Schedule, statePath, clean.logger(s.log))
 	}
 	return nil
 }
 
-func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule) {
+// scheduleLoop runs file's job on schedule sc; log is cleaned of what the file read through
+// env() (its schedule, for one).
+func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule, statePath string, log *slog.Logger) {
 	defer s.wg.Done()
-	statePath := filepath.Join(s.cfg.DataDir, "schedules", name+".json")
 	var st scheduleState
 	if b, err := os.ReadFile(statePath); err == nil {
 		json.Unmarshal(b, &st)
 	}
-	log := s.log.With("schedule", name, "when", sc.Text)
+	log = log.With("schedule", name, "when", sc.Text)
 	next := sc.Next(time.Now())
 	if dueAtStart(sc, st, time.Now()) {
 		log.Info("a scheduled run was missed; running now", "last", st.Last)
@@ -87,9 +102,9 @@ func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule) {
 }
 
 func (s *Server) runScheduled(file string) (string, error) {
-	spec, err := jobs.ParseFile(file)
+	spec, err := jobs.ParseFileWith(file, jobs.ParseOptions{Env: s.env})
 	if err != nil {
-		return "", err
+		return "", cleaner{}.err(err)
 	}
 	return s.SubmitSpec(spec)
 }

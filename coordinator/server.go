@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,9 @@ import (
 	"github.com/ireports/ireports/socrata"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
@@ -54,12 +57,28 @@ type ServerConfig struct {
 	SourceTuning func(*socrata.Source)
 	// Schedules are job files whose jobs run on their schedule attribute.
 	Schedules []string
+	// AllowPaths are the roots every job's inputs, outputs and sources' raw batches must lie
+	// in: local directories and s3://bucket/prefix (see package allowpath). A job with a path
+	// outside them is refused when submitted. Required unless AnyPath.
+	AllowPaths []string
+	// AnyPath lets jobs read and write anywhere this process can (--allow-any-path), for a
+	// coordinator whose token holders may all act as its user. Ignored when AllowPaths is set.
+	AnyPath bool
+	// JobEnv names the environment variables that job files may read with env(), besides
+	// those starting with jobs.DefaultEnvPrefix; reading any other is an error at submit.
+	JobEnv []string
 	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
 	// NewServer fills in the role and node.
 	Profiling obs.ProfilingConfig
 	// PyroscopeUI is the Pyroscope UI the status page links each job to ("": the
 	// Profiling.ServerURL; no links when both are empty).
 	PyroscopeUI string
+	// HTTP bounds the API's connections (zero fields: httpserve.DefaultLimits). A worker's
+	// long poll lifts them for itself, up to PollWait.
+	HTTP httpserve.Limits
+	// TLS, if set, serves the API over HTTPS (httpserve.ServerTLS); the coordinator then
+	// advertises its API to the workers as https://host:port.
+	TLS *tls.Config
 }
 
 // DefaultServerConfig is the production preset: memberlist's LAN timings, a 10 s lease.
@@ -68,9 +87,10 @@ func DefaultServerConfig() ServerConfig {
 }
 
 // LocalServerConfig is the preset for a cluster on loopback (tests, `coordinator run`):
-// free ports, fast failure detection, a short lease.
+// free ports, fast failure detection, a short lease, and jobs may use any path (the
+// caller runs its own jobs; set AllowPaths to confine them, as `coordinator run` does).
 func LocalServerConfig() ServerConfig {
-	return ServerConfig{Bind: "127.0.0.1:0", API: "127.0.0.1:0", Lease: 3 * time.Second, PollWait: 5 * time.Second, Fast: true}
+	return ServerConfig{Bind: "127.0.0.1:0", API: "127.0.0.1:0", Lease: 3 * time.Second, PollWait: 5 * time.Second, Fast: true, AnyPath: true}
 }
 
 func (c *ServerConfig) validate() error {
@@ -83,11 +103,26 @@ func (c *ServerConfig) validate() error {
 		return errors.New("no data directory: give --data-dir")
 	case c.Lease <= 0 || c.PollWait <= 0:
 		return errors.New("lease and poll wait must be positive")
+	case len(c.AllowPaths) == 0 && !c.AnyPath:
+		return allowpath.ErrNoRoots
+	}
+	for _, name := range c.JobEnv {
+		if !validEnvName(name) {
+			return fmt.Errorf("job env: %q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
+		}
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
 	return nil
+}
+
+// roots returns the allowed paths of c.
+func (c *ServerConfig) roots() (*allowpath.Roots, error) {
+	if len(c.AllowPaths) == 0 {
+		return allowpath.Any(), nil
+	}
+	return allowpath.New(c.AllowPaths)
 }
 
 // Server is the coordinator daemon: a gossip member, the scheduler of the cluster's task
@@ -101,6 +136,8 @@ type Server struct {
 	ln      net.Listener
 	started time.Time
 	prof    *obs.Profiler // nil unless profiling
+	roots   *allowpath.Roots
+	env     jobs.EnvPolicy // what submitted and scheduled job files may read with env()
 
 	ctx    context.Context // parent of every job run; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -164,6 +201,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	roots, err := cfg.roots()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "jobs"), 0o755); err != nil {
 		return nil, err
 	}
@@ -171,13 +212,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api listen: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, ln: ln, jobs: map[string]*JobStatus{}, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Log, ln: ln, jobs: map[string]*JobStatus{}, started: time.Now(), roots: roots,
+		env: jobs.EnvPolicy{Allow: cfg.JobEnv, Prefix: jobs.DefaultEnvPrefix}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.loadHistory()
 	s.sched = NewScheduler(cfg.Lease, cfg.Log)
 	s.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
-		Meta: cluster.Meta{Role: cluster.RoleCoordinator, API: ln.Addr().String(), Version: version.Version(), Protocol: version.Protocol},
+		Meta: cluster.Meta{Role: cluster.RoleCoordinator, API: httpserve.URL(ln.Addr().String(), cfg.TLS), Version: version.Version(), Protocol: version.Protocol},
 	}, nil)
 	if err != nil {
 		ln.Close()
@@ -192,12 +234,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.sched.Shutdown()
 		return nil, err
 	}
-	s.http = &http.Server{Handler: obs.HTTPMetrics("coordinator", s.routes()), ReadHeaderTimeout: 10 * time.Second}
+	s.http = httpserve.NewServer(obs.HTTPMetrics("coordinator", httpserve.SecurityHeaders(httpserve.StrictCSP, s.routes())), cfg.HTTP)
+	s.http.TLSConfig = cfg.TLS
 	s.wg.Add(2)
 	go s.watchMembers()
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpserve.Serve(s.http, ln); err != nil {
 			s.log.Error("api server", "err", err)
 		}
 	}()
@@ -205,7 +248,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.Shutdown(context.Background())
 		return nil, err
 	}
-	s.log.Info("coordinator up", "api", s.APIAddr(), "gossip", s.members.Addr(), "version", version.Version(), "protocol", version.Protocol)
+	s.log.Info("coordinator up", "api", s.APIAddr(), "gossip", s.members.Addr(), "version", version.Version(), "protocol", version.Protocol, "allowed_paths", roots.String())
 	return s, nil
 }
 
@@ -270,11 +313,12 @@ func (s *Server) watchMembers() {
 	}
 }
 
-// Submit validates and starts a job; it returns the job run's id.
+// Submit validates and starts a job; it returns the job run's id. The job file's env()
+// calls may read only the variables the server's config allows.
 func (s *Server) Submit(src task.JobSource) (string, error) {
-	spec, err := jobs.Parse(src.Source, src.Path)
+	spec, err := jobs.ParseWith(src.Source, src.Path, jobs.ParseOptions{Env: s.env})
 	if err != nil {
-		return "", err
+		return "", cleaner{}.err(err)
 	}
 	return s.start(spec)
 }
@@ -282,7 +326,23 @@ func (s *Server) Submit(src task.JobSource) (string, error) {
 // SubmitSpec starts a parsed job; it returns the job run's id.
 func (s *Server) SubmitSpec(spec *jobs.Spec) (string, error) { return s.start(spec) }
 
+// start admits a job — its name can name files, its paths lie in the allowed roots, its
+// output is not in use — and runs it. From here on, every message about the job passes
+// its cleaner (guard.go).
 func (s *Server) start(spec *jobs.Spec) (string, error) {
+	clean := cleanerFor(spec)
+	if err := checkComponent("job name", spec.Name); err != nil {
+		return "", clean.err(err)
+	}
+	if err := s.roots.CheckSpec(spec); err != nil {
+		return "", clean.err(fmt.Errorf("job %q: %w", spec.Name, err))
+	}
+	id := NewJobID(spec.Name, time.Now())
+	history, err := dataFile(filepath.Join(s.cfg.DataDir, "jobs"), "job run id", id, ".json")
+	if err != nil {
+		return "", clean.err(err)
+	}
+	log := clean.logger(s.log)
 	// Workers get the parsed spec without the job file's text, which may hold secrets
 	// (a literal database URL or app token) that the spec itself never carries.
 	shipped := *spec
@@ -291,10 +351,9 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode job spec: %w", err)
 	}
-	id := NewJobID(spec.Name, time.Now())
 	ctx, cancel := context.WithCancel(WithSpec(s.ctx, wire))
 	run := &JobStatus{ID: id, Name: spec.Name, State: "running", Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
-	run.outputs = []string{spec.Output.Parquet, spec.Output.Rejects}
+	run.outputs = []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -304,19 +363,19 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	if other := s.outputInUse(run.outputs); other != "" {
 		s.mu.Unlock()
 		cancel()
-		return "", fmt.Errorf("%w: job %s is writing to %s; wait for it or cancel it", ErrOutputBusy, other, spec.Output.Parquet)
+		return "", clean.err(fmt.Errorf("%w: job %s is writing to %s; wait for it or cancel it", ErrOutputBusy, other, spec.Output.Parquet))
 	}
 	s.jobs[id] = run
 	s.order = append(s.order, id)
 	s.wg.Add(1)
 	s.mu.Unlock()
-	s.log.Info("job submitted", "job", id, "file", spec.File)
+	log.Info("job submitted", "job", id, "file", spec.File)
 	obs.JobStarted()
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
 		obs.ForJob(ctx, id) // the job's planning, commit and publishing profile under its id
-		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish, SourceTuning: s.cfg.SourceTuning})
+		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish, SourceTuning: s.cfg.SourceTuning, Roots: s.roots})
 		now := time.Now().UTC()
 		obs.JobFinished(res.Status, now.Sub(run.Submitted))
 		s.mu.Lock()
@@ -324,9 +383,11 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 		run.Progress = run.tracker.Snapshot()
 		snapshot := *run
 		s.mu.Unlock()
-		s.log.Info("job finished", "job", id, "status", res.Status, "err", res.Error)
-		if err := writeJSONFile(filepath.Join(s.cfg.DataDir, "jobs", id+".json"), snapshot); err != nil {
-			s.log.Warn("saving job history", "job", id, "err", err)
+		log.Info("job finished", "job", id, "status", res.Status, "err", res.Error)
+		// The snapshot holds the cleaned result (RunJob's) and no spec: never the job
+		// file's text, its database URL or what it read through env().
+		if err := writeJSONFile(history, snapshot); err != nil {
+			log.Warn("saving job history", "job", id, "err", err)
 		}
 	}()
 	return id, nil
@@ -451,8 +512,12 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST "+task.PathComplete, s.handleComplete)
 	api.HandleFunc("GET /{$}", s.handleStatusPage)
 	api.Handle("GET /metrics", obs.Handler())
-	api.Handle("/debug/pprof/", obs.PprofHandler())
-	mux.Handle("/", auth.RequireToken(s.cfg.Token, api))
+	// A CPU profile or trace answers after its duration, which pprof itself caps below the
+	// server's WriteTimeout.
+	api.Handle("/debug/pprof/", httpserve.Stream(2*time.Minute, obs.PprofHandler()))
+	// Refusals are logged: a worker with another token retries for ever, and its log is not
+	// the only place an operator looks.
+	mux.Handle("/", (&auth.Guard{Token: s.cfg.Token, Log: s.log}).Handler(api))
 	return mux
 }
 
@@ -494,6 +559,8 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusConflict, "%s", why)
 		return
 	}
+	// The poll may wait longer than the server's limits allow a request.
+	httpserve.Hold(w, s.cfg.PollWait+pollAnswerTime)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PollWait)
 	defer cancel()
 	as := s.sched.Poll(ctx, req.Worker, req.Free)
@@ -502,6 +569,9 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, as)
 }
+
+// pollAnswerTime is what a long poll has to write its answer once its wait is over.
+const pollAnswerTime = 10 * time.Second
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	var req task.HeartbeatRequest
@@ -531,5 +601,5 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func httpError(w http.ResponseWriter, code int, format string, args ...any) {
-	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+	writeJSON(w, code, map[string]string{"error": capMessage(fmt.Sprintf(format, args...))})
 }

@@ -291,6 +291,7 @@ func (r *Reader) scanRecord() bool {
 	s, i := r.pos, r.pos // record start and scan position
 	q, multi, big := 0, false, false
 	var end int
+	var last byte // while big: the byte before buf[max], which the frozen prefix hides
 	for {
 		k, q2, m := recordEnd(r.buf[i:r.w], q)
 		q, multi = q2, multi || m
@@ -309,6 +310,7 @@ func (r *Reader) scanRecord() bool {
 			// first max bytes as the raw record in buf[:max], and scan the rest
 			// through buf[max:] without holding it.
 			big = true
+			last = r.buf[i-1]
 			copy(r.buf, r.buf[s:s+max])
 			r.off += int64(i - max) // buf[max] now stands for the next unread byte
 			r.w, i = max, max
@@ -317,6 +319,9 @@ func (r *Reader) scanRecord() bool {
 			}
 		}
 		if big {
+			if i > max {
+				last = r.buf[i-1]
+			}
 			r.pos = i
 			r.fill(i, max) // keeps nothing but the frozen prefix
 			i = r.pos
@@ -333,8 +338,16 @@ func (r *Reader) scanRecord() bool {
 
 	r.rec = Record{Offset: recOff}
 	var raw []byte
+	var size int64 // the record's full length, without its terminator
 	if big {
 		raw = r.buf[:max:max]
+		size = r.off + int64(end) - recOff
+		if end > max {
+			last = r.buf[end-1]
+		}
+		if last == '\r' {
+			size--
+		}
 	} else {
 		raw = r.buf[s:end:end]
 		if n := len(raw); n > 0 && raw[n-1] == '\r' {
@@ -344,9 +357,12 @@ func (r *Reader) scanRecord() bool {
 			return false
 		}
 	}
+	if !big {
+		size = int64(len(raw))
+	}
 	if big || len(raw) > max {
 		r.rec.Raw = raw[:max:max]
-		r.rec.Err = &ParseError{Record: recOff, Offset: recOff + int64(max), Err: ErrTooLarge}
+		r.rec.Err = &ParseError{Record: recOff, Offset: recOff + int64(max), Err: ErrTooLarge, Size: size}
 		return true
 	}
 	r.rec.Raw = raw

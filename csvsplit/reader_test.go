@@ -560,6 +560,10 @@ func TestTooLargeBoundedMemory(t *testing.T) {
 			if !errors.Is(rec.Err, ErrTooLarge) || !errors.Is(rec.Err, ErrMalformed) || len(rec.Raw) != limit || rec.Offset != 0 {
 				t.Fatalf("record: err %v, %d raw bytes, offset %d", rec.Err, len(rec.Raw), rec.Offset)
 			}
+			var size *ParseError
+			if want := int64(len(head)) + 64<<20 + int64(strings.Index(tail, "\nnext")); !errors.As(rec.Err, &size) || size.Size != want {
+				t.Fatalf("record error %v, want a *ParseError of size %d", rec.Err, want)
+			}
 			var pe *ParseError
 			if !errors.As(rec.Err, &pe) || pe.Offset != limit {
 				t.Fatalf("error %#v, want a *ParseError at byte %d", rec.Err, limit)
@@ -575,6 +579,60 @@ func TestTooLargeBoundedMemory(t *testing.T) {
 				t.Fatalf("buffer grew to %d bytes", n)
 			}
 		})
+	}
+}
+
+// TestRecordSize checks the length of each record against its line: len(Raw) for records
+// that fit, ParseError.Size for records cut at the limit; with LF and CRLF terminators and a
+// last record ending at EOF, under reads of one byte (every buffer boundary) and whole reads.
+func TestRecordSize(t *testing.T) {
+	const limit = 8
+	lines := []string{"a,b", "", "abcdefgh", "abcdefghi", "abcdefghij", strings.Repeat("x", 100), "c,d"}
+	for _, eol := range []string{"\n", "\r\n"} {
+		for _, last := range []string{eol, ""} {
+			data := strings.Join(lines, eol) + last
+			for _, wrap := range []struct {
+				name string
+				f    wrapFunc
+			}{{"whole", func(r io.Reader) io.Reader { return r }}, {"one byte", iotest.OneByteReader}} {
+				t.Run(fmt.Sprintf("%q/%q/%s", eol, last, wrap.name), func(t *testing.T) {
+					rd, err := NewReader(wrap.f(strings.NewReader(data)), Options{End: int64(len(data)), MaxRecordBytes: limit})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var sizes []int64
+					for {
+						rec, err := rd.Next()
+						if err == io.EOF {
+							break
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+						size := int64(len(rec.Raw))
+						var pe *ParseError
+						if errors.As(rec.Err, &pe) && errors.Is(pe, ErrTooLarge) {
+							if len(rec.Raw) != limit || !strings.Contains(pe.Error(), fmt.Sprintf("(%d bytes in all)", pe.Size)) {
+								t.Errorf("record at %d: %v with %d raw bytes", rec.Offset, pe, len(rec.Raw))
+							}
+							size = pe.Size
+						} else if rec.Err != nil || size > limit {
+							t.Errorf("record at %d: %v with %d raw bytes", rec.Offset, rec.Err, size)
+						}
+						sizes = append(sizes, size)
+					}
+					var want []int64
+					for _, l := range lines {
+						if l != "" {
+							want = append(want, int64(len(l)))
+						}
+					}
+					if !slices.Equal(sizes, want) {
+						t.Errorf("sizes %v, want %v", sizes, want)
+					}
+				})
+			}
+		}
 	}
 }
 

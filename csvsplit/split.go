@@ -73,8 +73,9 @@ type Options struct {
 	Lookahead int
 
 	// MaxRecordBytes bounds one record (without its terminator), in bytes. A longer
-	// record is returned as malformed with ErrTooLarge and its raw bytes truncated to
-	// this length. Zero means DefaultMaxRecordBytes.
+	// record is returned as malformed with ErrTooLarge (a *ParseError whose Size is its
+	// full length) and its raw bytes truncated to this length. Zero means
+	// DefaultMaxRecordBytes.
 	MaxRecordBytes int
 }
 
@@ -132,9 +133,15 @@ type ParseError struct {
 	Record int64 // file offset of the record's first byte
 	Offset int64 // file offset of the byte where the problem shows
 	Err    error // ErrBareQuote, ErrQuote, ErrUnterminated or ErrTooLarge
+	// Size is, for ErrTooLarge, the record's full length without its terminator, which
+	// the Reader counts without holding the record (Record.Raw keeps MaxRecordBytes of it).
+	Size int64
 }
 
 func (e *ParseError) Error() string {
+	if e.Size > 0 {
+		return fmt.Sprintf("csv record at byte %d: %v at byte %d (%d bytes in all)", e.Record, e.Err, e.Offset, e.Size)
+	}
 	return fmt.Sprintf("csv record at byte %d: %v at byte %d", e.Record, e.Err, e.Offset)
 }
 

@@ -36,6 +36,7 @@ const (
 	ReasonBadTimestamp     = "bad_timestamp"      // a time field matches none of its layouts
 	ReasonBadCoordinate    = "bad_coordinate"     // latitude, longitude or point is not a number/point
 	ReasonInvalidUTF8      = "invalid_utf8"       // a kept text field is not valid UTF-8
+	ReasonNULByte          = "nul_byte"           // a kept text field holds a NUL byte, which PostgreSQL text refuses
 	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values
 )
 

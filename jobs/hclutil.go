@@ -2,14 +2,13 @@ package jobs
 
 import (
 	"fmt"
-	"os"
+	"math/big"
 	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
-	"github.com/zclconf/go-cty/cty/function"
 )
 
 // SpecError is the error of Parse, ParseFile and the built-in schema loader: one or more
@@ -50,41 +49,31 @@ func specError(diags hcl.Diagnostics) error {
 			errs = append(errs, d)
 		}
 	}
-	return &SpecError{Diags: errs}
+	return &SpecError{Diags: capDiags(errs)}
+}
+
+// maxDiagText bounds a diagnostic's summary and detail, in bytes: several echo a value from
+// the job file, which may be as large as the file.
+const maxDiagText = 1024
+
+// capDiags cuts long diagnostic texts. It runs after redaction, so it never leaves the head of
+// a secret that redaction would have recognized whole.
+func capDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	cut := func(s string) string {
+		if len(s) <= maxDiagText {
+			return s
+		}
+		return strings.ToValidUTF8(s[:maxDiagText], "") + "… (cut)"
+	}
+	for _, d := range diags {
+		d.Summary, d.Detail = cut(d.Summary), cut(d.Detail)
+	}
+	return diags
 }
 
 func diagAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}
 }
-
-// evalContext is the context every expression of a job file is evaluated in. There are no
-// variables yet; env() lets a job file take secrets (a database URL) from the environment
-// instead of holding them.
-func evalContext() *hcl.EvalContext {
-	return &hcl.EvalContext{Functions: map[string]function.Function{"env": envFunc}}
-}
-
-// envFunc is env(NAME) or env(NAME, DEFAULT). An unset variable without a default is an error,
-// not "": a job silently writing to the wrong database is worse than one that does not start.
-var envFunc = function.New(&function.Spec{
-	Description: "Returns the value of an environment variable.",
-	Params:      []function.Parameter{{Name: "name", Type: cty.String}},
-	VarParam:    &function.Parameter{Name: "default", Type: cty.String},
-	Type:        function.StaticReturnType(cty.String),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		if len(args) > 2 {
-			return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
-		}
-		name := args[0].AsString()
-		if v, ok := os.LookupEnv(name); ok {
-			return cty.StringVal(v), nil
-		}
-		if len(args) == 2 {
-			return args[1], nil
-		}
-		return cty.NilVal, fmt.Errorf("environment variable %s is not set (give env(%q, DEFAULT) for a default)", name, name)
-	},
-})
 
 // evalAs evaluates an attribute and converts it to ty, refusing null and unknown values.
 func evalAs(attr *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type) (cty.Value, hcl.Diagnostics) {
@@ -145,19 +134,29 @@ func evalFloat(attr *hcl.Attribute, ctx *hcl.EvalContext) (float64, hcl.Diagnost
 	if diags.HasErrors() {
 		return 0, diags
 	}
-	f, _ := v.AsBigFloat().Float64()
+	bf := v.AsBigFloat()
+	if bf.IsInf() {
+		return 0, hcl.Diagnostics{diagAt(attr.Expr.Range(), "Bad "+attr.Name, fmt.Sprintf("%s must be a finite number.", attr.Name))}
+	}
+	f, _ := bf.Float64() // beyond float64's range: ±Inf, which every caller's bounds refuse
 	return f, nil
 }
 
-func evalInt(attr *hcl.Attribute, ctx *hcl.EvalContext) (int64, hcl.Diagnostics) {
+// evalIntIn evaluates a whole number in [lo, hi]. Values that do not fit an int64 (1e300)
+// are out of range like any other, never wrapped or clamped silently.
+func evalIntIn(attr *hcl.Attribute, ctx *hcl.EvalContext, lo, hi int64) (int64, hcl.Diagnostics) {
 	v, diags := evalAs(attr, ctx, cty.Number)
 	if diags.HasErrors() {
 		return 0, diags
 	}
 	bf := v.AsBigFloat()
-	i, acc := bf.Int64()
-	if !bf.IsInt() || acc != 0 {
+	if bf.IsInf() || !bf.IsInt() {
 		return 0, hcl.Diagnostics{diagAt(attr.Expr.Range(), "Not an integer", fmt.Sprintf("%s must be a whole number.", attr.Name))}
+	}
+	i, acc := bf.Int64()
+	if acc != big.Exact || i < lo || i > hi {
+		return 0, hcl.Diagnostics{diagAt(attr.Expr.Range(), "Bad "+attr.Name,
+			fmt.Sprintf("%s must be between %d and %d, not %s.", attr.Name, lo, hi, bf.Text('g', 6)))}
 	}
 	return i, nil
 }
@@ -195,20 +194,29 @@ const (
 	defaultSplitSize = 64 << 20
 )
 
+// MaxSize is the largest size ParseSize accepts, in bytes (4 EiB): far above any setting's
+// own bound, and far enough below the int64 limit that sums and products of a few sizes do
+// not overflow either.
+const MaxSize = 1 << 62
+
 // ParseSize parses a byte size: a whole number of bytes, optionally followed by B, KiB, MiB or
-// GiB ("64MiB", "1 GiB", "4096"). Decimal units (MB) are refused rather than guessed.
+// GiB ("64MiB", "1 GiB", "4096"). Decimal units (MB), fractions, exponents ("1e3") and signs
+// are refused rather than guessed, and so is a size of more than MaxSize bytes, whatever its
+// spelling: no input overflows.
 func ParseSize(s string) (int64, error) {
+	q := truncateForMessage(s)
 	t := strings.TrimSpace(s)
 	i := 0
 	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
 		i++
 	}
 	if i == 0 {
-		return 0, fmt.Errorf("size %q: want a whole number of bytes with an optional unit B, KiB, MiB or GiB", s)
+		return 0, fmt.Errorf("size %q: want a whole number of bytes with an optional unit B, KiB, MiB or GiB", q)
 	}
 	n, err := strconv.ParseInt(t[:i], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("size %q: %w", s, err)
+		// strconv's message repeats the digits, which may be many: say it once.
+		return 0, fmt.Errorf("size %q: too large (at most %d bytes)", q, int64(MaxSize))
 	}
 	var mult int64
 	switch strings.TrimSpace(t[i:]) {
@@ -221,10 +229,10 @@ func ParseSize(s string) (int64, error) {
 	case "GiB":
 		mult = 1 << 30
 	default:
-		return 0, fmt.Errorf("size %q: unknown unit %q (want B, KiB, MiB or GiB)", s, strings.TrimSpace(t[i:]))
+		return 0, fmt.Errorf("size %q: unknown unit %q (want B, KiB, MiB or GiB)", q, truncateForMessage(strings.TrimSpace(t[i:])))
 	}
-	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q: too large", s)
+	if n > MaxSize/mult {
+		return 0, fmt.Errorf("size %q: too large (at most %d bytes)", q, int64(MaxSize))
 	}
 	return n * mult, nil
 }

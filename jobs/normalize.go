@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -102,11 +103,28 @@ func (s *Schema) Bind(header []string) (*Normalizer, error) {
 	for _, id := range []fieldID{fRequestID, fCreatedAt} {
 		if n.col[id] < 0 {
 			f, _ := s.Field(fieldNames[id])
-			return nil, fmt.Errorf("schema %q: field %s: none of its columns %q is in the header %q: %w",
-				s.Name, fieldNames[id], f.Columns, header, ErrNoColumns)
+			return nil, fmt.Errorf("schema %q: field %s: none of its columns %q is in the header %s: %w",
+				s.Name, fieldNames[id], f.Columns, quoteHeader(header), ErrNoColumns)
 		}
 	}
 	return n, nil
+}
+
+// maxHeaderEcho bounds the header text an error quotes, in bytes: a header is the input
+// file's first line, and a hostile or broken file can make it megabytes long.
+const maxHeaderEcho = 200
+
+// quoteHeader quotes a header for an error message, cut to maxHeaderEcho bytes of its text.
+func quoteHeader(header []string) string {
+	q := fmt.Sprintf("%q", header)
+	if len(q) <= maxHeaderEcho {
+		return q
+	}
+	cut := maxHeaderEcho
+	for cut > 0 && !utf8.RuneStart(q[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes cut)", q[:cut], len(q)-cut)
 }
 
 // Normalize fills r from one CSV record's fields (byte slices, as the split reader returns
@@ -151,8 +169,8 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if id == nil {
 		return reject(ReasonMissingRequestID, fRequestID, cols[fRequestID], vals[fRequestID])
 	}
-	if !utf8.Valid(id) {
-		return reject(ReasonInvalidUTF8, fRequestID, cols[fRequestID], id)
+	if err := storable(fRequestID, id, cols); err != nil {
+		return err
 	}
 	r.RequestID = string(id)
 
@@ -279,14 +297,14 @@ func (n *Normalizer) statusOf(raw []byte) record.Status {
 }
 
 // text returns b as a string the record may keep: interned when the field has a table, checked
-// for valid UTF-8 (the Parquet writer requires it) and repaired when the schema asks.
+// with storable and repaired when the schema asks.
 func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, error) {
 	m := n.intern[f]
 	if s, ok := m[string(b)]; ok {
 		return s, nil
 	}
-	if !utf8.Valid(b) {
-		return "", reject(ReasonInvalidUTF8, f, cols[f], b)
+	if err := storable(f, b, cols); err != nil {
+		return "", err
 	}
 	s := ""
 	if fixed, ok := repairMojibake(b); n.repair && ok {
@@ -298,6 +316,22 @@ func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string,
 		m[string(b)] = s
 	}
 	return s, nil
+}
+
+// storable rejects a value that a kept text field cannot hold: invalid UTF-8 (the Parquet
+// writer requires UTF-8, and so does PostgreSQL's text) or a NUL byte (PostgreSQL's text
+// refuses it, so one such agency or request type would fail the publish of the whole job).
+// Both reject the record rather than repair the value: a request id must stay exact to
+// de-duplicate, and one rule for every field keeps the lake equal to its input, minus its
+// rejects. A NUL in a time or coordinate field fails that field's parse instead.
+func storable(f fieldID, b []byte, cols *[numFields]string) error {
+	if !utf8.Valid(b) {
+		return reject(ReasonInvalidUTF8, f, cols[f], b)
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return reject(ReasonNULByte, f, cols[f], b)
+	}
+	return nil
 }
 
 func asciiLower(s string) string {

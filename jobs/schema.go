@@ -444,7 +444,7 @@ func loadBuiltins() {
 			builtins.err = fmt.Errorf("%s: must hold exactly one schema block named %q: %w", p, name, ErrSpec)
 			return
 		}
-		s, diags := decodeSchema(content.Blocks[0], evalContext())
+		s, diags := decodeSchema(content.Blocks[0], evalContext(EnvPolicy{}, &envReads{}))
 		if diags.HasErrors() {
 			builtins.err = specError(diags)
 			return

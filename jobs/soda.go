@@ -168,6 +168,13 @@ func (s *sodaScanner) object(start int64) error {
 				depth--
 			}
 		}
+		if need := len(s.obj) + i; need > cap(s.obj) {
+			// Double, as append does only for small slices: growing a 16 MiB object by a
+			// quarter at a time would allocate five times its size on the way.
+			grown := make([]byte, len(s.obj), max(need, min(2*cap(s.obj), MaxSODAObject+len(s.buf))))
+			copy(grown, s.obj)
+			s.obj = grown
+		}
 		s.obj = append(s.obj, chunk[:i]...)
 		s.pos += i
 		s.off += int64(i)

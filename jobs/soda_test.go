@@ -95,6 +95,8 @@ func TestNormalizeJSON(t *testing.T) {
 				Latitude: 40.5, Longitude: -74.25, HasLocation: true, Year: 2024, Month: 1},
 		},
 		{name: "missing created", raw: `{"unique_key":"1"}`, reject: ReasonMissingCreatedAt},
+		{name: "escaped NUL in request id", raw: `{"unique_key":"1\u0000","created_date":"2024-01-01T00:00:00.000"}`, reject: ReasonNULByte},
+		{name: "escaped NUL in agency", raw: `{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","agency":"D\u0000OT"}`, reject: ReasonNULByte},
 		{name: "not an object", raw: `["a"]`, reject: ReasonBadJSON},
 		{name: "truncated", raw: `{"unique_key":"1",`, reject: ReasonBadJSON},
 		{name: "bad escape", raw: `{"unique_key":"\q"}`, reject: ReasonBadJSON},

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ireports/ireports/objstore"
 )
 
 // SourceSpec is a `source "NAME" { kind = "socrata" … }` block: a dataset the job pulls
@@ -25,13 +27,17 @@ type SourceSpec struct {
 	RetryFor time.Duration `json:"retry_for"` // 0: the source's default
 }
 
-// BatchPattern is the glob of the batches a source has stored and no run has consumed yet.
-func (s *SourceSpec) BatchPattern() string { return joinPath(s.Raw, "batch-*.json") }
+// BatchPattern is the glob of the batches a source has stored and no run has consumed yet. It
+// fails, wrapping objstore.ErrUnsafePath, when Raw is a name that joining would rewrite (see
+// objstore.Join); Parse has refused such a Raw already.
+func (s *SourceSpec) BatchPattern() (string, error) { return joinPath(s.Raw, "batch-*.json") }
 
-// ConsumedDir is where a run moves the batches it committed.
-func (s *SourceSpec) ConsumedDir() string { return joinPath(s.Raw, "consumed") }
+// ConsumedDir is where a run moves the batches it committed. It fails as BatchPattern does.
+func (s *SourceSpec) ConsumedDir() (string, error) { return joinPath(s.Raw, "consumed") }
 
-func joinPath(base, name string) string { return strings.TrimSuffix(base, "/") + "/" + name }
+// joinPath is objstore.Join for one element: "/"-separated for s3:// names and, on the
+// platforms this runs on, for local paths too. It refuses what Join refuses.
+func joinPath(base, name string) (string, error) { return objstore.Join(base, name) }
 
 var sourceSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
@@ -80,7 +86,12 @@ func decodeSource(b *hcl.Block, dir string, ctx *hcl.EvalContext) (*SourceSpec, 
 		return ""
 	})
 	str("app_token", &s.AppToken, nil)
-	str("schema", &s.Schema, nil)
+	str("schema", &s.Schema, func(v string) string {
+		if err := CheckName("schema", v); err != nil {
+			return err.Error() + "."
+		}
+		return ""
+	})
 	str("start", &s.Start, func(v string) string {
 		for _, l := range []string{"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
 			if _, err := time.Parse(l, v); err == nil {
@@ -93,15 +104,15 @@ func decodeSource(b *hcl.Block, dir string, ctx *hcl.EvalContext) (*SourceSpec, 
 		if strings.TrimSpace(v) == "" {
 			return "raw must name where pulled batches are stored (a directory or s3://bucket/prefix)."
 		}
+		if _, err := joinPath(resolvePath(dir, v), "consumed"); err != nil {
+			return "raw cannot hold batches: " + err.Error() + "."
+		}
 		return ""
 	})
 	s.Raw = resolvePath(dir, s.Raw)
 	if a := content.Attributes["page_size"]; a != nil {
-		n, d := evalInt(a, ctx)
+		n, d := evalIntIn(a, ctx, 1, MaxPageSize)
 		diags = append(diags, d...)
-		if !d.HasErrors() && (n < 1 || n > 1_000_000) {
-			diags = append(diags, diagAt(a.Expr.Range(), "Bad page_size", fmt.Sprintf("page_size must be between 1 and 1000000, not %d.", n)))
-		}
 		s.PageSize = int(n)
 	}
 	if a := content.Attributes["retry_for"]; a != nil {
@@ -109,8 +120,9 @@ func decodeSource(b *hcl.Block, dir string, ctx *hcl.EvalContext) (*SourceSpec, 
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			dur, err := time.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				diags = append(diags, diagAt(a.Expr.Range(), "Bad retry_for", fmt.Sprintf("retry_for must be a positive duration such as \"15m\", not %q.", v)))
+			if err != nil || dur <= 0 || dur > MaxRetryFor {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad retry_for",
+					fmt.Sprintf("retry_for must be a duration such as \"15m\", more than 0 and at most %v, not %q.", MaxRetryFor, truncateForMessage(v))))
 			}
 			s.RetryFor = dur
 		}
@@ -130,10 +142,12 @@ type Schedule struct {
 }
 
 // ParseSchedule reads "daily HH:MM [ZONE]" (ZONE an IANA name, default UTC) or
-// "every DURATION" (at least one second).
+// "every DURATION" (between MinScheduleInterval and MaxScheduleInterval).
 func ParseSchedule(s string) (*Schedule, error) {
 	f := strings.Fields(s)
 	sc := &Schedule{Text: s}
+	s = truncateForMessage(s) // for messages
+
 	switch {
 	case len(f) >= 2 && len(f) <= 3 && f[0] == "daily":
 		t, err := time.Parse("15:04", f[1])
@@ -149,8 +163,8 @@ func ParseSchedule(s string) (*Schedule, error) {
 		}
 	case len(f) == 2 && f[0] == "every":
 		d, err := time.ParseDuration(f[1])
-		if err != nil || d < time.Second {
-			return nil, fmt.Errorf("schedule %q: the interval must be a duration of at least 1s", s)
+		if err != nil || d < MinScheduleInterval || d > MaxScheduleInterval {
+			return nil, fmt.Errorf("schedule %q: the interval must be a duration of at least %v and at most %v", s, MinScheduleInterval, MaxScheduleInterval)
 		}
 		sc.Every = d
 	default:

@@ -50,7 +50,7 @@ job "j" {
     path   = "/abs/nyc.csv"
     schema = "nyc"
   }
-  output { parquet = env("IREPORTS_TEST_OUT", "lake") }
+  output { parquet = env("IREPORTS_JOB_TEST_OUT", "lake") }
 }
 schema "springfield" {
   city     = "springfield"
@@ -69,8 +69,8 @@ schema "nyc" {
   field "request_id" { columns = ["key"] }
   field "created_at" { columns = ["created"] }
 }`
-	t.Setenv("IREPORTS_TEST_OUT", "")
-	os.Unsetenv("IREPORTS_TEST_OUT")
+	t.Setenv("IREPORTS_JOB_TEST_OUT", "")
+	os.Unsetenv("IREPORTS_JOB_TEST_OUT")
 	spec, err := Parse([]byte(src), "/jobs/x.job")
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown schema", job("  input \"a\" {\n    path = \"x\"\n    schema = \"springfeld\"\n  }\n" + output), `t.job:4:14: Unknown schema; No schema "springfeld"`},
 		{"bad format", job("  input \"a\" {\n    path = \"x\"\n    schema = \"nyc\"\n    format = \"json\"\n  }\n" + output), `t.job:5:14: Bad format; unknown format "json"`},
 		{"missing path", job("  input \"a\" {\n    schema = \"nyc\"\n  }\n" + output), `t.job:2:3: Missing path; Input "a" needs a path (files) or a source (a pulled dataset).`},
-		{"unset env", job("  input \"a\" {\n    path = env(\"IREPORTS_SURELY_UNSET\")\n    schema = \"nyc\"\n  }\n" + output), `t.job:3:12: Error in function call; Call to function "env" failed: environment variable IREPORTS_SURELY_UNSET is not set`},
+		{"unset env", job("  input \"a\" {\n    path = env(\"IREPORTS_JOB_SURELY_UNSET\")\n    schema = \"nyc\"\n  }\n" + output), `t.job:3:12: Error in function call; Call to function "env" failed: environment variable IREPORTS_JOB_SURELY_UNSET is not set`},
 		{"bad time zone", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"America/Springfield\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
 			`t.job:10:14: Bad time zone; unknown time zone "America/Springfield"`},
 		{"unknown field", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n  field \"borough\" { columns = [\"c\"] }\n}\n",
@@ -256,7 +256,8 @@ func TestParseModeEndpointPostgres(t *testing.T) {
     postgres = env("IREPORTS_TEST_DB")
   }
 }`
-	spec, err := Parse([]byte(src), "j.job")
+	opts := ParseOptions{Env: EnvPolicy{Allow: []string{"IREPORTS_TEST_DB"}}}
+	spec, err := ParseWith([]byte(src), "j.job", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestParseModeEndpointPostgres(t *testing.T) {
 		{`mode     = "merge"`, `mode = "append"`, "j.job:2:"},
 		{`endpoint = "http://127.0.0.1:9000"`, `endpoint = "127.0.0.1:9000"`, "j.job:3:"},
 	} {
-		_, err := Parse([]byte(strings.Replace(src, c.old, c.bad, 1)), "j.job")
+		_, err := ParseWith([]byte(strings.Replace(src, c.old, c.bad, 1)), "j.job", opts)
 		if err == nil || !strings.Contains(err.Error(), c.at) {
 			t.Errorf("%s: err = %v, want one at %s", c.bad, err, c.at)
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 // lockPath is where Lock keeps a lake's claim.
-func lockPath(root string) string { return objstore.Join(root, TemporaryDir, "_lock.json") }
+func lockPath(root string) (string, error) { return objstore.Join(root, TemporaryDir, "_lock.json") }
 
 // Holder is the run that holds a live claim on a lake (see Lock).
 type Holder struct {
@@ -26,7 +26,11 @@ type Holder struct {
 // dry run's check that a run would get the lake. The answer can be stale by the time a run
 // starts; only Lock decides.
 func HolderOf(ctx context.Context, store objstore.Store, root string) (*Holder, error) {
-	b, err := objstore.ReadAll(ctx, store, lockPath(root))
+	name, err := lockPath(root)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", root, err)
+	}
+	b, err := objstore.ReadAll(ctx, store, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

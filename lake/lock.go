@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ireports/ireports/objstore"
@@ -34,7 +35,10 @@ const LockTTL = 3 * time.Minute
 // taken over once expired (its coordinator died). It guards what one coordinator's own
 // check cannot: a `coordinator run` against a lake a daemon is writing, or two coordinators.
 func Lock(ctx context.Context, store objstore.Store, root, job string) (release func(), err error) {
-	name := lockPath(root)
+	name, err := lockPath(root)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", root, err)
+	}
 	host, _ := os.Hostname()
 	since := time.Now()
 	claim := func() []byte {
@@ -87,7 +91,7 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (release 
 		store.Delete(context.WithoutCancel(ctx), name)
 		if !objstore.IsS3(root) {
 			// Directories are local disk's alone; this fails harmlessly while in use.
-			os.Remove(objstore.Join(root, TemporaryDir))
+			os.Remove(filepath.Dir(name))
 		}
 	}, nil
 }

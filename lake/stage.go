@@ -45,15 +45,20 @@ type StagedFile struct {
 }
 
 // NewStage starts the stage of attempt `attempt` of task `name` (e.g. "r-3") of job run
-// `job` under root.
-func NewStage(store objstore.Store, root, job, name string, attempt int) *Stage {
+// `job` under root. Like AttemptDir it refuses a job or name that would leave
+// root/_temporary (objstore.ErrUnsafePath).
+func NewStage(store objstore.Store, root, job, name string, attempt int) (*Stage, error) {
 	s := &Stage{store: store, root: root, s3: objstore.IsS3(root)}
+	var err error
 	if s.s3 {
-		s.dir = objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d.pending", name, attempt))
+		s.dir, err = objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d.pending", name, attempt))
 	} else {
-		s.dir = AttemptDir(root, job, name, attempt)
+		s.dir, err = AttemptDir(root, job, name, attempt)
 	}
-	return s
+	if err != nil {
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	return s, nil
 }
 
 // Dir names the stage: the attempt directory on local disk, the manifest on S3.
@@ -166,13 +171,17 @@ type StageWriter struct {
 }
 
 // Create starts streaming the file at rel (slash-separated, relative to the root) into the
-// stage, for files too large to hold in memory whole.
+// stage, for files too large to hold in memory whole. A rel that would leave the stage is
+// refused (objstore.ErrUnsafePath).
 func (s *Stage) Create(ctx context.Context, rel string) (*StageWriter, error) {
 	sw := &StageWriter{s: s, rel: filepath.ToSlash(rel), h: sha256.New()}
 	if !s.s3 {
 		// No temporary file and rename: the attempt directory is private to this attempt
 		// and is promoted whole or dropped.
-		path := filepath.Join(s.dir, filepath.FromSlash(rel))
+		path, err := objstore.Join(s.dir, filepath.FromSlash(rel))
+		if err != nil {
+			return nil, fmt.Errorf("stage: %w", err)
+		}
 		f, err := os.Create(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -186,7 +195,11 @@ func (s *Stage) Create(ctx context.Context, rel string) (*StageWriter, error) {
 		sw.file, sw.w = f, f
 		return sw, nil
 	}
-	pw, err := s.store.CreatePending(ctx, objstore.Join(s.root, rel))
+	name, err := objstore.Join(s.root, rel)
+	if err != nil {
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	pw, err := s.store.CreatePending(ctx, name)
 	if err != nil {
 		return nil, err
 	}

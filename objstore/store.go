@@ -25,6 +25,9 @@ var (
 	ErrBadOptions = errors.New("objstore: bad options")
 	// ErrBadPending reports a Pending that names no upload this store can complete.
 	ErrBadPending = errors.New("objstore: bad pending record")
+	// ErrUnsafePath reports a name element that Join refuses because it would not stay
+	// under its base: "..", ".", empty, absolute, or holding a NUL byte.
+	ErrUnsafePath = errors.New("objstore: unsafe path element")
 )
 
 // Store is a file system of objects. Implementations: local disk and S3; [Router] dispatches
@@ -445,16 +448,75 @@ func inTree(name, root string) bool {
 
 // Join joins name elements in the form of base's store: slash-separated after the scheme
 // for s3:// names, the platform's separator for local paths.
-func Join(base string, elem ...string) string {
+//
+// Join is where names taken from job files and task messages (a job's name, a task's run ID)
+// become paths that are written, replaced and deleted, so it refuses, with an error wrapping
+// ErrUnsafePath, any element that would not name something strictly under base: an empty
+// element, an absolute one, one with an empty, "." or ".." segment (path.Join and
+// filepath.Join would resolve "..", and on S3 that silently changes the key, even the bucket),
+// or one holding a NUL byte. An element may hold several slash-separated segments
+// ("city=nyc/year=2024"). A base holding a NUL byte, and an s3:// base with an empty bucket or
+// a "." or ".." segment, are refused too: Join would rewrite them.
+func Join(base string, elem ...string) (string, error) {
+	if err := checkBase(base); err != nil {
+		return "", err
+	}
+	for _, e := range elem {
+		if err := checkElem(e); err != nil {
+			return "", fmt.Errorf("%w: element %q under %s: %v", ErrUnsafePath, e, base, err)
+		}
+	}
 	if IsS3(base) {
 		rest := strings.TrimPrefix(base, S3Scheme)
 		parts := append([]string{rest}, elem...)
 		for i := range parts {
 			parts[i] = filepath.ToSlash(parts[i])
 		}
-		return S3Scheme + path.Join(parts...)
+		return S3Scheme + path.Join(parts...), nil
 	}
-	return filepath.Join(append([]string{base}, elem...)...)
+	return filepath.Join(append([]string{base}, elem...)...), nil
+}
+
+// checkBase refuses a base that Join would rewrite or could not address.
+func checkBase(base string) error {
+	if strings.IndexByte(base, 0) >= 0 {
+		return fmt.Errorf("%w: base %q holds a NUL byte", ErrUnsafePath, base)
+	}
+	if !IsS3(base) {
+		return nil
+	}
+	rest := strings.TrimSuffix(strings.TrimPrefix(base, S3Scheme), "/")
+	segs := strings.Split(rest, "/")
+	if segs[0] == "" {
+		return fmt.Errorf("%w: %q names no bucket", ErrUnsafePath, base)
+	}
+	for _, s := range segs {
+		if s == "." || s == ".." {
+			return fmt.Errorf("%w: %q has a %q segment, which would change the key or the bucket", ErrUnsafePath, base, s)
+		}
+	}
+	return nil
+}
+
+// checkElem refuses an element that does not name something strictly below its parent.
+func checkElem(e string) error {
+	switch {
+	case e == "":
+		return errors.New("empty")
+	case strings.IndexByte(e, 0) >= 0:
+		return errors.New("holds a NUL byte")
+	case strings.HasPrefix(e, "/") || filepath.IsAbs(e) || filepath.VolumeName(e) != "":
+		return errors.New("absolute")
+	}
+	for _, s := range strings.Split(filepath.ToSlash(e), "/") {
+		switch s {
+		case "":
+			return errors.New("has an empty segment")
+		case ".", "..":
+			return fmt.Errorf("has a %q segment", s)
+		}
+	}
+	return nil
 }
 
 // Stores hands out one Router per S3 endpoint, so that a long-running process serving jobs

@@ -29,7 +29,7 @@ func TestPostgres(t *testing.T) {
 	}
 	pg := testenv.Postgres(t)
 	root, groups := realLake(t)
-	lakeLoad := LakeLoader(context.Background(), testStore(t), root)
+	lakeLoad := LakeLoader(context.Background(), testStore(t), t.TempDir(), summariesManifest(root))
 	all := expected(t, groups, lakeLoad)
 	t.Logf("real lake: %d groups, %d summary rows", len(groups), len(all))
 	// The full lake checks fidelity once ("publish twice"); the other cases take every
@@ -119,6 +119,58 @@ func TestPostgres(t *testing.T) {
 			}
 		}
 		checkRun(t, db, jobA, runPublished)
+	})
+
+	// Summary text PostgreSQL refuses (NUL, invalid UTF-8) in agencies, request types, a
+	// city and a job's error: the publish succeeds, twice, with U+FFFD in their place and
+	// the rows whose keys collide merged. Before the sink cleaned text, COPY failed with
+	// "invalid byte sequence for encoding UTF8: 0x00" on every attempt.
+	t.Run("unstorable text", func(t *testing.T) {
+		db := freshDB(t, pg, "unstorable_text")
+		s := newSink(t, db, 0)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		groups := []record.Key{{City: "c", Year: 2024, Month: 1}, {City: "n\x00l", Year: 2024, Month: 1}}
+		load := func(k record.Key) (summary.Tables, error) {
+			tab := unstorableGroup()
+			for i := range tab.Monthly {
+				tab.Monthly[i].City = k.City
+			}
+			for i := range tab.AgencyDaily {
+				tab.AgencyDaily[i].City = k.City
+			}
+			for i := range tab.Heat {
+				tab.Heat[i].City = k.City
+			}
+			for i := range tab.Geo {
+				tab.Geo[i].City = k.City
+			}
+			return tab, nil
+		}
+		var want summary.Tables
+		for _, k := range groups {
+			tab, _ := load(k)
+			cleanGroup(&tab)
+			want.Monthly = append(want.Monthly, tab.Monthly...)
+			want.AgencyDaily = append(want.AgencyDaily, tab.AgencyDaily...)
+			want.Heat = append(want.Heat, tab.Heat...)
+			want.Geo = append(want.Geo, tab.Geo...)
+		}
+		job := jobA
+		job.ID, job.Error = "job-nul", "agency \x00 and \xff"
+		for i := range 2 {
+			if err := s.Publish(ctx, job, groups, load); err != nil {
+				t.Fatalf("Publish #%d: %v", i+1, err)
+			}
+			if got, want := dump(t, db), tableRows(want); !equalStrings(got, want) {
+				t.Fatalf("after publish #%d: %s", i+1, diffRows(got, want))
+			}
+		}
+		var stored string
+		if err := db.QueryRow(`SELECT error FROM job_runs WHERE job_id = $1`, job.ID).Scan(&stored); err != nil || stored != "agency \uFFFD and \uFFFD" {
+			t.Errorf("job_runs error %q (%v), want the error with U+FFFD", stored, err)
+		}
 	})
 
 	t.Run("publish a subset", func(t *testing.T) {

@@ -3,6 +3,7 @@ package pgsink
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -53,8 +54,14 @@ func EnsureReadOnlyRole(ctx context.Context, db *sql.DB, name, password string) 
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
 		return fmt.Errorf("read-only role %s: lock: %w", name, err)
 	}
-	var exists bool
-	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", name).Scan(&exists); err != nil {
+	// NOSUPERUSER and NOREPLICATION only where the role has those attributes: PostgreSQL
+	// refuses either keyword, even as a no-op, to anyone but a superuser, and the RDS master
+	// user is none (CREATE ROLE gives neither attribute anyway).
+	var exists, super, replication bool
+	switch err := tx.QueryRowContext(ctx, "SELECT rolsuper, rolreplication FROM pg_roles WHERE rolname = $1", name).Scan(&super, &replication); {
+	case err == nil:
+		exists = true
+	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("read-only role %s: %w", name, err)
 	}
 	var dbName string
@@ -66,7 +73,13 @@ func EnsureReadOnlyRole(ctx context.Context, db *sql.DB, name, password string) 
 	if !exists {
 		stmts = append(stmts, "CREATE ROLE "+role)
 	}
-	alter := "ALTER ROLE " + role + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION"
+	alter := "ALTER ROLE " + role + " LOGIN NOCREATEDB NOCREATEROLE NOINHERIT"
+	if super {
+		alter += " NOSUPERUSER"
+	}
+	if replication {
+		alter += " NOREPLICATION"
+	}
 	if password != "" {
 		alter += " PASSWORD " + pq.QuoteLiteral(password)
 	}

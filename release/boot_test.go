@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,21 +74,32 @@ func renderTemplate(t *testing.T, file string, vars map[string]string) string {
 }
 
 var (
-	heredocRe = regexp.MustCompile(`^cat >(\S+) <<'(\w+)'$`)
-	secretRe  = regexp.MustCompile(`^fetch_secret "([^"]+)" (\S+)$`)
-	envRe     = regexp.MustCompile(`^fetch_env "([^"]+)" (\w+) (\S+)$`)
-	s3cpRe    = regexp.MustCompile(`^retry aws s3 cp .* (\S+)$`)
+	heredocRe   = regexp.MustCompile(`^cat >(\S+) <<'(\w+)'$`)
+	secretRe    = regexp.MustCompile(`^fetch_secret "([^"]+)" (\S+)$`)
+	envRe       = regexp.MustCompile(`^fetch_env "([^"]+)" (\w+) (\S+)$`)
+	dbURLRe     = regexp.MustCompile(`^fetch_db_url "([^"]+)" (\S+) (\S+)$`)
+	dbURLFmtRe  = regexp.MustCompile(`(?m)^\s*printf 'postgres://%s:%s@%s\\n' "\$2" "\$password" "([^"]+)"`)
+	s3cpRe      = regexp.MustCompile(`^retry aws s3 cp .* (\S+)$`)
+	secretVarRe = regexp.MustCompile(`^(\w+)=\$\(secret "([^"]+)"\)$`)
+	assignRe    = regexp.MustCompile(`^(\w+)="?([^"$]*)"?$`)
+	// instancePathRe finds the instancePaths in a line of shell, where a word or a quoted
+	// string starts.
+	instancePathRe = regexp.MustCompile(`(^|[\s"'=<>])(/opt/ireports|/etc/ireports|/var/lib/ireports|/etc/systemd/system|/tmp/ireports\.tar\.gz)`)
 )
 
 // boot carries out the boot script's steps in the instance's directory. Only top-level
 // lines count (the helper functions' bodies are indented): directories it installs, the
 // release download (the tarball, copied), the tar command itself, run as written, the
-// secrets it fetches from SSM (secrets maps a parameter name to its value) and the files
-// it writes with heredocs, systemd units included. Users, systemctl and the like are
-// skipped and logged.
-func (in *instance) boot(t *testing.T, tarball string, secrets map[string]string) {
+// secrets it fetches from SSM (secrets maps a parameter name to its value), into files or
+// the script's variables, the files it writes with heredocs, systemd units included, and
+// its subshells — `(` to `)` at the start of a line: the database steps — run as written by
+// bash, with the script's variables, its paths moved under the instance's directory, retry
+// running its command once, and psql from pgBin. Users, systemctl, the install of psql and
+// the like are skipped and logged.
+func (in *instance) boot(t *testing.T, tarball, pgBin string, secrets map[string]string) {
 	t.Helper()
 	var skipped []string
+	var shellVars []string // NAME=VALUE, the script's own variables in the order it sets them
 	defer func() { t.Logf("%s boot: not emulated: %s", in.name, strings.Join(skipped, " | ")) }()
 	sc := bufio.NewScanner(strings.NewReader(in.script))
 	for sc.Scan() {
@@ -124,6 +136,29 @@ func (in *instance) boot(t *testing.T, tarball string, secrets map[string]string
 		case envRe.MatchString(line):
 			m := envRe.FindStringSubmatch(line)
 			writeFile(t, in.path(m[3]), m[2]+"="+secret(t, secrets, m[1])+"\n", 0o600)
+		case dbURLRe.MatchString(line):
+			m := dbURLRe.FindStringSubmatch(line)
+			f := dbURLFmtRe.FindStringSubmatch(in.script)
+			if f == nil {
+				t.Fatalf("%s boot: %s: the release test does not find fetch_db_url's printf: teach it the new one", in.name, line)
+			}
+			writeFile(t, in.path(m[3]), "postgres://"+m[2]+":"+secret(t, secrets, m[1])+"@"+f[1]+"\n", 0o600)
+		case secretVarRe.MatchString(line):
+			m := secretVarRe.FindStringSubmatch(line)
+			shellVars = append(shellVars, m[1]+"="+secret(t, secrets, m[2]))
+		case assignRe.MatchString(line):
+			m := assignRe.FindStringSubmatch(line)
+			shellVars = append(shellVars, m[1]+"="+m[2])
+		case strings.HasPrefix(line, "retry dnf install"):
+			// The instance installs psql for the subshell that creates the writer role; the
+			// test runs that subshell with the psql of its own PostgreSQL (pgBin).
+			skipped = append(skipped, line+" (psql: "+pgBin+")")
+		case line == "(":
+			var body []string
+			for sc.Scan() && sc.Text() != ")" {
+				body = append(body, sc.Text())
+			}
+			in.subshell(t, pgBin, shellVars, body)
 		case heredocRe.MatchString(line):
 			m := heredocRe.FindStringSubmatch(line)
 			var body strings.Builder
@@ -135,6 +170,54 @@ func (in *instance) boot(t *testing.T, tarball string, secrets map[string]string
 			skipped = append(skipped, line)
 		}
 	}
+}
+
+// subshell runs a subshell of the boot script (its body) with bash, after setting vars,
+// with the instance's paths and psql from pgBin. retry runs its command once: the test's
+// database is up.
+func (in *instance) subshell(t *testing.T, pgBin string, vars, body []string) {
+	t.Helper()
+	var sb strings.Builder
+	sb.WriteString("set -euo pipefail\nretry() { \"$@\"; }\n")
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		sb.WriteString(k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
+	}
+	sb.WriteString("(\n")
+	for _, l := range body {
+		sb.WriteString(instancePathRe.ReplaceAllString(l, "${1}"+in.root+"${2}") + "\n")
+	}
+	sb.WriteString(")\n")
+	cmd := exec.Command("bash", "-c", sb.String())
+	cmd.Env = append(os.Environ(), "PATH="+pgBin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s boot: the subshell\n(\n%s\n)\nfailed: %v\n%s", in.name, strings.Join(body, "\n"), err, out)
+	}
+}
+
+// findPsql returns the directory of a psql of PostgreSQL 15 or later (the boot script's
+// SQL uses \getenv): the newest /usr/lib/postgresql/*/bin, else PATH's.
+func findPsql(t *testing.T) string {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int {
+		ma, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
+		mb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
+		return mb - ma
+	})
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "psql")); err == nil {
+			return d
+		}
+	}
+	p, err := exec.LookPath("psql")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("release test: psql is required in CI: %v", err)
+		}
+		t.Skipf("release test: no psql (the coordinator's boot script runs one): %v", err)
+	}
+	return filepath.Dir(p)
 }
 
 func secret(t *testing.T, secrets map[string]string, param string) string {

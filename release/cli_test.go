@@ -37,7 +37,7 @@ func run(binary string, args ...string) (code int, stdout, stderr string) {
 var commands = [][]string{
 	{"coordinator"}, {"coordinator", "run"}, {"coordinator", "plan"}, {"coordinator", "serve"},
 	{"coordinator", "submit"}, {"coordinator", "status"}, {"coordinator", "cancel"},
-	{"coordinator", "publish"}, {"coordinator", "migrate"}, {"coordinator", "gen"},
+	{"coordinator", "publish"}, {"coordinator", "lake"}, {"coordinator", "migrate"}, {"coordinator", "gen"},
 	{"coordinator", "schema"}, {"worker"}, {"viz"},
 }
 
@@ -79,6 +79,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 // is a usage error (exit 2) reported before anything runs.
 func TestUsageErrorsExit2(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
+	t.Setenv("IREPORTS_VIZ_DB", "")
+	t.Setenv("IREPORTS_TOKEN", "a-token") // so that serve and worker reach the --allow-path check
 	for _, tc := range []struct {
 		args []string
 		want string // in stderr
@@ -95,6 +97,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"coordinator", "publish"}, "want one job file, got 0 arguments"},
 		{[]string{"coordinator", "serve", "extra"}, `unexpected argument "extra"`},
 		{[]string{"coordinator", "serve", "--log-format", "xml"}, `log format "xml"`},
+		{[]string{"coordinator", "serve", "--insecure"}, "no allowed paths: give --allow-path ROOT"},
+		{[]string{"coordinator", "serve", "--allow-path", "/srv", "--allow-any-path"}, "give --allow-path or --allow-any-path, not both"},
+		{[]string{"coordinator", "lake"}, "want one lake path, got 0 arguments"},
 		{[]string{"coordinator", "status", "a", "b"}, "want at most one job id, got 2 arguments"},
 		{[]string{"coordinator", "cancel"}, "want one job id, got 0 arguments"},
 		{[]string{"coordinator", "migrate"}, "no database: give --db or DATABASE_URL"},
@@ -104,7 +109,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"worker"}, "nothing to join: give --join HOST:PORT"},
 		{[]string{"worker", "--join", "127.0.0.1:1", "extra"}, `unexpected argument "extra"`},
 		{[]string{"worker", "--log-level", "loud"}, `log level "loud"`},
-		{[]string{"viz"}, "no database URL: pass --db or set DATABASE_URL"},
+		{[]string{"worker", "--join", "127.0.0.1:1", "--insecure"}, "no allowed paths: give --allow-path ROOT"},
+		{[]string{"worker", "--join", "127.0.0.1:1", "--allow-path", "/srv", "--allow-any-path"}, "give --allow-path or --allow-any-path, not both"},
+		{[]string{"viz"}, "no database URL: pass --db-file PATH or set IREPORTS_VIZ_DB or DATABASE_URL"},
 		{[]string{"viz", "extra"}, `unexpected argument "extra"`},
 		{[]string{"viz", "--log-format", "xml"}, `log format "xml"`},
 	} {
@@ -206,14 +213,14 @@ func TestDaemonsLogJSON(t *testing.T) {
 	}
 
 	// Names are given: with port 0 the default names (host and port) would clash.
-	co := startDaemon("coordinator", "serve", "--name", "co", "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--insecure",
+	co := startDaemon("coordinator", "serve", "--name", "co", "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--insecure", "--allow-path", dir,
 		"--data-dir", filepath.Join(dir, "coordinator"), "--token-file", token, "--log-format", "json")
 	up := co.waitLine(t, "coordinator up")
 	gossip, _ := up["gossip"].(string)
 	if up["version"] != version.Version() {
 		t.Errorf("coordinator up: version %v, want %s", up["version"], version.Version())
 	}
-	wk := startDaemon("worker", "--name", "wk", "--join", gossip, "--bind", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--insecure",
+	wk := startDaemon("worker", "--name", "wk", "--join", gossip, "--bind", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--insecure", "--allow-path", dir,
 		"--slots", "1", "--data-dir", filepath.Join(dir, "worker"), "--token-file", token, "--log-format", "json", "--log-level", "debug")
 	wk.waitLine(t, "worker up")
 	co.waitLine(t, "worker up") // the coordinator saw it join

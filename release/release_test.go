@@ -61,6 +61,7 @@ func TestReleaseTarball(t *testing.T) {
 	need("make", "make")
 	need("tar", "tar")
 	need("Chromium", chromiumPath)
+	pgBin := findPsql(t)
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -86,32 +87,40 @@ func TestReleaseTarball(t *testing.T) {
 	coordIP, workerIP := "127.0.0.2", "127.0.0.3"
 	gossipPort := freePort(t, coordIP, workerIP)
 	vars := map[string]string{
-		"region":                "us-east-1",
-		"release_s3_uri":        "s3://city-artifacts/ireports/" + filepath.Base(tarball),
-		"gossip_key_parameter":  "/ireports/gossip-key",
-		"api_token_parameter":   "/ireports/api-token",
-		"db_password_parameter": "/ireports/db-password",
-		"coordinator_ip":        coordIP,
-		"gossip_port":           strconv.Itoa(gossipPort),
-		"api_port":              strconv.Itoa(freePort(t, coordIP)),
-		"shuffle_port":          strconv.Itoa(freePort(t, workerIP)),
-		"viz_port":              strconv.Itoa(freePort(t, "127.0.0.1")),
-		"worker_slots":          "2",
-		"pyroscope_url":         pyroscope.URL,
-		"raw_url":               filepath.Join(work, "raw"),
-		"lake_url":              filepath.Join(work, "lake"),
-		"db_host":               "127.0.0.1",
-		"db_port":               strconv.Itoa(pg.Port),
-		"db_name":               "ireports_test",
-		"db_username":           "postgres",
+		"region":                       "us-east-1",
+		"release_s3_uri":               "s3://city-artifacts/ireports/" + filepath.Base(tarball),
+		"gossip_key_parameter":         "/ireports/gossip-key",
+		"api_token_parameter":          "/ireports/api-token",
+		"db_master_password_parameter": "/ireports/db-master-password",
+		"db_viz_password_parameter":    "/ireports/db-viz-password",
+		"db_writer_password_parameter": "/ireports/db-writer-password",
+		"db_viz_role":                  "ireports_viz",
+		"db_writer_role":               "ireports_writer",
+		"coordinator_ip":               coordIP,
+		"gossip_port":                  strconv.Itoa(gossipPort),
+		"api_port":                     strconv.Itoa(freePort(t, coordIP)),
+		"shuffle_port":                 strconv.Itoa(freePort(t, workerIP)),
+		"viz_port":                     strconv.Itoa(freePort(t, "127.0.0.1")),
+		"worker_slots":                 "2",
+		"pyroscope_url":                pyroscope.URL,
+		"raw_url":                      filepath.Join(work, "raw"),
+		"lake_url":                     filepath.Join(work, "lake"),
+		"db_host":                      "127.0.0.1",
+		"db_port":                      strconv.Itoa(pg.Port),
+		"db_name":                      "ireports_test",
+		"db_username":                  "postgres",
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
 	token := "release-test-token-" + hex.EncodeToString(key[:6])
 	secrets := map[string]string{
-		vars["gossip_key_parameter"]:  base64.StdEncoding.EncodeToString(key),
-		vars["api_token_parameter"]:   token,
-		vars["db_password_parameter"]: "unused-by-trust-auth",
+		vars["gossip_key_parameter"]: base64.StdEncoding.EncodeToString(key),
+		vars["api_token_parameter"]:  token,
+		// The test's PostgreSQL trusts every local connection: the passwords travel as on
+		// AWS but are not checked.
+		vars["db_master_password_parameter"]: "master-password",
+		vars["db_viz_password_parameter"]:    "viz-password",
+		vars["db_writer_password_parameter"]: "writer-password",
 	}
 
 	instances := map[string]*instance{}
@@ -121,7 +130,7 @@ func TestReleaseTarball(t *testing.T) {
 			in.addr = workerIP
 		}
 		in.script = renderTemplate(t, filepath.Join(root, "terraform", "templates", name+".sh.tftpl"), vars)
-		in.boot(t, tarball, secrets)
+		in.boot(t, tarball, pgBin, secrets)
 		instances[name] = in
 	}
 	bin := instances["coordinator"].path("/opt/ireports/bin")
@@ -135,6 +144,22 @@ func TestReleaseTarball(t *testing.T) {
 	// The coordinator, then a worker that joins it, then viz: each as its unit says.
 	co := startUnit(t, work, instances["coordinator"])
 	api := "http://" + flagValue(co.unit.argv, "api")
+	// The boot script's subshells created the writer role, and the daemon's environment
+	// connects as it, never as the master user.
+	writerURL := "postgres://" + vars["db_writer_role"] + ":" + secrets[vars["db_writer_password_parameter"]] + "@"
+	if u := envValue(co.unit.env, "DATABASE_URL"); !strings.HasPrefix(u, writerURL) {
+		t.Errorf("the coordinator's DATABASE_URL is %q, want the writer role's (%s…)", u, writerURL)
+	}
+	if db, err := sql.Open("postgres", pg.URL); err != nil {
+		t.Fatal(err)
+	} else {
+		var login bool
+		err := db.QueryRow("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", vars["db_writer_role"]).Scan(&login)
+		db.Close()
+		if err != nil || !login {
+			t.Errorf("writer role %s: login %v, %v; want a role that logs in", vars["db_writer_role"], login, err)
+		}
+	}
 	waitHTTP(t, co, api+"/healthz", "", http.StatusOK)
 	wk := startUnit(t, work, instances["worker"])
 	waitFor(t, []*process{co, wk}, "the coordinator lists the worker, of its version and protocol", func() bool {
@@ -190,44 +215,45 @@ func TestReleaseTarball(t *testing.T) {
 	checkPageInChromium(t, root, vizURL)
 }
 
-// releaseJob is terraform/cluster.job's shape — inputs under $IREPORTS_RAW, outputs under
-// $IREPORTS_LAKE, both set by the coordinator's unit — over a generated corpus, and
-// publishing to the unit's Postgres (libpq's PG* variables and PGPASSWORD).
+// releaseJob is terraform/cluster.job's shape — inputs under $IREPORTS_JOB_RAW, outputs
+// under $IREPORTS_JOB_LAKE, both set by the coordinator's unit and inside its --allow-path
+// roots — over a generated corpus, and publishing to the unit's $DATABASE_URL (the writer
+// role the boot script creates; --job-env DATABASE_URL).
 const releaseJob = `job "release" {
   split_size       = "256KiB"
   reducers         = 2
   max_reject_ratio = 0.05
 
   input "nyc_portal" {
-    path   = "${env("IREPORTS_RAW")}/corpus/nyc/portal-*.csv"
+    path   = "${env("IREPORTS_JOB_RAW")}/corpus/nyc/portal-*.csv"
     schema = "nyc"
   }
   input "nyc_soda_json" {
-    path   = "${env("IREPORTS_RAW")}/corpus/nyc/soda-*.json"
+    path   = "${env("IREPORTS_JOB_RAW")}/corpus/nyc/soda-*.json"
     schema = "nyc"
     format = "soda-json"
   }
   input "la" {
-    path   = "${env("IREPORTS_RAW")}/corpus/la"
+    path   = "${env("IREPORTS_JOB_RAW")}/corpus/la"
     schema = "la"
   }
   input "sf" {
-    path   = "${env("IREPORTS_RAW")}/corpus/sf"
+    path   = "${env("IREPORTS_JOB_RAW")}/corpus/sf"
     schema = "sf"
   }
   input "boston" {
-    path   = "${env("IREPORTS_RAW")}/corpus/boston"
+    path   = "${env("IREPORTS_JOB_RAW")}/corpus/boston"
     schema = "boston"
   }
   input "baltimore" {
-    path   = "${env("IREPORTS_RAW")}/corpus/baltimore"
+    path   = "${env("IREPORTS_JOB_RAW")}/corpus/baltimore"
     schema = "baltimore"
   }
 
   output {
-    parquet  = "${env("IREPORTS_LAKE")}/requests"
-    rejects  = "${env("IREPORTS_LAKE")}/rejects"
-    postgres = "postgres://${env("PGUSER")}@${env("PGHOST")}:${env("PGPORT")}/${env("PGDATABASE")}?sslmode=${env("PGSSLMODE")}"
+    parquet  = "${env("IREPORTS_JOB_LAKE")}/requests"
+    rejects  = "${env("IREPORTS_JOB_LAKE")}/rejects"
+    postgres = env("DATABASE_URL")
   }
 }
 `

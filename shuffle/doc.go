@@ -31,9 +31,10 @@
 //     either needs a new format version (the file header and footer carry it).
 //   - Every error from reading or fetching is classified by a sentinel: ErrCorrupt or ErrFetch
 //     mean the map output is lost (re-run the map task elsewhere; OpenInput's *SegmentError
-//     names it); ErrUnauthorized, ErrVersion, ErrBadName and ErrReducers are configuration or
-//     planning bugs (fail the job); a context error means the caller cancelled. Writer.Add
-//     fails with ErrTooLarge for a row over 16 MiB or a partition over 4 GiB.
+//     names it); ErrUnauthorized, ErrUntrusted, ErrProtocol, ErrVersion, ErrBadName and
+//     ErrReducers are configuration or planning bugs (fail the job); a context error means
+//     the caller cancelled. Writer.Add fails with ErrTooLarge for a row over 16 MiB or a
+//     partition over 4 GiB.
 //   - A Writer, a SegmentReader, a Merger and an Input are not safe for concurrent use; a
 //     Handler, a LocalFetcher and an HTTPFetcher are.
 //

@@ -21,6 +21,14 @@ var (
 	// map task would not help: the cluster is misconfigured.
 	ErrUnauthorized = errors.New("shuffle: unauthorized")
 
+	// ErrUntrusted means the shuffle server's TLS certificate did not verify against the CAs
+	// this worker trusts. Re-running the map task would not help either.
+	ErrUntrusted = errors.New("shuffle: TLS certificate not trusted")
+
+	// ErrProtocol means the other end speaks another version of the shuffle's HTTP protocol
+	// (ProtocolVersion): the workers run incompatible releases.
+	ErrProtocol = errors.New("shuffle: protocol version mismatch")
+
 	// ErrReducers means a reducer count below 1 or a reducer index outside [0, R).
 	ErrReducers = errors.New("shuffle: reducer count or index out of range")
 

@@ -2,6 +2,8 @@ package shuffle
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ireports/ireports/internal/version"
 )
 
 // Location names one map output. Both the path on the worker's disk and the (job, map task)
@@ -39,8 +43,9 @@ func (l Location) String() string {
 
 // Fetcher opens segment reducer of a map output. The returned reader yields exactly the
 // segment's Length bytes (pass both to NewSegmentReader); the caller must close it. Errors
-// wrap ErrFetch or ErrCorrupt when the map output is lost, ErrUnauthorized, ErrBadName or
-// ErrReducers when retrying elsewhere would not help, or the context's error. Reads from the
+// wrap ErrFetch or ErrCorrupt when the map output is lost, ErrUnauthorized, ErrUntrusted,
+// ErrProtocol, ErrBadName or ErrReducers when retrying elsewhere would not help, or the
+// context's error. Reads from the
 // returned stream fail the same way. Implementations are safe for concurrent use.
 type Fetcher interface {
 	Fetch(ctx context.Context, loc Location, reducer int) (io.ReadCloser, Segment, error)
@@ -152,6 +157,19 @@ var defaultClient = &http.Client{Transport: &http.Transport{
 
 var _ Fetcher = (*HTTPFetcher)(nil)
 
+// ProtocolVersion is the version of the shuffle's HTTP exchange (the request's path, the
+// segment headers, the body): a client sends it in HeaderProtocol, and the server answers
+// with its own. It is the cluster's wire protocol (version.Protocol, which the shuffle is part
+// of, and which the workers advertise by gossip): bump that with any incompatible change of
+// the exchange. A message without the header is from a release that predates it, which
+// spoke version 1.
+const ProtocolVersion = version.Protocol
+
+// HeaderProtocol carries ProtocolVersion in both directions.
+const HeaderProtocol = "Ireports-Shuffle-Protocol"
+
+var protocolVersion = strconv.Itoa(ProtocolVersion)
+
 // Headers that describe the whole segment in a response (its body may be a Range of it).
 const (
 	hdrOffset   = "Ireports-Segment-Offset"
@@ -183,6 +201,7 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.
 		return nil, Segment{}, fmt.Errorf("%w: %s: %w", ErrFetch, url, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+h.Token)
+	req.Header.Set(HeaderProtocol, protocolVersion)
 	client := h.Client
 	if client == nil {
 		client = defaultClient
@@ -190,6 +209,11 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, Segment{}, fetchErr(url, err)
+	}
+	if v := resp.Header.Get(HeaderProtocol); v != "" && v != protocolVersion {
+		resp.Body.Close()
+		return nil, Segment{}, fmt.Errorf("%w: %s speaks shuffle protocol %.20q, this worker %s: run one release on every worker",
+			ErrProtocol, loc.Worker, v, protocolVersion)
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -211,11 +235,18 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, loc Location, reducer int) (io.
 	return &fetchBody{rc: resp.Body, url: url}, seg, nil
 }
 
-// fetchErr classifies a transport error: the caller's cancellation passes through as is,
-// anything else means the map output could not be reached.
+// fetchErr classifies a transport error: the caller's cancellation passes through as is, a
+// server certificate that does not verify is ErrUntrusted, anything else means the map
+// output could not be reached.
 func fetchErr(url string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || exhausted(err) {
 		return fmt.Errorf("shuffle: %s: %w", url, err)
+	}
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	var hostname x509.HostnameError
+	if errors.As(err, &unknown) || errors.As(err, &verify) || errors.As(err, &hostname) {
+		return fmt.Errorf("%w: %s: %w", ErrUntrusted, url, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrFetch, url, err)
 }

@@ -61,6 +61,7 @@ func TestHandler(t *testing.T) {
 		path       string // raw, sent unaltered
 		token      string
 		rangeHdr   string
+		protocol   string // the client's HeaderProtocol ("": none, as before the header)
 		wantStatus int
 		wantBody   []byte
 	}{
@@ -88,6 +89,9 @@ func TestHandler(t *testing.T) {
 		{name: "unknown job", path: "/shuffle/job-2/1/2", token: testToken, wantStatus: 404},
 		{name: "unknown map", path: "/shuffle/job-1/7/2", token: testToken, wantStatus: 404},
 		{name: "reducer out of range", path: "/shuffle/job-1/1/3", token: testToken, wantStatus: 404},
+		{name: "same protocol", path: "/shuffle/job-1/1/2", token: testToken, protocol: "1", wantStatus: 200, wantBody: whole},
+		{name: "other protocol", path: "/shuffle/job-1/1/2", token: testToken, protocol: "2", wantStatus: 400},
+		{name: "other protocol without token", path: "/shuffle/job-1/1/2", protocol: "2", wantStatus: 400},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +109,9 @@ func TestHandler(t *testing.T) {
 			}
 			if tc.rangeHdr != "" {
 				req.Header.Set("Range", tc.rangeHdr)
+			}
+			if tc.protocol != "" {
+				req.Header.Set(HeaderProtocol, tc.protocol)
 			}
 			resp, err := srv.Client().Do(req)
 			if err != nil {
@@ -129,6 +136,12 @@ func TestHandler(t *testing.T) {
 			}
 			if resp.StatusCode >= 400 && strings.Contains(string(body), os.TempDir()) {
 				t.Errorf("error body reveals a server path: %s", body)
+			}
+			if got := resp.Header.Get(HeaderProtocol); got != "1" {
+				t.Errorf("%s: %q, want 1 on every answer", HeaderProtocol, got)
+			}
+			if tc.protocol == "2" && !strings.Contains(string(body), "protocol") {
+				t.Errorf("a client of another protocol is told %q, which does not say so", body)
 			}
 		})
 	}
@@ -212,6 +225,19 @@ func TestFetchErrors(t *testing.T) {
 		w.Write(files[0][seg.Offset : seg.Offset+seg.Length/2])
 	}))
 	defer broken.Close()
+	// A worker of a later release, whose shuffle protocol is another.
+	future := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(HeaderProtocol, "2")
+		http.Error(w, "unknown protocol", http.StatusBadRequest)
+	}))
+	defer future.Close()
+	// A worker serving TLS with a certificate this client's roots do not include.
+	h, err := NewHandler(root, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untrusted := httptest.NewTLSServer(h)
+	defer untrusted.Close()
 	path0, _ := MapOutputPath(root, "job-1", 0)
 
 	tests := []struct {
@@ -229,6 +255,9 @@ func TestFetchErrors(t *testing.T) {
 		{name: "cancelled", f: &HTTPFetcher{Token: testToken}, ctx: cancelled, loc: Location{Worker: addr, Job: "job-1", Map: 0}, want: context.Canceled, notWant: ErrFetch},
 		{name: "bad job id", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: addr, Job: "../x", Map: 0}, want: ErrBadName},
 		{name: "broken transfer", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: broken.URL, Job: "job-1", Map: 0}, want: ErrFetch},
+		{name: "other protocol", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: future.URL, Job: "job-1", Map: 0}, want: ErrProtocol, notWant: ErrFetch},
+		{name: "untrusted certificate", f: &HTTPFetcher{Token: testToken}, loc: Location{Worker: untrusted.URL, Job: "job-1", Map: 0}, want: ErrUntrusted, notWant: ErrFetch},
+		{name: "trusted certificate", f: &HTTPFetcher{Client: untrusted.Client(), Token: testToken}, loc: Location{Worker: untrusted.URL, Job: "job-1", Map: 0}, want: nil},
 		{name: "local missing", f: LocalFetcher{}, loc: Location{Path: filepath.Join(root, "nope")}, want: ErrFetch},
 		{name: "local reducer out of range", f: LocalFetcher{}, loc: Location{Path: path0}, reducer: 3, want: ErrReducers},
 		{name: "local cancelled", f: LocalFetcher{}, ctx: cancelled, loc: Location{Path: path0}, want: context.Canceled},

@@ -18,7 +18,10 @@ import (
 // answers with segment reducer of MapOutputPath(root, job, map): the segment's bytes as the
 // body (Range requests are honoured, so a later client can resume) and its description in
 // Ireports-Segment-* headers. Every request must carry "Authorization: Bearer <token>";
-// without it the answer is 401 before the path is even looked at. A path that does not
+// without it the answer is 401 before the path is even looked at. Every answer carries the
+// server's HeaderProtocol, and a request that carries another version than
+// ProtocolVersion is answered 400 saying so, before the token is checked (a future version
+// may authenticate differently). A path that does not
 // have this shape is 404; a job id or number that is not a safe name is 400; a map output
 // that is missing, or a reducer it has no segment for, is 404; a damaged file is 500.
 // Handler is safe for concurrent use. It opens the file and reads its index per request:
@@ -48,6 +51,12 @@ func (h *Handler) authorized(r *http.Request) bool {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(HeaderProtocol, protocolVersion)
+	if v := r.Header.Get(HeaderProtocol); v != "" && v != protocolVersion {
+		http.Error(w, fmt.Sprintf("%v: the client speaks shuffle protocol %.20q, this worker %s; run one release on every worker",
+			ErrProtocol, v, protocolVersion), http.StatusBadRequest)
+		return
+	}
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ireports shuffle"`)
 		http.Error(w, "missing or wrong cluster token", http.StatusUnauthorized)

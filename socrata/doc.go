@@ -71,5 +71,9 @@
 //   - The daily job must read every batch under <raw> it has not yet consumed (see Batches),
 //     not only those of the current Pull: a run that pulled and then failed leaves batches
 //     that the next run's Pull will not return again.
+//   - The app token is a credential: Pull sends it in the X-App-Token header to the
+//     endpoint's origin only (Go's http.Client would copy a custom header to any redirect
+//     target), never in a URL, and replaces it with REDACTED in every error and log line.
+//     A caller's HTTPClient is copied, not modified.
 //   - Pull holds one page in memory (about 1.5 KB per NYC record: 75 MB at 50,000 records).
 package socrata

@@ -78,10 +78,8 @@ func Pull(ctx context.Context, src Source, store WatermarkStore, objs objstore.S
 	if src, err = src.withDefaults(); err != nil {
 		return res, err
 	}
-	p := &puller{src: src, client: src.HTTPClient, log: src.Logger.With("source", src.Name)}
-	if p.client == nil {
-		p.client = &http.Client{}
-	}
+	src.AppToken, src.Endpoint = moveToken(src.AppToken, src.Endpoint)
+	p := &puller{src: src, client: guardToken(src.HTTPClient), log: src.Logger.With("source", src.Name)}
 
 	wm, err := store.Get(ctx, src.Name)
 	if err != nil {
@@ -103,7 +101,10 @@ func Pull(ctx context.Context, src Source, store WatermarkStore, objs objstore.S
 				"records", res.Records, "requests", res.Requests, "elapsed", time.Since(began).Round(time.Millisecond))
 			return res, nil
 		}
-		name := batchName(src.Raw, src.Start, wm, pg.last)
+		name, err := batchName(src.Raw, src.Start, wm, pg.last)
+		if err != nil {
+			return res, fmt.Errorf("source %s: %w", src.Name, err)
+		}
 		if err := objstore.WriteAll(ctx, objs, name, pg.body); err != nil {
 			return res, fmt.Errorf("source %s: store batch %s: %w", src.Name, name, err)
 		}
@@ -121,7 +122,11 @@ func Pull(ctx context.Context, src Source, store WatermarkStore, objs objstore.S
 // Batches lists the batch objects under raw, sorted by name: by the :updated_at range they
 // cover, which is pull order except among pages inside one :updated_at (see the package doc).
 func Batches(ctx context.Context, objs objstore.Store, raw string) ([]string, error) {
-	infos, err := objs.List(ctx, objstore.Join(raw, "batch-*.json"))
+	pattern, err := objstore.Join(raw, "batch-*.json")
+	if err != nil {
+		return nil, err
+	}
+	infos, err := objs.List(ctx, pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +142,7 @@ func Batches(ctx context.Context, objs objstore.Store, raw string) ([]string, er
 // values, compacted to letters and digits (Socrata writes fixed-width literals, so the
 // compacted forms sort as the instants do); the hash of the exact range keeps pages inside
 // one :updated_at apart.
-func batchName(raw, start string, from, to Watermark) string {
+func batchName(raw, start string, from, to Watermark) (string, error) {
 	f := from.UpdatedAt
 	if from.IsZero() {
 		f = start
@@ -157,6 +162,93 @@ func compact(s string) string {
 		return "0"
 	}
 	return string(b)
+}
+
+// tokenHeader carries the app token. Go's http.Client copies custom headers to every
+// redirect target, whatever its host (it drops only Authorization, Cookie and their kin on a
+// cross-domain redirect), so guardToken drops this one itself.
+const tokenHeader = "X-App-Token"
+
+// moveToken takes an app token given in the endpoint's query ($$app_token, which Socrata
+// also accepts) out of the URL, so that it travels only in the header: a URL is what ends up
+// in errors, logs, url.Error values and, on a redirect, another server's access log. The
+// Source's AppToken, when set, wins.
+func moveToken(token, endpoint string) (string, string) {
+	u, err := url.Parse(endpoint) // validated
+	if err != nil {
+		return token, endpoint
+	}
+	q := u.Query()
+	if _, ok := q["$$app_token"]; !ok {
+		return token, endpoint
+	}
+	if token == "" {
+		token = q.Get("$$app_token")
+	}
+	q.Del("$$app_token")
+	u.RawQuery = q.Encode()
+	return token, u.String()
+}
+
+// guardToken returns a client that behaves like c (nil: a default client) but sends the app
+// token only to the origin Pull asked: a redirect to another scheme, host or port goes
+// without it. c itself is not modified; its own CheckRedirect still decides whether to
+// follow.
+func guardToken(c *http.Client) *http.Client {
+	g := &http.Client{}
+	if c != nil {
+		*g = *c
+	}
+	next := g.CheckRedirect
+	g.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		// The client copies the first request's headers to each hop before this runs, so
+		// compare with the first request, not the previous hop.
+		if !sameOrigin(req.URL, via[0].URL) {
+			req.Header.Del(tokenHeader)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 { // http.Client's default policy
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return g
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port (RFC 6454).
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// scrubbedError is an error whose message had the app token in it, with the token replaced.
+// It unwraps to the original so that errors.Is and errors.As still classify it.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub hides the app token in err's message. The token never travels in a URL (moveToken),
+// and bodies are scrubbed as they are read, but a server that has the token may echo it
+// anywhere: in a body, in a Location header that Go quotes in its error.
+func (p *puller) scrub(err error) error {
+	if err == nil || p.src.AppToken == "" || !strings.Contains(err.Error(), p.src.AppToken) {
+		return err
+	}
+	return &scrubbedError{msg: strings.ReplaceAll(err.Error(), p.src.AppToken, "REDACTED"), err: err}
 }
 
 // puller is the state of one Pull.
@@ -207,6 +299,7 @@ func (p *puller) fetch(ctx context.Context, wm Watermark, res *PullResult) (page
 		began := time.Now()
 		res.Requests++
 		pg, err := p.get(ctx, u, wm)
+		err = p.scrub(err)
 		if err == nil {
 			return pg, nil
 		}
@@ -285,7 +378,7 @@ func (p *puller) get(ctx context.Context, u string, wm Watermark) (page, error) 
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "ireports-socrata/1")
 	if p.src.AppToken != "" {
-		req.Header.Set("X-App-Token", p.src.AppToken)
+		req.Header.Set(tokenHeader, p.src.AppToken)
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -295,10 +388,10 @@ func (p *puller) get(ctx context.Context, u string, wm Watermark) (page, error) 
 	switch s := resp.StatusCode; {
 	case s == http.StatusOK:
 	case s == http.StatusAccepted || s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return page{}, &statusError{url: shown, status: s, body: snippet(resp.Body),
+		return page{}, &statusError{url: shown, status: s, body: snippet(resp.Body, p.src.AppToken),
 			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	default:
-		return page{}, &RequestError{URL: shown, Status: s, Body: snippet(resp.Body)}
+		return page{}, &RequestError{URL: shown, Status: s, Body: snippet(resp.Body, p.src.AppToken)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
 	if err != nil {
@@ -307,7 +400,7 @@ func (p *puller) get(ctx context.Context, u string, wm Watermark) (page, error) 
 	if len(body) > maxPageBytes {
 		return page{}, fmt.Errorf("GET %s: page larger than %d bytes; lower page_size: %w", shown, maxPageBytes, ErrBadResponse)
 	}
-	return parsePage(body, wm, shown)
+	return parsePage(body, wm, shown, p.src.AppToken)
 }
 
 // transportError classifies a failure to get a whole answer. Everything is an outage except
@@ -332,19 +425,25 @@ type sysFields struct {
 	UpdatedAt *string `json:":updated_at"`
 }
 
-// parsePage checks a 200 answer: a JSON array of records with system fields, past wm.
-func parsePage(body []byte, wm Watermark, shown string) (page, error) {
+// parsePage checks a 200 answer: a JSON array of records with system fields, past wm. secret
+// is hidden from the errors that quote the body.
+func parsePage(body []byte, wm Watermark, shown, secret string) (page, error) {
 	var recs []sysFields
 	if err := json.Unmarshal(body, &recs); err != nil {
 		// A maintenance page served with 200, or a body cut short: not a page, but not a
 		// reason to give up on the source either.
 		return page{}, &transientError{fmt.Errorf("GET %s: answer is not a JSON array of records (%v): %s",
-			shown, err, snippet(bytes.NewReader(body)))}
+			shown, err, snippet(bytes.NewReader(body), secret))}
 	}
 	for i, r := range recs {
 		if r.ID == nil || r.UpdatedAt == nil || *r.ID == "" || *r.UpdatedAt == "" {
 			return page{}, fmt.Errorf("GET %s: record %d has no :id or :updated_at; is this a SODA 2.1 endpoint (/resource/xxxx-xxxx.json) honouring $select=:*,*? %w",
 				shown, i, ErrBadResponse)
+		}
+		if strings.IndexByte(*r.ID, 0) >= 0 || strings.IndexByte(*r.UpdatedAt, 0) >= 0 {
+			// The watermark is PostgreSQL text, which refuses NUL: say so here rather than
+			// let Advance fail with an encoding error after the batch is stored.
+			return page{}, fmt.Errorf("GET %s: record %d has a NUL byte in :id or :updated_at: %w", shown, i, ErrBadResponse)
 		}
 		if (Watermark{UpdatedAt: *r.UpdatedAt, ID: *r.ID}) == wm {
 			return page{}, fmt.Errorf("GET %s: record %d is the watermark %v itself: the server ignores the $where keyset: %w",
@@ -358,11 +457,23 @@ func parsePage(body []byte, wm Watermark, shown string) (page, error) {
 	return pg, nil
 }
 
-// snippet returns the start of a body, on one line, for error messages.
-func snippet(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 300))
+// snippetBytes is how much of a body an error message quotes.
+const snippetBytes = 300
+
+// snippet returns the start of a body, on one line, for error messages, with secret (the
+// app token, which a server may echo) replaced. It reads len(secret) bytes past the cut, so
+// that a token straddling it is replaced whole rather than quoted in part.
+func snippet(r io.Reader, secret string) string {
+	b, _ := io.ReadAll(io.LimitReader(r, int64(snippetBytes+len(secret))))
+	cut := len(b) > snippetBytes
+	if secret != "" {
+		b = bytes.ReplaceAll(b, []byte(secret), []byte("REDACTED"))
+	}
+	if len(b) > snippetBytes {
+		b = b[:snippetBytes]
+	}
 	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "\uFFFD")), " ")
-	if len(b) == 300 {
+	if cut || len(b) == snippetBytes {
 		s += "…"
 	}
 	return s

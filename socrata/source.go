@@ -20,7 +20,10 @@ type Source struct {
 	// "https://data.cityofnewyork.us/resource/erm2-nwe9.json".
 	Endpoint string
 	// AppToken is sent as the X-App-Token header; optional, but Socrata throttles requests
-	// without one much sooner. It never appears in errors or logs.
+	// without one much sooner. A $$app_token in Endpoint's query is used when AppToken is
+	// empty, and taken out of the URL either way: the token travels only in the header, and
+	// only to Endpoint's origin (a redirect to another scheme, host or port goes without it).
+	// It never appears in errors or logs, even when a server echoes it.
 	AppToken string
 	// Schema names the city schema that normalizes the records (a built-in such as "nyc" or
 	// a schema block of the job file). Pull stores records raw and does not use it; the job

@@ -3,9 +3,12 @@ package socrata
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ireports/ireports/objstore"
 )
 
 // These tests of unexported pieces stay in package socrata; every test that reads batches
@@ -103,15 +106,65 @@ func TestBatchName(t *testing.T) {
 	a := Watermark{UpdatedAt: "2024-06-01T00:00:00.000Z", ID: "row-aaaa~aaaa.aaaa"}
 	b := Watermark{UpdatedAt: "2024-06-01T00:00:00.000Z", ID: "row-bbbb~bbbb.bbbb"}
 	c := Watermark{UpdatedAt: "2024-06-02T10:00:00.000Z", ID: "row-2222~2222.2222"}
-	n1 := batchName("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a)
+	name := func(raw, start string, from, to Watermark) string {
+		t.Helper()
+		n, err := batchName(raw, start, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n1 := name("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a)
 	if !strings.HasPrefix(n1, "s3://bkt/raw/nyc/batch-20240101T000000-20240601T000000000Z-") || !strings.HasSuffix(n1, ".json") {
 		t.Errorf("first batch %s", n1)
 	}
-	if batchName("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a) != n1 {
+	if name("s3://bkt/raw/nyc", "2024-01-01T00:00:00", Watermark{}, a) != n1 {
 		t.Error("batch names are not deterministic")
 	}
-	n2, n3 := batchName("/raw", "x", a, b), batchName("/raw", "x", b, c)
-	if n2 == batchName("/raw", "x", a, c) || !(n1[len("s3://bkt/raw/nyc"):] < n2[len("/raw"):]) || !(n2 < n3) {
+	n2, n3 := name("/raw", "x", a, b), name("/raw", "x", b, c)
+	if n2 == name("/raw", "x", a, c) || !(n1[len("s3://bkt/raw/nyc"):] < n2[len("/raw"):]) || !(n2 < n3) {
 		t.Errorf("names %s, %s, %s: want distinct and in pull order", n1, n2, n3)
+	}
+	if _, err := batchName("s3://bkt/raw/../../other", "x", a, b); !errors.Is(err, objstore.ErrUnsafePath) {
+		t.Errorf("a raw prefix that climbs out of its bucket: err = %v, want ErrUnsafePath", err)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://data.example.org/resource/a.json", "https://DATA.example.org:443/other", true},
+		{"http://127.0.0.1/a", "http://127.0.0.1:80/b", true},
+		{"https://data.example.org/a", "http://data.example.org/a", false}, // a downgrade
+		{"https://data.example.org/a", "https://cdn.data.example.org/a", false},
+		{"https://data.example.org/a", "https://data.example.org.evil.test/a", false},
+		{"http://127.0.0.1:8080/a", "http://127.0.0.1:8081/a", false},
+		{"http://127.0.0.1:8080/a", "http://127.0.0.2:8080/a", false},
+	} {
+		a, _ := url.Parse(tc.a)
+		b, _ := url.Parse(tc.b)
+		if got := sameOrigin(a, b); got != tc.same {
+			t.Errorf("sameOrigin(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
+}
+
+func TestMoveToken(t *testing.T) {
+	for _, tc := range []struct {
+		token, endpoint string
+		wantToken       string
+		wantEndpoint    string
+	}{
+		{"", "https://x/resource/a.json", "", "https://x/resource/a.json"},
+		{"t", "https://x/resource/a.json", "t", "https://x/resource/a.json"},
+		{"", "https://x/resource/a.json?$$app_token=sekrit", "sekrit", "https://x/resource/a.json"},
+		{"field", "https://x/resource/a.json?$$app_token=sekrit&$$exclude_system_fields=false", "field", "https://x/resource/a.json?%24%24exclude_system_fields=false"},
+	} {
+		token, endpoint := moveToken(tc.token, tc.endpoint)
+		if token != tc.wantToken || endpoint != tc.wantEndpoint {
+			t.Errorf("moveToken(%q, %q) = %q, %q; want %q, %q", tc.token, tc.endpoint, token, endpoint, tc.wantToken, tc.wantEndpoint)
+		}
 	}
 }

@@ -160,9 +160,10 @@ type Group struct {
 	Year  int    `json:"year"`
 	Month int    `json:"month"`
 	Rows  int64  `json:"rows"`
-	// Files are the group's files, paths relative to the lake root (and to the attempt's
-	// stage): the lake files, then the summary files.
-	Files []File `json:"files"`
+	// Files are the group's lake files, paths relative to the lake root (and to the
+	// attempt's stage); SummaryFiles its summary files, relative to the summaries root.
+	Files        []File `json:"files"`
+	SummaryFiles []File `json:"summary_files"`
 }
 
 // File is one file a reduce attempt wrote, described so that the commit need not read it.
@@ -183,5 +184,7 @@ type ReduceResult struct {
 	// (rows of requests the job's records did not update).
 	Carried int64   `json:"carried,omitempty"`
 	Groups  []Group `json:"groups"`
-	Dir     string  `json:"dir"` // the attempt directory holding the files
+	Dir     string  `json:"dir"` // the attempt's stage of the lake (lake.Stage.Dir)
+	// SummaryDir is the attempt's stage of the summaries root.
+	SummaryDir string `json:"summary_dir"`
 }

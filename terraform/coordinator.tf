@@ -10,21 +10,25 @@ resource "aws_instance" "coordinator" {
   iam_instance_profile   = aws_iam_instance_profile.this["coordinator"].name
 
   user_data = templatefile("${path.module}/templates/coordinator.sh.tftpl", {
-    region                = var.region
-    release_s3_uri        = var.release_s3_uri
-    gossip_key_parameter  = aws_ssm_parameter.gossip_key.name
-    api_token_parameter   = aws_ssm_parameter.api_token.name
-    db_password_parameter = aws_ssm_parameter.db_password.name
-    coordinator_ip        = local.coordinator_ip
-    gossip_port           = var.gossip_port
-    api_port              = var.api_port
-    pyroscope_url         = local.pyroscope_url
-    raw_url               = "s3://${aws_s3_bucket.this["raw"].bucket}"
-    lake_url              = "s3://${aws_s3_bucket.this["lake"].bucket}"
-    db_host               = aws_db_instance.main.address
-    db_port               = aws_db_instance.main.port
-    db_name               = var.db_name
-    db_username           = var.db_username
+    region                       = var.region
+    release_s3_uri               = var.release_s3_uri
+    gossip_key_parameter         = aws_ssm_parameter.gossip_key.name
+    api_token_parameter          = aws_ssm_parameter.api_token.name
+    db_master_password_parameter = aws_ssm_parameter.db_password.name
+    db_viz_password_parameter    = aws_ssm_parameter.db_viz_password.name
+    db_writer_password_parameter = aws_ssm_parameter.db_writer_password.name
+    coordinator_ip               = local.coordinator_ip
+    gossip_port                  = var.gossip_port
+    api_port                     = var.api_port
+    pyroscope_url                = local.pyroscope_url
+    raw_url                      = local.bucket_urls.raw
+    lake_url                     = local.bucket_urls.lake
+    db_host                      = aws_db_instance.main.address
+    db_port                      = aws_db_instance.main.port
+    db_name                      = var.db_name
+    db_username                  = var.db_username
+    db_viz_role                  = local.db_roles.viz
+    db_writer_role               = local.db_roles.writer
   })
   # The boot script is the whole configuration: a changed one means a new instance. Running
   # jobs fail with it; resubmit them.

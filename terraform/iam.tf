@@ -1,9 +1,10 @@
 # One role per kind of instance, each allowed exactly what its process does:
 #
 #   role         raw bucket   lake bucket   release object   SSM parameters
-#   coordinator  read         read/write    read             gossip key, API token, DB password
+#   coordinator  read         read/write    read             gossip key, API token, the three
+#                                                            DB passwords (master, viz, writer)
 #   worker       read         read/write    read             gossip key, API token
-#   viz          -            -             read             DB password
+#   viz          -            -             read             the viz role's DB password
 #   pyroscope    -            -             -                -
 #
 # Every role may also register with SSM so that operators can open sessions and port
@@ -26,10 +27,13 @@ locals {
 
   # The SSM parameters each role reads at boot.
   role_parameters = {
-    coordinator = [aws_ssm_parameter.gossip_key.arn, aws_ssm_parameter.api_token.arn, aws_ssm_parameter.db_password.arn]
-    worker      = [aws_ssm_parameter.gossip_key.arn, aws_ssm_parameter.api_token.arn]
-    viz         = [aws_ssm_parameter.db_password.arn]
-    pyroscope   = []
+    coordinator = [
+      aws_ssm_parameter.gossip_key.arn, aws_ssm_parameter.api_token.arn,
+      aws_ssm_parameter.db_password.arn, aws_ssm_parameter.db_viz_password.arn, aws_ssm_parameter.db_writer_password.arn,
+    ]
+    worker    = [aws_ssm_parameter.gossip_key.arn, aws_ssm_parameter.api_token.arn]
+    viz       = [aws_ssm_parameter.db_viz_password.arn]
+    pyroscope = []
   }
 }
 

@@ -58,4 +58,10 @@ locals {
     raw  = coalesce(var.raw_bucket_name, "${var.project}-raw-${local.account_id}-${var.region}")
     lake = coalesce(var.lake_bucket_name, "${var.project}-lake-${local.account_id}-${var.region}")
   }
+  # The buckets as job paths: the roots the coordinator and the workers allow (--allow-path),
+  # and IREPORTS_JOB_RAW / IREPORTS_JOB_LAKE, which cluster.job builds its paths from.
+  bucket_urls = {
+    raw  = "s3://${aws_s3_bucket.this["raw"].bucket}"
+    lake = "s3://${aws_s3_bucket.this["lake"].bucket}"
+  }
 }

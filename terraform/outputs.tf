@@ -21,8 +21,13 @@ output "coordinator_port_forward_command" {
 }
 
 output "viz_url" {
-  description = "The viz server's charts."
+  description = "The viz server's charts, from viz_allowed_cidrs (plain HTTP: see README.md for TLS in front)."
   value       = "http://${aws_eip.viz.public_ip}:${var.viz_port}"
+}
+
+output "viz_port_forward_command" {
+  description = "Forwards localhost:<viz_port> to the viz server through SSM Session Manager, the way in without opening viz_allowed_cidrs; then open http://127.0.0.1:<viz_port>."
+  value       = "aws ssm start-session --region ${var.region} --target ${aws_instance.viz.id} --document-name AWS-StartPortForwardingSession --parameters portNumber=${var.viz_port},localPortNumber=${var.viz_port}"
 }
 
 output "pyroscope_url" {
@@ -36,12 +41,12 @@ output "pyroscope_instance_id" {
 }
 
 output "raw_bucket" {
-  description = "Bucket for the raw city exports and daily batches (IREPORTS_RAW on the coordinator is s3://<this>)."
+  description = "Bucket for the raw city exports and daily batches (IREPORTS_JOB_RAW on the coordinator is s3://<this>)."
   value       = aws_s3_bucket.this["raw"].bucket
 }
 
 output "lake_bucket" {
-  description = "Bucket of the Parquet lake and the rejects (IREPORTS_LAKE on the coordinator is s3://<this>)."
+  description = "Bucket of the Parquet lake and the rejects (IREPORTS_JOB_LAKE on the coordinator is s3://<this>)."
   value       = aws_s3_bucket.this["lake"].bucket
 }
 
@@ -66,6 +71,11 @@ output "api_token_parameter" {
 }
 
 output "db_password_parameter" {
-  description = "Name of the SSM SecureString parameter holding the Postgres password."
+  description = "Name of the SSM SecureString parameter holding the Postgres master user's password."
   value       = aws_ssm_parameter.db_password.name
+}
+
+output "db_viz_password_parameter" {
+  description = "Name of the SSM SecureString parameter holding the password of ireports_viz, the read-only role viz connects as."
+  value       = aws_ssm_parameter.db_viz_password.name
 }

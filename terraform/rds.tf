@@ -1,6 +1,17 @@
 # Postgres for the summary tables, job runs and ingest watermarks: private, encrypted, reached
 # only by the db-client group (coordinator, viz).
 
+locals {
+  # Login roles besides the master user, created by the coordinator's boot script: viz reads
+  # as the read-only role of `coordinator migrate --readonly-role` (pgsink.EnsureReadOnlyRole),
+  # and the coordinator daemon, with its jobs, publishes as the writer, which can change rows
+  # but not the schema or roles. Neither ever holds the master password.
+  db_roles = {
+    viz    = "ireports_viz"
+    writer = "ireports_writer"
+  }
+}
+
 resource "aws_db_subnet_group" "main" {
   name_prefix = "${var.project}-"
   subnet_ids  = aws_subnet.private[*].id

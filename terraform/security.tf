@@ -120,6 +120,13 @@ resource "aws_security_group" "viz" {
 
   lifecycle {
     create_before_destroy = true
+
+    # Not a validation of viz_allowed_cidrs: before terraform 1.9 a validation may not read
+    # another variable. Uses only functions that go test ./terraform can evaluate too.
+    precondition {
+      condition     = var.viz_public || length([for c in var.viz_allowed_cidrs : c if tonumber(split("/", c)[1]) < 8]) == 0
+      error_message = "viz_allowed_cidrs opens viz to blocks wider than /8 (such as 0.0.0.0/0): set viz_public = true to publish the charts to the internet, or narrow the blocks (README.md, \"Reaching viz\")."
+    }
   }
 }
 

@@ -1,6 +1,11 @@
 # The cluster's secrets: generated here, stored as SecureString parameters under a key of
 # their own, and read by the instances at boot (templates/*.sh.tftpl) into 0600 files. The
 # user-data and the outputs carry only the parameter names.
+#
+# Three database passwords, one per role (rds.tf, local.db_roles): the RDS master user's,
+# which only the coordinator's boot script uses (migrations, creating the other two roles);
+# the read-only role's, which viz connects as; and the writer role's, which the coordinator
+# daemon publishes as.
 
 resource "random_bytes" "gossip_key" {
   # memberlist's AES-256 key; the daemons accept it base64-encoded.
@@ -13,8 +18,18 @@ resource "random_password" "api_token" {
 }
 
 resource "random_password" "db" {
-  # No special characters: RDS forbids some, and the password goes into a systemd
-  # EnvironmentFile where quotes and backslashes would need escaping.
+  # No special characters, here and below: RDS forbids some, and the passwords go into
+  # postgres:// URLs, where they would need escaping.
+  length  = 40
+  special = false
+}
+
+resource "random_password" "db_viz" {
+  length  = 40
+  special = false
+}
+
+resource "random_password" "db_writer" {
   length  = 40
   special = false
 }
@@ -48,8 +63,24 @@ resource "aws_ssm_parameter" "api_token" {
 
 resource "aws_ssm_parameter" "db_password" {
   name        = "/${var.project}/db-password"
-  description = "ireports Postgres password of ${var.db_username}"
+  description = "ireports Postgres password of the master user ${var.db_username}"
   type        = "SecureString"
   key_id      = aws_kms_key.secrets.arn
   value       = random_password.db.result
+}
+
+resource "aws_ssm_parameter" "db_viz_password" {
+  name        = "/${var.project}/db-viz-password"
+  description = "ireports Postgres password of ${local.db_roles.viz}, the read-only role viz connects as"
+  type        = "SecureString"
+  key_id      = aws_kms_key.secrets.arn
+  value       = random_password.db_viz.result
+}
+
+resource "aws_ssm_parameter" "db_writer_password" {
+  name        = "/${var.project}/db-writer-password"
+  description = "ireports Postgres password of ${local.db_roles.writer}, the role the coordinator publishes as"
+  type        = "SecureString"
+  key_id      = aws_kms_key.secrets.arn
+  value       = random_password.db_writer.result
 }

@@ -29,30 +29,34 @@ import (
 	"github.com/ireports/ireports/worker"
 )
 
-// pendingFlags are flags the boot scripts pass that the binaries do not define yet (none
-// now). The check strips them only while the binary lacks them, and fails once one is
-// defined, so that this list is emptied when the flag lands.
+// pendingFlags are flags the boot scripts pass that the binaries do not define yet:
+// --allow-path (coordinator serve, worker) and --job-env (coordinator serve) come with the
+// job-file hardening of the coordinator. The check strips them only while the binary lacks
+// them, and fails once one is defined, so that this list is emptied when the flag lands.
 var pendingFlags = []string{}
 
 // requiredVars gives the variables without a default a value, as terraform.tfvars would.
 var requiredVars = map[string]cty.Value{
-	"release_s3_uri": cty.StringVal("s3://city-artifacts/ireports/v0.1.0/ireports-linux-amd64.tar.gz"),
+	"release_s3_uri":    cty.StringVal("s3://city-artifacts/ireports/v0.1.0/ireports-linux-amd64.tar.gz"),
+	"viz_allowed_cidrs": cty.ListVal([]cty.Value{cty.StringVal("198.51.100.0/24")}),
 }
 
 // attrValues stands in for the templatefile() arguments that only exist after apply
 // (resource attributes, locals computed from them). Arguments that are plain variables or
 // constants are evaluated from the .tf files instead, with the variables' defaults.
 var attrValues = map[string]cty.Value{
-	"coordinator_ip":        cty.StringVal("10.40.0.10"),
-	"pyroscope_url":         cty.StringVal("http://10.40.0.42:4040"),
-	"pyroscope_port":        cty.NumberIntVal(4040),
-	"gossip_key_parameter":  cty.StringVal("/ireports/gossip-key"),
-	"api_token_parameter":   cty.StringVal("/ireports/api-token"),
-	"db_password_parameter": cty.StringVal("/ireports/db-password"),
-	"raw_url":               cty.StringVal("s3://ireports-raw-123456789012-us-east-1"),
-	"lake_url":              cty.StringVal("s3://ireports-lake-123456789012-us-east-1"),
-	"db_host":               cty.StringVal("ireports-2024.abcdefghijkl.us-east-1.rds.amazonaws.com"),
-	"db_port":               cty.NumberIntVal(5432),
+	"coordinator_ip":               cty.StringVal("10.40.0.10"),
+	"pyroscope_url":                cty.StringVal("http://10.40.0.42:4040"),
+	"pyroscope_port":               cty.NumberIntVal(4040),
+	"gossip_key_parameter":         cty.StringVal("/ireports/gossip-key"),
+	"api_token_parameter":          cty.StringVal("/ireports/api-token"),
+	"db_master_password_parameter": cty.StringVal("/ireports/db-password"),
+	"db_viz_password_parameter":    cty.StringVal("/ireports/db-viz-password"),
+	"db_writer_password_parameter": cty.StringVal("/ireports/db-writer-password"),
+	"raw_url":                      cty.StringVal("s3://ireports-raw-123456789012-us-east-1"),
+	"lake_url":                     cty.StringVal("s3://ireports-lake-123456789012-us-east-1"),
+	"db_host":                      cty.StringVal("ireports-2024.abcdefghijkl.us-east-1.rds.amazonaws.com"),
+	"db_port":                      cty.NumberIntVal(5432),
 }
 
 // userDataLimit is EC2's limit on user data before base64 encoding.
@@ -245,7 +249,11 @@ func (m *module) checkBody(body *hclsyntax.Body, sc refScope) []string {
 		inner := sc
 		switch b.Type {
 		case "lifecycle":
-			// ignore_changes lists attribute names, not references.
+			// ignore_changes lists attribute names, not references; its pre- and
+			// postconditions hold references like any other block.
+			for _, c := range b.Body.Blocks {
+				problems = append(problems, m.checkBody(c.Body, inner)...)
+			}
 			continue
 		case "dynamic":
 			it := b.Labels[0]
@@ -438,10 +446,11 @@ func TestSecretsOnlyInSSMAndRDS(t *testing.T) {
 
 // templateCall is one templatefile() call of the configuration.
 type templateCall struct {
-	at   hcl.Range
-	file string               // relative to this directory
-	args map[string]cty.Value // evaluated, or stood in by attrValues
-	keys []string
+	at    hcl.Range
+	file  string                    // relative to this directory
+	args  map[string]cty.Value      // evaluated, or stood in by attrValues
+	exprs map[string]hcl.Expression // as written
+	keys  []string
 }
 
 func (m *module) templateCalls(t *testing.T) map[string]*templateCall {
@@ -468,7 +477,7 @@ func (m *module) templateCalls(t *testing.T) map[string]*templateCall {
 				t.Errorf("%s: templatefile variables must be an object literal, so that they can be checked", fc.Range())
 				return nil
 			}
-			c := &templateCall{at: fc.Range(), file: filepath.Clean(pv.AsString()), args: map[string]cty.Value{}}
+			c := &templateCall{at: fc.Range(), file: filepath.Clean(pv.AsString()), args: map[string]cty.Value{}, exprs: map[string]hcl.Expression{}}
 			for _, item := range obj.Items {
 				key := hcl.ExprAsKeyword(item.KeyExpr)
 				if key == "" {
@@ -476,6 +485,7 @@ func (m *module) templateCalls(t *testing.T) map[string]*templateCall {
 					continue
 				}
 				c.keys = append(c.keys, key)
+				c.exprs[key] = item.ValueExpr
 				v, diags := item.ValueExpr.Value(ctx)
 				if !diags.HasErrors() && v.IsWhollyKnown() && !v.IsNull() {
 					c.args[key] = v
@@ -499,7 +509,8 @@ func (m *module) templateCalls(t *testing.T) map[string]*templateCall {
 }
 
 // evalContext evaluates expressions as terraform would before any resource exists: the
-// variables at their defaults (requiredVars for those without one) and path.module.
+// variables at their defaults (requiredVars for those without one), path.module and the
+// locals computed from them alone.
 func (m *module) evalContext(t *testing.T) *hcl.EvalContext {
 	t.Helper()
 	vars := map[string]cty.Value{}
@@ -519,10 +530,28 @@ func (m *module) evalContext(t *testing.T) *hcl.EvalContext {
 		}
 		vars[name] = v
 	}
-	return &hcl.EvalContext{Variables: map[string]cty.Value{
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
 		"var":  cty.ObjectVal(vars),
 		"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(".")}),
 	}}
+	// The locals that need nothing but variables, constants and other such locals (no
+	// function, resource or data source), found by evaluating until nothing more resolves.
+	locals := map[string]cty.Value{}
+	for progress := true; progress; {
+		progress = false
+		ctx.Variables["local"] = cty.ObjectVal(locals)
+		for name, a := range m.locals {
+			if _, done := locals[name]; done {
+				continue
+			}
+			if v, diags := a.Expr.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
+				locals[name] = v
+				progress = true
+			}
+		}
+	}
+	ctx.Variables["local"] = cty.ObjectVal(locals)
+	return ctx
 }
 
 // render renders one template with its call's arguments, checking that the two agree.
@@ -614,29 +643,30 @@ var daemons = []daemon{
 		binary:     "/opt/ireports/bin/coordinator",
 		subcommand: "serve",
 		flags:      func(fs *flag.FlagSet) { coordinator.ServeFlags(fs) },
-		required:   []string{"bind", "api", "data-dir", "gossip-key-file", "token-file", "pyroscope-url"},
+		required:   []string{"bind", "api", "data-dir", "gossip-key-file", "token-file", "allow-path", "job-env", "pyroscope-url"},
 	},
 	{
 		name:     "worker",
 		template: "templates/worker.sh.tftpl",
 		binary:   "/opt/ireports/bin/worker",
 		flags:    func(fs *flag.FlagSet) { worker.Flags(fs) },
-		required: []string{"join", "bind", "listen", "slots", "data-dir", "gossip-key-file", "token-file", "pyroscope-url"},
+		required: []string{"join", "bind", "listen", "slots", "data-dir", "gossip-key-file", "token-file", "allow-path", "pyroscope-url"},
 	},
 	{
 		name:     "viz",
 		template: "templates/viz.sh.tftpl",
 		binary:   "/opt/ireports/bin/viz",
 		flags:    func(fs *flag.FlagSet) { viz.CommandFlags(fs) },
-		required: []string{"db", "listen", "pyroscope-url"},
+		required: []string{"db-file", "listen", "pyroscope-url"},
 	},
 }
 
 // commandLine is a daemon's rendered ExecStart, split.
 type commandLine struct {
-	args   []string          // after the binary (and subcommand)
-	values map[string]string // flag name -> value, as written
-	script string            // the whole rendered boot script
+	args   []string            // after the binary (and subcommand)
+	values map[string]string   // flag name -> value, as written (the last, if repeated)
+	all    map[string][]string // flag name -> every value, for repeatable flags
+	script string              // the whole rendered boot script
 }
 
 func TestCommandLinesParseWithRealFlags(t *testing.T) {
@@ -756,7 +786,7 @@ func parseExecStart(t *testing.T, script string, d daemon) commandLine {
 		}
 		words = words[1:]
 	}
-	cl := commandLine{args: words, values: map[string]string{}}
+	cl := commandLine{args: words, values: map[string]string{}, all: map[string][]string{}}
 	for i := 0; i < len(words); i++ {
 		w := words[i]
 		if !strings.HasPrefix(w, "-") {
@@ -769,6 +799,7 @@ func parseExecStart(t *testing.T, script string, d daemon) commandLine {
 			val = words[i]
 		}
 		cl.values[name] = val
+		cl.all[name] = append(cl.all[name], val)
 	}
 	return cl
 }
@@ -832,22 +863,72 @@ func (m *module) clusterPorts(t *testing.T) (tcp, udp map[string]bool) {
 }
 
 // TestClusterJob checks cluster.job, the job file the README submits: it parses, reads the
-// raw bucket, writes the lake under prefixes whose _temporary/ the lifecycle rules expire,
-// and the coordinator's boot script sets the environment it names.
+// raw bucket, writes the lake under prefixes whose _temporary/ the lifecycle rules expire and
+// publishes to Postgres; every variable it reads with env() is one the coordinator's unit
+// sets and lets jobs read (the IREPORTS_JOB_ prefix or --job-env); and, with the values the
+// unit gives those variables, its paths lie under the roots that the coordinator and the
+// workers allow (--allow-path), which are the two buckets.
 func TestClusterJob(t *testing.T) {
-	const raw, lake = "s3://raw-bucket", "s3://lake-bucket"
-	t.Setenv("IREPORTS_RAW", raw)
-	t.Setenv("IREPORTS_LAKE", lake)
-	spec, err := jobs.ParseFile("cluster.job")
+	m := loadModule(t)
+	calls := m.templateCalls(t)
+	script := render(t, calls["templates/coordinator.sh.tftpl"])
+	coord := parseExecStart(t, script, daemons[0])
+	worker := parseExecStart(t, render(t, calls["templates/worker.sh.tftpl"]), daemons[1])
+	files := envFiles(t, script)
+
+	// The unit's environment, as the daemon sees it; DATABASE_URL stood in for (its
+	// password is generated at boot).
+	unitEnv := map[string]string{}
+	for _, f := range files {
+		for k, v := range f.vars {
+			unitEnv[k] = v
+		}
+	}
+	var jobEnv []string
+	for _, v := range coord.all["job-env"] {
+		jobEnv = append(jobEnv, strings.Split(v, ",")...)
+	}
+	for _, name := range envNames(t, "cluster.job") {
+		if !strings.HasPrefix(name, jobEnvPrefix) && !slices.Contains(jobEnv, name) {
+			t.Errorf("cluster.job reads env(%q), which is neither %s* nor in the coordinator's --job-env %q", name, jobEnvPrefix, jobEnv)
+		}
+		v, ok := unitEnv[name]
+		if !ok {
+			t.Errorf("cluster.job reads env(%q), which the coordinator's unit does not set", name)
+			continue
+		}
+		if v == "" {
+			v = "postgres://stand-in@db.internal:5432/ireports?sslmode=require"
+		}
+		t.Setenv(name, v)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	spec, err := jobs.ParseFileWith("cluster.job", jobs.ParseOptions{Env: jobs.EnvPolicy{Allow: jobEnv, Prefix: jobs.DefaultEnvPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range spec.Inputs {
-		if !strings.HasPrefix(in.Path, raw+"/") {
-			t.Errorf("input %s reads %s, not the raw bucket", in.Name, in.Path)
+	if spec.Output.Postgres == "" {
+		t.Errorf("cluster.job publishes no summaries (output.postgres): viz would have no charts")
+	}
+
+	raw, lake := attrValues["raw_url"].AsString(), attrValues["lake_url"].AsString()
+	for _, cl := range []struct {
+		name string
+		cl   commandLine
+	}{{"coordinator serve", coord}, {"worker", worker}} {
+		got := slices.Sorted(slices.Values(cl.cl.all["allow-path"]))
+		if want := slices.Sorted(slices.Values([]string{raw, lake})); !slices.Equal(got, want) {
+			t.Errorf("%s --allow-path %q, want the raw and lake buckets %q", cl.name, got, want)
 		}
 	}
-	m := loadModule(t)
+	under := func(p, root string) bool { return strings.HasPrefix(p, root+"/") }
+	for _, in := range spec.Inputs {
+		if !under(in.Path, raw) {
+			t.Errorf("input %s reads %s, not the raw bucket %s", in.Name, in.Path, raw)
+		}
+	}
 	pa := m.variables["lake_output_prefixes"].Body.Attributes["default"]
 	pv, diags := pa.Expr.Value(nil)
 	if diags.HasErrors() {
@@ -858,20 +939,14 @@ func TestClusterJob(t *testing.T) {
 		_, p := it.Element()
 		prefixes = append(prefixes, p.AsString())
 	}
-	for _, out := range []string{spec.Output.Parquet, spec.Output.Rejects} {
+	for _, out := range []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects} {
 		rel, ok := strings.CutPrefix(out, lake+"/")
 		if !ok {
-			t.Errorf("output %s is not in the lake bucket", out)
+			t.Errorf("output %s is not in the lake bucket %s", out, lake)
 			continue
 		}
 		if !slices.Contains(prefixes, rel) {
 			t.Errorf("output prefix %s is not in lake_output_prefixes %q: its _temporary/ would never expire", rel, prefixes)
-		}
-	}
-	script := render(t, m.templateCalls(t)["templates/coordinator.sh.tftpl"])
-	for _, env := range []string{"IREPORTS_RAW=", "IREPORTS_LAKE="} {
-		if !strings.Contains(script, "\n"+env+"s3://") {
-			t.Errorf("the coordinator's boot script does not set %ss3://...", env)
 		}
 	}
 }

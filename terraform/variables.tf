@@ -218,14 +218,19 @@ variable "viz_port" {
 }
 
 variable "viz_allowed_cidrs" {
-  description = "IPv4 CIDR blocks that may open the viz server. The default is the world; narrow it to the city's network if the charts are internal."
+  description = "IPv4 CIDR blocks that may open the viz server's port, e.g. the city's network. Required, with no default: [] opens it to no one (reach it through SSM port forwarding, viz_port_forward_command, or a VPN into the VPC). A block wider than /8, 0.0.0.0/0 among them, also needs viz_public = true. viz speaks plain HTTP: put TLS in front (README.md, \"Reaching viz\")."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
 
   validation {
-    condition     = length(var.viz_allowed_cidrs) > 0 && alltrue([for c in var.viz_allowed_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
-    error_message = "viz_allowed_cidrs must be a non-empty list of IPv4 CIDR blocks."
+    condition     = alltrue([for c in var.viz_allowed_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
+    error_message = "viz_allowed_cidrs must be a list of IPv4 CIDR blocks."
   }
+}
+
+variable "viz_public" {
+  description = "Allow viz_allowed_cidrs to hold blocks wider than /8, such as 0.0.0.0/0: the charts open to the internet. They show only published summaries, but over plain HTTP unless TLS is put in front."
+  type        = bool
+  default     = false
 }
 
 variable "raw_bucket_name" {
@@ -251,9 +256,9 @@ variable "lake_bucket_name" {
 }
 
 variable "lake_output_prefixes" {
-  description = "Key prefixes of the job outputs in the lake bucket (the job file's output parquet and rejects, without s3://bucket/). Their <prefix>/_temporary/ attempt files expire by lifecycle rule; cluster.job writes to requests and rejects."
+  description = "Key prefixes of the job outputs in the lake bucket (the job file's output parquet, summaries and rejects, without s3://bucket/). Their <prefix>/_temporary/ attempt files expire by lifecycle rule; cluster.job writes to requests, summaries (beside requests, by default) and rejects."
   type        = list(string)
-  default     = ["requests", "rejects"]
+  default     = ["requests", "summaries", "rejects"]
 
   validation {
     condition     = alltrue([for p in var.lake_output_prefixes : can(regex("^[A-Za-z0-9_=.-]+(/[A-Za-z0-9_=.-]+)*$", p))])
@@ -334,13 +339,13 @@ variable "db_name" {
 }
 
 variable "db_username" {
-  description = "Master user of the database; its password is generated and kept in SSM."
+  description = "Master user of the database; its password is generated and kept in SSM. Only the coordinator's boot script connects as it (migrations, creating the ireports_viz and ireports_writer roles)."
   type        = string
   default     = "ireports"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.db_username)) && !contains(["postgres", "rdsadmin", "admin"], var.db_username)
-    error_message = "db_username must be a lower-case identifier, not a reserved name (postgres, rdsadmin, admin)."
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.db_username)) && !contains(["postgres", "rdsadmin", "admin", "ireports_viz", "ireports_writer"], var.db_username)
+    error_message = "db_username must be a lower-case identifier, not a reserved name (postgres, rdsadmin, admin) nor that of another role (ireports_viz, ireports_writer)."
   }
 }
 

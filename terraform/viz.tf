@@ -10,15 +10,15 @@ resource "aws_instance" "viz" {
   iam_instance_profile        = aws_iam_instance_profile.this["viz"].name
 
   user_data = templatefile("${path.module}/templates/viz.sh.tftpl", {
-    region                = var.region
-    release_s3_uri        = var.release_s3_uri
-    db_password_parameter = aws_ssm_parameter.db_password.name
-    db_host               = aws_db_instance.main.address
-    db_port               = aws_db_instance.main.port
-    db_name               = var.db_name
-    db_username           = var.db_username
-    viz_port              = var.viz_port
-    pyroscope_url         = local.pyroscope_url
+    region                    = var.region
+    release_s3_uri            = var.release_s3_uri
+    db_viz_password_parameter = aws_ssm_parameter.db_viz_password.name
+    db_host                   = aws_db_instance.main.address
+    db_port                   = aws_db_instance.main.port
+    db_name                   = var.db_name
+    db_viz_role               = local.db_roles.viz
+    viz_port                  = var.viz_port
+    pyroscope_url             = local.pyroscope_url
   })
   user_data_replace_on_change = true
 

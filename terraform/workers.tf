@@ -22,6 +22,8 @@ resource "aws_launch_template" "worker" {
     shuffle_port         = var.shuffle_port
     worker_slots         = var.worker_slots
     pyroscope_url        = local.pyroscope_url
+    raw_url              = local.bucket_urls.raw
+    lake_url             = local.bucket_urls.lake
   }))
 
   metadata_options {

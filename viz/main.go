@@ -6,22 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
 )
 
-const usage = `usage: viz [--db URL] [--listen ADDR] [flags]
+const usage = `usage: viz [--db-file PATH] [--listen ADDR] [flags]
 
 Serves the ireports charts over the Postgres summary tables. plotly.js is built into the
-binary (--plotly PATH serves another copy); with --db unset the database is $DATABASE_URL.
-Stops gracefully on SIGINT or SIGTERM.
+binary (--plotly PATH serves another copy). The database URL comes from --db-file, else
+$` + EnvDB + `, else $DATABASE_URL. Stops gracefully on SIGINT or SIGTERM.
 
 Flags:
 `
@@ -56,9 +53,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	cfg := *cmd.Config
 	log := cmd.Log.Logger(stderr)
 	cfg.Log = log
-	if cfg.DB == "" {
-		cfg.DB = os.Getenv("DATABASE_URL")
-	}
+	cfg.UseEnv(os.Getenv)
 	cfg.Middleware = obs.RouteMetrics("viz")
 	pc, err := cmd.Profiling()
 	if err != nil {
@@ -85,41 +80,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *cmd.Admin != "" {
-		stopAdmin, err := serveAdmin(*cmd.Admin, log.Info)
-		if err != nil {
-			s.Close()
-			fmt.Fprintf(stderr, "viz: admin listener: %v\n", err)
-			return 1
-		}
-		defer stopAdmin()
-	}
 	if err := s.Serve(ctx, nil); err != nil {
 		log.Error("viz: " + err.Error())
 		return 1
 	}
 	return 0
-}
-
-// serveAdmin serves /metrics and /debug/pprof/ on addr until stop is called. stop closes
-// the listener and waits for the serving goroutine, which it owns.
-func serveAdmin(addr string, logf func(string, ...any)) (stop func(), err error) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", obs.Handler())
-	mux.Handle("/debug/pprof/", obs.PprofHandler())
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	logf("admin listener", "addr", ln.Addr().String())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln) // returns when Close is called
-	}()
-	return func() {
-		srv.Close()
-		<-done
-	}, nil
 }

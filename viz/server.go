@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/lib/pq" // the PostgreSQL driver
+	"github.com/ireports/ireports/internal/obs"
 )
 
 // Server serves the page, its assets and the JSON API. It is safe for concurrent use.
@@ -33,10 +33,23 @@ type Server struct {
 	queries atomic.Int64 // statements run, for tests that prove a request ran none
 }
 
-// New checks cfg, opens the database pool (without connecting: a database that is down
-// at start is retried per request, and /healthz says so) and reads the page's assets.
+// New checks cfg, reads the database URL (from DBFile if set) and checks that it parses,
+// opens the database pool (without connecting: a database that is down at start is retried
+// per request, and /healthz says so) and reads the page's assets.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	dsn, err := cfg.databaseURL()
+	if err != nil {
+		return nil, err
+	}
+	where := ""
+	if cfg.DBFile != "" {
+		where = " in --db-file " + cfg.DBFile
+	}
+	conn, err := connector(dsn, where)
+	if err != nil {
 		return nil, err
 	}
 	plotly, from, err := plotlySource(cfg.PlotlyJS)
@@ -52,10 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("postgres", cfg.DB)
-	if err != nil {
-		return nil, fmt.Errorf("%w: database URL: %v", ErrConfig, err)
-	}
+	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxOpenConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -66,7 +76,8 @@ func New(cfg Config) (*Server, error) {
 }
 
 // routes registers every endpoint. The API's parameters are listed beside each route: a
-// request with any other parameter is refused.
+// request with any other parameter is refused. The charts' endpoints take format=csv (see
+// respond).
 func (s *Server) routes() {
 	s.Handle("GET /{$}", s.page("overview"))
 	s.Handle("GET /review", s.page("review"))
@@ -77,12 +88,12 @@ func (s *Server) routes() {
 	s.Handle("GET /api/cities", s.api(s.apiCities))
 	s.Handle("GET /api/agencies", s.api(s.apiAgencies, "city"))
 	s.Handle("GET /api/request-types", s.api(s.apiRequestTypes, "city"))
-	s.Handle("GET /api/map", s.api(s.apiMap, "city", "from", "to", "type"))
-	s.Handle("GET /api/top-types", s.api(s.apiTopTypes, "city", "from", "to", "n"))
-	s.Handle("GET /api/compare", s.api(s.apiCompare, "cities", "from", "to", "n"))
-	s.Handle("GET /api/monthly", s.api(s.apiMonthly, "cities", "from", "to"))
-	s.Handle("GET /api/resolution", s.api(s.apiResolution, "city", "from", "to", "n"))
-	s.Handle("GET /api/review", s.api(s.apiReview, "city", "agency", "end", "recent", "history"))
+	s.Handle("GET /api/map", s.api(s.apiMap, "city", "from", "to", "type", "format"))
+	s.Handle("GET /api/top-types", s.api(s.apiTopTypes, "city", "from", "to", "n", "format"))
+	s.Handle("GET /api/compare", s.api(s.apiCompare, "cities", "from", "to", "n", "format"))
+	s.Handle("GET /api/monthly", s.api(s.apiMonthly, "cities", "from", "to", "format"))
+	s.Handle("GET /api/resolution", s.api(s.apiResolution, "city", "from", "to", "n", "format"))
+	s.Handle("GET /api/review", s.api(s.apiReview, "city", "agency", "end", "recent", "history", "format", "chart"))
 	s.Handle("GET /api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	}))
@@ -107,13 +118,11 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Close() error { return s.db.Close() }
 
 // Run serves cfg until ctx ends, then shuts down gracefully: it stops accepting, waits up
-// to cfg.ShutdownTimeout for requests in flight, and closes the pool. An empty cfg.DB is
-// taken from $DATABASE_URL. ready, if not nil, is called with the bound address once the
-// server listens.
+// to cfg.ShutdownTimeout for requests in flight, and closes the pool. With neither DB nor
+// DBFile set, the URL comes from the environment (Config.UseEnv). ready, if not nil, is
+// called with the bound address once the server listens.
 func Run(ctx context.Context, cfg Config, ready func(addr net.Addr)) error {
-	if cfg.DB == "" {
-		cfg.DB = os.Getenv("DATABASE_URL")
-	}
+	cfg.UseEnv(os.Getenv)
 	s, err := New(cfg)
 	if err != nil {
 		return err
@@ -121,32 +130,55 @@ func Run(ctx context.Context, cfg Config, ready func(addr net.Addr)) error {
 	return s.Serve(ctx, ready)
 }
 
-// Serve listens on Config.Listen and serves until ctx ends (see Run). It closes s.
+// Serve listens on Config.Listen, and on Config.Admin if set, and serves until ctx ends
+// (see Run). ready, if not nil, is called with the main listener's address. It closes s.
 func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
-	defer s.Close()
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
+		s.Close()
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// Above QueryTimeout, so a slow query ends in a 504 the client sees rather than a
-		// dropped connection; plotly.js is large on a slow link, hence the margin.
-		WriteTimeout: s.cfg.QueryTimeout + 60*time.Second,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	var admin net.Listener
+	if s.cfg.Admin != "" {
+		if admin, err = net.Listen("tcp", s.cfg.Admin); err != nil {
+			ln.Close()
+			s.Close()
+			return fmt.Errorf("admin listener %s: %w", s.cfg.Admin, err)
+		}
 	}
-	s.log.Info("viz: serving", "addr", "http://"+ln.Addr().String(), "plotly", s.plotlyFrom)
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	return s.ServeListeners(ctx, ln, admin)
+}
+
+// adminWriteTimeout is the admin listener's write timeout: /debug/pprof/profile and trace
+// refuse a duration (?seconds=) at or above it, so it allows profiles of up to five minutes.
+const adminWriteTimeout = 5*time.Minute + 30*time.Second
+
+// ServeListeners serves the site on ln and, if admin is not nil, the admin handler
+// (AdminHandler) on admin, until ctx ends or either server fails; then it shuts both down
+// gracefully (see Run) and closes s. It owns both listeners.
+func (s *Server) ServeListeners(ctx context.Context, ln, admin net.Listener) error {
+	defer s.Close()
+	// Above QueryTimeout, so a slow query ends in a 504 the client sees rather than a
+	// dropped connection; plotly.js is large on a slow link, hence the margin.
+	servers := []*http.Server{s.httpServer(s.Handler(), s.cfg.QueryTimeout+60*time.Second)}
+	listeners := []net.Listener{ln}
+	s.log.Info("viz: serving", "addr", "http://"+ln.Addr().String(), "plotly", s.plotlyFrom)
+	if admin != nil {
+		servers = append(servers, s.httpServer(AdminHandler(), adminWriteTimeout))
+		listeners = append(listeners, admin)
+		s.log.Info("viz: admin listener (/metrics, /debug/pprof/)", "addr", "http://"+admin.Addr().String())
+	}
+	// One goroutine per server, each ended by Shutdown below; errc holds all their results.
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	var first error
 	select {
-	case err := <-errc:
-		return err
+	case first = <-errc: // a server failed: stop the other too
 	case <-ctx.Done():
 	}
 	// Shutdown order: stop accepting and drain requests in flight (they still use the pool),
@@ -154,15 +186,56 @@ func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	s.log.Info("viz: shutting down", "grace", s.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+	n := len(servers)
+	if first != nil {
+		n-- // already received
+		errs = append(errs, first)
+	}
+	for range n {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	s.log.Info("viz: stopped")
 	return nil
+}
+
+// httpServer is an http.Server for h with the Config's timeouts and header limit, so that
+// neither a slow client nor an idle one holds a connection for long.
+func (s *Server) httpServer(h http.Handler, writeTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// AdminHandler serves the admin listener: /metrics (Prometheus) and /debug/pprof/, but
+// not /debug/pprof/cmdline, which would show the command line and with it any password
+// given by --db. Nothing else is served: in particular not expvar's /debug/vars (which
+// also shows the command line), registered on http.DefaultServeMux by a dependency.
+func AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", obs.Handler())
+	mux.Handle("/debug/pprof/", obs.PprofHandler())
+	// More specific than /debug/pprof/, so it wins for exactly the paths that the pprof
+	// handler's own mux would route to pprof.Cmdline.
+	mux.Handle("/debug/pprof/cmdline", http.NotFoundHandler())
+	return mux
 }
 
 // healthz reports whether the database answers: 200 "ok", or 503 with the reason.
@@ -200,7 +273,7 @@ func (s *Server) query(ctx context.Context, q string, args []any, scan func(*sql
 type apiFunc func(ctx context.Context, p params, md *metadata) (any, error)
 
 // api turns fn into a handler: parameters checked against names, the request's database
-// time bounded by QueryTimeout, errors classified, the result written as JSON.
+// time bounded by QueryTimeout, errors classified, the result written as JSON (or CSV).
 func (s *Server) api(fn apiFunc, names ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := parseParams(r, names...)
@@ -220,7 +293,7 @@ func (s *Server) api(fn apiFunc, names ...string) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.writeJSON(w, r, v)
+		s.respond(w, r, p, v)
 	})
 }
 

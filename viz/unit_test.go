@@ -224,7 +224,7 @@ func TestConfig(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{"no database", func(c *Config) { c.DB = "" }, "pass --db or set DATABASE_URL"},
+		{"no database", func(c *Config) { c.DB = "" }, "pass --db-file PATH or set IREPORTS_VIZ_DB or DATABASE_URL"},
 		{"zero timeout", func(c *Config) { c.QueryTimeout = 0 }, "QueryTimeout"},
 		{"zero TTL", func(c *Config) { c.MetaTTL = 0 }, "MetaTTL"},
 		{"no connections", func(c *Config) { c.MaxOpenConns = 0 }, "MaxOpenConns"},

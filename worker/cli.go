@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
@@ -33,12 +35,22 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
 	insecure := fs.Bool("insecure", false, "allow unencrypted gossip when no key is given (never on a shared network)")
 	name := fs.String("name", "", "gossip node name (default: host name and port)")
+	var allow allowpath.Flag
+	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix that tasks may read and write (repeatable); a task outside every root is refused. Required unless --allow-any-path")
+	anyPath := fs.Bool("allow-any-path", false, "let tasks read and write anywhere this process can, instead of --allow-path")
 	profiling := obs.Flags(fs)
 	logOpts := logflags.Register(fs, slog.LevelInfo)
+	var tlsFlags httpserve.TLSFlags
+	tlsFlags.RegisterServer(fs, "map outputs, /metrics and /debug/pprof")
+	tlsFlags.RegisterClient(fs)
 	return func() (Config, error) {
 		cfg := def
 		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
+		if len(allow) > 0 && *anyPath {
+			return cfg, fmt.Errorf("%w: give --allow-path or --allow-any-path, not both", errUsage)
+		}
+		cfg.AllowPaths, cfg.AnyPath = allow, *anyPath
 		for _, j := range strings.Split(*join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
 				cfg.Join = append(cfg.Join, j)
@@ -53,10 +65,16 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 				return cfg, err
 			}
 		}
+		if cfg.TLS, cfg.ClientTLS, err = tlsFlags.Load(); err != nil {
+			return cfg, err
+		}
 		cfg.Token, err = auth.LoadToken(*tokenFile)
 		return cfg, err
 	}
 }
+
+// errUsage marks an error of Flags' builder that is a mistake in the flags: Main exits 2.
+var errUsage = errors.New("usage error")
 
 // Main is the worker command line; it returns the process exit code: 0 after a clean
 // shutdown (or -h, --version), 2 for a usage error (an unknown flag, a bad value, an
@@ -65,7 +83,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F [flags]")
+		fmt.Fprintln(stderr, "usage: worker --join HOST:PORT [--bind ADDR:PORT] [--listen ADDR:PORT] [--slots N] --data-dir DIR --gossip-key-file F --token-file F --allow-path ROOT... [flags]")
 		fmt.Fprintln(stderr, "Joins an ireports cluster through the coordinator's gossip address and runs its tasks.")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
@@ -95,7 +113,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	cfg, err := build()
 	if err != nil {
 		fmt.Fprintf(stderr, "worker: %v\n", err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
 		return 1
+	}
+	if len(cfg.AllowPaths) == 0 && !cfg.AnyPath {
+		fmt.Fprintf(stderr, "worker: %v\n", allowpath.ErrNoRoots) // a required flag is missing
+		fs.Usage()
+		return 2
+	}
+	if cfg.AnyPath {
+		cfg.Log.Warn("--allow-any-path: tasks may read and write anywhere this process can")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

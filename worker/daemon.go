@@ -2,7 +2,9 @@ package worker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +21,9 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
+	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
@@ -44,6 +48,13 @@ type Config struct {
 	Slots int
 	// DataDir holds map outputs, under DataDir/<job>/, deleted when the job ends.
 	DataDir string
+	// AllowPaths are the roots a task's paths must lie in (local directories and
+	// s3://bucket/prefix, see package allowpath): the worker refuses, as a fatal failure, a
+	// task whose job reads or writes elsewhere, whoever sent it. Required unless AnyPath.
+	AllowPaths []string
+	// AnyPath lets tasks read and write anywhere this process can (--allow-any-path).
+	// Ignored when AllowPaths is set.
+	AnyPath bool
 	// Key is the 32-byte gossip key; nil requires Insecure.
 	Key      []byte
 	Insecure bool
@@ -53,22 +64,41 @@ type Config struct {
 	Heartbeat time.Duration
 	// FetchStall fails a shuffle fetch that receives no byte for this long (a hung peer).
 	FetchStall time.Duration
+	// ServeStall cuts off a reducer that has read nothing of a shuffle stream for this long
+	// (a stopped or partitioned peer would otherwise hold a connection and a map output
+	// file open for ever). It must exceed the longest a reducer's merge may leave one of its
+	// streams unread while it works through the others' keys (0: DefaultServeStall).
+	ServeStall time.Duration
+	// HTTP bounds the listener's connections (zero fields: httpserve.DefaultLimits).
+	HTTP httpserve.Limits
+	// TLS, if set, serves the listener over HTTPS (httpserve.ServerTLS); the worker then
+	// advertises its addresses as https://host:port.
+	TLS *tls.Config
+	// ClientTLS, if set, is what calls to the coordinator and shuffle fetches from other
+	// workers trust (httpserve.ClientTLS); nil trusts the system's CAs.
+	ClientTLS *tls.Config
 	// Fast shortens gossip failure detection, for loopback clusters.
 	Fast bool
 	Log  *slog.Logger
 	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
 	// Start fills in the role and node. A process profiles once: give it to one worker.
 	Profiling obs.ProfilingConfig
+
+	shuffleToken string // tests only (export_test.go): the token of the shuffle alone
 }
+
+// DefaultServeStall is Config.ServeStall when it is 0.
+const DefaultServeStall = 10 * time.Minute
 
 // DefaultConfig is the production preset.
 func DefaultConfig() Config {
 	return Config{Bind: "0.0.0.0:7947", Listen: "0.0.0.0:7070", Heartbeat: 2 * time.Second, FetchStall: 30 * time.Second}
 }
 
-// LocalConfig is the preset for a worker on loopback (tests, `coordinator run`).
+// LocalConfig is the preset for a worker on loopback (tests, `coordinator run`); tasks may
+// use any path unless AllowPaths is set.
 func LocalConfig() Config {
-	return Config{Bind: "127.0.0.1:0", Listen: "127.0.0.1:0", Heartbeat: 500 * time.Millisecond, FetchStall: 5 * time.Second, Fast: true}
+	return Config{Bind: "127.0.0.1:0", Listen: "127.0.0.1:0", Heartbeat: 500 * time.Millisecond, FetchStall: 5 * time.Second, Fast: true, AnyPath: true}
 }
 
 func (c *Config) validate() error {
@@ -83,6 +113,8 @@ func (c *Config) validate() error {
 		return errors.New("nothing to join: give --join HOST:PORT (the coordinator's gossip address)")
 	case c.Heartbeat <= 0 || c.FetchStall <= 0:
 		return errors.New("heartbeat and fetch stall must be positive")
+	case len(c.AllowPaths) == 0 && !c.AnyPath:
+		return allowpath.ErrNoRoots
 	}
 	if c.Slots <= 0 {
 		c.Slots = runtime.NumCPU()
@@ -107,12 +139,14 @@ type Daemon struct {
 	stores  *objstore.Stores // by the job's S3 endpoint
 	slots   chan struct{}    // one token per running attempt
 	prof    *obs.Profiler    // nil unless profiling
+	roots   *allowpath.Roots // where tasks may read and write
 
 	ctx    context.Context // cancelled by Shutdown: stops the loops and running attempts
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the loops and the attempts
 
-	lastRefusal string // the last protocol refusal logged; the poll loop's own
+	lastRefusal string    // the last protocol refusal logged; the poll loop's own
+	warned      time.Time // when a misconfiguration was last logged; the poll loop's own
 
 	mu      sync.Mutex                    // guards running and specs
 	running map[string]context.CancelFunc // attempt id → cancel
@@ -124,6 +158,13 @@ func Start(cfg Config) (*Daemon, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	roots := allowpath.Any()
+	if len(cfg.AllowPaths) > 0 {
+		var err error
+		if roots, err = allowpath.New(cfg.AllowPaths); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -132,26 +173,30 @@ func Start(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	d := &Daemon{
-		cfg: cfg, log: cfg.Log, ln: ln,
-		client:  &http.Client{Transport: stallTransport(cfg.FetchStall)},
+		cfg: cfg, log: cfg.Log, ln: ln, roots: roots,
+		client:  &http.Client{Transport: stallTransport(cfg.FetchStall, cfg.ClientTLS)},
 		slots:   make(chan struct{}, cfg.Slots),
 		running: map[string]context.CancelFunc{},
 		specs:   map[string]*jobs.Spec{},
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	handler, err := shuffle.NewHandler(cfg.DataDir, cfg.Token)
+	shuffleToken := cmp.Or(cfg.shuffleToken, cfg.Token)
+	handler, err := shuffle.NewHandler(cfg.DataDir, shuffleToken)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("/shuffle/", obs.CountShuffleServed(handler))
+	// A segment streams for as long as its reducer keeps reading, past the server's limits.
+	mux.Handle("/shuffle/", httpserve.Stream(cmp.Or(cfg.ServeStall, DefaultServeStall), obs.CountShuffleServed(handler)))
 	// Metrics and profiles tell a lot about the cluster's work, so they take the token like
-	// the rest; a scraper sends it as a bearer token (or basic auth password).
+	// the rest; a scraper sends it as a bearer token (or basic auth password). A CPU profile
+	// answers after its duration, which pprof caps below the server's WriteTimeout.
 	mux.Handle("GET /metrics", auth.RequireToken(cfg.Token, obs.Handler()))
-	mux.Handle("/debug/pprof/", auth.RequireToken(cfg.Token, obs.PprofHandler()))
-	d.http = &http.Server{Handler: obs.HTTPMetrics("worker", mux), ReadHeaderTimeout: 10 * time.Second}
+	mux.Handle("/debug/pprof/", auth.RequireToken(cfg.Token, httpserve.Stream(2*time.Minute, obs.PprofHandler())))
+	d.http = httpserve.NewServer(obs.HTTPMetrics("worker", httpserve.SecurityHeaders(httpserve.StrictCSP, mux)), cfg.HTTP)
+	d.http.TLSConfig = cfg.TLS
 
 	d.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
@@ -167,11 +212,11 @@ func Start(cfg Config) (*Daemon, error) {
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host, _, _ = net.SplitHostPort(d.members.Addr())
 	}
-	addr := net.JoinHostPort(host, port)
+	addr := httpserve.URL(net.JoinHostPort(host, port), cfg.TLS)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
 	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: obs.CountFetches(shuffle.NearFetcher{
 		// This worker's own map outputs are read from its disk, the others over HTTP.
-		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: cfg.Token},
+		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken},
 	})}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: version.Version(), Protocol: version.Protocol}, 5*time.Second); err != nil {
 		d.members.Shutdown()
@@ -188,7 +233,7 @@ func Start(cfg Config) (*Daemon, error) {
 	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
-		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpserve.Serve(d.http, ln); err != nil {
 			d.log.Error("shuffle server", "err", err)
 		}
 	}()
@@ -231,7 +276,7 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	if err != nil {
 		return err
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+path, bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, httpserve.BaseURL(api)+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -239,7 +284,7 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	r.Header.Set("Content-Type", "application/json")
 	res, err := d.client.Do(r)
 	if err != nil {
-		return err
+		return httpserve.ClassifyTLS(err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
@@ -258,6 +303,20 @@ type statusError struct {
 }
 
 func (e *statusError) Error() string { return fmt.Sprintf("coordinator: %d %s", e.code, e.msg) }
+
+// misconfigured reports whether err from a call to the coordinator means that this worker
+// and the coordinator disagree on the cluster's settings (its token, or TLS trust), with
+// what to do about it: retrying will not help until an operator acts.
+func misconfigured(err error) (string, bool) {
+	var se *statusError
+	switch {
+	case errors.As(err, &se) && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden):
+		return fmt.Sprintf("the coordinator refused this worker's cluster token (%d): check --token-file on every node", se.code), true
+	case errors.Is(err, httpserve.ErrUntrusted):
+		return "this worker does not trust the coordinator's TLS certificate: check --tls-ca", true
+	}
+	return "", false
+}
 
 // sleep waits for d or the daemon's end, with ±50% jitter so that workers do not retry in step.
 func (d *Daemon) sleep(dur time.Duration) bool {
@@ -350,6 +409,9 @@ func (d *Daemon) execute(a task.Assignment) {
 		}
 	}
 	if err != nil {
+		// The message leaves this process (the log, the coordinator): keep out what the job
+		// file read through env(), a path built from a secret.
+		err = spec.RedactError(err)
 		req.Failure = task.FailureOf(err)
 	}
 	d.log.Info("attempt done", "attempt", a.ID, "seconds", time.Since(start).Seconds(), "err", err)
@@ -390,15 +452,22 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case a.Kind == task.KindMap && a.Map != nil:
-		dir := lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+		dir, err := lake.AttemptDir(spec.Output.Rejects, a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index), a.Map.Attempt)
+		if err != nil {
+			return // nothing can have been written under a name that cannot be built
+		}
 		if objstore.IsS3(dir) {
 			store.DeletePrefix(ctx, dir)
 			return
 		}
 		lake.DiscardStage(ctx, store, dir) // removes the directory and its empty parents
 	case a.Kind == task.KindReduce && a.Reduce != nil:
-		st := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		st, sums, err := reduceStages(store, spec, a.Reduce.Job, a.Reduce.Index, a.Reduce.Attempt)
+		if err != nil {
+			return // nothing can have been staged under a name that cannot be built
+		}
 		st.Discard(ctx)
+		sums.Discard(ctx)
 	}
 }
 
@@ -429,19 +498,29 @@ func (d *Daemon) report(req task.CompleteRequest) (refused bool) {
 	return false
 }
 
-// spec parses (once per job) the job an assignment belongs to.
+// spec parses (once per job) the job an assignment belongs to, and checks that the job's
+// paths and the assignment's input file lie in the worker's allowed roots: the coordinator
+// checked them, but anyone with the token can hand this worker a task.
 func (d *Daemon) spec(a task.Assignment) (*jobs.Spec, error) {
 	job := a.JobID()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if s := d.specs[job]; s != nil {
-		return s, nil
+	s := d.specs[job]
+	if s == nil {
+		s = new(jobs.Spec)
+		if err := json.Unmarshal(a.Spec, s); err != nil {
+			return nil, task.Fatal(fmt.Errorf("job %s: spec: %w", job, err))
+		}
+		if err := d.roots.CheckSpec(s); err != nil {
+			return nil, task.Fatal(s.RedactError(fmt.Errorf("job %s: worker %s refuses it: %w", job, d.members.Name(), err)))
+		}
+		d.specs[job] = s
 	}
-	s := new(jobs.Spec)
-	if err := json.Unmarshal(a.Spec, s); err != nil {
-		return nil, task.Fatal(fmt.Errorf("job %s: spec: %w", job, err))
+	if a.Map != nil {
+		if err := d.roots.Check(a.Map.File); err != nil {
+			return nil, task.Fatal(s.RedactError(fmt.Errorf("job %s: worker %s refuses map task %d: input file %w", job, d.members.Name(), a.Map.Index, err)))
+		}
 	}
-	d.specs[job] = s
 	return s, nil
 }
 
@@ -521,9 +600,10 @@ func jobOfAttempt(id string) string {
 
 // stallTransport is an HTTP transport whose connections fail a read that waits longer than
 // stall: a peer that is stopped (SIGSTOP) or partitioned accepts connections in its kernel
-// but never answers, and without this a fetch from it would wait forever.
-func stallTransport(stall time.Duration) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+// but never answers, and without this a fetch from it would wait forever. It trusts
+// tlsConfig's CAs for https:// peers (nil: the system's).
+func stallTransport(stall time.Duration, tlsConfig *tls.Config) *http.Transport {
+	t := httpserve.ClientTransport(tlsConfig)
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dialer.DialContext(ctx, network, addr)

@@ -8,7 +8,9 @@
 // They are safe for concurrent use; each call owns its files.
 //
 // Every record a map task reads is accounted for: it reaches the map output or is rejected
-// with its file, byte offset, raw text and a reason in the attempt's rejects file
-// (records_in = records_out + rejected). A reduce task removes only superseded versions of a
+// with its file, byte offset, raw text (at most MaxRejectRaw bytes of it, with its full length)
+// and a reason in the attempt's rejects file (records_in = records_out + rejected). A record
+// costs bounded memory whatever its size: the split reader keeps at most 16 MiB of one, and
+// a longer one (a gzip bomb of zeros has no newline) is rejected as record_too_large. A reduce task removes only superseded versions of a
 // request (records_in = records_out + duplicates).
 package worker

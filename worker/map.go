@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/jobs"
@@ -29,8 +30,9 @@ type Env struct {
 	Store objstore.Store
 	// Fetcher reads map output segments for reduce tasks.
 	Fetcher shuffle.Fetcher
-	// ShuffleAddr is the address other processes fetch this process's map outputs from
-	// ("" when every task runs in this process).
+	// ShuffleAddr is the address other processes fetch this process's map outputs from:
+	// host:port, or https://host:port when the worker serves TLS ("" when every task runs
+	// in this process).
 	ShuffleAddr string
 	// Progress, if set, is advanced as tasks read input and emit records.
 	Progress *Progress
@@ -55,8 +57,15 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 		return res, task.Fatal(fmt.Errorf("%s: no input %d in job %q", t, t.Input, spec.Name))
 	}
 	in := spec.Inputs[t.Input]
-	rejDir := lake.AttemptDir(spec.Output.Rejects, t.Job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
-	rej := &rejectWriter{ctx: ctx, store: env.Store, path: objstore.Join(rejDir, "rejects.jsonl"), file: t.File, byReason: map[string]int64{}}
+	rejDir, err := lake.AttemptDir(spec.Output.Rejects, t.Job, fmt.Sprintf("m-%d", t.Index), t.Attempt)
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: rejects: %w", t, err))
+	}
+	rejPath, err := objstore.Join(rejDir, "rejects.jsonl")
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: rejects: %w", t, err))
+	}
+	rej := &rejectWriter{ctx: ctx, store: env.Store, path: rejPath, file: t.File, byReason: map[string]int64{}}
 	defer rej.abort()
 	out, err := shuffle.NewWriter(t.Reducers)
 	if err != nil {
@@ -236,16 +245,28 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 	return nil
 }
 
+// MaxRejectRaw bounds the raw record a reject line keeps, in bytes of the record. A 16 MiB
+// record (the split reader's limit) or a 16 MiB SODA object would otherwise be copied whole
+// into its reject line, and JSON-escaped: a NUL byte becomes the six bytes \u0000, so one
+// NUL-heavy record made a line of about 100 MB. The file and offset locate the exact bytes;
+// a line is at most about 6 × MaxRejectRaw (every byte escaped) plus a few hundred bytes.
+const MaxRejectRaw = 64 << 10
+
 // Reject is one line of a rejects file.
 type Reject struct {
 	File   string `json:"file"`
-	Offset int64  `json:"offset"`
+	Offset int64  `json:"offset"` // byte offset of the record's first byte (decompressed, for gzip)
 	Reason string `json:"reason"`
 	Field  string `json:"field,omitempty"`
 	Column string `json:"column,omitempty"`
-	Value  string `json:"value,omitempty"`
+	Value  string `json:"value,omitempty"` // the offending value, at most 256 bytes
 	Error  string `json:"error"`
-	Raw    string `json:"raw"`
+	// Raw is the record as read, without its terminator, cut to its first MaxRejectRaw
+	// bytes (at a UTF-8 boundary); json.Marshal makes invalid UTF-8 into U+FFFD.
+	Raw string `json:"raw"`
+	// RawBytes is the record's full length in bytes; RawTruncated says that Raw holds less.
+	RawBytes     int64 `json:"raw_bytes"`
+	RawTruncated bool  `json:"raw_truncated,omitempty"`
 }
 
 // Reasons for rejects the split reader reports.
@@ -274,10 +295,14 @@ type rejectWriter struct {
 	path, file string
 	f          objstore.Writer
 	w          *bufio.Writer
+	enc        *json.Encoder // writes to w
 	n          int64
 	byReason   map[string]int64
 }
 
+// write appends the reject of the record at offset: raw is what the reader kept of it,
+// already cut to the reader's record limit when cause is a too-large *csvsplit.ParseError,
+// which then carries the record's full length.
 func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
 	r := reasonOf(cause)
 	w.byReason[r.Reason]++
@@ -288,15 +313,35 @@ func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
 			return err
 		}
 		w.f, w.w = f, bufio.NewWriterSize(f, 256<<10)
+		w.enc = json.NewEncoder(w.w)
+		w.enc.SetEscapeHTML(false)
 	}
 	r.File, r.Offset, r.Error = w.file, offset, cause.Error()
-	r.Raw = string(raw) // json.Marshal replaces invalid UTF-8; the offset locates the exact bytes
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
+	kept := cutRaw(raw)
+	r.Raw = string(kept)
+	r.RawBytes = int64(len(raw))
+	var pe *csvsplit.ParseError
+	if errors.As(cause, &pe) {
+		r.RawBytes = max(r.RawBytes, pe.Size)
 	}
-	w.w.Write(b)
-	return w.w.WriteByte('\n')
+	r.RawTruncated = r.RawBytes > int64(len(kept))
+	return w.enc.Encode(r) // one line: Encode ends it with '\n'
+}
+
+// cutRaw returns raw's first MaxRejectRaw bytes, backing off up to three bytes so as not to
+// split a UTF-8 sequence (which json.Marshal would turn into U+FFFD).
+func cutRaw(raw []byte) []byte {
+	if len(raw) <= MaxRejectRaw {
+		return raw
+	}
+	n := MaxRejectRaw
+	for k := n; k > MaxRejectRaw-utf8.UTFMax && k > 0; k-- {
+		if utf8.RuneStart(raw[k]) {
+			n = k
+			break
+		}
+	}
+	return raw[:n]
 }
 
 // close makes the rejects object visible.

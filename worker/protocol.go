@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/version"
@@ -37,10 +38,19 @@ func describeVersion(v string) string {
 }
 
 // pollFailed logs a failed poll. Most failures are passing (the coordinator restarting, a
-// network blip) and logged at debug; a protocol refusal — from the coordinator (409) or
-// found here — will not pass by itself and is logged as an error, once per distinct message
-// so that a refused worker does not flood its log. Called by the poll loop only.
+// network blip) and logged at debug. A refusal will not pass by itself until an operator
+// acts, so it is logged as an error: a misconfiguration (the cluster token, TLS trust) again
+// every minute while it lasts, a protocol refusal — from the coordinator (409) or found
+// here — once per distinct message, so that a refused worker does not flood its log.
+// Called by the poll loop only.
 func (d *Daemon) pollFailed(err error) {
+	if why, ok := misconfigured(err); ok {
+		if time.Since(d.warned) >= time.Minute {
+			d.log.Error(why, "err", err)
+			d.warned = time.Now()
+		}
+		return
+	}
 	var se *statusError
 	if !errors.Is(err, ErrProtocol) && !(errors.As(err, &se) && se.code == 409) {
 		d.log.Debug("poll", "err", err)

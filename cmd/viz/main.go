@@ -1,9 +1,10 @@
 // Command viz serves the ireports charts over the Postgres summary tables:
 //
-//	bin/viz --db postgres://ireports_viz@host/ireports --listen :8080
+//	bin/viz --db-file /etc/ireports/viz-db-url --listen :8080
 //
-// With --db unset it reads $DATABASE_URL. It stops gracefully on SIGINT or SIGTERM. See
-// package viz.
+// The database URL comes from --db-file (a file holding it), else $IREPORTS_VIZ_DB, else
+// $DATABASE_URL; --db URL is for local use, as a password in it shows in ps. It stops
+// gracefully on SIGINT or SIGTERM. See package viz.
 package main
 
 import (

@@ -318,3 +318,21 @@ func TestHandlerExposesMetrics(t *testing.T) {
 		t.Error(`/metrics lacks ireports_task_attempts_total{kind="map",state="lost"}`)
 	}
 }
+
+// TestPprofHandlerHidesCmdline: the daemons' pprof listener serves profiles but not the
+// process's command line, however the path is spelled.
+func TestPprofHandlerHidesCmdline(t *testing.T) {
+	h := PprofHandler()
+	for _, p := range []string{"/debug/pprof/cmdline", "/debug/pprof/cmdline/", "/debug/pprof/cmdline?x=1"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "obs.test") {
+			t.Errorf("GET %s = %d %q, want 404 without the command line", p, rec.Code, rec.Body.String())
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("GET /debug/pprof/ = %d, want 200", rec.Code)
+	}
+}

@@ -50,7 +50,8 @@ mock_provider "aws" {
 }
 
 variables {
-  release_s3_uri = "s3://city-artifacts/ireports/v0.1.0/ireports-linux-amd64.tar.gz"
+  release_s3_uri    = "s3://city-artifacts/ireports/v0.1.0/ireports-linux-amd64.tar.gz"
+  viz_allowed_cidrs = ["198.51.100.0/24"]
 }
 
 run "defaults" {
@@ -65,11 +66,19 @@ run "defaults" {
     error_message = "workers do not join the coordinator's gossip address"
   }
   assert {
-    condition = alltrue([for s in [random_bytes.gossip_key.base64, random_password.api_token.result, random_password.db.result] :
+    condition = alltrue([for s in [random_bytes.gossip_key.base64, random_password.api_token.result, random_password.db.result, random_password.db_viz.result, random_password.db_writer.result] :
       !strcontains(aws_instance.coordinator.user_data, s) &&
       !strcontains(aws_instance.viz.user_data, s) &&
     !strcontains(base64decode(aws_launch_template.worker.user_data), s)])
     error_message = "a secret appears in user data"
+  }
+  assert {
+    condition     = !strcontains(aws_instance.viz.user_data, aws_ssm_parameter.db_password.name) && strcontains(aws_instance.viz.user_data, "--db-file ")
+    error_message = "viz reads the master password's parameter, or gets its URL other than by --db-file"
+  }
+  assert {
+    condition     = strcontains(aws_instance.coordinator.user_data, "--allow-path s3://") && strcontains(base64decode(aws_launch_template.worker.user_data), "--allow-path s3://")
+    error_message = "the coordinator or the workers do not restrict jobs to the buckets"
   }
   assert {
     condition     = length(aws_s3_bucket_lifecycle_configuration.this["lake"].rule) == 4 && length(aws_s3_bucket_lifecycle_configuration.this["raw"].rule) == 1
@@ -101,5 +110,42 @@ run "arm64_scaled" {
   assert {
     condition     = length(aws_vpc_security_group_ingress_rule.viz) == 2
     error_message = "one viz ingress rule per allowed CIDR"
+  }
+}
+
+run "viz_world_open_refused" {
+  command = plan
+
+  variables {
+    viz_allowed_cidrs = ["0.0.0.0/0"]
+  }
+
+  expect_failures = [aws_security_group.viz]
+}
+
+run "viz_public" {
+  command = plan
+
+  variables {
+    viz_allowed_cidrs = ["0.0.0.0/0"]
+    viz_public        = true
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.viz) == 1
+    error_message = "viz_public = true opens viz to 0.0.0.0/0"
+  }
+}
+
+run "viz_private" {
+  command = plan
+
+  variables {
+    viz_allowed_cidrs = []
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.viz) == 0
+    error_message = "an empty viz_allowed_cidrs opens viz to no one (SSM port forwarding only)"
   }
 }
