@@ -99,7 +99,7 @@ type PlannedFile struct {
 	// TimeDialects are the dialects detected in the file for the schema's "auto" time
 	// fields: what every split of the file will parse them with.
 	TimeDialects []jobs.TimeDialect `json:"time_dialects,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Error        string             `json:"error,omitempty"`
 }
 
 // SampleRecord is one record of an input's sample: normalized, or rejected.

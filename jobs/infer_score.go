@@ -452,6 +452,8 @@ func placeholders(fields []InferredField, cols []*colProfile) [][2]float64 {
 			out = append(out, p)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return seen[out[i]] > seen[out[j]] || seen[out[i]] == seen[out[j]] && out[i][0] < out[j][0] })
+	sort.Slice(out, func(i, j int) bool {
+		return seen[out[i]] > seen[out[j]] || seen[out[i]] == seen[out[j]] && out[i][0] < out[j][0]
+	})
 	return out
 }
