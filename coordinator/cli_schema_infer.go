@@ -25,14 +25,15 @@ const DefaultInferRecords = 1000
 func cmdSchemaInfer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("schema infer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	city := fs.String("city", "", "the city's name: the schema's name and the lake's city= value (default: the file's directory name)")
+	city := fs.String("city", "", "the city: the lake's city= value (default: the file's directory name)")
+	name := fs.String("name", "", "the schema's name (default: the city)")
 	tz := fs.String("timezone", "", "the city's IANA time zone, such as America/Chicago (default: UTC, with a comment asking for it)")
 	format := fs.String("format", "", "csv or soda-json (default: soda-json for .json files, else csv)")
 	records := fs.Int("records", DefaultInferRecords, "records to sample from the start of the file")
 	dateOrder := fs.String("date-order", "", "mdy or dmy: how to read dates whose days are all 12 or less (default mdy)")
 	endpoint := fs.String("endpoint", "", "S3-compatible server for s3:// files, as a job's endpoint (default: AWS)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: coordinator schema infer FILE [--city NAME] [--timezone ZONE] [--format csv|soda-json] [--records N]")
+		fmt.Fprintln(stderr, "usage: coordinator schema infer FILE [--city NAME] [--timezone ZONE] [--name NAME] [--format csv|soda-json] [--records N]")
 		fmt.Fprintln(stderr, "Reads the header and the first records of FILE (a local path or s3://bucket/key; CSV, optionally gzip,")
 		fmt.Fprintln(stderr, "or SODA JSON) and prints a schema block for it, commented: which column each normalized field takes")
 		fmt.Fprintln(stderr, "and why, with a confidence and the runner-up, the nulls and time dialects seen. Paste it into a job")
@@ -63,24 +64,37 @@ func cmdSchemaInfer(ctx context.Context, args []string, stdout, stderr io.Writer
 	case strings.HasSuffix(strings.ToLower(strings.TrimSuffix(file, ".gz")), ".json"):
 		f = jobs.FormatSODAJSON
 	}
-	opt := jobs.InferOptions{City: *city, Timezone: *tz, Source: file, Format: f, DateOrder: *dateOrder}
-	if opt.City == "" {
-		opt.City = cityFromPath(file)
-	}
+	opt := jobs.InferOptions{Name: *name, City: *city, Timezone: *tz, Format: f, DateOrder: *dateOrder}
 	store, err := objstore.New(objstore.Options{Endpoint: *endpoint})
 	if err != nil {
 		return err
 	}
-	header, rows, err := sampleFile(ctx, store, file, f, *records)
+	inf, err := inferFile(ctx, store, file, opt, *records)
 	if err != nil {
 		return err
 	}
-	inf, err := jobs.InferSchema(header, rows, opt)
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
 	_, err = stdout.Write(inf.HCL())
 	return err
+}
+
+// inferFile samples the first records of file and infers its schema: what `schema infer`
+// prints. opt.City defaults to the file's directory name, opt.Source to file.
+func inferFile(ctx context.Context, store objstore.Store, file string, opt jobs.InferOptions, records int) (*jobs.Inferred, error) {
+	if opt.City == "" {
+		opt.City = cityFromPath(file)
+	}
+	if opt.Source == "" {
+		opt.Source = file
+	}
+	header, rows, err := sampleFile(ctx, store, file, opt.Format, records)
+	if err != nil {
+		return nil, err
+	}
+	inf, err := jobs.InferSchema(header, rows, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return inf, nil
 }
 
 // cityFromPath names a city after the directory of its file ("data/la/x.csv" → "la"), if

@@ -27,7 +27,9 @@ import (
 
 // InferOptions configures InferSchema.
 type InferOptions struct {
-	// City names the schema and its records' city; "" gives the placeholder "city".
+	// Name names the schema; "" names it after the city.
+	Name string
+	// City is the records' city; "" gives the placeholder "city".
 	City string
 	// Timezone is the city's IANA zone; "" gives "UTC" with a comment asking for the real one.
 	Timezone string
@@ -121,6 +123,9 @@ func InferSchema(header []string, rows [][]string, opt InferOptions) (*Inferred,
 	}
 	if err := checkCity(opt.City); err != nil {
 		return nil, err
+	}
+	if opt.Name == "" {
+		opt.Name = opt.City
 	}
 	if opt.Timezone != "" {
 		if _, err := loadTimezone(opt.Timezone); err != nil {

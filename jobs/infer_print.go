@@ -21,7 +21,7 @@ func (inf *Inferred) HCL() []byte {
 	comment(&b, "", fmt.Sprintf("Inferred by `coordinator schema infer` from %s (%s, %d columns, %d records sampled). "+
 		"Each field says which column it takes and why, with a confidence from 0 to 1 and the runner-up column: "+
 		"check them before you use the schema.", src, format, len(inf.Header), inf.Records))
-	fmt.Fprintf(&b, "schema %s {\n", hclQuote(o.City))
+	fmt.Fprintf(&b, "schema %s {\n", hclQuote(o.Name))
 	fmt.Fprintf(&b, "  city     = %s\n", hclQuote(o.City))
 	if o.Timezone != "" {
 		fmt.Fprintf(&b, "  timezone = %s\n", hclQuote(o.Timezone))

@@ -188,7 +188,7 @@ func (v *vocabulary) score(f fieldID, c *colProfile, records int) (float64, stri
 	switch f {
 	case fRequestID:
 		epoch := c.time != nil && (c.time.Layout == "unix" || c.time.Layout == "unix_ms")
-		if c.nullFrac(records) > 0.01 || c.urls > 0 || c.spaces > 0.05 || c.avgLen > 40 || c.decimals > 0 || (c.timeOK && !epoch) {
+		if c.nullFrac(records) > 0.01 || u < 0.5 || c.urls > 0 || c.spaces > 0.05 || c.avgLen > 40 || c.decimals > 0 || (c.timeOK && !epoch) {
 			return 0, ""
 		}
 		shape := math.Pow(u, 8) * math.Pow(c.shapeFrac, 3)
