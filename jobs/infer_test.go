@@ -16,32 +16,6 @@ import (
 	"github.com/ireports/ireports/record"
 )
 
-// inferCities are the cities of ../shared/data/311, each inferred as if it were unknown
-// (its own built-in schema left out of the vocabulary). Adding a city is one line.
-var inferCities = []struct{ city, timezone string }{
-	{"baltimore", "America/New_York"},
-	{"boston", "America/New_York"},
-	{"chicago", "America/Chicago"},
-	{"dc", "America/New_York"},
-	{"kansas_city", "America/Chicago"},
-	{"la", "America/Los_Angeles"},
-	{"nyc", "America/New_York"},
-	{"sf", "America/Los_Angeles"},
-	{"st_louis", "America/Chicago"},
-}
-
-// independentTruth says, for the files of a city that has no built-in schema (yet), which
-// columns hold the request id and the creation time and how to read the time: what the
-// inferred schema's records are checked against instead. A city's built-in schema, once
-// there, takes over.
-var independentTruth = map[string]struct{ id, created, layout string }{
-	"chicago/chicago311_soda_2021_first5000.csv":         {"sr_number", "created_date", "2006-01-02T15:04:05.000"},
-	"chicago/chicago_legacy_lights_2011_2013_sample.csv": {"Service Request Number", "Creation Date", "2006-01-02T15:04:05"},
-	"dc/dc311_arcgis_2025_page1000.csv":                  {"SERVICEREQUESTID", "ADDDATE", "unix_ms"},
-	"kansas_city/kc311_beacon_hills_2007_2020.csv":       {"CASE ID", "CREATION DATE", "01/02/2006"},
-	"st_louis/stl_csb_2011.csv":                          {"REQUESTID", "DATETIMEINIT", "2006-01-02 15:04:05"},
-}
-
 // sampleRows reads a real file's header and first n records as infer sees them.
 func sampleRows(t testing.TB, path string, n int) ([]string, [][]string) {
 	t.Helper()
@@ -142,16 +116,16 @@ func normalizeFile(t testing.TB, path string, s *Schema) []normalized {
 // without one yet, that an independent reading of its id and creation columns gives).
 func TestInferRealFiles(t *testing.T) {
 	data := testenv.RealData(t)
-	for _, c := range inferCities {
-		files, _ := filepath.Glob(filepath.Join(data, c.city, "*"))
+	for _, c := range testenv.RealCities {
+		files, _ := filepath.Glob(filepath.Join(data, c.Name, "*"))
 		if len(files) == 0 {
-			t.Errorf("%s: no files", c.city)
+			t.Errorf("%s: no files", c.Name)
 		}
 		for _, path := range files {
 			rel, _ := filepath.Rel(data, path)
 			t.Run(rel, func(t *testing.T) {
 				header, rows := sampleRows(t, path, 1000)
-				inf, err := InferSchema(header, rows, InferOptions{City: c.city, Timezone: c.timezone, Source: rel, Exclude: []string{c.city}})
+				inf, err := InferSchema(header, rows, InferOptions{City: c.Name, Timezone: c.Timezone, Source: rel, Exclude: []string{c.Name}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -163,7 +137,7 @@ func TestInferRealFiles(t *testing.T) {
 				s := detectFile(t, path, inferredSchema(t, inf))
 				got := normalizeFile(t, path, s)
 				dateOnly := inf.Fields[fCreatedAt].Dialect != nil && !strings.Contains(inf.Fields[fCreatedAt].Dialect.Layout, "%H")
-				want := expectedRecords(t, path, rel, c.city)
+				want := expectedRecords(t, path, rel, c.Name)
 				if len(got) != len(want) {
 					t.Fatalf("%d records, want %d", len(got), len(want))
 				}
@@ -201,30 +175,30 @@ func expectedRecords(t *testing.T, path, rel, city string) []normalized {
 	if b, ok := Builtin(city); ok {
 		return normalizeFile(t, path, b)
 	}
-	truth, ok := independentTruth[rel]
+	truth, ok := testenv.IndependentTruth[rel]
 	if !ok {
-		t.Fatalf("no built-in schema %q and no independentTruth for %s", city, rel)
+		t.Fatalf("no built-in schema %q and no testenv.IndependentTruth for %s", city, rel)
 	}
-	t.Logf("no built-in schema %q (yet): checked against %s and %s read as %s", city, truth.id, truth.created, truth.layout)
+	t.Logf("no built-in schema %q (yet): checked against %s and %s read as %s", city, truth.ID, truth.Created, truth.Layout)
 	var loc *time.Location
-	for _, c := range inferCities {
-		if c.city == city {
-			loc, _ = time.LoadLocation(c.timezone)
+	for _, c := range testenv.RealCities {
+		if c.Name == city {
+			loc, _ = time.LoadLocation(c.Timezone)
 		}
 	}
 	header, rows := readCSV(t, path, -1)
-	id, created := indexOf(header, truth.id), indexOf(header, truth.created)
+	id, created := indexOf(header, truth.ID), indexOf(header, truth.Created)
 	var out []normalized
 	for _, r := range rows {
 		v := strings.TrimSpace(r[created])
 		var ct time.Time
 		var err error
-		if truth.layout == "unix_ms" {
+		if truth.Layout == "unix_ms" {
 			var ms int64
 			_, err = fmt.Sscan(v, &ms)
 			ct = time.UnixMilli(ms).UTC()
 		} else {
-			ct, err = time.ParseInLocation(truth.layout, v, loc)
+			ct, err = time.ParseInLocation(truth.Layout, v, loc)
 		}
 		if err != nil {
 			t.Fatalf("independent reading of %q: %v", v, err)
