@@ -629,3 +629,34 @@ func TestAutoThroughJSON(t *testing.T) {
 		t.Fatalf("date_order ydm: %v", err)
 	}
 }
+
+// TestStrftimeFastPathsAgree checks that a strftime pattern given a hand parser (strfFast)
+// reads every value exactly as its compiled steps alone do, the hand parser's refusals
+// included.
+func TestStrftimeFastPathsAgree(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	values := []string{
+		"12/31/2017 11:59:58 PM", "1/3/2020 1:05:09 am", "01/03/2020 00:05:09 AM", "13/03/2020 01:05:09 PM", "01/03/2020 01:05:09.5 PM",
+		"2024-04-16T03:03:15.000", "2024-4-6T03:03:15", "2024-04-16T03:03:15,5", "2024-04-16T03:03:15.", "2024-04-16T24:03:15",
+		"2024-04-16 03:03:15", "2024-04-16  03:03:15", "2025-08-01 06:35:06.539+00", "2025-08-01 06:35:06+05:30", "2025-08-01 6:35:06Z",
+		"2025-08-01T06:35:06-0700", "2025-08-01T06:35:06+7", "2025-03-09T02:30:00", "2025-11-02 01:30:00", "",
+	}
+	for l := range strfFast {
+		for _, pattern := range []string{l, strings.Replace(l, "%S", "%S.%f", 1)} {
+			fast, err := compileLayout(pattern)
+			if err != nil || fast.fast == fastStrf {
+				t.Fatalf("%s: %+v, %v: no hand parser", pattern, fast, err)
+			}
+			slow := fast
+			slow.fast = fastStrf
+			var zf, zs zoneCache
+			for _, v := range values {
+				a, okA := fast.parse([]byte(v), ny, &zf)
+				b, okB := slow.parse([]byte(v), ny, &zs)
+				if okA != okB || !a.t.Equal(b.t) || a.year != b.year || a.month != b.month {
+					t.Errorf("%s: %q: hand parser %v %v, steps %v %v", pattern, v, a, okA, b, okB)
+				}
+			}
+		}
+	}
+}

@@ -162,9 +162,17 @@ func civilSeconds(y, mo, d, h, mi, s int) int64 {
 func (tl *timeLayout) parse(b []byte, loc *time.Location, zc *zoneCache) (civil, bool) {
 	switch tl.fast {
 	case fastUS12:
-		return parseUS12(b, loc, zc)
+		// A strftime pattern with a hand parser (strfFast) also reads one-digit fields:
+		// what the hand parser refuses, its steps may read.
+		if c, ok := parseUS12(b, loc, zc); ok || tl.strf == nil {
+			return c, ok
+		}
+		return parseStrf(tl.strf, b, loc, zc)
 	case fastISO:
-		return parseISO(b, tl.sep, tl.zone, loc, zc)
+		if c, ok := parseISO(b, tl.sep, tl.zone, loc, zc); ok || tl.strf == nil {
+			return c, ok
+		}
+		return parseStrf(tl.strf, b, loc, zc)
 	case fastStrf:
 		return parseStrf(tl.strf, b, loc, zc)
 	}
