@@ -660,3 +660,56 @@ func TestStrftimeFastPathsAgree(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStrftime compiles arbitrary layouts and parses arbitrary values with them: no panic,
+// and a local time's civil month is a month.
+func FuzzStrftime(f *testing.F) {
+	f.Add("%m/%d/%Y %I:%M %p", "1/3/2020 11:15 AM")
+	f.Add("%Y-%m-%dT%H:%M:%S%z", "2025-08-01T06:35:06.539+00:00")
+	f.Add("%a %b %d %H:%M:%S %Z %Y", "Wed Jan 19 11:42:16 UTC 2022")
+	f.Add("%d.%m.%y %T", "31.12.99 23:59:59,999999999999")
+	f.Add("%%%Y%m%d%", "%20200101")
+	f.Add("%B %e, %Y %l", "September 3, 2020")
+	f.Fuzz(func(t *testing.T, layout, value string) {
+		tl, err := compileLayout(layout)
+		if err != nil {
+			return
+		}
+		var zc zoneCache
+		c, ok := tl.parse([]byte(value), time.UTC, &zc)
+		if ok && c.year != 0 && (c.month < 1 || c.month > 12) {
+			t.Fatalf("%q with %q: civil month %d", value, layout, c.month)
+		}
+	})
+}
+
+// FuzzDetectDialect detects the dialect of arbitrary samples ('|' separates values): no
+// panic, and a dialect found reads every value it counts as readable (and maybe more: the
+// epoch layouts read any number, detection only this century's).
+func FuzzDetectDialect(f *testing.F) {
+	f.Add("2021-01-01T00:00:09.000|01/02/2021 03:04 PM")
+	f.Add("1/3/20 11:15|12/31/17 23:59")
+	f.Add("1737823859000.0|1735708943000|x")
+	f.Add("13/02/2020|01/02/2020")
+	f.Fuzz(func(t *testing.T, sample string) {
+		values := vals(strings.Split(sample, "|")...)
+		d, err := DetectDialect(values, "")
+		if err != nil {
+			return
+		}
+		tl, err := compileLayout(d.Layout)
+		if err != nil {
+			t.Fatalf("detected %q does not compile: %v", d.Layout, err)
+		}
+		read := 0
+		var zc zoneCache
+		for _, v := range values {
+			if _, ok := tl.parse(v, time.UTC, &zc); ok {
+				read++
+			}
+		}
+		if read < d.Values-d.Unreadable {
+			t.Fatalf("%q: %s reads %d of %d values, detection said %d unreadable", sample, d.Layout, read, d.Values, d.Unreadable)
+		}
+	})
+}
