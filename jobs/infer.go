@@ -59,6 +59,9 @@ type InferredField struct {
 	Open   []string `json:"open,omitempty"`
 	Other  []string `json:"other,omitempty"`
 	Nulls  int      `json:"nulls"` // null values of the column in the sample
+	// TimeOfDay names a column of times of day ("07:28 AM") that goes with a date-only time
+	// field's column ("CREATION DATE" and "CREATION TIME").
+	TimeOfDay string `json:"time_of_day,omitempty"`
 }
 
 // Inferred is an inferred schema with the evidence for it.
@@ -103,6 +106,7 @@ type colProfile struct {
 	timeOK    bool        // a timestamp column: a dialect reads every value
 	instants  []time.Time // per record (zero where null or unread)
 	dateOnly  bool
+	timeOfDay bool           // every value is a time of day without a date
 	early     float64        // see earliest; -1 when there is nothing to compare with
 	counts    map[string]int // value → count, for small vocabularies (nil when large)
 }
@@ -176,7 +180,46 @@ func InferSchema(header []string, rows [][]string, opt InferOptions) (*Inferred,
 		}
 	}
 	inf.Placeholders = placeholders(inf.Fields, cols)
+	timesOfDay(inf.Fields, cols)
 	return inf, nil
+}
+
+// isTimeOfDay reports whether v is a time of day: h:mm or h:mm:ss, 12-hour with AM/PM or
+// 24-hour.
+func isTimeOfDay(v string) bool {
+	for _, l := range []string{"3:04 PM", "3:04:05 PM", "3:04PM", "15:04", "15:04:05"} {
+		if _, err := time.Parse(l, strings.ToUpper(v)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// timesOfDay finds, for each date-only time field, a column of times of day whose name
+// shares a word with the field's column: an export that splits date and time.
+func timesOfDay(fields []InferredField, cols []*colProfile) {
+	for f := range fields {
+		d := fields[f].Dialect
+		if d == nil || strings.Contains(d.Layout, "%H") || strings.Contains(d.Layout, "%I") || d.Layout == "unix" || d.Layout == "unix_ms" {
+			continue
+		}
+		var words []string
+		for _, c := range cols {
+			if c.name == fields[f].Column {
+				words = c.tokens
+			}
+		}
+		for _, c := range cols {
+			if !c.timeOfDay || c.nonNull == 0 {
+				continue
+			}
+			for _, w := range c.tokens {
+				if w != "date" && w != "time" && slices.Contains(words, w) {
+					fields[f].TimeOfDay = c.name
+				}
+			}
+		}
+	}
 }
 
 func boolInt(b bool) int {
@@ -342,6 +385,13 @@ func profile(i int, name string, rows [][]string, nulls map[string]bool, dateOrd
 			epoch := d.Layout == "unix" || d.Layout == "unix_ms"
 			c.timeOK = d.Unreadable == 0 && (!epoch || timeish(c))
 			c.dateOnly = !strings.Contains(d.Layout, "%H") && !strings.Contains(d.Layout, "%I") && !epoch
+		}
+	}
+	c.timeOfDay = true
+	for _, v := range raw {
+		if !isTimeOfDay(string(v)) {
+			c.timeOfDay = false
+			break
 		}
 	}
 	if c.timeOK {

@@ -103,7 +103,7 @@ func (inf *Inferred) printTimes(b *strings.Builder) {
 	}
 	var parts []string
 	for _, l := range layouts {
-		parts = append(parts, fmt.Sprintf("%s %s", strings.Join(byLayout[l], ", "), strconv.Quote(l)))
+		parts = append(parts, fmt.Sprintf("%s: %s", strings.Join(byLayout[l], ", "), strconv.Quote(l)))
 	}
 	comment(b, "  ", "Each file's time dialect is detected per column (\"auto\"); here: "+strings.Join(parts, "; ")+
 		". To pin one, give its field layouts = [\"...\"].")
@@ -133,6 +133,9 @@ func (inf *Inferred) printField(b *strings.Builder, f InferredField) {
 	why.WriteString(".")
 	if f.Dialect != nil {
 		fmt.Fprintf(&why, " Dialect in this file: %q.", f.Dialect.Layout)
+	}
+	if f.TimeOfDay != "" {
+		fmt.Fprintf(&why, " %q holds the time of day of these dates: this field keeps the day only (local midnight).", f.TimeOfDay)
 	}
 	comment(b, "  ", why.String())
 	if f.Field != "status" {
