@@ -178,7 +178,7 @@ func (v *vocabulary) score(f fieldID, c *colProfile, records int) (float64, stri
 	name, nameWhy := v.nameScore(f, c)
 	n := float64(c.nonNull)
 	u := float64(c.distinct) / n
-	text := c.numeric < 0.5 && c.timeOK == false && c.urls == 0
+	text := c.numeric < 0.5 && !c.timeOK && c.urls == 0
 	var reasons []string
 	add := func(format string, args ...any) { reasons = append(reasons, fmt.Sprintf(format, args...)) }
 	if nameWhy != "" {
