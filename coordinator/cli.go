@@ -39,6 +39,7 @@ commands:
   migrate           create or upgrade the Postgres summary tables
   gen               write a synthetic multi-city corpus
   schema [NAME]     list the built-in city schemas, or print one (to copy into a job file)
+  schema infer FILE print a schema for a new city's export, inferred from its header and first records
 
 Run "coordinator <command> -h" for a command's flags.
 `
@@ -74,7 +75,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "gen":
 		err = cmdGen(ctx, args[1:], stdout, stderr)
 	case "schema":
-		err = cmdSchema(args[1:], stdout)
+		err = cmdSchema(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -407,7 +408,10 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func cmdSchema(args []string, stdout io.Writer) error {
+func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "infer" {
+		return cmdSchemaInfer(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 {
 		for _, n := range jobs.BuiltinNames() {
 			fmt.Fprintln(stdout, n)
