@@ -41,6 +41,7 @@ commands:
   migrate           create or upgrade the Postgres summary tables
   gen               write a synthetic multi-city corpus
   schema [NAME]     list the built-in city schemas, or print one (to copy into a job file)
+  schema infer FILE print a schema for a new city's export, inferred from its header and first records
   version           print the version and wire protocol (also --version)
 
 Run "coordinator <command> -h" for a command's flags. Exit codes: 0 success, 1 failure,
@@ -78,7 +79,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "gen":
 		err = cmdGen(ctx, args[1:], stdout, stderr)
 	case "schema":
-		err = cmdSchema(args[1:], stdout, stderr)
+		err = cmdSchema(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -426,10 +427,14 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func cmdSchema(args []string, stdout, stderr io.Writer) error {
+func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "infer" {
+		return cmdSchemaInfer(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	setUsage(fs, "schema [NAME]", "Lists the built-in city schemas, or prints one in the job-file language, to copy into a job file and adapt.")
+	setUsage(fs, "schema [NAME] | schema infer FILE [flags]", "Lists the built-in city schemas, or prints one in the job-file language, to copy into a job file and adapt;",
+		"schema infer prints one inferred from a file (coordinator schema infer -h).")
 	args, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

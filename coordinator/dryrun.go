@@ -95,8 +95,11 @@ type PlannedFile struct {
 	// Match is the input's schema matched against Header.
 	Match *jobs.HeaderMatch `json:"match,omitempty"`
 	// KeysFrom is how many objects of a SODA JSON file Header's keys come from.
-	KeysFrom int    `json:"keys_from,omitempty"`
-	Error    string `json:"error,omitempty"`
+	KeysFrom int `json:"keys_from,omitempty"`
+	// TimeDialects are the dialects detected in the file for the schema's "auto" time
+	// fields: what every split of the file will parse them with.
+	TimeDialects []jobs.TimeDialect `json:"time_dialects,omitempty"`
+	Error        string             `json:"error,omitempty"`
 }
 
 // SampleRecord is one record of an input's sample: normalized, or rejected.
@@ -250,14 +253,15 @@ func (d *dryRun) input(ctx context.Context, i int) {
 	for _, fi := range files {
 		pf := PlannedFile{Path: fi.Name, Size: fi.Size}
 		first := len(d.plan.Maps)
-		header, err := d.plan.addFile(ctx, d.store, d.spec, "plan", i, fi)
+		planned, err := d.plan.addFile(ctx, d.store, d.spec, "plan", i, fi)
 		pf.Splits = len(d.plan.Maps) - first
 		pi.Bytes += fi.Size
 		pi.Splits += pf.Splits
-		if header != nil {
+		if header := planned.header; header != nil {
 			m := in.Schema.MatchHeader(header)
 			pf.Header, pf.Match = header, &m
 		}
+		pf.TimeDialects = planned.dialects
 		switch {
 		case err != nil && pf.Match != nil && len(pf.Match.Unmatched(true)) > 0:
 			pf.Error = "no column for " + strings.Join(pf.Match.Unmatched(true), ", ")

@@ -58,6 +58,13 @@
 // coordinates. Built-in schemas are embedded from schemas/*.hcl, written in the same language and
 // commented so that users can copy them (BuiltinSource).
 //
+// Time layouts are Go layouts, strftime patterns (strftime.go) or "auto" (dialect.go), the
+// default: a schema with an "auto" time field is incomplete until a file's dialects are
+// detected from its first values (Detector) and given to it (WithDialects); Bind refuses it
+// before. The planner does this once per file and puts the layouts in every map task of the
+// file, so that all its splits parse a column alike. InferSchema proposes a schema for an
+// unknown export (infer.go), printed as a commented block by Inferred.HCL.
+//
 // # Normalizing
 //
 // Bind (CSV header) or BindJSON (SODA) turns a Schema into a Normalizer for one file; a

@@ -38,7 +38,7 @@ var commands = [][]string{
 	{"coordinator"}, {"coordinator", "run"}, {"coordinator", "plan"}, {"coordinator", "serve"},
 	{"coordinator", "submit"}, {"coordinator", "status"}, {"coordinator", "cancel"},
 	{"coordinator", "publish"}, {"coordinator", "lake"}, {"coordinator", "migrate"}, {"coordinator", "gen"},
-	{"coordinator", "schema"}, {"worker"}, {"viz"},
+	{"coordinator", "schema"}, {"coordinator", "schema", "infer"}, {"worker"}, {"viz"},
 }
 
 // TestHelpAndUsageErrors: -h and --help print a clean usage and exit 0, for every command
@@ -106,6 +106,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"coordinator", "gen"}, "--out is required"},
 		{[]string{"coordinator", "gen", "--out", "x", "y"}, `unexpected argument "y"`},
 		{[]string{"coordinator", "schema", "nyc", "la"}, "want at most one schema name, got 2"},
+		{[]string{"coordinator", "schema", "infer"}, "want one file, got 0 arguments"},
 		{[]string{"worker"}, "nothing to join: give --join HOST:PORT"},
 		{[]string{"worker", "--join", "127.0.0.1:1", "extra"}, `unexpected argument "extra"`},
 		{[]string{"worker", "--log-level", "loud"}, `log level "loud"`},

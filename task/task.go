@@ -114,6 +114,11 @@ type Map struct {
 	// State is the quote state at Start when known (split 0, or a re-run after the chain check);
 	// Unknown makes the reader speculate.
 	State csvsplit.State `json:"state"`
+	// TimeLayouts are the dialects detected for the file's "auto" time fields (field name →
+	// layout), the same in every task of the file. Nil when the schema has no such field;
+	// a worker given none for a schema that needs them detects them from the file's start,
+	// as the planner does.
+	TimeLayouts map[string]string `json:"time_layouts,omitempty"`
 
 	Reducers int `json:"reducers"`
 }
