@@ -212,6 +212,9 @@ func Join(cfg Config, seeds []string) (*Membership, error) {
 		mc.ProbeTimeout = 400 * time.Millisecond
 		mc.SuspicionMult = 4
 		mc.GossipInterval = 100 * time.Millisecond
+		// The local config's 1 s bounds the whole TCP join (dial, push/pull, decrypt): on a
+		// loaded machine a loopback join can take longer, and a failed join is final.
+		mc.TCPTimeout = 10 * time.Second
 	}
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertisePort = port
