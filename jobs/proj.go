@@ -88,8 +88,8 @@ func lookupCRS(name string) (*crsDef, error) {
 // projection converts one CRS's x/y to latitude/longitude. It holds no mutable state: a
 // Normalizer's copy is used by one goroutine, but sharing would be safe too.
 type projection struct {
-	def *crsDef
-	to  wgs84.Func
+	def      *crsDef
+	to, from wgs84.Func // to WGS84 longitude/latitude, and back
 }
 
 func newProjection(name string) (*projection, error) {
@@ -97,7 +97,7 @@ func newProjection(name string) (*projection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &projection{def: d, to: d.crs.To(wgs84.LonLat())}, nil
+	return &projection{def: d, to: d.crs.To(wgs84.LonLat()), from: d.crs.From(wgs84.LonLat())}, nil
 }
 
 // latLon converts x (easting) and y (northing) in the CRS's unit. ok is false when the
@@ -107,7 +107,15 @@ func (p *projection) latLon(x, y float64) (lat, lon float64, ok bool) {
 	if x == 0 && y == 0 {
 		return 0, 0, false
 	}
-	lon, lat, _ = p.to(x*p.def.unit, y*p.def.unit, 0)
+	e, n := x*p.def.unit, y*p.def.unit
+	lon, lat, _ = p.to(e, n, 0)
+	// The library's inverse transverse Mercator is off by up to a metre or two across a
+	// zone (its series raises a term to the integer 3/2), while its forward projection is
+	// good to millimetres: one correction step by the forward projection's residual brings
+	// the inverse to the forward's accuracy. Lambert conformal conic gains nothing and
+	// loses nothing by it.
+	e2, n2, _ := p.from(lon, lat, 0)
+	lon, lat, _ = p.to(e+(e-e2), n+(n-n2), 0)
 	a := p.def.area
 	if math.IsNaN(lat) || math.IsNaN(lon) || lon < a[0] || lat < a[1] || lon > a[2] || lat > a[3] {
 		return 0, 0, false
