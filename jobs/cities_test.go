@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ireports/ireports/internal/crs"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/record"
 )
@@ -339,30 +340,19 @@ func TestProjectedPoint(t *testing.T) {
 
 	t.Run("every CRS converts its own origin area", func(t *testing.T) {
 		for _, name := range CRSNames() {
-			p, err := newProjection(name)
+			p, err := crs.Lookup(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := p.def.area
-			// Round trip through the library's forward projection at the area's centre.
+			a := p.Area()
+			// Round trip through the forward projection at the area's centre.
 			clon, clat := (a[0]+a[2])/2, (a[1]+a[3])/2
-			e, n, _ := p.def.crs.FromWGS84(lonLatToXYZ(clon, clat))
-			lat, lon, ok := p.latLon(e/p.def.unit, n/p.def.unit)
+			lat, lon, ok := p.ToLatLon(p.FromLatLon(clat, clon))
 			if d := metres(lat, lon, clat, clon); !ok || d > 0.001 {
 				t.Errorf("%s: centre (%v, %v) came back as (%v, %v) ok=%v, %.3f m off", name, clat, clon, lat, lon, ok, d)
 			}
 		}
 	})
-}
-
-// lonLatToXYZ is WGS84 geocentric coordinates of a point on the ellipsoid, as the wgs84
-// library's FromWGS84 expects them.
-func lonLatToXYZ(lon, lat float64) (x, y, z float64) {
-	const a, f = 6378137.0, 1 / 298.257223563
-	e2 := f * (2 - f)
-	φ, λ := lat*math.Pi/180, lon*math.Pi/180
-	n := a / math.Sqrt(1-e2*math.Sin(φ)*math.Sin(φ))
-	return n * math.Cos(φ) * math.Cos(λ), n * math.Cos(φ) * math.Sin(λ), n * (1 - e2) * math.Sin(φ)
 }
 
 // metres is the great-circle distance between two points.
@@ -404,7 +394,7 @@ func TestProjectionAgainstPublished(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			p, err := newProjection(tt.crs)
+			p, err := crs.Lookup(tt.crs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -431,7 +421,7 @@ func TestProjectionAgainstPublished(t *testing.T) {
 				if !ok1 || !ok2 || !ok3 || !ok4 || math.Abs(x) <= 180 {
 					continue
 				}
-				glat, glon, ok := p.latLon(x, y)
+				glat, glon, ok := p.ToLatLon(x, y)
 				if !ok {
 					t.Errorf("row %d: (%s, %s) converts to no location", i+1, xs, ys)
 					continue

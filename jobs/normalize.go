@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ireports/ireports/internal/crs"
 	"github.com/ireports/ireports/record"
 )
 
@@ -44,7 +45,7 @@ type Normalizer struct {
 	partBuf [numFields][][]byte // the joined columns' raw values of the current record
 	jcands  []jsonJoin          // JSON: every joined candidate, with its current parts
 	joinBuf [numFields][]byte   // joined values, reused per record
-	proj    *projection         // the point field's projected coordinates, nil when none
+	proj    *crs.CRS            // the point field's projected coordinates, nil when none
 	xy      [2]int              // CSV: the x and y columns, -1 when absent
 	xyName  [2]string           // the x and y columns' (or keys') names, for rejects
 	xyKey   [2][]string         // JSON: x and y candidate keys in rank order
@@ -93,7 +94,7 @@ func (s *Schema) newNormalizer() *Normalizer {
 		if id == fPoint && f.CRS != "" {
 			// Validated with the schema; a CRS unknown here (a Schema literal built in Go
 			// without validate) leaves the point without projected coordinates.
-			n.proj, _ = newProjection(f.CRS)
+			n.proj, _ = crs.Lookup(f.CRS)
 		}
 		if id.isTime() {
 			for _, l := range s.layoutsFor(f) {

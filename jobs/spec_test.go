@@ -218,7 +218,7 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	want := []string{"baltimore", "boston", "la", "nyc", "sf"}
+	want := []string{"baltimore", "boston", "chicago", "dc", "kansas_city", "la", "nyc", "sf", "st_louis"}
 	if got := BuiltinNames(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("BuiltinNames() = %v, want %v", got, want)
 	}
