@@ -37,7 +37,7 @@ type layoutOf struct {
 	lat, lon   int    // -1: coordinates in a "(lat, lon)" column at lat; -2: none (x/y only)
 	// dateOnly: created and closed have no time of day, so a request closed the day it
 	// was opened has closed == created.
-	dateOnly bool
+	dateOnly   bool
 	closedWord string // the status a closed version starts with; default "Closed"
 }
 

@@ -180,17 +180,17 @@ type stamp struct {
 type layout uint8
 
 const (
-	layoutUS12  layout = iota // 01/02/2006 03:04:05 PM
-	layoutSODA                // 2006-01-02T15:04:05.000
-	layoutSQL                 // 2006-01-02 15:04:05
-	layoutPGUTC               // 2006-01-02 15:04:05.999+00 (fraction trimmed, absent when zero)
-	layoutISODay              // 2006-01-02T00:00:00: date-only precision, always midnight
-	layoutUSDate              // 01/02/2006
-	layoutUSTime              // 03:04 PM
-	layoutEpochMS             // Unix milliseconds of an Eastern wall-clock time: 1735708943000
-	layoutEpochMSF            // the same as pandas writes a nullable column: 1735708943000.0
-	layoutCSB                 // 2006-01-02 15:04:05.7: the fraction trimmed but never absent
-	layoutAustin              // 2006 Jan 02 03:04:05 PM
+	layoutUS12     layout = iota // 01/02/2006 03:04:05 PM
+	layoutSODA                   // 2006-01-02T15:04:05.000
+	layoutSQL                    // 2006-01-02 15:04:05
+	layoutPGUTC                  // 2006-01-02 15:04:05.999+00 (fraction trimmed, absent when zero)
+	layoutISODay                 // 2006-01-02T00:00:00: date-only precision, always midnight
+	layoutUSDate                 // 01/02/2006
+	layoutUSTime                 // 03:04 PM
+	layoutEpochMS                // Unix milliseconds of an Eastern wall-clock time: 1735708943000
+	layoutEpochMSF               // the same as pandas writes a nullable column: 1735708943000.0
+	layoutCSB                    // 2006-01-02 15:04:05.7: the fraction trimmed but never absent
+	layoutAustin                 // 2006 Jan 02 03:04:05 PM
 )
 
 // civil converts days since 1970-01-01 to a proleptic Gregorian date (Hinnant's
