@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${DEMO_SIZE:-200MiB}
-demo=.cache/demo-$size
+# v2: ten cities (an older cached corpus lacks the inputs the job template now reads).
+demo=.cache/demo-v2-$size
 viz_addr=${VIZ_ADDR:-127.0.0.1:8080}
 
 started_pg=""
@@ -20,7 +21,7 @@ trap 'echo; echo "== stopping"; exit 0' INT TERM
 
 if [ ! -f "$demo/.done" ]; then
   rm -rf "$demo"
-  echo "== generating a $size synthetic corpus of five cities in $demo/data"
+  echo "== generating a $size synthetic corpus of ten cities in $demo/data"
   bin/coordinator gen --out "$demo/data" --size "$size" --seed 42
   touch "$demo/.done"
 fi
