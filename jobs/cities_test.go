@@ -316,7 +316,8 @@ func TestProjectedPoint(t *testing.T) {
 			t.Errorf("got %+v, %v; want the point from location", r, err)
 		}
 		m := s.MatchHeader([]string{"id", "created", "x_coordinate", "y_coordinate"})
-		if p := m.Fields[4]; p.X != "x_coordinate" || p.Y != "y_coordinate" || p.CRS != "EPSG:3435" || p.Column != "" || len(m.Unread) != 0 {
+		if p := m.Fields[4]; p.X != "x_coordinate" || p.Y != "y_coordinate" || p.CRS != "EPSG:3435" || p.Column != "" || len(m.Unread) != 0 ||
+			!p.Found() || p.Source() != "x_coordinate, y_coordinate (EPSG:3435)" || slices.Contains(m.Unmatched(false), "point") {
 			t.Errorf("point matched as %+v, unread %q", p, m.Unread)
 		}
 	})

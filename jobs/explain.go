@@ -34,6 +34,26 @@ type FieldMatch struct {
 	CRS string `json:"crs,omitempty"`
 }
 
+// Found reports whether the field takes a value from the file: a column (or joined
+// columns), or for a point its projected x/y columns.
+func (f FieldMatch) Found() bool { return f.Column != "" || f.X != "" }
+
+// Source spells where the field's value comes from, for a person: the column, the joined
+// columns ("A + B"), or the projected x/y columns and their CRS; "" when none.
+func (f FieldMatch) Source() string {
+	xy := ""
+	if f.X != "" {
+		xy = f.X + ", " + f.Y + " (" + f.CRS + ")"
+	}
+	switch {
+	case f.Column != "" && xy != "":
+		return f.Column + "; else " + xy
+	case xy != "":
+		return xy
+	}
+	return f.Column
+}
+
 // HeaderMatch is a schema matched against one file's columns.
 type HeaderMatch struct {
 	Fields []FieldMatch `json:"fields"` // in the schema's order
@@ -46,7 +66,7 @@ type HeaderMatch struct {
 func (m HeaderMatch) Unmatched(required bool) []string {
 	var out []string
 	for _, f := range m.Fields {
-		if f.Column == "" && (f.Required || !required) {
+		if !f.Found() && (f.Required || !required) {
 			out = append(out, f.Field)
 		}
 	}
