@@ -192,7 +192,7 @@ func evalNames(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]string, hcl.Diagnos
 // is left out rather than making the whole null: a date without its time is still a date,
 // and the field's layouts decide whether it parses.
 func (n *Normalizer) join(f fieldID, parts [][]byte) []byte {
-	buf := n.joinBuf[f][:0]
+	buf := n.ext.joinBuf[f][:0]
 	for _, p := range parts {
 		v := n.value(p)
 		if v == nil {
@@ -203,19 +203,11 @@ func (n *Normalizer) join(f fieldID, parts [][]byte) []byte {
 		}
 		buf = append(buf, v...)
 	}
-	n.joinBuf[f] = buf
+	n.ext.joinBuf[f] = buf
 	if len(buf) == 0 {
 		return nil
 	}
 	return buf
-}
-
-// jsonJoin is one joined candidate of a SODA normalizer: field f's candidate number rank,
-// and the values of its keys in the current object (nil when absent).
-type jsonJoin struct {
-	f     fieldID
-	rank  int
-	parts [][]byte
 }
 
 // trimZeroFraction turns an integer written as a float ("64108.0", "-3.00") back into the

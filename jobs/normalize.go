@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ireports/ireports/internal/crs"
 	"github.com/ireports/ireports/record"
 )
 
@@ -37,34 +36,19 @@ type Normalizer struct {
 	placeholders [][2]float64
 	repair       bool
 	intFloats    bool // Schema.IntegerFloats
-
-	// The field kinds below are used by few schemas; each is behind one test per record
-	// (joined, proj != nil), so the schemas that do not use them pay nothing else.
-	joined  bool                // some field's bound candidate joins several columns
-	parts   [numFields][]int    // CSV: the columns a joined field's bound candidate joins
-	partBuf [numFields][][]byte // the joined columns' raw values of the current record
-	jcands  []jsonJoin          // JSON: every joined candidate, with its current parts
-	joinBuf [numFields][]byte   // joined values, reused per record
-	proj    *crs.CRS            // the point field's projected coordinates, nil when none
-	xy      [2]int              // CSV: the x and y columns, -1 when absent
-	xyName  [2]string           // the x and y columns' (or keys') names, for rejects
-	xyKey   [2][]string         // JSON: x and y candidate keys in rank order
-	xyVal   [2][]byte           // the current record's raw x and y
-	xyRank  [2]int              // JSON: the rank of the key xyVal came from, -1 for none
+	// ext holds what joined columns and projected points need; nil for a schema (or a
+	// file) that uses neither, so that the common path pays one nil test per record.
+	ext *extras
 
 	intern  [numFields]map[string]string
 	zones   zoneCache
 	scratch []byte // JSON: unescaped strings of the current object
 }
 
-// keyRef says that a JSON key is candidate number rank of field f. A key that is part of
-// a joined candidate has join >= 0, the candidate's index in Normalizer.jcands, and part,
-// its place in it. f == numFields marks a projected point's x (part 0) or y (part 1).
+// keyRef says that a JSON key is candidate number rank of field f.
 type keyRef struct {
 	f    fieldID
 	rank int
-	join int
-	part int
 }
 
 // newNormalizer builds what Bind and BindJSON share.
@@ -84,17 +68,12 @@ func (s *Schema) newNormalizer() *Normalizer {
 	for i := range n.col {
 		n.col[i] = -1
 	}
-	n.xy = [2]int{-1, -1}
 	n.intFloats = s.IntegerFloats
+	n.ext = newExtras(s)
 	for _, f := range s.Fields {
 		id, ok := lookupField(f.Name)
 		if !ok {
 			continue
-		}
-		if id == fPoint && f.CRS != "" {
-			// Validated with the schema; a CRS unknown here (a Schema literal built in Go
-			// without validate) leaves the point without projected coordinates.
-			n.proj, _ = crs.Lookup(f.CRS)
 		}
 		if id.isTime() {
 			for _, l := range s.layoutsFor(f) {
@@ -127,18 +106,9 @@ func (s *Schema) Bind(header []string) (*Normalizer, error) {
 	n := s.newNormalizer()
 	n.ncols = len(header)
 	b := s.bindHeader(header)
-	n.col, n.colName, n.parts = b.col, b.name, b.parts
-	for f, p := range n.parts {
-		if len(p) > 0 {
-			n.joined = true
-			n.partBuf[f] = make([][]byte, len(p))
-		}
-	}
-	if n.proj != nil {
-		n.xy, n.xyName = b.xy, b.xyName
-		if n.xy[0] < 0 || n.xy[1] < 0 {
-			n.proj = nil // the file has no x/y columns: the point comes from its text, if any
-		}
+	n.col, n.colName = b.col, b.name
+	if n.ext != nil && !n.ext.bindCSV(&b) {
+		n.ext = nil // this file joins no columns and has no x/y columns
 	}
 	for _, id := range []fieldID{fRequestID, fCreatedAt} {
 		if n.col[id] < 0 {
@@ -183,20 +153,8 @@ func (n *Normalizer) Normalize(fields [][]byte, r *record.Request) error {
 			vals[f] = fields[c]
 		}
 	}
-	if n.joined {
-		for f, cols := range n.parts {
-			if len(cols) == 0 {
-				continue
-			}
-			parts := n.partBuf[f]
-			for i, c := range cols {
-				parts[i] = fields[c]
-			}
-			vals[f] = n.join(fieldID(f), parts)
-		}
-	}
-	if n.proj != nil {
-		n.xyVal[0], n.xyVal[1] = fields[n.xy[0]], fields[n.xy[1]]
+	if n.ext != nil {
+		n.fillExtras(fields, &vals)
 	}
 	return n.build(&vals, &n.colName, r)
 }
@@ -318,7 +276,7 @@ func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r 
 		// after it the projected coordinates.
 		p := n.value(vals[fPoint])
 		if p == nil {
-			if n.proj != nil {
+			if n.ext != nil && n.ext.proj != nil {
 				return n.locateProjected(r)
 			}
 			return nil

@@ -105,19 +105,20 @@ func decodeProjected(block *hcl.Block, content *hcl.BodyContent, f *Field, ctx *
 // locateProjected sets r's location from the record's x/y columns. Null x or y is no
 // location; a value that is not a number rejects the record, as a bad latitude does.
 func (n *Normalizer) locateProjected(r *record.Request) error {
-	xRaw, yRaw := n.value(n.xyVal[0]), n.value(n.xyVal[1])
+	e := n.ext
+	xRaw, yRaw := n.value(e.xyVal[0]), n.value(e.xyVal[1])
 	if xRaw == nil || yRaw == nil {
 		return nil
 	}
 	x, ok := parseCoord(xRaw)
 	if !ok {
-		return reject(ReasonBadCoordinate, fPoint, n.xyName[0], xRaw)
+		return reject(ReasonBadCoordinate, fPoint, e.xyName[0], xRaw)
 	}
 	y, ok := parseCoord(yRaw)
 	if !ok {
-		return reject(ReasonBadCoordinate, fPoint, n.xyName[1], yRaw)
+		return reject(ReasonBadCoordinate, fPoint, e.xyName[1], yRaw)
 	}
-	lat, lon, ok := n.proj.ToLatLon(x, y)
+	lat, lon, ok := e.proj.ToLatLon(x, y)
 	if ok && n.usableLocation(lat, lon) {
 		r.Latitude, r.Longitude, r.HasLocation = lat, lon, true
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -201,23 +200,11 @@ func (s *Schema) BindJSON() *Normalizer {
 		n.cands[id] = candidateNames(f.Columns)
 		for rank, c := range f.Columns {
 			if len(c) == 1 {
-				n.keys[c[0]] = append(n.keys[c[0]], keyRef{f: id, rank: rank, join: -1})
-				continue
-			}
-			n.joined = true
-			j := len(n.jcands)
-			n.jcands = append(n.jcands, jsonJoin{f: id, rank: rank, parts: make([][]byte, len(c))})
-			for part, k := range c {
-				n.keys[k] = append(n.keys[k], keyRef{f: id, rank: rank, join: j, part: part})
+				n.keys[c[0]] = append(n.keys[c[0]], keyRef{f: id, rank: rank})
 			}
 		}
-		if id == fPoint && n.proj != nil {
-			n.xyKey = [2][]string{f.X, f.Y}
-			for k, cands := range n.xyKey {
-				for rank, c := range cands {
-					n.keys[c] = append(n.keys[c], keyRef{f: numFields, rank: rank, join: -1, part: k})
-				}
-			}
+		if n.ext != nil {
+			n.ext.bindJSON(id, f)
 		}
 	}
 	return n
@@ -236,32 +223,28 @@ func (n *Normalizer) NormalizeJSON(raw []byte, r *record.Request) error {
 		rank[i] = -1
 	}
 	n.scratch = n.scratch[:0]
-	if n.joined || n.proj != nil {
-		n.resetJSONExtras()
+	ext := n.ext
+	if ext != nil {
+		ext.resetJSON()
 	}
 	err := eachMember(raw, &n.scratch, func(key, val []byte, kind valueKind) bool {
 		if kind == kindNull {
 			return true
 		}
 		for _, ref := range n.keys[string(key)] {
-			switch {
-			case ref.join >= 0:
-				n.jcands[ref.join].parts[ref.part] = val
-			case ref.f == numFields:
-				if n.xyRank[ref.part] < 0 || ref.rank < n.xyRank[ref.part] {
-					n.xyVal[ref.part], n.xyRank[ref.part] = val, ref.rank
-					n.xyName[ref.part] = n.xyKey[ref.part][ref.rank]
-				}
-			case rank[ref.f] < 0 || ref.rank < rank[ref.f]:
+			if rank[ref.f] < 0 || ref.rank < rank[ref.f] {
 				vals[ref.f], rank[ref.f] = val, ref.rank
 			}
+		}
+		if ext != nil {
+			ext.member(key, val)
 		}
 		return true
 	})
 	if err != nil {
 		return &RejectError{Reason: ReasonBadJSON, Value: err.Error()}
 	}
-	if n.joined {
+	if ext != nil {
 		n.joinJSON(&vals, &rank)
 	}
 	var cols [numFields]string
@@ -481,28 +464,4 @@ func skipValue(b []byte, i int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("offset %d: unterminated value: %w", i, errBadObject)
-}
-
-// resetJSONExtras forgets the previous object's joined parts and projected coordinates.
-func (n *Normalizer) resetJSONExtras() {
-	for i := range n.jcands {
-		clear(n.jcands[i].parts)
-	}
-	n.xyVal = [2][]byte{}
-	n.xyRank = [2]int{-1, -1}
-}
-
-// joinJSON gives each field whose joined candidate ranks before the single key it found
-// (if any) the joined value. A joined candidate counts only when all its keys are present.
-func (n *Normalizer) joinJSON(vals *[numFields][]byte, rank *[numFields]int) {
-	for i := range n.jcands {
-		jc := &n.jcands[i]
-		if rank[jc.f] >= 0 && rank[jc.f] < jc.rank {
-			continue
-		}
-		if slices.ContainsFunc(jc.parts, func(p []byte) bool { return p == nil }) {
-			continue
-		}
-		vals[jc.f], rank[jc.f] = n.join(jc.f, jc.parts), jc.rank
-	}
 }
