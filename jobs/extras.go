@@ -7,9 +7,12 @@ import (
 )
 
 // extras is the state of the field kinds few schemas use — candidates that join several
-// columns, and points from projected x/y — kept out of Normalizer itself so that a schema
-// that uses neither runs the same code as before they existed, bar one nil test per record.
+// columns, points from projected x/y, integer floats — kept out of Normalizer itself so that
+// a schema that uses none runs the same code as before they existed, bar one nil test per
+// record (two when it has no latitude/longitude).
 type extras struct {
+	intFloats bool // Schema.IntegerFloats
+
 	joined  bool                // some field's candidate joins several columns
 	parts   [numFields][]int    // CSV: the columns a joined field's bound candidate joins
 	partBuf [numFields][][]byte // CSV: the joined columns' raw values of the current record
@@ -62,10 +65,27 @@ func newExtras(s *Schema) *extras {
 			e = &extras{}
 		}
 	}
+	if s.IntegerFloats && e == nil {
+		e = &extras{}
+	}
 	if e != nil {
+		e.intFloats = s.IntegerFloats
 		e.xy, e.xyRank = [2]int{-1, -1}, [2]int{-1, -1}
 	}
 	return e
+}
+
+// intFloatFields are the fields integer_floats applies to: the request id and kept text.
+var intFloatFields = [...]fieldID{fRequestID, fStatus, fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel}
+
+// trimIntegerFloats reads the record's integer floats ("64108.0") as integers ("64108").
+func (e *extras) trimIntegerFloats(vals *[numFields][]byte) {
+	if !e.intFloats {
+		return
+	}
+	for _, f := range intFloatFields {
+		vals[f] = trimZeroFraction(trimSpace(vals[f]))
+	}
 }
 
 // bindCSV takes what a header binding says about joined and projected columns and
@@ -84,7 +104,7 @@ func (e *extras) bindCSV(b *headerBinding) bool {
 			e.proj = nil // the file has no x/y columns: the point comes from its text, if any
 		}
 	}
-	return e.joined || e.proj != nil
+	return e.joined || e.proj != nil || e.intFloats
 }
 
 // fillExtras joins the current CSV record's joined fields into vals and picks up its x/y.
@@ -105,6 +125,7 @@ func (n *Normalizer) fillExtras(fields [][]byte, vals *[numFields][]byte) {
 	if e.proj != nil {
 		e.xyVal[0], e.xyVal[1] = fields[e.xy[0]], fields[e.xy[1]]
 	}
+	e.trimIntegerFloats(vals)
 }
 
 // bindJSON registers field f's joined candidates and, for a projected point, its x/y keys.

@@ -35,9 +35,8 @@ type Normalizer struct {
 	status       map[string]record.Status // keyed by ASCII-lower-cased raw status
 	placeholders [][2]float64
 	repair       bool
-	intFloats    bool // Schema.IntegerFloats
-	// ext holds what joined columns and projected points need; nil for a schema (or a
-	// file) that uses neither, so that the common path pays one nil test per record.
+	// ext holds what joined columns, projected points and integer floats need; nil for a
+	// schema (or a file) that uses none, so that the common path pays one nil test per record.
 	ext *extras
 
 	intern  [numFields]map[string]string
@@ -68,7 +67,6 @@ func (s *Schema) newNormalizer() *Normalizer {
 	for i := range n.col {
 		n.col[i] = -1
 	}
-	n.intFloats = s.IntegerFloats
 	n.ext = newExtras(s)
 	for _, f := range s.Fields {
 		id, ok := lookupField(f.Name)
@@ -108,7 +106,7 @@ func (s *Schema) Bind(header []string) (*Normalizer, error) {
 	b := s.bindHeader(header)
 	n.col, n.colName = b.col, b.name
 	if n.ext != nil && !n.ext.bindCSV(&b) {
-		n.ext = nil // this file joins no columns and has no x/y columns
+		n.ext = nil // this file joins no columns, has no x/y columns, and no integer floats
 	}
 	for _, id := range []fieldID{fRequestID, fCreatedAt} {
 		if n.col[id] < 0 {
@@ -184,9 +182,6 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	}
 	if err := storable(fRequestID, id, cols); err != nil {
 		return err
-	}
-	if n.intFloats {
-		id = trimZeroFraction(id)
 	}
 	r.RequestID = string(id)
 
@@ -319,9 +314,6 @@ func (n *Normalizer) statusOf(raw []byte) record.Status {
 // text returns b as a string the record may keep: interned when the field has a table, checked
 // with storable and repaired when the schema asks.
 func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, error) {
-	if n.intFloats {
-		b = trimZeroFraction(b)
-	}
 	m := n.intern[f]
 	if s, ok := m[string(b)]; ok {
 		return s, nil

@@ -246,6 +246,7 @@ func (n *Normalizer) NormalizeJSON(raw []byte, r *record.Request) error {
 	}
 	if ext != nil {
 		n.joinJSON(&vals, &rank)
+		ext.trimIntegerFloats(&vals)
 	}
 	var cols [numFields]string
 	for f, k := range rank {
