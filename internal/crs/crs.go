@@ -31,8 +31,10 @@ type CRS struct {
 	sys   wgs84.ProjectedReferenceSystem
 	// area is where the system is used, [minLon, minLat, maxLon, maxLat] with a margin: a
 	// point converted outside it is a placeholder or a mistake, not a location.
-	area     [4]float64
-	to, from wgs84.Func
+	area [4]float64
+	// sph is sys.Datum as the projection's argument, boxed once: converting the struct to
+	// the interface at each call would allocate.
+	sph wgs84.Spheroid
 }
 
 // The parameters are those of the EPSG registry (ESRI's for 102696, which has no EPSG
@@ -61,7 +63,7 @@ var all = func() []*CRS {
 		{names: []string{"EPSG:2248"}, title: "NAD83 / Maryland (ftUS)", unit: USFoot, sys: maryland, area: areaMaryland},
 	}
 	for _, d := range defs {
-		d.to, d.from = d.sys.To(wgs84.LonLat()), d.sys.From(wgs84.LonLat())
+		d.sph = d.sys.Datum
 	}
 	return defs
 }()
@@ -104,14 +106,14 @@ func (c *CRS) ToLatLon(x, y float64) (lat, lon float64, ok bool) {
 		return 0, 0, false
 	}
 	e, n := x*c.unit, y*c.unit
-	lon, lat, _ = c.to(e, n, 0)
+	lon, lat = c.toLonLat(e, n)
 	// The library's inverse transverse Mercator is off by up to a metre or two across a
 	// zone (its series raises a term to the integer 3/2), while its forward projection is
 	// good to millimetres: one correction step by the forward projection's residual brings
 	// the inverse to the forward's accuracy. Lambert conformal conic gains nothing and
 	// loses nothing by it.
-	e2, n2, _ := c.from(lon, lat, 0)
-	lon, lat, _ = c.to(e+(e-e2), n+(n-n2), 0)
+	e2, n2 := c.fromLonLat(lon, lat)
+	lon, lat = c.toLonLat(e+(e-e2), n+(n-n2))
 	a := c.area
 	if math.IsNaN(lat) || math.IsNaN(lon) || lon < a[0] || lat < a[1] || lon > a[2] || lat > a[3] {
 		return 0, 0, false
@@ -121,6 +123,17 @@ func (c *CRS) ToLatLon(x, y float64) (lat, lon float64, ok bool) {
 
 // FromLatLon converts a WGS84 point to x (easting) and y (northing) in the system's unit.
 func (c *CRS) FromLatLon(lat, lon float64) (x, y float64) {
-	e, n, _ := c.from(lon, lat, 0)
+	e, n := c.fromLonLat(lon, lat)
 	return e / c.unit, n / c.unit
+}
+
+// toLonLat and fromLonLat apply the projection on the NAD83 ellipsoid directly. The
+// library's Transform would also pass through geocentric coordinates to apply a datum
+// shift, which NAD83 does not have here: the same result, three times the work.
+func (c *CRS) toLonLat(e, n float64) (lon, lat float64) {
+	return c.sys.Projection.ToLonLat(e, n, c.sph)
+}
+
+func (c *CRS) fromLonLat(lon, lat float64) (e, n float64) {
+	return c.sys.Projection.FromLonLat(lon, lat, c.sph)
 }
