@@ -35,9 +35,11 @@ bench: build
 
 # The embedded default: a generated multi-city corpus, normalized on a local cluster of 2
 # workers, published to Postgres (a throwaway one unless DATABASE_URL is set), shown by bin/viz.
+# Ctrl-C stops all of it and is no error. `exec`: the recipe's /bin/sh would die of the
+# Ctrl-C at once, and make would report that as "Interrupt", while demo.sh cleans up.
 demo: build
 	./scripts/deps.sh postgres npm
-	DEMO_SIZE=$(DEMO_SIZE) ./scripts/demo.sh
+	DEMO_SIZE=$(DEMO_SIZE) DEMO_BIN=$(BIN) exec ./scripts/demo.sh
 
 lint: tidy-check
 	$(GO) vet $(PKGS)

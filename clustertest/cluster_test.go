@@ -325,7 +325,7 @@ func TestAdmission(t *testing.T) {
 		if len(jobs) != 0 {
 			t.Errorf("the coordinator has %d jobs after unauthorized submits: %+v", len(jobs), jobs)
 		}
-		for _, dir := range []string{out.Lake, out.Rejects} {
+		for _, dir := range []string{out.Lake, out.Summaries, out.Rejects} {
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {
 				t.Errorf("%s exists after unauthorized submits (stat: %v)", dir, err)
 			}
@@ -395,12 +395,14 @@ func TestCancel(t *testing.T) {
 	// Attempts that were running when the job was cancelled stop at their workers' next
 	// heartbeat; by the time the workers have deleted the map outputs, they are done.
 	c.waitMapOutputsGone(id)
-	entries, err := os.ReadDir(out.Lake)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("lake %s holds %s after the job was cancelled", out.Lake, e.Name())
+	for _, root := range []string{out.Lake, out.Summaries} {
+		entries, err := os.ReadDir(root)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			t.Errorf("%s holds %s after the job was cancelled", root, e.Name())
+		}
 	}
 	noTemporary(t, out)
 }

@@ -106,16 +106,17 @@ func slow(t *testing.T) {
 	}
 }
 
-// outputs is where a job writes: the lake and the rejects root.
+// outputs is where a job writes: the lake, its summaries (the default, beside the lake) and
+// the rejects root.
 type outputs struct {
-	Lake, Rejects string
+	Lake, Summaries, Rejects string
 }
 
 // writeJob writes a job file whose inputs are given as name → (path, schema, format), its
 // output under dir, and returns the file and the outputs.
 func writeJob(t *testing.T, dir, split string, reducers int, inputs []input) (string, outputs) {
 	t.Helper()
-	out := outputs{Lake: filepath.Join(dir, "requests"), Rejects: filepath.Join(dir, "rejects")}
+	out := outputs{Lake: filepath.Join(dir, "requests"), Summaries: filepath.Join(dir, "summaries"), Rejects: filepath.Join(dir, "rejects")}
 	var b strings.Builder
 	fmt.Fprintf(&b, "job \"normalize\" {\n  split_size = %q\n  reducers = %d\n  max_reject_ratio = 0.01\n", split, reducers)
 	for _, in := range inputs {
@@ -578,6 +579,20 @@ func compareOutputs(t *testing.T, got, want outputs) {
 	if !reflect.DeepEqual(onDisk, inManifest) {
 		t.Errorf("lake %s does not match its manifest:\n%s", got.Lake, diffLines(mapLines(onDisk), mapLines(inManifest)))
 	}
+	// The same for the summary datasets, which must also be byte-identical to the reference.
+	if gm.Summaries == nil || wm.Summaries == nil {
+		t.Fatalf("a manifest names no summaries: got %+v, want %+v", gm.Summaries, wm.Summaries)
+	}
+	if gs, ws := sortFiles(gm.Summaries.Files), sortFiles(wm.Summaries.Files); !reflect.DeepEqual(gs, ws) {
+		t.Errorf("manifest summary files differ (%d vs %d files):\n%s", len(gs), len(ws), diffLines(jsonLines(gs), jsonLines(ws)))
+	}
+	onDisk, inManifest = hashTree(t, got.Summaries), map[string]string{}
+	for _, f := range gm.Summaries.Files {
+		inManifest[f.Path] = f.SHA256
+	}
+	if !reflect.DeepEqual(onDisk, inManifest) {
+		t.Errorf("summaries %s do not match the manifest:\n%s", got.Summaries, diffLines(mapLines(onDisk), mapLines(inManifest)))
+	}
 	for _, f := range wf {
 		if !strings.HasPrefix(f.Path, "city=") || !strings.HasSuffix(f.Path, ".parquet") {
 			continue
@@ -601,10 +616,11 @@ func compareOutputs(t *testing.T, got, want outputs) {
 	noTemporary(t, got)
 }
 
-// noTemporary fails t if the lake or the rejects root holds a _temporary directory.
+// noTemporary fails t if the lake, the summaries or the rejects root holds a _temporary
+// directory.
 func noTemporary(t *testing.T, out outputs) {
 	t.Helper()
-	for _, root := range []string{out.Lake, out.Rejects} {
+	for _, root := range []string{out.Lake, out.Summaries, out.Rejects} {
 		if left := temporaryLeft(root); left != "" {
 			t.Errorf("%s: %s", root, left)
 		}

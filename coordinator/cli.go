@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -34,9 +35,11 @@ commands:
   status [JOB]      list the jobs, or show one
   cancel JOB        cancel a running job
   publish FILE.job  load the summaries of the job's last committed run into Postgres
+  lake PATH         show what a lake holds (its run, groups, summaries), or --head rows of a group
   migrate           create or upgrade the Postgres summary tables
   gen               write a synthetic multi-city corpus
   schema [NAME]     list the built-in city schemas, or print one (to copy into a job file)
+  schema infer FILE print a schema for a new city's export, inferred from its header and first records
 
 Run "coordinator <command> -h" for a command's flags.
 `
@@ -65,12 +68,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdCancel(ctx, args[1:], stdout, stderr)
 	case "publish":
 		err = cmdPublish(ctx, args[1:], stdout, stderr)
+	case "lake":
+		err = cmdLake(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = cmdGen(ctx, args[1:], stdout, stderr)
 	case "schema":
-		err = cmdSchema(args[1:], stdout)
+		err = cmdSchema(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -248,18 +253,40 @@ func printResult(w io.Writer, r *Result) {
 	if r.Respeculated > 0 || r.Retries > 0 {
 		fmt.Fprintf(w, "  recovered  %d mis-speculated splits, %d retried attempts\n", r.Respeculated, r.Retries)
 	}
-	if r.Seconds > 0 {
-		fmt.Fprintf(w, "  throughput %.1f MB/s, %.0f records/s\n", float64(r.Bytes)/1e6/r.Seconds, float64(r.RecordsIn)/r.Seconds)
+	if secs, what := workSeconds(r); secs > 0 && (r.Bytes > 0 || r.RecordsIn > 0) {
+		fmt.Fprintf(w, "  throughput %.1f MB/s, %.0f records/s (%s: %.1fs)\n", float64(r.Bytes)/1e6/secs, float64(r.RecordsIn)/secs, what, secs)
 	}
 	if r.PeakRSSBytes > 0 {
 		fmt.Fprintf(w, "  memory     %s peak RSS\n", units.FormatBytes(r.PeakRSSBytes))
 	}
 	if r.Published != "" {
-		fmt.Fprintf(w, "  postgres   summaries %s\n", r.Published)
+		fmt.Fprintf(w, "  postgres   summaries %s", r.Published)
+		if s, ok := r.PhaseSeconds["publish"]; ok {
+			fmt.Fprintf(w, " (publish: %.1fs, not in the throughput)", s)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  warning    %s\n", warn)
 	}
+}
+
+// workPhases are the phases whose time the throughput counts: the work on the input bytes.
+// Pulling from a source waits on the network and publishing on Postgres; the result states
+// their times apart.
+var workPhases = []string{"plan", "map", "reduce", "commit"}
+
+// workSeconds returns the time the throughput divides by and what it covers: the work
+// phases' time, or the whole run's when the result has no phase times.
+func workSeconds(r *Result) (float64, string) {
+	var secs float64
+	for _, p := range workPhases {
+		secs += r.PhaseSeconds[p]
+	}
+	if secs == 0 {
+		return r.Seconds, "the whole run"
+	}
+	return secs, "plan, map, reduce and commit"
 }
 
 // progressPrinter shows a running job's progress: one line rewritten in place on a
@@ -302,7 +329,14 @@ func (p *progressPrinter) done() {
 }
 
 // progressLine renders progress as "map [#####-----] 12/40 · reduce 0/8 · 85.2 MB/s · 310.5k/s · ETA 14s".
+//
+// While the summaries are published the map and reduce bar is full and says nothing, so the
+// line shows the publish instead: "publish [######--------------] 120/576 groups · 48,210 rows".
 func progressLine(pr Progress) string {
+	if pr.Phase == "publish" {
+		return fmt.Sprintf("%-6s %s %d/%d groups · %s rows loaded into Postgres", pr.Phase,
+			bar(pr.PublishGroups, pr.PublishGroupsTotal, 20), pr.PublishGroups, pr.PublishGroupsTotal, thousands(pr.PublishRows))
+	}
 	secs := time.Since(pr.Started).Seconds()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-6s %s map %d/%d · reduce %d/%d", pr.Phase, bar(pr.MapsDone+pr.ReducesDone, pr.MapsTotal+pr.ReducesTotal, 20),
@@ -315,6 +349,15 @@ func progressLine(pr Progress) string {
 		}
 	}
 	return b.String()
+}
+
+// thousands writes n with commas: 48,210.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func bar(done, total, width int) string {
@@ -365,7 +408,10 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func cmdSchema(args []string, stdout io.Writer) error {
+func cmdSchema(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "infer" {
+		return cmdSchemaInfer(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 {
 		for _, n := range jobs.BuiltinNames() {
 			fmt.Fprintln(stdout, n)

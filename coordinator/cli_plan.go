@@ -213,6 +213,7 @@ func printInput(w io.Writer, in PlannedInput) {
 			wrapList(w, "  unread  ", fmt.Sprintf("%s: ", plural(n, what)), unread)
 		}
 	}
+	printDialects(w, in, base)
 	if len(in.Sample) == 0 {
 		return
 	}
@@ -240,6 +241,44 @@ func printInput(w io.Writer, in PlannedInput) {
 		fmt.Fprintf(tw, "            %s\n", strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+}
+
+// printDialects prints the time dialects detected in an input's files: once when every
+// file has the same, else per group of files that share them.
+func printDialects(w io.Writer, in PlannedInput, base string) {
+	type group struct {
+		files    []string
+		dialects []jobs.TimeDialect
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, f := range in.Files {
+		if len(f.TimeDialects) == 0 {
+			continue
+		}
+		var k strings.Builder
+		for _, d := range f.TimeDialects {
+			fmt.Fprintf(&k, "%s\x00%s\x00%s\x00%v\x00%s\x01", d.Field, d.Column, d.Layout, d.Ambiguous, d.Borrowed)
+		}
+		g := byKey[k.String()]
+		if g == nil {
+			g = &group{dialects: f.TimeDialects}
+			byKey[k.String()] = g
+			groups = append(groups, g)
+		}
+		g.files = append(g.files, relTo(base, f.Path))
+	}
+	for _, g := range groups {
+		label := "times"
+		if len(groups) > 1 {
+			fmt.Fprintf(w, "  times   of %s\n", strings.Join(g.files, ", "))
+			label = ""
+		}
+		for _, d := range g.dialects {
+			fmt.Fprintf(w, "  %-6s  %s\n", label, d)
+			label = ""
+		}
+	}
 }
 
 func printSource(w io.Writer, s PlannedSource) {

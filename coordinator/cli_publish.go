@@ -22,7 +22,8 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator publish FILE.job [--db URL]")
 		fmt.Fprintln(stderr, "Loads the summaries of the run that last committed the job's lake (its _SUCCESS manifest)")
-		fmt.Fprintln(stderr, "from <parquet>/_summary/ into Postgres, replacing those (city, month) groups. Idempotent.")
+		fmt.Fprintln(stderr, "from the summary datasets it wrote (output.summaries) into Postgres, replacing those (city,")
+		fmt.Fprintln(stderr, "month) groups. Idempotent. Lakes of the old layout (summaries in <parquet>/_summary/) work too.")
 		fs.PrintDefaults()
 	}
 	file, err := jobFileArg(fs, args)
@@ -55,7 +56,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer db.Close()
-	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet)); err != nil {
+	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m)); err != nil {
 		return redact(err, spec.Output.Postgres)
 	}
 	fmt.Fprintf(stdout, "published job %s (%s): %d groups, %d rows\n", m.Job, m.Name, len(m.Groups), m.Rows)

@@ -95,8 +95,11 @@ type PlannedFile struct {
 	// Match is the input's schema matched against Header.
 	Match *jobs.HeaderMatch `json:"match,omitempty"`
 	// KeysFrom is how many objects of a SODA JSON file Header's keys come from.
-	KeysFrom int    `json:"keys_from,omitempty"`
-	Error    string `json:"error,omitempty"`
+	KeysFrom int `json:"keys_from,omitempty"`
+	// TimeDialects are the dialects detected in the file for the schema's "auto" time
+	// fields: what every split of the file will parse them with.
+	TimeDialects []jobs.TimeDialect `json:"time_dialects,omitempty"`
+	Error        string             `json:"error,omitempty"`
 }
 
 // SampleRecord is one record of an input's sample: normalized, or rejected.
@@ -210,9 +213,14 @@ func DryRun(ctx context.Context, spec *jobs.Spec, opt DryRunOptions) (*DryRunRep
 // pgConnectTimeout is pgsink.DefaultConfig's ConnectTimeout.
 const pgConnectTimeout = 10 * time.Second
 
-// summariesPath is where a run writes the summary tables of the groups it commits.
+// summariesPath is where a run writes the summary tables of the groups it commits: the root
+// of the summary datasets beside the lake (jobs.Output.Summaries, which the job file's
+// parser defaults), each table under it partitioned like the lake.
 func summariesPath(spec *jobs.Spec) (string, error) {
-	return objstore.Join(spec.Output.Parquet, lake.SummaryDir)
+	if spec.Output.Summaries == "" {
+		return "", errors.New("output.summaries names no directory")
+	}
+	return spec.Output.Summaries, nil
 }
 
 // dryRun is one DryRun in progress.
@@ -245,14 +253,15 @@ func (d *dryRun) input(ctx context.Context, i int) {
 	for _, fi := range files {
 		pf := PlannedFile{Path: fi.Name, Size: fi.Size}
 		first := len(d.plan.Maps)
-		header, err := d.plan.addFile(ctx, d.store, d.spec, "plan", i, fi)
+		planned, err := d.plan.addFile(ctx, d.store, d.spec, "plan", i, fi)
 		pf.Splits = len(d.plan.Maps) - first
 		pi.Bytes += fi.Size
 		pi.Splits += pf.Splits
-		if header != nil {
+		if header := planned.header; header != nil {
 			m := in.Schema.MatchHeader(header)
 			pf.Header, pf.Match = header, &m
 		}
+		pf.TimeDialects = planned.dialects
 		switch {
 		case err != nil && pf.Match != nil && len(pf.Match.Unmatched(true)) > 0:
 			pf.Error = "no column for " + strings.Join(pf.Match.Unmatched(true), ", ")
@@ -471,7 +480,7 @@ func (d *dryRun) outputs(ctx context.Context) {
 		d.r.problem("output %s is in use: job %s on %s has been writing it since %s; wait for it or cancel it",
 			o.Parquet, h.Job, h.Host, h.Since.Format(time.RFC3339))
 	}
-	for _, p := range []struct{ what, path string }{{"parquet", d.spec.Output.Parquet}, {"rejects", d.spec.Output.Rejects}} {
+	for _, p := range []struct{ what, path string }{{"parquet", d.spec.Output.Parquet}, {"summaries", d.spec.Output.Summaries}, {"rejects", d.spec.Output.Rejects}} {
 		if err := localDirUsable(p.path); err != nil {
 			d.r.problem("output %s: %v", p.what, err)
 		}

@@ -261,7 +261,7 @@ func TestCleanMapOutputsStaysInJobDirs(t *testing.T) {
 // with the token can when reporting a result.
 type hostileExecutor struct {
 	directExecutor
-	rejects, stage string // reported instead of the real ones, when set
+	rejects, stage, summaries string // reported instead of the real ones, when set
 }
 
 func (e *hostileExecutor) Map(ctx context.Context, t task.Map) (task.MapResult, error) {
@@ -277,24 +277,29 @@ func (e *hostileExecutor) Reduce(ctx context.Context, t task.Reduce) (task.Reduc
 	if e.stage != "" {
 		res.Dir = e.stage
 	}
+	if e.summaries != "" {
+		res.SummaryDir = e.summaries
+	}
 	return res, err
 }
 
 // TestHostileResultPaths: a map result naming a rejects file elsewhere, or a reduce result
-// naming another stage, fails the job; the files they name are not moved into the outputs.
+// naming another stage of the lake or of the summaries, fails the job; the files they name
+// are not moved into the outputs.
 func TestHostileResultPaths(t *testing.T) {
 	store, err := objstore.New(objstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name    string
-		rejects bool // lie about the rejects (else about the stage)
-	}{{"rejects elsewhere", true}, {"another stage", false}} {
+		name string
+		lie  string // what the result lies about: "rejects", "stage" or "summaries"
+	}{{"rejects elsewhere", "rejects"}, {"another stage", "stage"}, {"another summaries stage", "summaries"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			victim := filepath.Join(dir, "victim")
-			os.MkdirAll(filepath.Join(victim, "city=tiny", "year=2024", "month=01"), 0o755)
+			os.MkdirAll(filepath.Join(victim, "city=tiny", "year=2024", "month=1"), 0o755)
+			os.MkdirAll(filepath.Join(victim, "request_monthly", "city=tiny", "year=2024", "month=1"), 0o755)
 			os.WriteFile(filepath.Join(victim, "keep.jsonl"), []byte("precious"), 0o644)
 			in := filepath.Join(dir, "in.csv")
 			os.WriteFile(in, []byte(tinyHeader+tinyRow(1)+"2,bad,open,x\n"), 0o644)
@@ -302,10 +307,13 @@ func TestHostileResultPaths(t *testing.T) {
 				parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")})
 			exec := &hostileExecutor{directExecutor: directExecutor{spec: spec, slots: 1,
 				env: worker.Env{DataDir: filepath.Join(dir, "data"), Fetcher: shuffle.LocalFetcher{}, Store: store}}}
-			if tc.rejects {
+			switch tc.lie {
+			case "rejects":
 				exec.rejects = filepath.Join(victim, "keep.jsonl")
-			} else {
+			case "stage":
 				exec.stage = victim
+			case "summaries":
+				exec.summaries = victim
 			}
 			res, err := RunJob(context.Background(), spec, exec, "normalize-1", RunOptions{Store: store})
 			if !errors.Is(err, task.ErrFatal) || !strings.Contains(res.Error, victim) {
@@ -316,6 +324,9 @@ func TestHostileResultPaths(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(victim, "city=tiny")); err != nil {
 				t.Errorf("the victim directory was moved into the lake: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(victim, "request_monthly", "city=tiny")); err != nil {
+				t.Errorf("the victim directory was moved into the summaries: %v", err)
 			}
 		})
 	}

@@ -393,8 +393,8 @@ func checkGroupRows(t testing.TB, k record.Key, loc *time.Location, rows []lake.
 }
 
 // checkManifest checks root's _SUCCESS: it lists exactly the groups want (with their row
-// counts), and for them every file on disk — data and summaries — with a matching size and
-// sha256, and no file that is not there.
+// counts), and for them every file on disk — data and summaries, each in its tree — with a
+// matching size and sha256, and no file that is not there.
 func checkManifest(t testing.TB, root string, want map[record.Key]int) *lake.Manifest {
 	t.Helper()
 	m, err := lake.ReadManifest(root)
@@ -408,24 +408,45 @@ func checkManifest(t testing.TB, root string, want map[record.Key]int) *lake.Man
 	if !equalCounts(got, want) {
 		t.Errorf("manifest groups differ from the lake's: %s", diffCounts(got, want))
 	}
-	listed := map[string]bool{}
-	for _, f := range m.Files {
-		listed[f.Path] = true
-		sum, n := hashFile(t, filepath.Join(root, filepath.FromSlash(f.Path)))
-		if sum != f.SHA256 || n != f.Bytes {
-			t.Errorf("manifest file %s: sha256 %s, %d bytes; on disk %s, %d bytes", f.Path, f.SHA256, f.Bytes, sum, n)
-		}
+	sums, legacy := m.SummariesRoot(root)
+	if legacy {
+		t.Fatalf("manifest of %s names no summaries", root)
 	}
-	for k := range want {
-		for _, dir := range []string{lake.GroupPath(k), lake.SummaryPath(k)} {
-			files, _ := filepath.Glob(filepath.Join(root, dir, "*"))
-			if len(files) == 0 {
-				t.Errorf("group %s: nothing in %s", k, dir)
+	if !slices.Equal(m.Summaries.Tables, lake.SummaryTables) {
+		t.Errorf("manifest summary tables %v, want %v", m.Summaries.Tables, lake.SummaryTables)
+	}
+	for _, tree := range []struct {
+		root  string
+		files []lake.File
+		dirs  func(record.Key) []string
+	}{
+		{root, m.Files, func(k record.Key) []string { return []string{lake.GroupPath(k)} }},
+		{sums, m.Summaries.Files, func(k record.Key) (dirs []string) {
+			for _, table := range lake.SummaryTables {
+				dirs = append(dirs, lake.SummaryGroupPath(table, k))
 			}
-			for _, f := range files {
-				rel, _ := filepath.Rel(root, f)
-				if !listed[filepath.ToSlash(rel)] {
-					t.Errorf("file %s is not in the manifest", rel)
+			return dirs
+		}},
+	} {
+		listed := map[string]bool{}
+		for _, f := range tree.files {
+			listed[f.Path] = true
+			sum, n := hashFile(t, filepath.Join(tree.root, filepath.FromSlash(f.Path)))
+			if sum != f.SHA256 || n != f.Bytes {
+				t.Errorf("manifest file %s: sha256 %s, %d bytes; on disk %s, %d bytes", f.Path, f.SHA256, f.Bytes, sum, n)
+			}
+		}
+		for k := range want {
+			for _, dir := range tree.dirs(k) {
+				files, _ := filepath.Glob(filepath.Join(tree.root, dir, "*"))
+				if len(files) == 0 {
+					t.Errorf("group %s: nothing in %s", k, filepath.Join(tree.root, dir))
+				}
+				for _, f := range files {
+					rel, _ := filepath.Rel(tree.root, f)
+					if !listed[filepath.ToSlash(rel)] {
+						t.Errorf("file %s is not in the manifest", f)
+					}
 				}
 			}
 		}
@@ -436,18 +457,20 @@ func checkManifest(t testing.TB, root string, want map[record.Key]int) *lake.Man
 // checkSummaries checks each group's request_monthly table against the group's rows.
 func checkSummaries(t testing.TB, root string, groups map[record.Key][]lake.Row) {
 	t.Helper()
+	m, err := lake.ReadManifest(root)
+	if err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	sums, _ := m.SummariesRoot(root)
 	for k, rows := range groups {
-		path := filepath.Join(root, lake.SummaryPath(k), summary.TableMonthly+".parquet")
-		monthly, err := lake.ReadParquet[summary.Monthly](path)
+		path := filepath.Join(sums, lake.SummaryGroupPath(summary.TableMonthly, k), lake.PartFile(0))
+		monthly, err := lake.ReadParquet[lake.MonthlyRow](path)
 		if err != nil {
 			t.Errorf("group %s: %v", k, err)
 			continue
 		}
 		var requests, closed int64
 		for _, m := range monthly {
-			if m.City != k.City || int(m.Year) != k.Year || int(m.Month) != k.Month {
-				t.Errorf("group %s: request_monthly row of %s/%d-%d", k, m.City, m.Year, m.Month)
-			}
 			requests += m.Requests
 			closed += m.Closed
 		}
@@ -541,6 +564,19 @@ func hashFile(t testing.TB, path string) (string, int64) {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+// hashOutput hashes the trees of a job's lake and summaries (see hashTree), by slash path
+// relative to their parent, so "requests/city=…" and "summaries/request_monthly/city=…".
+func hashOutput(t testing.TB, lakeRoot, summaries string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, root := range []string{lakeRoot, summaries} {
+		for rel, sum := range hashTree(t, root) {
+			out[filepath.Base(root)+"/"+rel] = sum
+		}
+	}
+	return out
 }
 
 // hashTree returns the sha256 of every file under root but the _SUCCESS manifest (its job id

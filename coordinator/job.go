@@ -68,7 +68,8 @@ type Result struct {
 	PeakRSSBytes   int64    `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
 	Warnings       []string `json:"warnings,omitempty"`
 	// PhaseSeconds is the wall time of each phase: pull, plan, map (with the re-run of
-	// mis-speculated splits), reduce (with the shuffle), commit, publish.
+	// mis-speculated splits), reduce (with the shuffle), commit, publish; and cleanup (of
+	// attempts' leftovers), which comes after Seconds ends.
 	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 	// Pulls are the run's pulls of its sources, if any.
 	Pulls []Pull `json:"pulls,omitempty"`
@@ -79,15 +80,16 @@ type Result struct {
 
 // Outputs says where a job's results are.
 type Outputs struct {
-	Parquet  string `json:"parquet"`
-	Rejects  string `json:"rejects"`
-	Manifest string `json:"manifest,omitempty"`
+	Parquet   string `json:"parquet"`
+	Summaries string `json:"summaries"`
+	Rejects   string `json:"rejects"`
+	Manifest  string `json:"manifest,omitempty"`
 }
 
 // Progress is how far a job run has come, as the API, the status page and the progress bar
 // show it.
 type Progress struct {
-	Phase        string    `json:"phase"` // plan, map, reduce, commit, done
+	Phase        string    `json:"phase"` // pull, plan, map, reduce, commit, publish, cleanup, done
 	MapsDone     int       `json:"maps_done"`
 	MapsTotal    int       `json:"maps_total"`
 	ReducesDone  int       `json:"reduces_done"`
@@ -96,6 +98,11 @@ type Progress struct {
 	BytesTotal   int64     `json:"bytes_total"`
 	RecordsDone  int64     `json:"records_done"`
 	Started      time.Time `json:"started"`
+	// The publish phase: (city, month) groups whose summary rows are loaded into Postgres,
+	// of how many, and those rows. A retried attempt starts again from zero.
+	PublishGroups      int   `json:"publish_groups,omitempty"`
+	PublishGroupsTotal int   `json:"publish_groups_total,omitempty"`
+	PublishRows        int64 `json:"publish_rows,omitempty"`
 }
 
 // Tracker holds a job run's progress; safe for concurrent use.
@@ -209,9 +216,10 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		}
 		opt.Store = r
 	}
-	// One run writes a lake at a time, across coordinators too: a second one's clean-up
-	// would abort this one's uploads, and their commits could interleave.
-	release, err := lake.Lock(ctx, opt.Store, spec.Output.Parquet, job)
+	// One run writes a lake, and a summaries root, at a time, across coordinators too: a
+	// second one's clean-up would abort this one's uploads, and their commits could
+	// interleave. Two jobs whose lakes differ may still share a summaries root.
+	release, err := lockOutputs(ctx, opt.Store, job, spec.Output.Parquet, spec.Output.Summaries)
 	if err != nil {
 		if errors.Is(err, lake.ErrLocked) {
 			err = fmt.Errorf("%w: %w", ErrOutputBusy, err)
@@ -228,7 +236,7 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{},
-			Outputs: Outputs{Parquet: spec.Output.Parquet, Rejects: rejects},
+			Outputs: Outputs{Parquet: spec.Output.Parquet, Summaries: spec.Output.Summaries, Rejects: rejects},
 		},
 	}
 	d.roots = opt.Roots
@@ -237,6 +245,7 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		d.pgdb.Close()
 	}
 	d.res.Seconds = time.Since(start).Seconds()
+	d.enter("cleanup")
 	switch {
 	case errors.Is(err, errSourceUnavailable):
 		// A clean end: the watermark holds, the next run catches up.
@@ -262,6 +271,9 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Parquet, job); err != nil {
 		d.log.Warn("cleaning the lake's _temporary", "err", err)
+	}
+	if err := lake.Abort(cleanup, d.store, spec.Output.Summaries, job); err != nil {
+		d.log.Warn("cleaning the summaries' _temporary", "err", err)
 	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Rejects, job); err != nil {
 		d.log.Warn("cleaning the rejects' _temporary", "err", err)
@@ -536,10 +548,13 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		for _, g := range r.Groups {
 			cg := lake.CommitGroup{
 				Key:  record.Key{City: g.City, Year: g.Year, Month: g.Month},
-				Rows: g.Rows, AttemptDir: r.Dir,
+				Rows: g.Rows, AttemptDir: r.Dir, SummaryDir: r.SummaryDir,
 			}
 			for _, f := range g.Files {
 				cg.Files = append(cg.Files, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
+			}
+			for _, f := range g.SummaryFiles {
+				cg.SummaryFiles = append(cg.SummaryFiles, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
 			}
 			groups = append(groups, cg)
 		}
@@ -550,15 +565,45 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		return nil, fmt.Errorf("internal error: records in %d + carried %d != out %d + rejected %d + duplicates %d",
 			d.res.RecordsIn, d.res.RecordsCarried, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
 	}
-	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, d.spec.Output.Parquet, d.job, d.spec.Name,
-		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved},
+	roots := lake.Roots{Lake: d.spec.Output.Parquet, Summaries: d.spec.Output.Summaries}
+	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, roots, d.job, d.spec.Name,
+		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved, Version: Version},
 		groups, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	d.res.Outputs.Manifest, _ = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile) // Commit wrote it: the name is sound
-	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files))
+	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files)+len(m.Summaries.Files))
+	if old, err := lake.FindOldLayout(ctx, d.store, roots.Lake); err == nil && !old.Empty() {
+		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(
+			"the lake %s still holds groups this run did not rewrite in the layout of earlier versions (%d summary files in %s/, %d month=0N directories), "+
+				"so readers cannot open it at its root with Hive partitioning; run the job over all its inputs once to rewrite them",
+			roots.Lake, old.SummaryFiles, lake.LegacySummaryDir, old.GroupDirs))
+	}
 	return m, nil
+}
+
+// lockOutputs claims each distinct root for job run job (see lake.Lock), and returns the
+// function that releases them all.
+func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ...string) (release func(), err error) {
+	var held []func()
+	release = func() {
+		for _, r := range slices.Backward(held) {
+			r()
+		}
+	}
+	for i, root := range roots {
+		if slices.Contains(roots[:i], root) {
+			continue
+		}
+		r, err := lake.Lock(ctx, store, root, job)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, r)
+	}
+	return release, nil
 }
 
 // commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,
@@ -643,18 +688,26 @@ func (d *driver) checkMapResult(t task.Map, res task.MapResult) error {
 	return nil
 }
 
-// checkReduceResult refuses a reduce result whose stage is not the attempt's own: the commit
-// promotes what lies there into the lake.
+// checkReduceResult refuses a reduce result whose stages are not the attempt's own: the
+// commit promotes what lies there into the lake and the summary datasets.
 func (d *driver) checkReduceResult(t task.Reduce, res task.ReduceResult) error {
-	if res.Dir == "" && len(res.Groups) == 0 {
+	if res.Dir == "" && res.SummaryDir == "" && len(res.Groups) == 0 {
 		return nil
 	}
-	st, err := lake.NewStage(d.store, d.spec.Output.Parquet, d.job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	name := fmt.Sprintf("r-%d", t.Index)
+	st, err := lake.NewStage(d.store, d.spec.Output.Parquet, d.job, name, t.Attempt)
 	if err != nil {
 		return task.Fatal(err)
 	}
 	if res.Dir != st.Dir() {
 		return task.Fatal(fmt.Errorf("%s: the result names the stage %s, not the attempt's %s", t, res.Dir, st.Dir()))
+	}
+	sums, err := lake.NewStage(d.store, d.spec.Output.Summaries, d.job, name, t.Attempt)
+	if err != nil {
+		return task.Fatal(err)
+	}
+	if res.SummaryDir != sums.Dir() {
+		return task.Fatal(fmt.Errorf("%s: the result names the summaries' stage %s, not the attempt's %s", t, res.SummaryDir, sums.Dir()))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 )
 
@@ -75,15 +76,32 @@ func TestMergeMode(t *testing.T) {
 	}
 
 	run(job(day1))
-	jan := filepath.Join(dir, "lake", lake.GroupPath(record.Key{City: "inc", Year: 2024, Month: 1}))
-	janBefore := hashTree(t, jan)
+	// January's lake partition and its summaries.
+	janKey := record.Key{City: "inc", Year: 2024, Month: 1}
+	jan := []string{filepath.Join(dir, "lake", lake.GroupPath(janKey))}
+	for _, table := range lake.SummaryTables {
+		jan = append(jan, filepath.Join(dir, "summaries", lake.SummaryGroupPath(table, janKey)))
+	}
+	hashJan := func() map[string]string {
+		out := map[string]string{}
+		for _, d := range jan {
+			for rel, sum := range hashTree(t, d) {
+				out[filepath.Join(d, rel)] = sum
+			}
+		}
+		return out
+	}
+	janBefore := hashJan()
+	if len(janBefore) != 1+len(lake.SummaryTables) {
+		t.Fatalf("January: %d files, want a lake file and %d summary files", len(janBefore), len(lake.SummaryTables))
+	}
 
 	res := run(job(day2))
 	if res.RecordsIn != 3 || res.RecordsCarried != 2 || res.DuplicatesRemoved != 2 || res.RecordsOut != 3 || res.Groups != 1 {
 		t.Errorf("second run: in %d carried %d duplicates %d out %d groups %d; want 3 2 2 3 1",
 			res.RecordsIn, res.RecordsCarried, res.DuplicatesRemoved, res.RecordsOut, res.Groups)
 	}
-	equalHashes(t, "January, which the second run did not touch", hashTree(t, jan), janBefore)
+	equalHashes(t, "January, which the second run did not touch", hashJan(), janBefore)
 	rows, err := lake.ReadParquet[lake.Row](filepath.Join(dir, "lake", lake.GroupPath(record.Key{City: "inc", Year: 2024, Month: 2}), lake.PartFile(0)))
 	if err != nil {
 		t.Fatal(err)
@@ -107,5 +125,22 @@ func TestMergeMode(t *testing.T) {
 	}
 	if len(m.Groups) != 1 || m.Groups[0].Month != 2 || m.Groups[0].Rows != 3 {
 		t.Errorf("manifest groups %+v, want February with 3 rows", m.Groups)
+	}
+	// February's summaries count the merged group: requests 2 and 3 closed, 4 open.
+	sums, _ := m.SummariesRoot(filepath.Join(dir, "lake"))
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := lake.ReadSummaries(ctx, store, sums, record.Key{City: "inc", Year: 2024, Month: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests, closed int64
+	for _, r := range tables.Monthly {
+		requests, closed = requests+r.Requests, closed+r.Closed
+	}
+	if requests != 3 || closed != 2 {
+		t.Errorf("February's request_monthly counts %d requests, %d closed; want 3, 2", requests, closed)
 	}
 }

@@ -54,6 +54,7 @@ func checkRun(t *testing.T, spec *jobs.Spec, res *Result, err error, exp expecta
 	checkSummaries(t, root, groups)
 	checkRejects(t, res)
 	noTemporary(t, root)
+	noTemporary(t, spec.Output.Summaries)
 	noTemporary(t, spec.Output.Rejects)
 	return groups
 }
@@ -130,22 +131,23 @@ func TestNormalizeRealData(t *testing.T) {
 		}
 		b := getBase(t)
 		dir := t.TempDir()
-		root := filepath.Join(dir, "requests")
+		root, sums := filepath.Join(dir, "requests"), filepath.Join(dir, "summaries")
 		copyTree(t, b.spec.Output.Parquet, root)
-		before := hashTree(t, root)
+		copyTree(t, b.spec.Output.Summaries, sums)
+		before := hashOutput(t, root, sums)
 		job := jobDef{inputs: inputs, ratio: 0.01, parquet: root, rejects: filepath.Join(dir, "rejects")}
 
 		spec := writeSpec(t, dir, job)
 		res, err := runJob(t, ctx, spec, LocalConfig{})
 		checkRun(t, spec, res, err, expect(t, spec))
-		if after := hashTree(t, root); !equalHashes(t, "second run", after, before) {
+		if after := hashOutput(t, root, sums); !equalHashes(t, "second run", after, before) {
 			t.FailNow()
 		}
 
 		// A job over one city replaces that city's groups only.
 		stats := map[string]os.FileInfo{}
 		for rel := range before {
-			fi, err := os.Stat(filepath.Join(root, rel))
+			fi, err := os.Stat(filepath.Join(dir, rel))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,14 +160,14 @@ func TestNormalizeRealData(t *testing.T) {
 			t.Fatalf("boston job: %v", err)
 		}
 		checkAccounting(t, res)
-		equalHashes(t, "after the boston job", hashTree(t, root), before)
+		equalHashes(t, "after the boston job", hashOutput(t, root, sums), before)
 		replaced := 0
 		for rel, old := range stats {
-			fi, err := os.Stat(filepath.Join(root, rel))
+			fi, err := os.Stat(filepath.Join(dir, rel))
 			if err != nil {
 				t.Fatalf("%s: %v", rel, err)
 			}
-			isBoston := strings.HasPrefix(rel, "city=boston/") || strings.HasPrefix(rel, lake.SummaryDir+"/boston/")
+			isBoston := strings.Contains(rel, "/city=boston/")
 			switch same := os.SameFile(old, fi) && old.ModTime().Equal(fi.ModTime()); {
 			case isBoston && same:
 				t.Errorf("%s: not replaced by the boston job", rel)
@@ -407,8 +409,10 @@ func TestNormalizeBadInput(t *testing.T) {
 				if res.Status != "failed" || res.Error != err.Error() {
 					t.Errorf("Result status %q error %q; want failed with the error", res.Status, res.Error)
 				}
-				if entries, _ := os.ReadDir(spec.Output.Parquet); len(entries) > 0 {
-					t.Errorf("a failed job left %d entries in the lake, e.g. %s", len(entries), entries[0].Name())
+				for _, root := range []string{spec.Output.Parquet, spec.Output.Summaries} {
+					if entries, _ := os.ReadDir(root); len(entries) > 0 {
+						t.Errorf("a failed job left %d entries in %s, e.g. %s", len(entries), root, entries[0].Name())
+					}
 				}
 				noTemporary(t, spec.Output.Rejects)
 				return
@@ -443,6 +447,7 @@ func TestNormalizeBadInput(t *testing.T) {
 			checkManifest(t, spec.Output.Parquet, counts(groups))
 			checkSummaries(t, spec.Output.Parquet, groups)
 			noTemporary(t, spec.Output.Parquet)
+			noTemporary(t, spec.Output.Summaries)
 			noTemporary(t, spec.Output.Rejects)
 			if tc.check != nil {
 				tc.check(t, groups[tiny])
@@ -494,7 +499,8 @@ func TestNormalizeRejectBudget(t *testing.T) {
 	if err != nil {
 		t.Fatalf("within budget: %v", err)
 	}
-	before := hashTree(t, job.parquet)
+	sums := filepath.Join(dir, "summaries")
+	before := hashOutput(t, job.parquet, sums)
 	firstManifest, _ := os.ReadFile(filepath.Join(job.parquet, lake.SuccessFile))
 
 	job.ratio = 0.25
@@ -515,11 +521,12 @@ func TestNormalizeRejectBudget(t *testing.T) {
 	if res.Status != "failed" || res.RecordsIn != 8 || res.Rejected != 4 || res.Groups != 0 {
 		t.Errorf("Result status %s, in %d, rejected %d, groups %d; want failed, 8, 4, 0", res.Status, res.RecordsIn, res.Rejected, res.Groups)
 	}
-	equalHashes(t, "lake after the failed job", hashTree(t, job.parquet), before)
+	equalHashes(t, "lake and summaries after the failed job", hashOutput(t, job.parquet, sums), before)
 	if m, _ := os.ReadFile(filepath.Join(job.parquet, lake.SuccessFile)); string(m) != string(firstManifest) {
 		t.Error("the failed job rewrote _SUCCESS")
 	}
 	noTemporary(t, job.parquet)
+	noTemporary(t, sums)
 	noTemporary(t, job.rejects)
 	// The rejects are committed all the same, for the user to see why.
 	for _, r := range checkRejects(t, res) {
@@ -698,8 +705,10 @@ func TestNormalizeCancel(t *testing.T) {
 			}
 			noTemporary(t, spec.Output.Parquet)
 			noTemporary(t, spec.Output.Rejects)
-			if entries, _ := os.ReadDir(spec.Output.Parquet); len(entries) > 0 {
-				t.Errorf("a cancelled job left %d entries in the lake, e.g. %s", len(entries), entries[0].Name())
+			for _, root := range []string{spec.Output.Parquet, spec.Output.Summaries} {
+				if entries, _ := os.ReadDir(root); len(entries) > 0 {
+					t.Errorf("a cancelled job left %d entries in %s, e.g. %s", len(entries), root, entries[0].Name())
+				}
 			}
 			if _, err := os.Stat(res.Outputs.Rejects); err == nil {
 				// coordinator/job.go: countMaps calls commitRejects before the reduce phase, so

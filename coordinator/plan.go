@@ -18,6 +18,7 @@ import (
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/task"
+	"github.com/ireports/ireports/worker"
 )
 
 // Plan is a job cut into map tasks.
@@ -29,8 +30,9 @@ type Plan struct {
 }
 
 // PlanJob lists every input's files, reads each CSV header once, checks that the input's
-// schema finds its columns there, and cuts each file into split-sized byte ranges. A gzip
-// file is one task; a SODA JSON file is one task.
+// schema finds its columns there, detects the dialects of the schema's "auto" time fields
+// from the file's first values (worker.DetectDialects) and cuts each file into split-sized
+// byte ranges that all carry them. A gzip file is one task; a SODA JSON file is one task.
 func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string) (*Plan, error) {
 	return planJob(ctx, store, spec, job, nil)
 }
@@ -61,10 +63,17 @@ func planJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job str
 	return p, nil
 }
 
+// plannedFile is what addFile learned of a file.
+type plannedFile struct {
+	header   []string           // a CSV file's header
+	dialects []jobs.TimeDialect // detected for the schema's "auto" time fields
+}
+
 // addFile cuts one file of input i into map tasks. It returns the file's CSV header, also
-// when the input's schema does not bind to it, so that a dry run can show why; a dry run
-// plans with it file by file, as a run does, to report every problem rather than the first.
-func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string, i int, fi objstore.ObjectInfo) ([]string, error) {
+// when the input's schema does not bind to it, so that a dry run can show why, and the
+// dialects detected; a dry run plans with it file by file, as a run does, to report every
+// problem rather than the first.
+func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string, i int, fi objstore.ObjectInfo) (plannedFile, error) {
 	in := spec.Inputs[i]
 	f := fi.Name
 	fileIndex := p.Files
@@ -74,28 +83,40 @@ func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spe
 		Job: job, Input: i, File: f, FileIndex: fileIndex,
 		Format: task.Format(in.Format.String()), Reducers: spec.Reducers,
 	}
+	var pf plannedFile
 	if base.Format == task.FormatSODAJSON {
 		base.End = fi.Size
+		if err := pf.detect(ctx, store, in, &base); err != nil {
+			return pf, err
+		}
 		p.add(base)
-		return nil, nil
+		return pf, nil
 	}
 	if fi.Size == 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("input %q: %s is empty (no header, no records)", in.Name, f))
-		return nil, nil
+		return pf, nil
 	}
 	gz := strings.HasSuffix(f, ".gz")
 	header, dataStart, err := readHeader(ctx, store, f, fi.Size, gz)
 	if err != nil {
-		return nil, fmt.Errorf("input %q: %w", in.Name, err)
+		return pf, fmt.Errorf("input %q: %w", in.Name, err)
 	}
-	if _, err := in.Schema.Bind(header); err != nil {
-		return header, task.Fatal(fmt.Errorf("input %q: %s: %w", in.Name, f, err))
+	pf.header = header
+	if err := in.Schema.CheckHeader(header); err != nil {
+		return pf, task.Fatal(fmt.Errorf("input %q: %s: %w", in.Name, f, err))
 	}
 	base.Header, base.DataStart = header, dataStart
 	if gz {
 		base.Gzip, base.Start, base.End, base.State = true, dataStart, 1<<62, csvsplit.Outside
+	}
+	if dataStart < fi.Size || gz {
+		if err := pf.detect(ctx, store, in, &base); err != nil {
+			return pf, err
+		}
+	}
+	if gz {
 		p.add(base)
-		return header, nil
+		return pf, nil
 	}
 	for start := dataStart; start < fi.Size; start += spec.SplitSize {
 		m := base
@@ -106,7 +127,30 @@ func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spe
 		}
 		p.add(m)
 	}
-	return header, nil
+	return pf, nil
+}
+
+// detect detects the file's time dialects when the input's schema has "auto" time fields,
+// and gives them to the file's tasks (base, which they are copied from). The schema with
+// them must bind to the file's header, as each task will bind it.
+func (pf *plannedFile) detect(ctx context.Context, store objstore.Store, in jobs.Input, base *task.Map) error {
+	ds, err := worker.DetectDialects(ctx, store, in.Schema, *base)
+	if err != nil {
+		return fmt.Errorf("input %q: %w", in.Name, err)
+	}
+	if ds == nil {
+		return nil
+	}
+	pf.dialects = ds
+	base.TimeLayouts = jobs.DialectLayouts(ds)
+	s, err := in.Schema.WithDialects(base.TimeLayouts)
+	if err == nil && base.Format != task.FormatSODAJSON {
+		_, err = s.Bind(base.Header)
+	}
+	if err != nil {
+		return task.Fatal(fmt.Errorf("input %q: %s: %w", in.Name, base.File, err))
+	}
+	return nil
 }
 
 func (p *Plan) add(m task.Map) {

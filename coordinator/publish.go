@@ -42,7 +42,7 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Tim
 		if err != nil {
 			return err
 		}
-		return redact(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet)), d.spec.Output.Postgres)
+		return redact(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet, m)), d.spec.Output.Postgres)
 	})
 	if err != nil {
 		d.res.Published = Unpublished
@@ -66,6 +66,7 @@ func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
 		if cfg.Log == nil {
 			cfg.Log = d.log
 		}
+		cfg.Progress = d.publishProgress(cfg.Progress)
 		db, sink, err := openSink(ctx, d.spec.Output.Postgres, cfg)
 		if err != nil {
 			return nil, nil, err
@@ -73,6 +74,19 @@ func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
 		d.pgdb, d.pg = db, sink
 	}
 	return d.pgdb, d.pg, nil
+}
+
+// publishProgress returns a pgsink progress callback that shows the publish in the run's
+// progress, then calls next, if set.
+func (d *driver) publishProgress(next func(pgsink.PublishProgress)) func(pgsink.PublishProgress) {
+	return func(p pgsink.PublishProgress) {
+		d.prog.update(func(pr *Progress) {
+			pr.PublishGroups, pr.PublishGroupsTotal, pr.PublishRows = p.Groups, p.GroupsTotal, p.Rows
+		})
+		if next != nil {
+			next(p)
+		}
+	}
 }
 
 // openSink opens the database at dsn and brings its schema up to date. Its errors do not

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/pgsink"
 )
 
@@ -63,11 +69,25 @@ func TestPublish(t *testing.T) {
 	spec := writeSpec(t, dir, def)
 	fast := pgsink.DefaultConfig()
 	fast.RetryDeadline, fast.BackoffInitial, fast.BackoffMax, fast.ConnectTimeout = 2*time.Second, 100*time.Millisecond, 500*time.Millisecond, time.Second
+	var (
+		progressMu   sync.Mutex // guards lastProgress
+		lastProgress pgsink.PublishProgress
+	)
+	fast.Progress = func(p pgsink.PublishProgress) {
+		progressMu.Lock()
+		lastProgress = p
+		progressMu.Unlock()
+	}
 
 	res, err := runJob(t, ctx, spec, LocalConfig{Publish: &fast})
 	if err != nil || res.Published != Published {
 		t.Fatalf("first run: %v, published %q", err, res.Published)
 	}
+	progressMu.Lock()
+	if p := lastProgress; p.Groups != res.Groups || p.GroupsTotal != res.Groups || p.Rows == 0 {
+		t.Errorf("the publish's last progress: %+v; want all %d groups and their rows", p, res.Groups)
+	}
+	progressMu.Unlock()
 	if got := monthlyTotal(t, db); got != res.RecordsOut {
 		t.Errorf("request_monthly sums to %d requests; the job wrote %d records", got, res.RecordsOut)
 	}
@@ -130,5 +150,59 @@ func TestPublish(t *testing.T) {
 	// Publishing again is a no-op on the rows.
 	if code := Main([]string{"publish", spec.File}, &stdout, &stderr); code != 0 || tablesDigest(t, db2) != first {
 		t.Errorf("second coordinator publish: exit %d, rows changed %v", code, tablesDigest(t, db2) != first)
+	}
+
+	// A lake of the old layout, its summaries inside it and its manifest naming none,
+	// publishes the same rows.
+	toLegacyLayout(t, spec.Output.Parquet, spec.Output.Summaries)
+	if _, err := db2.Exec(`DELETE FROM request_monthly; DELETE FROM agency_daily; DELETE FROM request_heat; DELETE FROM request_geo`); err != nil {
+		t.Fatal(err)
+	}
+	if code := Main([]string{"publish", spec.File}, &stdout, &stderr); code != 0 {
+		t.Fatalf("coordinator publish of an old lake: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if got := tablesDigest(t, db2); got != first {
+		t.Errorf("after coordinator publish of the old lake:\n got %s\nwant %s", got, first)
+	}
+}
+
+// toLegacyLayout rewrites the lake at root as the binaries before the summary datasets wrote
+// it: each group's summary tables in <root>/_summary/<city>/<yyyy>-<mm>/<table>.parquet (with
+// their city, year and month columns), and a manifest that names no summaries. The summary
+// datasets at sums are removed.
+func toLegacyLayout(t *testing.T, root, sums string) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lake.ReadManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range pgsink.ManifestGroups(m) {
+		tab, err := lake.ReadSummaries(ctx, store, sums, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(root, "_summary", url.PathEscape(k.City), fmt.Sprintf("%04d-%02d", k.Year, k.Month))
+		for _, err := range []error{
+			lake.WriteParquet(filepath.Join(dir, "request_monthly.parquet"), tab.Monthly),
+			lake.WriteParquet(filepath.Join(dir, "agency_daily.parquet"), tab.AgencyDaily),
+			lake.WriteParquet(filepath.Join(dir, "request_heat.parquet"), tab.Heat),
+			lake.WriteParquet(filepath.Join(dir, "request_geo.parquet"), tab.Geo),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m.Summaries = nil
+	if err := lake.WriteJSON(filepath.Join(root, lake.SuccessFile), m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(sums); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -130,6 +130,7 @@ func TestS3EndToEnd(t *testing.T) {
 		t.Fatalf("local run: %v", err)
 	}
 	wantLake := hashTree(t, local.Output.Parquet)
+	wantSummaries := hashTree(t, local.Output.Summaries)
 	wantRejects := readRejects(t, want.Outputs.Rejects)
 	wantRows := digestOf(t, localDB)
 
@@ -150,6 +151,10 @@ func TestS3EndToEnd(t *testing.T) {
 		}
 		got := env.mirror(t, env.m.URL("lake/requests"))
 		equalHashes(t, "S3 lake vs local lake", hashTree(t, got), wantLake)
+		if spec.Output.Summaries != env.m.URL("lake/summaries") {
+			t.Errorf("summaries root %s, want %s beside the lake", spec.Output.Summaries, env.m.URL("lake/summaries"))
+		}
+		equalHashes(t, "S3 summaries vs local summaries", hashTree(t, env.mirror(t, env.m.URL("lake/summaries"))), wantSummaries)
 		m, err := lake.LoadManifest(ctx, env.store, env.m.URL("lake/requests"))
 		if err != nil {
 			t.Fatal(err)

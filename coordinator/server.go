@@ -350,7 +350,7 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	}
 	ctx, cancel := context.WithCancel(WithSpec(s.ctx, wire))
 	run := &JobStatus{ID: id, Name: spec.Name, State: "running", Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
-	run.outputs = []string{spec.Output.Parquet, spec.Output.Rejects}
+	run.outputs = []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -146,3 +146,30 @@ func BenchmarkParseTime(b *testing.B) {
 func timeParse(layout, in string, s *Schema) (time.Time, error) {
 	return time.ParseInLocation(layout, in, s.Location)
 }
+
+// BenchmarkParseStrftime compares a compiled strftime pattern (what "auto" detects, and
+// what users may write) with the hand parser of the Go layout that means the same.
+func BenchmarkParseStrftime(b *testing.B) {
+	s, _ := Builtin("nyc")
+	for _, tc := range []struct{ strf, goLayout, in string }{
+		{"%m/%d/%Y %I:%M:%S %p", "01/02/2006 03:04:05 PM", "12/31/2017 11:59:58 PM"},
+		{"%Y-%m-%dT%H:%M:%S", "2006-01-02T15:04:05.000", "2024-04-16T03:03:15.000"},
+		{"%Y-%m-%d %H:%M:%S%z", "2006-01-02 15:04:05-07", "2025-08-01 06:35:06.539+00"},
+	} {
+		in := []byte(tc.in)
+		for _, l := range []string{tc.strf, tc.goLayout} {
+			tl, err := compileLayout(l)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(l, func(b *testing.B) {
+				var zc zoneCache
+				for i := 0; i < b.N; i++ {
+					if _, ok := tl.parse(in, s.Location, &zc); !ok {
+						b.Fatal("no parse")
+					}
+				}
+			})
+		}
+	}
+}

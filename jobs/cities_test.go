@@ -257,6 +257,7 @@ schema "t" {
 const projSchemaHCL = `schema "t" {
   city     = "t"
   timezone = "America/Chicago"
+  time_layouts = ["rfc3339"]
   field "request_id" { columns = ["id"] }
   field "created_at" { columns = ["created"] }
   field "latitude"   { columns = ["lat"] }
@@ -463,6 +464,7 @@ func TestIntegerFloats(t *testing.T) {
 	base := `schema "t" {
   city     = "t"
   timezone = "UTC"
+  time_layouts = ["rfc3339"]
   %s
   field "request_id"   { columns = ["id"] }
   field "created_at"   { columns = ["created"] }

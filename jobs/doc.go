@@ -7,7 +7,7 @@
 // A job file holds one job block and any number of schema blocks:
 //
 //	job "normalize" {
-//	  split_size       = "64MiB" # B, KiB, MiB, GiB or a number of bytes; min 1KiB
+//	  split_size       = "64MiB" # B, KiB, MiB, GiB or a number of bytes; 1KiB..4GiB
 //	  reducers         = 8       # 1..4096
 //	  max_reject_ratio = 0.01    # 0..1
 //	  input "nyc" {
@@ -26,8 +26,29 @@
 // reports every problem with file:line:column (a *SpecError wrapping ErrSpec). A schema block of
 // the file shadows a built-in schema of the same name.
 //
+// # Untrusted job files
+//
+// Whoever holds the cluster token can submit a job file to a long-running coordinator, so the
+// text is treated as hostile:
+//
+//   - Before the HCL parser sees it, a file larger than MaxJobFileSize or nested deeper than
+//     MaxNesting is refused: the parser and the evaluator recurse once per level, and a Go
+//     stack overflow is fatal, not a panic.
+//   - Job, input, source and schema names become path segments and keys (the rejects folder,
+//     job run IDs, the history file), so they must pass CheckName.
+//   - Every number has bounds (MaxSplitSize, MaxReducers, MaxPageSize, MaxRetryFor,
+//     MaxScheduleInterval; ParseSize refuses anything beyond MaxSize).
+//   - env() reads only what an EnvPolicy allows: Parse and ParseFile allow the names starting
+//     with DefaultEnvPrefix; a coordinator passes its operator's --job-env names to ParseWith,
+//     and `coordinator run` allows all. What env() read is recorded in Spec.EnvValues; no error
+//     of Parse shows it, and Spec.Redact and Spec.RedactError keep it out of later messages.
+//   - Output, input and raw paths must be joinable (objstore.Join): no NUL byte, and no "." or
+//     ".." segment in an s3:// URL.
+//
 // The coordinator ships a Spec to workers as JSON (Spec and Schema implement json.Unmarshaler,
-// which validates again); a worker never re-reads the job file.
+// which validates again, names and bounds included); a worker never re-reads the job file. The
+// JSON carries the env() values that the rest of it holds anyway (a path built from one), so
+// that a worker can redact them too, and no other.
 //
 // # Schemas
 //
@@ -38,6 +59,13 @@
 // one value (columns.go), and a point may come from projected x/y columns in a named
 // state-plane CRS (proj.go, internal/crs). Built-in schemas are embedded from schemas/*.hcl, written in the same language and
 // commented so that users can copy them (BuiltinSource).
+//
+// Time layouts are Go layouts, strftime patterns (strftime.go) or "auto" (dialect.go), the
+// default: a schema with an "auto" time field is incomplete until a file's dialects are
+// detected from its first values (Detector) and given to it (WithDialects); Bind refuses it
+// before. The planner does this once per file and puts the layouts in every map task of the
+// file, so that all its splits parse a column alike. InferSchema proposes a schema for an
+// unknown export (infer.go), printed as a commented block by Inferred.HCL.
 //
 // # Normalizing
 //

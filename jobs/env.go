@@ -42,7 +42,8 @@ func (p EnvPolicy) lookup(name string) (string, bool) {
 	return os.LookupEnv(name)
 }
 
-// ParseOptions tune Parse. The zero value is not what Parse uses: see ParseWith.
+// ParseOptions tune ParseWith and ParseFileWith. Their zero value lets env() read nothing;
+// Parse and ParseFile use ParseOptions{Env: EnvPolicy{Prefix: DefaultEnvPrefix}}.
 type ParseOptions struct {
 	// Env says which variables env() may read.
 	Env EnvPolicy

@@ -22,6 +22,13 @@ var (
 	// ErrRejected is wrapped by every *RejectError: the record cannot be normalized and belongs
 	// in the rejects output. It is a property of one record, never of the job.
 	ErrRejected = errors.New("record rejected")
+	// ErrDialect is returned when a time column's dialect cannot be detected from a file's
+	// first values: none is a timestamp, or they need two dialects. The message names the
+	// field, the column and example values.
+	ErrDialect = errors.New("cannot detect the time dialect")
+	// ErrNoDialect is returned by Bind for a schema with an "auto" time field whose
+	// file's dialect was not detected first (Detector, WithDialects).
+	ErrNoDialect = errors.New("time dialect not detected")
 	// ErrWrongBinding is returned when a Normalizer made by BindJSON is given CSV fields or
 	// one made by Bind is given JSON: a programming error in the caller.
 	ErrWrongBinding = errors.New("normalizer used with the wrong input format")

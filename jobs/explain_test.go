@@ -12,6 +12,7 @@ const explainSchema = `
 schema "t" {
   city     = "t"
   timezone = "UTC"
+  time_layouts = ["rfc3339"] # Bind needs no detected dialect
   field "request_id" { columns = ["Case ID", "id"] }
   field "created_at" { columns = ["Opened"] }
   field "status"     { columns = ["Status"] }

@@ -128,6 +128,22 @@ func (n *Normalizer) fillExtras(fields [][]byte, vals *[numFields][]byte) {
 	e.trimIntegerFloats(vals)
 }
 
+// csvValue is field f's raw value in a CSV record as Normalize reads it: its column, or its
+// joined columns' values joined (in a buffer reused by the next call for f).
+func (n *Normalizer) csvValue(fields [][]byte, f fieldID) []byte {
+	if n.ext != nil && len(n.ext.parts[f]) > 0 {
+		parts := n.ext.partBuf[f]
+		for i, c := range n.ext.parts[f] {
+			parts[i] = fields[c]
+		}
+		return n.join(f, parts)
+	}
+	if c := n.col[f]; c >= 0 {
+		return fields[c]
+	}
+	return nil
+}
+
 // bindJSON registers field f's joined candidates and, for a projected point, its x/y keys.
 func (e *extras) bindJSON(id fieldID, f Field) {
 	if e.keys == nil {

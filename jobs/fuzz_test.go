@@ -2,12 +2,14 @@ package jobs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 )
 
@@ -25,6 +27,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(`schema "s" { placeholder_points = [[1, 2, 3], null] field "x" {} }`)
 	f.Add("job \"j\" {\n  split_size = \"${\"")
 	f.Add(`schema "s" { field "created_at" { columns = [["a", ["b"]], 1, null] } field "point" { x = [] y = null crs = 3 } }`)
+	for _, seed := range deepSeeds() {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, src string) {
 		spec, err := Parse([]byte(src), "fuzz.job")
 		if err != nil {
@@ -36,6 +41,100 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(spec.Inputs) == 0 || spec.Output.Parquet == "" {
 			t.Fatalf("accepted an incomplete job: %+v", spec)
+		}
+	})
+}
+
+// deepSeeds are job files nested past MaxNesting in every way the parser or the evaluator
+// recurses: they must be refused, not crash the process. They are far shallower than the
+// 100,000 levels that used to overflow the stack (TestParseLimits submits those), because the
+// fuzzer mutates its seeds and slow inputs starve it.
+func deepSeeds() []string {
+	body := func(expr string) string {
+		return "job \"j\" {\n  reducers = " + expr + "\n  input \"a\" {\n    path = \"x\"\n    schema = \"nyc\"\n  }\n  output { parquet = \"o\" }\n}\n"
+	}
+	const n = 2000
+	return []string{
+		body(strings.Repeat("(", n) + "1" + strings.Repeat(")", n)),
+		body(strings.Repeat("[", n) + strings.Repeat("]", n)),
+		body(strings.Repeat("{a=", n) + "1" + strings.Repeat("}", n)),
+		body(strings.Repeat(`"${`, n) + "1" + strings.Repeat(`}"`, n)),
+		body(`"` + strings.Repeat("%{ if true }", n) + strings.Repeat("%{ endif }", n) + `"`),
+		body(`"` + strings.Repeat("%{ for x in [1] }", n) + strings.Repeat("%{ endfor }", n) + `"`),
+		body("<<EOT\n" + strings.Repeat("${(", n) + "\nEOT"),
+		body(strings.Repeat("!", n) + "true"),
+		body(strings.Repeat("-", n) + "1"),
+		body("1" + strings.Repeat(" + 1", n)),
+		body("true" + strings.Repeat(" ? 1 : true", n)),
+		body("(1" + strings.Repeat("\n* 2", n) + ")"),
+		strings.Repeat("job \"j\" {\n", n),
+	}
+}
+
+// FuzzSubmit runs everything a coordinator does with a submitted job file's text before any
+// task runs, under a policy that lets env() read two secrets: parse and validate, join the
+// names into the output paths, encode the spec for workers and decode it as a worker does.
+// Nothing may panic or overflow; a refusal is a *SpecError that shows no secret; an accepted
+// job is one that the engine can name its paths for and that a worker accepts.
+// Run longer with: go test -run '^$' -fuzz FuzzSubmit ./jobs
+func FuzzSubmit(f *testing.F) {
+	secrets := map[string]string{
+		"IREPORTS_JOB_DB":     "postgres://u:Zq8vX2pLw9kR4tYh@db/x",
+		"IREPORTS_JOB_BUCKET": "bkt-Hn3Jd8sK2mQ7",
+		"OPERATOR_ONLY":       "never-readable-Vb5Nc1Xz",
+	}
+	opts := ParseOptions{Env: EnvPolicy{Prefix: DefaultEnvPrefix, Lookup: func(n string) (string, bool) {
+		v, ok := secrets[n]
+		return v, ok
+	}}}
+	if src, err := os.ReadFile("testdata/sample.job"); err == nil {
+		f.Add(string(src))
+	}
+	f.Add(`job "j" {
+  input "a" {
+    path   = "s3://${env("IREPORTS_JOB_BUCKET")}/raw/*.csv"
+    schema = "nyc"
+  }
+  output {
+    parquet  = "s3://${env("IREPORTS_JOB_BUCKET")}/lake"
+    postgres = env("IREPORTS_JOB_DB")
+  }
+}`)
+	f.Add(`job "../../victim" { input "a" { path = env("OPERATOR_ONLY") } output { parquet = "s3://${env("IREPORTS_JOB_BUCKET")}/../x" } }`)
+	f.Add(`job "j" { split_size = 1e300 reducers = 9223372036854775807 max_reject_ratio = 1/0 }`)
+	for _, seed := range deepSeeds() {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		spec, err := ParseWith([]byte(src), "fuzz.job", opts)
+		if err != nil {
+			var se *SpecError
+			if !errors.As(err, &se) {
+				t.Fatalf("error is not a *SpecError: %v", err)
+			}
+			for _, v := range secrets {
+				if strings.Contains(err.Error(), v) && !strings.Contains(src, v) {
+					t.Fatalf("error shows a secret: %v", err)
+				}
+			}
+			return
+		}
+		if _, err := objstore.Join(spec.Output.Rejects, spec.Name); err != nil {
+			t.Fatalf("accepted a job whose rejects folder cannot be named: %v", err)
+		}
+		if _, err := objstore.Join(spec.Output.Parquet, "_temporary", spec.Name+"-20240101T000000Z"); err != nil {
+			t.Fatalf("accepted a job whose staging cannot be named: %v", err)
+		}
+		b, err := json.Marshal(spec)
+		if err != nil {
+			t.Fatalf("encode for workers: %v", err)
+		}
+		if strings.Contains(string(b), secrets["IREPORTS_JOB_DB"]) && !strings.Contains(src, secrets["IREPORTS_JOB_DB"]) {
+			t.Fatalf("the workers' spec carries the database URL: %s", b)
+		}
+		var back Spec
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("a worker refuses what the coordinator accepted: %v", err)
 		}
 	})
 }

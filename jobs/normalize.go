@@ -99,7 +99,9 @@ func (s *Schema) newNormalizer() *Normalizer {
 // column present in the header wins (names compared case-insensitively after trimming spaces, and
 // a UTF-8 byte order mark on the first name is ignored). A mapped field none of whose columns is
 // present is null in every record. It fails, wrapping ErrNoColumns, when the header has no column
-// for request_id or created_at: the file is not of this schema.
+// for request_id or created_at: the file is not of this schema; and, wrapping ErrNoDialect, when
+// a time field with layouts "auto" takes a column: the schema must first be given the file's
+// dialects (Detector, WithDialects).
 func (s *Schema) Bind(header []string) (*Normalizer, error) {
 	n := s.newNormalizer()
 	n.ncols = len(header)
@@ -114,6 +116,9 @@ func (s *Schema) Bind(header []string) (*Normalizer, error) {
 			return nil, fmt.Errorf("schema %q: field %s: none of its columns %q is in the header %s: %w",
 				s.Name, fieldNames[id], candidateNames(f.Columns), quoteHeader(header), ErrNoColumns)
 		}
+	}
+	if err := s.checkDetected(&n.col, &n.colName); err != nil {
+		return nil, err
 	}
 	return n, nil
 }

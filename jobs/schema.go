@@ -80,9 +80,14 @@ type Schema struct {
 	// Nulls are raw values read as null, compared after trimming spaces. The empty string is
 	// always null.
 	Nulls []string `json:"nulls,omitempty"`
-	// TimeLayouts apply to every time field without its own Layouts: Go layouts, or unix,
-	// unix_ms, rfc3339. Tried in order; the first that parses wins. Default ["rfc3339"].
+	// TimeLayouts apply to every time field without its own Layouts: Go layouts, strftime
+	// patterns ("%m/%d/%Y %I:%M %p"), or unix, unix_ms, rfc3339. Tried in order; the first
+	// that parses wins. ["auto"], the default, detects each file's dialect per column instead
+	// (dialect.go).
 	TimeLayouts []string `json:"time_layouts"`
+	// DateOrder settles an "auto" column whose sample fits both month/day and day/month
+	// (every day ≤ 12): "mdy" (the default) or "dmy".
+	DateOrder string `json:"date_order,omitempty"`
 	// PlaceholderPoints are [lat, lon] pairs meaning "location unknown"; 0,0 always is one.
 	PlaceholderPoints [][2]float64 `json:"placeholder_points,omitempty"`
 	// RepairMojibake repairs text that was UTF-8, read as Latin-1/Windows-1252 and encoded to
@@ -169,6 +174,9 @@ func checkLayouts(ls []string) error {
 		if _, err := compileLayout(l); err != nil {
 			return err
 		}
+		if l == LayoutAuto && len(ls) > 1 {
+			return errAutoAlone
+		}
 	}
 	return nil
 }
@@ -194,9 +202,12 @@ func (s *Schema) validate() error {
 		return wrap(err)
 	}
 	if len(s.TimeLayouts) == 0 {
-		s.TimeLayouts = []string{"rfc3339"}
+		s.TimeLayouts = []string{LayoutAuto}
 	}
 	if err := checkLayouts(s.TimeLayouts); err != nil {
+		return wrap(err)
+	}
+	if err := checkDateOrder(s.DateOrder); err != nil {
 		return wrap(err)
 	}
 	for _, p := range s.PlaceholderPoints {
@@ -270,6 +281,7 @@ var schemaBlockSchema = &hcl.BodySchema{
 		{Name: "timezone", Required: true},
 		{Name: "nulls"},
 		{Name: "time_layouts"},
+		{Name: "date_order"},
 		{Name: "placeholder_points"},
 		{Name: "repair_mojibake"},
 		{Name: "integer_floats"},
@@ -320,16 +332,18 @@ func decodeSchema(block *hcl.Block, ctx *hcl.EvalContext) (*Schema, hcl.Diagnost
 		diags = append(diags, d...)
 		s.Nulls = v
 	}
-	s.TimeLayouts = []string{"rfc3339"}
+	s.TimeLayouts = []string{LayoutAuto}
 	if a := content.Attributes["time_layouts"]; a != nil {
-		v, d := evalStrings(a, ctx)
+		v, d := decodeLayouts(a, ctx)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			if err := checkLayouts(v); err != nil {
-				diags = append(diags, diagAt(a.Expr.Range(), "Bad time layout", err.Error()+"."))
-			}
 			s.TimeLayouts = v
 		}
+	}
+	if a := content.Attributes["date_order"]; a != nil {
+		v, d := decodeDateOrder(a, ctx)
+		diags = append(diags, d...)
+		s.DateOrder = v
 	}
 	if a := content.Attributes["placeholder_points"]; a != nil {
 		v, d := evalPoints(a, ctx)
@@ -391,13 +405,8 @@ func decodeField(block *hcl.Block, id fieldID, ctx *hcl.EvalContext) (Field, hcl
 		if !id.isTime() {
 			diags = append(diags, diagAt(a.NameRange, "Unexpected layouts", "layouts apply only to created_at, closed_at and updated_at."))
 		} else {
-			v, d := evalStrings(a, ctx)
+			v, d := decodeLayouts(a, ctx)
 			diags = append(diags, d...)
-			if !d.HasErrors() {
-				if err := checkLayouts(v); err != nil {
-					diags = append(diags, diagAt(a.Expr.Range(), "Bad time layout", err.Error()+"."))
-				}
-			}
 			f.Layouts = v
 		}
 	}

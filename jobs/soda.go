@@ -187,7 +187,9 @@ func (s *sodaScanner) object(start int64) error {
 
 // BindJSON returns a normalizer for SODA objects: for each field, the first of its candidate
 // columns present as a key of an object wins (keys compared exactly: SODA keys are snake_case
-// API field names, so a schema for SODA input lists those). JSON null counts as absent.
+// API field names, so a schema for SODA input lists those). JSON null counts as absent. A time
+// field with layouts "auto" reads no value (every one is a bad_timestamp reject) until the
+// schema is given the file's dialects (Detector, WithDialects).
 func (s *Schema) BindJSON() *Normalizer {
 	n := s.newNormalizer()
 	n.ncols = -1

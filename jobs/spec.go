@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/ireports/ireports/objstore"
 )
 
 // Format is the encoding of an input's files.
@@ -137,6 +139,10 @@ type Output struct {
 	// Rejects defaults to Parquet + "_rejects": a sibling, so that it is never read as part of
 	// the lake.
 	Rejects string `json:"rejects"`
+	// Summaries is the root of the summary datasets (<Summaries>/<table>/city=…/year=…/
+	// month=…/), kept apart from the lake so that a reader of the lake's root reads requests
+	// only. It defaults to "summaries" beside Parquet (DefaultSummaries).
+	Summaries string `json:"summaries"`
 	// Postgres is the database URL the summaries are published to; empty means the job only
 	// writes the lake. It stays on the coordinator: it is never sent to workers nor written
 	// to the job history, since it usually carries a password.
@@ -146,10 +152,11 @@ type Output struct {
 // MarshalJSON encodes a Spec for workers. Of EnvValues it keeps only the values that the
 // rest of the encoding already holds (a path built from a variable): a worker can then redact
 // them from its messages, while a value used only on the coordinator (output.postgres, a
-// source's app_token, neither of which is encoded) never travels.
-func (s *Spec) MarshalJSON() ([]byte, error) {
+// source's app_token, neither of which is encoded) never travels. The receiver is a value so
+// that a Spec encoded by value is filtered too.
+func (s Spec) MarshalJSON() ([]byte, error) {
 	type plain Spec
-	p := plain(*s)
+	p := plain(s)
 	p.EnvValues = nil
 	rest, err := json.Marshal(&p)
 	if err != nil {
@@ -250,6 +257,7 @@ var outputSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "parquet", Required: true},
 		{Name: "rejects"},
+		{Name: "summaries"},
 		{Name: "postgres"},
 	},
 }
@@ -473,6 +481,8 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources m
 			diags = append(diags, d...)
 			if !d.HasErrors() && strings.TrimSpace(v) == "" {
 				diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "output.parquet must name a directory."))
+			} else if !d.HasErrors() {
+				diags = append(diags, checkPath(a, resolvePath(dir, v))...)
 			}
 			spec.Output.Parquet = resolvePath(dir, v)
 		}
@@ -481,11 +491,14 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources m
 			diags = append(diags, d...)
 			if !d.HasErrors() && strings.TrimSpace(v) == "" {
 				diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "output.rejects must name a directory (or be left out)."))
+			} else if !d.HasErrors() {
+				diags = append(diags, checkPath(a, resolvePath(dir, v))...)
 			}
 			spec.Output.Rejects = resolvePath(dir, v)
 		} else if spec.Output.Parquet != "" {
 			spec.Output.Rejects = strings.TrimRight(spec.Output.Parquet, "/") + "_rejects"
 		}
+		diags = append(diags, decodeSummaries(oc.Attributes["summaries"], outputBlock.DefRange, dir, ctx, spec)...)
 		if a := oc.Attributes["postgres"]; a != nil {
 			v, d := evalString(a, ctx)
 			diags = append(diags, d...)
@@ -576,6 +589,8 @@ func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, sourc
 		diags = append(diags, d...)
 		if !d.HasErrors() && strings.TrimSpace(v) == "" {
 			diags = append(diags, diagAt(a.Expr.Range(), "Empty path", "path must name a file, directory or glob."))
+		} else if !d.HasErrors() {
+			diags = append(diags, checkPath(a, resolvePath(dir, v))...)
 		}
 		in.Path = resolvePath(dir, v)
 	}
@@ -638,7 +653,81 @@ func decodeInput(b *hcl.Block, dir string, local, used map[string]*Schema, sourc
 	return in, diags
 }
 
+// checkPath refuses a path that the engine could not join names to (objstore.Join): one
+// holding a NUL byte, or an s3:// URL without a bucket or with a "." or ".." segment, which
+// joining would silently rewrite, even to another bucket.
+func checkPath(a *hcl.Attribute, p string) hcl.Diagnostics {
+	if _, err := objstore.Join(p, "x"); err != nil {
+		return hcl.Diagnostics{diagAt(a.Expr.Range(), "Bad path", fmt.Sprintf("%s: %v.", a.Name, err))}
+	}
+	return nil
+}
+
 // resolvePath makes a local relative path relative to dir and leaves URLs alone.
+// decodeSummaries sets spec.Output.Summaries from the summaries attribute a of the output
+// block at block (a nil: the default beside the lake) and checks that the summaries and the lake do not
+// contain one another: a reader of either root would read the other's files as its own.
+func decodeSummaries(a *hcl.Attribute, block hcl.Range, dir string, ctx *hcl.EvalContext, spec *Spec) hcl.Diagnostics {
+	lakeRoot := spec.Output.Parquet
+	if lakeRoot == "" {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	rng := block
+	if a != nil {
+		v, d := evalString(a, ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return diags
+		}
+		if strings.TrimSpace(v) == "" {
+			return append(diags, diagAt(a.Expr.Range(), "Empty path", "output.summaries must name a directory (or be left out: \"summaries\" beside output.parquet)."))
+		}
+		spec.Output.Summaries = resolvePath(dir, v)
+		rng = a.Expr.Range()
+	} else {
+		spec.Output.Summaries = DefaultSummaries(lakeRoot)
+	}
+	if isURL(spec.Output.Summaries) != isURL(lakeRoot) {
+		return append(diags, diagAt(rng, "Summaries apart from the lake", fmt.Sprintf(
+			"output.summaries (%s) and output.parquet (%s) must both be on S3 or both on local disk: one job commits both.",
+			spec.Output.Summaries, lakeRoot)))
+	}
+	if within(spec.Output.Summaries, lakeRoot) || within(lakeRoot, spec.Output.Summaries) {
+		what := "output.summaries"
+		if a == nil {
+			what = "the default output.summaries (\"summaries\" beside output.parquet)"
+		}
+		diags = append(diags, diagAt(rng, "Summaries overlap the lake", fmt.Sprintf(
+			"%s is %s and output.parquet is %s: neither may contain the other, or a reader of one would read the other's files. Set output { summaries = \"...\" } to a directory of its own.",
+			what, spec.Output.Summaries, lakeRoot)))
+	}
+	return diags
+}
+
+// DefaultSummaries is the summaries root of a lake at parquet that names none: "summaries"
+// beside it (out/requests → out/summaries; s3://b/lake/requests → s3://b/lake/summaries).
+func DefaultSummaries(parquet string) string {
+	p := strings.TrimRight(parquet, "/")
+	if i := strings.Index(p, "://"); i >= 0 {
+		// path.Dir would fold the "//" of the scheme.
+		j := strings.LastIndexByte(p[i+3:], '/')
+		if j < 0 {
+			return p + "/summaries" // a bucket's root: overlaps the lake, which decode reports
+		}
+		return p[:i+3+j] + "/summaries"
+	}
+	return filepath.Join(filepath.Dir(p), "summaries")
+}
+
+func isURL(p string) bool { return strings.Contains(p, "://") }
+
+// within reports whether path a is b or lies under it.
+func within(a, b string) bool {
+	a, b = strings.TrimRight(a, "/"), strings.TrimRight(b, "/")
+	return a == b || strings.HasPrefix(a, b+"/")
+}
+
 func resolvePath(dir, p string) string {
 	if p == "" || strings.Contains(p, "://") || filepath.IsAbs(p) {
 		return p

@@ -82,7 +82,7 @@ schema "nyc" {
 	if a.Path != "s3://bucket/raw/2024/*.json" || a.Format != FormatSODAJSON || a.Schema.Location.String() != "America/Chicago" {
 		t.Errorf("input a: %+v", a)
 	}
-	if b.Path != "/abs/nyc.csv" || len(b.Schema.Fields) != 2 || b.Schema.TimeLayouts[0] != "rfc3339" {
+	if b.Path != "/abs/nyc.csv" || len(b.Schema.Fields) != 2 || b.Schema.TimeLayouts[0] != LayoutAuto {
 		t.Errorf("input b did not get the file's nyc schema: %+v", b.Schema)
 	}
 	if spec.Output.Parquet != "/jobs/lake" || spec.Output.Rejects != "/jobs/lake_rejects" {
@@ -132,7 +132,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing required field", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n}\n",
 			`t.job:8:1: Missing required field; Schema "s" must map "created_at"`},
 		{"bad layout", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  time_layouts = [\"YYYY-MM-DD\"]\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
-			`t.job:11:18: Bad time layout; time layout "YYYY-MM-DD" is not a Go layout`},
+			`t.job:11:19: Bad time layout; time layout "YYYY-MM-DD" is not a Go layout`},
 		{"layouts on a text field", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  field \"request_id\" {\n    columns = [\"a\"]\n    layouts = [\"unix\"]\n  }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
 			`t.job:13:5: Unexpected layouts`},
 		{"bad city", job(input+output) + "schema \"s\" {\n  city = \"New York\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",

@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -11,7 +12,9 @@ import (
 // recognized when the schema is bound and parsed by hand; any other Go layout goes through
 // time.ParseInLocation. A hand parser accepts a superset of what time.Parse accepts for its
 // layout (any number of fraction digits, any UTC-offset spelling: Z, +hh, +hhmm, +hh:mm), so when
-// it fails the slow path cannot succeed and is not tried.
+// it fails the slow path cannot succeed and is not tried. A strftime pattern (strftime.go) is
+// compiled at Bind into steps that are walked without allocating; "auto" (dialect.go) is
+// replaced, per file, by the pattern detected from the file's first values before Bind.
 
 type layoutKind uint8
 
@@ -20,6 +23,8 @@ const (
 	layoutUnix                      // seconds since the epoch, optionally with a fraction
 	layoutUnixMS                    // milliseconds since the epoch
 	layoutRFC3339                   // RFC 3339 with or without a fraction; an offset is required
+	layoutStrf                      // a strftime pattern (strftime.go)
+	layoutAuto                      // "auto": detected per file and column (dialect.go); parses nothing itself
 )
 
 type fastKind uint8
@@ -28,6 +33,7 @@ const (
 	fastNone fastKind = iota
 	fastUS12          // "01/02/2006 03:04:05 PM", local time
 	fastISO           // "2006-01-02T15:04:05[.000][zone]" with 'T' or ' '
+	fastStrf          // a compiled strftime pattern
 )
 
 type timeLayout struct {
@@ -36,6 +42,7 @@ type timeLayout struct {
 	fast   fastKind
 	sep    byte // fastISO: the byte between date and time
 	zone   bool // fastISO: the text must carry a UTC offset
+	strf   *strfLayout
 }
 
 // isoZones are the Go zone elements the ISO fast path recognizes at the end of a layout.
@@ -43,6 +50,8 @@ var isoZones = []string{"", "Z07:00", "Z0700", "Z07", "-07:00", "-0700", "-07"}
 
 func compileLayout(l string) (timeLayout, error) {
 	switch l {
+	case LayoutAuto:
+		return timeLayout{kind: layoutAuto, layout: l}, nil
 	case "unix":
 		return timeLayout{kind: layoutUnix, layout: l}, nil
 	case "unix_ms":
@@ -50,13 +59,16 @@ func compileLayout(l string) (timeLayout, error) {
 	case "rfc3339":
 		return timeLayout{kind: layoutRFC3339, layout: l, fast: fastISO, sep: 'T', zone: true}, nil
 	}
+	if strings.IndexByte(l, '%') >= 0 {
+		return compileStrf(l)
+	}
 	// A layout must at least carry the date: formatting the reference time and parsing it back
 	// must give the reference date. This catches "YYYY-MM-DD" style and typos up front instead of
 	// rejecting every record.
 	ref := time.Date(2006, 1, 2, 15, 4, 5, 0, time.FixedZone("", -7*3600))
 	back, err := time.Parse(l, ref.Format(l))
 	if err != nil || back.Year() != 2006 || back.Month() != 1 || back.Day() != 2 {
-		return timeLayout{}, fmt.Errorf("time layout %q is not a Go layout with a date (such as \"2006-01-02 15:04:05\"), nor unix, unix_ms or rfc3339", l)
+		return timeLayout{}, fmt.Errorf("time layout %q is not a Go layout with a date (such as \"2006-01-02 15:04:05\"), nor a strftime pattern (\"%%Y-%%m-%%d %%H:%%M:%%S\"), nor auto, unix, unix_ms or rfc3339", l)
 	}
 	tl := timeLayout{kind: layoutGo, layout: l}
 	if l == "01/02/2006 03:04:05 PM" {
@@ -150,15 +162,27 @@ func civilSeconds(y, mo, d, h, mi, s int) int64 {
 func (tl *timeLayout) parse(b []byte, loc *time.Location, zc *zoneCache) (civil, bool) {
 	switch tl.fast {
 	case fastUS12:
-		return parseUS12(b, loc, zc)
+		// A strftime pattern with a hand parser (strfFast) also reads one-digit fields:
+		// what the hand parser refuses, its steps may read.
+		if c, ok := parseUS12(b, loc, zc); ok || tl.strf == nil {
+			return c, ok
+		}
+		return parseStrf(tl.strf, b, loc, zc)
 	case fastISO:
-		return parseISO(b, tl.sep, tl.zone, loc, zc)
+		if c, ok := parseISO(b, tl.sep, tl.zone, loc, zc); ok || tl.strf == nil {
+			return c, ok
+		}
+		return parseStrf(tl.strf, b, loc, zc)
+	case fastStrf:
+		return parseStrf(tl.strf, b, loc, zc)
 	}
 	switch tl.kind {
 	case layoutUnix:
 		return parseUnix(b, 1e9)
 	case layoutUnixMS:
 		return parseUnix(b, 1e6)
+	case layoutAuto:
+		return civil{}, false // a schema bound without its file's dialect (Bind refuses that)
 	}
 	t, err := time.ParseInLocation(tl.layout, string(b), loc)
 	if err != nil {

@@ -1,23 +1,37 @@
-// Package lake writes the Parquet lake and commits a job's output to it, on local disk or S3.
+// Package lake writes the Parquet lake and its summary datasets and commits a job's output
+// to them, on local disk or S3.
 //
-// Layout under the job's parquet output (Hive-style partitions, readable by DuckDB, Spark and
-// pyarrow with hive partitioning):
+// A job writes two trees (Roots), each Hive-partitioned and readable at its root by DuckDB
+// (read_parquet('<root>/**/*.parquet', hive_partitioning=true)), Spark, Trino, Athena and
+// pyarrow. The lake, at the job's parquet output:
 //
-//	city=<c>/year=<yyyy>/month=<mm>/part-<n>.parquet   the normalized requests of one group
-//	_summary/<c>/<yyyy>-<mm>/<table>.parquet           that group's summary tables (monthly,
-//	                                                   agency_daily, heat, geo), which carry
-//	                                                   their city, year and month columns
+//	city=<c>/year=<y>/month=<m>/part-<n>.parquet       the normalized requests of one group
 //	_SUCCESS                                           the manifest of the last committed job
+//	                                                   (its lake files and its summary files)
 //	_temporary/<job>/…                                 task attempts' staging, before commit
 //
-// As in Spark's partitioned writes, the partition columns (city, year, month) live in the
-// path, not in the data files. Names beginning with "_" are ignored by those readers.
+// The summary datasets, at the job's summaries output ("summaries" beside the lake unless the
+// job names another place), one dataset per summary table (request_monthly, agency_daily,
+// request_heat, request_geo):
 //
-// The commit protocol (DESIGN.md step 7): a task attempt writes only into its own Stage; the
-// coordinator accepts one attempt per task; Commit then promotes each produced group and
-// writes the _SUCCESS manifest last. On local disk a group's directory is swapped into place
-// with an atomic exchange of renames, so a reader listing a group sees the old files or the
-// new ones, never a mix. On S3, which has no rename, each staged file is a multipart upload
+//	<table>/city=<c>/year=<y>/month=<m>/part-00000.parquet   that group's rows of the table
+//	_temporary/<job>/…                                       task attempts' staging
+//
+// The summaries root has no _SUCCESS of its own: the lake's lists its files, so one file
+// says what the job committed. Lakes of earlier versions (summaries in <lake>/_summary/,
+// zero-padded months) keep working, and each commit removes the old copies of the groups it
+// rewrites (see OldLayout).
+//
+// As in Spark's partitioned writes, the partition columns (city, year, month) live in the
+// path, not in the data files. Spark and Hive skip names beginning with "_"; DuckDB's "**"
+// glob does not, so nothing of that kind ends in .parquet once a job is over. (While a job
+// runs on local disk, its attempts' files under _temporary/ do.)
+//
+// The commit protocol (DESIGN.md step 7): a task attempt writes only into its own Stages (one
+// per root); the coordinator accepts one attempt per task; Commit then promotes each produced
+// group in both trees and writes the _SUCCESS manifest last. On local disk each of a group's
+// directories is swapped into place with an atomic exchange of renames, so a reader listing
+// a group sees the old files or the new ones, never a mix. On S3, which has no rename, each staged file is a multipart upload
 // to its final name that the attempt leaves incomplete; Commit completes the accepted
 // uploads (a metadata operation: no data is copied), deletes files of the group that the job
 // did not write, and aborts the rest (the S3A "magic" committer). Re-running a job replaces

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,15 +50,24 @@ func TestRowRoundTrip(t *testing.T) {
 	}
 }
 
-// writeAttempt makes an attempt directory holding one file for group k.
-func writeAttempt(t *testing.T, root, job string, k record.Key, content string) CommitGroup {
+// writeAttempt makes the stages of an attempt holding one file of group k in the lake and
+// one in each summary dataset, each file holding content.
+func writeAttempt(t *testing.T, roots Roots, job string, k record.Key, content string) CommitGroup {
 	t.Helper()
-	dir, err := AttemptDir(root, job, "r-0", 1)
+	dir, err := AttemptDir(roots.Lake, job, "r-0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rel := range []string{filepath.Join(GroupPath(k), PartFile(0)), filepath.Join(SummaryPath(k), "request_monthly.parquet")} {
-		p := filepath.Join(dir, rel)
+	sumDir, err := AttemptDir(roots.Summaries, job, "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := CommitGroup{Key: k, Rows: 1, AttemptDir: dir, SummaryDir: sumDir}
+	files := []string{filepath.Join(g.AttemptDir, GroupPath(k), PartFile(0))}
+	for _, table := range SummaryTables {
+		files = append(files, filepath.Join(g.SummaryDir, SummaryGroupPath(table, k), PartFile(0)))
+	}
+	for _, p := range files {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -64,60 +75,183 @@ func writeAttempt(t *testing.T, root, job string, k record.Key, content string) 
 			t.Fatal(err)
 		}
 	}
-	return CommitGroup{Key: k, Rows: 1, AttemptDir: dir}
+	return g
+}
+
+// testRoots returns a lake and its summaries side by side, as a job lays them out by default.
+func testRoots(t *testing.T) Roots {
+	dir := t.TempDir()
+	return Roots{Lake: filepath.Join(dir, "requests"), Summaries: filepath.Join(dir, "summaries")}
+}
+
+// readTree maps every file under root (slash path) to its content.
+func readTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestCommitReplacesGroups(t *testing.T) {
-	root := t.TempDir()
+	roots := testRoots(t)
 	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
 	apr := record.Key{City: "nyc", Year: 2024, Month: 4}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
 
-	// Both groups come from the same attempt directory, as one reducer's output would.
-	first := []CommitGroup{writeAttempt(t, root, "job1", mar, "one"), writeAttempt(t, root, "job1", apr, "one")}
-	if _, err := Commit(context.Background(), localStore(t), root, "job1", "normalize", RunStats{}, first, now); err != nil {
+	// Both groups come from the same attempt directories, as one reducer's output would.
+	first := []CommitGroup{writeAttempt(t, roots, "job1", mar, "one"), writeAttempt(t, roots, "job1", apr, "one")}
+	if _, err := Commit(ctx, localStore(t), roots, "job1", "normalize", RunStats{}, first, now); err != nil {
+		t.Fatal(err)
+	}
+	// A stray file in March's partition of a summary dataset: the next commit of March
+	// must not keep it.
+	stray := filepath.Join(roots.Summaries, SummaryGroupPath("request_geo", mar), "part-00001.parquet")
+	if err := os.WriteFile(stray, []byte("stale"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A second run rebuilds March only; April must be untouched, March replaced, not added to.
-	m, err := Commit(context.Background(), localStore(t), root, "job2", "normalize", RunStats{}, []CommitGroup{writeAttempt(t, root, "job2", mar, "two")}, now)
+	m, err := Commit(ctx, localStore(t), roots, "job2", "normalize", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job2", mar, "two")}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(k record.Key) string {
-		b, err := os.ReadFile(filepath.Join(root, GroupPath(k), PartFile(0)))
-		if err != nil {
+	wantLake := map[string]string{
+		"city=nyc/year=2024/month=3/part-00000.parquet": "two",
+		"city=nyc/year=2024/month=4/part-00000.parquet": "one",
+	}
+	wantSums := map[string]string{}
+	for _, table := range SummaryTables {
+		wantSums[table+"/city=nyc/year=2024/month=3/part-00000.parquet"] = "two"
+		wantSums[table+"/city=nyc/year=2024/month=4/part-00000.parquet"] = "one"
+	}
+	lakeFiles := readTree(t, roots.Lake)
+	delete(lakeFiles, SuccessFile)
+	if got := lakeFiles; !maps.Equal(got, wantLake) {
+		t.Errorf("lake holds %v, want %v", got, wantLake)
+	}
+	if got := readTree(t, roots.Summaries); !maps.Equal(got, wantSums) {
+		t.Errorf("summaries hold %v, want %v", got, wantSums)
+	}
+	got, err := ReadManifest(roots.Lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Job != "job2" || len(got.Files) != 1 || len(got.Groups) != 1 || got.Files[0].SHA256 == "" || m.Rows != 1 {
+		t.Errorf("manifest = %+v", got)
+	}
+	if got.Summaries == nil || got.Summaries.Root != "../summaries" || len(got.Summaries.Files) != len(SummaryTables) ||
+		!slices.Equal(got.Summaries.Tables, SummaryTables) {
+		t.Fatalf("manifest summaries = %+v, want root ../summaries and one file per table", got.Summaries)
+	}
+	for _, f := range got.Summaries.Files {
+		if wantSums[f.Path] != "two" || f.Bytes != 3 {
+			t.Errorf("manifest summary file %+v: not one of March's", f)
+		}
+	}
+	if root, legacy := got.SummariesRoot(roots.Lake); legacy || root != roots.Summaries {
+		t.Errorf("SummariesRoot = %s, %v; want %s", root, legacy, roots.Summaries)
+	}
+	for _, root := range []string{roots.Lake, roots.Summaries} {
+		if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !os.IsNotExist(err) {
+			t.Errorf("%s/_temporary left behind: %v", root, err)
+		}
+	}
+}
+
+// TestCommitRemovesOldLayout: a lake of the layout of earlier versions, with its summaries
+// inside it and zero-padded months, loses the old copies of each group a commit rewrites,
+// and keeps the others (publish and merge jobs read them) until a run rewrites them too.
+func TestCommitRemovesOldLayout(t *testing.T) {
+	roots := testRoots(t)
+	ctx := context.Background()
+	store := localStore(t)
+	mar := record.Key{City: "new york", Year: 2024, Month: 3}
+	apr := record.Key{City: "new york", Year: 2024, Month: 4}
+	for _, p := range []string{
+		"_summary/new%20york/2024-03/request_monthly.parquet",
+		"_summary/new%20york/2024-04/request_monthly.parquet",
+		"city=new%20york/year=2024/month=03/part-00000.parquet",
+		"city=new%20york/year=2024/month=04/part-00000.parquet",
+		"city=new%20york/year=2024/month=11/part-00000.parquet", // two digits either way: today's layout
+	} {
+		p = filepath.Join(roots.Lake, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return string(b)
 	}
-	if read(mar) != "two" || read(apr) != "one" {
-		t.Errorf("after second commit: march %q april %q, want two, one", read(mar), read(apr))
+	if old, err := FindOldLayout(ctx, store, roots.Lake); err != nil || old != (OldLayout{SummaryFiles: 2, GroupDirs: 2}) {
+		t.Fatalf("FindOldLayout before = %+v, %v; want 2 summary files, 2 group directories", old, err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(root, GroupPath(mar)))
-	if len(entries) != 1 {
-		t.Errorf("march holds %d files, want 1", len(entries))
-	}
-	if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !os.IsNotExist(err) {
-		t.Errorf("_temporary left behind: %v", err)
-	}
-	got, err := ReadManifest(root)
-	if err != nil {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := Commit(ctx, store, roots, "job1", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job1", mar, "new")}, now); err != nil {
 		t.Fatal(err)
 	}
-	if got.Job != "job2" || len(got.Files) != 2 || len(got.Groups) != 1 || got.Files[0].SHA256 == "" || m.Rows != 1 {
-		t.Errorf("manifest = %+v", got)
+	lakeFiles := readTree(t, roots.Lake)
+	delete(lakeFiles, SuccessFile)
+	want := map[string]string{
+		"_summary/new%20york/2024-04/request_monthly.parquet":   "old",
+		"city=new%20york/year=2024/month=04/part-00000.parquet": "old",
+		"city=new%20york/year=2024/month=11/part-00000.parquet": "old",
+		"city=new%20york/year=2024/month=3/part-00000.parquet":  "new",
+	}
+	if !maps.Equal(lakeFiles, want) {
+		t.Errorf("lake after the March commit: %v, want %v", lakeFiles, want)
+	}
+	if old, err := FindOldLayout(ctx, store, roots.Lake); err != nil || old != (OldLayout{SummaryFiles: 1, GroupDirs: 1}) {
+		t.Errorf("FindOldLayout after March = %+v, %v; want April's", old, err)
+	}
+	if rows, err := ReadGroup(ctx, store, roots.Lake, apr); err == nil || errors.Is(err, fs.ErrNotExist) {
+		// April's old file is not Parquet here; what matters is that it was found.
+		t.Errorf("ReadGroup of April in the old layout: %d rows, %v; want the file found", len(rows), err)
+	}
+	if _, err := Commit(ctx, store, roots, "job2", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job2", apr, "new")}, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"_summary", "city=new%20york/year=2024/month=03", "city=new%20york/year=2024/month=04"} {
+		if _, err := os.Stat(filepath.Join(roots.Lake, filepath.FromSlash(gone))); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there once its groups were rewritten: %v", gone, err)
+		}
+	}
+	if old, err := FindOldLayout(ctx, store, roots.Lake); err != nil || !old.Empty() {
+		t.Errorf("FindOldLayout after = %+v, %v; want empty", old, err)
+	}
+}
+
+func TestCommitRefusesRoots(t *testing.T) {
+	dir := t.TempDir()
+	for _, roots := range []Roots{
+		{Lake: filepath.Join(dir, "requests")},
+		{Lake: filepath.Join(dir, "requests"), Summaries: "s3://bucket/summaries"},
+	} {
+		if _, err := Commit(context.Background(), localStore(t), roots, "j", "n", RunStats{}, nil, time.Now()); err == nil {
+			t.Errorf("Commit to %+v succeeded", roots)
+		}
 	}
 }
 
 func TestAbortLeavesNothing(t *testing.T) {
-	root := t.TempDir()
-	writeAttempt(t, root, "job1", record.Key{City: "sf", Year: 2020, Month: 1}, "x")
-	if err := Abort(context.Background(), localStore(t), root, "job1"); err != nil {
-		t.Fatal(err)
-	}
-	entries, _ := os.ReadDir(root)
-	if len(entries) != 0 {
-		t.Errorf("root holds %v after abort", entries)
+	roots := testRoots(t)
+	writeAttempt(t, roots, "job1", record.Key{City: "sf", Year: 2020, Month: 1}, "x")
+	for _, root := range []string{roots.Lake, roots.Summaries} {
+		if err := Abort(context.Background(), localStore(t), root, "job1"); err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := os.ReadDir(root)
+		if len(entries) != 0 {
+			t.Errorf("%s holds %v after abort", root, entries)
+		}
 	}
 }
 
@@ -198,4 +332,29 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock over an expired claim: %v", err)
 	}
 	release3()
+}
+
+// TestSummariesRoot resolves where a manifest's summaries are: a relative root (written when
+// both trees are on disk) against the lake, wherever the two were moved or copied together.
+func TestSummariesRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name, lake, root, want string
+		legacy                 bool
+	}{
+		{"beside, on disk", "/data/out/requests", "../summaries", "/data/out/summaries", false},
+		{"absolute", "/data/out/requests", "/sums", "/sums", false},
+		{"on S3", "s3://b/out/requests", "s3://c/sums", "s3://c/sums", false},
+		{"copied to S3", "s3://b/out/requests", "../summaries", "s3://b/out/summaries", false},
+		{"old layout", "/data/out/requests", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Manifest{}
+			if !tc.legacy {
+				m.Summaries = &SummaryManifest{Root: tc.root}
+			}
+			if got, legacy := m.SummariesRoot(tc.lake); got != tc.want || legacy != tc.legacy {
+				t.Errorf("SummariesRoot(%s) = %q, %v; want %q, %v", tc.lake, got, legacy, tc.want, tc.legacy)
+			}
+		})
+	}
 }

@@ -78,12 +78,20 @@ func optString(s string) *string {
 }
 
 // NewParquetWriter returns a writer of the lake's Parquet files (compression, row group
-// size, creator) to w. Each Flush ends a row group.
+// size, creator, page format) to w. Each Flush ends a row group.
+//
+// The files are written for the widest set of readers: data pages of version 1 and only the
+// PLAIN, RLE and RLE_DICTIONARY encodings. parquet-go's defaults (version 2 pages, and
+// DELTA_LENGTH_BYTE_ARRAY for strings without a dictionary) are valid Parquet, but not every
+// engine the lake is for reads them (Spark's vectorized reader gained the delta encodings
+// only in 3.3); zstd makes up most of what the delta encoding saved.
 func NewParquetWriter[T any](w io.Writer) *parquet.GenericWriter[T] {
 	return parquet.NewGenericWriter[T](w,
 		parquet.Compression(codec),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
 		parquet.CreatedBy("ireports", "1", ""),
+		parquet.DataPageVersion(1),
+		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.Plain),
 	)
 }
 

@@ -29,6 +29,9 @@
 //     DeletePrefix of missing objects succeed, as on S3.
 //   - Local List omits dot files and dot directories: the local store stages unfinished
 //     writes there, so both stores list only finished objects.
+//   - Build names with [Join], never with path.Join or string concatenation of untrusted
+//     parts: Join refuses (ErrUnsafePath) an element that would not stay under its base,
+//     such as "..", which path.Join resolves and which on S3 silently changes the key.
 //
 // # Failures
 //

@@ -482,9 +482,6 @@ func checkBase(base string) error {
 	if strings.IndexByte(base, 0) >= 0 {
 		return fmt.Errorf("%w: base %q holds a NUL byte", ErrUnsafePath, base)
 	}
-	if base == "" {
-		return fmt.Errorf("%w: empty base", ErrUnsafePath)
-	}
 	if !IsS3(base) {
 		return nil
 	}

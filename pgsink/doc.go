@@ -2,7 +2,7 @@
 // them, and keeps the job history there.
 //
 // The lake is the source of truth (DESIGN.md, step 7). A job commits its Parquet files and
-// the per-group summary files under <lake>/_summary/ first; publishing then copies the
+// the per-group summary files of its summary datasets first; publishing then copies the
 // summaries of exactly the (city, year, month) groups the job produced into the tables
 // request_monthly, agency_daily, request_heat and request_geo, and records the run in
 // job_runs. Because every summary row is derived from one group alone, replacing a group's
@@ -18,7 +18,7 @@
 //   - When Postgres is unreachable, Sink methods retry with backoff until Config.RetryDeadline
 //     and then return an error wrapping ErrUnavailable. The job's lake output is still
 //     committed: report the summaries as unpublished, and publish later from the lake with
-//     Sink.Publish(…, LakeLoader(root)) (`coordinator publish JOB`). Any other error is permanent.
+//     Sink.Publish(…, LakeLoader(root, manifest)) (`coordinator publish JOB`). Any other error is permanent.
 //   - A commit whose outcome is unknown (the connection died during COMMIT) is retried like
 //     any other failure; that is safe only because publishing is idempotent, so keep the
 //     load function deterministic.

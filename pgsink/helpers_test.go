@@ -1,6 +1,7 @@
 package pgsink
 
 import (
+	"context"
 	"database/sql"
 	"encoding/csv"
 	"fmt"
@@ -32,9 +33,9 @@ var realFiles = []struct{ file, schema string }{
 	{"baltimore/baltimore311_sample_10000.csv", "baltimore"},
 }
 
-// realLake builds a lake under a temporary directory holding the summary files of every
-// group of the real fixtures, computed as the reducers compute them, and returns its root
-// and groups (sorted).
+// realLake builds summary datasets under a temporary directory holding the summary files of
+// every group of the real fixtures, computed and written as the reducers do, and returns
+// their root and groups (sorted).
 func realLake(t testing.TB) (string, []record.Key) {
 	t.Helper()
 	data := testenv.RealData(t)
@@ -54,14 +55,14 @@ func realLake(t testing.TB) (string, []record.Key) {
 			groups[k][r.RequestID] = *r // the later version wins, as in the reducer
 		})
 	}
-	root := t.TempDir()
+	sums, root := t.TempDir(), ""
 	var keys []record.Key
 	for k, byID := range groups {
 		reqs := make([]record.Request, 0, len(byID))
 		for _, r := range byID {
 			reqs = append(reqs, r)
 		}
-		writeSummaries(t, root, k, summary.Compute(k, locs[k.City], reqs))
+		root = writeSummaries(t, sums, k, summary.Compute(k, locs[k.City], reqs))
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b record.Key) int {
@@ -114,20 +115,24 @@ func readCSV(t testing.TB, path string, s *jobs.Schema, fn func(*record.Request)
 	}
 }
 
-// writeSummaries writes group k's tables where the reducers write them.
-func writeSummaries(t testing.TB, root string, k record.Key, tab summary.Tables) {
+// writeSummaries writes group k's tables as the reducers do, into a stage of the summaries
+// root root, and returns the stage's directory, which is laid out as the root will be once
+// committed.
+func writeSummaries(t testing.TB, root string, k record.Key, tab summary.Tables) string {
 	t.Helper()
-	dir := filepath.Join(root, lake.SummaryPath(k))
-	for _, err := range []error{
-		lake.WriteParquet(filepath.Join(dir, summary.TableMonthly+".parquet"), tab.Monthly),
-		lake.WriteParquet(filepath.Join(dir, summary.TableAgencyDaily+".parquet"), tab.AgencyDaily),
-		lake.WriteParquet(filepath.Join(dir, summary.TableHeat+".parquet"), tab.Heat),
-		lake.WriteParquet(filepath.Join(dir, summary.TableGeo+".parquet"), tab.Geo),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
+	st, err := lake.NewStage(testStore(t), root, "test", "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := lake.StageSummaries(context.Background(), st, k, tab); err != nil {
+		t.Fatal(err)
+	}
+	return st.Dir()
+}
+
+// summariesManifest is the manifest of a lake whose summary datasets are at root.
+func summariesManifest(root string) *lake.Manifest {
+	return &lake.Manifest{Job: "test", Summaries: &lake.SummaryManifest{Root: root, Tables: lake.SummaryTables}}
 }
 
 // tableRows renders every row of tab as one line, tagged with its table, sorted: two Tables

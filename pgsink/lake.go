@@ -2,6 +2,9 @@ package pgsink
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -9,37 +12,31 @@ import (
 	"github.com/ireports/ireports/summary"
 )
 
-// ReadSummaries reads the summary tables of group k from the lake at root
-// (<root>/_summary/<city>/<yyyy>-<mm>/<table>.parquet, written by the reducers). Every table's
-// file must exist: a reducer writes all four, empty ones included, so a missing file means the
-// group was not committed.
-func ReadSummaries(ctx context.Context, store objstore.Store, root string, k record.Key) (summary.Tables, error) {
-	var t summary.Tables
-	dir, err := objstore.Join(root, lake.SummaryPath(k))
-	if err != nil {
+// LakeLoader is the LoadFunc that reads each group's summaries where the run that last
+// committed the lake at lakeRoot (m is its _SUCCESS manifest) wrote them, on local disk or
+// S3: in its summary datasets (<summaries>/<table>/city=…/year=…/month=…/part-00000.parquet),
+// or, for a lake of the old layout, in the lake's _summary/. A reducer writes every table of
+// a group, empty ones included, so a missing file means the group's summaries are gone; the
+// error says so and wraps fs.ErrNotExist.
+func LakeLoader(ctx context.Context, store objstore.Store, lakeRoot string, m *lake.Manifest) LoadFunc {
+	root, legacy := m.SummariesRoot(lakeRoot)
+	if legacy {
+		return func(k record.Key) (summary.Tables, error) {
+			t, err := lake.ReadLegacySummaries(ctx, store, lakeRoot, k)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("the lake %s is of the old layout, with its summaries inside it (%s/), and this group's are gone; "+
+					"re-run the job to write the lake and its summary datasets anew: %w", lakeRoot, lake.LegacySummaryDir, err)
+			}
+			return t, err
+		}
+	}
+	return func(k record.Key) (summary.Tables, error) {
+		t, err := lake.ReadSummaries(ctx, store, root, k)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("the summaries that job %s committed to %s are gone (moved or deleted?); re-run the job: %w", m.Job, root, err)
+		}
 		return t, err
 	}
-	// The table names are constants and dir is checked, so these joins cannot fail.
-	file := func(table string) string { return dir + "/" + table + ".parquet" }
-	if t.Monthly, err = lake.ReadParquetFrom[summary.Monthly](ctx, store, file(summary.TableMonthly)); err != nil {
-		return t, err
-	}
-	if t.AgencyDaily, err = lake.ReadParquetFrom[summary.AgencyDaily](ctx, store, file(summary.TableAgencyDaily)); err != nil {
-		return t, err
-	}
-	if t.Heat, err = lake.ReadParquetFrom[summary.Heat](ctx, store, file(summary.TableHeat)); err != nil {
-		return t, err
-	}
-	if t.Geo, err = lake.ReadParquetFrom[summary.Geo](ctx, store, file(summary.TableGeo)); err != nil {
-		return t, err
-	}
-	return t, nil
-}
-
-// LakeLoader is the LoadFunc that reads each group's summaries from the lake at root, on
-// local disk or S3.
-func LakeLoader(ctx context.Context, store objstore.Store, root string) LoadFunc {
-	return func(k record.Key) (summary.Tables, error) { return ReadSummaries(ctx, store, root, k) }
 }
 
 // ManifestGroups lists the groups a _SUCCESS manifest committed: what `coordinator publish`

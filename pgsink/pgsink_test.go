@@ -29,7 +29,7 @@ func TestPostgres(t *testing.T) {
 	}
 	pg := testenv.Postgres(t)
 	root, groups := realLake(t)
-	lakeLoad := LakeLoader(context.Background(), testStore(t), root)
+	lakeLoad := LakeLoader(context.Background(), testStore(t), t.TempDir(), summariesManifest(root))
 	all := expected(t, groups, lakeLoad)
 	t.Logf("real lake: %d groups, %d summary rows", len(groups), len(all))
 	// The full lake checks fidelity once ("publish twice"); the other cases take every

@@ -43,6 +43,19 @@ type Config struct {
 	BatchRows int
 	// Log receives a warning per retried failure. Nil means slog.Default().
 	Log *slog.Logger
+	// Progress, if set, is called on Publish's goroutine after each group's rows are loaded
+	// (read and sent or queued for COPY), so that a long publish can show how far it has
+	// come. It must not block.
+	Progress func(PublishProgress)
+}
+
+// PublishProgress is how far one attempt of Publish has come. A retried attempt starts
+// again from no group, with Attempt one higher.
+type PublishProgress struct {
+	Attempt     int   // 1 for the first attempt
+	Groups      int   // groups loaded so far
+	GroupsTotal int   // groups the publish replaces
+	Rows        int64 // summary rows of the groups loaded
 }
 
 // DefaultConfig retries for two minutes, pausing 0.2 s at first and at most 10 s, and gives
@@ -164,13 +177,15 @@ func (s *Sink) Publish(ctx context.Context, job JobRun, groups []record.Key, loa
 	groups = slices.Clone(groups)
 	slices.SortFunc(groups, compareKeys)
 	groups = slices.Compact(groups)
+	pr := PublishProgress{GroupsTotal: len(groups)}
 	return s.cfg.retry(ctx, "publish job "+job.ID, func(ctx context.Context) error {
+		pr.Attempt, pr.Groups, pr.Rows = pr.Attempt+1, 0, 0
 		conn, err := s.conn(ctx)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		return s.publish(ctx, conn, job, groups, load)
+		return s.publish(ctx, conn, job, groups, load, &pr)
 	})
 }
 
@@ -178,7 +193,7 @@ func compareKeys(a, b record.Key) int {
 	return cmp.Or(cmp.Compare(a.City, b.City), cmp.Compare(a.Year, b.Year), cmp.Compare(a.Month, b.Month))
 }
 
-func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups []record.Key, load LoadFunc) (err error) {
+func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups []record.Key, load LoadFunc, pr *PublishProgress) (err error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -207,11 +222,16 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 			s.cfg.Log.Warn("publish: summary text that PostgreSQL cannot store (NUL or invalid UTF-8) was replaced by U+FFFD",
 				"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
 		}
+		queued := b.rows()
 		b.add(&t)
+		pr.Groups, pr.Rows = pr.Groups+1, pr.Rows+int64(b.rows()-queued)
 		if b.rows() >= s.cfg.BatchRows {
 			if err := b.copy(ctx, tx); err != nil {
 				return err
 			}
+		}
+		if s.cfg.Progress != nil {
+			s.cfg.Progress(*pr)
 		}
 	}
 	if err := b.copy(ctx, tx); err != nil {

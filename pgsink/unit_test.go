@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -184,8 +185,10 @@ func TestCheckGroup(t *testing.T) {
 	}
 }
 
-func TestReadSummaries(t *testing.T) {
-	root := t.TempDir()
+// TestLakeLoader reads a group's summaries back from the summary datasets, and from a lake
+// of the old layout (summaries inside it, in files that carry city, year and month), and
+// names the way out when they are gone.
+func TestLakeLoader(t *testing.T) {
 	k := record.Key{City: "new york", Year: 2024, Month: 5}
 	med := 3.5
 	want := summary.Tables{
@@ -193,22 +196,51 @@ func TestReadSummaries(t *testing.T) {
 		AgencyDaily: []summary.AgencyDaily{{City: k.City, Day: 19860, Opened: 2, Closed: 1}},
 		Heat:        []summary.Heat{{City: k.City, Year: 2024, Month: 5, Weekday: 3, Hour: 23, Requests: 2}},
 	}
-	writeSummaries(t, root, k, want)
-	got, err := ReadSummaries(context.Background(), testStore(t), root, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, b := tableRows(want), tableRows(got); !equalStrings(a, b) {
-		t.Fatalf("read back\n%v\nwant\n%v", b, a)
-	}
-
-	t.Run("missing table", func(t *testing.T) {
-		os.Remove(filepath.Join(root, lake.SummaryPath(k), summary.TableGeo+".parquet"))
-		_, err := ReadSummaries(context.Background(), testStore(t), root, k)
-		if !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("ReadSummaries: %v, want fs.ErrNotExist", err)
+	ctx := context.Background()
+	// The old layout, written as old binaries wrote it.
+	oldLake := t.TempDir()
+	oldDir := filepath.Join(oldLake, "_summary", "new%20york", "2024-05")
+	for _, err := range []error{
+		lake.WriteParquet(filepath.Join(oldDir, "request_monthly.parquet"), want.Monthly),
+		lake.WriteParquet(filepath.Join(oldDir, "agency_daily.parquet"), want.AgencyDaily),
+		lake.WriteParquet(filepath.Join(oldDir, "request_heat.parquet"), want.Heat),
+		lake.WriteParquet(filepath.Join(oldDir, "request_geo.parquet"), want.Geo),
+	} {
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+	}
+	sums := writeSummaries(t, t.TempDir(), k, want)
+	for _, tc := range []struct {
+		name     string
+		lake     string
+		m        *lake.Manifest
+		geo      string // the group's request_geo file
+		wantHint string // in the error once that file is gone
+	}{
+		{"summary datasets", t.TempDir(), summariesManifest(sums),
+			filepath.Join(sums, "request_geo", "city=new%20york", "year=2024", "month=5", "part-00000.parquet"), "re-run the job"},
+		{"old layout", oldLake, &lake.Manifest{Job: "old"},
+			filepath.Join(oldDir, "request_geo.parquet"), "old layout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			load := LakeLoader(ctx, testStore(t), tc.lake, tc.m)
+			got, err := load(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := tableRows(want), tableRows(got); !equalStrings(a, b) {
+				t.Fatalf("read back\n%v\nwant\n%v", b, a)
+			}
+			if err := os.Remove(tc.geo); err != nil {
+				t.Fatal(err)
+			}
+			_, err = load(k)
+			if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), tc.wantHint) {
+				t.Fatalf("load without the geo file: %v, want fs.ErrNotExist saying %q", err, tc.wantHint)
+			}
+		})
+	}
 }
 
 func TestManifestGroups(t *testing.T) {

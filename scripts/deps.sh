@@ -44,7 +44,8 @@ minio() {
 }
 
 chromium() {
-  if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then return; fi
+  # type -P, not command -v: this function is itself called chromium.
+  if type -P chromium >/dev/null || [ -x /usr/bin/chromium ]; then return; fi
   apt_install chromium
 }
 

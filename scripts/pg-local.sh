@@ -9,20 +9,22 @@
 #   url      print the URL of the running server
 #   destroy  stop it and delete its data
 #
-# State lives under <repo>/.cache/pg (git-ignored): data/, postgres.log, port. The server trusts
+# State lives under $PG_LOCAL_DIR, default <repo>/.cache/pg (git-ignored): data/, postgres.log,
+# port. Messages go to stderr and never stop the script when stderr is gone (a `| tee` that
+# Ctrl-C killed): `stop` must still stop the server then. The server trusts
 # every connection from 127.0.0.1 and listens nowhere else. initdb refuses to run as root, so
 # as root the cluster is owned by, and runs as, the `postgres` user (apt-get install postgresql
 # creates it). Binaries: $PG_BIN, else the newest /usr/lib/postgresql/*/bin, else PATH.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-state=$repo/.cache/pg
+state=${PG_LOCAL_DIR:-$repo/.cache/pg}
 data=$state/data
 log=$state/postgres.log
 db=ireports
 
-die() { echo "pg-local: $*" >&2; exit 1; }
-say() { echo "pg-local: $*" >&2; }
+say() { echo "pg-local: $*" >&2 2>/dev/null || true; }
+die() { say "$*"; exit 1; }
 
 find_bin() {
   if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
@@ -92,10 +94,20 @@ start() {
   url
 }
 
+# stop returns once the postmaster has exited: pg_ctl stop -w returns when postmaster.pid is
+# gone, a moment before the process itself, and callers (make demo, its test) promise that
+# nothing is left running when they return.
 stop() {
   if running; then
+    local pid
+    pid=$(head -1 "$data/postmaster.pid" 2>/dev/null || true)
     say "stopping PostgreSQL on 127.0.0.1:$(port)"
-    as_pg "$bin/pg_ctl" stop -w -m fast -D "$data" >/dev/null
+    as_pg "$bin/pg_ctl" stop -w -t 60 -m fast -D "$data" >/dev/null
+    if [ -n "$pid" ]; then
+      local i
+      for i in $(seq 600); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+      die "PostgreSQL (pid $pid) did not exit within 60 s of its shutdown"
+    fi
   fi
 }
 

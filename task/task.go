@@ -114,6 +114,11 @@ type Map struct {
 	// State is the quote state at Start when known (split 0, or a re-run after the chain check);
 	// Unknown makes the reader speculate.
 	State csvsplit.State `json:"state"`
+	// TimeLayouts are the dialects detected for the file's "auto" time fields (field name →
+	// layout), the same in every task of the file. Nil when the schema has no such field;
+	// a worker given none for a schema that needs them detects them from the file's start,
+	// as the planner does.
+	TimeLayouts map[string]string `json:"time_layouts,omitempty"`
 
 	Reducers int `json:"reducers"`
 }
@@ -160,9 +165,10 @@ type Group struct {
 	Year  int    `json:"year"`
 	Month int    `json:"month"`
 	Rows  int64  `json:"rows"`
-	// Files are the group's files, paths relative to the lake root (and to the attempt's
-	// stage): the lake files, then the summary files.
-	Files []File `json:"files"`
+	// Files are the group's lake files, paths relative to the lake root (and to the
+	// attempt's stage); SummaryFiles its summary files, relative to the summaries root.
+	Files        []File `json:"files"`
+	SummaryFiles []File `json:"summary_files"`
 }
 
 // File is one file a reduce attempt wrote, described so that the commit need not read it.
@@ -183,5 +189,7 @@ type ReduceResult struct {
 	// (rows of requests the job's records did not update).
 	Carried int64   `json:"carried,omitempty"`
 	Groups  []Group `json:"groups"`
-	Dir     string  `json:"dir"` // the attempt directory holding the files
+	Dir     string  `json:"dir"` // the attempt's stage of the lake (lake.Stage.Dir)
+	// SummaryDir is the attempt's stage of the summaries root.
+	SummaryDir string `json:"summary_dir"`
 }

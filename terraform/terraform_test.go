@@ -939,7 +939,7 @@ func TestClusterJob(t *testing.T) {
 		_, p := it.Element()
 		prefixes = append(prefixes, p.AsString())
 	}
-	for _, out := range []string{spec.Output.Parquet, spec.Output.Rejects} {
+	for _, out := range []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects} {
 		rel, ok := strings.CutPrefix(out, lake+"/")
 		if !ok {
 			t.Errorf("output %s is not in the lake bucket %s", out, lake)

@@ -256,9 +256,9 @@ variable "lake_bucket_name" {
 }
 
 variable "lake_output_prefixes" {
-  description = "Key prefixes of the job outputs in the lake bucket (the job file's output parquet and rejects, without s3://bucket/). Their <prefix>/_temporary/ attempt files expire by lifecycle rule; cluster.job writes to requests and rejects."
+  description = "Key prefixes of the job outputs in the lake bucket (the job file's output parquet, summaries and rejects, without s3://bucket/). Their <prefix>/_temporary/ attempt files expire by lifecycle rule; cluster.job writes to requests, summaries (beside requests, by default) and rejects."
   type        = list(string)
-  default     = ["requests", "rejects"]
+  default     = ["requests", "summaries", "rejects"]
 
   validation {
     condition     = alltrue([for p in var.lake_output_prefixes : can(regex("^[A-Za-z0-9_=.-]+(/[A-Za-z0-9_=.-]+)*$", p))])

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -115,34 +116,28 @@ func (s *Server) apiMap(ctx context.Context, p params, md *metadata) (any, error
 		args = append(args, typ)
 	}
 	q += ` GROUP BY lat_bin, lon_bin ORDER BY lat_bin, lon_bin`
-	out := struct {
-		City       string            `json:"city"`
-		Period     map[string]string `json:"period"`
-		Type       string            `json:"type"`
-		BinDegrees float64           `json:"bin_degrees"`
-		Lat        []float64         `json:"lat"` // bin centres
-		Lon        []float64         `json:"lon"`
-		Requests   []int64           `json:"requests"`
-		Total      int64             `json:"total"`
-		Message    string            `json:"message"`
-	}{City: c.ID, Period: pd.json(), Type: p.get("type"), BinDegrees: summary.GeoBinDegrees,
-		Lat: []float64{}, Lon: []float64{}, Requests: []int64{}}
-	half := summary.GeoBinDegrees / 2
+	out := &mapResult{City: c.ID, Period: pd.json(), Type: p.get("type"), BinDegrees: summary.GeoBinDegrees,
+		Lat: []float64{}, Lon: []float64{}, Requests: []int64{}, pd: pd}
+	var bins []geoBin
 	err = s.query(ctx, q, args, func(rows *sql.Rows) error {
-		var lat, lon float64
-		var n int64
-		if err := rows.Scan(&lat, &lon, &n); err != nil {
+		var b geoBin
+		if err := rows.Scan(&b.lat, &b.lon, &b.n); err != nil {
 			return err
 		}
-		out.Lat = append(out.Lat, round(lat+half, 6))
-		out.Lon = append(out.Lon, round(lon+half, 6))
-		out.Requests = append(out.Requests, n)
-		out.Total += n
+		bins = append(bins, b)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	half := summary.GeoBinDegrees / 2
+	for _, b := range bins {
+		out.Lat = append(out.Lat, round(b.lat+half, 6))
+		out.Lon = append(out.Lon, round(b.lon+half, 6))
+		out.Requests = append(out.Requests, b.n)
+		out.Total += b.n
+	}
+	out.Outline = outline(bins, summary.GeoBinDegrees, outlineShare)
 	if out.Total == 0 {
 		what := "requests with a location"
 		if !allTypes {
@@ -151,6 +146,42 @@ func (s *Server) apiMap(ctx context.Context, p params, md *metadata) (any, error
 		out.Message = noData(what, c.Name, pd)
 	}
 	return out, nil
+}
+
+// mapResult is /api/map's answer.
+type mapResult struct {
+	City       string            `json:"city"`
+	Period     map[string]string `json:"period"`
+	Type       string            `json:"type"`
+	BinDegrees float64           `json:"bin_degrees"`
+	Lat        []float64         `json:"lat"` // bin centres
+	Lon        []float64         `json:"lon"`
+	Requests   []int64           `json:"requests"`
+	Total      int64             `json:"total"`
+	// Outline is a light outline of where the requests are: see outline.
+	Outline polygon `json:"outline"`
+	Message string  `json:"message"`
+
+	pd period
+}
+
+func (m *mapResult) table(part string) (*table, error) {
+	if err := noPart(part); err != nil {
+		return nil, err
+	}
+	t := &table{name: nameOf("map", m.City, m.pd.fileLabel()), header: []string{"city", "request_type", "lat", "lon", "requests"}}
+	for i := range m.Lat {
+		t.rows = append(t.rows, []any{m.City, m.Type, m.Lat[i], m.Lon[i], m.Requests[i]})
+	}
+	return t, nil
+}
+
+// noPart refuses chart=NAME for an endpoint that draws one chart.
+func noPart(part string) error {
+	if part != "" {
+		return badf("chart: this endpoint has one chart; leave chart out")
+	}
+	return nil
 }
 
 func labelOf(key, none string) string {
@@ -193,13 +224,7 @@ func (s *Server) apiTopTypes(ctx context.Context, p params, md *metadata) (any, 
 	if err != nil {
 		return nil, err
 	}
-	out := struct {
-		City    string            `json:"city"`
-		Period  map[string]string `json:"period"`
-		Total   int64             `json:"total"`
-		Types   []share           `json:"types"`
-		Message string            `json:"message"`
-	}{City: c.ID, Period: pd.json(), Types: []share{}}
+	out := &topTypesResult{City: c.ID, Period: pd.json(), Types: []share{}, pd: pd}
 	var rows []struct {
 		typ string
 		n   int64
@@ -229,6 +254,28 @@ GROUP BY request_type ORDER BY n DESC, request_type LIMIT $6`
 		out.Message = noData("data", c.Name, pd)
 	}
 	return out, nil
+}
+
+// topTypesResult is /api/top-types's answer.
+type topTypesResult struct {
+	City    string            `json:"city"`
+	Period  map[string]string `json:"period"`
+	Total   int64             `json:"total"`
+	Types   []share           `json:"types"`
+	Message string            `json:"message"`
+
+	pd period
+}
+
+func (r *topTypesResult) table(part string) (*table, error) {
+	if err := noPart(part); err != nil {
+		return nil, err
+	}
+	t := &table{name: nameOf("top-types", r.City, r.pd.fileLabel()), header: []string{"city", "request_type", "requests", "share"}}
+	for _, x := range r.Types {
+		t.rows = append(t.rows, []any{r.City, x.Label, x.Requests, x.Share})
+	}
+	return t, nil
 }
 
 // apiCompare compares the top request types of up to three cities: the union of each
@@ -291,20 +338,7 @@ WHERE city = ANY($1)` + inPeriod + ` GROUP BY city, request_type`
 	}
 	slices.SortFunc(union, func(a, b string) int { return cmp.Or(cmp.Compare(best[b], best[a]), cmp.Compare(a, b)) })
 
-	type series struct {
-		City     string    `json:"city"`
-		Name     string    `json:"name"`
-		Total    int64     `json:"total"`
-		Requests []int64   `json:"requests"` // per type of Types
-		Shares   []float64 `json:"shares"`
-		Message  string    `json:"message"`
-	}
-	out := struct {
-		Period  map[string]string `json:"period"`
-		Types   []share           `json:"types"` // Requests and Share: summed over the cities
-		Series  []series          `json:"series"`
-		Message string            `json:"message"`
-	}{Period: pd.json(), Types: []share{}, Series: []series{}}
+	out := &compareResult{Period: pd.json(), Types: []share{}, Series: []compareSeries{}, pd: pd}
 	var all int64
 	for _, c := range cities {
 		all += totals[c.ID]
@@ -318,7 +352,7 @@ WHERE city = ANY($1)` + inPeriod + ` GROUP BY city, request_type`
 	}
 	var empty []string
 	for _, c := range cities {
-		se := series{City: c.ID, Name: c.Name, Total: totals[c.ID], Requests: []int64{}, Shares: []float64{}}
+		se := compareSeries{City: c.ID, Name: c.Name, Total: totals[c.ID], Requests: []int64{}, Shares: []float64{}}
 		for _, t := range union {
 			k := counts[c.ID][t]
 			se.Requests = append(se.Requests, k)
@@ -334,6 +368,43 @@ WHERE city = ANY($1)` + inPeriod + ` GROUP BY city, request_type`
 		out.Message = noData("data", joinNames(empty), pd)
 	}
 	return out, nil
+}
+
+// compareResult is /api/compare's answer.
+type compareResult struct {
+	Period  map[string]string `json:"period"`
+	Types   []share           `json:"types"` // Requests and Share: summed over the cities
+	Series  []compareSeries   `json:"series"`
+	Message string            `json:"message"`
+
+	pd period
+}
+
+// compareSeries is one city's counts and shares of the compared types.
+type compareSeries struct {
+	City     string    `json:"city"`
+	Name     string    `json:"name"`
+	Total    int64     `json:"total"`
+	Requests []int64   `json:"requests"` // per type of Types
+	Shares   []float64 `json:"shares"`
+	Message  string    `json:"message"`
+}
+
+func (r *compareResult) table(part string) (*table, error) {
+	if err := noPart(part); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, se := range r.Series {
+		ids = append(ids, se.City)
+	}
+	t := &table{name: nameOf("compare", strings.Join(ids, "_"), r.pd.fileLabel()), header: []string{"city", "request_type", "requests", "share"}}
+	for _, se := range r.Series {
+		for i, typ := range r.Types {
+			t.rows = append(t.rows, []any{se.City, typ.Label, se.Requests[i], se.Shares[i]})
+		}
+	}
+	return t, nil
 }
 
 // joinNames joins names as prose: "A", "A or B", "A, B or C".
@@ -385,18 +456,7 @@ WHERE city = ANY($1)` + inPeriod + ` GROUP BY 1, 2`
 	if err != nil {
 		return nil, err
 	}
-	type series struct {
-		City     string   `json:"city"`
-		Name     string   `json:"name"`
-		Months   []string `json:"months"`   // YYYY-MM, every month from the first to the last
-		Requests []*int64 `json:"requests"` // null: no rows for the month
-		Total    int64    `json:"total"`
-	}
-	out := struct {
-		Period  map[string]string `json:"period"`
-		Series  []series          `json:"series"`
-		Message string            `json:"message"`
-	}{Period: pd.json(), Series: []series{}}
+	out := &monthlyResult{Period: pd.json(), Series: []monthlySeries{}, pd: pd}
 	var names []string
 	for _, c := range cities {
 		names = append(names, c.Name)
@@ -404,7 +464,7 @@ WHERE city = ANY($1)` + inPeriod + ` GROUP BY 1, 2`
 		if !pd.all {
 			from, to = max(from, pd.from), min(to, pd.to)
 		}
-		se := series{City: c.ID, Name: c.Name, Months: []string{}, Requests: []*int64{}}
+		se := monthlySeries{City: c.ID, Name: c.Name, Months: []string{}, Requests: []*int64{}}
 		for m := from; m <= to; m++ {
 			se.Months = append(se.Months, m.String())
 			// A month without rows is null, not 0: the exports may simply not cover it.
@@ -427,6 +487,37 @@ WHERE city = ANY($1)` + inPeriod + ` GROUP BY 1, 2`
 		out.Message = noData("data", joinNames(names), pd)
 	}
 	return out, nil
+}
+
+// monthlyResult is /api/monthly's answer.
+type monthlyResult struct {
+	Period  map[string]string `json:"period"`
+	Series  []monthlySeries   `json:"series"`
+	Message string            `json:"message"`
+
+	pd period
+}
+
+// monthlySeries is one city's requests per month.
+type monthlySeries struct {
+	City     string   `json:"city"`
+	Name     string   `json:"name"`
+	Months   []string `json:"months"`   // YYYY-MM, every month from the first to the last
+	Requests []*int64 `json:"requests"` // null: no rows for the month
+	Total    int64    `json:"total"`
+}
+
+func (r *monthlyResult) table(part string) (*table, error) {
+	if err := noPart(part); err != nil {
+		return nil, err
+	}
+	t := &table{name: nameOf("monthly", r.pd.fileLabel()), header: []string{"city", "month", "requests"}}
+	for _, se := range r.Series {
+		for i, m := range se.Months {
+			t.rows = append(t.rows, []any{se.City, m, se.Requests[i]})
+		}
+	}
+	return t, nil
 }
 
 // groupStat is one request_monthly row's resolution figures, weighted by its closed count
@@ -495,34 +586,19 @@ FROM request_monthly WHERE city = $1` + inPeriod
 	if err != nil {
 		return nil, err
 	}
-	type agency struct {
-		Value       string   `json:"value"`
-		Label       string   `json:"label"`
-		Requests    int64    `json:"requests"`
-		Closed      int64    `json:"closed"`
-		MedianHours *float64 `json:"median_hours"`
-		P90Hours    *float64 `json:"p90_hours"`
-	}
-	out := struct {
-		City     string            `json:"city"`
-		Period   map[string]string `json:"period"`
-		Agencies []agency          `json:"agencies"` // by requests, most first
-		Omitted  int               `json:"omitted"`  // agencies beyond n, or without a resolution time
-		Note     string            `json:"note"`
-		Message  string            `json:"message"`
-	}{City: c.ID, Period: pd.json(), Agencies: []agency{}, Note: resolutionNote}
+	out := &resolutionResult{City: c.ID, Period: pd.json(), Agencies: []agencyResolution{}, Note: resolutionNote, pd: pd}
 	for key, r := range byAgency {
 		if r.median() == nil {
 			out.Omitted++
 			continue
 		}
-		a := agency{Value: key, Label: key, Requests: r.requests, Closed: r.closed, MedianHours: r.median(), P90Hours: r.p90()}
+		a := agencyResolution{Value: key, Label: key, Requests: r.requests, Closed: r.closed, MedianHours: r.median(), P90Hours: r.p90()}
 		if key == "" {
 			a.Value, a.Label = noneValue, "(no agency)"
 		}
 		out.Agencies = append(out.Agencies, a)
 	}
-	slices.SortFunc(out.Agencies, func(a, b agency) int {
+	slices.SortFunc(out.Agencies, func(a, b agencyResolution) int {
 		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Label, b.Label))
 	})
 	if len(out.Agencies) > n {
@@ -533,6 +609,40 @@ FROM request_monthly WHERE city = $1` + inPeriod
 		out.Message = noData("closed requests with a resolution time", c.Name, pd)
 	}
 	return out, nil
+}
+
+// resolutionResult is /api/resolution's answer.
+type resolutionResult struct {
+	City     string             `json:"city"`
+	Period   map[string]string  `json:"period"`
+	Agencies []agencyResolution `json:"agencies"` // by requests, most first
+	Omitted  int                `json:"omitted"`  // agencies beyond n, or without a resolution time
+	Note     string             `json:"note"`
+	Message  string             `json:"message"`
+
+	pd period
+}
+
+// agencyResolution is one agency's resolution time.
+type agencyResolution struct {
+	Value       string   `json:"value"`
+	Label       string   `json:"label"`
+	Requests    int64    `json:"requests"`
+	Closed      int64    `json:"closed"`
+	MedianHours *float64 `json:"median_hours"`
+	P90Hours    *float64 `json:"p90_hours"`
+}
+
+func (r *resolutionResult) table(part string) (*table, error) {
+	if err := noPart(part); err != nil {
+		return nil, err
+	}
+	t := &table{name: nameOf("resolution", r.City, r.pd.fileLabel()),
+		header: []string{"city", "agency", "requests", "closed", "median_hours", "p90_hours"}}
+	for _, a := range r.Agencies {
+		t.rows = append(t.rows, []any{r.City, a.Label, a.Requests, a.Closed, a.MedianHours, a.P90Hours})
+	}
+	return t, nil
 }
 
 func round(x float64, digits int) float64 {

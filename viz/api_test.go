@@ -426,6 +426,12 @@ func testValidation(t *testing.T, e *env) {
 		{"long value", "/api/map?city=" + strings.Repeat("a", 201), 400, "longer than 200"},
 		{"control character", "/api/map?city=sf%0a", 400, "control characters"},
 		{"invalid UTF-8", "/api/map?city=%ff", 400, "not UTF-8"},
+		{"unknown format", "/api/map?city=sf&format=xml", 400, `format: "xml" is not a format: json or csv`},
+		{"format of a list", "/api/cities?format=csv", 400, `unknown parameter "format": this endpoint takes none`},
+		{"chart without csv", "/api/review?city=sf&chart=daily", 400, "chart: only with format=csv"},
+		{"review csv without chart", "/api/review?city=sf&format=csv", 400, "this endpoint has several charts; give format=csv with chart= one of daily, heat-recent"},
+		{"unknown chart", "/api/review?city=sf&format=csv&chart=pie", 400, `chart: "pie" is not a chart of this endpoint`},
+		{"chart of a one-chart endpoint", "/api/map?city=sf&format=csv&chart=daily", 400, `unknown parameter "chart"`},
 		{"no such endpoint", "/api/nope", 404, "no such endpoint"},
 		{"no such asset", "/static/nope.js", 404, "no such file"},
 	} {
@@ -478,19 +484,20 @@ var hostile = []string{
 	`${7*7}`,
 }
 
-// endpoints lists each API endpoint with valid values for its parameters.
+// endpoints lists each API endpoint with valid values for its parameters. The charts'
+// endpoints are asked for their CSV, so that format and chart get the hostile values too.
 var endpoints = []struct {
 	path   string
 	params map[string]string
 }{
 	{"/api/agencies", map[string]string{"city": "sf"}},
 	{"/api/request-types", map[string]string{"city": "sf"}},
-	{"/api/map", map[string]string{"city": "sf", "from": "2012-01", "to": "2012-12", "type": "Abandoned Vehicle"}},
-	{"/api/top-types", map[string]string{"city": "sf", "from": "2012-01", "to": "2012-12", "n": "5"}},
-	{"/api/compare", map[string]string{"cities": "sf,la", "from": "2012-01", "to": "2017-12", "n": "5"}},
-	{"/api/monthly", map[string]string{"cities": "sf,la", "from": "2012-01", "to": "2017-12"}},
-	{"/api/resolution", map[string]string{"city": "sf", "from": "2012-01", "to": "2012-12", "n": "10"}},
-	{"/api/review", map[string]string{"city": "sf", "agency": "DPW Ops Queue", "end": "2015-06", "recent": "2", "history": "12"}},
+	{"/api/map", map[string]string{"city": "sf", "from": "2012-01", "to": "2012-12", "type": "Abandoned Vehicle", "format": "csv"}},
+	{"/api/top-types", map[string]string{"city": "sf", "from": "2012-01", "to": "2012-12", "n": "5", "format": "csv"}},
+	{"/api/compare", map[string]string{"cities": "sf,la", "from": "2012-01", "to": "2017-12", "n": "5", "format": "csv"}},
+	{"/api/monthly", map[string]string{"cities": "sf,la", "from": "2012-01", "to": "2017-12", "format": "json"}},
+	{"/api/resolution", map[string]string{"city": "sf", "from": "2012-01", "to": "2012-12", "n": "10", "format": "csv"}},
+	{"/api/review", map[string]string{"city": "sf", "agency": "DPW Ops Queue", "end": "2015-06", "recent": "2", "history": "12", "format": "csv", "chart": "heat-difference"}},
 }
 
 func testHostile(t *testing.T, e *env) {

@@ -75,7 +75,7 @@ func newBrowser(t *testing.T, base string) *browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.NoFirstRun,
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 1000),
+		chromedp.WindowSize(1400, 1000), // the width the pages are laid out for
 		// A loaded 2-core machine can take more than the default 20 s to start Chromium.
 		chromedp.WSURLReadTimeout(90*time.Second),
 		// Headless Chromium reports a device that cannot hover, where Plotly shows its
@@ -156,14 +156,29 @@ const chartsJS = `[...document.querySelectorAll('.chart')].map((d) => {
 const settled = `document.body.dataset.busy === '0' && [...document.querySelectorAll('.chart')].every((d) => d.dataset.state)`
 
 // open loads path and waits until every chart is drawn.
-func (b *browser) open(path string) []chartState {
+func (b *browser) open(path string) []chartState { return b.openAt(b.base, path) }
+
+// openAt is open on another server, at base.
+func (b *browser) openAt(base, path string) []chartState {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+path)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+path)); err != nil {
 		b.t.Fatalf("open %s: %v", path, err)
 	}
 	return b.wait(ctx, path)
+}
+
+// eval evaluates a JavaScript expression in the page and decodes its value into T.
+func eval[T any](b *browser, js string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		b.t.Fatalf("%.80s: %v", js, err)
+	}
+	return v
 }
 
 func (b *browser) wait(ctx context.Context, what string) []chartState {
@@ -218,7 +233,8 @@ func (b *browser) text(id string) string {
 // screenshot writes the whole page as name.png in the artifacts folder.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	// Generous: a full-page screenshot of a loaded 2-core machine can take half a minute.
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -361,5 +377,6 @@ func testBrowser(t *testing.T, e *env) {
 			b.screenshot("review-" + c.ID)
 		}
 	})
+	testChartsRead(t, b, e, md)
 	t.Logf("browser: %.1fs", time.Since(start).Seconds())
 }

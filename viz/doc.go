@@ -11,6 +11,9 @@
 //     in purple — as a daily line, weekday × hour heat maps, average counts and resolution
 //     performance.
 //
+// Both open on the city with the most requests unless the URL names one (?city=sf); every
+// control is kept in the URL, so a view can be bookmarked.
+//
 // Every chart is drawn in the browser by plotly.js from one endpoint under /api/ (see
 // routes in server.go). The server reads plotly.js from disk — the npm package
 // plotly.js-dist-min that the build installs under node_modules — and serves it itself, so
@@ -22,7 +25,8 @@
 //	/api/cities                                   cities with their months, days and requests
 //	/api/agencies?city                            a city's agencies, busiest first
 //	/api/request-types?city                       a city's request types, busiest first
-//	/api/map?city&from&to&type                    request_geo bins (centres, requests)
+//	/api/map?city&from&to&type                    request_geo bins (centres, requests), and an
+//	                                              outline of where they are (outline.go)
 //	/api/top-types?city&from&to&n                 the n (5) most requested types, with shares
 //	/api/compare?cities=a,b,c&from&to&n           each city's top n types, counts and shares
 //	/api/monthly?cities&from&to                   requests per month per city
@@ -30,6 +34,10 @@
 //	/api/review?city&agency&end&recent&history    the agency daily review (see review.go)
 //
 // A city's endpoints default to the city's whole range; the cross-city ones to all time.
+// The charts' endpoints (all but the first three) also answer format=csv with the chart's
+// rows as a CSV download (csv.go); the review, which draws five charts, takes chart=daily,
+// heat-recent, heat-historical, heat-difference or resolution with it. Each chart on the
+// pages links to its CSV.
 //
 // Rules the API keeps, and callers can rely on:
 //

@@ -38,14 +38,14 @@ func normalizeJob(data, out string) string {
 		}
 		b.WriteString("  }\n")
 	}
-	fmt.Fprintf(&b, "  output {\n    parquet = %q\n    rejects = %q\n  }\n}\n",
-		filepath.Join(out, "requests"), filepath.Join(out, "rejects"))
+	fmt.Fprintf(&b, "  output {\n    parquet = %q\n    summaries = %q\n    rejects = %q\n  }\n}\n",
+		filepath.Join(out, "requests"), filepath.Join(out, "summaries"), filepath.Join(out, "rejects"))
 	return b.String()
 }
 
 // loadRealData runs the normalize job over the five cities on a local cluster of two
-// workers, then publishes the summaries from the lake's _summary/ files into db (migrated
-// here), as `coordinator run` followed by `coordinator publish` would.
+// workers, then publishes the summaries from the summary datasets beside the lake into db
+// (migrated here), as `coordinator run` followed by `coordinator publish` would.
 func loadRealData(t testing.TB, ctx context.Context, db *sql.DB) {
 	t.Helper()
 	data := testenv.RealData(t)
@@ -84,7 +84,7 @@ func loadRealData(t testing.TB, ctx context.Context, db *sql.DB) {
 	run := pgsink.JobRun{ID: res.Job, Name: spec.Name, Status: res.Status, Started: start, Finished: time.Now(),
 		RecordsIn: res.RecordsIn, RecordsOut: res.RecordsOut, RecordsRejected: res.Rejected,
 		Duplicates: res.DuplicatesRemoved, Groups: res.Groups}
-	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, root)); err != nil {
+	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, root, m)); err != nil {
 		t.Fatal(err)
 	}
 }

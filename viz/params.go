@@ -53,7 +53,31 @@ func parseParams(r *http.Request, allowed ...string) (params, error) {
 			return params{}, err
 		}
 	}
+	if err := checkFormat(v, slices.Contains(allowed, "chart")); err != nil {
+		return params{}, err
+	}
 	return params{v}, nil
+}
+
+// checkFormat checks format (json, the default, or csv) and chart, which names one chart
+// of an endpoint that has several (see reviewCharts): given only with format=csv, and then
+// required when several is set.
+func checkFormat(v url.Values, several bool) error {
+	format, chart := v.Get("format"), v.Get("chart")
+	switch format {
+	case "", "json", "csv":
+	default:
+		return badf("format: %s is not a format: json or csv", quote(format))
+	}
+	switch {
+	case chart != "" && format != "csv":
+		return badf("chart: only with format=csv")
+	case chart != "" && !slices.Contains(reviewCharts, chart):
+		return badf("chart: %s is not a chart of this endpoint: %s", quote(chart), strings.Join(reviewCharts, ", "))
+	case chart == "" && format == "csv" && several:
+		return badf("chart: this endpoint has several charts; give format=csv with chart= one of %s", strings.Join(reviewCharts, ", "))
+	}
+	return nil
 }
 
 func checkValue(name, s string) error {
@@ -257,6 +281,17 @@ func (pd period) display() string {
 		return strings.TrimPrefix(l, "in ")
 	}
 	return pd.from.label() + " – " + pd.to.label()
+}
+
+// fileLabel names the period in a file name: "2012-03_2013-05", "2012-03", "" for all time.
+func (pd period) fileLabel() string {
+	switch {
+	case pd.all:
+		return ""
+	case pd.from == pd.to:
+		return pd.from.String()
+	}
+	return pd.from.String() + "_" + pd.to.String()
 }
 
 // int returns the integer parameter name in [lo, hi], or def when absent.

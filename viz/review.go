@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -261,13 +263,7 @@ FROM request_monthly WHERE city = $1` + inPeriod + f
 	}
 	recent, hist := stats(rw, rDays, recentMonths, recentN, &win[1]), stats(hw, hDays, histMonths, histN, &win[0])
 
-	type diff struct {
-		AvgPerDay   *float64 `json:"avg_per_day"` // recent − historical
-		AvgPct      *float64 `json:"avg_pct"`     // change relative to historical, %
-		MedianHours *float64 `json:"median_hours"`
-		P90Hours    *float64 `json:"p90_hours"`
-	}
-	var d diff
+	var d reviewDiff
 	if recent.AvgPerDay != nil && hist.AvgPerDay != nil {
 		d.AvgPerDay = roundPtr(ptr(*recent.AvgPerDay-*hist.AvgPerDay), 2)
 		if *hist.AvgPerDay > 0 {
@@ -281,14 +277,6 @@ FROM request_monthly WHERE city = $1` + inPeriod + f
 		d.P90Hours = roundPtr(ptr(*recent.P90Hours-*hist.P90Hours), 2)
 	}
 
-	type resolutionSeries struct {
-		Months      []string   `json:"months"`
-		Window      []string   `json:"window"` // "historical" or "recent", per month
-		MedianHours []*float64 `json:"median_hours"`
-		P90Hours    []*float64 `json:"p90_hours"`
-		Requests    []int64    `json:"requests"`
-		Message     string     `json:"message"`
-	}
 	rs := resolutionSeries{Months: []string{}, Window: []string{}, MedianHours: []*float64{}, P90Hours: []*float64{}, Requests: []int64{}}
 	anyResolution := false
 	for m := histFrom; m <= end; m++ {
@@ -305,34 +293,8 @@ FROM request_monthly WHERE city = $1` + inPeriod + f
 	}
 
 	both := period{from: histFrom, to: end}
-	out := struct {
-		City        string      `json:"city"`
-		CityName    string      `json:"city_name"`
-		Agency      string      `json:"agency"` // as given; "" for all
-		AgencyLabel string      `json:"agency_label"`
-		Recent      windowStats `json:"recent"`
-		Historical  windowStats `json:"historical"`
-		Difference  diff        `json:"difference"`
-		Daily       struct {
-			Recent     dailySeries `json:"recent"`
-			Historical dailySeries `json:"historical"`
-			Message    string      `json:"message"`
-		} `json:"daily"`
-		Heat struct {
-			Weekdays          []string    `json:"weekdays"`
-			Unit              string      `json:"unit"`
-			Recent            [][]float64 `json:"recent"`
-			Historical        [][]float64 `json:"historical"`
-			Difference        [][]float64 `json:"difference"`
-			RecentMessage     string      `json:"recent_message"`
-			HistoricalMessage string      `json:"historical_message"`
-			DifferenceMessage string      `json:"difference_message"`
-		} `json:"heat"`
-		Resolution resolutionSeries `json:"resolution"`
-		Notes      []string         `json:"notes"`
-		Message    string           `json:"message"`
-	}{City: c.ID, CityName: c.Name, Agency: p.get("agency"), AgencyLabel: agencyLabel,
-		Recent: recent, Historical: hist, Difference: d, Resolution: rs, Notes: []string{}}
+	out := &reviewResult{City: c.ID, CityName: c.Name, Agency: p.get("agency"), AgencyLabel: agencyLabel,
+		Recent: recent, Historical: hist, Difference: d, Resolution: rs, Notes: []string{}, end: end}
 	out.Daily.Recent, out.Daily.Historical = recentDaily, histDaily
 	out.Heat.Weekdays, out.Heat.Unit = weekdayNames, "requests per week"
 	out.Heat.Recent, out.Heat.Historical, out.Heat.Difference = heatRecent, heatHist, heatDiff
@@ -372,6 +334,99 @@ FROM request_monthly WHERE city = $1` + inPeriod + f
 		out.Resolution.Message = noData("closed requests with a resolution time", who, both)
 	}
 	return out, nil
+}
+
+// reviewResult is /api/review's answer.
+type reviewResult struct {
+	City        string      `json:"city"`
+	CityName    string      `json:"city_name"`
+	Agency      string      `json:"agency"` // as given; "" for all
+	AgencyLabel string      `json:"agency_label"`
+	Recent      windowStats `json:"recent"`
+	Historical  windowStats `json:"historical"`
+	Difference  reviewDiff  `json:"difference"`
+	Daily       struct {
+		Recent     dailySeries `json:"recent"`
+		Historical dailySeries `json:"historical"`
+		Message    string      `json:"message"`
+	} `json:"daily"`
+	Heat struct {
+		Weekdays          []string    `json:"weekdays"`
+		Unit              string      `json:"unit"`
+		Recent            [][]float64 `json:"recent"`
+		Historical        [][]float64 `json:"historical"`
+		Difference        [][]float64 `json:"difference"`
+		RecentMessage     string      `json:"recent_message"`
+		HistoricalMessage string      `json:"historical_message"`
+		DifferenceMessage string      `json:"difference_message"`
+	} `json:"heat"`
+	Resolution resolutionSeries `json:"resolution"`
+	Notes      []string         `json:"notes"`
+	Message    string           `json:"message"`
+
+	end month
+}
+
+// reviewDiff is recent against historical.
+type reviewDiff struct {
+	AvgPerDay   *float64 `json:"avg_per_day"` // recent − historical
+	AvgPct      *float64 `json:"avg_pct"`     // change relative to historical, %
+	MedianHours *float64 `json:"median_hours"`
+	P90Hours    *float64 `json:"p90_hours"`
+}
+
+// resolutionSeries is the resolution time per month of both windows.
+type resolutionSeries struct {
+	Months      []string   `json:"months"`
+	Window      []string   `json:"window"` // "historical" or "recent", per month
+	MedianHours []*float64 `json:"median_hours"`
+	P90Hours    []*float64 `json:"p90_hours"`
+	Requests    []int64    `json:"requests"`
+	Message     string     `json:"message"`
+}
+
+// reviewCharts are the review's charts, as chart=NAME names them with format=csv.
+var reviewCharts = []string{"daily", "heat-recent", "heat-historical", "heat-difference", "resolution"}
+
+func (r *reviewResult) table(part string) (*table, error) {
+	agency := ""
+	if r.Agency != "" {
+		agency = "agency"
+	}
+	name := func(chart string) string { return nameOf("review-"+chart, r.City, agency, r.end.String()) }
+	who := []any{r.City, r.AgencyLabel}
+	switch part {
+	case "daily":
+		t := &table{name: name(part), header: []string{"city", "agency", "window", "day", "opened"}}
+		for _, w := range []struct {
+			name string
+			s    dailySeries
+		}{{"historical", r.Daily.Historical}, {"recent", r.Daily.Recent}} {
+			for i, day := range w.s.Days {
+				t.rows = append(t.rows, append(slices.Clone(who), w.name, day, w.s.Opened[i]))
+			}
+		}
+		return t, nil
+	case "heat-recent", "heat-historical", "heat-difference":
+		z := map[string][][]float64{"heat-recent": r.Heat.Recent, "heat-historical": r.Heat.Historical, "heat-difference": r.Heat.Difference}[part]
+		t := &table{name: name(part), header: []string{"city", "agency", "weekday", "hour", "requests_per_week"}}
+		for row, values := range z {
+			for h, v := range values {
+				t.rows = append(t.rows, append(slices.Clone(who), r.Heat.Weekdays[row], h, v))
+			}
+		}
+		return t, nil
+	case "resolution":
+		s := r.Resolution
+		t := &table{name: name(part), header: []string{"city", "agency", "window", "month", "requests", "median_hours", "p90_hours"}}
+		for i, m := range s.Months {
+			t.rows = append(t.rows, append(slices.Clone(who), s.Window[i], m, s.Requests[i], s.MedianHours[i], s.P90Hours[i]))
+		}
+		return t, nil
+	case "":
+		return nil, badf("chart: the review has several charts; give chart=%s", strings.Join(reviewCharts, ", chart="))
+	}
+	return nil, badf("chart: %s is not a chart of the review: %s", quote(part), strings.Join(reviewCharts, ", "))
 }
 
 func ptr[T any](v T) *T { return &v }

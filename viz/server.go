@@ -77,7 +77,8 @@ func New(cfg Config) (*Server, error) {
 }
 
 // routes registers every endpoint. The API's parameters are listed beside each route: a
-// request with any other parameter is refused.
+// request with any other parameter is refused. The charts' endpoints take format=csv (see
+// respond).
 func (s *Server) routes() {
 	s.Handle("GET /{$}", s.page("overview"))
 	s.Handle("GET /review", s.page("review"))
@@ -88,12 +89,12 @@ func (s *Server) routes() {
 	s.Handle("GET /api/cities", s.api(s.apiCities))
 	s.Handle("GET /api/agencies", s.api(s.apiAgencies, "city"))
 	s.Handle("GET /api/request-types", s.api(s.apiRequestTypes, "city"))
-	s.Handle("GET /api/map", s.api(s.apiMap, "city", "from", "to", "type"))
-	s.Handle("GET /api/top-types", s.api(s.apiTopTypes, "city", "from", "to", "n"))
-	s.Handle("GET /api/compare", s.api(s.apiCompare, "cities", "from", "to", "n"))
-	s.Handle("GET /api/monthly", s.api(s.apiMonthly, "cities", "from", "to"))
-	s.Handle("GET /api/resolution", s.api(s.apiResolution, "city", "from", "to", "n"))
-	s.Handle("GET /api/review", s.api(s.apiReview, "city", "agency", "end", "recent", "history"))
+	s.Handle("GET /api/map", s.api(s.apiMap, "city", "from", "to", "type", "format"))
+	s.Handle("GET /api/top-types", s.api(s.apiTopTypes, "city", "from", "to", "n", "format"))
+	s.Handle("GET /api/compare", s.api(s.apiCompare, "cities", "from", "to", "n", "format"))
+	s.Handle("GET /api/monthly", s.api(s.apiMonthly, "cities", "from", "to", "format"))
+	s.Handle("GET /api/resolution", s.api(s.apiResolution, "city", "from", "to", "n", "format"))
+	s.Handle("GET /api/review", s.api(s.apiReview, "city", "agency", "end", "recent", "history", "format", "chart"))
 	s.Handle("GET /api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	}))
@@ -273,7 +274,7 @@ func (s *Server) query(ctx context.Context, q string, args []any, scan func(*sql
 type apiFunc func(ctx context.Context, p params, md *metadata) (any, error)
 
 // api turns fn into a handler: parameters checked against names, the request's database
-// time bounded by QueryTimeout, errors classified, the result written as JSON.
+// time bounded by QueryTimeout, errors classified, the result written as JSON (or CSV).
 func (s *Server) api(fn apiFunc, names ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := parseParams(r, names...)
@@ -293,7 +294,7 @@ func (s *Server) api(fn apiFunc, names ...string) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.writeJSON(w, r, v)
+		s.respond(w, r, p, v)
 	})
 }
 

@@ -28,6 +28,9 @@ type env struct {
 	admin *sql.DB // superuser, for the tests' own checks
 	srv   *Server
 	ts    *httptest.Server
+	// syn serves the made-up cities of syntheticDB: hostile names, and a busiest city that
+	// is not first by name.
+	syn *httptest.Server
 }
 
 // TestServer runs the handler, validation, caching and browser tests against a real
@@ -60,6 +63,8 @@ func TestServer(t *testing.T) {
 	e.srv = newTestServer(t, u.String())
 	e.ts = httptest.NewServer(e.srv.Handler())
 	t.Cleanup(e.ts.Close)
+	e.syn = httptest.NewServer(newTestServer(t, syntheticDB(t, pg)).Handler())
+	t.Cleanup(e.syn.Close)
 
 	t.Run("read-only role", func(t *testing.T) { testReadOnly(t, e) })
 	t.Run("api", func(t *testing.T) { testAPI(t, e) })
@@ -68,6 +73,7 @@ func TestServer(t *testing.T) {
 	t.Run("hostile input", func(t *testing.T) { testHostile(t, e) })
 	t.Run("caching", func(t *testing.T) { testCaching(t, e) })
 	t.Run("pages and assets", func(t *testing.T) { testPages(t, e) })
+	t.Run("csv", func(t *testing.T) { testCSV(t, e) })
 	t.Run("query timeout", func(t *testing.T) {
 		// A server whose every query is out of time: 504 with a message, never a hang.
 		cfg := e.srv.cfg

@@ -481,11 +481,12 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 		}
 		lake.DiscardStage(ctx, store, dir) // removes the directory and its empty parents
 	case a.Kind == task.KindReduce && a.Reduce != nil:
-		st, err := lake.NewStage(store, spec.Output.Parquet, a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index), a.Reduce.Attempt)
+		st, sums, err := reduceStages(store, spec, a.Reduce.Job, a.Reduce.Index, a.Reduce.Attempt)
 		if err != nil {
 			return // nothing can have been staged under a name that cannot be built
 		}
 		st.Discard(ctx)
+		sums.Discard(ctx)
 	}
 }
 

@@ -142,6 +142,10 @@ type readCloser struct {
 func (r readCloser) Close() error { return r.close() }
 
 func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc, res *task.MapResult) error {
+	schema, err := dialectSchema(ctx, env, schema, t)
+	if err != nil {
+		return err
+	}
 	norm, err := schema.Bind(t.Header)
 	if err != nil {
 		return task.Fatal(fmt.Errorf("%s: %w", t.File, err))
@@ -214,6 +218,10 @@ func openGzipData(ctx context.Context, env Env, t task.Map) (io.ReadCloser, erro
 }
 
 func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc, res *task.MapResult) error {
+	schema, err := dialectSchema(ctx, env, schema, t)
+	if err != nil {
+		return err
+	}
 	norm := schema.BindJSON()
 	src, err := openInput(ctx, env, t, 0)
 	if err != nil {

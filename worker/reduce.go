@@ -36,23 +36,37 @@ func cityZones(spec *jobs.Spec) map[string]*time.Location {
 // RunReduce executes reduce task t of the job described by spec.
 func RunReduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce) (task.ReduceResult, error) {
 	res := task.ReduceResult{Index: t.Index, Attempt: t.Attempt}
-	stage, err := lake.NewStage(env.Store, spec.Output.Parquet, t.Job, fmt.Sprintf("r-%d", t.Index), t.Attempt)
+	stage, sums, err := reduceStages(env.Store, spec, t.Job, t.Index, t.Attempt)
 	if err != nil {
 		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
 	}
-	res.Dir = stage.Dir()
-	res, err = reduce(ctx, spec, env, t, stage, res)
+	res.Dir, res.SummaryDir = stage.Dir(), sums.Dir()
+	res, err = reduce(ctx, spec, env, t, stage, sums, res)
 	if err == nil {
-		err = stage.Finish(ctx)
+		err = errors.Join(stage.Finish(ctx), sums.Finish(ctx))
 	}
 	if err != nil {
 		// Uploads of a failed attempt would linger in S3 until the job's end; drop them now.
 		stage.Discard(context.WithoutCancel(ctx))
+		sums.Discard(context.WithoutCancel(ctx))
 	}
 	return res, err
 }
 
-func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage *lake.Stage, res task.ReduceResult) (task.ReduceResult, error) {
+// reduceStages returns the stages of attempt `attempt` of reduce task `index` of job run
+// `job`: of the lake and of the summaries root.
+func reduceStages(store objstore.Store, spec *jobs.Spec, job string, index, attempt int) (stage, sums *lake.Stage, err error) {
+	name := fmt.Sprintf("r-%d", index)
+	if stage, err = lake.NewStage(store, spec.Output.Parquet, job, name, attempt); err != nil {
+		return nil, nil, err
+	}
+	if sums, err = lake.NewStage(store, spec.Output.Summaries, job, name, attempt); err != nil {
+		return nil, nil, err
+	}
+	return stage, sums, nil
+}
+
+func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage, sums *lake.Stage, res task.ReduceResult) (task.ReduceResult, error) {
 	zones := cityZones(spec)
 
 	spill := ""
@@ -87,7 +101,7 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 			if group, err = mergeLake(ctx, env.Store, spec.Output.Parquet, key, group, &res); err != nil {
 				return fmt.Errorf("%s: group %s: %w", t, key, err)
 			}
-			if gw, err = newGroupWriter(ctx, stage, key, zones[key.City]); err != nil {
+			if gw, err = newGroupWriter(ctx, stage, sums, key, zones[key.City]); err != nil {
 				return fmt.Errorf("%s: group %s: %w", t, key, err)
 			}
 			for i := range group {
@@ -132,7 +146,7 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 				return res, task.Fatal(fmt.Errorf("%s: group %s: city not in the job's schemas", t, key))
 			}
 			if !spec.Merge {
-				if gw, err = newGroupWriter(ctx, stage, key, zones[key.City]); err != nil {
+				if gw, err = newGroupWriter(ctx, stage, sums, key, zones[key.City]); err != nil {
 					return res, fmt.Errorf("%s: group %s: %w", t, key, err)
 				}
 			}
@@ -166,11 +180,7 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage 
 // the lake holds for k: a request's committed row is replaced when the job has a version
 // updated at the same time or later, and kept (counted as carried) otherwise.
 func mergeLake(ctx context.Context, store objstore.Store, root string, k record.Key, group []record.Request, res *task.ReduceResult) ([]record.Request, error) {
-	name, err := objstore.Join(root, lake.GroupPath(k), lake.PartFile(0))
-	if err != nil {
-		return nil, err
-	}
-	rows, err := lake.ReadParquetFrom[lake.Row](ctx, store, name)
+	rows, err := lake.ReadGroup(ctx, store, root, k)
 	if errors.Is(err, fs.ErrNotExist) {
 		return group, nil // a new group
 	}
@@ -248,7 +258,7 @@ func isLocalResourceErr(err error) bool {
 // creation time; a larger one is several, each sorted.
 type groupWriter struct {
 	ctx   context.Context
-	stage *lake.Stage
+	sums  *lake.Stage // the attempt's stage of the summaries root
 	g     task.Group
 	sw    *lake.StageWriter
 	pw    *parquet.GenericWriter[lake.Row]
@@ -258,13 +268,13 @@ type groupWriter struct {
 	order []int32
 }
 
-func newGroupWriter(ctx context.Context, stage *lake.Stage, k record.Key, loc *time.Location) (*groupWriter, error) {
+func newGroupWriter(ctx context.Context, stage, sums *lake.Stage, k record.Key, loc *time.Location) (*groupWriter, error) {
 	sw, err := stage.Create(ctx, filepath.Join(lake.GroupPath(k), lake.PartFile(0)))
 	if err != nil {
 		return nil, err
 	}
 	return &groupWriter{
-		ctx: ctx, stage: stage, sw: sw,
+		ctx: ctx, sums: sums, sw: sw,
 		g:   task.Group{City: k.City, Year: k.Year, Month: k.Month},
 		pw:  lake.NewParquetWriter[lake.Row](sw),
 		sum: summary.NewBuilder(k, loc),
@@ -324,8 +334,8 @@ func (w *groupWriter) writeChunk() error {
 	return nil
 }
 
-// close writes the rest, stages the group's Parquet file and its summary tables, and
-// describes them.
+// close writes the rest, stages the group's Parquet file and its summary tables (into the
+// summaries root's stage), and describes them.
 func (w *groupWriter) close() (task.Group, error) {
 	if err := w.writeChunk(); err != nil {
 		w.abort()
@@ -339,27 +349,18 @@ func (w *groupWriter) close() (task.Group, error) {
 	if err != nil {
 		return w.g, err
 	}
-	add := func(f lake.File) {
-		w.g.Files = append(w.g.Files, task.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
-	}
-	add(f)
-	t := w.sum.Tables()
-	sdir := lake.SummaryPath(record.Key{City: w.g.City, Year: w.g.Year, Month: w.g.Month})
-	for _, s := range []struct {
-		name  string
-		write func(string) (lake.File, error)
-	}{
-		{summary.TableMonthly, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.Monthly) }},
-		{summary.TableAgencyDaily, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.AgencyDaily) }},
-		{summary.TableHeat, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.Heat) }},
-		{summary.TableGeo, func(p string) (lake.File, error) { return lake.StageParquet(w.ctx, w.stage, p, t.Geo) }},
-	} {
-		f, err := s.write(filepath.Join(sdir, s.name+".parquet"))
-		if err != nil {
-			return w.g, err
+	files := func(fs ...lake.File) (out []task.File) {
+		for _, f := range fs {
+			out = append(out, task.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})
 		}
-		add(f)
+		return out
 	}
+	w.g.Files = files(f)
+	sf, err := lake.StageSummaries(w.ctx, w.sums, record.Key{City: w.g.City, Year: w.g.Year, Month: w.g.Month}, w.sum.Tables())
+	if err != nil {
+		return w.g, err
+	}
+	w.g.SummaryFiles = files(sf...)
 	return w.g, nil
 }
 

@@ -66,14 +66,14 @@ func TestReduceInputErr(t *testing.T) {
 }
 
 // TestMergeLake: the job's versions replace the lake's unless the lake's is newer; the
-// lake's other rows are carried; a new group has nothing to merge.
+// lake's other rows are carried; a new group has nothing to merge. The committed group is
+// found in a lake of today's layout and in one of earlier versions (month=02).
 func TestMergeLake(t *testing.T) {
 	ctx := context.Background()
 	store, err := objstore.New(objstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
 	k := record.Key{City: "inc", Year: 2024, Month: 2}
 	at := func(h int) time.Time { return time.Date(2024, 2, 1, h, 0, 0, 0, time.UTC) }
 	req := func(id string, updated int, st record.Status) record.Request {
@@ -84,38 +84,42 @@ func TestMergeLake(t *testing.T) {
 	for i := range committed {
 		rows[i] = lake.ToRow(&committed[i])
 	}
-	if err := lake.WriteParquet(filepath.Join(root, lake.GroupPath(k), lake.PartFile(0)), rows); err != nil {
-		t.Fatal(err)
-	}
+	for _, dir := range []string{lake.GroupPath(k), "city=inc/year=2024/month=02"} {
+		t.Run(dir, func(t *testing.T) {
+			root := t.TempDir()
+			if err := lake.WriteParquet(filepath.Join(root, filepath.FromSlash(dir), lake.PartFile(0)), rows); err != nil {
+				t.Fatal(err)
+			}
+			job := []record.Request{req("1", 3, record.StatusClosed), req("2", 2, record.StatusOpen), req("4", 2, record.StatusOpen)}
+			var res task.ReduceResult
+			got, err := mergeLake(ctx, store, root, k, job, &res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]record.Status{}
+			for _, r := range got {
+				byID[r.RequestID] = r.Status
+			}
+			want := map[string]record.Status{"1": record.StatusClosed, "2": record.StatusClosed, "3": record.StatusOpen, "4": record.StatusOpen}
+			if len(got) != len(want) {
+				t.Errorf("merged %d requests, want %d: %v", len(got), len(want), byID)
+			}
+			for id, st := range want {
+				if byID[id] != st {
+					t.Errorf("request %s: %v, want %v", id, byID[id], st)
+				}
+			}
+			if res.Carried != 3 || res.Duplicates != 2 {
+				t.Errorf("carried %d, duplicates %d; want 3 and 2", res.Carried, res.Duplicates)
+			}
 
-	job := []record.Request{req("1", 3, record.StatusClosed), req("2", 2, record.StatusOpen), req("4", 2, record.StatusOpen)}
-	var res task.ReduceResult
-	got, err := mergeLake(ctx, store, root, k, job, &res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[string]record.Status{}
-	for _, r := range got {
-		byID[r.RequestID] = r.Status
-	}
-	want := map[string]record.Status{"1": record.StatusClosed, "2": record.StatusClosed, "3": record.StatusOpen, "4": record.StatusOpen}
-	if len(got) != len(want) {
-		t.Errorf("merged %d requests, want %d: %v", len(got), len(want), byID)
-	}
-	for id, st := range want {
-		if byID[id] != st {
-			t.Errorf("request %s: %v, want %v", id, byID[id], st)
-		}
-	}
-	if res.Carried != 3 || res.Duplicates != 2 {
-		t.Errorf("carried %d, duplicates %d; want 3 and 2", res.Carried, res.Duplicates)
-	}
-
-	res = task.ReduceResult{}
-	fresh := []record.Request{req("9", 1, record.StatusOpen)}
-	other := record.Key{City: "inc", Year: 2024, Month: 3}
-	if got, err := mergeLake(ctx, store, root, other, fresh, &res); err != nil || len(got) != 1 || res.Carried != 0 {
-		t.Errorf("a new group: %d requests, carried %d, err %v", len(got), res.Carried, err)
+			res = task.ReduceResult{}
+			fresh := []record.Request{req("9", 1, record.StatusOpen)}
+			other := record.Key{City: "inc", Year: 2024, Month: 3}
+			if got, err := mergeLake(ctx, store, root, other, fresh, &res); err != nil || len(got) != 1 || res.Carried != 0 {
+				t.Errorf("a new group: %d requests, carried %d, err %v", len(got), res.Carried, err)
+			}
+		})
 	}
 }
 
@@ -127,13 +131,17 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
+	root, sumRoot := t.TempDir(), t.TempDir()
 	stage, err := lake.NewStage(store, root, "job", "r-0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sums, err := lake.NewStage(store, sumRoot, "job", "r-0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := record.Key{City: "big", Year: 2024, Month: 1}
-	gw, err := newGroupWriter(ctx, stage, k, time.UTC)
+	gw, err := newGroupWriter(ctx, stage, sums, k, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +159,8 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Rows != int64(n) || len(g.Files) != 5 {
-		t.Fatalf("group: %d rows, %d files; want %d rows, 5 files", g.Rows, len(g.Files), n)
+	if g.Rows != int64(n) || len(g.Files) != 1 || len(g.SummaryFiles) != 4 {
+		t.Fatalf("group: %d rows, %d files, %d summary files; want %d rows, 1 file, 4 summary files", g.Rows, len(g.Files), len(g.SummaryFiles), n)
 	}
 	f, err := os.Open(filepath.Join(stage.Dir(), filepath.FromSlash(g.Files[0].Path)))
 	if err != nil {
@@ -184,7 +192,10 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d distinct requests read back, want %d", len(seen), n)
 	}
-	monthly, err := lake.ReadParquet[summary.Monthly](filepath.Join(stage.Dir(), filepath.FromSlash(g.Files[1].Path)))
+	if want := filepath.ToSlash(filepath.Join(lake.SummaryGroupPath(summary.TableMonthly, k), lake.PartFile(0))); g.SummaryFiles[0].Path != want {
+		t.Errorf("monthly summary file %s, want %s", g.SummaryFiles[0].Path, want)
+	}
+	monthly, err := lake.ReadParquet[lake.MonthlyRow](filepath.Join(sums.Dir(), filepath.FromSlash(g.SummaryFiles[0].Path)))
 	if err != nil || len(monthly) != 1 || monthly[0].Requests != int64(n) {
 		t.Errorf("monthly summary %+v, err %v; want one row counting %d", monthly, err, n)
 	}

@@ -282,7 +282,7 @@ func (r s3Path) contains(p s3Path) bool {
 }
 
 // CheckSpec checks every path a job reads or writes: each input's path (or glob), the
-// lake, the rejects and each source's raw batches. It reports every path outside the roots,
+// lake, the summary datasets, the rejects and each source's raw batches. It reports every path outside the roots,
 // each naming the input or output it belongs to; the error wraps ErrOutside.
 func (r *Roots) CheckSpec(spec *jobs.Spec) error {
 	if r != nil && r.any {
@@ -298,6 +298,7 @@ func (r *Roots) CheckSpec(spec *jobs.Spec) error {
 		check(fmt.Sprintf("input %q path", in.Name), in.Path)
 	}
 	check("output parquet", spec.Output.Parquet)
+	check("output summaries", spec.Output.Summaries)
 	check("output rejects", spec.Output.Rejects)
 	for _, name := range slices.Sorted(maps.Keys(spec.Sources)) {
 		check(fmt.Sprintf("source %q raw", name), spec.Sources[name].Raw)

@@ -142,6 +142,8 @@ func TestNew(t *testing.T) {
 }
 
 // TestCheckSpec: every path of a job is checked, and each refusal names its input or output.
+// The summary datasets are an output of their own, beside the lake: a job whose lake is
+// allowed but whose summaries are not is refused.
 func TestCheckSpec(t *testing.T) {
 	_, root := layout(t)
 	roots, err := New([]string{root})
@@ -150,7 +152,7 @@ func TestCheckSpec(t *testing.T) {
 	}
 	spec := &jobs.Spec{
 		Inputs: []jobs.Input{{Name: "ok", Path: filepath.Join(root, "*.csv")}, {Name: "bad", Path: "/etc/*"}},
-		Output: jobs.Output{Parquet: filepath.Join(root, "lake"), Rejects: "s3://b/rejects"},
+		Output: jobs.Output{Parquet: filepath.Join(root, "lake"), Summaries: "/var/tmp/summaries", Rejects: "s3://b/rejects"},
 		Sources: map[string]*jobs.SourceSpec{
 			"api": {Raw: "/var/tmp/raw"},
 		},
@@ -159,7 +161,7 @@ func TestCheckSpec(t *testing.T) {
 	if !errors.Is(err, ErrOutside) {
 		t.Fatalf("CheckSpec = %v, want ErrOutside", err)
 	}
-	for _, want := range []string{`input "bad" path: /etc/*`, "output rejects: s3://b/rejects", `source "api" raw: /var/tmp/raw`} {
+	for _, want := range []string{`input "bad" path: /etc/*`, "output summaries: /var/tmp/summaries", "output rejects: s3://b/rejects", `source "api" raw: /var/tmp/raw`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckSpec error lacks %q:\n%v", want, err)
 		}
@@ -168,5 +170,10 @@ func TestCheckSpec(t *testing.T) {
 		if strings.Contains(err.Error(), unwanted) {
 			t.Errorf("CheckSpec refuses an allowed path (%s):\n%v", unwanted, err)
 		}
+	}
+	// Summaries beside the lake, under an allowed root, pass.
+	spec = &jobs.Spec{Output: jobs.Output{Parquet: filepath.Join(root, "lake"), Summaries: filepath.Join(root, "summaries"), Rejects: filepath.Join(root, "rejects")}}
+	if err := roots.CheckSpec(spec); err != nil {
+		t.Errorf("CheckSpec of a job inside the root = %v", err)
 	}
 }

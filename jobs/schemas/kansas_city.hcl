@@ -10,8 +10,8 @@ schema "kansas_city" {
   nulls    = [""]
   integer_floats = true
   time_layouts = [
-    "01/02/2006 03:04 PM", # CREATION DATE + CREATION TIME
-    "01/02/2006",          # CLOSED DATE: local midnight
+    "%m/%d/%Y %I:%M %p", # CREATION DATE + CREATION TIME
+    "%m/%d/%Y",          # CLOSED DATE: local midnight
     "rfc3339",
   ]
 

@@ -26,9 +26,14 @@ const IR = (() => {
   const font = 'system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif';
   const axis = { gridcolor: colors.grid, zeroline: false, automargin: true, linecolor: '#c5ced8' };
 
+  // modeBarRoom is the strip at the top of every chart that Plotly's toolbar (the mode bar,
+  // shown while the mouse is over the chart) has to itself: no plot, legend or colour bar
+  // reaches into it, so the toolbar never hides a bar or a heat-map cell.
+  const modeBarRoom = 30;
+
   function layoutWith(extra) {
     const base = {
-      margin: { l: 50, r: 16, t: 8, b: 36 },
+      margin: { l: 50, r: 16, t: modeBarRoom, b: 36 },
       font: { family: font, size: 12, color: colors.ink },
       paper_bgcolor: '#fff', plot_bgcolor: '#fff',
       hoverlabel: { font: { family: font } },
@@ -36,21 +41,32 @@ const IR = (() => {
       xaxis: { ...axis }, yaxis: { ...axis },
     };
     const out = { ...base, ...extra };
-    out.xaxis = { ...base.xaxis, ...(extra.xaxis || {}) };
-    out.yaxis = { ...base.yaxis, ...(extra.yaxis || {}) };
+    out.margin = { ...base.margin, ...(extra.margin || {}) };
+    out.margin.t = Math.max(out.margin.t, modeBarRoom);
+    for (const ax of ['xaxis', 'yaxis']) {
+      out[ax] = { ...base[ax], ...(extra[ax] || {}) };
+      // A log axis labels its minor ticks 2 and 5 by default, so that 2,000 reads "2":
+      // SI prefixes make it "2k".
+      if (out[ax].type === 'log' && !out[ax].tickvals && !out[ax].tickformat) out[ax].tickformat = '~s';
+    }
     return out;
   }
 
-  // legend sits above the plot on the left, clear of Plotly's toolbar on the right.
-  const legend = { orientation: 'h', x: 0, xanchor: 'left', y: 1.0, yanchor: 'bottom' };
+  // legend sits under the plot, at the foot of the chart: the top strip is the toolbar's.
+  const legend = { orientation: 'h', x: 0, xanchor: 'left', y: 0, yanchor: 'bottom', yref: 'container' };
 
-  const plotConfig = { responsive: true, displaylogo: false, displayModeBar: 'hover', modeBarButtonsToRemove: ['lasso2d', 'select2d', 'autoScale2d'] };
+  const plotConfig = {
+    responsive: true, displaylogo: false, displayModeBar: 'hover',
+    modeBarButtonsToRemove: ['lasso2d', 'select2d', 'autoScale2d', 'zoomIn2d', 'zoomOut2d'],
+  };
 
   // draw plots traces in the chart element id — or, when message is set, shows the message
   // instead of an empty plot. data-state says which ("ready", "empty", "error") and data-rev
   // counts the draws, for whoever watches the page (the browser tests do).
   async function draw(id, traces, layout, message) {
     const div = document.getElementById(id);
+    const link = csvLink(id);
+    if (link) link.hidden = !!message;
     if (message) {
       show(div, message, 'empty');
       return;
@@ -72,8 +88,26 @@ const IR = (() => {
     div.dataset.rev = (+div.dataset.rev || 0) + 1;
   }
 
+  // csvLink is the "CSV" link of chart id: <a class="csv" data-chart="id">.
+  const csvLink = (id) => document.querySelector(`a.csv[data-chart="${id}"]`);
+
+  // csv points chart id's CSV link at the data it is drawn from: the API endpoint path with
+  // params and format=csv (the server writes the rows, quoted and safe for spreadsheets).
+  function csv(id, path, params = {}) {
+    const link = csvLink(id);
+    if (!link) return;
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) {
+      if (v !== '' && v != null) q.set(k, v);
+    }
+    q.set('format', 'csv');
+    link.href = `/api/${path}?${q}`;
+  }
+
   // fail shows an API error in place of chart id.
   function fail(id, err) {
+    const link = csvLink(id);
+    if (link) link.hidden = true;
     show(document.getElementById(id), `Could not load this chart: ${err.message}`, 'error');
   }
 
@@ -158,7 +192,50 @@ const IR = (() => {
   }
 
   const short = (s, n = 38) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
   const dayLabel = (iso) => new Date(`${iso}T00:00:00Z`).toLocaleDateString('en-US', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+
+  // Plotly reads tick labels as a little HTML: names from the data are shown as text.
+  const escapeHTML = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  // fitLabels lays out the category labels of a horizontal bar chart (agencies, request
+  // types) in its left margin: each on one line when it fits in share of the chart's width,
+  // else broken into two lines that do (at a space, or inside a first word too wide for a
+  // line), the second cut short with "…" if it must.
+  // It returns the tick texts and the margin, in pixels, that the widest line needs: the
+  // labels are measured in the chart's font, not guessed from their length. The full name is
+  // in each bar's tooltip and in the CSV.
+  const measure = document.createElement('canvas').getContext('2d');
+  function fitLabels(id, labels, share = 0.42) {
+    measure.font = `12px ${font}`;
+    const w = (s) => measure.measureText(s).width;
+    const max = Math.max(60, (document.getElementById(id).clientWidth || 600) * share - 14);
+    const cut = (s) => {
+      if (w(s) <= max) return s;
+      while (s.length > 1 && w(`${s}…`) > max) s = s.slice(0, -1);
+      return `${s.trimEnd()}…`;
+    };
+    const lines = (label) => {
+      if (w(label) <= max) return [label];
+      const words = label.split(/\s+/);
+      let first = '';
+      let i = 0;
+      for (; i < words.length; i++) {
+        const next = first ? `${first} ${words[i]}` : words[i];
+        if (w(next) > max) break;
+        first = next;
+      }
+      if (!first) { // the first word alone is too wide: break it where the line ends
+        let n = 1;
+        while (n < label.length && w(label.slice(0, n + 1)) <= max) n++;
+        return [label.slice(0, n), cut(label.slice(n))];
+      }
+      return [first, cut(words.slice(i).join(' '))];
+    };
+    const split = labels.map(lines);
+    const widest = Math.max(0, ...split.flat().map(w));
+    return { text: split.map((ls) => ls.map(escapeHTML).join('<br>')), margin: Math.ceil(widest + 14) };
+  }
 
   async function footer() {
     const c = await api('cities');
@@ -169,5 +246,8 @@ const IR = (() => {
     return c;
   }
 
-  return { colors, legend, hourTicks, api, draw, fail, busy, main, chart, banner, readState, saveState, fillSelect, num, dec, signed, hours, short, dayLabel, footer };
+  // busiest orders cities by requests, most first: the pages open on the first.
+  const busiest = (cities) => [...cities].sort((a, b) => b.requests - a.requests || (a.id < b.id ? -1 : 1)).map((c) => c.id);
+
+  return { colors, legend, hourTicks, api, draw, csv, fail, busy, main, chart, banner, readState, saveState, fillSelect, num, dec, signed, hours, short, fitLabels, busiest, dayLabel, footer };
 })();

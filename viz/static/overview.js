@@ -12,10 +12,11 @@ IR.main(async () => {
     return;
   }
   const byId = Object.fromEntries(meta.cities.map((c) => [c.id, c]));
-  // Default comparison: the three cities with the most requests.
-  const busiest = [...meta.cities].sort((a, b) => b.requests - a.requests).map((c) => c.id);
-  const st = IR.readState({ city: meta.cities[0].id, from: '', to: '', type: '', compare: busiest.slice(0, 3).join(',') });
-  if (!byId[st.city]) st.city = meta.cities[0].id;
+  // The page opens on the busiest city (the one in the URL if it names one), and compares
+  // the three busiest.
+  const busiest = IR.busiest(meta.cities);
+  const st = IR.readState({ city: busiest[0], from: '', to: '', type: '', compare: busiest.slice(0, 3).join(',') });
+  if (!byId[st.city]) st.city = busiest[0];
 
   IR.fillSelect($('city'), meta.cities.map((c) => [c.id, c.name]), st.city);
   const cmp = st.compare.split(',');
@@ -55,7 +56,9 @@ IR.main(async () => {
   // scaled by cos(latitude) so the city keeps its shape; no tiles, so it works offline.
   async function drawMap() {
     const c = city();
-    const r = await IR.api('map', { city: c.id, ...period(), type: $('type').value });
+    const params = { city: c.id, ...period(), type: $('type').value };
+    IR.csv('chart-map', 'map', params);
+    const r = await IR.api('map', params);
     if (r.message) return IR.draw('chart-map', [], {}, r.message);
     const lats = [...r.lat].sort((a, b) => a - b);
     const lat0 = lats[Math.floor(lats.length / 2)];
@@ -77,9 +80,17 @@ IR.main(async () => {
       },
       hovertemplate: '<b>%{customdata:,} requests</b><br>%{y:.3f}°N, %{x:.3f}°<extra></extra>',
     };
+    // A light outline of where the requests are (the hull of the bins holding 99 % of
+    // them), under the squares: the map has no tiles to read them against.
+    const outline = {
+      type: 'scatter', mode: 'lines', name: 'outline', x: r.outline.lon, y: r.outline.lat,
+      line: { color: 'rgba(15, 76, 129, 0.45)', width: 1.2 }, fill: 'toself', fillcolor: 'rgba(15, 76, 129, 0.05)',
+      hoverinfo: 'skip', showlegend: false,
+    };
     const type = r.type ? ` of type “${r.type}”` : '';
     $('bin-size').textContent = `${r.bin_degrees}°`;
-    await IR.draw('chart-map', [trace], {
+    await IR.draw('chart-map', [outline, trace], {
+      showlegend: false,
       margin: { l: 56, r: 10, t: 30, b: 40 },
       title: { text: `${IR.num(r.total)} located requests${type}, ${r.period.label}`, font: { size: 13 }, x: 0.01, y: 0.985 },
       plot_bgcolor: '#f3f5f8',
@@ -96,36 +107,50 @@ IR.main(async () => {
   // once drawn), by the smaller side so that neighbours do not overlap.
   async function fitMarkers(div, bin) {
     const fl = div._fullLayout;
-    if (!fl || !fl.xaxis || !fl.xaxis._length || !div.data || !div.data.length) return;
+    const i = (div.data || []).findIndex((t) => t.mode === 'markers');
+    if (!fl || !fl.xaxis || !fl.xaxis._length || i < 0) return;
     const px = (ax) => (ax._length / Math.abs(ax.range[1] - ax.range[0])) * bin;
     const size = Math.max(2, Math.min(px(fl.xaxis), px(fl.yaxis)) * 0.92);
-    if (Math.abs(size - div.data[0].marker.size) > 0.25) await Plotly.restyle(div, { 'marker.size': size });
+    if (Math.abs(size - div.data[i].marker.size) > 0.25) await Plotly.restyle(div, { 'marker.size': size }, [i]);
+  }
+
+  // categories lays out a horizontal bar chart's categories: each full label is a category
+  // (two names cut alike stay apart), shown wrapped, with the left margin the lines need.
+  function categories(id, labels) {
+    const fit = IR.fitLabels(id, labels);
+    return { margin: fit.margin, axis: { type: 'category', tickvals: labels, ticktext: fit.text, automargin: false } };
   }
 
   async function drawTop() {
-    const r = await IR.api('top-types', { city: city().id, ...period(), n: 5 });
+    const params = { city: city().id, ...period(), n: 5 };
+    IR.csv('chart-top', 'top-types', params);
+    const r = await IR.api('top-types', params);
     $('top-sub').textContent = r.total ? `Share of all ${IR.num(r.total)} requests in ${city().name}, ${r.period.label}.` : 'Share of all requests in the period.';
     if (r.message) return IR.draw('chart-top', [], {}, r.message);
     const t = [...r.types].reverse();
+    const cat = categories('chart-top', t.map((x) => x.label));
     return IR.draw('chart-top', [{
-      type: 'bar', orientation: 'h', y: t.map((x) => IR.short(x.label)), x: t.map((x) => x.share * 100),
+      type: 'bar', orientation: 'h', y: t.map((x) => x.label), x: t.map((x) => x.share * 100),
       customdata: t.map((x) => [x.label, x.requests]),
       text: t.map((x) => `${IR.dec(x.share * 100)}% · ${IR.num(x.requests)}`), textposition: 'auto',
       marker: { color: '#0f4c81' }, insidetextfont: { color: '#fff' },
       hovertemplate: '<b>%{customdata[0]}</b><br>%{customdata[1]:,} requests, %{x:.1f}%<extra></extra>',
     }], {
-      margin: { l: 10, r: 16, t: 4, b: 36 },
+      margin: { l: cat.margin, r: 16, b: 36 },
       xaxis: { title: { text: '% of requests' }, rangemode: 'tozero' },
-      yaxis: { automargin: true },
+      yaxis: cat.axis,
       showlegend: false,
     });
   }
 
   async function drawResolution() {
-    const r = await IR.api('resolution', { city: city().id, ...period(), n: 10 });
+    const params = { city: city().id, ...period(), n: 10 };
+    IR.csv('chart-resolution', 'resolution', params);
+    const r = await IR.api('resolution', params);
     if (r.message) return IR.draw('chart-resolution', [], {}, r.message);
     const a = [...r.agencies].reverse();
-    const y = a.map((x) => IR.short(x.label, 32));
+    const y = a.map((x) => x.label);
+    const cat = categories('chart-resolution', y);
     const custom = a.map((x) => [x.label, x.requests, x.closed]);
     const bar = (name, key, color) => ({
       type: 'bar', orientation: 'h', name, y, x: a.map((x) => x[key]), customdata: custom, marker: { color },
@@ -133,8 +158,9 @@ IR.main(async () => {
     });
     return IR.draw('chart-resolution', [bar('median', 'median_hours', '#0f4c81'), bar('p90', 'p90_hours', '#9fb8d0')], {
       barmode: 'group', bargap: 0.25,
-      margin: { l: 10, r: 16, t: 4, b: 36 },
+      margin: { l: cat.margin, r: 16, b: 36 },
       xaxis: { type: 'log', title: { text: 'time to close (log scale)' }, ...IR.hourTicks(a.flatMap((x) => [x.median_hours, x.p90_hours])) },
+      yaxis: cat.axis,
       legend: IR.legend,
     });
   }
@@ -143,15 +169,18 @@ IR.main(async () => {
     const ids = ['cmp1', 'cmp2', 'cmp3'].map((id) => $(id).value).filter(Boolean);
     const unique = [...new Set(ids)];
     if (!unique.length) return IR.draw('chart-compare', [], {}, 'Choose up to three cities to compare.');
-    const r = await IR.api('compare', { cities: unique.join(','), n: 5 });
+    const params = { cities: unique.join(','), n: 5 };
+    IR.csv('chart-compare', 'compare', params);
+    const r = await IR.api('compare', params);
     if (r.message) return IR.draw('chart-compare', [], {}, r.message);
     const measure = document.querySelector('input[name="cmp-measure"]:checked').value;
     const types = [...r.types].reverse();
+    const cat = categories('chart-compare', types.map((t) => t.label));
     const traces = r.series.map((s, i) => {
       const vals = [...s[measure]].reverse();
       return {
         type: 'bar', orientation: 'h', name: `${s.name} (${IR.num(s.total)})`,
-        y: types.map((t) => IR.short(t.label, 34)), x: measure === 'shares' ? vals.map((v) => v * 100) : vals,
+        y: types.map((t) => t.label), x: measure === 'shares' ? vals.map((v) => v * 100) : vals,
         customdata: types.map((t, j) => [t.label, [...s.requests].reverse()[j], [...s.shares].reverse()[j] * 100]),
         marker: { color: colors.cities[busiest.indexOf(s.city) % colors.cities.length] },
         hovertemplate: `<b>%{customdata[0]}</b><br>${s.name}: %{customdata[1]:,} requests, %{customdata[2]:.1f}%<extra></extra>`,
@@ -159,13 +188,15 @@ IR.main(async () => {
     });
     return IR.draw('chart-compare', traces, {
       barmode: 'group', bargap: 0.2, bargroupgap: 0.05,
-      margin: { l: 10, r: 16, t: 4, b: 40 },
+      margin: { l: cat.margin, r: 16, b: 40 },
+      yaxis: cat.axis,
       xaxis: { title: { text: measure === 'shares' ? '% of the city’s requests (all time)' : 'requests (all time)' }, rangemode: 'tozero' },
       legend: IR.legend,
     });
   }
 
   async function drawMonthly() {
+    IR.csv('chart-monthly', 'monthly');
     const r = await IR.api('monthly', {});
     if (r.message) return IR.draw('chart-monthly', [], {}, r.message);
     // Log scale: cities differ a hundredfold in volume. Months without rows are gaps.
@@ -176,7 +207,7 @@ IR.main(async () => {
       hovertemplate: `${s.name}: %{y:,}<extra></extra>`,
     })), {
       hovermode: 'x unified',
-      margin: { l: 56, r: 16, t: 4, b: 36 },
+      margin: { l: 56, r: 16, b: 36 },
       xaxis: { type: 'date' },
       yaxis: { type: 'log', title: { text: 'requests per month (log scale)' } },
     });

@@ -13,8 +13,10 @@ IR.main(async () => {
     return;
   }
   const byId = Object.fromEntries(meta.cities.map((c) => [c.id, c]));
-  const st = IR.readState({ city: meta.cities[0].id, agency: '', end: '', recent: '1', history: '12' });
-  if (!byId[st.city]) st.city = meta.cities[0].id;
+  // The busiest city, unless the URL names one.
+  const busiest = IR.busiest(meta.cities)[0];
+  const st = IR.readState({ city: busiest, agency: '', end: '', recent: '1', history: '12' });
+  if (!byId[st.city]) st.city = busiest;
   IR.fillSelect($('city'), meta.cities.map((c) => [c.id, c.name]), st.city);
   $('recent').value = st.recent;
   $('history').value = st.history;
@@ -104,7 +106,7 @@ IR.main(async () => {
     }
     return IR.draw('chart-daily', traces, {
       bargap: 0, hovermode: 'closest',
-      margin: { l: 50, r: 16, t: 4, b: 30 },
+      margin: { l: 50, r: 16, b: 30 },
       xaxis: { type: 'date', range: [dayBefore(days[0]), `${days[days.length - 1]}T12:00`] },
       yaxis: { title: { text: 'requests opened' }, rangemode: 'tozero' },
     });
@@ -134,7 +136,7 @@ IR.main(async () => {
       Object.assign(trace, { zmin: 0 });
     }
     return IR.draw(id, [trace], {
-      margin: { l: 40, r: 8, t: 4, b: 34 },
+      margin: { l: 40, r: 8, b: 34 },
       xaxis: { title: { text: 'hour of day' }, dtick: 3, showgrid: false },
       yaxis: { autorange: 'reversed', showgrid: false },
     });
@@ -161,19 +163,27 @@ IR.main(async () => {
     const traces = [bar('historical', colors.historical), p90('historical', colors.historical), bar('recent', colors.recent), p90('recent', colors.recent)];
     return IR.draw('chart-res', traces, {
       barmode: 'overlay', bargap: 0.3,
-      margin: { l: 56, r: 16, t: 4, b: 30 },
+      margin: { l: 56, r: 16, b: 30 },
       xaxis: { type: 'date', tickformat: '%b %Y' },
       yaxis: { type: 'log', title: { text: 'time to close (log scale)' }, ...IR.hourTicks([...s.median_hours, ...s.p90_hours].filter((x) => x != null)) },
       legend: IR.legend,
     });
   }
 
+  // Each chart's CSV: the review endpoint with chart= the part it draws.
+  const parts = {
+    'chart-daily': 'daily', 'chart-heat-recent': 'heat-recent', 'chart-heat-historical': 'heat-historical',
+    'chart-heat-difference': 'heat-difference', 'chart-res': 'resolution',
+  };
+
   async function refresh() {
     let r;
+    const params = {
+      city: city().id, agency: $('agency').value, end: $('end').value, recent: $('recent').value, history: $('history').value,
+    };
+    for (const [id, part] of Object.entries(parts)) IR.csv(id, 'review', { ...params, chart: part });
     try {
-      r = await IR.api('review', {
-        city: city().id, agency: $('agency').value, end: $('end').value, recent: $('recent').value, history: $('history').value,
-      });
+      r = await IR.api('review', params);
     } catch (err) {
       for (const id of charts) IR.fail(id, err);
       return;

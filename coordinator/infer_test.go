@@ -1,0 +1,455 @@
+package coordinator
+
+// Tests of `coordinator schema infer` and of schemas whose time dialects are detected
+// ("auto"): inferred schemas run unedited on every city's real files, the dialect is the
+// file's and not the split's, and the plan says what it detected.
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/worker"
+)
+
+// independentCounts counts a file's distinct request ids per (city, year, month) of their
+// creation, reading the columns testenv.IndependentTruth names with encoding/csv and the
+// time package.
+func independentCounts(t *testing.T, path, rel, city string, loc *time.Location, into map[record.Key]int) {
+	t.Helper()
+	truth, ok := testenv.IndependentTruth[rel]
+	if !ok {
+		t.Fatalf("city %q has no built-in schema and %s no testenv.IndependentTruth", city, rel)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, created := -1, -1
+	for i, h := range recs[0] {
+		switch h {
+		case truth.ID:
+			id = i
+		case truth.Created:
+			created = i
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range recs[1:] {
+		v := strings.TrimSpace(r[created])
+		var ct time.Time
+		if truth.Layout == "unix_ms" {
+			var ms int64
+			if _, err := fmt.Sscan(v, &ms); err != nil {
+				t.Fatal(err)
+			}
+			ct = time.UnixMilli(ms)
+		} else if ct, err = time.ParseInLocation(truth.Layout, v, loc); err != nil {
+			t.Fatal(err)
+		}
+		if seen[r[id]] {
+			continue // a duplicate row (St. Louis has 76): the run keeps one version
+		}
+		seen[r[id]] = true
+		y, m, _ := ct.In(loc).Date()
+		into[record.Key{City: city, Year: y, Month: int(m)}]++
+	}
+}
+
+// TestInferredSchemasRun infers a schema for every real file, as if its city were unknown,
+// and runs one job over all the files with the inferred blocks pasted in unedited: its
+// per-(city, month) counts must equal those of the same job with the built-in schemas, and,
+// for a city without a built-in schema yet, an independent count; nothing is rejected.
+func TestInferredSchemasRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two jobs over every real file")
+	}
+	data := testenv.RealData(t)
+	ctx := context.Background()
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var inferred, builtin jobDef
+	inferred.name, builtin.name = "inferred", "builtin"
+	want := map[record.Key]int{}
+	for _, rc := range testenv.RealCities {
+		c := struct{ city, timezone string }{rc.Name, rc.Timezone}
+		loc, err := time.LoadLocation(c.timezone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(data, c.city, "*"))
+		for i, path := range files {
+			rel, _ := filepath.Rel(data, path)
+			format := jobs.FormatCSV
+			if strings.HasSuffix(path, ".json") {
+				format = jobs.FormatSODAJSON
+			}
+			name := fmt.Sprintf("%s_%d", c.city, i)
+			inf, err := inferFile(ctx, store, path, jobs.InferOptions{Name: name, City: c.city, Timezone: c.timezone, Format: format, Exclude: []string{c.city}}, DefaultInferRecords)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inferred.schemas += string(inf.HCL())
+			in := inputDef{name: name, path: path, schema: name, format: format.String()}
+			inferred.inputs = append(inferred.inputs, in)
+			if _, ok := jobs.Builtin(c.city); ok {
+				in.schema = c.city
+				builtin.inputs = append(builtin.inputs, in)
+			} else {
+				t.Logf("%s: no built-in schema %q yet: counted independently", rel, c.city)
+				independentCounts(t, path, rel, c.city, loc, want)
+			}
+		}
+	}
+	run := func(j jobDef) map[record.Key]int {
+		j.parquet, j.rejects = filepath.Join(dir, j.name), filepath.Join(dir, j.name+"_rejects")
+		spec := writeSpec(t, dir, j)
+		res, err := runJob(t, ctx, spec, LocalConfig{Workers: 2})
+		if err != nil || res.Status != "succeeded" {
+			t.Fatalf("%s: %s, %v", j.name, res.Status, err)
+		}
+		checkAccounting(t, res)
+		if res.Rejected != 0 {
+			t.Errorf("%s: %d rejected: %v", j.name, res.Rejected, res.RejectsByReason)
+		}
+		return counts(readLake(t, spec.Output.Parquet, zones(spec)))
+	}
+	for k, n := range run(builtin) {
+		want[k] = n
+	}
+	got := run(inferred)
+	if !equalCounts(got, want) {
+		t.Errorf("inferred schemas vs built-in schemas and independent counts: %s", diffCounts(got, want))
+	}
+	t.Logf("%d (city, month) groups, %d cities", len(got), len(testenv.RealCities))
+}
+
+// TestInferSpreadsheetRun infers the LA export as a spreadsheet saves it (times as
+// "1/3/20 11:15", which the built-in LA schema cannot read) and runs it: no record is
+// rejected and the months are the built-in schema's on the original file.
+func TestInferSpreadsheetRun(t *testing.T) {
+	data := testenv.RealData(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	orig := filepath.Join(data, "la", "myla311_2017_subset.csv")
+	header, rows := readAll(t, orig)
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write(header)
+	for _, r := range rows {
+		for i, h := range header {
+			if strings.HasSuffix(h, "Date") && r[i] != "" {
+				tm, err := time.Parse("01/02/2006 03:04:05 PM", r[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				r[i] = tm.Format("1/2/06 15:04")
+			}
+		}
+		w.Write(r)
+	}
+	w.Flush()
+	sheet := filepath.Join(dir, "in", "la.csv")
+	writeFile(t, sheet, buf.String())
+
+	var out, errb bytes.Buffer
+	if code := Main([]string{"schema", "infer", sheet, "--city", "la", "--timezone", "America/Los_Angeles", "--name", "sheet"}, &out, &errb); code != 0 {
+		t.Fatalf("schema infer: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), `"%m/%d/%y %H:%M"`) {
+		t.Errorf("the printed schema does not name the spreadsheet's dialect:\n%s", out.String())
+	}
+	j := jobDef{name: "sheet", schemas: out.String(), inputs: []inputDef{{name: "la", path: sheet, schema: "sheet"}},
+		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects"), split: "256KiB"}
+	spec := writeSpec(t, dir, j)
+	res, err := runJob(t, ctx, spec, LocalConfig{Workers: 2})
+	if err != nil || res.Status != "succeeded" || res.Rejected != 0 {
+		t.Fatalf("status %s, %d rejected %v, error %v", res.Status, res.Rejected, res.RejectsByReason, err)
+	}
+	if res.MapTasks < 10 {
+		t.Errorf("%d map tasks: the file should be cut in many splits", res.MapTasks)
+	}
+	got := counts(readLake(t, spec.Output.Parquet, zones(spec)))
+
+	b := jobDef{name: "builtin", inputs: []inputDef{{name: "la", path: orig, schema: "la"}},
+		parquet: filepath.Join(dir, "lake_b"), rejects: filepath.Join(dir, "rejects_b")}
+	bspec := writeSpec(t, dir, b)
+	bres, err := runJob(t, ctx, bspec, LocalConfig{Workers: 2})
+	if err != nil || bres.Status != "succeeded" {
+		t.Fatalf("built-in: %s %v", bres.Status, err)
+	}
+	if want := counts(readLake(t, bspec.Output.Parquet, zones(bspec))); !equalCounts(got, want) {
+		t.Errorf("spreadsheet vs original: %s", diffCounts(got, want))
+	}
+}
+
+func readAll(t *testing.T, path string) ([]string, [][]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs[0], recs[1:]
+}
+
+// TestSchemaInferCLI runs `coordinator schema infer` as a user does: -h, usage errors, a
+// local file with and without --timezone, and a file in S3.
+func TestSchemaInferCLI(t *testing.T) {
+	data := testenv.RealData(t)
+	la := filepath.Join(data, "la", "myla311_2017_subset.csv")
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"schema", "infer"}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	t.Run("-h", func(t *testing.T) {
+		code, out, errb := run("-h")
+		if code != 0 || out != "" || !strings.HasPrefix(errb, "usage: coordinator schema infer FILE") ||
+			!strings.Contains(errb, "-timezone") || strings.Contains(errb, "help requested") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errb)
+		}
+	})
+	t.Run("usage errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{nil, "want one file, got 0"},
+			{[]string{la, la}, "want one file, got 2"},
+			{[]string{la, "--records", "0"}, "--records must be 1 or more"},
+			{[]string{la, "--format", "xml"}, "--format"},
+			{[]string{la, "--timezone", "America/Springfield"}, `unknown time zone "America/Springfield"`},
+			{[]string{filepath.Join(data, "nope.csv")}, "nope.csv"},
+			{[]string{filepath.Join(data, "SOURCES.md")}, "no column can be"},
+		} {
+			code, _, errb := run(tc.args...)
+			if code != 1 || !strings.Contains(errb, tc.want) {
+				t.Errorf("%q: exit %d, stderr %q; want 1 and %q", tc.args, code, errb, tc.want)
+			}
+		}
+	})
+	t.Run("placeholder time zone", func(t *testing.T) {
+		code, out, errb := run(la)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb)
+		}
+		s := parseSchemaBlock(t, out, "la")
+		if s.City != "la" || s.Timezone != "UTC" || !strings.Contains(out, "# TODO: the city's IANA time zone") {
+			t.Errorf("city %q, zone %q:\n%s", s.City, s.Timezone, out)
+		}
+	})
+	t.Run("with a time zone", func(t *testing.T) {
+		code, out, errb := run(la, "--timezone", "America/Los_Angeles", "--city", "la_test")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb)
+		}
+		s := parseSchemaBlock(t, out, "la_test")
+		if f, _ := s.Field("request_id"); s.Timezone != "America/Los_Angeles" || candidateList(f.Columns) != "SRNumber" {
+			t.Errorf("zone %q, request_id %v", s.Timezone, f.Columns)
+		}
+		for _, want := range []string{"confidence", "Runner-up", "time_layouts = [\"auto\"]", "%m/%d/%Y %I:%M:%S %p"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+	})
+	t.Run("SODA JSON", func(t *testing.T) {
+		code, out, errb := run(filepath.Join(data, "nyc", "soda_erm2-nwe9_page.json"), "--timezone", "America/New_York")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb)
+		}
+		s := parseSchemaBlock(t, out, "nyc")
+		if f, _ := s.Field("created_at"); candidateList(f.Columns) != "created_date" {
+			t.Errorf("created_at %v", f.Columns)
+		}
+	})
+	t.Run("s3", func(t *testing.T) {
+		m := testenv.MinIO(t)
+		t.Setenv("AWS_ACCESS_KEY_ID", m.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", m.SecretKey)
+		t.Setenv("AWS_REGION", m.Region)
+		store, err := objstore.New(objstore.Options{Endpoint: m.Endpoint, AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(la)
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := m.URL("exports/la/2017.csv")
+		if err := objstore.WriteAll(context.Background(), store, url, b); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errb := run(url, "--endpoint", m.Endpoint, "--timezone", "America/Los_Angeles")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb)
+		}
+		_, local, _ := run(la, "--timezone", "America/Los_Angeles")
+		// The same schema; only the first comment, which names the file, differs.
+		_, fromS3, _ := strings.Cut(out, "\nschema ")
+		_, fromDisk, _ := strings.Cut(local, "\nschema ")
+		if fromS3 == "" || fromS3 != fromDisk || !strings.Contains(out, url) {
+			t.Errorf("from S3:\n%s\nlocal:\n%s", out, local)
+		}
+	})
+}
+
+// parseSchemaBlock parses a printed schema block in a job file.
+func parseSchemaBlock(t *testing.T, block, name string) *jobs.Schema {
+	t.Helper()
+	src := block + fmt.Sprintf("job \"j\" {\n  input \"i\" {\n    path = \"x\"\n    schema = %q\n  }\n  output { parquet = \"o\" }\n}\n", name)
+	spec, err := jobs.Parse([]byte(src), "inferred.job")
+	if err != nil {
+		t.Fatalf("the printed schema does not parse: %v\n%s", err, block)
+	}
+	return spec.Schemas[name]
+}
+
+// dialectSchema detects its time dialects; its date_order is dmy.
+const dialectSchema = `
+schema "d" {
+  city       = "d"
+  timezone   = "America/Chicago"
+  date_order = "dmy"
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = ["created"] }
+  field "closed_at"  { columns = ["closed"] }
+}
+`
+
+// TestDialectIsTheFiles cuts a file into many splits whose later records alone would read
+// as day/month (no day above 12, and date_order = "dmy"), while its first records show
+// month/day (days up to 28): every split must parse month/day, as the file's start says.
+// Detecting per split would put the later records in the wrong month.
+func TestDialectIsTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,created,closed\n")
+	want := map[record.Key]int{}
+	n := 0
+	for i := range 1200 { // days 1..28 of January: the first records are unambiguous
+		fmt.Fprintf(&b, "a%d,01/%02d/2020 10:00,\n", i, 1+i%28)
+		n++
+	}
+	want[record.Key{City: "d", Year: 2020, Month: 1}] = 1200
+	for i := range 3000 { // "02/03/2020": February 3 as month/day, 2 March as day/month
+		fmt.Fprintf(&b, "b%d,02/03/2020 10:00,\n", i)
+		n++
+	}
+	want[record.Key{City: "d", Year: 2020, Month: 2}] = 3000
+	path := filepath.Join(dir, "in", "d.csv")
+	writeFile(t, path, b.String())
+	j := jobDef{name: "d", schemas: dialectSchema, split: "4KiB", inputs: []inputDef{{name: "d", path: path, schema: "d"}},
+		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")}
+	spec := writeSpec(t, dir, j)
+
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := PlanJob(context.Background(), store, spec, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Maps) < 20 {
+		t.Fatalf("%d splits, want many", len(plan.Maps))
+	}
+	for _, m := range plan.Maps {
+		// closed has no value: it takes created's dialect.
+		if fmt.Sprint(m.TimeLayouts) != "map[closed_at:%m/%d/%Y %H:%M created_at:%m/%d/%Y %H:%M]" {
+			t.Fatalf("split %d carries %v", m.Index, m.TimeLayouts)
+		}
+	}
+	// A worker given a late split without the layouts detects the same, from the file's start.
+	late := plan.Maps[len(plan.Maps)-1]
+	late.TimeLayouts = nil
+	ds, err := worker.DetectDialects(context.Background(), store, spec.Inputs[0].Schema, late)
+	if err != nil || fmt.Sprint(jobs.DialectLayouts(ds)) != fmt.Sprint(plan.Maps[0].TimeLayouts) {
+		t.Fatalf("worker detection on split %d: %v, %v", late.Index, ds, err)
+	}
+
+	res, err := runJob(t, context.Background(), spec, LocalConfig{Workers: 2})
+	if err != nil || res.Status != "succeeded" || res.Rejected != 0 || res.RecordsIn != int64(n) {
+		t.Fatalf("status %s, %d in, %d rejected %v, error %v", res.Status, res.RecordsIn, res.Rejected, res.RejectsByReason, err)
+	}
+	if got := counts(readLake(t, spec.Output.Parquet, zones(spec))); !equalCounts(got, want) {
+		t.Errorf("%s", diffCounts(got, want))
+	}
+}
+
+// TestPlanReportsDialects dry-runs a job whose files use three dialects for one schema,
+// and a file whose column mixes two: the plan shows each file's dialect per column and
+// names the mixed file, its column and a value of each dialect.
+func TestPlanReportsDialects(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in", "a.csv"), "id,created,closed\n1,2024-01-05T10:00:00,\n2,2024-01-06T11:00:00.5,2024-01-07T00:00:00\n")
+	writeFile(t, filepath.Join(dir, "in", "b.csv"), "id,created,closed\n1,01/02/2024 10:00 AM,\n2,01/03/2024 11:00 PM,\n")
+	writeFile(t, filepath.Join(dir, "in", "c.json"), `[{"id":"1","created":1704448800000},{"id":"2","created":"1704448801000.0"}]`)
+	writeFile(t, filepath.Join(dir, "bad", "m.csv"), "id,created,closed\n1,2024-01-05T10:00:00,\n2,1/6/2024 10:00,\n")
+	j := jobDef{name: "p", schemas: dialectSchema, inputs: []inputDef{
+		{name: "csv", path: filepath.Join(dir, "in", "*.csv"), schema: "d"},
+		{name: "json", path: filepath.Join(dir, "in", "*.json"), schema: "d", format: "soda-json"},
+		{name: "bad", path: filepath.Join(dir, "bad"), schema: "d"},
+	}, parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")}
+	spec := writeSpec(t, dir, j)
+	rep, err := DryRun(context.Background(), spec, DryRunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	printDryRun(&text, rep)
+	out := text.String()
+	for _, want := range []string{
+		"  times   of a.csv\n          created_at ← created: ISO 8601, local time (%Y-%m-%dT%H:%M:%S), from 2 values\n",
+		"          closed_at ← closed: ISO 8601, local time (%Y-%m-%dT%H:%M:%S), from 1 values",
+		"  times   of b.csv\n          created_at ← created: day/month/year, 12-hour clock, no seconds (%d/%m/%Y %I:%M %p), from 2 values; ambiguous (no day above 12): date_order decided",
+		"          closed_at ← closed: day/month/year, 12-hour clock, no seconds (%d/%m/%Y %I:%M %p), no value in the sample: created_at's dialect",
+		"  times   created_at ← created: milliseconds since the epoch (unix_ms), from 2 values",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks\n%s\n---\n%s", want, out)
+		}
+	}
+	if rep.OK || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], `input "bad": `+filepath.Join(dir, "bad", "m.csv")+`: field created_at, column "created": values in two dialects: "2024-01-05T10:00:00"`) ||
+		!strings.Contains(rep.Problems[0], `"1/6/2024 10:00"`) {
+		t.Errorf("problems: %q", rep.Problems)
+	}
+	// The run stops at the same problem, before any task.
+	res, err := runJob(t, context.Background(), spec, LocalConfig{Workers: 1})
+	if err == nil || res.Status != "failed" || !strings.Contains(res.Error, `values in two dialects`) || !strings.Contains(res.Error, "m.csv") {
+		t.Errorf("run: status %s, error %v / %s", res.Status, err, res.Error)
+	}
+}
+
+// candidateList spells a field's candidates as one comma-separated string ("a,b"; a joined
+// candidate as "a + b").
+func candidateList(cs []jobs.Candidate) string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.String()
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,301 @@
+package jobs
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// HCL writes the inferred schema as a commented schema block, ready to paste into a job
+// file: it parses as it is (the time zone, when not given, is UTC with a comment asking
+// for the real one).
+func (inf *Inferred) HCL() []byte {
+	var b strings.Builder
+	o := inf.Options
+	src := o.Source
+	if src == "" {
+		src = "a file"
+	}
+	format := o.Format.String()
+	comment(&b, "", fmt.Sprintf("Inferred by `coordinator schema infer` from %s (%s, %d columns, %d records sampled). "+
+		"Each field says which column it takes and why, with a confidence from 0 to 1 and the runner-up column: "+
+		"check them before you use the schema.", src, format, len(inf.Header), inf.Records))
+	fmt.Fprintf(&b, "schema %s {\n", hclQuote(o.Name))
+	fmt.Fprintf(&b, "  city     = %s\n", hclQuote(o.City))
+	if o.Timezone != "" {
+		fmt.Fprintf(&b, "  timezone = %s\n", hclQuote(o.Timezone))
+	} else {
+		comment(&b, "  ", "TODO: the city's IANA time zone (such as \"America/Chicago\"), or run again with --timezone. "+
+			"UTC stands in for it so that the block parses; times without an offset are read in it.")
+		b.WriteString("  timezone = \"UTC\"\n")
+	}
+	if len(inf.Nulls) > 1 {
+		var seen []string
+		for _, t := range inf.Nulls[1:] {
+			seen = append(seen, fmt.Sprintf("%q in %s", t, plural(inf.NullColumns[t], "column")))
+		}
+		comment(&b, "  ", "Null spellings seen besides empty values: "+strings.Join(seen, ", ")+".")
+	}
+	fmt.Fprintf(&b, "  nulls    = %s\n", quoteAll(inf.Nulls))
+	inf.printTimes(&b)
+	if len(inf.Placeholders) > 0 {
+		var ps []string
+		for _, p := range inf.Placeholders {
+			ps = append(ps, fmt.Sprintf("[%g, %g]", p[0], p[1]))
+		}
+		comment(&b, "  ", "Whole-degree points seen more than once: most likely \"no location\", read as null.")
+		fmt.Fprintf(&b, "  placeholder_points = [%s]\n", strings.Join(ps, ", "))
+	}
+	var missing []string
+	for _, f := range inf.Fields {
+		if f.Column == "" {
+			m := f.Field + ": " + f.Why
+			if f.Field == "point" && inf.Fields[fLatitude].Column != "" && inf.Fields[fLongitude].Column != "" {
+				m = "point: latitude and longitude give the location"
+			}
+			missing = append(missing, m)
+			continue
+		}
+		b.WriteString("\n")
+		inf.printField(&b, f)
+	}
+	if len(missing) > 0 {
+		b.WriteString("\n")
+		comment(&b, "  ", "Not mapped (null in every record): "+strings.Join(missing, "; ")+".")
+	}
+	var unread []string
+	for _, h := range inf.Header {
+		if !inf.reads(h) {
+			unread = append(unread, strconv.Quote(h))
+		}
+	}
+	if len(unread) > 0 {
+		comment(&b, "  ", fmt.Sprintf("Columns no field reads (%d): %s.", len(unread), strings.Join(unread, ", ")))
+	}
+	b.WriteString("}\n")
+	return []byte(b.String())
+}
+
+func (inf *Inferred) reads(col string) bool {
+	for _, f := range inf.Fields {
+		if f.Column == col && col != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// printTimes writes time_layouts (auto) and date_order, with the dialects seen.
+func (inf *Inferred) printTimes(b *strings.Builder) {
+	byLayout := map[string][]string{}
+	var layouts []string
+	ambiguous := false
+	for _, f := range inf.Fields {
+		if f.Dialect == nil {
+			continue
+		}
+		if byLayout[f.Dialect.Layout] == nil {
+			layouts = append(layouts, f.Dialect.Layout)
+		}
+		byLayout[f.Dialect.Layout] = append(byLayout[f.Dialect.Layout], strconv.Quote(f.Column))
+		ambiguous = ambiguous || f.Dialect.Ambiguous
+	}
+	var parts []string
+	for _, l := range layouts {
+		parts = append(parts, fmt.Sprintf("%s: %s", strings.Join(byLayout[l], ", "), strconv.Quote(l)))
+	}
+	comment(b, "  ", "Each file's time dialect is detected per column (\"auto\"); here: "+strings.Join(parts, "; ")+
+		". To pin one, give its field layouts = [\"...\"].")
+	b.WriteString("  time_layouts = [\"auto\"]\n")
+	if ambiguous {
+		order := inf.Options.DateOrder
+		if order == "" {
+			order = DateOrderMDY
+		}
+		comment(b, "  ", "No day above 12 in the sampled dates: month/day or day/month cannot be told from them. "+
+			"date_order decides; check a date you know.")
+		fmt.Fprintf(b, "  date_order = %q\n", order)
+	}
+}
+
+func (inf *Inferred) printField(b *strings.Builder, f InferredField) {
+	var why strings.Builder
+	fmt.Fprintf(&why, "%s ← %q (confidence %.2f): %s", f.Field, f.Column, f.Confidence, f.Why)
+	if f.Nulls > 0 {
+		fmt.Fprintf(&why, "; null in %d of %d records", f.Nulls, inf.Records)
+	}
+	if f.RunnerUp != "" {
+		fmt.Fprintf(&why, ". Runner-up: %q (%.2f)", f.RunnerUp, f.RunnerUpConfidence)
+	} else {
+		why.WriteString(". No runner-up")
+	}
+	why.WriteString(".")
+	if f.Dialect != nil {
+		fmt.Fprintf(&why, " Dialect in this file: %q.", f.Dialect.Layout)
+	}
+	if f.TimeOfDay != "" {
+		fmt.Fprintf(&why, " %q holds the time of day of these dates: this field keeps the day only (local midnight).", f.TimeOfDay)
+	}
+	comment(b, "  ", why.String())
+	if f.Field != "status" {
+		fmt.Fprintf(b, "  field %q { columns = [%s] }\n", f.Field, hclQuote(f.Column))
+		return
+	}
+	fmt.Fprintf(b, "  field %q {\n", f.Field)
+	fmt.Fprintf(b, "    columns = [%s]\n", hclQuote(f.Column))
+	if len(f.Closed) > 0 {
+		fmt.Fprintf(b, "    closed  = %s\n", quoteAll(f.Closed))
+	}
+	if len(f.Open) > 0 {
+		fmt.Fprintf(b, "    open    = %s\n", quoteAll(f.Open))
+	}
+	if len(f.Other) > 0 {
+		comment(b, "    ", "Read as \"other\": "+strings.Join(quoteEach(f.Other), ", ")+".")
+	}
+	b.WriteString("  }\n")
+}
+
+func quoteEach(ss []string) []string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return q
+}
+
+// hclQuote writes s as an HCL string literal that evaluates to s: HCL reads "${" and "%{"
+// as templates and knows only the escapes \n \r \t \" \\ and \uNNNN. Invalid UTF-8 (which
+// HCL source cannot hold) becomes U+FFFD.
+func hclQuote(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		case (r == '$' || r == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(r)
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = hclQuote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// comment writes text as '#' comment lines of at most about 100 columns. A value quoted in
+// it cannot end the comment: HCL comments run to the end of the line, and the text has no
+// newline (quoted values are Go-quoted).
+func comment(b *strings.Builder, indent, text string) {
+	const width = 100
+	text = strings.ReplaceAll(text, "\n", " ")
+	line := indent + "#"
+	for _, w := range commentWords(text) {
+		if len(line)+1+len(w) > width && line != indent+"#" {
+			b.WriteString(line + "\n")
+			line = indent + "#"
+		}
+		line += " " + w
+	}
+	b.WriteString(line + "\n")
+}
+
+// commentWords splits text at spaces, except inside double quotes (a quoted layout such as
+// "%m/%d/%Y %I:%M %p" stays on one line).
+func commentWords(text string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, escaped := false, false
+	for _, r := range text {
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && r == '\\':
+			escaped = true
+		case r == '"':
+			quoted = !quoted
+		case r == ' ' && !quoted:
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteRune(r)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// SODAToRows turns SODA objects (raw JSON, as ScanSODA yields them) into a header — every
+// key with a non-null value, in the order first seen — and one row of strings per object:
+// a string's text, a number's or a nested object's JSON, "" for an absent or null key. A
+// malformed object is an error naming its position among objects.
+func SODAToRows(objects [][]byte) ([]string, [][]string, error) {
+	index := map[string]int{}
+	var header []string
+	var rows []map[int]string
+	for i, raw := range objects {
+		row := map[int]string{}
+		var scratch []byte
+		err := eachMember(raw, &scratch, func(key, val []byte, kind valueKind) bool {
+			if kind == kindNull {
+				return true
+			}
+			k, ok := index[string(key)]
+			if !ok {
+				k = len(header)
+				index[string(key)] = k
+				header = append(header, string(key))
+			}
+			row[k] = string(val)
+			return true
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("object %d: %w: %v", i+1, ErrMalformedJSON, err)
+		}
+		rows = append(rows, row)
+	}
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = make([]string, len(header))
+		keys := make([]int, 0, len(r))
+		for k := range r {
+			keys = append(keys, k)
+		}
+		sort.Ints(keys)
+		for _, k := range keys {
+			out[i][k] = r[k]
+		}
+	}
+	return header, out, nil
+}

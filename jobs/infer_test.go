@@ -1,0 +1,417 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/record"
+)
+
+// sampleRows reads a real file's header and first n records as infer sees them.
+func sampleRows(t testing.TB, path string, n int) ([]string, [][]string) {
+	t.Helper()
+	if !strings.HasSuffix(path, ".json") {
+		return readCSV(t, path, n)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs [][]byte
+	err = ScanSODA(bytes.NewReader(src), func(_ int64, raw []byte) error {
+		if len(objs) < n {
+			objs = append(objs, bytes.Clone(raw))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, rows, err := SODAToRows(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return header, rows
+}
+
+// inferredSchema parses an inferred schema's text as a job file would.
+func inferredSchema(t testing.TB, inf *Inferred) *Schema {
+	t.Helper()
+	src := string(inf.HCL()) + fmt.Sprintf("job \"j\" {\n  input \"i\" {\n    path = \"x\"\n    schema = %q\n  }\n  output { parquet = \"o\" }\n}\n", inf.Options.Name)
+	spec, err := Parse([]byte(src), "inferred.job")
+	if err != nil {
+		t.Fatalf("the inferred schema does not parse:\n%s\n%v", src, err)
+	}
+	return spec.Schemas[inf.Options.Name]
+}
+
+// detectFile detects a real file's dialects as the planner does, from its first records,
+// and returns the schema with them.
+func detectFile(t testing.TB, path string, s *Schema) *Schema {
+	t.Helper()
+	var ds []TimeDialect
+	var err error
+	if strings.HasSuffix(path, ".json") {
+		d := s.NewJSONDetector()
+		src, _ := os.ReadFile(path)
+		ScanSODA(bytes.NewReader(src), func(_ int64, raw []byte) error {
+			d.AddJSON(raw)
+			return nil
+		})
+		ds, err = d.Detect()
+	} else {
+		header, rows := readCSV(t, path, -1)
+		d := s.NewDetector(header)
+		for _, r := range rows {
+			if !d.Add(bs(r...)) {
+				break
+			}
+		}
+		ds, err = d.Detect()
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out, err := s.WithDialects(DialectLayouts(ds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// normalized is what a record normalized to.
+type normalized struct {
+	id          string
+	created     time.Time
+	year, month int
+	err         error
+}
+
+func normalizeFile(t testing.TB, path string, s *Schema) []normalized {
+	t.Helper()
+	format := FormatCSV
+	if strings.HasSuffix(path, ".json") {
+		format = FormatSODAJSON
+	}
+	var out []normalized
+	forEachRecord(t, path, format, s, func(i int, r *record.Request, err error) {
+		out = append(out, normalized{r.RequestID, r.CreatedAt, r.Year, r.Month, err})
+	})
+	return out
+}
+
+// TestInferRealFiles infers a schema for every real file with its city's built-in schema
+// out of the vocabulary, parses the printed block, detects the file's dialects with it and
+// normalizes every record: none may be rejected, and each must have the request id,
+// creation time and partition month that the built-in schema gives it (or, for a city
+// without one yet, that an independent reading of its id and creation columns gives).
+func TestInferRealFiles(t *testing.T) {
+	data := testenv.RealData(t)
+	for _, c := range testenv.RealCities {
+		files, _ := filepath.Glob(filepath.Join(data, c.Name, "*"))
+		if len(files) == 0 {
+			t.Errorf("%s: no files", c.Name)
+		}
+		for _, path := range files {
+			rel, _ := filepath.Rel(data, path)
+			t.Run(rel, func(t *testing.T) {
+				header, rows := sampleRows(t, path, 1000)
+				inf, err := InferSchema(header, rows, InferOptions{City: c.Name, Timezone: c.Timezone, Source: rel, Exclude: []string{c.Name}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range inf.Fields {
+					if f.Column != "" {
+						t.Logf("%s ← %q (%.2f)", f.Field, f.Column, f.Confidence)
+					}
+				}
+				s := detectFile(t, path, inferredSchema(t, inf))
+				got := normalizeFile(t, path, s)
+				dateOnly := inf.Fields[fCreatedAt].Dialect != nil && !strings.Contains(inf.Fields[fCreatedAt].Dialect.Layout, "%H")
+				want := expectedRecords(t, path, rel, c.Name)
+				if len(got) != len(want) {
+					t.Fatalf("%d records, want %d", len(got), len(want))
+				}
+				bad := 0
+				for i := range got {
+					g, w := got[i], want[i]
+					same := g.err == nil && w.err == nil && g.id == w.id && g.year == w.year && g.month == w.month
+					if same && dateOnly {
+						// A date-only creation column (Kansas City keeps the time of day in
+						// another column) gives the right day, at local midnight.
+						gy, gm, gd := g.created.In(s.Location).Date()
+						wy, wm, wd := w.created.In(s.Location).Date()
+						same = gy == wy && gm == wm && gd == wd
+					} else if same {
+						same = g.created.Equal(w.created)
+					}
+					if !same && (g.err == nil || w.err == nil) {
+						if bad++; bad <= 5 {
+							t.Errorf("record %d: inferred %+v, want %+v", i, g, w)
+						}
+					}
+				}
+				if bad > 0 {
+					t.Errorf("%d of %d records differ", bad, len(got))
+				}
+			})
+		}
+	}
+}
+
+// expectedRecords normalizes a file with its city's built-in schema or, without one, reads
+// its id and creation columns independently.
+func expectedRecords(t *testing.T, path, rel, city string) []normalized {
+	t.Helper()
+	if b, ok := Builtin(city); ok {
+		return normalizeFile(t, path, b)
+	}
+	truth, ok := testenv.IndependentTruth[rel]
+	if !ok {
+		t.Fatalf("no built-in schema %q and no testenv.IndependentTruth for %s", city, rel)
+	}
+	t.Logf("no built-in schema %q (yet): checked against %s and %s read as %s", city, truth.ID, truth.Created, truth.Layout)
+	var loc *time.Location
+	for _, c := range testenv.RealCities {
+		if c.Name == city {
+			loc, _ = time.LoadLocation(c.Timezone)
+		}
+	}
+	header, rows := readCSV(t, path, -1)
+	id, created := indexOf(header, truth.ID), indexOf(header, truth.Created)
+	var out []normalized
+	for _, r := range rows {
+		v := strings.TrimSpace(r[created])
+		var ct time.Time
+		var err error
+		if truth.Layout == "unix_ms" {
+			var ms int64
+			_, err = fmt.Sscan(v, &ms)
+			ct = time.UnixMilli(ms).UTC()
+		} else {
+			ct, err = time.ParseInLocation(truth.Layout, v, loc)
+		}
+		if err != nil {
+			t.Fatalf("independent reading of %q: %v", v, err)
+		}
+		y, m, _ := ct.In(loc).Date()
+		out = append(out, normalized{strings.TrimSpace(r[id]), ct.UTC(), y, int(m), nil})
+	}
+	return out
+}
+
+// spreadsheetLA rewrites the real LA export the way a spreadsheet saves it: times as
+// "1/3/20 11:15" (month/day/2-digit year, 24-hour clock, no seconds).
+func spreadsheetLA(t testing.TB, path string) []byte {
+	t.Helper()
+	header, rows := readCSV(t, path, -1)
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write(header)
+	for _, r := range rows {
+		for _, col := range []string{"CreatedDate", "UpdatedDate", "ServiceDate", "ClosedDate"} {
+			i := indexOf(header, col)
+			if r[i] == "" {
+				continue
+			}
+			tm, err := time.Parse("01/02/2006 03:04:05 PM", r[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			r[i] = tm.Format("1/2/06 15:04")
+		}
+		w.Write(r)
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+// TestInferSpreadsheetLA infers the LA export as a spreadsheet saves it ("1/3/20 11:15"),
+// which every Go layout of the built-in schema rejects: the inferred schema reads every
+// record, at the built-in schema's creation time cut to the minute.
+func TestInferSpreadsheetLA(t *testing.T) {
+	orig := filepath.Join(testenv.RealData(t), "la", "myla311_2017_subset.csv")
+	path := filepath.Join(t.TempDir(), "la.csv")
+	if err := os.WriteFile(path, spreadsheetLA(t, orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	header, rows := sampleRows(t, path, 1000)
+	inf, err := InferSchema(header, rows, InferOptions{City: "la", Timezone: "America/Los_Angeles", Exclude: []string{"la"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := inf.Fields[fCreatedAt].Dialect; inf.Fields[fCreatedAt].Column != "CreatedDate" || d == nil || d.Layout != "%m/%d/%y %H:%M" {
+		t.Fatalf("created_at: %+v", inf.Fields[fCreatedAt])
+	}
+	got := normalizeFile(t, path, detectFile(t, path, inferredSchema(t, inf)))
+	b, _ := Builtin("la")
+	want := normalizeFile(t, orig, b)
+	for i := range want {
+		if got[i].err != nil || got[i].id != want[i].id || !got[i].created.Equal(want[i].created.Truncate(time.Minute)) ||
+			got[i].year != want[i].year || got[i].month != want[i].month {
+			t.Fatalf("record %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// The built-in schema's layouts read none of it.
+	if n := normalizeFile(t, path, b); n[0].err == nil || !strings.Contains(n[0].err.Error(), ReasonBadTimestamp) {
+		t.Fatalf("the built-in schema read %+v", n[0])
+	}
+}
+
+// TestInferHostile infers schemas from files a user might not expect to work.
+func TestInferHostile(t *testing.T) {
+	rows := func(n int, f func(i int) []string) [][]string {
+		var out [][]string
+		for i := range n {
+			out = append(out, f(i))
+		}
+		return out
+	}
+	t.Run("names that HCL would read as templates or escapes", func(t *testing.T) {
+		header := []string{"id ${env(\"HOME\")}", "opened \"at\"\\", "status %{if}\n", "\x01dept"}
+		inf, err := InferSchema(header, rows(20, func(i int) []string {
+			return []string{fmt.Sprintf("A-%04d", i), fmt.Sprintf("2024-01-%02d 10:00:00", i+1), []string{"Open", "Closed"}[i%2], "DPW"}
+		}), InferOptions{City: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := inferredSchema(t, inf)
+		m := s.MatchHeader(header)
+		for _, f := range m.Fields {
+			if f.Column == "" {
+				t.Errorf("field %s lost its column %v", f.Field, f.Candidates)
+			}
+		}
+		if s.Timezone != "UTC" || !bytes.Contains(inf.HCL(), []byte("# TODO: the city's IANA time zone")) {
+			t.Errorf("time zone %q without the TODO comment", s.Timezone)
+		}
+	})
+	t.Run("no unique id", func(t *testing.T) {
+		_, err := InferSchema([]string{"kind", "opened"}, rows(20, func(i int) []string {
+			return []string{"same", fmt.Sprintf("2024-01-%02d", i+1)}
+		}), InferOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no column can be request_id") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no timestamp", func(t *testing.T) {
+		_, err := InferSchema([]string{"id", "when"}, rows(20, func(i int) []string {
+			return []string{fmt.Sprint(i), "soon"}
+		}), InferOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no column can be created_at") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("mixed dialects are no timestamp column", func(t *testing.T) {
+		_, err := InferSchema([]string{"id", "created"}, rows(20, func(i int) []string {
+			if i%2 == 0 {
+				return []string{fmt.Sprint(i), "2024-01-02T10:00:00"}
+			}
+			return []string{fmt.Sprint(i), "1/2/2024 10:00 AM"}
+		}), InferOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no column can be created_at") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no records", func(t *testing.T) {
+		if _, err := InferSchema([]string{"id"}, nil, InferOptions{}); err == nil {
+			t.Fatal("no error")
+		}
+	})
+	t.Run("bad options", func(t *testing.T) {
+		r := rows(2, func(i int) []string { return []string{fmt.Sprint(i), "2024-01-02"} })
+		for _, o := range []InferOptions{{Timezone: "Mars/Olympus"}, {City: "New York"}, {DateOrder: "ymd"}} {
+			if _, err := InferSchema([]string{"id", "created"}, r, o); err == nil {
+				t.Errorf("%+v: no error", o)
+			}
+		}
+	})
+	t.Run("ambiguous dates ask for the order", func(t *testing.T) {
+		inf, err := InferSchema([]string{"id", "created"}, rows(12, func(i int) []string {
+			return []string{fmt.Sprint(i), fmt.Sprintf("%02d/%02d/2024", i+1, 12-i)}
+		}), InferOptions{DateOrder: DateOrderDMY})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := inferredSchema(t, inf)
+		if s.DateOrder != DateOrderDMY || !inf.Fields[fCreatedAt].Dialect.Ambiguous {
+			t.Fatalf("date_order %q, dialect %+v", s.DateOrder, inf.Fields[fCreatedAt].Dialect)
+		}
+	})
+	t.Run("status vocabulary and placeholders", func(t *testing.T) {
+		codes := []string{"RESOL", "OPEN", "CANC", "DUP", "ASSIG"}
+		inf, err := InferSchema([]string{"CASE ID", "CREATION DATE", "STATUS", "LATITUDE", "LONGITUDE"}, rows(50, func(i int) []string {
+			lat, lon := fmt.Sprintf("39.%04d", i), fmt.Sprintf("-94.%04d", i)
+			if i%10 == 0 {
+				lat, lon = "39", "-77"
+			}
+			return []string{fmt.Sprint(2020025504 + i), fmt.Sprintf("02/%02d/2020", 1+i%28), codes[i%5], lat, lon}
+		}), InferOptions{City: "kc", Exclude: BuiltinNames()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := inf.Fields[fStatus]
+		if st.Column != "STATUS" || !slices.Equal(st.Closed, []string{"RESOL"}) || !slices.Equal(st.Open, []string{"ASSIG", "OPEN"}) ||
+			!slices.Equal(st.Other, []string{"CANC", "DUP"}) {
+			t.Errorf("status: %+v", st)
+		}
+		if inf.Fields[fRequestID].Column != "CASE ID" || inf.Fields[fCreatedAt].Column != "CREATION DATE" {
+			t.Errorf("id %q, created %q: a ten-digit id is not a time", inf.Fields[fRequestID].Column, inf.Fields[fCreatedAt].Column)
+		}
+		if len(inf.Placeholders) != 1 || inf.Placeholders[0] != [2]float64{39, -77} {
+			t.Errorf("placeholders %v", inf.Placeholders)
+		}
+		s := inferredSchema(t, inf)
+		if len(s.PlaceholderPoints) != 1 {
+			t.Errorf("placeholder_points %v", s.PlaceholderPoints)
+		}
+	})
+}
+
+// TestInferVocabularyFromRegistry checks that names come from the built-in schemas: a
+// column named as a built-in names it is found with full confidence, and is not when that
+// schema is left out.
+func TestInferVocabularyFromRegistry(t *testing.T) {
+	header := []string{"ServiceRequestNum", "CreatedDate", "SRType"}
+	var r [][]string
+	for i := range 12 {
+		types := []string{"TRT-Traffic Signal Repairs", "ECC-Vehicle Look Up", "SW-Dirty Alley"}
+		r = append(r, []string{fmt.Sprintf("18-%08d", 269879+i), fmt.Sprintf("04/%02d/2018 11:11:26 AM", 12+i), types[i%3]})
+	}
+	with, err := InferSchema(header, r, InferOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := InferSchema(header, r, InferOptions{Exclude: []string{"baltimore"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := with.Fields[fRequestType]; f.Column != "SRType" || !strings.Contains(f.Why, `name as in baltimore's "SRType"`) {
+		t.Errorf("with baltimore: %+v", f)
+	}
+	if f := without.Fields[fRequestType]; strings.Contains(f.Why, "baltimore") {
+		t.Errorf("without baltimore: %+v", f)
+	}
+}
+
+func TestSODAToRows(t *testing.T) {
+	header, rows, err := SODAToRows([][]byte{[]byte(`{"a":"1","b":null,"c":{"x":1}}`), []byte(`{"b":"2","a":3.5}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(header, []string{"a", "c", "b"}) || !slices.Equal(rows[0], []string{"1", `{"x":1}`, ""}) || !slices.Equal(rows[1], []string{"3.5", "", "2"}) {
+		t.Fatalf("%q %q", header, rows)
+	}
+	if _, _, err := SODAToRows([][]byte{[]byte(`{"a":1}`), []byte(`[1]`)}); !errors.Is(err, ErrMalformedJSON) || !strings.Contains(err.Error(), "object 2") {
+		t.Fatalf("got %v", err)
+	}
+}
