@@ -21,6 +21,7 @@ require (
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/client_model v0.6.3
+	github.com/wroge/wgs84 v1.1.7
 	github.com/zclconf/go-cty v1.20.0
 	golang.org/x/sys v0.47.0
 )

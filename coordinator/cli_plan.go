@@ -188,8 +188,8 @@ func printInput(w io.Writer, in PlannedInput) {
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, f := range g.file.Match.Fields {
-			col := cellName(f.Column)
-			if f.Column == "" {
+			col := cellName(f.Source())
+			if !f.Found() {
 				col = "(none of " + quoteList(f.Candidates) + ")"
 				if g.file.KeysFrom > 0 {
 					col = "(none of " + quoteList(f.Candidates) + " in " + plural(g.file.KeysFrom, "object") + ")"

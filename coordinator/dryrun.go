@@ -381,7 +381,7 @@ func (d *dryRun) unmatchedWarnings(pi *PlannedInput) {
 func describeUnmatched(m *jobs.HeaderMatch, required bool) string {
 	var parts []string
 	for _, f := range m.Fields {
-		if f.Column == "" && (f.Required || !required) {
+		if !f.Found() && (f.Required || !required) {
 			parts = append(parts, fmt.Sprintf("%s (tried %s)", f.Field, quoteList(f.Candidates)))
 		}
 	}

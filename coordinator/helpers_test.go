@@ -44,6 +44,10 @@ func realInputs(data string) []inputDef {
 		{"sf", filepath.Join(data, "sf"), "sf", ""},
 		{"boston", filepath.Join(data, "boston"), "boston", ""},
 		{"baltimore", filepath.Join(data, "baltimore"), "baltimore", ""},
+		{"chicago", filepath.Join(data, "chicago"), "chicago", ""},
+		{"kansas_city", filepath.Join(data, "kansas_city"), "kansas_city", ""},
+		{"dc", filepath.Join(data, "dc"), "dc", ""},
+		{"st_louis", filepath.Join(data, "st_louis"), "st_louis", ""},
 	}
 }
 

@@ -60,7 +60,7 @@ func checkRun(t *testing.T, spec *jobs.Spec, res *Result, err error, exp expecta
 }
 
 // cities are the built-in schemas that the real inputs use, one per city.
-var cities = []string{"nyc", "la", "sf", "boston", "baltimore"}
+var cities = []string{"nyc", "la", "sf", "boston", "baltimore", "chicago", "kansas_city", "dc", "st_louis"}
 
 func inputsOf(in []inputDef, city string) []inputDef {
 	return slices.DeleteFunc(slices.Clone(in), func(d inputDef) bool { return d.schema != city })
@@ -557,6 +557,11 @@ func genInputs(dir string) []inputDef {
 		{"sf", filepath.Join(dir, "sf"), "sf", ""},
 		{"boston", filepath.Join(dir, "boston"), "boston", ""},
 		{"baltimore", filepath.Join(dir, "baltimore"), "baltimore", ""},
+		{"chicago", filepath.Join(dir, "chicago"), "chicago", ""},
+		{"kansas_city", filepath.Join(dir, "kansas_city"), "kansas_city", ""},
+		{"dc", filepath.Join(dir, "dc"), "dc", ""},
+		{"st_louis", filepath.Join(dir, "st_louis"), "st_louis", ""},
+		{"austin", filepath.Join(dir, "austin"), "austin", ""}, // schema: gen.AustinSchema
 	}
 }
 
@@ -578,7 +583,7 @@ func TestNormalizeGenerated(t *testing.T) {
 
 	t.Run("counts", func(t *testing.T) {
 		dir := t.TempDir()
-		spec := writeSpec(t, dir, jobDef{inputs: genInputs(corpus), ratio: 0.05, split: "1MiB",
+		spec := writeSpec(t, dir, jobDef{schemas: gen.AustinSchema, inputs: genInputs(corpus), ratio: 0.05, split: "1MiB",
 			parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
 		res, err := runJob(t, ctx, spec, LocalConfig{})
 		if err != nil {
@@ -671,7 +676,7 @@ func TestNormalizeCancel(t *testing.T) {
 	} {
 		t.Run(tc.phase, func(t *testing.T) {
 			dir := t.TempDir()
-			spec := writeSpec(t, dir, jobDef{inputs: genInputs(corpus), ratio: 0.05, split: tc.split,
+			spec := writeSpec(t, dir, jobDef{schemas: gen.AustinSchema, inputs: genInputs(corpus), ratio: 0.05, split: tc.split,
 				parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -771,7 +776,7 @@ func BenchmarkRunLocal(b *testing.B) {
 			b.SetBytes(st.Bytes)
 			for b.Loop() {
 				dir := b.TempDir()
-				spec := writeSpec(b, dir, jobDef{inputs: genInputs(corpus), ratio: 0.05, split: "4MiB",
+				spec := writeSpec(b, dir, jobDef{schemas: gen.AustinSchema, inputs: genInputs(corpus), ratio: 0.05, split: "4MiB",
 					parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
 				if _, err := RunLocal(context.Background(), spec, LocalConfig{Dir: dir}); err != nil {
 					b.Fatal(err)

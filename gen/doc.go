@@ -1,12 +1,16 @@
 // Package gen writes a deterministic synthetic 311 corpus: the input of `make demo`,
-// `make bench` and the scale tests, in each built-in city's native export format.
+// `make bench` and the scale tests, in each built-in city's native export format, plus
+// Austin, a tenth city whose schema a job file defines (AustinSchema).
 //
 // The real exports in ../shared/data/311 are small; the engine must be measured on tens of
 // gigabytes with the same quirks. Generate reproduces those quirks per city and format —
 // exact header lines, column order, timestamp dialects, null spellings (empty, a single
 // space, NA), quoting styles (minimal, every value quoted, R's strings-quoted), CRLF record
 // ends with bare LF inside quoted fields, newlines inside quoted fields, placeholder
-// coordinates — while every row is synthetic: vocabularies and neighbourhood centres are
+// coordinates, a date and a time in two columns (Kansas City), epoch milliseconds written
+// as floats and a year-9999 "no date" (DC), state-plane x/y without latitude (St. Louis,
+// through internal/crs), integers that pandas wrote as floats ("64108.0") — while every
+// row is synthetic: vocabularies and neighbourhood centres are
 // modelled on the real files, values are drawn from a seeded PRNG.
 //
 // What the engine can rely on (and its tests check against Stats):

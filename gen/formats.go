@@ -37,10 +37,12 @@ const (
 var nycKeys = []string{"unique_key", "created_date", "closed_date", "agency", "agency_name", "complaint_type", "descriptor", "location_type", "incident_zip", "incident_address", "street_name", "cross_street_1", "cross_street_2", "intersection_street_1", "intersection_street_2", "address_type", "city", "landmark", "facility_type", "status", "due_date", "resolution_description", "resolution_action_updated_date", "community_board", "bbl", "borough", "x_coordinate_state_plane", "y_coordinate_state_plane", "open_data_channel_type", "park_facility_name", "park_borough", "vehicle_type", "taxi_company_borough", "taxi_pick_up_location", "bridge_highway_name", "bridge_highway_direction", "road_ramp", "bridge_highway_segment", "latitude", "longitude", "location"}
 
 // cityWeight splits Options.Size across cities (renormalised over the selected ones).
-var cityWeight = map[string]float64{"nyc": 0.40, "la": 0.18, "sf": 0.16, "boston": 0.12, "baltimore": 0.14}
+var cityWeight = map[string]float64{"nyc": 0.30, "la": 0.12, "sf": 0.11, "boston": 0.08, "baltimore": 0.09,
+	"chicago": 0.10, "kansas_city": 0.05, "dc": 0.06, "st_louis": 0.04, "austin": 0.05}
 
 // cityOrder is the default city list and the order of the plan.
-var cityOrder = []string{"nyc", "la", "sf", "boston", "baltimore"}
+// Austin, last, has no built-in schema: a job over the corpus defines it (AustinSchema).
+var cityOrder = []string{"nyc", "la", "sf", "boston", "baltimore", "chicago", "kansas_city", "dc", "st_louis", "austin"}
 
 var formats = []*format{
 	{city: "nyc", name: "portal", ext: "csv", header: headerNYCPortal, eol: "\n", q: quoteMinimal, share: 0.5, years: [2]int{2010, 2019}, model: nycModel, render: renderNYC},
@@ -51,6 +53,13 @@ var formats = []*format{
 	{city: "boston", name: "boston311-2022", ext: "csv", header: headerBoston22, eol: "\n", q: quoteMinimal, share: 0.7, years: [2]int{2015, 2024}, model: bostonModel, render: renderBoston22},
 	{city: "boston", name: "boston311-2025", ext: "csv", header: headerBoston25, eol: "\r\n", q: quoteMinimal, share: 0.3, years: [2]int{2025, 2025}, model: bostonModel2025, render: renderBoston25},
 	{city: "baltimore", name: "baltimore311", ext: "csv", header: headerBaltimore, eol: "\n", q: quoteMinimal, share: 1, years: [2]int{2013, 2019}, model: baltimoreModel, render: renderBaltimore},
+	// Appended, so that the formats above keep their index in file seeds.
+	{city: "chicago", name: "soda", ext: "csv", header: headerChicagoSODA, eol: "\n", q: quoteMinimal, share: 0.8, years: [2]int{2018, 2024}, model: chicagoModel, render: renderChicagoSODA},
+	{city: "chicago", name: "legacy", ext: "csv", header: headerChicagoLegacy, eol: "\n", q: quoteMinimal, share: 0.2, years: [2]int{2011, 2017}, model: chicagoLegacyModel, render: renderChicagoLegacy},
+	{city: "kansas_city", name: "kc311", ext: "csv", header: headerKansasCity, eol: "\n", q: quoteMinimal, share: 1, years: [2]int{2007, 2020}, model: kansasCityModel, render: renderKansasCity},
+	{city: "dc", name: "dc311", ext: "csv", header: headerDC, eol: "\n", q: quoteMinimal, share: 1, years: [2]int{2019, 2025}, model: dcModel, render: renderDC},
+	{city: "st_louis", name: "csb", ext: "csv", header: headerStLouis, eol: "\r\n", q: quoteAll, share: 1, years: [2]int{2009, 2021}, model: stLouisModel, render: renderStLouis},
+	{city: "austin", name: "austin311", ext: "csv", header: headerAustin, eol: "\n", q: quoteMinimal, share: 1, years: [2]int{2014, 2023}, model: austinModel, render: renderAustin},
 }
 
 // badDates are created-date values that parse in no layout of any city: month 13, hour

@@ -120,7 +120,8 @@ func (o Options) withDefaults() (Options, error) {
 }
 
 // idBase is where each city's numeric request ids start, near the real ids' magnitudes.
-var idBase = map[string]int64{"nyc": 10_000_000, "la": 800_000_000, "sf": 200_000, "boston": 60_000, "baltimore": 100_000}
+var idBase = map[string]int64{"nyc": 10_000_000, "la": 800_000_000, "sf": 200_000, "boston": 60_000, "baltimore": 100_000,
+	"chicago": 1, "kansas_city": 2_007_000_000, "dc": 1, "st_louis": 200_000, "austin": 1}
 
 // filePlan is one file to write. Everything that decides its bytes is in here.
 type filePlan struct {

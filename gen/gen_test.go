@@ -3,6 +3,7 @@ package gen
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -32,8 +33,12 @@ type layoutOf struct {
 	created    int
 	closed     int
 	status     int
-	timeLayout string
-	lat, lon   int // -1: coordinates in a "(lat, lon)" column at lat
+	timeLayout string // a Go layout, or "unix_ms"
+	lat, lon   int    // -1: coordinates in a "(lat, lon)" column at lat; -2: none (x/y only)
+	// dateOnly: created and closed have no time of day, so a request closed the day it
+	// was opened has closed == created.
+	dateOnly   bool
+	closedWord string // the status a closed version starts with; default "Closed"
 }
 
 var checks = map[string]layoutOf{
@@ -44,6 +49,24 @@ var checks = map[string]layoutOf{
 	"boston/boston311-2022":  {real: []string{"boston/boston311_2022_sample100.csv"}, id: 0, created: 1, closed: 3, status: 5, timeLayout: "2006-01-02 15:04:05", lat: 26, lon: 27},
 	"boston/boston311-2025":  {real: []string{"boston/boston311_2025_cases.csv"}, id: 0, created: 1, closed: 2, status: 8, timeLayout: "2006-01-02 15:04:05-07", lat: 25, lon: 24},
 	"baltimore/baltimore311": {real: []string{"baltimore/baltimore311_sample_10000.csv"}, id: 1, created: 4, closed: 8, status: 5, timeLayout: "01/02/2006 03:04:05 PM", lat: 19, lon: 20},
+	"chicago/soda":           {real: []string{"chicago/chicago311_soda_2021_first5000.csv"}, id: 0, created: 7, closed: 9, status: 5, timeLayout: "2006-01-02T15:04:05.000", lat: 32, lon: 33, closedWord: "Completed"},
+	"chicago/legacy":         {real: []string{"chicago/chicago_legacy_lights_2011_2013_sample.csv"}, id: 3, created: 0, closed: 2, status: 1, timeLayout: "2006-01-02T15:04:05", lat: 12, lon: 13, dateOnly: true, closedWord: "Completed"},
+	"kansas_city/kc311":      {real: []string{"kansas_city/kc311_beacon_hills_2007_2020.csv"}, id: 0, created: 8, closed: 14, status: 12, timeLayout: "01/02/2006", lat: 26, lon: 27, dateOnly: true, closedWord: "RESOL"},
+	"dc/dc311":               {real: []string{"dc/dc311_arcgis_2025_page1000.csv"}, id: 0, created: 10, closed: 11, status: 17, timeLayout: "unix_ms", lat: 24, lon: 25},
+	"st_louis/csb":           {real: []string{"st_louis/stl_csb_2011.csv"}, id: 16, created: 5, closed: 4, status: 19, timeLayout: "2006-01-02 15:04:05", lat: -2, lon: -2, closedWord: "CLOSED"},
+	"austin/austin311":       {id: 0, created: 7, closed: 9, status: 5, timeLayout: "2006 Jan 02 03:04:05 PM", lat: 18, lon: 19},
+}
+
+// parseStamp parses a generated timestamp as the format's check says.
+func parseStamp(layout, s string) (time.Time, error) {
+	if layout != "unix_ms" {
+		return time.ParseInLocation(layout, s, time.UTC)
+	}
+	ms, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(int64(ms)).UTC(), nil
 }
 
 // checkKey maps a generated file path to its entry in checks.
@@ -216,7 +239,7 @@ func isBadDate(s string) bool { return slices.Contains(badDates, s) }
 // TestRecount reads every file back — CSV with encoding/csv, JSON with encoding/json —
 // and checks the headers, the Stats, the ids, the dates and the coordinates.
 func TestRecount(t *testing.T) {
-	opt := Options{Size: 6 << 20, Seed: 7, MaxFileSize: 1 << 20, BadRate: 0.01, DupRate: 0.03}
+	opt := Options{Size: 8 << 20, Seed: 7, MaxFileSize: 1 << 20, BadRate: 0.02, DupRate: 0.03}
 	st := generate(t, opt)
 
 	got := map[string]*recount{}
@@ -283,10 +306,6 @@ func recountCSV(t *testing.T, path string, rc *recount, seen map[string]int) {
 		t.Fatal(err)
 	}
 	width := len(head)
-	loc, err := time.LoadLocation("UTC")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -319,25 +338,25 @@ func recountCSV(t *testing.T, path string, rc *recount, seen map[string]int) {
 		case 1:
 		case 2:
 			rc.dups++
-			if rec[chk.closed] == "" || !strings.HasPrefix(rec[chk.status], "Closed") {
+			if rec[chk.closed] == "" || !strings.HasPrefix(rec[chk.status], cmp.Or(chk.closedWord, "Closed")) {
 				t.Errorf("line %d: second version of %s is not closed: status %q closed %q", line, id, rec[chk.status], rec[chk.closed])
 			}
 		default:
 			t.Errorf("line %d: id %s seen %d times", line, id, seen[id])
 		}
-		created, err := time.ParseInLocation(chk.timeLayout, rec[chk.created], loc)
+		created, err := parseStamp(chk.timeLayout, rec[chk.created])
 		if err != nil {
 			t.Errorf("line %d: created: %v", line, err)
 			continue
 		}
-		if y := created.Year(); y < 2008 || y > 2026 {
+		if y := created.Year(); y < 2007 || y > 2026 {
 			t.Errorf("line %d: created %v outside the corpus years", line, created)
 		}
 		if s := rec[chk.closed]; s != "" {
-			closed, err := time.ParseInLocation(chk.timeLayout, s, loc)
+			closed, err := parseStamp(chk.timeLayout, s)
 			if err != nil {
 				t.Errorf("line %d: closed: %v", line, err)
-			} else if !closed.After(created) {
+			} else if chk.dateOnly && closed.Before(created) || !chk.dateOnly && !closed.After(created) {
 				t.Errorf("line %d: closed %v not after created %v", line, closed, created)
 			}
 		}
@@ -349,6 +368,9 @@ func recountCSV(t *testing.T, path string, rc *recount, seen map[string]int) {
 // the city's bounding box.
 func checkCoords(t *testing.T, line int, key string, chk layoutOf, rec []string) {
 	var latS, lonS string
+	if chk.lon == -2 {
+		return
+	}
 	if chk.lon < 0 {
 		p := strings.Trim(rec[chk.lat], "()")
 		if p == "" {
@@ -517,6 +539,18 @@ func TestStampLayouts(t *testing.T) {
 		{"pg ragged", layoutPGUTC, stamp{sec: sec, ms: 710}, "2025-08-01 06:35:06.71+00"},
 		{"pg whole", layoutPGUTC, stamp{sec: sec}, "2025-08-01 06:35:06+00"},
 		{"pg winter", layoutPGUTC, stamp{sec: sec - 200*86400, ms: 500}, "2025-01-13 07:35:06.5+00"},
+		{"iso day", layoutISODay, stamp{sec: sec, ms: 7}, "2025-08-01T00:00:00"},
+		{"us date", layoutUSDate, stamp{sec: sec}, "08/01/2025"},
+		{"us time morning", layoutUSTime, stamp{sec: sec}, "02:35 AM"},
+		{"us time noon", layoutUSTime, stamp{sec: sec + 10*3600}, "12:35 PM"},
+		{"us time midnight", layoutUSTime, stamp{sec: sec - 2*3600}, "12:35 AM"},
+		{"epoch ms summer", layoutEpochMS, stamp{sec: sec, ms: 539}, "1754030106539"}, // 06:35:06.539Z
+		{"epoch ms float", layoutEpochMSF, stamp{sec: sec}, "1754030106000.0"},
+		{"epoch ms winter", layoutEpochMS, stamp{sec: sec - 200*86400}, "1736753706000"}, // 2025-01-13 07:35:06Z
+		{"csb ragged", layoutCSB, stamp{sec: sec, ms: 540}, "2025-08-01 02:35:06.54"},
+		{"csb whole", layoutCSB, stamp{sec: sec}, "2025-08-01 02:35:06.0"},
+		{"csb full", layoutCSB, stamp{sec: sec, ms: 703}, "2025-08-01 02:35:06.703"},
+		{"austin", layoutAustin, stamp{sec: sec + 10*3600}, "2025 Aug 01 12:35:06 PM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

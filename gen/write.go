@@ -18,6 +18,9 @@ const (
 	// quoteStrings quotes every string, empty or not (R's write.csv). Numbers and NA are
 	// written bare by the renderer through raw.
 	quoteStrings
+	// quoteAll quotes every value and every null: "" between the commas (St. Louis's
+	// yearly CSB files).
+	quoteAll
 )
 
 // rowWriter builds one record at a time in buf. It never fails: the caller hands the
@@ -81,7 +84,7 @@ func (w *rowWriter) appendQuoted(s string) {
 func (w *rowWriter) str(s string) {
 	w.sep()
 	switch {
-	case w.q == quoteStrings, w.q == quoteNonEmpty && s != "", needsQuote(s):
+	case w.q == quoteStrings, w.q == quoteAll, w.q == quoteNonEmpty && s != "", needsQuote(s):
 		w.appendQuoted(s)
 	default:
 		w.buf = append(w.buf, s...)
@@ -152,6 +155,11 @@ func (w *rowWriter) ts(l layout, t stamp, nullTok string) {
 // null writes a null value spelled tok. Under quoteStrings an empty string is still a
 // quoted "" (R quotes empty strings) but NA is bare.
 func (w *rowWriter) null(tok string) {
+	if w.q == quoteAll {
+		w.sep()
+		w.appendQuoted(tok)
+		return
+	}
 	if w.q == quoteStrings && tok == "" {
 		w.raw(`""`)
 		return
@@ -172,10 +180,17 @@ type stamp struct {
 type layout uint8
 
 const (
-	layoutUS12  layout = iota // 01/02/2006 03:04:05 PM
-	layoutSODA                // 2006-01-02T15:04:05.000
-	layoutSQL                 // 2006-01-02 15:04:05
-	layoutPGUTC               // 2006-01-02 15:04:05.999+00 (fraction trimmed, absent when zero)
+	layoutUS12     layout = iota // 01/02/2006 03:04:05 PM
+	layoutSODA                   // 2006-01-02T15:04:05.000
+	layoutSQL                    // 2006-01-02 15:04:05
+	layoutPGUTC                  // 2006-01-02 15:04:05.999+00 (fraction trimmed, absent when zero)
+	layoutISODay                 // 2006-01-02T00:00:00: date-only precision, always midnight
+	layoutUSDate                 // 01/02/2006
+	layoutUSTime                 // 03:04 PM
+	layoutEpochMS                // Unix milliseconds of an Eastern wall-clock time: 1735708943000
+	layoutEpochMSF               // the same as pandas writes a nullable column: 1735708943000.0
+	layoutCSB                    // 2006-01-02 15:04:05.7: the fraction trimmed but never absent
+	layoutAustin                 // 2006 Jan 02 03:04:05 PM
 )
 
 // civil converts days since 1970-01-01 to a proleptic Gregorian date (Hinnant's
@@ -218,6 +233,8 @@ func daysFromCivil(y, m, d int) int64 {
 	return era*146097 + doe - 719468
 }
 
+var monthAbbr = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
 func append2(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
 
 func append4(b []byte, v int) []byte {
@@ -225,6 +242,16 @@ func append4(b []byte, v int) []byte {
 }
 
 func appendStamp(b []byte, l layout, t stamp) []byte {
+	switch l {
+	case layoutEpochMS, layoutEpochMSF:
+		b = strconv.AppendInt(b, (t.sec+easternToUTC(t.sec))*1000+int64(t.ms), 10)
+		if l == layoutEpochMSF {
+			b = append(b, ".0"...)
+		}
+		return b
+	case layoutISODay, layoutUSDate:
+		t = stamp{sec: t.sec / 86400 * 86400}
+	}
 	sec := t.sec
 	if l == layoutPGUTC {
 		sec += easternToUTC(sec)
@@ -234,6 +261,36 @@ func appendStamp(b []byte, l layout, t stamp) []byte {
 	y, m, d := civil(days)
 	hh, mi, ss := rem/3600, rem/60%60, rem%60
 	switch l {
+	case layoutUSDate:
+		b = append2(b, m)
+		b = append(b, '/')
+		b = append2(b, d)
+		b = append(b, '/')
+		return append4(b, y)
+	case layoutUSTime:
+		b = append2(b, (hh+11)%12+1)
+		b = append(b, ':')
+		b = append2(b, mi)
+		if hh < 12 {
+			return append(b, " AM"...)
+		}
+		return append(b, " PM"...)
+	case layoutAustin:
+		b = append4(b, y)
+		b = append(b, ' ')
+		b = append(b, monthAbbr[m-1]...)
+		b = append(b, ' ')
+		b = append2(b, d)
+		b = append(b, ' ')
+		b = append2(b, (hh+11)%12+1)
+		b = append(b, ':')
+		b = append2(b, mi)
+		b = append(b, ':')
+		b = append2(b, ss)
+		if hh < 12 {
+			return append(b, " AM"...)
+		}
+		return append(b, " PM"...)
 	case layoutUS12:
 		b = append2(b, m)
 		b = append(b, '/')
@@ -261,7 +318,7 @@ func appendStamp(b []byte, l layout, t stamp) []byte {
 		b = append2(b, m)
 		b = append(b, '-')
 		b = append2(b, d)
-		if l == layoutSODA {
+		if l == layoutSODA || l == layoutISODay {
 			b = append(b, 'T')
 		} else {
 			b = append(b, ' ')
@@ -275,6 +332,16 @@ func appendStamp(b []byte, l layout, t stamp) []byte {
 		case layoutSODA:
 			// Socrata's floating timestamps carry a fraction that is always zero.
 			b = append(b, ".000"...)
+		case layoutCSB:
+			// A ragged fraction that keeps at least one digit: .0, .54, .703.
+			ms := int(t.ms)
+			digits := [3]byte{byte('0' + ms/100), byte('0' + ms/10%10), byte('0' + ms%10)}
+			n := 3
+			for n > 1 && digits[n-1] == '0' {
+				n--
+			}
+			b = append(b, '.')
+			b = append(b, digits[:n]...)
 		case layoutPGUTC:
 			// Postgres trims trailing zeros of the fraction: .539, .71, .5 or nothing.
 			if ms := int(t.ms); ms > 0 {

@@ -54,6 +54,10 @@ func BenchmarkNormalize(b *testing.B) {
 		{"sf", "sf/sf311_cases_sample_10000.csv"},
 		{"boston", "boston/boston311_2025_cases.csv"},
 		{"baltimore", "baltimore/baltimore311_sample_10000.csv"},
+		{"chicago", "chicago/chicago311_soda_2021_first5000.csv"},
+		{"kansas_city", "kansas_city/kc311_beacon_hills_2007_2020.csv"}, // joined date + time
+		{"dc", "dc/dc311_arcgis_2025_page1000.csv"},
+		{"st_louis", "st_louis/stl_csb_2011.csv"}, // projected points
 	} {
 		b.Run(tc.city, func(b *testing.B) {
 			header, recs := loadRecords(b, filepath.Join(data, tc.file))

@@ -333,7 +333,11 @@ type Detector struct {
 func (s *Schema) NewDetector(header []string) *Detector {
 	n := s.newNormalizer()
 	n.ncols = len(header)
-	n.col, n.colName = s.bindHeader(header)
+	b := s.bindHeader(header)
+	n.col, n.colName = b.col, b.name
+	if n.ext != nil && !n.ext.bindCSV(&b) {
+		n.ext = nil
+	}
 	d := &Detector{schema: s, n: n}
 	for _, f := range s.Fields {
 		if id, ok := lookupField(f.Name); ok && id.isTime() && s.isAuto(f) && n.col[id] >= 0 {
@@ -386,7 +390,7 @@ func (d *Detector) Add(fields [][]byte) bool {
 	if len(fields) == d.n.ncols {
 		d.records++
 		for _, f := range d.fields {
-			d.keep(f, fields[d.n.col[f]])
+			d.keep(f, d.n.csvValue(fields, f))
 		}
 	}
 	return d.more()
@@ -404,6 +408,10 @@ func (d *Detector) AddJSON(raw []byte) bool {
 		rank[i] = -1
 	}
 	var scratch []byte
+	ext := d.n.ext
+	if ext != nil {
+		ext.resetJSON()
+	}
 	err := eachMember(raw, &scratch, func(key, val []byte, kind valueKind) bool {
 		if kind == kindNull {
 			return true
@@ -413,10 +421,16 @@ func (d *Detector) AddJSON(raw []byte) bool {
 				vals[ref.f], rank[ref.f] = val, ref.rank
 			}
 		}
+		if ext != nil {
+			ext.member(key, val)
+		}
 		return true
 	})
 	if err != nil {
 		return d.more()
+	}
+	if ext != nil {
+		d.n.joinJSON(&vals, &rank) // a joined candidate's value, as NormalizeJSON reads it
 	}
 	d.records++
 	for _, f := range d.fields {

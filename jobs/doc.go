@@ -55,7 +55,9 @@
 // A schema maps one city's columns onto the normalized record: candidate columns per field (the
 // first present in a file's header wins, so one schema reads several years of a drifting export),
 // null tokens, time layouts and the city's time zone, the status vocabulary, placeholder
-// coordinates. Built-in schemas are embedded from schemas/*.hcl, written in the same language and
+// coordinates. A candidate may join several columns (a date column and a time column) into
+// one value (columns.go), and a point may come from projected x/y columns in a named
+// state-plane CRS (proj.go, internal/crs). Built-in schemas are embedded from schemas/*.hcl, written in the same language and
 // commented so that users can copy them (BuiltinSource).
 //
 // Time layouts are Go layouts, strftime patterns (strftime.go) or "auto" (dialect.go), the
@@ -73,8 +75,9 @@
 // writes to the rejects output. Rules: values are trimmed of spaces and compared with the null
 // tokens; times are read in the city's time zone unless they carry an offset and stored in UTC;
 // Year and Month are created_at's local calendar month; status maps case-insensitively to
-// open/closed, anything else is other; a location comes from latitude/longitude, else from point,
-// and placeholders or out-of-range coordinates become "no location"; kept text must be valid
+// open/closed, anything else is other; a location comes from latitude/longitude, else from point's
+// text, else from point's projected x/y, and placeholders or out-of-range coordinates become "no
+// location"; kept text must be valid
 // UTF-8 without NUL bytes, or the record is rejected (invalid_utf8, nul_byte): PostgreSQL's
 // text type refuses both, and one such value reaching a summary table would fail the publish.
 package jobs

@@ -21,8 +21,37 @@ type FieldMatch struct {
 	// Required fields (request_id, created_at) without a column make every record a
 	// reject, and Bind refuses such a file.
 	Required bool `json:"required,omitempty"`
-	// Candidates are the schema's columns for the field, in the order they are tried.
+	// Candidates are the schema's columns for the field, in the order they are tried; a
+	// candidate that joins several columns is spelled "A + B".
 	Candidates []string `json:"candidates"`
+	// Joined are the columns whose values are joined into the field when the candidate it
+	// takes names several (Column is then "A + B"); empty otherwise.
+	Joined []string `json:"joined,omitempty"`
+	// X and Y are the projected coordinate columns a point takes, in CRS; empty when the
+	// schema gives none or the file has neither.
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	CRS string `json:"crs,omitempty"`
+}
+
+// Found reports whether the field takes a value from the file: a column (or joined
+// columns), or for a point its projected x/y columns.
+func (f FieldMatch) Found() bool { return f.Column != "" || f.X != "" }
+
+// Source spells where the field's value comes from, for a person: the column, the joined
+// columns ("A + B"), or the projected x/y columns and their CRS; "" when none.
+func (f FieldMatch) Source() string {
+	xy := ""
+	if f.X != "" {
+		xy = f.X + ", " + f.Y + " (" + f.CRS + ")"
+	}
+	switch {
+	case f.Column != "" && xy != "":
+		return f.Column + "; else " + xy
+	case xy != "":
+		return xy
+	}
+	return f.Column
 }
 
 // HeaderMatch is a schema matched against one file's columns.
@@ -37,7 +66,7 @@ type HeaderMatch struct {
 func (m HeaderMatch) Unmatched(required bool) []string {
 	var out []string
 	for _, f := range m.Fields {
-		if f.Column == "" && (f.Required || !required) {
+		if !f.Found() && (f.Required || !required) {
 			out = append(out, f.Field)
 		}
 	}
@@ -47,20 +76,40 @@ func (m HeaderMatch) Unmatched(required bool) []string {
 // isRequired reports whether a record without the field is rejected.
 func isRequired(f fieldID) bool { return f == fRequestID || f == fCreatedAt }
 
-// bindHeader resolves each field against a CSV header: the first of the field's candidate
-// columns present wins, names compared case-insensitively after trimming spaces, a UTF-8
-// byte order mark on the first name ignored. col is -1 for a field that takes no column. It
-// is the whole of Bind's column matching, so MatchHeader and a run cannot disagree.
-func (s *Schema) bindHeader(header []string) (col [numFields]int, name [numFields]string) {
-	for i := range col {
-		col[i] = -1
+// headerBinding is a schema resolved against a CSV header.
+type headerBinding struct {
+	col  [numFields]int    // the field's column, -1 when it takes none; a joined field's first
+	name [numFields]string // the column's name as the header spells it ("A + B" when joined)
+	// parts are the columns a field's candidate joins, when it joins several; nil otherwise.
+	parts  [numFields][]int
+	xy     [2]int // the point's projected x and y columns, -1 when absent
+	xyName [2]string
+}
+
+// bindHeader resolves each field against a CSV header: the first of the field's candidates
+// whose columns are all present wins, names compared case-insensitively after trimming
+// spaces, a UTF-8 byte order mark on the first name ignored. It is the whole of Bind's
+// column matching, so MatchHeader and a run cannot disagree.
+func (s *Schema) bindHeader(header []string) headerBinding {
+	var b headerBinding
+	for i := range b.col {
+		b.col[i] = -1
 	}
+	b.xy = [2]int{-1, -1}
 	names := make([]string, len(header))
 	for i, h := range header {
 		if i == 0 {
 			h = strings.TrimPrefix(h, "\uFEFF")
 		}
 		names[i] = strings.TrimSpace(h)
+	}
+	find := func(c string) int {
+		for i, h := range names {
+			if strings.EqualFold(h, strings.TrimSpace(c)) {
+				return i
+			}
+		}
+		return -1
 	}
 	for _, f := range s.Fields {
 		id, ok := lookupField(f.Name)
@@ -69,22 +118,49 @@ func (s *Schema) bindHeader(header []string) (col [numFields]int, name [numField
 		}
 	candidates:
 		for _, c := range f.Columns {
-			for i, h := range names {
-				if strings.EqualFold(h, strings.TrimSpace(c)) {
-					col[id], name[id] = i, header[i]
-					break candidates
+			idx := make([]int, 0, len(c))
+			for _, part := range c {
+				i := find(part)
+				if i < 0 {
+					continue candidates
+				}
+				idx = append(idx, i)
+			}
+			if len(idx) == 0 {
+				continue
+			}
+			b.col[id] = idx[0]
+			if len(idx) == 1 {
+				b.name[id] = header[idx[0]]
+				break
+			}
+			b.parts[id] = idx
+			spelled := make([]string, len(idx))
+			for k, i := range idx {
+				spelled[k] = header[i]
+			}
+			b.name[id] = strings.Join(spelled, " + ")
+			break
+		}
+		if id == fPoint && f.CRS != "" {
+			for k, cands := range [2][]string{f.X, f.Y} {
+				for _, c := range cands {
+					if i := find(c); i >= 0 {
+						b.xy[k], b.xyName[k] = i, header[i]
+						break
+					}
 				}
 			}
 		}
 	}
-	return col, name
+	return b
 }
 
 // MatchHeader says which column of a CSV header each field of the schema takes, exactly as
 // Bind resolves it, and which columns nothing reads. Unlike Bind it never fails: a header
 // without a required field's column is reported, not refused.
 func (s *Schema) MatchHeader(header []string) HeaderMatch {
-	col, _ := s.bindHeader(header)
+	b := s.bindHeader(header)
 	m := HeaderMatch{Fields: make([]FieldMatch, 0, len(s.Fields))}
 	read := make([]bool, len(header))
 	for _, f := range s.Fields {
@@ -92,10 +168,18 @@ func (s *Schema) MatchHeader(header []string) HeaderMatch {
 		if !ok {
 			continue
 		}
-		fm := FieldMatch{Field: f.Name, Index: col[id], Required: isRequired(id), Candidates: slices.Clone(f.Columns)}
-		if col[id] >= 0 {
-			fm.Column = header[col[id]]
-			read[col[id]] = true
+		fm := FieldMatch{Field: f.Name, Index: b.col[id], Required: isRequired(id), Candidates: candidateNames(f.Columns)}
+		if b.col[id] >= 0 {
+			fm.Column = b.name[id]
+			read[b.col[id]] = true
+			for _, i := range b.parts[id] {
+				fm.Joined = append(fm.Joined, header[i])
+				read[i] = true
+			}
+		}
+		if id == fPoint && b.xy[0] >= 0 && b.xy[1] >= 0 {
+			fm.X, fm.Y, fm.CRS = b.xyName[0], b.xyName[1], f.CRS
+			read[b.xy[0]], read[b.xy[1]] = true, true
 		}
 		m.Fields = append(m.Fields, fm)
 	}
@@ -119,12 +203,28 @@ func (s *Schema) MatchKeys(keys []string) HeaderMatch {
 		if !ok {
 			continue
 		}
-		fm := FieldMatch{Field: f.Name, Index: -1, Required: isRequired(id), Candidates: slices.Clone(f.Columns)}
+		fm := FieldMatch{Field: f.Name, Index: -1, Required: isRequired(id), Candidates: candidateNames(f.Columns)}
+	candidates:
 		for _, c := range f.Columns {
-			if slices.Contains(keys, c) {
-				fm.Column = c
-				read[c] = true
-				break
+			for _, part := range c {
+				if !slices.Contains(keys, part) {
+					continue candidates
+				}
+			}
+			fm.Column = c.String()
+			for _, part := range c {
+				read[part] = true
+			}
+			if len(c) > 1 {
+				fm.Joined = slices.Clone(c)
+			}
+			break
+		}
+		if id == fPoint && f.CRS != "" {
+			x, y := firstKey(f.X, keys), firstKey(f.Y, keys)
+			if x != "" && y != "" {
+				fm.X, fm.Y, fm.CRS = x, y, f.CRS
+				read[x], read[y] = true, true
 			}
 		}
 		m.Fields = append(m.Fields, fm)
@@ -149,4 +249,14 @@ func SODAKeys(raw []byte, keys []string) ([]string, error) {
 		return true
 	})
 	return keys, err
+}
+
+// firstKey returns the first of cands among keys, or "".
+func firstKey(cands, keys []string) string {
+	for _, c := range cands {
+		if slices.Contains(keys, c) {
+			return c
+		}
+	}
+	return ""
 }

@@ -26,6 +26,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(`job "j" { input "a" { path = ["x"] schema = env() } output { parquet = null } }`)
 	f.Add(`schema "s" { placeholder_points = [[1, 2, 3], null] field "x" {} }`)
 	f.Add("job \"j\" {\n  split_size = \"${\"")
+	f.Add(`schema "s" { field "created_at" { columns = [["a", ["b"]], 1, null] } field "point" { x = [] y = null crs = 3 } }`)
 	for _, seed := range deepSeeds() {
 		f.Add(seed)
 	}
@@ -216,5 +217,49 @@ func FuzzSODA(f *testing.F) {
 		})
 		// Objects straight from the input, not vetted by the scanner, must not panic either.
 		_ = n.NormalizeJSON([]byte(in), &r)
+	})
+}
+
+// FuzzNormalizeExtras feeds arbitrary fields to a normalizer that joins columns, reads
+// integer floats and projects x/y: the field kinds the fast path skips.
+func FuzzNormalizeExtras(f *testing.F) {
+	f.Add("2020025504.0", "02/20/2020", "07:28 AM", "64108.0", "880839.00000000", "1003181.00000000")
+	f.Add("", "13/45/2020", "", "1.5", "0", "0")
+	f.Add("x", "", "07:28 AM", "-.0", "NaN", "1e400")
+	f.Add("\xff.0", "02/20/2020\x00", "25:00 PM", "\x00", "-1e308", "1e-320")
+	s := schemaFrom(f, `schema "t" {
+  city = "t"
+  timezone = "America/Chicago"
+  integer_floats = true
+  time_layouts = ["01/02/2006 03:04 PM", "01/02/2006"]
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = [["d", "t"]] }
+  field "zip"        { columns = ["zip"] }
+  field "point" {
+    x   = "x"
+    y   = "y"
+    crs = "ESRI:102696"
+  }
+}`)
+	n, err := s.Bind([]string{"id", "d", "t", "zip", "x", "y"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, id, d, tm, zip, x, y string) {
+		var r record.Request
+		err := n.Normalize(bs(id, d, tm, zip, x, y), &r)
+		if err != nil {
+			if !errors.Is(err, ErrRejected) {
+				t.Fatalf("not a reject: %v", err)
+			}
+			return
+		}
+		if r.RequestID == "" || r.CreatedAt.IsZero() || r.Month < 1 || r.Month > 12 {
+			t.Fatalf("accepted an incomplete record: %+v", r)
+		}
+		if r.HasLocation && (r.Latitude < 35.9 || r.Latitude > 40.7 || r.Longitude < -91.9 || r.Longitude > -89.0) {
+			t.Fatalf("a projected point outside Missouri East's area: %+v", r)
+		}
+		checkStorable(t, &r)
 	})
 }

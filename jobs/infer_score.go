@@ -40,7 +40,10 @@ func newVocabulary(exclude []string) *vocabulary {
 			if !ok {
 				continue
 			}
-			for _, c := range f.Columns {
+			for _, cand := range f.Columns {
+				// A joined candidate's first column carries the field's name ("CREATION
+				// DATE" of "CREATION DATE" + "CREATION TIME"); the rest complete its value.
+				c := cand[0]
 				if norm := normName(c); norm != "" {
 					v.names[id] = append(v.names[id], vocabWord{norm: norm, name: c, schema: n})
 				}

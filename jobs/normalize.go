@@ -35,6 +35,9 @@ type Normalizer struct {
 	status       map[string]record.Status // keyed by ASCII-lower-cased raw status
 	placeholders [][2]float64
 	repair       bool
+	// ext holds what joined columns, projected points and integer floats need; nil for a
+	// schema (or a file) that uses none, so that the common path pays one nil test per record.
+	ext *extras
 
 	intern  [numFields]map[string]string
 	zones   zoneCache
@@ -64,6 +67,7 @@ func (s *Schema) newNormalizer() *Normalizer {
 	for i := range n.col {
 		n.col[i] = -1
 	}
+	n.ext = newExtras(s)
 	for _, f := range s.Fields {
 		id, ok := lookupField(f.Name)
 		if !ok {
@@ -101,12 +105,16 @@ func (s *Schema) newNormalizer() *Normalizer {
 func (s *Schema) Bind(header []string) (*Normalizer, error) {
 	n := s.newNormalizer()
 	n.ncols = len(header)
-	n.col, n.colName = s.bindHeader(header)
+	b := s.bindHeader(header)
+	n.col, n.colName = b.col, b.name
+	if n.ext != nil && !n.ext.bindCSV(&b) {
+		n.ext = nil // this file joins no columns, has no x/y columns, and no integer floats
+	}
 	for _, id := range []fieldID{fRequestID, fCreatedAt} {
 		if n.col[id] < 0 {
 			f, _ := s.Field(fieldNames[id])
 			return nil, fmt.Errorf("schema %q: field %s: none of its columns %q is in the header %s: %w",
-				s.Name, fieldNames[id], f.Columns, quoteHeader(header), ErrNoColumns)
+				s.Name, fieldNames[id], candidateNames(f.Columns), quoteHeader(header), ErrNoColumns)
 		}
 	}
 	if err := s.checkDetected(&n.col, &n.colName); err != nil {
@@ -147,6 +155,9 @@ func (n *Normalizer) Normalize(fields [][]byte, r *record.Request) error {
 		if c >= 0 {
 			vals[f] = fields[c]
 		}
+	}
+	if n.ext != nil {
+		n.fillExtras(fields, &vals)
 	}
 	return n.build(&vals, &n.colName, r)
 }
@@ -261,9 +272,13 @@ func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r 
 			return reject(ReasonBadCoordinate, fLongitude, cols[fLongitude], lonRaw)
 		}
 	default:
-		// Half a coordinate pair is no location; the point column may still have one.
+		// Half a coordinate pair is no location; the point column may still have one, and
+		// after it the projected coordinates.
 		p := n.value(vals[fPoint])
 		if p == nil {
+			if n.ext != nil && n.ext.proj != nil {
+				return n.locateProjected(r)
+			}
 			return nil
 		}
 		var ok bool

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,6 +35,9 @@ var realFiles = []struct {
 	// maxRejects bounds each reject reason; every allowance is explained where it is not zero.
 	maxRejects map[string]int
 	first      firstRecord
+	// locTol is how far first's location may be from the normalized one, in degrees: 0
+	// (exact) where the file writes latitude/longitude, more where they are projected.
+	locTol float64
 }{
 	{
 		file: "nyc/portal_2011_subset.csv", schema: "nyc", records: 2000,
@@ -74,6 +78,33 @@ var realFiles = []struct {
 		// 39,-77 is Baltimore's placeholder.
 		file: "baltimore/baltimore311_sample_10000.csv", schema: "baltimore", records: 10000,
 		first: firstRecord{"18-00269879", "2018-04-12T15:11:26Z", 2018, 4, record.StatusClosed, false, 0, 0},
+	},
+	{
+		// Floating local time: midnight in Chicago is 06:00 UTC in winter.
+		file: "chicago/chicago311_soda_2021_first5000.csv", schema: "chicago", records: 5000,
+		first: firstRecord{"SR21-00000001", "2021-01-01T06:00:09Z", 2021, 1, record.StatusClosed, true, 41.871831277993564, -87.67984621876099},
+	},
+	{
+		file: "chicago/chicago_legacy_lights_2011_2013_sample.csv", schema: "chicago", records: 1497,
+		first: firstRecord{"11-00001814", "2011-01-01T06:00:00Z", 2011, 1, record.StatusClosed, true, 41.81517646745516, -87.69933194705028},
+	},
+	{
+		// "02/20/2020" + "07:28 AM" in Kansas City (CST) is 13:28 UTC.
+		file: "kansas_city/kc311_beacon_hills_2007_2020.csv", schema: "kansas_city", records: 4042,
+		first: firstRecord{"2020025504", "2020-02-20T13:28:00Z", 2020, 2, record.StatusClosed, true, 39.080413, -94.567817},
+	},
+	{
+		// 1735708943000 ms is 2025-01-01 05:22:23 UTC, 00:22 on New Year's Day in DC.
+		file: "dc/dc311_arcgis_2025_page1000.csv", schema: "dc", records: 1000,
+		first: firstRecord{"25-00000002", "2025-01-01T05:22:23Z", 2025, 1, record.StatusClosed, true, 38.87855545, -76.98425653},
+	},
+	{
+		// SRX 880839, SRY 1003181 (Missouri East ftUS) is 4550 January Ave, in the south-west of
+		// the city; the projection itself is checked against published coordinates in
+		// TestProjectionAgainstPublished, this only pins the conversion to about 10 m.
+		file: "st_louis/stl_csb_2011.csv", schema: "st_louis", records: 2083,
+		first:  firstRecord{"225672", "2011-01-03T14:12:24Z", 2011, 1, record.StatusClosed, true, 38.58847, -90.28788},
+		locTol: 1e-4,
 	},
 }
 
@@ -155,7 +186,7 @@ func TestRealFiles(t *testing.T) {
 					located++
 				}
 				if i == 0 {
-					checkFirst(t, r, tc.first)
+					checkFirst(t, r, tc.first, tc.locTol)
 				}
 			})
 			if total != tc.records {
@@ -179,7 +210,7 @@ func TestRealFiles(t *testing.T) {
 	}
 }
 
-func checkFirst(t *testing.T, r *record.Request, want firstRecord) {
+func checkFirst(t *testing.T, r *record.Request, want firstRecord, tol float64) {
 	t.Helper()
 	if r.RequestID != want.requestID {
 		t.Errorf("first record: request_id %q, want %q", r.RequestID, want.requestID)
@@ -193,7 +224,7 @@ func checkFirst(t *testing.T, r *record.Request, want firstRecord) {
 	if r.Status != want.status {
 		t.Errorf("first record: status %v (raw %q), want %v", r.Status, r.StatusRaw, want.status)
 	}
-	if r.HasLocation != want.hasLocation || r.Latitude != want.lat || r.Longitude != want.lon {
+	if r.HasLocation != want.hasLocation || math.Abs(r.Latitude-want.lat) > tol || math.Abs(r.Longitude-want.lon) > tol {
 		t.Errorf("first record: location %v (%v, %v), want %v (%v, %v)", r.HasLocation, r.Latitude, r.Longitude,
 			want.hasLocation, want.lat, want.lon)
 	}

@@ -93,6 +93,10 @@ type Schema struct {
 	// RepairMojibake repairs text that was UTF-8, read as Latin-1/Windows-1252 and encoded to
 	// UTF-8 again (the NYC portal's "Â " for a no-break space).
 	RepairMojibake bool `json:"repair_mojibake,omitempty"`
+	// IntegerFloats reads a text value written as a number with a zero fraction ("64108.0",
+	// as a pandas round trip writes a column of integers with gaps) as the integer it was
+	// ("64108"), in request_id and every kept text field.
+	IntegerFloats bool `json:"integer_floats,omitempty"`
 	// Fields in declaration order; request_id and created_at are always present.
 	Fields []Field `json:"fields"`
 
@@ -102,11 +106,19 @@ type Schema struct {
 
 // Field maps one normalized field to candidate source columns (or SODA JSON keys).
 type Field struct {
-	Name    string   `json:"name"`              // one of FieldNames()
-	Columns []string `json:"columns"`           // candidates; the first present in a header wins
-	Layouts []string `json:"layouts,omitempty"` // time fields: overrides the schema's TimeLayouts
-	Closed  []string `json:"closed,omitempty"`  // status: raw values (any case) meaning closed
-	Open    []string `json:"open,omitempty"`    // status: raw values meaning open; others are "other"
+	Name string `json:"name"` // one of FieldNames()
+	// Columns are the candidates; the first present in a header wins. A candidate of several
+	// columns joins their values with a space (a date column and a time column).
+	Columns []Candidate `json:"columns"`
+	Layouts []string    `json:"layouts,omitempty"` // time fields: overrides the schema's TimeLayouts
+	Closed  []string    `json:"closed,omitempty"`  // status: raw values (any case) meaning closed
+	Open    []string    `json:"open,omitempty"`    // status: raw values meaning open; others are "other"
+	// X and Y (candidate columns, first present wins) and CRS locate a point in projected
+	// coordinates, converted to WGS84 (proj.go); point only, used when latitude/longitude and
+	// the point's text columns give no location. Columns may then be empty.
+	X   []string `json:"x,omitempty"`
+	Y   []string `json:"y,omitempty"`
+	CRS string   `json:"crs,omitempty"`
 }
 
 // Field returns the schema's mapping of a normalized field.
@@ -169,13 +181,6 @@ func checkLayouts(ls []string) error {
 	return nil
 }
 
-func checkColumns(cols []string) error {
-	if len(cols) == 0 {
-		return fmt.Errorf("columns must list at least one candidate column")
-	}
-	return nil
-}
-
 func checkPoint(p [2]float64) error {
 	if math.IsNaN(p[0]) || math.IsNaN(p[1]) || math.Abs(p[0]) > 90 || math.Abs(p[1]) > 180 {
 		return fmt.Errorf("placeholder point [%v, %v] is not a [latitude, longitude] pair", p[0], p[1])
@@ -220,8 +225,8 @@ func (s *Schema) validate() error {
 			return wrap(fmt.Errorf("field %q mapped twice", f.Name))
 		}
 		seen[f.Name] = true
-		if err := checkColumns(f.Columns); err != nil {
-			return wrap(fmt.Errorf("field %q: %v", f.Name, err))
+		if err := checkFieldColumns(f); err != nil {
+			return wrap(err)
 		}
 		if len(f.Layouts) > 0 {
 			if !id.isTime() {
@@ -263,8 +268,9 @@ func (s *Schema) clone() *Schema {
 	c.PlaceholderPoints = slices.Clone(s.PlaceholderPoints)
 	c.Fields = make([]Field, len(s.Fields))
 	for i, f := range s.Fields {
-		c.Fields[i] = Field{Name: f.Name, Columns: slices.Clone(f.Columns), Layouts: slices.Clone(f.Layouts),
-			Closed: slices.Clone(f.Closed), Open: slices.Clone(f.Open)}
+		c.Fields[i] = Field{Name: f.Name, Columns: cloneCandidates(f.Columns), Layouts: slices.Clone(f.Layouts),
+			Closed: slices.Clone(f.Closed), Open: slices.Clone(f.Open),
+			X: slices.Clone(f.X), Y: slices.Clone(f.Y), CRS: f.CRS}
 	}
 	return &c
 }
@@ -278,16 +284,20 @@ var schemaBlockSchema = &hcl.BodySchema{
 		{Name: "date_order"},
 		{Name: "placeholder_points"},
 		{Name: "repair_mojibake"},
+		{Name: "integer_floats"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "field", LabelNames: []string{"name"}}},
 }
 
 var fieldBlockSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "columns", Required: true},
+		{Name: "columns"}, // required but for a projected point: checkFieldColumns
 		{Name: "layouts"},
 		{Name: "closed"},
 		{Name: "open"},
+		{Name: "x"},
+		{Name: "y"},
+		{Name: "crs"},
 	},
 }
 
@@ -345,6 +355,11 @@ func decodeSchema(block *hcl.Block, ctx *hcl.EvalContext) (*Schema, hcl.Diagnost
 		diags = append(diags, d...)
 		s.RepairMojibake = v
 	}
+	if a := content.Attributes["integer_floats"]; a != nil {
+		v, d := evalBool(a, ctx)
+		diags = append(diags, d...)
+		s.IntegerFloats = v
+	}
 	seen := map[string]bool{}
 	for _, fb := range content.Blocks {
 		name := fb.Labels[0]
@@ -376,15 +391,16 @@ func decodeField(block *hcl.Block, id fieldID, ctx *hcl.EvalContext) (Field, hcl
 	f := Field{Name: fieldNames[id]}
 	content, diags := block.Body.Content(fieldBlockSchema)
 	if a := content.Attributes["columns"]; a != nil {
-		v, d := evalStrings(a, ctx)
+		v, d := evalCandidates(a, ctx)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			if err := checkColumns(v); err != nil {
+			if err := checkCandidates(v); err != nil {
 				diags = append(diags, diagAt(a.Expr.Range(), "Empty columns", err.Error()+"."))
 			}
 		}
 		f.Columns = v
 	}
+	diags = append(diags, decodeProjected(block, content, &f, ctx)...)
 	if a := content.Attributes["layouts"]; a != nil {
 		if !id.isTime() {
 			diags = append(diags, diagAt(a.NameRange, "Unexpected layouts", "layouts apply only to created_at, closed_at and updated_at."))

@@ -199,9 +199,14 @@ func (s *Schema) BindJSON() *Normalizer {
 		if !ok {
 			continue
 		}
-		n.cands[id] = f.Columns
+		n.cands[id] = candidateNames(f.Columns)
 		for rank, c := range f.Columns {
-			n.keys[c] = append(n.keys[c], keyRef{f: id, rank: rank})
+			if len(c) == 1 {
+				n.keys[c[0]] = append(n.keys[c[0]], keyRef{f: id, rank: rank})
+			}
+		}
+		if n.ext != nil {
+			n.ext.bindJSON(id, f)
 		}
 	}
 	return n
@@ -220,6 +225,10 @@ func (n *Normalizer) NormalizeJSON(raw []byte, r *record.Request) error {
 		rank[i] = -1
 	}
 	n.scratch = n.scratch[:0]
+	ext := n.ext
+	if ext != nil {
+		ext.resetJSON()
+	}
 	err := eachMember(raw, &n.scratch, func(key, val []byte, kind valueKind) bool {
 		if kind == kindNull {
 			return true
@@ -229,10 +238,17 @@ func (n *Normalizer) NormalizeJSON(raw []byte, r *record.Request) error {
 				vals[ref.f], rank[ref.f] = val, ref.rank
 			}
 		}
+		if ext != nil {
+			ext.member(key, val)
+		}
 		return true
 	})
 	if err != nil {
 		return &RejectError{Reason: ReasonBadJSON, Value: err.Error()}
+	}
+	if ext != nil {
+		n.joinJSON(&vals, &rank)
+		ext.trimIntegerFloats(&vals)
 	}
 	var cols [numFields]string
 	for f, k := range rank {

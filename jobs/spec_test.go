@@ -218,7 +218,7 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	want := []string{"baltimore", "boston", "la", "nyc", "sf"}
+	want := []string{"baltimore", "boston", "chicago", "dc", "kansas_city", "la", "nyc", "sf", "st_louis"}
 	if got := BuiltinNames(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("BuiltinNames() = %v, want %v", got, want)
 	}
@@ -233,8 +233,8 @@ func TestBuiltins(t *testing.T) {
 	}
 	// Builtin hands out copies: changing one must not change the next.
 	s, _ := Builtin("nyc")
-	s.Fields[0].Columns[0] = "changed"
-	if again, _ := Builtin("nyc"); again.Fields[0].Columns[0] == "changed" {
+	s.Fields[0].Columns[0][0] = "changed"
+	if again, _ := Builtin("nyc"); again.Fields[0].Columns[0][0] == "changed" {
 		t.Error("Builtin returned a shared schema")
 	}
 	if _, ok := Builtin("springfield"); ok {

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 size=${BENCH_SIZE:-1GiB}
 seed=${BENCH_SEED:-1}
 cores=$(nproc)
-corpus=.cache/bench-$size-seed$seed
+# v2: ten cities (an older cached corpus lacks the inputs the job template now reads).
+corpus=.cache/bench-v2-$size-seed$seed
 if [ ! -f "$corpus/.done" ]; then
   rm -rf "$corpus"
   echo "== generating a $size corpus (seed $seed) in $corpus"

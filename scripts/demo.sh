@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 size=${DEMO_SIZE:-200MiB}
 cache=${DEMO_CACHE:-.cache}
 bindir=${DEMO_BIN:-bin}
-demo=$cache/demo-$size
+# v2: ten cities (an older cached corpus lacks the inputs the job template now reads).
+demo=$cache/demo-v2-$size
 viz_addr=${VIZ_ADDR:-127.0.0.1:8080}
 export PG_LOCAL_DIR=${PG_LOCAL_DIR:-$cache/pg}
 
@@ -131,7 +132,7 @@ answers() {
 
 if [ ! -f "$demo/.done" ]; then
   rm -rf "$demo"
-  say "== generating a $size synthetic corpus of five cities in $demo/data"
+  say "== generating a $size synthetic corpus of ten cities in $demo/data"
   run "$bindir/coordinator" gen --out "$demo/data" --size "$size" --seed 42
   touch "$demo/.done"
 fi

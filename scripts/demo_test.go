@@ -25,7 +25,7 @@ import (
 	"github.com/ireports/ireports/internal/testenv"
 )
 
-// demoSize keeps each run of the demo to seconds: five cities, a few thousand records.
+// demoSize keeps each run of the demo to seconds: ten cities, a few thousand records.
 const demoSize = "1MiB"
 
 // demoDeadline bounds one run of the demo, start to stop, so that a hung run fails the test

@@ -70,11 +70,15 @@ func (md *metadata) cityList() string {
 // cityNames are the display names of the cities with built-in schemas; others are shown
 // by their id, capitalized.
 var cityNames = map[string]string{
-	"nyc":       "New York City",
-	"la":        "Los Angeles",
-	"sf":        "San Francisco",
-	"boston":    "Boston",
-	"baltimore": "Baltimore",
+	"nyc":         "New York City",
+	"la":          "Los Angeles",
+	"sf":          "San Francisco",
+	"boston":      "Boston",
+	"baltimore":   "Baltimore",
+	"chicago":     "Chicago",
+	"kansas_city": "Kansas City",
+	"dc":          "Washington, DC",
+	"st_louis":    "St. Louis",
 }
 
 func cityName(id string) string {

@@ -1,0 +1,139 @@
+// Package crs converts the projected coordinates that 311 exports use — US state-plane
+// systems, in metres or US survey feet — to and from WGS84 latitude/longitude. It is the
+// one place that knows the systems' parameters: the normalizer reads x/y columns through
+// it (jobs, `field "point" { x = ..., y = ..., crs = ... }`) and the generator writes them.
+//
+// The arithmetic is github.com/wroge/wgs84's (pure Go, so releases stay CGO-free). That
+// library ships few EPSG codes; the state-plane systems are defined here from their
+// published parameters on its NAD83 datum, which it treats as WGS84 (the two differ by
+// about a metre, less than the cities' own geocoding). A CRS is immutable and safe for
+// concurrent use.
+package crs
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/wroge/wgs84"
+)
+
+// USFoot is the US survey foot in metres, the unit of the "(ftUS)" state-plane systems.
+const USFoot = 1200.0 / 3937.0
+
+// CRS is one supported coordinate reference system.
+type CRS struct {
+	names []string // "EPSG:2263", matched case-insensitively
+	title string
+	unit  float64 // metres per coordinate unit
+	sys   wgs84.ProjectedReferenceSystem
+	// area is where the system is used, [minLon, minLat, maxLon, maxLat] with a margin: a
+	// point converted outside it is a placeholder or a mistake, not a location.
+	area [4]float64
+	// sph is sys.Datum as the projection's argument, boxed once: converting the struct to
+	// the interface at each call would allocate.
+	sph wgs84.Spheroid
+}
+
+// The parameters are those of the EPSG registry (ESRI's for 102696, which has no EPSG
+// twin in US feet), on the GRS80 ellipsoid.
+var (
+	illinoisEast = wgs84.NAD83().TransverseMercator(-88-20.0/60, 36+40.0/60, 0.999975, 300000, 0)
+	nyLongIsland = wgs84.NAD83().LambertConformalConic2SP(-74, 40+10.0/60, 41+2.0/60, 40+40.0/60, 300000, 0)
+	missouriEast = wgs84.NAD83().TransverseMercator(-90.5, 35+50.0/60, 1-1.0/15000, 250000, 0)
+	maryland     = wgs84.NAD83().LambertConformalConic2SP(-77, 37+40.0/60, 39.45, 38.3, 400000, 0)
+
+	areaIllinois = [4]float64{-91.6, 36.9, -87.0, 42.6}
+	areaLongIsl  = [4]float64{-74.3, 40.4, -71.7, 41.4}
+	areaMissouri = [4]float64{-91.9, 35.9, -89.0, 40.7}
+	areaMaryland = [4]float64{-79.6, 37.8, -74.9, 39.8}
+)
+
+var all = func() []*CRS {
+	defs := []*CRS{
+		{names: []string{"EPSG:3435"}, title: "NAD83 / Illinois East (ftUS)", unit: USFoot, sys: illinoisEast, area: areaIllinois},
+		{names: []string{"EPSG:26971"}, title: "NAD83 / Illinois East", unit: 1, sys: illinoisEast, area: areaIllinois},
+		{names: []string{"EPSG:2263"}, title: "NAD83 / New York Long Island (ftUS)", unit: USFoot, sys: nyLongIsland, area: areaLongIsl},
+		{names: []string{"EPSG:32118"}, title: "NAD83 / New York Long Island", unit: 1, sys: nyLongIsland, area: areaLongIsl},
+		{names: []string{"ESRI:102696", "EPSG:102696"}, title: "NAD 1983 StatePlane Missouri East FIPS 2401 Feet", unit: USFoot, sys: missouriEast, area: areaMissouri},
+		{names: []string{"EPSG:26996"}, title: "NAD83 / Missouri East", unit: 1, sys: missouriEast, area: areaMissouri},
+		{names: []string{"EPSG:26985"}, title: "NAD83 / Maryland", unit: 1, sys: maryland, area: areaMaryland},
+		{names: []string{"EPSG:2248"}, title: "NAD83 / Maryland (ftUS)", unit: USFoot, sys: maryland, area: areaMaryland},
+	}
+	for _, d := range defs {
+		d.sph = d.sys.Datum
+	}
+	return defs
+}()
+
+// Names lists the names Lookup accepts, sorted.
+func Names() []string {
+	var out []string
+	for _, d := range all {
+		out = append(out, d.names...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Lookup finds a CRS by name ("EPSG:3435"), case-insensitively. The error lists the
+// supported names.
+func Lookup(name string) (*CRS, error) {
+	for _, d := range all {
+		if slices.ContainsFunc(d.names, func(n string) bool { return strings.EqualFold(n, strings.TrimSpace(name)) }) {
+			return d, nil
+		}
+	}
+	if len(name) > 80 {
+		name = name[:80] + "…"
+	}
+	return nil, fmt.Errorf("unknown crs %q (supported: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Title is the system's name in the EPSG (or ESRI) registry.
+func (c *CRS) Title() string { return c.title }
+
+// Area is where the system is used, as [minLon, minLat, maxLon, maxLat].
+func (c *CRS) Area() [4]float64 { return c.area }
+
+// ToLatLon converts x (easting) and y (northing), in the system's unit, to WGS84. ok is
+// false when the point is no location: 0/0 (the usual placeholder, which converts to a
+// real-looking spot far from any city) or a result outside the system's area.
+func (c *CRS) ToLatLon(x, y float64) (lat, lon float64, ok bool) {
+	if x == 0 && y == 0 {
+		return 0, 0, false
+	}
+	e, n := x*c.unit, y*c.unit
+	lon, lat = c.toLonLat(e, n)
+	// The library's inverse transverse Mercator is off by up to a metre or two across a
+	// zone (its series raises a term to the integer 3/2), while its forward projection is
+	// good to millimetres: one correction step by the forward projection's residual brings
+	// the inverse to the forward's accuracy. Lambert conformal conic gains nothing and
+	// loses nothing by it.
+	e2, n2 := c.fromLonLat(lon, lat)
+	lon, lat = c.toLonLat(e+(e-e2), n+(n-n2))
+	a := c.area
+	if math.IsNaN(lat) || math.IsNaN(lon) || lon < a[0] || lat < a[1] || lon > a[2] || lat > a[3] {
+		return 0, 0, false
+	}
+	return lat, lon, true
+}
+
+// FromLatLon converts a WGS84 point to x (easting) and y (northing) in the system's unit.
+func (c *CRS) FromLatLon(lat, lon float64) (x, y float64) {
+	e, n := c.fromLonLat(lon, lat)
+	return e / c.unit, n / c.unit
+}
+
+// toLonLat and fromLonLat apply the projection on the NAD83 ellipsoid directly. The
+// library's Transform would also pass through geocentric coordinates to apply a datum
+// shift, which NAD83 does not have here: the same result, three times the work.
+func (c *CRS) toLonLat(e, n float64) (lon, lat float64) {
+	return c.sys.Projection.ToLonLat(e, n, c.sph)
+}
+
+func (c *CRS) fromLonLat(lon, lat float64) (e, n float64) {
+	return c.sys.Projection.FromLonLat(lon, lat, c.sph)
+}
