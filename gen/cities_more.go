@@ -510,11 +510,7 @@ func renderKansasCity(g *fileGen, r *request) {
 	} else {
 		w.buf = append(w.buf, ' ')
 	}
-	w.buf = append(w.buf, '(')
-	w.buf = strconv.AppendFloat(w.buf, r.lat, 'f', 6, 64)
-	w.buf = append(w.buf, ", "...)
-	w.buf = strconv.AppendFloat(w.buf, r.lon, 'f', 6, 64)
-	w.buf = append(w.buf, ')')
+	w.buf = appendLatLon(w.buf, r.lat, r.lon, 6)
 	w.end(true)
 	zip, _ := strconv.ParseInt(p.zip, 10, 64)
 	w.floatInt(zip)
@@ -764,13 +760,7 @@ func renderAustin(g *fileGen, r *request) {
 		w.floatTrim(10070000+(r.lat-30.27)*364000, 2)
 		w.float(r.lat, 8)
 		w.float(r.lon, 8)
-		w.begin(true)
-		w.buf = append(w.buf, '(')
-		w.buf = strconv.AppendFloat(w.buf, r.lat, 'f', 8, 64)
-		w.buf = append(w.buf, ", "...)
-		w.buf = strconv.AppendFloat(w.buf, r.lon, 'f', 8, 64)
-		w.buf = append(w.buf, ')')
-		w.end(true)
+		w.latLon(r.lat, r.lon, 8)
 	}
 	w.str(p.district)
 	w.begin(false)

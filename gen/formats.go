@@ -269,13 +269,7 @@ func renderNYC(g *fileGen, r *request) {
 		w.buf = append(w.buf, ')')
 		w.end(true)
 	default:
-		w.begin(true)
-		w.buf = append(w.buf, '(')
-		w.buf = strconv.AppendFloat(w.buf, r.lat, 'f', -1, 64)
-		w.buf = append(w.buf, ", "...)
-		w.buf = strconv.AppendFloat(w.buf, r.lon, 'f', -1, 64)
-		w.buf = append(w.buf, ')')
-		w.end(true)
+		w.latLon(r.lat, r.lon, -1)
 	}
 }
 
@@ -391,13 +385,7 @@ func renderLA(g *fileGen, r *request) {
 	case locPoint:
 		w.float(r.lat, 9)
 		w.float(r.lon, 9)
-		w.begin(true)
-		w.buf = append(w.buf, '(')
-		w.buf = strconv.AppendFloat(w.buf, r.lat, 'f', 9, 64)
-		w.buf = append(w.buf, ", "...)
-		w.buf = strconv.AppendFloat(w.buf, r.lon, 'f', 9, 64)
-		w.buf = append(w.buf, ')')
-		w.end(true)
+		w.latLon(r.lat, r.lon, 9)
 	case locPlaceholder:
 		w.raw("0")
 		w.raw("0")
@@ -496,13 +484,7 @@ func renderSF(g *fileGen, r *request) {
 	w.raw(r.place.district)
 	w.str(r.place.name)
 	if r.loc == locPoint {
-		w.begin(true)
-		w.buf = append(w.buf, '(')
-		w.buf = strconv.AppendFloat(w.buf, r.lat, 'f', 12, 64)
-		w.buf = append(w.buf, ", "...)
-		w.buf = strconv.AppendFloat(w.buf, r.lon, 'f', 12, 64)
-		w.buf = append(w.buf, ')')
-		w.end(true)
+		w.latLon(r.lat, r.lon, 12)
 	} else {
 		w.str("")
 	}
@@ -875,13 +857,7 @@ func renderBaltimore(g *fileGen, r *request) {
 		default:
 			w.float(r.lat, 6)
 			w.float(r.lon, 6)
-			w.begin(true)
-			w.buf = append(w.buf, '(')
-			w.buf = strconv.AppendFloat(w.buf, r.lat, 'f', 6, 64)
-			w.buf = append(w.buf, ", "...)
-			w.buf = strconv.AppendFloat(w.buf, r.lon, 'f', 6, 64)
-			w.buf = append(w.buf, ')')
-			w.end(true)
+			w.latLon(r.lat, r.lon, 6)
 		}
 	}
 	if r.loc == locPoint {

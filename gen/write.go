@@ -117,6 +117,23 @@ func (w *rowWriter) end(quoted bool) {
 func (w *rowWriter) valQuoted() bool { return w.q != quoteMinimal }
 
 // num writes an integer value.
+// latLon writes a quoted "(lat, lon)" field, the location column of several portals, with
+// prec digits after the point (-1: as few as round-trip).
+func (w *rowWriter) latLon(lat, lon float64, prec int) {
+	w.begin(true)
+	w.buf = appendLatLon(w.buf, lat, lon, prec)
+	w.end(true)
+}
+
+// appendLatLon appends "(lat, lon)" to b.
+func appendLatLon(b []byte, lat, lon float64, prec int) []byte {
+	b = append(b, '(')
+	b = strconv.AppendFloat(b, lat, 'f', prec, 64)
+	b = append(b, ", "...)
+	b = strconv.AppendFloat(b, lon, 'f', prec, 64)
+	return append(b, ')')
+}
+
 func (w *rowWriter) num(v int64) {
 	q := w.valQuoted()
 	w.begin(q)
