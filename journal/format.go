@@ -94,6 +94,11 @@ func frameAt(data []byte, off int) (end int, ok bool) {
 		return 0, false
 	}
 	end = off + frameHeader + int(n)
+	// Kind 0 is never written, so a run of zero bytes (a file a crash extended) is no frame
+	// even if its CRC field happened to match.
+	if data[off+8] == 0 {
+		return 0, false
+	}
 	if binary.LittleEndian.Uint32(data[off+4:]) != frameCRC(data[off:end]) {
 		return 0, false
 	}
