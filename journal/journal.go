@@ -235,9 +235,13 @@ func (j *Journal) Job() string { return j.job }
 // says. The caller acts on the record only after Append returns nil: that is what makes the
 // journal a record of what happened, never of what was about to.
 //
-// A record that fails validation is refused with ErrBadRecord and the journal is unchanged.
+// A record that fails validation, or a Spec of another job, is refused with ErrBadRecord and
+// the journal is unchanged.
 // A failed write or fsync breaks the journal (ErrBroken from then on): resume it to go on.
 func (j *Journal) Append(ctx context.Context, rec Record, d Durability) error {
+	if s, ok := rec.(*Spec); ok && s != nil && s.Job != j.job {
+		return fmt.Errorf("journal %s: %w: spec of job %q", j.job, ErrBadRecord, s.Job)
+	}
 	// Encode outside the lock: concurrent callers marshal in parallel.
 	frame, err := appendFrame(nil, rec)
 	if err != nil {
