@@ -337,7 +337,8 @@ func (j *Journal) usable() error {
 		return fmt.Errorf("journal %s: %w", j.job, ErrClosed)
 	}
 	if j.err != nil {
-		return fmt.Errorf("journal %s: %w: %w", j.job, ErrBroken, j.err)
+		// j.err wraps ErrBroken, or ErrFenced.
+		return fmt.Errorf("journal %s: %w", j.job, j.err)
 	}
 	return nil
 }
