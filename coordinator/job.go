@@ -424,7 +424,7 @@ func (d *driver) runMaps(ctx context.Context, idx []int, states map[int]csvsplit
 func (d *driver) checkChain(ctx context.Context) error {
 	byFile := map[int][]int{} // file index → map tasks in file order
 	for i, m := range d.plan.Maps {
-		if m.Format == task.FormatCSV && !m.Gzip {
+		if m.Format == jobs.FormatCSV && !m.Gzip {
 			byFile[m.FileIndex] = append(byFile[m.FileIndex], i)
 		}
 	}
