@@ -17,9 +17,6 @@ import (
 // stored page, and the next run catches up. It is a clean end, not a failure.
 const StatusSourceUnavailable = "source unavailable"
 
-// errSourceUnavailable ends a run with StatusSourceUnavailable.
-var errSourceUnavailable = errors.New(StatusSourceUnavailable)
-
 // Pull is what a run's pull of one source did, as the result reports it.
 type Pull struct {
 	Source    string  `json:"source"`

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,20 +30,19 @@ import (
 
 // Executor runs task attempts. Map and Reduce block until the attempt ends or ctx is done,
 // and must be safe for concurrent calls; the driver keeps at most Slots attempts in flight.
+//
+// spec is the job's parsed spec as JSON, without the job file's text (see wireSpec): the
+// driver passes the same one with every attempt of a run, and a remote executor ships it with
+// each assignment (task.Assignment.Spec), so that every worker runs the job the coordinator
+// parsed. An in-process executor that holds the parsed spec may ignore it.
 type Executor interface {
-	Map(ctx context.Context, t task.Map) (task.MapResult, error)
-	Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error)
+	Map(ctx context.Context, spec json.RawMessage, t task.Map) (task.MapResult, error)
+	Reduce(ctx context.Context, spec json.RawMessage, t task.Reduce) (task.ReduceResult, error)
 	Slots() int
 }
 
 // MaxAttempts bounds the attempts of one task; a task that fails this often fails the job.
 const MaxAttempts = 4
-
-// Errors a job run can end with.
-var (
-	// ErrRejectBudget: more records were rejected than the job's max_reject_ratio allows.
-	ErrRejectBudget = errors.New("reject budget exceeded")
-)
 
 // Result is the outcome of a job run, printed by `coordinator run --json`.
 type Result struct {
@@ -146,6 +146,7 @@ type RunOptions struct {
 // driver runs one job: plan, map, check the quote-state chain, reduce, commit.
 type driver struct {
 	spec  *jobs.Spec
+	wire  json.RawMessage // spec as the executor ships it (wireSpec)
 	exec  Executor
 	store objstore.Store
 	job   string
@@ -205,6 +206,10 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, task.Fatal(err)
 		}
 	}
+	wire, err := wireSpec(spec)
+	if err != nil {
+		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -235,7 +240,7 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
 	}
 	d := &driver{
-		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
+		spec: spec, wire: wire, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{}, Version: version.Version(),
@@ -358,6 +363,19 @@ func (d *driver) run(ctx context.Context) error {
 	return d.consumeBatches(ctx)
 }
 
+// wireSpec encodes spec as the executor ships it to the workers: the parsed spec without the
+// job file's text, which may hold secrets (a literal database URL or app token) that the
+// parsed spec itself never carries.
+func wireSpec(spec *jobs.Spec) (json.RawMessage, error) {
+	shipped := *spec
+	shipped.Source = nil
+	b, err := json.Marshal(&shipped)
+	if err != nil {
+		return nil, fmt.Errorf("encode job spec: %w", err)
+	}
+	return b, nil
+}
+
 func allIndexes(n int) []int {
 	idx := make([]int, n)
 	for i := range idx {
@@ -390,7 +408,7 @@ func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (f
 	if state != csvsplit.Unknown {
 		t.State = state
 	}
-	res, err := d.exec.Map(ctx, t)
+	res, err := d.exec.Map(ctx, d.wire, t)
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +510,7 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 			seen = append(seen, m.Attempt)
 		}
 		d.mu.Unlock()
-		res, err := d.exec.Reduce(ctx, t)
+		res, err := d.exec.Reduce(ctx, d.wire, t)
 		if err == nil {
 			err = d.checkReduceResult(t, res)
 		}

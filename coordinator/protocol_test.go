@@ -86,9 +86,9 @@ func TestWorkerOfAnotherProtocolIsRefused(t *testing.T) {
 	// this protocol gets it.
 	sched := s.Scheduler()
 	sched.WorkerUp(workerSlot{Name: "new-worker", Slots: 1, Protocol: version.Protocol})
-	ctx, cancel := context.WithCancel(WithSpec(context.Background(), []byte(`{}`)))
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go sched.Map(ctx, task.Map{Job: "j", Index: 0, Attempt: 1})
+	go sched.Map(ctx, []byte(`{}`), task.Map{Job: "j", Index: 0, Attempt: 1})
 	waitUntil(t, "an attempt is queued", func() bool { q, _ := sched.Counts(); return q == 1 })
 	ended, stop := context.WithCancel(context.Background())
 	stop()

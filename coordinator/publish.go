@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -19,10 +18,6 @@ const (
 	Published   = "published"
 	Unpublished = "unpublished"
 )
-
-// ErrUnpublished means a job committed its lake but could not publish its summaries to
-// Postgres: the data is safe, and `coordinator publish` loads the summaries later.
-var ErrUnpublished = errors.New("summaries unpublished")
 
 // publish loads the summaries of the groups the job committed into the job's Postgres, and
 // records the run. Postgres being unreachable is not a job failure: the lake, the source of

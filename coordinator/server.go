@@ -166,10 +166,6 @@ type JobStatus struct {
 	outputs []string // where the run writes: its lake and its rejects
 }
 
-// ErrOutputBusy refuses a job whose output another running job writes: two commits of one
-// lake at once could interleave, and a failed job's clean-up could abort the other's uploads.
-var ErrOutputBusy = errors.New("output in use")
-
 // outputInUse returns the id of a running job that writes to one of outputs (or to a
 // directory inside one, or around one), or "". s.mu must be held.
 func (s *Server) outputInUse(outputs []string) string {
@@ -343,15 +339,7 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 		return "", clean.err(err)
 	}
 	log := clean.logger(s.log)
-	// Workers get the parsed spec without the job file's text, which may hold secrets
-	// (a literal database URL or app token) that the spec itself never carries.
-	shipped := *spec
-	shipped.Source = nil
-	wire, err := json.Marshal(&shipped)
-	if err != nil {
-		return "", fmt.Errorf("encode job spec: %w", err)
-	}
-	ctx, cancel := context.WithCancel(WithSpec(s.ctx, wire))
+	ctx, cancel := context.WithCancel(s.ctx)
 	run := &JobStatus{ID: id, Name: spec.Name, State: "running", Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
 	run.outputs = []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects}
 	s.mu.Lock()
