@@ -74,7 +74,7 @@ func (c cleaner) result(r *Result) *Result {
 		return nil
 	}
 	out := *r
-	out.Job, out.Name, out.Status, out.Error, out.Published = c.text(r.Job), c.text(r.Name), c.text(r.Status), c.text(r.Error), c.text(r.Published)
+	out.Job, out.Name, out.Error, out.Published = c.text(r.Job), c.text(r.Name), c.text(r.Error), c.text(r.Published)
 	out.Version = c.text(r.Version)
 	out.Outputs = Outputs{Parquet: c.text(r.Outputs.Parquet), Summaries: c.text(r.Outputs.Summaries), Rejects: c.text(r.Outputs.Rejects), Manifest: c.text(r.Outputs.Manifest)}
 	out.Warnings = nil

@@ -116,7 +116,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // TestResultCarriesVersion: a job's result names the release that ran it, in the JSON
 // (`version`) and in the printed summary.
 func TestResultCarriesVersion(t *testing.T) {
-	res := &Result{Job: "j-1", Name: "normalize", Status: "succeeded", Seconds: 1.5, Version: "v1.2.0-3-gabc1234"}
+	res := &Result{Job: "j-1", Name: "normalize", Status: Succeeded, Seconds: 1.5, Version: "v1.2.0-3-gabc1234"}
 	var b bytes.Buffer
 	printResult(&b, res)
 	if first, _, _ := strings.Cut(b.String(), "\n"); first != "job normalize (j-1): succeeded in 1.5s · ireports v1.2.0-3-gabc1234" {
