@@ -128,12 +128,12 @@ func (s *Scheduler) Shutdown() {
 	close(s.done)
 	for _, a := range s.queue {
 		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
-		obs.AttemptFinished(a.Kind.String(), task.StateCancelled.String())
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
 	}
 	s.queue = nil
 	for id, a := range s.running {
 		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
-		obs.AttemptFinished(a.Kind.String(), task.StateCancelled.String())
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
 		delete(s.running, id)
 	}
 	s.mu.Unlock()
@@ -199,10 +199,10 @@ func (s *Scheduler) withdraw(a *attempt) {
 	queued := len(s.queue)
 	s.queue = slices.DeleteFunc(s.queue, func(b *attempt) bool { return b == a })
 	if len(s.queue) < queued {
-		obs.AttemptFinished(a.Kind.String(), task.StateCancelled.String())
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
 	}
 	if s.running[a.ID] == a {
-		obs.AttemptFinished(a.Kind.String(), task.StateCancelled.String())
+		obs.AttemptFinished(a.Kind, task.StateCancelled)
 		delete(s.running, a.ID)
 		s.cancels[a.worker] = append(s.cancels[a.worker], a.ID)
 		s.draining[a.ID] = drain{worker: a.worker, deadline: time.Now().Add(s.lease)}
@@ -312,7 +312,7 @@ func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceR
 		res.err = fmt.Errorf("worker %s reported attempt %s with neither result nor failure", name, id)
 		state = task.StateLost
 	}
-	obs.AttemptFinished(a.Kind.String(), state.String())
+	obs.AttemptFinished(a.Kind, state)
 	a.done <- res
 	return nil
 }
@@ -344,7 +344,7 @@ func (s *Scheduler) WorkerDown(name, why string) {
 	for id, a := range s.running {
 		if a.worker == name {
 			delete(s.running, id)
-			obs.AttemptFinished(a.Kind.String(), task.StateLost.String())
+			obs.AttemptFinished(a.Kind, task.StateLost)
 			a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: worker %s %s", id, name, why)}
 		}
 	}
@@ -431,7 +431,7 @@ func (s *Scheduler) reap() {
 						w.Running--
 					}
 					s.log.Warn("lease lapsed; attempt lost", "attempt", id, "worker", a.worker)
-					obs.AttemptFinished(a.Kind.String(), task.StateLost.String())
+					obs.AttemptFinished(a.Kind, task.StateLost)
 					a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: no heartbeat from worker %s for %s", id, a.worker, s.lease)}
 				}
 			}

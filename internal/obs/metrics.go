@@ -1,6 +1,7 @@
 package obs
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -173,10 +174,11 @@ func reasonLabel(s string) string {
 }
 
 // AttemptFinished counts a task attempt that the scheduler saw end in state: kind is a
-// task.Kind's name (KindMap, KindReduce) and state a task.State's ("succeeded", "lost",
-// "failed", "cancelled"). Both are bounded sets, as labels must be.
-func AttemptFinished(kind, state string) {
-	attemptsFinished.WithLabelValues(kind, state).Inc()
+// task.Kind (named KindMap, KindReduce) and state a task.State (named "succeeded", "lost",
+// "failed", "cancelled"), taken as Stringers so that obs needs no engine package. Both are
+// bounded sets, as labels must be.
+func AttemptFinished(kind, state fmt.Stringer) {
+	attemptsFinished.WithLabelValues(kind.String(), state.String()).Inc()
 }
 
 // JobStarted counts a job that started running; call JobFinished when it ends.

@@ -180,6 +180,11 @@ func TestRouteMetrics(t *testing.T) {
 	}
 }
 
+// label is a metric label as the Stringer AttemptFinished takes.
+type label string
+
+func (l label) String() string { return string(l) }
+
 // TestShuffleFetches: the observer shuffle.Observe reports to moves the fetch metrics; a
 // reason outside the bounded set counts as "other". (shuffle's TestObserve checks what the
 // wrapper reports for each kind of fetch.)
@@ -277,7 +282,7 @@ func TestTrackScheduler(t *testing.T) {
 }
 
 func TestHandlerExposesMetrics(t *testing.T) {
-	AttemptFinished(KindMap, "lost")
+	AttemptFinished(label(KindMap), label("lost"))
 	JobStarted()
 	JobFinished("succeeded", 3*time.Second)
 	srv := httptest.NewServer(Handler())
