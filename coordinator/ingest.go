@@ -76,8 +76,8 @@ func (d *driver) pullSources(ctx context.Context) error {
 }
 
 // consumeBatches moves the source batches the committed run read to their source's
-// consumed/ folder (the Consuming state), so the next run reads only newer ones. A crash before this only makes
-// the next run read them again, which merging makes harmless.
+// consumed/ folder (the Consuming state), so the next run reads only newer ones. A crash
+// before this only makes the next run read them again, which merging makes harmless.
 func (d *driver) consumeBatches(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
 	for _, m := range d.plan.Maps {
