@@ -45,7 +45,7 @@ func TestFiveCitiesMatchesRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("submit --json printed no JSON result: %v\n%s", err, stdout)
 	}
-	if res.Status != "succeeded" || res.RecordsOut == 0 {
+	if res.Status != coordinator.Succeeded || res.RecordsOut == 0 {
 		t.Fatalf("cluster job: status %q, %d records out, error %q", res.Status, res.RecordsOut, res.Error)
 	}
 
@@ -80,7 +80,7 @@ func TestWorkerKilled(t *testing.T) {
 			t.Logf("killed %s in the %s phase", victim, phase)
 
 			j := c.waitJob(id, jobTimeout)
-			if j.State != "succeeded" || j.Result == nil {
+			if j.State != coordinator.Succeeded || j.Result == nil {
 				t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
 			}
 			if j.Result.Retries == 0 {
@@ -105,11 +105,11 @@ func (c *cluster) waitBusyWorker(id, phase string) string {
 		}
 		p := j.Progress
 		switch {
-		case j.State != "running":
+		case j.State.Terminal():
 			return false, fmt.Errorf("job ended (%s: %+v) before the %s phase could be caught", j.State, j.Result, phase)
-		case phase == "map" && p.Phase == "map" && p.MapsDone >= 3:
-		case phase == "reduce" && p.Phase == "reduce":
-		case phase == "map" && p.Phase != "plan" && p.Phase != "map":
+		case phase == "map" && (p.Phase == coordinator.Mapping || p.Phase == coordinator.Checking) && p.MapsDone >= 3:
+		case phase == "reduce" && p.Phase == coordinator.Reducing:
+		case phase == "map" && p.Phase != coordinator.Planning && p.Phase != coordinator.Mapping && p.Phase != coordinator.Checking:
 			return false, fmt.Errorf("the map phase ended (now %q) before a busy worker was seen", p.Phase)
 		default:
 			return false, nil
@@ -180,7 +180,7 @@ func TestStoppedWorker(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		if j, err := c.job(id); err != nil || j.State != "running" {
+		if j, err := c.job(id); err != nil || j.State.Terminal() {
 			return false, fmt.Errorf("job %s ended (%s) before worker-3 got an attempt: %v", id, j.State, err)
 		}
 		return slices.ContainsFunc(ws, func(w workerInfo) bool { return w.Name == "worker-3" && w.Running > 0 }), nil
@@ -191,7 +191,7 @@ func TestStoppedWorker(t *testing.T) {
 	})
 
 	j := c.waitJob(id, jobTimeout)
-	if j.State != "succeeded" || j.Result == nil {
+	if j.State != coordinator.Succeeded || j.Result == nil {
 		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
 	}
 	if j.Result.Retries == 0 {
@@ -373,7 +373,7 @@ func TestCancel(t *testing.T) {
 	id := c.submitDetached(job)
 	c.waitBusyWorker(id, "reduce")
 	waitFor(t, time.Minute, "a reduce attempt to write into the lake's _temporary", func() (bool, error) {
-		if j, err := c.job(id); err != nil || j.State != "running" {
+		if j, err := c.job(id); err != nil || j.State.Terminal() {
 			return false, fmt.Errorf("job %s ended (%s) before it could be cancelled in its reduce phase: %v", id, j.State, err)
 		}
 		_, err := os.Stat(filepath.Join(out.Lake, lake.TemporaryDir))
@@ -385,7 +385,7 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("coordinator cancel: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	j := c.waitJob(id, time.Minute)
-	if j.State != "cancelled" || j.Result == nil || j.Result.Status != "cancelled" {
+	if j.State != coordinator.Cancelled || j.Result == nil || j.Result.Status != coordinator.Cancelled {
 		t.Fatalf("job %s after cancel: state %q, result %+v", id, j.State, j.Result)
 	}
 	if stdout, _, _ := c.cli("status", id); !strings.Contains(stdout, "cancelled") {
@@ -445,7 +445,7 @@ func TestSubmitExitCodes(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 				t.Fatalf("stdout is not one JSON result: %v\n%s", err, stdout)
 			}
-			wantStatus := map[bool]string{true: "succeeded", false: "failed"}[tc.wantOK]
+			wantStatus := map[bool]coordinator.State{true: coordinator.Succeeded, false: coordinator.Failed}[tc.wantOK]
 			if res.Status != wantStatus {
 				t.Errorf("result status %q, want %q (error %q)", res.Status, wantStatus, res.Error)
 			}

@@ -203,7 +203,7 @@ func runLocal(job string, workers int, data string) (*coordinator.Result, error)
 	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil && err == nil {
 		err = fmt.Errorf("result is not JSON: %w", jerr)
 	}
-	if err == nil && res.Status != "succeeded" {
+	if err == nil && res.Status != coordinator.Succeeded {
 		err = fmt.Errorf("status %q: %s", res.Status, res.Error)
 	}
 	if err != nil {
@@ -501,7 +501,7 @@ func (c *cluster) waitJob(id string, timeout time.Duration) coordinator.JobStatu
 	waitFor(c.t, timeout, "job "+id+" to end", func() (bool, error) {
 		var err error
 		j, err = c.job(id)
-		return err == nil && j.State != "running", err
+		return err == nil && j.State.Terminal(), err
 	})
 	return j
 }

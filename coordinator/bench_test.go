@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,11 +27,11 @@ type directExecutor struct {
 	slots int
 }
 
-func (e *directExecutor) Map(ctx context.Context, t task.Map) (task.MapResult, error) {
+func (e *directExecutor) Map(ctx context.Context, _ json.RawMessage, t task.Map) (task.MapResult, error) {
 	return worker.RunMap(ctx, e.spec, e.env, t)
 }
 
-func (e *directExecutor) Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error) {
+func (e *directExecutor) Reduce(ctx context.Context, _ json.RawMessage, t task.Reduce) (task.ReduceResult, error) {
 	return worker.RunReduce(ctx, e.spec, e.env, t)
 }
 

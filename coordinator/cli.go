@@ -275,7 +275,7 @@ func printResult(w io.Writer, r *Result) {
 	}
 	if r.Published != "" {
 		fmt.Fprintf(w, "  postgres   summaries %s", r.Published)
-		if s, ok := r.PhaseSeconds["publish"]; ok {
+		if s, ok := r.PhaseSeconds[Publishing.String()]; ok {
 			fmt.Fprintf(w, " (publish: %.1fs, not in the throughput)", s)
 		}
 		fmt.Fprintln(w)
@@ -288,14 +288,14 @@ func printResult(w io.Writer, r *Result) {
 // workPhases are the phases whose time the throughput counts: the work on the input bytes.
 // Pulling from a source waits on the network and publishing on Postgres; the result states
 // their times apart.
-var workPhases = []string{"plan", "map", "reduce", "commit"}
+var workPhases = []State{Planning, Mapping, Reducing, Committing}
 
 // workSeconds returns the time the throughput divides by and what it covers: the work
 // phases' time, or the whole run's when the result has no phase times.
 func workSeconds(r *Result) (float64, string) {
 	var secs float64
 	for _, p := range workPhases {
-		secs += r.PhaseSeconds[p]
+		secs += r.PhaseSeconds[p.String()]
 	}
 	if secs == 0 {
 		return r.Seconds, "the whole run"
@@ -347,18 +347,18 @@ func (p *progressPrinter) done() {
 // While the summaries are published the map and reduce bar is full and says nothing, so the
 // line shows the publish instead: "publish [######--------------] 120/576 groups · 48,210 rows".
 func progressLine(pr Progress) string {
-	if pr.Phase == "publish" {
-		return fmt.Sprintf("%-6s %s %d/%d groups · %s rows loaded into Postgres", pr.Phase,
+	if pr.Phase == Publishing {
+		return fmt.Sprintf("%-6s %s %d/%d groups · %s rows loaded into Postgres", pr.Phase.PhaseName(),
 			bar(pr.PublishGroups, pr.PublishGroupsTotal, 20), pr.PublishGroups, pr.PublishGroupsTotal, thousands(pr.PublishRows))
 	}
 	secs := time.Since(pr.Started).Seconds()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-6s %s map %d/%d · reduce %d/%d", pr.Phase, bar(pr.MapsDone+pr.ReducesDone, pr.MapsTotal+pr.ReducesTotal, 20),
+	fmt.Fprintf(&b, "%-6s %s map %d/%d · reduce %d/%d", pr.Phase.PhaseName(), bar(pr.MapsDone+pr.ReducesDone, pr.MapsTotal+pr.ReducesTotal, 20),
 		pr.MapsDone, pr.MapsTotal, pr.ReducesDone, pr.ReducesTotal)
 	if secs > 0 && !pr.Started.IsZero() {
 		rate := float64(pr.BytesDone) / secs
 		fmt.Fprintf(&b, " · %.1f MB/s · %s records", rate/1e6, formatRate(float64(pr.RecordsDone)/secs))
-		if pr.Phase == "map" && pr.BytesDone > 0 && pr.BytesTotal > pr.BytesDone {
+		if pr.Phase == Mapping && pr.BytesDone > 0 && pr.BytesTotal > pr.BytesDone {
 			fmt.Fprintf(&b, " · map ETA %s", (time.Duration(float64(pr.BytesTotal-pr.BytesDone)/rate) * time.Second).Round(time.Second))
 		}
 	}

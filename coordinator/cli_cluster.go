@@ -223,8 +223,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(j)
 		}
-		fmt.Fprintf(stdout, "%s %s: %s\n", j.ID, j.Name, j.State)
-		if j.State == "running" {
+		fmt.Fprintf(stdout, "%s %s: %s\n", j.ID, j.Name, j.State.Status())
+		if !j.State.Terminal() {
 			fmt.Fprintln(stdout, progressLine(j.Progress))
 		}
 		if j.Result != nil {
@@ -246,7 +246,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if j.Result != nil {
 			out, rej = j.Result.RecordsOut, j.Result.Rejected
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", j.ID, j.State, j.Progress.Phase, j.Submitted.Format(time.RFC3339), out, rej)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", j.ID, j.State.Status(), j.Progress.Phase.PhaseName(), j.Submitted.Format(time.RFC3339), out, rej)
 	}
 	return tw.Flush()
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/socrata"
-	"github.com/ireports/ireports/task"
 	"github.com/ireports/ireports/worker"
 )
 
@@ -292,7 +291,7 @@ const (
 // a header.
 func (d *dryRun) sample(ctx context.Context, pi *PlannedInput, pf *PlannedFile, mapIndex int) {
 	t := d.plan.Maps[mapIndex]
-	soda := t.Format == task.FormatSODAJSON
+	soda := t.Format == jobs.FormatSODAJSON
 	want := d.opt.Records - len(pi.Sample)
 	if soda {
 		want = sodaKeyObjects

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -75,7 +74,7 @@ func (c cleaner) result(r *Result) *Result {
 		return nil
 	}
 	out := *r
-	out.Job, out.Name, out.Status, out.Error, out.Published = c.text(r.Job), c.text(r.Name), c.text(r.Status), c.text(r.Error), c.text(r.Published)
+	out.Job, out.Name, out.Error, out.Published = c.text(r.Job), c.text(r.Name), c.text(r.Error), c.text(r.Published)
 	out.Version = c.text(r.Version)
 	out.Outputs = Outputs{Parquet: c.text(r.Outputs.Parquet), Summaries: c.text(r.Outputs.Summaries), Rejects: c.text(r.Outputs.Rejects), Manifest: c.text(r.Outputs.Manifest)}
 	out.Warnings = nil
@@ -169,11 +168,6 @@ func (h cleanHandler) attr(a slog.Attr) slog.Attr {
 	}
 	return slog.Attr{Key: a.Key, Value: v}
 }
-
-// ErrUnsafeName refuses a job name or run id that cannot be one path component: the
-// coordinator names files after them (the job history, a schedule's state, the rejects
-// folder), and such a name could point outside their directory.
-var ErrUnsafeName = errors.New("not usable as a file name")
 
 // maxComponent bounds a name used as one path component, in bytes (file systems allow 255;
 // the history adds ".json", a run id a timestamp).

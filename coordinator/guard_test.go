@@ -3,6 +3,7 @@ package coordinator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -267,16 +268,16 @@ type hostileExecutor struct {
 	rejects, stage, summaries string // reported instead of the real ones, when set
 }
 
-func (e *hostileExecutor) Map(ctx context.Context, t task.Map) (task.MapResult, error) {
-	res, err := e.directExecutor.Map(ctx, t)
+func (e *hostileExecutor) Map(ctx context.Context, spec json.RawMessage, t task.Map) (task.MapResult, error) {
+	res, err := e.directExecutor.Map(ctx, spec, t)
 	if e.rejects != "" {
 		res.Rejects = e.rejects
 	}
 	return res, err
 }
 
-func (e *hostileExecutor) Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error) {
-	res, err := e.directExecutor.Reduce(ctx, t)
+func (e *hostileExecutor) Reduce(ctx context.Context, spec json.RawMessage, t task.Reduce) (task.ReduceResult, error) {
+	res, err := e.directExecutor.Reduce(ctx, spec, t)
 	if e.stage != "" {
 		res.Dir = e.stage
 	}

@@ -123,7 +123,7 @@ func TestIncremental(t *testing.T) {
 	// The reference: one uninterrupted pull into its own database and lake.
 	refDB := pg.CreateDatabase(t, "reference")
 	ref := run(incJob(t, t.TempDir(), newServer().Endpoint, refDB))
-	if ref.Status != "succeeded" || ref.RecordsIn == 0 || ref.Published != Published {
+	if ref.Status != Succeeded || ref.RecordsIn == 0 || ref.Published != Published {
 		t.Fatalf("reference run: %s, %d records, %q", ref.Status, ref.RecordsIn, ref.Published)
 	}
 
@@ -134,15 +134,15 @@ func TestIncremental(t *testing.T) {
 	spec := incJob(t, dir, api.Endpoint, db)
 	api.FailAfter(3, sodatest.Fault{Status: 503}, 1<<30)
 	down := run(spec)
-	if down.Status != StatusSourceUnavailable || len(down.Pulls) != 1 || down.Pulls[0].Batches != 3 {
-		t.Fatalf("run during the outage: status %q, pulls %+v; want %q after 3 stored batches", down.Status, down.Pulls, StatusSourceUnavailable)
+	if down.Status != SourceUnavailable || len(down.Pulls) != 1 || down.Pulls[0].Batches != 3 {
+		t.Fatalf("run during the outage: status %q, pulls %+v; want %q after 3 stored batches", down.Status, down.Pulls, SourceUnavailable)
 	}
 	if _, err := os.Stat(filepath.Join(spec.Output.Parquet, "_SUCCESS")); err == nil {
 		t.Error("a run that ended with the source unavailable committed a lake")
 	}
 	api.Recover()
 	caught := run(spec)
-	if caught.Status != "succeeded" || caught.RecordsIn != ref.RecordsIn {
+	if caught.Status != Succeeded || caught.RecordsIn != ref.RecordsIn {
 		t.Fatalf("catch-up run: %s with %d records; the uninterrupted pull read %d", caught.Status, caught.RecordsIn, ref.RecordsIn)
 	}
 	if got, want := digestOf(t, db), digestOf(t, refDB); got != want {
@@ -152,7 +152,7 @@ func TestIncremental(t *testing.T) {
 	// Nothing new: nothing changes.
 	before := groupDigests(t, db)
 	idle := run(spec)
-	if idle.Status != "succeeded" || idle.RecordsIn != 0 || idle.Groups != 0 {
+	if idle.Status != Succeeded || idle.RecordsIn != 0 || idle.Groups != 0 {
 		t.Errorf("run with nothing new: %s, %d records, %d groups", idle.Status, idle.RecordsIn, idle.Groups)
 	}
 

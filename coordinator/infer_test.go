@@ -123,7 +123,7 @@ func TestInferredSchemasRun(t *testing.T) {
 		j.parquet, j.rejects = filepath.Join(dir, j.name), filepath.Join(dir, j.name+"_rejects")
 		spec := writeSpec(t, dir, j)
 		res, err := runJob(t, ctx, spec, LocalConfig{Workers: 2})
-		if err != nil || res.Status != "succeeded" {
+		if err != nil || res.Status != Succeeded {
 			t.Fatalf("%s: %s, %v", j.name, res.Status, err)
 		}
 		checkAccounting(t, res)
@@ -181,7 +181,7 @@ func TestInferSpreadsheetRun(t *testing.T) {
 		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects"), split: "256KiB"}
 	spec := writeSpec(t, dir, j)
 	res, err := runJob(t, ctx, spec, LocalConfig{Workers: 2})
-	if err != nil || res.Status != "succeeded" || res.Rejected != 0 {
+	if err != nil || res.Status != Succeeded || res.Rejected != 0 {
 		t.Fatalf("status %s, %d rejected %v, error %v", res.Status, res.Rejected, res.RejectsByReason, err)
 	}
 	if res.MapTasks < 10 {
@@ -193,7 +193,7 @@ func TestInferSpreadsheetRun(t *testing.T) {
 		parquet: filepath.Join(dir, "lake_b"), rejects: filepath.Join(dir, "rejects_b")}
 	bspec := writeSpec(t, dir, b)
 	bres, err := runJob(t, ctx, bspec, LocalConfig{Workers: 2})
-	if err != nil || bres.Status != "succeeded" {
+	if err != nil || bres.Status != Succeeded {
 		t.Fatalf("built-in: %s %v", bres.Status, err)
 	}
 	if want := counts(readLake(t, bspec.Output.Parquet, zones(bspec))); !equalCounts(got, want) {
@@ -394,7 +394,7 @@ func TestDialectIsTheFiles(t *testing.T) {
 	}
 
 	res, err := runJob(t, context.Background(), spec, LocalConfig{Workers: 2})
-	if err != nil || res.Status != "succeeded" || res.Rejected != 0 || res.RecordsIn != int64(n) {
+	if err != nil || res.Status != Succeeded || res.Rejected != 0 || res.RecordsIn != int64(n) {
 		t.Fatalf("status %s, %d in, %d rejected %v, error %v", res.Status, res.RecordsIn, res.Rejected, res.RejectsByReason, err)
 	}
 	if got := counts(readLake(t, spec.Output.Parquet, zones(spec))); !equalCounts(got, want) {
@@ -441,7 +441,7 @@ func TestPlanReportsDialects(t *testing.T) {
 	}
 	// The run stops at the same problem, before any task.
 	res, err := runJob(t, context.Background(), spec, LocalConfig{Workers: 1})
-	if err == nil || res.Status != "failed" || !strings.Contains(res.Error, `values in two dialects`) || !strings.Contains(res.Error, "m.csv") {
+	if err == nil || res.Status != Failed || !strings.Contains(res.Error, `values in two dialects`) || !strings.Contains(res.Error, "m.csv") {
 		t.Errorf("run: status %s, error %v / %s", res.Status, err, res.Error)
 	}
 }

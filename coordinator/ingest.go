@@ -12,14 +12,6 @@ import (
 	"github.com/ireports/ireports/socrata"
 )
 
-// StatusSourceUnavailable is the status of a run that ended because a source's API stayed
-// unavailable for its retry_for: nothing was committed, the watermark holds at the last
-// stored page, and the next run catches up. It is a clean end, not a failure.
-const StatusSourceUnavailable = "source unavailable"
-
-// errSourceUnavailable ends a run with StatusSourceUnavailable.
-var errSourceUnavailable = errors.New(StatusSourceUnavailable)
-
 // Pull is what a run's pull of one source did, as the result reports it.
 type Pull struct {
 	Source    string  `json:"source"`
@@ -31,15 +23,13 @@ type Pull struct {
 	Watermark string  `json:"watermark"` // the watermark the pull ended at
 }
 
-// pullSources pulls every source of the job (DESIGN: each page is stored as a raw batch
-// before its watermark advances), so that the run's inputs — the batches no run has consumed
-// yet — include everything the sources have updated since the last run.
+// pullSources pulls every source of the job (the Pulling state; DESIGN: each page is stored
+// as a raw batch before its watermark advances), so that the run's inputs — the batches no
+// run has consumed yet — include everything the sources have updated since the last run.
+// When every source stays unavailable it returns errSourceUnavailable: the run ends
+// SourceUnavailable.
 func (d *driver) pullSources(ctx context.Context) error {
-	if len(d.spec.Sources) == 0 {
-		return nil
-	}
 	var unavailable []string
-	d.enter("pull")
 	db, _, err := d.sink(ctx)
 	if err != nil {
 		return fmt.Errorf("watermarks: %w", err)
@@ -80,14 +70,14 @@ func (d *driver) pullSources(ctx context.Context) error {
 	case len(unavailable) == len(d.spec.Sources):
 		return fmt.Errorf("%w: %s", errSourceUnavailable, strings.Join(unavailable, "; "))
 	case len(unavailable) > 0:
-		d.res.Warnings = append(d.res.Warnings, StatusSourceUnavailable+": "+strings.Join(unavailable, "; ")+"; the next run catches up")
+		d.res.Warnings = append(d.res.Warnings, SourceUnavailable.String()+": "+strings.Join(unavailable, "; ")+"; the next run catches up")
 	}
 	return nil
 }
 
 // consumeBatches moves the source batches the committed run read to their source's
-// consumed/ folder, so the next run reads only newer ones. A crash before this only makes
-// the next run read them again, which merging makes harmless.
+// consumed/ folder (the Consuming state), so the next run reads only newer ones. A crash
+// before this only makes the next run read them again, which merging makes harmless.
 func (d *driver) consumeBatches(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
 	for _, m := range d.plan.Maps {

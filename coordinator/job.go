@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,26 +30,25 @@ import (
 
 // Executor runs task attempts. Map and Reduce block until the attempt ends or ctx is done,
 // and must be safe for concurrent calls; the driver keeps at most Slots attempts in flight.
+//
+// spec is the job's parsed spec as JSON, without the job file's text (see wireSpec): the
+// driver passes the same one with every attempt of a run, and a remote executor ships it with
+// each assignment (task.Assignment.Spec), so that every worker runs the job the coordinator
+// parsed. An in-process executor that holds the parsed spec may ignore it.
 type Executor interface {
-	Map(ctx context.Context, t task.Map) (task.MapResult, error)
-	Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error)
+	Map(ctx context.Context, spec json.RawMessage, t task.Map) (task.MapResult, error)
+	Reduce(ctx context.Context, spec json.RawMessage, t task.Reduce) (task.ReduceResult, error)
 	Slots() int
 }
 
 // MaxAttempts bounds the attempts of one task; a task that fails this often fails the job.
 const MaxAttempts = 4
 
-// Errors a job run can end with.
-var (
-	// ErrRejectBudget: more records were rejected than the job's max_reject_ratio allows.
-	ErrRejectBudget = errors.New("reject budget exceeded")
-)
-
 // Result is the outcome of a job run, printed by `coordinator run --json`.
 type Result struct {
 	Job               string           `json:"job"`
 	Name              string           `json:"name"`
-	Status            string           `json:"status"` // succeeded, failed or cancelled
+	Status            State            `json:"status"` // Succeeded, SourceUnavailable, Failed or Cancelled
 	Error             string           `json:"error,omitempty"`
 	RecordsIn         int64            `json:"records_in"`
 	RecordsOut        int64            `json:"records_out"`
@@ -68,9 +68,10 @@ type Result struct {
 	Seconds        float64  `json:"seconds"`
 	PeakRSSBytes   int64    `json:"peak_rss_bytes,omitempty"` // of the process that ran the job
 	Warnings       []string `json:"warnings,omitempty"`
-	// PhaseSeconds is the wall time of each phase: pull, plan, map (with the re-run of
-	// mis-speculated splits), reduce (with the shuffle), commit, publish; and cleanup (of
-	// attempts' leftovers), which comes after Seconds ends.
+	// PhaseSeconds is the wall time of each phase, by its State's name: pull, plan, map (with
+	// the chain check and its re-run of mis-speculated splits), reduce (with the shuffle),
+	// commit (with consuming the source batches), publish; and cleanup (of attempts'
+	// leftovers), which comes after Seconds ends.
 	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 	// Pulls are the run's pulls of its sources, if any.
 	Pulls []Pull `json:"pulls,omitempty"`
@@ -92,7 +93,9 @@ type Outputs struct {
 // Progress is how far a job run has come, as the API, the status page and the progress bar
 // show it.
 type Progress struct {
-	Phase        string    `json:"phase"` // pull, plan, map, reduce, commit, publish, cleanup, done
+	// Phase is the run's State: a running one while the driver works, its outcome once the
+	// run ended. (In the API's JobStatus it shows as State.PhaseName.)
+	Phase        State     `json:"phase"`
 	MapsDone     int       `json:"maps_done"`
 	MapsTotal    int       `json:"maps_total"`
 	ReducesDone  int       `json:"reduces_done"`
@@ -143,9 +146,11 @@ type RunOptions struct {
 	Roots *allowpath.Roots
 }
 
-// driver runs one job: plan, map, check the quote-state chain, reduce, commit.
+// driver runs one job through its States: pull, plan, map, check the quote-state chain,
+// reduce, commit, publish, consume (run), then clean up (runUncleaned).
 type driver struct {
 	spec  *jobs.Spec
+	wire  json.RawMessage // spec as the executor ships it (wireSpec)
 	exec  Executor
 	store objstore.Store
 	job   string
@@ -156,9 +161,9 @@ type driver struct {
 	pubCfg *pgsink.Config
 	// started is when the run began.
 	started time.Time
-	// phase is the current phase and when it began.
-	phase      string
-	phaseStart time.Time
+	// state is the run's current State and when it began.
+	state      State
+	stateStart time.Time
 	// pgdb and pg are the run's Postgres, once opened (see sink).
 	pgdb *sql.DB
 	pg   *pgsink.Sink
@@ -202,8 +207,12 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 	// attempt directories): refuse one that could point outside them.
 	for _, c := range []struct{ what, name string }{{"job name", spec.Name}, {"job run id", job}} {
 		if err := checkComponent(c.what, c.name); err != nil {
-			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, task.Fatal(err)
+			return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, task.Fatal(err)
 		}
+	}
+	wire, err := wireSpec(spec)
+	if err != nil {
+		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
@@ -211,11 +220,11 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 	if opt.Tracker == nil {
 		opt.Tracker = &Tracker{}
 	}
-	opt.Tracker.update(func(p *Progress) { p.Phase, p.Started = "plan", start })
+	opt.Tracker.update(func(p *Progress) { p.Phase, p.Started = Planning, start })
 	if opt.Store == nil {
 		r, err := objstore.New(objstore.Options{Endpoint: spec.Endpoint})
 		if err != nil {
-			return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
+			return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 		}
 		opt.Store = r
 	}
@@ -227,15 +236,15 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		if errors.Is(err, lake.ErrLocked) {
 			err = fmt.Errorf("%w: %w", ErrOutputBusy, err)
 		}
-		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
+		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 	}
 	defer release()
 	rejects, err := objstore.Join(spec.Output.Rejects, spec.Name)
 	if err != nil {
-		return &Result{Job: job, Name: spec.Name, Status: "failed", Error: err.Error(), Version: version.Version()}, err
+		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 	}
 	d := &driver{
-		spec: spec, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
+		spec: spec, wire: wire, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{}, Version: version.Version(),
@@ -248,18 +257,18 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		d.pgdb.Close()
 	}
 	d.res.Seconds = time.Since(start).Seconds()
-	d.enter("cleanup")
+	d.enter(CleaningUp)
 	switch {
 	case errors.Is(err, errSourceUnavailable):
 		// A clean end: the watermark holds, the next run catches up.
-		d.res.Status, d.res.Error, err = StatusSourceUnavailable, err.Error(), nil
+		d.res.Status, d.res.Error, err = SourceUnavailable, err.Error(), nil
 		d.res.Warnings = append(d.res.Warnings, d.res.Error+"; nothing committed: the next run catches up from the watermark")
 	case err == nil:
-		d.res.Status = "succeeded"
+		d.res.Status = Succeeded
 	case ctx.Err() != nil:
-		d.res.Status, d.res.Error = "cancelled", err.Error()
+		d.res.Status, d.res.Error = Cancelled, err.Error()
 	default:
-		d.res.Status, d.res.Error = "failed", err.Error()
+		d.res.Status, d.res.Error = Failed, err.Error()
 	}
 	// Nothing of a failed run is visible: drop its attempts. (A reject-budget failure has
 	// already committed its rejects, on purpose, so the user can see why.) A successful run
@@ -282,62 +291,73 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		d.log.Warn("cleaning the rejects' _temporary", "err", err)
 	}
 	d.cleanMapOutputs()
-	d.enter("done")
+	d.enter(d.res.Status)
 	return d.res, err
 }
 
-// enter starts phase, ending the current one and adding its time to the result.
-func (d *driver) enter(phase string) {
+// enter moves the run to state s, ending the current state and adding its time to the
+// result's PhaseSeconds (under the phase it is timed as).
+func (d *driver) enter(s State) {
 	now := time.Now()
-	if d.phase != "" && d.phase != "done" {
+	if d.state != Queued && !d.state.Terminal() {
 		if d.res.PhaseSeconds == nil {
 			d.res.PhaseSeconds = map[string]float64{}
 		}
-		d.res.PhaseSeconds[d.phase] += now.Sub(d.phaseStart).Seconds()
+		d.res.PhaseSeconds[d.state.timedAs().String()] += now.Sub(d.stateStart).Seconds()
 	}
-	d.phase, d.phaseStart = phase, now
-	d.prog.update(func(p *Progress) { p.Phase = phase })
+	d.state, d.stateStart = s, now
+	d.prog.update(func(p *Progress) { p.Phase = s })
 }
 
+// run takes the job through its life, one State after another: everything a run does is
+// called from here, in order. It returns when the run has an outcome; runUncleaned then
+// cleans up and records it.
 func (d *driver) run(ctx context.Context) error {
-	if err := d.pullSources(ctx); err != nil {
-		return err
+	if len(d.spec.Sources) > 0 {
+		d.enter(Pulling)
+		if err := d.pullSources(ctx); err != nil {
+			return err
+		}
 	}
-	d.enter("plan")
+
+	d.enter(Planning)
 	plan, err := planJob(ctx, d.store, d.spec, d.job, d.roots)
 	if err != nil {
 		return err
 	}
+	d.plan = plan
 	if len(plan.Maps) == 0 && len(d.spec.Sources) > 0 {
-		d.plan = plan
 		d.res.Warnings = append(d.res.Warnings, "up to date: the sources have no new records")
 		return nil
 	}
-	d.plan = plan
 	d.res.Files, d.res.Bytes, d.res.Warnings = plan.Files, plan.Bytes, plan.Warnings
 	d.res.MapTasks, d.res.ReduceTasks = len(plan.Maps), d.spec.Reducers
 	d.mapRes = make([]task.MapResult, len(plan.Maps))
 	d.log.Info("planned", "files", plan.Files, "bytes", plan.Bytes, "maps", len(plan.Maps), "reducers", d.spec.Reducers)
-	d.enter("map")
+
+	d.enter(Mapping)
 	d.prog.update(func(p *Progress) {
 		p.MapsTotal, p.ReducesTotal, p.BytesTotal = len(plan.Maps), d.spec.Reducers, plan.Bytes
 	})
-
 	if err := d.runMaps(ctx, allIndexes(len(plan.Maps)), nil); err != nil {
 		return err
 	}
+
+	d.enter(Checking)
 	if err := d.checkChain(ctx); err != nil {
 		return err
 	}
 	if err := d.countMaps(ctx); err != nil {
 		return err
 	}
-	d.enter("reduce")
+
+	d.enter(Reducing)
 	groups, err := d.reducePhase(ctx)
 	if err != nil {
 		return err
 	}
-	d.enter("commit")
+
+	d.enter(Committing)
 	m, err := d.commit(ctx, groups)
 	if err != nil {
 		return err
@@ -348,14 +368,33 @@ func (d *driver) run(ctx context.Context) error {
 	if err := d.commitRejects(ctx); err != nil {
 		return fmt.Errorf("lake committed, but %w", err)
 	}
-	d.publish(ctx, m, d.started)
-	if d.res.Published == Unpublished {
-		// Keep the batches: the next run merges them again (idempotent) and publishes
-		// their groups, which this run's manifest alone would leave behind once the next
-		// run replaces it.
-		return nil
+
+	if d.spec.Output.Postgres != "" {
+		d.enter(Publishing)
+		d.publish(ctx, m)
+		if d.res.Published == Unpublished {
+			// Keep the batches: the next run merges them again (idempotent) and publishes
+			// their groups, which this run's manifest alone would leave behind once the
+			// next run replaces it.
+			return nil
+		}
 	}
+
+	d.enter(Consuming)
 	return d.consumeBatches(ctx)
+}
+
+// wireSpec encodes spec as the executor ships it to the workers: the parsed spec without the
+// job file's text, which may hold secrets (a literal database URL or app token) that the
+// parsed spec itself never carries.
+func wireSpec(spec *jobs.Spec) (json.RawMessage, error) {
+	shipped := *spec
+	shipped.Source = nil
+	b, err := json.Marshal(&shipped)
+	if err != nil {
+		return nil, fmt.Errorf("encode job spec: %w", err)
+	}
+	return b, nil
 }
 
 func allIndexes(n int) []int {
@@ -390,7 +429,7 @@ func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (f
 	if state != csvsplit.Unknown {
 		t.State = state
 	}
-	res, err := d.exec.Map(ctx, t)
+	res, err := d.exec.Map(ctx, d.wire, t)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +463,7 @@ func (d *driver) runMaps(ctx context.Context, idx []int, states map[int]csvsplit
 func (d *driver) checkChain(ctx context.Context) error {
 	byFile := map[int][]int{} // file index → map tasks in file order
 	for i, m := range d.plan.Maps {
-		if m.Format == task.FormatCSV && !m.Gzip {
+		if m.Format == jobs.FormatCSV && !m.Gzip {
 			byFile[m.FileIndex] = append(byFile[m.FileIndex], i)
 		}
 	}
@@ -492,7 +531,7 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 			seen = append(seen, m.Attempt)
 		}
 		d.mu.Unlock()
-		res, err := d.exec.Reduce(ctx, t)
+		res, err := d.exec.Reduce(ctx, d.wire, t)
 		if err == nil {
 			err = d.checkReduceResult(t, res)
 		}

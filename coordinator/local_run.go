@@ -43,7 +43,7 @@ func RunLocal(ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, e
 	}
 	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish, SourceTuning: cfg.SourceTuning, AllowPaths: cfg.AllowPaths})
 	if err != nil {
-		return &Result{Name: spec.Name, Status: "failed", Error: err.Error()}, err
+		return &Result{Name: spec.Name, Status: Failed, Error: err.Error()}, err
 	}
 	defer c.Shutdown(context.WithoutCancel(ctx))
 	return c.Run(ctx, spec, 500*time.Millisecond, cfg.Progress)

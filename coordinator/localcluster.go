@@ -129,7 +129,7 @@ func (c *LocalCluster) cleanup() {
 func (c *LocalCluster) Run(ctx context.Context, spec *jobs.Spec, interval time.Duration, progress func(JobStatus)) (*Result, error) {
 	id, err := c.Server.SubmitSpec(spec)
 	if err != nil {
-		return &Result{Name: spec.Name, Status: "failed", Error: err.Error()}, err
+		return &Result{Name: spec.Name, Status: Failed, Error: err.Error()}, err
 	}
 	// In process, a status read is cheap: poll often so a short job ends without waiting
 	// for the next progress tick.
@@ -155,18 +155,18 @@ func waitJob(ctx context.Context, id string, poll, interval time.Duration,
 	for {
 		j, err := get(context.WithoutCancel(ctx), id)
 		if err != nil {
-			return &Result{Job: id, Status: "failed", Error: err.Error()}, err
+			return &Result{Job: id, Status: Failed, Error: err.Error()}, err
 		}
-		if j.State != "running" {
+		if j.State.Terminal() {
 			res := j.Result
 			if res == nil {
 				res = &Result{Job: id, Name: j.Name, Status: j.State}
 			}
 			switch {
-			case res.Status == "succeeded", res.Status == StatusSourceUnavailable:
+			case res.Status == Succeeded, res.Status == SourceUnavailable:
 			case j.err != nil: // in-process: the error keeps its wrapping
 				return res, j.err
-			case res.Status == "cancelled" && ctx.Err() != nil:
+			case res.Status == Cancelled && ctx.Err() != nil:
 				return res, fmt.Errorf("%s: %w", res.Error, ctx.Err())
 			default:
 				return res, errors.New(res.Error)

@@ -182,7 +182,7 @@ func TestStatusPageLinksJobsToPyroscope(t *testing.T) {
 	submitted := time.Date(2024, 1, 5, 10, 0, 0, 0, time.UTC)
 	finished := submitted.Add(10 * time.Minute)
 	s.mu.Lock()
-	s.jobs["normalize-1"] = &JobStatus{ID: "normalize-1", Name: "normalize", State: "succeeded", Submitted: submitted, Finished: &finished, tracker: &Tracker{}}
+	s.jobs["normalize-1"] = &JobStatus{ID: "normalize-1", Name: "normalize", State: Succeeded, Submitted: submitted, Finished: &finished, tracker: &Tracker{}}
 	s.order = append(s.order, "normalize-1")
 	s.mu.Unlock()
 

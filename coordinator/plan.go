@@ -81,10 +81,10 @@ func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spe
 	p.Bytes += fi.Size
 	base := task.Map{
 		Job: job, Input: i, File: f, FileIndex: fileIndex,
-		Format: task.Format(in.Format.String()), Reducers: spec.Reducers,
+		Format: in.Format, Reducers: spec.Reducers,
 	}
 	var pf plannedFile
-	if base.Format == task.FormatSODAJSON {
+	if base.Format == jobs.FormatSODAJSON {
 		base.End = fi.Size
 		if err := pf.detect(ctx, store, in, &base); err != nil {
 			return pf, err
@@ -144,7 +144,7 @@ func (pf *plannedFile) detect(ctx context.Context, store objstore.Store, in jobs
 	pf.dialects = ds
 	base.TimeLayouts = jobs.DialectLayouts(ds)
 	s, err := in.Schema.WithDialects(base.TimeLayouts)
-	if err == nil && base.Format != task.FormatSODAJSON {
+	if err == nil && base.Format != jobs.FormatSODAJSON {
 		_, err = s.Bind(base.Header)
 	}
 	if err != nil {

@@ -20,24 +20,24 @@ func TestProgressLine(t *testing.T) {
 	}{
 		{
 			name: "publish under way",
-			pr: Progress{Phase: "publish", MapsDone: 8, MapsTotal: 8, ReducesDone: 8, ReducesTotal: 8,
+			pr: Progress{Phase: Publishing, MapsDone: 8, MapsTotal: 8, ReducesDone: 8, ReducesTotal: 8,
 				PublishGroups: 120, PublishGroupsTotal: 576, PublishRows: 48210, Started: time.Now()},
 			want: "publish [####----------------] 120/576 groups · 48,210 rows loaded into Postgres",
 			not:  "map 8/8",
 		},
 		{
 			name: "publish done",
-			pr:   Progress{Phase: "publish", PublishGroups: 576, PublishGroupsTotal: 576, PublishRows: 1234567},
+			pr:   Progress{Phase: Publishing, PublishGroups: 576, PublishGroupsTotal: 576, PublishRows: 1234567},
 			want: "publish [####################] 576/576 groups · 1,234,567 rows loaded into Postgres",
 		},
 		{
 			name: "publish not started",
-			pr:   Progress{Phase: "publish"},
+			pr:   Progress{Phase: Publishing},
 			want: "publish [--------------------] 0/0 groups · 0 rows loaded into Postgres",
 		},
 		{
 			name: "map",
-			pr:   Progress{Phase: "map", MapsDone: 2, MapsTotal: 8, ReducesTotal: 8},
+			pr:   Progress{Phase: Mapping, MapsDone: 2, MapsTotal: 8, ReducesTotal: 8},
 			want: "map    [##------------------] map 2/8 · reduce 0/8",
 			not:  "groups",
 		},
@@ -73,7 +73,7 @@ func TestPrintResultThroughput(t *testing.T) {
 	}{
 		{
 			name: "published",
-			res: Result{Name: "normalize", Job: "j", Status: "succeeded", Bytes: 100e6, RecordsIn: 1e6, Seconds: 12.5,
+			res: Result{Name: "normalize", Job: "j", Status: Succeeded, Bytes: 100e6, RecordsIn: 1e6, Seconds: 12.5,
 				PhaseSeconds: map[string]float64{"plan": 0.5, "map": 2, "reduce": 2, "commit": 0.5, "publish": 7.5},
 				Published:    Published},
 			want: []string{
@@ -84,14 +84,14 @@ func TestPrintResultThroughput(t *testing.T) {
 		},
 		{
 			name: "a pull is not work on the input either",
-			res: Result{Name: "daily", Job: "j", Status: "succeeded", Bytes: 10e6, RecordsIn: 1000, Seconds: 30,
+			res: Result{Name: "daily", Job: "j", Status: Succeeded, Bytes: 10e6, RecordsIn: 1000, Seconds: 30,
 				PhaseSeconds: map[string]float64{"pull": 20, "plan": 1, "map": 2, "reduce": 1, "commit": 1}},
 			want: []string{"  throughput 2.0 MB/s, 200 records/s (plan, map, reduce and commit: 5.0s)\n"},
 			not:  []string{"postgres"},
 		},
 		{
 			name: "no phase times",
-			res:  Result{Name: "old", Job: "j", Status: "succeeded", Bytes: 10e6, RecordsIn: 1000, Seconds: 4, Published: Unpublished},
+			res:  Result{Name: "old", Job: "j", Status: Succeeded, Bytes: 10e6, RecordsIn: 1000, Seconds: 4, Published: Unpublished},
 			want: []string{
 				"  throughput 2.5 MB/s, 250 records/s (the whole run: 4.0s)\n",
 				"  postgres   summaries unpublished\n",
@@ -99,12 +99,12 @@ func TestPrintResultThroughput(t *testing.T) {
 		},
 		{
 			name: "nothing ran",
-			res:  Result{Name: "failed", Job: "j", Status: "failed"},
+			res:  Result{Name: "failed", Job: "j", Status: Failed},
 			not:  []string{"throughput"},
 		},
 		{
 			name: "failed while planning",
-			res:  Result{Name: "failed", Job: "j", Status: "failed", Seconds: 0.02, PhaseSeconds: map[string]float64{"plan": 0.02}},
+			res:  Result{Name: "failed", Job: "j", Status: Failed, Seconds: 0.02, PhaseSeconds: map[string]float64{"plan": 0.02}},
 			not:  []string{"throughput"},
 		},
 	} {
@@ -129,7 +129,7 @@ func TestPrintResultThroughput(t *testing.T) {
 // the API show), and the caller's own callback still gets every call.
 func TestPublishProgressTracker(t *testing.T) {
 	d := &driver{prog: &Tracker{}}
-	d.enter("publish")
+	d.enter(Publishing)
 	var seen []pgsink.PublishProgress
 	f := d.publishProgress(func(p pgsink.PublishProgress) {
 		// The tracker is updated first, so a caller's callback sees the same numbers.
@@ -146,7 +146,7 @@ func TestPublishProgressTracker(t *testing.T) {
 		t.Fatalf("the caller's callback got %d calls, want 3", len(seen))
 	}
 	snap := d.prog.Snapshot()
-	if snap.Phase != "publish" || snap.PublishGroups != 3 || snap.PublishGroupsTotal != 3 || snap.PublishRows != 300 {
+	if snap.Phase != Publishing || snap.PublishGroups != 3 || snap.PublishGroupsTotal != 3 || snap.PublishRows != 300 {
 		t.Errorf("progress after the publish: %+v", snap)
 	}
 	if line := progressLine(snap); !strings.Contains(line, "3/3 groups · 300 rows") {

@@ -86,9 +86,9 @@ func TestWorkerOfAnotherProtocolIsRefused(t *testing.T) {
 	// this protocol gets it.
 	sched := s.Scheduler()
 	sched.WorkerUp(workerSlot{Name: "new-worker", Slots: 1, Protocol: version.Protocol})
-	ctx, cancel := context.WithCancel(WithSpec(context.Background(), []byte(`{}`)))
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go sched.Map(ctx, task.Map{Job: "j", Index: 0, Attempt: 1})
+	go sched.Map(ctx, []byte(`{}`), task.Map{Job: "j", Index: 0, Attempt: 1})
 	waitUntil(t, "an attempt is queued", func() bool { q, _ := sched.Counts(); return q == 1 })
 	ended, stop := context.WithCancel(context.Background())
 	stop()
@@ -116,7 +116,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // TestResultCarriesVersion: a job's result names the release that ran it, in the JSON
 // (`version`) and in the printed summary.
 func TestResultCarriesVersion(t *testing.T) {
-	res := &Result{Job: "j-1", Name: "normalize", Status: "succeeded", Seconds: 1.5, Version: "v1.2.0-3-gabc1234"}
+	res := &Result{Job: "j-1", Name: "normalize", Status: Succeeded, Seconds: 1.5, Version: "v1.2.0-3-gabc1234"}
 	var b bytes.Buffer
 	printResult(&b, res)
 	if first, _, _ := strings.Cut(b.String(), "\n"); first != "job normalize (j-1): succeeded in 1.5s · ireports v1.2.0-3-gabc1234" {

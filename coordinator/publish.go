@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -20,20 +19,13 @@ const (
 	Unpublished = "unpublished"
 )
 
-// ErrUnpublished means a job committed its lake but could not publish its summaries to
-// Postgres: the data is safe, and `coordinator publish` loads the summaries later.
-var ErrUnpublished = errors.New("summaries unpublished")
-
-// publish loads the summaries of the groups the job committed into the job's Postgres, and
-// records the run. Postgres being unreachable is not a job failure: the lake, the source of
-// truth, is committed, and the result says the summaries are unpublished.
-func (d *driver) publish(ctx context.Context, m *lake.Manifest, started time.Time) {
-	if d.spec.Output.Postgres == "" {
-		return
-	}
-	d.enter("publish")
+// publish loads the summaries of the groups the job committed into the job's Postgres (the
+// Publishing state), and records the run. Postgres being unreachable is not a job failure:
+// the lake, the source of truth, is committed, and the result says the summaries are
+// unpublished.
+func (d *driver) publish(ctx context.Context, m *lake.Manifest) {
 	run := pgsink.JobRun{
-		ID: d.job, Name: d.spec.Name, Status: "succeeded", Started: started, Finished: time.Now(),
+		ID: d.job, Name: d.spec.Name, Status: Succeeded.String(), Started: d.started, Finished: time.Now(),
 		RecordsIn: d.res.RecordsIn, RecordsOut: d.res.RecordsOut, RecordsRejected: d.res.Rejected,
 		Duplicates: d.res.DuplicatesRemoved, Groups: d.res.Groups,
 	}

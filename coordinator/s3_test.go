@@ -185,7 +185,7 @@ func TestS3EndToEnd(t *testing.T) {
 		cctx, ccancel := context.WithCancel(ctx)
 		defer ccancel()
 		res, err := runJob(t, cctx, spec, LocalConfig{Workers: 2, Progress: func(j JobStatus) {
-			if j.Progress.Phase == "reduce" || j.Progress.Phase == "commit" {
+			if j.Progress.Phase == Reducing || j.Progress.Phase.timedAs() == Committing {
 				ccancel()
 			}
 		}})

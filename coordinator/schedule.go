@@ -114,7 +114,7 @@ func (s *Server) waitFinished(id string) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if j, ok := s.Job(id); !ok || j.State != "running" {
+		if j, ok := s.Job(id); !ok || j.State.Terminal() {
 			return
 		}
 		select {

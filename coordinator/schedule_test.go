@@ -62,7 +62,7 @@ func TestScheduleCatchUp(t *testing.T) {
 		var st scheduleState
 		if b, err := os.ReadFile(state); err == nil && json.Unmarshal(b, &st) == nil && st.Last.After(old.Last) {
 			j, ok := c.Server.Job(st.Job)
-			if !ok || j.State != "succeeded" {
+			if !ok || j.State != Succeeded {
 				t.Fatalf("the catch-up run %s: %+v", st.Job, j)
 			}
 			break

@@ -64,9 +64,6 @@ type workerSlot struct {
 
 var _ Executor = (*Scheduler)(nil)
 
-// ErrStale is returned to a worker that reports on an attempt that is no longer its own.
-var ErrStale = errors.New("attempt is no longer running on this worker (lost, reassigned or cancelled); result ignored")
-
 // attempt is one queued or running execution of a task.
 type attempt struct {
 	task.Assignment
@@ -158,43 +155,24 @@ func (s *Scheduler) Slots() int {
 	return max(n, 1)
 }
 
-// Map runs map attempt t on some worker.
-func (s *Scheduler) Map(ctx context.Context, t task.Map) (task.MapResult, error) {
-	spec, err := specFrom(ctx)
-	if err != nil {
-		return task.MapResult{}, err
-	}
+// Map runs map attempt t of the job whose wire spec is spec (see Executor) on some worker.
+func (s *Scheduler) Map(ctx context.Context, spec json.RawMessage, t task.Map) (task.MapResult, error) {
 	r, err := s.run(ctx, task.Assignment{ID: fmt.Sprintf("%s/m-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindMap, Map: &t, Spec: spec})
 	return r.m, err
 }
 
-// Reduce runs reduce attempt t on some worker.
-func (s *Scheduler) Reduce(ctx context.Context, t task.Reduce) (task.ReduceResult, error) {
-	spec, err := specFrom(ctx)
-	if err != nil {
-		return task.ReduceResult{}, err
-	}
+// Reduce runs reduce attempt t of the job whose wire spec is spec (see Executor) on some
+// worker.
+func (s *Scheduler) Reduce(ctx context.Context, spec json.RawMessage, t task.Reduce) (task.ReduceResult, error) {
 	r, err := s.run(ctx, task.Assignment{ID: fmt.Sprintf("%s/r-%d-%d", t.Job, t.Index, t.Attempt), Kind: task.KindReduce, Reduce: &t, Spec: spec})
 	return r.r, err
 }
 
-type specKey struct{}
-
-// WithSpec attaches the job's spec, as JSON, to ctx: the scheduler ships it with every
-// assignment.
-func WithSpec(ctx context.Context, spec json.RawMessage) context.Context {
-	return context.WithValue(ctx, specKey{}, spec)
-}
-
-func specFrom(ctx context.Context) (json.RawMessage, error) {
-	spec, ok := ctx.Value(specKey{}).(json.RawMessage)
-	if !ok {
-		return nil, task.Fatal(errors.New("internal error: job spec missing from context"))
-	}
-	return spec, nil
-}
-
 func (s *Scheduler) run(ctx context.Context, as task.Assignment) (attemptResult, error) {
+	if len(as.Spec) == 0 {
+		// A worker cannot run a task without its job: refuse here, not on every worker.
+		return attemptResult{}, task.Fatal(fmt.Errorf("internal error: attempt %s has no job spec", as.ID))
+	}
 	a := &attempt{Assignment: as, done: make(chan attemptResult, 1)}
 	s.mu.Lock()
 	if s.closed {

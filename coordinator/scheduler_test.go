@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
@@ -16,8 +17,11 @@ func newTestScheduler(t *testing.T, lease time.Duration) (*Scheduler, context.Co
 	s := NewScheduler(lease, slog.New(slog.DiscardHandler))
 	t.Cleanup(s.Shutdown)
 	s.WorkerUp(workerSlot{Name: "w1", Slots: 2})
-	return s, WithSpec(context.Background(), []byte(`{}`))
+	return s, context.Background()
 }
+
+// testSpec is the wire spec the scheduler tests' attempts carry.
+var testSpec = json.RawMessage(`{"name":"test"}`)
 
 // pollOne pulls one assignment for worker w.
 func pollOne(t *testing.T, s *Scheduler, w string) task.Assignment {
@@ -35,7 +39,7 @@ func TestSchedulerRunsAndCompletes(t *testing.T) {
 	s, ctx := newTestScheduler(t, time.Minute)
 	done := make(chan error, 1)
 	go func() {
-		res, err := s.Map(ctx, task.Map{Job: "j", Index: 4, Attempt: 1})
+		res, err := s.Map(ctx, testSpec, task.Map{Job: "j", Index: 4, Attempt: 1})
 		if err == nil && res.RecordsIn != 7 {
 			err = errors.New("wrong result")
 		}
@@ -64,7 +68,7 @@ func TestSchedulerRunsAndCompletes(t *testing.T) {
 func TestSchedulerLeaseLapses(t *testing.T) {
 	s, ctx := newTestScheduler(t, 200*time.Millisecond)
 	done := make(chan error, 1)
-	go func() { _, err := s.Map(ctx, task.Map{Job: "j", Index: 0, Attempt: 1}); done <- err }()
+	go func() { _, err := s.Map(ctx, testSpec, task.Map{Job: "j", Index: 0, Attempt: 1}); done <- err }()
 	a := pollOne(t, s, "w1")
 	select {
 	case err := <-done:
@@ -86,7 +90,7 @@ func TestSchedulerLeaseLapses(t *testing.T) {
 func TestSchedulerHeartbeatKeepsLease(t *testing.T) {
 	s, ctx := newTestScheduler(t, time.Second) // renewed every 100 ms: ample slack under load
 	done := make(chan error, 1)
-	go func() { _, err := s.Map(ctx, task.Map{Job: "j", Attempt: 1}); done <- err }()
+	go func() { _, err := s.Map(ctx, testSpec, task.Map{Job: "j", Attempt: 1}); done <- err }()
 	a := pollOne(t, s, "w1")
 	for range 10 {
 		time.Sleep(100 * time.Millisecond)
@@ -105,7 +109,7 @@ func TestSchedulerHeartbeatKeepsLease(t *testing.T) {
 func TestSchedulerWorkerDown(t *testing.T) {
 	s, ctx := newTestScheduler(t, time.Minute)
 	done := make(chan error, 1)
-	go func() { _, err := s.Reduce(ctx, task.Reduce{Job: "j", Index: 2, Attempt: 1}); done <- err }()
+	go func() { _, err := s.Reduce(ctx, testSpec, task.Reduce{Job: "j", Index: 2, Attempt: 1}); done <- err }()
 	pollOne(t, s, "w1")
 	s.WorkerDown("w1", "was declared dead")
 	if err := <-done; err == nil {
@@ -120,7 +124,7 @@ func TestSchedulerWithdrawOnCancel(t *testing.T) {
 	s, base := newTestScheduler(t, time.Minute)
 	ctx, cancel := context.WithCancel(base)
 	done := make(chan error, 1)
-	go func() { _, err := s.Map(ctx, task.Map{Job: "j", Attempt: 1}); done <- err }()
+	go func() { _, err := s.Map(ctx, testSpec, task.Map{Job: "j", Attempt: 1}); done <- err }()
 	a := pollOne(t, s, "w1")
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -217,5 +221,30 @@ func TestRedact(t *testing.T) {
 	}
 	if err := redact(nil, "postgres://u:p@h/d"); err != nil {
 		t.Errorf("redact(nil) = %v", err)
+	}
+}
+
+// TestSchedulerShipsSpec: the spec the driver passes with an attempt, as an argument, is the
+// one its assignment carries to the worker; an attempt without a spec is refused as fatal
+// before any worker sees it.
+func TestSchedulerShipsSpec(t *testing.T) {
+	s, ctx := newTestScheduler(t, time.Minute)
+	done := make(chan error, 1)
+	go func() { _, err := s.Reduce(ctx, testSpec, task.Reduce{Job: "j", Index: 1, Attempt: 1}); done <- err }()
+	a := pollOne(t, s, "w1")
+	if string(a.Spec) != string(testSpec) {
+		t.Errorf("assignment %s carries spec %s, want %s", a.ID, a.Spec, testSpec)
+	}
+	if err := s.Complete("w1", a.ID, nil, &task.ReduceResult{Index: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Map(ctx, nil, task.Map{Job: "j", Attempt: 1}); !errors.Is(err, task.ErrFatal) || !strings.Contains(err.Error(), "no job spec") {
+		t.Errorf("an attempt without a spec: %v, want a fatal error saying so", err)
+	}
+	if q, r := s.Counts(); q != 0 || r != 0 {
+		t.Errorf("after the refused attempt: %d queued, %d running; want none", q, r)
 	}
 }

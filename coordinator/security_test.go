@@ -130,7 +130,7 @@ func (c *secureCluster) wait(t *testing.T, id string) JobStatus {
 		if !ok {
 			t.Fatalf("no job %s", id)
 		}
-		if j.State != "running" {
+		if j.State.Terminal() {
 			return j
 		}
 		if time.Now().After(deadline) {
@@ -311,7 +311,7 @@ func TestTraversalJobName(t *testing.T) {
 		t.Errorf("SubmitSpec of a spec named ../../victim: %v, want ErrUnsafeName", err)
 	}
 	res, err := RunJob(context.Background(), &bad, c.srv.Scheduler(), "victim-1", RunOptions{})
-	if !errors.Is(err, ErrUnsafeName) || !errors.Is(err, task.ErrFatal) || res.Status != "failed" {
+	if !errors.Is(err, ErrUnsafeName) || !errors.Is(err, task.ErrFatal) || res.Status != Failed {
 		t.Errorf("RunJob of a spec named ../../victim: %v (%s), want a fatal ErrUnsafeName", err, res.Status)
 	}
 	if _, err := RunJob(context.Background(), good, c.srv.Scheduler(), "../../victim-1", RunOptions{}); !errors.Is(err, ErrUnsafeName) {
@@ -396,7 +396,7 @@ func TestAllowPathAtSubmit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a job inside the roots: %v", err)
 	}
-	if j := c.wait(t, id); j.State != "succeeded" {
+	if j := c.wait(t, id); j.State != Succeeded {
 		t.Errorf("the job inside the roots: %s: %+v", j.State, j.Result)
 	}
 }
@@ -418,7 +418,7 @@ func TestWorkerRefusesTaskOutsideItsRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := c.wait(t, id)
-	if j.State != "failed" || j.Result == nil || !strings.Contains(j.Result.Error, "worker-1 refuses") ||
+	if j.State != Failed || j.Result == nil || !strings.Contains(j.Result.Error, "worker-1 refuses") ||
 		!strings.Contains(j.Result.Error, "${env:IREPORTS_JOB_IN}") || !strings.Contains(j.Result.Error, "outside the allowed paths") {
 		t.Fatalf("job %s: %+v, want it failed by the worker's refusal naming ${env:IREPORTS_JOB_IN}", j.State, j.Result)
 	}

@@ -150,15 +150,18 @@ type Server struct {
 }
 
 // JobStatus is one submitted job. Its fields are guarded by Server.mu, except tracker, which
-// has its own lock.
+// has its own lock. It encodes in the API's form (jobStatusJSON, state.go).
 type JobStatus struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	State     string     `json:"state"` // running, succeeded, failed, cancelled
-	Submitted time.Time  `json:"submitted"`
-	Finished  *time.Time `json:"finished,omitempty"`
-	Progress  Progress   `json:"progress"`
-	Result    *Result    `json:"result,omitempty"`
+	ID   string
+	Name string
+	// State is the run's State. A snapshot (Server.Job) of a running job has its current
+	// phase, the same as Progress.Phase; the job is finished once State is Terminal, and
+	// Result is then set.
+	State     State
+	Submitted time.Time
+	Finished  *time.Time
+	Progress  Progress
+	Result    *Result
 
 	tracker *Tracker
 	cancel  context.CancelFunc
@@ -166,16 +169,12 @@ type JobStatus struct {
 	outputs []string // where the run writes: its lake and its rejects
 }
 
-// ErrOutputBusy refuses a job whose output another running job writes: two commits of one
-// lake at once could interleave, and a failed job's clean-up could abort the other's uploads.
-var ErrOutputBusy = errors.New("output in use")
-
 // outputInUse returns the id of a running job that writes to one of outputs (or to a
 // directory inside one, or around one), or "". s.mu must be held.
 func (s *Server) outputInUse(outputs []string) string {
 	for _, id := range s.order {
 		run := s.jobs[id]
-		if run.State != "running" {
+		if run.State.Terminal() {
 			continue
 		}
 		for _, a := range run.outputs {
@@ -343,16 +342,8 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 		return "", clean.err(err)
 	}
 	log := clean.logger(s.log)
-	// Workers get the parsed spec without the job file's text, which may hold secrets
-	// (a literal database URL or app token) that the spec itself never carries.
-	shipped := *spec
-	shipped.Source = nil
-	wire, err := json.Marshal(&shipped)
-	if err != nil {
-		return "", fmt.Errorf("encode job spec: %w", err)
-	}
-	ctx, cancel := context.WithCancel(WithSpec(s.ctx, wire))
-	run := &JobStatus{ID: id, Name: spec.Name, State: "running", Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
+	ctx, cancel := context.WithCancel(s.ctx)
+	run := &JobStatus{ID: id, Name: spec.Name, State: Queued, Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
 	run.outputs = []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects}
 	s.mu.Lock()
 	if s.closed {
@@ -377,7 +368,7 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 		obs.ForJob(ctx, id) // the job's planning, commit and publishing profile under its id
 		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish, SourceTuning: s.cfg.SourceTuning, Roots: s.roots})
 		now := time.Now().UTC()
-		obs.JobFinished(res.Status, now.Sub(run.Submitted))
+		obs.JobFinished(res.Status.String(), now.Sub(run.Submitted))
 		s.mu.Lock()
 		run.State, run.Result, run.Finished, run.err = res.Status, res, &now, err
 		run.Progress = run.tracker.Snapshot()
@@ -401,7 +392,7 @@ func (s *Server) Cancel(id string) error {
 	if run == nil {
 		return fmt.Errorf("no job %q", id)
 	}
-	if run.State != "running" {
+	if run.State.Terminal() {
 		return fmt.Errorf("job %s already %s", id, run.State)
 	}
 	run.cancel()
@@ -417,8 +408,14 @@ func (s *Server) Job(id string) (JobStatus, bool) {
 		return JobStatus{}, false
 	}
 	snap := *run
-	if run.State == "running" {
+	if !run.State.Terminal() {
 		snap.Progress = run.tracker.Snapshot()
+		if snap.Progress.Phase.Terminal() {
+			// The driver gives its tracker the outcome just before RunJob returns; to its
+			// clients the job ends when its result is recorded (with it), not before.
+			snap.Progress.Phase = CleaningUp
+		}
+		snap.State = snap.Progress.Phase
 	}
 	return snap, true
 }
@@ -444,7 +441,7 @@ func (s *Server) activeJobs() []string {
 	defer s.mu.Unlock()
 	var ids []string
 	for id, j := range s.jobs {
-		if j.State == "running" {
+		if !j.State.Terminal() {
 			ids = append(ids, id)
 		}
 	}

@@ -11,11 +11,11 @@ import (
 // whose source was unavailable: the page says both.
 func TestStatusPageShowsOutcome(t *testing.T) {
 	now := time.Now()
-	res := &Result{Job: "j-1", Name: "nyc_daily", Status: "succeeded", RecordsOut: 10, Groups: 2,
+	res := &Result{Job: "j-1", Name: "nyc_daily", Status: Succeeded, RecordsOut: 10, Groups: 2,
 		Published: Unpublished, Pulls: []Pull{{Source: "nyc_api", Status: "caught up", Records: 10}},
 		Warnings: []string{"the lake is committed, but its summaries are not in Postgres"}}
 	data := statusData{Version: "v1.0.0", Protocol: 1, Started: now,
-		Jobs: []JobStatus{{ID: "j-1", Name: "nyc_daily", State: "succeeded", Submitted: now, Finished: &now, Result: res}}, Profiles: map[string]string{}}
+		Jobs: []JobStatus{{ID: "j-1", Name: "nyc_daily", State: Succeeded, Submitted: now, Finished: &now, Result: res}}, Profiles: map[string]string{}}
 	var b bytes.Buffer
 	if err := statusTmpl.Execute(&b, data); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,9 @@ import (
 	"github.com/ireports/ireports/objstore"
 )
 
-// Format is the encoding of an input's files.
+// Format is the encoding of an input's files. It is the one Format type: the planner copies it
+// into every map task (task.Map.Format), and it travels to the workers by name (MarshalText),
+// so a name, once used, never changes meaning.
 type Format uint8
 
 const (

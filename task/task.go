@@ -19,6 +19,7 @@ import (
 	"fmt"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/shuffle"
 )
 
@@ -88,29 +89,23 @@ func (e fatalError) Error() string        { return e.err.Error() }
 func (e fatalError) Unwrap() []error      { return []error{ErrFatal, e.err} }
 func (e fatalError) Is(target error) bool { return target == ErrFatal }
 
-// Format is how an input file is read.
-type Format string
-
-const (
-	FormatCSV      Format = "csv"
-	FormatSODAJSON Format = "soda-json"
-)
-
 // Map is one map task: a byte range of one input file.
 type Map struct {
 	Job     string `json:"job"`     // job run id
 	Index   int    `json:"index"`   // task index within the map phase
 	Attempt int    `json:"attempt"` // attempt number, from 1
 
-	Input     int      `json:"input"`      // index into the spec's inputs
-	File      string   `json:"file"`       // path or URL of the input file
-	FileIndex int      `json:"file_index"` // position of the file in the plan; orders versions for de-duplication
-	Format    Format   `json:"format"`
-	Gzip      bool     `json:"gzip,omitempty"` // the whole (decompressed) file is one task
-	Header    []string `json:"header,omitempty"`
-	DataStart int64    `json:"data_start"`
-	Start     int64    `json:"start"`
-	End       int64    `json:"end"`
+	Input     int    `json:"input"`      // index into the spec's inputs
+	File      string `json:"file"`       // path or URL of the input file
+	FileIndex int    `json:"file_index"` // position of the file in the plan; orders versions for de-duplication
+	// Format is how the file is read. It is the job's own type (jobs.Format), which travels
+	// by name ("csv", "soda-json"): there is one Format, and its text form is the wire's.
+	Format    jobs.Format `json:"format"`
+	Gzip      bool        `json:"gzip,omitempty"` // the whole (decompressed) file is one task
+	Header    []string    `json:"header,omitempty"`
+	DataStart int64       `json:"data_start"`
+	Start     int64       `json:"start"`
+	End       int64       `json:"end"`
 	// State is the quote state at Start when known (split 0, or a re-run after the chain check);
 	// Unknown makes the reader speculate.
 	State csvsplit.State `json:"state"`

@@ -60,7 +60,7 @@ func loadRealData(t testing.TB, ctx context.Context, db *sql.DB) {
 	}
 	start := time.Now()
 	res, err := coordinator.RunLocal(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: filepath.Join(dir, "cluster")})
-	if err != nil || res.Status != "succeeded" {
+	if err != nil || res.Status != coordinator.Succeeded {
 		t.Fatalf("normalize job: status %s: %v", res.Status, err)
 	}
 	t.Logf("normalize job: %d records in, %d out, %d groups in %.1fs", res.RecordsIn, res.RecordsOut, res.Groups, time.Since(start).Seconds())
@@ -81,7 +81,7 @@ func loadRealData(t testing.TB, ctx context.Context, db *sql.DB) {
 	if err := sink.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	run := pgsink.JobRun{ID: res.Job, Name: spec.Name, Status: res.Status, Started: start, Finished: time.Now(),
+	run := pgsink.JobRun{ID: res.Job, Name: spec.Name, Status: res.Status.String(), Started: start, Finished: time.Now(),
 		RecordsIn: res.RecordsIn, RecordsOut: res.RecordsOut, RecordsRejected: res.Rejected,
 		Duplicates: res.DuplicatesRemoved, Groups: res.Groups}
 	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, root, m)); err != nil {

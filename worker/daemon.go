@@ -214,10 +214,10 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	addr := httpserve.URL(net.JoinHostPort(host, port), cfg.TLS)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
-	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: obs.CountFetches(shuffle.NearFetcher{
+	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: shuffle.Observe(shuffle.NearFetcher{
 		// This worker's own map outputs are read from its disk, the others over HTTP.
 		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken},
-	})}
+	}, obs.ShuffleFetches{})}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: version.Version(), Protocol: version.Protocol}, 5*time.Second); err != nil {
 		d.members.Shutdown()
 		ln.Close()
@@ -419,9 +419,9 @@ func (d *Daemon) execute(a task.Assignment) {
 	// came too late): the job's result has the accepted counts.
 	switch {
 	case req.Map != nil:
-		obs.CountMap(*req.Map)
+		obs.CountMap(obs.MapCounts{Bytes: req.Map.Bytes, RecordsIn: req.Map.RecordsIn, RecordsOut: req.Map.RecordsOut, RejectsByReason: req.Map.RejectsByReason})
 	case req.Reduce != nil:
-		obs.CountReduce(*req.Reduce)
+		obs.CountReduce(obs.ReduceCounts{RecordsIn: req.Reduce.RecordsIn, RecordsOut: req.Reduce.RecordsOut, Duplicates: req.Reduce.Duplicates})
 	}
 	if refused := d.report(req); (refused || err != nil) && spec != nil {
 		// Nobody reads what a failed or refused attempt wrote into the job's outputs, and the

@@ -30,7 +30,7 @@ func DetectDialects(ctx context.Context, store objstore.Store, schema *jobs.Sche
 	env := Env{Store: store}
 	var det *jobs.Detector
 	var err error
-	if t.Format == task.FormatSODAJSON {
+	if t.Format == jobs.FormatSODAJSON {
 		det = schema.NewJSONDetector()
 		err = detectSODA(ctx, env, t, det)
 	} else {

@@ -91,7 +91,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	}
 
 	switch t.Format {
-	case task.FormatSODAJSON:
+	case jobs.FormatSODAJSON:
 		err = mapSODA(ctx, in.Schema, env, t, &req, emit, &res)
 	default:
 		err = mapCSV(ctx, in.Schema, env, t, &req, emit, &res)
@@ -128,7 +128,7 @@ type emitFunc func(offset int64, raw []byte, err error) error
 // room for the split's last record to run past End.
 func openInput(ctx context.Context, env Env, t task.Map, off int64) (io.ReadCloser, error) {
 	n := int64(-1)
-	if t.Format == task.FormatCSV && !t.Gzip {
+	if t.Format == jobs.FormatCSV && !t.Gzip {
 		n = t.End - off + csvsplit.DefaultMaxRecordBytes + 2
 	}
 	return env.Store.OpenRange(ctx, t.File, off, n)

@@ -119,7 +119,7 @@ func TestMapHostileRecords(t *testing.T) {
 		name   string
 		write  func(t *testing.T, path string) // writes the input file
 		file   string
-		format task.Format
+		format jobs.Format
 		gzip   bool
 
 		in, rejected int64
@@ -142,7 +142,7 @@ func TestMapHostileRecords(t *testing.T) {
 			in: 2, rejected: 1, reason: jobs.ReasonNULByte, size: int64(len(nulCSV)), offset: int64(len(header)),
 		},
 		{
-			name: "16 MiB SODA object of escaped NULs", file: "in.json", format: task.FormatSODAJSON,
+			name: "16 MiB SODA object of escaped NULs", file: "in.json", format: jobs.FormatSODAJSON,
 			write: func(t *testing.T, path string) {
 				os.WriteFile(path, []byte("["+nulSODA+",\n"+`{"id":"9","created":"2024-01-05 10:00:00"}]`), 0o644)
 			},
@@ -175,9 +175,9 @@ func TestMapHostileRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := task.Map{Job: "job-1", Attempt: 1, File: path, Format: cmpFormat(tc.format), Reducers: 1, State: csvsplit.Outside}
+			m := task.Map{Job: "job-1", Attempt: 1, File: path, Format: tc.format, Reducers: 1, State: csvsplit.Outside}
 			switch {
-			case tc.format == task.FormatSODAJSON:
+			case tc.format == jobs.FormatSODAJSON:
 				m.End = fi.Size()
 			case tc.gzip:
 				m.Gzip, m.Header, m.DataStart, m.Start, m.End = true, mapHeader, int64(len(header)), int64(len(header)), 1<<62
@@ -234,13 +234,6 @@ func TestMapHostileRecords(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpFormat(f task.Format) task.Format {
-	if f == "" {
-		return task.FormatCSV
-	}
-	return f
 }
 
 // TestCutRaw: a cut never splits a UTF-8 sequence and never keeps more than MaxRejectRaw.

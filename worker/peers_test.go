@@ -116,7 +116,7 @@ func waitJob(t *testing.T, srv *coordinator.Server, id string) coordinator.JobSt
 		if !ok {
 			t.Fatalf("job %s vanished", id)
 		}
-		if j.State != "running" {
+		if j.State.Terminal() {
 			return j
 		}
 		if time.Now().After(deadline) {
@@ -145,7 +145,7 @@ func TestWrongShuffleTokenFailsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := waitJob(t, srv, id)
-	if j.State != "failed" || j.Result == nil {
+	if j.State != coordinator.Failed || j.Result == nil {
 		t.Fatalf("job %s: %s (%+v), want failed", id, j.State, j.Result)
 	}
 	const want = "refused the cluster token (401): check --token-file on every node"

@@ -61,7 +61,7 @@ func Sample(ctx context.Context, spec *jobs.Spec, store objstore.Store, t task.M
 	var res task.MapResult
 	var err error
 	switch t.Format {
-	case task.FormatSODAJSON:
+	case jobs.FormatSODAJSON:
 		err = mapSODA(ctx, schema, env, t, &req, emit, &res)
 	default:
 		err = mapCSV(ctx, schema, env, t, &req, emit, &res)

@@ -51,9 +51,9 @@ func TestSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := int64(len("id,opened\n"))
-	csvTask := task.Map{Job: "plan", Input: 0, File: filepath.Join(dir, "x.csv"), Format: task.FormatCSV,
+	csvTask := task.Map{Job: "plan", Input: 0, File: filepath.Join(dir, "x.csv"), Format: jobs.FormatCSV,
 		Header: []string{"id", "opened"}, DataStart: start, Start: start, End: int64(len(csvText)), State: csvsplit.Outside, Reducers: 1}
-	jsonTask := task.Map{Job: "plan", Input: 1, File: filepath.Join(dir, "x.json"), Format: task.FormatSODAJSON, End: int64(len(jsonText)), Reducers: 1}
+	jsonTask := task.Map{Job: "plan", Input: 1, File: filepath.Join(dir, "x.json"), Format: jobs.FormatSODAJSON, End: int64(len(jsonText)), Reducers: 1}
 
 	for _, tc := range []struct {
 		name  string

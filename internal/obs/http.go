@@ -1,16 +1,12 @@
 package obs
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/ireports/ireports/shuffle"
 )
 
 // HTTPMetrics wraps h, a ServeMux, so that every request it serves is observed in
@@ -121,7 +117,7 @@ func (r *recorder) Flush() {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// CountShuffleServed wraps a shuffle.Handler so that the segment bytes it sends (in 2xx
+// CountShuffleServed wraps a shuffle server's handler so that the segment bytes it sends (in 2xx
 // answers) count in ireports_shuffle_served_bytes_total.
 func CountShuffleServed(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,56 +129,30 @@ func CountShuffleServed(h http.Handler) http.Handler {
 	})
 }
 
-// CountFetches wraps f so that its fetches count in ireports_shuffle_fetches_total, the bytes
-// read from them in ireports_shuffle_fetched_bytes_total, and the fetches that fail — to
-// open or while streaming, once each — in ireports_shuffle_fetch_failures_total. A fetch
-// that the caller cancelled is no failure.
-func CountFetches(f shuffle.Fetcher) shuffle.Fetcher { return countingFetcher{f} }
+// ShuffleFetches counts a reducer's shuffle fetches: each fetch in
+// ireports_shuffle_fetches_total, the bytes read from them in
+// ireports_shuffle_fetched_bytes_total, and the fetches that failed in
+// ireports_shuffle_fetch_failures_total by reason ("fetch", "corrupt", "unauthorized",
+// "other"). It is a shuffle.FetchObserver: shuffle.Observe(f, obs.ShuffleFetches{}) wraps a
+// Fetcher with it. The shuffle classifies its own errors and adapts to obs, not the other way
+// round, so that obs imports no engine package (and viz, which uses obs, links no shuffle).
+type ShuffleFetches struct{}
 
-type countingFetcher struct{ f shuffle.Fetcher }
+// FetchStarted counts one fetch.
+func (ShuffleFetches) FetchStarted() { shuffleFetches.Inc() }
 
-var _ shuffle.Fetcher = countingFetcher{}
+// FetchedBytes counts n bytes read from a fetched segment.
+func (ShuffleFetches) FetchedBytes(n int) { shuffleFetched.Add(float64(n)) }
 
-func (c countingFetcher) Fetch(ctx context.Context, loc shuffle.Location, reducer int) (io.ReadCloser, shuffle.Segment, error) {
-	shuffleFetches.Inc()
-	rc, seg, err := c.f.Fetch(ctx, loc, reducer)
-	if err != nil {
-		fetchFailed(err)
-		return rc, seg, err
-	}
-	return &countingBody{rc: rc}, seg, nil
-}
-
-func fetchFailed(err error) {
-	var reason string
-	switch {
-	case errors.Is(err, context.Canceled):
-		return
-	case errors.Is(err, shuffle.ErrFetch):
-		reason = "fetch"
-	case errors.Is(err, shuffle.ErrCorrupt):
-		reason = "corrupt"
-	case errors.Is(err, shuffle.ErrUnauthorized):
-		reason = "unauthorized"
-	default:
+// FetchFailed counts one failed fetch with reason (shuffle.FailureReason); a reason outside
+// the known set counts as "other", so the label stays bounded.
+func (ShuffleFetches) FetchFailed(reason string) {
+	if !slices.Contains(fetchFailureReasons, reason) {
 		reason = "other"
 	}
 	shuffleFailures.WithLabelValues(reason).Inc()
 }
 
-// countingBody counts the bytes read from a fetched segment, and its first failure.
-type countingBody struct {
-	rc     io.ReadCloser
-	failed sync.Once
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	shuffleFetched.Add(float64(n))
-	if err != nil && err != io.EOF {
-		b.failed.Do(func() { fetchFailed(err) })
-	}
-	return n, err
-}
-
-func (b *countingBody) Close() error { return b.rc.Close() }
+// fetchFailureReasons are the values of ireports_shuffle_fetch_failures_total's reason label
+// (shuffle.FailFetch, FailCorrupt, FailUnauthorized, FailOther).
+var fetchFailureReasons = []string{"fetch", "corrupt", "unauthorized", "other"}

@@ -1,6 +1,7 @@
 package obs
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -9,8 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/ireports/ireports/task"
 )
 
 // Namespace prefixes every ireports metric.
@@ -117,7 +116,7 @@ func init() {
 		recordsRead.WithLabelValues(k)
 		recordsWritten.WithLabelValues(k)
 	}
-	for _, r := range []string{"fetch", "corrupt", "unauthorized", "other"} {
+	for _, r := range fetchFailureReasons {
 		shuffleFailures.WithLabelValues(r)
 	}
 }
@@ -130,21 +129,34 @@ func Handler() http.Handler {
 	return promhttp.InstrumentMetricHandler(registry, promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
 }
 
+// MapCounts are what a map attempt read, wrote and rejected (the fields of the same names in
+// task.MapResult; obs takes them as plain numbers so that it imports no engine package).
+type MapCounts struct {
+	Bytes, RecordsIn, RecordsOut int64
+	RejectsByReason              map[string]int64 // reject reason code → records
+}
+
 // CountMap adds a succeeded map attempt's counts to the metrics.
-func CountMap(r task.MapResult) {
-	recordsRead.WithLabelValues(KindMap).Add(float64(r.RecordsIn))
-	recordsWritten.WithLabelValues(KindMap).Add(float64(r.RecordsOut))
-	inputBytes.Add(float64(r.Bytes))
-	for reason, n := range r.RejectsByReason {
+func CountMap(c MapCounts) {
+	recordsRead.WithLabelValues(KindMap).Add(float64(c.RecordsIn))
+	recordsWritten.WithLabelValues(KindMap).Add(float64(c.RecordsOut))
+	inputBytes.Add(float64(c.Bytes))
+	for reason, n := range c.RejectsByReason {
 		recordsRejected.WithLabelValues(reasonLabel(reason)).Add(float64(n))
 	}
 }
 
+// ReduceCounts are what a reduce attempt read, wrote and dropped as superseded (the fields
+// of the same names in task.ReduceResult).
+type ReduceCounts struct {
+	RecordsIn, RecordsOut, Duplicates int64
+}
+
 // CountReduce adds a succeeded reduce attempt's counts to the metrics.
-func CountReduce(r task.ReduceResult) {
-	recordsRead.WithLabelValues(KindReduce).Add(float64(r.RecordsIn))
-	recordsWritten.WithLabelValues(KindReduce).Add(float64(r.RecordsOut))
-	recordsDuplicate.Add(float64(r.Duplicates))
+func CountReduce(c ReduceCounts) {
+	recordsRead.WithLabelValues(KindReduce).Add(float64(c.RecordsIn))
+	recordsWritten.WithLabelValues(KindReduce).Add(float64(c.RecordsOut))
+	recordsDuplicate.Add(float64(c.Duplicates))
 }
 
 // reasonLabel keeps the reason label bounded: reject reasons are short snake_case codes
@@ -161,9 +173,11 @@ func reasonLabel(s string) string {
 	return s
 }
 
-// AttemptFinished counts a task attempt that the scheduler saw end in state (one of
-// task.StateSucceeded, StateLost, StateFailed, StateCancelled).
-func AttemptFinished(kind task.Kind, state task.State) {
+// AttemptFinished counts a task attempt that the scheduler saw end in state: kind is a
+// task.Kind (named KindMap, KindReduce) and state a task.State (named "succeeded", "lost",
+// "failed", "cancelled"), taken as Stringers so that obs needs no engine package. Both are
+// bounded sets, as labels must be.
+func AttemptFinished(kind, state fmt.Stringer) {
 	attemptsFinished.WithLabelValues(kind.String(), state.String()).Inc()
 }
 
@@ -176,6 +190,12 @@ func JobFinished(status string, d time.Duration) {
 	jobsFinished.WithLabelValues(status).Inc()
 	jobDuration.Observe(d.Seconds())
 }
+
+// The state label of ireports_tasks: the names of task.StatePending and task.StateRunning.
+const (
+	StatePending = "pending"
+	StateRunning = "running"
+)
 
 // SchedulerStats is a scheduler's state at one instant.
 type SchedulerStats struct {
@@ -245,7 +265,7 @@ func (c *schedCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range []struct {
 		state string
 		n     map[string]int
-	}{{task.StatePending.String(), pending}, {task.StateRunning.String(), running}} {
+	}{{StatePending, pending}, {StateRunning, running}} {
 		kinds := make([]string, 0, len(st.n))
 		for k := range st.n {
 			kinds = append(kinds, k)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/build"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,9 +14,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/ireports/ireports/shuffle"
-	"github.com/ireports/ireports/task"
 )
 
 // value reads the current value of the series name{labels} (counter, gauge, or a
@@ -116,7 +114,7 @@ func TestDoObservesTasks(t *testing.T) {
 
 func TestCountResults(t *testing.T) {
 	read := delta(t, "ireports_records_read_total", map[string]string{"kind": KindMap}, func() {
-		CountMap(task.MapResult{Bytes: 1000, RecordsIn: 10, RecordsOut: 7, Rejected: 3,
+		CountMap(MapCounts{Bytes: 1000, RecordsIn: 10, RecordsOut: 7,
 			RejectsByReason: map[string]int64{"bad_timestamp": 2, "Not A Code!": 1}})
 	})
 	if read != 10 {
@@ -129,7 +127,7 @@ func TestCountResults(t *testing.T) {
 		t.Errorf("a reason that is no code must count as other: %v", v)
 	}
 	dup := delta(t, "ireports_records_duplicate_total", nil, func() {
-		CountReduce(task.ReduceResult{RecordsIn: 7, RecordsOut: 6, Duplicates: 1})
+		CountReduce(ReduceCounts{RecordsIn: 7, RecordsOut: 6, Duplicates: 1})
 	})
 	if dup != 1 {
 		t.Errorf("duplicates moved by %v, want 1", dup)
@@ -182,48 +180,43 @@ func TestRouteMetrics(t *testing.T) {
 	}
 }
 
-// fakeFetcher serves segments from memory; a location whose Map is negative fails.
-type fakeFetcher struct{ data []byte }
+// label is a metric label as the Stringer AttemptFinished takes.
+type label string
 
-func (f fakeFetcher) Fetch(ctx context.Context, loc shuffle.Location, reducer int) (io.ReadCloser, shuffle.Segment, error) {
-	switch {
-	case loc.Map == -1:
-		return nil, shuffle.Segment{}, fmt.Errorf("%w: %s: connection refused", shuffle.ErrFetch, loc)
-	case loc.Map == -2:
-		return nil, shuffle.Segment{}, fmt.Errorf("shuffle: %s: %w", loc, context.Canceled)
-	case loc.Map == -3: // breaks off midway
-		return io.NopCloser(io.MultiReader(bytes.NewReader(f.data[:3]), errReader{fmt.Errorf("%w: connection reset", shuffle.ErrFetch)})), shuffle.Segment{Length: int64(len(f.data))}, nil
+func (l label) String() string { return string(l) }
+
+// TestShuffleFetches: the observer shuffle.Observe reports to moves the fetch metrics; a
+// reason outside the bounded set counts as "other". (shuffle's TestObserve checks what the
+// wrapper reports for each kind of fetch.)
+func TestShuffleFetches(t *testing.T) {
+	var o ShuffleFetches
+	if d := delta(t, "ireports_shuffle_fetches_total", nil, func() { o.FetchStarted(); o.FetchStarted() }); d != 2 {
+		t.Errorf("fetches moved by %v, want 2", d)
 	}
-	return io.NopCloser(bytes.NewReader(f.data)), shuffle.Segment{Length: int64(len(f.data))}, nil
+	if d := delta(t, "ireports_shuffle_fetched_bytes_total", nil, func() { o.FetchedBytes(3); o.FetchedBytes(7) }); d != 10 {
+		t.Errorf("fetched bytes moved by %v, want 10", d)
+	}
+	for _, tc := range []struct{ reason, label string }{
+		{"fetch", "fetch"}, {"corrupt", "corrupt"}, {"unauthorized", "unauthorized"}, {"other", "other"},
+		{"/etc/passwd", "other"}, {"", "other"},
+	} {
+		if d := delta(t, "ireports_shuffle_fetch_failures_total", map[string]string{"reason": tc.label}, func() { o.FetchFailed(tc.reason) }); d != 1 {
+			t.Errorf("FetchFailed(%q) moved failures{reason=%q} by %v, want 1", tc.reason, tc.label, d)
+		}
+	}
 }
 
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-func TestCountFetches(t *testing.T) {
-	f := CountFetches(fakeFetcher{data: []byte("0123456789")})
-	fetched := delta(t, "ireports_shuffle_fetched_bytes_total", nil, func() {
-		rc, _, err := f.Fetch(context.Background(), shuffle.Location{Worker: "w1:7070", Job: "j", Map: 0}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, rc)
-		rc.Close()
-	})
-	if fetched != 10 {
-		t.Errorf("fetched bytes moved by %v, want 10", fetched)
+// TestImportsNoEnginePackage: obs is used by every binary, viz included; importing an
+// engine package (shuffle, task, …) would link it into all of them. The engine adapts to obs.
+func TestImportsNoEnginePackage(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	failures := delta(t, "ireports_shuffle_fetch_failures_total", map[string]string{"reason": "fetch"}, func() {
-		f.Fetch(context.Background(), shuffle.Location{Worker: "w1:7070", Job: "j", Map: -1}, 0)
-		f.Fetch(context.Background(), shuffle.Location{Worker: "w1:7070", Job: "j", Map: -2}, 0) // cancelled: no failure
-		rc, _, _ := f.Fetch(context.Background(), shuffle.Location{Worker: "w1:7070", Job: "j", Map: -3}, 0)
-		io.Copy(io.Discard, rc)
-		rc.Read(make([]byte, 1)) // a second read error is the same failure
-		rc.Close()
-	})
-	if failures != 2 {
-		t.Errorf("fetch failures moved by %v, want 2 (one refused, one broken off)", failures)
+	for _, imp := range pkg.Imports {
+		if strings.HasPrefix(imp, "github.com/ireports/ireports/") {
+			t.Errorf("obs imports %s", imp)
+		}
 	}
 }
 
@@ -289,7 +282,7 @@ func TestTrackScheduler(t *testing.T) {
 }
 
 func TestHandlerExposesMetrics(t *testing.T) {
-	AttemptFinished(task.KindMap, task.StateLost)
+	AttemptFinished(label(KindMap), label("lost"))
 	JobStarted()
 	JobFinished("succeeded", 3*time.Second)
 	srv := httptest.NewServer(Handler())

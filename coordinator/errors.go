@@ -1,0 +1,35 @@
+package coordinator
+
+import "errors"
+
+// The coordinator's sentinel errors, all in one place. They are wrapped with what went wrong
+// where (the job, the output, the attempt); test for them with errors.Is. A sentinel's text
+// is part of messages users read: change it only with the messages that quote it.
+var (
+	// ErrOutputBusy refuses a job whose output another running job writes: two commits of
+	// one lake at once could interleave, and a failed job's clean-up could abort the other's
+	// uploads. The API answers it with 409.
+	ErrOutputBusy = errors.New("output in use")
+
+	// ErrRejectBudget fails a job that rejected more records than its max_reject_ratio
+	// allows. Its rejects are committed anyway, so the user can see why.
+	ErrRejectBudget = errors.New("reject budget exceeded")
+
+	// ErrUnpublished means a job committed its lake but could not publish its summaries to
+	// Postgres: the data is safe, and `coordinator publish` loads the summaries later. The
+	// run's Result says Published: Unpublished; the CLI exits with this error.
+	ErrUnpublished = errors.New("summaries unpublished")
+
+	// ErrUnsafeName refuses a job name or run id that cannot be one path component: the
+	// coordinator names files after them (the job history, a schedule's state, the rejects
+	// folder), and such a name could point outside their directory.
+	ErrUnsafeName = errors.New("not usable as a file name")
+
+	// ErrStale is returned to a worker that reports on an attempt that is no longer its own
+	// (the API answers 409): its result is ignored, and the worker discards what it wrote.
+	ErrStale = errors.New("attempt is no longer running on this worker (lost, reassigned or cancelled); result ignored")
+
+	// errSourceUnavailable ends a run whose every source stayed unavailable for its
+	// retry_for: a clean end with the status SourceUnavailable, not a failure.
+	errSourceUnavailable = errors.New("source unavailable")
+)
