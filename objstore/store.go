@@ -309,7 +309,9 @@ func New(opt Options) (*Router, error) {
 	return &Router{opt: opt, local: &localStore{}}, nil
 }
 
-// IsS3 reports whether name addresses S3.
+// IsS3 reports whether name addresses S3. Code outside this package should not need to
+// branch on it: the Store's methods and the functions on names (names.go) hide the
+// difference between the stores.
 func IsS3(name string) bool { return strings.HasPrefix(name, S3Scheme) }
 
 func (r *Router) pick(ctx context.Context, name string) (Store, error) {
