@@ -240,4 +240,3 @@ func TestBadNames(t *testing.T) {
 		t.Fatal("DeletePrefix(.) removed the working directory")
 	}
 }
-
