@@ -649,50 +649,16 @@ func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ..
 }
 
 // commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,
-// replacing the previous run's. On local disk the directory is swapped atomically; on S3,
-// where rejects are small diagnostic files, the previous run's are deleted and the new ones
-// copied into place.
+// replacing the previous run's (lake.CommitRejects).
 func (d *driver) commitRejects(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // a commit is not left half done
-	root := d.spec.Output.Rejects
-	final, err := objstore.Join(root, d.spec.Name)
-	if err != nil {
-		return fmt.Errorf("commit rejects: %w", err)
-	}
-	staging, err := objstore.Join(root, lake.TemporaryDir, d.job, "_commit")
-	if err != nil {
-		return fmt.Errorf("commit rejects: %w", err)
-	}
-	if objstore.IsS3(root) {
-		if err := d.store.DeletePrefix(ctx, final); err != nil {
-			return fmt.Errorf("commit rejects: %w", err)
-		}
-		for _, m := range d.mapRes {
-			if m.Rejects == "" {
-				continue
-			}
-			if err := d.store.Rename(ctx, m.Rejects, final+"/"+fmt.Sprintf("part-m-%05d.jsonl", m.Index)); err != nil {
-				return fmt.Errorf("commit rejects: %w", err)
-			}
-		}
-		return lake.Abort(ctx, d.store, root, d.job)
-	}
-	if err := os.MkdirAll(staging, 0o755); err != nil {
-		return err
-	}
+	var files []lake.RejectsFile
 	for _, m := range d.mapRes {
-		if m.Rejects == "" {
-			continue
-		}
-		if err := os.Rename(m.Rejects, filepath.Join(staging, fmt.Sprintf("part-m-%05d.jsonl", m.Index))); err != nil {
-			return fmt.Errorf("commit rejects: %w", err)
+		if m.Rejects != "" {
+			files = append(files, lake.RejectsFile{Index: m.Index, Path: m.Rejects})
 		}
 	}
-	trash := filepath.Join(filepath.Dir(staging), "_replaced")
-	if err := lake.Replace(staging, final, trash); err != nil {
-		return fmt.Errorf("commit rejects: %w", err)
-	}
-	return lake.Abort(ctx, d.store, root, d.job)
+	return lake.CommitRejects(ctx, d.store, d.spec.Output.Rejects, d.job, d.spec.Name, files)
 }
 
 // cleanMapOutputs deletes the job's map outputs held in this process (an in-process

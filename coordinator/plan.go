@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -172,59 +170,24 @@ func expand(ctx context.Context, store objstore.Store, path string) ([]objstore.
 		}
 		return sorted(files), nil
 	}
-	if objstore.IsS3(path) {
-		if fi, err := store.Stat(ctx, path); err == nil {
-			return []objstore.ObjectInfo{fi}, nil
-		}
-		prefix := strings.TrimSuffix(path, "/") + "/"
-		objs, err := store.List(ctx, prefix)
-		if err != nil {
-			return nil, fmt.Errorf("path %s: %w", path, err)
-		}
-		var files []objstore.ObjectInfo
-		for _, o := range objs {
-			if !hiddenUnder(strings.TrimPrefix(o.Name, prefix)) {
-				files = append(files, o)
-			}
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("path %s: %w: no object at or under it", path, fs.ErrNotExist)
-		}
-		return sorted(files), nil
+	if fi, err := store.Stat(ctx, path); err == nil {
+		return []objstore.ObjectInfo{fi}, nil
 	}
-	fi, err := os.Stat(path)
+	// A directory (a key prefix on S3): the objects under it. The store's listing already
+	// leaves out local dot files; underscore-prefixed names (_SUCCESS, _temporary) go here.
+	prefix := strings.TrimSuffix(path, "/") + "/"
+	objs, err := store.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("path %s: %w", path, err)
-	}
-	if !fi.IsDir() {
-		return []objstore.ObjectInfo{{Name: path, Size: fi.Size(), ModTime: fi.ModTime()}}, nil
 	}
 	var files []objstore.ObjectInfo
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, o := range objs {
+		if rel, ok := objstore.Rel(objstore.Clean(path), o.Name); ok && !hiddenUnder(rel) {
+			files = append(files, o)
 		}
-		name := d.Name()
-		if p != path && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.IsDir() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			files = append(files, objstore.ObjectInfo{Name: p, Size: info.Size(), ModTime: info.ModTime()})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("path %s: %w", path, err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("path %s: %w: directory has no files", path, fs.ErrNotExist)
+		return nil, fmt.Errorf("path %s: %w: no object at or under it", path, fs.ErrNotExist)
 	}
 	return sorted(files), nil
 }

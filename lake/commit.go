@@ -2,17 +2,11 @@ package lake
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"maps"
 	"net/url"
-	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -76,18 +70,18 @@ func citySegment(city string) string {
 // PartFile names the n-th data file of a group.
 func PartFile(n int) string { return fmt.Sprintf("part-%05d.parquet", n) }
 
-// CommitGroup is one group to promote: its lake file sits in the stage AttemptDir at
-// GroupPath, its summary files in the stage SummaryDir at SummaryGroupPath.
+// CommitGroup is one group to promote: its lake file is a pending upload listed in the stage
+// AttemptDir, its summary files pending uploads listed in the stage SummaryDir.
 type CommitGroup struct {
 	Key  record.Key
 	Rows int64
-	// AttemptDir and SummaryDir are the accepted attempt's stages (Stage.Dir) of the lake
-	// and of the summaries root.
+	// AttemptDir and SummaryDir are the accepted attempt's stages (Stage.Dir: the stage
+	// manifests) of the lake and of the summaries root.
 	AttemptDir string
 	SummaryDir string
-	// Files and SummaryFiles describe the group's staged files (paths relative to the lake
-	// root and the summaries root), if the attempt reported them; on local disk Commit
-	// otherwise reads them to describe them.
+	// Files and SummaryFiles are the attempt's report of the group's staged files (paths
+	// relative to the lake root and the summaries root). Commit takes the files, and their
+	// descriptions, from the stage manifests, which the attempt wrote beside its uploads.
 	Files        []File
 	SummaryFiles []File
 }
@@ -135,31 +129,20 @@ type SummaryManifest struct {
 }
 
 // SummariesRoot is where the summaries of the run that wrote the manifest of the lake at
-// lakeRoot are; legacy reports a lake of the old layout, whose summaries are inside it.
+// lakeRoot are; legacy reports a lake of the old layout, whose summaries are inside it. A
+// relative root (both trees on local disk) is resolved against lakeRoot, also when the lake
+// was copied to S3 with its summaries beside it.
 func (m *Manifest) SummariesRoot(lakeRoot string) (root string, legacy bool) {
 	if m.Summaries == nil {
 		return "", true
 	}
-	r := m.Summaries.Root
-	switch {
-	case objstore.IsS3(r) || filepath.IsAbs(r):
-		return r, false
-	case objstore.IsS3(lakeRoot):
-		// A lake written on disk and copied to S3 with its summaries beside it.
-		return objstore.S3Scheme + path.Join(strings.TrimPrefix(lakeRoot, objstore.S3Scheme), r), false
-	}
-	return filepath.Join(lakeRoot, filepath.FromSlash(r)), false
+	return objstore.Resolve(lakeRoot, m.Summaries.Root), false
 }
 
 // summariesRef is how a manifest names the summaries root of roots (see SummaryManifest).
 func summariesRef(roots Roots) string {
-	if objstore.IsS3(roots.Lake) || objstore.IsS3(roots.Summaries) {
-		return roots.Summaries
-	}
-	lake, err1 := filepath.Abs(roots.Lake)
-	sums, err2 := filepath.Abs(roots.Summaries)
-	if rel, err := filepath.Rel(lake, sums); err1 == nil && err2 == nil && err == nil {
-		return filepath.ToSlash(rel)
+	if rel, ok := objstore.Relative(roots.Lake, roots.Summaries); ok {
+		return rel
 	}
 	return roots.Summaries
 }
@@ -175,15 +158,18 @@ type RunStats struct {
 }
 
 // Commit promotes the accepted groups of job run `job` into the lake and the summary
-// datasets at roots and writes the _SUCCESS manifest into the lake. On local disk each of a
-// group's directories (its lake partition, its partition of every summary dataset) replaces
-// the committed one atomically (see exchange); on S3 the groups' pending uploads are
-// completed (see Stage). Commit is not atomic across groups: a crash mid-commit leaves some
-// groups new and some old and no _SUCCESS for this job; re-running the job repairs that.
-// What the lake holds of the committed groups in the layout of earlier versions (see
-// OldLayout) is removed.
+// datasets at roots and writes the _SUCCESS manifest into the lake. It runs one protocol on
+// every store (see Stage): it completes the accepted attempts' pending uploads of the
+// groups' files — each an atomic publication of one whole file at its final name (a rename
+// on local disk, CompleteMultipartUpload on S3), copying no data — then deletes the files of
+// those groups that this job did not write and aborts the uploads that lost (backup
+// attempts, attempts of dead workers). A group's directory holds one file per dataset, so a
+// reader of a group sees the old file or the new one. Commit is not atomic across groups: a
+// crash mid-commit leaves some groups new and some old and no _SUCCESS for this job;
+// re-running the job repairs that. What the lake holds of the committed groups in the layout
+// of earlier versions (see OldLayout) is removed.
 func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name string, stats RunStats, groups []CommitGroup, now time.Time) (*Manifest, error) {
-	if roots.Lake == "" || roots.Summaries == "" || objstore.IsS3(roots.Lake) != objstore.IsS3(roots.Summaries) {
+	if roots.Lake == "" || roots.Summaries == "" || !objstore.SameStore(roots.Lake, roots.Summaries) {
 		return nil, fmt.Errorf("commit: the lake (%q) and the summaries (%q) need a root each, both on S3 or both on local disk", roots.Lake, roots.Summaries)
 	}
 	if err := checkStages(roots, job, groups); err != nil {
@@ -192,12 +178,7 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
 	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats,
 		Summaries: &SummaryManifest{Root: summariesRef(roots), Tables: slices.Clone(SummaryTables)}}
-	var err error
-	if objstore.IsS3(roots.Lake) {
-		err = commitS3(ctx, store, roots, job, m, groups, now)
-	} else {
-		err = commitLocal(roots, job, m, groups)
-	}
+	err := commitGroups(ctx, store, roots, m, groups, now)
 	if err == nil {
 		err = removeOldLayout(ctx, store, roots.Lake, groups)
 	}
@@ -210,97 +191,43 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	return m, errors.Join(Abort(ctx, store, roots.Lake, job), Abort(ctx, store, roots.Summaries, job))
 }
 
-// promotion is one directory of a group to commit: rel under root, staged in stage.
-type promotion struct {
-	root, stage, rel string
-	reported         []File // the attempt's description of the files under rel, if any
-	summary          bool
-}
-
-// promotions lists the directories that commit group g: its lake partition, then its
-// partition of each summary dataset.
-func promotions(roots Roots, g CommitGroup) []promotion {
-	ps := []promotion{{root: roots.Lake, stage: g.AttemptDir, rel: GroupPath(g.Key), reported: g.Files}}
-	for _, table := range SummaryTables {
-		ps = append(ps, promotion{root: roots.Summaries, stage: g.SummaryDir, rel: SummaryGroupPath(table, g.Key), reported: g.SummaryFiles, summary: true})
-	}
-	return ps
-}
-
-func commitLocal(roots Roots, job string, m *Manifest, groups []CommitGroup) error {
-	for _, g := range groups {
-		for _, p := range promotions(roots, g) {
-			src := filepath.Join(p.stage, p.rel)
-			if _, err := os.Stat(src); p.stage == "" || errors.Is(err, fs.ErrNotExist) {
-				if g.Rows > 0 {
-					return fmt.Errorf("commit group %s: its staged files are gone from %s", g.Key, src)
-				}
-				continue
-			}
-			var files []File
-			prefix := filepath.ToSlash(p.rel) + "/"
-			for _, f := range p.reported {
-				if strings.HasPrefix(f.Path, prefix) {
-					files = append(files, f)
-				}
-			}
-			dst := filepath.Join(p.root, p.rel)
-			if len(files) == 0 {
-				var err error
-				if files, err = describe(src, p.root, dst); err != nil {
-					return err
-				}
-			}
-			trash := filepath.Join(p.root, TemporaryDir, job, "_replaced", p.rel)
-			if err := Replace(src, dst, trash); err != nil {
-				return fmt.Errorf("commit group %s: %w", g.Key, err)
-			}
-			if p.summary {
-				m.Summaries.Files = append(m.Summaries.Files, files...)
-			} else {
-				m.Files = append(m.Files, files...)
-			}
-		}
-		m.add(g)
-	}
-	return nil
-}
-
 func (m *Manifest) add(g CommitGroup) {
 	m.Rows += g.Rows
 	m.Groups = append(m.Groups, ManifestGroup{City: g.Key.City, Year: g.Key.Year, Month: g.Key.Month, Rows: g.Rows})
 }
 
-// commitParallelism bounds the CompleteMultipartUpload calls in flight at commit.
+// commitParallelism bounds the Complete calls in flight at commit.
 const commitParallelism = 16
 
-// s3Dataset is one root's part of an S3 commit.
-type s3Dataset struct {
+// dataset is one root's part of a commit.
+type dataset struct {
 	root     string
 	prefixes map[string]bool // the groups' directories, relative to root
 	stages   []string        // the accepted attempts' stage manifests
 	files    []StagedFile    // the accepted files
 }
 
-func commitS3(ctx context.Context, store objstore.Store, roots Roots, job string, m *Manifest, groups []CommitGroup, now time.Time) error {
-	lake := &s3Dataset{root: roots.Lake, prefixes: map[string]bool{}}
-	sums := &s3Dataset{root: roots.Summaries, prefixes: map[string]bool{}}
+// commitGroups completes the groups' accepted uploads in both roots and lists them in m.
+func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, now time.Time) error {
+	lake := &dataset{root: roots.Lake, prefixes: map[string]bool{}}
+	sums := &dataset{root: roots.Summaries, prefixes: map[string]bool{}}
 	seen := map[string]bool{}
 	for _, g := range groups {
-		for _, p := range promotions(roots, g) {
-			d := lake
-			if p.summary {
-				d = sums
-			}
-			d.prefixes[filepath.ToSlash(p.rel)] = true
-			if p.stage != "" && !seen[p.stage] {
-				seen[p.stage] = true
-				d.stages = append(d.stages, p.stage)
-			}
+		lake.prefixes[filepath.ToSlash(GroupPath(g.Key))] = true
+		if g.AttemptDir != "" && !seen[g.AttemptDir] {
+			seen[g.AttemptDir] = true
+			lake.stages = append(lake.stages, g.AttemptDir)
+		}
+		for _, table := range SummaryTables {
+			sums.prefixes[filepath.ToSlash(SummaryGroupPath(table, g.Key))] = true
+		}
+		if g.SummaryDir != "" && !seen[g.SummaryDir] {
+			seen[g.SummaryDir] = true
+			sums.stages = append(sums.stages, g.SummaryDir)
 		}
 		m.add(g)
 	}
-	datasets := []*s3Dataset{lake, sums}
+	datasets := []*dataset{lake, sums}
 	var pending []*StagedFile
 	for _, d := range datasets {
 		for _, st := range d.stages {
@@ -309,16 +236,26 @@ func commitS3(ctx context.Context, store objstore.Store, roots Roots, job string
 				return fmt.Errorf("commit: %w", err)
 			}
 			for _, f := range fs {
-				if underGroup(f.Path, d.prefixes) && f.Pending != nil {
-					d.files = append(d.files, f)
+				if f.Pending == nil || !underGroup(f.Path, d.prefixes) {
+					continue
 				}
+				// The manifest comes from a worker: its upload must be the file it describes.
+				if want, err := objstore.Join(d.root, f.Path); err != nil || f.Pending.Name != want {
+					return fmt.Errorf("commit: stage manifest %s: %w: file %q is uploaded to %q, not under %s", st, objstore.ErrUnsafePath, f.Path, f.Pending.Name, d.root)
+				}
+				d.files = append(d.files, f)
 			}
 		}
 		for i := range d.files {
 			pending = append(pending, &d.files[i])
 		}
 	}
-	// Complete the accepted uploads: metadata operations, no data copied.
+	for _, g := range groups {
+		if g.Rows > 0 && !hasFileUnder(lake.files, filepath.ToSlash(GroupPath(g.Key))) {
+			return fmt.Errorf("commit group %s: its stage %s lists no file of it", g.Key, g.AttemptDir)
+		}
+	}
+	// Complete the accepted uploads: one atomic publication each, no data copied.
 	sem := make(chan struct{}, commitParallelism)
 	errs := make([]error, len(pending))
 	var wg sync.WaitGroup
@@ -352,15 +289,24 @@ func commitS3(ctx context.Context, store objstore.Store, roots Roots, job string
 	return nil
 }
 
+// hasFileUnder reports whether one of files lies in the group directory dir.
+func hasFileUnder(files []StagedFile, dir string) bool {
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // sweep leaves each committed group of d holding exactly this job's files: it drops a
 // previous run's extra ones, and aborts uploads to the group that lost (backup attempts,
 // attempts of dead workers).
-func (d *s3Dataset) sweep(ctx context.Context, store objstore.Store, now time.Time) error {
+func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time) error {
 	keep := map[string]bool{}
 	for _, f := range d.files {
 		keep[f.Path] = true
 	}
-	base := strings.TrimSuffix(d.root, "/") + "/"
 	for _, prefix := range slices.Sorted(maps.Keys(d.prefixes)) {
 		dir, err := objstore.Join(d.root, prefix)
 		if err != nil {
@@ -371,7 +317,7 @@ func (d *s3Dataset) sweep(ctx context.Context, store objstore.Store, now time.Ti
 			return err
 		}
 		for _, o := range objs {
-			if rel := strings.TrimPrefix(o.Name, base); !keep[rel] {
+			if rel, _ := objstore.Rel(d.root, o.Name); !keep[rel] {
 				if err := store.Delete(ctx, o.Name); err != nil {
 					return err
 				}
@@ -387,9 +333,6 @@ func (d *s3Dataset) sweep(ctx context.Context, store objstore.Store, now time.Ti
 // writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who
 // follows it never sees a group of a half-committed job.
 func writeManifest(ctx context.Context, store objstore.Store, root string, m *Manifest) error {
-	if !objstore.IsS3(root) {
-		return WriteJSON(filepath.Join(root, SuccessFile), m)
-	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -406,8 +349,8 @@ func writeManifest(ctx context.Context, store objstore.Store, root string, m *Ma
 
 // checkStages refuses groups staged anywhere but under the job's staging directories,
 // root/_temporary/<job> of the lake (AttemptDir) and of the summaries root (SummaryDir):
-// Commit renames (local disk) or completes and deletes (S3) what a group's stages hold, and
-// they come from a worker's task result.
+// Commit completes what a group's stages list and deletes them, and they come from a
+// worker's task result.
 func checkStages(roots Roots, job string, groups []CommitGroup) error {
 	lakeTmp, err := jobTemp(roots.Lake, job)
 	if err != nil {
@@ -422,7 +365,7 @@ func checkStages(roots Roots, job string, groups []CommitGroup) error {
 			return err
 		}
 		if g.SummaryDir == "" {
-			continue // a group without summaries (see commitLocal)
+			continue // a group without summaries
 		}
 		if err := checkStage(g.Key, g.SummaryDir, sumTmp); err != nil {
 			return err
@@ -433,126 +376,60 @@ func checkStages(roots Roots, job string, groups []CommitGroup) error {
 
 // checkStage refuses stage unless it lies under tmp.
 func checkStage(k record.Key, stage, tmp string) error {
-	d := stage
-	if !objstore.IsS3(d) {
-		d = filepath.Clean(d)
-	}
+	d := objstore.Clean(stage)
 	if !strings.HasPrefix(d, tmp+"/") || strings.Contains(d, "/../") || strings.HasSuffix(d, "/..") {
 		return fmt.Errorf("commit group %s: %w: its stage %q is not under %s", k, objstore.ErrUnsafePath, stage, tmp)
 	}
 	return nil
 }
 
-// describe lists the files under src with their sizes and checksums, named as they will be
-// once src is promoted to dst (paths relative to root).
-func describe(src, root, dst string) ([]File, error) {
-	var files []File
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		final, err := filepath.Rel(root, filepath.Join(dst, rel))
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, f)
-		if err != nil {
-			return fmt.Errorf("checksum %s: %w", path, err)
-		}
-		files = append(files, File{Path: filepath.ToSlash(final), Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))})
-		return nil
-	})
-	return files, err
-}
-
-// Replace makes the directory src appear at dst, replacing what dst held. Where the platform
-// can exchange two paths atomically (Linux), a concurrent reader of dst sees either the old
-// directory or the new one; elsewhere dst is briefly absent. The old contents are moved to
-// trash and then deleted.
-func Replace(src, dst, trash string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
-		return os.Rename(src, dst)
-	}
-	if err := exchange(src, dst); err == nil {
-		return os.RemoveAll(src) // src now holds the old contents
-	}
-	if err := os.MkdirAll(filepath.Dir(trash), 0o755); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(trash); err != nil {
-		return err
-	}
-	if err := os.Rename(dst, trash); err != nil {
-		return err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		return err
-	}
-	return os.RemoveAll(trash)
-}
-
 // Abort removes everything job run `job` left under root's _temporary directory, and the
-// _temporary directory itself once it is empty. On S3 it first aborts the uploads that the
-// job's stage manifests list.
+// _temporary directory itself once it is empty: it aborts the uploads that the job's stage
+// manifests list, deletes the job's staging tree, and sweeps the uploads under root that no
+// manifest lists (attempts that died, or were cancelled, before writing theirs). One job at a
+// time writes a lake (Lock), so every unfinished upload under root that started before now is
+// this job's.
 func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 	tmp, err := jobTemp(root, job)
 	if err != nil {
 		return fmt.Errorf("abort: %w", err)
 	}
-	if objstore.IsS3(root) {
-		objs, err := store.List(ctx, tmp+"/")
-		if err != nil {
-			return err
-		}
-		var errs []error
-		for _, o := range objs {
-			if strings.HasSuffix(o.Name, ".pending") {
-				errs = append(errs, DiscardStage(ctx, store, o.Name))
-			}
-		}
-		errs = append(errs, store.DeletePrefix(ctx, tmp))
-		// Uploads that no manifest lists: attempts that died, or were cancelled, before
-		// writing theirs. One job at a time writes a lake (the coordinator refuses a second),
-		// so every unfinished upload under root that started before now is this job's.
-		_, err = store.AbortUploads(ctx, strings.TrimSuffix(root, "/")+"/", time.Now())
-		errs = append(errs, err)
-		return errors.Join(errs...)
-	}
-	if err := os.RemoveAll(tmp); err != nil {
+	objs, err := store.List(ctx, tmp+"/")
+	if err != nil {
 		return err
 	}
-	os.Remove(filepath.Dir(tmp)) // fails harmlessly while other jobs still have attempts there
-	return nil
+	var errs []error
+	for _, o := range objs {
+		if strings.HasSuffix(o.Name, ".pending") {
+			errs = append(errs, discardStage(ctx, store, o.Name))
+		}
+	}
+	errs = append(errs, store.DeletePrefix(ctx, tmp))
+	_, err = store.AbortUploads(ctx, strings.TrimSuffix(root, "/")+"/", time.Now())
+	errs = append(errs, err)
+	// Fails harmlessly while other jobs still have attempts there.
+	errs = append(errs, store.Prune(ctx, root, tmp))
+	return errors.Join(errs...)
 }
 
-// WriteJSON writes v as indented JSON to path through a temporary file and a rename.
+// WriteJSON writes v as indented JSON to the local path (creating its directory), whole: a
+// reader sees the previous file or this one. It is meant for tools and tests.
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	store, err := localDisk()
+	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return objstore.WriteAll(context.Background(), store, path, append(b, '\n'))
 }
+
+// localDisk returns the store of WriteJSON, ReadManifest, WriteParquet and ReadParquet, the
+// helpers of tools and tests that name local files only. A Router with no options touches no
+// S3 configuration until an s3:// name reaches it.
+func localDisk() (objstore.Store, error) { return objstore.New(objstore.Options{}) }
 
 // LoadManifest reads the _SUCCESS manifest of the lake at root, on local disk or S3.
 func LoadManifest(ctx context.Context, store objstore.Store, root string) (*Manifest, error) {
@@ -573,13 +450,9 @@ func LoadManifest(ctx context.Context, store objstore.Store, root string) (*Mani
 
 // ReadManifest reads the _SUCCESS manifest of the lake at root on local disk.
 func ReadManifest(root string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(root, SuccessFile))
+	store, err := localDisk()
 	if err != nil {
 		return nil, err
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(root, SuccessFile), err)
-	}
-	return &m, nil
+	return LoadManifest(context.Background(), store, root)
 }

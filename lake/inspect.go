@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -194,10 +193,8 @@ func inspectSummaries(ctx context.Context, store objstore.Store, root string) ([
 func notLake(root string, objs []objstore.ObjectInfo) error {
 	if len(objs) == 0 {
 		// S3 has no directories: an empty prefix is all it can say.
-		if !objstore.IsS3(root) {
-			if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("%s: %w: no such directory", root, ErrNotLake)
-			}
+		if objstore.Absent(root) {
+			return fmt.Errorf("%s: %w: no such directory", root, ErrNotLake)
 		}
 		return fmt.Errorf("%s: %w: it holds nothing", root, ErrNotLake)
 	}
@@ -309,22 +306,11 @@ func parseGroupDir(segs []string) (record.Key, bool) {
 
 // cleanRoot drops a trailing slash (and, on local disk, cleans the path) so that names
 // listed under root start with root + "/".
-func cleanRoot(root string) string {
-	if objstore.IsS3(root) {
-		return strings.TrimRight(root, "/")
-	}
-	return filepath.Clean(root)
-}
+func cleanRoot(root string) string { return objstore.Clean(root) }
 
 // relName returns the slash path of the listed object name relative to root, and false
 // when name is not under root.
-func relName(root, name string) (string, bool) {
-	if !objstore.IsS3(root) {
-		name = filepath.ToSlash(name)
-		root = filepath.ToSlash(root)
-	}
-	return strings.CutPrefix(name, strings.TrimSuffix(root, "/")+"/")
-}
+func relName(root, name string) (string, bool) { return objstore.Rel(root, name) }
 
 func compareKeys(a, b record.Key) int {
 	switch {

@@ -50,32 +50,41 @@ func TestRowRoundTrip(t *testing.T) {
 	}
 }
 
-// writeAttempt makes the stages of an attempt holding one file of group k in the lake and
-// one in each summary dataset, each file holding content.
-func writeAttempt(t *testing.T, roots Roots, job string, k record.Key, content string) CommitGroup {
+// writeAttempt stages, as one reduce attempt of job does, one file of each group of keys in
+// the lake and one in each summary dataset, each file holding content, and finishes the
+// stages; it returns the groups to commit.
+func writeAttempt(t *testing.T, roots Roots, job, content string, keys ...record.Key) []CommitGroup {
 	t.Helper()
-	dir, err := AttemptDir(roots.Lake, job, "r-0", 1)
+	ctx := context.Background()
+	st, err := NewStage(localStore(t), roots.Lake, job, "r-0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sumDir, err := AttemptDir(roots.Summaries, job, "r-0", 1)
+	sums, err := NewStage(localStore(t), roots.Summaries, job, "r-0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := CommitGroup{Key: k, Rows: 1, AttemptDir: dir, SummaryDir: sumDir}
-	files := []string{filepath.Join(g.AttemptDir, GroupPath(k), PartFile(0))}
-	for _, table := range SummaryTables {
-		files = append(files, filepath.Join(g.SummaryDir, SummaryGroupPath(table, k), PartFile(0)))
-	}
-	for _, p := range files {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	var groups []CommitGroup
+	for _, k := range keys {
+		g := CommitGroup{Key: k, Rows: 1, AttemptDir: st.Dir(), SummaryDir: sums.Dir()}
+		f, err := st.Put(ctx, filepath.Join(GroupPath(k), PartFile(0)), []byte(content))
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
+		g.Files = append(g.Files, f)
+		for _, table := range SummaryTables {
+			f, err := sums.Put(ctx, filepath.Join(SummaryGroupPath(table, k), PartFile(0)), []byte(content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.SummaryFiles = append(g.SummaryFiles, f)
 		}
+		groups = append(groups, g)
 	}
-	return g
+	if err := errors.Join(st.Finish(ctx), sums.Finish(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	return groups
 }
 
 // testRoots returns a lake and its summaries side by side, as a job lays them out by default.
@@ -111,7 +120,7 @@ func TestCommitReplacesGroups(t *testing.T) {
 	ctx := context.Background()
 
 	// Both groups come from the same attempt directories, as one reducer's output would.
-	first := []CommitGroup{writeAttempt(t, roots, "job1", mar, "one"), writeAttempt(t, roots, "job1", apr, "one")}
+	first := writeAttempt(t, roots, "job1", "one", mar, apr)
 	if _, err := Commit(ctx, localStore(t), roots, "job1", "normalize", RunStats{}, first, now); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +131,7 @@ func TestCommitReplacesGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second run rebuilds March only; April must be untouched, March replaced, not added to.
-	m, err := Commit(ctx, localStore(t), roots, "job2", "normalize", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job2", mar, "two")}, now)
+	m, err := Commit(ctx, localStore(t), roots, "job2", "normalize", RunStats{}, writeAttempt(t, roots, "job2", "two", mar), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +204,7 @@ func TestCommitRemovesOldLayout(t *testing.T) {
 		t.Fatalf("FindOldLayout before = %+v, %v; want 2 summary files, 2 group directories", old, err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := Commit(ctx, store, roots, "job1", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job1", mar, "new")}, now); err != nil {
+	if _, err := Commit(ctx, store, roots, "job1", "n", RunStats{}, writeAttempt(t, roots, "job1", "new", mar), now); err != nil {
 		t.Fatal(err)
 	}
 	lakeFiles := readTree(t, roots.Lake)
@@ -216,7 +225,7 @@ func TestCommitRemovesOldLayout(t *testing.T) {
 		// April's old file is not Parquet here; what matters is that it was found.
 		t.Errorf("ReadGroup of April in the old layout: %d rows, %v; want the file found", len(rows), err)
 	}
-	if _, err := Commit(ctx, store, roots, "job2", "n", RunStats{}, []CommitGroup{writeAttempt(t, roots, "job2", apr, "new")}, now); err != nil {
+	if _, err := Commit(ctx, store, roots, "job2", "n", RunStats{}, writeAttempt(t, roots, "job2", "new", apr), now); err != nil {
 		t.Fatal(err)
 	}
 	for _, gone := range []string{"_summary", "city=new%20york/year=2024/month=03", "city=new%20york/year=2024/month=04"} {
@@ -243,7 +252,7 @@ func TestCommitRefusesRoots(t *testing.T) {
 
 func TestAbortLeavesNothing(t *testing.T) {
 	roots := testRoots(t)
-	writeAttempt(t, roots, "job1", record.Key{City: "sf", Year: 2020, Month: 1}, "x")
+	writeAttempt(t, roots, "job1", "x", record.Key{City: "sf", Year: 2020, Month: 1})
 	for _, root := range []string{roots.Lake, roots.Summaries} {
 		if err := Abort(context.Background(), localStore(t), root, "job1"); err != nil {
 			t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ireports/ireports/objstore"
@@ -88,10 +87,8 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (release 
 	return func() {
 		stop()
 		<-done
-		store.Delete(context.WithoutCancel(ctx), name)
-		if !objstore.IsS3(root) {
-			// Directories are local disk's alone; this fails harmlessly while in use.
-			os.Remove(filepath.Dir(name))
-		}
+		ctx := context.WithoutCancel(ctx)
+		store.Delete(ctx, name)
+		store.Prune(ctx, root, name) // keeps _temporary while other runs' attempts use it
 	}, nil
 }

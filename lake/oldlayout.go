@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ireports/ireports/objstore"
@@ -179,14 +180,14 @@ func removeOldLayout(ctx context.Context, store objstore.Store, root string, gro
 			dirs[dir] = true
 		}
 	}
-	if !objstore.IsS3(root) {
-		// Directories are local disk's alone: drop the emptied ones, up to the root.
-		for dir := range dirs {
-			for d := filepath.Join(root, filepath.FromSlash(dir)); d != filepath.Clean(root); d = filepath.Dir(d) {
-				if os.Remove(d) != nil {
-					break // not empty: other groups are left
-				}
-			}
+	// Drop the directories that emptied (local disk's alone), up to the root.
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		d, err := objstore.Join(cleanRoot(root), dir)
+		if err == nil {
+			err = store.Prune(ctx, root, d)
+		}
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
 		}
 	}
 	return nil

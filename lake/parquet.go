@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -106,9 +104,9 @@ var codec = &zstd.Codec{Level: zstd.SpeedFastest}
 // bufs recycles encode buffers: a reducer writes several small files per group.
 var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// WriteParquet writes rows to path (creating its directory) as one Parquet file. The file is
-// encoded in memory and written with one call; it is not renamed into place, because every
-// caller writes inside a task attempt's private directory, which is promoted whole or dropped.
+// WriteParquet writes rows as one Parquet file to the local path (creating its directory),
+// whole: a reader sees the previous file or this one. It is meant for tools and tests; the
+// engine stages its files (StageParquet).
 func WriteParquet[T any](path string, rows []T) error {
 	buf := bufs.Get().(*bytes.Buffer)
 	defer bufs.Put(buf)
@@ -116,10 +114,11 @@ func WriteParquet[T any](path string, rows []T) error {
 	if err := EncodeParquet(buf, rows); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	store, err := localDisk()
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return objstore.WriteAll(context.Background(), store, path, buf.Bytes())
 }
 
 // EncodeParquet writes rows to w as one Parquet file. (Writers are not pooled: a reset
@@ -137,13 +136,13 @@ func EncodeParquet[T any](w io.Writer, rows []T) error {
 	return pw.Close()
 }
 
-// ReadParquet reads every row of the Parquet file at path.
+// ReadParquet reads every row of the Parquet file at the local path.
 func ReadParquet[T any](path string) ([]T, error) {
-	rows, err := parquet.ReadFile[T](path)
+	store, err := localDisk()
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
-	return rows, nil
+	return ReadParquetFrom[T](context.Background(), store, path)
 }
 
 // StageParquet encodes rows as one Parquet file, stages it at rel and describes it.
@@ -161,11 +160,9 @@ func StageParquet[T any](ctx context.Context, s *Stage, rel string, rows []T) (F
 	return f, nil
 }
 
-// ReadParquetFrom reads every row of the Parquet object name, on local disk or S3.
+// ReadParquetFrom reads every row of the Parquet object name, on local disk or S3. The
+// object is read whole into memory first; its rows take several times more.
 func ReadParquetFrom[T any](ctx context.Context, store objstore.Store, name string) ([]T, error) {
-	if !objstore.IsS3(name) {
-		return ReadParquet[T](name)
-	}
 	b, err := objstore.ReadAll(ctx, store, name)
 	if err != nil {
 		return nil, err

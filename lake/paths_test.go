@@ -2,7 +2,9 @@ package lake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +166,54 @@ func TestGroupPathsStayInTheLake(t *testing.T) {
 	}
 	if got := SummaryGroupPath("request_monthly", record.Key{City: "new-york_2", Year: 2024, Month: 3}); got != filepath.FromSlash("request_monthly/city=new-york_2/year=2024/month=3") {
 		t.Errorf("SummaryGroupPath changed for a valid city: %s", got)
+	}
+}
+
+// TestCommitRefusesForgedUpload: a stage manifest comes from a worker, and Commit completes
+// the uploads it lists. One that lists a file of the group but an upload to another name
+// (beside the lake, or another group's file) is refused, and nothing is published there.
+func TestCommitRefusesForgedUpload(t *testing.T) {
+	ctx := context.Background()
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	roots := Roots{Lake: filepath.Join(dir, "lake"), Summaries: filepath.Join(dir, "summaries")}
+	k := record.Key{City: "nyc", Year: 2024, Month: 3}
+	other := record.Key{City: "nyc", Year: 2024, Month: 4}
+	for _, target := range []string{
+		filepath.Join(dir, "victim", "precious"),
+		filepath.Join(roots.Lake, GroupPath(other), PartFile(0)),
+	} {
+		pw, err := store.CreatePending(ctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw.Write([]byte("forged"))
+		p, err := pw.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel := filepath.ToSlash(filepath.Join(GroupPath(k), PartFile(0)))
+		manifest, err := json.Marshal([]StagedFile{{File: File{Path: rel, Bytes: 6}, Pending: &p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := NewStage(store, roots.Lake, "job-1", "r-0", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := objstore.WriteAll(ctx, store, st.Dir(), manifest); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Commit(ctx, store, roots, "job-1", "j", RunStats{}, []CommitGroup{{Key: k, Rows: 1, AttemptDir: st.Dir()}}, time.Now())
+		if !errors.Is(err, objstore.ErrUnsafePath) {
+			t.Errorf("Commit of a manifest uploading to %s = %v, want ErrUnsafePath", target, err)
+		}
+		if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the forged upload was published at %s: %v", target, err)
+		}
+		store.AbortPending(ctx, p)
 	}
 }

@@ -8,37 +8,31 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/ireports/ireports/objstore"
 )
 
-// Stage collects the files one task attempt writes into a lake (or a rejects tree) until the
-// job commits or drops them. Where it keeps them depends on the store of the lake's root:
+// Stage collects the files one task attempt writes into a lake (or a summaries root) until
+// the job commits or drops them. It runs one protocol on every store, objstore's pending
+// uploads (see objstore's package documentation): each file is written with CreatePending to
+// its FINAL name and left invisible (a multipart upload left incomplete on S3, a hidden
+// staged file beside the final name on local disk), and Finish lists the uploads in a small
+// manifest at <root>/_temporary/<job>/<name>-<n>.pending. The job's commit completes the
+// accepted uploads (no data is copied or rewritten) and aborts the others.
 //
-//   - local disk: in the attempt's private directory, AttemptDir(root, job, name, attempt);
-//     commit renames whole group directories into place;
-//   - S3: each file is a multipart upload to its FINAL name, left incomplete (invisible), and
-//     the uploads are listed in a small manifest at <root>/_temporary/<job>/<name>-<n>.pending;
-//     commit completes the accepted uploads (no data is copied) and aborts the others. See
-//     objstore's package documentation for the protocol.
-//
-// Either way, Dir names the attempt's staging area; it is what a task result carries to the
-// coordinator.
+// Dir names the manifest; it is what a task result carries to the coordinator.
 type Stage struct {
 	store objstore.Store
 	root  string
 	dir   string
-	s3    bool
 	files []StagedFile
 }
 
-// StagedFile is one file of a stage: its description as the manifest will show it, and on
-// S3 the upload that holds its bytes.
+// StagedFile is one file of a stage: its description as the manifest will show it, and the
+// pending upload that holds its bytes.
 type StagedFile struct {
 	File
 	Pending *objstore.Pending `json:"pending,omitempty"`
@@ -48,20 +42,14 @@ type StagedFile struct {
 // `job` under root. Like AttemptDir it refuses a job or name that would leave
 // root/_temporary (objstore.ErrUnsafePath).
 func NewStage(store objstore.Store, root, job, name string, attempt int) (*Stage, error) {
-	s := &Stage{store: store, root: root, s3: objstore.IsS3(root)}
-	var err error
-	if s.s3 {
-		s.dir, err = objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d.pending", name, attempt))
-	} else {
-		s.dir, err = AttemptDir(root, job, name, attempt)
-	}
+	dir, err := objstore.Join(root, TemporaryDir, job, fmt.Sprintf("%s-%d.pending", name, attempt))
 	if err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
-	return s, nil
+	return &Stage{store: store, root: root, dir: dir}, nil
 }
 
-// Dir names the stage: the attempt directory on local disk, the manifest on S3.
+// Dir names the stage: its manifest.
 func (s *Stage) Dir() string { return s.dir }
 
 // Put stages b as the file at rel (slash-separated, relative to the root) and describes it.
@@ -77,12 +65,9 @@ func (s *Stage) Put(ctx context.Context, rel string, b []byte) (File, error) {
 	return w.Close()
 }
 
-// Finish records the stage so that the coordinator can commit it: on S3 it writes the
-// manifest of pending uploads; on local disk the directory is the record.
+// Finish records the stage so that the coordinator can commit it: it writes the manifest of
+// the pending uploads.
 func (s *Stage) Finish(ctx context.Context) error {
-	if !s.s3 {
-		return nil
-	}
 	b, err := json.Marshal(s.files)
 	if err != nil {
 		return err
@@ -94,7 +79,7 @@ func (s *Stage) Finish(ctx context.Context) error {
 }
 
 // Discard drops everything the stage holds: the uploads it made (whether or not Finish
-// recorded them) and its manifest or directory. Never call it for an accepted attempt.
+// recorded them) and its manifest. Never call it for an accepted attempt.
 func (s *Stage) Discard(ctx context.Context) error {
 	var errs []error
 	for _, f := range s.files {
@@ -103,21 +88,14 @@ func (s *Stage) Discard(ctx context.Context) error {
 		}
 	}
 	s.files = nil
-	errs = append(errs, DiscardStage(ctx, s.store, s.dir))
+	errs = append(errs, discardStage(ctx, s.store, s.dir), s.store.Prune(ctx, s.root, s.dir))
 	return errors.Join(errs...)
 }
 
-// DiscardStage drops the stage at dir (a Stage's Dir), staged on local disk or S3, together
-// with the uploads its manifest lists. A stage whose manifest was never written (the attempt
-// died before Finish) leaves uploads that only Abort's sweep of the job's output finds.
-func DiscardStage(ctx context.Context, store objstore.Store, dir string) error {
-	if !objstore.IsS3(dir) {
-		err := os.RemoveAll(dir)
-		// Fails harmlessly while other attempts still have files there.
-		os.Remove(filepath.Dir(dir))
-		os.Remove(filepath.Dir(filepath.Dir(dir)))
-		return err
-	}
+// discardStage drops the stage whose manifest is at dir (a Stage's Dir), together with the
+// uploads it lists. A stage whose manifest was never written (the attempt died before
+// Finish) leaves uploads that only Abort's sweep of the job's output finds.
+func discardStage(ctx context.Context, store objstore.Store, dir string) error {
 	files, err := readStage(ctx, store, dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -164,37 +142,14 @@ type StageWriter struct {
 	rel  string
 	h    hash.Hash
 	n    int64
-	file *os.File               // local disk
-	pw   objstore.PendingWriter // S3
-	w    io.Writer              // file or pw, through h
+	pw   objstore.PendingWriter
 	done bool
 }
 
 // Create starts streaming the file at rel (slash-separated, relative to the root) into the
-// stage, for files too large to hold in memory whole. A rel that would leave the stage is
+// stage, for files too large to hold in memory whole. A rel that would leave the root is
 // refused (objstore.ErrUnsafePath).
 func (s *Stage) Create(ctx context.Context, rel string) (*StageWriter, error) {
-	sw := &StageWriter{s: s, rel: filepath.ToSlash(rel), h: sha256.New()}
-	if !s.s3 {
-		// No temporary file and rename: the attempt directory is private to this attempt
-		// and is promoted whole or dropped.
-		path, err := objstore.Join(s.dir, filepath.FromSlash(rel))
-		if err != nil {
-			return nil, fmt.Errorf("stage: %w", err)
-		}
-		f, err := os.Create(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return nil, err
-			}
-			f, err = os.Create(path)
-		}
-		if err != nil {
-			return nil, err
-		}
-		sw.file, sw.w = f, f
-		return sw, nil
-	}
 	name, err := objstore.Join(s.root, rel)
 	if err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
@@ -203,12 +158,11 @@ func (s *Stage) Create(ctx context.Context, rel string) (*StageWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	sw.pw, sw.w = pw, pw
-	return sw, nil
+	return &StageWriter{s: s, rel: filepath.ToSlash(rel), h: sha256.New(), pw: pw}, nil
 }
 
 func (w *StageWriter) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
+	n, err := w.pw.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
 	return n, err
@@ -221,17 +175,11 @@ func (w *StageWriter) Close() (File, error) {
 		return f.File, fmt.Errorf("close %s: already closed", w.rel)
 	}
 	w.done = true
-	if w.file != nil {
-		if err := w.file.Close(); err != nil {
-			return f.File, err
-		}
-	} else {
-		p, err := w.pw.Close()
-		if err != nil {
-			return f.File, err
-		}
-		f.Pending = &p
+	p, err := w.pw.Close()
+	if err != nil {
+		return f.File, err
 	}
+	f.Pending = &p
 	w.s.files = append(w.s.files, f)
 	return f.File, nil
 }
@@ -242,10 +190,5 @@ func (w *StageWriter) Abort() {
 		return
 	}
 	w.done = true
-	if w.file != nil {
-		w.file.Close()
-		os.Remove(w.file.Name())
-		return
-	}
 	w.pw.Abort()
 }

@@ -28,7 +28,12 @@
 //     errors.Is(err, fs.ErrPermission); the message names the bucket and key. Delete and
 //     DeletePrefix of missing objects succeed, as on S3.
 //   - Local List omits dot files and dot directories: the local store stages unfinished
-//     writes there, so both stores list only finished objects.
+//     writes there, so both stores list only finished objects. S3 lists dot names.
+//   - Directories exist only on local disk. Writes make them; a write that does not
+//     complete, and the AbortUploads sweep, remove the ones they emptied; callers that
+//     delete a tree's last objects call Prune, which does nothing on S3. Never branch on
+//     the store a name is in: the functions on names (Clean, Rel, Relative, Resolve,
+//     StaticPrefix, Abs, SameStore, Absent, CheckRoot) answer in its syntax.
 //   - Build names with [Join], never with path.Join or string concatenation of untrusted
 //     parts: Join refuses (ErrUnsafePath) an element that would not stay under its base,
 //     such as "..", which path.Join resolves and which on S3 silently changes the key.
@@ -43,32 +48,40 @@
 // new ranged GET from the first byte not yet delivered (Options.ReadResumes times per
 // stream), pinned to the object's ETag so it never splices two versions of an object.
 //
-// # Commit protocol on S3
+// # Commit protocol
 //
 // S3 has no rename, and copying a job's output at commit would double its cost and widen
 // the window in which readers see a partial lake. The package therefore offers the S3A
-// "magic committer" protocol, and the lake package drives it:
+// "magic committer" protocol, with the same calls on both stores, and the lake package
+// drives it for every job's lake and summary datasets, on local disk and S3 alike:
 //
-//  1. A task attempt writes each output file with CreatePending, which starts a multipart
-//     upload to the file's FINAL name and uploads its parts as they fill, but never completes
-//     it: nothing is visible at the final name. PendingWriter.Close returns a [Pending] — the
-//     name, upload ID and part ETags — which the attempt saves (JSON) in a small manifest at
-//     <output>/_temporary/<job>/<attempt>.pending, written with Create.
+//  1. A task attempt writes each output file with CreatePending, to the file's FINAL name,
+//     and nothing becomes visible there. On S3 it starts a multipart upload and uploads its
+//     parts as they fill, but never completes it; on local disk it writes a hidden staged
+//     file beside the final name (".part-00000.parquet.pending-<random>"), which List skips.
+//     PendingWriter.Close returns a [Pending] — the name, and the upload ID and part ETags
+//     (S3) or the staged file (local disk) — which the attempt saves (JSON) in a small
+//     manifest at <output>/_temporary/<job>/<attempt>.pending, written with Create.
 //  2. Job commit reads the manifests of the accepted attempts and calls Complete on each
-//     Pending: CompleteMultipartUpload is a metadata operation, so commit copies no data.
-//     It calls AbortPending on the Pendings of every other attempt, then writes _SUCCESS.
+//     Pending: CompleteMultipartUpload on S3, a rename on local disk. Both publish the
+//     whole file atomically and copy no data. It deletes the committed groups' files that
+//     the job did not write, sweeps the other attempts' uploads to those groups
+//     (AbortUploads), then writes _SUCCESS.
 //  3. Aborting a job calls AbortPending on everything its manifests list and deletes
-//     _temporary/<job>. A coordinator that crashed before writing the manifests cleans up
-//     with AbortUploads(output, startTime), which lists the multipart uploads under the
-//     output (ListMultipartUploads) and aborts those started before it came up. A bucket
+//     _temporary/<job>. Uploads that no manifest lists (an attempt that died before writing
+//     its manifest, a coordinator that crashed) are swept with AbortUploads(output, start),
+//     which aborts the unfinished writes under the output started before it: on S3 the
+//     multipart uploads (ListMultipartUploads), on local disk the staged files. A bucket
 //     lifecycle rule (AbortIncompleteMultipartUpload) is the backstop for crashes nobody
 //     recovers from.
 //
-// Complete is idempotent: completing an upload that a lost response already completed
-// succeeds when the object's multipart ETag matches the parts. Completing groups of files
-// is not atomic across files, as on local disk: a crash mid-commit leaves some files
-// complete and no _SUCCESS, and re-running the job repairs it.
+// Complete is idempotent: completing again an upload that a lost response (or a repeated
+// commit) already completed succeeds, when on S3 the object's multipart ETag matches the
+// parts and on local disk the object has the pending size. Completing groups of files is
+// not atomic across files on either store: a crash mid-commit leaves some files complete and
+// no _SUCCESS, and re-running the job repairs it.
 //
-// On local disk a Pending is a dot file beside the final path, and Complete renames it into
-// place, so the lake code is the same for both stores.
+// Trees that are replaced whole, such as a job's rejects, use ReplaceTree instead: an
+// atomic exchange of directories on local disk (Linux), a delete and a copy per object on
+// S3, where such trees are small.
 package objstore

@@ -14,9 +14,13 @@ import (
 	"time"
 )
 
-// localStore is the Store of plain paths. Unfinished writes are staged in dot files beside
-// their final path (see stagePrefix), which List skips, so a rename publishes them
-// atomically within one file system.
+// localStore is the Store of plain paths. Unfinished writes (Create's and CreatePending's) are
+// staged in dot files beside their final path (see stageMark), which List skips, so that a
+// rename publishes them atomically within one file system. Directories are an artefact of
+// local disk: the store makes them as writes need them, and removes the ones a write that
+// does not complete made (see localPending.made), the ones AbortUploads empties and, on
+// request, the ones Prune finds empty, so that a failed run leaves no trail of empty
+// directories where S3 would hold nothing.
 type localStore struct{}
 
 var _ Store = (*localStore)(nil)
@@ -183,6 +187,7 @@ func (w *localWriter) Close() error {
 	}
 	if err := os.Rename(p.Temp, p.Name); err != nil {
 		os.Remove(p.Temp)
+		pruneUp(filepath.Dir(p.Temp), p.Made)
 		return fmt.Errorf("create %s: %w", p.Name, err)
 	}
 	return nil
@@ -197,11 +202,23 @@ func (l *localStore) create(name string) (*localPending, error) {
 	if base == "" {
 		return nil, fmt.Errorf("create %q: %w: no file name", name, ErrBadName)
 	}
-	if err := os.MkdirAll(filepath.Clean(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", name, err)
+	dir = filepath.Clean(dir)
+	made := topMissing(dir)
+	var f *os.File
+	var err error
+	// A concurrent Prune or sweep may remove the directory between MkdirAll and CreateTemp
+	// (another attempt's abort emptied it): make it again.
+	for try := 0; try < 3; try++ {
+		if err = os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		f, err = os.CreateTemp(dir, "."+base+stageMark+"*")
+		if !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
 	}
-	f, err := os.CreateTemp(dir, "."+base+stageMark+"*")
 	if err != nil {
+		pruneUp(dir, made)
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
 	// CreateTemp makes the file private (0600); the published object is read by other
@@ -209,15 +226,46 @@ func (l *localStore) create(name string) (*localPending, error) {
 	if err := f.Chmod(0o644); err != nil {
 		f.Close()
 		os.Remove(f.Name())
+		pruneUp(dir, made)
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
-	return &localPending{name: name, f: f}, nil
+	return &localPending{name: name, f: f, made: made}, nil
+}
+
+// topMissing returns the outermost directory on the way to dir that does not exist yet, the
+// one MkdirAll(dir) will make first, or "" when dir exists.
+func topMissing(dir string) string {
+	top := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return top
+		}
+		top = d
+		if filepath.Dir(d) == d {
+			return top
+		}
+	}
+}
+
+// pruneUp removes dir and its parents while they are empty, up to and including top; it
+// does nothing when top is "" or not dir or one of its parents. It removes only what a
+// write made (top), so that it never takes a directory that was there before.
+func pruneUp(dir, top string) {
+	if top == "" || !inTree(filepath.ToSlash(dir), filepath.ToSlash(top)) {
+		return
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if os.Remove(d) != nil || d == top || filepath.Dir(d) == d {
+			return
+		}
+	}
 }
 
 // localPending writes a staged file.
 type localPending struct {
 	name string
 	f    *os.File // nil once closed or aborted
+	made string   // the outermost directory create made, or ""; see topMissing
 	n    int64
 	err  error // the first write error, after which Close aborts
 }
@@ -256,9 +304,10 @@ func (w *localPending) Close() (Pending, error) {
 	w.f = nil
 	if err != nil {
 		os.Remove(f.Name())
+		pruneUp(filepath.Dir(f.Name()), w.made)
 		return Pending{}, fmt.Errorf("close %s: %w", w.name, err)
 	}
-	return Pending{Name: w.name, Size: w.n, Temp: f.Name()}, nil
+	return Pending{Name: w.name, Size: w.n, Temp: f.Name(), Made: w.made}, nil
 }
 
 func (w *localPending) Abort() error {
@@ -267,6 +316,7 @@ func (w *localPending) Abort() error {
 	}
 	w.f.Close()
 	err := os.Remove(w.f.Name())
+	pruneUp(filepath.Dir(w.f.Name()), w.made)
 	w.f = nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("abort %s: %w", w.name, err)
@@ -298,6 +348,11 @@ func (l *localStore) AbortPending(ctx context.Context, p Pending) error {
 	if err := os.Remove(p.Temp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("abort %s: %w", p.Name, err)
 	}
+	// Made comes from a manifest another process wrote: only a directory on the way to the
+	// staged file, which is beside Name, is pruned.
+	if p.Made != "" && inTree(filepath.ToSlash(filepath.Dir(p.Temp)), filepath.ToSlash(filepath.Clean(p.Made))) {
+		pruneUp(filepath.Dir(p.Temp), filepath.Clean(p.Made))
+	}
 	return nil
 }
 
@@ -308,6 +363,7 @@ func (l *localStore) AbortUploads(ctx context.Context, prefix string, before tim
 		root = filepath.Dir(clean) // the staged files of object "a/b" live in "a"
 	}
 	n := 0
+	emptied := map[string]bool{} // directories a removal may have emptied
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -336,11 +392,26 @@ func (l *localStore) AbortUploads(ctx context.Context, prefix string, before tim
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		emptied[filepath.Dir(path)] = true
 		n++
 		return nil
 	})
 	if err != nil {
 		return n, fmt.Errorf("abort uploads under %s: %w", prefix, err)
+	}
+	// Remove the directories the sweep left empty, deepest first, within the tree at prefix
+	// and below the walk's root, which was there before.
+	dirs := make([]string, 0, len(emptied))
+	for d := range emptied {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	for _, d := range dirs {
+		for ; d != root && inTree(filepath.ToSlash(d), filepath.ToSlash(clean)); d = filepath.Dir(d) {
+			if os.Remove(d) != nil {
+				break
+			}
+		}
 	}
 	return n, nil
 }
@@ -359,6 +430,90 @@ func (l *localStore) DeletePrefix(ctx context.Context, prefix string) error {
 	}
 	if err := os.RemoveAll(clean); err != nil {
 		return fmt.Errorf("delete tree: %w", err)
+	}
+	return nil
+}
+
+func (l *localStore) Prune(ctx context.Context, root, name string) error {
+	root, d := filepath.Clean(root), filepath.Clean(name)
+	if d == root || !inTree(filepath.ToSlash(d), filepath.ToSlash(root)) {
+		return nil
+	}
+	for ; d != root; d = filepath.Dir(d) {
+		info, err := os.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("prune %s: %w", name, err)
+		}
+		if !info.IsDir() {
+			return nil // an object: never removed here, and the directories above hold it
+		}
+		if os.Remove(d) != nil {
+			return nil // not empty (or not ours to remove): nor are the directories above
+		}
+	}
+	return nil
+}
+
+// ReplaceTree moves the objects into a hidden directory beside prefix, then exchanges the two
+// directories (see exchange); where the platform cannot, it renames prefix away and the new
+// tree in, and prefix is briefly absent.
+func (l *localStore) ReplaceTree(ctx context.Context, prefix string, moves []Move) error {
+	dst := filepath.Clean(prefix)
+	if prefix == "" || dst == "." || dst == string(filepath.Separator) {
+		return fmt.Errorf("replace tree %q: %w: refusing to replace a whole file system or working directory", prefix, ErrBadName)
+	}
+	rels := make([]string, len(moves))
+	for i, m := range moves {
+		rel, err := filepath.Rel(dst, filepath.Clean(m.To))
+		if err != nil || rel == "." || !filepath.IsLocal(rel) {
+			return fmt.Errorf("replace tree %s: %w: %s is not under it", prefix, ErrBadName, m.To)
+		}
+		rels[i] = rel
+	}
+	parent, base := filepath.Split(dst)
+	if err := os.MkdirAll(filepath.Clean(parent), 0o755); err != nil {
+		return fmt.Errorf("replace tree %s: %w", prefix, err)
+	}
+	stage, err := os.MkdirTemp(filepath.Clean(parent), "."+base+".replace-*")
+	if err != nil {
+		return fmt.Errorf("replace tree %s: %w", prefix, err)
+	}
+	// After the exchange stage holds the old tree; after a failure, what was moved so far.
+	defer os.RemoveAll(stage)
+	if err := os.Chmod(stage, 0o755); err != nil { // MkdirTemp's 0700 would hide the tree
+		return fmt.Errorf("replace tree %s: %w", prefix, err)
+	}
+	for i, m := range moves {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("replace tree %s: %w", prefix, err)
+		}
+		to := filepath.Join(stage, rels[i])
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return fmt.Errorf("replace tree %s: %w", prefix, err)
+		}
+		if err := os.Rename(m.From, to); err != nil {
+			return fmt.Errorf("replace tree %s: %w", prefix, err)
+		}
+	}
+	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(stage, dst); err != nil {
+			return fmt.Errorf("replace tree %s: %w", prefix, err)
+		}
+		return nil
+	}
+	if exchange(stage, dst) == nil {
+		return nil
+	}
+	old := stage + ".old"
+	if err := os.Rename(dst, old); err != nil {
+		return fmt.Errorf("replace tree %s: %w", prefix, err)
+	}
+	defer os.RemoveAll(old)
+	if err := os.Rename(stage, dst); err != nil {
+		return fmt.Errorf("replace tree %s: %w", prefix, err)
 	}
 	return nil
 }

@@ -308,6 +308,36 @@ func (s *s3Store) Rename(ctx context.Context, from, to string) error {
 	return nil
 }
 
+// Prune does nothing: S3 has no directories.
+func (s *s3Store) Prune(ctx context.Context, root, name string) error { return nil }
+
+// ReplaceTree deletes the tree at prefix, then renames each object into it: S3 has no
+// rename of a tree, and the trees it is meant for are small.
+func (s *s3Store) ReplaceTree(ctx context.Context, prefix string, moves []Move) error {
+	_, key, err := splitS3(prefix)
+	if err != nil {
+		return err
+	}
+	for _, m := range moves {
+		_, k, err := splitS3(m.To)
+		if err != nil {
+			return err
+		}
+		if k == key || !inTree(k, key) {
+			return fmt.Errorf("replace tree %s: %w: %s is not under it", prefix, ErrBadName, m.To)
+		}
+	}
+	if err := s.DeletePrefix(ctx, prefix); err != nil {
+		return fmt.Errorf("replace tree: %w", err)
+	}
+	for _, m := range moves {
+		if err := s.Rename(ctx, m.From, m.To); err != nil {
+			return fmt.Errorf("replace tree %s: %w", prefix, err)
+		}
+	}
+	return nil
+}
+
 // copyMultipart copies an object too big for CopyObject, part by part on the server.
 func (s *s3Store) copyMultipart(ctx context.Context, src string, etag *string, size int64, bucket, key string) error {
 	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key})

@@ -32,43 +32,101 @@ var (
 
 // Store is a file system of objects. Implementations: local disk and S3; [Router] dispatches
 // between them by name. All methods are safe for concurrent use and block until done or
-// until ctx is cancelled.
+// until ctx is cancelled. Each method's comment says what it guarantees on both stores; where
+// the two differ, it says how. The shared conformance suite (package objstore/storetest)
+// checks these guarantees against local disk, an in-process fake S3 and a real MinIO.
+//
+// Visibility: an object is visible (List, Stat, OpenRange) only whole. Local disk stages
+// every unfinished write in a dot file beside its final name ("dir/.name.pending-…"), which
+// List never shows, and publishes it with one rename; S3 shows an object once its PutObject
+// or CompleteMultipartUpload returns. Listing is strongly consistent on both (S3 has been
+// since December 2020): a List that starts after a write returned sees it.
+//
+// Missing objects: every read (Stat, OpenRange, ReadAll) and Rename of a missing object
+// fails with an error wrapping fs.ErrNotExist that names the object; List of a missing tree
+// returns nothing and no error; Delete and DeletePrefix of missing objects succeed.
 type Store interface {
-	// List returns the objects matching pattern, sorted by name. A pattern without glob
-	// metacharacters names a tree: the object of that name and every object under it.
+	// List returns the objects matching pattern, sorted by name, with the names in the form
+	// of the pattern (a path or an s3:// URL) so that they can be passed back. A pattern
+	// without glob metacharacters names a tree: the object of that name and every object
+	// under it ("a" and "a/" list "a" and "a/…", never "ab"). A pattern with metacharacters
+	// (path.Match syntax) matches segment by segment, with as many segments as it has. Local
+	// disk lists regular files only and skips names, files or directories, that start with
+	// "." (staged writes live there); S3 lists every key except "…/" folder markers, dot
+	// names included.
 	List(ctx context.Context, pattern string) ([]ObjectInfo, error)
-	// Stat describes one object.
+	// Stat describes one object. A local directory is not an object (fs.ErrNotExist).
 	Stat(ctx context.Context, name string) (ObjectInfo, error)
 	// OpenRange streams bytes [off, off+n) of an object, or [off, end) when n < 0. A range
-	// reaching past the end is cut at the end. The stream is never buffered whole.
+	// reaching past the end is cut at the end; one starting at or past it reads nothing. A
+	// negative off is ErrBadName. The stream is never buffered whole; on S3 it resumes
+	// after a failure mid-body, pinned to the object's ETag (see the package doc).
 	OpenRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error)
-	// Create starts writing an object, which appears, whole, when the Writer's Close
-	// returns nil.
+	// Create starts writing an object, which appears, whole, replacing what was there, when
+	// the Writer's Close returns nil; until then readers see the previous object or none.
+	// Local disk: a staged dot file and a rename, after an fsync. S3: one PutObject for an
+	// object smaller than a part, else a multipart upload completed by Close.
 	Create(ctx context.Context, name string) (Writer, error)
 	// Delete removes an object; removing a missing object succeeds.
 	Delete(ctx context.Context, name string) error
-	// DeletePrefix removes the tree at prefix (see List).
+	// DeletePrefix removes the tree at prefix (see List): on local disk the directory and
+	// everything under it, dot files included; on S3 every key in the tree, a thousand per
+	// request (not atomic: a failure leaves part of the tree). It refuses (ErrBadName) a
+	// whole bucket, "", "." and "/".
 	DeletePrefix(ctx context.Context, prefix string) error
-	// Rename moves an object within one store, replacing the destination. On S3 it is a
-	// server-side copy and a delete: cost grows with size, so the lake commits with
-	// CreatePending and Complete instead.
+	// Rename moves an object within one store, replacing the destination. Local disk: one
+	// atomic rename (the destination's directory is made). S3: a server-side copy pinned to
+	// the source's ETag, then a delete: cost grows with size and a reader may see both
+	// names for a moment, so the lake commits with CreatePending and Complete instead.
 	Rename(ctx context.Context, from, to string) error
+	// ReplaceTree makes the tree at prefix hold exactly the objects that moves bring, each
+	// moved from From to To (which must lie under prefix, else ErrBadName), and drops what
+	// the tree held before. Local disk: the objects are renamed into a hidden directory
+	// beside prefix, which is then exchanged with prefix atomically (Linux
+	// renameat2(RENAME_EXCHANGE); elsewhere prefix is briefly absent), so a reader sees the
+	// old tree or the new one. S3: the old tree is deleted and each object renamed into
+	// place (see Rename), so a reader may see a partial tree. Meant for small trees, such
+	// as a job's rejects.
+	ReplaceTree(ctx context.Context, prefix string, moves []Move) error
+	// Prune removes, on local disk, the directories from name up to, not including, root
+	// that hold nothing, nearest first, and stops at the first that holds something (or is
+	// an object, which it never removes). A name that is absent (just deleted) is passed
+	// over to its parent; a name not under root prunes nothing. S3 has no directories (a
+	// prefix exists only while a key carries it), so there Prune does nothing. Callers call
+	// it after deleting a tree's last objects so that local disk, like S3, keeps no empty
+	// directory behind.
+	Prune(ctx context.Context, root, name string) error
 
-	// CreatePending starts writing an object that stays invisible until Complete is
-	// called with the Pending that the writer's Close returns (see the package doc).
+	// CreatePending starts writing an object that stays invisible until Complete is called
+	// with the Pending that the writer's Close returns: the commit protocol of the package
+	// doc. Local disk: Close leaves a staged dot file beside name (fsynced); S3: Close
+	// uploads the last part of a multipart upload to name and completes nothing.
 	CreatePending(ctx context.Context, name string) (PendingWriter, error)
-	// Complete makes a pending object visible at its name, replacing what was there. It
-	// is idempotent.
+	// Complete makes a pending object visible at its name, whole, replacing what was there:
+	// on local disk with one atomic rename of the staged file, on S3 with
+	// CompleteMultipartUpload (a metadata operation: no data is copied). It is idempotent:
+	// completing again an object already completed succeeds (local disk: the object has
+	// the pending size; S3: its ETag is the one the parts give; an S3 server that stores
+	// another ETag, such as gofakes3, fails the repeat). It refuses (ErrBadPending) a record
+	// that names no upload of this store, or a local staged file that is not beside Name.
+	// Completing several objects is not atomic across them.
 	Complete(ctx context.Context, p Pending) error
-	// AbortPending discards a pending object; discarding one already gone succeeds.
+	// AbortPending discards a pending object; discarding one already gone (aborted, or
+	// completed: then the object stays) succeeds. On local disk it also removes the
+	// directories that the write made (Pending.Made) if that leaves them empty.
 	AbortPending(ctx context.Context, p Pending) error
-	// AbortUploads discards every unfinished write (pending or abandoned) in the tree at
-	// prefix that was started before the given time (zero: all), and returns how many it
-	// discarded. It is the crash-recovery sweep.
+	// AbortUploads discards every unfinished write (pending or abandoned, Create's included)
+	// in the tree at prefix that was started (S3: initiated; local disk: last written)
+	// before the given time (zero: all), and returns how many it discarded. It is the
+	// crash-recovery sweep. On local disk it also removes the directories under prefix that
+	// the sweep left empty. S3 writes smaller than a part (one PutObject) leave nothing to
+	// sweep.
 	AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error)
 	// CreateExclusive writes the small object name from b only if no object has that name,
-	// atomically; otherwise it fails with an error wrapping fs.ErrExist. It is how processes
-	// that share no lock server claim a name.
+	// atomically; otherwise it fails with an error wrapping fs.ErrExist. Local disk: a hard
+	// link of a staged file, which fails if the name exists; S3: a PutObject with
+	// If-None-Match: * (gofakes3 ignores it). It is how processes that share no lock server
+	// claim a name.
 	CreateExclusive(ctx context.Context, name string, b []byte) error
 }
 
@@ -81,11 +139,17 @@ type Writer interface {
 }
 
 // PendingWriter writes one object whose visibility is deferred: Close finishes the upload
-// and returns the record that Complete or AbortPending takes. A failed Close aborts.
+// and returns the record that Complete or AbortPending takes. A failed Close aborts. After
+// Close or Abort, Abort returns nil and Write and Close return ErrClosed.
 type PendingWriter interface {
 	io.Writer
 	Close() (Pending, error)
 	Abort() error
+}
+
+// Move is one object that ReplaceTree moves into a tree.
+type Move struct {
+	From, To string
 }
 
 // ObjectInfo describes one object.
@@ -107,8 +171,10 @@ type Pending struct {
 	UploadID string `json:"upload_id,omitempty"`
 	Parts    []Part `json:"parts,omitempty"`
 
-	// Local disk: the staged file beside Name.
+	// Local disk: the staged file beside Name, and the outermost directory the write made
+	// ("" if none), which AbortPending removes again once empty.
 	Temp string `json:"temp,omitempty"`
+	Made string `json:"made,omitempty"`
 }
 
 // Part is one uploaded part of a multipart upload.
@@ -243,7 +309,9 @@ func New(opt Options) (*Router, error) {
 	return &Router{opt: opt, local: &localStore{}}, nil
 }
 
-// IsS3 reports whether name addresses S3.
+// IsS3 reports whether name addresses S3. Code outside this package should not need to
+// branch on it: the Store's methods and the functions on names (names.go) hide the
+// difference between the stores.
 func IsS3(name string) bool { return strings.HasPrefix(name, S3Scheme) }
 
 func (r *Router) pick(ctx context.Context, name string) (Store, error) {
@@ -325,6 +393,28 @@ func (r *Router) Rename(ctx context.Context, from, to string) error {
 		return err
 	}
 	return s.Rename(ctx, from, to)
+}
+
+// ReplaceTree implements Store. Every name must be in prefix's store.
+func (r *Router) ReplaceTree(ctx context.Context, prefix string, moves []Move) error {
+	for _, m := range moves {
+		if IsS3(m.From) != IsS3(prefix) || IsS3(m.To) != IsS3(prefix) {
+			return fmt.Errorf("replace tree %s with %s: %w", prefix, m.From, ErrCrossStore)
+		}
+	}
+	s, err := r.pick(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	return s.ReplaceTree(ctx, prefix, moves)
+}
+
+// Prune implements Store.
+func (r *Router) Prune(ctx context.Context, root, name string) error {
+	if IsS3(root) || IsS3(name) {
+		return nil // no directories, and no need of a client to know it
+	}
+	return r.local.Prune(ctx, root, name)
 }
 
 // CreatePending implements Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -115,19 +116,31 @@ func readCSV(t testing.TB, path string, s *jobs.Schema, fn func(*record.Request)
 	}
 }
 
-// writeSummaries writes group k's tables as the reducers do, into a stage of the summaries
-// root root, and returns the stage's directory, which is laid out as the root will be once
-// committed.
+// writeSummaries writes group k's tables as the reducers and the commit do, into a stage of
+// the summaries root root that it then commits, and returns root.
 func writeSummaries(t testing.TB, root string, k record.Key, tab summary.Tables) string {
 	t.Helper()
+	ctx := context.Background()
+	lakeRoot := t.TempDir() // the commit's manifest goes there, with no group
 	st, err := lake.NewStage(testStore(t), root, "test", "r-0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lake.StageSummaries(context.Background(), st, k, tab); err != nil {
+	lst, err := lake.NewStage(testStore(t), lakeRoot, "test", "r-0", 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Dir()
+	if _, err := lake.StageSummaries(ctx, st, k, tab); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(st.Finish(ctx), lst.Finish(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	g := lake.CommitGroup{Key: k, AttemptDir: lst.Dir(), SummaryDir: st.Dir()}
+	if _, err := lake.Commit(ctx, testStore(t), lake.Roots{Lake: lakeRoot, Summaries: root}, "test", "test", lake.RunStats{}, []lake.CommitGroup{g}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 // summariesManifest is the manifest of a lake whose summary datasets are at root.

@@ -456,11 +456,8 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 		if err != nil {
 			return // nothing can have been written under a name that cannot be built
 		}
-		if objstore.IsS3(dir) {
-			store.DeletePrefix(ctx, dir)
-			return
-		}
-		lake.DiscardStage(ctx, store, dir) // removes the directory and its empty parents
+		store.DeletePrefix(ctx, dir)
+		store.Prune(ctx, spec.Output.Rejects, dir) // the job's _temporary, if that emptied it
 	case a.Kind == task.KindReduce && a.Reduce != nil:
 		st, sums, err := reduceStages(store, spec, a.Reduce.Job, a.Reduce.Index, a.Reduce.Attempt)
 		if err != nil {

@@ -162,7 +162,15 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if g.Rows != int64(n) || len(g.Files) != 1 || len(g.SummaryFiles) != 4 {
 		t.Fatalf("group: %d rows, %d files, %d summary files; want %d rows, 1 file, 4 summary files", g.Rows, len(g.Files), len(g.SummaryFiles), n)
 	}
-	f, err := os.Open(filepath.Join(stage.Dir(), filepath.FromSlash(g.Files[0].Path)))
+	// Staged files are invisible until the job commits them.
+	if err := errors.Join(stage.Finish(ctx), sums.Finish(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	cg := lake.CommitGroup{Key: k, Rows: g.Rows, AttemptDir: stage.Dir(), SummaryDir: sums.Dir()}
+	if _, err := lake.Commit(ctx, store, lake.Roots{Lake: root, Summaries: sumRoot}, "job", "test", lake.RunStats{}, []lake.CommitGroup{cg}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(root, filepath.FromSlash(g.Files[0].Path)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +203,7 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if want := filepath.ToSlash(filepath.Join(lake.SummaryGroupPath(summary.TableMonthly, k), lake.PartFile(0))); g.SummaryFiles[0].Path != want {
 		t.Errorf("monthly summary file %s, want %s", g.SummaryFiles[0].Path, want)
 	}
-	monthly, err := lake.ReadParquet[lake.MonthlyRow](filepath.Join(sums.Dir(), filepath.FromSlash(g.SummaryFiles[0].Path)))
+	monthly, err := lake.ReadParquet[lake.MonthlyRow](filepath.Join(sumRoot, filepath.FromSlash(g.SummaryFiles[0].Path)))
 	if err != nil || len(monthly) != 1 || monthly[0].Requests != int64(n) {
 		t.Errorf("monthly summary %+v, err %v; want one row counting %d", monthly, err, n)
 	}

@@ -1,4 +1,4 @@
-package lake
+package objstore
 
 import "golang.org/x/sys/unix"
 
