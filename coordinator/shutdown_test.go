@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,14 +29,11 @@ func TestShutdownAnswersLongPolls(t *testing.T) {
 		err  error
 	}
 	answers := make(chan answer, workers)
-	var polls sync.WaitGroup
 	for i := range workers {
 		name := fmt.Sprintf("w%d", i)
 		s.sched.WorkerUp(workerSlot{Name: name, Slots: 1})
 		registered := lastSeen(s, name)
-		polls.Add(1)
 		go func() {
-			defer polls.Done()
 			req, err := http.NewRequest(http.MethodPost, "http://"+s.APIAddr()+task.PathPoll,
 				strings.NewReader(fmt.Sprintf(`{"worker":%q,"free":1}`, name)))
 			if err != nil {
@@ -71,9 +67,13 @@ func TestShutdownAnswersLongPolls(t *testing.T) {
 			t.Errorf("Shutdown: %v, want nil (the HTTP server waited for the long polls?)", err)
 		}
 	}
-	polls.Wait()
-	close(answers)
-	for a := range answers {
+	for range workers {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-time.After(time.Minute):
+			t.Fatal("a poll still waits a minute after Shutdown returned")
+		}
 		if a.err != nil || a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, ErrShuttingDown.Error()) {
 			t.Errorf("poll answered %d %q (err %v), want 503 %q", a.code, strings.TrimSpace(a.body), a.err, ErrShuttingDown)
 		}
@@ -91,14 +91,4 @@ func lastSeen(s *Server, name string) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// waitUntil waits up to a minute for cond, checking it every few milliseconds.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within a minute", what)
-		}
-	}
 }
