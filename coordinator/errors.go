@@ -29,6 +29,10 @@ var (
 	// (the API answers 409): its result is ignored, and the worker discards what it wrote.
 	ErrStale = errors.New("attempt is no longer running on this worker (lost, reassigned or cancelled); result ignored")
 
+	// ErrShuttingDown refuses a job, or answers a worker's poll, once Shutdown has begun
+	// (the API answers 503).
+	ErrShuttingDown = errors.New("coordinator shutting down")
+
 	// errSourceUnavailable ends a run whose every source stayed unavailable for its
 	// retry_for: a clean end with the status SourceUnavailable, not a failure.
 	errSourceUnavailable = errors.New("source unavailable")

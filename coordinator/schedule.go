@@ -74,7 +74,7 @@ func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule, statePath st
 	for {
 		log.Info("next scheduled run", "at", next)
 		select {
-		case <-s.ctx.Done():
+		case <-s.stopping:
 			return
 		case <-time.After(time.Until(next)):
 		}
@@ -118,7 +118,7 @@ func (s *Server) waitFinished(id string) {
 			return
 		}
 		select {
-		case <-s.ctx.Done():
+		case <-s.stopping:
 			return
 		case <-t.C:
 		}

@@ -42,6 +42,8 @@ type Scheduler struct {
 	accepted map[string]string
 	wake     chan struct{} // closed when the queue grows, then replaced
 	closed   bool
+	// pollsStopped makes every poll return at once with nothing (StopPolls).
+	pollsStopped bool
 
 	done    chan struct{} // closed by Shutdown; stops the lease reaper
 	wg      sync.WaitGroup
@@ -141,6 +143,20 @@ func (s *Scheduler) Shutdown() {
 	s.untrack()
 }
 
+// StopPolls answers the polls waiting now, and every later one, at once with no attempt:
+// the coordinator is stopping, and a poll left waiting would hold its API's shutdown for up
+// to the poll's wait. Queued and running attempts are left as they are: running ones keep
+// their leases, so their workers can still report. Idempotent.
+func (s *Scheduler) StopPolls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.pollsStopped {
+		s.pollsStopped = true
+		close(s.wake)
+		s.wake = make(chan struct{})
+	}
+}
+
 // Slots is the number of task slots of the live workers; at least 1, so that a job waits
 // in the queue for workers rather than stalling the driver.
 func (s *Scheduler) Slots() int {
@@ -212,10 +228,15 @@ func (s *Scheduler) withdraw(a *attempt) {
 	}
 }
 
-// Poll hands worker name up to free attempts, waiting until some are queued or ctx ends.
+// Poll hands worker name up to free attempts, waiting until some are queued or ctx ends;
+// after StopPolls or Shutdown it returns nil at once.
 func (s *Scheduler) Poll(ctx context.Context, name string, free int) []task.Assignment {
 	for {
 		s.mu.Lock()
+		if s.pollsStopped || s.closed {
+			s.mu.Unlock()
+			return nil
+		}
 		w := s.workers[name]
 		var out []task.Assignment
 		if w != nil && w.Refused == "" {

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -139,14 +140,18 @@ type Server struct {
 	roots   *allowpath.Roots
 	env     jobs.EnvPolicy // what submitted and scheduled job files may read with env()
 
-	ctx    context.Context // parent of every job run; cancelled by Shutdown
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // the event loop, the HTTP server and the job runs
+	stopping chan struct{}  // closed when Shutdown begins: ends the schedule loops
+	left     chan struct{}  // closed by Shutdown once out of the gossip cluster: ends the event loop
+	wg       sync.WaitGroup // the event loop, the HTTP server and the schedule loops
+	runs     sync.WaitGroup // the job runs; each is cancelled through its JobStatus.cancel
+
+	shutdownOnce sync.Once
+	shutdownErr  error // Shutdown's result, for every call
 
 	mu     sync.Mutex // guards jobs, order and closed
 	jobs   map[string]*JobStatus
 	order  []string // job ids, oldest first
-	closed bool
+	closed bool     // set by Shutdown: no job starts any more
 }
 
 // JobStatus is one submitted job. Its fields are guarded by Server.mu, except tracker, which
@@ -213,7 +218,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, ln: ln, jobs: map[string]*JobStatus{}, started: time.Now(), roots: roots,
 		env: jobs.EnvPolicy{Allow: cfg.JobEnv, Prefix: jobs.DefaultEnvPrefix}}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stopping, s.left = make(chan struct{}), make(chan struct{})
 	s.loadHistory()
 	s.sched = NewScheduler(cfg.Lease, cfg.Log)
 	s.members, err = cluster.Join(cluster.Config{
@@ -260,35 +265,75 @@ func (s *Server) GossipAddr() string { return s.members.Addr() }
 // Scheduler exposes the scheduler (for tests and the status page).
 func (s *Server) Scheduler() *Scheduler { return s.sched }
 
-// Shutdown stops the daemon. Order: stop taking requests (so no new job or poll arrives),
-// cancel the running jobs and wait for them to clean up their temporary files, fail what is
-// left in the scheduler, leave the gossip cluster (which ends the event loop), then push
-// the last profiles. Idempotent.
+// Shutdown stops the daemon, in this order:
+//
+//  1. refuse new jobs (Submit fails) and stop the schedules;
+//  2. answer every worker's long poll at once with no task, and every later one without
+//     waiting (503): a waiting poll would hold the HTTP server's shutdown for up to
+//     PollWait, before anything else could stop;
+//  3. cancel the running jobs and wait, until ctx ends, for them to clean up their
+//     temporary files. The API still serves meanwhile: the workers' heartbeats stop the
+//     withdrawn attempts and their reports end each job's Quiesce, rather than the lease;
+//  4. stop the HTTP server, which now has only short requests in flight;
+//  5. fail what is left in the scheduler (the attempts of a job whose clean-up outlived ctx);
+//  6. leave the gossip cluster, then end the event loop;
+//  7. wait for the job runs and the server's goroutines, then push the last profiles.
+//
+// Idempotent and safe for concurrent use: every call returns when the first has finished,
+// with its error.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
 	s.closed = true
+	var cancels []context.CancelFunc
+	for _, run := range s.jobs {
+		if !run.State.Terminal() && run.cancel != nil {
+			cancels = append(cancels, run.cancel)
+		}
+	}
 	s.mu.Unlock()
-	err := s.http.Shutdown(ctx)
-	s.cancel()
+	close(s.stopping)
+	s.sched.StopPolls()
+	for _, cancel := range cancels {
+		cancel()
+	}
+	runsDone := make(chan struct{})
+	go func() { // owned here: waited for below, whatever ctx says
+		s.runs.Wait()
+		close(runsDone)
+	}()
+	var err error
+	select {
+	case <-runsDone:
+	case <-ctx.Done():
+		err = fmt.Errorf("jobs still cleaning up: %w", ctx.Err())
+	}
+	if herr := s.http.Shutdown(ctx); herr != nil {
+		s.http.Close()
+		err = cmp.Or(err, herr)
+	}
 	s.sched.Shutdown()
 	s.members.Shutdown()
+	close(s.left)
 	s.wg.Wait()
-	if perr := s.prof.Stop(ctx); err == nil {
-		err = perr
+	<-runsDone
+	if perr := s.prof.Stop(ctx); perr != nil {
+		err = cmp.Or(err, perr)
 	}
 	return err
 }
 
-// watchMembers feeds gossip events to the scheduler. It owns the membership event channel.
+// watchMembers feeds gossip events to the scheduler until the server has left the cluster.
+// It owns the membership event channel.
 func (s *Server) watchMembers() {
 	defer s.wg.Done()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-s.left:
 			return
 		case e := <-s.members.Events():
 			m := e.Member
@@ -342,14 +387,16 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 		return "", clean.err(err)
 	}
 	log := clean.logger(s.log)
-	ctx, cancel := context.WithCancel(s.ctx)
+	// The job's context is its own, not a request's: it ends when the job is cancelled
+	// (Cancel, or Shutdown through run.cancel).
+	ctx, cancel := context.WithCancel(context.Background())
 	run := &JobStatus{ID: id, Name: spec.Name, State: Queued, Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
 	run.outputs = []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		cancel()
-		return "", errors.New("coordinator shutting down")
+		return "", ErrShuttingDown
 	}
 	if other := s.outputInUse(run.outputs); other != "" {
 		s.mu.Unlock()
@@ -358,12 +405,12 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	}
 	s.jobs[id] = run
 	s.order = append(s.order, id)
-	s.wg.Add(1)
+	s.runs.Add(1)
 	s.mu.Unlock()
 	log.Info("job submitted", "job", id, "file", spec.File)
 	obs.JobStarted()
 	go func() {
-		defer s.wg.Done()
+		defer s.runs.Done()
 		defer cancel()
 		obs.ForJob(ctx, id) // the job's planning, commit and publishing profile under its id
 		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish, SourceTuning: s.cfg.SourceTuning, Roots: s.roots})
@@ -540,6 +587,10 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusConflict, "%v", err)
 		return
 	}
+	if errors.Is(err, ErrShuttingDown) {
+		httpError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -561,10 +612,23 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PollWait)
 	defer cancel()
 	as := s.sched.Poll(ctx, req.Worker, req.Free)
+	if as == nil && s.isClosed() {
+		// An error, not an empty answer, so that the worker backs off instead of polling
+		// again at once until the listener closes.
+		httpError(w, http.StatusServiceUnavailable, "%v", ErrShuttingDown)
+		return
+	}
 	if as == nil {
 		as = []task.Assignment{}
 	}
 	writeJSON(w, http.StatusOK, as)
+}
+
+// isClosed reports whether Shutdown has begun.
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // pollAnswerTime is what a long poll has to write its answer once its wait is over.

@@ -8,12 +8,14 @@
 // A map task feeds every normalized record to a Writer, which encodes it at once into the
 // buffer of its reducer, Partition(r.Key(), R), and keeps only a small sort entry per row.
 // WriteFile sorts each partition into the shuffle order (see Compare) and writes ONE file
-// per map task: one segment per reducer, each a run of s2-compressed blocks, followed by an
-// index footer (offset, length, record count, uncompressed bytes and CRC-32C per segment).
+// per map task, under a temporary name renamed into place when complete: one segment per
+// reducer, each a run of s2-compressed blocks, followed by an index footer (offset, length,
+// record count, uncompressed bytes and CRC-32C per segment).
 //
 // Reducer r fetches segment r of every map output through a Fetcher (LocalFetcher for files
-// on this machine, HTTPFetcher for files served by Handler on other workers), decodes each
-// with a SegmentReader and merges them with a Merger. OpenInput does all three, and with
+// on this machine, HTTPFetcher for files served by Handler on other workers; NearFetcher
+// picks one by the worker a Location names), decodes each with a SegmentReader and merges
+// them with a Merger. OpenInput does all three, and with
 // more map outputs than it may hold open at once it first copies the segments, one fetch at
 // a time, into a single spill file, so a reducer's file descriptors stay bounded. The merged
 // stream is in global shuffle order, so the reducer sees each (city, year, month) group
@@ -28,17 +30,33 @@
 //     The shuffle order and record.Request.Newer agree on records that went through the
 //     encoding, which is what reducers see.
 //   - Partition and the encoding are part of the wire protocol between workers: changing
-//     either needs a new format version (the file header and footer carry it).
-//   - Every error from reading or fetching is classified by a sentinel: ErrCorrupt or ErrFetch
-//     mean the map output is lost (re-run the map task elsewhere; OpenInput's *SegmentError
-//     names it); ErrUnauthorized, ErrUntrusted, ErrProtocol, ErrVersion, ErrBadName and
-//     ErrReducers are configuration or planning bugs (fail the job); a context error means
-//     the caller cancelled. Writer.Add fails with ErrTooLarge for a row over 16 MiB or a
-//     partition over 4 GiB.
+//     either needs a new format version (the file header and footer carry it, which catches
+//     a file left by another release) and a new ProtocolVersion (version.Protocol). A reducer
+//     decodes a peer's segment without seeing that file's header: only the protocol, which
+//     gossip and every fetch carry, keeps workers of two encodings apart.
+//   - Writer.Add fails with ErrTooLarge for a row over 16 MiB or a partition over 4 GiB.
 //   - A Writer, a SegmentReader, a Merger and an Input are not safe for concurrent use; a
-//     Handler, a LocalFetcher and an HTTPFetcher are.
+//     Handler and the fetchers are.
+//
+// # Failure classes
+//
+// An error of reading or fetching a map output says what the reducer's caller must do by
+// its sentinel (errors.Is):
+//
+//   - ErrCorrupt, ErrFetch and ErrVersion: the map output is lost. It cannot be reached, is
+//     missing or damaged, or was written by another release of the worker that holds it.
+//     Re-run its map task; OpenInput's *SegmentError names it.
+//   - ErrUnauthorized, ErrUntrusted and ErrProtocol: the cluster is misconfigured (its
+//     token, TLS trust, one release on every worker). ErrBadName and ErrReducers: the plan
+//     names a segment that cannot exist. Re-running cannot help: fail the job. (Over HTTP a
+//     peer answers 404 for a reducer its file has no segment for, as for a missing file,
+//     so the client sees ErrFetch.)
+//   - A context error: the caller cancelled.
+//   - None of these: the reducer's own fault, such as its process out of file descriptors
+//     or its spill file's disk full. The map output is fine; the reduce attempt failed.
 //
 // Map outputs are written without fsync on purpose: they live only as long as their worker.
 // If the machine crashes the worker is declared dead and its map outputs are recomputed;
-// a torn file left on a restarted worker fails its checksums and is treated as lost.
+// a torn file left on a restarted worker fails its checks (ErrCorrupt) and is treated as
+// lost.
 package shuffle

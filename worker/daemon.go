@@ -85,6 +85,9 @@ type Config struct {
 	Profiling obs.ProfilingConfig
 
 	shuffleToken string // tests only (export_test.go): the token of the shuffle alone
+	// wrapFetcher, if set, wraps the fetcher of the reduce tasks' input: tests only
+	// (export_test.go), to inject faults at the boundary of worker and shuffle.
+	wrapFetcher func(shuffle.Fetcher) shuffle.Fetcher
 }
 
 // DefaultServeStall is Config.ServeStall when it is 0.
@@ -141,9 +144,13 @@ type Daemon struct {
 	prof    *obs.Profiler    // nil unless profiling
 	roots   *allowpath.Roots // where tasks may read and write
 
-	ctx    context.Context // cancelled by Shutdown: stops the loops and running attempts
+	// cancel ends the context that Start gives the loops, and they to the attempts: Shutdown
+	// calls it to stop pulling and to cancel the running attempts.
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the loops and the attempts
+	wg     sync.WaitGroup // the HTTP server, the loops and the attempts
+
+	shutdownOnce sync.Once
+	shutdownErr  error // Shutdown's result, for every call
 
 	lastRefusal string    // the last protocol refusal logged; the poll loop's own
 	warned      time.Time // when a misconfiguration was last logged; the poll loop's own
@@ -179,7 +186,6 @@ func Start(cfg Config) (*Daemon, error) {
 		running: map[string]context.CancelFunc{},
 		specs:   map[string]*jobs.Spec{},
 	}
-	d.ctx, d.cancel = context.WithCancel(context.Background())
 	shuffleToken := cmp.Or(cfg.shuffleToken, cfg.Token)
 	handler, err := shuffle.NewHandler(cfg.DataDir, shuffleToken)
 	if err != nil {
@@ -214,10 +220,12 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	addr := httpserve.URL(net.JoinHostPort(host, port), cfg.TLS)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
-	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: shuffle.Observe(shuffle.NearFetcher{
-		// This worker's own map outputs are read from its disk, the others over HTTP.
-		Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken},
-	}, obs.ShuffleFetches{})}
+	// This worker's own map outputs are read from its disk, the others over HTTP.
+	var fetcher shuffle.Fetcher = shuffle.NearFetcher{Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken}}
+	if cfg.wrapFetcher != nil {
+		fetcher = cfg.wrapFetcher(fetcher)
+	}
+	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: shuffle.Observe(fetcher, obs.ShuffleFetches{})}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: version.Version(), Protocol: version.Protocol}, 5*time.Second); err != nil {
 		d.members.Shutdown()
 		ln.Close()
@@ -230,6 +238,8 @@ func Start(cfg Config) (*Daemon, error) {
 		ln.Close()
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
 	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
@@ -237,8 +247,8 @@ func Start(cfg Config) (*Daemon, error) {
 			d.log.Error("shuffle server", "err", err)
 		}
 	}()
-	go d.pollLoop()
-	go d.heartbeatLoop()
+	go d.pollLoop(ctx)
+	go d.heartbeatLoop(ctx)
 	d.log.Info("worker up", "name", d.members.Name(), "gossip", d.members.Addr(), "shuffle", addr, "slots", cfg.Slots, "version", version.Version(), "protocol", version.Protocol)
 	return d, nil
 }
@@ -246,14 +256,24 @@ func Start(cfg Config) (*Daemon, error) {
 // Name is the worker's node name.
 func (d *Daemon) Name() string { return d.members.Name() }
 
-// Shutdown stops the worker. Order: stop pulling and cancel running attempts (their
-// results are lost, and the coordinator reschedules them when it sees this worker leave),
-// wait for them, leave the gossip cluster, stop serving map outputs, then push the last
-// profiles. Idempotent.
+// Shutdown stops the worker, in this order:
+//
+//  1. stop pulling and cancel the running attempts: their results are lost, and each
+//     removes what it wrote into the job's outputs;
+//  2. leave the gossip cluster, so that the coordinator reschedules those attempts at once
+//     rather than after their leases;
+//  3. stop serving map outputs, letting the segments in flight finish until ctx ends (a
+//     reducer that gets its segment need not have the map task re-run);
+//  4. wait for the loops and the attempts, then push the last profiles.
+//
+// Idempotent and safe for concurrent use: every call returns when the first has finished,
+// with its error.
 func (d *Daemon) Shutdown(ctx context.Context) error {
-	if d.ctx.Err() != nil {
-		return nil
-	}
+	d.shutdownOnce.Do(func() { d.shutdownErr = d.shutdown(ctx) })
+	return d.shutdownErr
+}
+
+func (d *Daemon) shutdown(ctx context.Context) error {
 	d.cancel()
 	err := d.members.Shutdown()
 	if herr := d.http.Shutdown(ctx); err == nil {
@@ -318,26 +338,30 @@ func misconfigured(err error) (string, bool) {
 	return "", false
 }
 
-// sleep waits for d or the daemon's end, with ±50% jitter so that workers do not retry in step.
-func (d *Daemon) sleep(dur time.Duration) bool {
+// sleep waits for dur, with ±50% jitter so that workers do not retry in step, or until ctx
+// ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, dur time.Duration) bool {
 	dur = dur/2 + rand.N(dur)
+	t := time.NewTimer(dur)
+	defer t.Stop()
 	select {
-	case <-time.After(dur):
+	case <-t.C:
 		return true
-	case <-d.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }
 
-// pollLoop pulls attempts whenever a slot is free. It owns the acquisition of slots.
-func (d *Daemon) pollLoop() {
+// pollLoop pulls attempts whenever a slot is free, until ctx (the daemon's) ends. It owns
+// the acquisition of slots.
+func (d *Daemon) pollLoop(ctx context.Context) {
 	defer d.wg.Done()
 	backoff := 100 * time.Millisecond
-	for d.ctx.Err() == nil {
+	for ctx.Err() == nil {
 		// Wait for a free slot, holding it while polling so the poll asks for what we can run.
 		select {
 		case d.slots <- struct{}{}:
-		case <-d.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 		free := 1
@@ -346,17 +370,17 @@ func (d *Daemon) pollLoop() {
 			free++
 		}
 		var as []task.Assignment
-		err := d.call(d.ctx, task.PathPoll, task.PollRequest{Worker: d.members.Name(), Free: free}, &as)
+		err := d.call(ctx, task.PathPoll, task.PollRequest{Worker: d.members.Name(), Free: free}, &as)
 		// Give back the slots the coordinator did not fill.
 		for range free - len(as) {
 			<-d.slots
 		}
 		if err != nil {
-			if d.ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return
 			}
 			d.pollFailed(err)
-			if !d.sleep(backoff) {
+			if !sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, 5*time.Second)
@@ -365,16 +389,18 @@ func (d *Daemon) pollLoop() {
 		backoff = 100 * time.Millisecond
 		for _, a := range as {
 			d.wg.Add(1)
-			go d.execute(a)
+			go d.execute(ctx, a)
 		}
 	}
 }
 
 // execute runs one attempt in a slot the poll loop acquired, and reports its outcome.
-func (d *Daemon) execute(a task.Assignment) {
+// daemon is the daemon's context: the attempt runs under a child of it, which the
+// coordinator may cancel, while its report and clean-up need only the daemon to live.
+func (d *Daemon) execute(daemon context.Context, a task.Assignment) {
 	defer d.wg.Done()
 	defer func() { <-d.slots }()
-	ctx, cancel := context.WithCancel(d.ctx)
+	ctx, cancel := context.WithCancel(daemon)
 	defer cancel()
 	d.mu.Lock()
 	d.running[a.ID] = cancel
@@ -423,11 +449,11 @@ func (d *Daemon) execute(a task.Assignment) {
 	case req.Reduce != nil:
 		obs.CountReduce(obs.ReduceCounts{RecordsIn: req.Reduce.RecordsIn, RecordsOut: req.Reduce.RecordsOut, Duplicates: req.Reduce.Duplicates})
 	}
-	if refused := d.report(req); (refused || err != nil) && spec != nil {
+	if refused := d.report(daemon, req); (refused || err != nil) && spec != nil {
 		// Nobody reads what a failed or refused attempt wrote into the job's outputs, and the
 		// coordinator may already have cleaned up the job (cancelled, or done without this
 		// late attempt): left here, it would stay in the lake's _temporary forever.
-		discardAttempt(d.ctx, env.Store, spec, a)
+		discardAttempt(daemon, env.Store, spec, a)
 	}
 }
 
@@ -471,11 +497,11 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 // report delivers an attempt's outcome, retrying while the coordinator is unreachable: a
 // result that never arrives costs a re-run after the lease, so it is worth a few tries. It
 // returns true when the coordinator refused the outcome (the attempt was no longer this
-// worker's), and only then.
-func (d *Daemon) report(req task.CompleteRequest) (refused bool) {
+// worker's), and only then. It gives up when ctx ends.
+func (d *Daemon) report(ctx context.Context, req task.CompleteRequest) (refused bool) {
 	backoff := 100 * time.Millisecond
 	for try := 0; try < 8; try++ {
-		err := d.call(d.ctx, task.PathComplete, req, nil)
+		err := d.call(ctx, task.PathComplete, req, nil)
 		var se *statusError
 		switch {
 		case err == nil:
@@ -483,11 +509,11 @@ func (d *Daemon) report(req task.CompleteRequest) (refused bool) {
 		case errors.As(err, &se) && se.code == http.StatusConflict:
 			d.log.Info("result not accepted (attempt lost or cancelled meanwhile)", "attempt", req.ID)
 			return true
-		case d.ctx.Err() != nil:
+		case ctx.Err() != nil:
 			return false
 		}
 		d.log.Warn("reporting result", "attempt", req.ID, "err", err)
-		if !d.sleep(backoff) {
+		if !sleep(ctx, backoff) {
 			return false
 		}
 		backoff *= 2
@@ -522,14 +548,14 @@ func (d *Daemon) spec(a task.Assignment) (*jobs.Spec, error) {
 }
 
 // heartbeatLoop renews the leases of running attempts, cancels those the coordinator
-// withdrew, and deletes the map outputs of jobs that ended.
-func (d *Daemon) heartbeatLoop() {
+// withdrew, and deletes the map outputs of jobs that ended, until ctx (the daemon's) ends.
+func (d *Daemon) heartbeatLoop(ctx context.Context) {
 	defer d.wg.Done()
 	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
 	for {
 		select {
-		case <-d.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -539,9 +565,9 @@ func (d *Daemon) heartbeatLoop() {
 			ids = append(ids, id)
 		}
 		d.mu.Unlock()
-		ctx, cancel := context.WithTimeout(d.ctx, 4*d.cfg.Heartbeat)
+		hctx, cancel := context.WithTimeout(ctx, 4*d.cfg.Heartbeat)
 		var resp task.HeartbeatResponse
-		err := d.call(ctx, task.PathHeartbeat, task.HeartbeatRequest{Worker: d.members.Name(), Running: ids}, &resp)
+		err := d.call(hctx, task.PathHeartbeat, task.HeartbeatRequest{Worker: d.members.Name(), Running: ids}, &resp)
 		cancel()
 		if err != nil {
 			d.log.Debug("heartbeat", "err", err)

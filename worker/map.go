@@ -65,7 +65,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	if err != nil {
 		return res, task.Fatal(fmt.Errorf("%s: rejects: %w", t, err))
 	}
-	rej := &rejectWriter{ctx: ctx, store: env.Store, path: rejPath, file: t.File, byReason: map[string]int64{}}
+	rej := &rejectWriter{store: env.Store, path: rejPath, file: t.File, byReason: map[string]int64{}}
 	defer rej.abort()
 	out, err := shuffle.NewWriter(t.Reducers)
 	if err != nil {
@@ -87,7 +87,7 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 			return nil
 		}
 		res.Rejected++
-		return rej.write(offset, raw, err)
+		return rej.write(ctx, offset, raw, err)
 	}
 
 	switch t.Format {
@@ -298,7 +298,6 @@ func reasonOf(err error) Reject {
 
 // rejectWriter appends rejects to a JSON-lines object it creates on the first reject.
 type rejectWriter struct {
-	ctx        context.Context
 	store      objstore.Store
 	path, file string
 	f          objstore.Writer
@@ -311,12 +310,12 @@ type rejectWriter struct {
 // write appends the reject of the record at offset: raw is what the reader kept of it,
 // already cut to the reader's record limit when cause is a too-large *csvsplit.ParseError,
 // which then carries the record's full length.
-func (w *rejectWriter) write(offset int64, raw []byte, cause error) error {
+func (w *rejectWriter) write(ctx context.Context, offset int64, raw []byte, cause error) error {
 	r := reasonOf(cause)
 	w.byReason[r.Reason]++
 	w.n++
 	if w.f == nil {
-		f, err := w.store.Create(w.ctx, w.path)
+		f, err := w.store.Create(ctx, w.path)
 		if err != nil {
 			return err
 		}

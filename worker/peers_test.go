@@ -68,27 +68,36 @@ job "tiny" {
 // that tune returns for it, and waits until the coordinator has seen them all.
 func testCluster(t *testing.T, coordLog *slog.Logger, tune ...func(*worker.Config)) *coordinator.Server {
 	t.Helper()
+	srv, _ := startTestCluster(t, coordLog, tune...)
+	return srv
+}
+
+// startTestCluster is testCluster that also returns the workers, in the order of tune.
+func startTestCluster(t *testing.T, coordLog *slog.Logger, tune ...func(*worker.Config)) (*coordinator.Server, []*worker.Daemon) {
+	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
 	dir := t.TempDir()
 	sc := coordinator.LocalServerConfig()
-	sc.DataDir, sc.Key, sc.Token, sc.Log, sc.Name = filepath.Join(dir, "coordinator"), key, "cluster-token", coordLog, "coordinator"
+	sc.DataDir, sc.Key, sc.Token, sc.Log, sc.Name = filepath.Join(dir, "coordinator"), key, clusterToken, coordLog, "coordinator"
 	srv, err := coordinator.NewServer(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	var workers []*worker.Daemon
 	for i, f := range tune {
 		wc := worker.LocalConfig()
 		wc.Name = fmt.Sprintf("worker-%d", i+1)
 		wc.Join, wc.DataDir = []string{srv.GossipAddr()}, filepath.Join(dir, wc.Name)
-		wc.Slots, wc.Key, wc.Token, wc.Log = 1, key, "cluster-token", slog.New(slog.DiscardHandler)
+		wc.Slots, wc.Key, wc.Token, wc.Log = 1, key, clusterToken, slog.New(slog.DiscardHandler)
 		f(&wc)
 		w, err := worker.Start(wc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { w.Shutdown(context.Background()) })
+		workers = append(workers, w)
 	}
 	// A worker joins before it advertises its shuffle address: wait for that too.
 	advertised := func() int {
@@ -105,7 +114,7 @@ func testCluster(t *testing.T, coordLog *slog.Logger, tune ...func(*worker.Confi
 			t.Fatalf("%d of %d workers registered within 30s", len(srv.Scheduler().Workers()), len(tune))
 		}
 	}
-	return srv
+	return srv, workers
 }
 
 // waitJob waits for job id to end and returns its final state.

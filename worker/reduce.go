@@ -114,7 +114,7 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage,
 		if gw == nil {
 			return nil
 		}
-		g, err := gw.close()
+		g, err := gw.close(ctx)
 		gw = nil
 		if err != nil {
 			return fmt.Errorf("%s: group %s: %w", t, key, err)
@@ -208,13 +208,16 @@ func mergeLake(ctx context.Context, store objstore.Store, root string, k record.
 	return group, nil
 }
 
-// reduceInputErr classifies an error of reading the reduce input. A worker that refuses
-// this one's token, speaks another shuffle protocol or shows a certificate this one does not
-// trust fails the job at once (task.Fatal): the cluster is misconfigured, and re-running map
-// tasks would only hide that behind four rounds of retries. A fault of one map output
-// (unreachable, truncated, corrupt) becomes a task.LostError naming it, so that the
-// coordinator re-runs that map task; anything else (cancellation, a full local disk, running
-// out of file descriptors) is this attempt's own failure.
+// reduceInputErr classifies an error of reading the reduce input (the classes of package
+// shuffle's doc). A worker that refuses this one's token, speaks another shuffle protocol or
+// shows a certificate this one does not trust fails the job at once (task.Fatal): the
+// cluster is misconfigured, and re-running map tasks would only hide that behind four rounds
+// of retries. So does a plan that names a map output or a segment that cannot exist
+// (shuffle.ErrBadName, ErrReducers): a re-run would name it again. A fault of one map output
+// (unreachable, missing, truncated, corrupt, or of another format version: left by another
+// release of its worker) becomes a task.LostError naming it, so that the coordinator re-runs
+// that map task; anything else (cancellation, a full local disk, running out of file
+// descriptors) is this attempt's own failure.
 func reduceInputErr(ctx context.Context, t task.Reduce, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -223,6 +226,9 @@ func reduceInputErr(ctx context.Context, t task.Reduce, err error) error {
 	if errors.As(err, &se) {
 		if why := peerMisconfigured(se.Loc.Worker, err); why != "" {
 			return task.Fatal(fmt.Errorf("%s: map output %d: %s: %w", t, se.Loc.Map, why, err))
+		}
+		if errors.Is(err, shuffle.ErrBadName) || errors.Is(err, shuffle.ErrReducers) {
+			return task.Fatal(fmt.Errorf("%s: map output %d: the job's plan names a segment that cannot exist (a coordinator bug: re-running cannot help): %w", t, se.Loc.Map, err))
 		}
 		if !isLocalResourceErr(err) {
 			return fmt.Errorf("%s: %w", t, &task.LostError{Map: se.Loc.Map, Err: err})
@@ -257,7 +263,6 @@ func isLocalResourceErr(err error) bool {
 // the summaries. A group of up to RowGroupRows requests is thus one row group sorted by
 // creation time; a larger one is several, each sorted.
 type groupWriter struct {
-	ctx   context.Context
 	sums  *lake.Stage // the attempt's stage of the summaries root
 	g     task.Group
 	sw    *lake.StageWriter
@@ -274,7 +279,7 @@ func newGroupWriter(ctx context.Context, stage, sums *lake.Stage, k record.Key, 
 		return nil, err
 	}
 	return &groupWriter{
-		ctx: ctx, sums: sums, sw: sw,
+		sums: sums, sw: sw,
 		g:   task.Group{City: k.City, Year: k.Year, Month: k.Month},
 		pw:  lake.NewParquetWriter[lake.Row](sw),
 		sum: summary.NewBuilder(k, loc),
@@ -336,7 +341,7 @@ func (w *groupWriter) writeChunk() error {
 
 // close writes the rest, stages the group's Parquet file and its summary tables (into the
 // summaries root's stage), and describes them.
-func (w *groupWriter) close() (task.Group, error) {
+func (w *groupWriter) close(ctx context.Context) (task.Group, error) {
 	if err := w.writeChunk(); err != nil {
 		w.abort()
 		return w.g, err
@@ -356,7 +361,7 @@ func (w *groupWriter) close() (task.Group, error) {
 		return out
 	}
 	w.g.Files = files(f)
-	sf, err := lake.StageSummaries(w.ctx, w.sums, record.Key{City: w.g.City, Year: w.g.Year, Month: w.g.Month}, w.sum.Tables())
+	sf, err := lake.StageSummaries(ctx, w.sums, record.Key{City: w.g.City, Year: w.g.Year, Month: w.g.Month}, w.sum.Tables())
 	if err != nil {
 		return w.g, err
 	}

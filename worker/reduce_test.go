@@ -45,6 +45,14 @@ func TestReduceInputErr(t *testing.T) {
 			fatal: "worker 10.0.0.7:7070 speaks another shuffle protocol"},
 		{name: "untrusted certificate", err: seg(fmt.Errorf("%w: x509: unknown authority", shuffle.ErrUntrusted)),
 			fatal: "does not trust the TLS certificate of worker 10.0.0.7:7070: check --tls-ca"},
+		// Before, these planning bugs were lost map outputs too: re-run, and named again.
+		{name: "unsafe job id", err: seg(fmt.Errorf(`%w: job id "../x"`, shuffle.ErrBadName)),
+			fatal: "the job's plan names a segment that cannot exist"},
+		{name: "reducer outside the map output", err: seg(fmt.Errorf("%w: reducer 7 of 2", shuffle.ErrReducers)),
+			fatal: "the job's plan names a segment that cannot exist"},
+		// A map output of another format version was left by another release of its worker:
+		// the map task's re-run writes it anew.
+		{name: "another format version", err: seg(fmt.Errorf("%w: header: version 2, want 1", shuffle.ErrVersion)), lost: true},
 	} {
 		err := reduceInputErr(context.Background(), rt, c.err)
 		var lost *task.LostError
@@ -155,7 +163,7 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g, err := gw.close()
+	g, err := gw.close(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
