@@ -167,10 +167,21 @@ func (b *batch) encode(t *summary.Tables) {
 	}
 }
 
-// copyChunk is how many bytes of rows one CopyData call hands to lib/pq: large enough that
-// the per-call cost vanishes, small enough that the server works on one chunk while the
-// next is sent.
-const copyChunk = 1 << 20
+// copyChunk bounds the bytes of rows one CopyData call hands to lib/pq. lib/pq appends them
+// to its 64 KiB send buffer and sends it once it holds more than 63 KiB: chunks that fill it
+// to just under 64 KiB are sent at once, one write each, and never make it grow (a larger
+// chunk would allocate and fault in a new buffer for every COPY).
+const copyChunk = 64<<10 - 5 - 1 // the message header and the newline CopyData adds
+
+// chunkLen returns the length of the first chunk of data, which holds whole rows: as many
+// as fit in copyChunk bytes with their newlines, or the first row alone when it is longer.
+// data is rows, each ending in a newline.
+func chunkLen(data []byte) int {
+	if n := bytes.LastIndexByte(data[:min(len(data), copyChunk+1)], '\n') + 1; n > 0 {
+		return n
+	}
+	return bytes.IndexByte(data, '\n') + 1
+}
 
 // copyData is the method of lib/pq's COPY statement that sends raw COPY data. It appends a
 // newline to what it is given.
@@ -215,13 +226,10 @@ func (c *copyBuf) send(ctx context.Context, conn *sql.Conn) error {
 			return errNoCopyData
 		}
 		for data := c.data; len(data) > 0; {
-			n := len(data)
-			if n > copyChunk {
-				// Cut after a newline, which CopyData adds back.
-				n = copyChunk + bytes.IndexByte(data[copyChunk:], '\n') + 1
-			}
-			// The chunk without its final newline. lib/pq copies the string into its
-			// send buffer before CopyData returns, so it may alias c.data.
+			n := chunkLen(data)
+			// The chunk without its final newline, which CopyData adds back. lib/pq
+			// copies the string into its send buffer before CopyData returns, so it may
+			// alias c.data.
 			if _, err := cd.CopyData(ctx, unsafe.String(&data[0], n-1)); err != nil {
 				return err
 			}
