@@ -105,7 +105,8 @@ type JobRun struct {
 
 // LoadFunc returns the summary rows of group k, every row carrying k's city, year and month.
 // Publish calls it once per group per attempt, inside its transaction, so it must return the
-// same rows each time.
+// same rows each time. The calls come from a goroutine of Publish's, one at a time and in
+// group order, a few groups ahead of the COPY; none outlives its attempt.
 type LoadFunc func(k record.Key) (summary.Tables, error)
 
 // Sink publishes summaries to one database. It is safe for concurrent use; it does not own
