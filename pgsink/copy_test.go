@@ -2,10 +2,14 @@ package pgsink
 
 import (
 	"bytes"
+	"errors"
 	"math"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
 
@@ -92,4 +96,64 @@ func TestChunkLen(t *testing.T) {
 		}
 		data = data[n:]
 	}
+}
+
+// TestPrefetch checks the read-ahead of Publish: every group once and in order, nothing after
+// the first error, no more rows ahead than allowed, and no call of load after stop.
+func TestPrefetch(t *testing.T) {
+	groups := make([]record.Key, 10)
+	for i := range groups {
+		groups[i] = record.Key{City: "c", Year: 2024, Month: 1 + i}
+	}
+	fourRows := summary.Tables{Heat: make([]summary.Heat, 4)}
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name      string
+		failAt    int // -1: never
+		aheadRows int
+		want      int // groups delivered
+	}{
+		{"all groups", -1, 1000, 10},
+		{"one group at a time", -1, 1, 10},
+		{"stops at the first error", 3, 1000, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls []record.Key // written by the prefetch goroutine, read after stop
+			load := func(k record.Key) (summary.Tables, error) {
+				calls = append(calls, k)
+				if len(calls)-1 == tc.failAt {
+					return summary.Tables{}, boom
+				}
+				return fourRows, nil
+			}
+			next, done, stop := prefetch(groups, load, tc.aheadRows)
+			for i := range tc.want {
+				g := <-next
+				if g.k != groups[i] || g.rows != 4 && g.err == nil {
+					t.Fatalf("delivery %d: group %v with %d rows, want %v with 4", i, g.k, g.rows, groups[i])
+				}
+				if (g.err != nil) != (i == tc.failAt) {
+					t.Fatalf("delivery %d: error %v", i, g.err)
+				}
+				done(g.rows)
+			}
+			stop()
+			stop()
+			if !slices.Equal(calls, groups[:tc.want]) {
+				t.Errorf("load called for %v, want %v", calls, groups[:tc.want])
+			}
+		})
+	}
+	t.Run("bounded read-ahead", func(t *testing.T) {
+		var calls atomic.Int32
+		load := func(record.Key) (summary.Tables, error) { calls.Add(1); return fourRows, nil }
+		// Ten rows ahead: two groups of four, and a third read that waits for room.
+		next, _, stop := prefetch(groups, load, 10)
+		<-next
+		<-next
+		stop()
+		if n := calls.Load(); n < 2 || n > 3 {
+			t.Errorf("%d groups read with none done, want 2 or 3", n)
+		}
+	})
 }

@@ -204,7 +204,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		}
 	}()
 	// Reading the lake's summaries overlaps with the server's work from here on.
-	next, stop := prefetch(groups, load)
+	next, done, stop := prefetch(groups, load, s.cfg.BatchRows)
 	defer stop()
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", publishLockKey); err != nil {
 		return fmt.Errorf("lock: %w", err)
@@ -228,6 +228,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		}
 		queued := b.rows()
 		b.encode(t)
+		done(g.rows)
 		pr.Groups, pr.Rows = pr.Groups+1, pr.Rows+int64(b.rows()-queued)
 		if b.rows() >= s.cfg.BatchRows {
 			if err := b.send(ctx, conn); err != nil {
@@ -250,30 +251,55 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 	return nil
 }
 
-// prefetchGroups is how many groups' summaries prefetch reads ahead of the COPY: enough to
-// keep reading while the server is busy, few enough that memory stays a few groups'.
-const prefetchGroups = 8
+// prefetchGroups bounds how many groups prefetch holds ahead of the COPY, however small.
+const prefetchGroups = 1024
 
 // loaded is one group's summaries, or why they could not be read.
 type loaded struct {
-	k   record.Key
-	t   summary.Tables
-	err error
+	k    record.Key
+	t    summary.Tables
+	rows int // as load returned them: what done gives back
+	err  error
 }
 
 // prefetch calls load for each group, in order and one call at a time, on a goroutine of
-// its own, and delivers the results on next, one per group up to the first error. stop ends
-// the goroutine and waits for it (a load under way finishes first), so no call of load
+// its own, and delivers the results on next, one per group up to the first error. It reads
+// ahead until the groups delivered and not yet done (see done) hold aheadRows rows: with
+// aheadRows a batch, the next batch is read while the server loads this one. stop ends the
+// goroutine and waits for it (a load under way finishes first), so no call of load
 // outlives the attempt that made it; it is idempotent.
-func prefetch(groups []record.Key, load LoadFunc) (next <-chan loaded, stop func()) {
-	out := make(chan loaded, prefetchGroups)
-	quit, done := make(chan struct{}), make(chan struct{})
+func prefetch(groups []record.Key, load LoadFunc, aheadRows int) (next <-chan loaded, done func(rows int), stop func()) {
+	out := make(chan loaded, min(len(groups), prefetchGroups))
+	quit, exited := make(chan struct{}), make(chan struct{})
+	var (
+		mu      sync.Mutex // guards ahead and stopped
+		ahead   int        // rows delivered and not yet done
+		stopped bool
+		room    = sync.NewCond(&mu) // signalled when ahead falls or stopped is set
+	)
 	go func() {
-		defer close(done)
+		defer close(exited)
 		for _, k := range groups {
-			t, err := load(k)
 			select {
-			case out <- loaded{k: k, t: t, err: err}:
+			case <-quit:
+				return
+			default:
+			}
+			t, err := load(k)
+			n := len(t.Monthly) + len(t.AgencyDaily) + len(t.Heat) + len(t.Geo)
+			mu.Lock()
+			// A group larger than the whole allowance goes alone.
+			for ahead > 0 && ahead+n > aheadRows && !stopped {
+				room.Wait()
+			}
+			ahead += n
+			quitting := stopped
+			mu.Unlock()
+			if quitting {
+				return
+			}
+			select {
+			case out <- loaded{k: k, t: t, rows: n, err: err}:
 			case <-quit:
 				return
 			}
@@ -283,10 +309,23 @@ func prefetch(groups []record.Key, load LoadFunc) (next <-chan loaded, stop func
 		}
 	}()
 	var once sync.Once
-	return out, func() {
-		once.Do(func() { close(quit) })
-		<-done
+	done = func(rows int) {
+		mu.Lock()
+		ahead -= rows
+		mu.Unlock()
+		room.Signal()
 	}
+	stop = func() {
+		once.Do(func() {
+			mu.Lock()
+			stopped = true
+			mu.Unlock()
+			room.Signal()
+			close(quit)
+		})
+		<-exited
+	}
+	return out, done, stop
 }
 
 // upsertRun is the statement that inserts or updates a job_runs row from runArgs. When
