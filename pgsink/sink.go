@@ -38,7 +38,9 @@ type Config struct {
 	// takes. Zero means unbounded.
 	AttemptTimeout time.Duration
 	// BatchRows is how many summary rows Publish buffers before it copies them to the
-	// server: memory stays bounded however many groups a job has, and round trips few.
+	// server, and how many more it reads ahead meanwhile: memory stays bounded however
+	// many groups a job has, round trips are few, and the lake is read while the server
+	// loads.
 	BatchRows int
 	// Log receives a warning per retried failure. Nil means slog.Default().
 	Log *slog.Logger
