@@ -236,7 +236,8 @@ func (c *copyBuf) send(ctx context.Context, conn *sql.Conn) error {
 			data = data[n:]
 		}
 		// Exec with no values ends the COPY and waits for the server's verdict.
-		_, err = stmt.Exec(nil) //nolint:staticcheck // lib/pq's COPY statement has no ExecContext
+		//lint:ignore SA1019 lib/pq's COPY statement has no ExecContext
+		_, err = stmt.Exec(nil)
 		return err
 	})
 	if err != nil {
