@@ -8,7 +8,9 @@
 // job_runs. Because every summary row is derived from one group alone, replacing a group's
 // rows is exact: Publish deletes the rows of the given groups, loads the new ones with COPY
 // and upserts the job run, all in one transaction. Readers see the previous state or the new
-// one, never a mix, and publishing the same groups again leaves the same rows.
+// one, never a mix, and publishing the same groups again leaves the same rows. When the
+// groups hold most of a table's rows, Publish truncates it and puts the other groups' rows
+// back instead of deleting (see clearGroups): readers of that table then wait for the commit.
 //
 // Rules for callers:
 //

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -212,6 +213,106 @@ func TestPostgres(t *testing.T) {
 		}
 		checkRun(t, db, jobA, runPublished)
 		checkRun(t, db, jobB, runPublished)
+	})
+
+	// A publish that replaces most of a table rebuilds it (TRUNCATE, then the other groups'
+	// rows put back) instead of deleting its rows one by one; one that replaces a small
+	// part deletes in place. Either way the tables end up with exactly the new rows of the
+	// published groups and the old rows of the others.
+	t.Run("publish most of a table", func(t *testing.T) {
+		db := freshDB(t, pg, "publish_most")
+		s := newSink(t, db, 0)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		// What each group's rows in the database are: the loader that published them.
+		state := map[record.Key]LoadFunc{}
+		for _, k := range some {
+			state[k] = lakeLoad
+		}
+		stateLoad := func(k record.Key) (summary.Tables, error) { return state[k](k) }
+		for _, step := range []struct {
+			name string
+			keep func(i int) bool // which groups of some keep their rows
+			load LoadFunc
+		}{
+			{"all but one group", func(i int) bool { return i == 0 }, changed(lakeLoad)},
+			{"a third of the groups", func(i int) bool { return i%3 != 0 }, lakeLoad},
+		} {
+			var replace, untouched []record.Key
+			for i, k := range some {
+				if step.keep(i) {
+					untouched = append(untouched, k)
+				} else {
+					replace = append(replace, k)
+				}
+			}
+			kept, replaced := tableCounts(t, untouched, stateLoad), tableCounts(t, replace, stateLoad)
+			nodes := fileNodes(t, db)
+			if err := s.Publish(ctx, jobA, replace, step.load); err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+			for _, k := range replace {
+				state[k] = step.load
+			}
+			if got, want := dump(t, db), expected(t, some, stateLoad); !equalStrings(got, want) {
+				t.Fatalf("%s: %s", step.name, diffRows(got, want))
+			}
+			after := fileNodes(t, db)
+			for table := range nodes {
+				rebuilt, want := after[table] != nodes[table], kept[table] <= replaced[table]
+				if rebuilt != want {
+					t.Errorf("%s: %s with %d rows kept and %d replaced: rebuilt %v, want %v",
+						step.name, table, kept[table], replaced[table], rebuilt, want)
+				}
+			}
+			if step.name == "all but one group" && !slices.ContainsFunc(summaryTables, func(table string) bool {
+				return after[table] != nodes[table] && kept[table] > 0
+			}) {
+				t.Fatalf("%s: no table was rebuilt with rows kept (%v kept, %v replaced): the case tests nothing", step.name, kept, replaced)
+			}
+		}
+	})
+
+	// A publisher allowed to write the tables but not to truncate them (a deployment whose
+	// migrations run as another role) replaces in place, every time.
+	t.Run("publisher without TRUNCATE", func(t *testing.T) {
+		db := freshDB(t, pg, "no_truncate")
+		if err := Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{
+			"CREATE ROLE pgsink_writer LOGIN",
+			"GRANT SELECT, INSERT, DELETE ON request_monthly, agency_daily, request_heat, request_geo TO pgsink_writer",
+			"GRANT SELECT, INSERT, UPDATE ON job_runs TO pgsink_writer",
+		} {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		u, _ := url.Parse(pg.DatabaseURL("no_truncate"))
+		u.User = url.User("pgsink_writer")
+		wdb, err := sql.Open("postgres", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wdb.Close()
+		s := newSink(t, wdb, 0)
+		nodes := fileNodes(t, db)
+		for i := range 2 {
+			if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+				t.Fatalf("Publish #%d: %v", i+1, err)
+			}
+			if got := dump(t, db); !equalStrings(got, someRows) {
+				t.Fatalf("after publish #%d: %s", i+1, diffRows(got, someRows))
+			}
+		}
+		if after := fileNodes(t, db); !maps.Equal(after, nodes) {
+			t.Errorf("tables rebuilt without the TRUNCATE privilege: file nodes %v, then %v", nodes, after)
+		}
 	})
 
 	t.Run("foreign row", func(t *testing.T) {
@@ -500,4 +601,35 @@ func checkRun(t *testing.T, db *sql.DB, job JobRun, want runState) {
 	if publishedAt.Valid != (want == runPublished) {
 		t.Errorf("job_runs %s: published_at %v, want published %v", job.ID, publishedAt, want == runPublished)
 	}
+}
+
+// fileNodes returns each summary table's relfilenode, which TRUNCATE replaces.
+func fileNodes(t *testing.T, db *sql.DB) map[string]int64 {
+	t.Helper()
+	nodes := map[string]int64{}
+	for _, table := range summaryTables {
+		var n int64
+		if err := db.QueryRow("SELECT relfilenode FROM pg_class WHERE oid = $1::regclass", table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		nodes[table] = n
+	}
+	return nodes
+}
+
+// tableCounts counts the rows load returns for groups, per summary table.
+func tableCounts(t *testing.T, groups []record.Key, load LoadFunc) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, k := range groups {
+		tab, err := load(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n[summary.TableMonthly] += len(tab.Monthly)
+		n[summary.TableAgencyDaily] += len(tab.AgencyDaily)
+		n[summary.TableHeat] += len(tab.Heat)
+		n[summary.TableGeo] += len(tab.Geo)
+	}
+	return n
 }

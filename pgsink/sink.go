@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
-
-	"github.com/lib/pq"
 
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
@@ -39,7 +38,9 @@ type Config struct {
 	// takes. Zero means unbounded.
 	AttemptTimeout time.Duration
 	// BatchRows is how many summary rows Publish buffers before it copies them to the
-	// server: memory stays bounded however many groups a job has, and round trips few.
+	// server, and how many more it reads ahead meanwhile: memory stays bounded however
+	// many groups a job has, round trips are few, and the lake is read while the server
+	// loads.
 	BatchRows int
 	// Log receives a warning per retried failure. Nil means slog.Default().
 	Log *slog.Logger
@@ -106,7 +107,8 @@ type JobRun struct {
 
 // LoadFunc returns the summary rows of group k, every row carrying k's city, year and month.
 // Publish calls it once per group per attempt, inside its transaction, so it must return the
-// same rows each time.
+// same rows each time. The calls come from a goroutine of Publish's, one at a time and in
+// group order, a few groups ahead of the COPY; none outlives its attempt.
 type LoadFunc func(k record.Key) (summary.Tables, error)
 
 // Sink publishes summaries to one database. It is safe for concurrent use; it does not own
@@ -203,30 +205,35 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 			tx.Rollback()
 		}
 	}()
+	// Reading the lake's summaries overlaps with the server's work from here on.
+	next, done, stop := prefetch(groups, load, s.cfg.BatchRows)
+	defer stop()
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", publishLockKey); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
-	if err := deleteGroups(ctx, tx, groups); err != nil {
+	if err := clearGroups(ctx, tx, groups); err != nil {
 		return err
 	}
-	var b batch
-	for _, k := range groups {
-		t, err := load(k)
-		if err != nil {
-			return fmt.Errorf("load group %s: %w", k, err)
+	b := newBatch()
+	for range groups {
+		g := <-next
+		k, t := g.k, &g.t
+		if g.err != nil {
+			return fmt.Errorf("load group %s: %w", k, g.err)
 		}
-		if err := checkGroup(k, &t); err != nil {
+		if err := checkGroup(k, t); err != nil {
 			return err
 		}
-		if n := cleanGroup(&t); n > 0 {
+		if n := cleanGroup(t); n > 0 {
 			s.cfg.Log.Warn("publish: summary text that PostgreSQL cannot store (NUL or invalid UTF-8) was replaced by U+FFFD",
 				"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
 		}
 		queued := b.rows()
-		b.add(&t)
+		b.encode(t)
+		done(g.rows)
 		pr.Groups, pr.Rows = pr.Groups+1, pr.Rows+int64(b.rows()-queued)
 		if b.rows() >= s.cfg.BatchRows {
-			if err := b.copy(ctx, tx); err != nil {
+			if err := b.send(ctx, conn); err != nil {
 				return err
 			}
 		}
@@ -234,7 +241,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 			s.cfg.Progress(*pr)
 		}
 	}
-	if err := b.copy(ctx, tx); err != nil {
+	if err := b.send(ctx, conn); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, upsertRun(true), runArgs(job)...); err != nil {
@@ -244,6 +251,83 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// prefetchGroups bounds how many groups prefetch holds ahead of the COPY, however small.
+const prefetchGroups = 1024
+
+// loaded is one group's summaries, or why they could not be read.
+type loaded struct {
+	k    record.Key
+	t    summary.Tables
+	rows int // as load returned them: what done gives back
+	err  error
+}
+
+// prefetch calls load for each group, in order and one call at a time, on a goroutine of
+// its own, and delivers the results on next, one per group up to the first error. It reads
+// ahead until the groups delivered and not yet done (see done) hold aheadRows rows: with
+// aheadRows a batch, the next batch is read while the server loads this one. stop ends the
+// goroutine and waits for it (a load under way finishes first), so no call of load
+// outlives the attempt that made it; it is idempotent.
+func prefetch(groups []record.Key, load LoadFunc, aheadRows int) (next <-chan loaded, done func(rows int), stop func()) {
+	out := make(chan loaded, min(len(groups), prefetchGroups))
+	quit, exited := make(chan struct{}), make(chan struct{})
+	var (
+		mu      sync.Mutex // guards ahead and stopped
+		ahead   int        // rows delivered and not yet done
+		stopped bool
+		room    = sync.NewCond(&mu) // signalled when ahead falls or stopped is set
+	)
+	go func() {
+		defer close(exited)
+		for _, k := range groups {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			t, err := load(k)
+			n := len(t.Monthly) + len(t.AgencyDaily) + len(t.Heat) + len(t.Geo)
+			mu.Lock()
+			// A group larger than the whole allowance goes alone.
+			for ahead > 0 && ahead+n > aheadRows && !stopped {
+				room.Wait()
+			}
+			ahead += n
+			quitting := stopped
+			mu.Unlock()
+			if quitting {
+				return
+			}
+			select {
+			case out <- loaded{k: k, t: t, rows: n, err: err}:
+			case <-quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	done = func(rows int) {
+		mu.Lock()
+		ahead -= rows
+		mu.Unlock()
+		room.Signal()
+	}
+	stop = func() {
+		once.Do(func() {
+			mu.Lock()
+			stopped = true
+			mu.Unlock()
+			room.Signal()
+			close(quit)
+		})
+		<-exited
+	}
+	return out, done, stop
 }
 
 // upsertRun is the statement that inserts or updates a job_runs row from runArgs. When
@@ -271,28 +355,6 @@ func runArgs(j JobRun) []any {
 	}
 	return []any{cleanText(j.ID), cleanText(j.Name), cleanText(j.Status), j.Started, finished,
 		j.RecordsIn, j.RecordsOut, j.RecordsRejected, j.Duplicates, j.Groups, cleanText(j.Error)}
-}
-
-// deleteGroups deletes the rows of groups from every summary table, one statement per table.
-func deleteGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) error {
-	if len(groups) == 0 {
-		return nil
-	}
-	cities := make([]string, len(groups))
-	years := make([]int64, len(groups))
-	months := make([]int64, len(groups))
-	for i, k := range groups {
-		cities[i], years[i], months[i] = cleanText(k.City), int64(k.Year), int64(k.Month)
-	}
-	for _, table := range []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo} {
-		q := `DELETE FROM ` + table + ` t
-			USING unnest($1::text[], $2::int[], $3::int[]) AS g(city, year, month)
-			WHERE t.city = g.city AND t.year = g.year AND t.month = g.month`
-		if _, err := tx.ExecContext(ctx, q, pq.Array(cities), pq.Array(years), pq.Array(months)); err != nil {
-			return fmt.Errorf("delete %d groups from %s: %w", len(groups), table, err)
-		}
-	}
-	return nil
 }
 
 // checkGroup verifies that every row of t belongs to group k: a row of another group would
@@ -330,90 +392,27 @@ func checkGroup(k record.Key, t *summary.Tables) error {
 // dayDate converts a summary day number (days since 1970-01-01) to its date at UTC midnight.
 func dayDate(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
 
-// batch buffers the rows of several groups for one COPY per table.
-type batch struct{ t summary.Tables }
+// batch holds the encoded rows of several groups, one buffer per table, for one COPY per
+// table.
+type batch struct{ monthly, daily, heat, geo copyBuf }
 
-func (b *batch) add(t *summary.Tables) {
-	b.t.Monthly = append(b.t.Monthly, t.Monthly...)
-	b.t.AgencyDaily = append(b.t.AgencyDaily, t.AgencyDaily...)
-	b.t.Heat = append(b.t.Heat, t.Heat...)
-	b.t.Geo = append(b.t.Geo, t.Geo...)
+func newBatch() *batch {
+	return &batch{
+		monthly: copyBuf{table: summary.TableMonthly, cols: monthlyCols},
+		daily:   copyBuf{table: summary.TableAgencyDaily, cols: dailyCols},
+		heat:    copyBuf{table: summary.TableHeat, cols: heatCols},
+		geo:     copyBuf{table: summary.TableGeo, cols: geoCols},
+	}
 }
 
-func (b *batch) rows() int {
-	return len(b.t.Monthly) + len(b.t.AgencyDaily) + len(b.t.Heat) + len(b.t.Geo)
-}
+func (b *batch) rows() int { return b.monthly.rows + b.daily.rows + b.heat.rows + b.geo.rows }
 
-// copy sends the buffered rows and empties the batch.
-func (b *batch) copy(ctx context.Context, tx *sql.Tx) error {
-	err := copyRows(ctx, tx, summary.TableMonthly, b.t.Monthly,
-		[]string{"city", "year", "month", "request_type", "agency", "requests", "closed", "open",
-			"median_resolution_hours", "p90_resolution_hours"},
-		func(r *summary.Monthly) []any {
-			return []any{r.City, r.Year, r.Month, r.RequestType, r.Agency, r.Requests, r.Closed, r.Open,
-				r.MedianResolutionHours, r.P90ResolutionHours}
-		})
-	if err == nil {
-		err = copyRows(ctx, tx, summary.TableAgencyDaily, b.t.AgencyDaily,
-			[]string{"city", "agency", "day", "year", "month", "opened", "closed", "median_resolution_hours"},
-			func(r *summary.AgencyDaily) []any {
-				d := dayDate(r.Day)
-				// The date as text: COPY would otherwise get a timestamp to truncate.
-				return []any{r.City, r.Agency, d.Format(time.DateOnly), d.Year(), int(d.Month()),
-					r.Opened, r.Closed, r.MedianResolutionHours}
-			})
-	}
-	if err == nil {
-		err = copyRows(ctx, tx, summary.TableHeat, b.t.Heat,
-			[]string{"city", "agency", "year", "month", "weekday", "hour", "requests"},
-			func(r *summary.Heat) []any {
-				return []any{r.City, r.Agency, r.Year, r.Month, r.Weekday, r.Hour, r.Requests}
-			})
-	}
-	if err == nil {
-		err = copyRows(ctx, tx, summary.TableGeo, b.t.Geo,
-			[]string{"city", "year", "month", "request_type", "lat_bin", "lon_bin", "requests"},
-			func(r *summary.Geo) []any {
-				return []any{r.City, r.Year, r.Month, r.RequestType, r.LatBin, r.LonBin, r.Requests}
-			})
-	}
-	b.t = summary.Tables{
-		Monthly: b.t.Monthly[:0], AgencyDaily: b.t.AgencyDaily[:0], Heat: b.t.Heat[:0], Geo: b.t.Geo[:0],
-	}
-	return err
-}
-
-// copyRows loads rows into table with one COPY … FROM STDIN.
-func copyRows[T any](ctx context.Context, tx *sql.Tx, table string, rows []T, cols []string, args func(*T) []any) (err error) {
-	if len(rows) == 0 {
-		return nil
-	}
-	q := "COPY " + pq.QuoteIdentifier(table) + " ("
-	for i, c := range cols {
-		if i > 0 {
-			q += ", "
+// send copies the buffered rows to their tables and empties the batch.
+func (b *batch) send(ctx context.Context, conn *sql.Conn) error {
+	for _, c := range []*copyBuf{&b.monthly, &b.daily, &b.heat, &b.geo} {
+		if err := c.send(ctx, conn); err != nil {
+			return err
 		}
-		q += pq.QuoteIdentifier(c)
-	}
-	q += ") FROM STDIN"
-	stmt, err := tx.PrepareContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", table, err)
-	}
-	defer func() {
-		if cerr := stmt.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("copy %s: %w", table, cerr)
-		}
-	}()
-	for i := range rows {
-		if _, err := stmt.ExecContext(ctx, args(&rows[i])...); err != nil {
-			return fmt.Errorf("copy %s: row %d: %w", table, i, err)
-		}
-	}
-	// The argument-less Exec ends the COPY; the server reports row errors (a duplicate key)
-	// here.
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		return fmt.Errorf("copy %s: %d rows: %w", table, len(rows), err)
 	}
 	return nil
 }
