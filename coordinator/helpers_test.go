@@ -114,11 +114,29 @@ func runJob(t testing.TB, ctx context.Context, spec *jobs.Spec, cfg LocalConfig)
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
 	}
+	if cfg.StartWorker == nil {
+		cfg.StartWorker = startWorker
+	}
 	res, err := RunLocal(ctx, spec, cfg)
 	if res == nil {
 		t.Fatalf("RunLocal returned a nil Result (err %v)", err)
 	}
 	return res, err
+}
+
+// startWorker starts a worker.Daemon for a LocalCluster, as internal/localcluster's
+// StartWorker does for `coordinator run` (which this package's tests cannot import: it
+// imports this package).
+func startWorker(cfg LocalWorkerConfig) (LocalWorker, error) {
+	wc := worker.LocalConfig()
+	wc.Name, wc.Join, wc.DataDir, wc.Slots = cfg.Name, cfg.Join, cfg.DataDir, cfg.Slots
+	wc.Key, wc.Token, wc.Log = cfg.Key, cfg.Token, cfg.Log
+	wc.AllowPaths, wc.AnyPath = cfg.AllowPaths, cfg.AnyPath
+	d, err := worker.Start(wc)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // checkAccounting checks the invariant every job run must keep.

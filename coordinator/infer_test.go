@@ -17,9 +17,9 @@ import (
 
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
-	"github.com/ireports/ireports/worker"
 )
 
 // independentCounts counts a file's distinct request ids per (city, year, month) of their
@@ -388,7 +388,7 @@ func TestDialectIsTheFiles(t *testing.T) {
 	// A worker given a late split without the layouts detects the same, from the file's start.
 	late := plan.Maps[len(plan.Maps)-1]
 	late.TimeLayouts = nil
-	ds, err := worker.DetectDialects(context.Background(), store, spec.Inputs[0].Schema, late)
+	ds, err := mapinput.DetectDialects(context.Background(), store, spec.Inputs[0].Schema, late)
 	if err != nil || fmt.Sprint(jobs.DialectLayouts(ds)) != fmt.Sprint(plan.Maps[0].TimeLayouts) {
 		t.Fatalf("worker detection on split %d: %v, %v", late.Index, ds, err)
 	}

@@ -207,7 +207,7 @@ func TestTLSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit over TLS: %v", err)
 	}
-	res, err := waitJob(ctx, id, 50*time.Millisecond, time.Hour, c.Job, c.Cancel, nil)
+	res, err := WaitJob(ctx, id, 50*time.Millisecond, time.Hour, c.Job, c.Cancel, nil)
 	if err != nil {
 		t.Fatalf("job over TLS: %v", err)
 	}

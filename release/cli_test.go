@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/cli/coordinatorcli"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/viz"
 	"github.com/ireports/ireports/worker"
@@ -21,7 +21,7 @@ import (
 
 // mains are the three binaries' Main functions, as cmd/* call them.
 var mains = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"coordinator": coordinator.Main,
+	"coordinator": coordinatorcli.Main,
 	"worker":      worker.Main,
 	"viz":         viz.Main,
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
-	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/cli/coordinatorcli"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/viz"
 	"github.com/ireports/ireports/worker"
@@ -642,7 +642,7 @@ var daemons = []daemon{
 		template:   "templates/coordinator.sh.tftpl",
 		binary:     "/opt/ireports/bin/coordinator",
 		subcommand: "serve",
-		flags:      func(fs *flag.FlagSet) { coordinator.ServeFlags(fs) },
+		flags:      func(fs *flag.FlagSet) { coordinatorcli.ServeFlags(fs) },
 		required:   []string{"bind", "api", "data-dir", "gossip-key-file", "token-file", "allow-path", "job-env", "pyroscope-url"},
 	},
 	{
