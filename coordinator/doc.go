@@ -1,5 +1,6 @@
 // Package coordinator plans jobs into tasks, runs them on an executor, checks the map phase,
-// and commits the output. It also holds the `coordinator` command line.
+// and commits the output. The `coordinator` command line is package
+// internal/cli/coordinatorcli; this package does not import package worker.
 //
 // A job run goes: plan (list the inputs, read each CSV header once, cut byte ranges) → map
 // phase (every split, retried when an attempt is lost) → the quote-state chain check, which
@@ -10,6 +11,7 @@
 // committed.
 //
 // The Executor interface is the seam between the job logic here and where tasks run: the
-// local executor calls package worker in goroutines; a cluster executor hands the same tasks
-// to worker processes.
+// Scheduler hands tasks to the workers that joined the cluster — worker processes, or the
+// in-process workers of a LocalCluster (`coordinator run`), which internal/localcluster
+// starts — and this package's benchmarks call package worker directly.
 package coordinator

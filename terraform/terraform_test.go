@@ -24,9 +24,9 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/ireports/ireports/internal/cli/coordinatorcli"
+	"github.com/ireports/ireports/internal/cli/workercli"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/viz"
-	"github.com/ireports/ireports/worker"
 )
 
 // pendingFlags are flags the boot scripts pass that the binaries do not define yet:
@@ -649,7 +649,7 @@ var daemons = []daemon{
 		name:     "worker",
 		template: "templates/worker.sh.tftpl",
 		binary:   "/opt/ireports/bin/worker",
-		flags:    func(fs *flag.FlagSet) { worker.Flags(fs) },
+		flags:    func(fs *flag.FlagSet) { workercli.Flags(fs) },
 		required: []string{"join", "bind", "listen", "slots", "data-dir", "gossip-key-file", "token-file", "allow-path", "pyroscope-url"},
 	},
 	{
