@@ -27,9 +27,10 @@ import (
 
 // A dry run (`coordinator plan FILE.job`) does what a run does before its first task — list
 // the inputs, read each file's header, bind the schemas, cut the splits — with the run's own
-// code (the planner's Plan.AddFile, the worker's normalizer through worker.Sample), and writes nothing:
-// it takes no lock, pulls no source, migrates no database. Where a run stops at the first
-// problem, a dry run goes on and reports every one.
+// code (the planner's coordinator.ListInput and Plan.AddFile, the worker's normalizer through
+// worker.Sample), and writes nothing: it takes no lock, pulls no source, migrates no
+// database. Where a run stops at the first problem, a dry run goes on and reports every one.
+// It lives here, above both packages, because it uses both.
 
 // DryRunOptions configures DryRun.
 type DryRunOptions struct {

@@ -111,7 +111,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 }
 
 // ExitUnpublished is the exit code of a job that committed its lake but could not publish
-// its summaries to Postgres (see ErrUnpublished).
+// its summaries to Postgres (coordinator.ErrUnpublished).
 const ExitUnpublished = 3
 
 // errReported is returned by a command that has already told the user what went wrong.

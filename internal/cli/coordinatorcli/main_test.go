@@ -30,7 +30,7 @@ func TestResultCarriesVersion(t *testing.T) {
 }
 
 // TestFinishUnpublished: a run that committed its lake but could not publish its summaries
-// ends with ErrUnpublished, which Main exits ExitUnpublished on, in text and in --json.
+// ends with coordinator.ErrUnpublished, which Main exits ExitUnpublished on, in text and in --json.
 func TestFinishUnpublished(t *testing.T) {
 	res := &coordinator.Result{Job: "j-1", Name: "normalize", Status: "succeeded", Published: coordinator.Unpublished}
 	for _, asJSON := range []bool{false, true} {
