@@ -108,7 +108,7 @@ func BenchmarkJob(b *testing.B) {
 	for _, w := range []int{1, 2} {
 		b.Run("cluster-"+strconv.Itoa(w), func(b *testing.B) {
 			run(b, func(spec *jobs.Spec, dir string) (*Result, error) {
-				return RunLocal(ctx, spec, LocalConfig{Workers: w, Slots: 1, Dir: filepath.Join(dir, "cluster")})
+				return RunLocal(ctx, spec, LocalConfig{Workers: w, Slots: 1, Dir: filepath.Join(dir, "cluster"), StartWorker: startWorker})
 			})
 		})
 	}

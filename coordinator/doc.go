@@ -1,5 +1,6 @@
 // Package coordinator plans jobs into tasks, runs them on an executor, checks the map phase,
-// and commits the output. It also holds the `coordinator` command line.
+// and commits the output. The `coordinator` command line is package
+// internal/cli/coordinatorcli; this package does not import package worker.
 //
 // A job run moves through the States of state.go, in order, all from one method (driver.run
 // in job.go): pull (the job's sources, if any) → plan (list the inputs, read each CSV header
@@ -12,6 +13,7 @@
 // rejected + duplicates_removed is checked before anything is committed.
 //
 // The Executor interface is the seam between the job logic here and where tasks run; the
-// driver passes the job's spec with every attempt. The Scheduler is the cluster's executor:
-// it hands the attempts to worker processes.
+// driver passes the job's spec with every attempt. The Scheduler hands the attempts to the
+// workers that joined the cluster — worker processes, or the in-process workers of a
+// LocalCluster (`coordinator run`), which internal/localcluster starts.
 package coordinator

@@ -47,6 +47,11 @@ func cleanerFor(spec *jobs.Spec) cleaner {
 	return cleaner{redact: spec.Redact}
 }
 
+// CleanError returns err with the secrets of spec's values (env() results) redacted from
+// its message and the message capped, as a run's errors are; errors.Is and errors.As still
+// see its causes. The command line cleans the errors it prints about a job with it.
+func CleanError(spec *jobs.Spec, err error) error { return cleanerFor(spec).err(err) }
+
 // text redacts and caps one message.
 func (c cleaner) text(s string) string {
 	if c.redact != nil {
@@ -197,8 +202,10 @@ func dataFile(dir, what, name, ext string) (string, error) {
 	return filepath.Join(dir, name+ext), nil
 }
 
-// validEnvName reports whether name is a portable environment variable name.
-func validEnvName(name string) bool {
+// ValidEnvName reports whether name is a portable environment variable name: letters,
+// digits and _, not starting with a digit. `coordinator serve --job-env` checks its names
+// with it as the flag is parsed; NewServer checks ServerConfig.JobEnv again.
+func ValidEnvName(name string) bool {
 	if name == "" || name[0] >= '0' && name[0] <= '9' {
 		return false
 	}

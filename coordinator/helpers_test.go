@@ -8,19 +8,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/ireports/ireports/internal/jobtest"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
@@ -28,11 +25,6 @@ import (
 	"github.com/ireports/ireports/summary"
 	"github.com/ireports/ireports/worker"
 )
-
-// inputDef is one input block of a job file written by a test.
-type inputDef struct {
-	name, path, schema, format string
-}
 
 // realInputs are the inputs of normalize.job, with absolute paths under data.
 func realInputs(data string) []inputDef {
@@ -51,7 +43,45 @@ func realInputs(data string) []inputDef {
 	}
 }
 
-// jobDef is a job file written by a test: everything absolute, so it runs from anywhere.
+// runJob runs spec on a local cluster whose data dirs are in a directory of the test.
+//
+// It does not check that map outputs are gone when RunLocal returns: workers delete an
+// ended job's outputs at their next heartbeat, and RunLocal shuts its cluster down first, so
+// with a caller-given Dir the last job's outputs stay until the next cluster's workers
+// start there.
+func runJob(t testing.TB, ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, error) {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	if cfg.StartWorker == nil {
+		cfg.StartWorker = startWorker
+	}
+	res, err := RunLocal(ctx, spec, cfg)
+	if res == nil {
+		t.Fatalf("RunLocal returned a nil Result (err %v)", err)
+	}
+	return res, err
+}
+
+// The helpers shared with the command line's tests are package jobtest's; these names keep
+// this package's tests reading as they did.
+
+var (
+	copyTree    = jobtest.CopyTree
+	zones       = jobtest.Zones
+	readLake    = jobtest.ReadLake
+	counts      = jobtest.Counts
+	equalCounts = jobtest.EqualCounts
+	diffCounts  = jobtest.DiffCounts
+)
+
+// inputDef is one input block of a job file written by a test (a jobtest.InputDef).
+type inputDef struct {
+	name, path, schema, format string
+}
+
+// jobDef is a job file written by a test (a jobtest.JobDef).
 type jobDef struct {
 	name     string // default "normalize"
 	split    string // default "64MiB"
@@ -65,60 +95,37 @@ type jobDef struct {
 	postgres string // output.postgres, if any
 }
 
-func (j jobDef) source() string {
-	var b strings.Builder
-	b.WriteString(j.schemas)
-	fmt.Fprintf(&b, "job %q {\n  split_size = %q\n  reducers = %d\n  max_reject_ratio = %s\n",
-		cmp.Or(j.name, "normalize"), cmp.Or(j.split, "64MiB"), cmp.Or(j.reducers, 8),
-		strconv.FormatFloat(j.ratio, 'g', -1, 64))
-	if j.endpoint != "" {
-		fmt.Fprintf(&b, "  endpoint = %q\n", j.endpoint)
-	}
+func (j jobDef) def() jobtest.JobDef {
+	d := jobtest.JobDef{Name: j.name, Split: j.split, Reducers: j.reducers, Ratio: j.ratio,
+		Parquet: j.parquet, Rejects: j.rejects, Schemas: j.schemas, Endpoint: j.endpoint, Postgres: j.postgres}
 	for _, in := range j.inputs {
-		fmt.Fprintf(&b, "  input %q {\n    path = %q\n    schema = %q\n", in.name, in.path, in.schema)
-		if in.format != "" {
-			fmt.Fprintf(&b, "    format = %q\n", in.format)
-		}
-		b.WriteString("  }\n")
+		d.Inputs = append(d.Inputs, jobtest.InputDef{Name: in.name, Path: in.path, Schema: in.schema, Format: in.format})
 	}
-	fmt.Fprintf(&b, "  output {\n    parquet = %q\n    rejects = %q\n", j.parquet, j.rejects)
-	if j.postgres != "" {
-		fmt.Fprintf(&b, "    postgres = %q\n", j.postgres)
-	}
-	b.WriteString("  }\n}\n")
-	return b.String()
+	return d
 }
+
+// source is the job file's text.
+func (j jobDef) source() string { return j.def().Source() }
 
 // writeSpec writes j as a job file in dir and parses it the way `coordinator run` does.
 func writeSpec(t testing.TB, dir string, j jobDef) *jobs.Spec {
 	t.Helper()
-	path := filepath.Join(dir, cmp.Or(j.name, "normalize")+".job")
-	if err := os.WriteFile(path, []byte(j.source()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	spec, err := jobs.ParseFile(path)
-	if err != nil {
-		t.Fatalf("parse job file:\n%s\n%v", j.source(), err)
-	}
-	return spec
+	return jobtest.WriteSpec(t, dir, j.def())
 }
 
-// runJob runs spec on a local cluster whose data dirs are in a directory of the test.
-//
-// It does not check that map outputs are gone when RunLocal returns: workers delete an
-// ended job's outputs at their next heartbeat, and RunLocal shuts its cluster down first, so
-// with a caller-given Dir the last job's outputs stay until the next cluster's workers
-// start there.
-func runJob(t testing.TB, ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, error) {
-	t.Helper()
-	if cfg.Dir == "" {
-		cfg.Dir = t.TempDir()
+// startWorker starts a worker.Daemon for a LocalCluster, as internal/localcluster's
+// StartWorker does for `coordinator run` (which this package's tests cannot import: it
+// imports this package).
+func startWorker(cfg LocalWorkerConfig) (LocalWorker, error) {
+	wc := worker.LocalConfig()
+	wc.Name, wc.Join, wc.DataDir, wc.Slots = cfg.Name, cfg.Join, cfg.DataDir, cfg.Slots
+	wc.Key, wc.Token, wc.Log = cfg.Key, cfg.Token, cfg.Log
+	wc.AllowPaths, wc.AnyPath = cfg.AllowPaths, cfg.AnyPath
+	d, err := worker.Start(wc)
+	if err != nil {
+		return nil, err
 	}
-	res, err := RunLocal(ctx, spec, cfg)
-	if res == nil {
-		t.Fatalf("RunLocal returned a nil Result (err %v)", err)
-	}
-	return res, err
+	return d, nil
 }
 
 // checkAccounting checks the invariant every job run must keep.
@@ -307,95 +314,6 @@ func expectSODA(t testing.TB, file string, s *jobs.Schema, fileIndex uint64, e *
 	}
 }
 
-// zones maps each city of spec to its time zone.
-func zones(spec *jobs.Spec) map[string]*time.Location {
-	z := map[string]*time.Location{}
-	for _, s := range spec.Schemas {
-		z[s.City] = s.Location
-	}
-	return z
-}
-
-// readLake reads every group's Parquet file under root and checks what holds for any group:
-// one part file, rows sorted by created_at, every created_at in the group's local month,
-// request ids unique.
-func readLake(t testing.TB, root string, zones map[string]*time.Location) map[record.Key][]lake.Row {
-	t.Helper()
-	groups := map[record.Key][]lake.Row{}
-	dirs, err := filepath.Glob(filepath.Join(root, "city=*", "year=*", "month=*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range dirs {
-		k, err := keyOf(root, dir)
-		if err != nil {
-			t.Fatalf("%s: %v", dir, err)
-		}
-		files, _ := filepath.Glob(filepath.Join(dir, "*"))
-		if want := filepath.Join(dir, lake.PartFile(0)); len(files) != 1 || files[0] != want {
-			t.Errorf("group %s: files %v, want just %s", k, files, want)
-		}
-		rows, err := lake.ReadParquet[lake.Row](filepath.Join(dir, lake.PartFile(0)))
-		if err != nil {
-			t.Fatalf("group %s: %v", k, err)
-		}
-		checkGroupRows(t, k, zones[k.City], rows)
-		groups[k] = rows
-	}
-	return groups
-}
-
-// keyOf parses a group directory's city=/year=/month= path.
-func keyOf(root, dir string) (record.Key, error) {
-	rel, err := filepath.Rel(root, dir)
-	if err != nil {
-		return record.Key{}, err
-	}
-	parts := strings.Split(filepath.ToSlash(rel), "/")
-	if len(parts) != 3 {
-		return record.Key{}, fmt.Errorf("not a group directory")
-	}
-	city, err := url.PathUnescape(strings.TrimPrefix(parts[0], "city="))
-	if err != nil {
-		return record.Key{}, err
-	}
-	y, err1 := strconv.Atoi(strings.TrimPrefix(parts[1], "year="))
-	m, err2 := strconv.Atoi(strings.TrimPrefix(parts[2], "month="))
-	if err := errors.Join(err1, err2); err != nil {
-		return record.Key{}, err
-	}
-	k := record.Key{City: city, Year: y, Month: m}
-	if lake.GroupPath(k) != filepath.FromSlash(rel) {
-		return k, fmt.Errorf("group path %s is not the canonical %s", rel, lake.GroupPath(k))
-	}
-	return k, nil
-}
-
-func checkGroupRows(t testing.TB, k record.Key, loc *time.Location, rows []lake.Row) {
-	t.Helper()
-	if loc == nil {
-		t.Errorf("group %s: city not in the job", k)
-		return
-	}
-	if len(rows) == 0 {
-		t.Errorf("group %s: empty file", k)
-	}
-	ids := make(map[string]bool, len(rows))
-	for i, r := range rows {
-		if i > 0 && r.CreatedAt < rows[i-1].CreatedAt {
-			t.Errorf("group %s: row %d (%s) created before row %d: not sorted by created_at", k, i, r.RequestID, i-1)
-		}
-		local := time.UnixMicro(r.CreatedAt).In(loc)
-		if local.Year() != k.Year || int(local.Month()) != k.Month {
-			t.Errorf("group %s: row %d (%s) created %s, outside the group's month", k, i, r.RequestID, local)
-		}
-		if ids[r.RequestID] {
-			t.Errorf("group %s: request id %q twice", k, r.RequestID)
-		}
-		ids[r.RequestID] = true
-	}
-}
-
 // checkManifest checks root's _SUCCESS: it lists exactly the groups want (with their row
 // counts), and for them every file on disk — data and summaries, each in its tree — with a
 // matching size and sha256, and no file that is not there.
@@ -491,41 +409,6 @@ func checkSummaries(t testing.TB, root string, groups map[record.Key][]lake.Row)
 	}
 }
 
-// counts returns each group's row count.
-func counts(groups map[record.Key][]lake.Row) map[record.Key]int {
-	c := make(map[record.Key]int, len(groups))
-	for k, rows := range groups {
-		c[k] = len(rows)
-	}
-	return c
-}
-
-func equalCounts(a, b map[record.Key]int) bool { return reflect.DeepEqual(a, b) }
-
-// diffCounts describes how two per-group counts differ, a few groups at most.
-func diffCounts(got, want map[record.Key]int) string {
-	var keys []record.Key
-	for k := range got {
-		keys = append(keys, k)
-	}
-	for k := range want {
-		if _, ok := got[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.SortFunc(keys, func(a, b record.Key) int { return strings.Compare(a.String(), b.String()) })
-	var parts []string
-	for _, k := range keys {
-		if got[k] != want[k] {
-			parts = append(parts, fmt.Sprintf("%s got %d want %d", k, got[k], want[k]))
-		}
-	}
-	if len(parts) > 8 {
-		parts = append(parts[:8], fmt.Sprintf("… %d more", len(parts)-8))
-	}
-	return fmt.Sprintf("%d groups differ: %s", len(parts), strings.Join(parts, "; "))
-}
-
 // compareGroups reports the first differing row of each group that differs.
 func compareGroups(t testing.TB, what string, got, want map[record.Key][]lake.Row) {
 	t.Helper()
@@ -602,28 +485,6 @@ func hashTree(t testing.TB, root string) map[string]string {
 		t.Fatal(err)
 	}
 	return sums
-}
-
-// copyTree copies the regular files under src to dst.
-func copyTree(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // readRejects reads every line of the job's committed rejects files and checks that each

@@ -54,7 +54,7 @@ func (d *driver) pullSources(ctx context.Context) error {
 			Source: name, Status: res.Status.String(), Records: res.Records, Batches: len(res.Batches),
 			Retries: res.Retries, Seconds: res.Elapsed.Seconds(), Watermark: res.To.String(),
 		})
-		d.log.Info("pulled", "source", name, "status", res.Status, "records", res.Records, "batches", len(res.Batches), "err", redact(err, d.spec.Output.Postgres))
+		d.log.Info("pulled", "source", name, "status", res.Status, "records", res.Records, "batches", len(res.Batches), "err", RedactDSN(err, d.spec.Output.Postgres))
 		if errors.Is(err, socrata.ErrSourceUnavailable) {
 			// One city's API being down must not hold back the others: go on, and run with
 			// what every source has stored (the pages this one stored before it went down
@@ -63,7 +63,7 @@ func (d *driver) pullSources(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("source %s: %w", name, redact(err, d.spec.Output.Postgres))
+			return fmt.Errorf("source %s: %w", name, RedactDSN(err, d.spec.Output.Postgres))
 		}
 	}
 	switch {

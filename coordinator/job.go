@@ -505,12 +505,13 @@ func (d *driver) countMaps(ctx context.Context) error {
 		}
 		return task.Fatal(fmt.Errorf("%w: %d of %d records rejected (%.2f%%, max_reject_ratio %.2f%%): %s; the rejects are in %s",
 			ErrRejectBudget, r.Rejected, r.RecordsIn, 100*float64(r.Rejected)/float64(r.RecordsIn),
-			100*d.spec.MaxRejectRatio, formatReasons(r.RejectsByReason), r.Outputs.Rejects))
+			100*d.spec.MaxRejectRatio, FormatReasons(r.RejectsByReason), r.Outputs.Rejects))
 	}
 	return nil
 }
 
-func formatReasons(m map[string]int64) string {
+// FormatReasons renders reject counts by reason, most frequent first: "malformed 3, no_date 1".
+func FormatReasons(m map[string]int64) string {
 	keys := slices.Collect(maps.Keys(m))
 	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j] })
 	parts := make([]string, len(keys))

@@ -32,6 +32,8 @@ type LocalConfig struct {
 	// AllowPaths are the roots the job may read and write (empty: any path); `coordinator
 	// run` gives the job file's directory and its --allow-path flags.
 	AllowPaths []string
+	// StartWorker starts each worker (see LocalClusterConfig.StartWorker; required).
+	StartWorker func(LocalWorkerConfig) (LocalWorker, error)
 }
 
 // RunLocal runs the job described by spec on a local cluster (see LocalCluster) and
@@ -41,7 +43,7 @@ func RunLocal(ctx context.Context, spec *jobs.Spec, cfg LocalConfig) (*Result, e
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
-	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish, SourceTuning: cfg.SourceTuning, AllowPaths: cfg.AllowPaths})
+	c, err := StartLocalCluster(LocalClusterConfig{Workers: cfg.Workers, Slots: cfg.Slots, Dir: cfg.Dir, Log: cfg.Log, Publish: cfg.Publish, SourceTuning: cfg.SourceTuning, AllowPaths: cfg.AllowPaths, StartWorker: cfg.StartWorker})
 	if err != nil {
 		return &Result{Name: spec.Name, Status: Failed, Error: err.Error()}, err
 	}

@@ -15,19 +15,48 @@ import (
 	"github.com/ireports/ireports/socrata"
 
 	"github.com/ireports/ireports/jobs"
-	"github.com/ireports/ireports/worker"
 )
 
 // LocalCluster is a coordinator and workers in this process, on loopback, speaking the
 // cluster's real protocol: gossip, long-polled task pulls, leases, shuffle over HTTP. It is
 // what `coordinator run` uses, so one machine exercises the production code path.
+//
+// This package does not know what a worker is: the cluster starts each one with
+// LocalClusterConfig.StartWorker, which internal/localcluster fills with package worker's
+// daemon. The coordinator and the worker are composed there, above both packages.
 type LocalCluster struct {
 	Server  *Server
-	Workers []*worker.Daemon
+	Workers []LocalWorker
 	Token   string
 	dir     string
 	ownDir  bool
 }
+
+// LocalWorker is a worker a LocalCluster runs in this process (a *worker.Daemon).
+// Shutdown stops it; the cluster calls it once, before it stops its coordinator.
+type LocalWorker interface {
+	Shutdown(ctx context.Context) error
+}
+
+// LocalWorkerConfig is what a LocalCluster gives each worker it starts: the worker joins
+// the coordinator's gossip at Join with the cluster's fresh Key and Token, and keeps its data
+// under DataDir.
+type LocalWorkerConfig struct {
+	Name    string   // gossip node name: worker-1, worker-2, …
+	Join    []string // the coordinator's gossip address
+	DataDir string
+	Slots   int    // task slots
+	Key     []byte // gossip encryption key
+	Token   string // cluster token
+	Log     *slog.Logger
+	// AllowPaths are the roots the worker lets a task read and write; AnyPath lets it use
+	// any path instead (set when AllowPaths is empty).
+	AllowPaths []string
+	AnyPath    bool
+}
+
+// ErrNoStartWorker is returned by StartLocalCluster and RunLocal given no StartWorker.
+var ErrNoStartWorker = errors.New("local cluster: no StartWorker to start its workers with (use internal/localcluster)")
 
 // LocalClusterConfig configures StartLocalCluster.
 type LocalClusterConfig struct {
@@ -44,11 +73,17 @@ type LocalClusterConfig struct {
 	// AllowPaths are the roots jobs may read and write, checked by the coordinator and the
 	// workers (see ServerConfig.AllowPaths); empty: any path.
 	AllowPaths []string
+	// StartWorker starts one in-process worker (required; internal/localcluster.StartWorker
+	// starts a worker.Daemon). It must return once the worker is started, not when it stops.
+	StartWorker func(LocalWorkerConfig) (LocalWorker, error)
 }
 
 // StartLocalCluster starts a coordinator and cfg.Workers workers, with a fresh random
 // gossip key and token, and waits until every worker has joined.
 func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
+	if cfg.StartWorker == nil {
+		return nil, ErrNoStartWorker
+	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
@@ -83,13 +118,13 @@ func StartLocalCluster(cfg LocalClusterConfig) (*LocalCluster, error) {
 	}
 	c.Server = srv
 	for i := range cfg.Workers {
-		wc := worker.LocalConfig()
-		wc.Name = fmt.Sprintf("worker-%d", i+1)
-		wc.Join = []string{srv.GossipAddr()}
-		wc.DataDir = filepath.Join(c.dir, wc.Name)
-		wc.Slots, wc.Key, wc.Token, wc.Log = cfg.Slots, key, c.Token, cfg.Log
-		wc.AllowPaths, wc.AnyPath = cfg.AllowPaths, len(cfg.AllowPaths) == 0
-		w, err := worker.Start(wc)
+		name := fmt.Sprintf("worker-%d", i+1)
+		wc := LocalWorkerConfig{
+			Name: name, Join: []string{srv.GossipAddr()}, DataDir: filepath.Join(c.dir, name),
+			Slots: cfg.Slots, Key: key, Token: c.Token, Log: cfg.Log,
+			AllowPaths: cfg.AllowPaths, AnyPath: len(cfg.AllowPaths) == 0,
+		}
+		w, err := cfg.StartWorker(wc)
 		if err != nil {
 			c.Shutdown(context.Background())
 			return nil, fmt.Errorf("%s: %w", wc.Name, err)
@@ -133,7 +168,7 @@ func (c *LocalCluster) Run(ctx context.Context, spec *jobs.Spec, interval time.D
 	}
 	// In process, a status read is cheap: poll often so a short job ends without waiting
 	// for the next progress tick.
-	return waitJob(ctx, id, 20*time.Millisecond, interval, func(ctx context.Context, id string) (JobStatus, error) {
+	return WaitJob(ctx, id, 20*time.Millisecond, interval, func(ctx context.Context, id string) (JobStatus, error) {
 		j, ok := c.Server.Job(id)
 		if !ok {
 			return j, fmt.Errorf("job %s vanished", id)
@@ -142,9 +177,10 @@ func (c *LocalCluster) Run(ctx context.Context, spec *jobs.Spec, interval time.D
 	}, func(ctx context.Context, id string) error { return c.Server.Cancel(id) }, progress)
 }
 
-// waitJob follows job id until it ends, cancelling it when ctx ends. It reads the job's
-// state every poll and reports progress every interval.
-func waitJob(ctx context.Context, id string, poll, interval time.Duration,
+// WaitJob follows job id until it ends, cancelling it when ctx ends. It reads the job's
+// state every poll and reports progress every interval: get and cancel are a Client's Job
+// and Cancel for `coordinator submit`, a Server's in this process for a LocalCluster.
+func WaitJob(ctx context.Context, id string, poll, interval time.Duration,
 	get func(context.Context, string) (JobStatus, error),
 	cancel func(context.Context, string) error,
 	progress func(JobStatus)) (*Result, error) {

@@ -7,29 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ireports/ireports/internal/jobtest"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 )
 
-const mergeSchema = `
-schema "inc" {
-  city         = "inc"
-  timezone     = "UTC"
-  time_layouts = ["2006-01-02 15:04:05"]
-  field "request_id"   { columns = ["id"] }
-  field "created_at"   { columns = ["created"] }
-  field "updated_at"   { columns = ["updated"] }
-  field "closed_at"    { columns = ["closed"] }
-  field "request_type" { columns = ["type"] }
-  field "status" {
-    columns = ["status"]
-    closed  = ["closed"]
-    open    = ["open"]
-  }
-}
-`
+// mergeSchema is the schema of the merge tests' "inc" inputs.
+const mergeSchema = jobtest.MergeSchema
 
 // TestMergeMode runs a merge job twice: the second run's records update exactly the groups
 // they touch — a request closed later replaces its open version, a new request is added,

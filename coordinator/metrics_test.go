@@ -52,7 +52,7 @@ func scrape(t *testing.T, addr, token string) map[string]float64 {
 }
 
 func TestMetricsMoveWhenAJobRuns(t *testing.T) {
-	c, err := StartLocalCluster(LocalClusterConfig{Workers: 1, Slots: 2, Dir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	c, err := StartLocalCluster(LocalClusterConfig{Workers: 1, Slots: 2, Dir: t.TempDir(), Log: slog.New(slog.DiscardHandler), StartWorker: startWorker})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ func TestTLSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit over TLS: %v", err)
 	}
-	res, err := waitJob(ctx, id, 50*time.Millisecond, time.Hour, c.Job, c.Cancel, nil)
+	res, err := WaitJob(ctx, id, 50*time.Millisecond, time.Hour, c.Job, c.Cancel, nil)
 	if err != nil {
 		t.Fatalf("job over TLS: %v", err)
 	}
@@ -219,12 +219,12 @@ func TestTLSCluster(t *testing.T) {
 	tokenFile := filepath.Join(jobDir, "token")
 	os.WriteFile(tokenFile, []byte("secret\n"), 0o600)
 	var stdout, stderr bytes.Buffer
-	if code := Main([]string{"status", "--coordinator", base, "--token-file", tokenFile}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "--tls-ca") {
+	if code := runCLI([]string{"status", "--coordinator", base, "--token-file", tokenFile}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "--tls-ca") {
 		t.Errorf("status without --tls-ca: exit %d, stderr %q; want non-zero naming --tls-ca", code, stderr.String())
 	}
 	stdout.Reset()
 	stderr.Reset()
-	if code := Main([]string{"status", "--coordinator", base, "--token-file", tokenFile, "--tls-ca", files.CA}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), id) {
+	if code := runCLI([]string{"status", "--coordinator", base, "--token-file", tokenFile, "--tls-ca", files.CA}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), id) {
 		t.Errorf("status with --tls-ca: exit %d, stdout %q, stderr %q; want 0 listing %s", code, stdout.String(), stderr.String(), id)
 	}
 }

@@ -779,7 +779,7 @@ func BenchmarkRunLocal(b *testing.B) {
 				dir := b.TempDir()
 				spec := writeSpec(b, dir, jobDef{schemas: gen.AustinSchema, inputs: genInputs(corpus), ratio: 0.05, split: "4MiB",
 					parquet: filepath.Join(dir, "requests"), rejects: filepath.Join(dir, "rejects")})
-				if _, err := RunLocal(context.Background(), spec, LocalConfig{Dir: dir}); err != nil {
+				if _, err := RunLocal(context.Background(), spec, LocalConfig{Dir: dir, StartWorker: startWorker}); err != nil {
 					b.Fatal(err)
 				}
 			}

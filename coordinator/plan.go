@@ -14,9 +14,9 @@ import (
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/task"
-	"github.com/ireports/ireports/worker"
 )
 
 // Plan is a job cut into map tasks.
@@ -29,7 +29,7 @@ type Plan struct {
 
 // PlanJob lists every input's files, reads each CSV header once, checks that the input's
 // schema finds its columns there, detects the dialects of the schema's "auto" time fields
-// from the file's first values (worker.DetectDialects) and cuts each file into split-sized
+// from the file's first values (mapinput.DetectDialects) and cuts each file into split-sized
 // byte ranges that all carry them. A gzip file is one task; a SODA JSON file is one task.
 func PlanJob(ctx context.Context, store objstore.Store, spec *jobs.Spec, job string) (*Plan, error) {
 	return planJob(ctx, store, spec, job, nil)
@@ -132,7 +132,7 @@ func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spe
 // and gives them to the file's tasks (base, which they are copied from). The schema with
 // them must bind to the file's header, as each task will bind it.
 func (pf *plannedFile) detect(ctx context.Context, store objstore.Store, in jobs.Input, base *task.Map) error {
-	ds, err := worker.DetectDialects(ctx, store, in.Schema, *base)
+	ds, err := mapinput.DetectDialects(ctx, store, in.Schema, *base)
 	if err != nil {
 		return fmt.Errorf("input %q: %w", in.Name, err)
 	}

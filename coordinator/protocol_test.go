@@ -1,9 +1,7 @@
 package coordinator
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -110,24 +108,5 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// TestResultCarriesVersion: a job's result names the release that ran it, in the JSON
-// (`version`) and in the printed summary.
-func TestResultCarriesVersion(t *testing.T) {
-	res := &Result{Job: "j-1", Name: "normalize", Status: Succeeded, Seconds: 1.5, Version: "v1.2.0-3-gabc1234"}
-	var b bytes.Buffer
-	printResult(&b, res)
-	if first, _, _ := strings.Cut(b.String(), "\n"); first != "job normalize (j-1): succeeded in 1.5s · ireports v1.2.0-3-gabc1234" {
-		t.Errorf("summary starts %q, want the version in its first line", first)
-	}
-	b.Reset()
-	if err := finish(&b, res, nil, true); err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]any
-	if err := json.Unmarshal(b.Bytes(), &v); err != nil || v["version"] != res.Version {
-		t.Errorf("--json result: version %v (%v), want %s", v["version"], err, res.Version)
 	}
 }

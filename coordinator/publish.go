@@ -34,7 +34,7 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest) {
 		if err != nil {
 			return err
 		}
-		return redact(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet, m)), d.spec.Output.Postgres)
+		return RedactDSN(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet, m)), d.spec.Output.Postgres)
 	})
 	if err != nil {
 		d.res.Published = Unpublished
@@ -59,7 +59,7 @@ func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
 			cfg.Log = d.log
 		}
 		cfg.Progress = d.publishProgress(cfg.Progress)
-		db, sink, err := openSink(ctx, d.spec.Output.Postgres, cfg)
+		db, sink, err := OpenSink(ctx, d.spec.Output.Postgres, cfg)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -81,12 +81,12 @@ func (d *driver) publishProgress(next func(pgsink.PublishProgress)) func(pgsink.
 	}
 }
 
-// openSink opens the database at dsn and brings its schema up to date. Its errors do not
+// OpenSink opens the database at dsn and brings its schema up to date. Its errors do not
 // show the URL's password.
-func openSink(ctx context.Context, dsn string, cfg pgsink.Config) (*sql.DB, *pgsink.Sink, error) {
+func OpenSink(ctx context.Context, dsn string, cfg pgsink.Config) (*sql.DB, *pgsink.Sink, error) {
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
-		return nil, nil, redact(err, dsn)
+		return nil, nil, RedactDSN(err, dsn)
 	}
 	sink, err := pgsink.New(db, cfg)
 	if err == nil {
@@ -94,14 +94,14 @@ func openSink(ctx context.Context, dsn string, cfg pgsink.Config) (*sql.DB, *pgs
 	}
 	if err != nil {
 		db.Close()
-		return nil, nil, redact(err, dsn)
+		return nil, nil, RedactDSN(err, dsn)
 	}
 	return db, sink, nil
 }
 
-// redact removes the password of the database URL dsn from err's message: drivers quote
+// RedactDSN removes the password of the database URL dsn from err's message: drivers quote
 // the URL in some errors, and errors end up in results, logs and the job history.
-func redact(err error, dsn string) error {
+func RedactDSN(err error, dsn string) error {
 	if err == nil || dsn == "" {
 		return err
 	}

@@ -121,17 +121,14 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("run with Postgres down: published %q, warnings %q", res3.Published, res3.Warnings)
 	}
 	t.Logf("warning: %s", res3.Warnings[len(res3.Warnings)-1])
-	var out bytes.Buffer
-	if err := finish(&out, res3, nil, false); err == nil {
-		t.Error("finish of an unpublished run returned no error (exit code 0)")
-	}
+	// (That `coordinator run` exits ExitUnpublished on it: coordinatorcli's TestFinishUnpublished.)
 	checkManifest(t, spec.Output.Parquet, counts(readLake(t, spec.Output.Parquet, zones(spec))))
 
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := Main([]string{"publish", spec.File}, &stdout, &stderr); code != 0 {
+	if code := runCLI([]string{"publish", spec.File}, &stdout, &stderr); code != 0 {
 		t.Fatalf("coordinator publish: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	t.Logf("coordinator publish: %s", stdout.String())
@@ -148,7 +145,7 @@ func TestPublish(t *testing.T) {
 		t.Errorf("job_runs row of %s after publish: records_in %d (want %d), err %v", res3.Job, records, res3.RecordsIn, err)
 	}
 	// Publishing again is a no-op on the rows.
-	if code := Main([]string{"publish", spec.File}, &stdout, &stderr); code != 0 || tablesDigest(t, db2) != first {
+	if code := runCLI([]string{"publish", spec.File}, &stdout, &stderr); code != 0 || tablesDigest(t, db2) != first {
 		t.Errorf("second coordinator publish: exit %d, rows changed %v", code, tablesDigest(t, db2) != first)
 	}
 
@@ -158,7 +155,7 @@ func TestPublish(t *testing.T) {
 	if _, err := db2.Exec(`DELETE FROM request_monthly; DELETE FROM agency_daily; DELETE FROM request_heat; DELETE FROM request_geo`); err != nil {
 		t.Fatal(err)
 	}
-	if code := Main([]string{"publish", spec.File}, &stdout, &stderr); code != 0 {
+	if code := runCLI([]string{"publish", spec.File}, &stdout, &stderr); code != 0 {
 		t.Fatalf("coordinator publish of an old lake: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	if got := tablesDigest(t, db2); got != first {

@@ -124,12 +124,3 @@ func (s *Server) waitFinished(id string) {
 		}
 	}
 }
-
-// scheduleFlag collects repeated --schedule FILE flags.
-type scheduleFlag []string
-
-func (f *scheduleFlag) String() string { return fmt.Sprint(*f) }
-func (f *scheduleFlag) Set(v string) error {
-	*f = append(*f, v)
-	return nil
-}

@@ -52,7 +52,7 @@ func TestScheduleCatchUp(t *testing.T) {
 	b, _ := json.Marshal(old)
 	os.WriteFile(state, b, 0o644)
 
-	c, err := StartLocalCluster(LocalClusterConfig{Workers: 1, Dir: cdir, Schedules: []string{file}})
+	c, err := StartLocalCluster(LocalClusterConfig{Workers: 1, Dir: cdir, Schedules: []string{file}, StartWorker: startWorker})
 	if err != nil {
 		t.Fatal(err)
 	}

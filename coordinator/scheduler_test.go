@@ -211,16 +211,16 @@ func TestRedact(t *testing.T) {
 		{"host=db user=u password=hunter2 dbname=x", `connect host=db user=u password=hunter2: refused`},
 	} {
 		cause := errors.New(c.msg)
-		err := redact(cause, c.dsn)
+		err := RedactDSN(cause, c.dsn)
 		if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "s3cr%et") || strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("redact(%q) = %q: the password is still there", c.msg, err)
+			t.Errorf("RedactDSN(%q) = %q: the password is still there", c.msg, err)
 		}
 		if !errors.Is(err, cause) {
-			t.Errorf("redact(%q) lost the cause", c.msg)
+			t.Errorf("RedactDSN(%q) lost the cause", c.msg)
 		}
 	}
-	if err := redact(nil, "postgres://u:p@h/d"); err != nil {
-		t.Errorf("redact(nil) = %v", err)
+	if err := RedactDSN(nil, "postgres://u:p@h/d"); err != nil {
+		t.Errorf("RedactDSN(nil) = %v", err)
 	}
 }
 

@@ -203,16 +203,16 @@ func TestSecretsStayInside(t *testing.T) {
 	os.WriteFile(okFile, []byte(tinyJob("secrets_ok", in+"/"+segExpr+"/*.csv", out+"/"+segExpr+"/lake",
 		out+"/"+segExpr+"/rejects", `postgres = env("CUSTOM_DB")`)), 0o644)
 	var okOut, okErr bytes.Buffer
-	code := Main([]string{"submit", okFile, "--coordinator", "http://" + c.srv.APIAddr(), "--token-file", c.tokenFile}, &okOut, &okErr)
-	if code != ExitUnpublished {
-		t.Fatalf("submit ok.job: exit %d, want %d (committed, unpublished)\nstdout:\n%s\nstderr:\n%s", code, ExitUnpublished, &okOut, &okErr)
+	code := runCLI([]string{"submit", okFile, "--coordinator", "http://" + c.srv.APIAddr(), "--token-file", c.tokenFile}, &okOut, &okErr)
+	if code != CLIExitUnpublished {
+		t.Fatalf("submit ok.job: exit %d, want %d (committed, unpublished)\nstdout:\n%s\nstderr:\n%s", code, CLIExitUnpublished, &okOut, &okErr)
 	}
 	// The job that fails: its input holds a file whose header the schema does not know.
 	failFile := filepath.Join(dir, "fail.job")
 	os.WriteFile(failFile, []byte(tinyJob("secrets_fail", in+"/"+segExpr+"/bad/*.csv", out+"/"+segExpr+"/lake2",
 		out+"/"+segExpr+"/rejects2", `postgres = env("CUSTOM_DB")`)), 0o644)
 	var failOut, failErr bytes.Buffer
-	code = Main([]string{"submit", failFile, "--json", "--coordinator", "http://" + c.srv.APIAddr(), "--token-file", c.tokenFile}, &failOut, &failErr)
+	code = runCLI([]string{"submit", failFile, "--json", "--coordinator", "http://" + c.srv.APIAddr(), "--token-file", c.tokenFile}, &failOut, &failErr)
 	if code != 1 || !strings.Contains(failOut.String(), "wide.csv") {
 		t.Fatalf("submit fail.job: exit %d, want 1 and an error naming wide.csv\nstdout:\n%s\nstderr:\n%s", code, &failOut, &failErr)
 	}
@@ -479,7 +479,7 @@ func TestServeFlagsNeedRoots(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flagSet()
-			build := ServeFlags(fs)
+			build := CLIServeFlags(fs)
 			err := fs.Parse(append(slices.Clone(base), tc.args...))
 			var cfg ServerConfig
 			if err == nil {
@@ -519,7 +519,7 @@ func TestRunAllowsJobDirAndFlags(t *testing.T) {
 	os.WriteFile(file, []byte(tinyJob("run", data+"/*.csv", "out/lake", "out/rejects", "")), 0o644)
 
 	var stdout, stderr bytes.Buffer
-	if code := Main([]string{"run", file, "--workers", "1", "--json"}, &stdout, &stderr); code != 1 ||
+	if code := runCLI([]string{"run", file, "--workers", "1", "--json"}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), data+"/*.csv") || !strings.Contains(stderr.String(), "--allow-path") {
 		t.Fatalf("run with the input outside the job's directory: exit %d, want 1 and an error naming the input and --allow-path\n%s", code, &stderr)
 	}
@@ -528,7 +528,7 @@ func TestRunAllowsJobDirAndFlags(t *testing.T) {
 	}
 	stdout.Reset()
 	stderr.Reset()
-	if code := Main([]string{"run", file, "--workers", "1", "--json", "--allow-path", data}, &stdout, &stderr); code != 0 {
+	if code := runCLI([]string{"run", file, "--workers", "1", "--json", "--allow-path", data}, &stdout, &stderr); code != 0 {
 		t.Fatalf("run with --allow-path %s: exit %d\n%s\n%s", data, code, &stdout, &stderr)
 	}
 	if _, err := os.Stat(filepath.Join(jobDir, "out", "lake", "_SUCCESS")); err != nil {

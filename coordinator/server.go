@@ -108,7 +108,7 @@ func (c *ServerConfig) validate() error {
 		return allowpath.ErrNoRoots
 	}
 	for _, name := range c.JobEnv {
-		if !validEnvName(name) {
+		if !ValidEnvName(name) {
 			return fmt.Errorf("job env: %q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
 		}
 	}

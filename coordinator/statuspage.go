@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"cmp"
-	"fmt"
 	"html/template"
 	"net/http"
 	"time"
@@ -28,7 +27,7 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 		if p.Started.IsZero() || secs <= 0 {
 			return "–"
 		}
-		return formatRate(float64(p.RecordsDone) / secs)
+		return units.FormatRate(float64(p.RecordsDone) / secs)
 	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
@@ -60,17 +59,6 @@ func pct(a, b int) int {
 		return 0
 	}
 	return 100 * a / b
-}
-
-// formatRate renders a per-second rate compactly: "950/s", "12.3k/s", "4.1M/s".
-func formatRate(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.1fM/s", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.1fk/s", v/1e3)
-	}
-	return fmt.Sprintf("%.0f/s", v)
 }
 
 // statusData is what the status page shows.

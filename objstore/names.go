@@ -99,6 +99,22 @@ func Abs(name string) string {
 	return name
 }
 
+// Dir returns all but the last element of name, as filepath.Dir does for a local path:
+// "s3://bucket/raw/a.csv" → "s3://bucket/raw", "data/la/a.csv" → "data/la". An S3 URL keeps
+// its scheme and bucket ("s3://bucket/a.csv" → "s3://bucket"), which filepath.Dir would
+// mangle into "s3:/bucket".
+func Dir(name string) string {
+	if !IsS3(name) {
+		return filepath.Dir(name)
+	}
+	rest := strings.TrimRight(strings.TrimPrefix(name, S3Scheme), "/")
+	i := strings.LastIndex(rest, "/")
+	if i < 0 {
+		return S3Scheme + rest
+	}
+	return S3Scheme + strings.TrimRight(rest[:i], "/")
+}
+
 // CheckRoot reports whether objects can be written under root: on local disk, whether its
 // nearest existing ancestor is a directory (root itself may not exist yet: writes make it).
 // An s3:// root is not checked (nil): only a write can tell, and the run's first does.

@@ -13,16 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/cli/coordinatorcli"
+	"github.com/ireports/ireports/internal/cli/workercli"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/viz"
-	"github.com/ireports/ireports/worker"
 )
 
 // mains are the three binaries' Main functions, as cmd/* call them.
 var mains = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"coordinator": coordinator.Main,
-	"worker":      worker.Main,
+	"coordinator": coordinatorcli.Main,
+	"worker":      workercli.Main,
 	"viz":         viz.Main,
 }
 

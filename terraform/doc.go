@@ -5,7 +5,7 @@
 // terraform_test.go stand in for it and go further: every .tf file parses and is formatted,
 // every reference resolves, every variable and output is documented, no secret reaches
 // user-data or an output, and each boot script under templates/ renders to systemd command
-// lines that the real binaries' flag sets (coordinator.ServeFlags, worker.Flags,
+// lines that the real binaries' flag sets (coordinatorcli.ServeFlags, workercli.Flags,
 // viz.CommandFlags) accept, on ports the security groups open. A flag renamed in Go, or a
 // template that passes one the binary lacks, fails `go test ./terraform` before it fails a
 // boot. security_test.go checks what the deployment exposes (see its tests).

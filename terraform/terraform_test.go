@@ -23,10 +23,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
-	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/cli/coordinatorcli"
+	"github.com/ireports/ireports/internal/cli/workercli"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/viz"
-	"github.com/ireports/ireports/worker"
 )
 
 // pendingFlags are flags the boot scripts pass that the binaries do not define yet:
@@ -642,14 +642,14 @@ var daemons = []daemon{
 		template:   "templates/coordinator.sh.tftpl",
 		binary:     "/opt/ireports/bin/coordinator",
 		subcommand: "serve",
-		flags:      func(fs *flag.FlagSet) { coordinator.ServeFlags(fs) },
+		flags:      func(fs *flag.FlagSet) { coordinatorcli.ServeFlags(fs) },
 		required:   []string{"bind", "api", "data-dir", "gossip-key-file", "token-file", "allow-path", "job-env", "pyroscope-url"},
 	},
 	{
 		name:     "worker",
 		template: "templates/worker.sh.tftpl",
 		binary:   "/opt/ireports/bin/worker",
-		flags:    func(fs *flag.FlagSet) { worker.Flags(fs) },
+		flags:    func(fs *flag.FlagSet) { workercli.Flags(fs) },
 		required: []string{"join", "bind", "listen", "slots", "data-dir", "gossip-key-file", "token-file", "allow-path", "pyroscope-url"},
 	},
 	{

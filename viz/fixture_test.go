@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/localcluster"
 	"github.com/ireports/ireports/internal/testenv"
 
 	"github.com/ireports/ireports/coordinator"
@@ -59,7 +60,7 @@ func loadRealData(t testing.TB, ctx context.Context, db *sql.DB) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res, err := coordinator.RunLocal(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: filepath.Join(dir, "cluster")})
+	res, err := localcluster.Run(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: filepath.Join(dir, "cluster")})
 	if err != nil || res.Status != coordinator.Succeeded {
 		t.Fatalf("normalize job: status %s: %v", res.Status, err)
 	}

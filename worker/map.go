@@ -2,7 +2,6 @@ package worker
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/shuffle"
@@ -124,23 +124,6 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 
 type emitFunc func(offset int64, raw []byte, err error) error
 
-// openInput opens the byte range of t's file from off to the end of the task's split, plus
-// room for the split's last record to run past End.
-func openInput(ctx context.Context, env Env, t task.Map, off int64) (io.ReadCloser, error) {
-	n := int64(-1)
-	if t.Format == jobs.FormatCSV && !t.Gzip {
-		n = t.End - off + csvsplit.DefaultMaxRecordBytes + 2
-	}
-	return env.Store.OpenRange(ctx, t.File, off, n)
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r readCloser) Close() error { return r.close() }
-
 func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc, res *task.MapResult) error {
 	schema, err := dialectSchema(ctx, env, schema, t)
 	if err != nil {
@@ -153,13 +136,13 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 	opt := csvsplit.Options{Start: t.Start, End: t.End, DataStart: t.DataStart, State: t.State, Fields: len(t.Header)}
 	var src io.ReadCloser
 	if t.Gzip {
-		src, err = openGzipData(ctx, env, t)
+		src, err = mapinput.OpenGzipData(ctx, env.Store, t)
 	} else {
 		from := t.Start
 		if t.Start > t.DataStart {
 			from-- // the reader needs the byte before Start to know whether Start begins a record
 		}
-		src, err = openInput(ctx, env, t, from)
+		src, err = mapinput.Open(ctx, env.Store, t, from)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", t, err)
@@ -198,32 +181,13 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 	return nil
 }
 
-// openGzipData opens a gzip-compressed file positioned at its first data byte (offsets are in
-// the decompressed stream).
-func openGzipData(ctx context.Context, env Env, t task.Map) (io.ReadCloser, error) {
-	f, err := env.Store.OpenRange(ctx, t.File, 0, -1)
-	if err != nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", t.File, err)
-	}
-	if _, err := io.CopyN(io.Discard, zr, t.DataStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: skip header: %w", t.File, err)
-	}
-	return readCloser{zr, f.Close}, nil
-}
-
 func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *record.Request, emit emitFunc, res *task.MapResult) error {
 	schema, err := dialectSchema(ctx, env, schema, t)
 	if err != nil {
 		return err
 	}
 	norm := schema.BindJSON()
-	src, err := openInput(ctx, env, t, 0)
+	src, err := mapinput.Open(ctx, env.Store, t, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t, err)
 	}

@@ -1,4 +1,5 @@
-// Package units parses and formats byte sizes as users write them in job files and flags.
+// Package units parses and formats byte sizes as users write them in job files and flags,
+// and formats rates as the status page and the command line show them.
 package units
 
 import (
@@ -45,4 +46,15 @@ func FormatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// FormatRate renders a per-second rate compactly: "950/s", "12.3k/s", "4.1M/s".
+func FormatRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM/s", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk/s", v/1e3)
+	}
+	return fmt.Sprintf("%.0f/s", v)
 }

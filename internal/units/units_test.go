@@ -40,3 +40,23 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatRate(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{
+		{0, "0/s"},
+		{950, "950/s"},
+		{999.4, "999/s"},
+		{1000, "1.0k/s"},
+		{12345, "12.3k/s"},
+		{999_999, "1000.0k/s"},
+		{1e6, "1.0M/s"},
+		{4.12e6, "4.1M/s"},
+	} {
+		if got := FormatRate(c.v); got != c.want {
+			t.Errorf("FormatRate(%v) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 // Tests of `coordinator schema infer` and of schemas whose time dialects are detected
 // ("auto"): inferred schemas run unedited on every city's real files, the dialect is the
@@ -15,11 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/jobtest"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
-	"github.com/ireports/ireports/worker"
 )
 
 // independentCounts counts a file's distinct request ids per (city, year, month) of their
@@ -86,8 +88,8 @@ func TestInferredSchemasRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	var inferred, builtin jobDef
-	inferred.name, builtin.name = "inferred", "builtin"
+	var inferred, builtin jobtest.JobDef
+	inferred.Name, builtin.Name = "inferred", "builtin"
 	want := map[record.Key]int{}
 	for _, rc := range testenv.RealCities {
 		c := struct{ city, timezone string }{rc.Name, rc.Timezone}
@@ -107,37 +109,37 @@ func TestInferredSchemasRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inferred.schemas += string(inf.HCL())
-			in := inputDef{name: name, path: path, schema: name, format: format.String()}
-			inferred.inputs = append(inferred.inputs, in)
+			inferred.Schemas += string(inf.HCL())
+			in := jobtest.InputDef{Name: name, Path: path, Schema: name, Format: format.String()}
+			inferred.Inputs = append(inferred.Inputs, in)
 			if _, ok := jobs.Builtin(c.city); ok {
-				in.schema = c.city
-				builtin.inputs = append(builtin.inputs, in)
+				in.Schema = c.city
+				builtin.Inputs = append(builtin.Inputs, in)
 			} else {
 				t.Logf("%s: no built-in schema %q yet: counted independently", rel, c.city)
 				independentCounts(t, path, rel, c.city, loc, want)
 			}
 		}
 	}
-	run := func(j jobDef) map[record.Key]int {
-		j.parquet, j.rejects = filepath.Join(dir, j.name), filepath.Join(dir, j.name+"_rejects")
-		spec := writeSpec(t, dir, j)
-		res, err := runJob(t, ctx, spec, LocalConfig{Workers: 2})
-		if err != nil || res.Status != Succeeded {
-			t.Fatalf("%s: %s, %v", j.name, res.Status, err)
+	run := func(j jobtest.JobDef) map[record.Key]int {
+		j.Parquet, j.Rejects = filepath.Join(dir, j.Name), filepath.Join(dir, j.Name+"_rejects")
+		spec := jobtest.WriteSpec(t, dir, j)
+		res, err := runJob(t, ctx, spec, coordinator.LocalConfig{Workers: 2})
+		if err != nil || res.Status != coordinator.Succeeded {
+			t.Fatalf("%s: %s, %v", j.Name, res.Status, err)
 		}
 		checkAccounting(t, res)
 		if res.Rejected != 0 {
-			t.Errorf("%s: %d rejected: %v", j.name, res.Rejected, res.RejectsByReason)
+			t.Errorf("%s: %d rejected: %v", j.Name, res.Rejected, res.RejectsByReason)
 		}
-		return counts(readLake(t, spec.Output.Parquet, zones(spec)))
+		return jobtest.Counts(jobtest.ReadLake(t, spec.Output.Parquet, jobtest.Zones(spec)))
 	}
 	for k, n := range run(builtin) {
 		want[k] = n
 	}
 	got := run(inferred)
-	if !equalCounts(got, want) {
-		t.Errorf("inferred schemas vs built-in schemas and independent counts: %s", diffCounts(got, want))
+	if !jobtest.EqualCounts(got, want) {
+		t.Errorf("inferred schemas vs built-in schemas and independent counts: %s", jobtest.DiffCounts(got, want))
 	}
 	t.Logf("%d (city, month) groups, %d cities", len(got), len(testenv.RealCities))
 }
@@ -177,27 +179,27 @@ func TestInferSpreadsheetRun(t *testing.T) {
 	if !strings.Contains(out.String(), `"%m/%d/%y %H:%M"`) {
 		t.Errorf("the printed schema does not name the spreadsheet's dialect:\n%s", out.String())
 	}
-	j := jobDef{name: "sheet", schemas: out.String(), inputs: []inputDef{{name: "la", path: sheet, schema: "sheet"}},
-		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects"), split: "256KiB"}
-	spec := writeSpec(t, dir, j)
-	res, err := runJob(t, ctx, spec, LocalConfig{Workers: 2})
-	if err != nil || res.Status != Succeeded || res.Rejected != 0 {
+	j := jobtest.JobDef{Name: "sheet", Schemas: out.String(), Inputs: []jobtest.InputDef{{Name: "la", Path: sheet, Schema: "sheet"}},
+		Parquet: filepath.Join(dir, "lake"), Rejects: filepath.Join(dir, "rejects"), Split: "256KiB"}
+	spec := jobtest.WriteSpec(t, dir, j)
+	res, err := runJob(t, ctx, spec, coordinator.LocalConfig{Workers: 2})
+	if err != nil || res.Status != coordinator.Succeeded || res.Rejected != 0 {
 		t.Fatalf("status %s, %d rejected %v, error %v", res.Status, res.Rejected, res.RejectsByReason, err)
 	}
 	if res.MapTasks < 10 {
 		t.Errorf("%d map tasks: the file should be cut in many splits", res.MapTasks)
 	}
-	got := counts(readLake(t, spec.Output.Parquet, zones(spec)))
+	got := jobtest.Counts(jobtest.ReadLake(t, spec.Output.Parquet, jobtest.Zones(spec)))
 
-	b := jobDef{name: "builtin", inputs: []inputDef{{name: "la", path: orig, schema: "la"}},
-		parquet: filepath.Join(dir, "lake_b"), rejects: filepath.Join(dir, "rejects_b")}
-	bspec := writeSpec(t, dir, b)
-	bres, err := runJob(t, ctx, bspec, LocalConfig{Workers: 2})
-	if err != nil || bres.Status != Succeeded {
+	b := jobtest.JobDef{Name: "builtin", Inputs: []jobtest.InputDef{{Name: "la", Path: orig, Schema: "la"}},
+		Parquet: filepath.Join(dir, "lake_b"), Rejects: filepath.Join(dir, "rejects_b")}
+	bspec := jobtest.WriteSpec(t, dir, b)
+	bres, err := runJob(t, ctx, bspec, coordinator.LocalConfig{Workers: 2})
+	if err != nil || bres.Status != coordinator.Succeeded {
 		t.Fatalf("built-in: %s %v", bres.Status, err)
 	}
-	if want := counts(readLake(t, bspec.Output.Parquet, zones(bspec))); !equalCounts(got, want) {
-		t.Errorf("spreadsheet vs original: %s", diffCounts(got, want))
+	if want := jobtest.Counts(jobtest.ReadLake(t, bspec.Output.Parquet, jobtest.Zones(bspec))); !jobtest.EqualCounts(got, want) {
+		t.Errorf("spreadsheet vs original: %s", jobtest.DiffCounts(got, want))
 	}
 }
 
@@ -364,15 +366,15 @@ func TestDialectIsTheFiles(t *testing.T) {
 	want[record.Key{City: "d", Year: 2020, Month: 2}] = 3000
 	path := filepath.Join(dir, "in", "d.csv")
 	writeFile(t, path, b.String())
-	j := jobDef{name: "d", schemas: dialectSchema, split: "4KiB", inputs: []inputDef{{name: "d", path: path, schema: "d"}},
-		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")}
-	spec := writeSpec(t, dir, j)
+	j := jobtest.JobDef{Name: "d", Schemas: dialectSchema, Split: "4KiB", Inputs: []jobtest.InputDef{{Name: "d", Path: path, Schema: "d"}},
+		Parquet: filepath.Join(dir, "lake"), Rejects: filepath.Join(dir, "rejects")}
+	spec := jobtest.WriteSpec(t, dir, j)
 
 	store, err := objstore.New(objstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := PlanJob(context.Background(), store, spec, "j")
+	plan, err := coordinator.PlanJob(context.Background(), store, spec, "j")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,17 +390,17 @@ func TestDialectIsTheFiles(t *testing.T) {
 	// A worker given a late split without the layouts detects the same, from the file's start.
 	late := plan.Maps[len(plan.Maps)-1]
 	late.TimeLayouts = nil
-	ds, err := worker.DetectDialects(context.Background(), store, spec.Inputs[0].Schema, late)
+	ds, err := mapinput.DetectDialects(context.Background(), store, spec.Inputs[0].Schema, late)
 	if err != nil || fmt.Sprint(jobs.DialectLayouts(ds)) != fmt.Sprint(plan.Maps[0].TimeLayouts) {
 		t.Fatalf("worker detection on split %d: %v, %v", late.Index, ds, err)
 	}
 
-	res, err := runJob(t, context.Background(), spec, LocalConfig{Workers: 2})
-	if err != nil || res.Status != Succeeded || res.Rejected != 0 || res.RecordsIn != int64(n) {
+	res, err := runJob(t, context.Background(), spec, coordinator.LocalConfig{Workers: 2})
+	if err != nil || res.Status != coordinator.Succeeded || res.Rejected != 0 || res.RecordsIn != int64(n) {
 		t.Fatalf("status %s, %d in, %d rejected %v, error %v", res.Status, res.RecordsIn, res.Rejected, res.RejectsByReason, err)
 	}
-	if got := counts(readLake(t, spec.Output.Parquet, zones(spec))); !equalCounts(got, want) {
-		t.Errorf("%s", diffCounts(got, want))
+	if got := jobtest.Counts(jobtest.ReadLake(t, spec.Output.Parquet, jobtest.Zones(spec))); !jobtest.EqualCounts(got, want) {
+		t.Errorf("%s", jobtest.DiffCounts(got, want))
 	}
 }
 
@@ -411,12 +413,12 @@ func TestPlanReportsDialects(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "in", "b.csv"), "id,created,closed\n1,01/02/2024 10:00 AM,\n2,01/03/2024 11:00 PM,\n")
 	writeFile(t, filepath.Join(dir, "in", "c.json"), `[{"id":"1","created":1704448800000},{"id":"2","created":"1704448801000.0"}]`)
 	writeFile(t, filepath.Join(dir, "bad", "m.csv"), "id,created,closed\n1,2024-01-05T10:00:00,\n2,1/6/2024 10:00,\n")
-	j := jobDef{name: "p", schemas: dialectSchema, inputs: []inputDef{
-		{name: "csv", path: filepath.Join(dir, "in", "*.csv"), schema: "d"},
-		{name: "json", path: filepath.Join(dir, "in", "*.json"), schema: "d", format: "soda-json"},
-		{name: "bad", path: filepath.Join(dir, "bad"), schema: "d"},
-	}, parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")}
-	spec := writeSpec(t, dir, j)
+	j := jobtest.JobDef{Name: "p", Schemas: dialectSchema, Inputs: []jobtest.InputDef{
+		{Name: "csv", Path: filepath.Join(dir, "in", "*.csv"), Schema: "d"},
+		{Name: "json", Path: filepath.Join(dir, "in", "*.json"), Schema: "d", Format: "soda-json"},
+		{Name: "bad", Path: filepath.Join(dir, "bad"), Schema: "d"},
+	}, Parquet: filepath.Join(dir, "lake"), Rejects: filepath.Join(dir, "rejects")}
+	spec := jobtest.WriteSpec(t, dir, j)
 	rep, err := DryRun(context.Background(), spec, DryRunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -440,8 +442,8 @@ func TestPlanReportsDialects(t *testing.T) {
 		t.Errorf("problems: %q", rep.Problems)
 	}
 	// The run stops at the same problem, before any task.
-	res, err := runJob(t, context.Background(), spec, LocalConfig{Workers: 1})
-	if err == nil || res.Status != Failed || !strings.Contains(res.Error, `values in two dialects`) || !strings.Contains(res.Error, "m.csv") {
+	res, err := runJob(t, context.Background(), spec, coordinator.LocalConfig{Workers: 1})
+	if err == nil || res.Status != coordinator.Failed || !strings.Contains(res.Error, `values in two dialects`) || !strings.Contains(res.Error, "m.csv") {
 		t.Errorf("run: status %s, error %v / %s", res.Status, err, res.Error)
 	}
 }

@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"context"
@@ -38,12 +38,7 @@ func cmdLake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *head < 0 || (*head > 0) != (*group != "") {
 		return usageError(fs, "--head N (N > 0) and --group go together")
 	}
-	root := pos[0]
-	if !objstore.IsS3(root) {
-		if abs, err := filepath.Abs(root); err == nil {
-			root = abs
-		}
-	}
+	root := objstore.Abs(pos[0])
 	store, err := objstore.New(objstore.Options{Endpoint: *endpoint})
 	if err != nil {
 		return err

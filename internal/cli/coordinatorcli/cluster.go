@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/auth"
 	"github.com/ireports/ireports/internal/httpserve"
@@ -29,8 +30,8 @@ const EnvCoordinator = "IREPORTS_COORDINATOR"
 
 // ServeFlags registers `coordinator serve`'s flags on fs and returns a function that builds
 // the ServerConfig from them. Terraform's user-data is checked against this flag set.
-func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
-	def := DefaultServerConfig()
+func ServeFlags(fs *flag.FlagSet) func() (coordinator.ServerConfig, error) {
+	def := coordinator.DefaultServerConfig()
 	bind := fs.String("bind", def.Bind, "gossip address host:port (TCP and UDP)")
 	api := fs.String("api", def.API, "HTTP API and status page address host:port")
 	dataDir := fs.String("data-dir", "/var/lib/ireports/coordinator", "directory for the job history")
@@ -51,7 +52,7 @@ func ServeFlags(fs *flag.FlagSet) func() (ServerConfig, error) {
 	anyPath := fs.Bool("allow-any-path", false, "let jobs read and write anywhere this process can, instead of --allow-path (only where every token holder may act as this host's user)")
 	var jobEnv envFlag
 	fs.Var(&jobEnv, "job-env", "environment variables that job files may read with env(): NAME,... (repeatable); names starting with "+jobs.DefaultEnvPrefix+" always may, all others are refused")
-	return func() (ServerConfig, error) {
+	return func() (coordinator.ServerConfig, error) {
 		cfg := def
 		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
@@ -99,7 +100,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.AnyPath {
 		cfg.Log.Warn("--allow-any-path: jobs may read and write anywhere this process can; anyone with the cluster token can read its files and replace its directories")
 	}
-	srv, err := NewServer(cfg)
+	srv, err := coordinator.NewServer(cfg)
 	if err != nil {
 		return err
 	}
@@ -110,6 +111,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return srv.Shutdown(sctx)
 }
 
+// scheduleFlag collects repeated --schedule FILE flags.
+type scheduleFlag []string
+
+func (f *scheduleFlag) String() string { return fmt.Sprint(*f) }
+func (f *scheduleFlag) Set(v string) error {
+	*f = append(*f, v)
+	return nil
+}
+
 // envFlag collects --job-env NAME,... flags.
 type envFlag []string
 
@@ -118,7 +128,7 @@ func (f *envFlag) String() string { return strings.Join(*f, ",") }
 func (f *envFlag) Set(v string) error {
 	for _, name := range strings.Split(v, ",") {
 		name = strings.TrimSpace(name)
-		if !validEnvName(name) {
+		if !coordinator.ValidEnvName(name) {
 			return fmt.Errorf("%q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
 		}
 		*f = append(*f, name)
@@ -127,12 +137,12 @@ func (f *envFlag) Set(v string) error {
 }
 
 // clientFlags are the flags every client command shares.
-func clientFlags(fs *flag.FlagSet) func() (*Client, error) {
+func clientFlags(fs *flag.FlagSet) func() (*coordinator.Client, error) {
 	url := fs.String("coordinator", "", "coordinator API URL, https://… when it serves TLS (default: $"+EnvCoordinator+" or http://127.0.0.1:8080)")
 	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
 	var tlsFlags httpserve.TLSFlags
 	tlsFlags.RegisterClient(fs)
-	return func() (*Client, error) {
+	return func() (*coordinator.Client, error) {
 		base := *url
 		if base == "" {
 			base = os.Getenv(EnvCoordinator)
@@ -148,7 +158,7 @@ func clientFlags(fs *flag.FlagSet) func() (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Client{Base: base, Token: tok, HTTP: &http.Client{Transport: httpserve.ClientTransport(tlsConfig)}}, nil
+		return &coordinator.Client{Base: base, Token: tok, HTTP: &http.Client{Transport: httpserve.ClientTransport(tlsConfig)}}, nil
 	}
 }
 
@@ -193,7 +203,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stderr, "submitted %s\n", id)
 	bar := newProgressPrinter(stderr)
-	res, runErr := waitJob(ctx, id, 500*time.Millisecond, 500*time.Millisecond, c.Job, c.Cancel, bar.update)
+	res, runErr := coordinator.WaitJob(ctx, id, 500*time.Millisecond, 500*time.Millisecond, c.Job, c.Cancel, bar.update)
 	bar.done()
 	return finish(stdout, res, runErr, *asJSON)
 }

@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"context"
@@ -309,10 +309,7 @@ func staticBase(p string) string {
 	if i < 0 {
 		return p
 	}
-	if objstore.IsS3(p) {
-		return path.Dir(p[:i] + "x")
-	}
-	return filepath.Dir(p[:i] + "x")
+	return objstore.Dir(p[:i] + "x")
 }
 
 // relTo names a file relative to base when it is under it.

@@ -1,4 +1,7 @@
-package worker
+// Package workercli is the worker binary's command line: its flags (Flags, which
+// terraform's boot scripts are checked against) and Main. The worker itself is package
+// worker.
+package workercli
 
 import (
 	"context"
@@ -20,12 +23,13 @@ import (
 	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
+	"github.com/ireports/ireports/worker"
 )
 
 // Flags registers the worker command's flags on fs and returns a function that builds the
 // Config from them. Terraform's user-data is checked against this flag set.
-func Flags(fs *flag.FlagSet) func() (Config, error) {
-	def := DefaultConfig()
+func Flags(fs *flag.FlagSet) func() (worker.Config, error) {
+	def := worker.DefaultConfig()
 	join := fs.String("join", "", "gossip address(es) HOST:PORT of the coordinator (comma-separated)")
 	bind := fs.String("bind", def.Bind, "gossip address host:port (TCP and UDP)")
 	listen := fs.String("listen", def.Listen, "HTTP address serving map outputs, /healthz, /metrics and /debug/pprof")
@@ -43,7 +47,7 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	var tlsFlags httpserve.TLSFlags
 	tlsFlags.RegisterServer(fs, "map outputs, /metrics and /debug/pprof")
 	tlsFlags.RegisterClient(fs)
-	return func() (Config, error) {
+	return func() (worker.Config, error) {
 		cfg := def
 		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
@@ -128,7 +132,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := Start(cfg)
+	d, err := worker.Start(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "worker: %v\n", err)
 		return 1

@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"context"
@@ -18,8 +18,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/gen"
 	"github.com/ireports/ireports/internal/allowpath"
+	"github.com/ireports/ireports/internal/localcluster"
 	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/units"
@@ -100,7 +102,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case errors.Is(err, errUsage):
 			return ExitUsage
-		case errors.Is(err, ErrUnpublished):
+		case errors.Is(err, coordinator.ErrUnpublished):
 			return ExitUnpublished
 		}
 		return ExitFailure
@@ -109,7 +111,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 }
 
 // ExitUnpublished is the exit code of a job that committed its lake but could not publish
-// its summaries to Postgres (see ErrUnpublished).
+// its summaries to Postgres (coordinator.ErrUnpublished).
 const ExitUnpublished = 3
 
 // errReported is returned by a command that has already told the user what went wrong.
@@ -183,7 +185,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := roots.CheckSpec(spec); err != nil {
-		return cleanerFor(spec).err(fmt.Errorf("%w\n(coordinator run lets a job use its file's directory; give --allow-path DIR or s3://bucket/prefix for each other place it reads or writes)", err))
+		return coordinator.CleanError(spec, fmt.Errorf("%w\n(coordinator run lets a job use its file's directory; give --allow-path DIR or s3://bucket/prefix for each other place it reads or writes)", err))
 	}
 	if *verbose {
 		logOpts.SetDefaultLevel(slog.LevelInfo)
@@ -217,14 +219,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer pprof.StopCPUProfile()
 	}
 	bar := newProgressPrinter(stderr)
-	res, runErr := RunLocal(ctx, spec, LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update, AllowPaths: allowed})
+	res, runErr := localcluster.Run(ctx, spec, coordinator.LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update, AllowPaths: allowed})
 	bar.done()
 	res.PeakRSSBytes = peakRSS()
 	return finish(stdout, res, runErr, *asJSON)
 }
 
 // finish prints a job's result and returns the command's error.
-func finish(stdout io.Writer, res *Result, runErr error, asJSON bool) error {
+func finish(stdout io.Writer, res *coordinator.Result, runErr error, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -240,13 +242,13 @@ func finish(stdout io.Writer, res *Result, runErr error, asJSON bool) error {
 		}
 		return runErr
 	}
-	if res.Published == Unpublished {
-		return ErrUnpublished
+	if res.Published == coordinator.Unpublished {
+		return coordinator.ErrUnpublished
 	}
 	return nil
 }
 
-func printResult(w io.Writer, r *Result) {
+func printResult(w io.Writer, r *coordinator.Result) {
 	fmt.Fprintf(w, "job %s (%s): %s in %.1fs", r.Name, r.Job, r.Status, r.Seconds)
 	if r.Version != "" {
 		fmt.Fprintf(w, " · ireports %s", r.Version)
@@ -261,7 +263,7 @@ func printResult(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "  merged     %d rows of the lake kept in the %d groups rewritten\n", r.RecordsCarried, r.Groups)
 	}
 	if len(r.RejectsByReason) > 0 {
-		fmt.Fprintf(w, "  rejects    %s → %s\n", formatReasons(r.RejectsByReason), r.Outputs.Rejects)
+		fmt.Fprintf(w, "  rejects    %s → %s\n", coordinator.FormatReasons(r.RejectsByReason), r.Outputs.Rejects)
 	}
 	fmt.Fprintf(w, "  groups     %d (city, month) → %s\n", r.Groups, r.Outputs.Parquet)
 	if r.Respeculated > 0 || r.Retries > 0 {
@@ -275,7 +277,7 @@ func printResult(w io.Writer, r *Result) {
 	}
 	if r.Published != "" {
 		fmt.Fprintf(w, "  postgres   summaries %s", r.Published)
-		if s, ok := r.PhaseSeconds[Publishing.String()]; ok {
+		if s, ok := r.PhaseSeconds[coordinator.Publishing.String()]; ok {
 			fmt.Fprintf(w, " (publish: %.1fs, not in the throughput)", s)
 		}
 		fmt.Fprintln(w)
@@ -288,11 +290,11 @@ func printResult(w io.Writer, r *Result) {
 // workPhases are the phases whose time the throughput counts: the work on the input bytes.
 // Pulling from a source waits on the network and publishing on Postgres; the result states
 // their times apart.
-var workPhases = []State{Planning, Mapping, Reducing, Committing}
+var workPhases = []coordinator.State{coordinator.Planning, coordinator.Mapping, coordinator.Reducing, coordinator.Committing}
 
 // workSeconds returns the time the throughput divides by and what it covers: the work
 // phases' time, or the whole run's when the result has no phase times.
-func workSeconds(r *Result) (float64, string) {
+func workSeconds(r *coordinator.Result) (float64, string) {
 	var secs float64
 	for _, p := range workPhases {
 		secs += r.PhaseSeconds[p.String()]
@@ -322,7 +324,7 @@ func newProgressPrinter(w io.Writer) *progressPrinter {
 	return p
 }
 
-func (p *progressPrinter) update(j JobStatus) {
+func (p *progressPrinter) update(j coordinator.JobStatus) {
 	if !p.tty && time.Since(p.last) < 10*time.Second {
 		return
 	}
@@ -346,8 +348,8 @@ func (p *progressPrinter) done() {
 //
 // While the summaries are published the map and reduce bar is full and says nothing, so the
 // line shows the publish instead: "publish [######--------------] 120/576 groups · 48,210 rows".
-func progressLine(pr Progress) string {
-	if pr.Phase == Publishing {
+func progressLine(pr coordinator.Progress) string {
+	if pr.Phase == coordinator.Publishing {
 		return fmt.Sprintf("%-6s %s %d/%d groups · %s rows loaded into Postgres", pr.Phase.PhaseName(),
 			bar(pr.PublishGroups, pr.PublishGroupsTotal, 20), pr.PublishGroups, pr.PublishGroupsTotal, thousands(pr.PublishRows))
 	}
@@ -357,8 +359,8 @@ func progressLine(pr Progress) string {
 		pr.MapsDone, pr.MapsTotal, pr.ReducesDone, pr.ReducesTotal)
 	if secs > 0 && !pr.Started.IsZero() {
 		rate := float64(pr.BytesDone) / secs
-		fmt.Fprintf(&b, " · %.1f MB/s · %s records", rate/1e6, formatRate(float64(pr.RecordsDone)/secs))
-		if pr.Phase == Mapping && pr.BytesDone > 0 && pr.BytesTotal > pr.BytesDone {
+		fmt.Fprintf(&b, " · %.1f MB/s · %s records", rate/1e6, units.FormatRate(float64(pr.RecordsDone)/secs))
+		if pr.Phase == coordinator.Mapping && pr.BytesDone > 0 && pr.BytesTotal > pr.BytesDone {
 			fmt.Fprintf(&b, " · map ETA %s", (time.Duration(float64(pr.BytesTotal-pr.BytesDone)/rate) * time.Second).Round(time.Second))
 		}
 	}

@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/jobtest"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
@@ -151,7 +153,7 @@ func TestPlanRealData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := PlanJob(context.Background(), store, spec, "run")
+	p, err := coordinator.PlanJob(context.Background(), store, spec, "run")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,15 +207,15 @@ func TestPlanListsEveryProblem(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "bad", "b.csv"), "id,opened,status\n1,soon,open\n2,2024-01-02T00:00:00Z,open\n3,later,open\n,2024-01-04T00:00:00Z,open\n5,2024-01-05T00:00:00Z,open\n6,x,open\n")
 	writeFile(t, filepath.Join(dir, "not-a-dir"), "")
 	writeFile(t, filepath.Join(dir, "export.csv.gz"), "id,opened,status\n") // not gzip
-	j := jobDef{schemas: planSchema, ratio: 0.01, parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "not-a-dir", "rejects"),
-		inputs: []inputDef{
-			{name: "good", path: filepath.Join(dir, "good.csv"), schema: "t"},
-			{name: "wrong", path: filepath.Join(dir, "good.csv"), schema: "wrong"},
-			{name: "missing", path: filepath.Join(dir, "nowhere", "*.csv"), schema: "t"},
-			{name: "bad", path: filepath.Join(dir, "bad"), schema: "t"},
-			{name: "unreadable", path: filepath.Join(dir, "export.csv.gz"), schema: "t"},
+	j := jobtest.JobDef{Schemas: planSchema, Ratio: 0.01, Parquet: filepath.Join(dir, "lake"), Rejects: filepath.Join(dir, "not-a-dir", "rejects"),
+		Inputs: []jobtest.InputDef{
+			{Name: "good", Path: filepath.Join(dir, "good.csv"), Schema: "t"},
+			{Name: "wrong", Path: filepath.Join(dir, "good.csv"), Schema: "wrong"},
+			{Name: "missing", Path: filepath.Join(dir, "nowhere", "*.csv"), Schema: "t"},
+			{Name: "bad", Path: filepath.Join(dir, "bad"), Schema: "t"},
+			{Name: "unreadable", Path: filepath.Join(dir, "export.csv.gz"), Schema: "t"},
 		}}
-	spec := writeSpec(t, dir, j)
+	spec := jobtest.WriteSpec(t, dir, j)
 	store, err := objstore.New(objstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -318,13 +320,13 @@ func TestPlanS3(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	j := jobDef{schemas: planSchema, split: "1KiB", ratio: 0.01, endpoint: m.Endpoint,
-		parquet: m.URL("lake/requests"), rejects: m.URL("lake/rejects"),
-		inputs: []inputDef{
-			{name: "csv", path: m.URL("raw/csv/*.csv"), schema: "t"},
-			{name: "json", path: m.URL("raw/json"), schema: "t", format: "soda-json"},
+	j := jobtest.JobDef{Schemas: planSchema, Split: "1KiB", Ratio: 0.01, Endpoint: m.Endpoint,
+		Parquet: m.URL("lake/requests"), Rejects: m.URL("lake/rejects"),
+		Inputs: []jobtest.InputDef{
+			{Name: "csv", Path: m.URL("raw/csv/*.csv"), Schema: "t"},
+			{Name: "json", Path: m.URL("raw/json"), Schema: "t", Format: "soda-json"},
 		}}
-	spec := writeSpec(t, dir, j)
+	spec := jobtest.WriteSpec(t, dir, j)
 	code, rep := planJSON(t, spec.File)
 	if code != 0 {
 		t.Fatalf("exit %d, problems %q", code, rep.Problems)
@@ -344,7 +346,7 @@ func TestPlanS3(t *testing.T) {
 	if len(jsonIn.Files) != 1 || jsonIn.Splits != 1 || columnOf(jsonIn.Files[0], "status") != "status" || len(jsonIn.Sample) != 2 {
 		t.Errorf("json: %+v", jsonIn)
 	}
-	p, err := PlanJob(ctx, store, spec, "run")
+	p, err := coordinator.PlanJob(ctx, store, spec, "run")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,8 +357,8 @@ func TestPlanS3(t *testing.T) {
 		t.Errorf("the dry run wrote to the lake: %v, %v", objs, err)
 	}
 
-	j.inputs = append(j.inputs, inputDef{name: "none", path: m.URL("raw/none/"), schema: "t"})
-	spec = writeSpec(t, dir, j)
+	j.Inputs = append(j.Inputs, jobtest.InputDef{Name: "none", Path: m.URL("raw/none/"), Schema: "t"})
+	spec = jobtest.WriteSpec(t, dir, j)
 	code, out, _ := runPlan(t, spec.File)
 	if want := `input "none": path ` + m.URL("raw/none/") + `: file does not exist: no object at or under it`; code != 1 || !strings.Contains(out, want) {
 		t.Errorf("exit %d, want 1 with %q:\n%s", code, want, out)

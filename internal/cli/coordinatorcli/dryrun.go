@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"context"
@@ -8,16 +8,14 @@ import (
 	"io/fs"
 	"maps"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/lib/pq"
 
+	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -28,9 +26,10 @@ import (
 
 // A dry run (`coordinator plan FILE.job`) does what a run does before its first task — list
 // the inputs, read each file's header, bind the schemas, cut the splits — with the run's own
-// code (PlanJob's addFile, the worker's normalizer through worker.Sample), and writes nothing:
-// it takes no lock, pulls no source, migrates no database. Where a run stops at the first
-// problem, a dry run goes on and reports every one.
+// code (the planner's coordinator.ListInput and Plan.AddFile, the worker's normalizer through
+// worker.Sample), and writes nothing: it takes no lock, pulls no source, migrates no
+// database. Where a run stops at the first problem, a dry run goes on and reports every one.
+// It lives here, above both packages, because it uses both.
 
 // DryRunOptions configures DryRun.
 type DryRunOptions struct {
@@ -197,7 +196,7 @@ func DryRun(ctx context.Context, spec *jobs.Spec, opt DryRunOptions) (*DryRunRep
 		}
 		store = s
 	}
-	d := &dryRun{spec: spec, store: store, opt: opt, r: r, plan: &Plan{}}
+	d := &dryRun{spec: spec, store: store, opt: opt, r: r, plan: &coordinator.Plan{}}
 	d.sources(ctx)
 	for i := range spec.Inputs {
 		d.input(ctx, i)
@@ -228,7 +227,7 @@ type dryRun struct {
 	store objstore.Store
 	opt   DryRunOptions
 	r     *DryRunReport
-	plan  *Plan // every file planned so far, in a run's order
+	plan  *coordinator.Plan // every file planned so far, in a run's order
 }
 
 func (r *DryRunReport) problem(format string, args ...any) {
@@ -241,7 +240,7 @@ func (d *dryRun) input(ctx context.Context, i int) {
 	pi := PlannedInput{Name: in.Name, Path: in.Path, Schema: in.SchemaName, Format: in.Format.String(), Source: in.Source,
 		Files: []PlannedFile{}, Sample: []SampleRecord{}}
 	defer func() { d.r.Inputs = append(d.r.Inputs, pi) }()
-	files, err := expand(ctx, d.store, in.Path)
+	files, err := coordinator.ListInput(ctx, d.store, in.Path)
 	if in.Source != "" && errors.Is(err, fs.ErrNotExist) {
 		return // no stored batch yet: the run reads what it pulls
 	}
@@ -252,15 +251,15 @@ func (d *dryRun) input(ctx context.Context, i int) {
 	for _, fi := range files {
 		pf := PlannedFile{Path: fi.Name, Size: fi.Size}
 		first := len(d.plan.Maps)
-		planned, err := d.plan.addFile(ctx, d.store, d.spec, "plan", i, fi)
+		planned, err := d.plan.AddFile(ctx, d.store, d.spec, "plan", i, fi)
 		pf.Splits = len(d.plan.Maps) - first
 		pi.Bytes += fi.Size
 		pi.Splits += pf.Splits
-		if header := planned.header; header != nil {
+		if header := planned.Header; header != nil {
 			m := in.Schema.MatchHeader(header)
 			pf.Header, pf.Match = header, &m
 		}
-		pf.TimeDialects = planned.dialects
+		pf.TimeDialects = planned.Dialects
 		switch {
 		case err != nil && pf.Match != nil && len(pf.Match.Unmatched(true)) > 0:
 			pf.Error = "no column for " + strings.Join(pf.Match.Unmatched(true), ", ")
@@ -347,7 +346,7 @@ func (d *dryRun) rejectRatio(pi *PlannedInput) {
 		}
 	}
 	d.r.problem("input %q: %d of the %d sampled records rejected (%.0f%%, max_reject_ratio %g%%): %s",
-		pi.Name, pi.SampleRejected, n, 100*float64(pi.SampleRejected)/float64(n), 100*d.spec.MaxRejectRatio, formatReasons(reasons))
+		pi.Name, pi.SampleRejected, n, 100*float64(pi.SampleRejected)/float64(n), 100*d.spec.MaxRejectRatio, coordinator.FormatReasons(reasons))
 }
 
 // unmatchedWarnings warns of optional fields that take no column in some of the input's
@@ -420,7 +419,7 @@ func (d *dryRun) sources(ctx context.Context) {
 		pattern, err := ss.BatchPattern()
 		if err != nil {
 			d.r.problem("source %s: raw batches: %v", name, err)
-		} else if files, err := expand(ctx, d.store, pattern); err == nil {
+		} else if files, err := coordinator.ListInput(ctx, d.store, pattern); err == nil {
 			ps.Pending = len(files)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			d.r.problem("source %s: raw batches: %v", name, err)
@@ -437,8 +436,8 @@ func (d *dryRun) sources(ctx context.Context) {
 			case errors.As(err, &pqErr) && pqErr.Code == "42P01": // undefined_table
 				ps.Watermark, ps.WatermarkNote = w.String(), "no watermark table yet: the run creates it and pulls from start"
 			case err != nil:
-				ps.WatermarkNote = "unknown: " + redact(err, dsn).Error()
-				d.r.problem("source %s: reading its watermark: %v", name, redact(err, dsn))
+				ps.WatermarkNote = "unknown: " + coordinator.RedactDSN(err, dsn).Error()
+				d.r.problem("source %s: reading its watermark: %v", name, coordinator.RedactDSN(err, dsn))
 			default:
 				ps.Watermark = w.String()
 			}
@@ -455,13 +454,13 @@ func (d *dryRun) openDB(ctx context.Context) (*sql.DB, error) {
 	dsn := d.spec.Output.Postgres
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
-		return nil, redact(err, dsn)
+		return nil, coordinator.RedactDSN(err, dsn)
 	}
 	pctx, cancel := context.WithTimeout(ctx, d.opt.DBTimeout)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		return nil, redact(err, dsn)
+		return nil, coordinator.RedactDSN(err, dsn)
 	}
 	return db, nil
 }
@@ -480,7 +479,7 @@ func (d *dryRun) outputs(ctx context.Context) {
 			o.Parquet, h.Job, h.Host, h.Since.Format(time.RFC3339))
 	}
 	for _, p := range []struct{ what, path string }{{"parquet", d.spec.Output.Parquet}, {"summaries", d.spec.Output.Summaries}, {"rejects", d.spec.Output.Rejects}} {
-		if err := localDirUsable(p.path); err != nil {
+		if err := objstore.CheckRoot(p.path); err != nil {
 			d.r.problem("output %s: %v", p.what, err)
 		}
 	}
@@ -493,29 +492,6 @@ func (d *dryRun) outputs(ctx context.Context) {
 			return
 		}
 		db.Close()
-	}
-}
-
-// localDirUsable checks that a local output directory exists or can be created: its nearest
-// existing ancestor is a directory. (S3 paths are checked by the run's first write.)
-func localDirUsable(path string) error {
-	if objstore.IsS3(path) {
-		return nil
-	}
-	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err == nil {
-			if !fi.IsDir() {
-				return fmt.Errorf("%s is a file, not a directory", p)
-			}
-			return nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			return err
-		}
-		if filepath.Dir(p) == p {
-			return nil
-		}
 	}
 }
 

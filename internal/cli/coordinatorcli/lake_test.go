@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/jobtest"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/internal/units"
 	"github.com/ireports/ireports/internal/version"
@@ -37,9 +39,9 @@ func TestLakeCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(dir, "requests")
-	spec := writeSpec(t, dir, jobDef{schemas: mergeSchema, reducers: 2, inputs: []inputDef{{"inc", csv, "inc", ""}},
-		parquet: root, rejects: filepath.Join(dir, "rejects")})
-	res, err := runJob(t, ctx, spec, LocalConfig{Workers: 1})
+	spec := jobtest.WriteSpec(t, dir, jobtest.JobDef{Schemas: jobtest.MergeSchema, Reducers: 2, Inputs: []jobtest.InputDef{{Name: "inc", Path: csv, Schema: "inc"}},
+		Parquet: root, Rejects: filepath.Join(dir, "rejects")})
+	res, err := runJob(t, ctx, spec, coordinator.LocalConfig{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ city=inc/year=2024/month=2 2 1 %s
 
 	t.Run("old layout", func(t *testing.T) {
 		old := filepath.Join(t.TempDir(), "requests")
-		copyTree(t, root, old)
+		jobtest.CopyTree(t, root, old)
 		legacy := filepath.Join(old, "_summary", "inc", "2024-01", "request_monthly.parquet")
 		os.MkdirAll(filepath.Dir(legacy), 0o755)
 		os.WriteFile(legacy, []byte("x"), 0o644)

@@ -1,4 +1,4 @@
-package worker
+package mapinput
 
 import (
 	"context"
@@ -27,16 +27,15 @@ func DetectDialects(ctx context.Context, store objstore.Store, schema *jobs.Sche
 	if !schema.NeedsDetection() {
 		return nil, nil
 	}
-	env := Env{Store: store}
 	var det *jobs.Detector
 	var err error
 	if t.Format == jobs.FormatSODAJSON {
 		det = schema.NewJSONDetector()
-		err = detectSODA(ctx, env, t, det)
+		err = detectSODA(ctx, store, t, det)
 	} else {
 		det = schema.NewDetector(t.Header)
 		if det.Wants() {
-			err = detectCSV(ctx, env, t, det)
+			err = detectCSV(ctx, store, t, det)
 		}
 	}
 	switch {
@@ -52,14 +51,14 @@ func DetectDialects(ctx context.Context, store objstore.Store, schema *jobs.Sche
 	return ds, nil
 }
 
-func detectCSV(ctx context.Context, env Env, t task.Map, det *jobs.Detector) error {
+func detectCSV(ctx context.Context, store objstore.Store, t task.Map, det *jobs.Detector) error {
 	t.Start, t.End, t.State = t.DataStart, t.DataStart+jobs.DetectBytes, csvsplit.Outside
 	var src io.ReadCloser
 	var err error
 	if t.Gzip {
-		src, err = openGzipData(ctx, env, t)
+		src, err = OpenGzipData(ctx, store, t)
 	} else {
-		src, err = openInput(ctx, env, t, t.Start)
+		src, err = Open(ctx, store, t, t.Start)
 	}
 	if err != nil {
 		return err
@@ -83,8 +82,8 @@ func detectCSV(ctx context.Context, env Env, t task.Map, det *jobs.Detector) err
 	}
 }
 
-func detectSODA(ctx context.Context, env Env, t task.Map, det *jobs.Detector) error {
-	src, err := openInput(ctx, env, t, 0)
+func detectSODA(ctx context.Context, store objstore.Store, t task.Map, det *jobs.Detector) error {
+	src, err := Open(ctx, store, t, 0)
 	if err != nil {
 		return err
 	}
@@ -95,26 +94,4 @@ func detectSODA(ctx context.Context, env Env, t task.Map, det *jobs.Detector) er
 		}
 		return nil
 	})
-}
-
-// dialectSchema returns the schema that t's records are normalized with: the input's, with
-// the dialects of its "auto" time fields, taken from the task or, when it carries none,
-// detected from the file.
-func dialectSchema(ctx context.Context, env Env, schema *jobs.Schema, t task.Map) (*jobs.Schema, error) {
-	if !schema.NeedsDetection() {
-		return schema, nil
-	}
-	layouts := t.TimeLayouts
-	if layouts == nil {
-		ds, err := DetectDialects(ctx, env.Store, schema, t)
-		if err != nil {
-			return nil, err
-		}
-		layouts = jobs.DialectLayouts(ds)
-	}
-	s, err := schema.WithDialects(layouts)
-	if err != nil {
-		return nil, task.Fatal(fmt.Errorf("%s: %w", t.File, err))
-	}
-	return s, nil
 }

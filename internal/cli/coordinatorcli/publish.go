@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"cmp"
@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -48,17 +49,17 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("the lake %s has no committed run to publish: %w", spec.Output.Parquet, err)
 	}
 	run := pgsink.JobRun{
-		ID: m.Job, Name: m.Name, Status: "succeeded", Started: cmp.Or(m.Run.Started, m.Committed), Finished: m.Committed,
+		ID: m.Job, Name: m.Name, Status: coordinator.Succeeded.String(), Started: cmp.Or(m.Run.Started, m.Committed), Finished: m.Committed,
 		RecordsIn: m.Run.RecordsIn, RecordsOut: m.Rows, RecordsRejected: m.Run.Rejected,
 		Duplicates: m.Run.Duplicates, Groups: len(m.Groups),
 	}
-	db, sink, err := openSink(ctx, spec.Output.Postgres, pgsink.DefaultConfig())
+	db, sink, err := coordinator.OpenSink(ctx, spec.Output.Postgres, pgsink.DefaultConfig())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m)); err != nil {
-		return redact(err, spec.Output.Postgres)
+		return coordinator.RedactDSN(err, spec.Output.Postgres)
 	}
 	fmt.Fprintf(stdout, "published job %s (%s): %d groups, %d rows\n", m.Job, m.Name, len(m.Groups), m.Rows)
 	return nil
@@ -85,7 +86,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *dbURL == "" {
 		return usageError(fs, "no database: give --db or DATABASE_URL")
 	}
-	db, _, err := openSink(ctx, *dbURL, pgsink.DefaultConfig())
+	db, _, err := coordinator.OpenSink(ctx, *dbURL, pgsink.DefaultConfig())
 	if err != nil {
 		return err
 	}

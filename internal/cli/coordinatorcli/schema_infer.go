@@ -1,4 +1,4 @@
-package coordinator
+package coordinatorcli
 
 import (
 	"bufio"
@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/ireports/ireports/csvsplit"
@@ -100,10 +99,7 @@ func inferFile(ctx context.Context, store objstore.Store, file string, opt jobs.
 // cityFromPath names a city after the directory of its file ("data/la/x.csv" → "la"), if
 // that name is a valid city, else "city".
 func cityFromPath(file string) string {
-	dir := filepath.Base(filepath.Dir(file))
-	if objstore.IsS3(file) {
-		dir = path.Base(path.Dir(strings.TrimPrefix(file, objstore.S3Scheme)))
-	}
+	dir := path.Base(objstore.Dir(file))
 	var b strings.Builder
 	for _, r := range strings.ToLower(dir) {
 		switch {
