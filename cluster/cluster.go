@@ -145,12 +145,12 @@ type Membership struct {
 	queue   []Event
 	meta    []byte
 	closed  bool
-	// members are the live members by name, copied from memberlist's events: its own
-	// Members returns pointers into its state, which its gossip goroutines then rewrite.
-	members map[string]Member
 	wake    chan struct{} // signals the pump that queue has entries
 	done    chan struct{} // closed by Shutdown: stops the pump
 	stopped chan struct{} // closed when the pump has returned
+	// members are the live members by name, copied from memberlist's events: its own
+	// Members returns pointers into its state, which its gossip goroutines then rewrite.
+	members map[string]Member
 }
 
 // LoadKey reads a gossip key file: exactly 32 raw bytes, or 64 hex digits, or base64 of 32
