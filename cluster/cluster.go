@@ -141,13 +141,16 @@ type Membership struct {
 	events chan Event
 	log    *slog.Logger
 
-	mu      sync.Mutex // guards queue, meta, closed
+	mu      sync.Mutex // guards queue, meta, closed, members
 	queue   []Event
 	meta    []byte
 	closed  bool
 	wake    chan struct{} // signals the pump that queue has entries
 	done    chan struct{} // closed by Shutdown: stops the pump
 	stopped chan struct{} // closed when the pump has returned
+	// members are the live members by name, copied from memberlist's events: its own
+	// Members returns pointers into its state, which its gossip goroutines then rewrite.
+	members map[string]Member
 }
 
 // LoadKey reads a gossip key file: exactly 32 raw bytes, or 64 hex digits, or base64 of 32
@@ -199,6 +202,7 @@ func Join(cfg Config, seeds []string) (*Membership, error) {
 	}
 	m := &Membership{
 		events:  make(chan Event),
+		members: map[string]Member{},
 		log:     cfg.Logger,
 		meta:    meta,
 		wake:    make(chan struct{}, 1),
@@ -274,11 +278,13 @@ func (m *Membership) Name() string { return m.list.LocalNode().Name }
 // keep reading it until Shutdown.
 func (m *Membership) Events() <-chan Event { return m.events }
 
-// Members returns the live members, this one included.
+// Members returns the live members, this one included, in no particular order.
 func (m *Membership) Members() []Member {
-	var out []Member
-	for _, n := range m.list.Members() {
-		out = append(out, toMember(n))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Member, 0, len(m.members))
+	for _, mb := range m.members {
+		out = append(out, mb)
 	}
 	return out
 }
@@ -344,10 +350,18 @@ func (m *Membership) pump() {
 	}
 }
 
+// enqueue queues an event for the pump and notes the member's state. memberlist calls it
+// (through eventDelegate) holding its lock on n, so n is read whole here.
 func (m *Membership) enqueue(kind EventKind, n *memberlist.Node) {
+	mb := toMember(n)
 	m.mu.Lock()
+	if kind == EventLeave {
+		delete(m.members, mb.Name)
+	} else {
+		m.members[mb.Name] = mb
+	}
 	if !m.closed {
-		m.queue = append(m.queue, Event{Kind: kind, Member: toMember(n)})
+		m.queue = append(m.queue, Event{Kind: kind, Member: mb})
 	}
 	m.mu.Unlock()
 	select {
