@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,7 +86,8 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage,
 		key   record.Key
 		r     record.Request
 		gw    *groupWriter     // the group being written, nil between groups
-		group []record.Request // the group being collected (merge mode)
+		group []record.Request // the job's records of the group not yet spilled (merge mode)
+		merge *groupMerge      // merge mode
 		// every group is written by this one writer, which keeps its buffers
 		writer = &groupWriter{}
 	)
@@ -96,22 +96,29 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage,
 			gw.abort()
 		}
 	}()
+	if spec.Merge {
+		dir := spill
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		dir, err := os.MkdirTemp(dir, fmt.Sprintf("merge-r%d-*", t.Index))
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", t, err)
+		}
+		if merge, err = newGroupMerge(dir); err != nil {
+			return res, fmt.Errorf("%s: %w", t, err)
+		}
+		defer merge.close()
+	}
 	// finish ends the current group.
 	finish := func() error {
-		if spec.Merge && len(group) > 0 {
-			// Merging needs the group whole: the committed rows are not in request id order.
-			var err error
-			if group, err = mergeLake(ctx, env.Store, spec.Output.Parquet, key, group, &res); err != nil {
-				return fmt.Errorf("%s: group %s: %w", t, key, err)
-			}
+		if spec.Merge && (len(group) > 0 || len(merge.runs) > 0) {
 			if err := writer.start(ctx, stage, sums, key, zones[key.City]); err != nil {
 				return fmt.Errorf("%s: group %s: %w", t, key, err)
 			}
 			gw = writer
-			for i := range group {
-				if err := gw.add(&group[i]); err != nil {
-					return fmt.Errorf("%s: group %s: %w", t, key, err)
-				}
+			if err := merge.finish(ctx, env.Store, spec.Output.Parquet, key, group, gw, &res); err != nil {
+				return fmt.Errorf("%s: group %s: %w", t, key, err)
 			}
 			group = group[:0]
 		}
@@ -159,12 +166,23 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage,
 		if spec.Merge {
 			// Versions of a request arrive adjacent and oldest first (the shuffle sorts by
 			// key, request id, updated_at, ord), so the newest replaces the one before it.
-			if last := len(group) - 1; last >= 0 && group[last].RequestID == r.RequestID {
+			last := len(group) - 1
+			if last >= 0 && group[last].RequestID == r.RequestID {
 				group[last] = r
 				res.Duplicates++
 				continue
 			}
+			if merge.full(len(group)) {
+				// Spill all but the last record, which a later version may still replace.
+				if err := merge.spill(group[:last], 1); err != nil {
+					return res, fmt.Errorf("%s: group %s: %w", t, key, err)
+				}
+				group[0] = group[last]
+				clear(group[1:])
+				group = group[:1]
+			}
 			group = append(group, r)
+			merge.note(len(group))
 			continue
 		}
 		if gw.replaceLast(&r) {
@@ -179,38 +197,6 @@ func reduce(ctx context.Context, spec *jobs.Spec, env Env, t task.Reduce, stage,
 		return res, err
 	}
 	return res, nil
-}
-
-// mergeLake adds to group, the job's newest version of each request of group k, the rows
-// the lake holds for k: a request's committed row is replaced when the job has a version
-// updated at the same time or later, and kept (counted as carried) otherwise.
-func mergeLake(ctx context.Context, store objstore.Store, root string, k record.Key, group []record.Request, res *task.ReduceResult) ([]record.Request, error) {
-	rows, err := lake.ReadGroup(ctx, store, root, k)
-	if errors.Is(err, fs.ErrNotExist) {
-		return group, nil // a new group
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the committed group to merge: %w", err)
-	}
-	byID := make(map[string]int, len(group))
-	for i := range group {
-		byID[group[i].RequestID] = i
-	}
-	for i := range rows {
-		old := lake.FromRow(k, &rows[i])
-		if j, ok := byID[old.RequestID]; ok {
-			if old.UpdatedAt.After(group[j].UpdatedAt) {
-				// The lake's version is newer than the job's: the job's is the duplicate.
-				group[j] = old
-			}
-			res.Duplicates++
-			res.Carried++
-			continue
-		}
-		group = append(group, old)
-		res.Carried++
-	}
-	return group, nil
 }
 
 // reduceInputErr classifies an error of reading the reduce input. A worker that refuses
@@ -257,7 +243,7 @@ func isLocalResourceErr(err error) bool {
 }
 
 // groupWriter writes one group as its records arrive, so that a reducer never holds a whole
-// group: records are kept in chunks of lake.RowGroupRows; each full chunk is sorted by
+// group: records are kept in chunks of chunkRows (lake.RowGroupRows); each full chunk is sorted by
 // creation time and written as one row group of the group's Parquet file, and counted into
 // the summaries. A group of up to RowGroupRows requests is thus one row group sorted by
 // creation time; a larger one is several, each sorted.
@@ -276,6 +262,11 @@ type groupWriter struct {
 	order []chunkKey
 	batch lake.RowBatch
 }
+
+// chunkRows is the records a reducer holds of a group at once: a chunk of the job's records
+// (a row group of the group's file) or of a committed group being merged. Tests make it
+// small.
+var chunkRows = lake.RowGroupRows
 
 // chunkKey sorts a chunk by creation time without moving its records (a few hundred bytes
 // each) and without decoding time.Time in every comparison.
@@ -324,8 +315,13 @@ func (w *groupWriter) replaceLast(r *record.Request) bool {
 // add adds the next request of the group (newest version; a later version of it may still
 // replace it with replaceLast).
 func (w *groupWriter) add(r *record.Request) error {
-	if len(w.buf) == lake.RowGroupRows {
+	if len(w.buf) == chunkRows {
 		if err := w.writeChunk(); err != nil {
+			return err
+		}
+		// End the row group with the chunk (with chunkRows = lake.RowGroupRows the writer
+		// would end it at the next row anyway).
+		if err := w.pw.Flush(); err != nil {
 			return err
 		}
 	}
