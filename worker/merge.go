@@ -31,9 +31,9 @@ import (
 // is the one that stays: the job's, unless the lake's was updated later — the rule of a
 // merge.
 type groupMerge struct {
-	dir   string // the runs' directory, private to this reduce attempt
-	runs  []shuffle.Location
-	w     *shuffle.Writer // reused for every run
+	dir  string // the runs' directory, private to this reduce attempt
+	runs []shuffle.Location
+	w    *shuffle.Writer // reused for every run
 	// held is the largest number of records this merge has held in memory at once (the
 	// job's pending records plus a committed chunk being sorted, or the groupWriter's
 	// buffer): what TestMergeModeStreams checks.
