@@ -33,7 +33,8 @@ import (
 type groupMerge struct {
 	dir  string // the runs' directory, private to this reduce attempt
 	runs []shuffle.Location
-	w    *shuffle.Writer // reused for every run
+	w    *shuffle.Writer  // reused for every run
+	conv []record.Request // one committed chunk as records, reused
 	// held is the largest number of records this merge has held in memory at once (the
 	// job's pending records plus a committed chunk being sorted, or the groupWriter's
 	// buffer): what TestMergeModeStreams checks.
@@ -89,14 +90,13 @@ func (m *groupMerge) spill(reqs []record.Request, ord uint64) error {
 // version that loses as a duplicate.
 func (m *groupMerge) finish(ctx context.Context, store objstore.Store, root string, k record.Key, pending []record.Request, gw *groupWriter, res *task.ReduceResult) error {
 	defer m.clean()
-	var conv []record.Request // one committed chunk, reused
 	err := lake.ReadGroupChunks(ctx, store, root, k, chunkRows, func(rows []lake.Row) error {
-		conv = conv[:0]
+		m.conv = m.conv[:0]
 		for i := range rows {
-			conv = append(conv, lake.FromRow(k, &rows[i]))
+			m.conv = append(m.conv, lake.FromRow(k, &rows[i]))
 		}
-		m.note(len(pending) + len(conv))
-		return m.spill(conv, 0)
+		m.note(len(pending) + len(m.conv))
+		return m.spill(m.conv, 0)
 	})
 	if errors.Is(err, fs.ErrNotExist) && len(m.runs) == 0 {
 		// A group the lake does not hold, and that fits in a chunk: nothing to merge.
