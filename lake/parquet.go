@@ -61,6 +61,78 @@ func ToRow(r *record.Request) Row {
 	return row
 }
 
+// RowBatch converts records to lake rows in batches without allocating per row: ToRow
+// allocates each optional value (up to twelve per row) on the heap, which in a reducer was
+// most of its allocations. A batch's rows point into the batch's own value arrays, which
+// Reset reuses: the rows are valid until the next Reset, and a Parquet writer copies what it
+// is given, so a batch is reset after each Write.
+type RowBatch struct {
+	rows   []Row
+	strs   []string
+	ints   []int64
+	floats []float64
+}
+
+// Reset empties b for n more rows (n sizes the value arrays once; more may be added).
+func (b *RowBatch) Reset(n int) {
+	b.rows = b.rows[:0]
+	// The value arrays must not grow while a batch is built: rows point into them.
+	if cap(b.strs) < 7*n {
+		b.strs = make([]string, 0, 7*n)
+		b.ints = make([]int64, 0, 2*n)
+		b.floats = make([]float64, 0, 3*n)
+	}
+	clear(b.strs) // let the previous batch's strings go
+	b.strs, b.ints, b.floats = b.strs[:0], b.ints[:0], b.floats[:0]
+}
+
+// Rows returns the batch's rows.
+func (b *RowBatch) Rows() []Row { return b.rows }
+
+// Len is the number of rows in b.
+func (b *RowBatch) Len() int { return len(b.rows) }
+
+// Add appends the lake row of r, equal to ToRow(r). Past the n rows Reset sized b for, the
+// value arrays grow by reallocation, which leaves earlier rows pointing into the old arrays:
+// still correct, only no longer free.
+func (b *RowBatch) Add(r *record.Request) {
+	row := Row{
+		RequestID: r.RequestID,
+		CreatedAt: r.CreatedAt.UnixMicro(),
+		Status:    r.Status.String(),
+	}
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		b.strs = append(b.strs, s)
+		return &b.strs[len(b.strs)-1]
+	}
+	i64 := func(v int64) *int64 {
+		b.ints = append(b.ints, v)
+		return &b.ints[len(b.ints)-1]
+	}
+	f64 := func(v float64) *float64 {
+		b.floats = append(b.floats, v)
+		return &b.floats[len(b.floats)-1]
+	}
+	if !r.ClosedAt.IsZero() {
+		row.ClosedAt = i64(r.ClosedAt.UnixMicro())
+	}
+	if !r.UpdatedAt.IsZero() {
+		row.UpdatedAt = i64(r.UpdatedAt.UnixMicro())
+	}
+	row.StatusRaw, row.Agency, row.RequestType = str(r.StatusRaw), str(r.Agency), str(r.RequestType)
+	row.RequestSubtype, row.Zip, row.Neighborhood, row.Channel = str(r.RequestSubtype), str(r.Zip), str(r.Neighborhood), str(r.Channel)
+	if r.HasLocation {
+		row.Latitude, row.Longitude = f64(r.Latitude), f64(r.Longitude)
+	}
+	if h, ok := r.ResolutionHours(); ok {
+		row.ResolutionHours = f64(h)
+	}
+	b.rows = append(b.rows, row)
+}
+
 func optTime(null bool, micros int64) *int64 {
 	if null {
 		return nil

@@ -79,6 +79,9 @@ func NewWriter(reducers int) (*Writer, error) {
 	}, nil
 }
 
+// Reducers returns the number of reducers the Writer partitions for.
+func (w *Writer) Reducers() int { return w.reducers }
+
 // Records returns the number of records added since the Writer was created or Reset.
 func (w *Writer) Records() int64 { return w.records }
 

@@ -1,0 +1,200 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/shuffle"
+	"github.com/ireports/ireports/task"
+)
+
+// benchReduceJob is a job of three cities for reduce benchmarks (the schemas only name the
+// cities and their time zones: the records are made directly, not read).
+const benchReduceJob = `
+schema "big" {
+  city = "big"
+  timezone = "America/New_York"
+  time_layouts = ["2006-01-02 15:04:05"]
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = ["created"] }
+}
+schema "mid" {
+  city = "mid"
+  timezone = "America/Chicago"
+  time_layouts = ["2006-01-02 15:04:05"]
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = ["created"] }
+}
+schema "small" {
+  city = "small"
+  timezone = "America/Los_Angeles"
+  time_layouts = ["2006-01-02 15:04:05"]
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = ["created"] }
+}
+job "bench" {
+  input "big" {
+    path   = "in/big"
+    schema = "big"
+  }
+  input "mid" {
+    path   = "in/mid"
+    schema = "mid"
+  }
+  input "small" {
+    path   = "in/small"
+    schema = "small"
+  }
+  output {
+    parquet = "out/requests"
+    rejects = "out/rejects"
+  }
+}
+`
+
+// cpuTime is this process's user and system CPU time so far, in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchRequests makes n normalized requests shaped like the generated corpus: three cities
+// (one far larger, as NYC is), 60 months, low-cardinality agencies, types, zips and channels,
+// most requests closed and located, and about 1 % of them repeated as later versions.
+func benchRequests(n int) []record.Request {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(prefix string, card int) string { return prefix + strconv.Itoa(rng.IntN(card)) }
+	cities := []string{"big", "big", "big", "big", "mid", "mid", "small"}
+	base := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]record.Request, 0, n+n/100)
+	for i := range n {
+		city := cities[rng.IntN(len(cities))]
+		created := base.Add(time.Duration(rng.Int64N(int64(5 * 365 * 24 * time.Hour)))).Truncate(time.Second)
+		r := record.Request{
+			City: city, RequestID: fmt.Sprintf("%s-%09d", city, i), CreatedAt: created,
+			UpdatedAt:   created.Add(time.Duration(rng.IntN(1000)) * time.Hour),
+			Status:      record.StatusOpen,
+			StatusRaw:   "Open",
+			Agency:      pick("agency ", 20),
+			RequestType: pick("request type ", 150), RequestSubtype: pick("subtype ", 40),
+			Zip: pick("1", 300), Neighborhood: pick("district ", 60), Channel: pick("channel ", 5),
+		}
+		if rng.IntN(10) < 8 {
+			r.Status, r.StatusRaw = record.StatusClosed, "Closed"
+			r.ClosedAt = created.Add(time.Duration(rng.IntN(500)) * time.Hour)
+		}
+		if rng.IntN(10) < 9 {
+			r.Latitude, r.Longitude, r.HasLocation = 40+rng.Float64(), -74+rng.Float64(), true
+		}
+		// The zone's calendar month is the partition; UTC is close enough for a benchmark
+		// as long as Year and Month agree with the key the reducer groups on.
+		r.Year, r.Month = created.Year(), int(created.Month())
+		r.Ord = uint64(i)
+		out = append(out, r)
+		if i%100 == 0 {
+			v := r
+			v.UpdatedAt = v.UpdatedAt.Add(time.Hour)
+			v.Ord = uint64(n + i)
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// benchMapOutputs writes reqs as `maps` map outputs of one reducer under dir and returns
+// their locations.
+func benchMapOutputs(b testing.TB, dir, job string, reqs []record.Request, maps int) []shuffle.Location {
+	b.Helper()
+	var locs []shuffle.Location
+	per := (len(reqs) + maps - 1) / maps
+	for m := range maps {
+		w, err := shuffle.NewWriter(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := m * per; i < min(len(reqs), (m+1)*per); i++ {
+			if err := w.Add(&reqs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		path, err := shuffle.MapOutputPath(dir, job, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.WriteFile(path); err != nil {
+			b.Fatal(err)
+		}
+		locs = append(locs, shuffle.Location{Job: job, Map: m, Path: path})
+	}
+	return locs
+}
+
+// BenchmarkReduce runs one reduce task over map outputs of n requests (replace mode): the
+// merge of the segments, de-duplication, the groups' Parquet files and their summaries.
+// Allocations per op show what the reducer allocates per group and per row.
+func BenchmarkReduce(b *testing.B) {
+	for _, n := range []int{50_000, 400_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			ctx := context.Background()
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "job.job"), []byte(benchReduceJob), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			spec, err := jobs.ParseFile(filepath.Join(dir, "job.job"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			store, err := objstore.New(objstore.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			env := Env{DataDir: filepath.Join(dir, "data"), Store: store, Fetcher: shuffle.LocalFetcher{}}
+			locs := benchMapOutputs(b, env.DataDir, "bench", benchRequests(n), 4)
+			var st os.FileInfo
+			var bytes int64
+			for _, l := range locs {
+				if st, err = os.Stat(l.Path); err != nil {
+					b.Fatal(err)
+				}
+				bytes += st.Size()
+			}
+			b.SetBytes(bytes)
+			attempt := 0
+			cpu0 := cpuTime()
+			for b.Loop() {
+				attempt++
+				res, err := RunReduce(ctx, spec, env, task.Reduce{Job: "bench", Index: 0, Attempt: attempt, MapOutput: locs})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.RecordsOut != int64(n) {
+					b.Fatalf("%d records out, want %d", res.RecordsOut, n)
+				}
+				b.StopTimer()
+				// Each attempt stages its own files; drop them so the file system does not fill.
+				os.RemoveAll(filepath.Join(dir, "out"))
+				b.StartTimer()
+			}
+			// CPU time is what a loaded machine measures least badly (and what the cores
+			// cost); it includes the removal of each iteration's output.
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
