@@ -128,24 +128,29 @@ func duckdbMain(ctx context.Context, args []string) error {
 				return err
 			}
 		}
+		// The report so far, after every pair of runs: a long comparison on a shared machine
+		// that is stopped early still leaves its figures.
+		var b strings.Builder
+		writeDuckReport(&b, duckReport{
+			When: time.Now().UTC(), Corpus: dir, Bytes: info.Bytes, Runs: i + 1, Cores: runtime.NumCPU(),
+			Ours: ours, Duck: duck,
+		})
+		if i+1 == *runs {
+			fmt.Print(b.String())
+		}
+		if *report != "" {
+			if err := os.MkdirAll(filepath.Dir(*report), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(*report, []byte(b.String()), 0o644); err != nil {
+				return err
+			}
+		}
 	}
 	for _, d := range []string{filepath.Join(dir, "out"), filepath.Join(dir, "duckdb-out")} {
 		if err := os.RemoveAll(d); err != nil {
 			return err
 		}
-	}
-
-	var b strings.Builder
-	writeDuckReport(&b, duckReport{
-		When: time.Now().UTC(), Corpus: dir, Bytes: info.Bytes, Runs: *runs, Cores: runtime.NumCPU(),
-		Ours: ours, Duck: duck,
-	})
-	fmt.Print(b.String())
-	if *report != "" {
-		if err := os.MkdirAll(filepath.Dir(*report), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(*report, []byte(b.String()), 0o644)
 	}
 	return nil
 }
