@@ -220,13 +220,13 @@ func writeScaleReport(w io.Writer, rs []scaleResult) {
 			fmt.Sprintf("%.0f/%.0f/%.0f", r.Phases["map"], r.Phases["reduce"], r.Phases["commit"]),
 			fmt.Sprintf("%.0f k/s", float64(r.RecordsIn)/r.Seconds/1e3),
 			fmt.Sprintf("%.1f", mbs/float64(r.Cores)),
-			fmt.Sprintf("%.0f s", r.CPUSeconds),
+			fmt.Sprintf("%.0f s", r.CPUSeconds), fmt.Sprintf("%.1f", float64(r.Bytes)/1e6/r.CPUSeconds),
 			mib(r.PeakRSS), mib(r.PeakDisk), fmt.Sprintf("%s / %d", mib(r.LakeBytes), r.LakeFiles),
 			fmt.Sprintf("%.1f s", r.perGB(r.Seconds)), fmt.Sprintf("%.1f s", r.perGB(r.CPUSeconds)),
 		})
 	}
 	table(w, []string{"size", "input", "records", "groups", "map/reduce tasks", "job time", "map/reduce/commit s",
-		"records/s", "MB/s per core", "CPU", "peak RSS", "peak map-output disk", "lake / files", "s per GB", "CPU s per GB"}, rows)
+		"records/s", "MB/s per core", "CPU", "MB per CPU-s", "peak RSS", "peak map-output disk", "lake / files", "s per GB", "CPU s per GB"}, rows)
 	if len(rs) > 0 {
 		r := rs[len(rs)-1]
 		fmt.Fprintf(w, "machine: %d cores, %d workers × 1 slot; NYC share %g; last run %s at %s\n",
