@@ -123,16 +123,16 @@ type statement struct {
 	line int // of its first line in the script
 }
 
-// statements splits a script at the semicolons that end a line, dropping comments and blank
-// statements. normalize.sql keeps every statement's closing semicolon at the end of a line and
-// has none inside a string.
+// statements splits a script at the semicolons that end a line (before any -- comment),
+// dropping comment lines and blank statements. normalize.sql keeps every statement's closing
+// semicolon at the end of a line; a string literal spans no lines.
 func statements(script string) []statement {
 	var out []statement
 	var cur strings.Builder
 	first := 0
 	for i, line := range strings.Split(script, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(trimmed, "--") || (trimmed == "" && cur.Len() == 0) {
+		code := strings.TrimSpace(codeOf(line))
+		if code == "" && cur.Len() == 0 {
 			continue
 		}
 		if cur.Len() == 0 {
@@ -140,7 +140,7 @@ func statements(script string) []statement {
 		}
 		cur.WriteString(line)
 		cur.WriteByte('\n')
-		if strings.HasSuffix(trimmed, ";") {
+		if strings.HasSuffix(code, ";") {
 			out = append(out, statement{strings.TrimSpace(cur.String()), first})
 			cur.Reset()
 		}
@@ -149,4 +149,18 @@ func statements(script string) []statement {
 		out = append(out, statement{strings.TrimSpace(cur.String()), first})
 	}
 	return out
+}
+
+// codeOf returns line without its -- comment, if any: a "--" outside single quotes.
+func codeOf(line string) string {
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		switch {
+		case line[i] == '\'':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(line[i:], "--"):
+			return line[:i]
+		}
+	}
+	return line
 }
