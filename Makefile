@@ -66,7 +66,8 @@ bench-duckdb: build
 	$(GO) run ./scripts/benchrun duckdb --size $(BENCH_SIZE) --seed $(BENCH_SEED) --runs $(BENCH_RUNS) \
 		--coordinator $(BIN)/coordinator --duckdb $(BIN)/bench/duckdb --report "$(BENCH_REPORT)"
 
-# The seed's scale (not part of make test; ~1 h for the default sizes on 2 cores): ten-city
+# The seed's scale (not part of make test; tens of minutes on an idle 2-core machine, hours
+# on a loaded one: the 20 GB corpus alone needs ~1,000 CPU-seconds of the job): ten-city
 # corpora of SCALE_SIZES with NYC SCALE_NYC_SHARE of the bytes, each generated in .cache, run
 # once with 2 workers and deleted (SCALE_KEEP=1 keeps them). Results accumulate in
 # artifacts/bench/scale.json (a size run again replaces its entry); the report, with the cost
