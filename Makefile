@@ -16,7 +16,7 @@ RELEASE_ARCHES ?= amd64 arm64
 PLOTLY_NPM   := node_modules/plotly.js-dist-min/plotly.min.js
 PLOTLY_EMBED := viz/plotly/plotly.min.js
 
-.PHONY: all build plotly release deps test test-short bench demo lint tidy-check fuzz clean
+.PHONY: all build plotly release deps test test-short bench bench-duckdb bench-scale demo lint tidy-check fuzz clean
 
 all: build
 
@@ -54,6 +54,30 @@ test-short:
 # of the hot paths. Numbers are machine- and load-dependent: compare ratios from one run.
 bench: build
 	BENCH_SIZE=$(BENCH_SIZE) BENCH_SEED=$(BENCH_SEED) ./scripts/bench.sh
+
+# The normalize job against DuckDB on the same corpus (make bench's), BENCH_RUNS runs of each,
+# alternated: wall time, CPU time, peak RSS and the ratios ours/DuckDB's. The DuckDB side is
+# scripts/duckdb/normalize.sql run by scripts/duckdb (cgo, duckdb-go: built here, never part
+# of a release binary). BENCH_REPORT=file also writes the report there.
+BENCH_RUNS   ?= 5
+BENCH_REPORT ?=
+bench-duckdb: build
+	CGO_ENABLED=1 $(GO) build -o $(BIN)/bench/duckdb ./scripts/duckdb
+	$(GO) run ./scripts/benchrun duckdb --size $(BENCH_SIZE) --seed $(BENCH_SEED) --runs $(BENCH_RUNS) \
+		--coordinator $(BIN)/coordinator --duckdb $(BIN)/bench/duckdb --report "$(BENCH_REPORT)"
+
+# The seed's scale (not part of make test; tens of minutes on an idle 2-core machine, hours
+# on a loaded one: the 20 GB corpus alone needs ~1,000 CPU-seconds of the job): ten-city
+# corpora of SCALE_SIZES with NYC SCALE_NYC_SHARE of the bytes, each generated in .cache, run
+# once with 2 workers and deleted (SCALE_KEEP=1 keeps them). Results accumulate in
+# artifacts/bench/scale.json (a size run again replaces its entry); the report, with the cost
+# per GB and whether it stays flat within 15 %, is printed and written to artifacts/bench/scale.txt.
+SCALE_SIZES     ?= 1GB,4GB,20GB
+SCALE_NYC_SHARE ?= 0.6
+SCALE_KEEP      ?= 0
+bench-scale: build
+	$(GO) run ./scripts/benchrun scale --sizes $(SCALE_SIZES) --seed $(BENCH_SEED) --nyc-share $(SCALE_NYC_SHARE) \
+		--keep=$(if $(filter 1,$(SCALE_KEEP)),true,false) --coordinator $(BIN)/coordinator
 
 # The embedded default: a generated multi-city corpus, normalized on a local cluster of 2
 # workers, published to Postgres (a throwaway one unless DATABASE_URL is set), shown by bin/viz.

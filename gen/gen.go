@@ -53,6 +53,11 @@ type Options struct {
 	// corpus is many files like real exports. SODA JSON files are capped at an eighth of
 	// it (at least 1 MiB): the engine reads a JSON file as one task.
 	MaxFileSize int64
+	// NYCShare, when above 0, is NYC's share of Size (below 1); the other selected cities
+	// split the rest in their fixed proportions. 0 keeps the fixed weighting (NYC 30 % of
+	// ten cities), so existing corpora stay byte-identical. make bench-scale sets it to give
+	// the skew of the real exports, where NYC is far larger than any other city.
+	NYCShare float64
 }
 
 // Stats describes what Generate wrote. A normalizer reading the files sees
@@ -99,6 +104,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxFileSize < MinMaxFileSize {
 		return o, fmt.Errorf("%w: MaxFileSize %d below %d", ErrInvalidOptions, o.MaxFileSize, MinMaxFileSize)
 	}
+	if o.NYCShare < 0 || o.NYCShare >= 1 || o.NYCShare != o.NYCShare {
+		return o, fmt.Errorf("%w: NYCShare %g outside [0, 1)", ErrInvalidOptions, o.NYCShare)
+	}
+	if o.NYCShare > 0 && len(o.Cities) != 0 && (!slices.Contains(o.Cities, "nyc") || len(o.Cities) == 1) {
+		return o, fmt.Errorf("%w: NYCShare needs nyc and another city in Cities %v", ErrInvalidOptions, o.Cities)
+	}
 	if len(o.Cities) == 0 {
 		o.Cities = Cities()
 		return o, nil
@@ -135,14 +146,23 @@ type filePlan struct {
 }
 
 func plan(o Options) []filePlan {
-	var total float64
+	var total, others float64
 	for _, c := range o.Cities {
 		total += cityWeight[c]
+		if c != "nyc" {
+			others += cityWeight[c]
+		}
 	}
 	var plans []filePlan
 	for _, c := range o.Cities {
 		first := len(plans)
 		cityBytes := float64(o.Size) * cityWeight[c] / total
+		switch {
+		case o.NYCShare > 0 && c == "nyc":
+			cityBytes = float64(o.Size) * o.NYCShare
+		case o.NYCShare > 0:
+			cityBytes = float64(o.Size) * (1 - o.NYCShare) * cityWeight[c] / others
+		}
 		for fi, f := range formats {
 			if f.city != c {
 				continue

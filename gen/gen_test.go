@@ -209,6 +209,11 @@ func TestOptionsErrors(t *testing.T) {
 		{"tiny files", Options{Dir: "x", Size: 1, MaxFileSize: 100}, ErrInvalidOptions},
 		{"bad rate too high", Options{Dir: "x", Size: 1, BadRate: 0.9}, ErrInvalidOptions},
 		{"dup rate too high", Options{Dir: "x", Size: 1, DupRate: 0.6}, ErrInvalidOptions},
+		{"nyc share 1", Options{Dir: "x", Size: 1, NYCShare: 1}, ErrInvalidOptions},
+		{"nyc share negative", Options{Dir: "x", Size: 1, NYCShare: -0.1}, ErrInvalidOptions},
+		{"nyc share NaN", Options{Dir: "x", Size: 1, NYCShare: math.NaN()}, ErrInvalidOptions},
+		{"nyc share without nyc", Options{Dir: "x", Size: 1, NYCShare: 0.5, Cities: []string{"la", "sf"}}, ErrInvalidOptions},
+		{"nyc share of nyc alone", Options{Dir: "x", Size: 1, NYCShare: 0.5, Cities: []string{"nyc"}}, ErrInvalidOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,6 +568,42 @@ func TestStampLayouts(t *testing.T) {
 
 func newTestRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
 
+// TestNYCShare checks the skew option: NYC gets NYCShare of the bytes written and the other
+// cities keep their proportions to one another, as in the fixed weighting.
+func TestNYCShare(t *testing.T) {
+	cityBytes := func(st Stats) map[string]int64 {
+		m := map[string]int64{}
+		for _, f := range st.Files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[filepath.Base(filepath.Dir(f))] += fi.Size()
+		}
+		return m
+	}
+	const size = 8 << 20
+	plain := cityBytes(generate(t, Options{Size: size, Seed: 5}))
+	skewed := generate(t, Options{Size: size, Seed: 5, NYCShare: 0.6})
+	if d := math.Abs(float64(skewed.Bytes-size)) / size; d > 0.01 {
+		t.Errorf("wrote %d bytes for Size %d: off by %.2f%%", skewed.Bytes, size, 100*d)
+	}
+	sk := cityBytes(skewed)
+	if share := float64(sk["nyc"]) / float64(skewed.Bytes); math.Abs(share-0.6) > 0.02 {
+		t.Errorf("nyc holds %.3f of the bytes, want 0.60", share)
+	}
+	if share := float64(plain["nyc"]) / float64(size); math.Abs(share-0.30) > 0.02 {
+		t.Errorf("without NYCShare nyc holds %.3f of the bytes, want the fixed 0.30", share)
+	}
+	for _, c := range Cities()[1:] {
+		// Each other city shrinks by the same factor, (1-0.6)/(1-0.3).
+		got := float64(sk[c]) / float64(plain[c])
+		if math.Abs(got-0.4/0.7) > 0.05 {
+			t.Errorf("%s: %d bytes skewed vs %d plain, ratio %.3f, want %.3f", c, sk[c], plain[c], got, 0.4/0.7)
+		}
+	}
+}
+
 // TestPlanLarge plans (without writing) corpora up to the 20 GB the engine is tested on.
 func TestPlanLarge(t *testing.T) {
 	tests := []struct {
@@ -572,6 +613,7 @@ func TestPlanLarge(t *testing.T) {
 		{"bench 1 GiB", Options{Dir: "d", Size: 1 << 30}},
 		{"20 GB", Options{Dir: "d", Size: 20_000_000_000}},
 		{"20 GB in 1 GiB files", Options{Dir: "d", Size: 20_000_000_000, MaxFileSize: 1 << 30}},
+		{"20 GB, NYC 60 %", Options{Dir: "d", Size: 20_000_000_000, NYCShare: 0.6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
