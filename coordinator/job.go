@@ -316,9 +316,9 @@ func (d *driver) enter(s State) {
 		}
 		d.res.PhaseSeconds[d.state.timedAs().String()] += now.Sub(d.stateStart).Seconds()
 	}
+	d.jr.phase(s) // journaled before it shows: what a client saw, a restart knows
 	d.state, d.stateStart = s, now
 	d.prog.update(func(p *Progress) { p.Phase = s })
-	d.jr.phase(s)
 }
 
 // run takes the job through its life, one State after another: everything a run does is
