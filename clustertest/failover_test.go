@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,8 +39,21 @@ func TestCoordinatorKilled(t *testing.T) {
 			if j.Resumed != 1 {
 				t.Errorf("job %s: resumed %d times, want 1", id, j.Resumed)
 			}
+			restarted := time.Now()
 			t.Logf("killed in %s; restarted in %s; the job was resumed in state %q (time lost %s)",
-				phase, time.Since(killed).Round(time.Millisecond), j.State, j.Lost)
+				phase, restarted.Sub(killed).Round(time.Millisecond), j.State, j.Lost)
+			// A measurement for the report, not an assertion: how soon the resumed job does
+			// new work (a task accepted beyond what the journal kept, or a later phase).
+			kept := j.Progress.MapsDone + j.Progress.ReducesDone
+			waitFor(t, jobTimeout, "the resumed job to make progress", func() (bool, error) {
+				j, err := c.job(id)
+				if err != nil {
+					return false, err
+				}
+				return j.State.Terminal() || j.Progress.MapsDone+j.Progress.ReducesDone > kept || j.State == coordinator.Publishing, nil
+			})
+			t.Logf("the resumed job made progress %s after the restart; %s", time.Since(restarted).Round(time.Millisecond),
+				strings.Join(resumeLines(c.coord.logText()), "; "))
 
 			j = c.waitJob(id, jobTimeout)
 			if j.State != coordinator.Succeeded || j.Result == nil {
@@ -93,4 +107,15 @@ func (c *cluster) restartCoordinator(lease time.Duration) {
 		code, _, err := c.call(http.MethodGet, "/healthz", "", nil)
 		return err == nil && code == http.StatusOK, nil
 	})
+}
+
+// resumeLines returns the coordinator's log lines about what a resume kept.
+func resumeLines(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "resumed:") || strings.Contains(l, "job resumed") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
