@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -9,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/testenv"
 )
 
 // TestCoordinatorKilled kills (SIGKILL) the coordinator daemon while the corpus job is in
@@ -31,7 +36,7 @@ func TestCoordinatorKilled(t *testing.T) {
 			<-c.coord.done
 			killed := time.Now()
 
-			c.restartCoordinator(lease)
+			c.restartCoordinator(lease, filepath.Join(c.dir, "coordinator"))
 			j, err := c.job(id)
 			if err != nil {
 				t.Fatalf("the restarted coordinator does not know job %s: %v", id, err)
@@ -68,6 +73,57 @@ func TestCoordinatorKilled(t *testing.T) {
 	}
 }
 
+// TestCoordinatorReplaced keeps the journals on MinIO (--state s3://…) and kills the
+// coordinator twice in one job, in its map phase and then in its reduce phase, each time
+// starting the next one on a fresh data dir, as a replacement host would: the job resumes
+// from the object-store journal both times and ends with the fault-free output, and its
+// journal's segments are gone.
+func TestCoordinatorReplaced(t *testing.T) {
+	slow(t)
+	m := testenv.MinIO(t)
+	t.Setenv("S3_ENDPOINT", m.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", m.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", m.SecretKey)
+	t.Setenv("AWS_REGION", m.Region)
+	state := m.URL("state")
+	want, wantRes := reference(t)
+	c := startCluster(t, clusterConfig{workers: 3, lease: lease})
+	// The first coordinator of startCluster has no --state: start the job on one that has.
+	c.coord.signal(t, syscall.SIGKILL)
+	<-c.coord.done
+	c.restartCoordinator(lease, filepath.Join(c.dir, "host-0"), "--state", state)
+	c.waitWorkers("worker-1", "worker-2", "worker-3")
+	job, got := corpusJob(t, filepath.Join(c.dir, "out"))
+	id := c.submitDetached(job)
+	for n, phase := range []coordinator.State{coordinator.Mapping, coordinator.Reducing} {
+		c.waitPhase(id, phase)
+		c.coord.signal(t, syscall.SIGKILL)
+		<-c.coord.done
+		c.restartCoordinator(lease, filepath.Join(c.dir, fmt.Sprintf("host-%d", n+1)), "--state", state)
+		j, err := c.job(id)
+		if err != nil {
+			t.Fatalf("replacement %d does not know job %s: %v", n+1, id, err)
+		}
+		if j.Resumed != n+1 {
+			t.Errorf("after kill %d in %s: resumed %d times", n+1, phase, j.Resumed)
+		}
+		t.Logf("killed in %s; the replacement resumed the job in %q; %s", phase, j.State, strings.Join(resumeLines(c.coord.logText()), "; "))
+	}
+	j := c.waitJob(id, jobTimeout)
+	if j.State != coordinator.Succeeded || j.Result == nil {
+		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
+	}
+	checkCounts(t, j.Result, wantRes)
+	compareOutputs(t, got, want)
+	out, err := m.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &m.Bucket, Prefix: aws.String("state/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.Contents {
+		t.Errorf("journal object left after the job finished: %s", *o.Key)
+	}
+}
+
 // waitPhase waits until job id is in state phase (for Mapping: with a few maps done, so
 // that some are journaled; for Reducing: with a reducer accepted, so that some are kept).
 func (c *cluster) waitPhase(id string, phase coordinator.State) {
@@ -92,14 +148,15 @@ func (c *cluster) waitPhase(id string, phase coordinator.State) {
 	})
 }
 
-// restartCoordinator starts the coordinator again on the same addresses and data dir, and
-// waits until its API answers.
-func (c *cluster) restartCoordinator(lease time.Duration) {
+// restartCoordinator starts the coordinator again on the same addresses with data dir
+// dataDir and the extra flags, and waits until its API answers.
+func (c *cluster) restartCoordinator(lease time.Duration, dataDir string, extra ...string) {
 	c.t.Helper()
-	c.coord = c.start(fmt.Sprintf("coordinator-%d", len(c.procs)), filepath.Join(binDir, "coordinator"), "serve",
-		"--bind", c.gossip, "--api", c.apiAddr, "--data-dir", filepath.Join(c.dir, "coordinator"),
+	args := append([]string{"serve",
+		"--bind", c.gossip, "--api", c.apiAddr, "--data-dir", dataDir,
 		"--gossip-key-file", c.keyFile, "--token-file", c.tokenFile, "--lease", lease.String(), "--name", "coordinator",
-		"--allow-any-path")
+		"--allow-any-path"}, extra...)
+	c.coord = c.start(fmt.Sprintf("coordinator-%d", len(c.procs)), filepath.Join(binDir, "coordinator"), args...)
 	waitFor(c.t, 30*time.Second, "the restarted coordinator's API to answer", func() (bool, error) {
 		if c.coord.exited() {
 			return false, fmt.Errorf("coordinator exited: %v", c.coord.err)
