@@ -47,18 +47,30 @@ func TestCoordinatorKilled(t *testing.T) {
 			restarted := time.Now()
 			t.Logf("killed in %s; restarted in %s; the job was resumed in state %q (time lost %s)",
 				phase, restarted.Sub(killed).Round(time.Millisecond), j.State, j.Lost)
-			// A measurement for the report, not an assertion: how soon the resumed job does
-			// new work (a task accepted beyond what the journal kept, or a later phase).
-			kept := j.Progress.MapsDone + j.Progress.ReducesDone
+			// Measurements for the report, not assertions: how soon the workers are back, and
+			// how soon the resumed job does new work (a task accepted beyond those the journal
+			// kept).
+			var kept int
+			waitFor(t, jobTimeout, "the resume to be logged", func() (bool, error) {
+				var ok bool
+				kept, ok = keptTasks(c.coord.logText())
+				return ok, nil
+			})
+			var back time.Duration
 			waitFor(t, jobTimeout, "the resumed job to make progress", func() (bool, error) {
+				if back == 0 {
+					if ws, err := c.listWorkers(); err == nil && len(ws) == 3 {
+						back = time.Since(restarted)
+					}
+				}
 				j, err := c.job(id)
 				if err != nil {
 					return false, err
 				}
-				return j.State.Terminal() || j.Progress.MapsDone+j.Progress.ReducesDone > kept || j.State == coordinator.Publishing, nil
+				return j.State.Terminal() || j.Progress.MapsDone+j.Progress.ReducesDone > kept, nil
 			})
-			t.Logf("the resumed job made progress %s after the restart; %s", time.Since(restarted).Round(time.Millisecond),
-				strings.Join(resumeLines(c.coord.logText()), "; "))
+			t.Logf("after the restart: 3 workers back in %s, a new task accepted in %s; %s", back.Round(time.Millisecond),
+				time.Since(restarted).Round(time.Millisecond), strings.Join(resumeLines(c.coord.logText()), "; "))
 
 			j = c.waitJob(id, jobTimeout)
 			if j.State != coordinator.Succeeded || j.Result == nil {
@@ -175,4 +187,25 @@ func resumeLines(log string) []string {
 		}
 	}
 	return out
+}
+
+// keptTasks reads the map and reduce tasks a resume kept from the coordinator's log line
+// "job resumed from its journal".
+func keptTasks(log string) (int, bool) {
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "job resumed from its journal") {
+			continue
+		}
+		var maps, reduces int
+		for _, f := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(f, "maps_kept="); ok {
+				fmt.Sscan(v, &maps)
+			}
+			if v, ok := strings.CutPrefix(f, "reduces_kept="); ok {
+				fmt.Sscan(v, &reduces)
+			}
+		}
+		return maps + reduces, true
+	}
+	return 0, false
 }
