@@ -144,6 +144,11 @@ type RunOptions struct {
 	// before its header is read (a glob or a directory inside the roots can still hold a
 	// symlink that leads out). nil: not checked.
 	Roots *allowpath.Roots
+
+	// journal, if set, records the run as it goes (journal.go); resume, if set, is where
+	// a restarted coordinator resumes it from (resume.go).
+	journal *jobJournal
+	resume  *resumePoint
 }
 
 // driver runs one job through its States: pull, plan, map, check the quote-state chain,
@@ -177,6 +182,11 @@ type driver struct {
 
 	// recoverMu serializes re-runs of lost map outputs.
 	recoverMu sync.Mutex
+
+	// jr records the run (nil: not journaled); from is what an earlier run of this job
+	// did (nil: a fresh run).
+	jr   *jobJournal
+	from *resumePoint
 
 	mu       sync.Mutex // guards the fields below
 	plan     *Plan
@@ -252,6 +262,7 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		},
 	}
 	d.roots = opt.Roots
+	d.jr, d.from = opt.journal, opt.resume
 	err = d.run(ctx)
 	if d.pgdb != nil {
 		d.pgdb.Close()
@@ -305,6 +316,7 @@ func (d *driver) enter(s State) {
 		}
 		d.res.PhaseSeconds[d.state.timedAs().String()] += now.Sub(d.stateStart).Seconds()
 	}
+	d.jr.phase(s) // journaled before it shows: what a client saw, a restart knows
 	d.state, d.stateStart = s, now
 	d.prog.update(func(p *Progress) { p.Phase = s })
 }
@@ -321,7 +333,7 @@ func (d *driver) run(ctx context.Context) error {
 	}
 
 	d.enter(Planning)
-	plan, err := planJob(ctx, d.store, d.spec, d.job, d.roots)
+	plan, err := d.planOrResume(ctx)
 	if err != nil {
 		return err
 	}
@@ -339,7 +351,7 @@ func (d *driver) run(ctx context.Context) error {
 	d.prog.update(func(p *Progress) {
 		p.MapsTotal, p.ReducesTotal, p.BytesTotal = len(plan.Maps), d.spec.Reducers, plan.Bytes
 	})
-	if err := d.runMaps(ctx, allIndexes(len(plan.Maps)), nil); err != nil {
+	if err := d.runMaps(ctx, d.mapsToRun(), nil); err != nil {
 		return err
 	}
 
@@ -365,13 +377,13 @@ func (d *driver) run(ctx context.Context) error {
 	// After the lake: a job that fails or is cancelled before this point leaves the previous
 	// run's rejects in place. The accepted map attempts are final now, including any re-run
 	// in the reduce phase, so the rejects match the committed rows exactly.
-	if err := d.commitRejects(ctx); err != nil {
+	if err := d.commitRejectsOnce(ctx); err != nil {
 		return fmt.Errorf("lake committed, but %w", err)
 	}
 
 	if d.spec.Output.Postgres != "" {
 		d.enter(Publishing)
-		d.publish(ctx, m)
+		d.publishOnce(ctx, m)
 		if d.res.Published == Unpublished {
 			// Keep the batches: the next run merges them again (idempotent) and publishes
 			// their groups, which this run's manifest alone would leave behind once the
@@ -413,6 +425,9 @@ func (d *driver) nextAttempt(name string) int {
 	if d.attempts[name] > 1 {
 		d.res.Retries++
 	}
+	if d.from != nil {
+		return d.from.attemptBase + d.attempts[name]
+	}
 	return d.attempts[name]
 }
 
@@ -437,6 +452,7 @@ func (d *driver) mapAttempt(ctx context.Context, i int, state csvsplit.State) (f
 		return nil, err
 	}
 	return func() {
+		d.jr.acceptedMap(ctx, res)
 		d.mu.Lock()
 		first := d.mapRes[i].Attempt == 0
 		d.mapRes[i] = res
@@ -546,10 +562,11 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 			return nil, err
 		}
 		return func() {
+			d.jr.acceptedReduce(ctx, res)
 			results[r] = res
 			d.prog.update(func(p *Progress) { p.ReducesDone++ })
 		}, nil
-	}).run(ctx, allIndexes(d.spec.Reducers))
+	}).run(ctx, d.reducesToRun(results))
 	return results, err
 }
 
@@ -577,6 +594,7 @@ func (d *driver) recoverMapOutput(ctx context.Context, i, seen int) error {
 	if len(states) == 0 {
 		return nil
 	}
+	d.journalLost(ctx, states)
 	d.log.Warn("map output lost; re-running the map tasks whose outputs were on its worker",
 		"task", i, "output", current.Output.String(), "tasks", len(states))
 	return d.runMaps(ctx, slices.Sorted(maps.Keys(states)), states)
@@ -609,9 +627,9 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 			d.res.RecordsIn, d.res.RecordsCarried, d.res.RecordsOut, d.res.Rejected, d.res.DuplicatesRemoved)
 	}
 	roots := lake.Roots{Lake: d.spec.Output.Parquet, Summaries: d.spec.Output.Summaries}
-	m, err := lake.Commit(context.WithoutCancel(ctx), d.store, roots, d.job, d.spec.Name,
+	m, err := d.lakeCommit(context.WithoutCancel(ctx), roots,
 		lake.RunStats{Started: d.started, RecordsIn: d.res.RecordsIn, Rejected: d.res.Rejected, Duplicates: d.res.DuplicatesRemoved, Version: version.Version()},
-		groups, time.Now())
+		groups)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/journal"
 	"github.com/ireports/ireports/task"
 )
 
@@ -40,6 +41,10 @@ type ServerConfig struct {
 	API string
 	// DataDir keeps the job history across restarts.
 	DataDir string
+	// State is where the journals of running jobs live, from which a restarted coordinator
+	// resumes them (package journal): a directory, or "s3://bucket/prefix" so that a
+	// replacement on another host resumes them. "": <DataDir>/state.
+	State string
 	// Key is the 32-byte gossip key; nil requires Insecure.
 	Key      []byte
 	Insecure bool
@@ -139,6 +144,8 @@ type Server struct {
 	prof    *obs.Profiler // nil unless profiling
 	roots   *allowpath.Roots
 	env     jobs.EnvPolicy // what submitted and scheduled job files may read with env()
+	// journals holds the running jobs' journals (resume.go).
+	journals *journal.Dir
 
 	stopping chan struct{}  // closed when Shutdown begins: ends the schedule loops
 	left     chan struct{}  // closed by Shutdown once out of the gossip cluster: ends the event loop
@@ -167,6 +174,11 @@ type JobStatus struct {
 	Finished  *time.Time
 	Progress  Progress
 	Result    *Result
+	// Resumed counts the times a restarted coordinator resumed the run from its journal;
+	// Lost is the time between the last journaled event and the latest restart (an upper
+	// bound on the time the restart cost).
+	Resumed int
+	Lost    time.Duration
 
 	tracker *Tracker
 	cancel  context.CancelFunc
@@ -220,6 +232,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		env: jobs.EnvPolicy{Allow: cfg.JobEnv, Prefix: jobs.DefaultEnvPrefix}}
 	s.stopping, s.left = make(chan struct{}), make(chan struct{})
 	s.loadHistory()
+	if err := s.openJournals(context.Background()); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	s.sched = NewScheduler(cfg.Lease, cfg.Log)
 	s.members, err = cluster.Join(cluster.Config{
 		Name: cfg.Name, Bind: cfg.Bind, Key: cfg.Key, Insecure: cfg.Insecure, Fast: cfg.Fast, Logger: cfg.Log,
@@ -238,6 +254,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.sched.Shutdown()
 		return nil, err
 	}
+	// Before the API answers: a worker's heartbeat must find the resumed jobs active, or it
+	// would delete their map outputs.
+	s.resumeJobs(context.Background())
 	s.http = httpserve.NewServer(obs.HTTPMetrics("coordinator", httpserve.SecurityHeaders(httpserve.StrictCSP, s.routes())), cfg.HTTP)
 	s.http.TLSConfig = cfg.TLS
 	s.wg.Add(2)
@@ -382,52 +401,36 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 		return "", clean.err(fmt.Errorf("job %q: %w", spec.Name, err))
 	}
 	id := NewJobID(spec.Name, time.Now())
-	history, err := dataFile(filepath.Join(s.cfg.DataDir, "jobs"), "job run id", id, ".json")
-	if err != nil {
+	if _, err := dataFile(filepath.Join(s.cfg.DataDir, "jobs"), "job run id", id, ".json"); err != nil {
 		return "", clean.err(err)
 	}
 	log := clean.logger(s.log)
-	// The job's context is its own, not a request's: it ends when the job is cancelled
-	// (Cancel, or Shutdown through run.cancel).
-	ctx, cancel := context.WithCancel(context.Background())
-	run := &JobStatus{ID: id, Name: spec.Name, State: Queued, Submitted: time.Now().UTC(), tracker: &Tracker{}, cancel: cancel}
-	run.outputs = []string{spec.Output.Parquet, spec.Output.Summaries, spec.Output.Rejects}
+	run := s.newRun(id, spec, time.Now().UTC())
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		cancel()
 		return "", ErrShuttingDown
 	}
 	if other := s.outputInUse(run.outputs); other != "" {
 		s.mu.Unlock()
-		cancel()
 		return "", clean.err(fmt.Errorf("%w: job %s is writing to %s; wait for it or cancel it", ErrOutputBusy, other, spec.Output.Parquet))
 	}
 	s.jobs[id] = run
 	s.order = append(s.order, id)
 	s.runs.Add(1)
 	s.mu.Unlock()
-	log.Info("job submitted", "job", id, "file", spec.File)
-	obs.JobStarted()
-	go func() {
-		defer s.runs.Done()
-		defer cancel()
-		obs.ForJob(ctx, id) // the job's planning, commit and publishing profile under its id
-		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish, SourceTuning: s.cfg.SourceTuning, Roots: s.roots})
-		now := time.Now().UTC()
-		obs.JobFinished(res.Status.String(), now.Sub(run.Submitted))
+	// The spec is durable before the job is planned: from here on a restart runs it.
+	jj, err := s.createJournal(context.Background(), id, spec, run.Submitted)
+	if err != nil {
 		s.mu.Lock()
-		run.State, run.Result, run.Finished, run.err = res.Status, res, &now, err
-		run.Progress = run.tracker.Snapshot()
-		snapshot := *run
+		delete(s.jobs, id)
+		s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
 		s.mu.Unlock()
-		log.Info("job finished", "job", id, "status", res.Status, "err", res.Error)
-		// The snapshot holds the cleaned result (RunJob's) and no spec: never the job
-		// file's text, its database URL or what it read through env().
-		if err := writeJSONFile(history, snapshot); err != nil {
-			log.Warn("saving job history", "job", id, "err", err)
-		}
-	}()
+		s.runs.Done()
+		return "", clean.err(err)
+	}
+	log.Info("job submitted", "job", id, "file", spec.File)
+	s.launch(run, spec, jj, nil)
 	return id, nil
 }
 
@@ -441,6 +444,9 @@ func (s *Server) Cancel(id string) error {
 	}
 	if run.State.Terminal() {
 		return fmt.Errorf("job %s already %s", id, run.State)
+	}
+	if run.cancel == nil {
+		return fmt.Errorf("job %s is starting; cancel it again in a moment", id)
 	}
 	run.cancel()
 	return nil

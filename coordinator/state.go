@@ -176,6 +176,9 @@ type jobStatusJSON struct {
 	Finished  *time.Time   `json:"finished,omitempty"`
 	Progress  progressJSON `json:"progress"`
 	Result    *Result      `json:"result,omitempty"`
+	// Resumed and LostSeconds: see JobStatus.Resumed and Lost.
+	Resumed     int     `json:"resumed,omitempty"`
+	LostSeconds float64 `json:"lost_seconds,omitempty"`
 }
 
 // progressJSON is Progress with the API's phase word: its Phase hides the embedded one.
@@ -195,7 +198,7 @@ func (j JobStatus) MarshalJSON() ([]byte, error) {
 	return json.Marshal(jobStatusJSON{
 		ID: j.ID, Name: j.Name, State: j.State.Status(), Submitted: j.Submitted, Finished: j.Finished,
 		Progress: progressJSON{Phase: j.Progress.Phase.PhaseName(), progressFields: progressFields(j.Progress)},
-		Result:   j.Result,
+		Result:   j.Result, Resumed: j.Resumed, LostSeconds: j.Lost.Seconds(),
 	})
 }
 
@@ -212,6 +215,7 @@ func (j *JobStatus) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("job %q: %w", w.ID, err)
 	}
 	j.ID, j.Name, j.State, j.Submitted, j.Finished, j.Result = w.ID, w.Name, state, w.Submitted, w.Finished, w.Result
+	j.Resumed, j.Lost = w.Resumed, time.Duration(w.LostSeconds*float64(time.Second))
 	j.Progress = Progress(w.Progress.progressFields)
 	j.Progress.Phase = phase
 	return nil

@@ -62,7 +62,7 @@ func TestNormalizeSQLMatchesTheJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := coordinator.RunLocal(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: filepath.Join(dir, "cluster")})
-	if err != nil || res.Status != "succeeded" {
+	if err != nil || res.Status != coordinator.Succeeded {
 		t.Fatalf("job: status %s: %v", res.Status, err)
 	}
 	m, err := lake.ReadManifest(spec.Output.Parquet)
