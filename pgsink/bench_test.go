@@ -29,9 +29,45 @@ import (
 //   - replace: the tables already hold the job's groups, as when a job runs again or
 //     `coordinator publish` repeats a publish.
 //
+// Each case runs with the server at wal_level=replica (PostgreSQL's default) and at
+// wal_level=minimal (scripts/pg-local.sh's throwaway server, which `make demo` starts), where
+// a COPY into a table truncated in the same transaction writes no WAL.
+//
 // Run: go test -run '^$' -bench Publish -benchtime 2x ./pgsink
 func BenchmarkPublish(b *testing.B) {
 	pg := testenv.Postgres(b)
+	for _, wal := range []string{"replica", "minimal"} {
+		setWALLevel(b, pg, wal)
+		b.Run("wal="+wal, func(b *testing.B) { benchmarkPublish(b, pg, wal) })
+	}
+}
+
+// setWALLevel restarts pg with wal_level set to level.
+func setWALLevel(b *testing.B, pg *testenv.PostgresServer, level string) {
+	senders := "10" // PostgreSQL's default
+	if level == "minimal" {
+		senders = "0" // wal_level=minimal requires it
+	}
+	db, err := sql.Open("postgres", pg.DatabaseURL("postgres"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{"ALTER SYSTEM SET wal_level = " + level, "ALTER SYSTEM SET max_wal_senders = " + senders} {
+		if _, err := db.Exec(q); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	if err := pg.Stop(); err != nil {
+		b.Fatal(err)
+	}
+	if err := pg.Start(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchmarkPublish(b *testing.B, pg *testenv.PostgresServer, wal string) {
 	for _, groups := range []int{10, 100, 400} {
 		for _, replace := range []bool{false, true} {
 			name := fmt.Sprintf("fresh/groups=%d", groups)
@@ -39,7 +75,7 @@ func BenchmarkPublish(b *testing.B) {
 				name = fmt.Sprintf("replace/groups=%d", groups)
 			}
 			b.Run(name, func(b *testing.B) {
-				dbName := fmt.Sprintf("bench_%d_%t", groups, replace)
+				dbName := fmt.Sprintf("bench_%s_%d_%t", wal, groups, replace)
 				db, err := sql.Open("postgres", pg.CreateDatabase(b, dbName))
 				if err != nil {
 					b.Fatal(err)

@@ -74,6 +74,18 @@ init() {
     die "initdb failed; see $log"
 }
 
+# throwaway are the server settings for data that can be rebuilt from the lake at any time:
+#   - wal_level=minimal (needs max_wal_senders=0): a COPY into a table truncated earlier in
+#     the same transaction — what a first publish, or one that replaces most of a table,
+#     does — writes no WAL for the table and its indexes; the files are synced at commit.
+#     About a quarter of the server's CPU in a publish (README, "PostgreSQL").
+#   - fsync=off, full_page_writes=off, synchronous_commit=off: an OS crash may corrupt the
+#     cluster; `destroy` and a `coordinator publish` rebuild it.
+#   - max_wal_size=2GB: no checkpoint in the middle of a publish.
+# A server that keeps anything else needs none of these.
+throwaway="-c wal_level=minimal -c max_wal_senders=0 -c fsync=off -c full_page_writes=off \
+-c synchronous_commit=off -c max_wal_size=2GB -c shared_buffers=256MB -c maintenance_work_mem=256MB"
+
 start() {
   if running; then url; return; fi
   [ -f "$data/PG_VERSION" ] || init
@@ -83,7 +95,7 @@ start() {
     echo "$p" >"$state/port"
     say "starting PostgreSQL on 127.0.0.1:$p (log $log)"
     if as_pg "$bin/pg_ctl" start -w -t 60 -D "$data" -l "$log" \
-        -o "-p $p -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" >/dev/null; then
+        -o "-p $p -c listen_addresses=127.0.0.1 -c unix_socket_directories='' $throwaway" >/dev/null; then
       break
     fi
     [ "$tries" = 3 ] && die "could not start; see $log"
