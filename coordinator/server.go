@@ -167,6 +167,9 @@ type JobStatus struct {
 	Finished  *time.Time
 	Progress  Progress
 	Result    *Result
+	// Excluded are the workers the scheduler excluded from this run, each with why (see
+	// ExcludeAfter).
+	Excluded []Exclusion `json:",omitempty"`
 
 	tracker *Tracker
 	cancel  context.CancelFunc
@@ -455,6 +458,7 @@ func (s *Server) Job(id string) (JobStatus, bool) {
 		return JobStatus{}, false
 	}
 	snap := *run
+	snap.Excluded = s.sched.Excluded(id)
 	if !run.State.Terminal() {
 		snap.Progress = run.tracker.Snapshot()
 		if snap.Progress.Phase.Terminal() {
