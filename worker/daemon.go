@@ -169,6 +169,7 @@ type Daemon struct {
 	// unreachableWarned when that was last logged, rejoined when the seeds were last
 	// joined again; the poll loop's own.
 	lostSince, unreachableWarned, rejoined time.Time
+	noCoordinator                          bool // the last warning was that gossip knows no coordinator
 
 	mu      sync.Mutex                    // guards running, specs and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel

@@ -71,12 +71,13 @@ func (d *Daemon) pollFailed(err error) {
 		if d.lostSince.IsZero() {
 			d.lostSince = now
 		}
-		if now.Sub(d.unreachableWarned) >= unreachableWarnEvery {
-			d.unreachableWarned = now
+		gone := errors.Is(err, errNoCoordinator)
+		if now.Sub(d.unreachableWarned) >= unreachableWarnEvery || gone != d.noCoordinator {
+			d.unreachableWarned, d.noCoordinator = now, gone
 			d.log.Warn("cannot reach the coordinator; retrying, keeping map outputs and results",
 				"for", now.Sub(d.lostSince).Truncate(time.Second).String(), "err", err)
 		}
-		if errors.Is(err, errNoCoordinator) && now.Sub(d.rejoined) >= rejoinEvery {
+		if gone && now.Sub(d.rejoined) >= rejoinEvery {
 			d.rejoined = now
 			if jerr := d.members.Join(d.cfg.Join); jerr != nil {
 				d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", jerr)
@@ -99,7 +100,7 @@ func (d *Daemon) pollSucceeded() {
 		return
 	}
 	d.log.Info("coordinator reachable again", "after", time.Since(d.lostSince).Truncate(time.Second).String())
-	d.lostSince, d.unreachableWarned = time.Time{}, time.Time{}
+	d.lostSince, d.unreachableWarned, d.noCoordinator = time.Time{}, time.Time{}, false
 	d.mu.Lock()
 	d.reconnected = time.Now()
 	d.mu.Unlock()

@@ -108,8 +108,8 @@ var (
 	})
 	objstoreRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "objstore_retries_total",
-		Help: "Object store requests retried, by operation.",
-	}, []string{"operation"})
+		Help: "Object store requests retried (the SDK's retries, during a throttle or an outage), by store (s3).",
+	}, []string{"store"})
 )
 
 // WorkerExcluded counts a worker excluded from a job (see workers_excluded_total).
@@ -121,9 +121,8 @@ func CoordinatorUnreachable() { coordinatorUnreachable.Inc() }
 // ShuffleFetchWait counts a reducer's fetch that waited without progress.
 func ShuffleFetchWait() { shuffleFetchWaits.Inc() }
 
-// ObjstoreRetry counts a retried object store request; op is the API operation's name
-// (bounded: the SDK's operation names).
-func ObjstoreRetry(op string) { objstoreRetries.WithLabelValues(op).Inc() }
+// ObjstoreRetry counts a retried request to an object store of kind store ("s3").
+func ObjstoreRetry(store string) { objstoreRetries.WithLabelValues(store).Inc() }
 
 // HTTP servers.
 var httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
