@@ -52,6 +52,9 @@ type Scheduler struct {
 	excludedJobs []string      // jobs with exclusions, oldest first
 	excludeAfter int           // worker-local failures of this many tasks exclude a worker
 	excludeFor   time.Duration // for this long
+	// lostPeers are the shuffle addresses of workers declared down, with when, for
+	// lostPeerMemory (see LostPeers); a worker that comes back at its address leaves it.
+	lostPeers map[string]time.Time
 
 	done    chan struct{} // closed by Shutdown; stops the lease reaper
 	wg      sync.WaitGroup
@@ -119,16 +122,17 @@ type attemptResult struct {
 // NewScheduler returns a scheduler whose leases last lease (renewed by heartbeats).
 func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
 	s := &Scheduler{
-		lease:    lease,
-		log:      log,
-		running:  map[string]*attempt{},
-		workers:  map[string]*workerSlot{},
-		cancels:  map[string][]string{},
-		draining: map[string]drain{},
-		accepted: map[string]string{},
-		health:   map[string]*jobHealth{},
-		wake:     make(chan struct{}),
-		done:     make(chan struct{}),
+		lease:     lease,
+		log:       log,
+		running:   map[string]*attempt{},
+		workers:   map[string]*workerSlot{},
+		cancels:   map[string][]string{},
+		draining:  map[string]drain{},
+		accepted:  map[string]string{},
+		health:    map[string]*jobHealth{},
+		lostPeers: map[string]time.Time{},
+		wake:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	s.excludeAfter, s.excludeFor = ExcludeAfter, ExcludeFor
 	s.untrack = obs.TrackScheduler(s.stats)
@@ -394,6 +398,7 @@ func (s *Scheduler) WorkerUp(w workerSlot) {
 	}
 	w.LastSeen = time.Now()
 	s.workers[w.Name] = &w
+	delete(s.lostPeers, w.Shuffle)
 	close(s.wake) // its slots may let the driver start more attempts
 	s.wake = make(chan struct{})
 }
@@ -402,6 +407,10 @@ func (s *Scheduler) WorkerUp(w workerSlot) {
 func (s *Scheduler) WorkerDown(name, why string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if w := s.workers[name]; w != nil && w.Shuffle != "" {
+		s.lostPeers[w.Shuffle] = time.Now()
+		s.log.Warn("worker down; reducers are told to give up its map outputs", "worker", name, "shuffle", w.Shuffle, "why", why)
+	}
 	delete(s.workers, name)
 	delete(s.cancels, name)
 	for id, d := range s.draining {
@@ -656,5 +665,26 @@ func (s *Scheduler) Excluded(job string) []Exclusion {
 	}
 	out := slices.Collect(maps.Values(h.excluded))
 	slices.SortFunc(out, func(a, b Exclusion) int { return cmp.Compare(a.Worker, b.Worker) })
+	return out
+}
+
+// lostPeerMemory is how long LostPeers lists a worker declared down: long enough for every
+// running reducer to hear of it at its next heartbeats.
+const lostPeerMemory = 2 * time.Minute
+
+// LostPeers returns the shuffle addresses of workers declared down in the last
+// lostPeerMemory, for the workers' heartbeats (task.HeartbeatResponse.LostPeers).
+func (s *Scheduler) LostPeers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for addr, at := range s.lostPeers {
+		if time.Since(at) > lostPeerMemory {
+			delete(s.lostPeers, addr)
+			continue
+		}
+		out = append(out, addr)
+	}
+	slices.Sort(out)
 	return out
 }

@@ -643,7 +643,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	writeJSON(w, http.StatusOK, task.HeartbeatResponse{Cancel: s.sched.Heartbeat(req.Worker, req.Running), ActiveJobs: s.activeJobs()})
+	writeJSON(w, http.StatusOK, task.HeartbeatResponse{Cancel: s.sched.Heartbeat(req.Worker, req.Running), ActiveJobs: s.activeJobs(), LostPeers: s.sched.LostPeers()})
 }
 
 func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {

@@ -194,3 +194,22 @@ func TestSchedulerLocalFailureClass(t *testing.T) {
 		}
 	}
 }
+
+// A worker declared down is listed to the others' heartbeats (so that reducers drop their
+// fetches from it at once) until it comes back.
+func TestSchedulerLostPeers(t *testing.T) {
+	s := newSickScheduler(t)
+	s.WorkerUp(workerSlot{Name: "w1", Shuffle: "10.0.0.1:7070", Slots: 1})
+	s.WorkerUp(workerSlot{Name: "w2", Shuffle: "10.0.0.2:7070", Slots: 1})
+	if lost := s.LostPeers(); len(lost) != 0 {
+		t.Fatalf("LostPeers = %v before any loss", lost)
+	}
+	s.WorkerDown("w1", "declared dead")
+	if lost := s.LostPeers(); len(lost) != 1 || lost[0] != "10.0.0.1:7070" {
+		t.Fatalf("LostPeers = %v, want [10.0.0.1:7070]", lost)
+	}
+	s.WorkerUp(workerSlot{Name: "w1", Shuffle: "10.0.0.1:7070", Slots: 1})
+	if lost := s.LostPeers(); len(lost) != 0 {
+		t.Fatalf("LostPeers = %v after w1 came back", lost)
+	}
+}

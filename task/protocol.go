@@ -66,6 +66,10 @@ type HeartbeatRequest struct {
 type HeartbeatResponse struct {
 	Cancel     []string `json:"cancel"`      // attempts to stop: withdrawn, or no longer this worker's
 	ActiveJobs []string `json:"active_jobs"` // jobs still running; a worker may delete other jobs' map outputs
+	// LostPeers are the shuffle addresses of workers the coordinator declared dead lately:
+	// a reducer gives up its fetches from them at once (a stopped worker would otherwise
+	// hold them until the read deadline), and the map outputs there are re-run.
+	LostPeers []string `json:"lost_peers,omitempty"`
 }
 
 type CompleteRequest struct {

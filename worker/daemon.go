@@ -152,6 +152,7 @@ type Daemon struct {
 	env     Env
 	stores  *objstore.Stores // by the job's S3 endpoint
 	slots   chan struct{}    // one token per running attempt
+	guard   *fetchGuard      // the reducers' remote fetches; heartbeats tell it of dead peers
 	prof    *obs.Profiler    // nil unless profiling
 	roots   *allowpath.Roots // where tasks may read and write
 
@@ -240,7 +241,8 @@ func Start(cfg Config) (*Daemon, error) {
 	addr := httpserve.URL(net.JoinHostPort(host, port), cfg.TLS)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
 	// This worker's own map outputs are read from its disk, the others over HTTP.
-	var fetcher shuffle.Fetcher = shuffle.NearFetcher{Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken}}
+	d.guard = newFetchGuard(&shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken}, max(cfg.FetchStall/4, time.Second), cfg.Log)
+	var fetcher shuffle.Fetcher = shuffle.NearFetcher{Self: addr, Remote: d.guard}
 	if cfg.wrapFetcher != nil {
 		fetcher = cfg.wrapFetcher(fetcher)
 	}
@@ -615,6 +617,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 			}
 		}
 		d.mu.Unlock()
+		d.guard.PeersLost(resp.LostPeers)
 		d.cleanJobs(resp.ActiveJobs)
 	}
 }
