@@ -109,6 +109,10 @@ func LocalConfig() Config {
 	return Config{Bind: "127.0.0.1:0", Listen: "127.0.0.1:0", Heartbeat: 500 * time.Millisecond, FetchStall: 5 * time.Second, Fast: true, AnyPath: true}
 }
 
+// outageGrace is, in heartbeat intervals, how long heartbeats must fail for the
+// coordinator to count as having been away (see Config.OrphanGrace).
+const outageGrace = 5
+
 // DefaultOrphanGrace is Config.OrphanGrace when unset.
 const DefaultOrphanGrace = 10 * time.Minute
 
@@ -582,7 +586,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 	defer d.wg.Done()
 	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
-	outage := false // the last heartbeat failed
+	var outage time.Time // when heartbeats began to fail; zero while they succeed
 	for {
 		select {
 		case <-ctx.Done():
@@ -601,15 +605,19 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		cancel()
 		if err != nil {
 			d.log.Debug("heartbeat", "err", err)
-			outage = true
+			if outage.IsZero() {
+				outage = time.Now()
+			}
 			continue
 		}
 		d.mu.Lock()
-		if outage {
+		if !outage.IsZero() && time.Since(outage) >= outageGrace*d.cfg.Heartbeat {
 			// Back from an outage: the coordinator may have restarted and not yet resumed
-			// its jobs, so cleanJobs keeps what it does not list for a grace period.
-			d.reconnected, outage = time.Now(), false
+			// its jobs, so cleanJobs keeps what it does not list for a grace period. (A
+			// heartbeat or two lost on a busy machine is no outage.)
+			d.reconnected = time.Now()
 		}
+		outage = time.Time{}
 		for _, id := range resp.Cancel {
 			if c := d.running[id]; c != nil {
 				d.log.Info("cancelling attempt at the coordinator's request", "attempt", id)
