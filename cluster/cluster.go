@@ -271,6 +271,14 @@ func (m *Membership) Addr() string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
+// Join contacts seeds to (re)join their cluster, as New does at start. A member whose
+// peers all died or restarted has no one left to gossip with: joining the seeds again is
+// how it finds a coordinator that came back on the same address.
+func (m *Membership) Join(seeds []string) error {
+	_, err := m.list.Join(seeds)
+	return err
+}
+
 // Name is this member's name.
 func (m *Membership) Name() string { return m.list.LocalNode().Name }
 

@@ -255,6 +255,7 @@ type cluster struct {
 	apiAddr   string // host:port of the coordinator's API
 	gossip    string // host:port workers join
 	coord     *proc
+	coordArgs []string // the coordinator's command line, for a restart
 	workers   map[string]*proc
 	procs     []*proc // every process, in start order
 }
@@ -281,17 +282,11 @@ func startCluster(t *testing.T, cfg clusterConfig) *cluster {
 	c.keyFile = c.writeFile("gossip.key", hex.EncodeToString(key))
 	c.tokenFile = c.writeFile("token", c.token)
 	c.gossip, c.apiAddr = freeAddr(t, true), freeAddr(t, false)
-	c.coord = c.start("coordinator", filepath.Join(binDir, "coordinator"), "serve",
+	c.coordArgs = []string{"serve",
 		"--bind", c.gossip, "--api", c.apiAddr, "--data-dir", filepath.Join(c.dir, "coordinator"),
 		"--gossip-key-file", c.keyFile, "--token-file", c.tokenFile, "--lease", cfg.lease.String(), "--name", "coordinator",
-		"--allow-any-path") // the tests' own jobs; the coordinator package tests the roots
-	waitFor(t, 30*time.Second, "the coordinator's API to answer", func() (bool, error) {
-		if c.coord.exited() {
-			return false, fmt.Errorf("coordinator exited: %v", c.coord.err)
-		}
-		code, _, err := c.call(http.MethodGet, "/healthz", "", nil)
-		return err == nil && code == http.StatusOK, nil
-	})
+		"--allow-any-path"} // the tests' own jobs; the coordinator package tests the roots
+	c.startCoordinator("coordinator")
 	var names []string
 	for i := range cfg.workers {
 		name := fmt.Sprintf("worker-%d", i+1)
@@ -300,6 +295,21 @@ func startCluster(t *testing.T, cfg clusterConfig) *cluster {
 	}
 	c.waitWorkers(names...)
 	return c
+}
+
+// startCoordinator starts (or restarts, under a new log name) the cluster's coordinator with
+// its arguments and waits until its API answers.
+func (c *cluster) startCoordinator(logName string) {
+	t := c.t
+	t.Helper()
+	c.coord = c.start(logName, filepath.Join(binDir, "coordinator"), c.coordArgs...)
+	waitFor(t, 30*time.Second, "the coordinator's API to answer", func() (bool, error) {
+		if c.coord.exited() {
+			return false, fmt.Errorf("coordinator exited: %v", c.coord.err)
+		}
+		code, _, err := c.call(http.MethodGet, "/healthz", "", nil)
+		return err == nil && code == http.StatusOK, nil
+	})
 }
 
 func (c *cluster) writeFile(name, content string) string {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,16 @@ type Scheduler struct {
 	closed   bool
 	// pollsStopped makes every poll return at once with nothing (StopPolls).
 	pollsStopped bool
+	// health is, by job run id, which workers failed which of its tasks and which are
+	// excluded from it; failures are pruned by Quiesce, exclusions kept for the job's
+	// status (the last maxExclusionJobs jobs with any).
+	health       map[string]*jobHealth
+	excludedJobs []string      // jobs with exclusions, oldest first
+	excludeAfter int           // worker-local failures of this many tasks exclude a worker
+	excludeFor   time.Duration // for this long
+	// lostPeers are the shuffle addresses of workers declared down, with when, for
+	// lostPeerMemory (see LostPeers); a worker that comes back at its address leaves it.
+	lostPeers map[string]time.Time
 
 	done    chan struct{} // closed by Shutdown; stops the lease reaper
 	wg      sync.WaitGroup
@@ -66,6 +77,34 @@ type workerSlot struct {
 
 var _ Executor = (*Scheduler)(nil)
 
+// ExcludeAfter and ExcludeFor are the scheduler's exclusion policy (as Spark's
+// excludeOnFailure): a worker whose attempts of ExcludeAfter different tasks of a job failed
+// with worker-local errors (task.Failure.IsLocal: a full disk, I/O errors of its data dir)
+// gets no more of that job's attempts for ExcludeFor. A flaky disk thus costs a job two
+// attempts, not every retry of every task; a job fails for it only when no worker is left
+// that is not excluded.
+const (
+	ExcludeAfter = 2
+	ExcludeFor   = 5 * time.Minute
+)
+
+// maxExclusionJobs bounds the jobs whose exclusions the scheduler remembers for status.
+const maxExclusionJobs = 64
+
+// Exclusion is a worker excluded from a job's attempts, for the job's status.
+type Exclusion struct {
+	Worker string    `json:"worker"`
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until"`
+}
+
+// jobHealth is what the scheduler knows of a job's failed attempts.
+type jobHealth struct {
+	failed   map[string]map[string]bool // task ("m-3") → workers on which an attempt of it failed
+	local    map[string]map[string]bool // worker → tasks it failed with worker-local errors
+	excluded map[string]Exclusion       // by worker
+}
+
 // attempt is one queued or running execution of a task.
 type attempt struct {
 	task.Assignment
@@ -83,16 +122,19 @@ type attemptResult struct {
 // NewScheduler returns a scheduler whose leases last lease (renewed by heartbeats).
 func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
 	s := &Scheduler{
-		lease:    lease,
-		log:      log,
-		running:  map[string]*attempt{},
-		workers:  map[string]*workerSlot{},
-		cancels:  map[string][]string{},
-		draining: map[string]drain{},
-		accepted: map[string]string{},
-		wake:     make(chan struct{}),
-		done:     make(chan struct{}),
+		lease:     lease,
+		log:       log,
+		running:   map[string]*attempt{},
+		workers:   map[string]*workerSlot{},
+		cancels:   map[string][]string{},
+		draining:  map[string]drain{},
+		accepted:  map[string]string{},
+		health:    map[string]*jobHealth{},
+		lostPeers: map[string]time.Time{},
+		wake:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
+	s.excludeAfter, s.excludeFor = ExcludeAfter, ExcludeFor
 	s.untrack = obs.TrackScheduler(s.stats)
 	s.wg.Add(1)
 	go s.reap()
@@ -198,6 +240,7 @@ func (s *Scheduler) run(ctx context.Context, as task.Assignment) (attemptResult,
 	s.queue = append(s.queue, a)
 	close(s.wake)
 	s.wake = make(chan struct{})
+	s.failUnschedulable(time.Now())
 	s.mu.Unlock()
 	select {
 	case r := <-a.done:
@@ -240,11 +283,16 @@ func (s *Scheduler) Poll(ctx context.Context, name string, free int) []task.Assi
 		w := s.workers[name]
 		var out []task.Assignment
 		if w != nil && w.Refused == "" {
-			w.LastSeen = time.Now()
-			for len(s.queue) > 0 && len(out) < free {
-				a := s.queue[0]
-				s.queue = s.queue[1:]
-				a.worker, a.lease = name, time.Now().Add(s.lease)
+			now := time.Now()
+			w.LastSeen = now
+			for i := 0; i < len(s.queue) && len(out) < free; {
+				a := s.queue[i]
+				if !s.eligible(name, a, now) {
+					i++
+					continue
+				}
+				s.queue = slices.Delete(s.queue, i, i+1)
+				a.worker, a.lease = name, now.Add(s.lease)
 				s.running[a.ID] = a
 				w.Running++
 				out = append(out, a.Assignment)
@@ -315,6 +363,9 @@ func (s *Scheduler) Complete(name, id string, m *task.MapResult, r *task.ReduceR
 		w.Running--
 	}
 	s.accepted[id] = name
+	if f != nil && !f.Fatal {
+		s.failedOn(a, name, f, time.Now())
+	}
 	s.mu.Unlock()
 	var res attemptResult
 	state := task.StateSucceeded
@@ -347,6 +398,7 @@ func (s *Scheduler) WorkerUp(w workerSlot) {
 	}
 	w.LastSeen = time.Now()
 	s.workers[w.Name] = &w
+	delete(s.lostPeers, w.Shuffle)
 	close(s.wake) // its slots may let the driver start more attempts
 	s.wake = make(chan struct{})
 }
@@ -355,6 +407,10 @@ func (s *Scheduler) WorkerUp(w workerSlot) {
 func (s *Scheduler) WorkerDown(name, why string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if w := s.workers[name]; w != nil && w.Shuffle != "" {
+		s.lostPeers[w.Shuffle] = time.Now()
+		s.log.Warn("worker down; reducers are told to give up its map outputs", "worker", name, "shuffle", w.Shuffle, "why", why)
+	}
 	delete(s.workers, name)
 	delete(s.cancels, name)
 	for id, d := range s.draining {
@@ -369,6 +425,7 @@ func (s *Scheduler) WorkerDown(name, why string) {
 			a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: worker %s %s", id, name, why)}
 		}
 	}
+	s.failUnschedulable(time.Now())
 }
 
 // drain is a withdrawn attempt that may still be running on its worker.
@@ -389,6 +446,12 @@ func (s *Scheduler) Quiesce(ctx context.Context, job string) {
 		for id := range s.accepted {
 			if strings.HasPrefix(id, prefix) {
 				delete(s.accepted, id)
+			}
+		}
+		if h := s.health[job]; h != nil {
+			h.failed, h.local = nil, nil // the exclusions stay, for the job's status
+			if len(h.excluded) == 0 {
+				delete(s.health, job)
 			}
 		}
 		for id, d := range s.draining {
@@ -451,12 +514,177 @@ func (s *Scheduler) reap() {
 					if w := s.workers[a.worker]; w != nil {
 						w.Running--
 					}
+					s.failedOn(a, a.worker, nil, now)
 					s.log.Warn("lease lapsed; attempt lost", "attempt", id, "worker", a.worker)
 					obs.AttemptFinished(a.Kind, task.StateLost)
 					a.done <- attemptResult{err: fmt.Errorf("attempt %s lost: no heartbeat from worker %s for %s", id, a.worker, s.lease)}
 				}
 			}
+			s.failUnschedulable(now)
 			s.mu.Unlock()
 		}
 	}
+}
+
+// jobTask names a's job run and its task ("m-3", "r-0"), the same for every attempt of it.
+func jobTask(a *attempt) (job, key string) {
+	switch {
+	case a.Map != nil:
+		return a.Map.Job, fmt.Sprintf("m-%d", a.Map.Index)
+	case a.Reduce != nil:
+		return a.Reduce.Job, fmt.Sprintf("r-%d", a.Reduce.Index)
+	}
+	return "", a.ID
+}
+
+// excludedFrom reports whether worker is excluded from job h at now; an exclusion that has
+// run out is dropped, with the failures that led to it, so that it takes as many again.
+// s.mu must be held.
+func (s *Scheduler) excludedFrom(h *jobHealth, worker string, now time.Time) bool {
+	if h == nil {
+		return false
+	}
+	e, ok := h.excluded[worker]
+	if ok && !now.Before(e.Until) {
+		delete(h.excluded, worker)
+		delete(h.local, worker)
+		return false
+	}
+	return ok
+}
+
+// eligible reports whether worker name may take attempt a: not if it is excluded from a's
+// job, nor if an attempt of a's task failed on it while another usable worker has not
+// failed that task (the retry waits for that one's poll rather than going back to a worker
+// that may be sick). s.mu must be held.
+func (s *Scheduler) eligible(name string, a *attempt, now time.Time) bool {
+	job, key := jobTask(a)
+	h := s.health[job]
+	if h == nil {
+		return true
+	}
+	if s.excludedFrom(h, name, now) {
+		return false
+	}
+	if !h.failed[key][name] {
+		return true
+	}
+	for other, w := range s.workers {
+		if other != name && w.Refused == "" && !h.failed[key][other] && !s.excludedFrom(h, other, now) {
+			return false
+		}
+	}
+	return true
+}
+
+// failedOn records that attempt a failed on worker (f nil: its lease lapsed), and
+// excludes the worker from a's job once it has failed excludeAfter of the job's tasks with
+// worker-local errors. s.mu must be held.
+func (s *Scheduler) failedOn(a *attempt, worker string, f *task.Failure, now time.Time) {
+	job, key := jobTask(a)
+	h := s.health[job]
+	if h == nil {
+		h = &jobHealth{excluded: map[string]Exclusion{}}
+		s.health[job] = h
+	}
+	if h.failed == nil {
+		h.failed, h.local = map[string]map[string]bool{}, map[string]map[string]bool{}
+	}
+	if h.failed[key] == nil {
+		h.failed[key] = map[string]bool{}
+	}
+	h.failed[key][worker] = true
+	if !f.IsLocal() || s.excludedFrom(h, worker, now) {
+		return
+	}
+	if h.local[worker] == nil {
+		h.local[worker] = map[string]bool{}
+	}
+	h.local[worker][key] = true
+	if len(h.local[worker]) < s.excludeAfter {
+		return
+	}
+	e := Exclusion{
+		Worker: worker,
+		Reason: fmt.Sprintf("%d tasks failed with worker-local errors; last: %s", len(h.local[worker]), f.Message),
+		Until:  now.Add(s.excludeFor),
+	}
+	h.excluded[worker] = e
+	if !slices.Contains(s.excludedJobs, job) {
+		s.excludedJobs = append(s.excludedJobs, job)
+		if len(s.excludedJobs) > maxExclusionJobs {
+			if old := s.health[s.excludedJobs[0]]; old != nil && old.failed == nil {
+				delete(s.health, s.excludedJobs[0])
+			}
+			s.excludedJobs = s.excludedJobs[1:]
+		}
+	}
+	obs.WorkerExcluded()
+	s.log.Warn("worker excluded from job", "job", job, "worker", worker, "until", e.Until.Format(time.RFC3339), "reason", e.Reason)
+	s.failUnschedulable(now)
+}
+
+// failUnschedulable fails, as fatal, every queued attempt of a job from which every live
+// worker is excluded: no healthy worker is left to run it. With no live worker at all the
+// attempts wait, as always, for one to join. s.mu must be held.
+func (s *Scheduler) failUnschedulable(now time.Time) {
+	s.queue = slices.DeleteFunc(s.queue, func(a *attempt) bool {
+		job, _ := jobTask(a)
+		h := s.health[job]
+		if h == nil || len(h.excluded) == 0 {
+			return false
+		}
+		var reasons []string
+		for name, w := range s.workers {
+			if w.Refused != "" {
+				continue
+			}
+			if !s.excludedFrom(h, name, now) {
+				return false
+			}
+			reasons = append(reasons, name+": "+h.excluded[name].Reason)
+		}
+		if len(reasons) == 0 {
+			return false
+		}
+		slices.Sort(reasons)
+		obs.AttemptFinished(a.Kind, task.StateFailed)
+		a.done <- attemptResult{err: task.Fatal(fmt.Errorf("attempt %s: no healthy worker left; excluded from job %s: %s", a.ID, job, strings.Join(reasons, "; ")))}
+		return true
+	})
+}
+
+// Excluded returns the workers excluded from job run job (those whose exclusion ran out
+// included, for the record), by worker name.
+func (s *Scheduler) Excluded(job string) []Exclusion {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.health[job]
+	if h == nil {
+		return nil
+	}
+	out := slices.Collect(maps.Values(h.excluded))
+	slices.SortFunc(out, func(a, b Exclusion) int { return cmp.Compare(a.Worker, b.Worker) })
+	return out
+}
+
+// lostPeerMemory is how long LostPeers lists a worker declared down: long enough for every
+// running reducer to hear of it at its next heartbeats.
+const lostPeerMemory = 2 * time.Minute
+
+// LostPeers returns the shuffle addresses of workers declared down in the last
+// lostPeerMemory, for the workers' heartbeats (task.HeartbeatResponse.LostPeers).
+func (s *Scheduler) LostPeers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for addr, at := range s.lostPeers {
+		if time.Since(at) > lostPeerMemory {
+			delete(s.lostPeers, addr)
+			continue
+		}
+		out = append(out, addr)
+	}
+	slices.Sort(out)
+	return out
 }

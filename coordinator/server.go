@@ -179,6 +179,9 @@ type JobStatus struct {
 	// bound on the time the restart cost).
 	Resumed int
 	Lost    time.Duration
+	// Excluded are the workers the scheduler excluded from this run, each with why (see
+	// ExcludeAfter).
+	Excluded []Exclusion
 
 	tracker *Tracker
 	cancel  context.CancelFunc
@@ -461,6 +464,7 @@ func (s *Server) Job(id string) (JobStatus, bool) {
 		return JobStatus{}, false
 	}
 	snap := *run
+	snap.Excluded = s.sched.Excluded(id)
 	if !run.State.Terminal() {
 		snap.Progress = run.tracker.Snapshot()
 		if snap.Progress.Phase.Terminal() {
@@ -645,7 +649,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	writeJSON(w, http.StatusOK, task.HeartbeatResponse{Cancel: s.sched.Heartbeat(req.Worker, req.Running), ActiveJobs: s.activeJobs()})
+	writeJSON(w, http.StatusOK, task.HeartbeatResponse{Cancel: s.sched.Heartbeat(req.Worker, req.Running), ActiveJobs: s.activeJobs(), LostPeers: s.sched.LostPeers()})
 }
 
 func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {

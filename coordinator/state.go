@@ -179,6 +179,8 @@ type jobStatusJSON struct {
 	// Resumed and LostSeconds: see JobStatus.Resumed and Lost.
 	Resumed     int     `json:"resumed,omitempty"`
 	LostSeconds float64 `json:"lost_seconds,omitempty"`
+	// Excluded: see JobStatus.Excluded.
+	Excluded []Exclusion `json:"excluded,omitempty"`
 }
 
 // progressJSON is Progress with the API's phase word: its Phase hides the embedded one.
@@ -198,7 +200,7 @@ func (j JobStatus) MarshalJSON() ([]byte, error) {
 	return json.Marshal(jobStatusJSON{
 		ID: j.ID, Name: j.Name, State: j.State.Status(), Submitted: j.Submitted, Finished: j.Finished,
 		Progress: progressJSON{Phase: j.Progress.Phase.PhaseName(), progressFields: progressFields(j.Progress)},
-		Result:   j.Result, Resumed: j.Resumed, LostSeconds: j.Lost.Seconds(),
+		Result:   j.Result, Resumed: j.Resumed, LostSeconds: j.Lost.Seconds(), Excluded: j.Excluded,
 	})
 }
 
@@ -216,6 +218,7 @@ func (j *JobStatus) UnmarshalJSON(b []byte) error {
 	}
 	j.ID, j.Name, j.State, j.Submitted, j.Finished, j.Result = w.ID, w.Name, state, w.Submitted, w.Finished, w.Result
 	j.Resumed, j.Lost = w.Resumed, time.Duration(w.LostSeconds*float64(time.Second))
+	j.Excluded = w.Excluded
 	j.Progress = Progress(w.Progress.progressFields)
 	j.Progress.Phase = phase
 	return nil

@@ -26,3 +26,19 @@ func TestStatusPageShowsOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageShowsExclusion: a worker excluded from a running job is on the page, with
+// why.
+func TestStatusPageShowsExclusion(t *testing.T) {
+	now := time.Now()
+	data := statusData{Version: "v1.0.0", Protocol: 1, Started: now, Profiles: map[string]string{},
+		Jobs: []JobStatus{{ID: "j-1", State: Mapping, Submitted: now,
+			Excluded: []Exclusion{{Worker: "w1", Reason: "2 tasks failed with worker-local errors; last: no space left on device", Until: now}}}}}
+	var b bytes.Buffer
+	if err := statusTmpl.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	if want := "worker w1 excluded: 2 tasks failed with worker-local errors; last: no space left on device"; !strings.Contains(b.String(), want) {
+		t.Errorf("status page lacks %q", want)
+	}
+}

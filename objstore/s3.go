@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/ireports/ireports/internal/obs"
 )
 
 // s3Store is the Store of s3:// names. It holds one SDK client, which is safe for
@@ -63,7 +67,9 @@ func newS3Store(ctx context.Context, opt Options) (*s3Store, error) {
 				// which protects interactive callers from a sick service; a batch job
 				// would rather keep backing off.
 				o.RateLimiter = ratelimit.None
-				o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
+				o.Backoff = retry.BackoffDelayerFunc(func(attempt int, err error) (time.Duration, error) {
+					// Called once per retry: an outage is counted and logged, not silent.
+					noteRetry(attempt, err)
 					return fullJitter(base, maxBackoff, attempt), nil
 				})
 				o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
@@ -100,6 +106,33 @@ func newS3Store(ctx context.Context, opt Options) (*s3Store, error) {
 		}
 	})
 	return &s3Store{c: c, opt: opt}, nil
+}
+
+// retryWarnEvery rate-limits the warning that S3 requests are being retried: an outage
+// retries every request of every task, and one line per retry would bury the log.
+const retryWarnEvery = 10 * time.Second
+
+var retryLog struct {
+	mu      sync.Mutex
+	last    time.Time // when the warning was last logged
+	skipped int       // retries since, not logged
+}
+
+// noteRetry counts an S3 request's retry number attempt after err in the metrics and logs
+// it at warn level, at most every retryWarnEvery with the number of retries in between.
+func noteRetry(attempt int, err error) {
+	obs.ObjstoreRetry("s3")
+	retryLog.mu.Lock()
+	now := time.Now()
+	if now.Sub(retryLog.last) < retryWarnEvery {
+		retryLog.skipped++
+		retryLog.mu.Unlock()
+		return
+	}
+	skipped := retryLog.skipped
+	retryLog.last, retryLog.skipped = now, 0
+	retryLog.mu.Unlock()
+	slog.Warn("S3 request failed; retrying", "attempt", attempt, "err", err, "retries_since_last_warning", skipped)
 }
 
 // fullJitter is the delay before retry number attempt (1-based): uniform in

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 )
 
 // The coordinator–worker protocol: JSON over HTTP, every call carrying the cluster token.
@@ -64,6 +66,10 @@ type HeartbeatRequest struct {
 type HeartbeatResponse struct {
 	Cancel     []string `json:"cancel"`      // attempts to stop: withdrawn, or no longer this worker's
 	ActiveJobs []string `json:"active_jobs"` // jobs still running; a worker may delete other jobs' map outputs
+	// LostPeers are the shuffle addresses of workers the coordinator declared dead lately:
+	// a reducer gives up its fetches from them at once (a stopped worker would otherwise
+	// hold them until the read deadline), and the map outputs there are re-run.
+	LostPeers []string `json:"lost_peers,omitempty"`
 }
 
 type CompleteRequest struct {
@@ -90,15 +96,50 @@ type Failure struct {
 	Message string `json:"message"`
 	Fatal   bool   `json:"fatal,omitempty"`
 	LostMap int    `json:"lost_map"` // the map task whose output a reducer could not read, or -1
+	// Local says the failure lies in the worker itself — its disk is full, its data dir
+	// fails with I/O errors — so the same task would likely succeed on another worker. The
+	// coordinator routes retries around such a worker and excludes it from the job after
+	// failures of several tasks (see IsLocal).
+	Local bool `json:"local,omitempty"`
+}
+
+// localErrnos are the errors of a worker's own disk: a task failing with one of them is
+// the worker's fault, not the input's.
+var localErrnos = []error{syscall.ENOSPC, syscall.EIO, syscall.EROFS, syscall.EDQUOT}
+
+// localMessages are the same errors as their texts, for an error that was flattened to a
+// string on its way up (and for a report from a worker that predates Failure.Local).
+var localMessages = []string{"no space left on device", "input/output error", "read-only file system", "disk quota exceeded"}
+
+// IsLocal reports whether f is a worker-local failure: flagged by the worker, or, for a
+// worker that does not flag, one whose message names a local disk error.
+func (f *Failure) IsLocal() bool {
+	return f != nil && !f.Fatal && f.LostMap < 0 && (f.Local || localMessage(f.Message))
+}
+
+func localMessage(msg string) bool {
+	msg = strings.ToLower(msg)
+	for _, m := range localMessages {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // FailureOf classifies err for the wire.
 func FailureOf(err error) *Failure {
 	f := &Failure{Message: err.Error(), Fatal: errors.Is(err, ErrFatal), LostMap: -1}
+	for _, e := range localErrnos {
+		f.Local = f.Local || errors.Is(err, e)
+	}
+	// A reducer that could not read a map output on another worker is not this worker's
+	// fault; nor is a fatal error, which would fail anywhere.
 	var lost *LostError
 	if errors.As(err, &lost) {
 		f.LostMap = lost.Map
 	}
+	f.Local = !f.Fatal && f.LostMap < 0 && (f.Local || localMessage(f.Message))
 	return f
 }
 

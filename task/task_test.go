@@ -2,7 +2,11 @@ package task
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ireports/ireports/jobs"
@@ -37,5 +41,26 @@ func TestMapFormatWire(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"job":"j","format":"xml"}`), &m)
 	if err == nil || !strings.Contains(err.Error(), `"xml"`) {
 		t.Fatalf("decoding an unknown format: err %v, want one naming \"xml\"", err)
+	}
+}
+
+// FailureOf flags a worker's own disk errors as local, however they were wrapped, and
+// nothing else.
+func TestFailureOfLocal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"ENOSPC", fmt.Errorf("map 3: %w", &os.PathError{Op: "write", Path: "/data/m", Err: syscall.ENOSPC}), true},
+		{"EIO", fmt.Errorf("spill: %w", syscall.EIO), true},
+		{"flattened", errors.New("spill: write /data/m: no space left on device"), true},
+		{"input", errors.New("row 3: bad date"), false},
+		{"fatal", Fatal(fmt.Errorf("x: %w", syscall.ENOSPC)), false},
+		{"lost map output", &LostError{Map: 1, Err: syscall.EIO}, false},
+	} {
+		if got := FailureOf(tc.err).Local; got != tc.want {
+			t.Errorf("%s: Local = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

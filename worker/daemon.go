@@ -64,6 +64,11 @@ type Config struct {
 	Heartbeat time.Duration
 	// FetchStall fails a shuffle fetch that receives no byte for this long (a hung peer).
 	FetchStall time.Duration
+	// OrphanGrace is how long after the coordinator comes back from an outage the worker
+	// keeps map outputs of jobs the coordinator does not list as active (a resumed job may
+	// still need them), and how long it keeps trying to report a finished attempt's result
+	// to an unreachable coordinator (0: DefaultOrphanGrace).
+	OrphanGrace time.Duration
 	// ServeStall cuts off a reducer that has read nothing of a shuffle stream for this long
 	// (a stopped or partitioned peer would otherwise hold a connection and a map output
 	// file open for ever). It must exceed the longest a reducer's merge may leave one of its
@@ -104,6 +109,13 @@ func LocalConfig() Config {
 	return Config{Bind: "127.0.0.1:0", Listen: "127.0.0.1:0", Heartbeat: 500 * time.Millisecond, FetchStall: 5 * time.Second, Fast: true, AnyPath: true}
 }
 
+// outageGrace is, in heartbeat intervals, how long heartbeats must fail for the
+// coordinator to count as having been away (see Config.OrphanGrace).
+const outageGrace = 5
+
+// DefaultOrphanGrace is Config.OrphanGrace when unset.
+const DefaultOrphanGrace = 10 * time.Minute
+
 func (c *Config) validate() error {
 	switch {
 	case c.Token == "":
@@ -121,6 +133,9 @@ func (c *Config) validate() error {
 	}
 	if c.Slots <= 0 {
 		c.Slots = runtime.NumCPU()
+	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = DefaultOrphanGrace
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -141,6 +156,7 @@ type Daemon struct {
 	env     Env
 	stores  *objstore.Stores // by the job's S3 endpoint
 	slots   chan struct{}    // one token per running attempt
+	guard   *fetchGuard      // the reducers' remote fetches; heartbeats tell it of dead peers
 	prof    *obs.Profiler    // nil unless profiling
 	roots   *allowpath.Roots // where tasks may read and write
 
@@ -154,10 +170,18 @@ type Daemon struct {
 
 	lastRefusal string    // the last protocol refusal logged; the poll loop's own
 	warned      time.Time // when a misconfiguration was last logged; the poll loop's own
+	// lostSince is when the coordinator stopped answering polls (zero: it answers),
+	// unreachableWarned when that was last logged, rejoined when the seeds were last
+	// joined again; the poll loop's own.
+	lostSince, unreachableWarned, rejoined time.Time
+	noCoordinator                          bool // the last warning was that gossip knows no coordinator
 
-	mu      sync.Mutex                    // guards running and specs
+	mu      sync.Mutex                    // guards running, specs and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel
 	specs   map[string]*jobs.Spec         // job id → parsed spec
+	// reconnected is when the coordinator answered again after an outage: for OrphanGrace
+	// after it, cleanJobs deletes nothing.
+	reconnected time.Time
 }
 
 // Start starts a worker: it listens, joins the cluster and begins pulling tasks.
@@ -221,7 +245,8 @@ func Start(cfg Config) (*Daemon, error) {
 	addr := httpserve.URL(net.JoinHostPort(host, port), cfg.TLS)
 	d.stores = objstore.NewStores(objstore.DefaultOptions())
 	// This worker's own map outputs are read from its disk, the others over HTTP.
-	var fetcher shuffle.Fetcher = shuffle.NearFetcher{Self: addr, Remote: &shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken}}
+	d.guard = newFetchGuard(&shuffle.HTTPFetcher{Client: d.client, Token: shuffleToken}, max(cfg.FetchStall/4, time.Second), cfg.Log)
+	var fetcher shuffle.Fetcher = shuffle.NearFetcher{Self: addr, Remote: d.guard}
 	if cfg.wrapFetcher != nil {
 		fetcher = cfg.wrapFetcher(fetcher)
 	}
@@ -387,6 +412,7 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		d.pollSucceeded()
 		for _, a := range as {
 			d.wg.Add(1)
 			go d.execute(ctx, a)
@@ -494,13 +520,15 @@ func discardAttempt(ctx context.Context, store objstore.Store, spec *jobs.Spec, 
 	}
 }
 
-// report delivers an attempt's outcome, retrying while the coordinator is unreachable: a
-// result that never arrives costs a re-run after the lease, so it is worth a few tries. It
-// returns true when the coordinator refused the outcome (the attempt was no longer this
-// worker's), and only then. It gives up when ctx ends.
+// report delivers an attempt's outcome, retrying with backoff (capped at 5 s) while the
+// coordinator is unreachable, for up to OrphanGrace: a result that never arrives costs a
+// re-run, and a coordinator that restarts takes it when it is back. It returns true when
+// the coordinator refused the outcome (the attempt was no longer this worker's), and only
+// then. It gives up when ctx ends.
 func (d *Daemon) report(ctx context.Context, req task.CompleteRequest) (refused bool) {
 	backoff := 100 * time.Millisecond
-	for try := 0; try < 8; try++ {
+	var warned time.Time
+	for deadline := time.Now().Add(d.cfg.OrphanGrace); time.Now().Before(deadline); {
 		err := d.call(ctx, task.PathComplete, req, nil)
 		var se *statusError
 		switch {
@@ -512,12 +540,17 @@ func (d *Daemon) report(ctx context.Context, req task.CompleteRequest) (refused 
 		case ctx.Err() != nil:
 			return false
 		}
-		d.log.Warn("reporting result", "attempt", req.ID, "err", err)
+		obs.CoordinatorUnreachable()
+		if time.Since(warned) >= unreachableWarnEvery {
+			warned = time.Now()
+			d.log.Warn("reporting result; holding it until the coordinator answers", "attempt", req.ID, "err", err)
+		}
 		if !sleep(ctx, backoff) {
 			return false
 		}
-		backoff *= 2
+		backoff = min(2*backoff, 5*time.Second)
 	}
+	d.log.Warn("gave up reporting result: the coordinator did not answer", "attempt", req.ID, "for", d.cfg.OrphanGrace.String())
 	return false
 }
 
@@ -553,6 +586,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 	defer d.wg.Done()
 	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
+	var outage time.Time // when heartbeats began to fail; zero while they succeed
 	for {
 		select {
 		case <-ctx.Done():
@@ -571,9 +605,19 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		cancel()
 		if err != nil {
 			d.log.Debug("heartbeat", "err", err)
+			if outage.IsZero() {
+				outage = time.Now()
+			}
 			continue
 		}
 		d.mu.Lock()
+		if !outage.IsZero() && time.Since(outage) >= outageGrace*d.cfg.Heartbeat {
+			// Back from an outage: the coordinator may have restarted and not yet resumed
+			// its jobs, so cleanJobs keeps what it does not list for a grace period. (A
+			// heartbeat or two lost on a busy machine is no outage.)
+			d.reconnected = time.Now()
+		}
+		outage = time.Time{}
 		for _, id := range resp.Cancel {
 			if c := d.running[id]; c != nil {
 				d.log.Info("cancelling attempt at the coordinator's request", "attempt", id)
@@ -581,6 +625,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 			}
 		}
 		d.mu.Unlock()
+		d.guard.PeersLost(resp.LostPeers)
 		d.cleanJobs(resp.ActiveJobs)
 	}
 }
@@ -593,6 +638,12 @@ func (d *Daemon) cleanJobs(active []string) {
 		return
 	}
 	d.mu.Lock()
+	if !d.reconnected.IsZero() && time.Since(d.reconnected) < d.cfg.OrphanGrace {
+		// The coordinator came back from an outage: a job it does not list yet may be one
+		// it is resuming, whose map outputs are here.
+		d.mu.Unlock()
+		return
+	}
 	busy := map[string]bool{}
 	for id := range d.running {
 		busy[jobOfAttempt(id)] = true

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
 )
 
@@ -27,8 +28,18 @@ func (d *Daemon) coordinatorAPI() (string, error) {
 		}
 		return m.Meta.API, nil
 	}
-	return "", errors.New("no coordinator in the cluster")
+	return "", errNoCoordinator
 }
+
+// errNoCoordinator: gossip knows no live coordinator (it died, or restarted where this
+// worker's gossip no longer looks); the poll loop joins the seeds again.
+var errNoCoordinator = errors.New("no coordinator in the cluster")
+
+// rejoinEvery is the least time between two joins of the seeds while no coordinator is known.
+const rejoinEvery = 2 * time.Second
+
+// unreachableWarnEvery rate-limits the warning that the coordinator cannot be reached.
+const unreachableWarnEvery = 30 * time.Second
 
 func describeVersion(v string) string {
 	if v == "" {
@@ -53,11 +64,44 @@ func (d *Daemon) pollFailed(err error) {
 	}
 	var se *statusError
 	if !errors.Is(err, ErrProtocol) && !(errors.As(err, &se) && se.code == 409) {
-		d.log.Debug("poll", "err", err)
+		// The coordinator is gone or unreachable: count it, warn now and then (not every
+		// poll), and look for it again through the seeds when gossip has lost it.
+		obs.CoordinatorUnreachable()
+		now := time.Now()
+		if d.lostSince.IsZero() {
+			d.lostSince = now
+		}
+		gone := errors.Is(err, errNoCoordinator)
+		if now.Sub(d.unreachableWarned) >= unreachableWarnEvery || gone != d.noCoordinator {
+			d.unreachableWarned, d.noCoordinator = now, gone
+			d.log.Warn("cannot reach the coordinator; retrying, keeping map outputs and results",
+				"for", now.Sub(d.lostSince).Truncate(time.Second).String(), "err", err)
+		}
+		if gone && now.Sub(d.rejoined) >= rejoinEvery {
+			d.rejoined = now
+			if jerr := d.members.Join(d.cfg.Join); jerr != nil {
+				d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", jerr)
+			}
+		}
 		return
 	}
 	if msg := err.Error(); msg != d.lastRefusal {
 		d.lastRefusal = msg
 		d.log.Error("no tasks for this worker", "err", err)
 	}
+}
+
+// pollSucceeded notes that the coordinator answered a poll; after an outage it logs the
+// return and starts the grace period in which cleanJobs keeps the outputs of jobs the
+// coordinator does not list (a restarted coordinator resumes its jobs from its journal
+// some time after it first answers). Called by the poll loop only.
+func (d *Daemon) pollSucceeded() {
+	if d.lostSince.IsZero() {
+		return
+	}
+	d.log.Info("coordinator reachable again", "after", time.Since(d.lostSince).Truncate(time.Second).String())
+	d.lostSince, d.unreachableWarned, d.noCoordinator = time.Time{}, time.Time{}, false
+	d.mu.Lock()
+	d.reconnected = time.Now()
+	d.mu.Unlock()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/cluster"
+	"github.com/ireports/ireports/internal/obs"
 )
 
 // syncBuffer is a log destination the daemon's goroutines and the test share.
@@ -81,21 +82,45 @@ func TestWorkerRefusesCoordinatorOfAnotherProtocol(t *testing.T) {
 	}
 }
 
-// TestPollFailed: a refusal is an error logged once per distinct message; other poll
-// failures are passing and logged at debug.
+// TestPollFailed: a refusal is an error logged once per distinct message; a coordinator
+// that cannot be reached is a warning, rate-limited (not one line per poll), and counted.
 func TestPollFailed(t *testing.T) {
 	var logs syncBuffer
 	d := &Daemon{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	refused := &statusError{code: 409, msg: `{"error":"worker speaks protocol 1, this coordinator protocol 2"}`}
+	before := counter(t, "ireports_coordinator_unreachable_total")
 	d.pollFailed(refused)
 	d.pollFailed(refused)
+	d.pollFailed(errors.New("connection refused"))
 	d.pollFailed(errors.New("connection refused"))
 	d.pollFailed(refused)
 	out := logs.String()
 	if n := strings.Count(out, "level=ERROR"); n != 1 {
 		t.Errorf("%d error lines for one refusal repeated, want 1:\n%s", n, out)
 	}
-	if !strings.Contains(out, "level=DEBUG msg=poll") || !strings.Contains(out, "this coordinator protocol 2") {
-		t.Errorf("log lacks the passing failure at debug or the refusal's reason:\n%s", out)
+	if n := strings.Count(out, "level=WARN msg=\"cannot reach the coordinator"); n != 1 {
+		t.Errorf("%d warnings for two unreachable polls in a row, want 1:\n%s", n, out)
 	}
+	if !strings.Contains(out, "this coordinator protocol 2") {
+		t.Errorf("log lacks the refusal's reason:\n%s", out)
+	}
+	if got := counter(t, "ireports_coordinator_unreachable_total") - before; got != 2 {
+		t.Errorf("unreachable polls counted %v, want 2", got)
+	}
+}
+
+// counter reads the unlabelled counter name from the process's metrics.
+func counter(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := obs.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

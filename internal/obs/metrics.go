@@ -92,6 +92,38 @@ var (
 	})
 )
 
+// Faults that a process rides out, counted so that none passes silently.
+var (
+	workersExcluded = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "workers_excluded_total",
+		Help: "Times the scheduler excluded a worker from a job after its attempts of several tasks failed with worker-local errors (full disk, I/O errors).",
+	})
+	coordinatorUnreachable = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "coordinator_unreachable_total",
+		Help: "Calls of this worker to the coordinator that failed because it could not be reached (the worker retries with backoff).",
+	})
+	shuffleFetchWaits = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "shuffle_fetch_waits_total",
+		Help: "Times a reducer's segment fetch waited without progress past its idle warning.",
+	})
+	objstoreRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "objstore_retries_total",
+		Help: "Object store requests retried (the SDK's retries, during a throttle or an outage), by store (s3).",
+	}, []string{"store"})
+)
+
+// WorkerExcluded counts a worker excluded from a job (see workers_excluded_total).
+func WorkerExcluded() { workersExcluded.Inc() }
+
+// CoordinatorUnreachable counts a worker's failed call to the coordinator.
+func CoordinatorUnreachable() { coordinatorUnreachable.Inc() }
+
+// ShuffleFetchWait counts a reducer's fetch that waited without progress.
+func ShuffleFetchWait() { shuffleFetchWaits.Inc() }
+
+// ObjstoreRetry counts a retried request to an object store of kind store ("s3").
+func ObjstoreRetry(store string) { objstoreRetries.WithLabelValues(store).Inc() }
+
 // HTTP servers.
 var httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 	Namespace: Namespace, Name: "http_request_duration_seconds",
@@ -109,6 +141,7 @@ func init() {
 		shuffleServed, shuffleFetched, shuffleFetches, shuffleFailures,
 		attemptsFinished, jobsRunning, jobsFinished, jobDuration,
 		httpDuration, sched,
+		workersExcluded, coordinatorUnreachable, shuffleFetchWaits, objstoreRetries,
 	)
 	// Series that should read 0 rather than be absent before the first event.
 	for _, k := range []string{KindMap, KindReduce} {
