@@ -401,7 +401,7 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 	var errs []error
 	for _, o := range objs {
 		if strings.HasSuffix(o.Name, ".pending") {
-			errs = append(errs, discardStage(ctx, store, o.Name))
+			errs = append(errs, discardStage(ctx, store, root, o.Name))
 		}
 	}
 	errs = append(errs, store.DeletePrefix(ctx, tmp))

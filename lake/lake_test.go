@@ -367,3 +367,94 @@ func TestSummariesRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscardLeavesNoDirectories drops the uploads of an attempt whose groups share their
+// upper directories (one city, two months; every summary table), each way a cancelled or
+// failed attempt's files are dropped, and checks that the roots hold nothing after: the
+// first upload made city=…/year=…, but its sibling still kept that directory when the first
+// was aborted, and the sibling made only its own month.
+func TestDiscardLeavesNoDirectories(t *testing.T) {
+	keys := []record.Key{{City: "sf", Year: 2020, Month: 1}, {City: "sf", Year: 2020, Month: 2}}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		drop func(t *testing.T, roots Roots)
+	}{
+		{"Stage.Discard", func(t *testing.T, roots Roots) {
+			for _, root := range []string{roots.Lake, roots.Summaries} {
+				st, err := NewStage(localStore(t), root, "job1", "r-0", 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range keys {
+					if _, err := st.Put(ctx, filepath.Join(GroupPath(k), PartFile(0)), []byte("x")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := st.Discard(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"discard by manifest (worker)", func(t *testing.T, roots Roots) {
+			writeAttempt(t, roots, "job1", "x", keys...)
+			for _, root := range []string{roots.Lake, roots.Summaries} {
+				st, err := NewStage(localStore(t), root, "job1", "r-0", 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := st.Discard(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"Abort (coordinator)", func(t *testing.T, roots Roots) {
+			writeAttempt(t, roots, "job1", "x", keys...)
+			for _, root := range []string{roots.Lake, roots.Summaries} {
+				if err := Abort(ctx, localStore(t), root, "job1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"StageWriter.Abort", func(t *testing.T, roots Roots) {
+			st, err := NewStage(localStore(t), roots.Lake, "job1", "r-0", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ws []*StageWriter
+			for _, k := range keys {
+				w, err := st.Create(ctx, filepath.Join(GroupPath(k), PartFile(0)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+				ws = append(ws, w)
+			}
+			for _, w := range ws {
+				w.Abort()
+			}
+			if err := st.Discard(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			roots := testRoots(t)
+			tc.drop(t, roots)
+			for _, root := range []string{roots.Lake, roots.Summaries} {
+				var left []string
+				filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+					if err == nil && p != root {
+						left = append(left, p)
+					}
+					return nil
+				})
+				if len(left) != 0 {
+					t.Errorf("%s holds %v after the attempt's files were dropped", root, left)
+				}
+			}
+		})
+	}
+}

@@ -84,18 +84,18 @@ func (s *Stage) Discard(ctx context.Context) error {
 	var errs []error
 	for _, f := range s.files {
 		if f.Pending != nil {
-			errs = append(errs, s.store.AbortPending(ctx, *f.Pending))
+			errs = append(errs, dropPending(ctx, s.store, s.root, *f.Pending))
 		}
 	}
 	s.files = nil
-	errs = append(errs, discardStage(ctx, s.store, s.dir), s.store.Prune(ctx, s.root, s.dir))
+	errs = append(errs, discardStage(ctx, s.store, s.root, s.dir), s.store.Prune(ctx, s.root, s.dir))
 	return errors.Join(errs...)
 }
 
-// discardStage drops the stage whose manifest is at dir (a Stage's Dir), together with the
-// uploads it lists. A stage whose manifest was never written (the attempt died before
-// Finish) leaves uploads that only Abort's sweep of the job's output finds.
-func discardStage(ctx context.Context, store objstore.Store, dir string) error {
+// discardStage drops the stage under root whose manifest is at dir (a Stage's Dir), together
+// with the uploads it lists. A stage whose manifest was never written (the attempt died
+// before Finish) leaves uploads that only Abort's sweep of the job's output finds.
+func discardStage(ctx context.Context, store objstore.Store, root, dir string) error {
 	files, err := readStage(ctx, store, dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -103,11 +103,22 @@ func discardStage(ctx context.Context, store objstore.Store, dir string) error {
 	var errs []error
 	for _, f := range files {
 		if f.Pending != nil {
-			errs = append(errs, store.AbortPending(ctx, *f.Pending))
+			errs = append(errs, dropPending(ctx, store, root, *f.Pending))
 		}
 	}
 	errs = append(errs, store.Delete(ctx, dir))
 	return errors.Join(errs...)
+}
+
+// dropPending aborts the pending upload p of a stage under root, then removes the
+// directories on its way up to root that this left empty (local disk; S3 has none). The
+// upload's own abort removes only the directories that upload made (Pending.Made), and an
+// upload whose city and year directories were already there, made by a sibling upload of
+// the same or another attempt, made only its month's: aborted after that sibling, it would
+// leave them behind in the lake. A directory that holds anything (committed data, another
+// attempt's staged file) stops the pruning.
+func dropPending(ctx context.Context, store objstore.Store, root string, p objstore.Pending) error {
+	return errors.Join(store.AbortPending(ctx, p), store.Prune(ctx, root, p.Name))
 }
 
 func readStage(ctx context.Context, store objstore.Store, manifest string) ([]StagedFile, error) {
@@ -140,6 +151,7 @@ func underGroup(rel string, prefixes map[string]bool) bool {
 type StageWriter struct {
 	s    *Stage
 	rel  string
+	name string // the final name in the store
 	h    hash.Hash
 	n    int64
 	pw   objstore.PendingWriter
@@ -158,7 +170,7 @@ func (s *Stage) Create(ctx context.Context, rel string) (*StageWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &StageWriter{s: s, rel: filepath.ToSlash(rel), h: sha256.New(), pw: pw}, nil
+	return &StageWriter{s: s, rel: filepath.ToSlash(rel), name: name, h: sha256.New(), pw: pw}, nil
 }
 
 func (w *StageWriter) Write(p []byte) (int, error) {
@@ -177,6 +189,7 @@ func (w *StageWriter) Close() (File, error) {
 	w.done = true
 	p, err := w.pw.Close()
 	if err != nil {
+		w.prune() // the failed Close aborted the upload
 		return f.File, err
 	}
 	f.Pending = &p
@@ -184,11 +197,20 @@ func (w *StageWriter) Close() (File, error) {
 	return f.File, nil
 }
 
-// Abort drops the file.
+// Abort drops the file, and the directories up to the stage's root that this left empty
+// (see dropPending).
 func (w *StageWriter) Abort() {
 	if w.done {
 		return
 	}
 	w.done = true
 	w.pw.Abort()
+	w.prune()
+}
+
+// prune removes the directories on the way to the writer's file that are empty, up to the
+// stage's root. Prune does its work on local disk, where it does not wait on the network,
+// and nothing on S3, so it needs no caller's context.
+func (w *StageWriter) prune() {
+	w.s.store.Prune(context.Background(), w.s.root, w.name)
 }

@@ -113,7 +113,10 @@ type Store interface {
 	Complete(ctx context.Context, p Pending) error
 	// AbortPending discards a pending object; discarding one already gone (aborted, or
 	// completed: then the object stays) succeeds. On local disk it also removes the
-	// directories that the write made (Pending.Made) if that leaves them empty.
+	// directories that the write made (Pending.Made) if that leaves them empty. A write
+	// whose upper directories were made by a sibling write (Made names only its own) cannot
+	// know them: a caller that aborts several writes under one root calls Prune(root, p.Name)
+	// after each, which removes them once the last sibling is gone.
 	AbortPending(ctx context.Context, p Pending) error
 	// AbortUploads discards every unfinished write (pending or abandoned, Create's included)
 	// in the tree at prefix that was started (S3: initiated; local disk: last written)
