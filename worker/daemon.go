@@ -63,6 +63,9 @@ type Config struct {
 	// Heartbeat is the interval of lease renewals; keep it well under the coordinator's lease.
 	Heartbeat time.Duration
 	// FetchStall fails a shuffle fetch that receives no byte for this long (a hung peer).
+	// It bounds every read of the worker's HTTP client, the calls to the coordinator too,
+	// so it must exceed the coordinator's poll wait; a worker stopped for longer than it
+	// drops the answer of the poll it had pending (--fetch-stall in the worker binary).
 	FetchStall time.Duration
 	// ServeStall cuts off a reducer that has read nothing of a shuffle stream for this long
 	// (a stopped or partitioned peer would otherwise hold a connection and a map output
