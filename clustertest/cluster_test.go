@@ -156,6 +156,11 @@ func (c *cluster) waitMapOutputsGone(id string, dead ...string) {
 // deterministic (map attempts last milliseconds, too short to stop one mid-run reliably).
 // It also means the stopped worker holds no map outputs: a reducer fetching from a stopped
 // worker waits out the fetch stall timeout (30 s in the worker binary) before it gives up.
+//
+// The stopped worker's own reads fail after its --fetch-stall too, the pending poll's
+// included: stopped longer than that (the job and the checks below take about that long on
+// a loaded machine), it would drop the poll's answer as a hung read and never run the
+// attempt, and nothing would be late. So worker-3 gets a stall far longer than the test.
 func TestStoppedWorker(t *testing.T) {
 	slow(t)
 	want, wantRes := reference(t)
@@ -165,9 +170,9 @@ func TestStoppedWorker(t *testing.T) {
 	// The coordinator stamps a worker's last_seen when it registers it (from gossip), and
 	// again when the worker polls or heartbeats. Heartbeats come every 2 s, so a new stamp
 	// within a second of registration is the first long poll arriving: stopped then, the
-	// worker has a poll pending, and its 30 s read deadline (the fetch stall timeout) leaves
+	// worker has a poll pending, and its read deadline (--fetch-stall, an hour here) leaves
 	// time to deliver the late result after the job.
-	stopped := c.startWorker("worker-3", c.keyFile)
+	stopped := c.startWorker("worker-3", c.keyFile, "--fetch-stall", "1h")
 	c.waitWorkers("worker-3")
 	registered := c.workerInfo("worker-3").LastSeen
 	waitFor(t, 10*time.Second, "worker-3's first poll", func() (bool, error) {

@@ -352,12 +352,12 @@ func (c *cluster) start(name, path string, args ...string) *proc {
 }
 
 // startWorker starts worker name with one slot, its own data dir, and the given key file.
-func (c *cluster) startWorker(name, keyFile string) *proc {
+func (c *cluster) startWorker(name, keyFile string, extra ...string) *proc {
 	c.t.Helper()
-	p := c.start(name, filepath.Join(binDir, "worker"),
+	p := c.start(name, filepath.Join(binDir, "worker"), append([]string{
 		"--join", c.gossip, "--bind", freeAddr(c.t, true), "--listen", freeAddr(c.t, false),
 		"--slots", "1", "--data-dir", c.workerDir(name), "--name", name,
-		"--gossip-key-file", keyFile, "--token-file", c.tokenFile, "--allow-any-path")
+		"--gossip-key-file", keyFile, "--token-file", c.tokenFile, "--allow-any-path"}, extra...)...)
 	c.workers[name] = p
 	return p
 }

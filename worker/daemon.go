@@ -63,6 +63,9 @@ type Config struct {
 	// Heartbeat is the interval of lease renewals; keep it well under the coordinator's lease.
 	Heartbeat time.Duration
 	// FetchStall fails a shuffle fetch that receives no byte for this long (a hung peer).
+	// It bounds every read of the worker's HTTP client, the calls to the coordinator too,
+	// so it must exceed the coordinator's poll wait; a worker stopped for longer than it
+	// drops the answer of the poll it had pending (--fetch-stall in the worker binary).
 	FetchStall time.Duration
 	// OrphanGrace is how long after the coordinator comes back from an outage the worker
 	// keeps map outputs of jobs the coordinator does not list as active (a resumed job may

@@ -42,6 +42,7 @@ func Flags(fs *flag.FlagSet) func() (worker.Config, error) {
 	var allow allowpath.Flag
 	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix that tasks may read and write (repeatable); a task outside every root is refused. Required unless --allow-any-path")
 	anyPath := fs.Bool("allow-any-path", false, "let tasks read and write anywhere this process can, instead of --allow-path")
+	fetchStall := fs.Duration("fetch-stall", def.FetchStall, "fail a read from a peer or the coordinator that receives no byte for this long (a hung peer); longer than the coordinator's poll wait")
 	profiling := obs.Flags(fs)
 	logOpts := logflags.Register(fs, slog.LevelInfo)
 	var tlsFlags httpserve.TLSFlags
@@ -55,6 +56,10 @@ func Flags(fs *flag.FlagSet) func() (worker.Config, error) {
 			return cfg, fmt.Errorf("%w: give --allow-path or --allow-any-path, not both", errUsage)
 		}
 		cfg.AllowPaths, cfg.AnyPath = allow, *anyPath
+		if *fetchStall <= 0 {
+			return cfg, fmt.Errorf("%w: --fetch-stall %v: must be positive", errUsage, *fetchStall)
+		}
+		cfg.FetchStall = *fetchStall
 		for _, j := range strings.Split(*join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
 				cfg.Join = append(cfg.Join, j)
