@@ -14,6 +14,7 @@ import (
 
 	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/internal/localcluster"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 )
@@ -61,7 +62,7 @@ func TestNormalizeSQLMatchesTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := coordinator.RunLocal(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: filepath.Join(dir, "cluster")})
+	res, err := localcluster.Run(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: filepath.Join(dir, "cluster")})
 	if err != nil || res.Status != coordinator.Succeeded {
 		t.Fatalf("job: status %s: %v", res.Status, err)
 	}
