@@ -33,6 +33,13 @@ var (
 	// (the API answers 503).
 	ErrShuttingDown = errors.New("coordinator shutting down")
 
+	// ErrJournal means the job's journal could not record what the job was about to do; the job
+	// stops rather than act on something a restart would not know about.
+	ErrJournal = errors.New("job journal")
+
+	// ErrNoStartWorker is returned by StartLocalCluster and RunLocal given no StartWorker.
+	ErrNoStartWorker = errors.New("local cluster: no StartWorker to start its workers with (use internal/localcluster)")
+
 	// errSourceUnavailable ends a run whose every source stayed unavailable for its
 	// retry_for: a clean end with the status SourceUnavailable, not a failure.
 	errSourceUnavailable = errors.New("source unavailable")

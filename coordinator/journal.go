@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -27,10 +26,6 @@ type jobJournal struct {
 	j   *journal.Journal
 	log *slog.Logger
 }
-
-// ErrJournal means the job's journal could not record what the job was about to do; the job
-// stops rather than act on something a restart would not know about.
-var ErrJournal = errors.New("job journal")
 
 // sync appends rec durably; the caller acts on what it records only if it returns nil.
 func (jj *jobJournal) sync(ctx context.Context, rec journal.Record) error {

@@ -55,9 +55,6 @@ type LocalWorkerConfig struct {
 	AnyPath    bool
 }
 
-// ErrNoStartWorker is returned by StartLocalCluster and RunLocal given no StartWorker.
-var ErrNoStartWorker = errors.New("local cluster: no StartWorker to start its workers with (use internal/localcluster)")
-
 // LocalClusterConfig configures StartLocalCluster.
 type LocalClusterConfig struct {
 	Workers int    // number of workers (0: 2)

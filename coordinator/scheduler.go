@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -171,12 +170,12 @@ func (s *Scheduler) Shutdown() {
 	s.closed = true
 	close(s.done)
 	for _, a := range s.queue {
-		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
+		a.done <- attemptResult{err: ErrShuttingDown}
 		obs.AttemptFinished(a.Kind, task.StateCancelled)
 	}
 	s.queue = nil
 	for id, a := range s.running {
-		a.done <- attemptResult{err: errors.New("coordinator shutting down")}
+		a.done <- attemptResult{err: ErrShuttingDown}
 		obs.AttemptFinished(a.Kind, task.StateCancelled)
 		delete(s.running, id)
 	}
@@ -235,7 +234,7 @@ func (s *Scheduler) run(ctx context.Context, as task.Assignment) (attemptResult,
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return attemptResult{}, errors.New("coordinator shutting down")
+		return attemptResult{}, ErrShuttingDown
 	}
 	s.queue = append(s.queue, a)
 	close(s.wake)
