@@ -95,43 +95,16 @@ func fakeS3Fixture(t *testing.T) fixture {
 }
 
 // The package's tests share one MinIO server, started on first use.
-var (
-	minioOnce sync.Once
-	minio     *testenv.MinIOServer
-	minioStop func() string
-	minioErr  error
-)
+var minio = testenv.SharedMinIO{Prefix: "journal-minio-"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if minioStop != nil {
-		minioStop()
-	}
+	minio.Stop(code)
 	os.Exit(code)
 }
 
 func minioFixture(t *testing.T) fixture {
-	if testing.Short() {
-		t.Skip("MinIO tests skipped under -short")
-	}
-	minioOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "journal-minio-")
-		if err != nil {
-			minioErr = err
-			return
-		}
-		minio, minioStop, minioErr = testenv.StartMinIO(dir)
-		if minioErr != nil {
-			os.RemoveAll(dir)
-		}
-	})
-	if errors.Is(minioErr, testenv.ErrNoMinIO) && os.Getenv("CI") != "true" {
-		t.Skip(minioErr)
-	}
-	if minioErr != nil {
-		t.Fatal(minioErr)
-	}
-	f := s3Fixture(t, minio)
+	f := s3Fixture(t, minio.Get(t))
 	f.name = "minio"
 	return f
 }

@@ -3,14 +3,12 @@ package objstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -115,52 +113,17 @@ func s3Fixture(t *testing.T, name string, m *testenv.MinIOServer, endpoint strin
 
 // The package's tests share one MinIO server, started on first use: starting one takes
 // seconds.
-var (
-	minioOnce sync.Once
-	minio     *testenv.MinIOServer
-	minioStop func() string
-	minioErr  error
-)
+var minio = testenv.SharedMinIO{Prefix: "objstore-minio-"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if minioStop != nil {
-		logs := minioStop()
-		if code != 0 && os.Getenv("MINIO_LOG") != "" {
-			fmt.Fprintf(os.Stderr, "minio log:\n%s", logs)
-		}
-	}
-	if minio != nil {
-		os.RemoveAll(minio.DataDir)
-	}
+	minio.Stop(code)
 	os.Exit(code)
 }
 
 // sharedMinIO returns the package's MinIO server, skipping the test under -short or where
 // there is no minio binary (failing instead under CI=true).
-func sharedMinIO(t testing.TB) *testenv.MinIOServer {
-	if testing.Short() {
-		t.Skip("MinIO tests skipped under -short")
-	}
-	minioOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "objstore-minio-")
-		if err != nil {
-			minioErr = err
-			return
-		}
-		minio, minioStop, minioErr = testenv.StartMinIO(dir)
-		if minioErr != nil {
-			os.RemoveAll(dir)
-		}
-	})
-	if errors.Is(minioErr, testenv.ErrNoMinIO) && os.Getenv("CI") != "true" {
-		t.Skip(minioErr)
-	}
-	if minioErr != nil {
-		t.Fatal(minioErr)
-	}
-	return minio
-}
+func sharedMinIO(t testing.TB) *testenv.MinIOServer { return minio.Get(t) }
 
 func minioFixture(t *testing.T) fixture {
 	m := sharedMinIO(t)

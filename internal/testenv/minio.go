@@ -485,3 +485,56 @@ func (t *truncator) Flush() {
 		f.Flush()
 	}
 }
+
+// SharedMinIO is one MinIO server for a whole test binary, started on first use: a package
+// declares one (var minio = testenv.SharedMinIO{Prefix: "pkg-minio-"}), its tests call Get,
+// and its TestMain calls Stop after m.Run.
+type SharedMinIO struct {
+	Prefix string // of the temporary data directory
+
+	once sync.Once
+	m    *MinIOServer
+	stop func() string
+	err  error
+}
+
+// Get returns the server, starting it on the first call. It skips the test under -short or
+// where there is no minio binary (failing instead under CI=true, where one must be).
+func (s *SharedMinIO) Get(t testing.TB) *MinIOServer {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("MinIO tests skipped under -short")
+	}
+	s.once.Do(func() {
+		dir, err := os.MkdirTemp("", s.Prefix)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.m, s.stop, s.err = StartMinIO(dir)
+		if s.err != nil {
+			os.RemoveAll(dir)
+		}
+	})
+	if errors.Is(s.err, ErrNoMinIO) && os.Getenv("CI") != "true" {
+		t.Skip(s.err)
+	}
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.m
+}
+
+// Stop ends the server if Get started one and removes its data; code is m.Run's, and a
+// failed run with MINIO_LOG set prints the server's log.
+func (s *SharedMinIO) Stop(code int) {
+	if s.stop != nil {
+		logs := s.stop()
+		if code != 0 && os.Getenv("MINIO_LOG") != "" {
+			fmt.Fprintf(os.Stderr, "minio log:\n%s", logs)
+		}
+	}
+	if s.m != nil {
+		os.RemoveAll(s.m.DataDir)
+	}
+}
