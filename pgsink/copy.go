@@ -36,10 +36,11 @@ var (
 // copyBuf is one table's rows, encoded as the data of a COPY … FROM STDIN in text format:
 // each row a line of tab-separated fields.
 type copyBuf struct {
-	table string
-	cols  []string
-	data  []byte
-	rows  int
+	table  string
+	cols   []string
+	freeze bool // COPY … WITH (FREEZE): the table was truncated in this transaction
+	data   []byte
+	rows   int
 }
 
 // text appends s as a text field. s must be storable (cleanGroup has run): COPY's text
@@ -207,6 +208,9 @@ func (c *copyBuf) send(ctx context.Context, conn *sql.Conn) error {
 		q += pq.QuoteIdentifier(col)
 	}
 	q += ") FROM STDIN"
+	if c.freeze {
+		q += " WITH (FREEZE)"
+	}
 	err := conn.Raw(func(dc any) (err error) {
 		prep, ok := dc.(driver.ConnPrepareContext)
 		if !ok {

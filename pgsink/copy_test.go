@@ -46,7 +46,7 @@ func TestCopyEncode(t *testing.T) {
 				"c\ta\t1969-12-31\t1969\t12\t1\t1\t-Infinity\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBatch()
+			b := newBatch(nil)
 			b.encode(&tc.tab)
 			var got bytes.Buffer
 			for _, c := range []*copyBuf{&b.monthly, &b.daily, &b.heat, &b.geo} {

@@ -211,10 +211,33 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", publishLockKey); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
-	if err := clearGroups(ctx, tx, groups); err != nil {
+	rb, err := clearGroups(ctx, tx, groups)
+	if err != nil {
 		return err
 	}
-	b := newBatch()
+	// The batch being filled, and the one being copied meanwhile by a goroutine of this
+	// attempt (see sendAsync); the server loads one while the next is encoded.
+	b, spare := newBatch(rb.truncated), newBatch(rb.truncated)
+	var sending *sender
+	defer func() {
+		if sending != nil {
+			sending.wait()
+		}
+	}()
+	// flush hands b over for copying once the previous batch is in.
+	flush := func() error {
+		if sending != nil {
+			done := sending
+			sending = nil
+			if err := done.wait(); err != nil {
+				return err
+			}
+			spare = done.b
+		}
+		sending = sendAsync(ctx, conn, b)
+		b, spare = spare, nil
+		return nil
+	}
 	for range groups {
 		g := <-next
 		k, t := g.k, &g.t
@@ -233,7 +256,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		done(g.rows)
 		pr.Groups, pr.Rows = pr.Groups+1, pr.Rows+int64(b.rows()-queued)
 		if b.rows() >= s.cfg.BatchRows {
-			if err := b.send(ctx, conn); err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
 		}
@@ -241,7 +264,14 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 			s.cfg.Progress(*pr)
 		}
 	}
-	if err := b.send(ctx, conn); err != nil {
+	if err := flush(); err != nil {
+		return err
+	}
+	err, sending = sending.wait(), nil
+	if err != nil {
+		return err
+	}
+	if err := rb.restore(ctx, tx); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, upsertRun(true), runArgs(job)...); err != nil {
@@ -251,6 +281,32 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// sender is one batch being copied to the server by a goroutine of its own.
+type sender struct {
+	b    *batch
+	err  error
+	done chan struct{}
+}
+
+// sendAsync copies b's rows to their tables on conn in a new goroutine and returns at once;
+// wait returns the outcome. Until then the caller must not touch conn, its transaction or
+// b: it encodes the next batch meanwhile, which the server would otherwise wait for. The
+// goroutine ends when the COPYs do, which ctx bounds.
+func sendAsync(ctx context.Context, conn *sql.Conn, b *batch) *sender {
+	s := &sender{b: b, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.err = b.send(ctx, conn)
+	}()
+	return s
+}
+
+// wait waits for the copy to end and returns its error.
+func (s *sender) wait() error {
+	<-s.done
+	return s.err
 }
 
 // prefetchGroups bounds how many groups prefetch holds ahead of the COPY, however small.
@@ -396,12 +452,20 @@ func dayDate(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() 
 // table.
 type batch struct{ monthly, daily, heat, geo copyBuf }
 
-func newBatch() *batch {
+// newBatch returns an empty batch. The tables of truncated, emptied earlier in the
+// transaction, are loaded with COPY … FREEZE: their rows are written frozen and their pages
+// all-visible, so the first readers and vacuum need not visit every page again to set hint
+// bits. (The freeze is invisible to readers, which the TRUNCATE's lock keeps out until the
+// commit.)
+func newBatch(truncated map[string]bool) *batch {
+	buf := func(table string, cols []string) copyBuf {
+		return copyBuf{table: table, cols: cols, freeze: truncated[table]}
+	}
 	return &batch{
-		monthly: copyBuf{table: summary.TableMonthly, cols: monthlyCols},
-		daily:   copyBuf{table: summary.TableAgencyDaily, cols: dailyCols},
-		heat:    copyBuf{table: summary.TableHeat, cols: heatCols},
-		geo:     copyBuf{table: summary.TableGeo, cols: geoCols},
+		monthly: buf(summary.TableMonthly, monthlyCols),
+		daily:   buf(summary.TableAgencyDaily, dailyCols),
+		heat:    buf(summary.TableHeat, heatCols),
+		geo:     buf(summary.TableGeo, geoCols),
 	}
 }
 
