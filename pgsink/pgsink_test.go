@@ -277,6 +277,80 @@ func TestPostgres(t *testing.T) {
 		}
 	})
 
+	// A rebuild drops the table's indexes for the load and builds them again: they come back
+	// exactly as the migrations made them (names, columns, the primary keys), a duplicate key
+	// among the new rows still fails the publish and leaves the tables as they were, and a
+	// publisher that may truncate a table but does not own it loads it with its indexes in
+	// place.
+	t.Run("indexes of a rebuilt table", func(t *testing.T) {
+		db := freshDB(t, pg, "rebuilt_indexes")
+		s := newSink(t, db, 0)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defs, oids := indexes(t, db)
+		if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		after, afterOIDs := indexes(t, db)
+		if !maps.Equal(after, defs) {
+			t.Fatalf("indexes and constraints after a rebuild:\n%v\nwant\n%v", after, defs)
+		}
+		for name, oid := range oids {
+			if afterOIDs[name] == oid {
+				t.Errorf("index %s was not built again: the load went through it", name)
+			}
+		}
+
+		dupLoad := func(k record.Key) (summary.Tables, error) {
+			tab, err := changed(lakeLoad)(k)
+			if k == some[len(some)/2] && len(tab.Geo) > 0 {
+				tab.Geo = append(tab.Geo, tab.Geo[0])
+			}
+			return tab, err
+		}
+		err := s.Publish(ctx, JobRun{ID: "job-dup", Started: time.Now()}, some, dupLoad)
+		if pq.As(err, pqerror.UniqueViolation) == nil {
+			t.Fatalf("Publish with a duplicate key: %v, want a unique violation", err)
+		}
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after a failed publish: %s", diffRows(got, someRows))
+		}
+		if got, _ := indexes(t, db); !maps.Equal(got, defs) {
+			t.Fatalf("indexes and constraints after a failed rebuild:\n%v\nwant\n%v", got, defs)
+		}
+
+		for _, stmt := range []string{
+			"CREATE ROLE pgsink_truncater LOGIN",
+			"GRANT SELECT, INSERT, DELETE, TRUNCATE ON request_monthly, agency_daily, request_heat, request_geo TO pgsink_truncater",
+			"GRANT SELECT, INSERT, UPDATE ON job_runs TO pgsink_truncater",
+		} {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		u, _ := url.Parse(pg.DatabaseURL("rebuilt_indexes"))
+		u.User = url.User("pgsink_truncater")
+		wdb, err := sql.Open("postgres", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wdb.Close()
+		nodes := fileNodes(t, db)
+		if err := newSink(t, wdb, 0).Publish(ctx, jobA, some, changed(lakeLoad)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dump(t, db), expected(t, some, changed(lakeLoad)); !equalStrings(got, want) {
+			t.Fatalf("after the non-owner's publish: %s", diffRows(got, want))
+		}
+		if maps.Equal(fileNodes(t, db), nodes) {
+			t.Errorf("the non-owner's publish rebuilt no table: the case tests nothing")
+		}
+		if got, gotOIDs := indexes(t, db); !maps.Equal(got, defs) || !maps.Equal(gotOIDs, afterOIDs) {
+			t.Errorf("a publisher that does not own the tables rebuilt their indexes: %v, want %v", gotOIDs, afterOIDs)
+		}
+	})
+
 	// A publisher allowed to write the tables but not to truncate them (a deployment whose
 	// migrations run as another role) replaces in place, every time.
 	t.Run("publisher without TRUNCATE", func(t *testing.T) {
@@ -615,6 +689,36 @@ func fileNodes(t *testing.T, db *sql.DB) map[string]int64 {
 		nodes[table] = n
 	}
 	return nodes
+}
+
+// indexes returns the definitions of the summary tables' indexes and constraints, by name,
+// and the indexes' OIDs, which building an index again changes.
+func indexes(t *testing.T, db *sql.DB) (defs map[string]string, oids map[string]int64) {
+	t.Helper()
+	defs, oids = map[string]string{}, map[string]int64{}
+	rows, err := db.Query(`SELECT 'index ' || indexrelid::regclass, pg_get_indexdef(indexrelid), indexrelid::bigint
+		FROM pg_index WHERE indrelid = ANY($1::regclass[])
+		UNION ALL SELECT 'constraint ' || conname, pg_get_constraintdef(oid), 0
+		FROM pg_constraint WHERE conrelid = ANY($1::regclass[])`, pq.Array(summaryTables))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, def string
+		var oid int64
+		if err := rows.Scan(&name, &def, &oid); err != nil {
+			t.Fatal(err)
+		}
+		defs[name] = def
+		if oid != 0 {
+			oids[name] = oid
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return defs, oids
 }
 
 // tableCounts counts the rows load returns for groups, per summary table.
