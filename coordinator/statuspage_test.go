@@ -42,3 +42,22 @@ func TestStatusPageShowsExclusion(t *testing.T) {
 		t.Errorf("status page lacks %q", want)
 	}
 }
+
+// TestStatusPageShowsPublish: while the summaries are published, the page shows how many
+// groups of how many, and their rows, are loaded into Postgres.
+func TestStatusPageShowsPublish(t *testing.T) {
+	now := time.Now()
+	data := statusData{Version: "v1.0.0", Protocol: 1, Started: now, Profiles: map[string]string{},
+		Jobs: []JobStatus{{ID: "j-1", State: Publishing, Submitted: now,
+			Progress: Progress{Phase: Publishing, MapsDone: 4, MapsTotal: 4, ReducesDone: 2, ReducesTotal: 2,
+				PublishGroups: 120, PublishGroupsTotal: 576, PublishRows: 48210}}}}
+	var b bytes.Buffer
+	if err := statusTmpl.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"120/576 groups, 48210 rows into Postgres", `style="width:20%"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+}

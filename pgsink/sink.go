@@ -211,10 +211,15 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", publishLockKey); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
+	// Where the attempt's time goes, for the log line of a successful publish.
+	start := time.Now()
+	var took [4]time.Duration // clear, load, index, commit
+	lap := func(i int) { took[i] = time.Since(start) - took[0] - took[1] - took[2] - took[3] }
 	rb, err := clearGroups(ctx, tx, groups)
 	if err != nil {
 		return err
 	}
+	lap(0)
 	// The batch being filled, and the one being copied meanwhile by a goroutine of this
 	// attempt (see sendAsync); the server loads one while the next is encoded.
 	b, spare := newBatch(rb.truncated), newBatch(rb.truncated)
@@ -271,15 +276,22 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 	if err != nil {
 		return err
 	}
+	lap(1)
 	if err := rb.restore(ctx, tx); err != nil {
 		return err
 	}
+	lap(2)
 	if _, err := tx.ExecContext(ctx, upsertRun(true), runArgs(job)...); err != nil {
 		return fmt.Errorf("record job run: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	lap(3)
+	s.cfg.Log.Info("publish: summaries loaded", "job", cleanText(job.ID), "groups", pr.Groups, "rows", pr.Rows,
+		"rebuilt_tables", len(rb.truncated), "indexes_rebuilt", len(rb.indexes),
+		"clear", took[0].Round(time.Millisecond), "copy", took[1].Round(time.Millisecond),
+		"index", took[2].Round(time.Millisecond), "commit", took[3].Round(time.Millisecond))
 	return nil
 }
 
