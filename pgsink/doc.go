@@ -10,7 +10,8 @@
 // and upserts the job run, all in one transaction. Readers see the previous state or the new
 // one, never a mix, and publishing the same groups again leaves the same rows. When the
 // groups hold most of a table's rows, Publish truncates it and puts the other groups' rows
-// back instead of deleting (see clearGroups): readers of that table then wait for the commit.
+// back instead of deleting, loads it without its indexes and builds them once the rows are
+// in (see clearGroups): readers of that table then wait for the commit.
 //
 // Rules for callers:
 //
