@@ -38,9 +38,9 @@ type Config struct {
 	// takes. Zero means unbounded.
 	AttemptTimeout time.Duration
 	// BatchRows is how many summary rows Publish buffers before it copies them to the
-	// server, and how many more it reads ahead meanwhile: memory stays bounded however
-	// many groups a job has, round trips are few, and the lake is read while the server
-	// loads.
+	// server; it encodes the next batch while the server loads one, and reads as many rows
+	// ahead from the lake: memory stays bounded (about three batches) however many groups
+	// a job has, round trips are few, and neither side waits for the other.
 	BatchRows int
 	// Log receives a warning per retried failure. Nil means slog.Default().
 	Log *slog.Logger
