@@ -301,7 +301,7 @@ func tableDigests(t *testing.T, db string) tableSet {
 	for _, tab := range summaryTables {
 		var n int64
 		var d sql.NullString
-		if err := h.QueryRow(`SELECT count(*), md5(string_agg(r, E'\n' ORDER BY r)) FROM (SELECT t::text AS r FROM ` + tab + ` t) x`).Scan(&n, &d); err != nil {
+		if err := h.QueryRow(`SELECT count(*), md5(string_agg(r, E'\n' ORDER BY r)) FROM (SELECT t::text AS r FROM `+tab+` t) x`).Scan(&n, &d); err != nil {
 			t.Fatalf("%s: %v", tab, err)
 		}
 		s.digests[tab] = fmt.Sprintf("%d:%s", n, d.String)
