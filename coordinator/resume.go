@@ -34,10 +34,11 @@ import (
 //   - a begun commit is run again with the same groups: files completed before the crash
 //     are complete, the rest are completed now, the losers aborted, _SUCCESS written once
 //     (or found written by this job);
-//   - a publish is redone whole (one transaction, replacing the job's groups).
-//
-// A job with sources starts again from its pull: the watermark advances only after the
-// commit, so the batches not consumed are pulled or read again and the merge is idempotent.
+//   - a publish is redone whole (one transaction, replacing the job's groups);
+//   - the source batches journaled as pulled are read where they were stored, not pulled
+//     again, and each source's watermark is brought to the end of its last journaled batch
+//     exactly once (replayPulls, ingest.go); a pull the crash cut short goes on from there,
+//     and one that had ended (its plan is journaled) is not run again.
 
 // planOrResume returns the journaled plan of a resumed run, or plans the job and journals
 // the plan before any task is handed out.
@@ -282,10 +283,6 @@ func (s *Server) resumeJob(ctx context.Context, id string) error {
 	if err != nil {
 		s.failResumed(id, specRec, err)
 		return err
-	}
-	if len(spec.Sources) > 0 {
-		// Pulled jobs start again from their pull (see the top of this file).
-		rp = &resumePoint{attemptBase: rp.attemptBase, resumed: rp.resumed, lost: rp.lost, state: rp.state}
 	}
 	j, _, err := s.journals.Resume(ctx, id)
 	if err != nil {
