@@ -204,8 +204,8 @@ func (s *Server) openJournals(ctx context.Context) error {
 }
 
 // createJournal starts the journal of job run id with its spec (Sync): the job is admitted
-// only once a restart could run it again.
-func (s *Server) createJournal(ctx context.Context, id string, spec *jobs.Spec, submitted time.Time) (*jobJournal, error) {
+// only once a restart could run it again. scheduled is the time a scheduled run is for.
+func (s *Server) createJournal(ctx context.Context, id string, spec *jobs.Spec, submitted, scheduled time.Time) (*jobJournal, error) {
 	wire, err := wireSpec(spec)
 	if err != nil {
 		return nil, err
@@ -214,7 +214,7 @@ func (s *Server) createJournal(ctx context.Context, id string, spec *jobs.Spec, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrJournal, err)
 	}
-	rec := &journal.Spec{Job: id, Name: spec.Name, Submitted: submitted, Path: spec.File, Source: spec.Source, Spec: wire}
+	rec := &journal.Spec{Job: id, Name: spec.Name, Submitted: submitted, Path: spec.File, Source: spec.Source, Spec: wire, Scheduled: scheduled}
 	if err := j.Append(ctx, rec, journal.Sync); err != nil {
 		j.Close(ctx)
 		s.journals.Remove(ctx, id)
@@ -297,7 +297,7 @@ func (s *Server) resumeJob(ctx context.Context, id string) error {
 		return err
 	}
 	run := s.newRun(id, spec, specRec.Submitted)
-	run.State, run.Resumed, run.Lost = rp.state, rp.resumed, rp.lost
+	run.State, run.Resumed, run.Lost, run.scheduled = rp.state, rp.resumed, rp.lost, specRec.Scheduled
 	s.mu.Lock()
 	s.jobs[id] = run
 	s.order = append(s.order, id)
