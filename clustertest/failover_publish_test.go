@@ -183,30 +183,11 @@ func (l *tableLock) release() {
 // returns the PostgreSQL backend's pid.
 func (c *cluster) waitPublishBlocked(id, db string) int {
 	c.t.Helper()
-	h, err := sql.Open("postgres", db)
-	if err != nil {
-		c.t.Fatal(err)
+	h := openDB(c.t, db)
+	pid := waitBlocked(c.t, db, "INSERT INTO job_runs")
+	if j, err := c.job(id); err != nil || j.State != coordinator.Publishing {
+		c.t.Fatalf("job %s is %s (%v) while its job_runs row waits", id, j.State, err)
 	}
-	defer h.Close()
-	var pid int
-	waitFor(c.t, jobTimeout, fmt.Sprintf("job %s to wait in its publish transaction", id), func() (bool, error) {
-		j, err := c.job(id)
-		if err != nil {
-			return false, err
-		}
-		if j.State.Terminal() {
-			return false, fmt.Errorf("job ended (%s: %+v) before its publish was caught", j.State, j.Result)
-		}
-		if j.State != coordinator.Publishing {
-			return false, nil
-		}
-		err = h.QueryRow(`SELECT pid FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO job_runs%'`).Scan(&pid)
-		if err == sql.ErrNoRows {
-			return false, nil
-		}
-		return err == nil, err
-	})
 	var tables []string
 	rows, err := h.Query(`SELECT DISTINCT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
 		WHERE l.pid = $1 AND l.granted AND l.mode IN ('RowExclusiveLock', 'AccessExclusiveLock') AND c.relname = ANY($2)`,
@@ -233,17 +214,8 @@ func (c *cluster) waitPublishBlocked(id, db string) int {
 // still open.
 func checkNotJournaledPublished(t *testing.T, state, id string) {
 	t.Helper()
-	ctx := context.Background()
-	dir, err := journal.Open(ctx, journal.Config{Location: state})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := dir.Replay(ctx, id)
-	if err != nil {
-		t.Fatalf("journal of %s: %v", id, err)
-	}
 	var committed, publishing bool
-	for _, r := range recs {
+	for _, r := range replayJournal(t, state, id) {
 		switch r := r.(type) {
 		case *journal.Commit:
 			committed = committed || r.Step == journal.CommitSuccess
@@ -258,15 +230,37 @@ func checkNotJournaledPublished(t *testing.T, state, id string) {
 	}
 }
 
-// waitBackendGone waits until PostgreSQL has ended backend pid (and so rolled back its
-// transaction).
-func waitBackendGone(t *testing.T, db string, pid int) {
+// openDB opens the database at URL db for the test.
+func openDB(t *testing.T, db string) *sql.DB {
 	t.Helper()
 	h, err := sql.Open("postgres", db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// replayJournal reads job id's journal under state, as a killed coordinator left it.
+func replayJournal(t *testing.T, state, id string) []journal.Record {
+	t.Helper()
+	ctx := context.Background()
+	dir, err := journal.Open(ctx, journal.Config{Location: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := dir.Replay(ctx, id)
+	if err != nil {
+		t.Fatalf("journal of %s: %v", id, err)
+	}
+	return recs
+}
+
+// waitBackendGone waits until PostgreSQL has ended backend pid (and so rolled back its
+// transaction).
+func waitBackendGone(t *testing.T, db string, pid int) {
+	t.Helper()
+	h := openDB(t, db)
 	waitFor(t, time.Minute, fmt.Sprintf("backend %d of the killed coordinator to end", pid), func() (bool, error) {
 		var n int
 		err := h.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&n)
@@ -292,11 +286,7 @@ func (s tableSet) String() string {
 // tableDigests reads the summary tables of db.
 func tableDigests(t *testing.T, db string) tableSet {
 	t.Helper()
-	h, err := sql.Open("postgres", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openDB(t, db)
 	s := tableSet{digests: map[string]string{}}
 	for _, tab := range summaryTables {
 		var n int64
@@ -316,11 +306,7 @@ func tableDigests(t *testing.T, db string) tableSet {
 // checkJobRun checks that db records exactly one run, job id's, succeeded and published.
 func checkJobRun(t *testing.T, db, id string) {
 	t.Helper()
-	h, err := sql.Open("postgres", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openDB(t, db)
 	var ids []string
 	rows, err := h.Query(`SELECT job_id || ' ' || status || ' ' || (published_at IS NOT NULL) FROM job_runs ORDER BY job_id`)
 	if err != nil {

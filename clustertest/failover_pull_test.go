@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -194,11 +193,7 @@ func TestCoordinatorKilledPulling(t *testing.T) {
 // query, and returns its pid.
 func waitBlocked(t *testing.T, db, query string) int {
 	t.Helper()
-	h, err := sql.Open("postgres", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openDB(t, db)
 	var pid int
 	waitFor(t, jobTimeout, "a statement "+query+"… to wait for its lock", func() (bool, error) {
 		err := h.QueryRow(`SELECT pid FROM pg_stat_activity
@@ -214,11 +209,7 @@ func waitBlocked(t *testing.T, db, query string) int {
 // terminateBackend ends backend pid of db and waits until it is gone.
 func terminateBackend(t *testing.T, db string, pid int) {
 	t.Helper()
-	h, err := sql.Open("postgres", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openDB(t, db)
 	if _, err := h.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
 		t.Fatal(err)
 	}
@@ -262,17 +253,8 @@ job "nyc_daily" {
 // journaledBatches returns the SourceBatch records of job id's journal under state.
 func journaledBatches(t *testing.T, state, id string) []*journal.SourceBatch {
 	t.Helper()
-	ctx := context.Background()
-	dir, err := journal.Open(ctx, journal.Config{Location: state})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := dir.Replay(ctx, id)
-	if err != nil {
-		t.Fatalf("journal of %s: %v", id, err)
-	}
 	var out []*journal.SourceBatch
-	for _, r := range recs {
+	for _, r := range replayJournal(t, state, id) {
 		if b, ok := r.(*journal.SourceBatch); ok {
 			out = append(out, b)
 		}
@@ -283,11 +265,7 @@ func journaledBatches(t *testing.T, state, id string) []*journal.SourceBatch {
 // watermark returns the source's watermark in db as "updated_at id".
 func watermark(t *testing.T, db string) string {
 	t.Helper()
-	h, err := sql.Open("postgres", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openDB(t, db)
 	var wm string
 	if err := h.QueryRow(`SELECT updated_at || ' ' || id FROM ingest_watermarks WHERE source = 'nyc_api'`).Scan(&wm); err != nil && err != sql.ErrNoRows {
 		t.Fatal(err)

@@ -38,13 +38,7 @@ func TestDueAtStart(t *testing.T) {
 // down: the job runs at start-up, once, and the schedule's state records it.
 func TestScheduleCatchUp(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "in.csv")
-	os.WriteFile(data, []byte(tinyHeader+tinyRow(1)+tinyRow(2)), 0o644)
-	src := jobDef{name: "nightly", schemas: tinySchema, ratio: 0.5, inputs: []inputDef{{"tiny", data, "tiny", ""}},
-		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")}.source()
-	src = strings.Replace(src, "  split_size", "  schedule = \"daily 02:00 UTC\"\n  split_size", 1)
-	file := filepath.Join(dir, "nightly.job")
-	os.WriteFile(file, []byte(src), 0o644)
+	file := nightlyJob(t, dir)
 
 	cdir := filepath.Join(dir, "cluster")
 	state := filepath.Join(cdir, "coordinator", "schedules", "nightly.json")
@@ -87,13 +81,7 @@ func TestScheduleCatchUp(t *testing.T) {
 // day's run again once the resumed one had freed the lake.
 func TestScheduledRunResumed(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "in.csv")
-	os.WriteFile(data, []byte(tinyHeader+tinyRow(1)+tinyRow(2)), 0o644)
-	src := jobDef{name: "nightly", schemas: tinySchema, ratio: 0.5, inputs: []inputDef{{"tiny", data, "tiny", ""}},
-		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")}.source()
-	src = strings.Replace(src, "  split_size", "  schedule = \"daily 02:00 UTC\"\n  split_size", 1)
-	file := filepath.Join(dir, "nightly.job")
-	os.WriteFile(file, []byte(src), 0o644)
+	file := nightlyJob(t, dir)
 	sc, err := jobs.ParseSchedule("daily 02:00 UTC")
 	if err != nil {
 		t.Fatal(err)
@@ -165,4 +153,22 @@ func TestScheduledRunResumed(t *testing.T) {
 	if len(jobs) != 1 || jobs[0].ID != id || jobs[0].State != Succeeded || jobs[0].Resumed != 1 {
 		t.Errorf("jobs %+v; want the one resumed run %s, succeeded", jobs, id)
 	}
+}
+
+// nightlyJob writes the job "nightly", scheduled daily at 02:00 UTC, over a tiny input in
+// dir, and returns its file.
+func nightlyJob(t *testing.T, dir string) string {
+	t.Helper()
+	data := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(data, []byte(tinyHeader+tinyRow(1)+tinyRow(2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := jobDef{name: "nightly", schemas: tinySchema, ratio: 0.5, inputs: []inputDef{{"tiny", data, "tiny", ""}},
+		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")}.source()
+	src = strings.Replace(src, "  split_size", "  schedule = \"daily 02:00 UTC\"\n  split_size", 1)
+	file := filepath.Join(dir, "nightly.job")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
