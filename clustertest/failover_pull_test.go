@@ -138,7 +138,9 @@ func TestCoordinatorKilledPulling(t *testing.T) {
 			}
 
 			c.restartCoordinator(lease, filepath.Join(c.dir, "coordinator"))
+			restarted := time.Now()
 			j := c.waitJob(id, jobTimeout)
+			t.Logf("the resumed job ended %s in %s after the restart (time lost before it: %s)", j.State, time.Since(restarted).Round(time.Millisecond), j.Lost)
 			if j.State != coordinator.Succeeded || j.Result == nil {
 				t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
 			}
