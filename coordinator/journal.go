@@ -91,6 +91,8 @@ type resumePoint struct {
 	// is written (CommitSuccess); rejects: the rejects are committed; published: the
 	// summaries are in Postgres.
 	commitBegun, committed, rejects, published bool
+	// batches are the source batches journaled as stored, in pull order.
+	batches []journal.SourceBatch
 	// state is the last journaled phase; resumed counts the restarts including this one;
 	// lost is the time between the last journaled event and this restart.
 	state   State
@@ -176,6 +178,8 @@ func replayJob(recs []journal.Record, now time.Time) (*journal.Spec, *resumePoin
 		case *journal.Published:
 			rp.published = true
 			see(r.At)
+		case *journal.SourceBatch:
+			rp.batches = append(rp.batches, *r)
 		case *journal.Finished:
 			return nil, nil, fmt.Errorf("record %d: the job finished (%s)", i+1, r.State)
 		}

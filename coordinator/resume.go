@@ -34,10 +34,11 @@ import (
 //   - a begun commit is run again with the same groups: files completed before the crash
 //     are complete, the rest are completed now, the losers aborted, _SUCCESS written once
 //     (or found written by this job);
-//   - a publish is redone whole (one transaction, replacing the job's groups).
-//
-// A job with sources starts again from its pull: the watermark advances only after the
-// commit, so the batches not consumed are pulled or read again and the merge is idempotent.
+//   - a publish is redone whole (one transaction, replacing the job's groups);
+//   - the source batches journaled as pulled are read where they were stored, not pulled
+//     again, and each source's watermark is brought to the end of its last journaled batch
+//     exactly once (replayPulls, ingest.go); a pull the crash cut short goes on from there,
+//     and one that had ended (its plan is journaled) is not run again.
 
 // planOrResume returns the journaled plan of a resumed run, or plans the job and journals
 // the plan before any task is handed out.
@@ -203,8 +204,8 @@ func (s *Server) openJournals(ctx context.Context) error {
 }
 
 // createJournal starts the journal of job run id with its spec (Sync): the job is admitted
-// only once a restart could run it again.
-func (s *Server) createJournal(ctx context.Context, id string, spec *jobs.Spec, submitted time.Time) (*jobJournal, error) {
+// only once a restart could run it again. scheduled is the time a scheduled run is for.
+func (s *Server) createJournal(ctx context.Context, id string, spec *jobs.Spec, submitted, scheduled time.Time) (*jobJournal, error) {
 	wire, err := wireSpec(spec)
 	if err != nil {
 		return nil, err
@@ -213,7 +214,7 @@ func (s *Server) createJournal(ctx context.Context, id string, spec *jobs.Spec, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrJournal, err)
 	}
-	rec := &journal.Spec{Job: id, Name: spec.Name, Submitted: submitted, Path: spec.File, Source: spec.Source, Spec: wire}
+	rec := &journal.Spec{Job: id, Name: spec.Name, Submitted: submitted, Path: spec.File, Source: spec.Source, Spec: wire, Scheduled: scheduled}
 	if err := j.Append(ctx, rec, journal.Sync); err != nil {
 		j.Close(ctx)
 		s.journals.Remove(ctx, id)
@@ -283,10 +284,6 @@ func (s *Server) resumeJob(ctx context.Context, id string) error {
 		s.failResumed(id, specRec, err)
 		return err
 	}
-	if len(spec.Sources) > 0 {
-		// Pulled jobs start again from their pull (see the top of this file).
-		rp = &resumePoint{attemptBase: rp.attemptBase, resumed: rp.resumed, lost: rp.lost, state: rp.state}
-	}
 	j, _, err := s.journals.Resume(ctx, id)
 	if err != nil {
 		s.failResumed(id, specRec, err)
@@ -300,7 +297,7 @@ func (s *Server) resumeJob(ctx context.Context, id string) error {
 		return err
 	}
 	run := s.newRun(id, spec, specRec.Submitted)
-	run.State, run.Resumed, run.Lost = rp.state, rp.resumed, rp.lost
+	run.State, run.Resumed, run.Lost, run.scheduled = rp.state, rp.resumed, rp.lost, specRec.Scheduled
 	s.mu.Lock()
 	s.jobs[id] = run
 	s.order = append(s.order, id)

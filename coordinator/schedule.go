@@ -59,6 +59,12 @@ func (s *Server) startSchedules(files []string) error {
 
 // scheduleLoop runs file's job on schedule sc; log is cleaned of what the file read through
 // env() (its schedule, for one).
+//
+// A run is recorded in the schedule's state (Last) once it has ended, so a run that a crash
+// cut off is not recorded: if the restart resumed it from its journal, the loop waits for it
+// and records it then, rather than start the same scheduled run again; if it could not be
+// resumed, its time has passed unrecorded and it runs again at start-up (dueAtStart), once,
+// however many scheduled times the coordinator was down for.
 func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule, statePath string, log *slog.Logger) {
 	defer s.wg.Done()
 	var st scheduleState
@@ -66,6 +72,12 @@ func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule, statePath st
 		json.Unmarshal(b, &st)
 	}
 	log = log.With("schedule", name, "when", sc.Text)
+	if id, due, ok := s.resumedRun(name); ok {
+		log.Info("the scheduled run cut off by the restart was resumed; waiting for it", "job", id, "for", due)
+		if !s.recordRun(id, due, statePath, &st, log) {
+			return
+		}
+	}
 	next := sc.Next(time.Now())
 	if dueAtStart(sc, st, time.Now()) {
 		log.Info("a scheduled run was missed; running now", "last", st.Last)
@@ -79,7 +91,7 @@ func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule, statePath st
 		case <-time.After(time.Until(next)):
 		}
 		due := sc.Prev(time.Now())
-		id, err := s.runScheduled(file)
+		id, err := s.runScheduled(file, due)
 		switch {
 		case errors.Is(err, ErrOutputBusy):
 			// The previous run (or a submitted one) is still writing: never two at once.
@@ -91,22 +103,55 @@ func (s *Server) scheduleLoop(file, name string, sc *jobs.Schedule, statePath st
 		case err != nil:
 			log.Error("scheduled run could not start", "err", err)
 		default:
-			s.waitFinished(id)
-			st = scheduleState{Last: due, Job: id}
-			if err := writeJSONFile(statePath, st); err != nil {
-				log.Warn("saving the schedule's state", "err", err)
+			if !s.recordRun(id, due, statePath, &st, log) {
+				return
 			}
 		}
 		next = sc.Next(time.Now())
 	}
 }
 
-func (s *Server) runScheduled(file string) (string, error) {
+// recordRun waits until scheduled run id (for due) ends, and records it as the schedule's
+// last run in *st and at statePath. It returns false, recording nothing, when the server
+// shuts down first: the run then either comes back resumed from its journal or, cancelled,
+// is due again at the next start-up.
+func (s *Server) recordRun(id string, due time.Time, statePath string, st *scheduleState, log *slog.Logger) bool {
+	s.waitFinished(id)
+	select {
+	case <-s.stopping:
+		if j, ok := s.Job(id); !ok || !j.State.Terminal() || j.State == Cancelled {
+			return false // cut off or cancelled by the shutdown
+		}
+	default:
+	}
+	*st = scheduleState{Last: due, Job: id}
+	if err := writeJSONFile(statePath, *st); err != nil {
+		log.Warn("saving the schedule's state", "err", err)
+	}
+	return true
+}
+
+// resumedRun returns the run of job name's schedule that this coordinator resumed from its
+// journal and that is still going, with the time it was scheduled for.
+func (s *Server) resumedRun(name string) (id string, due time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.order {
+		run := s.jobs[id]
+		if run.Name == name && run.Resumed > 0 && !run.scheduled.IsZero() && !run.State.Terminal() {
+			return id, run.scheduled, true
+		}
+	}
+	return "", time.Time{}, false
+}
+
+// runScheduled starts the run of file's job scheduled for due.
+func (s *Server) runScheduled(file string, due time.Time) (string, error) {
 	spec, err := jobs.ParseFileWith(file, jobs.ParseOptions{Env: s.env})
 	if err != nil {
 		return "", cleaner{}.err(err)
 	}
-	return s.SubmitSpec(spec)
+	return s.start(spec, due)
 }
 
 // waitFinished waits until job id ends or the server shuts down.

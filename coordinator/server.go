@@ -187,6 +187,9 @@ type JobStatus struct {
 	cancel  context.CancelFunc
 	err     error    // the run's error, with its wrapping; in-process callers only
 	outputs []string // where the run writes: its lake and its rejects
+	// scheduled is the time a scheduled run is for (zero: a submitted job), journaled so
+	// that its schedule knows the run when a restart resumes it (schedule.go).
+	scheduled time.Time
 }
 
 // outputInUse returns the id of a running job that writes to one of outputs (or to a
@@ -386,16 +389,16 @@ func (s *Server) Submit(src task.JobSource) (string, error) {
 	if err != nil {
 		return "", cleaner{}.err(err)
 	}
-	return s.start(spec)
+	return s.start(spec, time.Time{})
 }
 
 // SubmitSpec starts a parsed job; it returns the job run's id.
-func (s *Server) SubmitSpec(spec *jobs.Spec) (string, error) { return s.start(spec) }
+func (s *Server) SubmitSpec(spec *jobs.Spec) (string, error) { return s.start(spec, time.Time{}) }
 
 // start admits a job — its name can name files, its paths lie in the allowed roots, its
 // output is not in use — and runs it. From here on, every message about the job passes
-// its cleaner (guard.go).
-func (s *Server) start(spec *jobs.Spec) (string, error) {
+// its cleaner (guard.go). scheduled is the time a scheduled run is for (zero: submitted).
+func (s *Server) start(spec *jobs.Spec, scheduled time.Time) (string, error) {
 	clean := cleanerFor(spec)
 	if err := checkComponent("job name", spec.Name); err != nil {
 		return "", clean.err(err)
@@ -409,6 +412,7 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	}
 	log := clean.logger(s.log)
 	run := s.newRun(id, spec, time.Now().UTC())
+	run.scheduled = scheduled
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -423,7 +427,7 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	s.runs.Add(1)
 	s.mu.Unlock()
 	// The spec is durable before the job is planned: from here on a restart runs it.
-	jj, err := s.createJournal(context.Background(), id, spec, run.Submitted)
+	jj, err := s.createJournal(context.Background(), id, spec, run.Submitted, scheduled)
 	if err != nil {
 		s.mu.Lock()
 		delete(s.jobs, id)

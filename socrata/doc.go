@@ -23,19 +23,25 @@
 //
 // # Order of effects, and why a crash loses nothing and counts nothing twice
 //
-// For each page Pull does three things, in this order:
+// For each page Pull does these things, in this order:
 //
 //  1. fetch the page (W, X] — X is the key of its last record;
 //  2. write it, as received, to <raw>/batch-<W's :updated_at>-<X's :updated_at>-<hash of
 //     W and X>.json. The object store makes an object visible only when it is complete,
 //     and the name depends only on (W, X), so writing the same page again replaces it
 //     instead of adding a copy;
-//  3. advance the watermark from W to X in Postgres (a compare-and-set: see WatermarkStore).
+//  3. tell the caller, if it asked (Source.Stored, with the batch's name, size, SHA-256 and
+//     (W, X)): a caller that records its batches durably does it here, before the watermark
+//     passes them;
+//  4. advance the watermark from W to X in Postgres (a compare-and-set: see WatermarkStore).
 //
 // A crash before step 2 completes leaves no batch and the old watermark: the next pull fetches
-// the page again. A crash after step 3 is a finished page. The interesting crash is between 2
-// and 3: the batch is stored but the watermark still says W, so the next pull fetches (W, …]
-// again. If the dataset did not change meanwhile it gets the same page, the same name, and
+// the page again. A crash after step 4 is a finished page. A crash between 3 and 4 leaves a
+// caller's record of a batch the watermark does not cover yet: the caller finishes the advance
+// (Advance from W to X, which does nothing if it had happened) and reads the batch where it
+// is, which is how a resumed job replays its pull (package coordinator). The interesting
+// crash is between 2 and 3 (or 4, for a caller that records nothing): the batch is stored but
+// the watermark still says W, so the next pull fetches (W, …] again. If the dataset did not change meanwhile it gets the same page, the same name, and
 // overwrites the batch with the same bytes. If it changed, the new page may end elsewhere
 // (X'), so a second batch appears beside the first; the two overlap in records that have the
 // same :updated_at in both — the same version of the same request — and the records of the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,6 +108,13 @@ func Pull(ctx context.Context, src Source, store WatermarkStore, objs objstore.S
 		}
 		if err := objstore.WriteAll(ctx, objs, name, pg.body); err != nil {
 			return res, fmt.Errorf("source %s: store batch %s: %w", src.Name, name, err)
+		}
+		if src.Stored != nil {
+			sum := sha256.Sum256(pg.body)
+			b := Batch{Object: name, Records: pg.n, Bytes: int64(len(pg.body)), SHA256: hex.EncodeToString(sum[:]), From: wm, To: pg.last}
+			if err := src.Stored(ctx, b); err != nil {
+				return res, fmt.Errorf("source %s: batch %s is stored but could not be recorded, so the watermark was not advanced (harmless: the next pull fetches it again): %w", src.Name, name, err)
+			}
 		}
 		if err := store.Advance(ctx, src.Name, wm, pg.last); err != nil {
 			return res, fmt.Errorf("source %s: batch %s is stored but the watermark was not advanced (harmless: the next pull fetches it again): %w", src.Name, name, err)

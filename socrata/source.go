@@ -1,6 +1,7 @@
 package socrata
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,24 @@ type Source struct {
 	// Logger receives a line per page at debug level, per retry at warn and per pull at
 	// info; nil means slog.Default().
 	Logger *slog.Logger
+	// Stored, if set, is called after each batch is stored and before the watermark
+	// advances past it; an error from it ends the pull there, the watermark still before
+	// the batch (so the next pull fetches that page again). A caller that keeps a durable
+	// record of what it pulled (the coordinator's job journal) writes it here: its record
+	// is then never behind the watermark, and after a crash it can finish the advance
+	// itself (WatermarkStore.Advance from Batch.From to Batch.To, which is exactly once)
+	// and read the batches where they are instead of pulling them again.
+	Stored func(ctx context.Context, b Batch) error
+}
+
+// Batch is one page that Pull stored: the records in (From, To] of the keyset order.
+type Batch struct {
+	Object  string // where it is stored, under Source.Raw
+	Records int
+	Bytes   int64
+	SHA256  string    // of the stored bytes, hex
+	From    Watermark // the watermark before the batch (zero: the source's first page)
+	To      Watermark // the watermark after it: the batch's last record
 }
 
 // Defaults of Source.
