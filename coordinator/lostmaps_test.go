@@ -210,7 +210,7 @@ func lostMapsJob(t *testing.T, dir, name string) *jobs.Spec {
 		t.Fatal(err)
 	}
 	return writeSpec(t, out, jobDef{name: "lost", schemas: tinySchema, split: "1KiB", reducers: 2,
-		inputs: []inputDef{{name: "tiny", path: in, schema: "tiny"}},
+		inputs:  []inputDef{{name: "tiny", path: in, schema: "tiny"}},
 		parquet: filepath.Join(out, "requests"), rejects: filepath.Join(out, "rejects")})
 }
 
@@ -263,7 +263,9 @@ func TestDownWorkerOutputsRerunAtOnce(t *testing.T) {
 			}
 			onW2 = f.outputsOn("w2:1")
 			f.kill("w2:1")
-			rerun := func() bool { return slices.ContainsFunc(f.rerunAttempts(1), func(i int) bool { return slices.Contains(onW2, i) }) }
+			rerun := func() bool {
+				return slices.ContainsFunc(f.rerunAttempts(1), func(i int) bool { return slices.Contains(onW2, i) })
+			}
 			for deadline := time.Now().Add(time.Minute); !rerun(); time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Error("the down worker's outputs were not re-run within a minute")
