@@ -602,13 +602,19 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
 	var outage time.Time // when heartbeats began to fail; zero while they succeed
-	var report bool      // the coordinator asked for the inventory: it goes with the next heartbeat
+	// report: the coordinator asked for the inventory, which goes with the next heartbeat;
+	// at once, not at the next tick, when the last heartbeat did not carry one (a restarted
+	// coordinator waits for the inventories before it resumes its jobs).
+	var report, now bool
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if !now {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
+		now = false
 		d.mu.Lock()
 		ids := make([]string, 0, len(d.running))
 		for id := range d.running {
@@ -646,6 +652,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		}
 		d.mu.Unlock()
 		report = resp.ReportHeld
+		now = report && req.Held == nil
 		if resp.Rejoin {
 			d.rejoinAsked(ctx)
 		}
