@@ -21,6 +21,9 @@ import (
 // renew. An attempt is lost — and the driver retries it — when its worker is declared dead,
 // leaves, or lets the lease lapse (hung, stopped, partitioned). A result that arrives for an
 // attempt no longer running (lost, or withdrawn because another attempt won) is ignored.
+// It also tells the drivers what they need of the workers beyond their attempts: which were
+// declared down (workersDown), whose map outputs they re-run, and which map outputs each
+// reported holding (Inventory, MapOutputsHeld), which a resumed job re-adopts.
 //
 // Scheduler is safe for concurrent use. Poll blocks up to its context; the others do not
 // block.
