@@ -519,7 +519,7 @@ func (d *driver) checkChain(ctx context.Context) error {
 // countMaps totals the accepted map attempts and enforces the reject budget.
 func (d *driver) countMaps(ctx context.Context) error {
 	r := d.res
-	for _, m := range d.mapRes {
+	for _, m := range d.mapResults() {
 		r.RecordsIn += m.RecordsIn
 		r.Rejected += m.Rejected
 		for k, v := range m.RejectsByReason {
@@ -686,7 +686,7 @@ func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ..
 func (d *driver) commitRejects(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // a commit is not left half done
 	var files []lake.RejectsFile
-	for _, m := range d.mapRes {
+	for _, m := range d.mapResults() {
 		if m.Rejects != "" {
 			files = append(files, lake.RejectsFile{Index: m.Index, Path: m.Rejects})
 		}

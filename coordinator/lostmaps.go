@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/task"
 )
 
 // This file re-runs accepted map outputs that are lost while the job still needs them:
@@ -113,4 +114,12 @@ func (d *driver) rerunLost(ctx context.Context, states map[int]csvsplit.State, w
 	d.journalLost(ctx, states, why)
 	d.prog.update(func(p *Progress) { p.MapsRerun += len(states) })
 	return d.runMaps(ctx, slices.Sorted(maps.Keys(states)), states)
+}
+
+// mapResults returns a copy of the accepted map results, for a reader that does not hold
+// recoverMu: a re-run of lost outputs may replace one meanwhile.
+func (d *driver) mapResults() []task.MapResult {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.mapRes)
 }
