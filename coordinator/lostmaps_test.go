@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -524,5 +525,32 @@ func TestSchedulerWorkersDown(t *testing.T) {
 	}
 	if again, _, _ := s.workersDown(last); len(again) != 0 {
 		t.Errorf("heard again of %+v", again)
+	}
+}
+
+// Over the API: the coordinator asks a worker it has no inventory from for one, and one that
+// gossip has not registered to rejoin; it takes the inventory (the field is part of the
+// request it accepts) and stops asking.
+func TestHeartbeatAsksForInventory(t *testing.T) {
+	s := newTestServer(t, nil)
+	heartbeat := func(body string) task.HeartbeatResponse {
+		t.Helper()
+		code, b := apiCall(t, s, http.MethodPost, task.PathHeartbeat, "Bearer secret", "application/json", body)
+		var resp task.HeartbeatResponse
+		if err := json.Unmarshal([]byte(b), &resp); code != http.StatusOK || err != nil {
+			t.Fatalf("heartbeat %s: %d %s (%v)", body, code, b, err)
+		}
+		return resp
+	}
+	if r := heartbeat(`{"worker":"w1","running":[]}`); !r.ReportHeld || !r.Rejoin {
+		t.Errorf("a worker unknown to gossip, without an inventory: %+v, want report_held and rejoin", r)
+	}
+	r := heartbeat(`{"worker":"w1","running":[],"held":{"version":1,"shuffle":"127.0.0.1:7070","outputs":[{"job":"j","map":0,"attempt":1,"bytes":10}]}}`)
+	if r.ReportHeld {
+		t.Errorf("asked again for the inventory just sent: %+v", r)
+	}
+	held, missing := s.Scheduler().MapOutputsHeld(context.Background(), "j", []string{"127.0.0.1:7070"})
+	if len(missing) != 0 || len(held["127.0.0.1:7070"]) != 1 {
+		t.Errorf("the scheduler holds %v (missing %v), want the reported output", held, missing)
 	}
 }
