@@ -59,9 +59,9 @@ func TestFiveCitiesMatchesRun(t *testing.T) {
 }
 
 // TestWorkerKilled kills (SIGKILL) a worker that is running an attempt, in the map phase and
-// in the reduce phase. Its attempt is lost and its map outputs die with it, so reducers
-// fail to fetch them and the coordinator re-runs those maps: the job succeeds with retries
-// and with the fault-free output.
+// in the reduce phase. Its attempt is lost and its map outputs die with it: the coordinator
+// re-runs those maps when gossip declares the worker dead, or sooner when a reducer fails
+// to fetch one. The job succeeds with retries and with the fault-free output.
 func TestWorkerKilled(t *testing.T) {
 	for _, phase := range []string{"map", "reduce"} {
 		t.Run("during "+phase, func(t *testing.T) {
@@ -89,6 +89,9 @@ func TestWorkerKilled(t *testing.T) {
 			checkCounts(t, j.Result, wantRes)
 			compareOutputs(t, got, want)
 			c.waitMapOutputsGone(id, victim)
+			log := c.coord.logText()
+			t.Logf("%d map outputs re-run; on gossip's word: %v; after a reducer missed one: %v", j.Progress.MapsRerun,
+				logHas(log, "worker declared down; re-running", "worker="+victim), logHas(log, "map output lost; re-running"))
 		})
 	}
 }

@@ -22,7 +22,8 @@ import (
 // state: the job journals under <data-dir>/state). The restarted coordinator must resume the
 // job under its id, the workers must ride through the gap, and the job must end succeeded
 // with the fault-free run's output: the same _SUCCESS file list, rows equal file by file, no
-// _temporary left (compareOutputs).
+// _temporary left (compareOutputs). Every map output the journal kept is either re-adopted
+// from the worker that reports holding it or run again; the test logs how many of each.
 func TestCoordinatorKilled(t *testing.T) {
 	for _, phase := range []coordinator.State{coordinator.Mapping, coordinator.Reducing, coordinator.Committing} {
 		t.Run("during "+phase.String(), func(t *testing.T) {
@@ -50,12 +51,13 @@ func TestCoordinatorKilled(t *testing.T) {
 			// Measurements for the report, not assertions: how soon the workers are back, and
 			// how soon the resumed job does new work (a task accepted beyond those the journal
 			// kept).
-			var kept int
+			var keptMaps, keptReduces int
 			waitFor(t, jobTimeout, "the resume to be logged", func() (bool, error) {
 				var ok bool
-				kept, ok = keptTasks(c.coord.logText())
+				keptMaps, keptReduces, ok = keptTasks(c.coord.logText())
 				return ok, nil
 			})
+			kept := keptMaps + keptReduces
 			var back time.Duration
 			waitFor(t, jobTimeout, "the resumed job to make progress", func() (bool, error) {
 				if back == 0 {
@@ -75,6 +77,14 @@ func TestCoordinatorKilled(t *testing.T) {
 			j = c.waitJob(id, jobTimeout)
 			if j.State != coordinator.Succeeded || j.Result == nil {
 				t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
+			}
+			// What the restart kept of the finished work. Once the commit has begun, no reducer
+			// reads the map outputs, and none is asked for.
+			p := j.Progress
+			t.Logf("killed in %s: of %d map outputs the journal kept, %d were re-adopted from their workers and %d re-run; %d reduce tasks kept",
+				phase, keptMaps, p.MapsReadopted, p.MapsRerun, keptReduces)
+			if phase != coordinator.Committing && (p.MapsReadopted > keptMaps || p.MapsReadopted+p.MapsRerun < keptMaps) {
+				t.Errorf("%d map outputs kept by the journal, but %d re-adopted and %d re-run", keptMaps, p.MapsReadopted, p.MapsRerun)
 			}
 			checkCounts(t, j.Result, wantRes)
 			compareOutputs(t, got, want)
@@ -125,6 +135,7 @@ func TestCoordinatorReplaced(t *testing.T) {
 	if j.State != coordinator.Succeeded || j.Result == nil {
 		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
 	}
+	t.Logf("the last resume re-adopted %d map outputs from their workers and re-ran %d", j.Progress.MapsReadopted, j.Progress.MapsRerun)
 	checkCounts(t, j.Result, wantRes)
 	compareOutputs(t, got, want)
 	out, err := m.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &m.Bucket, Prefix: aws.String("state/")})
@@ -178,7 +189,7 @@ func (c *cluster) restartCoordinator(lease time.Duration, dataDir string, extra 
 	})
 }
 
-// resumeLines returns the coordinator's log lines about what a resume kept.
+// resumeLines returns the coordinator's log lines about what a resume kept (and re-adopted).
 func resumeLines(log string) []string {
 	var out []string
 	for _, l := range strings.Split(log, "\n") {
@@ -191,12 +202,11 @@ func resumeLines(log string) []string {
 
 // keptTasks reads the map and reduce tasks a resume kept from the coordinator's log line
 // "job resumed from its journal".
-func keptTasks(log string) (int, bool) {
+func keptTasks(log string) (maps, reduces int, ok bool) {
 	for _, l := range strings.Split(log, "\n") {
 		if !strings.Contains(l, "job resumed from its journal") {
 			continue
 		}
-		var maps, reduces int
 		for _, f := range strings.Fields(l) {
 			if v, ok := strings.CutPrefix(f, "maps_kept="); ok {
 				fmt.Sscan(v, &maps)
@@ -205,7 +215,7 @@ func keptTasks(log string) (int, bool) {
 				fmt.Sscan(v, &reduces)
 			}
 		}
-		return maps + reduces, true
+		return maps, reduces, true
 	}
-	return 0, false
+	return 0, 0, false
 }

@@ -7,7 +7,7 @@
 // once, cut byte ranges) → map (every split, retried when an attempt is lost) → check (the
 // quote-state chain, which re-runs any split whose speculated starting state was wrong, and
 // the reject budget) → reduce (a reducer that cannot read a map output gets that map task
-// re-run) → commit (the lake's groups swapped into place, the _SUCCESS manifest, the rejects)
+// re-run, and the outputs of a worker declared dead run again at once: lostmaps.go) → commit (the lake's groups swapped into place, the _SUCCESS manifest, the rejects)
 // → publish (the summaries into Postgres, if the job has one) → consume (the source batches
 // it read) → cleanup, and ends in one terminal State. The invariant records_in = records_out +
 // rejected + duplicates_removed is checked before anything is committed.

@@ -109,6 +109,12 @@ type Progress struct {
 	PublishGroups      int   `json:"publish_groups,omitempty"`
 	PublishGroupsTotal int   `json:"publish_groups_total,omitempty"`
 	PublishRows        int64 `json:"publish_rows,omitempty"`
+	// MapsReadopted are the map outputs a resumed run took over from the workers that
+	// reported holding them; MapsRerun the accepted map outputs re-run because they were
+	// lost: not reported after a restart, on a worker declared down, or unreadable to a
+	// reducer (lostmaps.go).
+	MapsReadopted int `json:"maps_readopted,omitempty"`
+	MapsRerun     int `json:"maps_rerun,omitempty"`
 }
 
 // Tracker holds a job run's progress; safe for concurrent use.
@@ -180,7 +186,8 @@ type driver struct {
 	// minBackupAge is the least time an attempt runs before a backup attempt may start.
 	minBackupAge time.Duration
 
-	// recoverMu serializes re-runs of lost map outputs.
+	// recoverMu serializes re-runs of lost map outputs (lostmaps.go), and keeps the chain
+	// check and the start of a reduce attempt from reading map results while one runs.
 	recoverMu sync.Mutex
 
 	// jr records the run (nil: not journaled); from is what an earlier run of this job
@@ -351,7 +358,9 @@ func (d *driver) run(ctx context.Context) error {
 	d.prog.update(func(p *Progress) {
 		p.MapsTotal, p.ReducesTotal, p.BytesTotal = len(plan.Maps), d.spec.Reducers, plan.Bytes
 	})
-	if err := d.runMaps(ctx, d.mapsToRun(), nil); err != nil {
+	stopWatch := d.watchLostWorkers(ctx) // until the reduce phase ends: a down worker's outputs run again
+	defer stopWatch()
+	if err := d.runMaps(ctx, d.mapsToRun(ctx), nil); err != nil {
 		return err
 	}
 
@@ -365,6 +374,7 @@ func (d *driver) run(ctx context.Context) error {
 
 	d.enter(Reducing)
 	groups, err := d.reducePhase(ctx)
+	stopWatch()
 	if err != nil {
 		return err
 	}
@@ -477,6 +487,8 @@ func (d *driver) runMaps(ctx context.Context, idx []int, states map[int]csvsplit
 // checkChain validates the speculated quote states of every file's splits (DESIGN.md step 2)
 // and re-runs the splits whose assumption was wrong, with their true state.
 func (d *driver) checkChain(ctx context.Context) error {
+	d.recoverMu.Lock() // a re-run of lost outputs must not race this one over a task's result
+	defer d.recoverMu.Unlock()
 	byFile := map[int][]int{} // file index → map tasks in file order
 	for i, m := range d.plan.Maps {
 		if m.Format == jobs.FormatCSV && !m.Gzip {
@@ -507,7 +519,7 @@ func (d *driver) checkChain(ctx context.Context) error {
 // countMaps totals the accepted map attempts and enforces the reject budget.
 func (d *driver) countMaps(ctx context.Context) error {
 	r := d.res
-	for _, m := range d.mapRes {
+	for _, m := range d.mapResults() {
 		r.RecordsIn += m.RecordsIn
 		r.Rejected += m.Rejected
 		for k, v := range m.RejectsByReason {
@@ -542,12 +554,15 @@ func (d *driver) reducePhase(ctx context.Context) ([]task.ReduceResult, error) {
 	err := d.newPhase("reduce", func(ctx context.Context, r int) (func(), error) {
 		t := task.Reduce{Job: d.job, Index: r, Attempt: d.nextAttempt(fmt.Sprintf("r-%d", r))}
 		var seen []int // the map attempts whose outputs this reduce attempt reads
+		// After any re-run of lost map outputs in flight, which gives their new places.
+		d.recoverMu.Lock()
 		d.mu.Lock()
 		for _, m := range d.mapRes {
 			t.MapOutput = append(t.MapOutput, m.Output)
 			seen = append(seen, m.Attempt)
 		}
 		d.mu.Unlock()
+		d.recoverMu.Unlock()
 		res, err := d.exec.Reduce(ctx, d.wire, t)
 		if err == nil {
 			err = d.checkReduceResult(t, res)
@@ -594,10 +609,9 @@ func (d *driver) recoverMapOutput(ctx context.Context, i, seen int) error {
 	if len(states) == 0 {
 		return nil
 	}
-	d.journalLost(ctx, states)
 	d.log.Warn("map output lost; re-running the map tasks whose outputs were on its worker",
 		"task", i, "output", current.Output.String(), "tasks", len(states))
-	return d.runMaps(ctx, slices.Sorted(maps.Keys(states)), states)
+	return d.rerunLost(ctx, states, "a reducer could not fetch an output of its worker")
 }
 
 func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake.Manifest, error) {
@@ -672,7 +686,7 @@ func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ..
 func (d *driver) commitRejects(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // a commit is not left half done
 	var files []lake.RejectsFile
-	for _, m := range d.mapRes {
+	for _, m := range d.mapResults() {
 		if m.Rejects != "" {
 			files = append(files, lake.RejectsFile{Index: m.Index, Path: m.Rejects})
 		}

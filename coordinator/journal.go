@@ -87,6 +87,9 @@ type resumePoint struct {
 	// attemptBase is added to every attempt number of this run, so that its attempts never
 	// share a stage with one the dead coordinator had started (and a worker may still run).
 	attemptBase int
+	// adoptWait bounds the wait for the workers to report the map outputs they hold
+	// (readopt): adoptWait, shorter in tests.
+	adoptWait time.Duration
 	// commitBegun: the set of accepted reduces is final (CommitBegin); committed: _SUCCESS
 	// is written (CommitSuccess); rejects: the rejects are committed; published: the
 	// summaries are in Postgres.
@@ -191,5 +194,6 @@ func replayJob(recs []journal.Record, now time.Time) (*journal.Spec, *resumePoin
 		rp.lost = now.Sub(last).Round(time.Millisecond)
 	}
 	rp.attemptBase = rp.resumed * attemptsPerRun
+	rp.adoptWait = adoptWait
 	return spec, rp, nil
 }

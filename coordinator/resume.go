@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,9 +28,10 @@ import (
 //   - the plan: the same splits, so that accepted attempts and a half-done commit refer to
 //     the tasks they were for;
 //   - accepted map attempts: their counts and rejects files (in the store) are used as they
-//     are, and their shuffle outputs are fetched from the workers that hold them; an output
-//     that is gone makes its reducer fail as lost, and the map runs again (recoverMapOutput),
-//     as when a worker dies;
+//     are, and their shuffle outputs are re-adopted from the workers that report holding
+//     them, the same attempt's (task.Inventory), within adoptWait of the restart; the
+//     others are journaled lost and run again at once (readopt). An output that a worker
+//     reported but then loses is found as when a worker dies (lostmaps.go);
 //   - accepted reduce attempts: their staged files wait in the lake's _temporary for the
 //     commit, which completes them (Complete is idempotent);
 //   - a begun commit is run again with the same groups: files completed before the crash
@@ -58,21 +61,28 @@ func (d *driver) planOrResume(ctx context.Context) (*Plan, error) {
 	return plan, d.jr.sync(ctx, &journal.Plan{Maps: len(plan.Maps), Reducers: d.spec.Reducers, Plan: b})
 }
 
-// mapsToRun fills in the map attempts an earlier run had accepted and returns the map tasks
-// still to run.
-func (d *driver) mapsToRun() []int {
+// mapsToRun fills in the map attempts an earlier run had accepted and that are still of
+// use (readopt), and returns the map tasks still to run.
+func (d *driver) mapsToRun(ctx context.Context) []int {
 	all := allIndexes(len(d.plan.Maps))
 	if d.from == nil {
 		return all
 	}
+	// A worker declared down meanwhile is re-run from the outputs kept here
+	// (watchLostWorkers), so it waits until they are in place.
+	d.recoverMu.Lock()
+	defer d.recoverMu.Unlock()
+	kept := d.readopt(ctx)
 	var todo []int
 	for _, i := range all {
-		m, ok := d.from.maps[i]
+		m, ok := kept[i]
 		if !ok {
 			todo = append(todo, i)
 			continue
 		}
+		d.mu.Lock()
 		d.mapRes[i] = m
+		d.mu.Unlock()
 		d.prog.update(func(p *Progress) {
 			p.MapsDone++
 			p.BytesDone += m.Bytes
@@ -81,6 +91,75 @@ func (d *driver) mapsToRun() []int {
 	}
 	d.log.Info("resumed: map tasks kept from the journal", "kept", len(all)-len(todo), "to_run", len(todo))
 	return todo
+}
+
+// adoptWait bounds how long a resumed run waits for the workers that hold its accepted map
+// outputs to report them (task.Inventory) before it runs again those of the workers that
+// have not. A live worker reports within two of its heartbeats once it reaches the
+// restarted coordinator, which at the same address is at once and on a replacement host
+// as soon as gossip leads it there; a worker that died is waited for this long.
+const adoptWait = 10 * time.Second
+
+// inventories is an executor whose workers report the map outputs they hold (the
+// Scheduler's MapOutputsHeld).
+type inventories interface {
+	MapOutputsHeld(ctx context.Context, job string, holders []string) (held map[string][]task.HeldOutput, missing []string)
+}
+
+// readopt returns the map attempts the earlier run accepted that this run keeps: all of
+// them when no reducer is left to read their outputs (only their counts and rejects are of
+// use then) or when the executor cannot say what its workers hold; otherwise those whose
+// worker reports holding the output of the same attempt, waiting up to adoptWait for the
+// workers to report. The others are journaled lost and run again in the map phase, rather
+// than each costing a reducer a failed fetch first.
+func (d *driver) readopt(ctx context.Context) map[int]task.MapResult {
+	inv, ok := d.exec.(inventories)
+	if !ok || len(d.from.reduces) >= d.spec.Reducers || len(d.from.maps) == 0 {
+		return d.from.maps
+	}
+	var holders []string
+	for _, m := range d.from.maps {
+		if w := m.Output.Worker; w != "" && !slices.Contains(holders, w) {
+			holders = append(holders, w)
+		}
+	}
+	slices.Sort(holders)
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, d.from.adoptWait)
+	held, missing := inv.MapOutputsHeld(wctx, d.job, holders)
+	cancel()
+	if ctx.Err() != nil {
+		return d.from.maps // the run is ending: nothing is lost for all we know
+	}
+	type output struct {
+		worker        string
+		task, attempt int
+	}
+	has := map[output]bool{}
+	for w, outs := range held {
+		for _, o := range outs {
+			has[output{w, o.Map, o.Attempt}] = true
+		}
+	}
+	kept := map[int]task.MapResult{}
+	lost := 0
+	for _, i := range slices.Sorted(maps.Keys(d.from.maps)) {
+		m := d.from.maps[i]
+		if w := m.Output.Worker; w == "" || has[output{w, i, m.Attempt}] {
+			kept[i] = m
+			continue
+		}
+		why := fmt.Sprintf("after the restart, worker %s did not report holding attempt %d's output", m.Output.Worker, m.Attempt)
+		if slices.Contains(missing, m.Output.Worker) {
+			why = fmt.Sprintf("after the restart, worker %s did not report within %s", m.Output.Worker, d.from.adoptWait)
+		}
+		d.jr.batched(ctx, &journal.MapLost{Map: i, Attempt: m.Attempt, Reason: why})
+		lost++
+	}
+	d.prog.update(func(p *Progress) { p.MapsReadopted, p.MapsRerun = len(kept), p.MapsRerun+lost })
+	d.log.Info("resumed: map outputs re-adopted from the workers that hold them", "readopted", len(kept), "rerun", lost,
+		"workers", len(holders), "unreported", missing, "waited", time.Since(start).Round(time.Millisecond).String())
+	return kept
 }
 
 // reducesToRun fills results with the reduce attempts an earlier run had accepted and
@@ -104,9 +183,9 @@ func (d *driver) reducesToRun(results []task.ReduceResult) []int {
 	return todo
 }
 
-// journalLost records that the accepted outputs of map tasks idx are lost, before they run
-// again: a restart must not re-adopt them.
-func (d *driver) journalLost(ctx context.Context, idx map[int]csvsplit.State) {
+// journalLost records that the accepted outputs of map tasks idx are lost, and why, before
+// they run again: a restart must not re-adopt them.
+func (d *driver) journalLost(ctx context.Context, idx map[int]csvsplit.State, why string) {
 	if d.jr == nil {
 		return
 	}
@@ -114,7 +193,7 @@ func (d *driver) journalLost(ctx context.Context, idx map[int]csvsplit.State) {
 	recs := make([]*journal.MapLost, 0, len(idx))
 	for i := range idx {
 		if a := d.mapRes[i].Attempt; a > 0 {
-			recs = append(recs, &journal.MapLost{Map: i, Attempt: a, Reason: "a reducer could not fetch an output of its worker"})
+			recs = append(recs, &journal.MapLost{Map: i, Attempt: a, Reason: why})
 		}
 	}
 	d.mu.Unlock()

@@ -21,6 +21,9 @@ import (
 // renew. An attempt is lost — and the driver retries it — when its worker is declared dead,
 // leaves, or lets the lease lapse (hung, stopped, partitioned). A result that arrives for an
 // attempt no longer running (lost, or withdrawn because another attempt won) is ignored.
+// It also tells the drivers what they need of the workers beyond their attempts: which were
+// declared down (workersDown), whose map outputs they re-run, and which map outputs each
+// reported holding (Inventory, MapOutputsHeld), which a resumed job re-adopts.
 //
 // Scheduler is safe for concurrent use. Poll blocks up to its context; the others do not
 // block.
@@ -54,6 +57,17 @@ type Scheduler struct {
 	// lostPeers are the shuffle addresses of workers declared down, with when, for
 	// lostPeerMemory (see LostPeers); a worker that comes back at its address leaves it.
 	lostPeers map[string]time.Time
+	// downs are the workers declared down lately, oldest first, numbered by downSeq: the
+	// running jobs' drivers re-run the map outputs they held (workersDown). downWake is
+	// closed when one is added, then replaced.
+	downs    []workerDown
+	downSeq  uint64
+	downWake chan struct{}
+	// inventories are the map outputs each worker reported holding (task.Inventory), by
+	// worker name, since this coordinator started or last declared it down: what a resumed
+	// job re-adopts (MapOutputsHeld). heard is closed when one arrives, then replaced.
+	inventories map[string]*task.Inventory
+	heard       chan struct{}
 
 	done    chan struct{} // closed by Shutdown; stops the lease reaper
 	wg      sync.WaitGroup
@@ -132,6 +146,10 @@ func NewScheduler(lease time.Duration, log *slog.Logger) *Scheduler {
 		lostPeers: map[string]time.Time{},
 		wake:      make(chan struct{}),
 		done:      make(chan struct{}),
+		downWake:  make(chan struct{}),
+
+		inventories: map[string]*task.Inventory{},
+		heard:       make(chan struct{}),
 	}
 	s.excludeAfter, s.excludeFor = ExcludeAfter, ExcludeFor
 	s.untrack = obs.TrackScheduler(s.stats)
@@ -395,21 +413,36 @@ func (s *Scheduler) WorkerUp(w workerSlot) {
 	if old := s.workers[w.Name]; old != nil {
 		w.Running = old.Running
 	}
+	if inv := s.inventories[w.Name]; inv != nil && w.Shuffle != "" && inv.Shuffle != w.Shuffle {
+		// Another process under the name, at another address: its word is not the old one's.
+		delete(s.inventories, w.Name)
+	}
 	w.LastSeen = time.Now()
 	s.workers[w.Name] = &w
 	delete(s.lostPeers, w.Shuffle)
 	close(s.wake) // its slots may let the driver start more attempts
 	s.wake = make(chan struct{})
+	s.hear()
 }
 
-// WorkerDown removes a worker that died or left; its running attempts are lost.
+// WorkerDown removes a worker that died or left; its running attempts are lost, and the
+// running jobs' drivers hear of it (workersDown) and re-run the map outputs it held.
+
 func (s *Scheduler) WorkerDown(name, why string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w := s.workers[name]; w != nil && w.Shuffle != "" {
-		s.lostPeers[w.Shuffle] = time.Now()
+		now := time.Now()
+		s.lostPeers[w.Shuffle] = now
 		s.log.Warn("worker down; reducers are told to give up its map outputs", "worker", name, "shuffle", w.Shuffle, "why", why)
+		s.downSeq++
+		s.downs = append(s.downs, workerDown{seq: s.downSeq, name: name, shuffle: w.Shuffle, at: now})
+		s.downs = slices.DeleteFunc(s.downs, func(d workerDown) bool { return now.Sub(d.at) > lostPeerMemory })
+		close(s.downWake)
+		s.downWake = make(chan struct{})
 	}
+	delete(s.inventories, name)
+	s.hear()
 	delete(s.workers, name)
 	delete(s.cancels, name)
 	for id, d := range s.draining {
@@ -686,4 +719,92 @@ func (s *Scheduler) LostPeers() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// workerDown is a worker declared down: its name, its shuffle address, when.
+type workerDown struct {
+	seq     uint64
+	name    string
+	shuffle string
+	at      time.Time
+}
+
+// workersDown returns the workers declared down after the one numbered after (0: all
+// remembered, which go back lostPeerMemory), with the number of the last, to pass as after
+// next time, and a channel closed when another is declared down. A driver that starts
+// watching takes the number of workersDown(math.MaxUint64), so that it hears only of
+// later ones.
+func (s *Scheduler) workersDown(after uint64) (downs []workerDown, last uint64, more <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.downs {
+		if d.seq > after {
+			downs = append(downs, d)
+		}
+	}
+	return downs, s.downSeq, s.downWake
+}
+
+// Inventory records the inventory of map outputs that worker name sent with a heartbeat
+// (nil: it sent none), and returns what the coordinator asks of the worker in its answer:
+// reportHeld, for its inventory, while none is recorded since this coordinator started or
+// last declared it down; rejoin, for it to join gossip again, while gossip has not
+// registered it (see task.HeartbeatResponse).
+func (s *Scheduler) Inventory(name string, inv *task.Inventory) (reportHeld, rejoin bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inv != nil {
+		if inv.Version != task.InventoryVersion {
+			// Read as holding nothing: its outputs are re-run (see task.InventoryVersion).
+			s.log.Warn("worker's inventory of map outputs is of an unknown version; its outputs are not re-adopted",
+				"worker", name, "version", inv.Version, "known", task.InventoryVersion)
+			inv = &task.Inventory{Version: task.InventoryVersion, Shuffle: inv.Shuffle}
+		}
+		s.inventories[name] = inv
+		s.hear()
+	}
+	return s.inventories[name] == nil, s.workers[name] == nil
+}
+
+// hear wakes MapOutputsHeld's waiters. s.mu must be held.
+func (s *Scheduler) hear() {
+	close(s.heard)
+	s.heard = make(chan struct{})
+}
+
+// MapOutputsHeld waits until a worker at each of the shuffle addresses holders has
+// reported its inventory, or until ctx ends, and returns the map outputs of job run job
+// that the inventories list, by shuffle address, and the holders that have not reported.
+// A worker that gossip lists at another address than its inventory names is not believed.
+func (s *Scheduler) MapOutputsHeld(ctx context.Context, job string, holders []string) (held map[string][]task.HeldOutput, missing []string) {
+	for {
+		s.mu.Lock()
+		held, missing = map[string][]task.HeldOutput{}, nil
+		reported := map[string]bool{}
+		for name, inv := range s.inventories {
+			if w := s.workers[name]; w != nil && w.Shuffle != "" && w.Shuffle != inv.Shuffle {
+				continue
+			}
+			reported[inv.Shuffle] = true
+			for _, o := range inv.Outputs {
+				if o.Job == job {
+					held[inv.Shuffle] = append(held[inv.Shuffle], o)
+				}
+			}
+		}
+		for _, h := range holders {
+			if !reported[h] {
+				missing = append(missing, h)
+			}
+		}
+		heard := s.heard
+		s.mu.Unlock()
+		if len(missing) == 0 || ctx.Err() != nil {
+			return held, missing
+		}
+		select {
+		case <-heard:
+		case <-ctx.Done():
+		}
+	}
 }

@@ -653,7 +653,9 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	writeJSON(w, http.StatusOK, task.HeartbeatResponse{Cancel: s.sched.Heartbeat(req.Worker, req.Running), ActiveJobs: s.activeJobs(), LostPeers: s.sched.LostPeers()})
+	resp := task.HeartbeatResponse{Cancel: s.sched.Heartbeat(req.Worker, req.Running), ActiveJobs: s.activeJobs(), LostPeers: s.sched.LostPeers()}
+	resp.ReportHeld, resp.Rejoin = s.sched.Inventory(req.Worker, req.Held)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {

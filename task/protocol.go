@@ -16,6 +16,13 @@ import (
 //	POST PathPoll       PollRequest      → []Assignment (long poll; empty when nothing came; 409 when refused)
 //	POST PathHeartbeat  HeartbeatRequest → HeartbeatResponse
 //	POST PathComplete   CompleteRequest  → 204, or 409 when the attempt is no longer the worker's
+//
+// Additions that need no new protocol travel as questions: the coordinator asks in a
+// HeartbeatResponse, and only a worker that knows the question answers in its next
+// HeartbeatRequest. A worker of an older release ignores the question (unknown fields are
+// skipped), and a coordinator of an older release never asks, so it is never sent a field
+// it would refuse (the coordinator refuses unknown fields). ReportHeld/Held and Rejoin are
+// such questions.
 const (
 	PathJobs      = "/api/v1/jobs"
 	PathPoll      = "/api/v1/worker/poll"
@@ -61,6 +68,36 @@ type PollRequest struct {
 type HeartbeatRequest struct {
 	Worker  string   `json:"worker"`
 	Running []string `json:"running"` // attempt ids
+	// Held is the worker's inventory of map outputs, sent only when the coordinator asked
+	// for it (HeartbeatResponse.ReportHeld).
+	Held *Inventory `json:"held,omitempty"`
+}
+
+// InventoryVersion is the version of Inventory this release writes. A coordinator reads an
+// inventory of a version it does not know as holding nothing: the outputs are re-run,
+// which costs work but never adopts an output it cannot check.
+const InventoryVersion = 1
+
+// Inventory is what map outputs a worker holds, which a restarted coordinator re-adopts
+// for the jobs it resumes (the journal says which attempt of each map task it accepted and
+// on which worker; the inventory says whether that output is still there).
+type Inventory struct {
+	Version int `json:"version"` // InventoryVersion
+	// Shuffle is the address the worker serves the outputs at, as in shuffle.Location's
+	// Worker: a restarted coordinator may hear from a worker before gossip tells it the
+	// worker's address.
+	Shuffle string       `json:"shuffle"`
+	Outputs []HeldOutput `json:"outputs"`
+}
+
+// HeldOutput is one map output on a worker's disk: the attempt whose output the file is
+// (every attempt of a task writes the same file, so the last one to finish wins), and the
+// file's size.
+type HeldOutput struct {
+	Job     string `json:"job"`
+	Map     int    `json:"map"`
+	Attempt int    `json:"attempt"`
+	Bytes   int64  `json:"bytes"`
 }
 
 type HeartbeatResponse struct {
@@ -70,6 +107,14 @@ type HeartbeatResponse struct {
 	// a reducer gives up its fetches from them at once (a stopped worker would otherwise
 	// hold them until the read deadline), and the map outputs there are re-run.
 	LostPeers []string `json:"lost_peers,omitempty"`
+	// ReportHeld asks the worker for its Inventory with its next heartbeat: the coordinator
+	// has none from it since the coordinator (re)started or since it declared the worker down.
+	ReportHeld bool `json:"report_held,omitempty"`
+	// Rejoin says that the coordinator's gossip does not list the worker, as after the
+	// coordinator restarted on the same addresses (the worker's gossip still takes it for the
+	// old one): the worker joins its seeds again, so that it is registered, and given tasks,
+	// at once rather than at gossip's next full sync.
+	Rejoin bool `json:"rejoin,omitempty"`
 }
 
 type CompleteRequest struct {

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ireports/ireports/cluster"
@@ -178,10 +179,19 @@ type Daemon struct {
 	// joined again; the poll loop's own.
 	lostSince, unreachableWarned, rejoined time.Time
 	noCoordinator                          bool // the last warning was that gossip knows no coordinator
+	// rejoinRequested is when the coordinator last had this worker join the seeds again
+	// (rejoinAsked), the heartbeat loop's own; joining is set while that join runs.
+	rejoinRequested time.Time
+	joining         atomic.Bool
 
-	mu      sync.Mutex                    // guards running, specs and reconnected
+	mu      sync.Mutex                    // guards running, specs, held and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel
 	specs   map[string]*jobs.Spec         // job id → parsed spec
+	// held is, by job and map task, the attempt whose output the task's map output file is
+	// (the last to finish writing it): the inventory a restarted coordinator asks for
+	// (task.Inventory). A worker process starts with none, so it never vouches for files an
+	// earlier process left behind.
+	held map[string]map[int]int
 	// reconnected is when the coordinator answered again after an outage: for OrphanGrace
 	// after it, cleanJobs deletes nothing.
 	reconnected time.Time
@@ -212,6 +222,7 @@ func Start(cfg Config) (*Daemon, error) {
 		slots:   make(chan struct{}, cfg.Slots),
 		running: map[string]context.CancelFunc{},
 		specs:   map[string]*jobs.Spec{},
+		held:    map[string]map[int]int{},
 	}
 	shuffleToken := cmp.Or(cfg.shuffleToken, cfg.Token)
 	handler, err := shuffle.NewHandler(cfg.DataDir, shuffleToken)
@@ -453,6 +464,7 @@ func (d *Daemon) execute(daemon context.Context, a task.Assignment) {
 			var res task.MapResult
 			if res, err = labelled(ctx, a, func(ctx context.Context) (task.MapResult, error) { return RunMap(ctx, spec, env, *a.Map) }); err == nil {
 				req.Map = &res
+				d.wrote(*a.Map)
 			}
 		case task.KindReduce:
 			var res task.ReduceResult
@@ -590,21 +602,32 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
 	var outage time.Time // when heartbeats began to fail; zero while they succeed
+	// report: the coordinator asked for the inventory, which goes with the next heartbeat;
+	// at once, not at the next tick, when the last heartbeat did not carry one (a restarted
+	// coordinator waits for the inventories before it resumes its jobs).
+	var report, now bool
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if !now {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
+		now = false
 		d.mu.Lock()
 		ids := make([]string, 0, len(d.running))
 		for id := range d.running {
 			ids = append(ids, id)
 		}
 		d.mu.Unlock()
+		req := task.HeartbeatRequest{Worker: d.members.Name(), Running: ids}
+		if report {
+			req.Held = d.inventory()
+		}
 		hctx, cancel := context.WithTimeout(ctx, 4*d.cfg.Heartbeat)
 		var resp task.HeartbeatResponse
-		err := d.call(hctx, task.PathHeartbeat, task.HeartbeatRequest{Worker: d.members.Name(), Running: ids}, &resp)
+		err := d.call(hctx, task.PathHeartbeat, req, &resp)
 		cancel()
 		if err != nil {
 			d.log.Debug("heartbeat", "err", err)
@@ -628,6 +651,11 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 			}
 		}
 		d.mu.Unlock()
+		report = resp.ReportHeld
+		now = report && req.Held == nil
+		if resp.Rejoin {
+			d.rejoinAsked(ctx)
+		}
 		d.guard.PeersLost(resp.LostPeers)
 		d.cleanJobs(resp.ActiveJobs)
 	}
@@ -654,6 +682,11 @@ func (d *Daemon) cleanJobs(active []string) {
 	for job := range d.specs {
 		if !slices.Contains(active, job) && !busy[job] {
 			delete(d.specs, job)
+		}
+	}
+	for job := range d.held {
+		if !slices.Contains(active, job) && !busy[job] {
+			delete(d.held, job) // its directory goes below
 		}
 	}
 	d.mu.Unlock()

@@ -1,13 +1,19 @@
 package worker
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/ireports/ireports/cluster"
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/version"
+	"github.com/ireports/ireports/shuffle"
+	"github.com/ireports/ireports/task"
 )
 
 // ErrProtocol: the coordinator and this worker speak different wire protocols
@@ -104,4 +110,71 @@ func (d *Daemon) pollSucceeded() {
 	d.mu.Lock()
 	d.reconnected = time.Now()
 	d.mu.Unlock()
+}
+
+// wrote notes that map attempt m has written its task's map output file (replacing any
+// earlier attempt's), for the inventory.
+func (d *Daemon) wrote(m task.Map) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.held[m.Job] == nil {
+		d.held[m.Job] = map[int]int{}
+	}
+	d.held[m.Job][m.Index] = m.Attempt
+}
+
+// inventory lists the map outputs this process wrote that are still on its disk, for a
+// coordinator that asked (task.HeartbeatResponse.ReportHeld): a restarted one re-adopts
+// those its resumed jobs had accepted.
+func (d *Daemon) inventory() *task.Inventory {
+	var outs []task.HeldOutput
+	d.mu.Lock()
+	for job, tasks := range d.held {
+		for m, attempt := range tasks {
+			outs = append(outs, task.HeldOutput{Job: job, Map: m, Attempt: attempt})
+		}
+	}
+	d.mu.Unlock()
+	inv := &task.Inventory{Version: task.InventoryVersion, Shuffle: d.env.ShuffleAddr, Outputs: []task.HeldOutput{}}
+	for _, o := range outs {
+		path, err := shuffle.MapOutputPath(d.cfg.DataDir, o.Job, o.Map)
+		if err != nil {
+			continue
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			continue // deleted meanwhile (the job ended): not held
+		}
+		o.Bytes = st.Size()
+		inv.Outputs = append(inv.Outputs, o)
+	}
+	slices.SortFunc(inv.Outputs, func(a, b task.HeldOutput) int {
+		return cmp.Or(cmp.Compare(a.Job, b.Job), cmp.Compare(a.Map, b.Map))
+	})
+	return inv
+}
+
+// rejoinAsked joins the seeds again, as the coordinator asked (task.HeartbeatResponse.Rejoin:
+// it restarted, and its gossip does not know this worker, while this worker's gossip takes
+// it for the old one and would not look for it). It joins on a goroutine of its own, so
+// that a slow seed does not hold up the heartbeats, one join at a time and at most every
+// rejoinEvery. Called by the heartbeat loop only; ctx is the daemon's.
+func (d *Daemon) rejoinAsked(ctx context.Context) {
+	if time.Since(d.rejoinRequested) < rejoinEvery || !d.joining.CompareAndSwap(false, true) {
+		return
+	}
+	d.rejoinRequested = time.Now()
+	d.wg.Add(1)
+	go func() { // owned by the daemon: Shutdown waits for it, and a join ends by itself
+		defer d.wg.Done()
+		defer d.joining.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if err := d.members.Join(d.cfg.Join); err != nil {
+			d.log.Warn("the coordinator does not know this worker; joining the cluster again failed", "seeds", d.cfg.Join, "err", err)
+			return
+		}
+		d.log.Info("the coordinator did not know this worker (it restarted); joined the cluster again", "seeds", d.cfg.Join)
+	}()
 }
