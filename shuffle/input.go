@@ -57,6 +57,7 @@ type Input struct {
 	reducer int
 	bodies  []io.Closer
 	spill   *os.File // nil when streaming
+	share   readerShare
 }
 
 var _ Source = (*Input)(nil)
@@ -95,9 +96,16 @@ func (in *Input) stream(ctx context.Context, f Fetcher) ([]Source, error) {
 			return nil, in.segErr(i, err)
 		}
 		in.bodies = append(in.bodies, body)
-		srcs[i] = &locatedSource{src: NewSegmentReader(body, seg), in: in, i: i}
+		srcs[i] = &locatedSource{src: in.reader(body, seg), in: in, i: i}
 	}
 	return srcs, nil
+}
+
+// reader returns a SegmentReader of seg that shares the Input's buffers with the others.
+func (in *Input) reader(r io.Reader, seg Segment) *SegmentReader {
+	s := NewSegmentReader(r, seg)
+	s.share(&in.share)
+	return s
 }
 
 // spillAll copies every segment into one spill file, one fetch at a time, and returns
@@ -135,7 +143,7 @@ func (in *Input) spillAll(ctx context.Context, f Fetcher, dir string) ([]Source,
 	srcs := make([]Source, len(in.locs))
 	for i := range in.locs {
 		r := io.NewSectionReader(in.spill, offs[i], segs[i].Length)
-		srcs[i] = &locatedSource{src: NewSegmentReader(r, segs[i]), in: in, i: i}
+		srcs[i] = &locatedSource{src: in.reader(r, segs[i]), in: in, i: i}
 	}
 	return srcs, nil
 }
