@@ -14,11 +14,16 @@ import (
 // outputs on local disk (spilled beyond DefaultMaxStreams, as a large job's reducer is),
 // merged to the end. Besides the time it reports held-B/map: the heap the open merge holds
 // per map output once every segment has a block decoded, which is what grows a reducer's
-// memory with the input's size.
+// memory with the input's size, until MaxFanIn bounds it.
 func BenchmarkInputFanIn(b *testing.B) {
 	const perMap = 1500 // over 128 KiB of rows: every segment fills a block of either size
-	for _, maps := range []int{16, 64, 256} {
-		b.Run(fmt.Sprintf("maps=%d", maps), func(b *testing.B) {
+	for _, c := range []struct{ maps, fanIn int }{{16, 0}, {64, 0}, {256, 0}, {256, 64}} {
+		maps := c.maps
+		name := fmt.Sprintf("maps=%d", maps)
+		if c.fanIn > 0 {
+			name += fmt.Sprintf("/fanin=%d", c.fanIn) // pre-merged: bounded memory for a pass more
+		}
+		b.Run(name, func(b *testing.B) {
 			rs := randRequests(uint64(maps), maps*perMap)
 			dir := b.TempDir()
 			locs := make([]Location, maps)
@@ -37,7 +42,7 @@ func BenchmarkInputFanIn(b *testing.B) {
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				in, err := OpenInput(ctx, LocalFetcher{}, locs, 0, InputConfig{SpillDir: dir})
+				in, err := OpenInput(ctx, LocalFetcher{}, locs, 0, InputConfig{SpillDir: dir, MaxFanIn: c.fanIn})
 				if err != nil {
 					b.Fatal(err)
 				}
