@@ -405,25 +405,11 @@ func TestOpenInputBoundedFanIn(t *testing.T) {
 		path, _ := writeMapOutput(t, root, strconv.Itoa(m), 2, rs)
 		locs = append(locs, Location{Map: m, Path: path})
 	}
-	ctx := context.Background()
-	read := func(cfg InputConfig, reducer int) []record.Request {
-		t.Helper()
-		in, err := OpenInput(ctx, LocalFetcher{}, locs, reducer, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Close()
-		got, err := readAll(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
 	for reducer := range 2 {
-		want := read(InputConfig{MaxStreams: 100, MaxFanIn: 100}, reducer)
+		want := readInput(t, LocalFetcher{}, locs, reducer, InputConfig{MaxStreams: 100, MaxFanIn: 100})
 		for _, fanIn := range []int{2, 3, 8} {
 			spill := t.TempDir()
-			got := read(InputConfig{MaxStreams: 2, MaxFanIn: fanIn, SpillDir: spill}, reducer)
+			got := readInput(t, LocalFetcher{}, locs, reducer, InputConfig{MaxStreams: 2, MaxFanIn: fanIn, SpillDir: spill})
 			if d := diffRecords(got, want); d != "" {
 				t.Errorf("reducer %d, fan-in %d: %s", reducer, fanIn, d)
 			}
