@@ -1,6 +1,7 @@
 package shuffle
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -186,8 +187,9 @@ func Partition(k record.Key, reducers int) int {
 // between the records a reader decodes, so that decoding a row usually allocates only its
 // RequestID. It is bounded: once full, new values are allocated per row as without it.
 type interner struct {
-	m    map[string]string
-	last [nStrings]string // per field, the value of the previous row: sorted rows repeat it
+	m    map[string]string // may be shared by the readers of one merge (readerShare)
+	max  int               // entries m may hold; 0 means internMaxEntries
+	last [nStrings]string  // per field, the value of the previous row: sorted rows repeat it
 }
 
 const (
@@ -203,7 +205,7 @@ func (in *interner) lookup(field int, b []byte) (string, bool) {
 		in.last[field] = s
 		return s, true
 	}
-	if len(b) > internMaxLen || len(in.m) >= internMaxEntries {
+	if len(b) > internMaxLen || len(in.m) >= cmp.Or(in.max, internMaxEntries) {
 		return "", false
 	}
 	if in.m == nil {

@@ -17,7 +17,9 @@
 // picks one by the worker a Location names), decodes each with a SegmentReader and merges
 // them with a Merger. OpenInput does all three, and with
 // more map outputs than it may hold open at once it first copies the segments, one fetch at
-// a time, into a single spill file, so a reducer's file descriptors stay bounded. The merged
+// a time, into a single spill file, so a reducer's file descriptors stay bounded; with more
+// than InputConfig.MaxFanIn it merges batches of them into runs first, so its memory (a
+// block per merged segment) stays bounded too, whatever the number of map tasks. The merged
 // stream is in global shuffle order, so the reducer sees each (city, year, month) group
 // contiguously, and within it every version of one request contiguously, newest last: it
 // can group and de-duplicate while streaming, holding one group's rows at most.

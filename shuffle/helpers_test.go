@@ -2,6 +2,7 @@ package shuffle
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -126,6 +127,21 @@ func encodeMapOutput(t testing.TB, R int, rs []record.Request) ([]byte, Index) {
 		t.Fatal(err)
 	}
 	return buf.Bytes(), x
+}
+
+// readInput opens reducer's input over locs and drains it.
+func readInput(t testing.TB, f Fetcher, locs []Location, reducer int, cfg InputConfig) []record.Request {
+	t.Helper()
+	in, err := OpenInput(context.Background(), f, locs, reducer, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	got, err := readAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // readAll drains a source.

@@ -389,3 +389,33 @@ func (c *countingFetcher) Fetch(ctx context.Context, loc Location, reducer int) 
 	c.n++
 	return nil, Segment{}, ErrFetch
 }
+
+// TestOpenInputBoundedFanIn: beyond MaxFanIn map outputs the input pre-merges batches into
+// runs, and yields exactly the records, in exactly the order, of one merge of them all
+// (versions of one request spread over several map outputs included), and leaves no file.
+func TestOpenInputBoundedFanIn(t *testing.T) {
+	root := t.TempDir()
+	base := randRequests(7, 3000)
+	var locs []Location
+	for m := range 9 {
+		rs := slices.Clone(base[m*300 : m*300+400]) // overlapping: the same requests in two outputs
+		for i := range rs {
+			rs[i].Ord = uint64(m) // versions that differ by Ord alone
+		}
+		path, _ := writeMapOutput(t, root, strconv.Itoa(m), 2, rs)
+		locs = append(locs, Location{Map: m, Path: path})
+	}
+	for reducer := range 2 {
+		want := readInput(t, LocalFetcher{}, locs, reducer, InputConfig{MaxStreams: 100, MaxFanIn: 100})
+		for _, fanIn := range []int{2, 3, 8} {
+			spill := t.TempDir()
+			got := readInput(t, LocalFetcher{}, locs, reducer, InputConfig{MaxStreams: 2, MaxFanIn: fanIn, SpillDir: spill})
+			if d := diffRecords(got, want); d != "" {
+				t.Errorf("reducer %d, fan-in %d: %s", reducer, fanIn, d)
+			}
+			if left, _ := os.ReadDir(spill); len(left) > 0 {
+				t.Errorf("fan-in %d: %s left behind", fanIn, left[0].Name())
+			}
+		}
+	}
+}

@@ -3,7 +3,6 @@
 package shuffle
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -66,15 +65,7 @@ func TestOpenInputManyMapOutputsFewFiles(t *testing.T) {
 	}{{"local", local}, {"http", remote}} {
 		for p := range R {
 			t.Run(fmt.Sprintf("%s/reducer=%d", tc.name, p), func(t *testing.T) {
-				in, err := OpenInput(context.Background(), fetch, tc.locs, p, InputConfig{SpillDir: t.TempDir()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer in.Close()
-				got, err := readAll(in)
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := readInput(t, fetch, tc.locs, p, InputConfig{SpillDir: t.TempDir()})
 				if d := diffRecords(got, want[p]); d != "" {
 					t.Error(d)
 				}

@@ -260,18 +260,25 @@ func (w *Writer) writeSegment(cw *crcWriter, p *partition) (Segment, error) {
 }
 
 func (w *Writer) flushBlock(cw *crcWriter) error {
-	need := blockHdrLen + s2.MaxEncodedLen(len(w.block))
-	if need < 0 {
-		return fmt.Errorf("%w: block of %d bytes", ErrTooLarge, len(w.block))
-	}
-	w.comp = slices.Grow(w.comp[:0], need)[:need]
-	comp := s2.Encode(w.comp[blockHdrLen:], w.block)
-	hdr := w.comp[:blockHdrLen]
-	binary.LittleEndian.PutUint32(hdr[0:], uint32(len(w.block)))
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(len(comp)))
-	binary.LittleEndian.PutUint32(hdr[8:], crc32.Checksum(comp, castagnoli))
+	err := writeBlock(cw, w.block, &w.comp)
 	w.block = w.block[:0]
-	_, err := cw.Write(w.comp[:blockHdrLen+len(comp)])
+	return err
+}
+
+// writeBlock compresses block and writes it with its header to cw; *comp is scratch.
+func writeBlock(cw *crcWriter, block []byte, comp *[]byte) error {
+	need := blockHdrLen + s2.MaxEncodedLen(len(block))
+	if need < 0 {
+		return fmt.Errorf("%w: block of %d bytes", ErrTooLarge, len(block))
+	}
+	buf := slices.Grow((*comp)[:0], need)[:need]
+	*comp = buf
+	enc := s2.Encode(buf[blockHdrLen:], block)
+	hdr := buf[:blockHdrLen]
+	binary.LittleEndian.PutUint32(hdr[0:], uint32(len(block)))
+	binary.LittleEndian.PutUint32(hdr[4:], uint32(len(enc)))
+	binary.LittleEndian.PutUint32(hdr[8:], crc32.Checksum(enc, castagnoli))
+	_, err := cw.Write(buf[:blockHdrLen+len(enc)])
 	return err
 }
 

@@ -60,6 +60,7 @@ func scaleMain(ctx context.Context, args []string) error {
 	report := fs.String("report", "artifacts/bench/scale.txt", "the report, written from every entry of the results file")
 	sample := fs.Duration("sample", 2*time.Second, "how often the data dir's size is sampled")
 	reportOnly := fs.Bool("report-only", false, "run nothing: write the report from the results file")
+	profile := fs.String("profile", "", "write each size's CPU profile of the job (coordinator run --cpuprofile) to DIR/cpu-SIZE.pprof")
 	_ = fs.Parse(args)
 	if *reportOnly {
 		all, err := readResults(*results)
@@ -87,7 +88,14 @@ func scaleMain(ctx context.Context, args []string) error {
 	}
 	for i, label := range labels {
 		dir := filepath.Join(*cache, fmt.Sprintf("scale-%s-seed%d-nyc%g", label, *seed, *nycShare))
-		r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample)
+		var cpuProfile string
+		if *profile != "" {
+			if err := os.MkdirAll(*profile, 0o755); err != nil {
+				return err
+			}
+			cpuProfile = filepath.Join(*profile, "cpu-"+label+".pprof")
+		}
+		r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample, cpuProfile)
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
@@ -114,8 +122,9 @@ func scaleMain(ctx context.Context, args []string) error {
 }
 
 // runScale generates the corpus in dir if needed, runs the job on it once and measures it.
-// The job's output and the cluster's data dir are deleted afterwards.
-func runScale(ctx context.Context, dir, coord, template string, size, seed int64, nycShare float64, workers int, sample time.Duration) (scaleResult, error) {
+// The job's output and the cluster's data dir are deleted afterwards. A cpuProfile path
+// other than "" gets the job's CPU profile.
+func runScale(ctx context.Context, dir, coord, template string, size, seed int64, nycShare float64, workers int, sample time.Duration, cpuProfile string) (scaleResult, error) {
 	info, err := ensureCorpus(ctx, dir, template, size, seed, nycShare)
 	if err != nil {
 		return scaleResult{}, err
@@ -127,8 +136,11 @@ func runScale(ctx context.Context, dir, coord, template string, size, seed int64
 		}
 	}
 	fmt.Fprintf(os.Stderr, "== coordinator run over %s (%d records), %d workers\n", fmtBytes(info.Bytes), info.Records, workers)
-	m, err := runMeasured(ctx, data, sample, []string{"DATABASE_URL="}, coord, "run", filepath.Join(dir, "bench.job"),
-		"--workers", fmt.Sprint(workers), "--slots", "1", "--json", "--data-dir", data)
+	args := []string{"run", filepath.Join(dir, "bench.job"), "--workers", fmt.Sprint(workers), "--slots", "1", "--json", "--data-dir", data}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	m, err := runMeasured(ctx, data, sample, []string{"DATABASE_URL="}, coord, args...)
 	if err != nil {
 		return scaleResult{}, err
 	}
