@@ -151,8 +151,8 @@ func TestCoordinatorKilledPulling(t *testing.T) {
 			if got := api.Pages(); got != refPages {
 				t.Errorf("the API served %d pages to the killed and the resumed run, %d to one uninterrupted run: the resumed run pulled again", got, refPages)
 			}
-			if kept, _ := keptTasks(c.coord.logText()); point == "publishing" && kept != wantRes.MapTasks+wantRes.ReduceTasks {
-				t.Errorf("the resumed job kept %d tasks, want all %d: its pull had ended, so its plan and tasks stand", kept, wantRes.MapTasks+wantRes.ReduceTasks)
+			if maps, reduces, _ := keptTasks(c.coord.logText()); point == "publishing" && maps+reduces != wantRes.MapTasks+wantRes.ReduceTasks {
+				t.Errorf("the resumed job kept %d tasks, want all %d: its pull had ended, so its plan and tasks stand", maps+reduces, wantRes.MapTasks+wantRes.ReduceTasks)
 			}
 			checkCounts(t, j.Result, wantRes)
 			compareOutputs(t, got, refOut)
