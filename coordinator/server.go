@@ -187,6 +187,9 @@ type JobStatus struct {
 	cancel  context.CancelFunc
 	err     error    // the run's error, with its wrapping; in-process callers only
 	outputs []string // where the run writes: its lake and its rejects
+	// journalKept: the run failed to resume and its journal is kept until a Cancel
+	// (failResumed).
+	journalKept bool
 }
 
 // outputInUse returns the id of a running job that writes to one of outputs (or to a
@@ -437,8 +440,12 @@ func (s *Server) start(spec *jobs.Spec) (string, error) {
 	return id, nil
 }
 
-// Cancel stops a running job; its partial output is removed.
+// Cancel stops a running job; its partial output is removed. For a job that failed to
+// resume from its journal, it acknowledges the failure and removes the journal.
 func (s *Server) Cancel(id string) error {
+	if ok, err := s.dropUnresumable(id); ok {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	run := s.jobs[id]
