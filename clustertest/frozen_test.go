@@ -15,11 +15,13 @@ import (
 const frozenFor = 60 * time.Second
 
 // faultFreeFloor is the least fault-free time the frozen job's bound is computed from. The
-// corpus job runs in about 15 s on an idle machine; a run that happened to be quick (a
-// warm page cache, a lull in the other tests) would otherwise leave the faulty run, whose
-// recovery has fixed costs (gossip declaring the worker dead, a lease lapsing, map tasks
-// re-run), too little room, and the test would fail on noise rather than on a wait.
-const faultFreeFloor = 30 * time.Second
+// corpus job runs in 12–15 s on an idle machine; a run that happened to be quick (a warm
+// page cache, a lull in the other tests) would otherwise leave the faulty run, whose
+// recovery has fixed costs that do not shrink with the job (gossip declaring the worker
+// dead, a lease lapsing, its map tasks re-run), too little room, and the test would fail
+// on noise rather than on a wait. The floor keeps the bound (at least 40 s) well below
+// frozenFor, so a job that waits for the worker to come back still fails it.
+const faultFreeFloor = 20 * time.Second
 
 // TestWorkerFrozenMidReduce stops (SIGSTOP) a worker that runs a reduce attempt and holds
 // map outputs, for frozenFor. Gossip declares it dead; the coordinator then lists its
@@ -91,12 +93,20 @@ func TestWorkerFrozenMidReduce(t *testing.T) {
 	// The attempt it held resumes, finds itself withdrawn or refused, and discards what it
 	// staged in the lake. Once it has, and the workers have deleted the job's map outputs,
 	// which they do only when no attempt of the job runs, nothing it wrote may show.
+	var stale string
 	waitFor(t, 2*time.Minute, victim+"'s stale reduce attempt to end", func() (bool, error) {
 		if frozen.exited() {
 			t.Fatalf("%s exited after SIGCONT: %v", victim, frozen.err)
 		}
-		return strings.Contains(frozen.logText()[logAtStop:], "attempt done"), nil
+		for line := range strings.Lines(frozen.logText()[logAtStop:]) {
+			if strings.Contains(line, "attempt done") {
+				stale = strings.TrimSpace(line)
+				return true, nil
+			}
+		}
+		return false, nil
 	})
+	t.Logf("%s after SIGCONT: %s", victim, stale)
 	c.waitMapOutputsGone(id)
 	waitFor(t, time.Minute, "the lake's _temporary to be gone", func() (bool, error) {
 		return temporaryLeft(got.Lake)+temporaryLeft(got.Summaries)+temporaryLeft(got.Rejects) == "", nil
