@@ -366,7 +366,7 @@ func (s *Server) failResumed(id string, r *journal.Spec, why error) {
 // dropUnresumable acknowledges job id's failure to resume (failResumed), for Cancel: it
 // saves the failure in the job history, then removes the journal, so that a crash in
 // between leaves a history entry whose journal the next start removes (resumeJob). It
-// reports false when id is no such job.
+// reports false, doing nothing, when id is not such a job: Cancel then cancels as usual.
 func (s *Server) dropUnresumable(id string) (bool, error) {
 	s.mu.Lock()
 	run := s.jobs[id]
