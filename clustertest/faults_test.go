@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/journal"
@@ -128,10 +129,12 @@ func TestWorkerKilledWhileCoordinatorDown(t *testing.T) {
 			t.Logf("killed the coordinator in %s, then %s, which held %d accepted map outputs", phase, victim, len(lost))
 
 			c.restartCoordinator(lease, filepath.Join(c.dir, "coordinator"))
+			restarted := time.Now()
 			if j, err := c.job(id); err != nil || j.Resumed != 1 {
 				t.Fatalf("the restarted coordinator does not show job %s resumed once: %+v, %v", id, j, err)
 			}
 			j := c.waitJob(id, jobTimeout)
+			t.Logf("the resumed job ended %s after the restart", time.Since(restarted).Round(time.Millisecond))
 			if j.State != coordinator.Succeeded || j.Result == nil {
 				t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
 			}
@@ -271,10 +274,12 @@ func TestJournalTornTail(t *testing.T) {
 	t.Logf("tore the last of %d records (a %s record, bytes %d–%d) by 3 bytes", len(before), before[len(before)-1].Kind(), last.start, last.end)
 
 	c.restartCoordinator(lease, filepath.Join(c.dir, "coordinator"))
+	restarted := time.Now()
 	if j, err := c.job(id); err != nil || j.Resumed != 1 {
 		t.Fatalf("the restarted coordinator does not show job %s resumed once: %+v, %v", id, j, err)
 	}
 	j := c.waitJob(id, jobTimeout)
+	t.Logf("the resumed job ended %s after the restart", time.Since(restarted).Round(time.Millisecond))
 	if j.State != coordinator.Succeeded || j.Result == nil {
 		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
 	}

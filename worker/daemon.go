@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ireports/ireports/cluster"
@@ -178,6 +179,9 @@ type Daemon struct {
 	// joined again; the poll loop's own.
 	lostSince, unreachableWarned, rejoined time.Time
 	noCoordinator                          bool // the last warning was that gossip knows no coordinator
+	// unanswered: a call to the coordinator failed to get an answer since the last
+	// rejoinCoordinator; the next answered call rejoins it.
+	unanswered atomic.Bool
 
 	mu      sync.Mutex                    // guards running, specs and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel
@@ -332,9 +336,13 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	r.Header.Set("Content-Type", "application/json")
 	res, err := d.client.Do(r)
 	if err != nil {
+		d.unanswered.Store(true)
 		return httpserve.ClassifyTLS(err)
 	}
 	defer res.Body.Close()
+	if d.unanswered.CompareAndSwap(true, false) {
+		d.rejoinCoordinator()
+	}
 	if res.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		return &statusError{code: res.StatusCode, msg: string(bytes.TrimSpace(msg))}
