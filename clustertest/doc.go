@@ -16,6 +16,15 @@
 //     the cluster token get 401 and change nothing.
 //   - A cancelled job leaves no group, no _SUCCESS and no _temporary in the lake or the
 //     rejects directory, and the workers delete its map outputs.
+//   - Issue 13's faults besides the coordinator's own death: a worker stopped for 60 s in
+//     the reduce phase costs the job at most twice its fault-free time (measured on the same
+//     cluster just before, floored at 20 s), and once continued the worker rejoins and its
+//     stale attempt is discarded; a worker whose data dir is a full tmpfs is excluded from
+//     the job, with the disk's error as the reason, and the job succeeds on the others; a
+//     worker killed while the coordinator is down has its journaled map outputs re-run by
+//     the resumed job; a torn last journal record is dropped and the job resumes; a corrupt
+//     one fails the job with the byte offset, and its journal stays until the job is
+//     cancelled.
 //   - `coordinator submit` exits 0 with the JSON result on success and non-zero with a clear
 //     message when the job fails.
 //
@@ -30,6 +39,8 @@
 //     would make the lease and gossip timings the tests rely on unreliable.
 //   - Every process runs in its own process group and is killed with SIGKILL in t.Cleanup;
 //     every wait is bounded, and a failing test prints the tail of every process's log.
+//   - The full-disk test mounts a tmpfs, which needs root: it skips without, and fails under
+//     CI=true.
 //   - All addresses are 127.0.0.1. Ports are chosen by listening on port 0 and closing the
 //     listener (the daemons cannot report a port they picked themselves).
 package clustertest

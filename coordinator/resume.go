@@ -415,15 +415,21 @@ func (s *Server) specOf(r *journal.Spec) (*jobs.Spec, error) {
 }
 
 // failResumed shows a job whose journal could not be resumed as failed, with the reason.
+//
+// The journal is kept for inspection (it may be worth a bug report, or a hand repair), and
+// every restart shows the job failed again from it, until the user acknowledges the failure
+// with Cancel (dropUnresumable): that records the failure in the job history, like any
+// failed job's, and removes the journal. Nothing removes it behind the user's back.
 func (s *Server) failResumed(id string, r *journal.Spec, why error) {
 	now := time.Now().UTC()
 	name, submitted := "", now
 	if r != nil {
 		name, submitted = r.Name, r.Submitted
 	}
-	msg := capMessage(fmt.Sprintf("cannot resume the job from its journal: %v", why))
+	msg := capMessage(fmt.Sprintf("cannot resume the job from its journal: %v; the journal is kept in %s until the job is cancelled (`coordinator cancel %s`)",
+		why, s.cfg.stateLocation(), id))
 	run := &JobStatus{ID: id, Name: name, State: Failed, Submitted: submitted, Finished: &now, tracker: &Tracker{},
-		Result: &Result{Job: id, Name: name, Status: Failed, Error: msg}, err: errors.New(msg)}
+		Result: &Result{Job: id, Name: name, Status: Failed, Error: msg}, err: errors.New(msg), journalKept: true}
 	run.Progress.Phase = Failed
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -431,6 +437,40 @@ func (s *Server) failResumed(id string, r *journal.Spec, why error) {
 		s.order = append(s.order, id)
 	}
 	s.jobs[id] = run
+}
+
+// dropUnresumable acknowledges job id's failure to resume (failResumed), for Cancel: it
+// saves the failure in the job history, then removes the journal, so that a crash in
+// between leaves a history entry whose journal the next start removes (resumeJob). It
+// reports false, doing nothing, when id is not such a job: Cancel then cancels as usual.
+func (s *Server) dropUnresumable(id string) (bool, error) {
+	s.mu.Lock()
+	run := s.jobs[id]
+	if run == nil || !run.journalKept {
+		s.mu.Unlock()
+		return false, nil
+	}
+	run.journalKept = false // this call removes it; a concurrent Cancel finds the job over
+	snapshot := *run
+	s.mu.Unlock()
+	err := func() error {
+		history, err := dataFile(filepath.Join(s.cfg.DataDir, "jobs"), "job run id", id, ".json")
+		if err != nil {
+			return err
+		}
+		if err := writeJSONFile(history, snapshot); err != nil {
+			return fmt.Errorf("saving job history: %w", err)
+		}
+		return s.journals.Remove(context.Background(), id)
+	}()
+	if err != nil {
+		s.mu.Lock()
+		run.journalKept = true
+		s.mu.Unlock()
+		return true, fmt.Errorf("job %s: removing the journal it could not be resumed from: %w", id, err)
+	}
+	s.log.Info("job journal: removed at the user's request; the job stays failed in the history", "job", id)
+	return true, nil
 }
 
 // newRun is the JobStatus of a job run about to start.

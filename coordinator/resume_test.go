@@ -205,6 +205,49 @@ func TestBadJournalReported(t *testing.T) {
 	}
 }
 
+// TestBadJournalKeptUntilCancelled: the journal of a job that could not be resumed is kept
+// (every start shows the job failed from it) until the user cancels the job; the cancel
+// removes the journal and saves the failure in the history, so a later start still shows
+// the job failed, and the journal does not come back.
+func TestBadJournalKeptUntilCancelled(t *testing.T) {
+	state, data := t.TempDir(), t.TempDir()
+	ctx := context.Background()
+	path := filepath.Join(state, "jobs", "garbage-1.journal")
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	if err := os.WriteFile(path, []byte("not a journal at all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *Server {
+		s := newTestServer(t, func(c *ServerConfig) { c.State, c.DataDir = state, data })
+		j, ok := s.Job("garbage-1")
+		if !ok || j.State != Failed || j.Result == nil || !strings.Contains(j.Result.Error, "journal") {
+			t.Fatalf("job garbage-1: %+v (result %+v), want failed over its journal", j, j.Result)
+		}
+		return s
+	}
+	s := start()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = start()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the journal was not kept for inspection: %v", err)
+	}
+	if err := s.Cancel("garbage-1"); err != nil {
+		t.Fatalf("cancel of a job that could not be resumed: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the journal is still there after the cancel (stat: %v)", err)
+	}
+	if err := s.Cancel("garbage-1"); err == nil {
+		t.Errorf("a second cancel succeeded; the job is over")
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start()
+}
+
 // waitState polls s until job id is in state want, and returns its snapshot.
 func waitState(t *testing.T, s *Server, id string, want State) JobStatus {
 	t.Helper()

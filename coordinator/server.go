@@ -190,6 +190,9 @@ type JobStatus struct {
 	// scheduled is the time a scheduled run is for (zero: a submitted job), journaled so
 	// that its schedule knows the run when a restart resumes it (schedule.go).
 	scheduled time.Time
+	// journalKept: the run failed to resume and its journal is kept until a Cancel
+	// (failResumed).
+	journalKept bool
 }
 
 // outputInUse returns the id of a running job that writes to one of outputs (or to a
@@ -441,8 +444,12 @@ func (s *Server) start(spec *jobs.Spec, scheduled time.Time) (string, error) {
 	return id, nil
 }
 
-// Cancel stops a running job; its partial output is removed.
+// Cancel stops a running job; its partial output is removed. For a job that failed to
+// resume from its journal, it acknowledges the failure and removes the journal.
 func (s *Server) Cancel(id string) error {
+	if ok, err := s.dropUnresumable(id); ok {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	run := s.jobs[id]

@@ -183,6 +183,9 @@ type Daemon struct {
 	// (rejoinAsked), the heartbeat loop's own; joining is set while that join runs.
 	rejoinRequested time.Time
 	joining         atomic.Bool
+	// unanswered: a call to the coordinator failed to get an answer since the last
+	// rejoinCoordinator; the next answered call rejoins it.
+	unanswered atomic.Bool
 
 	mu      sync.Mutex                    // guards running, specs, held and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel
@@ -343,9 +346,13 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	r.Header.Set("Content-Type", "application/json")
 	res, err := d.client.Do(r)
 	if err != nil {
+		d.unanswered.Store(true)
 		return httpserve.ClassifyTLS(err)
 	}
 	defer res.Body.Close()
+	if d.unanswered.CompareAndSwap(true, false) {
+		d.rejoinCoordinator()
+	}
 	if res.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		return &statusError{code: res.StatusCode, msg: string(bytes.TrimSpace(msg))}

@@ -44,6 +44,29 @@ var errNoCoordinator = errors.New("no coordinator in the cluster")
 // rejoinEvery is the least time between two joins of the seeds while no coordinator is known.
 const rejoinEvery = 2 * time.Second
 
+// rejoinCoordinator exchanges gossip state with the coordinator, once it answers after calls
+// to it failed. It may be a new process on the old address, restarted faster than gossip
+// declares the old one dead: this worker then still counts it alive, but the new process
+// knows no worker until gossip tells it, so it gives this worker no task and its resumed
+// jobs wait. memberlist's periodic push/pull would tell it after 30 s or more (measured: a
+// resumed job idle for 65 s); a join of its gossip address is that push/pull now, and
+// tells it of every worker this one knows. Joining a coordinator that knew us costs one
+// exchange.
+func (d *Daemon) rejoinCoordinator() {
+	var addrs []string
+	for _, m := range d.members.Members() {
+		if m.Meta.Role == cluster.RoleCoordinator && m.Addr != "" {
+			addrs = append(addrs, m.Addr)
+		}
+	}
+	if len(addrs) == 0 {
+		addrs = d.cfg.Join
+	}
+	if err := d.members.Join(addrs); err != nil {
+		d.log.Debug("rejoining the coordinator's gossip", "addrs", addrs, "err", err)
+	}
+}
+
 // unreachableWarnEvery rate-limits the warning that the coordinator cannot be reached.
 const unreachableWarnEvery = 30 * time.Second
 

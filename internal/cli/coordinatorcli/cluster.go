@@ -266,7 +266,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func cmdCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	setUsage(fs, "cancel JOB [--coordinator URL] [--token-file F]", "Cancels a running job; its partial output is removed.")
+	setUsage(fs, "cancel JOB [--coordinator URL] [--token-file F]", "Cancels a running job; its partial output is removed. For a job that could not be resumed from its journal, acknowledges the failure: the journal is removed, the job stays failed in the history.")
 	client := clientFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
