@@ -46,7 +46,7 @@ small{color:#666}
 {{else}}<tr><td colspan="7">no workers have joined</td></tr>{{end}}</table>
 <h2>Jobs</h2>
 <table><tr><th>job</th><th>state</th><th>phase</th><th>map</th><th>reduce</th><th>input</th><th>throughput</th><th>records</th><th>result</th></tr>
-{{range .Jobs}}<tr><td>{{.ID}}{{if .Resumed}}<br><small>resumed {{.Resumed}}×, {{.Lost}} lost</small>{{end}}{{with index $.Profiles .ID}}<br><small><a href="{{.}}">CPU profile</a></small>{{end}}</td><td class="{{.State.Status}}">{{.State.Status}}{{range .Excluded}}<br><small class="failed">worker {{.Worker}} excluded: {{.Reason}}</small>{{end}}</td><td>{{.Progress.Phase.PhaseName}}</td>
+{{range .Jobs}}<tr><td>{{.ID}}{{if .Resumed}}<br><small>resumed {{.Resumed}}×, {{.Lost}} lost</small>{{end}}{{with index $.Profiles .ID}}<br><small><a href="{{.}}">CPU profile</a></small>{{end}}</td><td class="{{.State.Status}}">{{.State.Status}}{{range .Excluded}}<br><small class="failed">worker {{.Worker}} excluded: {{.Reason}}</small>{{end}}</td><td>{{.Progress.Phase.PhaseName}}{{if eq .Progress.Phase.PhaseName "interrupted"}}<br><small>the coordinator is shutting down; a restart on the same state resumes the job</small>{{end}}</td>
 <td><span class="bar"><span style="width:{{pct .Progress.MapsDone .Progress.MapsTotal}}%"></span></span> {{.Progress.MapsDone}}/{{.Progress.MapsTotal}}</td>
 <td>{{.Progress.ReducesDone}}/{{.Progress.ReducesTotal}}</td>
 <td>{{bytes .Progress.BytesDone}} of {{bytes .Progress.BytesTotal}}</td><td>{{rate .Progress}}</td><td>{{recs .Progress}}</td>
