@@ -186,7 +186,7 @@ type JobStatus struct {
 	tracker *Tracker
 	cancel  context.CancelCauseFunc // Cancel's cause is nil, Shutdown's ErrInterrupted
 	err     error                   // the run's error, with its wrapping; in-process callers only
-	outputs []string // where the run writes: its lake and its rejects
+	outputs []string                // where the run writes: its lake and its rejects
 }
 
 // outputInUse returns the id of a running job that writes to one of outputs (or to a
