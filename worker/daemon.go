@@ -174,10 +174,12 @@ type Daemon struct {
 	lastRefusal string    // the last protocol refusal logged; the poll loop's own
 	warned      time.Time // when a misconfiguration was last logged; the poll loop's own
 	// lostSince is when the coordinator stopped answering polls (zero: it answers),
-	// unreachableWarned when that was last logged, rejoined when the seeds were last
-	// joined again; the poll loop's own.
-	lostSince, unreachableWarned, rejoined time.Time
-	noCoordinator                          bool // the last warning was that gossip knows no coordinator
+	// unreachableWarned when that was last logged; the poll loop's own.
+	lostSince, unreachableWarned time.Time
+	noCoordinator                bool // the last warning was that gossip knows no coordinator
+
+	rejoinMu sync.Mutex // guards rejoined
+	rejoined time.Time  // when the seeds were last joined again (rejoin)
 
 	mu      sync.Mutex                    // guards running, specs and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel
@@ -317,6 +319,9 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 // call POSTs req to the coordinator and decodes the response into resp (if not nil).
 func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	api, err := d.coordinatorAPI()
+	if errors.Is(err, errNoCoordinator) {
+		d.rejoin()
+	}
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,24 @@ var errNoCoordinator = errors.New("no coordinator in the cluster")
 // rejoinEvery is the least time between two joins of the seeds while no coordinator is known.
 const rejoinEvery = 2 * time.Second
 
+// rejoin joins the seeds again, at most every rejoinEvery, when gossip knows no coordinator:
+// whichever call finds none, not only a poll. A worker whose every slot holds a result it
+// could not report does not poll, and gossip alone does not bring the coordinator back once
+// it left the cluster (a SIGTERM: gossip never contacts a member that left) or has been
+// dead longer than memberlist gossips to the dead; its reports and heartbeats still look.
+func (d *Daemon) rejoin() {
+	d.rejoinMu.Lock()
+	if time.Since(d.rejoined) < rejoinEvery {
+		d.rejoinMu.Unlock()
+		return
+	}
+	d.rejoined = time.Now()
+	d.rejoinMu.Unlock() // a join may wait for a seed that does not answer: not under the lock
+	if err := d.members.Join(d.cfg.Join); err != nil {
+		d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", err)
+	}
+}
+
 // unreachableWarnEvery rate-limits the warning that the coordinator cannot be reached.
 const unreachableWarnEvery = 30 * time.Second
 
@@ -76,12 +94,6 @@ func (d *Daemon) pollFailed(err error) {
 			d.unreachableWarned, d.noCoordinator = now, gone
 			d.log.Warn("cannot reach the coordinator; retrying, keeping map outputs and results",
 				"for", now.Sub(d.lostSince).Truncate(time.Second).String(), "err", err)
-		}
-		if gone && now.Sub(d.rejoined) >= rejoinEvery {
-			d.rejoined = now
-			if jerr := d.members.Join(d.cfg.Join); jerr != nil {
-				d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", jerr)
-			}
 		}
 		return
 	}
