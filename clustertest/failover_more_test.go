@@ -76,10 +76,11 @@ func TestCoordinatorTerminated(t *testing.T) {
 	if j.Resumed != 1 || !strings.Contains(c.coord.logText(), `after="a shutdown"`) {
 		t.Errorf("job %s: resumed %d times, log %q; want once, after a shutdown", id, j.Resumed, resumeLines(c.coord.logText()))
 	}
-	running := c.waitNewTask(id)
-	t.Logf("SIGTERM in reduce: the coordinator exited in %s; the next one answered %s after its start and accepted a new task %s after; %d s lost; %s",
-		stopped.Round(time.Millisecond), answered.Round(time.Millisecond), running.Round(time.Millisecond), int(j.Lost.Seconds()),
-		strings.Join(resumeLines(c.coord.logText()), "; "))
+	workers, running, accepted := c.resumeTimes(id)
+	t.Logf("SIGTERM in reduce: the coordinator exited in %s; the next one answered %s after its start; then 3 workers back in %s, "+
+		"an attempt running in %s, a new task accepted in %s; lost %s; %s",
+		stopped.Round(time.Millisecond), answered.Round(time.Millisecond), workers.Round(time.Millisecond), running.Round(time.Millisecond),
+		accepted.Round(time.Millisecond), j.Lost.Round(time.Millisecond), strings.Join(resumeLines(c.coord.logText()), "; "))
 
 	j = c.waitJob(id, jobTimeout)
 	if j.State != coordinator.Succeeded || j.Result == nil {
@@ -318,9 +319,10 @@ func readFile(path string) string {
 	return string(b)
 }
 
-// waitNewTask waits until resumed job id accepts a task beyond those its journal kept (or
-// ends), and returns how long that took.
-func (c *cluster) waitNewTask(id string) time.Duration {
+// resumeTimes measures how soon resumed job id gets going again after its coordinator
+// answered: all three workers registered, an attempt of it running on a worker, and a task
+// accepted beyond those its journal kept (or the job ended).
+func (c *cluster) resumeTimes(id string) (workers, running, accepted time.Duration) {
 	c.t.Helper()
 	start := time.Now()
 	var kept int
@@ -330,13 +332,25 @@ func (c *cluster) waitNewTask(id string) time.Duration {
 		return ok, nil
 	})
 	waitFor(c.t, jobTimeout, "the resumed job to make progress", func() (bool, error) {
+		if ws, err := c.listWorkers(); err == nil {
+			busy := 0
+			for _, w := range ws {
+				busy += w.Running
+			}
+			if workers == 0 && len(ws) == 3 {
+				workers = time.Since(start)
+			}
+			if running == 0 && busy > 0 {
+				running = time.Since(start)
+			}
+		}
 		j, err := c.job(id)
 		if err != nil {
 			return false, err
 		}
 		return j.State.Terminal() || j.Progress.MapsDone+j.Progress.ReducesDone > kept, nil
 	})
-	return time.Since(start)
+	return workers, running, time.Since(start)
 }
 
 // replayJournal reads job id's journal at state without changing it.
