@@ -42,3 +42,23 @@ func TestStatusPageShowsExclusion(t *testing.T) {
 		t.Errorf("status page lacks %q", want)
 	}
 }
+
+// TestStatusPageShowsInterruptionAndResume: a job interrupted by the coordinator's shutdown
+// says that a restart resumes it; a resumed one says how often and the time lost.
+func TestStatusPageShowsInterruptionAndResume(t *testing.T) {
+	now := time.Now()
+	data := statusData{Version: "v1.0.0", Protocol: 1, Started: now, Profiles: map[string]string{},
+		Jobs: []JobStatus{
+			{ID: "j-1", State: Interrupted, Submitted: now, Progress: Progress{Phase: Interrupted}},
+			{ID: "j-2", State: Reducing, Submitted: now, Progress: Progress{Phase: Reducing}, Resumed: 2, Lost: 41 * time.Second},
+		}}
+	var b bytes.Buffer
+	if err := statusTmpl.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"interrupted<br><small>the coordinator is shutting down; a restart on the same state resumes the job", "resumed 2×, 41s lost"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+}

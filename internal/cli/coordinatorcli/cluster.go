@@ -245,6 +245,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return json.NewEncoder(stdout).Encode(j)
 		}
 		fmt.Fprintf(stdout, "%s %s: %s\n", j.ID, j.Name, j.State.Status())
+		if j.Resumed > 0 {
+			fmt.Fprintf(stdout, "resumed %d× after its coordinator stopped; %s lost\n", j.Resumed, j.Lost.Round(time.Second))
+		}
+		if j.State == coordinator.Interrupted {
+			fmt.Fprintln(stdout, "interrupted: the coordinator is shutting down; one started on the same state resumes the job")
+		}
 		if !j.State.Terminal() {
 			fmt.Fprintln(stdout, progressLine(j.Progress))
 		}
