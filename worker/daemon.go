@@ -178,8 +178,9 @@ type Daemon struct {
 	lostSince, unreachableWarned time.Time
 	noCoordinator                bool // the last warning was that gossip knows no coordinator
 
-	rejoinMu sync.Mutex // guards rejoined
-	rejoined time.Time  // when the seeds were last joined again (rejoin)
+	rejoinMu  sync.Mutex // guards rejoined and unreached
+	rejoined  time.Time  // when the seeds were last joined again (rejoin)
+	unreached bool       // a call found the coordinator unreachable, none has reached it since
 
 	mu      sync.Mutex                    // guards running, specs and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel
@@ -337,8 +338,13 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	r.Header.Set("Content-Type", "application/json")
 	res, err := d.client.Do(r)
 	if err != nil {
-		return httpserve.ClassifyTLS(err)
+		err = httpserve.ClassifyTLS(err)
+		if ctx.Err() == nil && !errors.Is(err, httpserve.ErrUntrusted) {
+			d.coordinatorUnreached()
+		}
+		return err
 	}
+	d.coordinatorReached()
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))

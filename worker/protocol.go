@@ -38,11 +38,39 @@ var errNoCoordinator = errors.New("no coordinator in the cluster")
 // rejoinEvery is the least time between two joins of the seeds while no coordinator is known.
 const rejoinEvery = 2 * time.Second
 
+// coordinatorUnreached notes that a call could not reach the coordinator.
+func (d *Daemon) coordinatorUnreached() {
+	d.rejoinMu.Lock()
+	d.unreached = true
+	d.rejoinMu.Unlock()
+}
+
+// coordinatorReached notes that a call reached the coordinator; the first time after it was
+// unreachable, it joins the seeds. A coordinator restarted at the same address is, to this
+// worker's gossip, the old one still alive, so nothing else makes it learn of this worker
+// before a periodic push-pull, tens of seconds away; until then its scheduler knows no
+// worker and hands out nothing.
+func (d *Daemon) coordinatorReached() {
+	d.rejoinMu.Lock()
+	back := d.unreached
+	d.unreached = false
+	if back {
+		d.rejoined = time.Now()
+	}
+	d.rejoinMu.Unlock()
+	if back {
+		if err := d.members.Join(d.cfg.Join); err != nil {
+			d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", err)
+		}
+	}
+}
+
 // rejoin joins the seeds again, at most every rejoinEvery, when gossip knows no coordinator:
-// whichever call finds none, not only a poll. A worker whose every slot holds a result it
-// could not report does not poll, and gossip alone does not bring the coordinator back once
-// it left the cluster (a SIGTERM: gossip never contacts a member that left) or has been
-// dead longer than memberlist gossips to the dead; its reports and heartbeats still look.
+// whichever call finds none, not only a poll.
+// A worker whose every slot holds a result it could not report does not poll, and gossip
+// alone does not bring the coordinator back once it left the cluster (a SIGTERM: gossip
+// never contacts a member that left) or has been dead longer than memberlist gossips to the
+// dead; its reports and heartbeats still look.
 func (d *Daemon) rejoin() {
 	d.rejoinMu.Lock()
 	if time.Since(d.rejoined) < rejoinEvery {
