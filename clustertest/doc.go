@@ -27,6 +27,11 @@
 //     cancelled.
 //   - `coordinator submit` exits 0 with the JSON result on success and non-zero with a clear
 //     message when the job fails.
+//   - A coordinator stopped with SIGTERM interrupts its job (journal, staged files and lake
+//     claim kept, nothing visible in the lake) and one started on the same state resumes
+//     it; killed (SIGKILL) during planning, or twice in one job, it resumes too; and an
+//     attached `coordinator submit` follows the job across the gap and prints its result
+//     (failover_test.go, failover_more_test.go).
 //
 // Rules for running them:
 //   - They are slow (tens of seconds each) and skip under -short. TestMain builds the

@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"net/http"
@@ -170,7 +169,7 @@ func TestWorkerKilledWhileCoordinatorDown(t *testing.T) {
 // the map tasks whose accepted output it places on each worker, by shuffle address.
 func (c *cluster) journaledMapOutputs(id string) map[string]map[int]bool {
 	c.t.Helper()
-	recs := c.replayJournal(id)
+	recs := replayJournal(c.t, c.stateDir(), id)
 	accepted := map[int]task.MapResult{}
 	for _, r := range recs {
 		switch r := r.(type) {
@@ -203,20 +202,6 @@ func (c *cluster) stateDir() string { return filepath.Join(c.dir, "coordinator",
 // journalFile is job id's journal file under stateDir (see package journal).
 func (c *cluster) journalFile(id string) string {
 	return filepath.Join(c.stateDir(), "jobs", id+".journal")
-}
-
-// replayJournal reads job id's journal with the journal package, as the coordinator does.
-func (c *cluster) replayJournal(id string) []journal.Record {
-	c.t.Helper()
-	dir, err := journal.Open(context.Background(), journal.Config{Location: c.stateDir()})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	recs, err := dir.Replay(context.Background(), id)
-	if err != nil {
-		c.t.Fatalf("replay the journal of %s: %v", id, err)
-	}
-	return recs
 }
 
 // mapAttemptsDone returns the map tasks of job id of which log (a worker's) shows an attempt
@@ -258,7 +243,7 @@ func TestJournalTornTail(t *testing.T) {
 	<-c.coord.done
 
 	path := c.journalFile(id)
-	before := c.replayJournal(id)
+	before := replayJournal(t, c.stateDir(), id)
 	frames := journalFrames(t, path)
 	last := frames[len(frames)-1]
 	if len(frames) != len(before) {
@@ -267,7 +252,7 @@ func TestJournalTornTail(t *testing.T) {
 	if err := os.Truncate(path, last.end-3); err != nil {
 		t.Fatal(err)
 	}
-	after := c.replayJournal(id)
+	after := replayJournal(t, c.stateDir(), id)
 	if len(after) != len(before)-1 {
 		t.Fatalf("after tearing the last record, the journal reads %d records, want %d", len(after), len(before)-1)
 	}

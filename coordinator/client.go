@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 
@@ -27,6 +29,26 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("coordinator answered %d: %s", e.Code, e.Msg) }
+
+// Transient reports whether err, from a Client call to a coordinator that answered before,
+// may pass by itself: the coordinator is unreachable (it restarts, or a replacement comes
+// up on its address; its host is gone), did not answer in time, broke the connection, or
+// answered 502, 503 or 504 (it shuts down, or a proxy in front of it has no coordinator to
+// send to). Anything else — 401, 404, a certificate this client does not trust, an answer it
+// cannot read — stays until someone acts.
+func Transient(err error) bool {
+	var api *APIError
+	switch {
+	case err == nil, errors.Is(err, httpserve.ErrUntrusted):
+		return false
+	case errors.As(err, &api):
+		return api.Code == http.StatusBadGateway || api.Code == http.StatusServiceUnavailable || api.Code == http.StatusGatewayTimeout
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	}
+	var ne net.Error // every failure of the transport: refused, reset, timed out, no route
+	return errors.As(err, &ne)
+}
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader

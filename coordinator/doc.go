@@ -10,7 +10,9 @@
 // re-run, and the outputs of a worker declared dead run again at once: lostmaps.go) → commit (the lake's groups swapped into place, the _SUCCESS manifest, the rejects)
 // → publish (the summaries into Postgres, if the job has one) → consume (the source batches
 // it read) → cleanup, and ends in one terminal State. The invariant records_in = records_out +
-// rejected + duplicates_removed is checked before anything is committed.
+// rejected + duplicates_removed is checked before anything is committed. A coordinator daemon
+// journals each run (journal.go, resume.go); when it shuts down, its runs are Interrupted, not
+// cleaned up, and the next one started on the same state resumes them, as after a crash.
 //
 // The Executor interface is the seam between the job logic here and where tasks run; the
 // driver passes the job's spec with every attempt. The Scheduler hands the attempts to the

@@ -33,6 +33,11 @@ var (
 	// (the API answers 503).
 	ErrShuttingDown = errors.New("coordinator shutting down")
 
+	// ErrInterrupted is the cause of a job run's cancellation when its coordinator shuts down
+	// (Server.Shutdown): the run stops without an outcome (Interrupted), keeps its journal,
+	// staged output and lake claim, and a coordinator started on the same state resumes it.
+	ErrInterrupted = errors.New("interrupted: the coordinator shut down; the job resumes when a coordinator starts on the same state")
+
 	// ErrJournal means the job's journal could not record what the job was about to do; the job
 	// stops rather than act on something a restart would not know about.
 	ErrJournal = errors.New("job journal")

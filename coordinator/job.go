@@ -48,7 +48,7 @@ const MaxAttempts = 4
 type Result struct {
 	Job               string           `json:"job"`
 	Name              string           `json:"name"`
-	Status            State            `json:"status"` // Succeeded, SourceUnavailable, Failed or Cancelled
+	Status            State            `json:"status"` // Succeeded, SourceUnavailable, Failed or Cancelled (Interrupted: see RunJob)
 	Error             string           `json:"error,omitempty"`
 	RecordsIn         int64            `json:"records_in"`
 	RecordsOut        int64            `json:"records_out"`
@@ -209,6 +209,12 @@ func NewJobID(name string, now time.Time) string {
 // RunJob runs the job described by spec to completion on exec. The returned Result is
 // always non-nil; the error is non-nil when the job did not succeed.
 //
+// A journaled run (a Server's) whose ctx is cancelled with the cause ErrInterrupted stops
+// without an outcome instead: nothing is cleaned up — its staged output, its accepted map
+// outputs on the workers and its lake claim stay, and its journal ends with the phase
+// Interrupted — so that a coordinator started on the same state resumes it. Its Result then
+// has the Status Interrupted and the error is ErrInterrupted.
+//
 // The Result, the error and every line logged to opt.Log are cleaned (guard.go): what the job
 // read through env() is redacted and every message capped at MaxMessage.
 func RunJob(ctx context.Context, spec *jobs.Spec, exec Executor, job string, opt RunOptions) (*Result, error) {
@@ -248,16 +254,19 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 	// One run writes a lake, and a summaries root, at a time, across coordinators too: a
 	// second one's clean-up would abort this one's uploads, and their commits could
 	// interleave. Two jobs whose lakes differ may still share a summaries root.
-	release, err := lockOutputs(ctx, opt.Store, job, spec.Output.Parquet, spec.Output.Summaries)
+	held, err := lockOutputs(ctx, opt.Store, job, spec.Output.Parquet, spec.Output.Summaries)
 	if err != nil {
+		if interrupted(ctx, opt.journal) {
+			return &Result{Job: job, Name: spec.Name, Status: Interrupted, Error: context.Cause(ctx).Error(), Version: version.Version()}, context.Cause(ctx)
+		}
 		if errors.Is(err, lake.ErrLocked) {
 			err = fmt.Errorf("%w: %w", ErrOutputBusy, err)
 		}
 		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 	}
-	defer release()
 	rejects, err := objstore.Join(spec.Output.Rejects, spec.Name)
 	if err != nil {
+		held.release()
 		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 	}
 	d := &driver{
@@ -275,6 +284,17 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		d.pgdb.Close()
 	}
 	d.res.Seconds = time.Since(start).Seconds()
+	if err != nil && interrupted(ctx, d.jr) {
+		// No clean-up: what the run staged, the map outputs its journal names and its claim
+		// are what the resumed run goes on with. The attempts it withdrew were never
+		// accepted; their workers drop them, and the resumed run's clean-up the rest.
+		d.log.Warn("job interrupted: the coordinator is shutting down; a restart on the same state resumes it", "state", d.state)
+		d.enter(Interrupted)
+		held.keep()
+		d.res.Status, d.res.Error = Interrupted, context.Cause(ctx).Error()
+		return d.res, context.Cause(ctx)
+	}
+	defer held.release()
 	d.enter(CleaningUp)
 	switch {
 	case errors.Is(err, errSourceUnavailable):
@@ -394,6 +414,9 @@ func (d *driver) run(ctx context.Context) error {
 	if d.spec.Output.Postgres != "" {
 		d.enter(Publishing)
 		d.publishOnce(ctx, m)
+		if d.res.Published == Unpublished && interrupted(ctx, d.jr) {
+			return context.Cause(ctx) // publish again on resume, rather than leave it undone
+		}
 		if d.res.Published == Unpublished {
 			// Keep the batches: the next run merges them again (idempotent) and publishes
 			// their groups, which this run's manifest alone would leave behind once the
@@ -658,27 +681,37 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 	return m, nil
 }
 
-// lockOutputs claims each distinct root for job run job (see lake.Lock), and returns the
-// function that releases them all.
-func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ...string) (release func(), err error) {
-	var held []func()
-	release = func() {
-		for _, r := range slices.Backward(held) {
-			r()
-		}
+// claims are a run's claims on its outputs (lockOutputs); the run ends them with release,
+// or with keep when it is interrupted.
+type claims []*lake.Claim
+
+func (c claims) release() {
+	for _, cl := range slices.Backward(c) {
+		cl.Release()
 	}
+}
+
+func (c claims) keep() {
+	for _, cl := range c {
+		cl.Keep()
+	}
+}
+
+// lockOutputs claims each distinct root for job run job (see lake.Lock).
+func lockOutputs(ctx context.Context, store objstore.Store, job string, roots ...string) (claims, error) {
+	var held claims
 	for i, root := range roots {
 		if slices.Contains(roots[:i], root) {
 			continue
 		}
-		r, err := lake.Lock(ctx, store, root, job)
+		cl, err := lake.Lock(ctx, store, root, job)
 		if err != nil {
-			release()
+			held.release()
 			return nil, err
 		}
-		held = append(held, r)
+		held = append(held, cl)
 	}
-	return release, nil
+	return held, nil
 }
 
 // commitRejects gathers the accepted map attempts' rejects into <rejects>/<job name>/,

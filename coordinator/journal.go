@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -71,6 +72,13 @@ func (jj *jobJournal) acceptedReduce(ctx context.Context, res task.ReduceResult)
 	jj.batched(ctx, &journal.TaskAccepted{Reduce: &res})
 }
 
+// interrupted reports whether ctx ended because the coordinator shut down (ErrInterrupted)
+// and the run has a journal that a restarted coordinator resumes it from; a run without
+// one (`coordinator run`) is cancelled instead.
+func interrupted(ctx context.Context, jr *jobJournal) bool {
+	return jr != nil && errors.Is(context.Cause(ctx), ErrInterrupted)
+}
+
 // resumedPhase is the Phase record's State that marks a restart: the journal counts them to
 // show how often the job was resumed. It is no State's name, so it never reads as one.
 const resumedPhase = "resumed"
@@ -97,10 +105,13 @@ type resumePoint struct {
 	// batches are the source batches journaled as stored, in pull order.
 	batches []journal.SourceBatch
 	// state is the last journaled phase; resumed counts the restarts including this one;
-	// lost is the time between the last journaled event and this restart.
-	state   State
-	resumed int
-	lost    time.Duration
+	// lost is the time between the last journaled event and this restart; shutdown says
+	// the coordinator before this one shut down (its journal ends Interrupted), rather
+	// than died.
+	state    State
+	resumed  int
+	lost     time.Duration
+	shutdown bool
 }
 
 // rejectsMarker is the name a Commit{CommitFiles} record gives the rejects once they are
@@ -146,6 +157,11 @@ func replayJob(recs []journal.Record, now time.Time) (*journal.Spec, *resumePoin
 			s, err := ParseState(r.State)
 			if err != nil {
 				return nil, nil, fmt.Errorf("record %d (phase): %w", i+1, err)
+			}
+			if s == Interrupted {
+				// Not a phase the run was in: where it resumes is the phase before.
+				rp.shutdown = i == len(recs)-1
+				continue
 			}
 			rp.state = s
 		case *journal.TaskAccepted:

@@ -164,59 +164,155 @@ func (c *LocalCluster) Run(ctx context.Context, spec *jobs.Spec, interval time.D
 		return &Result{Name: spec.Name, Status: Failed, Error: err.Error()}, err
 	}
 	// In process, a status read is cheap: poll often so a short job ends without waiting
-	// for the next progress tick.
-	return WaitJob(ctx, id, 20*time.Millisecond, interval, func(ctx context.Context, id string) (JobStatus, error) {
-		j, ok := c.Server.Job(id)
-		if !ok {
-			return j, fmt.Errorf("job %s vanished", id)
-		}
-		return j, nil
-	}, func(ctx context.Context, id string) error { return c.Server.Cancel(id) }, progress)
+	// for the next progress tick. There is no gap to follow across: the server is here, and
+	// a job it interrupted is as far as this process takes it.
+	return WaitJob(ctx, id, Follow{
+		Poll: 20 * time.Millisecond, Interval: interval, Progress: progress,
+		Get: func(ctx context.Context, id string) (JobStatus, error) {
+			j, ok := c.Server.Job(id)
+			switch {
+			case !ok:
+				return j, fmt.Errorf("job %s vanished", id)
+			case j.State == Interrupted:
+				return j, fmt.Errorf("job %s: %w", id, ErrInterrupted)
+			}
+			return j, nil
+		},
+		Cancel: func(ctx context.Context, id string) error { return c.Server.Cancel(id) },
+	})
 }
 
-// WaitJob follows job id until it ends, cancelling it when ctx ends. It reads the job's
-// state every poll and reports progress every interval: get and cancel are a Client's Job
-// and Cancel for `coordinator submit`, a Server's in this process for a LocalCluster.
-func WaitJob(ctx context.Context, id string, poll, interval time.Duration,
-	get func(context.Context, string) (JobStatus, error),
-	cancel func(context.Context, string) error,
-	progress func(JobStatus)) (*Result, error) {
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	cancelled := false
-	var reported time.Time
+// Follow says how WaitJob follows a job.
+type Follow struct {
+	// Poll is how often the job's state is read while the coordinator answers; Interval how
+	// often Progress is called.
+	Poll, Interval time.Duration
+	// Get reads the job's state and Cancel asks for its cancellation: a Client's Job and
+	// Cancel for `coordinator submit`, a Server's in this process for a LocalCluster. Each
+	// call gets at most RequestTimeout.
+	Get    func(ctx context.Context, id string) (JobStatus, error)
+	Cancel func(ctx context.Context, id string) error
+	// Progress, if set, is called about every Interval with the job's state while it runs.
+	Progress func(JobStatus)
+	// Gap is how long WaitJob goes on following the job while the coordinator cannot tell
+	// it the job's state — Get fails with an error Transient calls passing (the coordinator
+	// restarts, or a replacement comes up on its address), or the job shows Interrupted
+	// (the coordinator shuts down) — retrying with a backoff from Poll up to MaxBackoff. 0:
+	// WaitJob ends at the first error.
+	Gap time.Duration
+	// Notify, if set, is told in a sentence when a gap begins (once per gap) and when the
+	// coordinator is back with the job.
+	Notify func(msg string)
+}
+
+// Limits of following a job across a gap.
+const (
+	// RequestTimeout bounds each Get and Cancel: a coordinator whose host vanished may never
+	// answer, nor refuse.
+	RequestTimeout = 30 * time.Second
+	// MaxBackoff is the longest wait between two tries in a gap.
+	MaxBackoff = 5 * time.Second
+)
+
+// WaitJob follows job id until it ends and returns its result, cancelling the job when ctx
+// ends. It reads the job's state every f.Poll and reports progress every f.Interval. A gap
+// in which the coordinator cannot answer is followed for up to f.Gap (see Follow): the job
+// keeps its id across a restart of its coordinator, which resumes it. When ctx ends during
+// a gap, the job cannot be cancelled, and WaitJob returns at once saying so.
+func WaitJob(ctx context.Context, id string, f Follow) (*Result, error) {
+	fail := func(err error) (*Result, error) { return &Result{Job: id, Status: Failed, Error: err.Error()}, err }
+	notify := func(msg string) {
+		if f.Notify != nil {
+			f.Notify(msg)
+		}
+	}
+	call := func(fn func(context.Context) error) error {
+		// Not ctx: once it is cancelled, the job's cancellation is still to be seen through.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RequestTimeout)
+		defer cancel()
+		return fn(rctx)
+	}
+	var (
+		cancelled bool      // the job's cancellation was asked for
+		reported  time.Time // when Progress was last called
+		gapSince  time.Time // when the current gap began; zero: no gap
+		wait      = f.Poll
+	)
 	for {
-		j, err := get(context.WithoutCancel(ctx), id)
-		if err != nil {
-			return &Result{Job: id, Status: Failed, Error: err.Error()}, err
-		}
-		if j.State.Terminal() {
-			res := j.Result
-			if res == nil {
-				res = &Result{Job: id, Name: j.Name, Status: j.State}
+		var j JobStatus
+		err := call(func(ctx context.Context) (err error) { j, err = f.Get(ctx, id); return err })
+		switch {
+		case err != nil && (f.Gap <= 0 || !Transient(err)):
+			if !gapSince.IsZero() {
+				err = fmt.Errorf("%w (after the coordinator was unreachable for %s: was it restarted on another state, without --state?)",
+					err, time.Since(gapSince).Round(time.Second))
 			}
-			switch {
-			case res.Status == Succeeded, res.Status == SourceUnavailable:
-			case j.err != nil: // in-process: the error keeps its wrapping
-				return res, j.err
-			case res.Status == Cancelled && ctx.Err() != nil:
-				return res, fmt.Errorf("%s: %w", res.Error, ctx.Err())
-			default:
-				return res, errors.New(res.Error)
+			return fail(err)
+		case err != nil || j.State == Interrupted && f.Gap > 0:
+			why := "the coordinator is shutting down; the job is interrupted"
+			if err != nil {
+				why = fmt.Sprintf("the coordinator is unreachable (%v)", err)
 			}
-			return res, nil
+			if gapSince.IsZero() {
+				gapSince = time.Now()
+				notify(fmt.Sprintf("%s; following job %s across the gap for up to %s", why, id, f.Gap))
+			}
+			if ctx.Err() != nil && !cancelled {
+				return fail(fmt.Errorf("%w while %s: job %s was not cancelled; once the coordinator is back: coordinator cancel %s", ctx.Err(), why, id, id))
+			}
+			if time.Since(gapSince) > f.Gap {
+				return fail(fmt.Errorf("%s for %s: gave up following job %s, which may still run; see: coordinator status %s", why, f.Gap, id, id))
+			}
+			wait = min(2*wait, MaxBackoff)
+		default:
+			if !gapSince.IsZero() {
+				msg := fmt.Sprintf("the coordinator is back after %s; job %s is %s", time.Since(gapSince).Round(100*time.Millisecond), id, j.State)
+				if j.Resumed > 0 {
+					msg += fmt.Sprintf(" (resumed %d×, %s lost)", j.Resumed, j.Lost.Round(100*time.Millisecond))
+				}
+				notify(msg)
+				gapSince, wait = time.Time{}, f.Poll
+			}
+			if j.State.Terminal() {
+				return finalResult(ctx, id, j)
+			}
+			if f.Progress != nil && time.Since(reported) >= f.Interval {
+				f.Progress(j)
+				reported = time.Now()
+			}
+			if ctx.Err() != nil && !cancelled {
+				cerr := call(func(rctx context.Context) error { return f.Cancel(rctx, id) })
+				// A cancel that failed for a passing reason is asked again next time; any
+				// other answer (the job ended meanwhile) leaves it to the job's state.
+				cancelled = cerr == nil || !Transient(cerr)
+			}
 		}
-		if progress != nil && time.Since(reported) >= interval {
-			progress(j)
-			reported = time.Now()
+		next := time.After(wait)
+		if ctx.Err() == nil {
+			select {
+			case <-next:
+			case <-ctx.Done(): // cancel the job at once
+			}
+		} else {
+			<-next
 		}
-		if ctx.Err() != nil && !cancelled {
-			cancelled = true
-			cancel(context.WithoutCancel(ctx), id)
-		}
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
+	}
+}
+
+// finalResult is WaitJob's result for job id, which ended as j says.
+func finalResult(ctx context.Context, id string, j JobStatus) (*Result, error) {
+	res := j.Result
+	if res == nil {
+		res = &Result{Job: id, Name: j.Name, Status: j.State}
+	}
+	switch {
+	case res.Status == Succeeded, res.Status == SourceUnavailable:
+		return res, nil
+	case j.err != nil: // in-process: the error keeps its wrapping
+		return res, j.err
+	case res.Status == Cancelled && ctx.Err() != nil:
+		return res, fmt.Errorf("%s: %w", res.Error, ctx.Err())
+	default:
+		return res, errors.New(res.Error)
 	}
 }

@@ -207,7 +207,7 @@ func TestTLSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit over TLS: %v", err)
 	}
-	res, err := WaitJob(ctx, id, 50*time.Millisecond, time.Hour, c.Job, c.Cancel, nil)
+	res, err := WaitJob(ctx, id, Follow{Poll: 50 * time.Millisecond, Interval: time.Hour, Get: c.Job, Cancel: c.Cancel})
 	if err != nil {
 		t.Fatalf("job over TLS: %v", err)
 	}

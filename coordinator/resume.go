@@ -317,6 +317,17 @@ func (jj *jobJournal) finish(res *Result) {
 	}
 }
 
+// interrupt closes the journal of an interrupted run as it is: no end is recorded, so a
+// coordinator started on the same state resumes the run.
+func (jj *jobJournal) interrupt() {
+	if jj == nil {
+		return
+	}
+	if err := jj.j.Close(context.Background()); err != nil {
+		jj.log.Warn("job journal: close; a restart resumes the job from its last durable record", "err", err)
+	}
+}
+
 // resumeJobs resumes every unfinished job in the journals, under its own id. A journal that
 // cannot be read, or whose job cannot run again, is reported (logged, and the job shown
 // failed with the reason) and left for inspection; it never stops the coordinator.
@@ -382,7 +393,11 @@ func (s *Server) resumeJob(ctx context.Context, id string) error {
 	s.order = append(s.order, id)
 	s.runs.Add(1)
 	s.mu.Unlock()
-	clean.logger(s.log).Warn("job resumed from its journal", "job", id, "state", rp.state, "resumed", rp.resumed,
+	after := "a crash"
+	if rp.shutdown {
+		after = "a shutdown"
+	}
+	clean.logger(s.log).Warn("job resumed from its journal", "job", id, "after", after, "state", rp.state, "resumed", rp.resumed,
 		"lost", rp.lost.Round(time.Millisecond), "maps_kept", len(rp.maps), "reduces_kept", len(rp.reduces), "commit_begun", rp.commitBegun)
 	s.launch(run, spec, jj, rp)
 	return nil
@@ -481,15 +496,17 @@ func (s *Server) newRun(id string, spec *jobs.Spec, submitted time.Time) *JobSta
 }
 
 // launch runs an admitted job run (s.runs already counts it): RunJob under a context of
-// its own, which run.cancel ends (Cancel, or Shutdown), then the run's end in its journal,
-// its history, and the journal's removal, in that order, so that a crash in between leaves
-// a journal whose last record says the job finished.
+// its own, which run.cancel ends (Cancel; Shutdown with the cause ErrInterrupted), then the
+// run's end in its journal, its history, and the journal's removal, in that order, so that
+// a crash in between leaves a journal whose last record says the job finished. An
+// interrupted run has no end: its journal is closed as it is, for a restart to resume, and
+// no history is written (a saved history would tell the restart the job had finished).
 func (s *Server) launch(run *JobStatus, spec *jobs.Spec, jj *jobJournal, rp *resumePoint) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	s.mu.Lock()
 	run.cancel = cancel
 	if s.closed {
-		cancel() // Shutdown began after the run was admitted, before it had a cancel
+		cancel(ErrInterrupted) // Shutdown began after the run was admitted, before it had a cancel
 	}
 	s.mu.Unlock()
 	id := run.ID
@@ -498,12 +515,21 @@ func (s *Server) launch(run *JobStatus, spec *jobs.Spec, jj *jobJournal, rp *res
 	obs.JobStarted()
 	go func() {
 		defer s.runs.Done()
-		defer cancel()
+		defer cancel(nil)
 		obs.ForJob(ctx, id) // the job's planning, commit and publishing profile under its id
 		res, err := RunJob(ctx, spec, s.sched, id, RunOptions{Log: s.log, Tracker: run.tracker, Publish: s.cfg.Publish,
 			SourceTuning: s.cfg.SourceTuning, Roots: s.roots, journal: jj, resume: rp})
 		now := time.Now().UTC()
 		obs.JobFinished(res.Status.String(), now.Sub(run.Submitted))
+		if res.Status == Interrupted {
+			run.tracker.update(func(p *Progress) { p.Phase = Interrupted })
+			s.mu.Lock()
+			run.State, run.err = Interrupted, err
+			s.mu.Unlock()
+			jj.interrupt()
+			log.Info("job interrupted; its journal is kept for a restart to resume it", "job", id)
+			return
+		}
 		s.mu.Lock()
 		run.State, run.Result, run.Finished, run.err = res.Status, res, &now, err
 		run.Progress = run.tracker.Snapshot()

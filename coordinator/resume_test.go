@@ -53,6 +53,19 @@ func TestReplayJob(t *testing.T) {
 					t.Errorf("lost %s, want 59s (since the last journaled event)", rp.lost)
 				}
 			}},
+		{name: "interrupted by a shutdown", recs: []journal.Record{spec, planRec, &journal.Phase{State: "reduce", At: at}, &journal.Phase{State: "interrupted", At: at.Add(10 * time.Second)}},
+			check: func(t *testing.T, rp *resumePoint) {
+				if rp.state != Reducing || !rp.shutdown || rp.lost != 50*time.Second {
+					t.Errorf("state %v, shutdown %v, lost %s; want reduce, true, 50s (since the interruption)", rp.state, rp.shutdown, rp.lost)
+				}
+			}},
+		{name: "interrupted, resumed, then crashed", recs: []journal.Record{spec, planRec, &journal.Phase{State: "map", At: at}, &journal.Phase{State: "interrupted", At: at},
+			&journal.Phase{State: resumedPhase, At: at}, &journal.Phase{State: "map", At: at}},
+			check: func(t *testing.T, rp *resumePoint) {
+				if rp.state != Mapping || rp.shutdown || rp.resumed != 2 {
+					t.Errorf("state %v, shutdown %v, resumed %d; want map, false (a crash), 2", rp.state, rp.shutdown, rp.resumed)
+				}
+			}},
 		{name: "lost map runs again", recs: []journal.Record{spec, planRec, mapRec(0, 1), mapRec(1, 1), &journal.MapLost{Map: 1, Attempt: 1}},
 			check: func(t *testing.T, rp *resumePoint) {
 				if _, ok := rp.maps[1]; ok || len(rp.maps) != 1 {

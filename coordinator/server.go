@@ -150,7 +150,7 @@ type Server struct {
 	stopping chan struct{}  // closed when Shutdown begins: ends the schedule loops
 	left     chan struct{}  // closed by Shutdown once out of the gossip cluster: ends the event loop
 	wg       sync.WaitGroup // the event loop, the HTTP server and the schedule loops
-	runs     sync.WaitGroup // the job runs; each is cancelled through its JobStatus.cancel
+	runs     sync.WaitGroup // the job runs; each is cancelled or interrupted through its JobStatus.cancel
 
 	shutdownOnce sync.Once
 	shutdownErr  error // Shutdown's result, for every call
@@ -184,9 +184,9 @@ type JobStatus struct {
 	Excluded []Exclusion
 
 	tracker *Tracker
-	cancel  context.CancelFunc
-	err     error    // the run's error, with its wrapping; in-process callers only
-	outputs []string // where the run writes: its lake and its rejects
+	cancel  context.CancelCauseFunc // Cancel's cause is nil, Shutdown's ErrInterrupted
+	err     error                   // the run's error, with its wrapping; in-process callers only
+	outputs []string                // where the run writes: its lake and its rejects
 	// scheduled is the time a scheduled run is for (zero: a submitted job), journaled so
 	// that its schedule knows the run when a restart resumes it (schedule.go).
 	scheduled time.Time
@@ -299,9 +299,13 @@ func (s *Server) Scheduler() *Scheduler { return s.sched }
 //  2. answer every worker's long poll at once with no task, and every later one without
 //     waiting (503): a waiting poll would hold the HTTP server's shutdown for up to
 //     PollWait, before anything else could stop;
-//  3. cancel the running jobs and wait, until ctx ends, for them to clean up their
-//     temporary files. The API still serves meanwhile: the workers' heartbeats stop the
-//     withdrawn attempts and their reports end each job's Quiesce, rather than the lease;
+//  3. interrupt the running jobs (ErrInterrupted) and wait, until ctx ends, for their
+//     drivers to stop. An interrupted job is not cleaned up: its journal, staged output,
+//     accepted map outputs and lake claim stay, and a coordinator started on the same
+//     state resumes it as after a crash. Its drivers return at once, except in the middle
+//     of a commit, which is finished first. The API still serves meanwhile, showing the job
+//     interrupted, and the heartbeats tell the workers to stop the withdrawn attempts
+//     (while keeping the interrupted jobs' map outputs);
 //  4. stop the HTTP server, which now has only short requests in flight;
 //  5. fail what is left in the scheduler (the attempts of a job whose clean-up outlived ctx);
 //  6. leave the gossip cluster, then end the event loop;
@@ -317,7 +321,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
-	var cancels []context.CancelFunc
+	var cancels []context.CancelCauseFunc
 	for _, run := range s.jobs {
 		if !run.State.Terminal() && run.cancel != nil {
 			cancels = append(cancels, run.cancel)
@@ -327,7 +331,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	close(s.stopping)
 	s.sched.StopPolls()
 	for _, cancel := range cancels {
-		cancel()
+		cancel(ErrInterrupted)
 	}
 	runsDone := make(chan struct{})
 	go func() { // owned here: waited for below, whatever ctx says
@@ -338,7 +342,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	select {
 	case <-runsDone:
 	case <-ctx.Done():
-		err = fmt.Errorf("jobs still cleaning up: %w", ctx.Err())
+		err = fmt.Errorf("jobs still stopping: %w", ctx.Err())
 	}
 	if herr := s.http.Shutdown(ctx); herr != nil {
 		s.http.Close()
@@ -459,10 +463,14 @@ func (s *Server) Cancel(id string) error {
 	if run.State.Terminal() {
 		return fmt.Errorf("job %s already %s", id, run.State)
 	}
+	if s.closed {
+		// The run is (being) interrupted, and its clean-up would race the restart's resume.
+		return fmt.Errorf("job %s is interrupted: %w; cancel it once a coordinator has resumed it", id, ErrShuttingDown)
+	}
 	if run.cancel == nil {
 		return fmt.Errorf("job %s is starting; cancel it again in a moment", id)
 	}
-	run.cancel()
+	run.cancel(nil)
 	return nil
 }
 
@@ -566,7 +574,11 @@ func (s *Server) routes() http.Handler {
 	})
 	api.HandleFunc("POST "+task.PathJobs+"/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Cancel(r.PathValue("id")); err != nil {
-			httpError(w, http.StatusConflict, "%v", err)
+			code := http.StatusConflict
+			if errors.Is(err, ErrShuttingDown) {
+				code = http.StatusServiceUnavailable // ask again once a coordinator is back
+			}
+			httpError(w, code, "%v", err)
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "cancelling"})

@@ -9,7 +9,8 @@ import (
 // State is where a job run is in its life. The driver (driver.run in job.go) moves a run
 // through the running states in the order they are declared — it may skip one (Pulling
 // without sources, Publishing without Postgres) but never goes back — and the run ends in
-// exactly one terminal state (Terminal).
+// exactly one terminal state (Terminal), unless its coordinator shuts down first: then it
+// is Interrupted until a restarted coordinator resumes it.
 //
 // State is the job's status everywhere it is shown: JobStatus.State and Progress.Phase (the
 // API and the status page), Result.Status, and the CLI. It is also what a journal of job
@@ -59,6 +60,13 @@ const (
 	// Cancelled: the run was cancelled.
 	Cancelled
 
+	// Interrupted: the coordinator shut down (Server.Shutdown: SIGTERM, an instance refresh,
+	// an upgrade) while the run had no outcome. It stopped driving the run and kept its
+	// journal, its staged output and its lake claim, and a coordinator started on the same
+	// state resumes it as after a crash. Not Terminal: the run has no outcome yet. The driver
+	// can enter it from any running state.
+	Interrupted
+
 	numStates // not a state: the count of those above
 )
 
@@ -78,6 +86,7 @@ var stateNames = [numStates]string{
 	SourceUnavailable: "source unavailable",
 	Failed:            "failed",
 	Cancelled:         "cancelled",
+	Interrupted:       "interrupted",
 }
 
 // String returns the state's name: a running state's is the word for its phase ("map"), a
@@ -185,7 +194,7 @@ type jobStatusJSON struct {
 
 // progressJSON is Progress with the API's phase word: its Phase hides the embedded one.
 type progressJSON struct {
-	Phase string `json:"phase"` // "", pull, plan, map, check, reduce, commit, publish, consume, cleanup, done
+	Phase string `json:"phase"` // "", pull, plan, map, check, reduce, commit, publish, consume, cleanup, interrupted, done
 	progressFields
 }
 

@@ -44,6 +44,7 @@ func TestStateValues(t *testing.T) {
 		{SourceUnavailable, 11, "source unavailable", "source unavailable", "done", true},
 		{Failed, 12, "failed", "failed", "done", true},
 		{Cancelled, 13, "cancelled", "cancelled", "done", true},
+		{Interrupted, 14, "interrupted", "running", "interrupted", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if uint8(tc.s) != tc.num {
@@ -66,7 +67,7 @@ func TestStateValues(t *testing.T) {
 			}
 		})
 	}
-	if n := int(numStates); n != 14 {
+	if n := int(numStates); n != 15 {
 		t.Errorf("%d states; a new one needs a row above", n)
 	}
 }
@@ -137,6 +138,7 @@ func TestJobStatusJSON(t *testing.T) {
 		{"failed while planning", Failed, Planning, "failed", "plan"},
 		{"refused before planning", Failed, Queued, "failed", ""},
 		{"cancelled", Cancelled, Cancelled, "cancelled", "done"},
+		{"interrupted", Interrupted, Interrupted, "running", "interrupted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := JobStatus{ID: "j-1", Name: "n", State: tc.state, Progress: Progress{Phase: tc.phase, MapsDone: 3}}

@@ -43,21 +43,37 @@ func TestStatusPageShowsExclusion(t *testing.T) {
 	}
 }
 
-// TestStatusPageShowsPublish: while the summaries are published, the page shows how many
-// groups of how many, and their rows, are loaded into Postgres.
-func TestStatusPageShowsPublish(t *testing.T) {
+// TestStatusPageShowsJobDetail: while the summaries are published, the page shows how many
+// groups of how many, and their rows, are loaded into Postgres; a job interrupted by the
+// coordinator's shutdown says that a restart resumes it; a resumed one says how often and
+// the time lost.
+func TestStatusPageShowsJobDetail(t *testing.T) {
 	now := time.Now()
-	data := statusData{Version: "v1.0.0", Protocol: 1, Started: now, Profiles: map[string]string{},
-		Jobs: []JobStatus{{ID: "j-1", State: Publishing, Submitted: now,
+	for _, tc := range []struct {
+		name string
+		job  JobStatus
+		want []string
+	}{
+		{"publish", JobStatus{ID: "j-1", State: Publishing, Submitted: now,
 			Progress: Progress{Phase: Publishing, MapsDone: 4, MapsTotal: 4, ReducesDone: 2, ReducesTotal: 2,
-				PublishGroups: 120, PublishGroupsTotal: 576, PublishRows: 48210}}}}
-	var b bytes.Buffer
-	if err := statusTmpl.Execute(&b, data); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"120/576 groups, 48210 rows into Postgres", `style="width:20%"`} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("status page lacks %q", want)
-		}
+				PublishGroups: 120, PublishGroupsTotal: 576, PublishRows: 48210}},
+			[]string{"120/576 groups, 48210 rows into Postgres", `style="width:20%"`}},
+		{"interrupted", JobStatus{ID: "j-1", State: Interrupted, Submitted: now, Progress: Progress{Phase: Interrupted}},
+			[]string{"interrupted<br><small>the coordinator is shutting down; a restart on the same state resumes the job"}},
+		{"resumed", JobStatus{ID: "j-2", State: Reducing, Submitted: now, Progress: Progress{Phase: Reducing}, Resumed: 2, Lost: 41 * time.Second},
+			[]string{"resumed 2×, 41s lost"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := statusData{Version: "v1.0.0", Protocol: 1, Started: now, Profiles: map[string]string{}, Jobs: []JobStatus{tc.job}}
+			var b bytes.Buffer
+			if err := statusTmpl.Execute(&b, data); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("status page lacks %q", want)
+				}
+			}
+		})
 	}
 }

@@ -16,7 +16,7 @@ func TestHolderOf(t *testing.T) {
 	if h, err := HolderOf(ctx, store, root); h != nil || err != nil {
 		t.Fatalf("free lake: holder %+v, %v", h, err)
 	}
-	release, err := Lock(ctx, store, root, "job-1")
+	claim, err := Lock(ctx, store, root, "job-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestHolderOf(t *testing.T) {
 	if _, err := Lock(ctx, store, root, "job-2"); err == nil {
 		t.Error("job-2 locked the lake job-1 holds after HolderOf")
 	}
-	release()
+	claim.Release()
 	if h, err := HolderOf(ctx, store, root); h != nil || err != nil {
 		t.Errorf("released lake: holder %+v, %v", h, err)
 	}

@@ -316,19 +316,19 @@ func TestLock(t *testing.T) {
 	ctx := context.Background()
 	store := localStore(t)
 	root := t.TempDir()
-	release, err := Lock(ctx, store, root, "job-1")
+	claim, err := Lock(ctx, store, root, "job-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Lock(ctx, store, root, "job-2"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "job-1") {
 		t.Errorf("second lock: %v, want ErrLocked naming job-1", err)
 	}
-	release()
-	release2, err := Lock(ctx, store, root, "job-2")
+	claim.Release()
+	claim2, err := Lock(ctx, store, root, "job-2")
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
 	}
-	release2()
+	claim2.Release()
 	if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("released locks left %s: %v", TemporaryDir, err)
 	}
@@ -336,11 +336,35 @@ func TestLock(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, TemporaryDir), 0o755)
 	stale := `{"job":"job-0","host":"gone","since":"2020-01-01T00:00:00Z","expires":"2020-01-01T00:03:00Z"}`
 	os.WriteFile(filepath.Join(root, TemporaryDir, "_lock.json"), []byte(stale), 0o644)
-	release3, err := Lock(ctx, store, root, "job-3")
+	claim3, err := Lock(ctx, store, root, "job-3")
 	if err != nil {
 		t.Fatalf("lock over an expired claim: %v", err)
 	}
-	release3()
+	claim3.Release()
+}
+
+// TestLockKeep: a kept claim stays in place, so that no other run takes the lake while its
+// run is interrupted, and the same run takes it back when it resumes.
+func TestLockKeep(t *testing.T) {
+	ctx := context.Background()
+	store := localStore(t)
+	root := t.TempDir()
+	claim, err := Lock(ctx, store, root, "job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim.Keep()
+	if _, err := Lock(ctx, store, root, "job-2"); !errors.Is(err, ErrLocked) {
+		t.Errorf("another run locked a kept claim's lake: %v", err)
+	}
+	again, err := Lock(ctx, store, root, "job-1")
+	if err != nil {
+		t.Fatalf("the run that kept its claim cannot take it back: %v", err)
+	}
+	again.Release()
+	if h, err := HolderOf(ctx, store, root); h != nil || err != nil {
+		t.Errorf("released after a resume: holder %+v, %v", h, err)
+	}
 }
 
 // TestSummariesRoot resolves where a manifest's summaries are: a relative root (written when

@@ -27,13 +27,37 @@ type lockInfo struct {
 // blocking the lake after it. Claims are renewed every LockTTL/3.
 const LockTTL = 3 * time.Minute
 
+// Claim is a job run's live claim on a lake, renewed in the background until Release or
+// Keep; exactly one of them must be called, once.
+type Claim struct {
+	stop    context.CancelFunc // ends the renewal
+	renewed chan struct{}      // closed when the renewal has ended
+	drop    func()             // deletes the claim
+}
+
+// Release ends the renewal and gives the claim up: the next run may take the lake at once.
+func (c *Claim) Release() {
+	c.stop()
+	<-c.renewed
+	c.drop()
+}
+
+// Keep ends the renewal and leaves the claim in place, for the same job run to take back
+// with Lock when it resumes (a coordinator that shut down with the run unfinished): until
+// then, or until it expires after LockTTL, no other run takes the lake.
+func (c *Claim) Keep() {
+	c.stop()
+	<-c.renewed
+}
+
 // Lock claims the lake at root for job run job, across processes and machines: it fails
 // with ErrLocked, naming the other run, while another run holds a live claim. The claim is
 // one object, <root>/_temporary/_lock.json, created only if absent (an atomic hard link on
-// local disk, a conditional If-None-Match PUT on S3), renewed until release is called, and
-// taken over once expired (its coordinator died). It guards what one coordinator's own
-// check cannot: a `coordinator run` against a lake a daemon is writing, or two coordinators.
-func Lock(ctx context.Context, store objstore.Store, root, job string) (release func(), err error) {
+// local disk, a conditional If-None-Match PUT on S3), renewed until the Claim is released
+// or kept, taken over once expired (its coordinator died), and taken back by the same job
+// run at any time (it resumes). It guards what one coordinator's own check cannot: a
+// `coordinator run` against a lake a daemon is writing, or two coordinators.
+func Lock(ctx context.Context, store objstore.Store, root, job string) (*Claim, error) {
 	name, err := lockPath(root)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", root, err)
@@ -84,11 +108,9 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (release 
 			}
 		}
 	}()
-	return func() {
-		stop()
-		<-done
+	return &Claim{stop: stop, renewed: done, drop: func() {
 		ctx := context.WithoutCancel(ctx)
 		store.Delete(ctx, name)
 		store.Prune(ctx, root, name) // keeps _temporary while other runs' attempts use it
-	}, nil
+	}}, nil
 }

@@ -23,6 +23,7 @@ resource "aws_instance" "coordinator" {
     pyroscope_url                = local.pyroscope_url
     raw_url                      = local.bucket_urls.raw
     lake_url                     = local.bucket_urls.lake
+    state_url                    = local.state_url
     db_host                      = aws_db_instance.main.address
     db_port                      = aws_db_instance.main.port
     db_name                      = var.db_name
@@ -31,7 +32,8 @@ resource "aws_instance" "coordinator" {
     db_writer_role               = local.db_roles.writer
   })
   # The boot script is the whole configuration: a changed one means a new instance. Running
-  # jobs fail with it; resubmit them.
+  # jobs survive it: the old instance's coordinator is stopped (SIGTERM) and interrupts them,
+  # keeping their journals in the state bucket, and the new one resumes them (--state).
   user_data_replace_on_change = true
 
   metadata_options {
@@ -57,5 +59,6 @@ resource "aws_instance" "coordinator" {
     aws_iam_role_policy.parameters,
     aws_iam_role_policy.release,
     aws_iam_role_policy.data,
+    aws_iam_role_policy.state,
   ]
 }

@@ -1,11 +1,11 @@
 # One role per kind of instance, each allowed exactly what its process does:
 #
-#   role         raw bucket   lake bucket   release object   SSM parameters
-#   coordinator  read         read/write    read             gossip key, API token, the three
-#                                                            DB passwords (master, viz, writer)
-#   worker       read         read/write    read             gossip key, API token
-#   viz          -            -             read             the viz role's DB password
-#   pyroscope    -            -             -                -
+#   role         raw bucket   lake bucket   state bucket   release object   SSM parameters
+#   coordinator  read         read/write    read/write     read             gossip key, API token, the three
+#                                                                           DB passwords (master, viz, writer)
+#   worker       read         read/write    -              read             gossip key, API token
+#   viz          -            -             -              read             the viz role's DB password
+#   pyroscope    -            -             -              -                -
 #
 # Every role may also register with SSM so that operators can open sessions and port
 # forwards without SSH. AmazonSSMManagedInstanceCore is not used: it grants
@@ -171,4 +171,26 @@ resource "aws_iam_role_policy" "data" {
   name   = "raw-read-lake-write"
   role   = aws_iam_role.this[each.key].id
   policy = data.aws_iam_policy_document.data.json
+}
+
+# The coordinator alone: its job journals under local.state_url (list the jobs, append a
+# segment with a conditional PUT, read them back, delete a finished job's).
+data "aws_iam_policy_document" "state" {
+  statement {
+    sid       = "ListJournals"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [aws_s3_bucket.this["state"].arn]
+  }
+
+  statement {
+    sid       = "ReadWriteJournals"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.this["state"].arn}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "state" {
+  name   = "job-journals"
+  role   = aws_iam_role.this["coordinator"].id
+  policy = data.aws_iam_policy_document.state.json
 }

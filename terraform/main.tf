@@ -54,9 +54,13 @@ locals {
   release_bucket = regex("^s3://([^/]+)/", var.release_s3_uri)[0]
   release_key    = trimprefix(var.release_s3_uri, "s3://${local.release_bucket}/")
 
+  # state holds the coordinator's job journals (--state): not in the lake, which the workers
+  # and every job may read and write, because a journal holds its job's spec with what the
+  # job file read through env(), and a journal rewritten by a job would resume another job.
   bucket_names = {
-    raw  = coalesce(var.raw_bucket_name, "${var.project}-raw-${local.account_id}-${var.region}")
-    lake = coalesce(var.lake_bucket_name, "${var.project}-lake-${local.account_id}-${var.region}")
+    raw   = coalesce(var.raw_bucket_name, "${var.project}-raw-${local.account_id}-${var.region}")
+    lake  = coalesce(var.lake_bucket_name, "${var.project}-lake-${local.account_id}-${var.region}")
+    state = coalesce(var.state_bucket_name, "${var.project}-state-${local.account_id}-${var.region}")
   }
   # The buckets as job paths: the roots the coordinator and the workers allow (--allow-path),
   # and IREPORTS_JOB_RAW / IREPORTS_JOB_LAKE, which cluster.job builds its paths from.
@@ -64,4 +68,6 @@ locals {
     raw  = "s3://${aws_s3_bucket.this["raw"].bucket}"
     lake = "s3://${aws_s3_bucket.this["lake"].bucket}"
   }
+  # Where the coordinator journals its running jobs (coordinator serve --state).
+  state_url = "s3://${aws_s3_bucket.this["state"].bucket}/journals"
 }

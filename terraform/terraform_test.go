@@ -55,6 +55,7 @@ var attrValues = map[string]cty.Value{
 	"db_writer_password_parameter": cty.StringVal("/ireports/db-writer-password"),
 	"raw_url":                      cty.StringVal("s3://ireports-raw-123456789012-us-east-1"),
 	"lake_url":                     cty.StringVal("s3://ireports-lake-123456789012-us-east-1"),
+	"state_url":                    cty.StringVal("s3://ireports-state-123456789012-us-east-1/journals"),
 	"db_host":                      cty.StringVal("ireports-2024.abcdefghijkl.us-east-1.rds.amazonaws.com"),
 	"db_port":                      cty.NumberIntVal(5432),
 }

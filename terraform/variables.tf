@@ -255,6 +255,17 @@ variable "lake_bucket_name" {
   }
 }
 
+variable "state_bucket_name" {
+  description = "Name of the bucket that holds the coordinator's job journals (coordinator serve --state), from which a replaced coordinator resumes the running jobs; only the coordinator may use it. null derives <project>-state-<account>-<region>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
+    error_message = "state_bucket_name must be a valid S3 bucket name."
+  }
+}
+
 variable "lake_output_prefixes" {
   description = "Key prefixes of the job outputs in the lake bucket (the job file's output parquet, summaries and rejects, without s3://bucket/). Their <prefix>/_temporary/ attempt files expire by lifecycle rule; cluster.job writes to requests, summaries (beside requests, by default) and rejects."
   type        = list(string)

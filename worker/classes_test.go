@@ -38,12 +38,15 @@ import (
 //     is retried, no map task is, and the job succeeds.
 //   - lost worker: the reducer's worker leaves. The attempt is retried elsewhere (with the
 //     map tasks whose outputs left with the worker, if any), and the job succeeds.
-//   - cancelled: the job is cancelled, or the coordinator shuts down, while the reducer
-//     waits. The job ends cancelled, with nothing retried.
+//   - cancelled: the job is cancelled while the reducer waits. The job ends cancelled, with
+//     nothing retried.
+//   - interrupted: the coordinator shuts down while the reducer waits. The job stops at once
+//     without an outcome (a restart on the same state resumes it), with nothing retried.
 //
 // Before, an unsafe job id or a reducer outside the map output counted as lost outputs (their
-// map tasks re-run and the reducer retried, to meet the same plan again); and a shutdown of
-// the coordinator waited up to PollWait for the workers' polls before it cancelled the job.
+// map tasks re-run and the reducer retried, to meet the same plan again); a shutdown of the
+// coordinator waited up to PollWait for the workers' polls before it stopped the job; and it
+// cancelled the job, which a restart then did not resume.
 //
 // A case counts retries by the coordinator's log, not by Result.Retries, which a backup
 // attempt of a slow task (a loaded machine) would raise.
@@ -85,6 +88,7 @@ func TestFailureClasses(t *testing.T) {
 		lostAttempt = "lost attempt"
 		lostWorker  = "lost worker"
 		cancelled   = "cancelled"
+		interrupted = "interrupted"
 	)
 	for _, c := range []struct {
 		name  string
@@ -121,7 +125,7 @@ func TestFailureClasses(t *testing.T) {
 					t.Errorf("cancel: %v", err)
 				}
 			}},
-		{name: "coordinator shuts down", fault: block, class: cancelled, want: "context canceled",
+		{name: "coordinator shuts down", fault: block, class: interrupted, want: "job interrupted: the coordinator is shutting down",
 			act: func(t *testing.T, c *classCluster, _ string, _ int) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
@@ -144,6 +148,17 @@ func TestFailureClasses(t *testing.T) {
 				case <-time.After(2 * time.Minute):
 					t.Fatal("no reduce attempt fetched its input within 2 minutes")
 				}
+			}
+			if c.class == interrupted {
+				// Shutdown has returned, so the run has stopped: no outcome, no retry.
+				j, _ := cl.srv.Job(id)
+				if j.State != coordinator.Interrupted || j.Result != nil || !cl.log.has(c.want) {
+					t.Errorf("job %s after the shutdown: state %s, result %+v; want interrupted, no result, a log saying %q", id, j.State, j.Result, c.want)
+				}
+				if cl.log.has("attempt lost; retrying") || cl.log.has("map output lost; re-running the map tasks") {
+					t.Errorf("the interrupted job retried an attempt")
+				}
+				return
 			}
 			j := waitJob(t, cl.srv, id)
 			if !plan.fired.Load() {

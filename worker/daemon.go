@@ -175,17 +175,17 @@ type Daemon struct {
 	lastRefusal string    // the last protocol refusal logged; the poll loop's own
 	warned      time.Time // when a misconfiguration was last logged; the poll loop's own
 	// lostSince is when the coordinator stopped answering polls (zero: it answers),
-	// unreachableWarned when that was last logged, rejoined when the seeds were last
-	// joined again; the poll loop's own.
-	lostSince, unreachableWarned, rejoined time.Time
-	noCoordinator                          bool // the last warning was that gossip knows no coordinator
+	// unreachableWarned when that was last logged; the poll loop's own.
+	lostSince, unreachableWarned time.Time
+	noCoordinator                bool // the last warning was that gossip knows no coordinator
 	// rejoinRequested is when the coordinator last had this worker join the seeds again
 	// (rejoinAsked), the heartbeat loop's own; joining is set while that join runs.
 	rejoinRequested time.Time
 	joining         atomic.Bool
-	// unanswered: a call to the coordinator failed to get an answer since the last
-	// rejoinCoordinator; the next answered call rejoins it.
-	unanswered atomic.Bool
+
+	rejoinMu  sync.Mutex // guards rejoined and unreached
+	rejoined  time.Time  // when the seeds were last joined again (rejoin)
+	unreached bool       // a call found the coordinator unreachable, none has reached it since
 
 	mu      sync.Mutex                    // guards running, specs, held and reconnected
 	running map[string]context.CancelFunc // attempt id → cancel
@@ -331,6 +331,9 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 // call POSTs req to the coordinator and decodes the response into resp (if not nil).
 func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	api, err := d.coordinatorAPI()
+	if errors.Is(err, errNoCoordinator) {
+		d.rejoin()
+	}
 	if err != nil {
 		return err
 	}
@@ -346,13 +349,14 @@ func (d *Daemon) call(ctx context.Context, path string, req, resp any) error {
 	r.Header.Set("Content-Type", "application/json")
 	res, err := d.client.Do(r)
 	if err != nil {
-		d.unanswered.Store(true)
-		return httpserve.ClassifyTLS(err)
+		err = httpserve.ClassifyTLS(err)
+		if ctx.Err() == nil && !errors.Is(err, httpserve.ErrUntrusted) {
+			d.coordinatorUnreached()
+		}
+		return err
 	}
+	d.coordinatorReached()
 	defer res.Body.Close()
-	if d.unanswered.CompareAndSwap(true, false) {
-		d.rejoinCoordinator()
-	}
 	if res.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		return &statusError{code: res.StatusCode, msg: string(bytes.TrimSpace(msg))}

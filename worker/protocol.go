@@ -44,26 +44,49 @@ var errNoCoordinator = errors.New("no coordinator in the cluster")
 // rejoinEvery is the least time between two joins of the seeds while no coordinator is known.
 const rejoinEvery = 2 * time.Second
 
-// rejoinCoordinator exchanges gossip state with the coordinator, once it answers after calls
-// to it failed. It may be a new process on the old address, restarted faster than gossip
-// declares the old one dead: this worker then still counts it alive, but the new process
-// knows no worker until gossip tells it, so it gives this worker no task and its resumed
-// jobs wait. memberlist's periodic push/pull would tell it after 30 s or more (measured: a
-// resumed job idle for 65 s); a join of its gossip address is that push/pull now, and
-// tells it of every worker this one knows. Joining a coordinator that knew us costs one
-// exchange.
-func (d *Daemon) rejoinCoordinator() {
-	var addrs []string
-	for _, m := range d.members.Members() {
-		if m.Meta.Role == cluster.RoleCoordinator && m.Addr != "" {
-			addrs = append(addrs, m.Addr)
+// coordinatorUnreached notes that a call could not reach the coordinator.
+func (d *Daemon) coordinatorUnreached() {
+	d.rejoinMu.Lock()
+	d.unreached = true
+	d.rejoinMu.Unlock()
+}
+
+// coordinatorReached notes that a call reached the coordinator; the first time after it was
+// unreachable, it joins the seeds. A coordinator restarted at the same address is, to this
+// worker's gossip, the old one still alive, so nothing else makes it learn of this worker
+// before a periodic push-pull, tens of seconds away; until then its scheduler knows no
+// worker and hands out nothing.
+func (d *Daemon) coordinatorReached() {
+	d.rejoinMu.Lock()
+	back := d.unreached
+	d.unreached = false
+	if back {
+		d.rejoined = time.Now()
+	}
+	d.rejoinMu.Unlock()
+	if back {
+		if err := d.members.Join(d.cfg.Join); err != nil {
+			d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", err)
 		}
 	}
-	if len(addrs) == 0 {
-		addrs = d.cfg.Join
+}
+
+// rejoin joins the seeds again, at most every rejoinEvery, when gossip knows no coordinator:
+// whichever call finds none, not only a poll.
+// A worker whose every slot holds a result it could not report does not poll, and gossip
+// alone does not bring the coordinator back once it left the cluster (a SIGTERM: gossip
+// never contacts a member that left) or has been dead longer than memberlist gossips to the
+// dead; its reports and heartbeats still look.
+func (d *Daemon) rejoin() {
+	d.rejoinMu.Lock()
+	if time.Since(d.rejoined) < rejoinEvery {
+		d.rejoinMu.Unlock()
+		return
 	}
-	if err := d.members.Join(addrs); err != nil {
-		d.log.Debug("rejoining the coordinator's gossip", "addrs", addrs, "err", err)
+	d.rejoined = time.Now()
+	d.rejoinMu.Unlock() // a join may wait for a seed that does not answer: not under the lock
+	if err := d.members.Join(d.cfg.Join); err != nil {
+		d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", err)
 	}
 }
 
@@ -105,12 +128,6 @@ func (d *Daemon) pollFailed(err error) {
 			d.unreachableWarned, d.noCoordinator = now, gone
 			d.log.Warn("cannot reach the coordinator; retrying, keeping map outputs and results",
 				"for", now.Sub(d.lostSince).Truncate(time.Second).String(), "err", err)
-		}
-		if gone && now.Sub(d.rejoined) >= rejoinEvery {
-			d.rejoined = now
-			if jerr := d.members.Join(d.cfg.Join); jerr != nil {
-				d.log.Debug("rejoining the cluster", "seeds", d.cfg.Join, "err", jerr)
-			}
 		}
 		return
 	}

@@ -81,8 +81,12 @@ run "defaults" {
     error_message = "the coordinator or the workers do not restrict jobs to the buckets"
   }
   assert {
-    condition     = length(aws_s3_bucket_lifecycle_configuration.this["lake"].rule) == 4 && length(aws_s3_bucket_lifecycle_configuration.this["raw"].rule) == 1
-    error_message = "want the base rule on both buckets and three _temporary/ rules on the lake"
+    condition     = length(aws_s3_bucket_lifecycle_configuration.this["lake"].rule) == 4 && length(aws_s3_bucket_lifecycle_configuration.this["raw"].rule) == 1 && length(aws_s3_bucket_lifecycle_configuration.this["state"].rule) == 1
+    error_message = "want the base rule on every bucket and three _temporary/ rules on the lake"
+  }
+  assert {
+    condition     = strcontains(aws_instance.coordinator.user_data, "--state s3://${aws_s3_bucket.this["state"].bucket}/journals") && !strcontains(base64decode(aws_launch_template.worker.user_data), aws_s3_bucket.this["state"].bucket)
+    error_message = "the coordinator does not journal its jobs in the state bucket (a replacement would not resume them), or the workers are told of it"
   }
   assert {
     condition     = length(aws_vpc_security_group_ingress_rule.cluster) == 4 && !aws_db_instance.main.publicly_accessible && aws_db_instance.main.storage_encrypted

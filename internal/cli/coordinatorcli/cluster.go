@@ -170,15 +170,21 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	client := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	detach := fs.Bool("detach", false, "print the job id and return without waiting")
+	followFor := fs.Duration("follow-timeout", 15*time.Minute, "how long to keep following the job while the coordinator is unreachable or restarting (it resumes the job under the same id); 0: give up at once")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: coordinator submit FILE.job [--coordinator URL] [--token-file F] [--json] [--detach]")
+		fmt.Fprintln(stderr, "usage: coordinator submit FILE.job [--coordinator URL] [--token-file F] [--json] [--detach] [--follow-timeout D]")
 		fmt.Fprintln(stderr, "Sends the job file to a running coordinator and follows the job: progress, then the result.")
+		fmt.Fprintln(stderr, "A restart of the coordinator (an upgrade, a crash, a replacement host) does not end the job:")
+		fmt.Fprintln(stderr, "the coordinator resumes it, and submit follows it across the gap for up to --follow-timeout.")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	file, err := jobFileArg(fs, args)
 	if err != nil {
 		return err
+	}
+	if *followFor < 0 {
+		return usageError(fs, "--follow-timeout %s: want 0 or more", *followFor)
 	}
 	c, err := client()
 	if err != nil {
@@ -205,7 +211,10 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stderr, "submitted %s\n", id)
 	bar := newProgressPrinter(stderr)
-	res, runErr := coordinator.WaitJob(ctx, id, 500*time.Millisecond, 500*time.Millisecond, c.Job, c.Cancel, bar.update)
+	res, runErr := coordinator.WaitJob(ctx, id, coordinator.Follow{
+		Poll: 500 * time.Millisecond, Interval: 500 * time.Millisecond, Get: c.Job, Cancel: c.Cancel, Progress: bar.update,
+		Gap: *followFor, Notify: bar.note,
+	})
 	bar.done()
 	return finish(stdout, res, runErr, *asJSON)
 }
@@ -236,6 +245,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return json.NewEncoder(stdout).Encode(j)
 		}
 		fmt.Fprintf(stdout, "%s %s: %s\n", j.ID, j.Name, j.State.Status())
+		if j.Resumed > 0 {
+			fmt.Fprintf(stdout, "resumed %d× after its coordinator stopped; %s lost\n", j.Resumed, j.Lost.Round(time.Second))
+		}
+		if j.State == coordinator.Interrupted {
+			fmt.Fprintln(stdout, "interrupted: the coordinator is shutting down; one started on the same state resumes the job")
+		}
 		if !j.State.Terminal() {
 			fmt.Fprintln(stdout, progressLine(j.Progress))
 		}

@@ -220,11 +220,11 @@ func TestPlanListsEveryProblem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, err := lake.Lock(context.Background(), store, spec.Output.Parquet, "other-job")
+	claim, err := lake.Lock(context.Background(), store, spec.Output.Parquet, "other-job")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer release()
+	defer claim.Release()
 
 	wantProblems := []string{
 		`input "wrong": ` + filepath.Join(dir, "good.csv") + `: schema "wrong" finds no column for request_id (tried "Key", "Case"), created_at (tried "Created")`,

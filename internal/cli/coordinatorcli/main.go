@@ -341,7 +341,14 @@ func (p *progressPrinter) update(j coordinator.JobStatus) {
 func (p *progressPrinter) done() {
 	if p.shown {
 		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
 	}
+}
+
+// note prints msg on a line of its own, under which the progress goes on.
+func (p *progressPrinter) note(msg string) {
+	p.done()
+	fmt.Fprintln(p.w, msg)
 }
 
 // progressLine renders progress as "map [#####-----] 12/40 · reduce 0/8 · 85.2 MB/s · 310.5k/s · ETA 14s".
