@@ -62,6 +62,10 @@ func FuzzSplits(f *testing.F) {
 		"h\na\"b\"c\n\"d\"e\nf\n\"open\n",
 		"h\n\"\"\"\n\"\"\"\n,\n\r\r\n\"",
 		"\n\n\"\nx\n\",\"\"\n",
+		// The NYC SODA layout (every field quoted, a newline in the location), and long fields
+		// with quotes and line ends at many positions.
+		"\"unique_key\",\"created_date\",\"location\"\n\"10000001\",\"2020-09-09T15:35:39.000\",\"\n,  \n(40.783108349851155, -73.94614662967072)\"\n",
+		"id,long field name,x\r\n1234567,abcdefgh\"ijklmnop,\"qrstuvwx\"\"yz0123456\"\r\n\"0123456789abcdef\r\n\",x,\"y\"z\n",
 	} {
 		f.Add([]byte(s), uint64(len(s)), uint16(0), uint16(0))
 		f.Add([]byte(s), uint64(7), uint16(4), uint16(3))

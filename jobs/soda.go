@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -107,7 +106,7 @@ func (s *sodaScanner) scan(fn func(int64, []byte) error) error {
 			if err := s.object(start); err != nil {
 				return err
 			}
-			if !json.Valid(s.obj) {
+			if !validJSON(s.obj) {
 				return s.errorf(start, "the object is not valid JSON")
 			}
 			if err := fn(start, s.obj); err != nil {
@@ -135,7 +134,7 @@ func (s *sodaScanner) scan(fn func(int64, []byte) error) error {
 }
 
 // object copies the object starting at start (its '{' already read) into s.obj, tracking
-// strings and nesting; json.Valid checks the rest.
+// strings and nesting; validJSON checks the rest.
 func (s *sodaScanner) object(start int64) error {
 	s.obj = append(s.obj[:0], '{')
 	depth, inString, escaped := 1, false, false

@@ -1,0 +1,47 @@
+package jobs
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// jsonValidCases are texts on both sides of each rule of the JSON grammar.
+var jsonValidCases = []string{
+	``, ` `, `{}`, ` { } `, `[]`, `[ ]`, `{"a":1}`, `{"a" : [1, 2.5, -3e7, 0.0E+1, true, false, null]}`,
+	`{"a":1,}`, `{,"a":1}`, `{"a"}`, `{"a":}`, `{a:1}`, `{'a':1}`, `[1,]`, `[,1]`, `[1 2]`, `{"a":1 "b":2}`,
+	`{"a":{"b":{"c":[{}]}}}`, `{"a":[}`, `{"a":]}`, `[{]}`, `{}}`, `{}{}`, `{} x`, "{}\t\r\n", "\v{}",
+	`0`, `-0`, `01`, `-`, `-a`, `+1`, `1.`, `.5`, `1.e5`, `1e`, `1e+`, `1E-07`, `1.5e3`, `12345678901234567890123`,
+	`true`, `tru`, `truex`, `trUe`, `false`, `fals`, `null`, `nul`, `nulll`, `NaN`, `Infinity`,
+	`"a"`, `"`, `"a`, `"\"`, `"\\"`, `"\/\b\f\n\r\t"`, `"\a"`, `"\u00e9"`, `"\u00G9"`, `"\u00e"`, `"\uD83D\uDE00"`,
+	"\"\x00\"", "\"\x1f\"", "\"\x7f\"", "\"\xff\xfe\"", "\"é\"", "{\"\xc3\":\"\x80\"}",
+	`{"location":{"latitude":"40.7","longitude":"-73.9","human_address":"{\"address\": \"\"}"}}`,
+	strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth),
+	strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1),
+	strings.Repeat(`{"a":`, maxJSONDepth) + "1" + strings.Repeat("}", maxJSONDepth),
+	strings.Repeat(`{"a":`, maxJSONDepth+1) + "1" + strings.Repeat("}", maxJSONDepth+1),
+	strings.Repeat("[", 50),
+}
+
+func TestValidJSON(t *testing.T) {
+	for _, in := range jsonValidCases {
+		if got, want := validJSON([]byte(in)), json.Valid([]byte(in)); got != want {
+			t.Errorf("validJSON(%.60q) = %v, json.Valid says %v", in, got, want)
+		}
+	}
+}
+
+// FuzzValidJSON checks that validJSON and encoding/json.Valid agree on any bytes. Run it with
+// go test -fuzz=FuzzValidJSON ./jobs
+func FuzzValidJSON(f *testing.F) {
+	for _, in := range jsonValidCases {
+		if len(in) < 1000 {
+			f.Add([]byte(in))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, want := validJSON(data), json.Valid(data); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid says %v", data, got, want)
+		}
+	})
+}
