@@ -45,7 +45,7 @@ deps:
 # Every test, as CI runs it (.ci/run). Tests that need ../shared/data/311 skip where it is absent.
 test: build deps
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -timeout 25m $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
