@@ -66,6 +66,14 @@ func TestCoordinatorTerminated(t *testing.T) {
 		t.Errorf("the lake's claim after the interruption is %q's, want the job's (%s)", h, id)
 	}
 
+	// The client polls twice a second; a restart quicker than that would leave it no gap
+	// to tell of, so the next coordinator starts once it has noticed.
+	waitFor(t, 30*time.Second, "submit to notice the coordinator is gone", func() (bool, error) {
+		if sub.exited() {
+			return false, fmt.Errorf("submit exited during the gap: %v\nstderr:\n%s", sub.err, sub.stderr())
+		}
+		return strings.Contains(sub.stderr(), "across the gap"), nil
+	})
 	restartAt := time.Now()
 	c.restartCoordinator(lease, filepath.Join(c.dir, "coordinator"))
 	answered := time.Since(restartAt)

@@ -105,6 +105,7 @@ func TestReleaseTarball(t *testing.T) {
 		"pyroscope_url":                pyroscope.URL,
 		"raw_url":                      filepath.Join(work, "raw"),
 		"lake_url":                     filepath.Join(work, "lake"),
+		"state_url":                    filepath.Join(work, "state"),
 		"db_host":                      "127.0.0.1",
 		"db_port":                      strconv.Itoa(pg.Port),
 		"db_name":                      "ireports_test",
