@@ -176,23 +176,37 @@ admin=$(free_port 127.0.0.1 $((port + 1)))
 # viz reads the database URL from the environment: on its command line, ps would show a
 # password in it.
 export IREPORTS_VIZ_DB=$DATABASE_URL
-say ""
-say "== $bindir/viz --listen $host:$port --admin 127.0.0.1:$admin   (the database: \$DATABASE_URL)"
-spawn "$bindir/viz" --listen "$host:$port" --admin "127.0.0.1:$admin"
-viz_pid=$!
-# The URL is printed once the page answers (its /healthz reaches the database).
-tries=0
-until answers "$probe" "$port" /healthz 2>/dev/null; do
-  if ! kill -0 "$viz_pid" 2>/dev/null; then
-    rc=0
-    waitfor "$viz_pid" || rc=$?
-    forget "$viz_pid"
+# A port found free may be taken before viz binds it (by another program's listener, or as
+# the local port of any outgoing connection: these ports are in the ephemeral range). If viz
+# exits and one of its ports is now in use, that race was lost: the next free ports are
+# tried, a few times; any other exit is an error.
+for attempt in 1 2 3 4 5; do
+  say ""
+  say "== $bindir/viz --listen $host:$port --admin 127.0.0.1:$admin   (the database: \$DATABASE_URL)"
+  spawn "$bindir/viz" --listen "$host:$port" --admin "127.0.0.1:$admin"
+  viz_pid=$!
+  # The URL is printed once the page answers (its /healthz reaches the database).
+  tries=0
+  until answers "$probe" "$port" /healthz 2>/dev/null; do
+    if ! kill -0 "$viz_pid" 2>/dev/null; then
+      rc=0
+      waitfor "$viz_pid" || rc=$?
+      forget "$viz_pid"
+      viz_pid=
+      break
+    fi
+    tries=$((tries + 1))
+    [ "$tries" != 50 ] || say "== waiting for viz to answer http://$probe:$port/healthz (it answers once the database does)"
+    sleep 0.2
+  done
+  [ -z "$viz_pid" ] || break
+  if [ "$attempt" = 5 ] || { [ "$(free_port "$probe" "$port")" = "$port" ] && [ "$(free_port 127.0.0.1 "$admin")" = "$admin" ]; }; then
     say "== viz exited with status $rc before it answered"
     exit 1
   fi
-  tries=$((tries + 1))
-  [ "$tries" != 50 ] || say "== waiting for viz to answer http://$probe:$port/healthz (it answers once the database does)"
-  sleep 0.2
+  say "== viz exited with status $rc: its port $port or $admin was taken meanwhile; trying the next free ones"
+  port=$(free_port "$probe" $((admin + 1)))
+  admin=$(free_port 127.0.0.1 $((port + 1)))
 done
 if [ -n "$started_pg" ]; then
   stops="viz and the demo's PostgreSQL"
