@@ -79,10 +79,7 @@ func TestWorkerKilled(t *testing.T) {
 			}
 			t.Logf("killed %s in the %s phase", victim, phase)
 
-			j := c.waitJob(id, jobTimeout)
-			if j.State != coordinator.Succeeded || j.Result == nil {
-				t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-			}
+			j := c.waitSucceeded(t, id)
 			if j.Result.Retries == 0 {
 				t.Errorf("job reports 0 retries, though %s died holding an attempt and map outputs", victim)
 			}
@@ -198,10 +195,7 @@ func TestStoppedWorker(t *testing.T) {
 		return logHas(log, "lease lapsed; attempt lost", "worker=worker-3") || logHas(log, "worker gone", "worker=worker-3"), nil
 	})
 
-	j := c.waitJob(id, jobTimeout)
-	if j.State != coordinator.Succeeded || j.Result == nil {
-		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-	}
+	j := c.waitSucceeded(t, id)
 	if j.Result.Retries == 0 {
 		t.Errorf("job reports 0 retries, though worker-3's attempt was lost")
 	}

@@ -90,10 +90,7 @@ func TestCoordinatorTerminated(t *testing.T) {
 		stopped.Round(time.Millisecond), answered.Round(time.Millisecond), workers.Round(time.Millisecond), running.Round(time.Millisecond),
 		accepted.Round(time.Millisecond), j.Lost.Round(time.Millisecond), strings.Join(resumeLines(c.coord.logText()), "; "))
 
-	j = c.waitJob(id, jobTimeout)
-	if j.State != coordinator.Succeeded || j.Result == nil {
-		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-	}
+	j = c.waitSucceeded(t, id)
 	checkCounts(t, j.Result, wantRes)
 	compareOutputs(t, got, want)
 	noJournals(t, state)
@@ -187,10 +184,7 @@ func TestCoordinatorKilledTwice(t *testing.T) {
 		}
 		t.Logf("killed in %s; resumed in %q; %s", phase, j.State, strings.Join(resumeLines(c.coord.logText()), "; "))
 	}
-	j := c.waitJob(id, jobTimeout)
-	if j.State != coordinator.Succeeded || j.Result == nil {
-		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-	}
+	j := c.waitSucceeded(t, id)
 	checkCounts(t, j.Result, wantRes)
 	compareOutputs(t, got, want)
 	noJournals(t, filepath.Join(c.dir, "coordinator", "state"))

@@ -55,10 +55,7 @@ func TestCoordinatorKilledCommittingS3(t *testing.T) {
 		t.Fatalf("the restarted coordinator's job %s: %+v, %v", id, j, err)
 	}
 	t.Logf("killed in the commit; %s", strings.Join(resumeLines(c.coord.logText()), "; "))
-	j := c.waitJob(id, jobTimeout)
-	if j.State != coordinator.Succeeded || j.Result == nil {
-		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-	}
+	j := c.waitSucceeded(t, id)
 	checkCounts(t, j.Result, wantRes)
 
 	ctx := context.Background()

@@ -74,10 +74,7 @@ func TestCoordinatorKilled(t *testing.T) {
 			t.Logf("after the restart: 3 workers back in %s, a new task accepted in %s; %s", back.Round(time.Millisecond),
 				time.Since(restarted).Round(time.Millisecond), strings.Join(resumeLines(c.coord.logText()), "; "))
 
-			j = c.waitJob(id, jobTimeout)
-			if j.State != coordinator.Succeeded || j.Result == nil {
-				t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-			}
+			j = c.waitSucceeded(t, id)
 			// What the restart kept of the finished work. Once the commit has begun, no reducer
 			// reads the map outputs, and none is asked for.
 			p := j.Progress
@@ -131,10 +128,7 @@ func TestCoordinatorReplaced(t *testing.T) {
 		}
 		t.Logf("killed in %s; the replacement resumed the job in %q; %s", phase, j.State, strings.Join(resumeLines(c.coord.logText()), "; "))
 	}
-	j := c.waitJob(id, jobTimeout)
-	if j.State != coordinator.Succeeded || j.Result == nil {
-		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-	}
+	j := c.waitSucceeded(t, id)
 	t.Logf("the last resume re-adopted %d map outputs from their workers and re-ran %d", j.Progress.MapsReadopted, j.Progress.MapsRerun)
 	checkCounts(t, j.Result, wantRes)
 	compareOutputs(t, got, want)

@@ -45,10 +45,7 @@ func TestWorkerDiskFull(t *testing.T) {
 
 	job, got := corpusJob(t, filepath.Join(c.dir, "out"))
 	id := c.submitDetached(job)
-	j := c.waitJob(id, jobTimeout)
-	if j.State != coordinator.Succeeded || j.Result == nil {
-		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
-	}
+	j := c.waitSucceeded(t, id)
 	i := slices.IndexFunc(j.Excluded, func(e coordinator.Exclusion) bool { return e.Worker == sick })
 	if i < 0 {
 		t.Fatalf("job %s: %s is not excluded (excluded: %+v)", id, sick, j.Excluded)

@@ -516,6 +516,17 @@ func (c *cluster) waitJob(id string, timeout time.Duration) coordinator.JobStatu
 	return j
 }
 
+// waitSucceeded waits up to jobTimeout for job id to end and fails t unless it succeeded
+// with a result.
+func (c *cluster) waitSucceeded(t *testing.T, id string) coordinator.JobStatus {
+	t.Helper()
+	j := c.waitJob(id, jobTimeout)
+	if j.State != coordinator.Succeeded || j.Result == nil {
+		t.Fatalf("job %s: state %q, result %+v", id, j.State, j.Result)
+	}
+	return j
+}
+
 // cli runs the coordinator binary's client command against this cluster and returns its
 // stdout, stderr and exit code.
 func (c *cluster) cli(args ...string) (stdout, stderr string, code int) {
