@@ -81,6 +81,12 @@ cleanup() {
   stopping=1
   set +e
   local i pid
+  # A signal between spawn's fork and its children+=("$!") runs this before the new pid is
+  # recorded: adopt any background job of this shell that children does not list yet.
+  for pid in $(jobs -p); do
+    for i in "${children[@]+"${children[@]}"}"; do [ "$i" != "$pid" ] || continue 2; done
+    children+=("$pid")
+  done
   for ((i = ${#children[@]} - 1; i >= 0; i--)); do
     pid=${children[i]}
     [ "$pid" = "$pg_start" ] || kill -TERM "$pid" 2>/dev/null
