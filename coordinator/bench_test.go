@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/internal/units"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/shuffle"
@@ -43,14 +44,18 @@ var (
 	benchBytes  int64
 )
 
-// benchSpec generates a synthetic corpus once per process (BENCH_JOB_SIZE bytes, default
-// 128 MiB) and returns a job over it writing under dir.
+// benchSpec generates a synthetic corpus once per process (BENCH_JOB_SIZE: bytes or a size
+// such as 1GiB; default 128 MiB) and returns a job over it writing under dir.
 func benchSpec(b *testing.B, dir string) *jobs.Spec {
 	b.Helper()
 	benchOnce.Do(func() {
 		size := int64(128 << 20)
 		if s := os.Getenv("BENCH_JOB_SIZE"); s != "" {
-			size, _ = strconv.ParseInt(s, 10, 64)
+			n, err := units.ParseBytes(s)
+			if err != nil || n <= 0 {
+				b.Fatalf("BENCH_JOB_SIZE=%q: want a size such as 1GiB or 134217728 (%v)", s, err)
+			}
+			size = n
 		}
 		// v2: ten cities; a corpus cached by an older version lacks some of genInputs.
 		benchCorpus = filepath.Join(os.TempDir(), "ireports-bench-corpus-v2-"+strconv.FormatInt(size, 10))
