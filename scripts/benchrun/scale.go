@@ -60,6 +60,7 @@ func scaleMain(ctx context.Context, args []string) error {
 	report := fs.String("report", "artifacts/bench/scale.txt", "the report, written from every entry of the results file")
 	sample := fs.Duration("sample", 2*time.Second, "how often the data dir's size is sampled")
 	reportOnly := fs.Bool("report-only", false, "run nothing: write the report from the results file")
+	generateOnly := fs.Bool("generate-only", false, "generate the corpora that are not in the cache yet, run nothing and keep them")
 	profile := fs.String("profile", "", "write each size's CPU profile of the job (coordinator run --cpuprofile) to DIR/cpu-SIZE.pprof")
 	_ = fs.Parse(args)
 	if *reportOnly {
@@ -88,6 +89,12 @@ func scaleMain(ctx context.Context, args []string) error {
 	}
 	for i, label := range labels {
 		dir := filepath.Join(*cache, fmt.Sprintf("scale-%s-seed%d-nyc%g", label, *seed, *nycShare))
+		if *generateOnly {
+			if _, err := ensureCorpus(ctx, dir, *template, bytes[i], *seed, *nycShare); err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			continue
+		}
 		var cpuProfile string
 		if *profile != "" {
 			if err := os.MkdirAll(*profile, 0o755); err != nil {
