@@ -45,6 +45,7 @@ type Reader struct {
 	rec     Record
 	fields  [][]byte
 	scratch []byte // unescaped quoted fields of the current record
+	noFast  bool   // scan with recordEnd and parse only: for tests of that path
 }
 
 // NewReader returns a Reader of the split opt describes. src yields the file's bytes
@@ -292,7 +293,17 @@ func (r *Reader) scanRecord() bool {
 	q, multi, big := 0, false, false
 	var end int
 	var last byte // while big: the byte before buf[max], which the frozen prefix hides
-	for {
+	found, parsed := false, false
+	if fastScan && !r.noFast {
+		// Only a record that ends inside the buffer; one that does not is rare with
+		// a buffer of a thousand records, and the loop below handles it.
+		k, q2, m, ok := r.scanFast(r.buf[s:r.w])
+		if found = k >= 0; found {
+			end, q, multi, parsed = s+k, q2, m, ok
+			r.pos = end + 1
+		}
+	}
+	for !found {
 		k, q2, m := recordEnd(r.buf[i:r.w], q)
 		q, multi = q2, multi || m
 		if k >= 0 {
@@ -366,6 +377,10 @@ func (r *Reader) scanRecord() bool {
 		return true
 	}
 	r.rec.Raw = raw
+	if parsed {
+		r.rec.Fields = r.fields
+		return true
+	}
 	if kind, at := r.parse(raw, q, multi); kind != nil {
 		r.rec.Err = &ParseError{Record: recOff, Offset: recOff + int64(at), Err: kind}
 		return true

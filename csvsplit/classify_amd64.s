@@ -1,0 +1,42 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// MASK compares the four 16-byte lanes X0-X3 with the byte broadcast in BCAST and
+// leaves the 64-bit mask of the equal bytes in R (clobbers X8 and BX).
+#define MASK(BCAST, R) \
+	MOVOU X0, X8; PCMPEQB BCAST, X8; PMOVMSKB X8, R; \
+	MOVOU X1, X8; PCMPEQB BCAST, X8; PMOVMSKB X8, BX; SHLQ $16, BX; ORQ BX, R; \
+	MOVOU X2, X8; PCMPEQB BCAST, X8; PMOVMSKB X8, BX; SHLQ $32, BX; ORQ BX, R; \
+	MOVOU X3, X8; PCMPEQB BCAST, X8; PMOVMSKB X8, BX; SHLQ $48, BX; ORQ BX, R
+
+// func classify(b *[64]byte) (quote, comma, nl, cr uint64)
+TEXT ·classify(SB), NOSPLIT, $0-40
+	MOVQ b+0(FP), SI
+	MOVOU 0(SI), X0
+	MOVOU 16(SI), X1
+	MOVOU 32(SI), X2
+	MOVOU 48(SI), X3
+
+	MOVQ $0x2222222222222222, AX
+	MOVQ AX, X4
+	PUNPCKLQDQ X4, X4
+	MOVQ $0x2c2c2c2c2c2c2c2c, AX
+	MOVQ AX, X5
+	PUNPCKLQDQ X5, X5
+	MOVQ $0x0a0a0a0a0a0a0a0a, AX
+	MOVQ AX, X6
+	PUNPCKLQDQ X6, X6
+	MOVQ $0x0d0d0d0d0d0d0d0d, AX
+	MOVQ AX, X7
+	PUNPCKLQDQ X7, X7
+
+	MASK(X4, CX)
+	MOVQ CX, quote+8(FP)
+	MASK(X5, CX)
+	MOVQ CX, comma+16(FP)
+	MASK(X6, CX)
+	MOVQ CX, nl+24(FP)
+	MASK(X7, CX)
+	MOVQ CX, cr+32(FP)
+	RET
