@@ -14,7 +14,8 @@ import (
 //     included (by offset, raw bytes and error), through short reads of random
 //     sizes, with small record limits and lookaheads;
 //  2. when encoding/csv reads data without error, a whole-file read gives its
-//     records, field for field.
+//     records, field for field;
+//  3. a whole-file read gives the same records with scanFast as without it.
 func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -27,6 +28,13 @@ func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) 
 		whole, err := readWhole(data, dataStart, opt, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		slow, err := readWholeSlow(data, dataStart, opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffRecords(whole, slow); d != "" {
+			t.Fatalf("data start %d, %+v, scanFast against parse: %s", dataStart, opt, d)
 		}
 		var cuts []int64
 		for range 1 + rng.IntN(8) {

@@ -76,6 +76,11 @@ func chunked(seed uint64, max int) wrapFunc {
 // readSplit reads one split of data with opt and returns its records, the assumed
 // state and the parity. It checks that every record starts inside the split.
 func readSplit(data []byte, opt Options, wrap wrapFunc) ([]got, State, int, error) {
+	return readSplitPath(data, opt, wrap, false)
+}
+
+// readSplitPath is readSplit, scanning with recordEnd and parse only when noFast.
+func readSplitPath(data []byte, opt Options, wrap wrapFunc, noFast bool) ([]got, State, int, error) {
 	from := opt.Start
 	if opt.Start > opt.DataStart {
 		from--
@@ -88,6 +93,7 @@ func readSplit(data []byte, opt Options, wrap wrapFunc) ([]got, State, int, erro
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	rd.noFast = noFast
 	var recs []got
 	for {
 		rec, err := rd.Next()
@@ -176,6 +182,15 @@ func readWhole(data []byte, dataStart int64, tmpl Options, wrap wrapFunc) ([]got
 	opt := tmpl
 	opt.DataStart, opt.Start, opt.End, opt.State = dataStart, dataStart, int64(len(data)), Outside
 	recs, _, _, err := readSplit(data, opt, wrap)
+	return recs, err
+}
+
+// readWholeSlow is readWhole scanning with recordEnd and parse only: the reference
+// for scanFast.
+func readWholeSlow(data []byte, dataStart int64, tmpl Options, wrap wrapFunc) ([]got, error) {
+	opt := tmpl
+	opt.DataStart, opt.Start, opt.End, opt.State = dataStart, dataStart, int64(len(data)), Outside
+	recs, _, _, err := readSplitPath(data, opt, wrap, true)
 	return recs, err
 }
 
