@@ -10,9 +10,38 @@
 	MOVOU X2, X8; PCMPEQB BCAST, X8; PMOVMSKB X8, BX; SHLQ $32, BX; ORQ BX, R; \
 	MOVOU X3, X8; PCMPEQB BCAST, X8; PMOVMSKB X8, BX; SHLQ $48, BX; ORQ BX, R
 
+// MASK2 is MASK for the two 32-byte lanes Y0 and Y1 (clobbers Y8, Y9 and BX).
+#define MASK2(BCAST, R) \
+	VPCMPEQB BCAST, Y0, Y8; VPMOVMSKB Y8, R; \
+	VPCMPEQB BCAST, Y1, Y9; VPMOVMSKB Y9, BX; SHLQ $32, BX; ORQ BX, R
+
+// BCAST broadcasts the byte C to every byte of the vector register V (clobbers AX).
+#define BCAST(C, X, V) MOVL C, AX; VMOVQ AX, X; VPBROADCASTB X, V
+
 // func classify(b *[64]byte) (quote, comma, nl, cr uint64)
 TEXT ·classify(SB), NOSPLIT, $0-40
 	MOVQ b+0(FP), SI
+	CMPB ·useAVX2(SB), $1
+	JNE  sse2
+
+	VMOVDQU 0(SI), Y0
+	VMOVDQU 32(SI), Y1
+	BCAST($0x22, X4, Y4)
+	BCAST($0x2c, X5, Y5)
+	BCAST($0x0a, X6, Y6)
+	BCAST($0x0d, X7, Y7)
+	MASK2(Y4, CX)
+	MOVQ CX, quote+8(FP)
+	MASK2(Y5, CX)
+	MOVQ CX, comma+16(FP)
+	MASK2(Y6, CX)
+	MOVQ CX, nl+24(FP)
+	MASK2(Y7, CX)
+	MOVQ CX, cr+32(FP)
+	VZEROUPPER
+	RET
+
+sse2:
 	MOVOU 0(SI), X0
 	MOVOU 16(SI), X1
 	MOVOU 32(SI), X2

@@ -2,8 +2,8 @@ package csvsplit
 
 import "testing"
 
-// FuzzClassify checks classify against classifyGeneric on arbitrary blocks, biased
-// towards the four bytes it looks for. Run it with go test -fuzz=FuzzClassify ./csvsplit
+// FuzzClassify checks classify, in each of its versions, against classifyGeneric on
+// arbitrary blocks. Run it with go test -fuzz=FuzzClassify ./csvsplit
 func FuzzClassify(f *testing.F) {
 	f.Add([]byte("\"a,b\"\r\n,,\"\"\n"))
 	f.Add([]byte{0x22 ^ 0x80, 0x2c ^ 0x80, 0x0a ^ 0x80, 0x0d ^ 0x80, 0xff, 0})
@@ -17,10 +17,12 @@ func FuzzClassify(f *testing.F) {
 				}
 			}
 		}
-		q, c, n, r := classify(&b)
 		wq, wc, wn, wr := classifyGeneric(&b)
-		if q != wq || c != wc || n != wn || r != wr {
-			t.Fatalf("classify(%q) = %#x %#x %#x %#x, want %#x %#x %#x %#x", b, q, c, n, r, wq, wc, wn, wr)
+		for _, v := range classifyVersions(t) {
+			q, c, n, r := v.classify(&b)
+			if q != wq || c != wc || n != wn || r != wr {
+				t.Fatalf("%s classify(%q) = %#x %#x %#x %#x, want %#x %#x %#x %#x", v.name, b, q, c, n, r, wq, wc, wn, wr)
+			}
 		}
 	})
 }

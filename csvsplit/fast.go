@@ -6,19 +6,24 @@ import "math/bits"
 // into r.fields in the same pass, 64 bytes at a time: classify gives the block's
 // quote, comma and newline masks, the prefix XOR of the quote mask gives the quote
 // state at every byte, and the commas and newlines outside quotes are the field and
-// record ends. It takes the fields only from a simple record, one whose fields are all
-// either free of quotes or quoted with no quote inside, and which holds no '\r' but
-// its terminator's; parse would split it the same way, and almost every record of a
-// 311 export is simple. It returns the index of the record's terminating '\n' (-1
-// when data holds none), the record's quote count, whether it holds a '\n' inside
-// quotes (as recordEnd does) and whether r.fields holds its fields.
-func (r *Reader) scanFast(data []byte) (end, quotes int, multi, ok bool) {
+// record ends. It returns the index of the record's terminating '\n' (-1 when data
+// holds none) and whether r.fields holds the record's fields, which it does when the
+// record is simple: every field is free of quotes or quoted with no quote inside, and
+// no '\r' but its terminator's is in it. parse splits a simple record the same way,
+// and almost every record of a 311 export is simple.
+//
+// Between field ends, which lie outside quotes, a field holds an even number of
+// quotes; so one that starts with a quote holds two or more, and cutting its first
+// and last byte cannot cross its end. Exactly two quotes per such field, the second
+// its last byte, leave no quote anywhere else: the record is simple.
+func (r *Reader) scanFast(data []byte) (end int, ok bool) {
 	fields := r.fields[:0]
 	var tail [64]byte
-	var inside uint64 // all ones when the block starts inside quotes
-	var crs, quoted int
+	var inside uint64    // all ones when the block starts inside quotes
+	fieldAt := uint64(1) // 1 when the block starts a field
+	var quoteTop uint64  // 1 when the previous block ends with a quote
+	var quotes, opens, closes, crs int
 	start := 0 // of the current field
-	simple := true
 	for base := 0; base < len(data); base += 64 {
 		var b *[64]byte
 		if len(data)-base >= 64 {
@@ -36,24 +41,21 @@ func (r *Reader) scanFast(data []byte) (end, quotes int, multi, ok bool) {
 		stop := nm &^ in
 		if stop != 0 {
 			before := uint64(1)<<bits.TrailingZeros64(stop) - 1
-			seps, qm, nm, rm = seps&before, qm&before, nm&before, rm&before
+			seps, qm, rm = seps&before, qm&before, rm&before
 		}
 		quotes += bits.OnesCount64(qm)
 		crs += bits.OnesCount64(rm)
-		multi = multi || nm != 0
+		opens += bits.OnesCount64(qm & (seps<<1 | fieldAt))
+		closes += bits.OnesCount64(qm&(seps>>1)) + int(quoteTop&seps)
+		fieldAt, quoteTop = seps>>63, qm>>63
 		for seps != 0 {
 			p := base + bits.TrailingZeros64(seps)
 			seps &= seps - 1
-			f := data[start:p:p]
-			if len(f) > 0 && f[0] == '"' {
-				quoted++
-				if len(f) < 2 || f[len(f)-1] != '"' {
-					simple = false
-				} else {
-					f = f[1 : len(f)-1 : len(f)-1]
-				}
+			o := 0
+			if data[start] == '"' {
+				o = 1
 			}
-			fields = append(fields, f)
+			fields = append(fields, data[start+o:p-o:p-o])
 			start = p + 1
 		}
 		if stop == 0 {
@@ -65,22 +67,18 @@ func (r *Reader) scanFast(data []byte) (end, quotes int, multi, ok bool) {
 			e--
 			crs--
 		}
-		f := data[start:e:e]
-		if len(f) > 0 && f[0] == '"' {
-			quoted++
-			if len(f) < 2 || f[len(f)-1] != '"' {
-				simple = false
-			} else {
-				f = f[1 : len(f)-1 : len(f)-1]
-			}
+		if e > 0 && data[e-1] == '"' {
+			closes++
 		}
-		r.fields = append(fields, f)
-		// Each quoted field holds at least its two delimiting quotes, so a count of
-		// exactly two per quoted field leaves no quote anywhere else.
-		return end, quotes, multi, simple && crs == 0 && quotes == 2*quoted
+		o := 0
+		if data[start] == '"' {
+			o = 1
+		}
+		r.fields = append(fields, data[start+o:e-o:e-o])
+		return end, crs == 0 && quotes == 2*opens && closes == opens
 	}
 	r.fields = fields
-	return -1, quotes, multi, false
+	return -1, false
 }
 
 // prefixXOR returns the mask whose bit i is the XOR of bits 0 to i of x: for a quote

@@ -297,10 +297,15 @@ func (r *Reader) scanRecord() bool {
 	if fastScan && !r.noFast {
 		// Only a record that ends inside the buffer; one that does not is rare with
 		// a buffer of a thousand records, and the loop below handles it.
-		k, q2, m, ok := r.scanFast(r.buf[s:r.w])
+		k, ok := r.scanFast(r.buf[s:r.w])
 		if found = k >= 0; found {
-			end, q, multi, parsed = s+k, q2, m, ok
+			end, parsed = s+k, ok
 			r.pos = end + 1
+			if !parsed {
+				// Every '\n' before the terminator lies inside quotes.
+				q = bytes.Count(r.buf[s:end], quote)
+				multi = bytes.IndexByte(r.buf[s:end], '\n') >= 0
+			}
 		}
 	}
 	for !found {
