@@ -15,8 +15,9 @@
 	VPCMPEQB BCAST, Y0, Y8; VPMOVMSKB Y8, R; \
 	VPCMPEQB BCAST, Y1, Y9; VPMOVMSKB Y9, BX; SHLQ $32, BX; ORQ BX, R
 
-// BCAST broadcasts the byte C to every byte of the vector register V (clobbers AX).
-#define BCAST(C, X, V) MOVL C, AX; VMOVQ AX, X; VPBROADCASTB X, V
+// classifyBytes holds the four bytes classify looks for, for VPBROADCASTB.
+DATA ·classifyBytes+0(SB)/4, $0x0d0a2c22
+GLOBL ·classifyBytes(SB), RODATA|NOPTR, $4
 
 // func classify(b *[64]byte) (quote, comma, nl, cr uint64)
 TEXT ·classify(SB), NOSPLIT, $0-40
@@ -26,10 +27,10 @@ TEXT ·classify(SB), NOSPLIT, $0-40
 
 	VMOVDQU 0(SI), Y0
 	VMOVDQU 32(SI), Y1
-	BCAST($0x22, X4, Y4)
-	BCAST($0x2c, X5, Y5)
-	BCAST($0x0a, X6, Y6)
-	BCAST($0x0d, X7, Y7)
+	VPBROADCASTB ·classifyBytes+0(SB), Y4
+	VPBROADCASTB ·classifyBytes+1(SB), Y5
+	VPBROADCASTB ·classifyBytes+2(SB), Y6
+	VPBROADCASTB ·classifyBytes+3(SB), Y7
 	MASK2(Y4, CX)
 	MOVQ CX, quote+8(FP)
 	MASK2(Y5, CX)
