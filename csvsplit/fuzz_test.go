@@ -15,7 +15,8 @@ import (
 //     sizes, with small record limits and lookaheads;
 //  2. when encoding/csv reads data without error, a whole-file read gives its
 //     records, field for field;
-//  3. a whole-file read gives the same records with scanFast as without it.
+//  3. a whole-file read gives the same records whether it splits records with
+//     scanFast always, never, or adaptively (the default).
 func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -29,12 +30,14 @@ func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		slow, err := readWholeSlow(data, dataStart, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := diffRecords(whole, slow); d != "" {
-			t.Fatalf("data start %d, %+v, scanFast against parse: %s", dataStart, opt, d)
+		for _, mode := range []scanMode{scanSlowOnly, scanFastOnly} {
+			recs, err := readWholeMode(data, dataStart, opt, nil, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffRecords(recs, whole); d != "" {
+				t.Fatalf("data start %d, %+v, scan mode %d against the default: %s", dataStart, opt, mode, d)
+			}
 		}
 		var cuts []int64
 		for range 1 + rng.IntN(8) {

@@ -76,11 +76,11 @@ func chunked(seed uint64, max int) wrapFunc {
 // readSplit reads one split of data with opt and returns its records, the assumed
 // state and the parity. It checks that every record starts inside the split.
 func readSplit(data []byte, opt Options, wrap wrapFunc) ([]got, State, int, error) {
-	return readSplitPath(data, opt, wrap, false)
+	return readSplitMode(data, opt, wrap, scanAdaptive)
 }
 
-// readSplitPath is readSplit, scanning with recordEnd and parse only when noFast.
-func readSplitPath(data []byte, opt Options, wrap wrapFunc, noFast bool) ([]got, State, int, error) {
+// readSplitMode is readSplit with the given scan mode.
+func readSplitMode(data []byte, opt Options, wrap wrapFunc, mode scanMode) ([]got, State, int, error) {
 	from := opt.Start
 	if opt.Start > opt.DataStart {
 		from--
@@ -93,7 +93,7 @@ func readSplitPath(data []byte, opt Options, wrap wrapFunc, noFast bool) ([]got,
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	rd.noFast = noFast
+	rd.mode = mode
 	var recs []got
 	for {
 		rec, err := rd.Next()
@@ -185,12 +185,11 @@ func readWhole(data []byte, dataStart int64, tmpl Options, wrap wrapFunc) ([]got
 	return recs, err
 }
 
-// readWholeSlow is readWhole scanning with recordEnd and parse only: the reference
-// for scanFast.
-func readWholeSlow(data []byte, dataStart int64, tmpl Options, wrap wrapFunc) ([]got, error) {
+// readWholeMode is readWhole with the given scan mode.
+func readWholeMode(data []byte, dataStart int64, tmpl Options, wrap wrapFunc, mode scanMode) ([]got, error) {
 	opt := tmpl
 	opt.DataStart, opt.Start, opt.End, opt.State = dataStart, dataStart, int64(len(data)), Outside
-	recs, _, _, err := readSplitPath(data, opt, wrap, true)
+	recs, _, _, err := readSplitMode(data, opt, wrap, mode)
 	return recs, err
 }
 
