@@ -14,7 +14,9 @@ import (
 //     included (by offset, raw bytes and error), through short reads of random
 //     sizes, with small record limits and lookaheads;
 //  2. when encoding/csv reads data without error, a whole-file read gives its
-//     records, field for field.
+//     records, field for field;
+//  3. a whole-file read gives the same records whether it splits records with
+//     scanFast always, never, or adaptively (the default).
 func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -27,6 +29,15 @@ func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) 
 		whole, err := readWhole(data, dataStart, opt, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, mode := range []scanMode{scanSlowOnly, scanFastOnly} {
+			recs, err := readWholeMode(data, dataStart, opt, nil, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffRecords(recs, whole); d != "" {
+				t.Fatalf("data start %d, %+v, scan mode %d against the default: %s", dataStart, opt, mode, d)
+			}
 		}
 		var cuts []int64
 		for range 1 + rng.IntN(8) {
@@ -121,4 +132,39 @@ func generate(seed uint64, n int, crlf bool) []byte {
 	}
 	w.Flush()
 	return buf.Bytes()
+}
+
+// TestScanModesAtBlockEdges puts quotes, commas, '\r' and '\n', well-formed and not,
+// at every offset around scanFast's 64-byte block edges (short fuzz inputs rarely
+// reach them) and checks that every scan mode reads the same records.
+func TestScanModesAtBlockEdges(t *testing.T) {
+	tails := []string{
+		`a,b`, `"a",b`, `"a","b"`, `""`, `"",x`, `"a""b",c`, `"ab"c,d`, `a"b,c`, `"a` + "\n" + `b",c`,
+		`"a` + "\r\n" + `b",c`, "a\rb,c", `"a"` + "\r", `"a",` + "\r", `,"`, `"`, `","`, `x,"y`,
+	}
+	heads := []string{"", `"`, `"",`}
+	for pad := range 140 {
+		for _, head := range heads {
+			for _, tail := range tails {
+				rec := head + strings.Repeat("p", pad) + tail
+				if head == `"` {
+					rec = head + strings.Repeat("p", pad) + `",` + tail
+				}
+				data := []byte("h\n" + rec + "\n" + rec + "\r\n" + "z,\"q\"\n" + rec)
+				want, err := readWholeMode(data, 2, Options{}, nil, scanSlowOnly)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, mode := range []scanMode{scanFastOnly, scanAdaptive} {
+					got, err := readWholeMode(data, 2, Options{}, nil, mode)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d := diffRecords(got, want); d != "" {
+						t.Fatalf("%q, scan mode %d: %s", data, mode, d)
+					}
+				}
+			}
+		}
+	}
 }

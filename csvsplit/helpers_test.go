@@ -76,6 +76,11 @@ func chunked(seed uint64, max int) wrapFunc {
 // readSplit reads one split of data with opt and returns its records, the assumed
 // state and the parity. It checks that every record starts inside the split.
 func readSplit(data []byte, opt Options, wrap wrapFunc) ([]got, State, int, error) {
+	return readSplitMode(data, opt, wrap, scanAdaptive)
+}
+
+// readSplitMode is readSplit with the given scan mode.
+func readSplitMode(data []byte, opt Options, wrap wrapFunc, mode scanMode) ([]got, State, int, error) {
 	from := opt.Start
 	if opt.Start > opt.DataStart {
 		from--
@@ -88,6 +93,7 @@ func readSplit(data []byte, opt Options, wrap wrapFunc) ([]got, State, int, erro
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	rd.mode = mode
 	var recs []got
 	for {
 		rec, err := rd.Next()
@@ -176,6 +182,14 @@ func readWhole(data []byte, dataStart int64, tmpl Options, wrap wrapFunc) ([]got
 	opt := tmpl
 	opt.DataStart, opt.Start, opt.End, opt.State = dataStart, dataStart, int64(len(data)), Outside
 	recs, _, _, err := readSplit(data, opt, wrap)
+	return recs, err
+}
+
+// readWholeMode is readWhole with the given scan mode.
+func readWholeMode(data []byte, dataStart int64, tmpl Options, wrap wrapFunc, mode scanMode) ([]got, error) {
+	opt := tmpl
+	opt.DataStart, opt.Start, opt.End, opt.State = dataStart, dataStart, int64(len(data)), Outside
+	recs, _, _, err := readSplitMode(data, opt, wrap, mode)
 	return recs, err
 }
 

@@ -12,6 +12,7 @@ const (
 	minBufSize = 4 << 10
 	readChunk  = 64 << 10 // room kept for reads while skipping a too-large record
 	maxEmpty   = 100      // consecutive (0, nil) reads tolerated before io.ErrNoProgress
+	maxBackoff = 255      // the most records scanned without scanFast before it is tried again
 )
 
 // Record is one record of a split.
@@ -45,7 +46,20 @@ type Reader struct {
 	rec     Record
 	fields  [][]byte
 	scratch []byte // unescaped quoted fields of the current record
+	mode    scanMode
+
+	skipFast int // records to scan without scanFast
+	backoff  int // skipFast after the next record scanFast finds not simple
 }
+
+// scanMode says how a Reader finds and splits records; only tests change it.
+type scanMode uint8
+
+const (
+	scanAdaptive scanMode = iota // scanFast, skipped for a while after records it cannot split
+	scanSlowOnly                 // recordEnd and parse only
+	scanFastOnly                 // scanFast for every record, without skipping
+)
 
 // NewReader returns a Reader of the split opt describes. src yields the file's bytes
 // from offset Start-1 when Start > DataStart, else from Start, and may run to EOF.
@@ -292,7 +306,33 @@ func (r *Reader) scanRecord() bool {
 	q, multi, big := 0, false, false
 	var end int
 	var last byte // while big: the byte before buf[max], which the frozen prefix hides
-	for {
+	found, parsed := false, false
+	if fastScan && r.mode != scanSlowOnly {
+		if r.skipFast > 0 {
+			r.skipFast--
+		} else if k, ok := r.scanFast(r.buf[s:r.w]); k >= 0 {
+			// Only a record that ends inside the buffer; one that does not is rare
+			// with a buffer of a thousand records, and the loop below handles it.
+			found, end, parsed = true, s+k, ok
+			r.pos = end + 1
+			if parsed {
+				r.backoff = 0
+			} else {
+				if r.mode == scanAdaptive {
+					// A file whose records are not simple (Chicago's SODA
+					// export escapes quotes in every record) would pay for
+					// both scans: after each such record, skip scanFast for
+					// twice as many.
+					r.backoff = min(2*r.backoff+1, maxBackoff)
+					r.skipFast = r.backoff
+				}
+				// Every '\n' before the terminator lies inside quotes.
+				q = bytes.Count(r.buf[s:end], quote)
+				multi = bytes.IndexByte(r.buf[s:end], '\n') >= 0
+			}
+		}
+	}
+	for !found {
 		k, q2, m := recordEnd(r.buf[i:r.w], q)
 		q, multi = q2, multi || m
 		if k >= 0 {
@@ -366,6 +406,10 @@ func (r *Reader) scanRecord() bool {
 		return true
 	}
 	r.rec.Raw = raw
+	if parsed {
+		r.rec.Fields = r.fields
+		return true
+	}
 	if kind, at := r.parse(raw, q, multi); kind != nil {
 		r.rec.Err = &ParseError{Record: recOff, Offset: recOff + int64(at), Err: kind}
 		return true

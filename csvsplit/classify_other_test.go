@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package csvsplit
+
+import "testing"
+
+type classifyVersion struct {
+	name     string
+	classify func(*[64]byte) (quote, comma, nl, cr uint64)
+}
+
+func classifyVersions(*testing.T) []classifyVersion {
+	return []classifyVersion{{"generic", classify}}
+}
