@@ -154,6 +154,8 @@ func (s *sodaScanner) object(start int64) error {
 			case inString:
 				if escaped {
 					escaped = false
+				} else if k := skipPlain(chunk, i, false); k > i {
+					i = k - 1 // the loop's i++ lands on the quote, the backslash or the chunk's end
 				} else if c == '\\' {
 					escaped = true
 				} else if c == '"' {
@@ -347,10 +349,7 @@ func skipSpace(b []byte, i int) int {
 // (a subslice of b when there are no escapes) and the index after the closing quote.
 func jsonString(b []byte, i int, scratch *[]byte) ([]byte, int, error) {
 	start := i + 1
-	j := start
-	for j < len(b) && b[j] != '"' && b[j] != '\\' {
-		j++
-	}
+	j := skipPlain(b, start, false)
 	if j < len(b) && b[j] == '"' {
 		return b[start:j], j + 1, nil
 	}
