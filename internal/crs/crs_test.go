@@ -80,7 +80,7 @@ func libraryProjection(t *testing.T, c *CRS) wgs84.ProjectedReferenceSystem {
 // bits, in both directions and through ToLatLon's correction step, over each system's area
 // and a margin around it: the lake stores these bits, and they must not change.
 func TestProjectionsMatchLibrary(t *testing.T) {
-	n := 100
+	n := 60
 	if testing.Short() {
 		n = 30
 	}
