@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -44,4 +45,30 @@ func FuzzValidJSON(f *testing.F) {
 			t.Fatalf("validJSON(%q) = %v, json.Valid says %v", data, got, want)
 		}
 	})
+}
+
+// TestSkipPlain puts every byte value at every offset of buffers around the word size, among
+// plain bytes both ASCII and not, and checks skipPlain against a byte-by-byte search.
+func TestSkipPlain(t *testing.T) {
+	for _, fill := range []byte{'a', 0xC3, 0x7F, 0x80, 0x21, 0xFF} {
+		for n := 0; n <= 19; n++ {
+			for at := 0; at < n; at++ {
+				for c := 0; c < 256; c++ {
+					b := bytes.Repeat([]byte{fill}, n)
+					b[at] = byte(c)
+					for _, controls := range []bool{false, true} {
+						for start := 0; start <= n; start++ {
+							want := start
+							for want < n && b[want] != '"' && b[want] != '\\' && (!controls || b[want] >= 0x20) {
+								want++
+							}
+							if got := skipPlain(b, start, controls); got != want {
+								t.Fatalf("skipPlain(%q, %d, %v) = %d, want %d", b, start, controls, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 }

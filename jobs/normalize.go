@@ -28,6 +28,7 @@ type Normalizer struct {
 	col     [numFields]int      // CSV: column index per field, -1 when the field is unmapped or absent
 	colName [numFields]string   // CSV: the bound column's name, for rejects
 	keys    map[string][]keyRef // JSON: candidate key -> fields it feeds, with the key's rank
+	keyTab  *keyTable           // JSON: keys, for NormalizeJSON's lookups
 	cands   [numFields][]string // JSON: candidate keys per field in rank order
 	layouts [numFields][]timeLayout
 

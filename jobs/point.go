@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"math"
+	"math/bits"
 	"strconv"
 )
 
@@ -13,11 +14,90 @@ func parseCoord(b []byte) (float64, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
+	if f, ok := parseDecimal(b); ok {
+		return f, true
+	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false
 	}
 	return f, true
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseDecimal parses what coordinates are written as, [+-]digits[.digits] with at most 19
+// digits, to the float64 nearest to it (ties to even), as strconv.ParseFloat does; ok is
+// false for anything else (an exponent, more digits, inf), which ParseFloat then reads.
+// Coordinates carry 16 or 17 significant digits, beyond the 15 of ParseFloat's own fast
+// path, and its general path (Eisel-Lemire with a 128-bit table, after a grammar of
+// underscores, hex and specials) cost a tenth of a CSV record's normalization. The value is
+// m/10^k for integers m < 2^64 and k ≤ 19: when both are exact in float64 one correctly
+// rounded division gives it (Clinger's fast path); otherwise an exact 128-by-64-bit integer
+// division gives 63 or 64 quotient bits and a remainder, enough to round to 53 bits by hand.
+func parseDecimal(b []byte) (float64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	var m uint64
+	digits, k := 0, -1 // k: digits after the point, -1 before it
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if k >= 0 {
+				k++
+			}
+		case c == '.' && k < 0:
+			k = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 19 {
+		return 0, false
+	}
+	k = max(k, 0)
+	var f float64
+	switch {
+	case m == 0:
+	case m < 1<<53:
+		f = float64(m) / pow10[k]
+	default:
+		f = divRound(m, uint64(pow10[k]))
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// divRound returns the float64 nearest to m/d (m, d > 0, d < 2^64), ties to even, for a
+// quotient in float64's normal range.
+func divRound(m, d uint64) float64 {
+	// Scale m by 2^s so that the quotient q = ⌊m·2^s/d⌋ lies in [2^62, 2^64): the shifted
+	// m's high word is then below d, as bits.Div64 requires.
+	s := 63 - bits.Len64(m) + bits.Len64(d)
+	var hi, lo uint64
+	if s >= 64 {
+		hi, lo = m<<(s-64), 0
+	} else {
+		hi, lo = m>>(64-s), m<<s
+	}
+	q, rem := bits.Div64(hi, lo, d)
+	n := bits.Len64(q) // 63 or 64
+	drop := uint(n - 53)
+	mant := q >> drop
+	rest, half := q&(1<<drop-1), uint64(1)<<(drop-1)
+	if rest > half || (rest == half && (rem != 0 || mant&1 == 1)) {
+		mant++ // a carry to 2^53 is still exact in float64
+	}
+	return math.Ldexp(float64(mant), int(drop)-s)
 }
 
 // parsePoint reads a location written as "(lat, lon)" (possibly after other text: the NYC SODA

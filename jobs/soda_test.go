@@ -129,3 +129,21 @@ func TestNormalizeJSON(t *testing.T) {
 		t.Errorf("Normalize on a JSON normalizer: %v", err)
 	}
 }
+
+// TestKeyTable checks the key table against the map it is built from, for every key of every
+// built-in schema and for keys that differ from one in a byte, in length or not at all.
+func TestKeyTable(t *testing.T) {
+	for _, name := range BuiltinNames() {
+		s, _ := Builtin(name)
+		n := s.BindJSON()
+		probes := []string{"", "x", "unique_key_", "latitudE"}
+		for k := range n.keys {
+			probes = append(probes, k, k+"_", k[:len(k)-1], "_"+k, strings.ToUpper(k))
+		}
+		for _, k := range probes {
+			if got, want := n.keyTab.refs([]byte(k)), n.keys[k]; !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: refs(%q) = %v, want %v", name, k, got, want)
+			}
+		}
+	}
+}

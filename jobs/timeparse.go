@@ -1,8 +1,10 @@
 package jobs
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -104,36 +106,60 @@ type civil struct {
 	year, month int // 0 when the text carried an offset
 }
 
-// zoneCache remembers one period of constant UTC offset of a location, shrunk by a day at each
-// end so that no civil time inside it is ambiguous or skipped. Consecutive records of a file are
-// close in time, so nearly every local timestamp converts with one subtraction instead of
-// time.Date's two zone lookups. The zero value is empty.
+// zoneCache remembers periods of constant UTC offset of a location, each shrunk by a day at
+// each end so that no civil time inside it is ambiguous or skipped. A file's records span
+// years in no particular order, so one remembered period (half a year, in a zone with summer
+// time) would miss at nearly every year or season change; the periods seen so far, up to
+// maxZonePeriods, convert nearly every local timestamp with a binary search and one
+// subtraction instead of time.Date's two zone lookups. The zero value is empty.
 type zoneCache struct {
-	loc    *time.Location
-	offset int64 // seconds east of UTC
-	lo, hi int64 // UTC Unix seconds: the cache applies to instants in [lo, hi)
+	loc     *time.Location
+	periods []zonePeriod // sorted by lo; disjoint
+	last    int          // index in periods of the last hit
 }
 
+// zonePeriod is one period of constant offset, as civil seconds (civilSeconds) [lo, hi).
+type zonePeriod struct {
+	lo, hi int64
+	offset int64 // seconds east of UTC
+}
+
+// maxZonePeriods bounds a cache's periods: two a year, for the two centuries any record falls in.
+const maxZonePeriods = 400
+
+func (p *zonePeriod) holds(civ int64) bool { return civ >= p.lo && civ < p.hi }
+
 // date is time.Date(y, mo, d, h, mi, s, ns, loc).UTC(), through the cache. Outside the cached
-// period it calls time.Date and caches the period around the result.
+// periods it calls time.Date and caches the period around the result.
 func (zc *zoneCache) date(y, mo, d, h, mi, s, ns int, loc *time.Location) time.Time {
 	civ := civilSeconds(y, mo, d, h, mi, s)
-	if zc.loc == loc {
-		if u := civ - zc.offset; u >= zc.lo && u < zc.hi {
-			return time.Unix(u, int64(ns)).UTC()
-		}
+	if zc.loc != loc {
+		zc.loc, zc.periods, zc.last = loc, zc.periods[:0], 0
+	}
+	if zc.last < len(zc.periods) && zc.periods[zc.last].holds(civ) {
+		return time.Unix(civ-zc.periods[zc.last].offset, int64(ns)).UTC()
+	}
+	i, _ := slices.BinarySearchFunc(zc.periods, civ, func(p zonePeriod, civ int64) int { return cmp.Compare(p.hi, civ+1) })
+	if i < len(zc.periods) && zc.periods[i].holds(civ) {
+		zc.last = i
+		return time.Unix(civ-zc.periods[i].offset, int64(ns)).UTC()
 	}
 	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, loc)
 	_, off := t.Zone()
 	start, end := t.ZoneBounds()
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	p := zonePeriod{lo: math.MinInt64, hi: math.MaxInt64, offset: int64(off)}
 	if !start.IsZero() {
-		lo = start.Unix() + 86400
+		p.lo = start.Unix() + 86400 + p.offset
 	}
 	if !end.IsZero() {
-		hi = end.Unix() - 86400
+		p.hi = end.Unix() - 86400 + p.offset
 	}
-	*zc = zoneCache{loc: loc, offset: int64(off), lo: lo, hi: hi}
+	if p.lo < p.hi && len(zc.periods) < maxZonePeriods {
+		j, found := slices.BinarySearchFunc(zc.periods, p.lo, func(q zonePeriod, lo int64) int { return cmp.Compare(q.lo, lo) })
+		if !found {
+			zc.periods = slices.Insert(zc.periods, j, p)
+		}
+	}
 	return t.UTC()
 }
 

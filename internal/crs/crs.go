@@ -3,10 +3,11 @@
 // one place that knows the systems' parameters: the normalizer reads x/y columns through
 // it (jobs, `field "point" { x = ..., y = ..., crs = ... }`) and the generator writes them.
 //
-// The arithmetic is github.com/wroge/wgs84's (pure Go, so releases stay CGO-free). That
-// library ships few EPSG codes; the state-plane systems are defined here from their
-// published parameters on its NAD83 datum, which it treats as WGS84 (the two differ by
-// about a metre, less than the cities' own geocoding). A CRS is immutable and safe for
+// The arithmetic is github.com/wroge/wgs84's, rewritten (proj.go) to compute once what
+// does not depend on the point, with bit-identical results; the library stays as the
+// tests' reference. It ships few EPSG codes; the state-plane systems are defined here from
+// their published parameters on its NAD83 datum, which it treats as WGS84 (the two differ
+// by about a metre, less than the cities' own geocoding). A CRS is immutable and safe for
 // concurrent use.
 package crs
 
@@ -16,8 +17,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/wroge/wgs84"
 )
 
 // USFoot is the US survey foot in metres, the unit of the "(ftUS)" state-plane systems.
@@ -28,22 +27,22 @@ type CRS struct {
 	names []string // "EPSG:2263", matched case-insensitively
 	title string
 	unit  float64 // metres per coordinate unit
-	sys   wgs84.ProjectedReferenceSystem
+	proj  projection
 	// area is where the system is used, [minLon, minLat, maxLon, maxLat] with a margin: a
 	// point converted outside it is a placeholder or a mistake, not a location.
 	area [4]float64
-	// sph is sys.Datum as the projection's argument, boxed once: converting the struct to
-	// the interface at each call would allocate.
-	sph wgs84.Spheroid
 }
 
 // The parameters are those of the EPSG registry (ESRI's for 102696, which has no EPSG
-// twin in US feet), on the GRS80 ellipsoid.
+// twin in US feet), on the GRS80 ellipsoid (the library's NAD83 datum). Each system's
+// parameters are written once, in params, for proj.go and for the tests' reference.
 var (
-	illinoisEast = wgs84.NAD83().TransverseMercator(-88-20.0/60, 36+40.0/60, 0.999975, 300000, 0)
-	nyLongIsland = wgs84.NAD83().LambertConformalConic2SP(-74, 40+10.0/60, 41+2.0/60, 40+40.0/60, 300000, 0)
-	missouriEast = wgs84.NAD83().TransverseMercator(-90.5, 35+50.0/60, 1-1.0/15000, 250000, 0)
-	maryland     = wgs84.NAD83().LambertConformalConic2SP(-77, 37+40.0/60, 39.45, 38.3, 400000, 0)
+	grs80 = newEllipsoid(6378137, 298.257222101)
+
+	illinoisEast = tmParams{-88 - 20.0/60, 36 + 40.0/60, 0.999975, 300000, 0}
+	nyLongIsland = lccParams{-74, 40 + 10.0/60, 41 + 2.0/60, 40 + 40.0/60, 300000, 0}
+	missouriEast = tmParams{-90.5, 35 + 50.0/60, 1 - 1.0/15000, 250000, 0}
+	maryland     = lccParams{-77, 37 + 40.0/60, 39.45, 38.3, 400000, 0}
 
 	areaIllinois = [4]float64{-91.6, 36.9, -87.0, 42.6}
 	areaLongIsl  = [4]float64{-74.3, 40.4, -71.7, 41.4}
@@ -51,21 +50,36 @@ var (
 	areaMaryland = [4]float64{-79.6, 37.8, -74.9, 39.8}
 )
 
+// tmParams are a transverse Mercator's central meridian, origin latitude, scale factor,
+// false easting and false northing (degrees, metres), in wgs84.Datum.TransverseMercator's
+// order.
+type tmParams struct{ lonf, latf, scale, eastf, northf float64 }
+
+// lccParams are a Lambert conformal conic's central meridian, origin latitude, standard
+// parallels, false easting and false northing, in wgs84.Datum.LambertConformalConic2SP's
+// order.
+type lccParams struct{ lonf, latf, lat1, lat2, eastf, northf float64 }
+
+func (p tmParams) projection() projection {
+	return newTM(grs80, p.lonf, p.latf, p.scale, p.eastf, p.northf)
+}
+
+func (p lccParams) projection() projection {
+	return newLCC(grs80, p.lonf, p.latf, p.lat1, p.lat2, p.eastf, p.northf)
+}
+
 var all = func() []*CRS {
-	defs := []*CRS{
-		{names: []string{"EPSG:3435"}, title: "NAD83 / Illinois East (ftUS)", unit: USFoot, sys: illinoisEast, area: areaIllinois},
-		{names: []string{"EPSG:26971"}, title: "NAD83 / Illinois East", unit: 1, sys: illinoisEast, area: areaIllinois},
-		{names: []string{"EPSG:2263"}, title: "NAD83 / New York Long Island (ftUS)", unit: USFoot, sys: nyLongIsland, area: areaLongIsl},
-		{names: []string{"EPSG:32118"}, title: "NAD83 / New York Long Island", unit: 1, sys: nyLongIsland, area: areaLongIsl},
-		{names: []string{"ESRI:102696", "EPSG:102696"}, title: "NAD 1983 StatePlane Missouri East FIPS 2401 Feet", unit: USFoot, sys: missouriEast, area: areaMissouri},
-		{names: []string{"EPSG:26996"}, title: "NAD83 / Missouri East", unit: 1, sys: missouriEast, area: areaMissouri},
-		{names: []string{"EPSG:26985"}, title: "NAD83 / Maryland", unit: 1, sys: maryland, area: areaMaryland},
-		{names: []string{"EPSG:2248"}, title: "NAD83 / Maryland (ftUS)", unit: USFoot, sys: maryland, area: areaMaryland},
+	il, ny, mo, md := illinoisEast.projection(), nyLongIsland.projection(), missouriEast.projection(), maryland.projection()
+	return []*CRS{
+		{names: []string{"EPSG:3435"}, title: "NAD83 / Illinois East (ftUS)", unit: USFoot, proj: il, area: areaIllinois},
+		{names: []string{"EPSG:26971"}, title: "NAD83 / Illinois East", unit: 1, proj: il, area: areaIllinois},
+		{names: []string{"EPSG:2263"}, title: "NAD83 / New York Long Island (ftUS)", unit: USFoot, proj: ny, area: areaLongIsl},
+		{names: []string{"EPSG:32118"}, title: "NAD83 / New York Long Island", unit: 1, proj: ny, area: areaLongIsl},
+		{names: []string{"ESRI:102696", "EPSG:102696"}, title: "NAD 1983 StatePlane Missouri East FIPS 2401 Feet", unit: USFoot, proj: mo, area: areaMissouri},
+		{names: []string{"EPSG:26996"}, title: "NAD83 / Missouri East", unit: 1, proj: mo, area: areaMissouri},
+		{names: []string{"EPSG:26985"}, title: "NAD83 / Maryland", unit: 1, proj: md, area: areaMaryland},
+		{names: []string{"EPSG:2248"}, title: "NAD83 / Maryland (ftUS)", unit: USFoot, proj: md, area: areaMaryland},
 	}
-	for _, d := range defs {
-		d.sph = d.sys.Datum
-	}
-	return defs
 }()
 
 // Names lists the names Lookup accepts, sorted.
@@ -127,13 +141,6 @@ func (c *CRS) FromLatLon(lat, lon float64) (x, y float64) {
 	return e / c.unit, n / c.unit
 }
 
-// toLonLat and fromLonLat apply the projection on the NAD83 ellipsoid directly. The
-// library's Transform would also pass through geocentric coordinates to apply a datum
-// shift, which NAD83 does not have here: the same result, three times the work.
-func (c *CRS) toLonLat(e, n float64) (lon, lat float64) {
-	return c.sys.Projection.ToLonLat(e, n, c.sph)
-}
+func (c *CRS) toLonLat(e, n float64) (lon, lat float64) { return c.proj.toLonLat(e, n) }
 
-func (c *CRS) fromLonLat(lon, lat float64) (e, n float64) {
-	return c.sys.Projection.FromLonLat(lon, lat, c.sph)
-}
+func (c *CRS) fromLonLat(lon, lat float64) (e, n float64) { return c.proj.fromLonLat(lon, lat) }

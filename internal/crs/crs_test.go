@@ -2,8 +2,11 @@ package crs
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/wroge/wgs84"
 )
 
 func TestLookup(t *testing.T) {
@@ -48,5 +51,93 @@ func TestPublishedPoints(t *testing.T) {
 		if lat, lon, ok := c.ToLatLon(p[0], p[1]); ok {
 			t.Errorf("(%v, %v) converts to (%v, %v), want no location", p[0], p[1], lat, lon)
 		}
+	}
+}
+
+// libraryProjection is a system's projection as github.com/wroge/wgs84 computes it, the
+// reference proj.go must match bit for bit.
+func libraryProjection(t *testing.T, c *CRS) wgs84.ProjectedReferenceSystem {
+	t.Helper()
+	switch c.proj.(type) {
+	case *tm:
+		p := missouriEast
+		if c.area == areaIllinois {
+			p = illinoisEast
+		}
+		return wgs84.NAD83().TransverseMercator(p.lonf, p.latf, p.scale, p.eastf, p.northf)
+	case *lcc:
+		p := maryland
+		if c.area == areaLongIsl {
+			p = nyLongIsland
+		}
+		return wgs84.NAD83().LambertConformalConic2SP(p.lonf, p.latf, p.lat1, p.lat2, p.eastf, p.northf)
+	}
+	t.Fatalf("%s: unknown projection %T", c.title, c.proj)
+	return wgs84.ProjectedReferenceSystem{}
+}
+
+// TestProjectionsMatchLibrary checks that proj.go's arithmetic gives the library's float64
+// bits, in both directions and through ToLatLon's correction step, over each system's area
+// and a margin around it: the lake stores these bits, and they must not change.
+func TestProjectionsMatchLibrary(t *testing.T) {
+	n := 60
+	if testing.Short() {
+		n = 30
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range all {
+		sys := libraryProjection(t, c)
+		var sph wgs84.Spheroid = sys.Datum
+		ref := func(x, y float64) (lat, lon float64) {
+			e, n := x*c.unit, y*c.unit
+			lon, lat = sys.Projection.ToLonLat(e, n, sph)
+			e2, n2 := sys.Projection.FromLonLat(lon, lat, sph)
+			lon, lat = sys.Projection.ToLonLat(e+(e-e2), n+(n-n2), sph)
+			if a := c.area; lon < a[0] || lat < a[1] || lon > a[2] || lat > a[3] {
+				return 0, 0
+			}
+			return lat, lon
+		}
+		a := c.area
+		mismatches := 0
+		for i := range n * n {
+			lon := a[0] - 0.5 + (a[2]-a[0]+1)*(float64(i%n)+rng.Float64())/float64(n)
+			lat := a[1] - 0.5 + (a[3]-a[1]+1)*(float64(i/n)+rng.Float64())/float64(n)
+			we, wn := sys.Projection.FromLonLat(lon, lat, sph)
+			ge, gn := c.fromLonLat(lon, lat)
+			wlon, wlat := sys.Projection.ToLonLat(we, wn, sph)
+			glon, glat := c.toLonLat(we, wn)
+			x, y := c.FromLatLon(lat, lon)
+			x, y = math.Round(x*100)/100, math.Round(y*100)/100 // as exports write them
+			rlat, rlon := ref(x, y)
+			clat, clon, _ := c.ToLatLon(x, y)
+			if !same(ge, we) || !same(gn, wn) || !same(glon, wlon) || !same(glat, wlat) || !same(clat, rlat) || !same(clon, rlon) {
+				if mismatches++; mismatches <= 5 {
+					t.Errorf("%s at (%v, %v): from (%v, %v) want (%v, %v); to (%v, %v) want (%v, %v); ToLatLon(%v, %v) = (%v, %v) want (%v, %v)",
+						c.title, lon, lat, ge, gn, we, wn, glon, glat, wlon, wlat, x, y, clat, clon, rlat, rlon)
+				}
+			}
+		}
+		if mismatches > 0 {
+			t.Errorf("%s: %d of %d points differ from the library", c.title, mismatches, n*n)
+		}
+	}
+}
+
+func same(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+
+func BenchmarkToLatLon(b *testing.B) {
+	for _, name := range []string{"ESRI:102696", "EPSG:3435", "EPSG:26985"} {
+		c, err := Lookup(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := c.area
+		x, y := c.FromLatLon((a[1]+a[3])/2, (a[0]+a[2])/2)
+		b.Run(name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				c.ToLatLon(x+float64(i%1000), y+float64(i%777))
+			}
+		})
 	}
 }
