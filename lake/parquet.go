@@ -134,6 +134,13 @@ func (b *RowBatch) Add(r *record.Request) {
 	b.rows = append(b.rows, row)
 }
 
+// StringBytes is the bytes of the string values of r's lake row (ToRow), what PageBufferFor
+// counts as strBytes.
+func StringBytes(r *record.Request) int {
+	return len(r.RequestID) + len(r.Status.String()) + len(r.StatusRaw) + len(r.Agency) + len(r.RequestType) +
+		len(r.RequestSubtype) + len(r.Zip) + len(r.Neighborhood) + len(r.Channel)
+}
+
 func optTime(null bool, micros int64) *int64 {
 	if null {
 		return nil
@@ -171,6 +178,8 @@ func NewParquetWriter[T any](w io.Writer, opts ...parquet.WriterOption) *parquet
 // PageBufferFor returns the page buffer size (parquet.PageBufferSize) for a row group of n
 // rows whose string values total strBytes bytes: the smallest power of two, from 4 KiB, that
 // no column of it can fill, or parquet.DefaultPageBufferSize when a column could fill that.
+// The rows' fields must be strings or values of at most 8 bytes, or pointers to them (as
+// Row's and the summary rows' are; sizedFor checks a type).
 //
 // A writer sizes each column's buffer to its page buffer size whatever the rows (a quarter
 // of a MiB for an int64 column), and a reducer writes five files a group, most of a few

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/ireports/ireports/record"
 )
 
 // encodeDefault encodes rows with the lake's writer at parquet-go's default buffer sizes,
@@ -136,5 +139,36 @@ func TestSizedForUnboundedTypes(t *testing.T) {
 	}
 	if opts := sizedFor([]HeatRow{{Agency: "DOT"}}); len(opts) != 1 {
 		t.Errorf("sizedFor of a summary row: %d options, want 1", len(opts))
+	}
+}
+
+// TestStringBytes: StringBytes counts every string of a lake row, as sizedFor does by
+// reflection, and Row has only fields PageBufferFor bounds.
+func TestStringBytes(t *testing.T) {
+	if _, ok := stringFields(reflect.TypeFor[Row]()); !ok {
+		t.Fatal("Row has a field PageBufferFor cannot bound: the reducer must not size its files' buffers")
+	}
+	fields, _ := stringFields(reflect.TypeFor[Row]())
+	for _, r := range []record.Request{
+		{RequestID: "1", Status: record.StatusOpen},
+		{RequestID: "abc", Status: record.StatusClosed, StatusRaw: "Closed", Agency: "DOT", RequestType: "Pothole",
+			RequestSubtype: "Big one", Zip: "10001", Neighborhood: "Chelsea", Channel: "phone"},
+	} {
+		row := ToRow(&r)
+		v := reflect.ValueOf(row)
+		want := 0
+		for _, f := range fields {
+			fv := v.Field(f)
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			want += fv.Len()
+		}
+		if got := StringBytes(&r); got != want {
+			t.Errorf("StringBytes(%+v) = %d, want %d", r, got, want)
+		}
 	}
 }

@@ -363,8 +363,7 @@ func (w *groupWriter) writeChunk(last bool) error {
 		t := r.CreatedAt
 		w.order = append(w.order, chunkKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), i: int32(i)})
 		w.sum.Add(r)
-		strBytes += int64(len(r.RequestID) + len(r.Status.String()) + len(r.StatusRaw) + len(r.Agency) + len(r.RequestType) +
-			len(r.RequestSubtype) + len(r.Zip) + len(r.Neighborhood) + len(r.Channel))
+		strBytes += int64(lake.StringBytes(r))
 	}
 	if w.pw == nil {
 		opts := []parquet.WriterOption{parquet.WriteBufferSize(0)}
