@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 	"time"
 
@@ -133,6 +134,13 @@ func (b *RowBatch) Add(r *record.Request) {
 	b.rows = append(b.rows, row)
 }
 
+// StringBytes is the bytes of the string values of r's lake row (ToRow), what PageBufferFor
+// counts as strBytes.
+func StringBytes(r *record.Request) int {
+	return len(r.RequestID) + len(r.Status.String()) + len(r.StatusRaw) + len(r.Agency) + len(r.RequestType) +
+		len(r.RequestSubtype) + len(r.Zip) + len(r.Neighborhood) + len(r.Channel)
+}
+
 func optTime(null bool, micros int64) *int64 {
 	if null {
 		return nil
@@ -148,21 +156,116 @@ func optString(s string) *string {
 }
 
 // NewParquetWriter returns a writer of the lake's Parquet files (compression, row group
-// size, creator, page format) to w. Each Flush ends a row group.
+// size, creator, page format) to w. Each Flush ends a row group. opts add to the lake's
+// options those that change how the file is written, never what it holds: the size of the
+// write buffer (parquet.WriteBufferSize) or of the page buffers (PageBufferFor).
 //
 // The files are written for the widest set of readers: data pages of version 1 and only the
 // PLAIN, RLE and RLE_DICTIONARY encodings. parquet-go's defaults (version 2 pages, and
 // DELTA_LENGTH_BYTE_ARRAY for strings without a dictionary) are valid Parquet, but not every
 // engine the lake is for reads them (Spark's vectorized reader gained the delta encodings
 // only in 3.3); zstd makes up most of what the delta encoding saved.
-func NewParquetWriter[T any](w io.Writer) *parquet.GenericWriter[T] {
-	return parquet.NewGenericWriter[T](w,
+func NewParquetWriter[T any](w io.Writer, opts ...parquet.WriterOption) *parquet.GenericWriter[T] {
+	return parquet.NewGenericWriter[T](w, append([]parquet.WriterOption{
 		parquet.Compression(codec),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
 		parquet.CreatedBy("ireports", "1", ""),
 		parquet.DataPageVersion(1),
 		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.Plain),
-	)
+	}, opts...)...)
+}
+
+// PageBufferFor returns the page buffer size (parquet.PageBufferSize) for a row group of n
+// rows whose string values total strBytes bytes: the smallest power of two, from 4 KiB, that
+// no column of it can fill, or parquet.DefaultPageBufferSize when a column could fill that.
+// The rows' fields must be strings or values of at most 8 bytes, or pointers to them (as
+// Row's and the summary rows' are; sizedFor checks a type).
+//
+// A writer sizes each column's buffer to its page buffer size whatever the rows (a quarter
+// of a MiB for an int64 column), and a reducer writes five files a group, most of a few
+// hundred rows: allocating and clearing those buffers was most of what the files cost
+// besides their system calls. The size changes no byte of the file: a writer cuts a page
+// only where a column's buffer reaches it, and a row group none of whose columns can reach
+// it is one page per column at either size.
+//
+// A column's buffer (parquet-go's ColumnBuffer.Size) holds at most 8 bytes a value (int64,
+// double; 4 for dictionary indexes, int32), 4 more a value and the values' bytes for plain
+// byte arrays, and 9 more a row for an optional column: 21 bytes a row and strBytes bound
+// every column, and 24 leaves room for rounding.
+func PageBufferFor(n int, strBytes int64) int {
+	bound := 24*float64(n) + float64(strBytes) + 64
+	for size := 4 << 10; size < parquet.DefaultPageBufferSize; size *= 2 {
+		// The writer flushes a column once its buffer holds int32(0.98 * size) bytes.
+		if float64(int32(float64(size)*0.98)) > bound {
+			return size
+		}
+	}
+	return parquet.DefaultPageBufferSize
+}
+
+// sizedFor returns the options that write rows as small a file's buffers as PageBufferFor
+// allows, or none when T has fields whose size it cannot bound (only fixed-size values,
+// strings and pointers to them are counted).
+func sizedFor[T any](rows []T) []parquet.WriterOption {
+	fields, ok := stringFields(reflect.TypeFor[T]())
+	if !ok {
+		return nil
+	}
+	var strBytes int64
+	if len(fields) > 0 {
+		for i := range rows {
+			v := reflect.ValueOf(&rows[i]).Elem()
+			for _, f := range fields {
+				fv := v.Field(f)
+				if fv.Kind() == reflect.Pointer {
+					if fv.IsNil() {
+						continue
+					}
+					fv = fv.Elem()
+				}
+				strBytes += int64(fv.Len())
+			}
+		}
+	}
+	if size := PageBufferFor(len(rows), strBytes); size < parquet.DefaultPageBufferSize {
+		return []parquet.WriterOption{parquet.PageBufferSize(size)}
+	}
+	return nil
+}
+
+// stringTypes caches stringFields by row type.
+var stringTypes sync.Map // reflect.Type → stringFieldsOf
+
+type stringFieldsOf struct {
+	fields []int
+	ok     bool
+}
+
+// stringFields returns the indexes of the string and *string fields of struct type t, and
+// false when t is not a struct or has fields of another variable size (slices, maps,
+// nested structs) or of more than 8 bytes.
+func stringFields(t reflect.Type) ([]int, bool) {
+	if c, ok := stringTypes.Load(t); ok {
+		return c.(stringFieldsOf).fields, c.(stringFieldsOf).ok
+	}
+	c := stringFieldsOf{ok: t.Kind() == reflect.Struct}
+	for i := 0; c.ok && i < t.NumField(); i++ {
+		ft := t.Field(i).Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch ft.Kind() {
+		case reflect.String:
+			c.fields = append(c.fields, i)
+		case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int,
+			reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint,
+			reflect.Float32, reflect.Float64:
+		default:
+			c.ok = false
+		}
+	}
+	stringTypes.Store(t, c)
+	return c.fields, c.ok
 }
 
 // RowGroupRows bounds a row group so a reader can stream a large group's file, and a
@@ -197,7 +300,12 @@ func WriteParquet[T any](path string, rows []T) error {
 // parquet-go writer was seen to write different bytes for the same rows, and re-runs must give
 // byte-identical lakes.)
 func EncodeParquet[T any](w io.Writer, rows []T) error {
-	pw := NewParquetWriter[T](w)
+	opts := sizedFor(rows)
+	if _, ok := w.(*bytes.Buffer); ok {
+		// A buffer in front of a buffer only copies.
+		opts = append(opts, parquet.WriteBufferSize(0))
+	}
+	pw := NewParquetWriter[T](w, opts...)
 	for len(rows) > 0 {
 		n := min(len(rows), 4096)
 		if _, err := pw.Write(rows[:n]); err != nil {

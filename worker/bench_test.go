@@ -198,3 +198,92 @@ func BenchmarkReduce(b *testing.B) {
 		})
 	}
 }
+
+// benchRequestsMonths is benchRequests with the creation times spread over `months` months
+// from 1990 instead of 60, so that the same n requests make 3×months groups.
+func benchRequestsMonths(n, months int) []record.Request {
+	reqs := benchRequests(n)
+	base := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(3, 4))
+	moved := map[string]time.Time{}
+	for i := range reqs {
+		r := &reqs[i]
+		// A request's later version keeps the first version's move.
+		created, ok := moved[r.RequestID]
+		if !ok {
+			created = base.AddDate(0, rng.IntN(months), 0).Add(time.Duration(rng.Int64N(int64(27 * 24 * time.Hour)))).Truncate(time.Second)
+			moved[r.RequestID] = created
+		}
+		d := created.Sub(r.CreatedAt)
+		r.CreatedAt, r.UpdatedAt = created, r.UpdatedAt.Add(d)
+		if !r.ClosedAt.IsZero() {
+			r.ClosedAt = r.ClosedAt.Add(d)
+		}
+		r.Year, r.Month = created.Year(), int(created.Month())
+	}
+	return reqs
+}
+
+// BenchmarkReduceGroups runs one reduce task over the same 120,000 requests cut into few
+// large groups or many small ones (three cities × months), so that the cost a reducer pays
+// per group, whatever its size, shows apart from its cost per row: cpu-ns/group at many
+// groups is mostly that fixed cost, and the difference of cpu-ns/op between the sizes
+// divided by the difference in groups measures it.
+func BenchmarkReduceGroups(b *testing.B) {
+	const n = 120_000
+	for _, months := range []int{4, 40, 400} {
+		b.Run(fmt.Sprintf("groups=%d", 3*months), func(b *testing.B) {
+			benchReduce(b, benchRequestsMonths(n, months), n)
+		})
+	}
+}
+
+// benchReduce runs one reduce task over reqs (n requests after de-duplication) in a loop
+// and reports its CPU time per op, per group and per MB of input.
+func benchReduce(b *testing.B, reqs []record.Request, n int) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "job.job"), []byte(benchReduceJob), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	spec, err := jobs.ParseFile(filepath.Join(dir, "job.job"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := Env{DataDir: filepath.Join(dir, "data"), Store: store, Fetcher: shuffle.LocalFetcher{}}
+	locs := benchMapOutputs(b, env.DataDir, "bench", reqs, 4)
+	var bytes int64
+	for _, l := range locs {
+		st, err := os.Stat(l.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes += st.Size()
+	}
+	b.SetBytes(bytes)
+	attempt, groups := 0, 0
+	var cpu int64
+	for b.Loop() {
+		attempt++
+		cpu0 := cpuTime()
+		res, err := RunReduce(ctx, spec, env, task.Reduce{Job: "bench", Index: 0, Attempt: attempt, MapOutput: locs})
+		cpu += cpuTime() - cpu0
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.RecordsOut != int64(n) {
+			b.Fatalf("%d records out, want %d", res.RecordsOut, n)
+		}
+		groups = len(res.Groups)
+		b.StopTimer()
+		os.RemoveAll(filepath.Join(dir, "out"))
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cpu)/float64(b.N)/float64(groups), "cpu-ns/group")
+	b.ReportMetric(float64(cpu)/float64(b.N)/(float64(bytes)/1e6), "cpu-ns/MB")
+}

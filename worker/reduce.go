@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -258,9 +259,14 @@ func isLocalResourceErr(err error) bool {
 // grow to the largest chunk once and are reused, where a writer per group grew them from
 // empty for every group — a quarter of the job's CPU went to growslice, memmove and memclr.
 type groupWriter struct {
-	sums  *lake.Stage // the attempt's stage of the summaries root
-	g     task.Group
-	sw    *lake.StageWriter
+	sums *lake.Stage // the attempt's stage of the summaries root
+	g    task.Group
+	sw   *lake.StageWriter
+	// bw buffers the Parquet writer's output to sw; it is the reducer's one buffer, where
+	// each Parquet writer allocated its own.
+	bw *bufio.Writer
+	// pw is made when the group's first chunk is written (nil before): a group that is one
+	// chunk is then known whole, and its writer's buffers sized to it (lake.PageBufferFor).
 	pw    *parquet.GenericWriter[lake.Row]
 	sum   *summary.Builder
 	buf   []record.Request
@@ -280,6 +286,9 @@ type chunkKey struct {
 	nsec int32
 	i    int32 // index into the chunk
 }
+
+// writeBuffer is the size of a reducer's write buffer in front of its groups' Parquet files.
+const writeBuffer = 64 << 10
 
 // writeBatch is how many rows go to the Parquet writer in one call: the rows converted for
 // it are reused, so a chunk never exists twice in full.
@@ -302,7 +311,11 @@ func (w *groupWriter) start(ctx context.Context, stage, sums *lake.Stage, k reco
 	}
 	w.sums, w.sw = sums, sw
 	w.g = task.Group{City: k.City, Year: k.Year, Month: k.Month}
-	w.pw = lake.NewParquetWriter[lake.Row](sw)
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(sw, writeBuffer)
+	}
+	w.bw.Reset(sw)
+	w.pw = nil
 	w.sum = summary.NewBuilder(k, loc)
 	w.buf = w.buf[:0]
 	return nil
@@ -321,7 +334,7 @@ func (w *groupWriter) replaceLast(r *record.Request) bool {
 // replace it with replaceLast).
 func (w *groupWriter) add(r *record.Request) error {
 	if len(w.buf) == chunkRows {
-		if err := w.writeChunk(); err != nil {
+		if err := w.writeChunk(false); err != nil {
 			return err
 		}
 		// End the row group with the chunk (with chunkRows = lake.RowGroupRows the writer
@@ -339,14 +352,25 @@ func (w *groupWriter) add(r *record.Request) error {
 	return nil
 }
 
-// writeChunk writes the buffered requests, sorted by creation time, as one row group.
-func (w *groupWriter) writeChunk() error {
+// writeChunk writes the buffered requests, sorted by creation time, as one row group; last
+// says they are the last of the group.
+func (w *groupWriter) writeChunk(last bool) error {
 	reqs := w.buf
 	w.order = slices.Grow(w.order[:0], len(reqs))
+	var strBytes int64
 	for i := range reqs {
-		t := reqs[i].CreatedAt
+		r := &reqs[i]
+		t := r.CreatedAt
 		w.order = append(w.order, chunkKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), i: int32(i)})
-		w.sum.Add(&reqs[i])
+		w.sum.Add(r)
+		strBytes += int64(lake.StringBytes(r))
+	}
+	if w.pw == nil {
+		opts := []parquet.WriterOption{parquet.WriteBufferSize(0)}
+		if last { // the group is this chunk: size the writer's buffers to it
+			opts = append(opts, parquet.PageBufferSize(lake.PageBufferFor(len(reqs), strBytes)))
+		}
+		w.pw = lake.NewParquetWriter[lake.Row](w.bw, opts...)
 	}
 	slices.SortFunc(w.order, func(a, b chunkKey) int {
 		if a.sec != b.sec {
@@ -377,11 +401,15 @@ func (w *groupWriter) writeChunk() error {
 // close writes the rest, stages the group's Parquet file and its summary tables (into the
 // summaries root's stage), and describes them.
 func (w *groupWriter) close(ctx context.Context) (task.Group, error) {
-	if err := w.writeChunk(); err != nil {
+	if err := w.writeChunk(true); err != nil {
 		w.abort()
 		return w.g, err
 	}
 	if err := w.pw.Close(); err != nil {
+		w.abort()
+		return w.g, err
+	}
+	if err := w.bw.Flush(); err != nil {
 		w.abort()
 		return w.g, err
 	}
