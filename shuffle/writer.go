@@ -193,19 +193,32 @@ func (w *Writer) clearRows() {
 	w.ents = w.ents[:0]
 }
 
+// maxFixedLen bounds the bytes of an encoded row besides its strings: a length per string,
+// the six varints, status and flags, and the location.
+const maxFixedLen = (nStrings+6)*binary.MaxVarintLen64 + 2 + 16
+
 // Add encodes r into the partition of its key. It fails with ErrTooLarge, leaving the
 // Writer unchanged, if the row exceeds 16 MiB; with an error of writing a run if it had to
 // spill and could not.
 func (w *Writer) Add(r *record.Request) error {
-	w.row = AppendRequest(w.row[:0], r)
-	n := len(w.row)
-	k := r.Key()
-	if n > maxRow {
-		return fmt.Errorf("%w: record %s/%s: %d-byte row", ErrTooLarge, k, r.RequestID, n)
+	strLen := 0
+	for _, s := range rowStrings(r) {
+		strLen += len(s)
 	}
-	if err := w.makeRoom(n); err != nil {
+	// A row is encoded in place when it surely fits a chunk, else first into w.row.
+	var row []byte
+	size := maxFixedLen + strLen
+	if size > chunkSize {
+		w.row = AppendRequest(w.row[:0], r)
+		if len(w.row) > maxRow {
+			return fmt.Errorf("%w: record %s/%s: %d-byte row", ErrTooLarge, r.Key(), r.RequestID, len(w.row))
+		}
+		row, size = w.row, len(w.row)
+	}
+	if err := w.makeRoom(size); err != nil {
 		return err
 	}
+	k := r.Key()
 	ki, ok := w.keys[k]
 	if !ok {
 		// Clone the city: the caller's string may share a large buffer we must not pin.
@@ -215,17 +228,20 @@ func (w *Writer) Add(r *record.Request) error {
 		w.keys[k] = ki
 	}
 	p := &w.parts[w.keyList[ki].part]
-	if len(p.chunks) == 0 || cap(p.chunks[len(p.chunks)-1])-len(p.chunks[len(p.chunks)-1]) < n {
-		p.chunks = append(p.chunks, w.chunk(n))
+	if len(p.chunks) == 0 || cap(p.chunks[len(p.chunks)-1])-len(p.chunks[len(p.chunks)-1]) < size {
+		p.chunks = append(p.chunks, w.chunk(size))
 	}
 	ci := len(p.chunks) - 1
-	off := len(p.chunks[ci])
-	p.chunks[ci] = append(p.chunks[ci], w.row...)
-	// The strings are the row's tail, City first, RequestID second.
-	blob := off + n
-	for _, s := range rowStrings(r) {
-		blob -= len(s)
+	c := p.chunks[ci]
+	off := len(c)
+	if row != nil {
+		c = append(c, row...)
+	} else {
+		c = AppendRequest(c, r)
 	}
+	p.chunks[ci] = c
+	n := len(c) - off
+	// The strings are the row's tail, City first, RequestID second.
 	w.ents = append(w.ents, entry{
 		updated: sortTime(r.UpdatedAt),
 		ord:     r.Ord,
@@ -233,7 +249,7 @@ func (w *Writer) Add(r *record.Request) error {
 		chunk:   uint32(ci),
 		off:     uint32(off),
 		n:       uint32(n),
-		id:      uint32(blob + len(r.City)),
+		id:      uint32(len(c) - strLen + len(r.City)),
 		idLen:   uint32(len(r.RequestID)),
 	})
 	w.records++
