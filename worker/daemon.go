@@ -91,7 +91,7 @@ type Config struct {
 	Log  *slog.Logger
 	// MapSpillBytes bounds the memory a map task holds for its output: beyond it the task
 	// writes sorted runs to disk and merges them (shuffle.WriterConfig.SpillBytes; 0:
-	// shuffle.DefaultSpillBytes, 32 MiB).
+	// shuffle.DefaultSpillBytes, 48 MiB).
 	MapSpillBytes int64
 	// MemoryLimit is the worker's share, in bytes, of its process's soft memory limit
 	// (runtime/debug.SetMemoryLimit): while the worker runs, the process's limit is the sum

@@ -19,7 +19,7 @@ import (
 // Defaults of Config.MemoryLimit: DefaultMemoryLimit(slots) bytes.
 const (
 	memoryLimitBase    = 64 << 20 // the process: gossip, HTTP, buffers of the fetches it serves
-	memoryLimitPerSlot = 96 << 20 // one task: 32 MiB of map output, or a reducer's blocks and group chunk, and GC headroom
+	memoryLimitPerSlot = 96 << 20 // one task: up to 48 MiB of map output, or a reducer's blocks and group chunk, and GC headroom
 )
 
 // DefaultMemoryLimit is the soft memory limit a worker with the given task slots contributes

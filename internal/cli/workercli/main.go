@@ -45,7 +45,7 @@ func Flags(fs *flag.FlagSet) func() (worker.Config, error) {
 	anyPath := fs.Bool("allow-any-path", false, "let tasks read and write anywhere this process can, instead of --allow-path")
 	fetchStall := fs.Duration("fetch-stall", def.FetchStall, "fail a read from a peer or the coordinator that receives no byte for this long (a hung peer); longer than the coordinator's poll wait")
 	memLimit := fs.String("memory-limit", "0", "soft memory limit of the worker (e.g. 512MiB; the runtime collects more often near it); 0: 64 MiB + 96 MiB per slot; off: none; GOMEMLIMIT wins")
-	mapSpill := fs.String("map-spill", "0", "memory a map task may hold for its output before it spills sorted runs to --data-dir; 0: 32 MiB")
+	mapSpill := fs.String("map-spill", "0", "memory a map task may hold for its output before it spills sorted runs to --data-dir; 0: 48 MiB")
 	profiling := obs.Flags(fs)
 	logOpts := logflags.Register(fs, slog.LevelInfo)
 	var tlsFlags httpserve.TLSFlags
