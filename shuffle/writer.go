@@ -21,9 +21,11 @@ import (
 )
 
 // DefaultSpillBytes is WriterConfig.SpillBytes when it is 0. A map task of the default
-// 64 MiB split holds up to ~38 MiB on the ten-city corpus (27 MiB of rows, entries for
-// 216,000 of them with the slice's growth), so it is written from memory, without the
-// merge's pass over its rows; a larger task (a gzip file, a larger split_size) spills.
+// 64 MiB split held at most 42 MiB on the 4 GB ten-city corpus and 45 MiB on the 8 GB one
+// (~27 MiB of rows, and entries whose slices a reused Writer keeps at each partition's
+// largest), so it is written from memory, without the merge's second pass over its rows,
+// which costs about as much as the Writer's first (BenchmarkWriterSpill); a larger task (a
+// gzip file, a larger split_size) spills.
 const DefaultSpillBytes = 48 << 20
 
 // chunkSize is the size of the buffers that hold a Writer's encoded rows. Rows are packed
@@ -113,7 +115,7 @@ type partition struct {
 type entry struct {
 	updated int64  // sortTime(UpdatedAt)
 	ord     uint64 // Ord
-	key     uint32 // index into keyList; replaced by the key's rank while sorting
+	key     uint32 // index into keyList and rank
 	chunk   uint32 // index into its partition's chunks
 	off     uint32 // row offset in the chunk
 	n       uint32 // row length
