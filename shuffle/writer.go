@@ -24,7 +24,7 @@ import (
 // 64 MiB split held at most 42 MiB on the 4 GB ten-city corpus and 45 MiB on the 8 GB one
 // (~27 MiB of rows, and entries whose slices a reused Writer keeps at each partition's
 // largest), so it is written from memory, without the merge's second pass over its rows,
-// which costs about as much as the Writer's first (BenchmarkWriterSpill); a larger task (a
+// which adds three quarters of the Writer's CPU (BenchmarkWriterSpill); a larger task (a
 // gzip file, a larger split_size) spills.
 const DefaultSpillBytes = 48 << 20
 
