@@ -6,11 +6,14 @@
 // # Data flow
 //
 // A map task feeds every normalized record to a Writer, which encodes it at once into the
-// buffer of its reducer, Partition(r.Key(), R), and keeps only a small sort entry per row.
+// chunks of its reducer, Partition(r.Key(), R), and keeps only a small sort entry per row.
 // WriteFile sorts each partition into the shuffle order (see Compare) and writes ONE file
 // per map task, under a temporary name renamed into place when complete: one segment per
 // reducer, each a run of s2-compressed blocks, followed by an index footer (offset, length,
-// record count, uncompressed bytes and CRC-32C per segment).
+// record count, uncompressed bytes and CRC-32C per segment). A Writer holds at most
+// WriterConfig.SpillBytes: beyond that it writes what it holds, sorted, as a run to a spill
+// file, and WriteFile merges the runs into the same bytes, so a map task's memory does not
+// depend on the size of its input.
 //
 // Reducer r fetches segment r of every map output through a Fetcher (LocalFetcher for files
 // on this machine, HTTPFetcher for files served by Handler on other workers; NearFetcher
@@ -36,7 +39,7 @@
 //     a file left by another release) and a new ProtocolVersion (version.Protocol). A reducer
 //     decodes a peer's segment without seeing that file's header: only the protocol, which
 //     gossip and every fetch carry, keeps workers of two encodings apart.
-//   - Writer.Add fails with ErrTooLarge for a row over 16 MiB or a partition over 4 GiB.
+//   - Writer.Add fails with ErrTooLarge for a row over 16 MiB.
 //   - A Writer, a SegmentReader, a Merger and an Input are not safe for concurrent use; a
 //     Handler and the fetchers are.
 //

@@ -35,6 +35,6 @@ var (
 	// ErrBadName means a job id or map task number that cannot name a map output safely.
 	ErrBadName = errors.New("shuffle: invalid job id or map task")
 
-	// ErrTooLarge means a row or a partition exceeds the format's limits.
+	// ErrTooLarge means a row exceeds the format's limit (16 MiB encoded).
 	ErrTooLarge = errors.New("shuffle: too large")
 )

@@ -89,6 +89,17 @@ type Config struct {
 	// Fast shortens gossip failure detection, for loopback clusters.
 	Fast bool
 	Log  *slog.Logger
+	// MapSpillBytes bounds the memory a map task holds for its output: beyond it the task
+	// writes sorted runs to disk and merges them (shuffle.WriterConfig.SpillBytes; 0:
+	// shuffle.DefaultSpillBytes, 48 MiB).
+	MapSpillBytes int64
+	// MemoryLimit is the worker's share, in bytes, of its process's soft memory limit
+	// (runtime/debug.SetMemoryLimit): while the worker runs, the process's limit is the sum
+	// of its running workers' shares. The runtime collects more often as the heap nears it,
+	// which caps the garbage collector's headroom (the heap grows to twice the live heap
+	// between collections) when the live heap is large; below it nothing changes. 0:
+	// DefaultMemoryLimit(Slots); negative: none. A GOMEMLIMIT in the environment wins.
+	MemoryLimit int64
 	// Profiling pushes this process's profiles to Pyroscope when its ServerURL is set;
 	// Start fills in the role and node. A process profiles once: give it to one worker.
 	Profiling obs.ProfilingConfig
@@ -138,6 +149,9 @@ func (c *Config) validate() error {
 	if c.Slots <= 0 {
 		c.Slots = runtime.NumCPU()
 	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = DefaultMemoryLimit(c.Slots)
+	}
 	if c.OrphanGrace <= 0 {
 		c.OrphanGrace = DefaultOrphanGrace
 	}
@@ -171,6 +185,8 @@ type Daemon struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error // Shutdown's result, for every call
+	// releaseMemory takes the worker's share out of the process's memory limit (Shutdown).
+	releaseMemory func()
 
 	lastRefusal string    // the last protocol refusal logged; the poll loop's own
 	warned      time.Time // when a misconfiguration was last logged; the poll loop's own
@@ -267,7 +283,7 @@ func Start(cfg Config) (*Daemon, error) {
 	if cfg.wrapFetcher != nil {
 		fetcher = cfg.wrapFetcher(fetcher)
 	}
-	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: shuffle.Observe(fetcher, obs.ShuffleFetches{})}
+	d.env = Env{DataDir: cfg.DataDir, ShuffleAddr: addr, Fetcher: shuffle.Observe(fetcher, obs.ShuffleFetches{}), MapSpillBytes: cfg.MapSpillBytes}
 	if err := d.members.UpdateMeta(cluster.Meta{Role: cluster.RoleWorker, API: addr, Shuffle: addr, Slots: cfg.Slots, Version: version.Version(), Protocol: version.Protocol}, 5*time.Second); err != nil {
 		d.members.Shutdown()
 		ln.Close()
@@ -291,6 +307,7 @@ func Start(cfg Config) (*Daemon, error) {
 	}()
 	go d.pollLoop(ctx)
 	go d.heartbeatLoop(ctx)
+	d.releaseMemory = shareMemoryLimit(cfg.MemoryLimit)
 	d.log.Info("worker up", "name", d.members.Name(), "gossip", d.members.Addr(), "shuffle", addr, "slots", cfg.Slots, "version", version.Version(), "protocol", version.Protocol)
 	return d, nil
 }
@@ -325,6 +342,7 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 	if perr := d.prof.Stop(ctx); err == nil {
 		err = perr
 	}
+	d.releaseMemory() // last: the tasks that needed the share have ended
 	return err
 }
 

@@ -37,6 +37,9 @@ type Env struct {
 	ShuffleAddr string
 	// Progress, if set, is advanced as tasks read input and emit records.
 	Progress *Progress
+	// MapSpillBytes bounds the memory a map task holds for its output
+	// (shuffle.WriterConfig.SpillBytes; 0: shuffle.DefaultSpillBytes).
+	MapSpillBytes int64
 }
 
 // Progress counts work done, for progress reports. Safe for concurrent use.
@@ -68,11 +71,25 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 	}
 	rej := &rejectWriter{store: env.Store, path: rejPath, file: t.File, byReason: map[string]int64{}}
 	defer rej.abort()
-	out, err := getWriter(t.Reducers)
+	// Every attempt of a task writes the same path: the file is replaced atomically, and any
+	// two successful attempts of one task with one starting state write the same rows.
+	path, err := shuffle.MapOutputPath(env.DataDir, t.Job, t.Index)
 	if err != nil {
 		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
 	}
-	defer writers.Put(out)
+	// The writer spills runs beside the map output, in the job's directory, which the worker
+	// deletes with the job's outputs even if this process dies before its Reset.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return res, fmt.Errorf("%s: %w", t, err)
+	}
+	out, err := getWriter(shuffle.WriterConfig{Reducers: t.Reducers, SpillBytes: env.MapSpillBytes, SpillDir: filepath.Dir(path)})
+	if err != nil {
+		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
+	}
+	defer func() {
+		out.Reset() // removes its runs now, not when the next task takes it
+		writers.Put(out)
+	}()
 
 	var req record.Request
 	emit := func(offset int64, raw []byte, err error) error {
@@ -108,15 +125,6 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 		res.Rejects = rej.path
 		res.RejectsByReason = rej.byReason
 	}
-	// Every attempt of a task writes the same path: the file is replaced atomically, and any
-	// two successful attempts of one task with one starting state write the same rows.
-	path, err := shuffle.MapOutputPath(env.DataDir, t.Job, t.Index)
-	if err != nil {
-		return res, task.Fatal(fmt.Errorf("%s: %w", t, err))
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return res, fmt.Errorf("%s: %w", t, err)
-	}
 	if _, err := out.WriteFile(path); err != nil {
 		return res, fmt.Errorf("%s: write map output: %w", t, err)
 	}
@@ -125,18 +133,18 @@ func RunMap(ctx context.Context, spec *jobs.Spec, env Env, t task.Map) (task.Map
 }
 
 // writers keeps map output writers between the map tasks of this process. A writer's
-// buffers grow by doubling to a split's encoded size; grown afresh for every task, that
-// growth was 40 % of Writer.Add's CPU in a profile of the whole job (BenchmarkWriterReuse
-// compares a fresh writer with a reused one).
+// buffers grow to a task's encoded size (at most its SpillBytes); grown afresh for every
+// task, that growth was 40 % of Writer.Add's CPU in a profile of the whole job
+// (BenchmarkWriterReuse compares a fresh writer with a reused one).
 var writers sync.Pool
 
-// getWriter returns an empty map output writer for the given number of reducers.
-func getWriter(reducers int) (*shuffle.Writer, error) {
-	if w, ok := writers.Get().(*shuffle.Writer); ok && w.Reducers() == reducers {
+// getWriter returns an empty map output writer configured by cfg.
+func getWriter(cfg shuffle.WriterConfig) (*shuffle.Writer, error) {
+	if w, ok := writers.Get().(*shuffle.Writer); ok && w.Config() == cfg {
 		w.Reset()
 		return w, nil
 	}
-	return shuffle.NewWriter(reducers)
+	return shuffle.NewWriterConfig(cfg)
 }
 
 type emitFunc func(offset int64, raw []byte, err error) error

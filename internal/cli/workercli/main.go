@@ -22,6 +22,7 @@ import (
 	"github.com/ireports/ireports/internal/httpserve"
 	"github.com/ireports/ireports/internal/logflags"
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/internal/units"
 	"github.com/ireports/ireports/internal/version"
 	"github.com/ireports/ireports/worker"
 )
@@ -43,6 +44,8 @@ func Flags(fs *flag.FlagSet) func() (worker.Config, error) {
 	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix that tasks may read and write (repeatable); a task outside every root is refused. Required unless --allow-any-path")
 	anyPath := fs.Bool("allow-any-path", false, "let tasks read and write anywhere this process can, instead of --allow-path")
 	fetchStall := fs.Duration("fetch-stall", def.FetchStall, "fail a read from a peer or the coordinator that receives no byte for this long (a hung peer); longer than the coordinator's poll wait")
+	memLimit := fs.String("memory-limit", "0", "soft memory limit of the worker (e.g. 512MiB; the runtime collects more often near it); 0: 64 MiB + 96 MiB per slot; off: none; GOMEMLIMIT wins")
+	mapSpill := fs.String("map-spill", "0", "memory a map task may hold for its output before it spills sorted runs to --data-dir; 0: 48 MiB")
 	profiling := obs.Flags(fs)
 	logOpts := logflags.Register(fs, slog.LevelInfo)
 	var tlsFlags httpserve.TLSFlags
@@ -50,6 +53,7 @@ func Flags(fs *flag.FlagSet) func() (worker.Config, error) {
 	tlsFlags.RegisterClient(fs)
 	return func() (worker.Config, error) {
 		cfg := def
+		var err error
 		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.Listen, cfg.Slots, cfg.DataDir, cfg.Insecure, cfg.Name = *bind, *listen, *slots, *dataDir, *insecure, *name
 		if len(allow) > 0 && *anyPath {
@@ -60,12 +64,19 @@ func Flags(fs *flag.FlagSet) func() (worker.Config, error) {
 			return cfg, fmt.Errorf("%w: --fetch-stall %v: must be positive", errUsage, *fetchStall)
 		}
 		cfg.FetchStall = *fetchStall
+		if *memLimit == "off" {
+			cfg.MemoryLimit = -1
+		} else if cfg.MemoryLimit, err = units.ParseBytes(*memLimit); err != nil {
+			return cfg, fmt.Errorf("%w: --memory-limit: %v", errUsage, err)
+		}
+		if cfg.MapSpillBytes, err = units.ParseBytes(*mapSpill); err != nil {
+			return cfg, fmt.Errorf("%w: --map-spill: %v", errUsage, err)
+		}
 		for _, j := range strings.Split(*join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
 				cfg.Join = append(cfg.Join, j)
 			}
 		}
-		var err error
 		if cfg.Profiling, err = profiling(); err != nil {
 			return cfg, err
 		}

@@ -1,0 +1,101 @@
+package shuffle
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A Writer that spills writes the same bytes as one that holds everything: the merge of its
+// runs is the sort of the whole task, full ties included.
+func TestWriterSpillIdentical(t *testing.T) {
+	tests := []struct {
+		name     string
+		reducers int
+		records  int
+		spill    int64
+	}{
+		{name: "R=1 many runs", reducers: 1, records: 20000, spill: minSpillBytes},
+		{name: "R=3 many runs", reducers: 3, records: 30000, spill: minSpillBytes},
+		{name: "R=8 many runs", reducers: 8, records: 30000, spill: minSpillBytes},
+		{name: "R=8 below the minimum", reducers: 8, records: 12000, spill: 1},
+		{name: "R=8 no spill", reducers: 8, records: 3000, spill: 0},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := randRequests(uint64(100+i), tc.records)
+			want, wantX := encodeMapOutput(t, tc.reducers, rs)
+			dir := t.TempDir()
+			w, err := NewWriterConfig(WriterConfig{Reducers: tc.reducers, SpillBytes: tc.spill, SpillDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for round := range 2 { // again after Reset, with its buffers reused
+				for j := range rs {
+					if err := w.Add(&rs[j]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if tc.spill != 0 && w.Runs() < 2 {
+					t.Fatalf("round %d: %d runs, want several", round, w.Runs())
+				}
+				path := filepath.Join(dir, "m.shuffle")
+				x, err := w.WriteFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("round %d: spilled output (%d bytes, %+v) differs from the in-memory one (%d bytes, %+v)",
+						round, len(got), x, len(want), wantX)
+				}
+				w.Reset()
+				if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+					t.Errorf("round %d: after Reset the directory holds %d entries, want only the map output", round, len(ents))
+				}
+			}
+		})
+	}
+}
+
+// What a Writer holds stays within its SpillBytes plus a chunk however many records it is
+// given, and a reused Writer holds no more than a new one.
+func TestWriterMemoryBounded(t *testing.T) {
+	const spill = 4 << 20
+	rs := randRequests(9, 20000)
+	// Long strings make rows of about 1 KiB, so that few records fill the limit.
+	for i := range rs {
+		rs[i].RequestSubtype = strings.Repeat("s", 800+i%100)
+	}
+	for _, n := range []int{1000, 20000, 100000} {
+		t.Run(fmt.Sprint(n, " records"), func(t *testing.T) {
+			w, err := NewWriterConfig(WriterConfig{Reducers: 8, SpillBytes: spill, SpillDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Reset()
+			for round := range 2 {
+				var peak int64
+				for i := range n {
+					if err := w.Add(&rs[i%len(rs)]); err != nil {
+						t.Fatal(err)
+					}
+					peak = max(peak, w.Held())
+				}
+				if peak > spill+chunkSize {
+					t.Errorf("round %d: held %d bytes, over the %d-byte limit and a chunk", round, peak, spill)
+				}
+				if raw := w.RawBytes(); raw > spill && w.Runs() == 0 {
+					t.Errorf("round %d: %d bytes of rows and no run spilled", round, raw)
+				}
+				w.Reset()
+			}
+		})
+	}
+}
