@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,10 +54,9 @@ func TestPublishProgress(t *testing.T) {
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			failed := false
+			var failed atomic.Bool // the readers of Publish call load concurrently
 			load := func(k record.Key) (summary.Tables, error) {
-				if !failed && tc.failAt >= 0 && k == keys[tc.failAt] {
-					failed = true
+				if tc.failAt >= 0 && k == keys[tc.failAt] && failed.CompareAndSwap(false, true) {
 					return summary.Tables{}, io.ErrUnexpectedEOF // the connection went away: retried
 				}
 				return tabs[k], nil
