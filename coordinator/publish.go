@@ -74,6 +74,7 @@ func (d *driver) publishProgress(next func(pgsink.PublishProgress)) func(pgsink.
 	return func(p pgsink.PublishProgress) {
 		d.prog.update(func(pr *Progress) {
 			pr.PublishGroups, pr.PublishGroupsTotal, pr.PublishRows = p.Groups, p.GroupsTotal, p.Rows
+			pr.PublishFinishing = p.Finishing
 		})
 		if next != nil {
 			next(p)

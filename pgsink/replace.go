@@ -250,6 +250,9 @@ func dropIndexes(ctx context.Context, tx *sql.Tx, table string) ([]tableIndex, e
 	return idx, nil
 }
 
+// sortMemory is the maintenance_work_mem restore builds indexes with, at least.
+const sortMemory = 256 << 20
+
 // restore builds the indexes clearGroups dropped, as they were, with their constraints.
 // A duplicate key among the loaded rows fails it, as it would have failed the COPY.
 func (rb *rebuilt) restore(ctx context.Context, tx *sql.Tx) error {
@@ -261,6 +264,15 @@ func (rb *rebuilt) restore(ctx context.Context, tx *sql.Tx) error {
 	// them, mostly in key order already, that spent more CPU than the serial sort saves in
 	// time, and the machine's other cores are the client's.
 	if _, err := tx.ExecContext(ctx, "SET LOCAL max_parallel_maintenance_workers = 0"); err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	// In memory, that is: a sort larger than maintenance_work_mem goes to temporary files in
+	// runs and merges them. PostgreSQL's default, 64 MB, holds the keys of about half a million
+	// rows of request_geo, fewer than a large job publishes; the setting is raised to
+	// sortMemory for this transaction where it is lower, never lowered.
+	q := `SELECT set_config('maintenance_work_mem', $1, true) FROM pg_settings
+		WHERE name = 'maintenance_work_mem' AND setting::bigint < $2`
+	if _, err := tx.ExecContext(ctx, q, fmt.Sprintf("%dkB", sortMemory>>10), sortMemory>>10); err != nil {
 		return fmt.Errorf("build indexes: %w", err)
 	}
 	for _, x := range rb.indexes {

@@ -51,8 +51,8 @@ type Config struct {
 	// Log receives a warning per retried failure. Nil means slog.Default().
 	Log *slog.Logger
 	// Progress, if set, is called on Publish's goroutine after each group's rows are loaded
-	// (read and sent or queued for COPY), so that a long publish can show how far it has
-	// come. It must not block.
+	// (read and sent or queued for COPY), and once more when every row is copied (Finishing),
+	// so that a long publish can show how far it has come. It must not block.
 	Progress func(PublishProgress)
 }
 
@@ -63,6 +63,9 @@ type PublishProgress struct {
 	Groups      int   // groups loaded so far
 	GroupsTotal int   // groups the publish replaces
 	Rows        int64 // summary rows of the groups loaded
+	// Finishing: every row is copied, and the indexes dropped for the load are being built
+	// and the transaction committed, a third of a large publish's time.
+	Finishing bool
 }
 
 // DefaultConfig retries for two minutes, pausing 0.2 s at first and at most 10 s, gives one
@@ -191,7 +194,7 @@ func (s *Sink) Publish(ctx context.Context, job JobRun, groups []record.Key, loa
 	groups = slices.Compact(groups)
 	pr := PublishProgress{GroupsTotal: len(groups)}
 	return s.cfg.retry(ctx, "publish job "+job.ID, func(ctx context.Context) error {
-		pr.Attempt, pr.Groups, pr.Rows = pr.Attempt+1, 0, 0
+		pr.Attempt, pr.Groups, pr.Rows, pr.Finishing = pr.Attempt+1, 0, 0, false
 		conn, err := s.conn(ctx)
 		if err != nil {
 			return err
@@ -287,6 +290,10 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		return err
 	}
 	lap(1)
+	if s.cfg.Progress != nil {
+		pr.Finishing = true
+		s.cfg.Progress(*pr)
+	}
 	if err := rb.restore(ctx, tx); err != nil {
 		return err
 	}
