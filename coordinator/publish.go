@@ -58,6 +58,9 @@ func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
 		if cfg.Log == nil {
 			cfg.Log = d.log
 		}
+		if d.pubCfg == nil {
+			cfg.Readers = pgsink.LakeReaders(d.spec.Output.Parquet)
+		}
 		cfg.Progress = d.publishProgress(cfg.Progress)
 		db, sink, err := OpenSink(ctx, d.spec.Output.Postgres, cfg)
 		if err != nil {

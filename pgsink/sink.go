@@ -42,11 +42,11 @@ type Config struct {
 	// ahead from the lake: memory stays bounded (about three batches) however many groups
 	// a job has, round trips are few, and neither side waits for the other.
 	BatchRows int
-	// Readers is how many groups Publish reads at once (load calls in flight). The summaries
-	// of a job are a few small Parquet files per group, and reading them one at a time cost
-	// the client more CPU than anything else it does in a publish (`make demo`: 1.3 CPU-s for
-	// 1,272 groups), so that a single reader on a busy machine kept the server waiting. Zero
-	// or one: one at a time.
+	// Readers is how many groups Publish reads at once (load calls in flight); zero or one:
+	// one at a time. A lake on S3 wants many: each of a group's four summary files is a
+	// request, and one at a time a publish would wait for thousands of round trips. On a
+	// local disk the reads are CPU, and more readers only take the cores the server needs:
+	// on a 2-core machine, four made the COPY of `make demo`'s publish a third slower than one.
 	Readers int
 	// Log receives a warning per retried failure. Nil means slog.Default().
 	Log *slog.Logger
@@ -69,7 +69,7 @@ type PublishProgress struct {
 }
 
 // DefaultConfig retries for two minutes, pausing 0.2 s at first and at most 10 s, gives one
-// attempt ten seconds to connect and ten minutes in all, and reads four groups at once.
+// attempt ten seconds to connect and ten minutes in all, and reads one group at a time.
 func DefaultConfig() Config {
 	return Config{
 		RetryDeadline:  2 * time.Minute,
@@ -78,7 +78,7 @@ func DefaultConfig() Config {
 		ConnectTimeout: 10 * time.Second,
 		AttemptTimeout: 10 * time.Minute,
 		BatchRows:      64 << 10,
-		Readers:        4,
+		Readers:        1,
 	}
 }
 
@@ -347,9 +347,8 @@ type loaded struct {
 }
 
 // prefetch calls load for each group on readers goroutines of its own and hands the
-// results to next in group order, one per call, up to the first error. Reading the many
-// small summary files of a job is most of the client's work in a publish: one goroutine
-// alone left the server waiting for rows on a busy machine.
+// results to next in group order, one per call, up to the first error. More than one reader
+// is for stores where a read is mostly waiting (see Config.Readers).
 //
 // A reader takes the next group only while the groups read and not yet done (see done) hold
 // fewer than aheadRows rows: with aheadRows a batch, the next batch is read while the server
