@@ -109,6 +109,9 @@ type Progress struct {
 	PublishGroups      int   `json:"publish_groups,omitempty"`
 	PublishGroupsTotal int   `json:"publish_groups_total,omitempty"`
 	PublishRows        int64 `json:"publish_rows,omitempty"`
+	// PublishFinishing: every row is copied; Postgres is building the tables' indexes and
+	// committing.
+	PublishFinishing bool `json:"publish_finishing,omitempty"`
 	// MapsReadopted are the map outputs a resumed run took over from the workers that
 	// reported holding them; MapsRerun the accepted map outputs re-run because they were
 	// lost: not reported after a restart, on a worker declared down, or unreadable to a

@@ -31,9 +31,13 @@ func TestPublishProgressTracker(t *testing.T) {
 	if snap.Phase != Publishing || snap.PublishGroups != 3 || snap.PublishGroupsTotal != 3 || snap.PublishRows != 300 {
 		t.Errorf("progress after the publish: %+v", snap)
 	}
+	f(pgsink.PublishProgress{Attempt: 1, Groups: 3, GroupsTotal: 3, Rows: 300, Finishing: true})
+	if snap := d.prog.Snapshot(); !snap.PublishFinishing || snap.PublishGroups != 3 {
+		t.Errorf("progress once every row is copied: %+v", snap)
+	}
 	// Without a caller's callback, only the tracker.
 	d.publishProgress(nil)(pgsink.PublishProgress{Attempt: 2, Groups: 1, GroupsTotal: 3, Rows: 10})
-	if snap := d.prog.Snapshot(); snap.PublishGroups != 1 || snap.PublishRows != 10 {
+	if snap := d.prog.Snapshot(); snap.PublishGroups != 1 || snap.PublishRows != 10 || snap.PublishFinishing {
 		t.Errorf("a retried attempt counts again from its start: %+v", snap)
 	}
 }

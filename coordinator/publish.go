@@ -58,6 +58,9 @@ func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
 		if cfg.Log == nil {
 			cfg.Log = d.log
 		}
+		if d.pubCfg == nil {
+			cfg.Readers = pgsink.LakeReaders(d.spec.Output.Parquet)
+		}
 		cfg.Progress = d.publishProgress(cfg.Progress)
 		db, sink, err := OpenSink(ctx, d.spec.Output.Postgres, cfg)
 		if err != nil {
@@ -74,6 +77,7 @@ func (d *driver) publishProgress(next func(pgsink.PublishProgress)) func(pgsink.
 	return func(p pgsink.PublishProgress) {
 		d.prog.update(func(pr *Progress) {
 			pr.PublishGroups, pr.PublishGroupsTotal, pr.PublishRows = p.Groups, p.GroupsTotal, p.Rows
+			pr.PublishFinishing = p.Finishing
 		})
 		if next != nil {
 			next(p)

@@ -44,7 +44,8 @@ func TestStatusPageShowsExclusion(t *testing.T) {
 }
 
 // TestStatusPageShowsJobDetail: while the summaries are published, the page shows how many
-// groups of how many, and their rows, are loaded into Postgres; a job interrupted by the
+// groups of how many, and their rows, are loaded into Postgres, and then that the indexes are
+// being built; a job interrupted by the
 // coordinator's shutdown says that a restart resumes it; a resumed one says how often and
 // the time lost.
 func TestStatusPageShowsJobDetail(t *testing.T) {
@@ -58,6 +59,9 @@ func TestStatusPageShowsJobDetail(t *testing.T) {
 			Progress: Progress{Phase: Publishing, MapsDone: 4, MapsTotal: 4, ReducesDone: 2, ReducesTotal: 2,
 				PublishGroups: 120, PublishGroupsTotal: 576, PublishRows: 48210}},
 			[]string{"120/576 groups, 48210 rows into Postgres", `style="width:20%"`}},
+		{"publish, finishing", JobStatus{ID: "j-1", State: Publishing, Submitted: now,
+			Progress: Progress{Phase: Publishing, PublishGroups: 576, PublishGroupsTotal: 576, PublishRows: 231400, PublishFinishing: true}},
+			[]string{"576/576 groups, 231400 rows into Postgres; building indexes, committing", `style="width:100%"`}},
 		{"interrupted", JobStatus{ID: "j-1", State: Interrupted, Submitted: now, Progress: Progress{Phase: Interrupted}},
 			[]string{"interrupted<br><small>the coordinator is shutting down; a restart on the same state resumes the job"}},
 		{"resumed", JobStatus{ID: "j-2", State: Reducing, Submitted: now, Progress: Progress{Phase: Reducing}, Resumed: 2, Lost: 41 * time.Second},

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -98,8 +99,9 @@ func TestChunkLen(t *testing.T) {
 	}
 }
 
-// TestPrefetch checks the read-ahead of Publish: every group once and in order, nothing after
-// the first error, no more rows ahead than allowed, and no call of load after stop.
+// TestPrefetch checks the read-ahead of Publish: every group once and in order, nothing
+// taken after the first error, no more rows ahead than allowed, and no call of load after
+// stop, with one reader and with several.
 func TestPrefetch(t *testing.T) {
 	groups := make([]record.Key, 10)
 	for i := range groups {
@@ -111,24 +113,31 @@ func TestPrefetch(t *testing.T) {
 		name      string
 		failAt    int // -1: never
 		aheadRows int
+		readers   int
 		want      int // groups delivered
 	}{
-		{"all groups", -1, 1000, 10},
-		{"one group at a time", -1, 1, 10},
-		{"stops at the first error", 3, 1000, 4},
+		{"all groups", -1, 1000, 1, 10},
+		{"one group at a time", -1, 1, 1, 10},
+		{"stops at the first error", 3, 1000, 1, 4},
+		{"all groups, four readers", -1, 1000, 4, 10},
+		{"one group at a time, four readers", -1, 1, 4, 10},
+		{"stops at the first error, four readers", 3, 1000, 4, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var calls []record.Key // written by the prefetch goroutine, read after stop
+			var mu sync.Mutex
+			var calls []record.Key // appended by the readers, read after stop
 			load := func(k record.Key) (summary.Tables, error) {
+				mu.Lock()
 				calls = append(calls, k)
-				if len(calls)-1 == tc.failAt {
+				mu.Unlock()
+				if tc.failAt >= 0 && k == groups[tc.failAt] {
 					return summary.Tables{}, boom
 				}
 				return fourRows, nil
 			}
-			next, done, stop := prefetch(groups, load, tc.aheadRows)
+			next, done, stop := prefetch(groups, load, tc.aheadRows, tc.readers)
 			for i := range tc.want {
-				g := <-next
+				g := next()
 				if g.k != groups[i] || g.rows != 4 && g.err == nil {
 					t.Fatalf("delivery %d: group %v with %d rows, want %v with 4", i, g.k, g.rows, groups[i])
 				}
@@ -139,21 +148,28 @@ func TestPrefetch(t *testing.T) {
 			}
 			stop()
 			stop()
-			if !slices.Equal(calls, groups[:tc.want]) {
-				t.Errorf("load called for %v, want %v", calls, groups[:tc.want])
+			// Readers take groups in order: those after a failed one may have been taken
+			// before it failed, one per other reader at most.
+			slices.SortFunc(calls, compareKeys)
+			if len(calls) < tc.want || len(calls) > min(tc.want+tc.readers-1, len(groups)) ||
+				!slices.Equal(calls, groups[:len(calls)]) {
+				t.Errorf("load called for %v, want %v and at most %d more", calls, groups[:tc.want], tc.readers-1)
 			}
 		})
 	}
 	t.Run("bounded read-ahead", func(t *testing.T) {
-		var calls atomic.Int32
-		load := func(record.Key) (summary.Tables, error) { calls.Add(1); return fourRows, nil }
-		// Ten rows ahead: two groups of four, and a third read that waits for room.
-		next, _, stop := prefetch(groups, load, 10)
-		<-next
-		<-next
-		stop()
-		if n := calls.Load(); n < 2 || n > 3 {
-			t.Errorf("%d groups read with none done, want 2 or 3", n)
+		for _, readers := range []int{1, 4} {
+			var calls atomic.Int32
+			load := func(record.Key) (summary.Tables, error) { calls.Add(1); return fourRows, nil }
+			// Ten rows ahead: groups are taken while fewer are read and not done, two of four
+			// rows and a third; more readers may each have taken one more meanwhile.
+			next, _, stop := prefetch(groups, load, 10, readers)
+			next()
+			next()
+			stop()
+			if n := int(calls.Load()); n < 2 || n > 2+readers {
+				t.Errorf("%d readers: %d groups read with none done, want 2 to %d", readers, n, 2+readers)
+			}
 		}
 	})
 }

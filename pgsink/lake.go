@@ -39,6 +39,18 @@ func LakeLoader(ctx context.Context, store objstore.Store, lakeRoot string, m *l
 	}
 }
 
+// LakeReaders is the Config.Readers for a LakeLoader of the lake at lakeRoot: one on local
+// disk, where reading is CPU, and s3Readers on S3, where it is waiting for requests.
+func LakeReaders(lakeRoot string) int {
+	if objstore.IsS3(lakeRoot) {
+		return s3Readers
+	}
+	return 1
+}
+
+// s3Readers is how many groups a publish reads at once from S3: four requests each.
+const s3Readers = 8
+
 // ManifestGroups lists the groups a _SUCCESS manifest committed: what `coordinator publish`
 // passes to Publish.
 func ManifestGroups(m *lake.Manifest) []record.Key {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,10 +54,9 @@ func TestPublishProgress(t *testing.T) {
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			failed := false
+			var failed atomic.Bool // the readers of Publish call load concurrently
 			load := func(k record.Key) (summary.Tables, error) {
-				if !failed && tc.failAt >= 0 && k == keys[tc.failAt] {
-					failed = true
+				if tc.failAt >= 0 && k == keys[tc.failAt] && failed.CompareAndSwap(false, true) {
 					return summary.Tables{}, io.ErrUnexpectedEOF // the connection went away: retried
 				}
 				return tabs[k], nil
@@ -78,6 +78,7 @@ func TestPublishProgress(t *testing.T) {
 			for i := range keys {
 				want = append(want, PublishProgress{Attempt: attempt, Groups: i + 1, GroupsTotal: len(keys)})
 			}
+			want = append(want, PublishProgress{Attempt: attempt, Groups: len(keys), GroupsTotal: len(keys), Finishing: true})
 			if len(got) != len(want) {
 				t.Fatalf("%d progress calls, want %d: %+v", len(got), len(want), got)
 			}
@@ -86,14 +87,16 @@ func TestPublishProgress(t *testing.T) {
 				if i > 0 && want[i].Attempt != want[i-1].Attempt {
 					sum = 0
 				}
-				sum += int64(len(tableRows(tabs[keys[want[i].Groups-1]])))
+				if !want[i].Finishing { // the last call adds no group
+					sum += int64(len(tableRows(tabs[keys[want[i].Groups-1]])))
+				}
 				want[i].Rows = sum
 				if got[i] != want[i] {
 					t.Errorf("call %d: %+v, want %+v", i+1, got[i], want[i])
 				}
 			}
-			if last := got[len(got)-1]; last.Groups != len(keys) || last.Rows != rows {
-				t.Errorf("the last call counts %d groups and %d rows, want all %d and %d", last.Groups, last.Rows, len(keys), rows)
+			if last := got[len(got)-1]; last.Groups != len(keys) || last.Rows != rows || !last.Finishing {
+				t.Errorf("the last call counts %d groups and %d rows (finishing %t), want all %d and %d, finishing", last.Groups, last.Rows, last.Finishing, len(keys), rows)
 			}
 		})
 	}

@@ -53,7 +53,9 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RecordsIn: m.Run.RecordsIn, RecordsOut: m.Rows, RecordsRejected: m.Run.Rejected,
 		Duplicates: m.Run.Duplicates, Groups: len(m.Groups),
 	}
-	db, sink, err := coordinator.OpenSink(ctx, spec.Output.Postgres, pgsink.DefaultConfig())
+	cfg := pgsink.DefaultConfig()
+	cfg.Readers = pgsink.LakeReaders(spec.Output.Parquet)
+	db, sink, err := coordinator.OpenSink(ctx, spec.Output.Postgres, cfg)
 	if err != nil {
 		return err
 	}
