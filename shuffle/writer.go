@@ -79,7 +79,9 @@ type Writer struct {
 	keyList  []keyInfo
 	records  int64
 	rawBytes int64
-	records0 int64 // records held in memory, not spilled
+	records0 int64  // records held in memory, not spilled
+	lastKey  uint32 // the key of the last row added, if hasLast
+	hasLast  bool
 
 	// The runs spilled since Reset: one file, each run's segments at absolute offsets.
 	spill  *os.File
@@ -194,6 +196,7 @@ func (w *Writer) Reset() {
 	w.clearRows()
 	clear(w.keys)
 	w.keyList = w.keyList[:0]
+	w.hasLast = false
 	w.records, w.rawBytes = 0, 0
 	w.runs = w.runs[:0]
 	if w.spill != nil {
@@ -221,16 +224,13 @@ func (w *Writer) clearRows() {
 	w.records0 = 0
 }
 
-// maxFixedLen bounds the bytes of an encoded row besides its strings: a length per string,
-// the six varints, status and flags, and the location.
-const maxFixedLen = (nStrings+6)*binary.MaxVarintLen64 + 2 + 16
-
 // Add encodes r into the partition of its key. It fails with ErrTooLarge, leaving the
 // Writer unchanged, if the row exceeds 16 MiB; with an error of writing a run if it had to
 // spill and could not.
 func (w *Writer) Add(r *record.Request) error {
+	strs := rowStrings(r)
 	strLen := 0
-	for _, s := range rowStrings(r) {
+	for _, s := range strs {
 		strLen += len(s)
 	}
 	// A row is encoded in place when it surely fits a chunk, else first into w.row.
@@ -243,15 +243,7 @@ func (w *Writer) Add(r *record.Request) error {
 		}
 		row, size = w.row, len(w.row)
 	}
-	k := r.Key()
-	ki, ok := w.keys[k]
-	if !ok {
-		// Clone the city: the caller's string may share a large buffer we must not pin.
-		k.City = strings.Clone(k.City)
-		ki = uint32(len(w.keyList))
-		w.keyList = append(w.keyList, keyInfo{key: k, part: Partition(k, w.cfg.Reducers)})
-		w.keys[k] = ki
-	}
+	ki := w.keyIndex(r.Key())
 	p := &w.parts[w.keyList[ki].part]
 	if err := w.makeRoom(p, size); err != nil {
 		return err
@@ -265,7 +257,7 @@ func (w *Writer) Add(r *record.Request) error {
 	if row != nil {
 		c = append(c, row...)
 	} else {
-		c = AppendRequest(c, r)
+		c = c[:off+putRequest(c[off:off+size], r, &strs)]
 	}
 	p.chunks[ci] = c
 	n := len(c) - off
@@ -285,6 +277,24 @@ func (w *Writer) Add(r *record.Request) error {
 	w.records0++
 	w.rawBytes += int64(n)
 	return nil
+}
+
+// keyIndex returns the index of k in keyList, adding it if new. Rows come in runs of one key
+// (exports ordered by date), so the last key is checked before the map.
+func (w *Writer) keyIndex(k record.Key) uint32 {
+	if w.hasLast && k == w.keyList[w.lastKey].key {
+		return w.lastKey
+	}
+	ki, ok := w.keys[k]
+	if !ok {
+		// Clone the city: the caller's string may share a large buffer we must not pin.
+		k.City = strings.Clone(k.City)
+		ki = uint32(len(w.keyList))
+		w.keyList = append(w.keyList, keyInfo{key: k, part: Partition(k, w.cfg.Reducers)})
+		w.keys[k] = ki
+	}
+	w.lastKey, w.hasLast = ki, true
+	return ki
 }
 
 // makeRoom spills the rows held if a row of n bytes for partition p, its entry, and the
