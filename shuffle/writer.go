@@ -92,6 +92,7 @@ type Writer struct {
 	row   []byte
 	rank  []uint32
 	order []uint32
+	ties  []tieEntry
 	block []byte
 	comp  []byte
 	out   []byte
@@ -116,11 +117,11 @@ type partition struct {
 
 // entry is a row's sort key and location. A row lies in one chunk of its partition.
 //
-// The sort compares the key's rank and the first 16 bytes of the RequestID as integers,
-// and reads the row only on a tie of those: for the rest of a longer RequestID, and for
-// UpdatedAt and Ord, which two rows share a RequestID often enough to matter only when an
-// export repeats a request. (Comparing the ID in the chunk, with UpdatedAt and Ord held in
-// the entry, took half the Writer's sort time looking up rows.)
+// The sort compares the key's rank and the first 16 bytes of the RequestID as integers, and
+// reads the rest of a longer RequestID from its chunk only when those tie; UpdatedAt and
+// Ord, which decide only between rows of one RequestID, are read from the rows afterwards
+// (sortEntries). (Comparing the ID in the chunk, with UpdatedAt and Ord held in the entry,
+// took half the sort's time looking up rows.)
 type entry struct {
 	idPfx [2]uint64 // the RequestID's first 16 bytes, big-endian, zero-padded
 	key   uint32    // index into keyList and rank; the key's rank while sorting
@@ -484,62 +485,96 @@ func (w *Writer) rankKeys() {
 }
 
 // sortEntries sorts p's entries into shuffle order (Compare), full ties in arrival order.
-// The entries hold their keys' ranks while sorted, and their keys' indexes again after,
-// since more rows may be added and ranked anew.
+// It sorts by key, RequestID and arrival, which the entries hold, and then each run of rows
+// sharing a key and RequestID, rare outside exports that repeat requests, by UpdatedAt, Ord
+// and arrival, read from the rows once each: the same order as one sort by all of them,
+// without reading rows inside the main sort's comparisons. The entries hold their keys'
+// ranks while sorted, and their keys' indexes again after, since more rows may be added and
+// ranked anew.
 func (w *Writer) sortEntries(p *partition) {
 	chunks, ents := p.chunks, p.ents
 	for i := range ents {
 		ents[i].key = w.rank[ents[i].key]
 	}
 	cmpEnt := func(a, b entry) int {
-		if a.key != b.key {
-			return cmpInt(a.key, b.key)
+		if c := cmpKeyID(chunks, &a, &b); c != 0 {
+			return c
 		}
-		if a.idPfx[0] != b.idPfx[0] {
-			return cmpInt(a.idPfx[0], b.idPfx[0])
+		if c := cmpInt(a.chunk, b.chunk); c != 0 {
+			return c
 		}
-		if a.idPfx[1] != b.idPfx[1] {
-			return cmpInt(a.idPfx[1], b.idPfx[1])
-		}
-		return cmpEntryTail(chunks, &a, &b)
+		return cmpInt(a.off, b.off)
 	}
 	// Exports sorted by id, or by a date that ids follow, often leave a partition sorted
 	// already; checking costs one comparison a row, sorting at least that.
 	if !slices.IsSortedFunc(ents, cmpEnt) {
 		slices.SortFunc(ents, cmpEnt)
 	}
+	for i := 0; i < len(ents); {
+		j := i + 1
+		for j < len(ents) && cmpKeyID(chunks, &ents[i], &ents[j]) == 0 {
+			j++
+		}
+		if j-i > 1 {
+			w.sortTies(chunks, ents[i:j])
+		}
+		i = j
+	}
 	for i := range ents {
 		ents[i].key = w.order[ents[i].key]
 	}
 }
 
-// cmpEntryTail compares two entries of equal key rank and ID prefix: by the rest of the
-// RequestID, then UpdatedAt and Ord read from the rows, then arrival.
-func cmpEntryTail(chunks [][]byte, a, b *entry) int {
+// cmpKeyID compares two entries by key rank and RequestID.
+func cmpKeyID(chunks [][]byte, a, b *entry) int {
+	if a.key != b.key {
+		return cmpInt(a.key, b.key)
+	}
+	if a.idPfx[0] != b.idPfx[0] {
+		return cmpInt(a.idPfx[0], b.idPfx[0])
+	}
+	if a.idPfx[1] != b.idPfx[1] {
+		return cmpInt(a.idPfx[1], b.idPfx[1])
+	}
 	if a.idLen > idPfxLen || b.idLen > idPfxLen {
-		ida := chunks[a.chunk][a.id : a.id+a.idLen]
-		idb := chunks[b.chunk][b.id : b.id+b.idLen]
-		if c := bytes.Compare(ida, idb); c != 0 {
+		return bytes.Compare(chunks[a.chunk][a.id:a.id+a.idLen], chunks[b.chunk][b.id:b.id+b.idLen])
+	}
+	// Equal padded prefixes: the shorter id is a prefix of the longer.
+	return cmpInt(a.idLen, b.idLen)
+}
+
+// tieEntry is an entry with the UpdatedAt and Ord of its row, for sortTies.
+type tieEntry struct {
+	updated int64 // sortTime(UpdatedAt)
+	ord     uint64
+	e       entry
+}
+
+// sortTies sorts entries of one key and RequestID, in arrival order, by UpdatedAt and Ord,
+// keeping arrival order among full ties.
+func (w *Writer) sortTies(chunks [][]byte, ents []entry) {
+	ties := w.ties[:0]
+	for _, e := range ents {
+		u, o := rowUpdatedOrd(chunks[e.chunk][e.off : e.off+e.n])
+		ties = append(ties, tieEntry{updated: u, ord: o, e: e})
+	}
+	slices.SortStableFunc(ties, func(a, b tieEntry) int {
+		if c := cmpInt(a.updated, b.updated); c != 0 {
 			return c
 		}
-	} else if a.idLen != b.idLen {
-		// Equal padded prefixes: the shorter id is a prefix of the longer.
-		return cmpInt(a.idLen, b.idLen)
+		return cmpInt(a.ord, b.ord)
+	})
+	for i := range ties {
+		ents[i] = ties[i].e
 	}
-	ua, oa := rowUpdatedOrd(chunks[a.chunk][a.off : a.off+a.n])
-	ub, ob := rowUpdatedOrd(chunks[b.chunk][b.off : b.off+b.n])
-	if c := cmpInt(ua, ub); c != 0 {
-		return c
+	if cap(ties) <= maxTies {
+		w.ties = ties[:0]
 	}
-	if c := cmpInt(oa, ob); c != 0 {
-		return c
-	}
-	// Arrival order breaks full ties, so equal inputs give byte-identical files.
-	if c := cmpInt(a.chunk, b.chunk); c != 0 {
-		return c
-	}
-	return cmpInt(a.off, b.off)
 }
+
+// maxTies bounds the scratch a Writer keeps for sortTies between calls: larger runs of one
+// RequestID allocate theirs.
+const maxTies = 4096
 
 // rowUpdatedOrd returns sortTime(UpdatedAt) and Ord of a row AppendRequest encoded.
 func rowUpdatedOrd(row []byte) (updated int64, ord uint64) {
