@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -578,13 +579,27 @@ const maxTies = 4096
 
 // rowUpdatedOrd returns sortTime(UpdatedAt) and Ord of a row AppendRequest encoded.
 func rowUpdatedOrd(row []byte) (updated int64, ord uint64) {
-	pos := 0
-	// The string lengths, Year, Month, CreatedAt and ClosedAt.
-	for range nStrings + 4 {
-		for pos < len(row) && row[pos] >= 0x80 {
-			pos++
+	// Skip the string lengths, Year, Month, CreatedAt and ClosedAt: 13 varints, each ending
+	// at its first byte below 0x80, counted eight bytes at a time.
+	pos, k := 0, nStrings+4
+	for pos+8 <= len(row) {
+		m := ^binary.LittleEndian.Uint64(row[pos:]) & 0x8080808080808080
+		if c := bits.OnesCount64(m); c < k {
+			k -= c
+			pos += 8
+			continue
 		}
-		pos++
+		for ; k > 1; k-- {
+			m &= m - 1
+		}
+		pos += bits.TrailingZeros64(m)/8 + 1
+		k = 0
+		break
+	}
+	for ; k > 0 && pos < len(row); pos++ {
+		if row[pos] < 0x80 {
+			k--
+		}
 	}
 	if pos >= len(row) {
 		return math.MinInt64, 0

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ireports/ireports/record"
 )
 
 // A Writer that spills writes the same bytes as one that holds everything: the merge of its
@@ -97,5 +100,34 @@ func TestWriterMemoryBounded(t *testing.T) {
 				w.Reset()
 			}
 		})
+	}
+}
+
+// rowUpdatedOrd reads what DecodeRequest does, whatever the varints' widths.
+func TestRowUpdatedOrd(t *testing.T) {
+	rs := randRequests(7, 2000)
+	for i := range rs {
+		r := &rs[i]
+		switch i % 5 {
+		case 0:
+			r.UpdatedAt = time.Time{}
+		case 1:
+			r.UpdatedAt = time.Unix(0, 0)
+		case 2:
+			r.Ord = uint64(i) << (i % 60)
+			r.Year = -i
+		case 3:
+			r.RequestSubtype = strings.Repeat("x", i*7)
+			r.CreatedAt, r.ClosedAt = time.Time{}, time.Time{}
+		}
+		row := AppendRequest(nil, r)
+		var got record.Request
+		if _, err := DecodeRequest(row, &got); err != nil {
+			t.Fatal(err)
+		}
+		u, o := rowUpdatedOrd(row)
+		if u != sortTime(got.UpdatedAt) || o != got.Ord {
+			t.Fatalf("row %d: rowUpdatedOrd = %d, %d; want %d, %d", i, u, o, sortTime(got.UpdatedAt), got.Ord)
+		}
 	}
 }
