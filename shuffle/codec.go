@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,28 +54,59 @@ var lengthNames = func() (n [nStrings]string) {
 // AppendRequest appends the row encoding of r to dst and returns the extended slice.
 func AppendRequest(dst []byte, r *record.Request) []byte {
 	strs := rowStrings(r)
+	size := maxFixedLen
 	for _, s := range strs {
-		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		size += len(s)
 	}
-	dst = binary.AppendVarint(dst, int64(r.Year))
-	dst = binary.AppendVarint(dst, int64(r.Month))
-	dst = binary.AppendVarint(dst, timeWire(r.CreatedAt))
-	dst = binary.AppendVarint(dst, timeWire(r.ClosedAt))
-	dst = binary.AppendVarint(dst, timeWire(r.UpdatedAt))
-	dst = binary.AppendUvarint(dst, r.Ord)
+	n := len(dst)
+	dst = slices.Grow(dst, size)
+	return dst[:n+putRequest(dst[n:n+size], r, &strs)]
+}
+
+// maxFixedLen bounds the bytes of an encoded row besides its strings: a length per string,
+// the six varints, status and flags, and the location.
+const maxFixedLen = (nStrings+6)*binary.MaxVarintLen64 + 2 + 16
+
+// putRequest writes the row encoding of r, whose rowStrings are strs, at the start of buf
+// and returns its length. buf must have room for maxFixedLen bytes and the strings. (Writing
+// into room known to suffice, rather than appending, spares a Writer's Add a capacity check
+// per field.)
+func putRequest(buf []byte, r *record.Request, strs *[nStrings]string) int {
+	pos := 0
+	for _, s := range strs {
+		pos += putUvarint(buf[pos:], uint64(len(s)))
+	}
+	pos += binary.PutVarint(buf[pos:], int64(r.Year))
+	pos += binary.PutVarint(buf[pos:], int64(r.Month))
+	pos += binary.PutVarint(buf[pos:], timeWire(r.CreatedAt))
+	pos += binary.PutVarint(buf[pos:], timeWire(r.ClosedAt))
+	pos += binary.PutVarint(buf[pos:], timeWire(r.UpdatedAt))
+	pos += putUvarint(buf[pos:], r.Ord)
 	var flags byte
 	if r.HasLocation {
 		flags |= flagLocation
 	}
-	dst = append(dst, byte(r.Status), flags)
+	buf[pos], buf[pos+1] = byte(r.Status), flags
+	pos += 2
 	if r.HasLocation {
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(r.Latitude))
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(r.Longitude))
+		binary.LittleEndian.PutUint64(buf[pos:], math.Float64bits(r.Latitude))
+		binary.LittleEndian.PutUint64(buf[pos+8:], math.Float64bits(r.Longitude))
+		pos += 16
 	}
 	for _, s := range strs {
-		dst = append(dst, s...)
+		pos += copy(buf[pos:], s)
 	}
-	return dst
+	return pos
+}
+
+// putUvarint is binary.PutUvarint with a fast path for the one-byte values most string
+// lengths are.
+func putUvarint(buf []byte, v uint64) int {
+	if v < 0x80 {
+		buf[0] = byte(v)
+		return 1
+	}
+	return binary.PutUvarint(buf, v)
 }
 
 func rowStrings(r *record.Request) [nStrings]string {

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,7 +80,9 @@ type Writer struct {
 	keyList  []keyInfo
 	records  int64
 	rawBytes int64
-	records0 int64 // records held in memory, not spilled
+	records0 int64  // records held in memory, not spilled
+	lastKey  uint32 // the key of the last row added, if hasLast
+	hasLast  bool
 
 	// The runs spilled since Reset: one file, each run's segments at absolute offsets.
 	spill  *os.File
@@ -89,6 +92,8 @@ type Writer struct {
 	// Scratch, kept across calls.
 	row   []byte
 	rank  []uint32
+	order []uint32
+	ties  []tieEntry
 	block []byte
 	comp  []byte
 	out   []byte
@@ -112,15 +117,32 @@ type partition struct {
 }
 
 // entry is a row's sort key and location. A row lies in one chunk of its partition.
+//
+// The sort compares the key's rank and the first 16 bytes of the RequestID as integers, and
+// reads the rest of a longer RequestID from its chunk only when those tie; UpdatedAt and
+// Ord, which decide only between rows of one RequestID, are read from the rows afterwards
+// (sortEntries). (Comparing the ID in the chunk, with UpdatedAt and Ord held in the entry,
+// took half the sort's time looking up rows.)
 type entry struct {
-	updated int64  // sortTime(UpdatedAt)
-	ord     uint64 // Ord
-	key     uint32 // index into keyList and rank
-	chunk   uint32 // index into its partition's chunks
-	off     uint32 // row offset in the chunk
-	n       uint32 // row length
-	id      uint32 // offset of the RequestID bytes in the chunk
-	idLen   uint32
+	idPfx [2]uint64 // the RequestID's first 16 bytes, big-endian, zero-padded
+	key   uint32    // index into keyList and rank; the key's rank while sorting
+	chunk uint32    // index into its partition's chunks
+	off   uint32    // row offset in the chunk
+	n     uint32    // row length
+	id    uint32    // offset of the RequestID bytes in the chunk
+	idLen uint32
+}
+
+// idPfxLen is the number of RequestID bytes an entry holds.
+const idPfxLen = 16
+
+// idPrefix returns the first idPfxLen bytes of id as two big-endian integers, zero-padded:
+// comparing them orders ids as bytes.Compare does, except that ids equal on those bytes, or
+// differing only by trailing zero bytes, compare equal.
+func idPrefix(id string) [2]uint64 {
+	var b [idPfxLen]byte
+	copy(b[:], id)
+	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
 // NewWriter returns an empty Writer for a job with the given number of reducers, spilling
@@ -176,6 +198,7 @@ func (w *Writer) Reset() {
 	w.clearRows()
 	clear(w.keys)
 	w.keyList = w.keyList[:0]
+	w.hasLast = false
 	w.records, w.rawBytes = 0, 0
 	w.runs = w.runs[:0]
 	if w.spill != nil {
@@ -203,16 +226,13 @@ func (w *Writer) clearRows() {
 	w.records0 = 0
 }
 
-// maxFixedLen bounds the bytes of an encoded row besides its strings: a length per string,
-// the six varints, status and flags, and the location.
-const maxFixedLen = (nStrings+6)*binary.MaxVarintLen64 + 2 + 16
-
 // Add encodes r into the partition of its key. It fails with ErrTooLarge, leaving the
 // Writer unchanged, if the row exceeds 16 MiB; with an error of writing a run if it had to
 // spill and could not.
 func (w *Writer) Add(r *record.Request) error {
+	strs := rowStrings(r)
 	strLen := 0
-	for _, s := range rowStrings(r) {
+	for _, s := range strs {
 		strLen += len(s)
 	}
 	// A row is encoded in place when it surely fits a chunk, else first into w.row.
@@ -225,15 +245,7 @@ func (w *Writer) Add(r *record.Request) error {
 		}
 		row, size = w.row, len(w.row)
 	}
-	k := r.Key()
-	ki, ok := w.keys[k]
-	if !ok {
-		// Clone the city: the caller's string may share a large buffer we must not pin.
-		k.City = strings.Clone(k.City)
-		ki = uint32(len(w.keyList))
-		w.keyList = append(w.keyList, keyInfo{key: k, part: Partition(k, w.cfg.Reducers)})
-		w.keys[k] = ki
-	}
+	ki := w.keyIndex(r.Key())
 	p := &w.parts[w.keyList[ki].part]
 	if err := w.makeRoom(p, size); err != nil {
 		return err
@@ -247,27 +259,44 @@ func (w *Writer) Add(r *record.Request) error {
 	if row != nil {
 		c = append(c, row...)
 	} else {
-		c = AppendRequest(c, r)
+		c = c[:off+putRequest(c[off:off+size], r, &strs)]
 	}
 	p.chunks[ci] = c
 	n := len(c) - off
 	// The strings are the row's tail, City first, RequestID second.
 	c0 := cap(p.ents)
 	p.ents = append(p.ents, entry{
-		updated: sortTime(r.UpdatedAt),
-		ord:     r.Ord,
-		key:     ki,
-		chunk:   uint32(ci),
-		off:     uint32(off),
-		n:       uint32(n),
-		id:      uint32(len(c) - strLen + len(r.City)),
-		idLen:   uint32(len(r.RequestID)),
+		idPfx: idPrefix(r.RequestID),
+		key:   ki,
+		chunk: uint32(ci),
+		off:   uint32(off),
+		n:     uint32(n),
+		id:    uint32(len(c) - strLen + len(r.City)),
+		idLen: uint32(len(r.RequestID)),
 	})
 	w.entBytes += int64(cap(p.ents)-c0) * entrySize
 	w.records++
 	w.records0++
 	w.rawBytes += int64(n)
 	return nil
+}
+
+// keyIndex returns the index of k in keyList, adding it if new. Rows come in runs of one key
+// (exports ordered by date), so the last key is checked before the map.
+func (w *Writer) keyIndex(k record.Key) uint32 {
+	if w.hasLast && k == w.keyList[w.lastKey].key {
+		return w.lastKey
+	}
+	ki, ok := w.keys[k]
+	if !ok {
+		// Clone the city: the caller's string may share a large buffer we must not pin.
+		k.City = strings.Clone(k.City)
+		ki = uint32(len(w.keyList))
+		w.keyList = append(w.keyList, keyInfo{key: k, part: Partition(k, w.cfg.Reducers)})
+		w.keys[k] = ki
+	}
+	w.lastKey, w.hasLast = ki, true
+	return ki
 }
 
 // makeRoom spills the rows held if a row of n bytes for partition p, its entry, and the
@@ -432,11 +461,12 @@ func (w *Writer) mergeRuns(cw *crcWriter) (Index, error) {
 }
 
 // rankKeys numbers the distinct keys in Key order, so that sorting compares two integers
-// where it would otherwise compare cities, years and months.
+// where it would otherwise compare cities, years and months: w.rank maps a key's index to
+// its rank, w.order a rank to the key's index.
 func (w *Writer) rankKeys() {
-	order := make([]uint32, len(w.keyList))
-	for i := range order {
-		order[i] = uint32(i)
+	order := slices.Grow(w.order[:0], len(w.keyList))
+	for i := range w.keyList {
+		order = append(order, uint32(i))
 	}
 	slices.SortFunc(order, func(a, b uint32) int {
 		ka, kb := w.keyList[a].key, w.keyList[b].key
@@ -448,34 +478,147 @@ func (w *Writer) rankKeys() {
 		}
 		return 0
 	})
+	w.order = order
 	w.rank = slices.Grow(w.rank[:0], len(order))[:len(order)]
 	for r, i := range order {
 		w.rank[i] = uint32(r)
 	}
 }
 
-// writeSegment sorts partition p's entries and writes its rows in that order.
-func (w *Writer) writeSegment(cw *crcWriter, p *partition) (Segment, error) {
+// sortEntries sorts p's entries into shuffle order (Compare), full ties in arrival order.
+// It sorts by key, RequestID and arrival, which the entries hold, and then each run of rows
+// sharing a key and RequestID, rare outside exports that repeat requests, by UpdatedAt, Ord
+// and arrival, read from the rows once each: the same order as one sort by all of them,
+// without reading rows inside the main sort's comparisons. The entries hold their keys'
+// ranks while sorted, and their keys' indexes again after, since more rows may be added and
+// ranked anew.
+func (w *Writer) sortEntries(p *partition) {
 	chunks, ents := p.chunks, p.ents
-	slices.SortFunc(ents, func(a, b entry) int {
-		if c := cmpInt(w.rank[a.key], w.rank[b.key]); c != 0 {
+	for i := range ents {
+		ents[i].key = w.rank[ents[i].key]
+	}
+	cmpEnt := func(a, b entry) int {
+		if c := cmpKeyID(chunks, &a, &b); c != 0 {
 			return c
 		}
-		if c := bytes.Compare(chunks[a.chunk][a.id:a.id+a.idLen], chunks[b.chunk][b.id:b.id+b.idLen]); c != 0 {
-			return c
-		}
-		if c := cmpInt(a.updated, b.updated); c != 0 {
-			return c
-		}
-		if c := cmpInt(a.ord, b.ord); c != 0 {
-			return c
-		}
-		// Arrival order breaks full ties, so equal inputs give byte-identical files.
 		if c := cmpInt(a.chunk, b.chunk); c != 0 {
 			return c
 		}
 		return cmpInt(a.off, b.off)
+	}
+	// Exports sorted by id, or by a date that ids follow, often leave a partition sorted
+	// already; checking costs one comparison a row, sorting at least that.
+	if !slices.IsSortedFunc(ents, cmpEnt) {
+		slices.SortFunc(ents, cmpEnt)
+	}
+	for i := 0; i < len(ents); {
+		j := i + 1
+		for j < len(ents) && cmpKeyID(chunks, &ents[i], &ents[j]) == 0 {
+			j++
+		}
+		if j-i > 1 {
+			w.sortTies(chunks, ents[i:j])
+		}
+		i = j
+	}
+	for i := range ents {
+		ents[i].key = w.order[ents[i].key]
+	}
+}
+
+// cmpKeyID compares two entries by key rank and RequestID.
+func cmpKeyID(chunks [][]byte, a, b *entry) int {
+	if a.key != b.key {
+		return cmpInt(a.key, b.key)
+	}
+	if a.idPfx[0] != b.idPfx[0] {
+		return cmpInt(a.idPfx[0], b.idPfx[0])
+	}
+	if a.idPfx[1] != b.idPfx[1] {
+		return cmpInt(a.idPfx[1], b.idPfx[1])
+	}
+	if a.idLen > idPfxLen || b.idLen > idPfxLen {
+		return bytes.Compare(chunks[a.chunk][a.id:a.id+a.idLen], chunks[b.chunk][b.id:b.id+b.idLen])
+	}
+	// Equal padded prefixes: the shorter id is a prefix of the longer.
+	return cmpInt(a.idLen, b.idLen)
+}
+
+// tieEntry is an entry with the UpdatedAt and Ord of its row, for sortTies.
+type tieEntry struct {
+	updated int64 // sortTime(UpdatedAt)
+	ord     uint64
+	e       entry
+}
+
+// sortTies sorts entries of one key and RequestID, in arrival order, by UpdatedAt and Ord,
+// keeping arrival order among full ties.
+func (w *Writer) sortTies(chunks [][]byte, ents []entry) {
+	ties := w.ties[:0]
+	for _, e := range ents {
+		u, o := rowUpdatedOrd(chunks[e.chunk][e.off : e.off+e.n])
+		ties = append(ties, tieEntry{updated: u, ord: o, e: e})
+	}
+	slices.SortStableFunc(ties, func(a, b tieEntry) int {
+		if c := cmpInt(a.updated, b.updated); c != 0 {
+			return c
+		}
+		return cmpInt(a.ord, b.ord)
 	})
+	for i := range ties {
+		ents[i] = ties[i].e
+	}
+	if cap(ties) <= maxTies {
+		w.ties = ties[:0]
+	}
+}
+
+// maxTies bounds the scratch a Writer keeps for sortTies between calls: larger runs of one
+// RequestID allocate theirs.
+const maxTies = 4096
+
+// rowUpdatedOrd returns sortTime(UpdatedAt) and Ord of a row AppendRequest encoded.
+func rowUpdatedOrd(row []byte) (updated int64, ord uint64) {
+	// Skip the string lengths, Year, Month, CreatedAt and ClosedAt: 13 varints, each ending
+	// at its first byte below 0x80, counted eight bytes at a time.
+	pos, k := 0, nStrings+4
+	for pos+8 <= len(row) {
+		m := ^binary.LittleEndian.Uint64(row[pos:]) & 0x8080808080808080
+		if c := bits.OnesCount64(m); c < k {
+			k -= c
+			pos += 8
+			continue
+		}
+		for ; k > 1; k-- {
+			m &= m - 1
+		}
+		pos += bits.TrailingZeros64(m)/8 + 1
+		k = 0
+		break
+	}
+	for ; k > 0 && pos < len(row); pos++ {
+		if row[pos] < 0x80 {
+			k--
+		}
+	}
+	if pos >= len(row) {
+		return math.MinInt64, 0
+	}
+	v, n := binary.Varint(row[pos:])
+	pos += max(n, 0)
+	if pos < len(row) {
+		ord, _ = binary.Uvarint(row[pos:])
+	}
+	if v == 0 {
+		return math.MinInt64, ord
+	}
+	return v, ord
+}
+
+// writeSegment sorts partition p's entries and writes its rows in that order.
+func (w *Writer) writeSegment(cw *crcWriter, p *partition) (Segment, error) {
+	w.sortEntries(p)
+	chunks, ents := p.chunks, p.ents
 
 	seg := Segment{Offset: cw.n, Records: int64(len(ents))}
 	cw.crc = 0

@@ -3,7 +3,16 @@ package shuffle
 import (
 	"io"
 	"testing"
+	"time"
 )
+
+// reportCPU reports the process's CPU time per op since cpu0, taken after the setup: with
+// other work on the machine, wall time varies far more than the CPU a Writer spends.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
 
 // BenchmarkWriterReuse is one map task's output (100,000 records for 8 reducers) written by
 // a new Writer ("fresh", whose buffers grow from empty) and by a Writer reused after Reset
@@ -15,6 +24,7 @@ func BenchmarkWriterReuse(b *testing.B) {
 	run := func(b *testing.B, next func() *Writer) {
 		b.ReportAllocs()
 		var raw, held int64
+		cpu0 := cpuTime()
 		for b.Loop() {
 			w := next()
 			for i := range rs {
@@ -27,6 +37,7 @@ func BenchmarkWriterReuse(b *testing.B) {
 			}
 			raw, held = w.RawBytes(), w.Held()
 		}
+		reportCPU(b, cpu0)
 		b.SetBytes(raw)
 		b.ReportMetric(float64(held), "held-B")
 	}
@@ -61,6 +72,7 @@ func BenchmarkWriterSpill(b *testing.B) {
 			b.ReportAllocs()
 			var raw, held int64
 			runs := 0
+			cpu0 := cpuTime()
 			for b.Loop() {
 				w.Reset()
 				for k := range 4 {
@@ -78,6 +90,7 @@ func BenchmarkWriterSpill(b *testing.B) {
 				}
 				raw, runs = w.RawBytes(), w.Runs()
 			}
+			reportCPU(b, cpu0)
 			w.Reset()
 			b.SetBytes(raw)
 			b.ReportMetric(float64(held), "held-B")

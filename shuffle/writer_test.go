@@ -3,10 +3,16 @@ package shuffle
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ireports/ireports/record"
 )
 
 // A Writer that spills writes the same bytes as one that holds everything: the merge of its
@@ -97,5 +103,89 @@ func TestWriterMemoryBounded(t *testing.T) {
 				w.Reset()
 			}
 		})
+	}
+}
+
+// rowUpdatedOrd reads what DecodeRequest does, whatever the varints' widths.
+func TestRowUpdatedOrd(t *testing.T) {
+	rs := randRequests(7, 2000)
+	for i := range rs {
+		r := &rs[i]
+		switch i % 5 {
+		case 0:
+			r.UpdatedAt = time.Time{}
+		case 1:
+			r.UpdatedAt = time.Unix(0, 0)
+		case 2:
+			r.Ord = uint64(i) << (i % 60)
+			r.Year = -i
+		case 3:
+			r.RequestSubtype = strings.Repeat("x", i*7)
+			r.CreatedAt, r.ClosedAt = time.Time{}, time.Time{}
+		}
+		row := AppendRequest(nil, r)
+		var got record.Request
+		if _, err := DecodeRequest(row, &got); err != nil {
+			t.Fatal(err)
+		}
+		u, o := rowUpdatedOrd(row)
+		if u != sortTime(got.UpdatedAt) || o != got.Ord {
+			t.Fatalf("row %d: rowUpdatedOrd = %d, %d; want %d, %d", i, u, o, sortTime(got.UpdatedAt), got.Ord)
+		}
+	}
+}
+
+// Each segment holds its partition's rows in shuffle order, full ties in arrival order,
+// whatever the RequestIDs: longer or shorter than the 16 bytes an entry holds, sharing
+// those, or differing only by trailing zero bytes; and whatever UpdatedAt (null, the epoch,
+// before it) and Ord, repeated.
+func TestWriterOrder(t *testing.T) {
+	for _, R := range []int{1, 3} {
+		rs := randRequests(uint64(200+R), 6000)
+		rng := rand.New(rand.NewPCG(uint64(R), 7))
+		alpha := []byte{0, 1, 'a', 0xff}
+		for i := range rs {
+			id := make([]byte, rng.IntN(41))
+			for j := range id {
+				if j < 14 && rng.IntN(4) > 0 {
+					id[j] = 'a'
+				} else {
+					id[j] = alpha[rng.IntN(len(alpha))]
+				}
+			}
+			rs[i].RequestID = string(id)
+			switch rng.IntN(4) {
+			case 0:
+				rs[i].UpdatedAt = time.Unix(0, 0)
+			case 1:
+				rs[i].UpdatedAt = time.UnixMicro(-5)
+			}
+			if rng.IntN(3) == 0 {
+				rs[i].Ord = uint64(rng.IntN(3))
+			}
+			rs[i].Zip = strconv.Itoa(i) // tells full ties apart
+		}
+		out, x := encodeMapOutput(t, R, rs)
+		for p, seg := range x.Segments {
+			var want []record.Request
+			for _, r := range rs {
+				if Partition(r.Key(), R) == p {
+					want = append(want, r)
+				}
+			}
+			slices.SortStableFunc(want, func(a, b record.Request) int { return Compare(&a, &b) })
+			got, err := readAll(NewSegmentReader(bytes.NewReader(out[seg.Offset:seg.Offset+seg.Length]), seg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("R=%d segment %d: %d rows, want %d", R, p, len(got), len(want))
+			}
+			for i := range got {
+				if !bytes.Equal(AppendRequest(nil, &got[i]), AppendRequest(nil, &want[i])) {
+					t.Fatalf("R=%d segment %d row %d: %+v, want %+v", R, p, i, got[i], want[i])
+				}
+			}
+		}
 	}
 }
