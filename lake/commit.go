@@ -178,7 +178,8 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
 	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats,
 		Summaries: &SummaryManifest{Root: summariesRef(roots), Tables: slices.Clone(SummaryTables)}}
-	err := commitGroups(ctx, store, roots, m, groups, now)
+	completed := map[string]bool{}
+	err := commitGroups(ctx, store, roots, m, groups, now, completed)
 	if err == nil {
 		err = removeOldLayout(ctx, store, roots.Lake, groups)
 	}
@@ -188,7 +189,7 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	if err != nil {
 		return nil, err
 	}
-	return m, errors.Join(Abort(ctx, store, roots.Lake, job), Abort(ctx, store, roots.Summaries, job))
+	return m, errors.Join(abort(ctx, store, roots.Lake, job, completed), abort(ctx, store, roots.Summaries, job, completed))
 }
 
 func (m *Manifest) add(g CommitGroup) {
@@ -207,8 +208,10 @@ type dataset struct {
 	files    []StagedFile    // the accepted files
 }
 
-// commitGroups completes the groups' accepted uploads in both roots and lists them in m.
-func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, now time.Time) error {
+// commitGroups completes the groups' accepted uploads in both roots and lists them in m. It
+// adds the staged files of local disk's completed uploads (Pending.Temp) to completed, for
+// the abort that follows the manifest.
+func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, now time.Time, completed map[string]bool) error {
 	lake := &dataset{root: roots.Lake, prefixes: map[string]bool{}}
 	sums := &dataset{root: roots.Summaries, prefixes: map[string]bool{}}
 	seen := map[string]bool{}
@@ -271,6 +274,11 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	for _, p := range pending {
+		if p.Pending.Temp != "" {
+			completed[p.Pending.Temp] = true
+		}
+	}
 	for _, d := range datasets {
 		var files []File
 		for _, f := range d.files {
@@ -322,6 +330,14 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 					return err
 				}
 			}
+		}
+		if !objstore.IsS3(d.root) {
+			// On local disk the losing uploads are hidden files in the group's directory,
+			// which no reader takes for data, and the walk of the whole root that ends
+			// Commit (abort's AbortUploads, after the manifest) removes them with the
+			// uploads of groups that were not committed: a walk of each group directory
+			// here, before it, would only find them first.
+			continue
 		}
 		if _, err := store.AbortUploads(ctx, dir+"/", now); err != nil {
 			return err
@@ -390,6 +406,12 @@ func checkStage(k record.Key, stage, tmp string) error {
 // time writes a lake (Lock), so every unfinished upload under root that started before now is
 // this job's.
 func Abort(ctx context.Context, store objstore.Store, root, job string) error {
+	return abort(ctx, store, root, job, nil)
+}
+
+// abort is Abort, skipping the staged files that a commit has just completed (see
+// discardStage).
+func abort(ctx context.Context, store objstore.Store, root, job string, completed map[string]bool) error {
 	tmp, err := jobTemp(root, job)
 	if err != nil {
 		return fmt.Errorf("abort: %w", err)
@@ -401,7 +423,7 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 	var errs []error
 	for _, o := range objs {
 		if strings.HasSuffix(o.Name, ".pending") {
-			errs = append(errs, discardStage(ctx, store, root, o.Name))
+			errs = append(errs, discardStage(ctx, store, root, o.Name, completed))
 		}
 	}
 	errs = append(errs, store.DeletePrefix(ctx, tmp))

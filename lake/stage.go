@@ -113,21 +113,23 @@ func (s *Stage) Discard(ctx context.Context) error {
 		}
 	}
 	s.files = nil
-	errs = append(errs, discardStage(ctx, s.store, s.root, s.dir), s.store.Prune(ctx, s.root, s.dir))
+	errs = append(errs, discardStage(ctx, s.store, s.root, s.dir, nil), s.store.Prune(ctx, s.root, s.dir))
 	return errors.Join(errs...)
 }
 
 // discardStage drops the stage under root whose manifest is at dir (a Stage's Dir), together
 // with the uploads it lists. A stage whose manifest was never written (the attempt died
-// before Finish) leaves uploads that only Abort's sweep of the job's output finds.
-func discardStage(ctx context.Context, store objstore.Store, root, dir string) error {
+// before Finish) leaves uploads that only Abort's sweep of the job's output finds. The
+// staged files in completed (local disk's, by Pending.Temp) were just renamed into place by
+// a commit: aborting them would only fail to find them and to empty their directories.
+func discardStage(ctx context.Context, store objstore.Store, root, dir string, completed map[string]bool) error {
 	files, err := readStage(ctx, store, dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	var errs []error
 	for _, f := range files {
-		if f.Pending != nil {
+		if f.Pending != nil && (f.Pending.Temp == "" || !completed[f.Pending.Temp]) {
 			errs = append(errs, dropPending(ctx, store, root, *f.Pending))
 		}
 	}

@@ -1,15 +1,18 @@
 package objstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -203,48 +206,76 @@ func (l *localStore) create(name string) (*localPending, error) {
 		return nil, fmt.Errorf("create %q: %w: no file name", name, ErrBadName)
 	}
 	dir = filepath.Clean(dir)
-	made := topMissing(dir)
+	prefix := filepath.Join(dir, "."+base+stageMark)
+	// The file is opened first and the directories made only when that fails: a reducer
+	// stages five files a group, each in a directory it has not made yet, and a probe of
+	// each level (Lstat, then MkdirAll's Stat walk) cost five system calls a file more
+	// than the one failed open. A concurrent Prune or sweep may remove a directory between
+	// mkdirs and the open (another attempt's abort emptied it): make it again.
+	made := ""
 	var f *os.File
 	var err error
-	// A concurrent Prune or sweep may remove the directory between MkdirAll and CreateTemp
-	// (another attempt's abort emptied it): make it again.
 	for try := 0; try < 3; try++ {
-		if err = os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", name, err)
-		}
-		f, err = os.CreateTemp(dir, "."+base+stageMark+"*")
-		if !errors.Is(err, fs.ErrNotExist) {
+		if f, err = openStaged(prefix); !errors.Is(err, fs.ErrNotExist) {
 			break
+		}
+		top, merr := mkdirs(dir)
+		if merr != nil {
+			err = merr
+			break
+		}
+		if top != "" && (made == "" || inTree(filepath.ToSlash(made), filepath.ToSlash(top))) {
+			made = top
 		}
 	}
 	if err != nil {
 		pruneUp(dir, made)
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
-	// CreateTemp makes the file private (0600); the published object is read by other
-	// processes, such as the viz server, as os.Create's files are.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		pruneUp(dir, made)
-		return nil, fmt.Errorf("create %s: %w", name, err)
-	}
 	return &localPending{name: name, f: f, made: made}, nil
 }
 
-// topMissing returns the outermost directory on the way to dir that does not exist yet, the
-// one MkdirAll(dir) will make first, or "" when dir exists.
-func topMissing(dir string) string {
-	top := ""
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			return top
+// openStaged creates a new staged file named prefix followed by a random number, as
+// os.CreateTemp does, but with the mode of os.Create's files less the group's and others'
+// write bits (0644 under the usual umask), since the published object is read by other
+// processes, such as the viz server: no chmod follows.
+func openStaged(prefix string) (*os.File, error) {
+	for try := 0; ; try++ {
+		name := prefix + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		f, err := openExcl(name, 0o644)
+		if errors.Is(err, fs.ErrExist) && try < 100 {
+			continue
 		}
-		top = d
-		if filepath.Dir(d) == d {
-			return top
-		}
+		return f, err
 	}
+}
+
+// mkdirs makes dir and its missing parents, as os.MkdirAll does, and returns the outermost
+// directory it made, or "" when dir was there. It tries dir first and walks up only while a
+// parent is missing, so that making the one missing level costs one system call.
+func mkdirs(dir string) (string, error) {
+	err := os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return dir, nil
+	case errors.Is(err, fs.ErrExist):
+		return "", nil // a directory, or a file that the open will refuse as one
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
+	}
+	parent := filepath.Dir(dir)
+	if parent == dir {
+		return "", err
+	}
+	top, err := mkdirs(parent)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		pruneUp(parent, top)
+		return "", err
+	}
+	return cmp.Or(top, dir), nil
 }
 
 // pruneUp removes dir and its parents while they are empty, up to and including top; it
@@ -265,7 +296,7 @@ func pruneUp(dir, top string) {
 type localPending struct {
 	name string
 	f    *os.File // nil once closed or aborted
-	made string   // the outermost directory create made, or ""; see topMissing
+	made string   // the outermost directory create made, or ""; see mkdirs
 	n    int64
 	err  error // the first write error, after which Close aborts
 }
