@@ -331,14 +331,6 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 				}
 			}
 		}
-		if !objstore.IsS3(d.root) {
-			// On local disk the losing uploads are hidden files in the group's directory,
-			// which no reader takes for data, and the walk of the whole root that ends
-			// Commit (abort's AbortUploads, after the manifest) removes them with the
-			// uploads of groups that were not committed: a walk of each group directory
-			// here, before it, would only find them first.
-			continue
-		}
 		if _, err := store.AbortUploads(ctx, dir+"/", now); err != nil {
 			return err
 		}
