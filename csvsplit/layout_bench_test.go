@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/internal/cputime"
 )
 
 var (
@@ -59,7 +59,7 @@ func BenchmarkReaderNYCSODA(b *testing.B) {
 	data := nycSODA(b)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		rd, err := csvsplit.NewReader(bytes.NewReader(data), csvsplit.Options{End: int64(len(data))})
 		if err != nil {
@@ -76,16 +76,7 @@ func BenchmarkReaderNYCSODA(b *testing.B) {
 	}
 	// Throughput per CPU-second: what "per core" means, and what a loaded machine
 	// measures far better than wall time.
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(len(data))*float64(b.N)/1e6/(float64(cpu)/1e9), "MB/cpu-s")
 	}
-}
-
-// cpuTime is this process's user and system CPU time so far, in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/cputime"
 	"github.com/ireports/ireports/internal/testenv"
 
 	"github.com/ireports/ireports/record"
@@ -69,13 +70,13 @@ func BenchmarkNormalize(b *testing.B) {
 			var r record.Request
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if err := n.Normalize(recs[i%len(recs)], &r); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportRate(b, b.N, cpuTime()-cpu0)
+			reportRate(b, b.N, cputime.Process()-cpu0)
 		})
 	}
 }
@@ -93,7 +94,7 @@ func BenchmarkNormalizeJSON(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	records := 0
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		err := ScanSODA(bytes.NewReader(src), func(_ int64, raw []byte) error {
 			records++
@@ -103,7 +104,7 @@ func BenchmarkNormalizeJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reportRate(b, records, cpuTime()-cpu0)
+	reportRate(b, records, cputime.Process()-cpu0)
 }
 
 // reportRate reports records per second of wall time and, where the platform tells, of CPU time

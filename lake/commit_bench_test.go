@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/cputime"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 )
@@ -37,7 +37,7 @@ func benchStageCommit(b *testing.B, n int) {
 		keys[i] = record.Key{City: fmt.Sprintf("c%d", i%3), Year: 1990 + i/3/12, Month: 1 + i/3%12}
 	}
 	content := make([]byte, 4096)
-	var stageCPU, commitCPU int64
+	var stageCPU, commitCPU time.Duration
 	run := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -46,7 +46,7 @@ func benchStageCommit(b *testing.B, n int) {
 		roots := Roots{Lake: filepath.Join(dir, "lake"), Summaries: filepath.Join(dir, "summaries")}
 		job := fmt.Sprintf("job-%d", run)
 		b.StartTimer()
-		cpu0 := benchCPU()
+		cpu0 := cputime.Process()
 		st, err := NewStage(store, roots.Lake, job, "r-0", 1)
 		if err != nil {
 			b.Fatal(err)
@@ -78,23 +78,14 @@ func benchStageCommit(b *testing.B, n int) {
 		if err := sums.Finish(ctx); err != nil {
 			b.Fatal(err)
 		}
-		cpu1 := benchCPU()
+		cpu1 := cputime.Process()
 		if _, err := Commit(ctx, store, roots, job, "bench", RunStats{}, groups, time.Now()); err != nil {
 			b.Fatal(err)
 		}
-		cpu2 := benchCPU()
+		cpu2 := cputime.Process()
 		stageCPU += cpu1 - cpu0
 		commitCPU += cpu2 - cpu1
 	}
 	b.ReportMetric(float64(stageCPU)/float64(b.N)/float64(n), "stage-cpu-ns/group")
 	b.ReportMetric(float64(commitCPU)/float64(b.N)/float64(n), "commit-cpu-ns/group")
-}
-
-// benchCPU is the process's CPU time, user and system, in nanoseconds.
-func benchCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -4,12 +4,14 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/ireports/ireports/internal/cputime"
 )
 
 // reportCPU reports the process's CPU time per op since cpu0, taken after the setup: with
 // other work on the machine, wall time varies far more than the CPU a Writer spends.
 func reportCPU(b *testing.B, cpu0 time.Duration) {
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
@@ -24,7 +26,7 @@ func BenchmarkWriterReuse(b *testing.B) {
 	run := func(b *testing.B, next func() *Writer) {
 		b.ReportAllocs()
 		var raw, held int64
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			w := next()
 			for i := range rs {
@@ -72,7 +74,7 @@ func BenchmarkWriterSpill(b *testing.B) {
 			b.ReportAllocs()
 			var raw, held int64
 			runs := 0
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				w.Reset()
 				for k := range 4 {

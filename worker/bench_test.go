@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/cputime"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
@@ -61,15 +61,6 @@ job "bench" {
   }
 }
 `
-
-// cpuTime is this process's user and system CPU time so far, in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
 
 // benchRequests makes n normalized requests shaped like the generated corpus: three cities
 // (one far larger, as NYC is), 60 months, low-cardinality agencies, types, zips and channels,
@@ -176,7 +167,7 @@ func BenchmarkReduce(b *testing.B) {
 			}
 			b.SetBytes(bytes)
 			attempt := 0
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				attempt++
 				res, err := RunReduce(ctx, spec, env, task.Reduce{Job: "bench", Index: 0, Attempt: attempt, MapOutput: locs})
@@ -193,7 +184,7 @@ func BenchmarkReduce(b *testing.B) {
 			}
 			// CPU time is what a loaded machine measures least badly (and what the cores
 			// cost); it includes the removal of each iteration's output.
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
@@ -266,12 +257,12 @@ func benchReduce(b *testing.B, reqs []record.Request, n int) {
 	}
 	b.SetBytes(bytes)
 	attempt, groups := 0, 0
-	var cpu int64
+	var cpu time.Duration
 	for b.Loop() {
 		attempt++
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		res, err := RunReduce(ctx, spec, env, task.Reduce{Job: "bench", Index: 0, Attempt: attempt, MapOutput: locs})
-		cpu += cpuTime() - cpu0
+		cpu += cputime.Process() - cpu0
 		if err != nil {
 			b.Fatal(err)
 		}

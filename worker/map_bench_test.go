@@ -12,6 +12,7 @@ import (
 
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/gen"
+	"github.com/ireports/ireports/internal/cputime"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
@@ -120,14 +121,14 @@ func BenchmarkMap(b *testing.B) {
 			t := mapBenchTask(b, ctx, store, spec, i)
 			b.SetBytes(t.End - t.Start)
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				t.Attempt++
 				if _, err := RunMap(ctx, spec, env, t); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(t.End-t.Start)*float64(b.N)/1e6/(float64(cpu)/1e9), "MB/cpu-s")
 			}
 		})

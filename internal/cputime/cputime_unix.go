@@ -1,15 +1,15 @@
 //go:build unix
 
-package shuffle
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is the CPU time of this process, user and system: on a machine shared with
-// other work, benchmarks compare it rather than wall time.
-func cpuTime() time.Duration {
+// Process returns the user and system CPU time this process has used so far (0 if the
+// kernel does not say).
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
