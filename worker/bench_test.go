@@ -143,29 +143,7 @@ func BenchmarkReduce(b *testing.B) {
 	for _, n := range []int{50_000, 400_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			ctx := context.Background()
-			dir := b.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "job.job"), []byte(benchReduceJob), 0o644); err != nil {
-				b.Fatal(err)
-			}
-			spec, err := jobs.ParseFile(filepath.Join(dir, "job.job"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			store, err := objstore.New(objstore.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			env := Env{DataDir: filepath.Join(dir, "data"), Store: store, Fetcher: shuffle.LocalFetcher{}}
-			locs := benchMapOutputs(b, env.DataDir, "bench", benchRequests(n), 4)
-			var st os.FileInfo
-			var bytes int64
-			for _, l := range locs {
-				if st, err = os.Stat(l.Path); err != nil {
-					b.Fatal(err)
-				}
-				bytes += st.Size()
-			}
-			b.SetBytes(bytes)
+			dir, spec, env, locs, _ := reduceBenchSetup(b, benchRequests(n))
 			attempt := 0
 			cpu0 := cputime.Process()
 			for b.Loop() {
@@ -233,29 +211,7 @@ func BenchmarkReduceGroups(b *testing.B) {
 // and reports its CPU time per op, per group and per MB of input.
 func benchReduce(b *testing.B, reqs []record.Request, n int) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "job.job"), []byte(benchReduceJob), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	spec, err := jobs.ParseFile(filepath.Join(dir, "job.job"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := objstore.New(objstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	env := Env{DataDir: filepath.Join(dir, "data"), Store: store, Fetcher: shuffle.LocalFetcher{}}
-	locs := benchMapOutputs(b, env.DataDir, "bench", reqs, 4)
-	var bytes int64
-	for _, l := range locs {
-		st, err := os.Stat(l.Path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bytes += st.Size()
-	}
-	b.SetBytes(bytes)
+	dir, spec, env, locs, bytes := reduceBenchSetup(b, reqs)
 	attempt, groups := 0, 0
 	var cpu time.Duration
 	for b.Loop() {
@@ -277,4 +233,35 @@ func benchReduce(b *testing.B, reqs []record.Request, n int) {
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(cpu)/float64(b.N)/float64(groups), "cpu-ns/group")
 	b.ReportMetric(float64(cpu)/float64(b.N)/(float64(bytes)/1e6), "cpu-ns/MB")
+}
+
+// reduceBenchSetup writes benchReduceJob into a temporary directory and reqs as the map
+// outputs of 4 map tasks for reducer 0 of it, sets the benchmark's bytes to their size and
+// returns the directory (the job writes under dir/out), the job, the reducer's environment,
+// the map outputs and their size.
+func reduceBenchSetup(b *testing.B, reqs []record.Request) (dir string, spec *jobs.Spec, env Env, locs []shuffle.Location, bytes int64) {
+	b.Helper()
+	dir = b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "job.job"), []byte(benchReduceJob), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	spec, err := jobs.ParseFile(filepath.Join(dir, "job.job"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env = Env{DataDir: filepath.Join(dir, "data"), Store: store, Fetcher: shuffle.LocalFetcher{}}
+	locs = benchMapOutputs(b, env.DataDir, "bench", reqs, 4)
+	for _, l := range locs {
+		st, err := os.Stat(l.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes += st.Size()
+	}
+	b.SetBytes(bytes)
+	return dir, spec, env, locs, bytes
 }
