@@ -203,6 +203,23 @@ func PageBufferFor(n int, strBytes int64) int {
 	return parquet.DefaultPageBufferSize
 }
 
+// stringLen is the length in bytes of the string fields of struct v at the indexes fields
+// (stringFields's), a nil pointer counting 0.
+func stringLen(v reflect.Value, fields []int) int64 {
+	var n int64
+	for _, f := range fields {
+		fv := v.Field(f)
+		if fv.Kind() == reflect.Pointer {
+			if fv.IsNil() {
+				continue
+			}
+			fv = fv.Elem()
+		}
+		n += int64(fv.Len())
+	}
+	return n
+}
+
 // sizedFor returns the options that write rows as small a file's buffers as PageBufferFor
 // allows, or none when T has fields whose size it cannot bound (only fixed-size values,
 // strings and pointers to them are counted).
@@ -214,17 +231,7 @@ func sizedFor[T any](rows []T) []parquet.WriterOption {
 	var strBytes int64
 	if len(fields) > 0 {
 		for i := range rows {
-			v := reflect.ValueOf(&rows[i]).Elem()
-			for _, f := range fields {
-				fv := v.Field(f)
-				if fv.Kind() == reflect.Pointer {
-					if fv.IsNil() {
-						continue
-					}
-					fv = fv.Elem()
-				}
-				strBytes += int64(fv.Len())
-			}
+			strBytes += stringLen(reflect.ValueOf(&rows[i]).Elem(), fields)
 		}
 	}
 	if size := PageBufferFor(len(rows), strBytes); size < parquet.DefaultPageBufferSize {
