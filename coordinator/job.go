@@ -169,8 +169,10 @@ type driver struct {
 	store objstore.Store
 	job   string
 	log   *slog.Logger
-	res   *Result
-	prog  *Tracker
+	// sinkLog is log without the job attribute: pgsink names the job in its own lines.
+	sinkLog *slog.Logger
+	res     *Result
+	prog    *Tracker
 	// pubCfg configures publishing; nil: the default.
 	pubCfg *pgsink.Config
 	// started is when the run began.
@@ -273,7 +275,7 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 	}
 	d := &driver{
-		spec: spec, wire: wire, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), prog: opt.Tracker,
+		spec: spec, wire: wire, exec: exec, store: opt.Store, job: job, pubCfg: opt.Publish, started: start, sourceTuning: opt.SourceTuning, log: opt.Log.With("job", job), sinkLog: opt.Log, prog: opt.Tracker,
 		attempts: map[string]int{}, minBackupAge: 5 * time.Second,
 		res: &Result{
 			Job: job, Name: spec.Name, RejectsByReason: map[string]int64{}, Version: version.Version(),

@@ -56,7 +56,7 @@ func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
 			cfg = *d.pubCfg
 		}
 		if cfg.Log == nil {
-			cfg.Log = d.log
+			cfg.Log = d.sinkLog
 		}
 		if d.pubCfg == nil {
 			cfg.Readers = pgsink.LakeReaders(d.spec.Output.Parquet)
