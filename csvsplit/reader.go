@@ -38,7 +38,8 @@ type Reader struct {
 	eof  bool // src returned io.EOF
 	rerr error
 
-	parity  int // '"' bytes read so far in [Start, End), mod 2
+	parity  int   // '"' bytes of [Start, counted), mod 2
+	counted int64 // file offset up to which parity counts the quotes of [Start, End)
 	assumed State
 	started bool
 	done    bool
@@ -79,7 +80,7 @@ func NewReader(src io.Reader, opt Options) (*Reader, error) {
 }
 
 func newReader(src io.Reader, opt Options, size int) *Reader {
-	r := &Reader{src: src, opt: opt, buf: make([]byte, size), off: opt.Start}
+	r := &Reader{src: src, opt: opt, buf: make([]byte, size), off: opt.Start, counted: opt.Start}
 	if opt.Start > opt.DataStart {
 		r.off = opt.Start - 1
 	}
@@ -168,6 +169,7 @@ func (r *Reader) setDone(s State) {
 func (r *Reader) finish() {
 	for r.off+int64(r.w) < r.opt.End && r.fill(r.w, 0) {
 	}
+	r.countTo(r.w)
 	r.done = true
 }
 
@@ -178,6 +180,7 @@ func (r *Reader) fill(keep, base int) (more bool) {
 		return false
 	}
 	if keep > base {
+		r.countTo(keep)
 		n := copy(r.buf[base:], r.buf[keep:r.w])
 		r.off += int64(keep - base)
 		r.w = base + n
@@ -196,7 +199,6 @@ func (r *Reader) fill(keep, base int) (more bool) {
 	for empty := 0; ; empty++ {
 		n, err := r.src.Read(r.buf[r.w:])
 		if n > 0 {
-			r.countQuotes(r.w, r.w+n)
 			r.w += n
 		}
 		if err == io.EOF {
@@ -227,16 +229,17 @@ func (r *Reader) grow(n int) {
 	r.buf = b
 }
 
-// countQuotes adds the quotes of the newly read buf[i:j] that lie in [Start, End) to
-// the split's parity. Counting at read time, rather than while scanning, covers the
-// bytes that no record scan visits: the skipped head of the split and a record that
-// runs past End.
-func (r *Reader) countQuotes(i, j int) {
-	lo := max(r.opt.Start, r.off+int64(i))
-	hi := min(r.opt.End, r.off+int64(j))
-	if lo < hi {
-		r.parity ^= bytes.Count(r.buf[lo-r.off:hi-r.off], quote) & 1
+// countTo adds the quotes of buf[:j] that lie in [counted, End) to the split's parity
+// and moves counted past them. Every byte of [Start, End) is counted once: fill counts
+// the bytes it drops, finish the rest, and so the bytes that no record scan visits (the
+// skipped head of the split, a record that runs past End) count too. A record with its
+// terminator holds an even number of quotes, so scanRecord moves counted past one without
+// counting: most bytes of a split are never counted at all.
+func (r *Reader) countTo(j int) {
+	if hi := min(r.opt.End, r.off+int64(j)); r.counted < hi {
+		r.parity ^= bytes.Count(r.buf[r.counted-r.off:hi-r.off], quote) & 1
 	}
+	r.counted = max(r.counted, r.off+int64(j))
 }
 
 var quote = []byte{'"'}
@@ -338,6 +341,7 @@ func (r *Reader) scanRecord() bool {
 		if k >= 0 {
 			end = i + k
 			r.pos = end + 1
+			found = !big
 			break
 		}
 		i = r.w
@@ -351,6 +355,7 @@ func (r *Reader) scanRecord() bool {
 			// through buf[max:] without holding it.
 			big = true
 			last = r.buf[i-1]
+			r.countTo(i) // the bytes of the mapping that the frozen prefix replaces
 			copy(r.buf, r.buf[s:s+max])
 			r.off += int64(i - max) // buf[max] now stands for the next unread byte
 			r.w, i = max, max
@@ -373,6 +378,16 @@ func (r *Reader) scanRecord() bool {
 		}
 		if r.rerr != nil {
 			return false
+		}
+	}
+
+	if found {
+		// The record and its terminator hold an even number of quotes.
+		if r.counted < recOff {
+			r.countTo(s)
+		}
+		if r.counted == recOff && r.off+int64(r.pos) <= r.opt.End {
+			r.counted = r.off + int64(r.pos)
 		}
 	}
 
