@@ -14,16 +14,18 @@ import "math/bits"
 //
 // Between field ends, which lie outside quotes, a field holds an even number of
 // quotes; so one that starts with a quote holds two or more, and cutting its first
-// and last byte cannot cross its end. Exactly two quotes per such field, the second
-// its last byte, leave no quote anywhere else: the record is simple.
+// and last byte cannot cross its end. A quote that is a field's first or last byte
+// opens or closes it (a field of one quote would leave its end inside quotes), so a
+// record whose every quote is one of these has fields with no quote or exactly two,
+// its first and last bytes: it is simple. The check is a mask per block, not counts.
 func (r *Reader) scanFast(data []byte) (end int, ok bool) {
 	fields := r.fields[:0]
 	var tail [64]byte
 	var inside uint64    // all ones when the block starts inside quotes
 	fieldAt := uint64(1) // 1 when the block starts a field
-	var quoteTop uint64  // 1 when the previous block ends with a quote
-	var quotes, opens, closes, crs int
-	start := 0 // of the current field
+	var stray uint64     // the quotes that neither start nor end a field, and the '\r's
+	var carry uint64     // stray's bits of the previous block's last two bytes, not yet final
+	start := 0           // of the current field
 	for base := 0; base < len(data); base += 64 {
 		var b *[64]byte
 		if len(data)-base >= 64 {
@@ -43,32 +45,36 @@ func (r *Reader) scanFast(data []byte) (end int, ok bool) {
 			before := uint64(1)<<bits.TrailingZeros64(stop) - 1
 			seps, qm, rm = seps&before, qm&before, rm&before
 		}
-		quotes += bits.OnesCount64(qm)
-		crs += bits.OnesCount64(rm)
-		opens += bits.OnesCount64(qm & (seps<<1 | fieldAt))
-		closes += bits.OnesCount64(qm&(seps>>1)) + int(quoteTop&seps)
-		fieldAt, quoteTop = seps>>63, qm>>63
+		x := qm&^(seps<<1|fieldAt|seps>>1) | rm
+		carry &^= seps << 63 // a separator at bit 0 ends a field at the previous byte
+		fieldAt = seps >> 63
 		if seps != 0 {
 			fields, start = appendFields(fields, data, start, base, seps)
 		}
 		if stop == 0 {
+			// The last two bytes may yet turn out to end the record: a quote
+			// before "\r\n" whose '\n' starts the next block.
+			stray |= carry | x&^(3<<62)
+			carry = x & (3 << 62)
 			continue
 		}
 		end = base + bits.TrailingZeros64(stop)
 		e := end
+		// The terminator's '\r' and a quote before the terminator are no strays; they
+		// lie at most two bytes back, in carry when before this block.
 		if e > 0 && data[e-1] == '\r' {
 			e--
-			crs--
+			x, carry = explain(x, carry, e-base)
 		}
 		if e > 0 && data[e-1] == '"' {
-			closes++
+			x, carry = explain(x, carry, e-1-base)
 		}
 		o := 0
 		if data[start] == '"' {
 			o = 1
 		}
 		r.fields = append(fields, data[start+o:e-o:e-o])
-		return end, crs == 0 && quotes == 2*opens && closes == opens
+		return end, stray|carry|x == 0
 	}
 	r.fields = fields
 	return -1, false
@@ -93,6 +99,15 @@ func appendFields(fields [][]byte, data []byte, start, base int, seps uint64) ([
 		start = p + 1
 	}
 	return fields, start
+}
+
+// explain clears the bit of the byte at offset j of the block (-2 <= j < 64) from the
+// block's mask x, or from carry, the previous block's, when j < 0.
+func explain(x, carry uint64, j int) (uint64, uint64) {
+	if j >= 0 {
+		return x &^ (1 << (j & 63)), carry
+	}
+	return x, carry &^ (1 << (j & 63))
 }
 
 // prefixXOR returns the mask whose bit i is the XOR of bits 0 to i of x: for a quote

@@ -141,6 +141,9 @@ func TestScanModesAtBlockEdges(t *testing.T) {
 	tails := []string{
 		`a,b`, `"a",b`, `"a","b"`, `""`, `"",x`, `"a""b",c`, `"ab"c,d`, `a"b,c`, `"a` + "\n" + `b",c`,
 		`"a` + "\r\n" + `b",c`, "a\rb,c", `"a"` + "\r", `"a",` + "\r", `,"`, `"`, `","`, `x,"y`,
+		// A bare quote a block before the closing quote of its field and the '\r' of
+		// the terminator that follows it.
+		`a"` + strings.Repeat("q", 62) + `"`,
 	}
 	heads := []string{"", `"`, `"",`}
 	for pad := range 140 {
