@@ -8,7 +8,10 @@ import (
 )
 
 const (
-	maxBufSize = 1 << 20 // the largest buffer a split starts with
+	// maxBufSize is the largest buffer a split starts with, and so the most one read
+	// copies in: small enough that those bytes are still in the L2 cache when the
+	// scan reads them (1 MiB, which is not, cost 3 % of the NYC SODA read).
+	maxBufSize = 128 << 10
 	minBufSize = 4 << 10
 	readChunk  = 64 << 10 // room kept for reads while skipping a too-large record
 	maxEmpty   = 100      // consecutive (0, nil) reads tolerated before io.ErrNoProgress
@@ -71,7 +74,7 @@ func NewReader(src io.Reader, opt Options) (*Reader, error) {
 		return nil, err
 	}
 	// A split only needs its own bytes plus the lookahead in the common case; a small
-	// split must not pay for a 1 MiB read of a source that runs to EOF.
+	// split must not pay for a full-size read of a source that runs to EOF.
 	size := int64(maxBufSize)
 	if want := opt.End - opt.Start + int64(opt.Lookahead) + 2; want < size {
 		size = max(want, minBufSize)
