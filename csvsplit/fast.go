@@ -1,6 +1,9 @@
 package csvsplit
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // scanFast finds the end of the record that starts at data[0] and splits the record
 // into r.fields in the same pass, 64 bytes at a time: classify gives the block's
@@ -18,87 +21,114 @@ import "math/bits"
 // opens or closes it (a field of one quote would leave its end inside quotes), so a
 // record whose every quote is one of these has fields with no quote or exactly two,
 // its first and last bytes: it is simple. The check is a mask per block, not counts.
+//
+// The blocks' masks become a scanState and the field ends a list of offsets first
+// (scanBlocks, in assembly where it can be), the fields second: the block loop then
+// keeps its state in registers, and the field loop stores only the slices.
 func (r *Reader) scanFast(data []byte) (end int, ok bool) {
-	fields := r.fields[:0]
-	var tail [64]byte
-	var inside uint64    // all ones when the block starts inside quotes
-	fieldAt := uint64(1) // 1 when the block starts a field
-	var stray uint64     // the quotes that neither start nor end a field, and the '\r's
-	var carry uint64     // stray's bits of the previous block's last two bytes, not yet final
-	start := 0           // of the current field
-	for base := 0; base < len(data); base += 64 {
+	st := scanState{fieldAt: 1, end: -1}
+	ends := r.ends[:0]
+	for st.base < len(data) && st.end < 0 {
+		if cap(ends)-len(ends) < 64 {
+			ends = slices.Grow(ends, 64+len(ends))
+		}
+		base := st.base
+		ends = ends[:len(ends)+scanBlocks(data, ends[len(ends):cap(ends)], &st)]
+		if st.base != base || st.end >= 0 {
+			continue
+		}
 		var b *[64]byte
-		if len(data)-base >= 64 {
-			b = (*[64]byte)(data[base:])
+		if len(data)-st.base >= 64 {
+			b = (*[64]byte)(data[st.base:])
 		} else {
 			// Zeros, unlike the stale bytes after data, are none of the four.
-			tail = [64]byte{}
-			copy(tail[:], data[base:])
+			var tail [64]byte
+			copy(tail[:], data[st.base:])
 			b = &tail
 		}
 		qm, cm, nm, rm := classify(b)
-		in := prefixXOR(qm) ^ inside
-		inside = uint64(int64(in) >> 63)
-		seps := cm &^ in
-		stop := nm &^ in
-		if stop != 0 {
-			before := uint64(1)<<bits.TrailingZeros64(stop) - 1
-			seps, qm, rm = seps&before, qm&before, rm&before
-		}
-		x := qm&^(seps<<1|fieldAt|seps>>1) | rm
-		carry &^= seps << 63 // a separator at bit 0 ends a field at the previous byte
-		fieldAt = seps >> 63
-		if seps != 0 {
-			fields, start = appendFields(fields, data, start, base, seps)
-		}
-		if stop == 0 {
-			// The last two bytes may yet turn out to end the record: a quote
-			// before "\r\n" whose '\n' starts the next block.
-			stray |= carry | x&^(3<<62)
-			carry = x & (3 << 62)
-			continue
-		}
-		end = base + bits.TrailingZeros64(stop)
-		e := end
-		// The terminator's '\r' and a quote before the terminator are no strays; they
-		// lie at most two bytes back, in carry when before this block.
-		if e > 0 && data[e-1] == '\r' {
-			e--
-			x, carry = explain(x, carry, e-base)
-		}
-		if e > 0 && data[e-1] == '"' {
-			x, carry = explain(x, carry, e-1-base)
-		}
-		o := 0
-		if data[start] == '"' {
-			o = 1
-		}
-		r.fields = append(fields, data[start+o:e-o:e-o])
-		return end, stray|carry|x == 0
+		ends = st.block(qm, cm, nm, rm, ends)
 	}
-	r.fields = fields
-	return -1, false
+	r.ends = ends
+	if st.end < 0 {
+		return -1, false
+	}
+	end = st.end
+	e := end
+	x, carry := st.x, st.carry
+	// The terminator's '\r' and a quote before the terminator are no strays; they lie
+	// at most two bytes back, in carry when before the terminator's block.
+	if e > 0 && data[e-1] == '\r' {
+		e--
+		x, carry = explain(x, carry, e-st.base)
+	}
+	if e > 0 && data[e-1] == '"' {
+		x, carry = explain(x, carry, e-1-st.base)
+	}
+	r.fields = appendFields(r.fields[:0], data, ends, e)
+	return end, st.stray|carry|x == 0
 }
 
-// appendFields appends to fields the fields of data that start at start and end at
-// the separators of seps, the mask of the block at data[base:], unquoting those that
-// start with a quote; it returns the start of the field after them. It is a function
-// of its own, not inlined, so that its loop keeps its few variables in registers:
-// inlined, the loop reloads them from the stack for each field (8-10 % of scanFast).
-//
-//go:noinline
-func appendFields(fields [][]byte, data []byte, start, base int, seps uint64) ([][]byte, int) {
-	for seps != 0 {
-		p := base + bits.TrailingZeros64(seps)
-		seps &= seps - 1
+// scanState is the state of scanFast's block loop between blocks.
+type scanState struct {
+	base    int    // offset of the next block in the record
+	inside  uint64 // all ones when the block starts inside quotes
+	fieldAt uint64 // 1 when the block starts a field
+	stray   uint64 // the quotes that neither start nor end a field, and the '\r's
+	carry   uint64 // stray's bits of the previous block's last two bytes, not yet final
+	x       uint64 // the stray bits of the terminator's block, when end >= 0
+	end     int    // the offset of the terminator, or -1 before it is found
+}
+
+// block advances st over the block at st.base, whose masks classify returned, and
+// appends the offsets of its separators outside quotes to ends. It stops at the
+// terminator, setting st.end and st.x and leaving st.base at its block.
+func (st *scanState) block(qm, cm, nm, rm uint64, ends []int32) []int32 {
+	in := prefixXOR(qm) ^ st.inside
+	st.inside = uint64(int64(in) >> 63)
+	seps := cm &^ in
+	stop := nm &^ in
+	if stop != 0 {
+		before := uint64(1)<<bits.TrailingZeros64(stop) - 1
+		seps, qm, rm = seps&before, qm&before, rm&before
+	}
+	x := qm&^(seps<<1|st.fieldAt|seps>>1) | rm
+	st.carry &^= seps << 63 // a separator at bit 0 ends a field at the previous byte
+	st.fieldAt = seps >> 63
+	for ; seps != 0; seps &= seps - 1 {
+		ends = append(ends, int32(st.base+bits.TrailingZeros64(seps)))
+	}
+	if stop == 0 {
+		// The last two bytes may yet turn out to end the record: a quote before
+		// "\r\n" whose '\n' starts the next block.
+		st.stray |= st.carry | x&^(3<<62)
+		st.carry = x & (3 << 62)
+		st.base += 64
+		return ends
+	}
+	st.x = x
+	st.end = st.base + bits.TrailingZeros64(stop)
+	return ends
+}
+
+// appendFields appends to fields the fields of data that end at the offsets ends and
+// at e, the last, unquoting those that start with a quote.
+func appendFields(fields [][]byte, data []byte, ends []int32, e int) [][]byte {
+	start := 0
+	for _, p := range ends {
 		o := 0
 		if data[start] == '"' {
 			o = 1
 		}
-		fields = append(fields, data[start+o:p-o:p-o])
-		start = p + 1
+		q := int(p) - o
+		fields = append(fields, data[start+o:q:q])
+		start = int(p) + 1
 	}
-	return fields, start
+	o := 0
+	if data[start] == '"' {
+		o = 1
+	}
+	return append(fields, data[start+o:e-o:e-o])
 }
 
 // explain clears the bit of the byte at offset j of the block (-2 <= j < 64) from the

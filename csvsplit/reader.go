@@ -49,7 +49,8 @@ type Reader struct {
 
 	rec     Record
 	fields  [][]byte
-	scratch []byte // unescaped quoted fields of the current record
+	ends    []int32 // scanFast's field ends
+	scratch []byte  // unescaped quoted fields of the current record
 	mode    scanMode
 
 	skipFast int // records to scan without scanFast
