@@ -114,21 +114,25 @@ func (st *scanState) block(qm, cm, nm, rm uint64, ends []int32) []int32 {
 // appendFields appends to fields the fields of data that end at the offsets ends and
 // at e, the last, unquoting those that start with a quote.
 func appendFields(fields [][]byte, data []byte, ends []int32, e int) [][]byte {
+	n := len(fields)
+	fields = slices.Grow(fields, len(ends)+1)[:n+len(ends)+1]
+	out := fields[n : n+len(ends)]
 	start := 0
-	for _, p := range ends {
+	for i, p := range ends {
 		o := 0
 		if data[start] == '"' {
 			o = 1
 		}
 		q := int(p) - o
-		fields = append(fields, data[start+o:q:q])
+		out[i] = data[start+o : q : q]
 		start = int(p) + 1
 	}
 	o := 0
 	if data[start] == '"' {
 		o = 1
 	}
-	return append(fields, data[start+o:e-o:e-o])
+	fields[len(fields)-1] = data[start+o : e-o : e-o]
+	return fields
 }
 
 // explain clears the bit of the byte at offset j of the block (-2 <= j < 64) from the
