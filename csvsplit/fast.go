@@ -1,6 +1,7 @@
 package csvsplit
 
 import (
+	"bytes"
 	"math/bits"
 	"slices"
 )
@@ -13,7 +14,7 @@ import (
 // holds none) and whether r.fields holds the record's fields, which it does when the
 // record is simple: every field is free of quotes or quoted with no quote inside, and
 // no '\r' but its terminator's is in it. parse splits a simple record the same way,
-// and almost every record of a 311 export is simple.
+// and almost every record of a 311 export is simple; splitEscaped splits most others.
 //
 // Between field ends, which lie outside quotes, a field holds an even number of
 // quotes; so one that starts with a quote holds two or more, and cutting its first
@@ -65,8 +66,60 @@ func (r *Reader) scanFast(data []byte) (end int, ok bool) {
 	if e > 0 && data[e-1] == '"' {
 		x, carry = explain(x, carry, e-1-st.base)
 	}
+	if st.stray|carry|x != 0 {
+		return end, r.splitEscaped(data[:e], ends)
+	}
 	r.fields = appendFields(r.fields[:0], data, ends, e)
-	return end, st.stray|carry|x == 0
+	return end, true
+}
+
+// splitEscaped splits rec, a record without its terminator whose field ends are ends
+// but which is not simple, into r.fields when what makes it not simple is only escaped
+// quotes: quoted fields that hold quotes in pairs, each pair one quote of the field
+// (Chicago's SODA export has them in every record). It reports false, leaving the
+// record to parse, when the record holds any other quote or a '\r'.
+func (r *Reader) splitEscaped(rec []byte, ends []int32) bool {
+	if bytes.IndexByte(rec, '\r') >= 0 {
+		return false
+	}
+	quotes := bytes.Count(rec, quote) // those the fields do not explain yet
+	r.fields, r.scratch = r.fields[:0], r.scratch[:0]
+	start := 0
+	for i := 0; i <= len(ends); i++ {
+		p := len(rec)
+		if i < len(ends) {
+			p = int(ends[i])
+		}
+		f := rec[start:p:p]
+		start = p + 1
+		if len(f) == 0 || f[0] != '"' {
+			r.fields = append(r.fields, f)
+			continue
+		}
+		if len(f) < 2 || f[len(f)-1] != '"' {
+			return false
+		}
+		quotes -= 2
+		f = f[1 : len(f)-1 : len(f)-1]
+		k := bytes.IndexByte(f, '"')
+		if k < 0 {
+			r.fields = append(r.fields, f)
+			continue
+		}
+		from := len(r.scratch)
+		for k >= 0 {
+			if k+1 == len(f) || f[k+1] != '"' {
+				return false
+			}
+			r.scratch = append(r.scratch, f[:k+1]...)
+			quotes -= 2
+			f = f[k+2:]
+			k = bytes.IndexByte(f, '"')
+		}
+		r.scratch = append(r.scratch, f...)
+		r.fields = append(r.fields, r.scratch[from:len(r.scratch):len(r.scratch)])
+	}
+	return quotes == 0
 }
 
 // scanState is the state of scanFast's block loop between blocks.

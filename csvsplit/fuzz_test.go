@@ -154,6 +154,8 @@ func TestScanModesAtBlockEdges(t *testing.T) {
 		// A bare quote a block before the closing quote of its field and the '\r' of
 		// the terminator that follows it.
 		`a"` + strings.Repeat("q", 62) + `"`,
+		// Escaped quotes, well-formed (splitEscaped) and not.
+		`"a""",b`, `"""",b`, `x"",y`, `"a"""b",c`, `"{""k"": """"}",,`, `"a""b` + "\n" + `c",d`,
 	}
 	heads := []string{"", `"`, `"",`}
 	for pad := range 140 {
