@@ -25,9 +25,10 @@ var useScanAsm = cpu.X86.HasAVX2 && cpu.X86.HasPCLMULQDQ && cpu.X86.HasPOPCNT &&
 func classify(b *[64]byte) (quote, comma, nl, cr uint64)
 
 // scanBlocks advances st over the blocks of data from st.base on, as st.block would,
-// while a whole block is left, ends has room for its separators and the terminator is
-// not found, in AVX2 (classify_amd64.s) where the CPU has it. It returns how many offsets it put in ends;
-// with 0, it has not moved st and the caller goes on with st.block.
+// while a whole block is left, ends has room for its 64 possible separators and the
+// terminator is not found, in AVX2 (classify_amd64.s) where the CPU has it. It returns
+// how many offsets it put in ends; when st.base has not moved, the caller goes on with
+// st.block (the last, partial block, or a CPU without the instructions).
 func scanBlocks(data []byte, ends []int32, st *scanState) int {
 	if !useScanAsm || len(data) > math.MaxInt32 {
 		return 0

@@ -345,7 +345,7 @@ func (r *Reader) scanRecord() bool {
 		if k >= 0 {
 			end = i + k
 			r.pos = end + 1
-			found = !big
+			found = !big // a big record's bytes, counted when it became big, are gone
 			break
 		}
 		i = r.w
