@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/ireports/ireports/internal/cputime"
 )
 
 // benchData returns size bytes of 311-like CSV data rows: the data rows of the real
@@ -102,6 +105,7 @@ func BenchmarkReader(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cputime.Process()
 			var n int
 			for b.Loop() {
 				rd, err := NewReader(bytes.NewReader(data), Options{End: int64(len(data))})
@@ -120,6 +124,7 @@ func BenchmarkReader(b *testing.B) {
 				}
 			}
 			_ = n
+			reportCPU(b, cpu0, len(data))
 		})
 	}
 }
@@ -135,6 +140,7 @@ func BenchmarkSplits(b *testing.B) {
 		b.Run(split.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ResetTimer()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				for start := int64(0); start < int64(len(data)); start += split.size {
 					end := min(start+split.size, int64(len(data)))
@@ -153,6 +159,15 @@ func BenchmarkSplits(b *testing.B) {
 					}
 				}
 			}
+			reportCPU(b, cpu0, len(data))
 		})
+	}
+}
+
+// reportCPU reports the MB read per CPU-second since cpu0, which a machine shared with
+// other work measures far better than wall time.
+func reportCPU(b *testing.B, cpu0 time.Duration, bytesPerOp int) {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(bytesPerOp)*float64(b.N)/1e6/(float64(cpu)/1e9), "MB/cpu-s")
 	}
 }

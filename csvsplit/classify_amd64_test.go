@@ -2,7 +2,11 @@
 
 package csvsplit
 
-import "testing"
+import (
+	"slices"
+	"testing"
+	"unsafe"
+)
 
 type classifyVersion struct {
 	name     string
@@ -24,4 +28,23 @@ func classifyVersions(t *testing.T) []classifyVersion {
 		vs = append(vs, classifyVersion{"AVX2", with(true)})
 	}
 	return vs
+}
+
+// TestScanStateLayout checks the offsets at which scanBlocksAVX2 reads and writes the
+// fields of a scanState.
+func TestScanStateLayout(t *testing.T) {
+	var st scanState
+	got := []uintptr{unsafe.Offsetof(st.base), unsafe.Offsetof(st.inside), unsafe.Offsetof(st.fieldAt),
+		unsafe.Offsetof(st.stray), unsafe.Offsetof(st.carry), unsafe.Offsetof(st.x), unsafe.Offsetof(st.end)}
+	if want := []uintptr{0, 8, 16, 24, 32, 40, 48}; !slices.Equal(got, want) {
+		t.Fatalf("scanState offsets %v, want %v (classify_amd64.s)", got, want)
+	}
+}
+
+// setScanAsm turns scanBlocksAVX2 on or off for scanFast, so that the tests cover the
+// Go block loop too, and returns the function that restores it.
+func setScanAsm(on bool) (restore func()) {
+	old := useScanAsm
+	useScanAsm = on && old
+	return func() { useScanAsm = old }
 }

@@ -12,3 +12,6 @@ type classifyVersion struct {
 func classifyVersions(*testing.T) []classifyVersion {
 	return []classifyVersion{{"generic", classify}}
 }
+
+// setScanAsm does nothing: scanFast has no assembly here.
+func setScanAsm(bool) (restore func()) { return func() {} }

@@ -51,5 +51,5 @@
 //     lists have been done with their true states.
 //
 // Memory is bounded by MaxRecordBytes plus the lookahead and a read buffer (at most
-// 1 MiB), never by the size of the split or the file.
+// 128 KiB), never by the size of the split or the file.
 package csvsplit

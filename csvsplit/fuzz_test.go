@@ -16,7 +16,7 @@ import (
 //  2. when encoding/csv reads data without error, a whole-file read gives its
 //     records, field for field;
 //  3. a whole-file read gives the same records whether it splits records with
-//     scanFast always, never, or adaptively (the default).
+//     scanFast always (with its assembly or not), never, or adaptively (the default).
 func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -38,6 +38,15 @@ func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) 
 			if d := diffRecords(recs, whole); d != "" {
 				t.Fatalf("data start %d, %+v, scan mode %d against the default: %s", dataStart, opt, mode, d)
 			}
+		}
+		restore := setScanAsm(false)
+		noAsm, err := readWholeMode(data, dataStart, opt, nil, scanFastOnly)
+		restore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffRecords(noAsm, whole); d != "" {
+			t.Fatalf("data start %d, %+v, scanFast without assembly against the default: %s", dataStart, opt, d)
 		}
 		var cuts []int64
 		for range 1 + rng.IntN(8) {
@@ -136,11 +145,17 @@ func generate(seed uint64, n int, crlf bool) []byte {
 
 // TestScanModesAtBlockEdges puts quotes, commas, '\r' and '\n', well-formed and not,
 // at every offset around scanFast's 64-byte block edges (short fuzz inputs rarely
-// reach them) and checks that every scan mode reads the same records.
+// reach them) and checks that every scan mode, with scanFast's assembly and without,
+// reads the same records.
 func TestScanModesAtBlockEdges(t *testing.T) {
 	tails := []string{
 		`a,b`, `"a",b`, `"a","b"`, `""`, `"",x`, `"a""b",c`, `"ab"c,d`, `a"b,c`, `"a` + "\n" + `b",c`,
 		`"a` + "\r\n" + `b",c`, "a\rb,c", `"a"` + "\r", `"a",` + "\r", `,"`, `"`, `","`, `x,"y`,
+		// A bare quote a block before the closing quote of its field and the '\r' of
+		// the terminator that follows it.
+		`a"` + strings.Repeat("q", 62) + `"`,
+		// Escaped quotes, well-formed (splitEscaped) and not.
+		`"a""",b`, `"""",b`, `x"",y`, `"a"""b",c`, `"{""k"": """"}",,`, `"a""b` + "\n" + `c",d`,
 	}
 	heads := []string{"", `"`, `"",`}
 	for pad := range 140 {
@@ -155,14 +170,20 @@ func TestScanModesAtBlockEdges(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, mode := range []scanMode{scanFastOnly, scanAdaptive} {
-					got, err := readWholeMode(data, 2, Options{}, nil, mode)
-					if err != nil {
-						t.Fatal(err)
+				for _, asm := range []bool{true, false} {
+					restore := setScanAsm(asm)
+					for _, mode := range []scanMode{scanFastOnly, scanAdaptive} {
+						got, err := readWholeMode(data, 2, Options{}, nil, mode)
+						if err != nil {
+							restore()
+							t.Fatal(err)
+						}
+						if d := diffRecords(got, want); d != "" {
+							restore()
+							t.Fatalf("%q, scan mode %d, assembly %v: %s", data, mode, asm, d)
+						}
 					}
-					if d := diffRecords(got, want); d != "" {
-						t.Fatalf("%q, scan mode %d: %s", data, mode, d)
-					}
+					restore()
 				}
 			}
 		}

@@ -74,7 +74,8 @@ func chunked(seed uint64, max int) wrapFunc {
 }
 
 // readSplit reads one split of data with opt and returns its records, the assumed
-// state and the parity. It checks that every record starts inside the split.
+// state and the parity. It checks that every record starts inside the split and that
+// the parity is that of the split's quotes.
 func readSplit(data []byte, opt Options, wrap wrapFunc) ([]got, State, int, error) {
 	return readSplitMode(data, opt, wrap, scanAdaptive)
 }
@@ -120,6 +121,10 @@ func readSplitMode(data []byte, opt Options, wrap wrapFunc, mode scanMode) ([]go
 	}
 	if _, err := rd.Next(); err != io.EOF {
 		return nil, 0, 0, fmt.Errorf("Next after io.EOF: %v", err)
+	}
+	lo, hi := min(opt.Start, int64(len(data))), min(opt.End, int64(len(data)))
+	if want := bytes.Count(data[lo:hi], quote) % 2; rd.Parity() != want {
+		return nil, 0, 0, fmt.Errorf("split [%d, %d): parity %d, want %d", opt.Start, opt.End, rd.Parity(), want)
 	}
 	return recs, rd.Assumed(), rd.Parity(), nil
 }
