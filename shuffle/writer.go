@@ -35,7 +35,7 @@ const DefaultSpillBytes = 48 << 20
 // and the chunks a task filled serve any partition of the next task.
 const chunkSize = 64 << 10
 
-// entrySize is the memory of one sort entry.
+// entrySize is the memory of one entry.
 const entrySize = int64(unsafe.Sizeof(entry{}))
 
 // WriterConfig configures a Writer.
@@ -60,8 +60,9 @@ const minSpillBytes = 1 << 20
 
 // Writer accumulates the output of one map task and writes it as one map output file.
 //
-// Add encodes each record at once into its reducer's chunks and keeps a 40-byte sort entry
-// for it: about 125 bytes a row on the real exports, where a record.Request alone is over
+// Add encodes each record at once into its reducer's chunks and keeps a 24-byte entry for
+// it, and sorting takes two 24-byte items a row of the largest partition: about 125 bytes a
+// row on the real exports, where a record.Request alone is over
 // 250 bytes before its strings. What a Writer holds never exceeds WriterConfig.SpillBytes
 // (plus one chunk): beyond it, the rows held are sorted and written to disk as a run, and
 // WriteFile merges the runs, so a map task's memory does not grow with its input (a gzip
@@ -81,6 +82,7 @@ type Writer struct {
 	records  int64
 	rawBytes int64
 	records0 int64  // records held in memory, not spilled
+	maxPart  int    // the most entries a partition holds
 	lastKey  uint32 // the key of the last row added, if hasLast
 	hasLast  bool
 
@@ -90,14 +92,17 @@ type Writer struct {
 	runs   []Index
 
 	// Scratch, kept across calls.
-	row   []byte
-	rank  []uint32
-	order []uint32
-	ties  []tieEntry
-	block []byte
-	comp  []byte
-	out   []byte
-	merge runWriter
+	row    []byte
+	rank   []uint32
+	order  []uint32
+	ties   []tieItem
+	items  []sortItem // two sort buffers of equal length, that of the largest partition sorted
+	items2 []sortItem
+	counts [20][256]uint32 // radixSort's digit counts
+	block  []byte
+	comp   []byte
+	out    []byte
+	merge  runWriter
 }
 
 type keyInfo struct {
@@ -106,8 +111,8 @@ type keyInfo struct {
 }
 
 // partition holds one reducer's encoded rows, in arrival order: chunks of chunkSize, only
-// the last of which has room, or larger ones of a single row; and their sort entries, in
-// arrival order until sorted. (One slice of every partition's entries would share its
+// the last of which has room, or larger ones of a single row; and their entries, in
+// arrival order. (One slice of every partition's entries would share its
 // growth, but grouping it by partition in place scrambles the arrival order, which exports
 // sorted by date or id make nearly sorted: the sort's comparisons took 1.8× the time in a
 // profile of BenchmarkWriterReuse.)
@@ -116,33 +121,71 @@ type partition struct {
 	ents   []entry
 }
 
-// entry is a row's sort key and location. A row lies in one chunk of its partition.
-//
-// The sort compares the key's rank and the first 16 bytes of the RequestID as integers, and
-// reads the rest of a longer RequestID from its chunk only when those tie; UpdatedAt and
-// Ord, which decide only between rows of one RequestID, are read from the rows afterwards
-// (sortEntries). (Comparing the ID in the chunk, with UpdatedAt and Ord held in the entry,
-// took half the sort's time looking up rows.)
+// entry is a row's location, in arrival order. A row lies in one chunk of its partition.
 type entry struct {
-	idPfx [2]uint64 // the RequestID's first 16 bytes, big-endian, zero-padded
-	key   uint32    // index into keyList and rank; the key's rank while sorting
-	chunk uint32    // index into its partition's chunks
-	off   uint32    // row offset in the chunk
-	n     uint32    // row length
-	id    uint32    // offset of the RequestID bytes in the chunk
+	key   uint32 // index into keyList
+	chunk uint32 // index into its partition's chunks
+	off   uint32 // row offset in the chunk
+	n     uint32 // row length
+	id    uint32 // offset of the RequestID bytes in the chunk
 	idLen uint32
 }
 
-// idPfxLen is the number of RequestID bytes an entry holds.
+// sortItem is the sort key of an entry, built when its partition is sorted: the key's rank,
+// the first 16 bytes of the RequestID, and the entry's arrival index, as three integers a
+// radix sort reads a byte at a time. A RequestID longer than 16 bytes, or a run of rows of
+// one RequestID, is read from its chunk only when those tie; UpdatedAt and Ord, which decide
+// only between rows of one RequestID, are read from the rows afterwards (sortEntries).
+//
+// A radix sort of these items, in place of a comparison sort (slices.SortFunc) of 40-byte
+// entries that held the prefix, took the sort from 12 % to 3 % of the CPU profile of
+// BenchmarkMap, and the entries a Writer keeps between sorts shrank to 24 bytes.
+type sortItem struct {
+	k [3]uint64 // RequestID bytes 8–15 and 0–7, big-endian, zero-padded; rank<<32 | index
+}
+
+// Words of a sortItem's key, least significant first.
+const (
+	kIDLo = iota
+	kIDHi
+	kRankIdx
+)
+
+// sortItemSize is the memory of one sort item; a Writer sorts with two buffers of them.
+const sortItemSize = int64(unsafe.Sizeof(sortItem{}))
+
+func (it *sortItem) rank() uint32  { return uint32(it.k[kRankIdx] >> 32) }
+func (it *sortItem) index() uint32 { return uint32(it.k[kRankIdx]) }
+
+// lessKeyID reports whether a sorts before b by key rank and RequestID prefix.
+func lessKeyID(a, b *sortItem) bool {
+	if ra, rb := a.rank(), b.rank(); ra != rb {
+		return ra < rb
+	}
+	if a.k[kIDHi] != b.k[kIDHi] {
+		return a.k[kIDHi] < b.k[kIDHi]
+	}
+	return a.k[kIDLo] < b.k[kIDLo]
+}
+
+// sameKeyID reports whether a and b have the same key rank and RequestID prefix.
+func sameKeyID(a, b *sortItem) bool {
+	return a.k[kIDLo] == b.k[kIDLo] && a.k[kIDHi] == b.k[kIDHi] && a.rank() == b.rank()
+}
+
+// idPfxLen is the number of RequestID bytes a sortItem holds.
 const idPfxLen = 16
 
 // idPrefix returns the first idPfxLen bytes of id as two big-endian integers, zero-padded:
 // comparing them orders ids as bytes.Compare does, except that ids equal on those bytes, or
 // differing only by trailing zero bytes, compare equal.
-func idPrefix(id string) [2]uint64 {
+func idPrefix(id []byte) (hi, lo uint64) {
+	if len(id) >= idPfxLen {
+		return binary.BigEndian.Uint64(id), binary.BigEndian.Uint64(id[8:])
+	}
 	var b [idPfxLen]byte
 	copy(b[:], id)
-	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // NewWriter returns an empty Writer for a job with the given number of reducers, spilling
@@ -182,9 +225,12 @@ func (w *Writer) RawBytes() int64 { return w.rawBytes }
 func (w *Writer) Runs() int { return len(w.runs) }
 
 // Held returns the bytes of memory the Writer holds for rows: its chunks, in use or free,
-// and its sort entries' capacity. It stays within WriterConfig.SpillBytes plus one chunk
-// (or one row larger than a chunk).
-func (w *Writer) Held() int64 { return w.chunks + w.entBytes }
+// its entries' capacity and its sort buffers. It stays within WriterConfig.SpillBytes plus
+// one chunk (or one row larger than a chunk).
+func (w *Writer) Held() int64 { return w.chunks + w.entBytes + w.sortBytes() }
+
+// sortBytes is the memory of the Writer's sort buffers.
+func (w *Writer) sortBytes() int64 { return 2 * int64(len(w.items)) * sortItemSize }
 
 func (w *Writer) spillBytes() int64 {
 	if w.cfg.SpillBytes == 0 {
@@ -224,6 +270,7 @@ func (w *Writer) clearRows() {
 		p.ents = p.ents[:0]
 	}
 	w.records0 = 0
+	w.maxPart = 0
 }
 
 // Add encodes r into the partition of its key. It fails with ErrTooLarge, leaving the
@@ -266,7 +313,6 @@ func (w *Writer) Add(r *record.Request) error {
 	// The strings are the row's tail, City first, RequestID second.
 	c0 := cap(p.ents)
 	p.ents = append(p.ents, entry{
-		idPfx: idPrefix(r.RequestID),
 		key:   ki,
 		chunk: uint32(ci),
 		off:   uint32(off),
@@ -275,6 +321,7 @@ func (w *Writer) Add(r *record.Request) error {
 		idLen: uint32(len(r.RequestID)),
 	})
 	w.entBytes += int64(cap(p.ents)-c0) * entrySize
+	w.maxPart = max(w.maxPart, len(p.ents))
 	w.records++
 	w.records0++
 	w.rawBytes += int64(n)
@@ -302,13 +349,15 @@ func (w *Writer) keyIndex(k record.Key) uint32 {
 // makeRoom spills the rows held if a row of n bytes for partition p, its entry, and the
 // chunk and entries' growth it may need would take the Writer past its SpillBytes.
 func (w *Writer) makeRoom(p *partition, n int) error {
-	need := w.chunks + w.entBytes
+	need := w.Held()
 	if len(w.free) == 0 {
 		need += max(chunkSize, int64(n))
 	}
 	if len(p.ents) == cap(p.ents) {
 		need += int64(cap(p.ents)+8) * entrySize // what append's growth adds, at most
 	}
+	// The sort buffers must hold the largest partition when the rows are sorted.
+	need += 2 * int64(max(0, max(w.maxPart, len(p.ents)+1)-len(w.items))) * sortItemSize
 	if need <= w.spillBytes() || w.records0 == 0 {
 		return nil
 	}
@@ -485,88 +534,149 @@ func (w *Writer) rankKeys() {
 	}
 }
 
-// sortEntries sorts p's entries into shuffle order (Compare), full ties in arrival order.
-// It sorts by key, RequestID and arrival, which the entries hold, and then each run of rows
-// sharing a key and RequestID, rare outside exports that repeat requests, by UpdatedAt, Ord
-// and arrival, read from the rows once each: the same order as one sort by all of them,
-// without reading rows inside the main sort's comparisons. The entries hold their keys'
-// ranks while sorted, and their keys' indexes again after, since more rows may be added and
-// ranked anew.
-func (w *Writer) sortEntries(p *partition) {
+// sortEntries returns the sort items of p's entries in shuffle order (Compare), full ties
+// in arrival order. It sorts by key, RequestID prefix and arrival, which the items hold, and
+// then each run of rows sharing a key and prefix, rare outside exports that repeat requests,
+// by the whole RequestID, UpdatedAt, Ord and arrival, read from the rows: the same order as
+// one sort by all of them, without reading rows inside the main sort.
+//
+// The main sort is a least-significant-digit radix sort, which is stable, so rows of equal
+// keys stay in arrival order; it skips the bytes every item shares (a city's ids share their
+// length and leading characters, and a partition few ranks), and the whole sort when the
+// rows arrived in order, as exports sorted by id, or by a date that ids follow, often do.
+func (w *Writer) sortEntries(p *partition) []sortItem {
 	chunks, ents := p.chunks, p.ents
+	n := len(ents)
+	if cap(w.items) < n {
+		// Exactly n: makeRoom counted the items a partition of n rows needs.
+		w.items, w.items2 = make([]sortItem, n), make([]sortItem, n)
+	}
+	items, tmp := w.items[:n], w.items2[:n]
+	inOrder := true
+	var diff [3]uint64 // the bits in which some item differs from the first
 	for i := range ents {
-		ents[i].key = w.rank[ents[i].key]
-	}
-	cmpEnt := func(a, b entry) int {
-		if c := cmpKeyID(chunks, &a, &b); c != 0 {
-			return c
+		e := &ents[i]
+		hi, lo := idPrefix(chunks[e.chunk][e.id : e.id+e.idLen])
+		it := &items[i]
+		it.k = [3]uint64{lo, hi, uint64(w.rank[e.key])<<32 | uint64(i)}
+		if i > 0 {
+			diff[kIDLo] |= lo ^ items[0].k[kIDLo]
+			diff[kIDHi] |= hi ^ items[0].k[kIDHi]
+			diff[kRankIdx] |= (it.k[kRankIdx] ^ items[0].k[kRankIdx]) &^ math.MaxUint32
+			if inOrder && lessKeyID(it, &items[i-1]) {
+				inOrder = false
+			}
 		}
-		if c := cmpInt(a.chunk, b.chunk); c != 0 {
-			return c
-		}
-		return cmpInt(a.off, b.off)
 	}
-	// Exports sorted by id, or by a date that ids follow, often leave a partition sorted
-	// already; checking costs one comparison a row, sorting at least that.
-	if !slices.IsSortedFunc(ents, cmpEnt) {
-		slices.SortFunc(ents, cmpEnt)
+	if !inOrder {
+		items = w.radixSort(items, tmp, &diff)
 	}
-	for i := 0; i < len(ents); {
+	for i := 0; i < n; {
 		j := i + 1
-		for j < len(ents) && cmpKeyID(chunks, &ents[i], &ents[j]) == 0 {
+		for j < n && sameKeyID(&items[i], &items[j]) {
 			j++
 		}
 		if j-i > 1 {
-			w.sortTies(chunks, ents[i:j])
+			w.sortRun(chunks, ents, items[i:j])
 		}
 		i = j
 	}
-	for i := range ents {
-		ents[i].key = w.order[ents[i].key]
+	return items
+}
+
+// radixSort sorts items by key rank and RequestID prefix, stably, one pass per byte in
+// which diff shows they differ, using tmp as scratch; it returns whichever of the two holds
+// the result.
+func (w *Writer) radixSort(items, tmp []sortItem, diff *[3]uint64) []sortItem {
+	type digit struct{ word, shift uint8 }
+	var digits [20]digit
+	nd := 0
+	for word := range 3 {
+		for b := range 8 {
+			if byte(diff[word]>>(8*b)) != 0 {
+				digits[nd] = digit{uint8(word), uint8(8 * b)}
+				nd++
+			}
+		}
+	}
+	counts := &w.counts
+	*counts = [20][256]uint32{}
+	for i := range items {
+		k := &items[i].k
+		for d := range digits[:nd] {
+			counts[d][byte(k[digits[d].word]>>digits[d].shift)]++
+		}
+	}
+	for d, dg := range digits[:nd] {
+		c := &counts[d]
+		sum := uint32(0)
+		for b := range c {
+			c[b], sum = sum, sum+c[b]
+		}
+		word, shift := dg.word, dg.shift
+		for i := range items {
+			b := byte(items[i].k[word] >> shift)
+			tmp[c[b]] = items[i]
+			c[b]++
+		}
+		items, tmp = tmp, items
+	}
+	return items
+}
+
+// sortRun orders items of one key and RequestID prefix, in arrival order, by the whole
+// RequestID and then, for rows of one RequestID, by UpdatedAt and Ord, keeping arrival
+// order among full ties.
+func (w *Writer) sortRun(chunks [][]byte, ents []entry, items []sortItem) {
+	id := func(it *sortItem) []byte {
+		e := &ents[it.index()]
+		return chunks[e.chunk][e.id : e.id+e.idLen]
+	}
+	// Equal prefixes are one RequestID unless one is longer than the prefix or padded with
+	// zero bytes.
+	same := true
+	for i := 1; i < len(items) && same; i++ {
+		same = bytes.Equal(id(&items[0]), id(&items[i]))
+	}
+	if !same {
+		slices.SortStableFunc(items, func(a, b sortItem) int { return bytes.Compare(id(&a), id(&b)) })
+	}
+	for i := 0; i < len(items); {
+		j := i + 1
+		for j < len(items) && (same || bytes.Equal(id(&items[i]), id(&items[j]))) {
+			j++
+		}
+		if j-i > 1 {
+			w.sortTies(chunks, ents, items[i:j])
+		}
+		i = j
 	}
 }
 
-// cmpKeyID compares two entries by key rank and RequestID.
-func cmpKeyID(chunks [][]byte, a, b *entry) int {
-	if a.key != b.key {
-		return cmpInt(a.key, b.key)
-	}
-	if a.idPfx[0] != b.idPfx[0] {
-		return cmpInt(a.idPfx[0], b.idPfx[0])
-	}
-	if a.idPfx[1] != b.idPfx[1] {
-		return cmpInt(a.idPfx[1], b.idPfx[1])
-	}
-	if a.idLen > idPfxLen || b.idLen > idPfxLen {
-		return bytes.Compare(chunks[a.chunk][a.id:a.id+a.idLen], chunks[b.chunk][b.id:b.id+b.idLen])
-	}
-	// Equal padded prefixes: the shorter id is a prefix of the longer.
-	return cmpInt(a.idLen, b.idLen)
-}
-
-// tieEntry is an entry with the UpdatedAt and Ord of its row, for sortTies.
-type tieEntry struct {
+// tieItem is a sort item with the UpdatedAt and Ord of its row, for sortTies.
+type tieItem struct {
 	updated int64 // sortTime(UpdatedAt)
 	ord     uint64
-	e       entry
+	it      sortItem
 }
 
-// sortTies sorts entries of one key and RequestID, in arrival order, by UpdatedAt and Ord,
+// sortTies sorts items of one key and RequestID, in arrival order, by UpdatedAt and Ord,
 // keeping arrival order among full ties.
-func (w *Writer) sortTies(chunks [][]byte, ents []entry) {
+func (w *Writer) sortTies(chunks [][]byte, ents []entry, items []sortItem) {
 	ties := w.ties[:0]
-	for _, e := range ents {
+	for _, it := range items {
+		e := &ents[it.index()]
 		u, o := rowUpdatedOrd(chunks[e.chunk][e.off : e.off+e.n])
-		ties = append(ties, tieEntry{updated: u, ord: o, e: e})
+		ties = append(ties, tieItem{updated: u, ord: o, it: it})
 	}
-	slices.SortStableFunc(ties, func(a, b tieEntry) int {
+	slices.SortStableFunc(ties, func(a, b tieItem) int {
 		if c := cmpInt(a.updated, b.updated); c != 0 {
 			return c
 		}
 		return cmpInt(a.ord, b.ord)
 	})
 	for i := range ties {
-		ents[i] = ties[i].e
+		items[i] = ties[i].it
 	}
 	if cap(ties) <= maxTies {
 		w.ties = ties[:0]
@@ -617,13 +727,14 @@ func rowUpdatedOrd(row []byte) (updated int64, ord uint64) {
 
 // writeSegment sorts partition p's entries and writes its rows in that order.
 func (w *Writer) writeSegment(cw *crcWriter, p *partition) (Segment, error) {
-	w.sortEntries(p)
+	items := w.sortEntries(p)
 	chunks, ents := p.chunks, p.ents
 
 	seg := Segment{Offset: cw.n, Records: int64(len(ents))}
 	cw.crc = 0
 	w.block = w.block[:0]
-	for _, e := range ents {
+	for i := range items {
+		e := &ents[items[i].index()]
 		row := chunks[e.chunk][e.off : e.off+e.n]
 		if len(w.block) > 0 && len(w.block)+len(row) > blockSize {
 			if err := w.flushBlock(cw); err != nil {
