@@ -140,7 +140,17 @@ func TestRowUpdatedOrd(t *testing.T) {
 // those, or differing only by trailing zero bytes; and whatever UpdatedAt (null, the epoch,
 // before it) and Ord, repeated.
 func TestWriterOrder(t *testing.T) {
-	for _, R := range []int{1, 3} {
+	tests := []struct {
+		name string
+		R    int
+		keys bool // many cities, years over three centuries, months outside 1–12
+	}{
+		{name: "R=1", R: 1},
+		{name: "R=3", R: 3},
+		{name: "R=3 odd keys", R: 3, keys: true},
+	}
+	for _, tc := range tests {
+		R := tc.R
 		rs := randRequests(uint64(200+R), 6000)
 		rng := rand.New(rand.NewPCG(uint64(R), 7))
 		alpha := []byte{0, 1, 'a', 0xff}
@@ -164,6 +174,11 @@ func TestWriterOrder(t *testing.T) {
 				rs[i].Ord = uint64(rng.IntN(3))
 			}
 			rs[i].Zip = strconv.Itoa(i) // tells full ties apart
+			if tc.keys {
+				rs[i].City = "c" + strconv.Itoa(rng.IntN(3*maxCities))
+				rs[i].Year = 1850 + rng.IntN(300)
+				rs[i].Month = rng.IntN(15) - 1
+			}
 		}
 		out, x := encodeMapOutput(t, R, rs)
 		for p, seg := range x.Segments {
@@ -179,11 +194,11 @@ func TestWriterOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(got) != len(want) {
-				t.Fatalf("R=%d segment %d: %d rows, want %d", R, p, len(got), len(want))
+				t.Fatalf("%s: segment %d: %d rows, want %d", tc.name, p, len(got), len(want))
 			}
 			for i := range got {
 				if !bytes.Equal(AppendRequest(nil, &got[i]), AppendRequest(nil, &want[i])) {
-					t.Fatalf("R=%d segment %d row %d: %+v, want %+v", R, p, i, got[i], want[i])
+					t.Fatalf("%s: segment %d row %d: %+v, want %+v", tc.name, p, i, got[i], want[i])
 				}
 			}
 		}
