@@ -283,11 +283,7 @@ func (w *Writer) clearRows() {
 // Writer unchanged, if the row exceeds 16 MiB; with an error of writing a run if it had to
 // spill and could not.
 func (w *Writer) Add(r *record.Request) error {
-	strs := rowStrings(r)
-	strLen := 0
-	for _, s := range strs {
-		strLen += len(s)
-	}
+	strLen := stringsLen(r)
 	// A row is encoded in place when it surely fits a chunk, else first into w.row.
 	var row []byte
 	size := maxFixedLen + strLen
@@ -312,7 +308,7 @@ func (w *Writer) Add(r *record.Request) error {
 	if row != nil {
 		c = append(c, row...)
 	} else {
-		c = c[:off+putRequest(c[off:off+size], r, &strs)]
+		c = c[:off+putRequest(c[off:off+size], r)]
 	}
 	p.chunks[ci] = c
 	n := len(c) - off
