@@ -99,7 +99,8 @@ type Writer struct {
 	ties   []tieItem
 	items  []sortItem // two sort buffers of equal length, that of the largest partition sorted
 	items2 []sortItem
-	counts [20][256]uint32 // radixSort's digit counts
+	starts []uint32        // sortEntries' counts and offsets of ranks
+	counts [16][256]uint32 // sortKeyItems' digit counts
 	block  []byte
 	comp   []byte
 	out    []byte
@@ -120,6 +121,7 @@ type keyInfo struct {
 type partition struct {
 	chunks [][]byte
 	ents   []entry
+	nkeys  int // the number of distinct keys of its rows, set by rankKeys
 }
 
 // entry is a row's location, in arrival order. A row lies in one chunk of its partition.
@@ -132,15 +134,16 @@ type entry struct {
 	idLen uint32
 }
 
-// sortItem is the sort key of an entry, built when its partition is sorted: the key's rank,
-// the first 16 bytes of the RequestID, and the entry's arrival index, as three integers a
-// radix sort reads a byte at a time. A RequestID longer than 16 bytes, or a run of rows of
-// one RequestID, is read from its chunk only when those tie; UpdatedAt and Ord, which decide
-// only between rows of one RequestID, are read from the rows afterwards (sortEntries).
+// sortItem is the sort key of an entry, built when its partition is sorted: the key's rank
+// in the partition, the first 16 bytes of the RequestID, and the entry's arrival index, as
+// integers that a counting sort (by rank) and a radix sort (by prefix) read. A RequestID
+// longer than 16 bytes, or a run of rows of one RequestID, is read from its chunk only when
+// those tie; UpdatedAt and Ord, which decide only between rows of one RequestID, are read
+// from the rows afterwards (sortEntries).
 //
-// A radix sort of these items, in place of a comparison sort (slices.SortFunc) of 40-byte
-// entries that held the prefix, took the sort from 12 % to 3 % of the CPU profile of
-// BenchmarkMap, and the entries a Writer keeps between sorts shrank to 24 bytes.
+// These sorts, in place of a comparison sort (slices.SortFunc) of 40-byte entries that held
+// the prefix, took the sort from 12 % to 2–3 % of the CPU profile of BenchmarkMap, and the
+// entries a Writer keeps between sorts shrank to 24 bytes.
 type sortItem struct {
 	k [3]uint64 // RequestID bytes 8–15 and 0–7, big-endian, zero-padded; rank<<32 | index
 }
@@ -163,6 +166,14 @@ func lessKeyID(a, b *sortItem) bool {
 	if ra, rb := a.rank(), b.rank(); ra != rb {
 		return ra < rb
 	}
+	if a.k[kIDHi] != b.k[kIDHi] {
+		return a.k[kIDHi] < b.k[kIDHi]
+	}
+	return a.k[kIDLo] < b.k[kIDLo]
+}
+
+// lessID reports whether a sorts before b by RequestID prefix.
+func lessID(a, b *sortItem) bool {
 	if a.k[kIDHi] != b.k[kIDHi] {
 		return a.k[kIDHi] < b.k[kIDHi]
 	}
@@ -562,9 +573,10 @@ func (w *Writer) mergeRuns(cw *crcWriter) (Index, error) {
 	return x, nil
 }
 
-// rankKeys numbers the distinct keys in Key order, so that sorting compares two integers
-// where it would otherwise compare cities, years and months: w.rank maps a key's index to
-// its rank, w.order a rank to the key's index.
+// rankKeys numbers the distinct keys of each partition in Key order, so that sorting
+// compares two integers where it would otherwise compare cities, years and months, and
+// groups rows by key with a counting sort: w.rank maps a key's index to its rank in its
+// partition, and each partition's nkeys is the number of its keys.
 func (w *Writer) rankKeys() {
 	order := slices.Grow(w.order[:0], len(w.keyList))
 	for i := range w.keyList {
@@ -581,9 +593,14 @@ func (w *Writer) rankKeys() {
 		return 0
 	})
 	w.order = order
+	for i := range w.parts {
+		w.parts[i].nkeys = 0
+	}
 	w.rank = slices.Grow(w.rank[:0], len(order))[:len(order)]
-	for r, i := range order {
-		w.rank[i] = uint32(r)
+	for _, i := range order {
+		p := &w.parts[w.keyList[i].part]
+		w.rank[i] = uint32(p.nkeys)
+		p.nkeys++
 	}
 }
 
@@ -593,10 +610,10 @@ func (w *Writer) rankKeys() {
 // by the whole RequestID, UpdatedAt, Ord and arrival, read from the rows: the same order as
 // one sort by all of them, without reading rows inside the main sort.
 //
-// The main sort is a least-significant-digit radix sort, which is stable, so rows of equal
-// keys stay in arrival order; it skips the bytes every item shares (a city's ids share their
-// length and leading characters, and a partition few ranks), and the whole sort when the
-// rows arrived in order, as exports sorted by id, or by a date that ids follow, often do.
+// The main sort groups the items by key with a counting sort, and sorts each key's items
+// by a least-significant-digit radix sort of their prefix (sortKeyItems). Both are stable,
+// so rows of equal keys stay in arrival order. It skips the sort when the rows arrived in
+// order, as exports sorted by id, or by a date that ids follow, often do.
 func (w *Writer) sortEntries(p *partition) []sortItem {
 	chunks, ents := p.chunks, p.ents
 	n := len(ents)
@@ -605,24 +622,37 @@ func (w *Writer) sortEntries(p *partition) []sortItem {
 		w.items, w.items2 = make([]sortItem, n), make([]sortItem, n)
 	}
 	items, tmp := w.items[:n], w.items2[:n]
+	// starts[r+1] counts the rows of rank r, then starts[r] is where they go.
+	starts := slices.Grow(w.starts[:0], p.nkeys+1)[:p.nkeys+1]
+	clear(starts)
+	w.starts = starts
 	inOrder := true
-	var diff [3]uint64 // the bits in which some item differs from the first
 	for i := range ents {
 		e := &ents[i]
 		hi, lo := idPrefix(chunks[e.chunk][e.id : e.id+e.idLen])
+		r := w.rank[e.key]
 		it := &items[i]
-		it.k = [3]uint64{lo, hi, uint64(w.rank[e.key])<<32 | uint64(i)}
-		if i > 0 {
-			diff[kIDLo] |= lo ^ items[0].k[kIDLo]
-			diff[kIDHi] |= hi ^ items[0].k[kIDHi]
-			diff[kRankIdx] |= (it.k[kRankIdx] ^ items[0].k[kRankIdx]) &^ math.MaxUint32
-			if inOrder && lessKeyID(it, &items[i-1]) {
-				inOrder = false
-			}
+		it.k = [3]uint64{lo, hi, uint64(r)<<32 | uint64(i)}
+		starts[r+1]++
+		if inOrder && i > 0 && lessKeyID(it, &items[i-1]) {
+			inOrder = false
 		}
 	}
 	if !inOrder {
-		items = w.radixSort(items, tmp, &diff)
+		for r := 1; r < len(starts); r++ {
+			starts[r] += starts[r-1]
+		}
+		for i := range items {
+			r := items[i].rank()
+			tmp[starts[r]] = items[i]
+			starts[r]++
+		}
+		// Now starts[r] is where rank r's rows end.
+		lo := 0
+		for _, hi := range starts[:p.nkeys] {
+			w.sortKeyItems(tmp[lo:hi], items[lo:hi])
+			lo = int(hi)
+		}
 	}
 	for i := 0; i < n; {
 		j := i + 1
@@ -637,14 +667,42 @@ func (w *Writer) sortEntries(p *partition) []sortItem {
 	return items
 }
 
-// radixSort sorts items by key rank and RequestID prefix, stably, one pass per byte in
-// which diff shows they differ, using tmp as scratch; it returns whichever of the two holds
-// the result.
-func (w *Writer) radixSort(items, tmp []sortItem, diff *[3]uint64) []sortItem {
+// insertionMax is the number of items of one key below which sortKeyItems sorts them by
+// insertion rather than by their digits.
+const insertionMax = 32
+
+// sortKeyItems sorts src, items of one key, into dst by RequestID prefix, stably; src is
+// scratch. The radix sort takes one pass per byte in which some item differs from the
+// first: a city's ids share their length and leading characters.
+func (w *Writer) sortKeyItems(src, dst []sortItem) {
+	n := len(src)
+	if n == 0 {
+		return
+	}
+	var diff [2]uint64
+	inOrder := true
+	for i := 1; i < n; i++ {
+		diff[kIDLo] |= src[i].k[kIDLo] ^ src[0].k[kIDLo]
+		diff[kIDHi] |= src[i].k[kIDHi] ^ src[0].k[kIDHi]
+		if inOrder && lessID(&src[i], &src[i-1]) {
+			inOrder = false
+		}
+	}
+	if inOrder || n <= insertionMax {
+		copy(dst, src)
+		if !inOrder {
+			for i := 1; i < n; i++ {
+				for j := i; j > 0 && lessID(&dst[j], &dst[j-1]); j-- {
+					dst[j], dst[j-1] = dst[j-1], dst[j]
+				}
+			}
+		}
+		return
+	}
 	type digit struct{ word, shift uint8 }
-	var digits [20]digit
+	var digits [2 * 8]digit
 	nd := 0
-	for word := range 3 {
+	for word := range 2 {
 		for b := range 8 {
 			if byte(diff[word]>>(8*b)) != 0 {
 				digits[nd] = digit{uint8(word), uint8(8 * b)}
@@ -653,28 +711,31 @@ func (w *Writer) radixSort(items, tmp []sortItem, diff *[3]uint64) []sortItem {
 		}
 	}
 	counts := &w.counts
-	*counts = [20][256]uint32{}
-	for i := range items {
-		k := &items[i].k
+	*counts = [16][256]uint32{}
+	for i := range src {
+		k := &src[i].k
 		for d := range digits[:nd] {
 			counts[d][byte(k[digits[d].word]>>digits[d].shift)]++
 		}
 	}
+	a, b := src, dst
 	for d, dg := range digits[:nd] {
 		c := &counts[d]
 		sum := uint32(0)
-		for b := range c {
-			c[b], sum = sum, sum+c[b]
+		for x := range c {
+			c[x], sum = sum, sum+c[x]
 		}
 		word, shift := dg.word, dg.shift
-		for i := range items {
-			b := byte(items[i].k[word] >> shift)
-			tmp[c[b]] = items[i]
-			c[b]++
+		for i := range a {
+			x := byte(a[i].k[word] >> shift)
+			b[c[x]] = a[i]
+			c[x]++
 		}
-		items, tmp = tmp, items
+		a, b = b, a
 	}
-	return items
+	if nd%2 == 0 {
+		copy(dst, src)
+	}
 }
 
 // sortRun orders items of one key and RequestID prefix, in arrival order, by the whole
