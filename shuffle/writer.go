@@ -3,7 +3,6 @@ package shuffle
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -548,23 +547,20 @@ func (w *Writer) writeSegments(cw *crcWriter) (Index, error) {
 }
 
 // mergeRuns writes each reducer's segment as the merge of its segments in every run. Runs
-// are in arrival order and a Merger yields equal records from the lower-numbered source
-// first, so the file is byte for byte the one the Writer would have written from memory.
+// are in arrival order and equal rows are written from the lower-numbered run first, as a
+// Merger yields them, so the file is byte for byte the one the Writer would have written
+// from memory.
 func (w *Writer) mergeRuns(cw *crcWriter) (Index, error) {
 	x := Index{Segments: make([]Segment, len(w.parts))}
-	var share readerShare
-	srcs := make([]Source, len(w.runs))
+	var comp []byte // shared: a reader decodes each compressed block it reads at once
+	srcs := make([]*SegmentReader, len(w.runs))
 	for i := range w.parts {
 		for j, run := range w.runs {
 			seg := run.Segments[i]
-			r := NewSegmentReader(io.NewSectionReader(w.spill, seg.Offset, seg.Length), seg)
-			r.share(&share)
-			srcs[j] = r
+			srcs[j] = NewSegmentReader(io.NewSectionReader(w.spill, seg.Offset, seg.Length), seg)
+			srcs[j].comp = &comp
 		}
-		seg, srcErr, err := w.merge.write(context.Background(), cw, NewMerger(srcs))
-		if srcErr != nil {
-			err = fmt.Errorf("spill %s: %w", w.spill.Name(), srcErr)
-		}
+		seg, err := w.mergeSegment(cw, srcs)
 		if err != nil {
 			return Index{}, fmt.Errorf("segment %d: %w", i, err)
 		}

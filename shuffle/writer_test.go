@@ -2,6 +2,7 @@ package shuffle
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -201,6 +202,54 @@ func TestWriterOrder(t *testing.T) {
 					t.Fatalf("%s: segment %d row %d: %+v, want %+v", tc.name, p, i, got[i], want[i])
 				}
 			}
+		}
+	}
+}
+
+// A raw merge orders rows as Compare orders their records (scanRow, cmpRows).
+func TestCmpRowsIsCompare(t *testing.T) {
+	rs := randRequests(31, 400)
+	for i := range rs {
+		switch i % 5 {
+		case 0:
+			rs[i].UpdatedAt = time.Time{}
+		case 1:
+			rs[i].UpdatedAt = time.Unix(0, 0)
+		case 2:
+			rs[i].RequestID = rs[i].RequestID + "\x00"
+		}
+		rs[i].Ord = uint64(i % 3)
+		if i%7 == 0 {
+			rs[i].City = ""
+		}
+	}
+	rows := make([][]byte, len(rs))
+	keys := make([]rowKey, len(rs))
+	for i := range rs {
+		rows[i] = AppendRequest(nil, &rs[i])
+		n, err := scanRow(rows[i], &keys[i])
+		if err != nil || n != len(rows[i]) {
+			t.Fatalf("scanRow(row %d) = %d, %v; want %d, nil", i, n, err, len(rows[i]))
+		}
+	}
+	for i := range rs {
+		for j := range rs {
+			// Compare reads records as they decode, as a Merger does.
+			var a, b record.Request
+			if _, err := DecodeRequest(rows[i], &a); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeRequest(rows[j], &b); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := cmpRows(rows[i], &keys[i], rows[j], &keys[j]), Compare(&a, &b); got != want {
+				t.Fatalf("rows %d and %d: cmpRows = %d, Compare = %d (%+v, %+v)", i, j, got, want, a, b)
+			}
+		}
+	}
+	for cut := range len(rows[0]) {
+		if _, err := scanRow(rows[0][:cut], new(rowKey)); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("scanRow of %d of %d bytes: %v, want ErrCorrupt", cut, len(rows[0]), err)
 		}
 	}
 }
