@@ -23,9 +23,11 @@ import (
 // DefaultSpillBytes is WriterConfig.SpillBytes when it is 0. A map task of the default
 // 64 MiB split held at most 42 MiB on the 4 GB ten-city corpus and 45 MiB on the 8 GB one
 // (~27 MiB of rows, and entries whose slices a reused Writer keeps at each partition's
-// largest), so it is written from memory, without the merge's second pass over its rows,
-// which adds three quarters of the Writer's CPU (BenchmarkWriterSpill); a larger task (a
-// gzip file, a larger split_size) spills.
+// largest; measured with 40-byte entries, before they shrank to 24 bytes and the sort's
+// two 24-byte items a row of the largest partition were counted), so it is written from
+// memory, without the merge's second pass over its rows, which adds three quarters of the
+// Writer's CPU (BenchmarkWriterSpill); a larger task (a gzip file, a larger split_size)
+// spills.
 const DefaultSpillBytes = 48 << 20
 
 // chunkSize is the size of the buffers that hold a Writer's encoded rows. Rows are packed
