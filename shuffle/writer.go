@@ -63,11 +63,11 @@ const minSpillBytes = 1 << 20
 //
 // Add encodes each record at once into its reducer's chunks and keeps a 24-byte entry for
 // it, and sorting takes two 24-byte items a row of the largest partition: about 125 bytes a
-// row on the real exports, where a record.Request alone is over
-// 250 bytes before its strings. What a Writer holds never exceeds WriterConfig.SpillBytes
-// (plus one chunk): beyond it, the rows held are sorted and written to disk as a run, and
-// WriteFile merges the runs, so a map task's memory does not grow with its input (a gzip
-// file is one task whatever its size). Records are sorted only when written.
+// row on the real exports, where a record.Request alone is over 250 bytes before its
+// strings. What a Writer holds never exceeds WriterConfig.SpillBytes (plus one chunk):
+// beyond it, the rows held are sorted and written to disk as a run, and WriteFile merges
+// the runs, so a map task's memory does not grow with its input (a gzip file is one task
+// whatever its size). Records are sorted only when written.
 //
 // A Writer is not safe for concurrent use. WriteFile may be called again after more Adds
 // (it writes everything added so far); Reset empties the Writer, removes its runs and keeps
@@ -105,7 +105,6 @@ type Writer struct {
 	block  []byte
 	comp   []byte
 	out    []byte
-	merge  runWriter
 }
 
 type keyInfo struct {
@@ -115,10 +114,10 @@ type keyInfo struct {
 
 // partition holds one reducer's encoded rows, in arrival order: chunks of chunkSize, only
 // the last of which has room, or larger ones of a single row; and their entries, in
-// arrival order. (One slice of every partition's entries would share its
-// growth, but grouping it by partition in place scrambles the arrival order, which exports
-// sorted by date or id make nearly sorted: the sort's comparisons took 1.8× the time in a
-// profile of BenchmarkWriterReuse.)
+// arrival order. (One slice of every partition's entries would share its growth, but
+// grouping it by partition in place scrambles the arrival order, which exports sorted by
+// date or id make nearly sorted: the sort's comparisons took 1.8× the time in a profile of
+// BenchmarkWriterReuse.)
 type partition struct {
 	chunks [][]byte
 	ents   []entry
