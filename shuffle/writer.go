@@ -614,9 +614,10 @@ func (w *Writer) rankKeys() {
 func (w *Writer) sortEntries(p *partition) []sortItem {
 	chunks, ents := p.chunks, p.ents
 	n := len(ents)
-	if cap(w.items) < n {
-		// Exactly n: makeRoom counted the items a partition of n rows needs.
-		w.items, w.items2 = make([]sortItem, n), make([]sortItem, n)
+	if len(w.items) < n {
+		// For the largest partition, once: makeRoom counted the items it needs.
+		m := max(n, w.maxPart)
+		w.items, w.items2 = make([]sortItem, m), make([]sortItem, m)
 	}
 	items, tmp := w.items[:n], w.items2[:n]
 	// starts[r+1] counts the rows of rank r, then starts[r] is where they go.
