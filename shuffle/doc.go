@@ -6,7 +6,7 @@
 // # Data flow
 //
 // A map task feeds every normalized record to a Writer, which encodes it at once into the
-// chunks of its reducer, Partition(r.Key(), R), and keeps only a small sort entry per row.
+// chunks of its reducer, Partition(r.Key(), R), and keeps only a small entry per row.
 // WriteFile sorts each partition into the shuffle order (see Compare) and writes ONE file
 // per map task, under a temporary name renamed into place when complete: one segment per
 // reducer, each a run of s2-compressed blocks, followed by an index footer (offset, length,

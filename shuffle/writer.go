@@ -3,7 +3,6 @@ package shuffle
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -24,9 +23,11 @@ import (
 // DefaultSpillBytes is WriterConfig.SpillBytes when it is 0. A map task of the default
 // 64 MiB split held at most 42 MiB on the 4 GB ten-city corpus and 45 MiB on the 8 GB one
 // (~27 MiB of rows, and entries whose slices a reused Writer keeps at each partition's
-// largest), so it is written from memory, without the merge's second pass over its rows,
-// which adds three quarters of the Writer's CPU (BenchmarkWriterSpill); a larger task (a
-// gzip file, a larger split_size) spills.
+// largest; measured with 40-byte entries, before they shrank to 24 bytes and the sort's
+// two 24-byte items a row of the largest partition were counted), so it is written from
+// memory, without the merge's second pass over its rows, which adds three quarters of the
+// Writer's CPU (BenchmarkWriterSpill); a larger task (a gzip file, a larger split_size)
+// spills.
 const DefaultSpillBytes = 48 << 20
 
 // chunkSize is the size of the buffers that hold a Writer's encoded rows. Rows are packed
@@ -35,7 +36,7 @@ const DefaultSpillBytes = 48 << 20
 // and the chunks a task filled serve any partition of the next task.
 const chunkSize = 64 << 10
 
-// entrySize is the memory of one sort entry.
+// entrySize is the memory of one entry.
 const entrySize = int64(unsafe.Sizeof(entry{}))
 
 // WriterConfig configures a Writer.
@@ -60,29 +61,32 @@ const minSpillBytes = 1 << 20
 
 // Writer accumulates the output of one map task and writes it as one map output file.
 //
-// Add encodes each record at once into its reducer's chunks and keeps a 40-byte sort entry
-// for it: about 125 bytes a row on the real exports, where a record.Request alone is over
-// 250 bytes before its strings. What a Writer holds never exceeds WriterConfig.SpillBytes
-// (plus one chunk): beyond it, the rows held are sorted and written to disk as a run, and
-// WriteFile merges the runs, so a map task's memory does not grow with its input (a gzip
-// file is one task whatever its size). Records are sorted only when written.
+// Add encodes each record at once into its reducer's chunks and keeps a 24-byte entry for
+// it, and sorting takes two 24-byte items a row of the largest partition: about 125 bytes a
+// row on the real exports, where a record.Request alone is over 250 bytes before its
+// strings. What a Writer holds never exceeds WriterConfig.SpillBytes (plus one chunk):
+// beyond it, the rows held are sorted and written to disk as a run, and WriteFile merges
+// the runs, so a map task's memory does not grow with its input (a gzip file is one task
+// whatever its size). Records are sorted only when written.
 //
 // A Writer is not safe for concurrent use. WriteFile may be called again after more Adds
 // (it writes everything added so far); Reset empties the Writer, removes its runs and keeps
 // its buffers for the next task.
 type Writer struct {
-	cfg      WriterConfig
-	parts    []partition
-	entBytes int64                 // the capacity of the partitions' entries, in bytes
-	free     [][]byte              // empty chunks
-	chunks   int64                 // bytes of chunks held, in use or free
-	keys     map[record.Key]uint32 // distinct keys seen → index into keyList
-	keyList  []keyInfo
-	records  int64
-	rawBytes int64
-	records0 int64  // records held in memory, not spilled
-	lastKey  uint32 // the key of the last row added, if hasLast
-	hasLast  bool
+	cfg        WriterConfig
+	parts      []partition
+	entBytes   int64                 // the capacity of the partitions' entries, in bytes
+	free       [][]byte              // empty chunks
+	chunks     int64                 // bytes of chunks held, in use or free
+	keys       map[record.Key]uint32 // keys a cityKeys cannot index → index into keyList
+	cities     map[string]*cityKeys  // cities seen → their keys
+	lastCity   *cityKeys             // of the last row added
+	freeCities []*cityKeys
+	keyList    []keyInfo
+	records    int64
+	rawBytes   int64
+	records0   int64 // records held in memory, not spilled
+	maxPart    int   // the most entries a partition holds
 
 	// The runs spilled since Reset: one file, each run's segments at absolute offsets.
 	spill  *os.File
@@ -90,14 +94,17 @@ type Writer struct {
 	runs   []Index
 
 	// Scratch, kept across calls.
-	row   []byte
-	rank  []uint32
-	order []uint32
-	ties  []tieEntry
-	block []byte
-	comp  []byte
-	out   []byte
-	merge runWriter
+	row    []byte
+	rank   []uint32
+	order  []uint32
+	ties   []tieItem
+	items  []sortItem // two sort buffers of equal length, that of the largest partition sorted
+	items2 []sortItem
+	starts []uint32        // sortEntries' counts and offsets of ranks
+	counts [16][256]uint32 // sortKeyItems' digit counts
+	block  []byte
+	comp   []byte
+	out    []byte
 }
 
 type keyInfo struct {
@@ -106,43 +113,91 @@ type keyInfo struct {
 }
 
 // partition holds one reducer's encoded rows, in arrival order: chunks of chunkSize, only
-// the last of which has room, or larger ones of a single row; and their sort entries, in
-// arrival order until sorted. (One slice of every partition's entries would share its
-// growth, but grouping it by partition in place scrambles the arrival order, which exports
-// sorted by date or id make nearly sorted: the sort's comparisons took 1.8× the time in a
-// profile of BenchmarkWriterReuse.)
+// the last of which has room, or larger ones of a single row; and their entries, in
+// arrival order. (One slice of every partition's entries would share its growth, but
+// grouping it by partition in place scrambles the arrival order, which exports sorted by
+// date or id make nearly sorted: the sort's comparisons took 1.8× the time in a profile of
+// BenchmarkWriterReuse.)
 type partition struct {
 	chunks [][]byte
 	ents   []entry
+	nkeys  int // the number of distinct keys of its rows, set by rankKeys
 }
 
-// entry is a row's sort key and location. A row lies in one chunk of its partition.
-//
-// The sort compares the key's rank and the first 16 bytes of the RequestID as integers, and
-// reads the rest of a longer RequestID from its chunk only when those tie; UpdatedAt and
-// Ord, which decide only between rows of one RequestID, are read from the rows afterwards
-// (sortEntries). (Comparing the ID in the chunk, with UpdatedAt and Ord held in the entry,
-// took half the sort's time looking up rows.)
+// entry is a row's location, in arrival order. A row lies in one chunk of its partition.
 type entry struct {
-	idPfx [2]uint64 // the RequestID's first 16 bytes, big-endian, zero-padded
-	key   uint32    // index into keyList and rank; the key's rank while sorting
-	chunk uint32    // index into its partition's chunks
-	off   uint32    // row offset in the chunk
-	n     uint32    // row length
-	id    uint32    // offset of the RequestID bytes in the chunk
+	key   uint32 // index into keyList
+	chunk uint32 // index into its partition's chunks
+	off   uint32 // row offset in the chunk
+	n     uint32 // row length
+	id    uint32 // offset of the RequestID bytes in the chunk
 	idLen uint32
 }
 
-// idPfxLen is the number of RequestID bytes an entry holds.
+// sortItem is the sort key of an entry, built when its partition is sorted: the key's rank
+// in the partition, the first 16 bytes of the RequestID, and the entry's arrival index, as
+// integers that a counting sort (by rank) and a radix sort (by prefix) read. A RequestID
+// longer than 16 bytes, or a run of rows of one RequestID, is read from its chunk only when
+// those tie; UpdatedAt and Ord, which decide only between rows of one RequestID, are read
+// from the rows afterwards (sortEntries).
+//
+// These sorts, in place of a comparison sort (slices.SortFunc) of 40-byte entries that held
+// the prefix, took the sort from 12 % to 2–3 % of the CPU profile of BenchmarkMap, and the
+// entries a Writer keeps between sorts shrank to 24 bytes.
+type sortItem struct {
+	k [3]uint64 // RequestID bytes 8–15 and 0–7, big-endian, zero-padded; rank<<32 | index
+}
+
+// Words of a sortItem's key, least significant first.
+const (
+	kIDLo = iota
+	kIDHi
+	kRankIdx
+)
+
+// sortItemSize is the memory of one sort item; a Writer sorts with two buffers of them.
+const sortItemSize = int64(unsafe.Sizeof(sortItem{}))
+
+func (it *sortItem) rank() uint32  { return uint32(it.k[kRankIdx] >> 32) }
+func (it *sortItem) index() uint32 { return uint32(it.k[kRankIdx]) }
+
+// lessKeyID reports whether a sorts before b by key rank and RequestID prefix.
+func lessKeyID(a, b *sortItem) bool {
+	if ra, rb := a.rank(), b.rank(); ra != rb {
+		return ra < rb
+	}
+	if a.k[kIDHi] != b.k[kIDHi] {
+		return a.k[kIDHi] < b.k[kIDHi]
+	}
+	return a.k[kIDLo] < b.k[kIDLo]
+}
+
+// lessID reports whether a sorts before b by RequestID prefix.
+func lessID(a, b *sortItem) bool {
+	if a.k[kIDHi] != b.k[kIDHi] {
+		return a.k[kIDHi] < b.k[kIDHi]
+	}
+	return a.k[kIDLo] < b.k[kIDLo]
+}
+
+// sameKeyID reports whether a and b have the same key rank and RequestID prefix.
+func sameKeyID(a, b *sortItem) bool {
+	return a.k[kIDLo] == b.k[kIDLo] && a.k[kIDHi] == b.k[kIDHi] && a.rank() == b.rank()
+}
+
+// idPfxLen is the number of RequestID bytes a sortItem holds.
 const idPfxLen = 16
 
 // idPrefix returns the first idPfxLen bytes of id as two big-endian integers, zero-padded:
 // comparing them orders ids as bytes.Compare does, except that ids equal on those bytes, or
 // differing only by trailing zero bytes, compare equal.
-func idPrefix(id string) [2]uint64 {
+func idPrefix(id []byte) (hi, lo uint64) {
+	if len(id) >= idPfxLen {
+		return binary.BigEndian.Uint64(id), binary.BigEndian.Uint64(id[8:])
+	}
 	var b [idPfxLen]byte
 	copy(b[:], id)
-	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // NewWriter returns an empty Writer for a job with the given number of reducers, spilling
@@ -160,9 +215,10 @@ func NewWriterConfig(cfg WriterConfig) (*Writer, error) {
 		return nil, fmt.Errorf("shuffle: writer: SpillBytes %d is negative", cfg.SpillBytes)
 	}
 	return &Writer{
-		cfg:   cfg,
-		parts: make([]partition, cfg.Reducers),
-		keys:  make(map[record.Key]uint32),
+		cfg:    cfg,
+		parts:  make([]partition, cfg.Reducers),
+		keys:   make(map[record.Key]uint32),
+		cities: make(map[string]*cityKeys),
 	}, nil
 }
 
@@ -182,9 +238,12 @@ func (w *Writer) RawBytes() int64 { return w.rawBytes }
 func (w *Writer) Runs() int { return len(w.runs) }
 
 // Held returns the bytes of memory the Writer holds for rows: its chunks, in use or free,
-// and its sort entries' capacity. It stays within WriterConfig.SpillBytes plus one chunk
-// (or one row larger than a chunk).
-func (w *Writer) Held() int64 { return w.chunks + w.entBytes }
+// its entries' capacity and its sort buffers. It stays within WriterConfig.SpillBytes plus
+// one chunk (or one row larger than a chunk).
+func (w *Writer) Held() int64 { return w.chunks + w.entBytes + w.sortBytes() }
+
+// sortBytes is the memory of the Writer's sort buffers.
+func (w *Writer) sortBytes() int64 { return 2 * int64(len(w.items)) * sortItemSize }
 
 func (w *Writer) spillBytes() int64 {
 	if w.cfg.SpillBytes == 0 {
@@ -197,8 +256,12 @@ func (w *Writer) spillBytes() int64 {
 func (w *Writer) Reset() {
 	w.clearRows()
 	clear(w.keys)
+	for _, c := range w.cities {
+		w.freeCities = append(w.freeCities, c)
+	}
+	clear(w.cities)
+	w.lastCity = nil
 	w.keyList = w.keyList[:0]
-	w.hasLast = false
 	w.records, w.rawBytes = 0, 0
 	w.runs = w.runs[:0]
 	if w.spill != nil {
@@ -224,17 +287,14 @@ func (w *Writer) clearRows() {
 		p.ents = p.ents[:0]
 	}
 	w.records0 = 0
+	w.maxPart = 0
 }
 
 // Add encodes r into the partition of its key. It fails with ErrTooLarge, leaving the
 // Writer unchanged, if the row exceeds 16 MiB; with an error of writing a run if it had to
 // spill and could not.
 func (w *Writer) Add(r *record.Request) error {
-	strs := rowStrings(r)
-	strLen := 0
-	for _, s := range strs {
-		strLen += len(s)
-	}
+	strLen := stringsLen(r)
 	// A row is encoded in place when it surely fits a chunk, else first into w.row.
 	var row []byte
 	size := maxFixedLen + strLen
@@ -259,14 +319,13 @@ func (w *Writer) Add(r *record.Request) error {
 	if row != nil {
 		c = append(c, row...)
 	} else {
-		c = c[:off+putRequest(c[off:off+size], r, &strs)]
+		c = c[:off+putRequest(c[off:off+size], r)]
 	}
 	p.chunks[ci] = c
 	n := len(c) - off
 	// The strings are the row's tail, City first, RequestID second.
 	c0 := cap(p.ents)
 	p.ents = append(p.ents, entry{
-		idPfx: idPrefix(r.RequestID),
 		key:   ki,
 		chunk: uint32(ci),
 		off:   uint32(off),
@@ -275,40 +334,94 @@ func (w *Writer) Add(r *record.Request) error {
 		idLen: uint32(len(r.RequestID)),
 	})
 	w.entBytes += int64(cap(p.ents)-c0) * entrySize
+	w.maxPart = max(w.maxPart, len(p.ents))
 	w.records++
 	w.records0++
 	w.rawBytes += int64(n)
 	return nil
 }
 
-// keyIndex returns the index of k in keyList, adding it if new. Rows come in runs of one key
-// (exports ordered by date), so the last key is checked before the map.
+// keyIndex returns the index of k in keyList, adding it if new. A task's rows are of one
+// city or a few, but rarely come in runs of one month (exports ordered by id, or by a date
+// other than the one a key is cut by), so the keys of a city are found by year and month
+// in a table (cityKeys), of the last city or found by name: a lookup of a record.Key in a
+// map, hashing its city, was 2.5 % of a map task (BenchmarkMap).
 func (w *Writer) keyIndex(k record.Key) uint32 {
-	if w.hasLast && k == w.keyList[w.lastKey].key {
-		return w.lastKey
+	c := w.lastCity
+	if c == nil || c.city != k.City {
+		c = w.cities[k.City]
+		if c == nil && len(w.cities) < maxCities {
+			c = w.newCity(k)
+		}
+		w.lastCity = c
+	}
+	if c != nil {
+		y, m := uint(k.Year-c.year0), uint(k.Month-1)
+		if y < keyYears && m < 12 {
+			slot := &c.ki[y*12+m]
+			if *slot == 0 {
+				*slot = w.addKey(k) + 1
+			}
+			return *slot - 1
+		}
 	}
 	ki, ok := w.keys[k]
 	if !ok {
-		// Clone the city: the caller's string may share a large buffer we must not pin.
-		k.City = strings.Clone(k.City)
-		ki = uint32(len(w.keyList))
-		w.keyList = append(w.keyList, keyInfo{key: k, part: Partition(k, w.cfg.Reducers)})
+		ki = w.addKey(k)
 		w.keys[k] = ki
 	}
-	w.lastKey, w.hasLast = ki, true
 	return ki
+}
+
+// addKey appends k to keyList and returns its index.
+func (w *Writer) addKey(k record.Key) uint32 {
+	// Clone the city: the caller's string may share a large buffer we must not pin.
+	k.City = strings.Clone(k.City)
+	w.keyList = append(w.keyList, keyInfo{key: k, part: Partition(k, w.cfg.Reducers)})
+	return uint32(len(w.keyList) - 1)
+}
+
+// keyYears is the span of years a cityKeys indexes, centred on the first year seen, and
+// maxCities the number of cities a Writer indexes so (each table is 3 KiB); other keys,
+// and those with a month outside 1–12, are found in Writer.keys.
+const (
+	keyYears  = 64
+	maxCities = 16
+)
+
+// cityKeys indexes the keys of one city by year and month.
+type cityKeys struct {
+	city  string
+	year0 int
+	ki    [keyYears * 12]uint32 // 1 + index into keyList, 0 for a key not seen yet
+}
+
+// newCity returns an empty cityKeys for the city of k, centred on its year.
+func (w *Writer) newCity(k record.Key) *cityKeys {
+	var c *cityKeys
+	if n := len(w.freeCities); n > 0 {
+		c, w.freeCities = w.freeCities[n-1], w.freeCities[:n-1]
+		c.ki = [keyYears * 12]uint32{}
+	} else {
+		c = new(cityKeys)
+	}
+	c.city, c.year0 = strings.Clone(k.City), k.Year-keyYears/2
+	w.cities[c.city] = c
+	return c
 }
 
 // makeRoom spills the rows held if a row of n bytes for partition p, its entry, and the
 // chunk and entries' growth it may need would take the Writer past its SpillBytes.
 func (w *Writer) makeRoom(p *partition, n int) error {
-	need := w.chunks + w.entBytes
+	need := w.Held()
 	if len(w.free) == 0 {
 		need += max(chunkSize, int64(n))
 	}
 	if len(p.ents) == cap(p.ents) {
 		need += int64(cap(p.ents)+8) * entrySize // what append's growth adds, at most
 	}
+	// The sort buffers must hold the largest partition when the rows are sorted.
+	need += 2 * int64(max(0, max(w.maxPart, len(p.ents)+1)-len(w.items))) * sortItemSize
 	if need <= w.spillBytes() || w.records0 == 0 {
 		return nil
 	}
@@ -435,23 +548,20 @@ func (w *Writer) writeSegments(cw *crcWriter) (Index, error) {
 }
 
 // mergeRuns writes each reducer's segment as the merge of its segments in every run. Runs
-// are in arrival order and a Merger yields equal records from the lower-numbered source
-// first, so the file is byte for byte the one the Writer would have written from memory.
+// are in arrival order and equal rows are written from the lower-numbered run first, as a
+// Merger yields them, so the file is byte for byte the one the Writer would have written
+// from memory.
 func (w *Writer) mergeRuns(cw *crcWriter) (Index, error) {
 	x := Index{Segments: make([]Segment, len(w.parts))}
-	var share readerShare
-	srcs := make([]Source, len(w.runs))
+	var comp []byte // shared: a reader decodes each compressed block it reads at once
+	srcs := make([]*SegmentReader, len(w.runs))
 	for i := range w.parts {
 		for j, run := range w.runs {
 			seg := run.Segments[i]
-			r := NewSegmentReader(io.NewSectionReader(w.spill, seg.Offset, seg.Length), seg)
-			r.share(&share)
-			srcs[j] = r
+			srcs[j] = NewSegmentReader(io.NewSectionReader(w.spill, seg.Offset, seg.Length), seg)
+			srcs[j].comp = &comp
 		}
-		seg, srcErr, err := w.merge.write(context.Background(), cw, NewMerger(srcs))
-		if srcErr != nil {
-			err = fmt.Errorf("spill %s: %w", w.spill.Name(), srcErr)
-		}
+		seg, err := w.mergeSegment(cw, srcs)
 		if err != nil {
 			return Index{}, fmt.Errorf("segment %d: %w", i, err)
 		}
@@ -460,9 +570,10 @@ func (w *Writer) mergeRuns(cw *crcWriter) (Index, error) {
 	return x, nil
 }
 
-// rankKeys numbers the distinct keys in Key order, so that sorting compares two integers
-// where it would otherwise compare cities, years and months: w.rank maps a key's index to
-// its rank, w.order a rank to the key's index.
+// rankKeys numbers the distinct keys of each partition in Key order, so that sorting
+// compares two integers where it would otherwise compare cities, years and months, and
+// groups rows by key with a counting sort: w.rank maps a key's index to its rank in its
+// partition, and each partition's nkeys is the number of its keys.
 func (w *Writer) rankKeys() {
 	order := slices.Grow(w.order[:0], len(w.keyList))
 	for i := range w.keyList {
@@ -479,94 +590,205 @@ func (w *Writer) rankKeys() {
 		return 0
 	})
 	w.order = order
+	for i := range w.parts {
+		w.parts[i].nkeys = 0
+	}
 	w.rank = slices.Grow(w.rank[:0], len(order))[:len(order)]
-	for r, i := range order {
-		w.rank[i] = uint32(r)
+	for _, i := range order {
+		p := &w.parts[w.keyList[i].part]
+		w.rank[i] = uint32(p.nkeys)
+		p.nkeys++
 	}
 }
 
-// sortEntries sorts p's entries into shuffle order (Compare), full ties in arrival order.
-// It sorts by key, RequestID and arrival, which the entries hold, and then each run of rows
-// sharing a key and RequestID, rare outside exports that repeat requests, by UpdatedAt, Ord
-// and arrival, read from the rows once each: the same order as one sort by all of them,
-// without reading rows inside the main sort's comparisons. The entries hold their keys'
-// ranks while sorted, and their keys' indexes again after, since more rows may be added and
-// ranked anew.
-func (w *Writer) sortEntries(p *partition) {
+// sortEntries returns the sort items of p's entries in shuffle order (Compare), full ties
+// in arrival order. It sorts by key, RequestID prefix and arrival, which the items hold, and
+// then each run of rows sharing a key and prefix, rare outside exports that repeat requests,
+// by the whole RequestID, UpdatedAt, Ord and arrival, read from the rows: the same order as
+// one sort by all of them, without reading rows inside the main sort.
+//
+// The main sort groups the items by key with a counting sort, and sorts each key's items
+// by a least-significant-digit radix sort of their prefix (sortKeyItems). Both are stable,
+// so rows of equal keys stay in arrival order. It skips the sort when the rows arrived in
+// order, as exports sorted by id, or by a date that ids follow, often do.
+func (w *Writer) sortEntries(p *partition) []sortItem {
 	chunks, ents := p.chunks, p.ents
+	n := len(ents)
+	if len(w.items) < n {
+		// For the largest partition, once: makeRoom counted the items it needs.
+		m := max(n, w.maxPart)
+		w.items, w.items2 = make([]sortItem, m), make([]sortItem, m)
+	}
+	items, tmp := w.items[:n], w.items2[:n]
+	// starts[r+1] counts the rows of rank r, then starts[r] is where they go.
+	starts := slices.Grow(w.starts[:0], p.nkeys+1)[:p.nkeys+1]
+	clear(starts)
+	w.starts = starts
+	inOrder := true
 	for i := range ents {
-		ents[i].key = w.rank[ents[i].key]
-	}
-	cmpEnt := func(a, b entry) int {
-		if c := cmpKeyID(chunks, &a, &b); c != 0 {
-			return c
+		e := &ents[i]
+		hi, lo := idPrefix(chunks[e.chunk][e.id : e.id+e.idLen])
+		r := w.rank[e.key]
+		it := &items[i]
+		it.k = [3]uint64{lo, hi, uint64(r)<<32 | uint64(i)}
+		starts[r+1]++
+		if inOrder && i > 0 && lessKeyID(it, &items[i-1]) {
+			inOrder = false
 		}
-		if c := cmpInt(a.chunk, b.chunk); c != 0 {
-			return c
+	}
+	if !inOrder {
+		for r := 1; r < len(starts); r++ {
+			starts[r] += starts[r-1]
 		}
-		return cmpInt(a.off, b.off)
+		for i := range items {
+			r := items[i].rank()
+			tmp[starts[r]] = items[i]
+			starts[r]++
+		}
+		// Now starts[r] is where rank r's rows end.
+		lo := 0
+		for _, hi := range starts[:p.nkeys] {
+			w.sortKeyItems(tmp[lo:hi], items[lo:hi])
+			lo = int(hi)
+		}
 	}
-	// Exports sorted by id, or by a date that ids follow, often leave a partition sorted
-	// already; checking costs one comparison a row, sorting at least that.
-	if !slices.IsSortedFunc(ents, cmpEnt) {
-		slices.SortFunc(ents, cmpEnt)
-	}
-	for i := 0; i < len(ents); {
+	for i := 0; i < n; {
 		j := i + 1
-		for j < len(ents) && cmpKeyID(chunks, &ents[i], &ents[j]) == 0 {
+		for j < n && sameKeyID(&items[i], &items[j]) {
 			j++
 		}
 		if j-i > 1 {
-			w.sortTies(chunks, ents[i:j])
+			w.sortRun(chunks, ents, items[i:j])
 		}
 		i = j
 	}
-	for i := range ents {
-		ents[i].key = w.order[ents[i].key]
+	return items
+}
+
+// insertionMax is the number of items of one key below which sortKeyItems sorts them by
+// insertion rather than by their digits.
+const insertionMax = 32
+
+// sortKeyItems sorts src, items of one key, into dst by RequestID prefix, stably; src is
+// scratch. The radix sort takes one pass per byte in which some item differs from the
+// first: a city's ids share their length and leading characters.
+func (w *Writer) sortKeyItems(src, dst []sortItem) {
+	n := len(src)
+	if n == 0 {
+		return
+	}
+	var diff [2]uint64
+	inOrder := true
+	for i := 1; i < n; i++ {
+		diff[kIDLo] |= src[i].k[kIDLo] ^ src[0].k[kIDLo]
+		diff[kIDHi] |= src[i].k[kIDHi] ^ src[0].k[kIDHi]
+		if inOrder && lessID(&src[i], &src[i-1]) {
+			inOrder = false
+		}
+	}
+	if inOrder || n <= insertionMax {
+		copy(dst, src)
+		if !inOrder {
+			for i := 1; i < n; i++ {
+				for j := i; j > 0 && lessID(&dst[j], &dst[j-1]); j-- {
+					dst[j], dst[j-1] = dst[j-1], dst[j]
+				}
+			}
+		}
+		return
+	}
+	type digit struct{ word, shift uint8 }
+	var digits [2 * 8]digit
+	nd := 0
+	for word := range 2 {
+		for b := range 8 {
+			if byte(diff[word]>>(8*b)) != 0 {
+				digits[nd] = digit{uint8(word), uint8(8 * b)}
+				nd++
+			}
+		}
+	}
+	counts := &w.counts
+	*counts = [16][256]uint32{}
+	for i := range src {
+		k := &src[i].k
+		for d := range digits[:nd] {
+			counts[d][byte(k[digits[d].word]>>digits[d].shift)]++
+		}
+	}
+	a, b := src, dst
+	for d, dg := range digits[:nd] {
+		c := &counts[d]
+		sum := uint32(0)
+		for x := range c {
+			c[x], sum = sum, sum+c[x]
+		}
+		word, shift := dg.word, dg.shift
+		for i := range a {
+			x := byte(a[i].k[word] >> shift)
+			b[c[x]] = a[i]
+			c[x]++
+		}
+		a, b = b, a
+	}
+	if nd%2 == 0 {
+		copy(dst, src)
 	}
 }
 
-// cmpKeyID compares two entries by key rank and RequestID.
-func cmpKeyID(chunks [][]byte, a, b *entry) int {
-	if a.key != b.key {
-		return cmpInt(a.key, b.key)
+// sortRun orders items of one key and RequestID prefix, in arrival order, by the whole
+// RequestID and then, for rows of one RequestID, by UpdatedAt and Ord, keeping arrival
+// order among full ties.
+func (w *Writer) sortRun(chunks [][]byte, ents []entry, items []sortItem) {
+	id := func(it *sortItem) []byte {
+		e := &ents[it.index()]
+		return chunks[e.chunk][e.id : e.id+e.idLen]
 	}
-	if a.idPfx[0] != b.idPfx[0] {
-		return cmpInt(a.idPfx[0], b.idPfx[0])
+	// Equal prefixes are one RequestID unless one is longer than the prefix or padded with
+	// zero bytes.
+	same := true
+	for i := 1; i < len(items) && same; i++ {
+		same = bytes.Equal(id(&items[0]), id(&items[i]))
 	}
-	if a.idPfx[1] != b.idPfx[1] {
-		return cmpInt(a.idPfx[1], b.idPfx[1])
+	if !same {
+		slices.SortStableFunc(items, func(a, b sortItem) int { return bytes.Compare(id(&a), id(&b)) })
 	}
-	if a.idLen > idPfxLen || b.idLen > idPfxLen {
-		return bytes.Compare(chunks[a.chunk][a.id:a.id+a.idLen], chunks[b.chunk][b.id:b.id+b.idLen])
+	for i := 0; i < len(items); {
+		j := i + 1
+		for j < len(items) && (same || bytes.Equal(id(&items[i]), id(&items[j]))) {
+			j++
+		}
+		if j-i > 1 {
+			w.sortTies(chunks, ents, items[i:j])
+		}
+		i = j
 	}
-	// Equal padded prefixes: the shorter id is a prefix of the longer.
-	return cmpInt(a.idLen, b.idLen)
 }
 
-// tieEntry is an entry with the UpdatedAt and Ord of its row, for sortTies.
-type tieEntry struct {
+// tieItem is a sort item with the UpdatedAt and Ord of its row, for sortTies.
+type tieItem struct {
 	updated int64 // sortTime(UpdatedAt)
 	ord     uint64
-	e       entry
+	it      sortItem
 }
 
-// sortTies sorts entries of one key and RequestID, in arrival order, by UpdatedAt and Ord,
+// sortTies sorts items of one key and RequestID, in arrival order, by UpdatedAt and Ord,
 // keeping arrival order among full ties.
-func (w *Writer) sortTies(chunks [][]byte, ents []entry) {
+func (w *Writer) sortTies(chunks [][]byte, ents []entry, items []sortItem) {
 	ties := w.ties[:0]
-	for _, e := range ents {
+	for _, it := range items {
+		e := &ents[it.index()]
 		u, o := rowUpdatedOrd(chunks[e.chunk][e.off : e.off+e.n])
-		ties = append(ties, tieEntry{updated: u, ord: o, e: e})
+		ties = append(ties, tieItem{updated: u, ord: o, it: it})
 	}
-	slices.SortStableFunc(ties, func(a, b tieEntry) int {
+	slices.SortStableFunc(ties, func(a, b tieItem) int {
 		if c := cmpInt(a.updated, b.updated); c != 0 {
 			return c
 		}
 		return cmpInt(a.ord, b.ord)
 	})
 	for i := range ties {
-		ents[i] = ties[i].e
+		items[i] = ties[i].it
 	}
 	if cap(ties) <= maxTies {
 		w.ties = ties[:0]
@@ -617,13 +839,14 @@ func rowUpdatedOrd(row []byte) (updated int64, ord uint64) {
 
 // writeSegment sorts partition p's entries and writes its rows in that order.
 func (w *Writer) writeSegment(cw *crcWriter, p *partition) (Segment, error) {
-	w.sortEntries(p)
+	items := w.sortEntries(p)
 	chunks, ents := p.chunks, p.ents
 
 	seg := Segment{Offset: cw.n, Records: int64(len(ents))}
 	cw.crc = 0
 	w.block = w.block[:0]
-	for _, e := range ents {
+	for i := range items {
+		e := &ents[items[i].index()]
 		row := chunks[e.chunk][e.off : e.off+e.n]
 		if len(w.block) > 0 && len(w.block)+len(row) > blockSize {
 			if err := w.flushBlock(cw); err != nil {

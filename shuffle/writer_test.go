@@ -2,6 +2,7 @@ package shuffle
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -140,7 +141,17 @@ func TestRowUpdatedOrd(t *testing.T) {
 // those, or differing only by trailing zero bytes; and whatever UpdatedAt (null, the epoch,
 // before it) and Ord, repeated.
 func TestWriterOrder(t *testing.T) {
-	for _, R := range []int{1, 3} {
+	tests := []struct {
+		name string
+		R    int
+		keys bool // many cities, years over three centuries, months outside 1–12
+	}{
+		{name: "R=1", R: 1},
+		{name: "R=3", R: 3},
+		{name: "R=3 odd keys", R: 3, keys: true},
+	}
+	for _, tc := range tests {
+		R := tc.R
 		rs := randRequests(uint64(200+R), 6000)
 		rng := rand.New(rand.NewPCG(uint64(R), 7))
 		alpha := []byte{0, 1, 'a', 0xff}
@@ -164,6 +175,11 @@ func TestWriterOrder(t *testing.T) {
 				rs[i].Ord = uint64(rng.IntN(3))
 			}
 			rs[i].Zip = strconv.Itoa(i) // tells full ties apart
+			if tc.keys {
+				rs[i].City = "c" + strconv.Itoa(rng.IntN(3*maxCities))
+				rs[i].Year = 1850 + rng.IntN(300)
+				rs[i].Month = rng.IntN(15) - 1
+			}
 		}
 		out, x := encodeMapOutput(t, R, rs)
 		for p, seg := range x.Segments {
@@ -179,13 +195,61 @@ func TestWriterOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(got) != len(want) {
-				t.Fatalf("R=%d segment %d: %d rows, want %d", R, p, len(got), len(want))
+				t.Fatalf("%s: segment %d: %d rows, want %d", tc.name, p, len(got), len(want))
 			}
 			for i := range got {
 				if !bytes.Equal(AppendRequest(nil, &got[i]), AppendRequest(nil, &want[i])) {
-					t.Fatalf("R=%d segment %d row %d: %+v, want %+v", R, p, i, got[i], want[i])
+					t.Fatalf("%s: segment %d row %d: %+v, want %+v", tc.name, p, i, got[i], want[i])
 				}
 			}
+		}
+	}
+}
+
+// A raw merge orders rows as Compare orders their records (scanRow, cmpRows).
+func TestCmpRowsIsCompare(t *testing.T) {
+	rs := randRequests(31, 400)
+	for i := range rs {
+		switch i % 5 {
+		case 0:
+			rs[i].UpdatedAt = time.Time{}
+		case 1:
+			rs[i].UpdatedAt = time.Unix(0, 0)
+		case 2:
+			rs[i].RequestID = rs[i].RequestID + "\x00"
+		}
+		rs[i].Ord = uint64(i % 3)
+		if i%7 == 0 {
+			rs[i].City = ""
+		}
+	}
+	rows := make([][]byte, len(rs))
+	keys := make([]rowKey, len(rs))
+	for i := range rs {
+		rows[i] = AppendRequest(nil, &rs[i])
+		n, err := scanRow(rows[i], &keys[i])
+		if err != nil || n != len(rows[i]) {
+			t.Fatalf("scanRow(row %d) = %d, %v; want %d, nil", i, n, err, len(rows[i]))
+		}
+	}
+	for i := range rs {
+		for j := range rs {
+			// Compare reads records as they decode, as a Merger does.
+			var a, b record.Request
+			if _, err := DecodeRequest(rows[i], &a); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeRequest(rows[j], &b); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := cmpRows(rows[i], &keys[i], rows[j], &keys[j]), Compare(&a, &b); got != want {
+				t.Fatalf("rows %d and %d: cmpRows = %d, Compare = %d (%+v, %+v)", i, j, got, want, a, b)
+			}
+		}
+	}
+	for cut := range len(rows[0]) {
+		if _, err := scanRow(rows[0][:cut], new(rowKey)); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("scanRow of %d of %d bytes: %v, want ErrCorrupt", cut, len(rows[0]), err)
 		}
 	}
 }
