@@ -11,11 +11,6 @@ import (
 	"github.com/ireports/ireports/record"
 )
 
-// maxIntern bounds each field's intern table. Low-cardinality text (agency, request type, zip,
-// status) is looked up instead of allocated; a field that turns out to be high-cardinality stops
-// growing its table here and simply allocates.
-const maxIntern = 4096
-
 // Normalizer turns the records of one source file into record.Requests. Make one with
 // Schema.Bind (CSV) or Schema.BindJSON (SODA JSON) per file and per goroutine: binding is cheap,
 // and a Normalizer is not safe for concurrent use (it keeps intern tables and scratch space).
@@ -40,7 +35,7 @@ type Normalizer struct {
 	// schema (or a file) that uses none, so that the common path pays one nil test per record.
 	ext *extras
 
-	intern  [numFields]map[string]string
+	intern  [numFields]internTable // the kept text fields' values (intern.go)
 	zones   zoneCache
 	scratch []byte // JSON: unescaped strings of the current object
 }
@@ -89,9 +84,6 @@ func (s *Schema) newNormalizer() *Normalizer {
 				n.status[asciiLower(strings.TrimSpace(v))] = record.StatusClosed
 			}
 		}
-	}
-	for _, f := range []fieldID{fStatus, fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
-		n.intern[f] = map[string]string{}
 	}
 	return n
 }
@@ -223,19 +215,18 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	}
 
 	if v := n.value(vals[fStatus]); v != nil {
-		s, err := n.text(fStatus, v, cols)
+		s, st, err := n.text(fStatus, v, cols)
 		if err != nil {
 			return err
 		}
-		r.StatusRaw = s
-		r.Status = n.statusOf(v)
+		r.StatusRaw, r.Status = s, st
 	}
 	for _, f := range [...]fieldID{fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
 		v := n.value(vals[f])
 		if v == nil {
 			continue
 		}
-		s, err := n.text(f, v, cols)
+		s, _, err := n.text(f, v, cols)
 		if err != nil {
 			return err
 		}
@@ -317,26 +308,39 @@ func (n *Normalizer) statusOf(raw []byte) record.Status {
 	return n.status[string(buf[:len(raw)])] // a missing key is StatusOther, the zero value
 }
 
-// text returns b as a string the record may keep: interned when the field has a table, checked
-// with storable and repaired when the schema asks.
-func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, error) {
-	m := n.intern[f]
-	if s, ok := m[string(b)]; ok {
-		return s, nil
+// text returns b as a string the record may keep, interned, checked with storable and
+// repaired when the schema asks; for the status field also its record.Status.
+func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, record.Status, error) {
+	t := &n.intern[f]
+	h := internHash(b)
+	if e := t.find(b, h); e != nil {
+		return e.val, e.status, nil
 	}
 	if err := storable(f, b, cols); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	s := ""
-	if fixed, ok := repairMojibake(b); n.repair && ok {
-		s = string(fixed)
-	} else {
-		s = string(b)
+	var st record.Status
+	if f == fStatus {
+		st = n.statusOf(b)
 	}
-	if m != nil && len(m) < maxIntern {
-		m[string(b)] = s
+	var fixed []byte
+	repaired := false
+	if n.repair {
+		fixed, repaired = repairMojibake(b)
 	}
-	return s, nil
+	if t.full() {
+		if repaired {
+			return string(fixed), st, nil
+		}
+		return string(b), st, nil
+	}
+	e := internSlot{key: string(b), hash: h, status: st}
+	e.val = e.key
+	if repaired {
+		e.val = string(fixed)
+	}
+	t.add(e)
+	return e.val, st, nil
 }
 
 // storable rejects a value that a kept text field cannot hold: invalid UTF-8 (the Parquet
