@@ -191,11 +191,11 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if !ok {
 		return reject(ReasonBadTimestamp, fCreatedAt, cols[fCreatedAt], created)
 	}
-	r.CreatedAt = c.t
+	r.CreatedAt = c.time()
 	if c.year != 0 {
-		r.Year, r.Month = c.year, c.month
+		r.Year, r.Month = int(c.year), int(c.month)
 	} else {
-		y, m, _ := c.t.In(n.loc).Date()
+		y, m, _ := r.CreatedAt.In(n.loc).Date()
 		r.Year, r.Month = y, int(m)
 	}
 	for _, f := range [...]fieldID{fClosedAt, fUpdatedAt} {
@@ -208,9 +208,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 			return reject(ReasonBadTimestamp, f, cols[f], v)
 		}
 		if f == fClosedAt {
-			r.ClosedAt = c.t
+			r.ClosedAt = c.time()
 		} else {
-			r.UpdatedAt = c.t
+			r.UpdatedAt = c.time()
 		}
 	}
 

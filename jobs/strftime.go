@@ -400,10 +400,9 @@ func parseStrf(sl *strfLayout, b []byte, loc *time.Location, zc *zoneCache) (civ
 		}
 	}
 	if sl.zone {
-		t := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC).Add(-time.Duration(off) * time.Second)
-		return civil{t: t}, true
+		return civil{sec: civilSeconds(y, mo, d, h, mi, s) - int64(off), ns: int32(ns)}, true
 	}
-	return civil{t: zc.date(y, mo, d, h, mi, s, ns, loc), year: y, month: mo}, true
+	return civil{sec: zc.unix(y, mo, d, h, mi, s, loc), ns: int32(ns), year: int32(y), month: int32(mo)}, true
 }
 
 // fraction reads fraction digits at b[i:] (at least one, as the caller checked) as
