@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -350,6 +351,9 @@ func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string,
 // de-duplicate, and one rule for every field keeps the lake equal to its input, minus its
 // rejects. A NUL in a time or coordinate field fails that field's parse instead.
 func storable(f fieldID, b []byte, cols *[numFields]string) error {
+	if plainASCII(b) {
+		return nil
+	}
 	if !utf8.Valid(b) {
 		return reject(ReasonInvalidUTF8, f, cols[f], b)
 	}
@@ -357,6 +361,22 @@ func storable(f fieldID, b []byte, cols *[numFields]string) error {
 		return reject(ReasonNULByte, f, cols[f], b)
 	}
 	return nil
+}
+
+// plainASCII reports whether every byte of b is in 0x01..0x7F, eight at a time: the usual
+// request id, which storable then passes without utf8.Valid and a search for NUL.
+func plainASCII(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if w := binary.LittleEndian.Uint64(b); w&highs != 0 || hasBelow(w, 1) {
+			return false
+		}
+	}
+	for _, c := range b {
+		if c-1 >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func asciiLower(s string) string {

@@ -200,7 +200,10 @@ func (n *Normalizer) usableLocation(lat, lon float64) bool {
 	return true
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+// isSpace tests one comparison for the usual byte, above ' ', and a mask for the rest.
+func isSpace(c byte) bool {
+	return c <= ' ' && (1<<' '|1<<'\t'|1<<'\r'|1<<'\n')&(uint64(1)<<c) != 0
+}
 
 // trimSpace trims ASCII white space (the only kind exports pad with) without decoding runes.
 func trimSpace(b []byte) []byte {

@@ -189,25 +189,34 @@ func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
 }
 
 // civilSeconds counts the seconds from 1970-01-01 00:00:00 to a civil date and time, ignoring
-// zones (Howard Hinnant's days_from_civil).
+// zones (Howard Hinnant's days_from_civil, with unsigned divisions for years from 1 on and the
+// days before each month from a table).
 func civilSeconds(y, mo, d, h, mi, s int) int64 {
 	if mo <= 2 {
 		y--
 	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
+	var days int64
+	if y >= 0 {
+		uy := uint(y)
+		era := uy / 400
+		yoe := uy - era*400
+		doe := yoe*365 + yoe/4 - yoe/100 + uint(marchDays[mo&15]) + uint(d) - 1
+		days = int64(era)*146097 + int64(doe) - 719468
+	} else {
+		era := y / 400
+		if y%400 != 0 {
+			era--
+		}
+		yoe := y - era*400
+		doe := yoe*365 + yoe/4 - yoe/100 + int(marchDays[mo&15]) + d - 1
+		days = int64(era)*146097 + int64(doe) - 719468
 	}
-	yoe := y - era*400
-	m := mo + 9
-	if mo > 2 {
-		m = mo - 3
-	}
-	doy := (153*m+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	days := int64(era)*146097 + int64(doe) - 719468
 	return days*86400 + int64(h*3600+mi*60+s)
 }
+
+// marchDays[mo] is the days from March 1 to the first of month mo (1..12) in a year that
+// starts in March, as days_from_civil counts: (153*m+2)/5 for m = (mo+9) mod 12.
+var marchDays = [16]uint16{1: 306, 2: 337, 3: 0, 4: 31, 5: 61, 6: 92, 7: 122, 8: 153, 9: 184, 10: 214, 11: 245, 12: 275}
 
 // parse parses b (already trimmed and non-empty) in loc.
 func (tl *timeLayout) parse(b []byte, loc *time.Location, zc *zoneCache) (civil, bool) {
@@ -313,14 +322,8 @@ func parseISO(b []byte, sep byte, zone bool, loc *time.Location, zc *zoneCache) 
 	}
 	i, ns := 19, 0
 	if i < len(b) && (b[i] == '.' || b[i] == ',') {
-		i++
-		start, scale := i, 100000000
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			ns += int(b[i]-'0') * scale
-			scale /= 10
-			i++
-		}
-		if i == start {
+		start := i + 1
+		if ns, i = fraction(b, start); i == start {
 			return civil{}, false
 		}
 	}
@@ -390,11 +393,9 @@ func parseUnix(b []byte, unitNS int64) (civil, bool) {
 	}
 	var frac int64 // nanoseconds
 	if i < len(b) && b[i] == '.' {
-		i++
-		for scale := unitNS / 10; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-			frac += int64(b[i]-'0') * scale
-			scale /= 10
-		}
+		var ns int
+		ns, i = fraction(b, i+1)
+		frac = int64(ns) / (1e9 / unitNS) // digits beyond a nanosecond are dropped
 	}
 	if i != len(b) {
 		return civil{}, false
