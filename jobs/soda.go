@@ -148,26 +148,34 @@ func (s *sodaScanner) object(start int64) error {
 		}
 		chunk := s.buf[s.pos:s.end]
 		i := 0
-		for ; i < len(chunk) && depth > 0; i++ {
-			c := chunk[i]
-			switch {
-			case inString:
+		for i < len(chunk) && depth > 0 {
+			if inString {
 				if escaped {
 					escaped = false
-				} else if k := skipPlain(chunk, i, false); k > i {
-					i = k - 1 // the loop's i++ lands on the quote, the backslash or the chunk's end
-				} else if c == '\\' {
-					escaped = true
-				} else if c == '"' {
-					inString = false
+					i++
 				}
-			case c == '"':
+				// One search per run of plain bytes: it stops at the closing quote, at a
+				// backslash, or at the chunk's end (the string goes on in the next).
+				if i = skipPlain(chunk, i, false); i == len(chunk) {
+					break
+				}
+				if chunk[i] == '"' {
+					inString = false
+				} else {
+					escaped = true
+				}
+				i++
+				continue
+			}
+			switch chunk[i] {
+			case '"':
 				inString = true
-			case c == '{' || c == '[':
+			case '{', '[':
 				depth++
-			case c == '}' || c == ']':
+			case '}', ']':
 				depth--
 			}
+			i++
 		}
 		if need := len(s.obj) + i; need > cap(s.obj) {
 			// Double, as append does only for small slices: growing a 16 MiB object by a
