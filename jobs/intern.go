@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/ireports/ireports/record"
 )
@@ -113,4 +114,32 @@ func (t *internTable) grow() {
 			t.n++
 		}
 	}
+}
+
+// idBlock is the size of the blocks request ids are cut from, and idMax the longest id cut
+// from one (a longer one is allocated alone).
+const (
+	idBlock = 4 << 10
+	idMax   = 256
+)
+
+// idArena copies request ids into shared blocks: the id is the one string of a record that
+// cannot be interned, and one allocation per record for it was most of the map task's
+// allocations. A string cut from a block keeps the whole block alive, so a caller that keeps
+// only a few records of many keeps a block per record; the map task keeps none. Bytes of a
+// block are written once, before the string over them exists, and never again.
+type idArena struct {
+	buf []byte
+}
+
+func (a *idArena) string(b []byte) string {
+	if len(b) == 0 || len(b) > idMax {
+		return string(b)
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, idBlock)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
 }

@@ -37,6 +37,7 @@ type Normalizer struct {
 	ext *extras
 
 	intern  [numFields]internTable // the kept text fields' values (intern.go)
+	ids     idArena
 	zones   zoneCache
 	scratch []byte // JSON: unescaped strings of the current object
 }
@@ -182,7 +183,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if err := storable(fRequestID, id, cols); err != nil {
 		return err
 	}
-	r.RequestID = string(id)
+	r.RequestID = n.ids.string(id)
 
 	created := n.value(vals[fCreatedAt])
 	if created == nil {
