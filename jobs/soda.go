@@ -491,15 +491,18 @@ func skipValue(b []byte, i int) (int, error) {
 	}
 	depth, inString := 0, false
 	for j := i; j < len(b); j++ {
-		c := b[j]
 		if inString {
-			if c == '\\' {
+			if j = skipPlain(b, j, false); j == len(b) {
+				break
+			}
+			if b[j] == '\\' {
 				j++
-			} else if c == '"' {
+			} else {
 				inString = false
 			}
 			continue
 		}
+		c := b[j]
 		switch c {
 		case '"':
 			inString = true
