@@ -165,6 +165,12 @@ func (s *sodaScanner) object(start int64) error {
 					escaped = true
 				}
 				i++
+				// A key's closing quote is mostly followed by `:"`, a value's by `,"`: the
+				// next string then opens without a turn of the loop per byte.
+				if !inString && i+1 < len(chunk) && (chunk[i] == ':' || chunk[i] == ',') && chunk[i+1] == '"' {
+					i += 2
+					inString = true
+				}
 				continue
 			}
 			switch chunk[i] {
