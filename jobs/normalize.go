@@ -37,7 +37,7 @@ type Normalizer struct {
 	ext *extras
 
 	intern  [numFields]internTable // the kept text fields' values (intern.go)
-	ids     idArena
+	ids     idArena                // request ids (intern.go)
 	zones   zoneCache
 	scratch []byte // JSON: unescaped strings of the current object
 }
