@@ -80,13 +80,13 @@ func TestStrftime(t *testing.T) {
 			c, ok := tl.parse([]byte(tc.value), chicago, &zc)
 			switch {
 			case tc.want == "" && ok:
-				t.Errorf("parsed as %v, want no parse", c.t)
+				t.Errorf("parsed as %v, want no parse", c.time())
 			case tc.want != "" && !ok:
 				t.Errorf("no parse, want %s", tc.want)
-			case ok && c.t.Format(time.RFC3339Nano) != tc.want:
-				t.Errorf("got %s, want %s", c.t.Format(time.RFC3339Nano), tc.want)
-			case ok && c.year != 0 && (c.year != c.t.In(chicago).Year() && c.t.In(chicago).Month() != 1 || c.month < 1 || c.month > 12):
-				t.Errorf("civil month %d-%d for %v", c.year, c.month, c.t)
+			case ok && c.time().Format(time.RFC3339Nano) != tc.want:
+				t.Errorf("got %s, want %s", c.time().Format(time.RFC3339Nano), tc.want)
+			case ok && c.year != 0 && (int(c.year) != c.time().In(chicago).Year() && c.time().In(chicago).Month() != 1 || c.month < 1 || c.month > 12):
+				t.Errorf("civil month %d-%d for %v", c.year, c.month, c.time())
 			}
 		})
 	}
@@ -123,8 +123,8 @@ func TestStrftimeMatchesGo(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, ok := tl.parse([]byte(text), ny, &zc)
-			if !ok || !got.t.Equal(want) {
-				t.Fatalf("%s: %q: got %v (ok %v), Go's %s gives %v", p.strf, text, got.t, ok, p.goLayout, want)
+			if !ok || !got.time().Equal(want) {
+				t.Fatalf("%s: %q: got %v (ok %v), Go's %s gives %v", p.strf, text, got.time(), ok, p.goLayout, want)
 			}
 		}
 	}
@@ -454,8 +454,8 @@ func TestDetectRealColumns(t *testing.T) {
 				}
 				for _, bl := range builtinLayouts {
 					if want, ok := bl.parse([]byte(v), b.Location, &zb); ok {
-						if !got.t.Equal(want.t) || got.year != want.year || got.month != want.month {
-							t.Fatalf("%q: %v (%d-%d), the built-in schema reads %v (%d-%d)", v, got.t, got.year, got.month, want.t, want.year, want.month)
+						if !got.time().Equal(want.time()) || got.year != want.year || got.month != want.month {
+							t.Fatalf("%q: %v (%d-%d), the built-in schema reads %v (%d-%d)", v, got.time(), got.year, got.month, want.time(), want.year, want.month)
 						}
 						break
 					}
@@ -653,7 +653,7 @@ func TestStrftimeFastPathsAgree(t *testing.T) {
 			for _, v := range values {
 				a, okA := fast.parse([]byte(v), ny, &zf)
 				b, okB := slow.parse([]byte(v), ny, &zs)
-				if okA != okB || !a.t.Equal(b.t) || a.year != b.year || a.month != b.month {
+				if okA != okB || !a.time().Equal(b.time()) || a.year != b.year || a.month != b.month {
 					t.Errorf("%s: %q: hand parser %v %v, steps %v %v", pattern, v, a, okA, b, okB)
 				}
 			}

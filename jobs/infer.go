@@ -403,7 +403,7 @@ func profile(i int, name string, rows [][]string, nulls map[string]bool, dateOrd
 				continue
 			}
 			if p, ok := tl.parse([]byte(v), time.UTC, &zc); ok {
-				c.instants[r] = p.t
+				c.instants[r] = p.time()
 			}
 		}
 	}

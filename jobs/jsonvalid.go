@@ -1,6 +1,9 @@
 package jobs
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // validJSON reports whether b is one JSON value between optional white space: exactly what
 // encoding/json.Valid reports (FuzzValidJSON compares the two). ScanSODA checks every object
@@ -170,29 +173,37 @@ func validLiteral(b []byte, i int, lit string) (int, bool) {
 
 // Eight bytes at a time: SODA objects are mostly string contents, and the byte loops over
 // them (the scanner's, the validator's, the key reader's) were most of the JSON path's
-// CPU. Each test below is exact (it is nonzero if and only if some byte of w matches), so a
-// word that passes is skipped whole and one that fails is walked byte by byte.
+// CPU. Each mask below has a byte's high bit set for the first byte of w that matches
+// (borrows may also mark bytes above it, never below), so a zero mask skips the word
+// whole and the lowest set bit of a nonzero one is the match.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
-// hasByte reports whether a byte of w equals c.
-func hasByte(w uint64, c byte) bool {
+// byteMask marks the bytes of w equal to c.
+func byteMask(w uint64, c byte) uint64 {
 	x := w ^ (ones * uint64(c))
-	return (x-ones)&^x&highs != 0
+	return (x - ones) &^ x & highs
 }
 
+// belowMask marks the bytes of w below c (c ≤ 0x80).
+func belowMask(w uint64, c byte) uint64 { return (w - ones*uint64(c)) &^ w & highs }
+
 // hasBelow reports whether a byte of w is below c (c ≤ 0x80).
-func hasBelow(w uint64, c byte) bool { return (w-ones*uint64(c))&^w&highs != 0 }
+func hasBelow(w uint64, c byte) bool { return belowMask(w, c) != 0 }
 
 // skipPlain returns the index of the first byte at or after j that is '"' or '\\', or, with
 // controls, below 0x20; len(b) when there is none.
 func skipPlain(b []byte, j int, controls bool) int {
 	for ; j+8 <= len(b); j += 8 {
 		w := binary.LittleEndian.Uint64(b[j:])
-		if hasByte(w, '"') || hasByte(w, '\\') || (controls && hasBelow(w, 0x20)) {
-			break
+		m := byteMask(w, '"') | byteMask(w, '\\')
+		if controls {
+			m |= belowMask(w, 0x20)
+		}
+		if m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
 		}
 	}
 	for ; j < len(b); j++ {

@@ -72,3 +72,24 @@ func TestSkipPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipPlainBorrow puts, above a byte skipPlain stops at, the bytes one past each it
+// stops at: the word masks' borrows may mark those too, and only the lowest mark counts.
+func TestSkipPlainBorrow(t *testing.T) {
+	for n := 1; n <= 19; n++ {
+		for at := 0; at < n; at++ {
+			for _, c := range []byte{'"', '\\', 0x00, 0x1F} {
+				for at2 := at + 1; at2 <= n; at2++ {
+					for _, c2 := range []byte{'"' + 1, '\\' + 1, 0x01, 0x20, 0x21, '"', 0x00} {
+						b := bytes.Repeat([]byte{'a'}, n+1)
+						b[at], b[at2] = c, c2
+						controls := c < 0x20
+						if got := skipPlain(b, 0, controls); got != at {
+							t.Fatalf("skipPlain(%q, 0, %v) = %d, want %d", b, controls, got, at)
+						}
+					}
+				}
+			}
+		}
+	}
+}

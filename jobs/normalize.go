@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,11 +11,6 @@ import (
 
 	"github.com/ireports/ireports/record"
 )
-
-// maxIntern bounds each field's intern table. Low-cardinality text (agency, request type, zip,
-// status) is looked up instead of allocated; a field that turns out to be high-cardinality stops
-// growing its table here and simply allocates.
-const maxIntern = 4096
 
 // Normalizer turns the records of one source file into record.Requests. Make one with
 // Schema.Bind (CSV) or Schema.BindJSON (SODA JSON) per file and per goroutine: binding is cheap,
@@ -40,7 +36,8 @@ type Normalizer struct {
 	// schema (or a file) that uses none, so that the common path pays one nil test per record.
 	ext *extras
 
-	intern  [numFields]map[string]string
+	intern  [numFields]internTable // the kept text fields' values (intern.go)
+	ids     idArena                // request ids (intern.go)
 	zones   zoneCache
 	scratch []byte // JSON: unescaped strings of the current object
 }
@@ -89,9 +86,6 @@ func (s *Schema) newNormalizer() *Normalizer {
 				n.status[asciiLower(strings.TrimSpace(v))] = record.StatusClosed
 			}
 		}
-	}
-	for _, f := range []fieldID{fStatus, fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
-		n.intern[f] = map[string]string{}
 	}
 	return n
 }
@@ -189,7 +183,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if err := storable(fRequestID, id, cols); err != nil {
 		return err
 	}
-	r.RequestID = string(id)
+	r.RequestID = n.ids.string(id)
 
 	created := n.value(vals[fCreatedAt])
 	if created == nil {
@@ -199,11 +193,11 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if !ok {
 		return reject(ReasonBadTimestamp, fCreatedAt, cols[fCreatedAt], created)
 	}
-	r.CreatedAt = c.t
+	r.CreatedAt = c.time()
 	if c.year != 0 {
-		r.Year, r.Month = c.year, c.month
+		r.Year, r.Month = int(c.year), int(c.month)
 	} else {
-		y, m, _ := c.t.In(n.loc).Date()
+		y, m, _ := r.CreatedAt.In(n.loc).Date()
 		r.Year, r.Month = y, int(m)
 	}
 	for _, f := range [...]fieldID{fClosedAt, fUpdatedAt} {
@@ -216,26 +210,25 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 			return reject(ReasonBadTimestamp, f, cols[f], v)
 		}
 		if f == fClosedAt {
-			r.ClosedAt = c.t
+			r.ClosedAt = c.time()
 		} else {
-			r.UpdatedAt = c.t
+			r.UpdatedAt = c.time()
 		}
 	}
 
 	if v := n.value(vals[fStatus]); v != nil {
-		s, err := n.text(fStatus, v, cols)
+		s, st, err := n.text(fStatus, v, cols)
 		if err != nil {
 			return err
 		}
-		r.StatusRaw = s
-		r.Status = n.statusOf(v)
+		r.StatusRaw, r.Status = s, st
 	}
 	for _, f := range [...]fieldID{fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
 		v := n.value(vals[f])
 		if v == nil {
 			continue
 		}
-		s, err := n.text(f, v, cols)
+		s, _, err := n.text(f, v, cols)
 		if err != nil {
 			return err
 		}
@@ -317,26 +310,39 @@ func (n *Normalizer) statusOf(raw []byte) record.Status {
 	return n.status[string(buf[:len(raw)])] // a missing key is StatusOther, the zero value
 }
 
-// text returns b as a string the record may keep: interned when the field has a table, checked
-// with storable and repaired when the schema asks.
-func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, error) {
-	m := n.intern[f]
-	if s, ok := m[string(b)]; ok {
-		return s, nil
+// text returns b as a string the record may keep, interned, checked with storable and
+// repaired when the schema asks; for the status field also its record.Status.
+func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, record.Status, error) {
+	t := &n.intern[f]
+	h := internHash(b)
+	if e := t.find(b, h); e != nil {
+		return e.val, e.status, nil
 	}
 	if err := storable(f, b, cols); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	s := ""
-	if fixed, ok := repairMojibake(b); n.repair && ok {
-		s = string(fixed)
-	} else {
-		s = string(b)
+	var st record.Status
+	if f == fStatus {
+		st = n.statusOf(b)
 	}
-	if m != nil && len(m) < maxIntern {
-		m[string(b)] = s
+	var fixed []byte
+	repaired := false
+	if n.repair {
+		fixed, repaired = repairMojibake(b)
 	}
-	return s, nil
+	if t.full() {
+		if repaired {
+			return string(fixed), st, nil
+		}
+		return string(b), st, nil
+	}
+	e := internSlot{key: string(b), hash: h, status: st}
+	e.val = e.key
+	if repaired {
+		e.val = string(fixed)
+	}
+	t.add(e)
+	return e.val, st, nil
 }
 
 // storable rejects a value that a kept text field cannot hold: invalid UTF-8 (the Parquet
@@ -346,6 +352,9 @@ func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string,
 // de-duplicate, and one rule for every field keeps the lake equal to its input, minus its
 // rejects. A NUL in a time or coordinate field fails that field's parse instead.
 func storable(f fieldID, b []byte, cols *[numFields]string) error {
+	if plainASCII(b) {
+		return nil
+	}
 	if !utf8.Valid(b) {
 		return reject(ReasonInvalidUTF8, f, cols[f], b)
 	}
@@ -353,6 +362,22 @@ func storable(f fieldID, b []byte, cols *[numFields]string) error {
 		return reject(ReasonNULByte, f, cols[f], b)
 	}
 	return nil
+}
+
+// plainASCII reports whether every byte of b is in 0x01..0x7F, eight at a time: the usual
+// request id, which storable then passes without utf8.Valid and a search for NUL.
+func plainASCII(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if w := binary.LittleEndian.Uint64(b); w&highs != 0 || hasBelow(w, 1) {
+			return false
+		}
+	}
+	for _, c := range b {
+		if c-1 >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func asciiLower(s string) string {

@@ -302,10 +302,10 @@ func TestFastTimeMatchesTimeParse(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, ok := tl.parse([]byte(tc.in), ny, &zoneCache{})
-			if !ok || !got.t.Equal(want) {
-				t.Errorf("fast path: %v %v, time.Parse: %v", got.t, ok, want)
+			if !ok || !got.time().Equal(want) {
+				t.Errorf("fast path: %v %v, time.Parse: %v", got.time(), ok, want)
 			}
-			if got.year != 0 && (got.year != want.Year() || got.month != int(want.Month())) {
+			if got.year != 0 && (int(got.year) != want.Year() || int(got.month) != int(want.Month())) {
 				t.Errorf("local month %d-%d, want %d-%d", got.year, got.month, want.Year(), want.Month())
 			}
 		})

@@ -44,25 +44,30 @@ func parseDecimal(b []byte) (float64, bool) {
 		b = b[1:]
 	}
 	var m uint64
-	digits, k := 0, -1 // k: digits after the point, -1 before it
-	for _, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			m = m*10 + uint64(c-'0')
-			digits++
-			if k >= 0 {
-				k++
-			}
-		case c == '.' && k < 0:
-			k = 0
-		default:
-			return 0, false
+	i := 0
+	for ; i < len(b); i++ {
+		c := b[i] - '0'
+		if c > 9 {
+			break
 		}
+		m = m*10 + uint64(c)
 	}
-	if digits == 0 || digits > 19 {
+	digits, k := i, 0 // k: digits after the point
+	if i < len(b) && b[i] == '.' {
+		start := i + 1
+		for i = start; i < len(b); i++ {
+			c := b[i] - '0'
+			if c > 9 {
+				break
+			}
+			m = m*10 + uint64(c)
+		}
+		k = i - start
+		digits += k
+	}
+	if i != len(b) || digits == 0 || digits > 19 {
 		return 0, false
 	}
-	k = max(k, 0)
 	var f float64
 	switch {
 	case m == 0:
@@ -200,7 +205,10 @@ func (n *Normalizer) usableLocation(lat, lon float64) bool {
 	return true
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+// isSpace tests one comparison for the usual byte, above ' ', and a mask for the rest.
+func isSpace(c byte) bool {
+	return c <= ' ' && (1<<' '|1<<'\t'|1<<'\r'|1<<'\n')&(uint64(1)<<c) != 0
+}
 
 // trimSpace trims ASCII white space (the only kind exports pad with) without decoding runes.
 func trimSpace(b []byte) []byte {

@@ -148,26 +148,40 @@ func (s *sodaScanner) object(start int64) error {
 		}
 		chunk := s.buf[s.pos:s.end]
 		i := 0
-		for ; i < len(chunk) && depth > 0; i++ {
-			c := chunk[i]
-			switch {
-			case inString:
+		for i < len(chunk) && depth > 0 {
+			if inString {
 				if escaped {
 					escaped = false
-				} else if k := skipPlain(chunk, i, false); k > i {
-					i = k - 1 // the loop's i++ lands on the quote, the backslash or the chunk's end
-				} else if c == '\\' {
-					escaped = true
-				} else if c == '"' {
-					inString = false
+					i++
 				}
-			case c == '"':
+				// One search per run of plain bytes: it stops at the closing quote, at a
+				// backslash, or at the chunk's end (the string goes on in the next).
+				if i = skipPlain(chunk, i, false); i == len(chunk) {
+					break
+				}
+				if chunk[i] == '"' {
+					inString = false
+				} else {
+					escaped = true
+				}
+				i++
+				// A key's closing quote is mostly followed by `:"`, a value's by `,"`: the
+				// next string then opens without a turn of the loop per byte.
+				if !inString && i+1 < len(chunk) && (chunk[i] == ':' || chunk[i] == ',') && chunk[i+1] == '"' {
+					i += 2
+					inString = true
+				}
+				continue
+			}
+			switch chunk[i] {
+			case '"':
 				inString = true
-			case c == '{' || c == '[':
+			case '{', '[':
 				depth++
-			case c == '}' || c == ']':
+			case '}', ']':
 				depth--
 			}
+			i++
 		}
 		if need := len(s.obj) + i; need > cap(s.obj) {
 			// Double, as append does only for small slices: growing a 16 MiB object by a
@@ -483,15 +497,18 @@ func skipValue(b []byte, i int) (int, error) {
 	}
 	depth, inString := 0, false
 	for j := i; j < len(b); j++ {
-		c := b[j]
 		if inString {
-			if c == '\\' {
+			if j = skipPlain(b, j, false); j == len(b) {
+				break
+			}
+			if b[j] == '\\' {
 				j++
-			} else if c == '"' {
+			} else {
 				inString = false
 			}
 			continue
 		}
+		c := b[j]
 		switch c {
 		case '"':
 			inString = true

@@ -400,23 +400,26 @@ func parseStrf(sl *strfLayout, b []byte, loc *time.Location, zc *zoneCache) (civ
 		}
 	}
 	if sl.zone {
-		t := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC).Add(-time.Duration(off) * time.Second)
-		return civil{t: t}, true
+		return civil{sec: civilSeconds(y, mo, d, h, mi, s) - int64(off), ns: int32(ns)}, true
 	}
-	return civil{t: zc.date(y, mo, d, h, mi, s, ns, loc), year: y, month: mo}, true
+	return civil{sec: zc.unix(y, mo, d, h, mi, s, loc), ns: int32(ns), year: int32(y), month: int32(mo)}, true
 }
 
 // fraction reads fraction digits at b[i:] (at least one, as the caller checked) as
 // nanoseconds; digits past the ninth are read and dropped.
 func fraction(b []byte, i int) (int, int) {
-	ns, scale := 0, 100000000
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		ns += int(b[i]-'0') * scale
-		scale /= 10
-		i++
+	ns, n := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if n < 9 {
+			ns = ns*10 + int(b[i]-'0')
+			n++
+		}
 	}
-	return ns, i
+	return ns * int(pow10int[9-n]), i
 }
+
+// pow10int holds the powers of ten up to a second's nanoseconds.
+var pow10int = [...]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
 
 // offsetPrefix reads Z, ±hh, ±hhmm or ±hh:mm at b[i:] as seconds east of UTC.
 func offsetPrefix(b []byte, i int) (off, next int, ok bool) {

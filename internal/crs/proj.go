@@ -9,7 +9,8 @@ import "math"
 // that one point cost some thirty trigonometric calls and a dozen math.Pow. The lake stores
 // the converted latitude and longitude as float64 bits, and they must not change with this
 // rewrite, so every expression here is the library's, operation for operation and in its
-// order: only values it recomputes are reused. A math.Pow with a small integer exponent is
+// order: only values it recomputes are reused (math.Sincos is math.Sin and math.Cos to the
+// bit, with one argument reduction). A math.Pow with a small integer exponent is
 // written as the products math.Pow forms (x², x·x², x²·x², x·x⁴, x²·x⁴), which round
 // identically for normal numbers. TestProjectionsMatchLibrary checks the bits against the
 // library itself over each system's area.
@@ -93,7 +94,8 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 	μ := mi / p.muDen
 	fc := &p.fc
 	φ1 := μ + fc[0]*math.Sin(2*μ) + fc[1]*math.Sin(4*μ) + fc[2]*math.Sin(6*μ) + fc[3]*math.Sin(8*μ)
-	sin1, cos1, tan1 := math.Sin(φ1), math.Cos(φ1), math.Tan(φ1)
+	sin1, cos1 := math.Sincos(φ1)
+	tan1 := math.Tan(φ1)
 	w := 1 - el.e2*sq(sin1)
 	r1 := p.r1Num / w // the library's math.Pow(w, 3/2) is w: 3/2 is the integer 1
 	n1 := el.a / math.Sqrt(w)
@@ -113,7 +115,8 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 func (p *tm) fromLonLat(lon, lat float64) (east, north float64) {
 	el := &p.el
 	φ := radian(lat)
-	sinφ, cosφ, tanφ := math.Sin(φ), math.Cos(φ), math.Tan(φ)
+	sinφ, cosφ := math.Sincos(φ)
+	tanφ := math.Tan(φ)
 	a := (radian(lon) - p.lon0) * cosφ
 	n := el.a / math.Sqrt(1-el.e2*sq(sinφ))
 	t := sq(tanφ)
@@ -188,5 +191,6 @@ func (p *lcc) toLonLat(east, north float64) (lon, lat float64) {
 func (p *lcc) fromLonLat(lon, lat float64) (east, north float64) {
 	θ := p.n * (radian(lon) - p.lon0)
 	ρ := p.rho(radian(lat))
-	return p.eastf + ρ*math.Sin(θ), p.nthf + p.rho0 - ρ*math.Cos(θ)
+	sinθ, cosθ := math.Sincos(θ)
+	return p.eastf + ρ*sinθ, p.nthf + p.rho0 - ρ*cosθ
 }
