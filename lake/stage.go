@@ -27,10 +27,12 @@ import (
 //
 // Dir names the manifest; it is what a task result carries to the coordinator.
 //
-// A StageWriter's Close finishes its upload in the background (on local disk that is the
-// fsync that makes the staged file durable, ~10 ms each, five files a group; on S3 the last
-// part's upload), so a reducer encodes its next group meanwhile; Finish and Discard wait for
-// them. A Stage is not safe for concurrent use by its callers.
+// A StageWriter's Close finishes its upload in the background (on S3 the last part's
+// upload; on local disk only a close), so a reducer encodes its next group meanwhile; Finish
+// and Discard wait for them. Finish then makes the stage's files durable at once
+// (objstore's SyncPending: on local disk one syncfs, where an fsync a file, five files a
+// group, was a journal commit or a disk flush each), before the manifest that lets a commit
+// publish them. A Stage is not safe for concurrent use by its callers.
 type Stage struct {
 	store objstore.Store
 	root  string
@@ -84,12 +86,21 @@ func (s *Stage) Put(ctx context.Context, rel string, b []byte) (File, error) {
 }
 
 // Finish records the stage so that the coordinator can commit it: it waits for the files'
-// closes and writes the manifest of the pending uploads. An error of a close is returned
-// here; the stage must then be discarded.
+// closes, makes the files durable and writes the manifest of the pending uploads. An error
+// of a close or of the sync is returned here; the stage must then be discarded.
 func (s *Stage) Finish(ctx context.Context) error {
 	s.closing.Wait()
 	if s.closeErr != nil {
 		return s.closeErr
+	}
+	ps := make([]objstore.Pending, 0, len(s.files))
+	for _, f := range s.files {
+		ps = append(ps, *f.Pending)
+	}
+	// The manifest is what a commit publishes: nothing it lists may still be in memory
+	// only.
+	if err := s.store.SyncPending(ctx, ps); err != nil {
+		return fmt.Errorf("stage %s: %w", s.dir, err)
 	}
 	b, err := json.Marshal(s.files)
 	if err != nil {
