@@ -130,13 +130,23 @@ func (s *Stage) Discard(ctx context.Context) error {
 
 // discardStage drops the stage under root whose manifest is at dir (a Stage's Dir), together
 // with the uploads it lists. A stage whose manifest was never written (the attempt died
-// before Finish) leaves uploads that only Abort's sweep of the job's output finds. The
-// staged files in completed (local disk's, by Pending.Temp) were just renamed into place by
-// a commit: aborting them would only fail to find them and to empty their directories.
-func discardStage(ctx context.Context, store objstore.Store, root, dir string, completed map[string]bool) error {
-	files, err := readStage(ctx, store, dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+// before Finish) leaves uploads that only Abort's sweep of the job's output finds. A
+// commit's abort passes done (else nil): the staged files in done.completed (local disk's,
+// by Pending.Temp) were just renamed into place, and aborting them would only fail to find
+// them and to empty their directories; a manifest in done.stages was read by the commit.
+func discardStage(ctx context.Context, store objstore.Store, root, dir string, done *committed) error {
+	var files []StagedFile
+	var completed map[string]bool
+	read := false
+	if done != nil {
+		completed = done.completed
+		files, read = done.stages[objstore.Clean(dir)]
+	}
+	if !read {
+		var err error
+		if files, err = readStage(ctx, store, dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	var errs []error
 	for _, f := range files {
