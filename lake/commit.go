@@ -327,11 +327,13 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 	for _, f := range d.files {
 		keep[f.Path] = true
 	}
+	var dirs []string
 	for _, prefix := range slices.Sorted(maps.Keys(d.prefixes)) {
 		dir, err := objstore.Join(d.root, prefix)
 		if err != nil {
 			return err
 		}
+		dirs = append(dirs, dir+"/")
 		objs, err := store.List(ctx, dir+"/")
 		if err != nil {
 			return err
@@ -343,11 +345,11 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 				}
 			}
 		}
-		if _, err := store.AbortUploads(ctx, dir+"/", now); err != nil {
-			return err
-		}
 	}
-	return nil
+	// Before the manifest: a crash between it and the closing abort must not leave a losing
+	// upload in a group directory.
+	_, err := store.AbortUploadsIn(ctx, dirs, now)
+	return err
 }
 
 // writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who

@@ -476,6 +476,18 @@ func (l *localStore) AbortUploads(ctx context.Context, prefix string, before tim
 	return n, nil
 }
 
+func (l *localStore) AbortUploadsIn(ctx context.Context, prefixes []string, before time.Time) (int, error) {
+	n := 0
+	for _, p := range prefixes {
+		m, err := l.AbortUploads(ctx, p, before)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 func (l *localStore) Delete(ctx context.Context, name string) error {
 	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete: %w", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestLocalSyncPending checks what SyncPending accepts on local disk: the staged files of
@@ -58,5 +59,18 @@ func TestLocalSyncPending(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAbortUploadsInCrossStore: one sweep does not span local disk and S3, and says so
+// before it touches either.
+func TestAbortUploadsInCrossStore(t *testing.T) {
+	r, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.AbortUploadsIn(context.Background(), []string{filepath.Join(t.TempDir(), "lake"), "s3://bucket/lake"}, time.Time{})
+	if !errors.Is(err, ErrCrossStore) {
+		t.Fatalf("AbortUploadsIn of a local and an S3 tree = %v; want ErrCrossStore", err)
 	}
 }
