@@ -178,8 +178,8 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
 	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats,
 		Summaries: &SummaryManifest{Root: summariesRef(roots), Tables: slices.Clone(SummaryTables)}}
-	completed := map[string]bool{}
-	err := commitGroups(ctx, store, roots, m, groups, now, completed)
+	done := &committed{completed: map[string]bool{}, stages: map[string][]StagedFile{}}
+	err := commitGroups(ctx, store, roots, m, groups, now, done)
 	if err == nil {
 		err = removeOldLayout(ctx, store, roots.Lake, groups)
 	}
@@ -189,7 +189,18 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	if err != nil {
 		return nil, err
 	}
-	return m, errors.Join(abort(ctx, store, roots.Lake, job, completed), abort(ctx, store, roots.Summaries, job, completed))
+	return m, errors.Join(abort(ctx, store, roots.Lake, job, done), abort(ctx, store, roots.Summaries, job, done))
+}
+
+// committed is what a commit tells the abort that closes it.
+type committed struct {
+	// completed holds the staged files of local disk's completed uploads (Pending.Temp):
+	// renamed into place, they are not to be aborted.
+	completed map[string]bool
+	// stages holds the stage manifests the commit read, by objstore.Clean(name): the abort
+	// discards them without reading and decoding them again (a few hundred bytes of JSON a
+	// file, five files a group).
+	stages map[string][]StagedFile
 }
 
 func (m *Manifest) add(g CommitGroup) {
@@ -209,9 +220,9 @@ type dataset struct {
 }
 
 // commitGroups completes the groups' accepted uploads in both roots and lists them in m. It
-// adds the staged files of local disk's completed uploads (Pending.Temp) to completed, for
-// the abort that follows the manifest.
-func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, now time.Time, completed map[string]bool) error {
+// records in done the stage manifests it read and the staged files of local disk's completed
+// uploads (Pending.Temp), for the abort that follows the manifest.
+func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, now time.Time, done *committed) error {
 	lake := &dataset{root: roots.Lake, prefixes: map[string]bool{}}
 	sums := &dataset{root: roots.Summaries, prefixes: map[string]bool{}}
 	seen := map[string]bool{}
@@ -238,6 +249,7 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 			if err != nil {
 				return fmt.Errorf("commit: %w", err)
 			}
+			done.stages[objstore.Clean(st)] = fs
 			for _, f := range fs {
 				if f.Pending == nil || !underGroup(f.Path, d.prefixes) {
 					continue
@@ -276,7 +288,7 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 	}
 	for _, p := range pending {
 		if p.Pending.Temp != "" {
-			completed[p.Pending.Temp] = true
+			done.completed[p.Pending.Temp] = true
 		}
 	}
 	for _, d := range datasets {
@@ -315,11 +327,13 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 	for _, f := range d.files {
 		keep[f.Path] = true
 	}
+	var dirs []string
 	for _, prefix := range slices.Sorted(maps.Keys(d.prefixes)) {
 		dir, err := objstore.Join(d.root, prefix)
 		if err != nil {
 			return err
 		}
+		dirs = append(dirs, dir+"/")
 		objs, err := store.List(ctx, dir+"/")
 		if err != nil {
 			return err
@@ -331,11 +345,11 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 				}
 			}
 		}
-		if _, err := store.AbortUploads(ctx, dir+"/", now); err != nil {
-			return err
-		}
 	}
-	return nil
+	// Before the manifest: a crash between it and the closing abort must not leave a losing
+	// upload in a group directory.
+	_, err := store.AbortUploadsIn(ctx, dirs, now)
+	return err
 }
 
 // writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who
@@ -401,9 +415,9 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 	return abort(ctx, store, root, job, nil)
 }
 
-// abort is Abort, skipping the staged files that a commit has just completed (see
-// discardStage).
-func abort(ctx context.Context, store objstore.Store, root, job string, completed map[string]bool) error {
+// abort is Abort, closing a commit when done is not nil: it skips the staged files that the
+// commit completed and takes the stage manifests the commit read as read (see discardStage).
+func abort(ctx context.Context, store objstore.Store, root, job string, done *committed) error {
 	tmp, err := jobTemp(root, job)
 	if err != nil {
 		return fmt.Errorf("abort: %w", err)
@@ -415,7 +429,7 @@ func abort(ctx context.Context, store objstore.Store, root, job string, complete
 	var errs []error
 	for _, o := range objs {
 		if strings.HasSuffix(o.Name, ".pending") {
-			errs = append(errs, discardStage(ctx, store, root, o.Name, completed))
+			errs = append(errs, discardStage(ctx, store, root, o.Name, done))
 		}
 	}
 	errs = append(errs, store.DeletePrefix(ctx, tmp))

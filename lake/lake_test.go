@@ -482,3 +482,63 @@ func TestDiscardLeavesNoDirectories(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitDropsWhatItDoesNotPublish: the abort that closes a commit, which takes the
+// accepted stage manifests as the commit read them, still drops the accepted attempt's
+// uploads of groups the commit leaves out and every upload of a losing attempt, and leaves no
+// directory that only those held.
+func TestCommitDropsWhatItDoesNotPublish(t *testing.T) {
+	roots := testRoots(t)
+	ctx := context.Background()
+	store := localStore(t)
+	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
+	apr := record.Key{City: "nyc", Year: 2024, Month: 4}
+	may := record.Key{City: "sf", Year: 2024, Month: 5}
+	accepted := writeAttempt(t, roots, "job1", "won", mar, apr)
+	// A backup attempt of the same task that lost, with a group of its own.
+	lake, err := NewStage(store, roots.Lake, "job1", "r-0", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := NewStage(store, roots.Summaries, "job1", "r-0", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []record.Key{mar, may} {
+		if _, err := lake.Put(ctx, filepath.Join(GroupPath(k), PartFile(0)), []byte("lost")); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range SummaryTables {
+			if _, err := sums.Put(ctx, filepath.Join(SummaryGroupPath(table, k), PartFile(0)), []byte("lost")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := errors.Join(lake.Finish(ctx), sums.Finish(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	// The job commits March only.
+	if _, err := Commit(ctx, store, roots, "job1", "normalize", RunStats{}, accepted[:1], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	lakeFiles := readTree(t, roots.Lake)
+	delete(lakeFiles, SuccessFile)
+	if want := map[string]string{"city=nyc/year=2024/month=3/part-00000.parquet": "won"}; !maps.Equal(lakeFiles, want) {
+		t.Errorf("lake holds %v, want %v", lakeFiles, want)
+	}
+	wantSums := map[string]string{}
+	for _, table := range SummaryTables {
+		wantSums[table+"/city=nyc/year=2024/month=3/part-00000.parquet"] = "won"
+	}
+	if got := readTree(t, roots.Summaries); !maps.Equal(got, wantSums) {
+		t.Errorf("summaries hold %v, want %v", got, wantSums)
+	}
+	for _, dir := range []string{
+		filepath.Join(roots.Lake, GroupPath(apr)), filepath.Join(roots.Lake, "city=sf"),
+		filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], apr)), filepath.Join(roots.Summaries, SummaryTables[0], "city=sf"),
+	} {
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left behind: %v", dir, err)
+		}
+	}
+}

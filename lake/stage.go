@@ -27,10 +27,12 @@ import (
 //
 // Dir names the manifest; it is what a task result carries to the coordinator.
 //
-// A StageWriter's Close finishes its upload in the background (on local disk that is the
-// fsync that makes the staged file durable, ~10 ms each, five files a group; on S3 the last
-// part's upload), so a reducer encodes its next group meanwhile; Finish and Discard wait for
-// them. A Stage is not safe for concurrent use by its callers.
+// A StageWriter's Close finishes its upload in the background (on S3 the last part's
+// upload; on local disk only a close), so a reducer encodes its next group meanwhile; Finish
+// and Discard wait for them. Finish then makes the stage's files durable at once
+// (objstore's SyncPending: on local disk one syncfs, where an fsync a file, five files a
+// group, was a journal commit or a disk flush each), before the manifest that lets a commit
+// publish them. A Stage is not safe for concurrent use by its callers.
 type Stage struct {
 	store objstore.Store
 	root  string
@@ -84,12 +86,21 @@ func (s *Stage) Put(ctx context.Context, rel string, b []byte) (File, error) {
 }
 
 // Finish records the stage so that the coordinator can commit it: it waits for the files'
-// closes and writes the manifest of the pending uploads. An error of a close is returned
-// here; the stage must then be discarded.
+// closes, makes the files durable and writes the manifest of the pending uploads. An error
+// of a close or of the sync is returned here; the stage must then be discarded.
 func (s *Stage) Finish(ctx context.Context) error {
 	s.closing.Wait()
 	if s.closeErr != nil {
 		return s.closeErr
+	}
+	ps := make([]objstore.Pending, 0, len(s.files))
+	for _, f := range s.files {
+		ps = append(ps, *f.Pending)
+	}
+	// The manifest is what a commit publishes: nothing it lists may still be in memory
+	// only.
+	if err := s.store.SyncPending(ctx, ps); err != nil {
+		return fmt.Errorf("stage %s: %w", s.dir, err)
 	}
 	b, err := json.Marshal(s.files)
 	if err != nil {
@@ -119,13 +130,23 @@ func (s *Stage) Discard(ctx context.Context) error {
 
 // discardStage drops the stage under root whose manifest is at dir (a Stage's Dir), together
 // with the uploads it lists. A stage whose manifest was never written (the attempt died
-// before Finish) leaves uploads that only Abort's sweep of the job's output finds. The
-// staged files in completed (local disk's, by Pending.Temp) were just renamed into place by
-// a commit: aborting them would only fail to find them and to empty their directories.
-func discardStage(ctx context.Context, store objstore.Store, root, dir string, completed map[string]bool) error {
-	files, err := readStage(ctx, store, dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+// before Finish) leaves uploads that only Abort's sweep of the job's output finds. A
+// commit's abort passes done (else nil): the staged files in done.completed (local disk's,
+// by Pending.Temp) were just renamed into place, and aborting them would only fail to find
+// them and to empty their directories; a manifest in done.stages was read by the commit.
+func discardStage(ctx context.Context, store objstore.Store, root, dir string, done *committed) error {
+	var files []StagedFile
+	var completed map[string]bool
+	read := false
+	if done != nil {
+		completed = done.completed
+		files, read = done.stages[objstore.Clean(dir)]
+	}
+	if !read {
+		var err error
+		if files, err = readStage(ctx, store, dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	var errs []error
 	for _, f := range files {

@@ -171,6 +171,7 @@ func (l *localStore) Create(ctx context.Context, name string) (Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	pw.sync = true // Close publishes it: no SyncPending comes between
 	return &localWriter{pw: pw}, nil
 }
 
@@ -299,6 +300,9 @@ type localPending struct {
 	made string   // the outermost directory create made, or ""; see mkdirs
 	n    int64
 	err  error // the first write error, after which Close aborts
+	// sync makes Close fsync the file (Create's, which a rename publishes next); a
+	// CreatePending's file is synced later with its siblings (SyncPending).
+	sync bool
 }
 
 func (w *localPending) Write(p []byte) (int, error) {
@@ -326,9 +330,12 @@ func (w *localPending) Close() (Pending, error) {
 		return Pending{}, err
 	}
 	f := w.f
-	// Sync before the rename that publishes the file: otherwise a power loss after
-	// commit can leave a committed name with no data behind it.
-	err := f.Sync()
+	var err error
+	if w.sync {
+		// Sync before the rename that publishes the file: otherwise a power loss after
+		// it can leave the name with no data behind it.
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -351,6 +358,28 @@ func (w *localPending) Abort() error {
 	w.f = nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("abort %s: %w", w.name, err)
+	}
+	return nil
+}
+
+func (l *localStore) SyncPending(ctx context.Context, ps []Pending) error {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		if p.Temp == "" || finalOf(p.Temp) != filepath.Clean(p.Name) {
+			return fmt.Errorf("sync %s: %w: staged file %q is not beside it", p.Name, ErrBadPending, p.Temp)
+		}
+		names[i] = p.Temp
+	}
+	if err := syncFileSystems(ctx, names); err != nil {
+		return err
+	}
+	for i, name := range names {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sync %s: %w", ps[i].Name, err)
+		}
+		if err := syncFile(name); err != nil {
+			return fmt.Errorf("sync %s: %w", ps[i].Name, err)
+		}
 	}
 	return nil
 }
@@ -442,6 +471,18 @@ func (l *localStore) AbortUploads(ctx context.Context, prefix string, before tim
 			if os.Remove(d) != nil {
 				break
 			}
+		}
+	}
+	return n, nil
+}
+
+func (l *localStore) AbortUploadsIn(ctx context.Context, prefixes []string, before time.Time) (int, error) {
+	n := 0
+	for _, p := range prefixes {
+		m, err := l.AbortUploads(ctx, p, before)
+		n += m
+		if err != nil {
+			return n, err
 		}
 	}
 	return n, nil

@@ -462,6 +462,9 @@ func (s *s3Store) completed(ctx context.Context, bucket, key string, p Pending) 
 	return strings.Trim(aws.ToString(head.ETag), `"`) == want
 }
 
+// SyncPending implements Store: a part is durable once its upload returned.
+func (s *s3Store) SyncPending(ctx context.Context, ps []Pending) error { return nil }
+
 func (s *s3Store) AbortPending(ctx context.Context, p Pending) error {
 	bucket, key, err := splitS3(p.Name)
 	if err != nil || p.UploadID == "" {
@@ -475,9 +478,57 @@ func (s *s3Store) AbortPending(ctx context.Context, p Pending) error {
 }
 
 func (s *s3Store) AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error) {
-	bucket, key, err := splitS3(prefix)
-	if err != nil {
-		return 0, err
+	return s.AbortUploadsIn(ctx, []string{prefix}, before)
+}
+
+func (s *s3Store) AbortUploadsIn(ctx context.Context, prefixes []string, before time.Time) (int, error) {
+	// The trees by bucket: one listing of each bucket's uploads serves all its trees.
+	var buckets []string
+	keys := map[string][]string{}
+	for _, p := range prefixes {
+		bucket, key, err := splitS3(p)
+		if err != nil {
+			return 0, err
+		}
+		if _, ok := keys[bucket]; !ok {
+			buckets = append(buckets, bucket)
+		}
+		keys[bucket] = append(keys[bucket], key)
+	}
+	n := 0
+	for _, bucket := range buckets {
+		m, err := s.abortUploads(ctx, bucket, keys[bucket], before)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// abortUploads aborts the unfinished uploads of bucket in the trees at keys started before
+// `before` (zero: all).
+func (s *s3Store) abortUploads(ctx context.Context, bucket string, keys []string, before time.Time) (int, error) {
+	key := keys[0] // names the bucket's trees in errors
+	// A commit passes thousands of trees: an upload's key is looked up by its ancestors.
+	roots := map[string]bool{}
+	for _, k := range keys {
+		roots[strings.TrimSuffix(k, "/")] = true
+	}
+	inTrees := func(k string) bool {
+		if roots[""] {
+			return true
+		}
+		for {
+			if roots[k] {
+				return true
+			}
+			i := strings.LastIndexByte(k, '/')
+			if i < 0 {
+				return false
+			}
+			k = k[:i]
+		}
 	}
 	// No Prefix: MinIO lists nothing for a prefix that is not a whole key (minio/minio
 	// issue 20989), so the uploads are filtered here. The sweep is rare; reading a whole
@@ -494,7 +545,7 @@ func (s *s3Store) AbortUploads(ctx context.Context, prefix string, before time.T
 		}
 		for _, u := range out.Uploads {
 			k := aws.ToString(u.Key)
-			if !inTree(k, key) || (!before.IsZero() && !aws.ToTime(u.Initiated).Before(before)) {
+			if !inTrees(k) || (!before.IsZero() && !aws.ToTime(u.Initiated).Before(before)) {
 				continue
 			}
 			if err := s.AbortPending(ctx, Pending{Name: s3Name(bucket, k), UploadID: aws.ToString(u.UploadId)}); err != nil {

@@ -99,9 +99,21 @@ type Store interface {
 
 	// CreatePending starts writing an object that stays invisible until Complete is called
 	// with the Pending that the writer's Close returns: the commit protocol of the package
-	// doc. Local disk: Close leaves a staged dot file beside name (fsynced); S3: Close
-	// uploads the last part of a multipart upload to name and completes nothing.
+	// doc. Local disk: Close leaves a staged dot file beside name, not yet synced (see
+	// SyncPending); S3: Close uploads the last part of a multipart upload to name and
+	// completes nothing.
 	CreatePending(ctx context.Context, name string) (PendingWriter, error)
+	// SyncPending makes the pending objects ps (their writers closed) durable, so that a
+	// crash after it returns cannot lose their bytes: a writer calls it before it records
+	// them for Complete, which publishes a pending object with no further sync. Syncing
+	// once for many files is the point: a reducer stages five small files a group, and an
+	// fsync each was thousands of journal commits (or, without a journal, synchronous
+	// inode and directory writes and a disk flush each) a job. Local disk: one syncfs(2)
+	// per file system holding them (Linux), then a wait on each file's writeback, which
+	// reports a failed writeback of that file that the syncfs of a descriptor opened after
+	// it could miss; elsewhere an fsync each. S3: nothing to do, an uploaded part is
+	// durable.
+	SyncPending(ctx context.Context, ps []Pending) error
 	// Complete makes a pending object visible at its name, whole, replacing what was there:
 	// on local disk with one atomic rename of the staged file, on S3 with
 	// CompleteMultipartUpload (a metadata operation: no data is copied). It is idempotent:
@@ -125,6 +137,13 @@ type Store interface {
 	// the sweep left empty. S3 writes smaller than a part (one PutObject) leave nothing to
 	// sweep.
 	AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error)
+	// AbortUploadsIn is AbortUploads of each tree in prefixes (all in one store, else
+	// ErrCrossStore), and returns how many it discarded in all. A commit sweeps each group
+	// directory it wrote: on S3, where AbortUploads lists the bucket's unfinished uploads
+	// whatever its prefix, one listing serves all the trees of a bucket, where a call per
+	// tree was a listing per group directory (6,360 for the 1,272 groups of the demo job);
+	// on local disk it walks each tree.
+	AbortUploadsIn(ctx context.Context, prefixes []string, before time.Time) (int, error)
 	// CreateExclusive writes the small object name from b only if no object has that name,
 	// atomically; otherwise it fails with an error wrapping fs.ErrExist. Local disk: a hard
 	// link of a staged file, which fails if the name exists; S3: a PutObject with
@@ -429,6 +448,20 @@ func (r *Router) CreatePending(ctx context.Context, name string) (PendingWriter,
 	return s.CreatePending(ctx, name)
 }
 
+// SyncPending implements Store.
+func (r *Router) SyncPending(ctx context.Context, ps []Pending) error {
+	var local []Pending
+	for _, p := range ps {
+		if !IsS3(p.Name) {
+			local = append(local, p)
+		}
+	}
+	if len(local) == 0 {
+		return nil // S3 has nothing to sync, and needs no client to know it
+	}
+	return r.local.SyncPending(ctx, local)
+}
+
 // Complete implements Store.
 func (r *Router) Complete(ctx context.Context, p Pending) error {
 	s, err := r.pick(ctx, p.Name)
@@ -454,6 +487,23 @@ func (r *Router) AbortUploads(ctx context.Context, prefix string, before time.Ti
 		return 0, err
 	}
 	return s.AbortUploads(ctx, prefix, before)
+}
+
+// AbortUploadsIn implements Store.
+func (r *Router) AbortUploadsIn(ctx context.Context, prefixes []string, before time.Time) (int, error) {
+	if len(prefixes) == 0 {
+		return 0, nil
+	}
+	for _, p := range prefixes[1:] {
+		if IsS3(p) != IsS3(prefixes[0]) {
+			return 0, fmt.Errorf("abort uploads under %s and %s: %w", prefixes[0], p, ErrCrossStore)
+		}
+	}
+	s, err := r.pick(ctx, prefixes[0])
+	if err != nil {
+		return 0, err
+	}
+	return s.AbortUploadsIn(ctx, prefixes, before)
 }
 
 // CreateExclusive implements Store.

@@ -75,6 +75,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"AbortPending", testAbortPending},
 		{"WriterAbort", testWriterAbort},
 		{"AbortUploads", testAbortUploads},
+		{"AbortUploadsIn", testAbortUploadsIn},
 		{"ReplaceTree", testReplaceTree},
 		{"Prune", testPrune},
 		{"CreateExclusive", testCreateExclusive},
@@ -645,6 +646,35 @@ func testAbortUploads(t *testing.T, f Fixture) {
 		t.Errorf("after the sweep the root holds %q; want only the finished object", g)
 	}
 	absent(t, f, "lake/crash/sub", "by the sweep that emptied it")
+}
+
+// testAbortUploadsIn: the sweep of several trees at once discards the abandoned writers in
+// those trees, their sub-trees included, and in no other, as AbortUploads of each would.
+func testAbortUploadsIn(t *testing.T, f Fixture) {
+	ctx := context.Background()
+	for i, name := range []string{"lake/a/x", "lake/b/sub/y", "lake/c/z", "lake/bb/w"} {
+		pw, err := f.Store.CreatePending(ctx, f.at(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw.Write(randomBytes(objstore.MinPartSize, uint64(i)))
+	}
+	trees := []string{f.at("lake/a/"), f.at("lake/b")}
+	if n, err := f.Store.AbortUploadsIn(ctx, trees, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("AbortUploadsIn of uploads younger than its cutoff = %d, %v; want 0", n, err)
+	}
+	if n, err := f.Store.AbortUploadsIn(ctx, trees, time.Time{}); err != nil || n != 2 {
+		t.Fatalf("AbortUploadsIn = %d, %v; want 2", n, err)
+	}
+	if n, err := f.Store.AbortUploadsIn(ctx, nil, time.Time{}); err != nil || n != 0 {
+		t.Fatalf("AbortUploadsIn of no trees = %d, %v; want 0", n, err)
+	}
+	for _, tree := range []string{"lake/c", "lake/bb"} {
+		if n, err := f.Store.AbortUploads(ctx, f.at(tree), time.Time{}); err != nil || n != 1 {
+			t.Fatalf("AbortUploads(%s) after AbortUploadsIn = %d, %v; want its 1 upload left", tree, n, err)
+		}
+	}
+	noUploads(t, f, "after the sweeps")
 }
 
 // testReplaceTree: the tree at a prefix ends up holding exactly the objects moved into it.
