@@ -87,6 +87,13 @@ func scaleMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Outputs of runs are moved here and deleted once every size has run: on ext4 without a
+	// journal (this project's benchmark machine) a new inode is found by stepping past every
+	// inode freed in the last few minutes, so deleting one run's lake (~13k files and
+	// directories) just before the next run made the next run's creates cost up to 25× more
+	// kernel CPU (artifacts/bench/reduce-fixed.txt): a size measured after a deletion paid for it.
+	trash := &trashDir{dir: filepath.Join(*cache, "scale-trash")}
+	defer trash.empty()
 	for i, label := range labels {
 		dir := filepath.Join(*cache, fmt.Sprintf("scale-%s-seed%d-nyc%g", label, *seed, *nycShare))
 		if *generateOnly {
@@ -102,7 +109,7 @@ func scaleMain(ctx context.Context, args []string) error {
 			}
 			cpuProfile = filepath.Join(*profile, "cpu-"+label+".pprof")
 		}
-		r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample, cpuProfile)
+		r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample, cpuProfile, trash)
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
@@ -129,16 +136,16 @@ func scaleMain(ctx context.Context, args []string) error {
 }
 
 // runScale generates the corpus in dir if needed, runs the job on it once and measures it.
-// The job's output and the cluster's data dir are deleted afterwards. A cpuProfile path
-// other than "" gets the job's CPU profile.
-func runScale(ctx context.Context, dir, coord, template string, size, seed int64, nycShare float64, workers int, sample time.Duration, cpuProfile string) (scaleResult, error) {
+// The job's output and the cluster's data dir go to trash afterwards (and any left by an
+// earlier run, before). A cpuProfile path other than "" gets the job's CPU profile.
+func runScale(ctx context.Context, dir, coord, template string, size, seed int64, nycShare float64, workers int, sample time.Duration, cpuProfile string, trash *trashDir) (scaleResult, error) {
 	info, err := ensureCorpus(ctx, dir, template, size, seed, nycShare)
 	if err != nil {
 		return scaleResult{}, err
 	}
 	out, data := filepath.Join(dir, "out"), filepath.Join(dir, "cluster")
 	for _, d := range []string{out, data} {
-		if err := os.RemoveAll(d); err != nil {
+		if err := trash.put(d); err != nil {
 			return scaleResult{}, err
 		}
 	}
@@ -165,11 +172,40 @@ func runScale(ctx context.Context, dir, coord, template string, size, seed int64
 		SummaryBytes: dirSize(filepath.Join(out, "summaries")),
 	}
 	for _, d := range []string{out, data} {
-		if err := os.RemoveAll(d); err != nil {
+		if err := trash.put(d); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
+}
+
+// trashDir holds directories to delete later, moved in by rename (no inode is freed).
+type trashDir struct {
+	dir string
+	n   int
+}
+
+// put moves path, if it exists, into the trash. path must be on the trash's file system.
+func (t *trashDir) put(path string) error {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+		return err
+	}
+	t.n++
+	to := filepath.Join(t.dir, fmt.Sprintf("%d-%d-%s", os.Getpid(), t.n, filepath.Base(path)))
+	if err := os.Rename(path, to); err != nil {
+		return fmt.Errorf("move %s aside: %w", path, err)
+	}
+	return nil
+}
+
+// empty deletes the trash and everything in it, an earlier run's leftovers included.
+func (t *trashDir) empty() {
+	if err := os.RemoveAll(t.dir); err != nil {
+		fmt.Fprintf(os.Stderr, "benchrun: %v\n", err)
+	}
 }
 
 // countFiles counts the regular files under dir.
