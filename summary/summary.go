@@ -89,19 +89,17 @@ const (
 
 type monthlyKey struct{ requestType, agency string }
 
-type dailyKey struct {
-	agency string
-	day    int32
-}
-
-type heatKey struct {
-	agency        string
-	weekday, hour int32
-}
-
 type geoKey struct {
 	requestType    string
 	latBin, lonBin int64
+}
+
+// agencyCounts are one agency's agency_daily and request_heat aggregates: both tables are
+// keyed by agency first, so a request hashes its agency once for both, and the heat cells
+// are an array rather than map entries.
+type agencyCounts struct {
+	daily map[int32]*counts // by local day (days since 1970-01-01)
+	heat  [7 * 24]int64     // by local weekday*24 + hour
 }
 
 type counts struct {
@@ -136,37 +134,56 @@ func Compute(k record.Key, loc *time.Location, reqs []record.Request) Tables {
 // without holding it: it keeps counts per key and, for the percentiles, one float per closed
 // request.
 type Builder struct {
-	k       record.Key
-	loc     *time.Location
-	monthly map[monthlyKey]*counts
-	daily   map[dailyKey]*counts
-	heat    map[heatKey]int64
-	geo     map[geoKey]int64
+	k        record.Key
+	loc      *time.Location
+	monthly  map[monthlyKey]*counts
+	agencies map[string]*agencyCounts
+	geo      map[geoKey]int64
 }
 
 // NewBuilder starts the aggregates of group k; loc is the city's time zone.
 func NewBuilder(k record.Key, loc *time.Location) *Builder {
-	return &Builder{k: k, loc: loc, monthly: map[monthlyKey]*counts{}, daily: map[dailyKey]*counts{},
-		heat: map[heatKey]int64{}, geo: map[geoKey]int64{}}
+	return &Builder{k: k, loc: loc, monthly: map[monthlyKey]*counts{},
+		agencies: map[string]*agencyCounts{}, geo: map[geoKey]int64{}}
 }
 
 // Add counts one de-duplicated request of the group.
 func (b *Builder) Add(r *record.Request) {
-	local := r.CreatedAt.In(b.loc)
 	mk := monthlyKey{r.RequestType, r.Agency}
-	if b.monthly[mk] == nil {
-		b.monthly[mk] = &counts{}
+	c := b.monthly[mk]
+	if c == nil {
+		c = &counts{}
+		b.monthly[mk] = c
 	}
-	b.monthly[mk].add(r)
+	c.add(r)
 
-	y, m, d := local.Date()
-	dk := dailyKey{r.Agency, int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)}
-	if b.daily[dk] == nil {
-		b.daily[dk] = &counts{}
+	// The local day, weekday and hour from one zone lookup, where local.Date, Weekday and
+	// Hour each looked the zone up again; the same values as theirs (the zone's offset
+	// added to Unix seconds, days counted from Thursday 1970-01-01).
+	_, offset := r.CreatedAt.In(b.loc).Zone()
+	secs := r.CreatedAt.Unix() + int64(offset)
+	day := secs / 86400
+	if secs%86400 < 0 {
+		day--
 	}
-	b.daily[dk].add(r)
+	weekday := (day + 4) % 7
+	if weekday < 0 {
+		weekday += 7
+	}
+	hour := (secs - day*86400) / 3600
 
-	b.heat[heatKey{r.Agency, int32(local.Weekday()), int32(local.Hour())}]++
+	a := b.agencies[r.Agency]
+	if a == nil {
+		a = &agencyCounts{daily: map[int32]*counts{}}
+		b.agencies[r.Agency] = a
+	}
+	dc := a.daily[int32(day)]
+	if dc == nil {
+		dc = &counts{}
+		a.daily[int32(day)] = dc
+	}
+	dc.add(r)
+	a.heat[weekday*24+hour]++
 
 	if r.HasLocation {
 		b.geo[geoKey{r.RequestType, bin(r.Latitude), bin(r.Longitude)}]++
@@ -175,10 +192,13 @@ func (b *Builder) Add(r *record.Request) {
 
 // Tables returns the group's summary rows, sorted by their keys.
 func (b *Builder) Tables() Tables {
-	k, monthly, daily, heat, geo := b.k, b.monthly, b.daily, b.heat, b.geo
+	k := b.k
 	var t Tables
 	year, month := int32(k.Year), int32(k.Month)
-	for mk, c := range monthly {
+	if len(b.monthly) > 0 {
+		t.Monthly = make([]Monthly, 0, len(b.monthly))
+	}
+	for mk, c := range b.monthly {
 		t.Monthly = append(t.Monthly, Monthly{
 			City: k.City, Year: year, Month: month, RequestType: mk.requestType, Agency: mk.agency,
 			Requests: c.requests, Closed: c.closed, Open: c.open,
@@ -189,33 +209,57 @@ func (b *Builder) Tables() Tables {
 	slices.SortFunc(t.Monthly, func(a, b Monthly) int {
 		return cmp.Or(cmp.Compare(a.RequestType, b.RequestType), cmp.Compare(a.Agency, b.Agency))
 	})
-	for dk, c := range daily {
-		t.AgencyDaily = append(t.AgencyDaily, AgencyDaily{
-			City: k.City, Agency: dk.agency, Day: dk.day, Opened: c.requests, Closed: c.closed,
-			MedianResolutionHours: Percentile(c.hours, 0.5),
-		})
+
+	// Agencies in order, then each agency's days and heat cells in order: the rows come out
+	// sorted by (agency, day) and (agency, weekday, hour) without sorting them.
+	agencies := make([]string, 0, len(b.agencies))
+	for name := range b.agencies {
+		agencies = append(agencies, name)
 	}
-	slices.SortFunc(t.AgencyDaily, func(a, b AgencyDaily) int {
-		return cmp.Or(cmp.Compare(a.Agency, b.Agency), cmp.Compare(a.Day, b.Day))
-	})
-	for hk, n := range heat {
-		t.Heat = append(t.Heat, Heat{
-			City: k.City, Agency: hk.agency, Year: year, Month: month,
-			Weekday: hk.weekday, Hour: hk.hour, Requests: n,
-		})
+	slices.Sort(agencies)
+	var days []int32
+	for _, name := range agencies {
+		a := b.agencies[name]
+		days = days[:0]
+		for d := range a.daily {
+			days = append(days, d)
+		}
+		slices.Sort(days)
+		for _, d := range days {
+			c := a.daily[d]
+			t.AgencyDaily = append(t.AgencyDaily, AgencyDaily{
+				City: k.City, Agency: name, Day: d, Opened: c.requests, Closed: c.closed,
+				MedianResolutionHours: Percentile(c.hours, 0.5),
+			})
+		}
+		for cell, n := range a.heat {
+			if n == 0 {
+				continue
+			}
+			t.Heat = append(t.Heat, Heat{
+				City: k.City, Agency: name, Year: year, Month: month,
+				Weekday: int32(cell / 24), Hour: int32(cell % 24), Requests: n,
+			})
+		}
 	}
-	slices.SortFunc(t.Heat, func(a, b Heat) int {
-		return cmp.Or(cmp.Compare(a.Agency, b.Agency), cmp.Compare(a.Weekday, b.Weekday), cmp.Compare(a.Hour, b.Hour))
+
+	// Sorted by the integer bins, in the order of the bins' edges (unbin is increasing).
+	keys := make([]geoKey, 0, len(b.geo))
+	for gk := range b.geo {
+		keys = append(keys, gk)
+	}
+	slices.SortFunc(keys, func(a, b geoKey) int {
+		return cmp.Or(cmp.Compare(a.requestType, b.requestType), cmp.Compare(a.latBin, b.latBin), cmp.Compare(a.lonBin, b.lonBin))
 	})
-	for gk, n := range geo {
+	if len(keys) > 0 {
+		t.Geo = make([]Geo, 0, len(keys))
+	}
+	for _, gk := range keys {
 		t.Geo = append(t.Geo, Geo{
 			City: k.City, Year: year, Month: month, RequestType: gk.requestType,
-			LatBin: unbin(gk.latBin), LonBin: unbin(gk.lonBin), Requests: n,
+			LatBin: unbin(gk.latBin), LonBin: unbin(gk.lonBin), Requests: b.geo[gk],
 		})
 	}
-	slices.SortFunc(t.Geo, func(a, b Geo) int {
-		return cmp.Or(cmp.Compare(a.RequestType, b.RequestType), cmp.Compare(a.LatBin, b.LatBin), cmp.Compare(a.LonBin, b.LonBin))
-	})
 	return t
 }
 

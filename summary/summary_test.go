@@ -2,6 +2,7 @@ package summary
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -86,5 +87,35 @@ func TestCompute(t *testing.T) {
 
 	if len(tb.Geo) != 1 || tb.Geo[0].Requests != 2 || tb.Geo[0].LatBin != 40.71 || tb.Geo[0].LonBin != -74.01 {
 		t.Errorf("geo = %+v, want both potholes in bin (40.71, -74.01)", tb.Geo)
+	}
+}
+
+// TestBuilderLocalTime checks the Builder's day, weekday and hour, computed from one zone
+// offset, against time's own Date, Weekday and Hour, across zones with half-hour offsets,
+// DST changes and times before 1970.
+func TestBuilderLocalTime(t *testing.T) {
+	for _, zone := range []string{"UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham", "America/St_Johns"} {
+		t.Run(zone, func(t *testing.T) {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				t.Skip(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			for i := 0; i < 2000; i++ {
+				created := time.Unix(rng.Int64N(4_000_000_000)-1_000_000_000, 0).UTC()
+				b := NewBuilder(record.Key{City: "x"}, loc)
+				b.Add(&record.Request{CreatedAt: created, Agency: "A"})
+				tb := b.Tables()
+				local := created.In(loc)
+				y, m, d := local.Date()
+				day := int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+				if len(tb.AgencyDaily) != 1 || tb.AgencyDaily[0].Day != day {
+					t.Fatalf("%v: daily %+v, want day %d", local, tb.AgencyDaily, day)
+				}
+				if len(tb.Heat) != 1 || tb.Heat[0].Weekday != int32(local.Weekday()) || tb.Heat[0].Hour != int32(local.Hour()) {
+					t.Fatalf("%v: heat %+v, want weekday %d hour %d", local, tb.Heat, local.Weekday(), local.Hour())
+				}
+			}
+		})
 	}
 }
