@@ -87,16 +87,17 @@ const (
 	TableGeo         = "request_geo"
 )
 
-type monthlyKey struct{ requestType, agency string }
+// monthlyKey and geoKey hold a group's request types and agencies by their index in the
+// Builder's names, so that a request hashes each of its two strings once (names) and not
+// once per table.
+type monthlyKey struct{ requestType, agency int32 }
 
 type geoKey struct {
-	requestType    string
+	requestType    int32
 	latBin, lonBin int64
 }
 
-// agencyCounts are one agency's agency_daily and request_heat aggregates: both tables are
-// keyed by agency first, so a request hashes its agency once for both, and the heat cells
-// are an array rather than map entries.
+// agencyCounts are one agency's agency_daily and request_heat aggregates.
 type agencyCounts struct {
 	daily map[int32]*counts // by local day (days since 1970-01-01)
 	heat  [7 * 24]int64     // by local weekday*24 + hour
@@ -136,20 +137,41 @@ func Compute(k record.Key, loc *time.Location, reqs []record.Request) Tables {
 type Builder struct {
 	k        record.Key
 	loc      *time.Location
+	types    names
+	agencies names
 	monthly  map[monthlyKey]*counts
-	agencies map[string]*agencyCounts
+	byAgency []*agencyCounts // by agency index
 	geo      map[geoKey]int64
+}
+
+// names numbers the distinct values of one text key in the order first seen.
+type names struct {
+	index map[string]int32
+	list  []string
+}
+
+func (n *names) id(s string) int32 {
+	if i, ok := n.index[s]; ok {
+		return i
+	}
+	if n.index == nil {
+		n.index = map[string]int32{}
+	}
+	i := int32(len(n.list))
+	n.index[s] = i
+	n.list = append(n.list, s)
+	return i
 }
 
 // NewBuilder starts the aggregates of group k; loc is the city's time zone.
 func NewBuilder(k record.Key, loc *time.Location) *Builder {
-	return &Builder{k: k, loc: loc, monthly: map[monthlyKey]*counts{},
-		agencies: map[string]*agencyCounts{}, geo: map[geoKey]int64{}}
+	return &Builder{k: k, loc: loc, monthly: map[monthlyKey]*counts{}, geo: map[geoKey]int64{}}
 }
 
 // Add counts one de-duplicated request of the group.
 func (b *Builder) Add(r *record.Request) {
-	mk := monthlyKey{r.RequestType, r.Agency}
+	typ, ag := b.types.id(r.RequestType), b.agencies.id(r.Agency)
+	mk := monthlyKey{typ, ag}
 	c := b.monthly[mk]
 	if c == nil {
 		c = &counts{}
@@ -172,11 +194,10 @@ func (b *Builder) Add(r *record.Request) {
 	}
 	hour := (secs - day*86400) / 3600
 
-	a := b.agencies[r.Agency]
-	if a == nil {
-		a = &agencyCounts{daily: map[int32]*counts{}}
-		b.agencies[r.Agency] = a
+	if int(ag) == len(b.byAgency) {
+		b.byAgency = append(b.byAgency, &agencyCounts{daily: map[int32]*counts{}})
 	}
+	a := b.byAgency[ag]
 	dc := a.daily[int32(day)]
 	if dc == nil {
 		dc = &counts{}
@@ -186,7 +207,7 @@ func (b *Builder) Add(r *record.Request) {
 	a.heat[weekday*24+hour]++
 
 	if r.HasLocation {
-		b.geo[geoKey{r.RequestType, bin(r.Latitude), bin(r.Longitude)}]++
+		b.geo[geoKey{typ, bin(r.Latitude), bin(r.Longitude)}]++
 	}
 }
 
@@ -200,7 +221,7 @@ func (b *Builder) Tables() Tables {
 	}
 	for mk, c := range b.monthly {
 		t.Monthly = append(t.Monthly, Monthly{
-			City: k.City, Year: year, Month: month, RequestType: mk.requestType, Agency: mk.agency,
+			City: k.City, Year: year, Month: month, RequestType: b.types.list[mk.requestType], Agency: b.agencies.list[mk.agency],
 			Requests: c.requests, Closed: c.closed, Open: c.open,
 			MedianResolutionHours: Percentile(c.hours, 0.5),
 			P90ResolutionHours:    Percentile(c.hours, 0.9),
@@ -212,14 +233,14 @@ func (b *Builder) Tables() Tables {
 
 	// Agencies in order, then each agency's days and heat cells in order: the rows come out
 	// sorted by (agency, day) and (agency, weekday, hour) without sorting them.
-	agencies := make([]string, 0, len(b.agencies))
-	for name := range b.agencies {
-		agencies = append(agencies, name)
+	agencies := make([]int32, len(b.agencies.list))
+	for i := range agencies {
+		agencies[i] = int32(i)
 	}
-	slices.Sort(agencies)
+	slices.SortFunc(agencies, func(x, y int32) int { return cmp.Compare(b.agencies.list[x], b.agencies.list[y]) })
 	var days []int32
-	for _, name := range agencies {
-		a := b.agencies[name]
+	for _, ag := range agencies {
+		name, a := b.agencies.list[ag], b.byAgency[ag]
 		days = days[:0]
 		for d := range a.daily {
 			days = append(days, d)
@@ -244,19 +265,20 @@ func (b *Builder) Tables() Tables {
 	}
 
 	// Sorted by the integer bins, in the order of the bins' edges (unbin is increasing).
+	types := b.types.list
 	keys := make([]geoKey, 0, len(b.geo))
 	for gk := range b.geo {
 		keys = append(keys, gk)
 	}
 	slices.SortFunc(keys, func(a, b geoKey) int {
-		return cmp.Or(cmp.Compare(a.requestType, b.requestType), cmp.Compare(a.latBin, b.latBin), cmp.Compare(a.lonBin, b.lonBin))
+		return cmp.Or(cmp.Compare(types[a.requestType], types[b.requestType]), cmp.Compare(a.latBin, b.latBin), cmp.Compare(a.lonBin, b.lonBin))
 	})
 	if len(keys) > 0 {
 		t.Geo = make([]Geo, 0, len(keys))
 	}
 	for _, gk := range keys {
 		t.Geo = append(t.Geo, Geo{
-			City: k.City, Year: year, Month: month, RequestType: gk.requestType,
+			City: k.City, Year: year, Month: month, RequestType: types[gk.requestType],
 			LatBin: unbin(gk.latBin), LonBin: unbin(gk.lonBin), Requests: b.geo[gk],
 		})
 	}
