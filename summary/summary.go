@@ -14,6 +14,7 @@ package summary
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -223,8 +224,8 @@ func (b *Builder) Tables() Tables {
 		t.Monthly = append(t.Monthly, Monthly{
 			City: k.City, Year: year, Month: month, RequestType: b.types.list[mk.requestType], Agency: b.agencies.list[mk.agency],
 			Requests: c.requests, Closed: c.closed, Open: c.open,
-			MedianResolutionHours: Percentile(c.hours, 0.5),
-			P90ResolutionHours:    Percentile(c.hours, 0.9),
+			MedianResolutionHours: percentile(c.hours, 0.5),
+			P90ResolutionHours:    percentile(c.hours, 0.9),
 		})
 	}
 	slices.SortFunc(t.Monthly, func(a, b Monthly) int {
@@ -250,7 +251,7 @@ func (b *Builder) Tables() Tables {
 			c := a.daily[d]
 			t.AgencyDaily = append(t.AgencyDaily, AgencyDaily{
 				City: k.City, Agency: name, Day: d, Opened: c.requests, Closed: c.closed,
-				MedianResolutionHours: Percentile(c.hours, 0.5),
+				MedianResolutionHours: percentile(c.hours, 0.5),
 			})
 		}
 		for cell, n := range a.heat {
@@ -266,12 +267,21 @@ func (b *Builder) Tables() Tables {
 
 	// Sorted by the integer bins, in the order of the bins' edges (unbin is increasing).
 	types := b.types.list
+	rank := make([]int32, len(types)) // a type index's place among the names in order
+	byName := make([]int32, len(types))
+	for i := range byName {
+		byName[i] = int32(i)
+	}
+	slices.SortFunc(byName, func(x, y int32) int { return cmp.Compare(types[x], types[y]) })
+	for r, i := range byName {
+		rank[i] = int32(r)
+	}
 	keys := make([]geoKey, 0, len(b.geo))
 	for gk := range b.geo {
 		keys = append(keys, gk)
 	}
 	slices.SortFunc(keys, func(a, b geoKey) int {
-		return cmp.Or(cmp.Compare(types[a.requestType], types[b.requestType]), cmp.Compare(a.latBin, b.latBin), cmp.Compare(a.lonBin, b.lonBin))
+		return cmp.Or(cmp.Compare(rank[a.requestType], rank[b.requestType]), cmp.Compare(a.latBin, b.latBin), cmp.Compare(a.lonBin, b.lonBin))
 	})
 	if len(keys) > 0 {
 		t.Geo = make([]Geo, 0, len(keys))
@@ -304,4 +314,72 @@ func Percentile(xs []float64, p float64) *float64 {
 	hi := min(lo+1, len(xs)-1)
 	v := xs[lo] + (xs[hi]-xs[lo])*(pos-float64(lo))
 	return &v
+}
+
+// percentile is Percentile by selection rather than a sort: it needs only the two order
+// statistics around p, which selection finds in linear time where sorting every key's
+// resolution times was most of Tables. It reorders xs; a second call on the same xs is
+// as exact as the first.
+func percentile(xs []float64, p float64) *float64 {
+	if len(xs) == 0 {
+		return nil
+	}
+	if len(xs) <= selectSortBelow {
+		return Percentile(xs, p)
+	}
+	pos := p * float64(len(xs)-1)
+	lo := int(math.Floor(pos))
+	selectNth(xs, lo)
+	x := xs[lo]
+	v := x
+	if lo+1 < len(xs) {
+		// Everything after lo is at least xs[lo]; the next order statistic is their least.
+		v = slices.Min(xs[lo+1:])
+	}
+	r := x + (v-x)*(pos-float64(lo))
+	return &r
+}
+
+// selectSortBelow is the length under which percentile sorts: selection's passes cost
+// more than a sort of a few dozen values.
+const selectSortBelow = 32
+
+// selectNth reorders xs so that xs[k] is the value a sort would put there, with no larger
+// value before it and no smaller one after. It is a quickselect (median-of-three pivots)
+// that sorts what is left once it has partitioned more times than a balanced run would,
+// so an unlucky input costs a sort, never quadratic time. xs must hold no NaN.
+func selectNth(xs []float64, k int) {
+	lo, hi := 0, len(xs) // xs[k] lies in xs[lo:hi]
+	for budget := 2 * bits.Len(uint(len(xs))); hi-lo > selectSortBelow; budget-- {
+		if budget == 0 {
+			slices.Sort(xs[lo:hi])
+			return
+		}
+		a, b, c := xs[lo], xs[lo+(hi-lo)/2], xs[hi-1]
+		pivot := max(min(a, b), min(max(a, b), c))
+		// Three-way partition: [lo,lt) < pivot, [lt,gt) == pivot, [gt,hi) > pivot.
+		lt, i, gt := lo, lo, hi
+		for i < gt {
+			switch x := xs[i]; {
+			case x < pivot:
+				xs[lt], xs[i] = x, xs[lt]
+				lt++
+				i++
+			case x > pivot:
+				gt--
+				xs[gt], xs[i] = x, xs[gt]
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt
+		case k >= gt:
+			lo = gt
+		default:
+			return
+		}
+	}
+	slices.Sort(xs[lo:hi])
 }

@@ -215,3 +215,30 @@ func get[K comparable](m map[K]*counts, k K) *counts {
 	}
 	return m[k]
 }
+
+// TestPercentileSelect checks the selection percentile against the sorting one on random
+// data with and without ties, at lengths around the sort threshold.
+func TestPercentileSelect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 2, 3, selectSortBelow - 1, selectSortBelow, selectSortBelow + 1, 33, 100, 1000, 5000} {
+		for _, distinct := range []int{1, 3, 50, 1 << 30} {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = float64(rng.IntN(distinct)) * 0.25
+			}
+			if distinct == 50 {
+				slices.Sort(xs) // sorted input
+			}
+			work := slices.Clone(xs)
+			for _, p := range []float64{0.5, 0.9, 0, 1} {
+				want := *Percentile(slices.Clone(xs), p)
+				if got := *percentile(work, p); got != want {
+					t.Errorf("n=%d distinct=%d p=%v: got %v, want %v", n, distinct, p, got, want)
+				}
+			}
+		}
+	}
+	if percentile(nil, 0.5) != nil {
+		t.Error("percentile of nothing is not nil")
+	}
+}
