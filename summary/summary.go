@@ -14,6 +14,7 @@ package summary
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -87,21 +88,20 @@ const (
 	TableGeo         = "request_geo"
 )
 
-type monthlyKey struct{ requestType, agency string }
-
-type dailyKey struct {
-	agency string
-	day    int32
-}
-
-type heatKey struct {
-	agency        string
-	weekday, hour int32
-}
+// monthlyKey and geoKey hold a group's request types and agencies by their index in the
+// Builder's names, so that a request hashes each of its two strings once (names) and not
+// once per table.
+type monthlyKey struct{ requestType, agency int32 }
 
 type geoKey struct {
-	requestType    string
+	requestType    int32
 	latBin, lonBin int64
+}
+
+// agencyCounts are one agency's agency_daily and request_heat aggregates.
+type agencyCounts struct {
+	daily map[int32]*counts // by local day (days since 1970-01-01)
+	heat  [7 * 24]int64     // by local weekday*24 + hour
 }
 
 type counts struct {
@@ -136,86 +136,162 @@ func Compute(k record.Key, loc *time.Location, reqs []record.Request) Tables {
 // without holding it: it keeps counts per key and, for the percentiles, one float per closed
 // request.
 type Builder struct {
-	k       record.Key
-	loc     *time.Location
-	monthly map[monthlyKey]*counts
-	daily   map[dailyKey]*counts
-	heat    map[heatKey]int64
-	geo     map[geoKey]int64
+	k        record.Key
+	loc      *time.Location
+	types    names
+	agencies names
+	monthly  map[monthlyKey]*counts
+	byAgency []*agencyCounts // by agency index
+	geo      map[geoKey]int64
+}
+
+// names numbers the distinct values of one text key in the order first seen.
+type names struct {
+	index map[string]int32
+	list  []string
+}
+
+func (n *names) id(s string) int32 {
+	if i, ok := n.index[s]; ok {
+		return i
+	}
+	if n.index == nil {
+		n.index = map[string]int32{}
+	}
+	i := int32(len(n.list))
+	n.index[s] = i
+	n.list = append(n.list, s)
+	return i
 }
 
 // NewBuilder starts the aggregates of group k; loc is the city's time zone.
 func NewBuilder(k record.Key, loc *time.Location) *Builder {
-	return &Builder{k: k, loc: loc, monthly: map[monthlyKey]*counts{}, daily: map[dailyKey]*counts{},
-		heat: map[heatKey]int64{}, geo: map[geoKey]int64{}}
+	return &Builder{k: k, loc: loc, monthly: map[monthlyKey]*counts{}, geo: map[geoKey]int64{}}
 }
 
 // Add counts one de-duplicated request of the group.
 func (b *Builder) Add(r *record.Request) {
-	local := r.CreatedAt.In(b.loc)
-	mk := monthlyKey{r.RequestType, r.Agency}
-	if b.monthly[mk] == nil {
-		b.monthly[mk] = &counts{}
+	typ, ag := b.types.id(r.RequestType), b.agencies.id(r.Agency)
+	mk := monthlyKey{typ, ag}
+	c := b.monthly[mk]
+	if c == nil {
+		c = &counts{}
+		b.monthly[mk] = c
 	}
-	b.monthly[mk].add(r)
+	c.add(r)
 
-	y, m, d := local.Date()
-	dk := dailyKey{r.Agency, int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)}
-	if b.daily[dk] == nil {
-		b.daily[dk] = &counts{}
+	// The local day, weekday and hour from one zone lookup, where local.Date, Weekday and
+	// Hour each looked the zone up again; the same values as theirs (the zone's offset
+	// added to Unix seconds, days counted from Thursday 1970-01-01).
+	_, offset := r.CreatedAt.In(b.loc).Zone()
+	secs := r.CreatedAt.Unix() + int64(offset)
+	day := secs / 86400
+	if secs%86400 < 0 {
+		day--
 	}
-	b.daily[dk].add(r)
+	weekday := (day + 4) % 7
+	if weekday < 0 {
+		weekday += 7
+	}
+	hour := (secs - day*86400) / 3600
 
-	b.heat[heatKey{r.Agency, int32(local.Weekday()), int32(local.Hour())}]++
+	if int(ag) == len(b.byAgency) {
+		b.byAgency = append(b.byAgency, &agencyCounts{daily: map[int32]*counts{}})
+	}
+	a := b.byAgency[ag]
+	dc := a.daily[int32(day)]
+	if dc == nil {
+		dc = &counts{}
+		a.daily[int32(day)] = dc
+	}
+	dc.add(r)
+	a.heat[weekday*24+hour]++
 
 	if r.HasLocation {
-		b.geo[geoKey{r.RequestType, bin(r.Latitude), bin(r.Longitude)}]++
+		b.geo[geoKey{typ, bin(r.Latitude), bin(r.Longitude)}]++
 	}
 }
 
 // Tables returns the group's summary rows, sorted by their keys.
 func (b *Builder) Tables() Tables {
-	k, monthly, daily, heat, geo := b.k, b.monthly, b.daily, b.heat, b.geo
+	k := b.k
 	var t Tables
 	year, month := int32(k.Year), int32(k.Month)
-	for mk, c := range monthly {
+	if len(b.monthly) > 0 {
+		t.Monthly = make([]Monthly, 0, len(b.monthly))
+	}
+	for mk, c := range b.monthly {
 		t.Monthly = append(t.Monthly, Monthly{
-			City: k.City, Year: year, Month: month, RequestType: mk.requestType, Agency: mk.agency,
+			City: k.City, Year: year, Month: month, RequestType: b.types.list[mk.requestType], Agency: b.agencies.list[mk.agency],
 			Requests: c.requests, Closed: c.closed, Open: c.open,
-			MedianResolutionHours: Percentile(c.hours, 0.5),
-			P90ResolutionHours:    Percentile(c.hours, 0.9),
+			MedianResolutionHours: percentile(c.hours, 0.5),
+			P90ResolutionHours:    percentile(c.hours, 0.9),
 		})
 	}
 	slices.SortFunc(t.Monthly, func(a, b Monthly) int {
 		return cmp.Or(cmp.Compare(a.RequestType, b.RequestType), cmp.Compare(a.Agency, b.Agency))
 	})
-	for dk, c := range daily {
-		t.AgencyDaily = append(t.AgencyDaily, AgencyDaily{
-			City: k.City, Agency: dk.agency, Day: dk.day, Opened: c.requests, Closed: c.closed,
-			MedianResolutionHours: Percentile(c.hours, 0.5),
-		})
+
+	// Agencies in order, then each agency's days and heat cells in order: the rows come out
+	// sorted by (agency, day) and (agency, weekday, hour) without sorting them.
+	agencies := make([]int32, len(b.agencies.list))
+	for i := range agencies {
+		agencies[i] = int32(i)
 	}
-	slices.SortFunc(t.AgencyDaily, func(a, b AgencyDaily) int {
-		return cmp.Or(cmp.Compare(a.Agency, b.Agency), cmp.Compare(a.Day, b.Day))
-	})
-	for hk, n := range heat {
-		t.Heat = append(t.Heat, Heat{
-			City: k.City, Agency: hk.agency, Year: year, Month: month,
-			Weekday: hk.weekday, Hour: hk.hour, Requests: n,
-		})
+	slices.SortFunc(agencies, func(x, y int32) int { return cmp.Compare(b.agencies.list[x], b.agencies.list[y]) })
+	var days []int32
+	for _, ag := range agencies {
+		name, a := b.agencies.list[ag], b.byAgency[ag]
+		days = days[:0]
+		for d := range a.daily {
+			days = append(days, d)
+		}
+		slices.Sort(days)
+		for _, d := range days {
+			c := a.daily[d]
+			t.AgencyDaily = append(t.AgencyDaily, AgencyDaily{
+				City: k.City, Agency: name, Day: d, Opened: c.requests, Closed: c.closed,
+				MedianResolutionHours: percentile(c.hours, 0.5),
+			})
+		}
+		for cell, n := range a.heat {
+			if n == 0 {
+				continue
+			}
+			t.Heat = append(t.Heat, Heat{
+				City: k.City, Agency: name, Year: year, Month: month,
+				Weekday: int32(cell / 24), Hour: int32(cell % 24), Requests: n,
+			})
+		}
 	}
-	slices.SortFunc(t.Heat, func(a, b Heat) int {
-		return cmp.Or(cmp.Compare(a.Agency, b.Agency), cmp.Compare(a.Weekday, b.Weekday), cmp.Compare(a.Hour, b.Hour))
+
+	// Sorted by the integer bins, in the order of the bins' edges (unbin is increasing).
+	types := b.types.list
+	rank := make([]int32, len(types)) // a type index's place among the names in order
+	byName := make([]int32, len(types))
+	for i := range byName {
+		byName[i] = int32(i)
+	}
+	slices.SortFunc(byName, func(x, y int32) int { return cmp.Compare(types[x], types[y]) })
+	for r, i := range byName {
+		rank[i] = int32(r)
+	}
+	keys := make([]geoKey, 0, len(b.geo))
+	for gk := range b.geo {
+		keys = append(keys, gk)
+	}
+	slices.SortFunc(keys, func(a, b geoKey) int {
+		return cmp.Or(cmp.Compare(rank[a.requestType], rank[b.requestType]), cmp.Compare(a.latBin, b.latBin), cmp.Compare(a.lonBin, b.lonBin))
 	})
-	for gk, n := range geo {
+	if len(keys) > 0 {
+		t.Geo = make([]Geo, 0, len(keys))
+	}
+	for _, gk := range keys {
 		t.Geo = append(t.Geo, Geo{
-			City: k.City, Year: year, Month: month, RequestType: gk.requestType,
-			LatBin: unbin(gk.latBin), LonBin: unbin(gk.lonBin), Requests: n,
+			City: k.City, Year: year, Month: month, RequestType: types[gk.requestType],
+			LatBin: unbin(gk.latBin), LonBin: unbin(gk.lonBin), Requests: b.geo[gk],
 		})
 	}
-	slices.SortFunc(t.Geo, func(a, b Geo) int {
-		return cmp.Or(cmp.Compare(a.RequestType, b.RequestType), cmp.Compare(a.LatBin, b.LatBin), cmp.Compare(a.LonBin, b.LonBin))
-	})
 	return t
 }
 
@@ -238,4 +314,72 @@ func Percentile(xs []float64, p float64) *float64 {
 	hi := min(lo+1, len(xs)-1)
 	v := xs[lo] + (xs[hi]-xs[lo])*(pos-float64(lo))
 	return &v
+}
+
+// percentile is Percentile by selection rather than a sort: it needs only the two order
+// statistics around p, which selection finds in linear time where sorting every key's
+// resolution times was most of Tables. It reorders xs; a second call on the same xs is
+// as exact as the first.
+func percentile(xs []float64, p float64) *float64 {
+	if len(xs) == 0 {
+		return nil
+	}
+	if len(xs) <= selectSortBelow {
+		return Percentile(xs, p)
+	}
+	pos := p * float64(len(xs)-1)
+	lo := int(math.Floor(pos))
+	selectNth(xs, lo)
+	x := xs[lo]
+	v := x
+	if lo+1 < len(xs) {
+		// Everything after lo is at least xs[lo]; the next order statistic is their least.
+		v = slices.Min(xs[lo+1:])
+	}
+	r := x + (v-x)*(pos-float64(lo))
+	return &r
+}
+
+// selectSortBelow is the length under which percentile sorts: selection's passes cost
+// more than a sort of a few dozen values.
+const selectSortBelow = 32
+
+// selectNth reorders xs so that xs[k] is the value a sort would put there, with no larger
+// value before it and no smaller one after. It is a quickselect (median-of-three pivots)
+// that sorts what is left once it has partitioned more times than a balanced run would,
+// so an unlucky input costs a sort, never quadratic time. xs must hold no NaN.
+func selectNth(xs []float64, k int) {
+	lo, hi := 0, len(xs) // xs[k] lies in xs[lo:hi]
+	for budget := 2 * bits.Len(uint(len(xs))); hi-lo > selectSortBelow; budget-- {
+		if budget == 0 {
+			slices.Sort(xs[lo:hi])
+			return
+		}
+		a, b, c := xs[lo], xs[lo+(hi-lo)/2], xs[hi-1]
+		pivot := max(min(a, b), min(max(a, b), c))
+		// Three-way partition: [lo,lt) < pivot, [lt,gt) == pivot, [gt,hi) > pivot.
+		lt, i, gt := lo, lo, hi
+		for i < gt {
+			switch x := xs[i]; {
+			case x < pivot:
+				xs[lt], xs[i] = x, xs[lt]
+				lt++
+				i++
+			case x > pivot:
+				gt--
+				xs[gt], xs[i] = x, xs[gt]
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt
+		case k >= gt:
+			lo = gt
+		default:
+			return
+		}
+	}
+	slices.Sort(xs[lo:hi])
 }
