@@ -327,17 +327,12 @@ func decodeRow(src []byte, r *record.Request, in *interner) (int, error) {
 		pos += 16
 	}
 
-	// Bound every length by what is left before adding, so the sum cannot overflow.
-	left := uint64(len(src) - pos)
-	var total uint64
-	for i, l := range lens {
-		if l > left-total {
-			return 0, corruptRow(fieldNames[i], pos+int(total))
-		}
-		total += l
+	total, err := boundStrings(&lens, src, pos)
+	if err != nil {
+		return 0, err
 	}
-	blob := src[pos : pos+int(total)]
-	pos += int(total)
+	blob := src[pos : pos+total]
+	pos += total
 
 	var strs [nStrings]string
 	var pending uint16 // fields still to be cut from one shared allocation

@@ -73,6 +73,32 @@ func scanRow(src []byte, k *rowKey) (int, error) {
 		}
 		pos += 16
 	}
+	total, err := boundStrings(&lens, src, pos)
+	if err != nil {
+		return 0, err
+	}
+	updated := wireUpdated(ints[4])
+	*k = rowKey{
+		city: pos, cityLen: int(lens[fCity]),
+		id: pos + int(lens[fCity]), idLen: int(lens[fRequestID]),
+		year: ints[0], month: ints[1], updated: updated, ord: ord,
+	}
+	return pos + total, nil
+}
+
+// wireUpdated returns the wire form v of an UpdatedAt as Compare orders it: a null time, and
+// one that decodes as the zero time (year 1 with only nanoseconds), come first.
+func wireUpdated(v int64) int64 {
+	if v == 0 || v == zeroTimeMicros {
+		return math.MinInt64
+	}
+	return v
+}
+
+// boundStrings returns the bytes of a row's strings, whose lengths are lens, starting at pos of
+// src, or an error naming the first field that runs past src's end. Every length is bounded
+// by what is left before it is added, so the sum cannot overflow.
+func boundStrings(lens *[nStrings]uint64, src []byte, pos int) (int, error) {
 	left := uint64(len(src) - pos)
 	var total uint64
 	for i, l := range lens {
@@ -81,16 +107,7 @@ func scanRow(src []byte, k *rowKey) (int, error) {
 		}
 		total += l
 	}
-	updated := ints[4]
-	if updated == 0 || updated == zeroTimeMicros {
-		updated = math.MinInt64
-	}
-	*k = rowKey{
-		city: pos, cityLen: int(lens[fCity]),
-		id: pos + int(lens[fCity]), idLen: int(lens[fRequestID]),
-		year: ints[0], month: ints[1], updated: updated, ord: ord,
-	}
-	return pos + int(total), nil
+	return int(total), nil
 }
 
 // cmpRows orders rows a and b, whose keys are ka and kb, as Compare orders their records.

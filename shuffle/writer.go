@@ -831,12 +831,7 @@ func rowUpdatedOrd(row []byte) (updated int64, ord uint64) {
 	if pos < len(row) {
 		ord, _ = binary.Uvarint(row[pos:])
 	}
-	// As in scanRow and Compare: a time that decodes as the zero time (year 1 with only
-	// nanoseconds) is null too, or a spilled run's order would fail the merge's check.
-	if v == 0 || v == zeroTimeMicros {
-		return math.MinInt64, ord
-	}
-	return v, ord
+	return wireUpdated(v), ord
 }
 
 // writeSegment sorts partition p's entries and writes its rows in that order.
