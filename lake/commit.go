@@ -117,6 +117,21 @@ type Manifest struct {
 	Summaries *SummaryManifest `json:"summaries,omitempty"`
 	// Run is the committing run's accounting, for tools that record it later (publish).
 	Run RunStats `json:"run"`
+
+	// oldLayout is what the lake holds in an old layout after the commit that returned this
+	// manifest (nil in a manifest read back): Commit lists the whole lake to remove the
+	// committed groups' old copies, and a caller's FindOldLayout would list it again.
+	oldLayout *OldLayout
+}
+
+// OldLayoutLeft returns what the lake holds in the layout of earlier versions after the
+// Commit that returned m, as FindOldLayout would find it then; ok is false for a manifest
+// that Commit did not return (LoadManifest's), for which FindOldLayout must look.
+func (m *Manifest) OldLayoutLeft() (old OldLayout, ok bool) {
+	if m.oldLayout == nil {
+		return OldLayout{}, false
+	}
+	return *m.oldLayout, true
 }
 
 // SummaryManifest is the summaries part of a manifest.
@@ -181,7 +196,9 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	done := &committed{completed: map[string]bool{}, stages: map[string][]StagedFile{}}
 	err := commitGroups(ctx, store, roots, m, groups, now, done)
 	if err == nil {
-		err = removeOldLayout(ctx, store, roots.Lake, groups)
+		var left OldLayout
+		left, err = removeOldLayout(ctx, store, roots.Lake, groups)
+		m.oldLayout = &left
 	}
 	if err == nil {
 		err = writeManifest(ctx, store, roots.Lake, m)
@@ -334,22 +351,14 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 			return err
 		}
 		dirs = append(dirs, dir+"/")
-		objs, err := store.List(ctx, dir+"/")
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			if rel, _ := objstore.Rel(d.root, o.Name); !keep[rel] {
-				if err := store.Delete(ctx, o.Name); err != nil {
-					return err
-				}
-			}
-		}
 	}
-	// Before the manifest: a crash between it and the closing abort must not leave a losing
-	// upload in a group directory.
-	_, err := store.AbortUploadsIn(ctx, dirs, now)
-	return err
+	// The uploads are aborted before the manifest: a crash between it and the closing abort
+	// must not leave a losing upload in a group directory. One sweep does both, so that local
+	// disk reads each group directory once.
+	return objstore.SweepTrees(ctx, store, dirs, func(name string) bool {
+		rel, _ := objstore.Rel(d.root, name)
+		return keep[rel]
+	}, now)
 }
 
 // writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who

@@ -388,7 +388,7 @@ func (l *localStore) Complete(ctx context.Context, p Pending) error {
 	if p.Temp == "" || filepath.Dir(p.Temp) != filepath.Dir(p.Name) || finalOf(p.Temp) != filepath.Clean(p.Name) {
 		return fmt.Errorf("complete %s: %w: staged file %q is not beside it", p.Name, ErrBadPending, p.Temp)
 	}
-	err := os.Rename(p.Temp, p.Name)
+	err := renameFile(p.Temp, p.Name)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A repeated Complete: the staged file is already in place.
 		if info, serr := os.Stat(p.Name); serr == nil && info.Size() == p.Size {
