@@ -417,6 +417,11 @@ func (l *localStore) AbortPending(ctx context.Context, p Pending) error {
 }
 
 func (l *localStore) AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error) {
+	return l.abortUploads(ctx, prefix, before, nil)
+}
+
+// abortUploads is AbortUploads, passing over the directories in skip (clean paths).
+func (l *localStore) abortUploads(ctx context.Context, prefix string, before time.Time, skip map[string]bool) (int, error) {
 	clean := filepath.Clean(prefix)
 	root := clean
 	if info, err := os.Stat(clean); err != nil || !info.IsDir() {
@@ -435,7 +440,7 @@ func (l *localStore) AbortUploads(ctx context.Context, prefix string, before tim
 			return err
 		}
 		if d.IsDir() {
-			if path != root && !inTree(filepath.ToSlash(path), filepath.ToSlash(clean)) {
+			if path != root && (skip[path] || !inTree(filepath.ToSlash(path), filepath.ToSlash(clean))) {
 				return fs.SkipDir
 			}
 			return nil

@@ -57,6 +57,28 @@ func SweepTrees(ctx context.Context, s Store, prefixes []string, keep func(name 
 	return err
 }
 
+// AbortUploadsOutside is AbortUploads of the tree at prefix that may pass over the trees in
+// swept (names in the form of prefix): a commit has just swept them (SweepTrees) and aborts
+// what the rest of the tree holds; what an attempt still running writes there later is for
+// the caller's final Abort, after the attempts stop, as it would be had it come after this
+// sweep. Local disk does not enter them, where a walk of every group directory of the job
+// was a directory read each; S3 lists the bucket's uploads whatever the trees, and takes
+// them too.
+func AbortUploadsOutside(ctx context.Context, s Store, prefix string, before time.Time, swept []string) (int, error) {
+	if r, ok := s.(*Router); ok && !IsS3(prefix) {
+		s = r.local
+	}
+	l, ok := s.(*localStore)
+	if !ok {
+		return s.AbortUploads(ctx, prefix, before)
+	}
+	skip := make(map[string]bool, len(swept))
+	for _, d := range swept {
+		skip[filepath.Clean(d)] = true
+	}
+	return l.abortUploads(ctx, prefix, before, skip)
+}
+
 var _ treeSweeper = (*localStore)(nil)
 
 // sweepTrees does, for each tree, what List and Delete, then AbortUploads, do, in one walk

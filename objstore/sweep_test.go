@@ -109,3 +109,30 @@ func tree(t *testing.T, root string) []string {
 	}
 	return out
 }
+
+// TestAbortUploadsOutsideLocal: local disk's AbortUploadsOutside does not enter the swept
+// trees and sweeps the rest of the tree as AbortUploads does.
+func TestAbortUploadsOutsideLocal(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"a/m=1/.p.pending-1", "a/m=2/.p.pending-2", "a/m=2/part", "b/.q.pending-3"} {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := AbortUploadsOutside(context.Background(), r, root+"/", time.Now().Add(time.Minute), []string{filepath.Join(root, "a/m=1") + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a/", "a/m=1/", "a/m=1/.p.pending-1", "a/m=2/", "a/m=2/part"}
+	if got := tree(t, root); n != 2 || !slices.Equal(got, want) {
+		t.Errorf("aborted %d, left %q; want 2 aborted, %q left", n, got, want)
+	}
+}
