@@ -628,3 +628,11 @@ func (l *localStore) CreateExclusive(ctx context.Context, name string, b []byte)
 	}
 	return nil
 }
+
+// ClosesInline reports whether w's Close only closes a local file: a caller that finishes
+// uploads in the background, so that S3's last part overlaps its next file, gains nothing
+// from it on local disk, and pays a goroutine and the thread wake-ups it costs per file.
+func ClosesInline(w PendingWriter) bool {
+	_, ok := w.(*localPending)
+	return ok
+}
