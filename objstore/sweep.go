@@ -11,13 +11,6 @@ import (
 	"time"
 )
 
-// treeSweeper is implemented by the stores that sweep trees in fewer requests than
-// SweepTrees's List, Delete and AbortUploadsIn (local disk: one directory read for all
-// three).
-type treeSweeper interface {
-	sweepTrees(ctx context.Context, prefixes []string, keep func(name string) bool, before time.Time) error
-}
-
 // SweepTrees leaves each tree in prefixes (see Store.List; all in one store, else
 // ErrCrossStore) holding only the objects that keep accepts: it deletes the others, then
 // discards the unfinished writes in the trees started before `before`, as AbortUploadsIn
@@ -37,8 +30,8 @@ func SweepTrees(ctx context.Context, s Store, prefixes []string, keep func(name 
 	if r, ok := s.(*Router); ok && !IsS3(prefixes[0]) {
 		s = r.local
 	}
-	if ts, ok := s.(treeSweeper); ok {
-		return ts.sweepTrees(ctx, prefixes, keep, before)
+	if l, ok := s.(*localStore); ok {
+		return l.sweepTrees(ctx, prefixes, keep, before)
 	}
 	for _, p := range prefixes {
 		objs, err := s.List(ctx, p)
@@ -79,12 +72,10 @@ func AbortUploadsOutside(ctx context.Context, s Store, prefix string, before tim
 	return l.abortUploads(ctx, prefix, before, skip)
 }
 
-var _ treeSweeper = (*localStore)(nil)
-
 // sweepTrees does, for each tree, what List and Delete, then AbortUploads, do, in one walk
 // that reads each directory once and stats only the staged files (for their time). A prefix
-// that names no directory, or is a List glob, is handed to List, Delete and AbortUploads, which handle an
-// object and a missing tree.
+// that names no directory, or that List would take as a glob, goes to List, Delete and
+// AbortUploads themselves, which handle an object, a missing tree and a pattern.
 func (l *localStore) sweepTrees(ctx context.Context, prefixes []string, keep func(name string) bool, before time.Time) error {
 	for _, prefix := range prefixes {
 		root := filepath.Clean(prefix)
