@@ -197,8 +197,9 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	err := commitGroups(ctx, store, roots, m, groups, done)
 	if err == nil {
 		var left OldLayout
-		left, err = removeOldLayout(ctx, store, roots.Lake, groups)
-		m.oldLayout = &left
+		if left, err = removeOldLayout(ctx, store, roots.Lake, groups); err == nil {
+			m.oldLayout = &left
+		}
 	}
 	if err == nil {
 		err = writeManifest(ctx, store, roots.Lake, m)
