@@ -677,7 +677,13 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 	}
 	d.res.Outputs.Manifest, _ = objstore.Join(d.spec.Output.Parquet, lake.SuccessFile) // Commit wrote it: the name is sound
 	d.log.Info("committed", "groups", len(m.Groups), "rows", m.Rows, "files", len(m.Files)+len(m.Summaries.Files))
-	if old, err := lake.FindOldLayout(ctx, d.store, roots.Lake); err == nil && !old.Empty() {
+	old, ok := m.OldLayoutLeft() // the commit's listing of the lake found it, unless resumed
+	if !ok {
+		if old, err = lake.FindOldLayout(ctx, d.store, roots.Lake); err != nil {
+			old = lake.OldLayout{}
+		}
+	}
+	if !old.Empty() {
 		d.res.Warnings = append(d.res.Warnings, fmt.Sprintf(
 			"the lake %s still holds groups this run did not rewrite in the layout of earlier versions (%d summary files in %s/, %d month=0N directories), "+
 				"so readers cannot open it at its root with Hive partitioning; run the job over all its inputs once to rewrite them",

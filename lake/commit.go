@@ -117,6 +117,21 @@ type Manifest struct {
 	Summaries *SummaryManifest `json:"summaries,omitempty"`
 	// Run is the committing run's accounting, for tools that record it later (publish).
 	Run RunStats `json:"run"`
+
+	// oldLayout is what the lake holds in an old layout after the commit that returned this
+	// manifest (nil in a manifest read back): Commit lists the whole lake to remove the
+	// committed groups' old copies, and a caller's FindOldLayout would list it again.
+	oldLayout *OldLayout
+}
+
+// OldLayoutLeft returns what the lake holds in the layout of earlier versions after the
+// Commit that returned m, as FindOldLayout would find it then; ok is false for a manifest
+// that Commit did not return (LoadManifest's), for which FindOldLayout must look.
+func (m *Manifest) OldLayoutLeft() (old OldLayout, ok bool) {
+	if m.oldLayout == nil {
+		return OldLayout{}, false
+	}
+	return *m.oldLayout, true
 }
 
 // SummaryManifest is the summaries part of a manifest.
@@ -178,10 +193,13 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
 	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats,
 		Summaries: &SummaryManifest{Root: summariesRef(roots), Tables: slices.Clone(SummaryTables)}}
-	done := &committed{completed: map[string]bool{}, stages: map[string][]StagedFile{}}
-	err := commitGroups(ctx, store, roots, m, groups, now, done)
+	done := &committed{completed: map[string]bool{}, stages: map[string][]StagedFile{}, swept: map[string][]string{}}
+	err := commitGroups(ctx, store, roots, m, groups, done)
 	if err == nil {
-		err = removeOldLayout(ctx, store, roots.Lake, groups)
+		var left OldLayout
+		if left, err = removeOldLayout(ctx, store, roots.Lake, groups); err == nil {
+			m.oldLayout = &left
+		}
 	}
 	if err == nil {
 		err = writeManifest(ctx, store, roots.Lake, m)
@@ -201,6 +219,10 @@ type committed struct {
 	// discards them without reading and decoding them again (a few hundred bytes of JSON a
 	// file, five files a group).
 	stages map[string][]StagedFile
+	// swept holds, by root, the group directories the commit swept of the uploads started
+	// before it (dataset.sweep): the abort's sweep of the root passes over them (see
+	// objstore.AbortUploadsOutside).
+	swept map[string][]string
 }
 
 func (m *Manifest) add(g CommitGroup) {
@@ -220,9 +242,10 @@ type dataset struct {
 }
 
 // commitGroups completes the groups' accepted uploads in both roots and lists them in m. It
-// records in done the stage manifests it read and the staged files of local disk's completed
-// uploads (Pending.Temp), for the abort that follows the manifest.
-func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, now time.Time, done *committed) error {
+// records in done the stage manifests it read, the staged files of local disk's completed
+// uploads (Pending.Temp) and the group directories it swept, for the abort that follows the
+// manifest.
+func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, done *committed) error {
 	lake := &dataset{root: roots.Lake, prefixes: map[string]bool{}}
 	sums := &dataset{root: roots.Summaries, prefixes: map[string]bool{}}
 	seen := map[string]bool{}
@@ -291,6 +314,10 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 			done.completed[p.Pending.Temp] = true
 		}
 	}
+	// Every accepted upload is complete: what is still pending in the groups lost, up to
+	// this instant (not Commit's now, which a caller may give from the past), so that the
+	// abort after the manifest can pass over these directories.
+	before := time.Now()
 	for _, d := range datasets {
 		var files []File
 		for _, f := range d.files {
@@ -302,9 +329,11 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 		} else {
 			m.Files = files
 		}
-		if err := d.sweep(ctx, store, now); err != nil {
+		dirs, err := d.sweep(ctx, store, before)
+		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		done.swept[d.root] = dirs
 	}
 	return nil
 }
@@ -322,7 +351,7 @@ func hasFileUnder(files []StagedFile, dir string) bool {
 // sweep leaves each committed group of d holding exactly this job's files: it drops a
 // previous run's extra ones, and aborts uploads to the group that lost (backup attempts,
 // attempts of dead workers).
-func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time) error {
+func (d *dataset) sweep(ctx context.Context, store objstore.Store, before time.Time) ([]string, error) {
 	keep := map[string]bool{}
 	for _, f := range d.files {
 		keep[f.Path] = true
@@ -331,25 +360,17 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, now time.Time
 	for _, prefix := range slices.Sorted(maps.Keys(d.prefixes)) {
 		dir, err := objstore.Join(d.root, prefix)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dirs = append(dirs, dir+"/")
-		objs, err := store.List(ctx, dir+"/")
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			if rel, _ := objstore.Rel(d.root, o.Name); !keep[rel] {
-				if err := store.Delete(ctx, o.Name); err != nil {
-					return err
-				}
-			}
-		}
 	}
-	// Before the manifest: a crash between it and the closing abort must not leave a losing
-	// upload in a group directory.
-	_, err := store.AbortUploadsIn(ctx, dirs, now)
-	return err
+	// The uploads are aborted before the manifest: a crash between it and the closing abort
+	// must not leave a losing upload in a group directory. One sweep does both, so that local
+	// disk reads each group directory once.
+	return dirs, objstore.SweepTrees(ctx, store, dirs, func(name string) bool {
+		rel, _ := objstore.Rel(d.root, name)
+		return keep[rel]
+	}, before)
 }
 
 // writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who
@@ -416,7 +437,8 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 }
 
 // abort is Abort, closing a commit when done is not nil: it skips the staged files that the
-// commit completed and takes the stage manifests the commit read as read (see discardStage).
+// commit completed, takes the stage manifests the commit read as read (see discardStage),
+// and passes over the group directories the commit swept just before its manifest.
 func abort(ctx context.Context, store objstore.Store, root, job string, done *committed) error {
 	tmp, err := jobTemp(root, job)
 	if err != nil {
@@ -433,7 +455,11 @@ func abort(ctx context.Context, store objstore.Store, root, job string, done *co
 		}
 	}
 	errs = append(errs, store.DeletePrefix(ctx, tmp))
-	_, err = store.AbortUploads(ctx, strings.TrimSuffix(root, "/")+"/", time.Now())
+	if done != nil {
+		_, err = objstore.AbortUploadsOutside(ctx, store, strings.TrimSuffix(root, "/")+"/", time.Now(), done.swept[root])
+	} else {
+		_, err = store.AbortUploads(ctx, strings.TrimSuffix(root, "/")+"/", time.Now())
+	}
 	errs = append(errs, err)
 	// Fails harmlessly while other jobs still have attempts there.
 	errs = append(errs, store.Prune(ctx, root, tmp))

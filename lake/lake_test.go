@@ -204,8 +204,17 @@ func TestCommitRemovesOldLayout(t *testing.T) {
 		t.Fatalf("FindOldLayout before = %+v, %v; want 2 summary files, 2 group directories", old, err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := Commit(ctx, store, roots, "job1", "n", RunStats{}, writeAttempt(t, roots, "job1", "new", mar), now); err != nil {
+	m, err := Commit(ctx, store, roots, "job1", "n", RunStats{}, writeAttempt(t, roots, "job1", "new", mar), now)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if old, ok := m.OldLayoutLeft(); !ok || old != (OldLayout{SummaryFiles: 1, GroupDirs: 1}) {
+		t.Errorf("the commit's OldLayoutLeft = %+v, %v; want April's, as FindOldLayout finds it", old, ok)
+	}
+	if m, err := LoadManifest(ctx, store, roots.Lake); err != nil {
+		t.Fatal(err)
+	} else if _, ok := m.OldLayoutLeft(); ok {
+		t.Error("a manifest read back knows what the lake holds in the old layout; want it to say it does not")
 	}
 	lakeFiles := readTree(t, roots.Lake)
 	delete(lakeFiles, SuccessFile)
@@ -540,5 +549,50 @@ func TestCommitDropsWhatItDoesNotPublish(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s left behind: %v", dir, err)
 		}
+	}
+}
+
+// TestCommitAbortsUnlistedUploads: uploads that no stage manifest lists (attempts that died
+// before theirs), in a committed group and elsewhere in the lake, are gone after Commit
+// alone, the committed group's by the sweep before the manifest, the others by the abort
+// after it, which passes over the swept group directories.
+func TestCommitAbortsUnlistedUploads(t *testing.T) {
+	roots := testRoots(t)
+	ctx := context.Background()
+	store := localStore(t)
+	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
+	jun := record.Key{City: "nyc", Year: 2024, Month: 6}
+	accepted := writeAttempt(t, roots, "job1", "won", mar)
+	for _, name := range []string{
+		filepath.Join(roots.Lake, GroupPath(mar), PartFile(1)),
+		filepath.Join(roots.Lake, GroupPath(jun), PartFile(0)),
+		filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[1], mar), PartFile(0)),
+	} {
+		pw, err := store.CreatePending(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pw.Write([]byte("died")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Commit(ctx, store, roots, "job1", "normalize", RunStats{}, accepted, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	lakeFiles := readTree(t, roots.Lake)
+	delete(lakeFiles, SuccessFile)
+	if want := map[string]string{"city=nyc/year=2024/month=3/part-00000.parquet": "won"}; !maps.Equal(lakeFiles, want) {
+		t.Errorf("lake holds %v, want %v", lakeFiles, want)
+	}
+	for name := range readTree(t, roots.Summaries) {
+		if strings.Contains(name, ".pending-") {
+			t.Errorf("summaries hold the unlisted upload %s", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(roots.Lake, GroupPath(jun))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("June's directory, made by the unlisted upload only, left behind: %v", err)
 	}
 }

@@ -159,27 +159,38 @@ func classify(rel string) (fileKind, record.Key, string) {
 
 // removeOldLayout deletes what the lake at root holds of the committed groups in an old
 // layout (their summaries under _summary/, their zero-padded directories): the commit has
-// just written their replacements. One listing finds them.
-func removeOldLayout(ctx context.Context, store objstore.Store, root string, groups []CommitGroup) error {
+// just written their replacements. One listing finds them, and what it leaves of the old
+// layout, FindOldLayout's answer after the commit, which it returns.
+func removeOldLayout(ctx context.Context, store objstore.Store, root string, groups []CommitGroup) (OldLayout, error) {
+	var left OldLayout
 	committed := map[record.Key]bool{}
 	for _, g := range groups {
 		committed[g.Key] = true
 	}
 	objs, err := store.List(ctx, cleanRoot(root)+"/")
 	if err != nil {
-		return fmt.Errorf("commit: list the lake for old layouts: %w", err)
+		return left, fmt.Errorf("commit: list the lake for old layouts: %w", err)
 	}
 	dirs := map[string]bool{}
+	padded := map[string]bool{}
 	for _, o := range objs {
 		rel, _ := relName(cleanRoot(root), o.Name)
 		kind, k, dir := classify(rel)
 		if (kind == oldSummary || kind == paddedGroup) && committed[k] {
 			if err := store.Delete(ctx, o.Name); err != nil {
-				return fmt.Errorf("commit: remove the old copy of group %s: %w", k, err)
+				return left, fmt.Errorf("commit: remove the old copy of group %s: %w", k, err)
 			}
 			dirs[dir] = true
+			continue
+		}
+		switch kind {
+		case oldSummary:
+			left.SummaryFiles++
+		case paddedGroup:
+			padded[dir] = true
 		}
 	}
+	left.GroupDirs = len(padded)
 	// Drop the directories that emptied (local disk's alone), up to the root.
 	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
 		d, err := objstore.Join(cleanRoot(root), dir)
@@ -187,8 +198,8 @@ func removeOldLayout(ctx context.Context, store objstore.Store, root string, gro
 			err = store.Prune(ctx, root, d)
 		}
 		if err != nil {
-			return fmt.Errorf("commit: %w", err)
+			return left, fmt.Errorf("commit: %w", err)
 		}
 	}
-	return nil
+	return left, nil
 }

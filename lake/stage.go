@@ -27,9 +27,9 @@ import (
 //
 // Dir names the manifest; it is what a task result carries to the coordinator.
 //
-// A StageWriter's Close finishes its upload in the background (on S3 the last part's
-// upload; on local disk only a close), so a reducer encodes its next group meanwhile; Finish
-// and Discard wait for them. Finish then makes the stage's files durable at once
+// A StageWriter's Close finishes its upload on S3 in the background (the last part's
+// upload), so a reducer encodes its next group meanwhile; Finish and Discard wait for them.
+// On local disk, where finishing is only a close, Close does it itself. Finish then makes the stage's files durable at once
 // (objstore's SyncPending: on local disk one syncfs, where an fsync a file, five files a
 // group, was a journal commit or a disk flush each), before the manifest that lets a commit
 // publish them. A Stage is not safe for concurrent use by its callers.
@@ -229,8 +229,9 @@ func (w *StageWriter) Write(p []byte) (int, error) {
 }
 
 // Close describes the file and stages it. The upload is finished in the background (see
-// Stage): an error of finishing it is returned by the Stage's Finish, which fails the
-// attempt. Close waits only while the Stage has maxClosing closes in flight.
+// Stage), unless finishing it is only closing a local file (objstore.ClosesInline): an
+// error of finishing it is returned by the Stage's Finish, which fails the attempt. Close
+// waits only while the Stage has maxClosing closes in flight.
 func (w *StageWriter) Close() (File, error) {
 	f := StagedFile{File: File{Path: w.rel, Bytes: w.n, SHA256: hex.EncodeToString(w.h.Sum(nil))}}
 	if w.done {
@@ -242,25 +243,36 @@ func (w *StageWriter) Close() (File, error) {
 	i := len(s.files)
 	s.files = append(s.files, f)
 	s.mu.Unlock()
+	if objstore.ClosesInline(w.pw) {
+		w.finish(i)
+		return f.File, nil
+	}
 	s.slots <- struct{}{}
 	s.closing.Add(1)
 	// Owned by the Stage: Finish and Discard wait for it; it ends when the upload's Close
 	// returns.
 	go func() {
 		defer func() { <-s.slots; s.closing.Done() }()
-		p, err := w.pw.Close()
-		if err != nil {
-			w.prune() // the failed Close aborted the upload
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err != nil {
-			s.closeErr = cmp.Or(s.closeErr, fmt.Errorf("stage %s: %w", w.rel, err))
-			return
-		}
-		s.files[i].Pending = &p
+		w.finish(i)
 	}()
 	return f.File, nil
+}
+
+// finish closes the upload of the i-th staged file and records its Pending, or the Stage's
+// first close error.
+func (w *StageWriter) finish(i int) {
+	s := w.s
+	p, err := w.pw.Close()
+	if err != nil {
+		w.prune() // the failed Close aborted the upload
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.closeErr = cmp.Or(s.closeErr, fmt.Errorf("stage %s: %w", w.rel, err))
+		return
+	}
+	s.files[i].Pending = &p
 }
 
 // Abort drops the file, and the directories up to the stage's root that this left empty

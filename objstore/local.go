@@ -388,7 +388,7 @@ func (l *localStore) Complete(ctx context.Context, p Pending) error {
 	if p.Temp == "" || filepath.Dir(p.Temp) != filepath.Dir(p.Name) || finalOf(p.Temp) != filepath.Clean(p.Name) {
 		return fmt.Errorf("complete %s: %w: staged file %q is not beside it", p.Name, ErrBadPending, p.Temp)
 	}
-	err := os.Rename(p.Temp, p.Name)
+	err := renameFile(p.Temp, p.Name)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A repeated Complete: the staged file is already in place.
 		if info, serr := os.Stat(p.Name); serr == nil && info.Size() == p.Size {
@@ -417,6 +417,11 @@ func (l *localStore) AbortPending(ctx context.Context, p Pending) error {
 }
 
 func (l *localStore) AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error) {
+	return l.abortUploads(ctx, prefix, before, nil)
+}
+
+// abortUploads is AbortUploads, passing over the directories in skip (clean paths).
+func (l *localStore) abortUploads(ctx context.Context, prefix string, before time.Time, skip map[string]bool) (int, error) {
 	clean := filepath.Clean(prefix)
 	root := clean
 	if info, err := os.Stat(clean); err != nil || !info.IsDir() {
@@ -435,7 +440,7 @@ func (l *localStore) AbortUploads(ctx context.Context, prefix string, before tim
 			return err
 		}
 		if d.IsDir() {
-			if path != root && !inTree(filepath.ToSlash(path), filepath.ToSlash(clean)) {
+			if path != root && (skip[path] || !inTree(filepath.ToSlash(path), filepath.ToSlash(clean))) {
 				return fs.SkipDir
 			}
 			return nil
@@ -622,4 +627,12 @@ func (l *localStore) CreateExclusive(ctx context.Context, name string, b []byte)
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	return nil
+}
+
+// ClosesInline reports whether w's Close only closes a local file: a caller that finishes
+// uploads in the background, so that S3's last part overlaps its next file, gains nothing
+// from it on local disk, and pays a goroutine and the thread wake-ups it costs per file.
+func ClosesInline(w PendingWriter) bool {
+	_, ok := w.(*localPending)
+	return ok
 }

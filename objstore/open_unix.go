@@ -21,3 +21,18 @@ func openExcl(name string, perm uint32) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }
+
+// renameFile renames the regular file from to to, replacing a file there. It calls
+// rename(2) itself: os.Rename first stats to, to refuse a directory there with EEXIST where
+// rename(2) fails with EISDIR, at one system call per file, and a commit renames five files
+// a group.
+func renameFile(from, to string) error {
+	err := syscall.Rename(from, to)
+	for err == syscall.EINTR {
+		err = syscall.Rename(from, to)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
+}
