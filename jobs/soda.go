@@ -103,13 +103,11 @@ func (s *sodaScanner) scan(fn func(int64, []byte) error) error {
 				return s.unexpected(c, nil, "an object")
 			}
 			start := s.off - 1
-			if err := s.object(start); err != nil {
+			raw, err := s.nextObject(start)
+			if err != nil {
 				return err
 			}
-			if !validJSON(s.obj) {
-				return s.errorf(start, "the object is not valid JSON")
-			}
-			if err := fn(start, s.obj); err != nil {
+			if err := fn(start, raw); err != nil {
 				return err
 			}
 			c, err = s.nextNonSpace()
@@ -131,6 +129,28 @@ func (s *sodaScanner) scan(fn func(int64, []byte) error) error {
 		return s.errorf(s.off-1, "unexpected %q after the array", c)
 	}
 	return nil
+}
+
+// nextObject returns the valid JSON object starting at start, its '{' already read. An
+// object that lies whole in the buffer is validated where it lies, which finds its end too,
+// and returned without a copy: copying it out first (object) took a pass over its bytes as
+// long as the validator's, a quarter of the map task's CPU on a SODA JSON file. One that
+// runs past the buffer, or is not valid, is read the slow way (object, then validJSON),
+// which gives the same error for any invalid one.
+func (s *sodaScanner) nextObject(start int64) ([]byte, error) {
+	if end, ok := validValue(s.buf[:s.end], s.pos-1, 0); ok {
+		raw := s.buf[s.pos-1 : end]
+		s.off += int64(end - s.pos)
+		s.pos = end
+		return raw, nil
+	}
+	if err := s.object(start); err != nil {
+		return nil, err
+	}
+	if !validJSON(s.obj) {
+		return nil, s.errorf(start, "the object is not valid JSON")
+	}
+	return s.obj, nil
 }
 
 // object copies the object starting at start (its '{' already read) into s.obj, tracking
