@@ -314,8 +314,9 @@ func (n *Normalizer) statusOf(raw []byte) record.Status {
 // repaired when the schema asks; for the status field also its record.Status.
 func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, record.Status, error) {
 	t := &n.intern[f]
-	h := internHash(b)
-	if e := t.find(b, h); e != nil {
+	w0, w1 := keyWords(b)
+	h := hashWords(len(b), w0, w1)
+	if e := t.lookup(b, h, w0, w1); e != nil {
 		return e.val, e.status, nil
 	}
 	if err := storable(f, b, cols); err != nil {
