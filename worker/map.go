@@ -191,8 +191,7 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 			return fmt.Errorf("%s: %w", t, err)
 		}
 		if rec.Err == nil {
-			*req = record.Request{}
-			rec.Err = norm.Normalize(rec.Fields, req)
+			rec.Err = norm.Normalize(rec.Fields, req) // it sets every field of req
 		}
 		if err := emit(rec.Offset, rec.Raw, rec.Err); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
@@ -224,8 +223,7 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 				return err
 			}
 		}
-		*req = record.Request{}
-		return emit(offset, raw, norm.NormalizeJSON(raw, req))
+		return emit(offset, raw, norm.NormalizeJSON(raw, req)) // it sets every field of req
 	})
 	if err != nil {
 		// A malformed JSON file is a property of the input, not of this attempt: retrying
