@@ -127,11 +127,12 @@ type zoneCache struct {
 	loc     *time.Location
 	periods []zonePeriod // sorted by lo; disjoint
 	last    int          // index in periods of the last hit
-	// months holds, by (year-monthYear0)*12 + month-1, 1 + 2 × the offset of a period that
-	// holds the whole month, or 0: a record's timestamps fall in any month of a decade, so
-	// the last period hit rarely holds the next one, and the binary search among the
-	// periods, a branch missed at nearly every step, was half of converting a local time.
-	months []int32
+	// months holds, by (year-monthYear0)*12 + month-1, 1 + 2 × the Unix time of the month's
+	// first civil second when one period holds the whole month, or 0: a record's timestamps
+	// fall in any month of a decade, so the last period hit rarely holds the next one, and
+	// the binary search among the periods, a branch missed at nearly every step, was half
+	// of converting a local time. A month in the table converts without civilSeconds too.
+	months []int64
 }
 
 // The months a zoneCache's months table covers.
@@ -159,7 +160,6 @@ func (zc *zoneCache) date(y, mo, d, h, mi, s, ns int, loc *time.Location) time.T
 // unix is time.Date(y, mo, d, h, mi, s, 0, loc).Unix(), through the cache. Outside the cached
 // periods it calls time.Date and caches the period around the result.
 func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
-	civ := civilSeconds(y, mo, d, h, mi, s)
 	if zc.loc != loc {
 		zc.loc, zc.periods, zc.last = loc, zc.periods[:0], 0
 		clear(zc.months)
@@ -167,9 +167,10 @@ func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
 	mi0 := uint((y-monthYear0)*12 + mo - 1)
 	if mi0 < monthSlots && zc.months != nil {
 		if v := zc.months[mi0]; v != 0 {
-			return civ - int64(v>>1)
+			return v>>1 + int64((d-1)*86400+h*3600+mi*60+s)
 		}
 	}
+	civ := civilSeconds(y, mo, d, h, mi, s)
 	if zc.last < len(zc.periods) && zc.periods[zc.last].holds(civ) {
 		zc.noteMonth(mi0, civ, y, mo, d, h, mi, s, &zc.periods[zc.last])
 		return civ - zc.periods[zc.last].offset
@@ -219,9 +220,9 @@ func (zc *zoneCache) noteMonth(mi0 uint, civ int64, y, mo, d, h, mi, s int, p *z
 		return
 	}
 	if zc.months == nil {
-		zc.months = make([]int32, monthSlots)
+		zc.months = make([]int64, monthSlots)
 	}
-	zc.months[mi0] = int32(p.offset)<<1 | 1
+	zc.months[mi0] = (start-p.offset)<<1 | 1
 }
 
 // civilSeconds counts the seconds from 1970-01-01 00:00:00 to a civil date and time, ignoring
