@@ -39,7 +39,8 @@ type Normalizer struct {
 	intern  [numFields]internTable // the kept text fields' values (intern.go)
 	ids     idArena                // request ids (intern.go)
 	zones   zoneCache
-	scratch []byte // JSON: unescaped strings of the current object
+	scratch []byte  // JSON: unescaped strings of the current object
+	js      jsonObj // JSON: the current object's field values
 }
 
 // keyRef says that a JSON key is candidate number rank of field f.

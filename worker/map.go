@@ -217,13 +217,13 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 	}
 	defer src.Close()
 	n := 0
-	err = jobs.ScanSODA(src, func(offset int64, raw []byte) error {
+	err = jobs.ScanSODAObjects(src, func(offset int64, obj *jobs.SODAObject) error {
 		if n++; n&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		return emit(offset, raw, norm.NormalizeJSON(raw, req)) // it sets every field of req
+		return emit(offset, obj.Raw, norm.NormalizeObject(obj, req)) // it sets every field of req
 	})
 	if err != nil {
 		// A malformed JSON file is a property of the input, not of this attempt: retrying
