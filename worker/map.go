@@ -158,6 +158,7 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 	if err != nil {
 		return task.Fatal(fmt.Errorf("%s: %w", t.File, err))
 	}
+	norm.Borrow() // req is encoded (out.Add) before the next record
 	opt := csvsplit.Options{Start: t.Start, End: t.End, DataStart: t.DataStart, State: t.State, Fields: len(t.Header)}
 	var src io.ReadCloser
 	if t.Gzip {
@@ -211,6 +212,7 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 		return err
 	}
 	norm := schema.BindJSON()
+	norm.Borrow() // req is encoded (out.Add) before the next object
 	src, err := mapinput.Open(ctx, env.Store, t, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t, err)
