@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ireports/ireports/csvsplit"
+	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
@@ -45,7 +46,7 @@ func TestMapDigest(t *testing.T) {
 			ins = append(ins, in{schema, f, p})
 		}
 	}
-	real := "/work/shared/data/311"
+	real := testenv.RealData(t)
 	for _, c := range []string{"la", "sf", "boston", "baltimore", "chicago", "kansas_city", "dc", "st_louis", "nyc"} {
 		schema := c
 		add(schema, filepath.Join(real, c, "*.csv"))
