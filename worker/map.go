@@ -308,7 +308,13 @@ func (w *rejectWriter) write(ctx context.Context, offset int64, raw []byte, caus
 		if err != nil {
 			return err
 		}
-		w.f, w.w = f, bufio.NewWriterSize(f, 256<<10)
+		w.f = f
+		if bw, ok := rejectBufs.Get().(*bufio.Writer); ok {
+			bw.Reset(f)
+			w.w = bw
+		} else {
+			w.w = bufio.NewWriterSize(f, 256<<10)
+		}
 		w.enc = json.NewEncoder(w.w)
 		w.enc.SetEscapeHTML(false)
 	}
@@ -340,6 +346,17 @@ func cutRaw(raw []byte) []byte {
 	return raw[:n]
 }
 
+// rejectBufs keeps the rejects' write buffers between map tasks: one of 256 KiB allocated
+// for each task with a reject was as much as the rest of a small task's allocation.
+var rejectBufs sync.Pool
+
+// putBuf hands the buffer back to rejectBufs.
+func (w *rejectWriter) putBuf() {
+	w.w.Reset(nil) // drops unflushed bytes and the object
+	rejectBufs.Put(w.w)
+	w.w, w.enc = nil, nil
+}
+
 // close makes the rejects object visible.
 func (w *rejectWriter) close() error {
 	if w.f == nil {
@@ -352,6 +369,7 @@ func (w *rejectWriter) close() error {
 		err = w.f.Close()
 	}
 	w.f = nil
+	w.putBuf()
 	return err
 }
 
@@ -360,5 +378,6 @@ func (w *rejectWriter) abort() {
 	if w.f != nil {
 		w.f.Abort()
 		w.f = nil
+		w.putBuf()
 	}
 }
