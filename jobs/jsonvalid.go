@@ -7,8 +7,9 @@ import (
 
 // validJSON reports whether b is one JSON value between optional white space: exactly what
 // encoding/json.Valid reports (FuzzValidJSON compares the two). ScanSODA checks every object
-// with it; encoding/json's scanner takes an indirect call per byte, and was half of the CPU
-// of reading and normalizing a SODA JSON file in a profile of the map task.
+// with its validValue (and validObject, which FuzzSODAObjects holds to it); encoding/json's
+// scanner takes an indirect call per byte, and was half of the CPU of reading and
+// normalizing a SODA JSON file in a profile of the map task.
 //
 // Like encoding/json, it does not check that strings are UTF-8 (the normalizer's storable
 // does, per kept field), and it refuses more than maxJSONDepth nested arrays and objects.

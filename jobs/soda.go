@@ -137,8 +137,8 @@ func (s *sodaScanner) scan(fn func(int64, []byte) error) error {
 // object that lies whole in the buffer is validated where it lies, which finds its end too,
 // and returned without a copy: copying it out first (object) took a pass over its bytes as
 // long as the validator's, a quarter of the map task's CPU on a SODA JSON file. One that
-// runs past the buffer, or is not valid, is read the slow way (object, then validJSON),
-// which gives the same error for any invalid one.
+// runs past the buffer, or is not valid, is copied out (object) and validated there, which
+// gives the same error for any invalid one.
 func (s *sodaScanner) nextObject(start int64) ([]byte, error) {
 	if end, ok := s.valid(s.buf[:s.end], s.pos-1); ok {
 		raw := s.buf[s.pos-1 : end]
@@ -165,7 +165,7 @@ func (s *sodaScanner) valid(b []byte, i int) (int, bool) {
 }
 
 // object copies the object starting at start (its '{' already read) into s.obj, tracking
-// strings and nesting; validJSON checks the rest.
+// strings and nesting; nextObject checks the rest.
 func (s *sodaScanner) object(start int64) error {
 	s.obj = append(s.obj[:0], '{')
 	depth, inString, escaped := 1, false, false
