@@ -33,31 +33,51 @@ type internSlot struct {
 	val    string // what the record keeps: key, or key repaired
 	hash   uint32
 	status record.Status // the status field: key's record.Status
+	w0, w1 uint64        // keyWords(key)
 }
 
-// internHash hashes a raw value. It is not keyed: maxProbe, not the hash, bounds what a
-// crafted input can cost.
-func internHash(b []byte) uint32 {
-	const m1, m2 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
-	h := uint64(len(b)) * m1
-	for len(b) > 8 {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * m2
-		h ^= h >> 31
-		b = b[8:]
-	}
-	var t uint64
+// keyWords returns two words of b that, with its length, are all of b when it is at most 16
+// bytes long: its first and last eight bytes, or four, or its first, middle and last byte.
+// A lookup compares them instead of the bytes, so that the usual value (an agency, a type,
+// a zip) costs two loads and no loop: hashing a value word by word and comparing it with
+// memequal, both loops whose trip count changes from one value to the next, was most of a
+// CSV record's lookups.
+func keyWords(b []byte) (w0, w1 uint64) {
 	switch {
+	case len(b) >= 8:
+		return binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[len(b)-8:])
 	case len(b) >= 4:
-		t = uint64(binary.LittleEndian.Uint32(b))<<32 | uint64(binary.LittleEndian.Uint32(b[len(b)-4:]))
+		return uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[len(b)-4:]))
 	case len(b) > 0:
-		t = uint64(b[0])<<16 | uint64(b[len(b)>>1])<<8 | uint64(b[len(b)-1])
+		return uint64(b[0]) | uint64(b[len(b)>>1])<<8 | uint64(b[len(b)-1])<<16, 0
 	}
-	h = (h ^ t) * m1
+	return 0, 0
+}
+
+// internHash hashes a raw value: its length and keyWords, which tell apart the values of a
+// text column; longer values that share them only probe further. It is not keyed: maxProbe,
+// not the hash, bounds what a crafted input can cost.
+func internHash(b []byte) uint32 {
+	w0, w1 := keyWords(b)
+	return hashWords(len(b), w0, w1)
+}
+
+func hashWords(n int, w0, w1 uint64) uint32 {
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
+	h := (uint64(n)*m1 ^ w0) * m2
+	h ^= h >> 31
+	h = (h ^ w1 ^ w1>>32) * m1 // a product's bits depend only on the factors' bits below them
 	return uint32(h>>32) ^ uint32(h)
 }
 
 // find returns the slot holding b, or nil.
 func (t *internTable) find(b []byte, h uint32) *internSlot {
+	w0, w1 := keyWords(b)
+	return t.lookup(b, h, w0, w1)
+}
+
+// lookup is find for a caller that has b's keyWords.
+func (t *internTable) lookup(b []byte, h uint32, w0, w1 uint64) *internSlot {
 	if len(t.slots) == 0 {
 		return nil
 	}
@@ -67,7 +87,7 @@ func (t *internTable) find(b []byte, h uint32) *internSlot {
 		if s.key == "" {
 			return nil
 		}
-		if s.hash == h && s.key == string(b) {
+		if s.hash == h && s.w0 == w0 && s.w1 == w1 && len(s.key) == len(b) && (len(b) <= 16 || s.key == string(b)) {
 			return s
 		}
 	}
@@ -86,6 +106,7 @@ func (t *internTable) add(e internSlot) {
 	if 2*(t.n+1) > len(t.slots) {
 		t.grow()
 	}
+	e.w0, e.w1 = keyWords(unsafe.Slice(unsafe.StringData(e.key), len(e.key)))
 	if t.put(e) {
 		t.n++
 	}

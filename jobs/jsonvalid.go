@@ -7,8 +7,9 @@ import (
 
 // validJSON reports whether b is one JSON value between optional white space: exactly what
 // encoding/json.Valid reports (FuzzValidJSON compares the two). ScanSODA checks every object
-// with it; encoding/json's scanner takes an indirect call per byte, and was half of the CPU
-// of reading and normalizing a SODA JSON file in a profile of the map task.
+// with its validValue (and validObject, which FuzzSODAObjects holds to it); encoding/json's
+// scanner takes an indirect call per byte, and was half of the CPU of reading and
+// normalizing a SODA JSON file in a profile of the map task.
 //
 // Like encoding/json, it does not check that strings are UTF-8 (the normalizer's storable
 // does, per kept field), and it refuses more than maxJSONDepth nested arrays and objects.
@@ -193,9 +194,8 @@ func belowMask(w uint64, c byte) uint64 { return (w - ones*uint64(c)) &^ w & hig
 // hasBelow reports whether a byte of w is below c (c ≤ 0x80).
 func hasBelow(w uint64, c byte) bool { return belowMask(w, c) != 0 }
 
-// skipPlain returns the index of the first byte at or after j that is '"' or '\\', or, with
-// controls, below 0x20; len(b) when there is none.
-func skipPlain(b []byte, j int, controls bool) int {
+// skipPlainWords is skipPlain eight bytes at a time, in Go.
+func skipPlainWords(b []byte, j int, controls bool) int {
 	for ; j+8 <= len(b); j += 8 {
 		w := binary.LittleEndian.Uint64(b[j:])
 		m := byteMask(w, '"') | byteMask(w, '\\')

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ireports/ireports/record"
 )
@@ -36,10 +37,12 @@ type Normalizer struct {
 	// schema (or a file) that uses none, so that the common path pays one nil test per record.
 	ext *extras
 
+	borrow  bool                   // Borrow: text fields alias the input's bytes
 	intern  [numFields]internTable // the kept text fields' values (intern.go)
 	ids     idArena                // request ids (intern.go)
 	zones   zoneCache
-	scratch []byte // JSON: unescaped strings of the current object
+	scratch []byte  // JSON: unescaped strings of the current object
+	js      jsonObj // JSON: the current object's field values
 }
 
 // keyRef says that a JSON key is candidate number rank of field f.
@@ -157,6 +160,15 @@ func (n *Normalizer) Normalize(fields [][]byte, r *record.Request) error {
 	return n.build(&vals, &n.colName, r)
 }
 
+// Borrow makes the requests that Normalize, NormalizeJSON and NormalizeObject fill borrow
+// their text from the input: the request id and the plain ASCII values of other text fields
+// but status become strings over the bytes of the fields or object given, valid only until
+// those bytes change, rather than copies or interned strings. For a caller that is done with
+// each request before it reads the next record (the map task encodes it at once): an intern
+// lookup per value, and a copy of each request id, cost more than the check that borrowing
+// is safe, which a value that is not plain ASCII fails and is then interned as usual.
+func (n *Normalizer) Borrow() { n.borrow = true }
+
 // value trims a raw value and returns nil when it is null.
 func (n *Normalizer) value(b []byte) []byte {
 	b = trimSpace(b)
@@ -183,7 +195,11 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if err := storable(fRequestID, id, cols); err != nil {
 		return err
 	}
-	r.RequestID = n.ids.string(id)
+	if n.borrow {
+		r.RequestID = unsafe.String(&id[0], len(id))
+	} else {
+		r.RequestID = n.ids.string(id)
+	}
 
 	created := n.value(vals[fCreatedAt])
 	if created == nil {
@@ -313,9 +329,14 @@ func (n *Normalizer) statusOf(raw []byte) record.Status {
 // text returns b as a string the record may keep, interned, checked with storable and
 // repaired when the schema asks; for the status field also its record.Status.
 func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string, record.Status, error) {
+	// Plain ASCII is storable and never repaired: interned, it would be b's bytes.
+	if n.borrow && f != fStatus && plainASCII(b) {
+		return unsafe.String(&b[0], len(b)), 0, nil
+	}
 	t := &n.intern[f]
-	h := internHash(b)
-	if e := t.find(b, h); e != nil {
+	w0, w1 := keyWords(b)
+	h := hashWords(len(b), w0, w1)
+	if e := t.lookup(b, h, w0, w1); e != nil {
 		return e.val, e.status, nil
 	}
 	if err := storable(f, b, cols); err != nil {

@@ -127,7 +127,19 @@ type zoneCache struct {
 	loc     *time.Location
 	periods []zonePeriod // sorted by lo; disjoint
 	last    int          // index in periods of the last hit
+	// months holds, by (year-monthYear0)*12 + month-1, 1 + 2 × the Unix time of the month's
+	// first civil second when one period holds the whole month, or 0: a record's timestamps
+	// fall in any month of a decade, so the last period hit rarely holds the next one, and
+	// the binary search among the periods, a branch missed at nearly every step, was half
+	// of converting a local time. A month in the table converts without civilSeconds too.
+	months []int64
 }
+
+// The months a zoneCache's months table covers.
+const (
+	monthYear0 = 1900
+	monthSlots = 256 * 12
+)
 
 // zonePeriod is one period of constant offset, as civil seconds (civilSeconds) [lo, hi).
 type zonePeriod struct {
@@ -148,11 +160,19 @@ func (zc *zoneCache) date(y, mo, d, h, mi, s, ns int, loc *time.Location) time.T
 // unix is time.Date(y, mo, d, h, mi, s, 0, loc).Unix(), through the cache. Outside the cached
 // periods it calls time.Date and caches the period around the result.
 func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
-	civ := civilSeconds(y, mo, d, h, mi, s)
 	if zc.loc != loc {
 		zc.loc, zc.periods, zc.last = loc, zc.periods[:0], 0
+		clear(zc.months)
 	}
+	mi0 := uint((y-monthYear0)*12 + mo - 1)
+	if mi0 < monthSlots && zc.months != nil {
+		if v := zc.months[mi0]; v != 0 {
+			return v>>1 + int64((d-1)*86400+h*3600+mi*60+s)
+		}
+	}
+	civ := civilSeconds(y, mo, d, h, mi, s)
 	if zc.last < len(zc.periods) && zc.periods[zc.last].holds(civ) {
+		zc.noteMonth(mi0, civ, y, mo, d, h, mi, s, &zc.periods[zc.last])
 		return civ - zc.periods[zc.last].offset
 	}
 	// The first period whose hi is above civ: the only one that can hold it.
@@ -167,6 +187,7 @@ func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
 	}
 	if lo < len(zc.periods) && zc.periods[lo].holds(civ) {
 		zc.last = lo
+		zc.noteMonth(mi0, civ, y, mo, d, h, mi, s, &zc.periods[lo])
 		return civ - zc.periods[lo].offset
 	}
 	t := time.Date(y, time.Month(mo), d, h, mi, s, 0, loc)
@@ -186,6 +207,22 @@ func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
 		}
 	}
 	return t.Unix()
+}
+
+// noteMonth records in months[mi0] the offset of p, which holds civ (civilSeconds(y, mo,
+// d, h, mi, s)), when p holds the whole of civ's month.
+func (zc *zoneCache) noteMonth(mi0 uint, civ int64, y, mo, d, h, mi, s int, p *zonePeriod) {
+	if mi0 >= monthSlots {
+		return
+	}
+	start := civ - int64((d-1)*86400+h*3600+mi*60+s)
+	if !p.holds(start) || !p.holds(start+int64(daysIn(y, mo))*86400-1) {
+		return
+	}
+	if zc.months == nil {
+		zc.months = make([]int64, monthSlots)
+	}
+	zc.months[mi0] = (start-p.offset)<<1 | 1
 }
 
 // civilSeconds counts the seconds from 1970-01-01 00:00:00 to a civil date and time, ignoring

@@ -158,6 +158,7 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 	if err != nil {
 		return task.Fatal(fmt.Errorf("%s: %w", t.File, err))
 	}
+	norm.Borrow() // req is encoded (out.Add) before the next record
 	opt := csvsplit.Options{Start: t.Start, End: t.End, DataStart: t.DataStart, State: t.State, Fields: len(t.Header)}
 	var src io.ReadCloser
 	if t.Gzip {
@@ -191,8 +192,7 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 			return fmt.Errorf("%s: %w", t, err)
 		}
 		if rec.Err == nil {
-			*req = record.Request{}
-			rec.Err = norm.Normalize(rec.Fields, req)
+			rec.Err = norm.Normalize(rec.Fields, req) // it sets every field of req
 		}
 		if err := emit(rec.Offset, rec.Raw, rec.Err); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
@@ -212,20 +212,20 @@ func mapSODA(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req 
 		return err
 	}
 	norm := schema.BindJSON()
+	norm.Borrow() // req is encoded (out.Add) before the next object
 	src, err := mapinput.Open(ctx, env.Store, t, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t, err)
 	}
 	defer src.Close()
 	n := 0
-	err = jobs.ScanSODA(src, func(offset int64, raw []byte) error {
+	err = jobs.ScanSODAObjects(src, func(offset int64, obj *jobs.SODAObject) error {
 		if n++; n&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		*req = record.Request{}
-		return emit(offset, raw, norm.NormalizeJSON(raw, req))
+		return emit(offset, obj.Raw, norm.NormalizeObject(obj, req)) // it sets every field of req
 	})
 	if err != nil {
 		// A malformed JSON file is a property of the input, not of this attempt: retrying
@@ -308,7 +308,13 @@ func (w *rejectWriter) write(ctx context.Context, offset int64, raw []byte, caus
 		if err != nil {
 			return err
 		}
-		w.f, w.w = f, bufio.NewWriterSize(f, 256<<10)
+		w.f = f
+		if bw, ok := rejectBufs.Get().(*bufio.Writer); ok {
+			bw.Reset(f)
+			w.w = bw
+		} else {
+			w.w = bufio.NewWriterSize(f, 256<<10)
+		}
 		w.enc = json.NewEncoder(w.w)
 		w.enc.SetEscapeHTML(false)
 	}
@@ -340,6 +346,17 @@ func cutRaw(raw []byte) []byte {
 	return raw[:n]
 }
 
+// rejectBufs keeps the rejects' write buffers between map tasks: one of 256 KiB allocated
+// for each task with a reject was as much as the rest of a small task's allocation.
+var rejectBufs sync.Pool
+
+// putBuf hands the buffer back to rejectBufs.
+func (w *rejectWriter) putBuf() {
+	w.w.Reset(nil) // drops unflushed bytes and the object
+	rejectBufs.Put(w.w)
+	w.w, w.enc = nil, nil
+}
+
 // close makes the rejects object visible.
 func (w *rejectWriter) close() error {
 	if w.f == nil {
@@ -352,6 +369,7 @@ func (w *rejectWriter) close() error {
 		err = w.f.Close()
 	}
 	w.f = nil
+	w.putBuf()
 	return err
 }
 
@@ -360,5 +378,6 @@ func (w *rejectWriter) abort() {
 	if w.f != nil {
 		w.f.Abort()
 		w.f = nil
+		w.putBuf()
 	}
 }

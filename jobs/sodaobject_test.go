@@ -1,0 +1,90 @@
+package jobs
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/record"
+)
+
+// sodaBoth scans in with ScanSODA and NormalizeJSON, and with ScanSODAObjects and
+// NormalizeObject, and returns what each saw: every object's offset, request and error, and
+// the scan's error.
+func sodaBoth(n *Normalizer, in []byte) (viaJSON, viaObject string) {
+	var a, b bytes.Buffer
+	var r record.Request
+	err := ScanSODA(bytes.NewReader(in), func(off int64, raw []byte) error {
+		err := n.NormalizeJSON(raw, &r)
+		fmt.Fprintf(&a, "%d %v\n", off, err)
+		if err == nil {
+			fmt.Fprintf(&a, "%+v\n", r)
+		}
+		return nil
+	})
+	fmt.Fprintf(&a, "scan: %v\n", err)
+	err = ScanSODAObjects(bytes.NewReader(in), func(off int64, obj *SODAObject) error {
+		err := n.NormalizeObject(obj, &r)
+		fmt.Fprintf(&b, "%d %v\n", off, err)
+		if err == nil {
+			fmt.Fprintf(&b, "%+v\n", r)
+		}
+		return nil
+	})
+	fmt.Fprintf(&b, "scan: %v\n", err)
+	return a.String(), b.String()
+}
+
+var sodaObjectSeeds = []string{
+	`[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","location":{"latitude":"1","longitude":"2"}}]`,
+	`[{"a":"\ud83d\ude00"},{"b":[1,{"c":"]"}]}]`,
+	`[{"unique_key":"\u12"}]`,
+	`[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","agency":"A\u0000"}]`,
+	`[`,
+	`[ { "unique_key" : "7" , "created_date" : "2024-03-01T10:00:00.000" , "agency" : null , "agency" : "X" } , {} ]`,
+	`[{"uniq\u0075e_key":"8","created_date":"2024-03-01T10:00:00.000","complaint_type":"a \"b\" \\ c\n","latitude":40.7,"longitude":-73.9}]`,
+	`[{"unique_key":"9","unique_key":"10","created_date":"2024-03-01T10:00:00.000","status":"Closed","closed_date":null,"x":[true,false,null,-1.5e3]}]`,
+	`[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","agency":"NY` + "\x01" + `PD"}]`,
+	`[{"unique_key":1,"created_date":"2024-01-01T00:00:00.000"},{"unique_key":"2" "created_date":"x"}]`,
+}
+
+// TestNormalizeObject checks that the located members give NormalizeObject what
+// NormalizeJSON reads from the raw object.
+func TestNormalizeObject(t *testing.T) {
+	nyc, _ := Builtin("nyc")
+	n := nyc.BindJSON()
+	for i, in := range sodaObjectSeeds {
+		if a, b := sodaBoth(n, []byte(in)); a != b {
+			t.Errorf("input %d: NormalizeJSON saw\n%s\nNormalizeObject saw\n%s", i, a, b)
+		}
+	}
+}
+
+// TestNormalizeObjectRealData is TestNormalizeObject on the real SODA page.
+func TestNormalizeObjectRealData(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join(testenv.RealData(t), "nyc", "soda_erm2-nwe9_page.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nyc, _ := Builtin("nyc")
+	if a, b := sodaBoth(nyc.BindJSON(), in); a != b {
+		t.Errorf("NormalizeJSON and NormalizeObject differ on the real page")
+	}
+}
+
+// FuzzSODAObjects checks NormalizeObject against NormalizeJSON on arbitrary input.
+func FuzzSODAObjects(f *testing.F) {
+	for _, s := range sodaObjectSeeds {
+		f.Add(s)
+	}
+	nyc, _ := Builtin("nyc")
+	n := nyc.BindJSON()
+	f.Fuzz(func(t *testing.T, in string) {
+		if a, b := sodaBoth(n, []byte(in)); a != b {
+			t.Fatalf("NormalizeJSON saw\n%s\nNormalizeObject saw\n%s", a, b)
+		}
+	})
+}
