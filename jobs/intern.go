@@ -12,6 +12,12 @@ import (
 // growing its table here and simply allocates.
 const maxIntern = 4096
 
+// maxInternBytes bounds the length of a value a table keeps. maxIntern bounds how many
+// values a field's table holds, not their size: the input chooses them, and 4,096 values
+// each as long as a record (csvsplit's MaxRecordBytes) would pin gigabytes. The values worth
+// interning (agencies, types, zips, statuses) are a few dozen bytes.
+const maxInternBytes = 256
+
 // maxProbe bounds the slots a lookup or an insertion looks at. Input files choose the values,
 // so they could choose colliding ones; past this many the value is allocated instead of
 // interned, and a lookup never costs more than maxProbe comparisons.

@@ -99,3 +99,37 @@ func TestIDArena(t *testing.T) {
 		}
 	}
 }
+
+// A field's table keeps no value longer than maxInternBytes: an input of thousands of distinct
+// long values, each of which it would otherwise keep, leaves it holding only the short ones,
+// while the records still carry every value whole.
+func TestInternLongValuesNotKept(t *testing.T) {
+	stl, _ := Builtin("st_louis")
+	header, row := firstRow(t, "st_louis/stl_csb_2011.csv")
+	n, err := stl.Bind(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 * maxIntern {
+		v := fmt.Sprintf("%06d", i)
+		if i%2 == 0 {
+			v += strings.Repeat("x", maxInternBytes)
+		}
+		var r record.Request
+		if err := n.Normalize(bs(with(header, row, "PROBLEMCODE", v)...), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.RequestType != v {
+			t.Fatalf("request type %q, want %q", r.RequestType, v)
+		}
+	}
+	tab := &n.intern[fRequestType]
+	for _, s := range tab.slots {
+		if len(s.key) > maxInternBytes {
+			t.Fatalf("the table keeps a %d-byte value, bound %d", len(s.key), maxInternBytes)
+		}
+	}
+	if tab.n < maxIntern/2 {
+		t.Errorf("the table holds %d values, want most of the %d short ones", tab.n, maxIntern)
+	}
+}

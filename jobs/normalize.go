@@ -351,7 +351,7 @@ func (n *Normalizer) text(f fieldID, b []byte, cols *[numFields]string) (string,
 	if n.repair {
 		fixed, repaired = repairMojibake(b)
 	}
-	if t.full() {
+	if t.full() || len(b) > maxInternBytes {
 		if repaired {
 			return string(fixed), st, nil
 		}
