@@ -139,8 +139,8 @@ func quoteHeader(header []string) string {
 }
 
 // Normalize fills r from one CSV record's fields (byte slices, as the split reader returns
-// them). It keeps no reference to fields: every string it stores is a copy (or an interned
-// string). On failure it returns a *RejectError and r holds garbage.
+// them). Unless the Normalizer borrows (Borrow), it keeps no reference to fields: every
+// string it stores is a copy (or an interned string). On failure it returns a *RejectError and r holds garbage.
 func (n *Normalizer) Normalize(fields [][]byte, r *record.Request) error {
 	if n.ncols < 0 {
 		return fmt.Errorf("Normalize on a SODA JSON normalizer: %w", ErrWrongBinding)

@@ -300,7 +300,7 @@ func (t *keyTable) refs(k []byte) []keyRef {
 
 // NormalizeJSON fills r from one SODA object (raw JSON, as ScanSODA yields it). Values may be
 // strings, numbers or nested objects (a location); the same rules as Normalize apply, and it
-// likewise keeps no reference to raw. An object that is not well-formed is rejected as bad_json.
+// likewise keeps no reference to raw unless the Normalizer borrows. An object that is not well-formed is rejected as bad_json.
 func (n *Normalizer) NormalizeJSON(raw []byte, r *record.Request) error {
 	if n.ncols >= 0 {
 		return fmt.Errorf("NormalizeJSON on a CSV normalizer: %w", ErrWrongBinding)
