@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -179,7 +180,7 @@ func NewParquetWriter[T any](w io.Writer, opts ...parquet.WriterOption) *parquet
 // rows whose string values total strBytes bytes: the smallest power of two, from 4 KiB, that
 // no column of it can fill, or parquet.DefaultPageBufferSize when a column could fill that.
 // The rows' fields must be strings or values of at most 8 bytes, or pointers to them (as
-// Row's and the summary rows' are; sizedFor checks a type).
+// Row's and the summary rows' are; pageBufferFor checks a type).
 //
 // A writer sizes each column's buffer to its page buffer size whatever the rows (a quarter
 // of a MiB for an int64 column), and a reducer writes five files a group, most of a few
@@ -220,13 +221,13 @@ func stringLen(v reflect.Value, fields []int) int64 {
 	return n
 }
 
-// sizedFor returns the options that write rows as small a file's buffers as PageBufferFor
-// allows, or none when T has fields whose size it cannot bound (only fixed-size values,
-// strings and pointers to them are counted).
-func sizedFor[T any](rows []T) []parquet.WriterOption {
+// pageBufferFor returns the page buffer size for rows as a file's one row group
+// (PageBufferFor), or parquet-go's default when T has fields whose size it cannot bound
+// (only fixed-size values, strings and pointers to them are counted).
+func pageBufferFor[T any](rows []T) int {
 	fields, ok := stringFields(reflect.TypeFor[T]())
 	if !ok {
-		return nil
+		return parquet.DefaultPageBufferSize
 	}
 	var strBytes int64
 	if len(fields) > 0 {
@@ -234,10 +235,7 @@ func sizedFor[T any](rows []T) []parquet.WriterOption {
 			strBytes += stringLen(reflect.ValueOf(&rows[i]).Elem(), fields)
 		}
 	}
-	if size := PageBufferFor(len(rows), strBytes); size < parquet.DefaultPageBufferSize {
-		return []parquet.WriterOption{parquet.PageBufferSize(size)}
-	}
-	return nil
+	return PageBufferFor(len(rows), strBytes)
 }
 
 // stringTypes caches stringFields by row type.
@@ -303,16 +301,18 @@ func WriteParquet[T any](path string, rows []T) error {
 	return objstore.WriteAll(context.Background(), store, path, buf.Bytes())
 }
 
-// EncodeParquet writes rows to w as one Parquet file. (Writers are not pooled: a reset
-// parquet-go writer was seen to write different bytes for the same rows, and re-runs must give
-// byte-identical lakes.)
+// EncodeParquet writes rows to w as one Parquet file, with a pooled writer (GetWriter)
+// whose page buffers are sized to the rows (PageBufferFor).
 func EncodeParquet[T any](w io.Writer, rows []T) error {
-	opts := sizedFor(rows)
-	if _, ok := w.(*bytes.Buffer); ok {
-		// A buffer in front of a buffer only copies.
-		opts = append(opts, parquet.WriteBufferSize(0))
+	bw, buffered := w.(*bytes.Buffer)
+	var out io.Writer = bw
+	var flush func() error
+	if !buffered {
+		// Pooled writers write through: a buffer in front of a buffer only copies.
+		b := bufio.NewWriterSize(w, 32<<10)
+		out, flush = b, b.Flush
 	}
-	pw := NewParquetWriter[T](w, opts...)
+	pw := GetWriter[T](out, pageBufferFor(rows))
 	for len(rows) > 0 {
 		n := min(len(rows), 4096)
 		if _, err := pw.Write(rows[:n]); err != nil {
@@ -320,7 +320,66 @@ func EncodeParquet[T any](w io.Writer, rows []T) error {
 		}
 		rows = rows[n:]
 	}
-	return pw.Close()
+	if err := pw.Close(); err != nil {
+		return err
+	}
+	pw.Release()
+	if flush != nil {
+		return flush()
+	}
+	return nil
+}
+
+// Writer is a writer of the lake's Parquet files (NewParquetWriter) that writes through to
+// its output (no write buffer), taken from a pool by GetWriter. Release returns it to the
+// pool once closed.
+type Writer[T any] struct {
+	*parquet.GenericWriter[T]
+	pool *sync.Pool
+}
+
+// writerPool is a pool of Writers of one row type and page buffer size.
+type writerPool struct {
+	typ  reflect.Type
+	size int
+}
+
+// writerPools holds a *sync.Pool of *Writer[T] per writerPool. A reducer writes five small
+// files per group; building a parquet-go writer (its schema walk, its column buffers,
+// encoders and row-writing functions) cost more than encoding a small file, and its
+// buffers were most of a reducer's allocations. A reset writer writes the same bytes as a
+// new one (parquet-go v0.32.1 and later: before, a reset cleared the column paths of the
+// files it wrote next; TestPooledWriterSameBytes checks it).
+var writerPools sync.Map // writerPool → *sync.Pool
+
+// GetWriter returns a Writer of T to w whose columns' page buffers are pageBufferSize bytes
+// (PageBufferFor; 0 for parquet-go's default), reset from the pool or new. The page buffer
+// size changes no byte of a file that PageBufferFor sized it for.
+func GetWriter[T any](w io.Writer, pageBufferSize int) *Writer[T] {
+	if pageBufferSize <= 0 {
+		pageBufferSize = parquet.DefaultPageBufferSize
+	}
+	key := writerPool{typ: reflect.TypeFor[T](), size: pageBufferSize}
+	p, ok := writerPools.Load(key)
+	if !ok {
+		p, _ = writerPools.LoadOrStore(key, &sync.Pool{})
+	}
+	pool := p.(*sync.Pool)
+	if pw, ok := pool.Get().(*Writer[T]); ok {
+		pw.Reset(w)
+		return pw
+	}
+	return &Writer[T]{
+		GenericWriter: NewParquetWriter[T](w, parquet.WriteBufferSize(0), parquet.PageBufferSize(pageBufferSize)),
+		pool:          pool,
+	}
+}
+
+// Release returns w to its pool. Call it only after a Close that succeeded: a writer that
+// failed is dropped.
+func (w *Writer[T]) Release() {
+	w.Reset(nil) // let go of the output
+	w.pool.Put(w)
 }
 
 // ReadParquet reads every row of the Parquet file at the local path.

@@ -128,21 +128,21 @@ func TestPageBufferFor(t *testing.T) {
 	}
 }
 
-// TestSizedForUnboundedTypes: a row type with fields whose size sizedFor cannot bound keeps
+// TestSizedForUnboundedTypes: a row type with fields whose size pageBufferFor cannot bound keeps
 // the default buffers.
 func TestSizedForUnboundedTypes(t *testing.T) {
 	type listRow struct {
 		Tags []string `parquet:"tags,list"`
 	}
-	if opts := sizedFor([]listRow{{Tags: []string{"a"}}}); opts != nil {
-		t.Errorf("sizedFor of a row with a list: %d options, want none", len(opts))
+	if size := pageBufferFor([]listRow{{Tags: []string{"a"}}}); size != parquet.DefaultPageBufferSize {
+		t.Errorf("pageBufferFor of a row with a list: %d, want the default %d", size, parquet.DefaultPageBufferSize)
 	}
-	if opts := sizedFor([]HeatRow{{Agency: "DOT"}}); len(opts) != 1 {
-		t.Errorf("sizedFor of a summary row: %d options, want 1", len(opts))
+	if size := pageBufferFor([]HeatRow{{Agency: "DOT"}}); size >= parquet.DefaultPageBufferSize {
+		t.Errorf("pageBufferFor of a summary row: %d, want less than the default %d", size, parquet.DefaultPageBufferSize)
 	}
 }
 
-// TestStringBytes: StringBytes counts every string of a lake row, as sizedFor does by
+// TestStringBytes: StringBytes counts every string of a lake row, as pageBufferFor does by
 // reflection, and Row has only fields PageBufferFor bounds.
 func TestStringBytes(t *testing.T) {
 	fields, ok := stringFields(reflect.TypeFor[Row]())
@@ -157,6 +157,43 @@ func TestStringBytes(t *testing.T) {
 		want := int(stringLen(reflect.ValueOf(ToRow(&r)), fields))
 		if got := StringBytes(&r); got != want {
 			t.Errorf("StringBytes(%+v) = %d, want %d", r, got, want)
+		}
+	}
+}
+
+// TestPooledWriterSameBytes: a pooled writer, reset after the files before it, writes the
+// bytes a new writer at the default buffer sizes writes, file after file of sizes that
+// share a page buffer size and of sizes that do not, with nulls and dictionaries whose
+// values change from file to file.
+func TestPooledWriterSameBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		n := rng.IntN(600)
+		if i%50 == 0 {
+			n = 5000 + rng.IntN(5000) // pages cut at the default size
+		}
+		lakeRows := sizedRows(n, rng.IntN(40))
+		monthly := make([]MonthlyRow, n)
+		for j := range monthly {
+			monthly[j] = MonthlyRow{RequestType: fmt.Sprint("type ", rng.IntN(50)), Agency: fmt.Sprint("agency ", rng.IntN(3+i%7)), Requests: rng.Int64N(100)}
+			if rng.IntN(3) > 0 {
+				h := rng.Float64()
+				monthly[j].MedianResolutionHours = &h
+			}
+		}
+		var got bytes.Buffer
+		if err := EncodeParquet(&got, lakeRows); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), encodeDefault(t, lakeRows)) {
+			t.Fatalf("file %d, %d lake rows: the pooled writer's bytes differ from a new writer's", i, n)
+		}
+		got.Reset()
+		if err := EncodeParquet(&got, monthly); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), encodeDefault(t, monthly)) {
+			t.Fatalf("file %d, %d monthly rows: the pooled writer's bytes differ from a new writer's", i, n)
 		}
 	}
 }

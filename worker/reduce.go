@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -265,9 +263,10 @@ type groupWriter struct {
 	// bw buffers the Parquet writer's output to sw; it is the reducer's one buffer, where
 	// each Parquet writer allocated its own.
 	bw *bufio.Writer
-	// pw is made when the group's first chunk is written (nil before): a group that is one
-	// chunk is then known whole, and its writer's buffers sized to it (lake.PageBufferFor).
-	pw    *parquet.GenericWriter[lake.Row]
+	// pw is taken from lake's pool when the group's first chunk is written (nil before): a
+	// group that is one chunk is then known whole, and its writer's buffers sized to it
+	// (lake.PageBufferFor). It goes back to the pool when the group's file is closed.
+	pw    *lake.Writer[lake.Row]
 	sum   *summary.Builder
 	buf   []record.Request
 	order []chunkKey
@@ -366,11 +365,11 @@ func (w *groupWriter) writeChunk(last bool) error {
 		strBytes += int64(lake.StringBytes(r))
 	}
 	if w.pw == nil {
-		opts := []parquet.WriterOption{parquet.WriteBufferSize(0)}
+		size := 0 // parquet-go's default
 		if last { // the group is this chunk: size the writer's buffers to it
-			opts = append(opts, parquet.PageBufferSize(lake.PageBufferFor(len(reqs), strBytes)))
+			size = lake.PageBufferFor(len(reqs), strBytes)
 		}
-		w.pw = lake.NewParquetWriter[lake.Row](w.bw, opts...)
+		w.pw = lake.GetWriter[lake.Row](w.bw, size)
 	}
 	slices.SortFunc(w.order, func(a, b chunkKey) int {
 		if a.sec != b.sec {
@@ -409,6 +408,8 @@ func (w *groupWriter) close(ctx context.Context) (task.Group, error) {
 		w.abort()
 		return w.g, err
 	}
+	w.pw.Release()
+	w.pw = nil
 	if err := w.bw.Flush(); err != nil {
 		w.abort()
 		return w.g, err
