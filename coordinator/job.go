@@ -200,6 +200,10 @@ type driver struct {
 	jr   *jobJournal
 	from *resumePoint
 
+	// committed is the manifest of the run's commit (nil before it, and when the commit was
+	// one of an earlier run's, resumed), for the clean-up.
+	committed *lake.Manifest
+
 	mu       sync.Mutex // guards the fields below
 	plan     *Plan
 	attempts map[string]int // task name → last attempt number
@@ -324,10 +328,16 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		q.Quiesce(qctx, job)
 		cancel()
 	}
-	if err := lake.Abort(cleanup, d.store, spec.Output.Parquet, job); err != nil {
+	abortOutput := func(root string) error { return lake.Abort(cleanup, d.store, root, job) }
+	if d.committed != nil && d.res.Retries == 0 && d.from == nil {
+		// Every task ran one attempt, accepted: none is left to write into the groups the
+		// commit swept.
+		abortOutput = func(root string) error { return lake.AbortCommitted(cleanup, d.store, root, job, d.committed) }
+	}
+	if err := abortOutput(spec.Output.Parquet); err != nil {
 		d.log.Warn("cleaning the lake's _temporary", "err", err)
 	}
-	if err := lake.Abort(cleanup, d.store, spec.Output.Summaries, job); err != nil {
+	if err := abortOutput(spec.Output.Summaries); err != nil {
 		d.log.Warn("cleaning the summaries' _temporary", "err", err)
 	}
 	if err := lake.Abort(cleanup, d.store, spec.Output.Rejects, job); err != nil {
@@ -409,6 +419,7 @@ func (d *driver) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.committed = m
 	// After the lake: a job that fails or is cancelled before this point leaves the previous
 	// run's rejects in place. The accepted map attempts are final now, including any re-run
 	// in the reduce phase, so the rejects match the committed rows exactly.

@@ -122,6 +122,9 @@ type Manifest struct {
 	// manifest (nil in a manifest read back): Commit lists the whole lake to remove the
 	// committed groups' old copies, and a caller's FindOldLayout would list it again.
 	oldLayout *OldLayout
+	// done is what the commit that returned this manifest did, for AbortCommitted (nil in
+	// a manifest read back).
+	done *committed
 }
 
 // OldLayoutLeft returns what the lake holds in the layout of earlier versions after the
@@ -207,6 +210,7 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	if err != nil {
 		return nil, err
 	}
+	m.done = done
 	return m, errors.Join(abort(ctx, store, roots.Lake, job, done), abort(ctx, store, roots.Summaries, job, done))
 }
 
@@ -434,6 +438,17 @@ func checkStage(k record.Key, stage, tmp string) error {
 // this job's.
 func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 	return abort(ctx, store, root, job, nil)
+}
+
+// AbortCommitted is Abort of root (the lake's or the summaries') after the Commit that
+// returned m, for a run none of whose attempts but the accepted ones wrote there (each of
+// its reduce tasks ran once): it passes over the group directories that the commit swept of
+// every unfinished upload just before its manifest, as the commit's own abort did, since no
+// attempt was left to write into them. That walk read every group directory of the job
+// again, a directory read per file. For a manifest that Commit did not return (one read
+// back), it is Abort.
+func AbortCommitted(ctx context.Context, store objstore.Store, root, job string, m *Manifest) error {
+	return abort(ctx, store, root, job, m.done)
 }
 
 // abort is Abort, closing a commit when done is not nil: it skips the staged files that the

@@ -596,3 +596,64 @@ func TestCommitAbortsUnlistedUploads(t *testing.T) {
 		t.Errorf("June's directory, made by the unlisted upload only, left behind: %v", err)
 	}
 }
+
+// TestAbortCommitted: after a commit, AbortCommitted aborts what a later upload left outside
+// the committed groups and the job's staging directory, as Abort does, and passes over the
+// group directories the commit swept; for a manifest read back, it is Abort.
+func TestAbortCommitted(t *testing.T) {
+	roots := testRoots(t)
+	ctx := context.Background()
+	store := localStore(t)
+	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
+	jun := record.Key{City: "nyc", Year: 2024, Month: 6}
+	accepted := writeAttempt(t, roots, "job1", "won", mar)
+	m, err := Commit(ctx, store, roots, "job1", "normalize", RunStats{}, accepted, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Uploads started after the commit: one in June (no group of the job), one in March,
+	// which the commit swept and no attempt of such a run writes into again.
+	pending := func(name string) {
+		pw, err := store.CreatePending(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // the uploads start after the commit on any clock
+	marFile := filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], mar), PartFile(1))
+	pending(filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], jun), PartFile(0)))
+	pending(marFile)
+	if err := AbortCommitted(ctx, store, roots.Summaries, "job1", m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], jun))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("June's upload, outside the committed groups, left behind: %v", err)
+	}
+	staged := func() (n int) {
+		for name := range readTree(t, filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], mar))) {
+			if strings.Contains(name, ".pending-") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := staged(); n != 1 {
+		t.Errorf("March holds %d staged files, want the one AbortCommitted passes over", n)
+	}
+	if _, err := os.Stat(filepath.Join(roots.Summaries, TemporaryDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the summaries' _temporary left behind: %v", err)
+	}
+	readBack, err := LoadManifest(ctx, store, roots.Lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AbortCommitted(ctx, store, roots.Summaries, "job1", readBack); err != nil {
+		t.Fatal(err)
+	}
+	if n := staged(); n != 0 {
+		t.Errorf("March holds %d staged files after AbortCommitted with a manifest read back, want 0 (Abort)", n)
+	}
+}
