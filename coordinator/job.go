@@ -659,10 +659,15 @@ func (d *driver) commit(ctx context.Context, results []task.ReduceResult) (*lake
 		d.res.RecordsOut += r.RecordsOut
 		d.res.DuplicatesRemoved += r.Duplicates
 		d.res.RecordsCarried += r.Carried
+		// No other attempt of the task wrote into its groups: it ran once, in this run (a
+		// resumed run's predecessor may have started others).
+		d.mu.Lock()
+		one := d.from == nil && d.attempts[fmt.Sprintf("r-%d", r.Index)] == 1
+		d.mu.Unlock()
 		for _, g := range r.Groups {
 			cg := lake.CommitGroup{
 				Key:  record.Key{City: g.City, Year: g.Year, Month: g.Month},
-				Rows: g.Rows, AttemptDir: r.Dir, SummaryDir: r.SummaryDir,
+				Rows: g.Rows, AttemptDir: r.Dir, SummaryDir: r.SummaryDir, OneAttempt: one,
 			}
 			for _, f := range g.Files {
 				cg.Files = append(cg.Files, lake.File{Path: f.Path, Bytes: f.Bytes, SHA256: f.SHA256})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -84,6 +85,11 @@ type CommitGroup struct {
 	// descriptions, from the stage manifests, which the attempt wrote beside its uploads.
 	Files        []File
 	SummaryFiles []File
+	// OneAttempt says that the attempt that staged the group was its task's only one: no
+	// other attempt of the job wrote into the group's directories. Commit then passes over
+	// the directories that the group's accepted uploads made themselves (Pending.Made, on
+	// local disk), which hold nothing else: reading them was a system call or four a file.
+	OneAttempt bool
 }
 
 // File is one committed file in a manifest.
@@ -241,6 +247,7 @@ const commitParallelism = 16
 type dataset struct {
 	root     string
 	prefixes map[string]bool // the groups' directories, relative to root
+	alone    map[string]bool // the prefixes of groups staged by their task's one attempt
 	stages   []string        // the accepted attempts' stage manifests
 	files    []StagedFile    // the accepted files
 }
@@ -250,17 +257,21 @@ type dataset struct {
 // uploads (Pending.Temp) and the group directories it swept, for the abort that follows the
 // manifest.
 func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Manifest, groups []CommitGroup, done *committed) error {
-	lake := &dataset{root: roots.Lake, prefixes: map[string]bool{}}
-	sums := &dataset{root: roots.Summaries, prefixes: map[string]bool{}}
+	lake := &dataset{root: roots.Lake, prefixes: map[string]bool{}, alone: map[string]bool{}}
+	sums := &dataset{root: roots.Summaries, prefixes: map[string]bool{}, alone: map[string]bool{}}
 	seen := map[string]bool{}
 	for _, g := range groups {
-		lake.prefixes[filepath.ToSlash(GroupPath(g.Key))] = true
+		prefix := filepath.ToSlash(GroupPath(g.Key))
+		lake.prefixes[prefix] = true
+		lake.alone[prefix] = g.OneAttempt
 		if g.AttemptDir != "" && !seen[g.AttemptDir] {
 			seen[g.AttemptDir] = true
 			lake.stages = append(lake.stages, g.AttemptDir)
 		}
 		for _, table := range SummaryTables {
-			sums.prefixes[filepath.ToSlash(SummaryGroupPath(table, g.Key))] = true
+			prefix := filepath.ToSlash(SummaryGroupPath(table, g.Key))
+			sums.prefixes[prefix] = true
+			sums.alone[prefix] = g.OneAttempt
 		}
 		if g.SummaryDir != "" && !seen[g.SummaryDir] {
 			seen[g.SummaryDir] = true
@@ -360,22 +371,53 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, before time.T
 	for _, f := range d.files {
 		keep[f.Path] = true
 	}
-	var dirs []string
+	made := d.madeAlone()
+	var dirs, sweep []string
 	for _, prefix := range slices.Sorted(maps.Keys(d.prefixes)) {
 		dir, err := objstore.Join(d.root, prefix)
 		if err != nil {
 			return nil, err
 		}
 		dirs = append(dirs, dir+"/")
+		if !made[prefix] {
+			sweep = append(sweep, dir+"/")
+		}
 	}
 	// The uploads are aborted before the manifest: a crash between it and the closing abort
 	// must not leave a losing upload in a group directory. One sweep does both, so that local
 	// disk reads each group directory once.
-	return dirs, objstore.SweepTrees(ctx, store, dirs, func(name string) bool {
+	return dirs, objstore.SweepTrees(ctx, store, sweep, func(name string) bool {
 		rel, _ := objstore.Rel(d.root, name)
 		return keep[rel]
 	}, before)
 }
+
+// madeAlone returns the group directories (prefixes) of d that hold the accepted files and
+// nothing else: those of groups staged by their task's one attempt (OneAttempt) whose every
+// accepted file's upload made the directory (Pending.Made is it or one above it), so that
+// it was empty before, and no other attempt wrote into it after. Neither an earlier run's
+// files nor a losing upload can be there to sweep.
+func (d *dataset) madeAlone() map[string]bool {
+	made, other := map[string]bool{}, map[string]bool{}
+	for _, f := range d.files {
+		prefix := path.Dir(f.Path)
+		if !d.alone[prefix] || other[prefix] {
+			continue
+		}
+		dir, err := objstore.Join(d.root, prefix)
+		top := filepath.ToSlash(f.Pending.Made)
+		if err == nil && top != "" && inTree(filepath.ToSlash(dir), top) {
+			made[prefix] = true
+		} else {
+			other[prefix] = true
+			delete(made, prefix)
+		}
+	}
+	return made
+}
+
+// inTree reports whether the slash path name is root or lies below it.
+func inTree(name, root string) bool { return name == root || strings.HasPrefix(name, root+"/") }
 
 // writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who
 // follows it never sees a group of a half-committed job.

@@ -657,3 +657,68 @@ func TestAbortCommitted(t *testing.T) {
 		t.Errorf("March holds %d staged files after AbortCommitted with a manifest read back, want 0 (Abort)", n)
 	}
 }
+
+// TestCommitOneAttempt: for groups whose task ran one attempt, Commit reads only the group
+// directories that its uploads did not make: an earlier run's file in a directory that was
+// there is still dropped, and an upload in a directory the accepted one made (which such a
+// run cannot hold) is passed over, where a group with more attempts has it aborted.
+func TestCommitOneAttempt(t *testing.T) {
+	ctx := context.Background()
+	store := localStore(t)
+	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
+	apr := record.Key{City: "nyc", Year: 2024, Month: 4}
+	for _, one := range []bool{true, false} {
+		t.Run(map[bool]string{true: "one attempt", false: "more attempts"}[one], func(t *testing.T) {
+			roots := testRoots(t)
+			// An earlier run's files of March, one of which this run does not write again.
+			first := writeAttempt(t, roots, "job1", "old", mar)
+			if _, err := Commit(ctx, store, roots, "job1", "normalize", RunStats{}, first, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			extra := filepath.Join(roots.Lake, GroupPath(mar), PartFile(1))
+			if err := os.WriteFile(extra, []byte("older"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			groups := writeAttempt(t, roots, "job2", "new", mar, apr)
+			// An upload in April's new directory that no stage lists.
+			pw, err := store.CreatePending(ctx, filepath.Join(roots.Lake, GroupPath(apr), PartFile(1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range groups {
+				groups[i].OneAttempt = one
+			}
+			time.Sleep(10 * time.Millisecond) // the upload starts before the commit on any clock
+			if _, err := Commit(ctx, store, roots, "job2", "normalize", RunStats{}, groups, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			lakeFiles := readTree(t, roots.Lake)
+			delete(lakeFiles, SuccessFile)
+			staged := 0
+			for name := range lakeFiles {
+				if strings.Contains(name, ".pending-") {
+					staged++
+					delete(lakeFiles, name)
+				}
+			}
+			want := map[string]string{
+				"city=nyc/year=2024/month=3/part-00000.parquet": "new",
+				"city=nyc/year=2024/month=4/part-00000.parquet": "new",
+			}
+			if !maps.Equal(lakeFiles, want) {
+				t.Errorf("lake holds %v, want %v", lakeFiles, want)
+			}
+			if wantStaged := map[bool]int{true: 1, false: 0}[one]; staged != wantStaged {
+				t.Errorf("lake holds %d staged files, want %d", staged, wantStaged)
+			}
+			for table, content := range readTree(t, roots.Summaries) {
+				if content != "new" {
+					t.Errorf("summary file %s holds %q", table, content)
+				}
+			}
+		})
+	}
+}
