@@ -396,7 +396,9 @@ func (d *dataset) sweep(ctx context.Context, store objstore.Store, before time.T
 // nothing else: those of groups staged by their task's one attempt (OneAttempt) whose every
 // accepted file's upload made the directory (Pending.Made is it or one above it), so that
 // it was empty before, and no other attempt wrote into it after. Neither an earlier run's
-// files nor a losing upload can be there to sweep.
+// files nor a losing upload can be there to sweep. (An attempt of an earlier run whose
+// coordinator died may still be writing, as it may after any sweep; its staged file, which
+// readers do not see, goes at the group's next commit.)
 func (d *dataset) madeAlone() map[string]bool {
 	made, other := map[string]bool{}, map[string]bool{}
 	for _, f := range d.files {
@@ -487,8 +489,9 @@ func Abort(ctx context.Context, store objstore.Store, root, job string) error {
 // its reduce tasks ran once): it passes over the group directories that the commit swept of
 // every unfinished upload just before its manifest, as the commit's own abort did, since no
 // attempt was left to write into them. That walk read every group directory of the job
-// again, a directory read per file. For a manifest that Commit did not return (one read
-// back), it is Abort.
+// again, a directory read per file. (An attempt of an earlier run whose coordinator died may
+// still stage a file there, which readers do not see, until the group's next commit.) For a
+// manifest that Commit did not return (one read back), it is Abort.
 func AbortCommitted(ctx context.Context, store objstore.Store, root, job string, m *Manifest) error {
 	return abort(ctx, store, root, job, m.done)
 }
