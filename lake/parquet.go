@@ -304,11 +304,11 @@ func WriteParquet[T any](path string, rows []T) error {
 // EncodeParquet writes rows to w as one Parquet file, with a pooled writer (GetWriter)
 // whose page buffers are sized to the rows (PageBufferFor).
 func EncodeParquet[T any](w io.Writer, rows []T) error {
-	bw, buffered := w.(*bytes.Buffer)
-	var out io.Writer = bw
+	out := w
 	var flush func() error
-	if !buffered {
-		// Pooled writers write through: a buffer in front of a buffer only copies.
+	if _, ok := w.(*bytes.Buffer); !ok {
+		// Pooled writers have no write buffer of their own (one in front of a
+		// bytes.Buffer, the engine's case, only copied): anything else gets one here.
 		b := bufio.NewWriterSize(w, 32<<10)
 		out, flush = b, b.Flush
 	}
