@@ -3,6 +3,7 @@ package lake
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -195,5 +196,21 @@ func TestPooledWriterSameBytes(t *testing.T) {
 		if !bytes.Equal(got.Bytes(), encodeDefault(t, monthly)) {
 			t.Fatalf("file %d, %d monthly rows: the pooled writer's bytes differ from a new writer's", i, n)
 		}
+	}
+}
+
+// TestEncodeParquetToWriter: EncodeParquet to a writer that is not a bytes.Buffer (which it
+// buffers itself) writes the same bytes as to a buffer.
+func TestEncodeParquetToWriter(t *testing.T) {
+	rows := sizedRows(3000, 20)
+	var buf, out bytes.Buffer
+	if err := EncodeParquet(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := EncodeParquet(struct{ io.Writer }{&out}, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), out.Bytes()) {
+		t.Errorf("to a writer: %d bytes, to a buffer: %d, not the same", out.Len(), buf.Len())
 	}
 }
