@@ -83,7 +83,7 @@ func newTM(el ellipsoid, lonf, latf, scale, eastf, northf float64) *tm {
 // arc is the meridian distance from the equator to latitude φ (eq. 3-21).
 func (p *tm) arc(φ float64) float64 {
 	c := &p.mc
-	return p.el.a * (c[0]*φ - c[1]*math.Sin(2*φ) + c[2]*math.Sin(4*φ) - c[3]*math.Sin(6*φ))
+	return p.el.a * (c[0]*φ - c[1]*sin(2*φ) + c[2]*sin(4*φ) - c[3]*sin(6*φ))
 }
 
 func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
@@ -93,9 +93,8 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 	mi := p.m0 + north/p.scale
 	μ := mi / p.muDen
 	fc := &p.fc
-	φ1 := μ + fc[0]*math.Sin(2*μ) + fc[1]*math.Sin(4*μ) + fc[2]*math.Sin(6*μ) + fc[3]*math.Sin(8*μ)
-	sin1, cos1 := math.Sincos(φ1)
-	tan1 := math.Tan(φ1)
+	φ1 := μ + fc[0]*sin(2*μ) + fc[1]*sin(4*μ) + fc[2]*sin(6*μ) + fc[3]*sin(8*μ)
+	sin1, cos1, tan1 := sincostan(φ1)
 	w := 1 - el.e2*sq(sin1)
 	r1 := p.r1Num / w // the library's math.Pow(w, 3/2) is w: 3/2 is the integer 1
 	n1 := el.a / math.Sqrt(w)
@@ -115,8 +114,7 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 func (p *tm) fromLonLat(lon, lat float64) (east, north float64) {
 	el := &p.el
 	φ := radian(lat)
-	sinφ, cosφ := math.Sincos(φ)
-	tanφ := math.Tan(φ)
+	sinφ, cosφ, tanφ := sincostan(φ)
 	a := (radian(lon) - p.lon0) * cosφ
 	n := el.a / math.Sqrt(1-el.e2*sq(sinφ))
 	t := sq(tanφ)
@@ -163,8 +161,8 @@ func (p *lcc) m(φ float64) float64 {
 }
 
 func (p *lcc) t(φ float64) float64 {
-	e, s := p.el.e, math.Sin(φ)
-	return math.Tan(math.Pi/4-φ/2) / math.Pow((1-e*s)/(1+e*s), p.hlf)
+	e, s := p.el.e, sin(φ)
+	return tan(math.Pi/4-φ/2) / math.Pow((1-e*s)/(1+e*s), p.hlf)
 }
 
 func (p *lcc) rho(φ float64) float64 {
@@ -181,7 +179,7 @@ func (p *lcc) toLonLat(east, north float64) (lon, lat float64) {
 	ti := math.Pow(ρi/p.aF, p.invN)
 	φ := math.Pi/2 - 2*math.Atan(ti)
 	for range 5 {
-		s := math.Sin(φ)
+		s := sin(φ)
 		φ = math.Pi/2 - 2*math.Atan(ti*math.Pow((1-e*s)/(1+e*s), p.hlf))
 	}
 	λ := math.Atan(dx/dy)/p.n + p.lon0
@@ -191,6 +189,6 @@ func (p *lcc) toLonLat(east, north float64) (lon, lat float64) {
 func (p *lcc) fromLonLat(lon, lat float64) (east, north float64) {
 	θ := p.n * (radian(lon) - p.lon0)
 	ρ := p.rho(radian(lat))
-	sinθ, cosθ := math.Sincos(θ)
+	sinθ, cosθ := sincos(θ)
 	return p.eastf + ρ*sinθ, p.nthf + p.rho0 - ρ*cosθ
 }
