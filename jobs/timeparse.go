@@ -317,18 +317,9 @@ func daysIn(year, month int) int {
 	return 31
 }
 
-// validDate reports whether y-mo-d is a date. A record's months are in no order, so the
-// month's length comes from a table rather than daysIn's switch, whose branches a month
-// that changes from record to record mispredicted; only February 29 asks about leap years.
 func validDate(y, mo, d int) bool {
-	if y < 0 || uint(mo-1) > 11 || d < 1 || d > int(maxDays[mo]) {
-		return false
-	}
-	return d != 29 || mo != 2 || daysIn(y, 2) == 29
+	return y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(y, mo)
 }
-
-// maxDays[mo] is the most days month mo (1..12) has.
-var maxDays = [13]uint8{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
 
 // parseUS12 parses "01/02/2006 03:04:05 PM" with Go's rules for the 12-hour clock (hour 0..12,
 // 12 AM is midnight).
@@ -338,17 +329,20 @@ func parseUS12(b []byte, loc *time.Location, zc *zoneCache) (civil, bool) {
 	}
 	mo, d, y := digit2(b[0:2]), digit2(b[3:5]), digit4(b[6:10])
 	h, mi, s := digit2(b[11:13]), digit2(b[14:16]), digit2(b[17:19])
-	ampm := b[20] | 0x20
-	if !validDate(y, mo, d) || h < 0 || h > 12 || mi < 0 || mi > 59 || s < 0 || s > 59 || (ampm != 'a' && ampm != 'p') {
+	if !validDate(y, mo, d) || h < 0 || h > 12 || mi < 0 || mi > 59 || s < 0 || s > 59 {
 		return civil{}, false
 	}
-	// 12 AM is 0, 12 PM is 12, any other PM hour h+12: (h mod 12) + 12 for PM, without a
-	// branch on AM/PM, which a file's records alternate at random.
-	if h == 12 {
-		h = 0
-	}
-	if ampm == 'p' {
-		h += 12
+	switch b[20] | 0x20 {
+	case 'p':
+		if h < 12 {
+			h += 12
+		}
+	case 'a':
+		if h == 12 {
+			h = 0
+		}
+	default:
+		return civil{}, false
 	}
 	return civil{sec: zc.unix(y, mo, d, h, mi, s, loc), year: int32(y), month: int32(mo)}, true
 }
