@@ -83,7 +83,8 @@ func newTM(el ellipsoid, lonf, latf, scale, eastf, northf float64) *tm {
 // arc is the meridian distance from the equator to latitude φ (eq. 3-21).
 func (p *tm) arc(φ float64) float64 {
 	c := &p.mc
-	return p.el.a * (c[0]*φ - c[1]*sin(2*φ) + c[2]*sin(4*φ) - c[3]*sin(6*φ))
+	s2, s4, s6, _ := sines4(2*φ, 4*φ, 6*φ, 8*φ) // the fourth is nearly free beside the three
+	return p.el.a * (c[0]*φ - c[1]*s2 + c[2]*s4 - c[3]*s6)
 }
 
 func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
@@ -93,7 +94,8 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 	mi := p.m0 + north/p.scale
 	μ := mi / p.muDen
 	fc := &p.fc
-	φ1 := μ + fc[0]*sin(2*μ) + fc[1]*sin(4*μ) + fc[2]*sin(6*μ) + fc[3]*sin(8*μ)
+	s2, s4, s6, s8 := sines4(2*μ, 4*μ, 6*μ, 8*μ)
+	φ1 := μ + fc[0]*s2 + fc[1]*s4 + fc[2]*s6 + fc[3]*s8
 	sin1, cos1, tan1 := sincostan(φ1)
 	w := 1 - el.e2*sq(sin1)
 	r1 := p.r1Num / w // the library's math.Pow(w, 3/2) is w: 3/2 is the integer 1

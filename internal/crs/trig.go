@@ -170,3 +170,53 @@ func sincostan(x float64) (sin, cos, tan float64) {
 	}
 	return sin, cos, tan
 }
+
+// sines4 is sin of each of four arguments. The projections' series take the sines of 2φ,
+// 4φ, 6φ and 8φ: written out side by side, the four polynomials' chains of dependent
+// multiplications and additions overlap, where four calls ran them one after another.
+// After octant, j is even, so of the octants mod 8 the ones that sin's test (j == 1 ||
+// j == 2, after j -= 4 when j > 3) gives the cosine polynomial are those with bit 1 set,
+// and bit 2 is the sign.
+func sines4(a, b, c, d float64) (sa, sb, sc, sd float64) {
+	if !(a > 0 && a < reduceThreshold && b > 0 && b < reduceThreshold && c > 0 && c < reduceThreshold && d > 0 && d < reduceThreshold) {
+		return sin(a), sin(b), sin(c), sin(d)
+	}
+	ja, za := octant(a)
+	jb, zb := octant(b)
+	jc, zc := octant(c)
+	jd, zd := octant(d)
+	zza, zzb, zzc, zzd := za*za, zb*zb, zc*zc, zd*zd
+	if ja&2 != 0 {
+		sa = cosPoly(zza)
+	} else {
+		sa = sinPoly(za, zza)
+	}
+	if jb&2 != 0 {
+		sb = cosPoly(zzb)
+	} else {
+		sb = sinPoly(zb, zzb)
+	}
+	if jc&2 != 0 {
+		sc = cosPoly(zzc)
+	} else {
+		sc = sinPoly(zc, zzc)
+	}
+	if jd&2 != 0 {
+		sd = cosPoly(zzd)
+	} else {
+		sd = sinPoly(zd, zzd)
+	}
+	if ja&4 != 0 {
+		sa = -sa
+	}
+	if jb&4 != 0 {
+		sb = -sb
+	}
+	if jc&4 != 0 {
+		sc = -sc
+	}
+	if jd&4 != 0 {
+		sd = -sd
+	}
+	return sa, sb, sc, sd
+}
