@@ -82,8 +82,13 @@ func newTM(el ellipsoid, lonf, latf, scale, eastf, northf float64) *tm {
 
 // arc is the meridian distance from the equator to latitude φ (eq. 3-21).
 func (p *tm) arc(φ float64) float64 {
-	c := &p.mc
 	s2, s4, s6, _ := sines4(2*φ, 4*φ, 6*φ, 8*φ) // the fourth is nearly free beside the three
+	return p.arcOf(φ, s2, s4, s6)
+}
+
+// arcOf is arc(φ) given the sines of 2φ, 4φ and 6φ.
+func (p *tm) arcOf(φ, s2, s4, s6 float64) float64 {
+	c := &p.mc
 	return p.el.a * (c[0]*φ - c[1]*s2 + c[2]*s4 - c[3]*s6)
 }
 
@@ -116,7 +121,7 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 func (p *tm) fromLonLat(lon, lat float64) (east, north float64) {
 	el := &p.el
 	φ := radian(lat)
-	sinφ, cosφ, tanφ := sincostan(φ)
+	sinφ, cosφ, tanφ, s2, s4, s6 := sincostanSines(φ)
 	a := (radian(lon) - p.lon0) * cosφ
 	n := el.a / math.Sqrt(1-el.e2*sq(sinφ))
 	t := sq(tanφ)
@@ -127,7 +132,7 @@ func (p *tm) fromLonLat(lon, lat float64) (east, north float64) {
 	a5 := a * a4
 	a6 := aa * a4
 	east = p.scale*n*(a+(1-t+c)*a3/6+(5-18*t+t*t+72*c-58*el.ei2)*a5/120) + p.eastf
-	north = p.scale*(p.arc(φ)-p.m0+n*tanφ*
+	north = p.scale*(p.arcOf(φ, s2, s4, s6)-p.m0+n*tanφ*
 		(a*a/2+(5-t+9*c+4*c*c)*a4/24+(61-58*t+t*t+600*c-330*el.ei2)*a6/720)) + p.nthf
 	return east, north
 }

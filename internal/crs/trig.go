@@ -220,3 +220,60 @@ func sines4(a, b, c, d float64) (sa, sb, sc, sd float64) {
 	}
 	return sa, sb, sc, sd
 }
+
+// sincostanSines is sincostan(x) and the sines of 2x, 4x and 6x, side by side as in
+// sines4: the transverse Mercator's forward series takes all six of the latitude.
+func sincostanSines(x float64) (sin, cos, tan, s2, s4, s6 float64) {
+	if !(x > 0 && 6*x < reduceThreshold) {
+		sin, cos, tan = sincostan(x)
+		s2, s4, s6, _ = sines4(2*x, 4*x, 6*x, 8*x)
+		return sin, cos, tan, s2, s4, s6
+	}
+	j, z := octant(x)
+	j2, z2 := octant(2 * x)
+	j4, z4 := octant(4 * x)
+	j6, z6 := octant(6 * x)
+	zz, zz2, zz4, zz6 := z*z, z2*z2, z4*z4, z6*z6
+	if j2&2 != 0 {
+		s2 = cosPoly(zz2)
+	} else {
+		s2 = sinPoly(z2, zz2)
+	}
+	if j4&2 != 0 {
+		s4 = cosPoly(zz4)
+	} else {
+		s4 = sinPoly(z4, zz4)
+	}
+	if j6&2 != 0 {
+		s6 = cosPoly(zz6)
+	} else {
+		s6 = sinPoly(z6, zz6)
+	}
+	cos = cosPoly(zz)
+	sin = sinPoly(z, zz)
+	tan = z
+	if zz > 1e-14 {
+		tan = z + z*(zz*(((tanP0*zz)+tanP1)*zz+tanP2)/((((zz+tanQ1)*zz+tanQ2)*zz+tanQ3)*zz+tanQ4))
+	}
+	if j&2 == 2 {
+		tan = -1 / tan
+	}
+	// sincostan's signs and swap, with j even: bit 1 swaps, bit 2 negates both, and
+	// cos is negated again when j mod 8 > 1 after the reflection, that is when bit 1 is set.
+	if j&2 != 0 {
+		sin, cos = cos, -sin
+	}
+	if j&4 != 0 {
+		sin, cos = -sin, -cos
+	}
+	if j2&4 != 0 {
+		s2 = -s2
+	}
+	if j4&4 != 0 {
+		s4 = -s4
+	}
+	if j6&4 != 0 {
+		s6 = -s6
+	}
+	return sin, cos, tan, s2, s4, s6
+}

@@ -64,3 +64,27 @@ func TestSines4MatchesMath(t *testing.T) {
 		}
 	}
 }
+
+// TestSincostanSinesMatchesMath checks sincostanSines against package math.
+func TestSincostanSinesMatchesMath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	xs := []float64{0, -1, math.NaN(), math.Inf(1), 1e20, reduceThreshold / 6, math.Nextafter(reduceThreshold/6, 0), 5e-324}
+	for range 400_000 {
+		xs = append(xs, rng.Float64()*2, rng.Float64()*1e4)
+	}
+	for k := 0; k <= 64; k++ {
+		b := float64(k) * math.Pi / 8
+		xs = append(xs, b, math.Nextafter(b, 0), math.Nextafter(b, 10))
+	}
+	bad := 0
+	for _, x := range xs {
+		s, c, tn, s2, s4, s6 := sincostanSines(x)
+		ms, mc := math.Sincos(x)
+		if !same(s, ms) || !same(c, mc) || !same(tn, math.Tan(x)) || !same(s2, math.Sin(2*x)) || !same(s4, math.Sin(4*x)) || !same(s6, math.Sin(6*x)) {
+			if bad++; bad <= 5 {
+				t.Errorf("x=%v: (%v %v %v %v %v %v), math (%v %v %v %v %v %v)", x, s, c, tn, s2, s4, s6,
+					ms, mc, math.Tan(x), math.Sin(2*x), math.Sin(4*x), math.Sin(6*x))
+			}
+		}
+	}
+}
