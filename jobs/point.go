@@ -129,6 +129,12 @@ func divRound(m, d uint64) float64 {
 	if rest > half || (rest == half && (rem != 0 || mant&1 == 1)) {
 		mant++ // a carry to 2^53 is still exact in float64
 	}
+	// mant·2^e is exact in float64: mant has at most 53 bits, and the power of two is
+	// normal (parseDecimal's quotients lie between 2^-11 and 2^64, so e is between -63
+	// and 11), which makes the product math.Ldexp's without its general case.
+	if e := int(drop) - s; e >= -1022 && e <= 1023 {
+		return float64(mant) * math.Float64frombits(uint64(1023+e)<<52)
+	}
 	return math.Ldexp(float64(mant), int(drop)-s)
 }
 
