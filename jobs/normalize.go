@@ -143,7 +143,7 @@ func quoteHeader(header []string) string {
 // the bound columns of the fields, a joined field's columns and the x/y columns. A split
 // reader told of them (csvsplit.Options.Columns) need not cut out the others.
 func (n *Normalizer) Columns() []int {
-	var cols []int
+	cols := make([]int, 0, 2*numFields)
 	for _, c := range n.col {
 		if c >= 0 {
 			cols = append(cols, c)
