@@ -69,7 +69,11 @@ func (r *Reader) scanFast(data []byte) (end int, ok bool) {
 	if st.stray|carry|x != 0 {
 		return end, r.splitEscaped(data[:e], ends)
 	}
-	r.fields = appendFields(r.fields[:0], data, ends, e)
+	if r.cols != nil {
+		r.fields = pickFields(r.fields, data, ends, e, r.cols)
+	} else {
+		r.fields = appendFields(r.fields[:0], data, ends, e)
+	}
 	return end, true
 }
 
@@ -185,6 +189,31 @@ func appendFields(fields [][]byte, data []byte, ends []int32, e int) [][]byte {
 		o = 1
 	}
 	fields[len(fields)-1] = data[start+o : e-o : e-o]
+	return fields
+}
+
+// pickFields is appendFields into fields[:0] for the fields cols lists (sorted), whatever
+// their number: the other entries keep what they held, or nil.
+func pickFields(fields [][]byte, data []byte, ends []int32, e int, cols []int32) [][]byte {
+	n := len(ends) + 1
+	fields = slices.Grow(fields[:0], n)[:n]
+	for _, c := range cols {
+		if int(c) >= n {
+			break // this record has fewer fields; its caller sees their count
+		}
+		start, end := 0, e
+		if c > 0 {
+			start = int(ends[c-1]) + 1
+		}
+		if int(c) < len(ends) {
+			end = int(ends[c])
+		}
+		o := 0
+		if data[start] == '"' {
+			o = 1
+		}
+		fields[c] = data[start+o : end-o : end-o]
+	}
 	return fields
 }
 

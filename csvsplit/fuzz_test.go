@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,8 @@ import (
 //  2. when encoding/csv reads data without error, a whole-file read gives its
 //     records, field for field;
 //  3. a whole-file read gives the same records whether it splits records with
-//     scanFast always (with its assembly or not), never, or adaptively (the default).
+//     scanFast always (with its assembly or not), never, or adaptively (the default);
+//  4. and, in the fields it lists, with Options.Columns (random, unsorted, repeated).
 func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -47,6 +49,26 @@ func checkSplits(t *testing.T, data []byte, seed uint64, maxRec, lookahead int) 
 		}
 		if d := diffRecords(noAsm, whole); d != "" {
 			t.Fatalf("data start %d, %+v, scanFast without assembly against the default: %s", dataStart, opt, d)
+		}
+		colOpt := opt
+		colOpt.Columns = []int{}
+		for range rng.IntN(5) {
+			colOpt.Columns = append(colOpt.Columns, rng.IntN(6))
+		}
+		for _, mode := range []scanMode{scanAdaptive, scanFastOnly} {
+			recs, err := readWholeMode(data, dataStart, colOpt, nil, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(whole)
+			for i := range want {
+				if want[i].Fields != nil {
+					want[i] = maskColumns(want[i], colOpt.Columns)
+				}
+			}
+			if d := diffRecords(recs, want); d != "" {
+				t.Fatalf("data start %d, columns %v, scan mode %d: %s", dataStart, colOpt.Columns, mode, d)
+			}
 		}
 		var cuts []int64
 		for range 1 + rng.IntN(8) {

@@ -116,6 +116,9 @@ func readSplitMode(data []byte, opt Options, wrap wrapFunc, mode scanMode) ([]go
 			for i, f := range rec.Fields {
 				g.Fields[i] = string(f)
 			}
+			if opt.Columns != nil {
+				g = maskColumns(g, opt.Columns)
+			}
 		}
 		recs = append(recs, g)
 	}
@@ -249,4 +252,20 @@ func csvFiles(t testing.TB) map[string][]byte {
 		files[strings.ReplaceAll(name, string(filepath.Separator), "/")] = b
 	}
 	return files
+}
+
+// maskColumns replaces the fields of g that cols does not list, which a Reader with
+// Options.Columns need not cut out, by a marker.
+func maskColumns(g got, cols []int) got {
+	f := make([]string, len(g.Fields))
+	for i := range f {
+		f[i] = "\x00unread"
+	}
+	for _, c := range cols {
+		if c < len(f) {
+			f[c] = g.Fields[c]
+		}
+	}
+	g.Fields = f
+	return g
 }

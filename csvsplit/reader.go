@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 const (
@@ -49,6 +50,7 @@ type Reader struct {
 
 	rec     Record
 	fields  [][]byte
+	cols    []int32 // Options.Columns, sorted and without repeats; nil for all
 	ends    []int32 // scanFast's field ends
 	scratch []byte  // unescaped quoted fields of the current record
 	mode    scanMode
@@ -85,6 +87,14 @@ func NewReader(src io.Reader, opt Options) (*Reader, error) {
 
 func newReader(src io.Reader, opt Options, size int) *Reader {
 	r := &Reader{src: src, opt: opt, buf: make([]byte, size), off: opt.Start, counted: opt.Start}
+	if opt.Columns != nil {
+		r.cols = make([]int32, len(opt.Columns))
+		for i, c := range opt.Columns {
+			r.cols[i] = int32(c) // withDefaults checked the range
+		}
+		slices.Sort(r.cols)
+		r.cols = slices.Compact(r.cols)
+	}
 	if opt.Start > opt.DataStart {
 		r.off = opt.Start - 1
 	}

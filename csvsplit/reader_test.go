@@ -468,6 +468,10 @@ func TestOptions(t *testing.T) {
 		{"negative fields", Options{Fields: -1}, false},
 		{"negative lookahead", Options{Lookahead: -1}, false},
 		{"negative max", Options{MaxRecordBytes: -1}, false},
+		{"columns", Options{Columns: []int{3, 0, 3}}, true},
+		{"no columns", Options{Columns: []int{}}, true},
+		{"negative column", Options{Columns: []int{2, -1}}, false},
+		{"huge column", Options{Columns: []int{1 << 40}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

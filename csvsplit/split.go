@@ -3,6 +3,7 @@ package csvsplit
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // State is the quote state at a byte offset of a CSV file.
@@ -77,6 +78,13 @@ type Options struct {
 	// full length) and its raw bytes truncated to this length. Zero means
 	// DefaultMaxRecordBytes.
 	MaxRecordBytes int
+
+	// Columns lists the fields, by index, that the caller reads of each record; nil
+	// means all. With it, Record.Fields still has one entry per field of the record,
+	// but an entry not listed may hold nil or stale bytes rather than its field: the
+	// Reader need not cut out and unquote fields nobody reads (a 311 export has two
+	// or three times the columns a schema maps).
+	Columns []int
 }
 
 // withDefaults validates o and fills in its zero fields.
@@ -98,6 +106,11 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: Lookahead %d is negative", ErrOptions, o.Lookahead)
 	case o.MaxRecordBytes < 0:
 		return o, fmt.Errorf("%w: MaxRecordBytes %d is negative", ErrOptions, o.MaxRecordBytes)
+	}
+	for _, c := range o.Columns {
+		if c < 0 || c > math.MaxInt32 {
+			return o, fmt.Errorf("%w: column %d is out of range", ErrOptions, c)
+		}
 	}
 	if o.Lookahead == 0 {
 		o.Lookahead = DefaultLookahead

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -139,6 +140,41 @@ func BenchmarkParseTime(b *testing.B) {
 				if _, err := timeParse(tc.layout, string(in), s); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseTimeMixed parses timestamps spread over ten years and both halves of the
+// day, in random order as a shuffled or merged export holds them: unlike one repeated value
+// (BenchmarkParseTime), they defeat the branch predictor on the month and AM/PM.
+func BenchmarkParseTimeMixed(b *testing.B) {
+	s, _ := Builtin("nyc")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		layout string
+		format func(time.Time) string
+	}{
+		{"01/02/2006 03:04:05 PM", func(t time.Time) string { return t.Format("01/02/2006 03:04:05 PM") }},
+		{"2006-01-02T15:04:05.000", func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000") }},
+		{"2006-01-02 15:04:05.0", func(t time.Time) string { return t.Format("2006-01-02 15:04:05.") + "123"[:1+rng.IntN(3)] }},
+	} {
+		tl, _ := compileLayout(tc.layout)
+		ins := make([][]byte, 4096)
+		for i := range ins {
+			t := time.Date(2012, 1, 1, 0, 0, 0, 0, s.Location).Add(time.Duration(rng.Int64N(int64(10 * 365 * 24 * time.Hour))))
+			ins[i] = []byte(tc.format(t))
+		}
+		b.Run(tc.layout, func(b *testing.B) {
+			var zc zoneCache
+			cpu0 := cputime.Process()
+			for i := 0; b.Loop(); i++ {
+				if _, ok := tl.parse(ins[i&4095], s.Location, &zc); !ok {
+					b.Fatalf("no parse: %q", ins[i&4095])
+				}
+			}
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}

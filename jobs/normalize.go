@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,6 +137,30 @@ func quoteHeader(header []string) string {
 		cut--
 	}
 	return fmt.Sprintf("%s… (%d bytes cut)", q[:cut], len(q)-cut)
+}
+
+// Columns returns, in increasing order, the header columns Normalize reads of a record:
+// the bound columns of the fields, a joined field's columns and the x/y columns. A split
+// reader told of them (csvsplit.Options.Columns) need not cut out the others.
+func (n *Normalizer) Columns() []int {
+	cols := make([]int, 0, 2*numFields)
+	for _, c := range n.col {
+		if c >= 0 {
+			cols = append(cols, c)
+		}
+	}
+	if e := n.ext; e != nil { // as fillExtras reads them
+		if e.joined {
+			for _, p := range e.parts {
+				cols = append(cols, p...)
+			}
+		}
+		if e.proj != nil {
+			cols = append(cols, e.xy[0], e.xy[1])
+		}
+	}
+	slices.Sort(cols)
+	return slices.Compact(cols)
 }
 
 // Normalize fills r from one CSV record's fields (byte slices, as the split reader returns

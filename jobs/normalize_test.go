@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -380,6 +381,43 @@ func TestCivilSeconds(t *testing.T) {
 		h, mi, s := c.Clock()
 		if got := civilSeconds(y, int(mo), d, h, mi, s); got != c.Unix() {
 			t.Errorf("civilSeconds(%v) = %d, want %d", c, got, c.Unix())
+		}
+	}
+}
+
+// TestValidDateMatchesDaysIn checks validDate's table against daysIn over every month and
+// day around the edges, in leap and common years and the century rules.
+func TestValidDateMatchesDaysIn(t *testing.T) {
+	for _, y := range []int{-1, 0, 1, 1900, 1999, 2000, 2023, 2024, 2100, 2400, 9999} {
+		for mo := -1; mo <= 14; mo++ {
+			for d := -1; d <= 33; d++ {
+				want := y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(y, mo)
+				if got := validDate(y, mo, d); got != want {
+					t.Errorf("validDate(%d, %d, %d) = %v, want %v", y, mo, d, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestUS12MatchesTimeParse checks parseUS12 against time.ParseInLocation for every hour of
+// both halves of the day, and its refusal of what is neither AM nor PM.
+func TestUS12MatchesTimeParse(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	const layout = "01/02/2006 03:04:05 PM"
+	for _, ampm := range []string{"AM", "PM", "am", "pm", "XM", "A ", "QM"} {
+		for h := 0; h <= 13; h++ {
+			for _, date := range []string{"02/29/2024", "02/29/2023", "12/31/1999", "03/13/2022"} {
+				in := fmt.Sprintf("%s %02d:30:59 %s", date, h, ampm)
+				want, werr := time.ParseInLocation(layout, in, ny)
+				got, ok := parseUS12([]byte(in), ny, &zoneCache{})
+				if werr == nil && (!ok || !got.time().Equal(want)) {
+					t.Errorf("%q: %v %v, time.Parse: %v", in, got.time(), ok, want)
+				}
+				if werr != nil && ok && ampm != "am" && ampm != "pm" {
+					t.Errorf("%q: %v, time.Parse refuses it: %v", in, got.time(), werr)
+				}
+			}
 		}
 	}
 }

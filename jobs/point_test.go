@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"github.com/ireports/ireports/internal/cputime"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -106,4 +107,68 @@ func FuzzParseDecimal(f *testing.F) {
 			t.Fatalf("parseDecimal(%q) = %v, ParseFloat = %v, %v", s, got, want, err)
 		}
 	})
+}
+
+// TestEightDigits checks the SWAR parse against a byte loop with every byte value at every
+// position of otherwise random digits, and parseDecimal against ParseFloat when a
+// fraction's eight-byte window holds a non-digit.
+func TestEightDigits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	naive := func(b []byte) (uint64, bool) {
+		var v uint64
+		for _, c := range b[:8] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		return v, true
+	}
+	for range 200 {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		for pos := range 8 {
+			for c := range 256 {
+				x := b
+				x[pos] = byte(c)
+				got, gok := eightDigits(x[:])
+				want, wok := naive(x[:])
+				if got != want || gok != wok {
+					t.Fatalf("eightDigits(%q) = %d, %v; want %d, %v", x[:], got, gok, want, wok)
+				}
+			}
+		}
+	}
+	for _, s := range []string{"41.87183127799356x", "41.8718312:", "41.87183/27799356", "-87.\xff6798462187609", "1.12345678", "1.123456789", "1.1234567"} {
+		got, ok := parseDecimal([]byte(s))
+		want, err := strconv.ParseFloat(s, 64)
+		if ok != (err == nil) || (ok && math.Float64bits(got) != math.Float64bits(want)) {
+			t.Errorf("parseDecimal(%q) = %v, %v; ParseFloat = %v, %v", s, got, ok, want, err)
+		}
+	}
+}
+
+// BenchmarkParseDecimal parses coordinates as the exports write them, in CPU-ns per value.
+func BenchmarkParseDecimal(b *testing.B) {
+	for _, tc := range []struct{ name, in string }{
+		{"chicago", "41.871831277993564"},
+		{"la", "-118.266861909"},
+		{"st_louis", "1003181.00000000"},
+		{"short", "-77.0"},
+	} {
+		in := []byte(tc.in)
+		b.Run(tc.name, func(b *testing.B) {
+			cpu0 := cputime.Process()
+			for b.Loop() {
+				if _, ok := parseDecimal(in); !ok {
+					b.Fatal("no parse")
+				}
+			}
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
 }

@@ -132,7 +132,19 @@ type zoneCache struct {
 	// fall in any month of a decade, so the last period hit rarely holds the next one, and
 	// the binary search among the periods, a branch missed at nearly every step, was half
 	// of converting a local time. A month in the table converts without civilSeconds too.
+	// A month that no one period holds (a change of offset falls in it: two months a year
+	// with summer time, a sixth of a file's local timestamps) is 2 × (i+1) instead, i
+	// indexing splits, which holds the parts of the month the periods seen so far hold.
 	months []int64
+	splits []monthSplit
+}
+
+// monthSplit holds two parts of a month, each the part one period holds: [lo, hi) in
+// seconds from the month's first civil second, converted by adding base (0 <= lo < hi
+// when known; lo == hi when not yet). A time in neither, within a day of the change,
+// converts through the periods.
+type monthSplit struct {
+	part [2]struct{ lo, hi, base int64 }
 }
 
 // The months a zoneCache's months table covers.
@@ -163,11 +175,20 @@ func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
 	if zc.loc != loc {
 		zc.loc, zc.periods, zc.last = loc, zc.periods[:0], 0
 		clear(zc.months)
+		zc.splits = zc.splits[:0]
 	}
 	mi0 := uint((y-monthYear0)*12 + mo - 1)
 	if mi0 < monthSlots && zc.months != nil {
-		if v := zc.months[mi0]; v != 0 {
+		if v := zc.months[mi0]; v&1 != 0 {
 			return v>>1 + int64((d-1)*86400+h*3600+mi*60+s)
+		} else if v != 0 {
+			secs := int64((d-1)*86400 + h*3600 + mi*60 + s)
+			sp := &zc.splits[v>>1-1]
+			for i := range sp.part {
+				if q := &sp.part[i]; secs >= q.lo && secs < q.hi {
+					return q.base + secs
+				}
+			}
 		}
 	}
 	civ := civilSeconds(y, mo, d, h, mi, s)
@@ -210,19 +231,44 @@ func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
 }
 
 // noteMonth records in months[mi0] the offset of p, which holds civ (civilSeconds(y, mo,
-// d, h, mi, s)), when p holds the whole of civ's month.
+// d, h, mi, s)), when p holds the whole of civ's month, and otherwise the part of the
+// month that p holds, in the month's split.
 func (zc *zoneCache) noteMonth(mi0 uint, civ int64, y, mo, d, h, mi, s int, p *zonePeriod) {
 	if mi0 >= monthSlots {
 		return
 	}
 	start := civ - int64((d-1)*86400+h*3600+mi*60+s)
-	if !p.holds(start) || !p.holds(start+int64(daysIn(y, mo))*86400-1) {
-		return
-	}
+	end := start + int64(daysIn(y, mo))*86400
 	if zc.months == nil {
 		zc.months = make([]int64, monthSlots)
 	}
-	zc.months[mi0] = (start-p.offset)<<1 | 1
+	if p.holds(start) && p.holds(end-1) {
+		zc.months[mi0] = (start-p.offset)<<1 | 1
+		return
+	}
+	v := zc.months[mi0]
+	if v&1 != 0 {
+		return
+	}
+	if v == 0 {
+		zc.splits = append(zc.splits, monthSplit{})
+		v = int64(len(zc.splits)) << 1
+		zc.months[mi0] = v
+	}
+	// The part of the month p holds, relative to start; it holds civ, so it is not empty.
+	q := struct{ lo, hi, base int64 }{max(p.lo, start) - start, min(p.hi, end) - start, start - p.offset}
+	sp := &zc.splits[v>>1-1]
+	for i := range sp.part {
+		switch {
+		case sp.part[i] == q:
+			return
+		case sp.part[i].lo == sp.part[i].hi:
+			sp.part[i] = q
+			return
+		}
+	}
+	// A third period in one month (two changes of offset within it): its times convert
+	// through the periods.
 }
 
 // civilSeconds counts the seconds from 1970-01-01 00:00:00 to a civil date and time, ignoring

@@ -159,7 +159,8 @@ func mapCSV(ctx context.Context, schema *jobs.Schema, env Env, t task.Map, req *
 		return task.Fatal(fmt.Errorf("%s: %w", t.File, err))
 	}
 	norm.Borrow() // req is encoded (out.Add) before the next record
-	opt := csvsplit.Options{Start: t.Start, End: t.End, DataStart: t.DataStart, State: t.State, Fields: len(t.Header)}
+	opt := csvsplit.Options{Start: t.Start, End: t.End, DataStart: t.DataStart, State: t.State, Fields: len(t.Header),
+		Columns: norm.Columns()}
 	var src io.ReadCloser
 	if t.Gzip {
 		src, err = mapinput.OpenGzipData(ctx, env.Store, t)
