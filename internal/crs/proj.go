@@ -82,14 +82,8 @@ func newTM(el ellipsoid, lonf, latf, scale, eastf, northf float64) *tm {
 
 // arc is the meridian distance from the equator to latitude φ (eq. 3-21).
 func (p *tm) arc(φ float64) float64 {
-	s2, s4, s6, _ := sines4(2*φ, 4*φ, 6*φ, 8*φ) // the fourth is nearly free beside the three
-	return p.arcOf(φ, s2, s4, s6)
-}
-
-// arcOf is arc(φ) given the sines of 2φ, 4φ and 6φ.
-func (p *tm) arcOf(φ, s2, s4, s6 float64) float64 {
 	c := &p.mc
-	return p.el.a * (c[0]*φ - c[1]*s2 + c[2]*s4 - c[3]*s6)
+	return p.el.a * (c[0]*φ - c[1]*math.Sin(2*φ) + c[2]*math.Sin(4*φ) - c[3]*math.Sin(6*φ))
 }
 
 func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
@@ -99,9 +93,9 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 	mi := p.m0 + north/p.scale
 	μ := mi / p.muDen
 	fc := &p.fc
-	s2, s4, s6, s8 := sines4(2*μ, 4*μ, 6*μ, 8*μ)
-	φ1 := μ + fc[0]*s2 + fc[1]*s4 + fc[2]*s6 + fc[3]*s8
-	sin1, cos1, tan1 := sincostan(φ1)
+	φ1 := μ + fc[0]*math.Sin(2*μ) + fc[1]*math.Sin(4*μ) + fc[2]*math.Sin(6*μ) + fc[3]*math.Sin(8*μ)
+	sin1, cos1 := math.Sincos(φ1)
+	tan1 := math.Tan(φ1)
 	w := 1 - el.e2*sq(sin1)
 	r1 := p.r1Num / w // the library's math.Pow(w, 3/2) is w: 3/2 is the integer 1
 	n1 := el.a / math.Sqrt(w)
@@ -121,7 +115,8 @@ func (p *tm) toLonLat(east, north float64) (lon, lat float64) {
 func (p *tm) fromLonLat(lon, lat float64) (east, north float64) {
 	el := &p.el
 	φ := radian(lat)
-	sinφ, cosφ, tanφ, s2, s4, s6 := sincostanSines(φ)
+	sinφ, cosφ := math.Sincos(φ)
+	tanφ := math.Tan(φ)
 	a := (radian(lon) - p.lon0) * cosφ
 	n := el.a / math.Sqrt(1-el.e2*sq(sinφ))
 	t := sq(tanφ)
@@ -132,7 +127,7 @@ func (p *tm) fromLonLat(lon, lat float64) (east, north float64) {
 	a5 := a * a4
 	a6 := aa * a4
 	east = p.scale*n*(a+(1-t+c)*a3/6+(5-18*t+t*t+72*c-58*el.ei2)*a5/120) + p.eastf
-	north = p.scale*(p.arcOf(φ, s2, s4, s6)-p.m0+n*tanφ*
+	north = p.scale*(p.arc(φ)-p.m0+n*tanφ*
 		(a*a/2+(5-t+9*c+4*c*c)*a4/24+(61-58*t+t*t+600*c-330*el.ei2)*a6/720)) + p.nthf
 	return east, north
 }
@@ -168,8 +163,8 @@ func (p *lcc) m(φ float64) float64 {
 }
 
 func (p *lcc) t(φ float64) float64 {
-	e, s := p.el.e, sin(φ)
-	return tan(math.Pi/4-φ/2) / math.Pow((1-e*s)/(1+e*s), p.hlf)
+	e, s := p.el.e, math.Sin(φ)
+	return math.Tan(math.Pi/4-φ/2) / math.Pow((1-e*s)/(1+e*s), p.hlf)
 }
 
 func (p *lcc) rho(φ float64) float64 {
@@ -186,7 +181,7 @@ func (p *lcc) toLonLat(east, north float64) (lon, lat float64) {
 	ti := math.Pow(ρi/p.aF, p.invN)
 	φ := math.Pi/2 - 2*math.Atan(ti)
 	for range 5 {
-		s := sin(φ)
+		s := math.Sin(φ)
 		φ = math.Pi/2 - 2*math.Atan(ti*math.Pow((1-e*s)/(1+e*s), p.hlf))
 	}
 	λ := math.Atan(dx/dy)/p.n + p.lon0
@@ -196,6 +191,6 @@ func (p *lcc) toLonLat(east, north float64) (lon, lat float64) {
 func (p *lcc) fromLonLat(lon, lat float64) (east, north float64) {
 	θ := p.n * (radian(lon) - p.lon0)
 	ρ := p.rho(radian(lat))
-	sinθ, cosθ := sincos(θ)
+	sinθ, cosθ := math.Sincos(θ)
 	return p.eastf + ρ*sinθ, p.nthf + p.rho0 - ρ*cosθ
 }
