@@ -75,9 +75,12 @@ bench-duckdb: build
 SCALE_SIZES     ?= 1GB,4GB,20GB
 SCALE_NYC_SHARE ?= 0.6
 SCALE_KEEP      ?= 0
+# 1: drop the kernel's page cache before each size's run (needs root), so every size reads its
+# corpus from disk; 0: as the cache is (a smaller corpus read just before runs warm).
+SCALE_COLD      ?= 1
 bench-scale: build
 	$(GO) run ./scripts/benchrun scale --sizes $(SCALE_SIZES) --seed $(BENCH_SEED) --nyc-share $(SCALE_NYC_SHARE) \
-		--keep=$(if $(filter 1,$(SCALE_KEEP)),true,false) --coordinator $(BIN)/coordinator
+		--keep=$(if $(filter 1,$(SCALE_KEEP)),true,false) --cold=$(if $(filter 1,$(SCALE_COLD)),true,false) --coordinator $(BIN)/coordinator
 
 # The embedded default: a generated multi-city corpus, normalized on a local cluster of 2
 # workers, published to Postgres (a throwaway one unless DATABASE_URL is set), shown by bin/viz.
