@@ -69,7 +69,7 @@ bench-duckdb: build
 # The seed's scale (not part of make test; tens of minutes on an idle 2-core machine, hours
 # on a loaded one: the 20 GB corpus alone needs ~1,000 CPU-seconds of the job): ten-city
 # corpora of SCALE_SIZES with NYC SCALE_NYC_SHARE of the bytes, each generated in .cache, run
-# once with 2 workers and deleted (SCALE_KEEP=1 keeps them). Results accumulate in
+# SCALE_RUNS times with 2 workers and deleted (SCALE_KEEP=1 keeps them). Results accumulate in
 # artifacts/bench/scale.json (a size run again replaces its entry); the report, with the cost
 # per GB and whether it stays flat within 15 %, is printed and written to artifacts/bench/scale.txt.
 SCALE_SIZES     ?= 1GB,4GB,20GB
@@ -78,9 +78,11 @@ SCALE_KEEP      ?= 0
 # 1: drop the kernel's page cache before each size's run (needs root), so every size reads its
 # corpus from disk; 0: as the cache is (a smaller corpus read just before runs warm).
 SCALE_COLD      ?= 1
+# Runs of each size (in rounds of every size); the report takes each size's median run.
+SCALE_RUNS      ?= 3
 bench-scale: build
 	$(GO) run ./scripts/benchrun scale --sizes $(SCALE_SIZES) --seed $(BENCH_SEED) --nyc-share $(SCALE_NYC_SHARE) \
-		--keep=$(if $(filter 1,$(SCALE_KEEP)),true,false) --cold=$(if $(filter 1,$(SCALE_COLD)),true,false) --coordinator $(BIN)/coordinator
+		--keep=$(if $(filter 1,$(SCALE_KEEP)),true,false) --cold=$(if $(filter 1,$(SCALE_COLD)),true,false) --runs $(SCALE_RUNS) --coordinator $(BIN)/coordinator
 
 # The embedded default: a generated multi-city corpus, normalized on a local cluster of 2
 # workers, published to Postgres (a throwaway one unless DATABASE_URL is set), shown by bin/viz.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +205,31 @@ func TestDuckReport(t *testing.T) {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("report lacks %q:\n%s", w, b.String())
 		}
+	}
+}
+
+// TestMedianRun: a size run several times is reported by its run with the median CPU time,
+// every run's CPU time kept in the order they ran, and the report lists them per GB.
+func TestMedianRun(t *testing.T) {
+	rs := []scaleResult{
+		{Label: "1GB", Bytes: 1e9, CPUSeconds: 8.1, Seconds: 5},
+		{Label: "1GB", Bytes: 1e9, CPUSeconds: 6.3, Seconds: 3},
+		{Label: "1GB", Bytes: 1e9, CPUSeconds: 7.0, Seconds: 4},
+	}
+	m := medianRun(rs)
+	if m.CPUSeconds != 7.0 || m.Seconds != 4 {
+		t.Errorf("median run: %v CPU-s, %v s; want the 7.0 CPU-s run's", m.CPUSeconds, m.Seconds)
+	}
+	if want := []float64{8.1, 6.3, 7.0}; !slices.Equal(m.CPURuns, want) {
+		t.Errorf("CPURuns = %v, want %v", m.CPURuns, want)
+	}
+	if got := runsPerGB(m); got != "8.1 6.3 7.0" {
+		t.Errorf("runsPerGB = %q", got)
+	}
+	if m := medianRun(rs[:2]); m.CPUSeconds != 6.3 {
+		t.Errorf("median of two: %v CPU-s, want the lower middle (6.3)", m.CPUSeconds)
+	}
+	if got := runsPerGB(scaleResult{Bytes: 2e9, CPUSeconds: 14}); got != "7.0" {
+		t.Errorf("runsPerGB of a result without runs = %q", got)
 	}
 }

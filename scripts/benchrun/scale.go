@@ -46,6 +46,35 @@ type scaleResult struct {
 	// PageCache is "cold" when the kernel's page cache was dropped before the run (every
 	// size reads its corpus from disk, as a job reading from S3 does), "as-is" otherwise.
 	PageCache string `json:"page_cache,omitempty"`
+	// CPURuns holds the CPU seconds of each run of this size (--runs); the other fields are
+	// the run with the median CPU time's.
+	CPURuns []float64 `json:"cpu_seconds_runs,omitempty"`
+}
+
+// medianRun returns the run of rs with the median CPU time (the lower of the two middle
+// ones for an even count), with every run's CPU time in CPURuns, in the order they ran.
+func medianRun(rs []scaleResult) scaleResult {
+	cpu := make([]float64, len(rs))
+	for i, r := range rs {
+		cpu[i] = r.CPUSeconds
+	}
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b scaleResult) int { return cmp.Compare(a.CPUSeconds, b.CPUSeconds) })
+	m := sorted[(len(sorted)-1)/2]
+	m.CPURuns = cpu
+	return m
+}
+
+// runsPerGB lists the CPU seconds per GB of each run of r's size.
+func runsPerGB(r scaleResult) string {
+	if len(r.CPURuns) == 0 {
+		return fmt.Sprintf("%.1f", r.perGB(r.CPUSeconds))
+	}
+	parts := make([]string, len(r.CPURuns))
+	for i, c := range r.CPURuns {
+		parts[i] = fmt.Sprintf("%.1f", r.perGB(c))
+	}
+	return strings.Join(parts, " ")
 }
 
 // perGB returns seconds per GB of input.
@@ -66,6 +95,7 @@ func scaleMain(ctx context.Context, args []string) error {
 	sample := fs.Duration("sample", 2*time.Second, "how often the data dir's size is sampled")
 	reportOnly := fs.Bool("report-only", false, "run nothing: write the report from the results file")
 	generateOnly := fs.Bool("generate-only", false, "generate the corpora that are not in the cache yet, run nothing and keep them")
+	runs := fs.Int("runs", 1, "runs of each size, in rounds of every size in order; the report takes each size's run with the median CPU time (single runs of a small size here vary by ±10 %)")
 	cold := fs.Bool("cold", true, "drop the kernel's page cache before each run (needs root), so that no size reads a corpus the previous run left in memory")
 	profile := fs.String("profile", "", "write each size's CPU profile of the job (coordinator run --cpuprofile) to DIR/cpu-SIZE.pprof")
 	_ = fs.Parse(args)
@@ -100,42 +130,54 @@ func scaleMain(ctx context.Context, args []string) error {
 	// kernel CPU (artifacts/bench/reduce-fixed.txt): a size measured after a deletion paid for it.
 	trash := &trashDir{dir: filepath.Join(*cache, "scale-trash")}
 	defer trash.empty()
-	for i, label := range labels {
-		dir := filepath.Join(*cache, fmt.Sprintf("scale-%s-seed%d-nyc%g", label, *seed, *nycShare))
-		if *generateOnly {
-			if _, err := ensureCorpus(ctx, dir, *template, bytes[i], *seed, *nycShare); err != nil {
+	corpusDir := func(label string) string {
+		return filepath.Join(*cache, fmt.Sprintf("scale-%s-seed%d-nyc%g", label, *seed, *nycShare))
+	}
+	if *generateOnly {
+		for i, label := range labels {
+			if _, err := ensureCorpus(ctx, corpusDir(label), *template, bytes[i], *seed, *nycShare); err != nil {
 				return fmt.Errorf("%s: %w", label, err)
 			}
-			continue
 		}
-		var cpuProfile string
-		if *profile != "" {
-			if err := os.MkdirAll(*profile, 0o755); err != nil {
+		return nil
+	}
+	if *runs < 1 {
+		return fmt.Errorf("--runs %d: want at least 1", *runs)
+	}
+	ran := map[string][]scaleResult{}
+	for round := range *runs {
+		for i, label := range labels {
+			dir := corpusDir(label)
+			var cpuProfile string
+			if *profile != "" {
+				if err := os.MkdirAll(*profile, 0o755); err != nil {
+					return err
+				}
+				cpuProfile = filepath.Join(*profile, "cpu-"+label+".pprof")
+			}
+			r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample, cpuProfile, *cold, trash)
+			if err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			r.Label = label
+			if !*keep && round == *runs-1 {
+				if err := os.RemoveAll(dir); err != nil {
+					return err
+				}
+			}
+			ran[label] = append(ran[label], r)
+			all = slices.DeleteFunc(all, func(o scaleResult) bool { return o.Label == label })
+			all = append(all, medianRun(ran[label]))
+			slices.SortFunc(all, func(a, b scaleResult) int { return int(a.Bytes - b.Bytes) })
+			if err := writeResults(*results, all); err != nil {
 				return err
 			}
-			cpuProfile = filepath.Join(*profile, "cpu-"+label+".pprof")
-		}
-		r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample, cpuProfile, *cold, trash)
-		if err != nil {
-			return fmt.Errorf("%s: %w", label, err)
-		}
-		r.Label = label
-		if !*keep {
-			if err := os.RemoveAll(dir); err != nil {
+			var b strings.Builder
+			writeScaleReport(&b, all)
+			fmt.Print(b.String())
+			if err := os.WriteFile(*report, []byte(b.String()), 0o644); err != nil {
 				return err
 			}
-		}
-		all = slices.DeleteFunc(all, func(o scaleResult) bool { return o.Label == label })
-		all = append(all, r)
-		slices.SortFunc(all, func(a, b scaleResult) int { return int(a.Bytes - b.Bytes) })
-		if err := writeResults(*results, all); err != nil {
-			return err
-		}
-		var b strings.Builder
-		writeScaleReport(&b, all)
-		fmt.Print(b.String())
-		if err := os.WriteFile(*report, []byte(b.String()), 0o644); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -303,11 +345,11 @@ func writeScaleReport(w io.Writer, rs []scaleResult) {
 			fmt.Sprintf("%.0f s", r.CPUSeconds), fmt.Sprintf("%.1f", float64(r.Bytes)/1e6/r.CPUSeconds),
 			mib(r.PeakRSS), mib(r.PeakDisk), fmt.Sprintf("%s / %d", mib(r.LakeBytes), r.LakeFiles),
 			fmt.Sprintf("%.1f s", r.perGB(r.Seconds)), fmt.Sprintf("%.1f s", r.perGB(r.CPUSeconds)),
-			cmp.Or(r.PageCache, "as-is"),
+			cmp.Or(r.PageCache, "as-is"), runsPerGB(r),
 		})
 	}
 	table(w, []string{"size", "input", "records", "groups", "map/reduce tasks", "job time", "map/reduce/commit s",
-		"records/s", "MB/s per core", "CPU", "MB per CPU-s", "peak RSS", "peak map-output disk", "lake / files", "s per GB", "CPU s per GB", "page cache"}, rows)
+		"records/s", "MB/s per core", "CPU", "MB per CPU-s", "peak RSS", "peak map-output disk", "lake / files", "s per GB", "CPU s per GB", "page cache", "runs: CPU s per GB"}, rows)
 	if len(rs) > 0 {
 		r := rs[len(rs)-1]
 		fmt.Fprintf(w, "machine: %d cores, %d workers × 1 slot; NYC share %g; last run %s at %s\n",
