@@ -233,3 +233,25 @@ func TestMedianRun(t *testing.T) {
 		t.Errorf("runsPerGB of a result without runs = %q", got)
 	}
 }
+
+// TestBinaryRev: a result is labelled with the version the coordinator binary says it was
+// stamped with, and with the tree's revision when the binary says none or cannot say.
+func TestBinaryRev(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ctx := context.Background()
+	if got := binaryRev(ctx, script("stamped", `echo "coordinator abc1234 (protocol 1, go1.26, linux/amd64)"`)); got != "abc1234" {
+		t.Errorf("stamped binary: %q, want abc1234", got)
+	}
+	for _, body := range []string{`echo "coordinator devel (protocol 1)"`, `exit 2`, `echo something else`} {
+		if got := binaryRev(ctx, script("other", body)); got != gitRev() {
+			t.Errorf("%s: %q, want the tree's revision %q", body, got, gitRev())
+		}
+	}
+}

@@ -221,7 +221,7 @@ func runScale(ctx context.Context, dir, coord, template string, size, seed int64
 		return scaleResult{}, fmt.Errorf("coordinator run: status %q: %v: %.200s", jr.Status, err, m.Stdout)
 	}
 	r := scaleResult{
-		When: time.Now().UTC(), Rev: gitRev(), Cores: runtime.NumCPU(), Workers: workers, NYCShare: nycShare,
+		When: time.Now().UTC(), Rev: binaryRev(ctx, coord), Cores: runtime.NumCPU(), Workers: workers, NYCShare: nycShare,
 		Bytes: jr.Bytes, Files: info.Files, RecordsIn: jr.RecordsIn, RecordsOut: jr.RecordsOut, Groups: jr.Groups,
 		MapTasks: jr.MapTasks, ReduceTasks: jr.ReduceTasks, Seconds: jr.Seconds,
 		WallSeconds: m.Wall.Seconds(), CPUSeconds: m.CPU.Seconds(), Phases: jr.Phases,
@@ -285,6 +285,16 @@ func countFiles(dir string) int {
 		return nil
 	})
 	return n
+}
+
+// binaryRev returns the version the coordinator binary was stamped with ("coordinator
+// <version> (…)"), which is what ran, or the working tree's git revision when it says none.
+func binaryRev(ctx context.Context, coord string) string {
+	out, err := exec.CommandContext(ctx, coord, "version").Output()
+	if f := strings.Fields(string(out)); err == nil && len(f) >= 2 && f[0] == "coordinator" && f[1] != "devel" {
+		return f[1]
+	}
+	return gitRev()
 }
 
 func gitRev() string {
