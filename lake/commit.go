@@ -408,7 +408,7 @@ func (d *dataset) madeAlone() map[string]bool {
 		}
 		dir, err := objstore.Join(d.root, prefix)
 		top := filepath.ToSlash(f.Pending.Made)
-		if err == nil && top != "" && inTree(filepath.ToSlash(dir), top) {
+		if err == nil && top != "" && objstore.InTree(filepath.ToSlash(dir), top) {
 			made[prefix] = true
 		} else {
 			other[prefix] = true
@@ -417,9 +417,6 @@ func (d *dataset) madeAlone() map[string]bool {
 	}
 	return made
 }
-
-// inTree reports whether the slash path name is root or lies below it.
-func inTree(name, root string) bool { return name == root || strings.HasPrefix(name, root+"/") }
 
 // writeManifest writes m as the _SUCCESS of the lake at root: last, so that a reader who
 // follows it never sees a group of a half-committed job.

@@ -225,7 +225,7 @@ func (l *localStore) create(name string) (*localPending, error) {
 			err = merr
 			break
 		}
-		if top != "" && (made == "" || inTree(filepath.ToSlash(made), filepath.ToSlash(top))) {
+		if top != "" && (made == "" || InTree(filepath.ToSlash(made), filepath.ToSlash(top))) {
 			made = top
 		}
 	}
@@ -283,7 +283,7 @@ func mkdirs(dir string) (string, error) {
 // does nothing when top is "" or not dir or one of its parents. It removes only what a
 // write made (top), so that it never takes a directory that was there before.
 func pruneUp(dir, top string) {
-	if top == "" || !inTree(filepath.ToSlash(dir), filepath.ToSlash(top)) {
+	if top == "" || !InTree(filepath.ToSlash(dir), filepath.ToSlash(top)) {
 		return
 	}
 	for d := dir; ; d = filepath.Dir(d) {
@@ -410,7 +410,7 @@ func (l *localStore) AbortPending(ctx context.Context, p Pending) error {
 	}
 	// Made comes from a manifest another process wrote: only a directory on the way to the
 	// staged file, which is beside Name, is pruned.
-	if p.Made != "" && inTree(filepath.ToSlash(filepath.Dir(p.Temp)), filepath.ToSlash(filepath.Clean(p.Made))) {
+	if p.Made != "" && InTree(filepath.ToSlash(filepath.Dir(p.Temp)), filepath.ToSlash(filepath.Clean(p.Made))) {
 		pruneUp(filepath.Dir(p.Temp), filepath.Clean(p.Made))
 	}
 	return nil
@@ -440,13 +440,13 @@ func (l *localStore) abortUploads(ctx context.Context, prefix string, before tim
 			return err
 		}
 		if d.IsDir() {
-			if path != root && (skip[path] || !inTree(filepath.ToSlash(path), filepath.ToSlash(clean))) {
+			if path != root && (skip[path] || !InTree(filepath.ToSlash(path), filepath.ToSlash(clean))) {
 				return fs.SkipDir
 			}
 			return nil
 		}
 		final := finalOf(path)
-		if final == "" || !inTree(filepath.ToSlash(final), filepath.ToSlash(clean)) {
+		if final == "" || !InTree(filepath.ToSlash(final), filepath.ToSlash(clean)) {
 			return nil
 		}
 		if !before.IsZero() {
@@ -472,7 +472,7 @@ func (l *localStore) abortUploads(ctx context.Context, prefix string, before tim
 	}
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	for _, d := range dirs {
-		for ; d != root && inTree(filepath.ToSlash(d), filepath.ToSlash(clean)); d = filepath.Dir(d) {
+		for ; d != root && InTree(filepath.ToSlash(d), filepath.ToSlash(clean)); d = filepath.Dir(d) {
 			if os.Remove(d) != nil {
 				break
 			}
@@ -513,7 +513,7 @@ func (l *localStore) DeletePrefix(ctx context.Context, prefix string) error {
 
 func (l *localStore) Prune(ctx context.Context, root, name string) error {
 	root, d := filepath.Clean(root), filepath.Clean(name)
-	if d == root || !inTree(filepath.ToSlash(d), filepath.ToSlash(root)) {
+	if d == root || !InTree(filepath.ToSlash(d), filepath.ToSlash(root)) {
 		return nil
 	}
 	for ; d != root; d = filepath.Dir(d) {

@@ -287,7 +287,7 @@ func (s *s3Store) DeletePrefix(ctx context.Context, prefix string) error {
 	// returned, whatever happened to the keys before it.
 	var ferr error
 	err = s.walk(ctx, bucket, key, func(o types.Object) {
-		if ferr != nil || !inTree(aws.ToString(o.Key), key) {
+		if ferr != nil || !InTree(aws.ToString(o.Key), key) {
 			return
 		}
 		batch = append(batch, types.ObjectIdentifier{Key: o.Key})
@@ -356,7 +356,7 @@ func (s *s3Store) ReplaceTree(ctx context.Context, prefix string, moves []Move) 
 		if err != nil {
 			return err
 		}
-		if k == key || !inTree(k, key) {
+		if k == key || !InTree(k, key) {
 			return fmt.Errorf("replace tree %s: %w: %s is not under it", prefix, ErrBadName, m.To)
 		}
 	}

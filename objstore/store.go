@@ -563,7 +563,7 @@ func parsePattern(p string) (pattern, error) {
 // match reports whether the slash-separated name matches.
 func (p pattern) match(name string) bool {
 	if !p.glob {
-		return inTree(name, p.prefix)
+		return InTree(name, p.prefix)
 	}
 	segs := strings.Split(name, "/")
 	if len(segs) != len(p.segs) {
@@ -577,9 +577,9 @@ func (p pattern) match(name string) bool {
 	return true
 }
 
-// inTree reports whether name is root or lies under root, with names as slash-separated
+// InTree reports whether name is root or lies under root, with names as slash-separated
 // trees: "a/b" is in "a" and "a/", but not in "a/b2" or "a/bc".
-func inTree(name, root string) bool {
+func InTree(name, root string) bool {
 	if root == "" || name == root {
 		return true
 	}
