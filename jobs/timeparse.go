@@ -179,10 +179,10 @@ func (zc *zoneCache) unix(y, mo, d, h, mi, s int, loc *time.Location) int64 {
 	}
 	mi0 := uint((y-monthYear0)*12 + mo - 1)
 	if mi0 < monthSlots && zc.months != nil {
+		secs := int64((d-1)*86400 + h*3600 + mi*60 + s)
 		if v := zc.months[mi0]; v&1 != 0 {
-			return v>>1 + int64((d-1)*86400+h*3600+mi*60+s)
+			return v>>1 + secs
 		} else if v != 0 {
-			secs := int64((d-1)*86400 + h*3600 + mi*60 + s)
 			sp := &zc.splits[v>>1-1]
 			for i := range sp.part {
 				if q := &sp.part[i]; secs >= q.lo && secs < q.hi {
