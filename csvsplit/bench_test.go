@@ -102,16 +102,7 @@ func BenchmarkReader(b *testing.B) {
 	for _, bs := range benchSizes {
 		b.Run(bs.name, func(b *testing.B) {
 			data := benchData(b, bs.size)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := cputime.Process()
-			var n int
-			for b.Loop() {
-				n += readFields(b, data, Options{End: int64(len(data))})
-			}
-			_ = n
-			reportCPU(b, cpu0, len(data))
+			benchRead(b, data, Options{End: int64(len(data))})
 		})
 	}
 }
@@ -120,13 +111,18 @@ func BenchmarkReader(b *testing.B) {
 // each record (Options.Columns), as a schema maps a third or less of an export's columns.
 func BenchmarkReaderColumns(b *testing.B) {
 	data := benchData(b, 16<<20)
+	benchRead(b, data, Options{End: int64(len(data)), Columns: []int{0, 1, 2, 5, 8, 13}})
+}
+
+// benchRead is the body of a benchmark that reads every record of data with opts.
+func benchRead(b *testing.B, data []byte, opts Options) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cputime.Process()
 	var n int
 	for b.Loop() {
-		n += readFields(b, data, Options{End: int64(len(data)), Columns: []int{0, 1, 2, 5, 8, 13}})
+		n += readFields(b, data, opts)
 	}
 	_ = n
 	reportCPU(b, cpu0, len(data))

@@ -568,16 +568,7 @@ func TestCommitAbortsUnlistedUploads(t *testing.T) {
 		filepath.Join(roots.Lake, GroupPath(jun), PartFile(0)),
 		filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[1], mar), PartFile(0)),
 	} {
-		pw, err := store.CreatePending(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pw.Write([]byte("died")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pw.Close(); err != nil {
-			t.Fatal(err)
-		}
+		leaveUpload(t, store, name, "died")
 	}
 	if _, err := Commit(ctx, store, roots, "job1", "normalize", RunStats{}, accepted, time.Now()); err != nil {
 		t.Fatal(err)
@@ -613,19 +604,10 @@ func TestAbortCommitted(t *testing.T) {
 	}
 	// Uploads started after the commit: one in June (no group of the job), one in March,
 	// which the commit swept and no attempt of such a run writes into again.
-	pending := func(name string) {
-		pw, err := store.CreatePending(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pw.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	time.Sleep(10 * time.Millisecond) // the uploads start after the commit on any clock
 	marFile := filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], mar), PartFile(1))
-	pending(filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], jun), PartFile(0)))
-	pending(marFile)
+	leaveUpload(t, store, filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], jun), PartFile(0)), "")
+	leaveUpload(t, store, marFile, "")
 	if err := AbortCommitted(ctx, store, roots.Summaries, "job1", m); err != nil {
 		t.Fatal(err)
 	}
@@ -681,13 +663,7 @@ func TestCommitOneAttempt(t *testing.T) {
 			}
 			groups := writeAttempt(t, roots, "job2", "new", mar, apr)
 			// An upload in April's new directory that no stage lists.
-			pw, err := store.CreatePending(ctx, filepath.Join(roots.Lake, GroupPath(apr), PartFile(1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := pw.Close(); err != nil {
-				t.Fatal(err)
-			}
+			leaveUpload(t, store, filepath.Join(roots.Lake, GroupPath(apr), PartFile(1)), "")
 			for i := range groups {
 				groups[i].OneAttempt = one
 			}
@@ -720,5 +696,21 @@ func TestCommitOneAttempt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// leaveUpload stages body as an upload to name, finished (closed) but never completed: what
+// an attempt that died or lost leaves behind.
+func leaveUpload(t *testing.T, store objstore.Store, name, body string) {
+	t.Helper()
+	pw, err := store.CreatePending(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
