@@ -2,12 +2,14 @@ package pgsink
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +131,7 @@ func (b *batch) encode(t *summary.Tables) {
 		m.end()
 	}
 	d := &b.daily
-	for i := range t.AgencyDaily {
+	for _, i := range b.dailyOrder(t.AgencyDaily) {
 		r := &t.AgencyDaily[i]
 		day := dayDate(r.Day)
 		d.text(r.City)
@@ -166,6 +168,22 @@ func (b *batch) encode(t *summary.Tables) {
 		g.int(r.Requests)
 		g.end()
 	}
+}
+
+// dailyOrder returns the indexes of rows in the order of agency_daily's primary key within
+// a group, (day, agency), in a slice of b's that the next call reuses. The summaries list a
+// group's rows by agency, then day; sent in key order, group after group, the rows of a
+// table loaded without its indexes are already sorted when its primary key is built, and
+// the build's sort only checks that they are.
+func (b *batch) dailyOrder(rows []summary.AgencyDaily) []int32 {
+	b.order = b.order[:0]
+	for i := range rows {
+		b.order = append(b.order, int32(i))
+	}
+	slices.SortFunc(b.order, func(x, y int32) int {
+		return cmp.Or(cmp.Compare(rows[x].Day, rows[y].Day), cmp.Compare(rows[x].Agency, rows[y].Agency))
+	})
+	return b.order
 }
 
 // copyChunk bounds the bytes of rows one CopyData call hands to lib/pq. lib/pq appends them

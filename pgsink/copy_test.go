@@ -42,9 +42,22 @@ func TestCopyEncode(t *testing.T) {
 			{City: "c", Agency: "a", Day: 0, Opened: 1, Closed: 0, MedianResolutionHours: f(math.NaN())},
 			{City: "c", Agency: "a", Day: 19723, Opened: 1, Closed: 1, MedianResolutionHours: f(math.Inf(1))},
 			{City: "c", Agency: "a", Day: -1, Opened: 1, Closed: 1, MedianResolutionHours: f(math.Inf(-1))}}},
-			"c\ta\t1970-01-01\t1970\t1\t1\t0\tNaN\n" +
-				"c\ta\t2024-01-01\t2024\t1\t1\t1\tInfinity\n" +
-				"c\ta\t1969-12-31\t1969\t12\t1\t1\t-Infinity\n"},
+			"c\ta\t1969-12-31\t1969\t12\t1\t1\t-Infinity\n" +
+				"c\ta\t1970-01-01\t1970\t1\t1\t0\tNaN\n" +
+				"c\ta\t2024-01-01\t2024\t1\t1\t1\tInfinity\n"},
+		// The summaries list agency_daily rows by agency, then day; they go out in the order
+		// of the table's primary key, (city, day, agency), so that it is built on sorted rows.
+		{"agency_daily in key order", summary.Tables{AgencyDaily: []summary.AgencyDaily{
+			{City: "c", Agency: "", Day: 19724, Opened: 1},
+			{City: "c", Agency: "", Day: 19725, Opened: 2},
+			{City: "c", Agency: "DOT", Day: 19723, Opened: 3},
+			{City: "c", Agency: "DOT", Day: 19725, Opened: 4},
+			{City: "c", Agency: "NYPD", Day: 19724, Opened: 5}}},
+			"c\tDOT\t2024-01-01\t2024\t1\t3\t0\t\\N\n" +
+				"c\t\t2024-01-02\t2024\t1\t1\t0\t\\N\n" +
+				"c\tNYPD\t2024-01-02\t2024\t1\t5\t0\t\\N\n" +
+				"c\t\t2024-01-03\t2024\t1\t2\t0\t\\N\n" +
+				"c\tDOT\t2024-01-03\t2024\t1\t4\t0\t\\N\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBatch(nil)

@@ -215,6 +215,73 @@ func TestPostgres(t *testing.T) {
 		checkRun(t, db, jobB, runPublished)
 	})
 
+	// How clearGroups finds a table's groups: through an index that begins with the group's
+	// columns (agency_daily's (city, day) since migration 0003), the walk of foreignGroups
+	// counts the groups a table holds besides the given ones, and the group condition picks
+	// exactly the groups' rows; both are checked against a plain scan of every table.
+	t.Run("groups of each table", func(t *testing.T) {
+		db := freshDB(t, pg, "group_walk")
+		s := newSink(t, db, 0)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Every group, so that a walk that skipped a month would miss one.
+		if err := s.Publish(ctx, jobA, groups, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		// Every other group, and one the tables do not hold.
+		var given []record.Key
+		for i := 0; i < len(groups); i += 2 {
+			given = append(given, groups[i])
+		}
+		given = append(given, record.Key{City: "nowhere", Year: 2001, Month: 2})
+		cities, years, months := make([]string, len(given)), make([]int64, len(given)), make([]int64, len(given))
+		for i, k := range given {
+			cities[i], years[i], months[i] = k.City, int64(k.Year), int64(k.Month)
+		}
+		args := []any{pq.Array(cities), pq.Array(years), pq.Array(months)}
+		const inGiven = `EXISTS (SELECT FROM unnest($1::text[], $2::int[], $3::int[]) AS k(city, year, month)
+			WHERE t.city = k.city AND t.year = k.year AND t.month = k.month)`
+		for _, table := range summaryTables {
+			gk := groupKeyOf(table)
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var indexed bool
+			if err := tx.QueryRow(`SELECT `+gk.indexed()+` FROM pg_class t WHERE t.oid = $1::regclass`, table).Scan(&indexed); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			if !indexed {
+				t.Errorf("%s: no index begins with %v", table, gk.cols)
+			}
+			got, err := foreignGroups(ctx, tx, table, gk, args)
+			if err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			var want, rows, matched int64
+			q := `SELECT count(DISTINCT (city, year, month)) FROM ` + table + ` t WHERE NOT ` + inGiven
+			if err := tx.QueryRow(q, args...).Scan(&want); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			if got != want || want == 0 {
+				t.Errorf("%s: foreignGroups = %d, want %d groups besides the %d given (and more than none)", table, got, want, len(given))
+			}
+			q = `SELECT count(*) FROM ` + table + ` t WHERE ` + inGiven
+			if err := tx.QueryRow(q, args...).Scan(&rows); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			q = `SELECT count(*) FROM ` + table + ` t, unnest($1::text[], $2::int[], $3::int[]) AS g(city, year, month) WHERE ` + gk.match
+			if err := tx.QueryRow(q, args...).Scan(&matched); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			if matched != rows || rows == 0 {
+				t.Errorf("%s: the group condition matches %d rows of the given groups, want %d (and more than none)", table, matched, rows)
+			}
+			tx.Rollback()
+		}
+	})
+
 	// A publish that replaces most of a table rebuilds it (TRUNCATE, then the other groups'
 	// rows put back) instead of deleting its rows one by one; one that replaces a small
 	// part deletes in place. Either way the tables end up with exactly the new rows of the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/lib/pq"
@@ -41,21 +42,34 @@ func clearGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) (*rebuilt
 	if len(groups) == 0 {
 		return rb, nil
 	}
-	cities := make([]string, len(groups))
-	years := make([]int64, len(groups))
-	months := make([]int64, len(groups))
-	for i, k := range groups {
-		cities[i], years[i], months[i] = cleanText(k.City), int64(k.Year), int64(k.Month)
+	// The groups as the tables store them, each once: two cities that differ only in text
+	// PostgreSQL cannot store are one city there.
+	var (
+		cities        []string
+		years, months []int64
+		seen          = make(map[record.Key]bool, len(groups))
+	)
+	for _, k := range groups {
+		k.City = cleanText(k.City)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		cities, years, months = append(cities, k.City), append(years, int64(k.Year)), append(months, int64(k.Month))
 	}
 	args := []any{pq.Array(cities), pq.Array(years), pq.Array(months)}
-	const inGroups = `EXISTS (SELECT 1 FROM unnest($1::text[], $2::int[], $3::int[]) AS g(city, year, month)
-		WHERE t.city = g.city AND t.year = g.year AND t.month = g.month)`
 	var rebuild []string
 	kept := map[string]int64{}
 	for _, table := range summaryTables {
+		// The groups are distinct, so a row of the table joins at most one: the count and
+		// the DELETE join them, which the planner runs as one index lookup per group, where
+		// a semi-join (EXISTS) with agency_daily's day ranges reads the whole table.
+		gk := groupKeyOf(table)
+		const groupRows = `unnest($1::text[], $2::int[], $3::int[]) AS g(city, year, month)`
+		inGroups := `EXISTS (SELECT 1 FROM ` + groupRows + ` WHERE ` + gk.match + `)`
 		var truncate, indexed bool
 		q := `SELECT has_table_privilege($1, 'TRUNCATE') AND has_database_privilege(current_database(), 'TEMPORARY'), ` +
-			groupIndexed + ` FROM pg_class t WHERE t.oid = $1::regclass`
+			gk.indexed() + ` FROM pg_class t WHERE t.oid = $1::regclass`
 		if err := tx.QueryRowContext(ctx, q, table).Scan(&truncate, &indexed); err != nil {
 			return nil, fmt.Errorf("check the privileges and indexes of %s: %w", table, err)
 		}
@@ -65,7 +79,7 @@ func clearGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) (*rebuilt
 		// the rows, below, reads every one of them twice (a sixth of the server's CPU in a
 		// publish of `make demo` run again).
 		if indexed {
-			foreign, err := foreignGroups(ctx, tx, table, args)
+			foreign, err := foreignGroups(ctx, tx, table, gk, args)
 			if err != nil {
 				return nil, err
 			}
@@ -74,10 +88,11 @@ func clearGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) (*rebuilt
 				continue
 			}
 		}
-		// The groups' rows are found through the primary key, whose prefix they are; the
-		// table's other rows are counted only as far as the choice needs.
+		// The groups' rows are found through the primary key, which begins with the group's
+		// columns (groupKey); the table's other rows are counted only as far as the choice
+		// needs.
 		var replaced, total int64
-		q = `SELECT count(*) FROM ` + table + ` t WHERE ` + inGroups
+		q = `SELECT count(*) FROM ` + table + ` t, ` + groupRows + ` WHERE ` + gk.match
 		if err := tx.QueryRowContext(ctx, q, args...).Scan(&replaced); err != nil {
 			return nil, fmt.Errorf("count the rows of %d groups in %s: %w", len(groups), table, err)
 		}
@@ -86,7 +101,7 @@ func clearGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) (*rebuilt
 			return nil, fmt.Errorf("count the rows of %s: %w", table, err)
 		}
 		if !truncate || total-replaced > replaced {
-			q := `DELETE FROM ` + table + ` t WHERE ` + inGroups
+			q := `DELETE FROM ` + table + ` t USING ` + groupRows + ` WHERE ` + gk.match
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return nil, fmt.Errorf("delete %d groups from %s: %w", len(groups), table, err)
 			}
@@ -125,33 +140,76 @@ func clearGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) (*rebuilt
 	return rb, nil
 }
 
-// groupIndexed is an expression, over pg_class t, true when a valid b-tree index of t begins
-// with city, year and month, ascending: what foreignGroups walks.
-const groupIndexed = `EXISTS (SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+// groupKey is how the rows of a table are found by (city, year, month) group: every summary
+// table holds its group's columns, and its primary key begins with them, or, for
+// agency_daily, with (city, day), a group being a range of days of one city (migration 0003).
+type groupKey struct {
+	// cols are the columns an index of the table begins with, ascending, that holds each
+	// group's rows together: what foreignGroups walks and match is served by.
+	cols []string
+	// match is an SQL condition on a row t of the table and a group g (city, year, month):
+	// t is of g, in terms the index's columns can look up.
+	match string
+	// walk is the recursive CTE g(city, year, month) of the groups the table holds, each
+	// found by one descent of that index.
+	walk string
+}
+
+// groupKeyOf returns table's groupKey.
+func groupKeyOf(table string) groupKey {
+	if table == summary.TableAgencyDaily {
+		return groupKey{
+			cols: []string{"city", "day"},
+			match: `t.city = g.city AND t.year = g.year AND t.month = g.month
+			AND t.day >= make_date(g.year, g.month, 1) AND t.day < (make_date(g.year, g.month, 1) + interval '1 month')::date`,
+			walk: `WITH RECURSIVE d(city, day) AS (
+		(SELECT city, day FROM ` + table + ` ORDER BY city, day LIMIT 1)
+		UNION ALL
+		SELECT n.city, n.day FROM d, LATERAL (SELECT city, day FROM ` + table + ` t
+			WHERE (t.city, t.day) >= (d.city, (d.day - extract(day FROM d.day)::int + 1 + interval '1 month')::date)
+			ORDER BY city, day LIMIT 1) AS n),
+	g(city, year, month) AS (SELECT city, extract(year FROM day)::int, extract(month FROM day)::int FROM d)`,
+		}
+	}
+	return groupKey{
+		cols:  []string{"city", "year", "month"},
+		match: `t.city = g.city AND t.year = g.year AND t.month = g.month`,
+		walk: `WITH RECURSIVE g(city, year, month) AS (
+		(SELECT city, year, month FROM ` + table + ` ORDER BY city, year, month LIMIT 1)
+		UNION ALL
+		SELECT n.city, n.year, n.month FROM g, LATERAL (SELECT city, year, month FROM ` + table + ` t
+			WHERE (t.city, t.year, t.month) > (g.city, g.year, g.month) ORDER BY city, year, month LIMIT 1) AS n)`,
+	}
+}
+
+// indexed is an expression, over pg_class t, true when a valid b-tree index of t begins with
+// k's columns, ascending: what foreignGroups walks.
+func (k groupKey) indexed() string {
+	n := len(k.cols)
+	last := strconv.Itoa(n - 1)
+	return `EXISTS (SELECT FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 		JOIN pg_am am ON am.oid = ic.relam
 	WHERE i.indrelid = t.oid AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
-		AND i.indnkeyatts >= 3 AND (i.indoption::int2[])[0:2] = '{0,0,0}'
-		AND ARRAY(SELECT a.attname FROM unnest((i.indkey::int2[])[0:2]) WITH ORDINALITY AS k(attnum, n)
-			JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n) = '{city,year,month}'::name[])`
+		AND i.indnkeyatts >= ` + strconv.Itoa(n) + ` AND (i.indoption::int2[])[0:` + last + `] = '{` + strings.Repeat("0,", n-1) + `0}'
+		AND ARRAY(SELECT a.attname FROM unnest((i.indkey::int2[])[0:` + last + `]) WITH ORDINALITY AS k(attnum, n)
+			JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n) = '{` + strings.Join(k.cols, ",") + `}'::name[])`
+}
 
 // foreignGroups returns how many groups table holds rows of that are not among the groups
 // of args (clearGroups'). It visits each group the table holds once, by a descent of an
-// index that begins with the group's columns (the caller checked that one exists: see
-// groupIndexed), so its cost is the number of groups, not of rows. The planner is told to
-// use the index: with the statistics of a table just reloaded it may estimate the table
-// small enough for a scan and a sort at each step, which would read the table once per group.
-func foreignGroups(ctx context.Context, tx *sql.Tx, table string, args []any) (int64, error) {
+// index that begins with the group's columns (gk.cols; the caller checked that one exists:
+// see groupKey.indexed), so its cost is the number of groups, not of rows. The planner is
+// told to use the index: with the statistics of a table just reloaded it may estimate the
+// table small enough for a scan and a sort at each step, which would read the table once
+// per group.
+func foreignGroups(ctx context.Context, tx *sql.Tx, table string, gk groupKey, args []any) (int64, error) {
 	for _, q := range []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off"} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return 0, fmt.Errorf("list the groups of %s: %w", table, err)
 		}
 	}
 	var n int64
-	q := `WITH RECURSIVE g(city, year, month) AS (
-		(SELECT city, year, month FROM ` + table + ` ORDER BY city, year, month LIMIT 1)
-		UNION ALL
-		SELECT n.city, n.year, n.month FROM g, LATERAL (SELECT city, year, month FROM ` + table + ` t
-			WHERE (t.city, t.year, t.month) > (g.city, g.year, g.month) ORDER BY city, year, month LIMIT 1) AS n)
+	q := gk.walk + `
 	SELECT count(*) FROM g WHERE NOT EXISTS (SELECT FROM unnest($1::text[], $2::int[], $3::int[]) AS k(city, year, month)
 		WHERE g.city = k.city AND g.year = k.year AND g.month = k.month)`
 	err := tx.QueryRowContext(ctx, q, args...).Scan(&n)

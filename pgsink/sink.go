@@ -487,7 +487,10 @@ func dayDate(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() 
 
 // batch holds the encoded rows of several groups, one buffer per table, for one COPY per
 // table.
-type batch struct{ monthly, daily, heat, geo copyBuf }
+type batch struct {
+	monthly, daily, heat, geo copyBuf
+	order                     []int32 // dailyOrder's
+}
 
 // newBatch returns an empty batch. The tables of truncated, emptied earlier in the
 // transaction, are loaded with COPY … FREEZE: their rows are written frozen and their pages
