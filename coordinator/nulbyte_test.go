@@ -19,11 +19,21 @@ import (
 	"github.com/ireports/ireports/record"
 )
 
-// nulTarget is one injection of NUL bytes into a column of a record that is clean before it.
+// nulTarget is one injection of NUL bytes into a column of a record that is clean before it,
+// or, with value set, the column's value replaced by value.
 type nulTarget struct {
 	column string // the CSV column or SODA key
 	field  string // the normalized field it feeds; "" for a column no field reads
 	reason string // the reject it must cause; "" when the record must be kept
+	value  string // the value put in the column instead of NUL bytes, if not ""
+}
+
+// inject returns v as the target changes it.
+func (tg nulTarget) inject(v string) string {
+	if tg.value != "" {
+		return tg.value
+	}
+	return injectNUL(v)
 }
 
 // TestNULBytesDoNotBlockPublish runs real-format NYC exports (the portal CSV and a SODA JSON
@@ -50,23 +60,26 @@ func TestNULBytesDoNotBlockPublish(t *testing.T) {
 	}
 
 	csvTargets := []nulTarget{
-		{"Unique Key", "request_id", jobs.ReasonNULByte},
-		{"Agency", "agency", jobs.ReasonNULByte},
-		{"Complaint Type", "request_type", jobs.ReasonNULByte},
-		{"Descriptor", "request_subtype", jobs.ReasonNULByte}, // free text
-		{"Status", "status", jobs.ReasonNULByte},
-		{"Created Date", "created_at", jobs.ReasonBadTimestamp},
-		{"Resolution Description", "", ""}, // free text no field reads
+		{"Unique Key", "request_id", jobs.ReasonNULByte, ""},
+		{"Agency", "agency", jobs.ReasonNULByte, ""},
+		{"Complaint Type", "request_type", jobs.ReasonNULByte, ""},
+		{"Descriptor", "request_subtype", jobs.ReasonNULByte, ""}, // free text
+		{"Status", "status", jobs.ReasonNULByte, ""},
+		{"Created Date", "created_at", jobs.ReasonBadTimestamp, ""},
+		{"Resolution Description", "", "", ""}, // free text no field reads
+		// Not a NUL, but the same failure before the normalizer rejected it: a date of year 0,
+		// which PostgreSQL has no date for, made agency_daily's COPY fail.
+		{"Created Date", "created_at", jobs.ReasonTimeOutOfRange, "03/05/0000 09:30:00 AM"},
 	}
 	csvPath := filepath.Join(in, "portal.csv")
 	csvIDs := writeNULCSV(t, filepath.Join(data, "nyc", "portal_2011_subset.csv"), csvPath, 300, nyc, csvTargets)
 
 	sodaTargets := []nulTarget{
-		{"unique_key", "request_id", jobs.ReasonNULByte},
-		{"agency", "agency", jobs.ReasonNULByte},
-		{"complaint_type", "request_type", jobs.ReasonNULByte},
-		{"descriptor", "request_subtype", jobs.ReasonNULByte},
-		{"resolution_description", "", ""},
+		{"unique_key", "request_id", jobs.ReasonNULByte, ""},
+		{"agency", "agency", jobs.ReasonNULByte, ""},
+		{"complaint_type", "request_type", jobs.ReasonNULByte, ""},
+		{"descriptor", "request_subtype", jobs.ReasonNULByte, ""},
+		{"resolution_description", "", "", ""},
 	}
 	sodaPath := filepath.Join(in, "soda.json")
 	sodaIDs := writeNULSODA(t, filepath.Join(data, "nyc", "soda_erm2-nwe9_page.json"), sodaPath, 100, nyc, sodaTargets)
@@ -113,7 +126,7 @@ func TestNULBytesDoNotBlockPublish(t *testing.T) {
 			t.Errorf("unexpected reject %s (%s)", key, r.Error)
 		}
 		delete(wantLines, key)
-		if !strings.Contains(r.Raw, "\x00") && !strings.Contains(r.Raw, `\u0000`) {
+		if r.Reason != jobs.ReasonTimeOutOfRange && !strings.Contains(r.Raw, "\x00") && !strings.Contains(r.Raw, `\u0000`) {
 			t.Errorf("reject %s: raw %q does not hold the record's NUL", key, r.Raw)
 		}
 	}
@@ -190,7 +203,7 @@ func writeNULCSV(t *testing.T, src, dst string, n int, s *jobs.Schema, targets [
 			var r record.Request
 			norm.Normalize(fieldsOf(rec), &r)
 			ids[tg.column] = r.RequestID
-			rec[col] = injectNUL(rec[col])
+			rec[col] = tg.inject(rec[col])
 			next++
 		}
 		cw.Write(rec)
@@ -239,7 +252,7 @@ func writeNULSODA(t *testing.T, src, dst string, n int, s *jobs.Schema, targets 
 			continue // the key is absent here: try the next record
 		}
 		ids[tg.column] = r.RequestID
-		o[tg.column] = injectNUL(v)
+		o[tg.column] = tg.inject(v)
 		next++
 	}
 	if next < len(targets) {

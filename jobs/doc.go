@@ -79,5 +79,7 @@
 // text, else from point's projected x/y, and placeholders or out-of-range coordinates become "no
 // location"; kept text must be valid
 // UTF-8 without NUL bytes, or the record is rejected (invalid_utf8, nul_byte): PostgreSQL's
-// text type refuses both, and one such value reaching a summary table would fail the publish.
+// text type refuses both, and one such value reaching a summary table would fail the publish;
+// likewise created_at's local year must be 1 to 9999 (time_out_of_range), PostgreSQL's dates
+// having no year 0.
 package jobs

@@ -45,6 +45,9 @@ const (
 	ReasonInvalidUTF8      = "invalid_utf8"       // a kept text field is not valid UTF-8
 	ReasonNULByte          = "nul_byte"           // a kept text field holds a NUL byte, which PostgreSQL text refuses
 	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values
+	// created_at falls, in the city's calendar, before year 1 or after 9999: PostgreSQL's
+	// dates have no year 0, and one such record reaching agency_daily would fail the publish.
+	ReasonTimeOutOfRange = "time_out_of_range"
 )
 
 // maxRejectValue bounds RejectError.Value: a rejects file must not balloon on a huge field.

@@ -241,6 +241,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		y, m, _ := r.CreatedAt.In(n.loc).Date()
 		r.Year, r.Month = y, int(m)
 	}
+	if r.Year < 1 || r.Year > 9999 {
+		return reject(ReasonTimeOutOfRange, fCreatedAt, cols[fCreatedAt], created)
+	}
 	for _, f := range [...]fieldID{fClosedAt, fUpdatedAt} {
 		v := n.value(vals[f])
 		if v == nil {

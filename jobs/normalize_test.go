@@ -189,6 +189,14 @@ func TestNormalize(t *testing.T) {
 		{name: "reject: bad created_at", schema: custom, header: custHdr, row: []string{"A", "yesterday", "", "", "", "", "", "", ""}, reject: ReasonBadTimestamp, field: "created_at"},
 		{name: "reject: bad closed_at", schema: custom, header: custHdr, row: []string{"A", "1", "12.5.2020", "", "", "", "", "", ""}, reject: ReasonBadTimestamp, field: "closed_at"},
 		{name: "reject: invalid date", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "02/30/2020 09:30:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonBadTimestamp, field: "created_at"},
+		// Year 0 parses (a four-digit year), but PostgreSQL's calendar has none: the record
+		// would make agency_daily's COPY, and so the whole publish, fail.
+		{name: "reject: year 0", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "03/05/0000 09:30:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
+		{
+			name: "year 1 is a date", schema: builtin("nyc"), header: nycPortal,
+			row:  []string{"1", "01/01/0001 12:00:00 AM", "", "", "", "", "", "", "", ""},
+			want: record.Request{City: "nyc", RequestID: "1", CreatedAt: utc("0001-01-01T04:56:02Z"), Year: 1, Month: 1},
+		},
 		{name: "reject: hour 13 PM", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "02/03/2020 13:30:00 PM", "", "", "", "", "", "", "", ""}, reject: ReasonBadTimestamp, field: "created_at"},
 		{name: "reject: invalid utf-8", schema: custom, header: custHdr, row: []string{"A", "1", "", "", "", "Par\xffks", "", "", ""}, reject: ReasonInvalidUTF8, field: "agency"},
 		{name: "reject: invalid utf-8 id", schema: custom, header: custHdr, row: []string{"A\xc3", "1", "", "", "", "", "", "", ""}, reject: ReasonInvalidUTF8, field: "request_id"},
