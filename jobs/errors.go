@@ -48,7 +48,16 @@ const (
 	// created_at falls, in the city's calendar, before year 1 or after 9999: PostgreSQL's
 	// dates have no year 0, and one such record reaching agency_daily would fail the publish.
 	ReasonTimeOutOfRange = "time_out_of_range"
+	// agency or request_type is longer than MaxKeyText bytes: the two are keys of the summary
+	// tables, and PostgreSQL's b-tree index entries hold at most about 2.7 KB, so one such
+	// value would fail the publish.
+	ReasonValueTooLong = "value_too_long"
 )
+
+// MaxKeyText is the longest agency or request_type a record may have, in bytes: with the
+// city and each other, they make request_monthly's primary-key entries, which PostgreSQL
+// limits to 2,704 bytes. Real exports' longest are under 100.
+const MaxKeyText = 1000
 
 // maxRejectValue bounds RejectError.Value: a rejects file must not balloon on a huge field.
 const maxRejectValue = 256

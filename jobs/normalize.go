@@ -276,6 +276,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if err != nil {
 			return err
 		}
+		if len(s) > MaxKeyText && (f == fAgency || f == fRequestType) {
+			return reject(ReasonValueTooLong, f, cols[f], v)
+		}
 		switch f {
 		case fAgency:
 			r.Agency = s

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,6 +197,16 @@ func TestNormalize(t *testing.T) {
 			name: "year 1 is a date", schema: builtin("nyc"), header: nycPortal,
 			row:  []string{"1", "01/01/0001 12:00:00 AM", "", "", "", "", "", "", "", ""},
 			want: record.Request{City: "nyc", RequestID: "1", CreatedAt: utc("0001-01-01T04:56:02Z"), Year: 1, Month: 1},
+		},
+		// agency and request_type key the summary tables, whose index entries PostgreSQL
+		// limits to about 2.7 KB: longer than MaxKeyText bytes is a reject, up to it a value.
+		{name: "reject: agency too long", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "03/05/2020 09:30:00 AM", "", strings.Repeat("x", MaxKeyText+1), "", "", "", "", "", ""}, reject: ReasonValueTooLong, field: "agency"},
+		{name: "reject: request type too long", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "03/05/2020 09:30:00 AM", "", "", strings.Repeat("é", MaxKeyText/2+1), "", "", "", "", ""}, reject: ReasonValueTooLong, field: "request_type"},
+		{
+			name: "longest agency and request type", schema: builtin("nyc"), header: nycPortal,
+			row: []string{"1", "03/05/2020 09:30:00 AM", "", strings.Repeat("x", MaxKeyText), strings.Repeat("é", MaxKeyText/2), strings.Repeat("d", 5000), "", "", "", ""},
+			want: record.Request{City: "nyc", RequestID: "1", CreatedAt: utc("2020-03-05T14:30:00Z"), Year: 2020, Month: 3,
+				Agency: strings.Repeat("x", MaxKeyText), RequestType: strings.Repeat("é", MaxKeyText/2), RequestSubtype: strings.Repeat("d", 5000)},
 		},
 		{name: "reject: hour 13 PM", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "02/03/2020 13:30:00 PM", "", "", "", "", "", "", "", ""}, reject: ReasonBadTimestamp, field: "created_at"},
 		{name: "reject: invalid utf-8", schema: custom, header: custHdr, row: []string{"A", "1", "", "", "", "Par\xffks", "", "", ""}, reject: ReasonInvalidUTF8, field: "agency"},

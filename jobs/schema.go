@@ -142,9 +142,16 @@ func (s *Schema) layoutsFor(f Field) []string {
 // The checks below are shared by the HCL decoder (which turns their errors into diagnostics at
 // the offending attribute) and by validate (for schemas decoded from JSON).
 
+// maxCity bounds a city's name, in bytes: a path component of the lake (city=<name>) and the
+// first column of every summary table's primary key.
+const maxCity = 64
+
 func checkCity(city string) error {
 	if city == "" {
 		return fmt.Errorf("city must not be empty")
+	}
+	if len(city) > maxCity {
+		return fmt.Errorf("city %.20q… is %d bytes long, more than %d (it names a lake partition and keys every summary table)", city, len(city), maxCity)
 	}
 	for _, c := range city {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {

@@ -137,6 +137,8 @@ func TestParseErrors(t *testing.T) {
 			`t.job:13:5: Unexpected layouts`},
 		{"bad city", job(input+output) + "schema \"s\" {\n  city = \"New York\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
 			`t.job:9:10: Bad city`},
+		{"city too long", job(input+output) + "schema \"s\" {\n  city = \"" + strings.Repeat("a", 65) + "\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
+			`t.job:9:10: Bad city; city "aaaaaaaaaaaaaaaaaaaa"… is 65 bytes long, more than 64`},
 		{"bad placeholder", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  placeholder_points = [[39]]\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
 			`t.job:11:24: Bad point`},
 		{"duplicate schema", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\nschema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
