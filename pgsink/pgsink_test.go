@@ -215,6 +215,61 @@ func TestPostgres(t *testing.T) {
 		checkRun(t, db, jobB, runPublished)
 	})
 
+	// A database published at schema version 2 (agency_daily keyed by (city, agency, day),
+	// with a (city, year, month) index) keeps its rows through migration 0003, and publishes
+	// before and after it replace exactly the groups they name: before, clearGroups finds
+	// agency_daily's groups without an index that begins with (city, day).
+	t.Run("upgrade to agency_daily's day key", func(t *testing.T) {
+		db := freshDB(t, pg, "upgrade_0003")
+		ms, err := loadMigrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 3 })
+		if i < 0 {
+			t.Fatal("no migration 3")
+		}
+		for _, m := range ms[:i] {
+			if err := apply(ctx, db, m, len(ms)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := newSink(t, db, 0)
+		if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatal(err)
+		}
+		var subset []record.Key
+		for i := 0; i < len(some); i += 3 {
+			subset = append(subset, some[i])
+		}
+		state := map[record.Key]LoadFunc{}
+		for _, k := range some {
+			state[k] = lakeLoad
+		}
+		stateLoad := func(k record.Key) (summary.Tables, error) { return state[k](k) }
+		publish := func(step string, load LoadFunc) {
+			t.Helper()
+			if err := s.Publish(ctx, jobA, subset, load); err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			for _, k := range subset {
+				state[k] = load
+			}
+			if got, want := dump(t, db), expected(t, some, stateLoad); !equalStrings(got, want) {
+				t.Fatalf("%s: %s", step, diffRows(got, want))
+			}
+		}
+		publish("a third of the groups at version 2", changed(lakeLoad))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dump(t, db), expected(t, some, stateLoad); !equalStrings(got, want) {
+			t.Fatalf("after migration 0003: %s", diffRows(got, want))
+		}
+		checkVersions(t, db)
+		publish("the same groups at version 3", lakeLoad)
+	})
+
 	// How clearGroups finds a table's groups: through an index that begins with the group's
 	// columns (agency_daily's (city, day) since migration 0003), the walk of foreignGroups
 	// counts the groups a table holds besides the given ones, and the group condition picks
