@@ -109,7 +109,10 @@ func (c *cluster) waitBusyWorker(id, phase string) string {
 			return false, fmt.Errorf("job ended (%s: %+v) before the %s phase could be caught", j.State, j.Result, phase)
 		case phase == "map" && (p.Phase == coordinator.Mapping || p.Phase == coordinator.Checking) && p.MapsDone >= 3:
 		case phase == "reduce" && p.Phase == coordinator.Reducing:
-		case phase == "map" && p.Phase != coordinator.Planning && p.Phase != coordinator.Mapping && p.Phase != coordinator.Checking:
+		case phase == "map" && slices.Contains([]coordinator.State{coordinator.Reducing, coordinator.Committing,
+			coordinator.Publishing, coordinator.Consuming, coordinator.CleaningUp}, p.Phase):
+			// Past the map phase. (Before it the job is queued, pulling or planning: on a
+			// loaded machine the first look may come before the job has started.)
 			return false, fmt.Errorf("the map phase ended (now %q) before a busy worker was seen", p.Phase)
 		default:
 			return false, nil
