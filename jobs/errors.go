@@ -52,6 +52,12 @@ const (
 	// tables, and PostgreSQL's b-tree index entries hold at most about 2.7 KB, so one such
 	// value would fail the publish.
 	ReasonValueTooLong = "value_too_long"
+	// created_at is a local wall clock the city's clocks skipped (summer time began at
+	// midnight on the first of a month: America/Asuncion on 2017-10-01), and the instant it
+	// stands for falls in the month before: the record's month and its local day would
+	// disagree, and its agency_daily row would lie outside its group, which fails the
+	// publish. A skipped wall clock that stays in its month is kept, read as before.
+	ReasonSkippedLocalTime = "skipped_local_time"
 )
 
 // MaxKeyText is the longest agency or request_type a record may have, in bytes: with the

@@ -244,6 +244,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if r.Year < 1 || r.Year > 9999 {
 		return reject(ReasonTimeOutOfRange, fCreatedAt, cols[fCreatedAt], created)
 	}
+	if c.year != 0 && !n.inLocalMonth(c.sec, r.Year, r.Month) {
+		return reject(ReasonSkippedLocalTime, fCreatedAt, cols[fCreatedAt], created)
+	}
 	for _, f := range [...]fieldID{fClosedAt, fUpdatedAt} {
 		v := n.value(vals[f])
 		if v == nil {
@@ -331,6 +334,23 @@ func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r 
 		r.Latitude, r.Longitude, r.HasLocation = lat, lon, true
 	}
 	return nil
+}
+
+// inLocalMonth reports whether the instant sec falls in month mo of year y in the city's
+// time zone. A local wall clock's year and month are the record's group without a zone
+// lookup, and they are the instant's unless the clocks skipped that wall clock (summer time
+// starting at midnight on the first of a month), which time.Date then reads in the offset
+// before the change: an hour or so before midnight, in the month before. Every offset is
+// less than a day, so only an instant within two days of the month's edges (as UTC wall
+// clock) needs the lookup.
+func (n *Normalizer) inLocalMonth(sec int64, y, mo int) bool {
+	start := civilSeconds(y, mo, 1, 0, 0, 0)
+	end := start + int64(daysIn(y, mo))*86400
+	if sec-start >= 2*86400 && end-sec > 2*86400 {
+		return true
+	}
+	ly, lm, _ := time.Unix(sec, 0).In(n.loc).Date()
+	return ly == y && int(lm) == mo
 }
 
 // parseTime tries the field's layouts in order.
