@@ -58,6 +58,11 @@ const (
 	// disagree, and its agency_daily row would lie outside its group, which fails the
 	// publish. A skipped wall clock that stays in its month is kept, read as before.
 	ReasonSkippedLocalTime = "skipped_local_time"
+	// created_at is the Unix epoch, 1970-01-01T00:00:00Z, to the microsecond: what exports
+	// write for an unknown date ("0"), and the value the shuffle's row encoding reserves for
+	// null. Kept, the record would reach its reducer with no creation date: its agency_daily
+	// row would fall in year 0, outside its group, and fail the publish.
+	ReasonEpochTime = "epoch_time"
 )
 
 // MaxKeyText is the longest agency or request_type a record may have, in bytes: with the

@@ -234,6 +234,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if !ok {
 		return reject(ReasonBadTimestamp, fCreatedAt, cols[fCreatedAt], created)
 	}
+	if c.sec == 0 && c.ns < 1000 {
+		return reject(ReasonEpochTime, fCreatedAt, cols[fCreatedAt], created)
+	}
 	r.CreatedAt = c.time()
 	if c.year != 0 {
 		r.Year, r.Month = int(c.year), int(c.month)

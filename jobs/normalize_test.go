@@ -543,3 +543,47 @@ func TestCreatedMonthIsLocalMonth(t *testing.T) {
 	}
 	t.Logf("%d wall clocks around changes of offset checked", checked)
 }
+
+// TestEpochCreatedAt: a created_at at the Unix epoch, to the microsecond, is an epoch_time
+// reject: the shuffle's row encoding reads that instant back as no time, and the record's
+// agency_daily row then fell in year 0, outside its group, failing the publish. A
+// microsecond either side is a time.
+func TestEpochCreatedAt(t *testing.T) {
+	s, ok := Builtin("dc")
+	if !ok {
+		t.Fatal("no built-in schema dc")
+	}
+	dc, err := s.Bind([]string{"SERVICEREQUESTID", "ADDDATE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		created string
+		want    string // the instant kept, RFC 3339; "" for the reject
+	}{
+		{"0", ""},
+		{"-0", ""},
+		{"0.000999", ""},
+		{"1970-01-01T00:00:00Z", ""},
+		{"1969-12-31T19:00:00-05:00", ""},
+		{"1970-01-01T00:00:00.000000999Z", ""},
+		{"1970-01-01T00:00:00.000001Z", "1970-01-01T00:00:00.000001Z"},
+		{"1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z"},
+		{"1", "1970-01-01T00:00:00.001Z"},
+		{"-1", "1969-12-31T23:59:59.999Z"},
+	}
+	for _, tc := range tests {
+		var r record.Request
+		err := dc.Normalize(bs("1", tc.created), &r)
+		if tc.want == "" {
+			var rej *RejectError
+			if !errors.As(err, &rej) || rej.Reason != ReasonEpochTime || rej.Field != "created_at" {
+				t.Errorf("%s: got %v (%v), want an epoch_time reject of created_at", tc.created, err, r.CreatedAt)
+			}
+			continue
+		}
+		if err != nil || !r.CreatedAt.Equal(utc(tc.want)) {
+			t.Errorf("%s: got %v (%v), want %s", tc.created, r.CreatedAt, err, tc.want)
+		}
+	}
+}

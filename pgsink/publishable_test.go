@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/summary"
 )
 
@@ -40,7 +43,7 @@ const publishableRecords = 600
 // change at midnight (America/Asuncion: the start of summer time can skip the first hour of
 // a month), one east of UTC with a 45-minute offset, strftime patterns with and without an
 // offset, unix seconds, Go layouts with zones, joined date and time columns, integer floats,
-// mojibake repair and a projected point.
+// mojibake repair, a projected point, and the longest city (64 bytes).
 var customSchemas = []string{`{
 	"name": "hostile_py", "city": "hostile_py", "timezone": "America/Asuncion",
 	"nulls": ["", "NULL", "\\N"],
@@ -63,7 +66,7 @@ var customSchemas = []string{`{
 		{"name": "longitude", "columns": ["lon"]},
 		{"name": "point", "columns": ["geo"], "x": ["x"], "y": ["y"], "crs": "EPSG:3435"}
 	]}`, `{
-	"name": "hostile_np", "city": "hostile_np", "timezone": "Asia/Kathmandu",
+	"name": "hostile_np", "city": "hostile_np_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "timezone": "Asia/Kathmandu",
 	"time_layouts": ["%m/%d/%y %I:%M %p", "2006-01-02 15:04:05.999999999 -0700", "unix_ms"],
 	"fields": [
 		{"name": "request_id", "columns": ["id"]},
@@ -141,21 +144,7 @@ func hostileSchemas(t *testing.T) []*hostileSchema {
 // gen makes one raw CSV record for h, hostile in every field.
 func (h *hostileSchema) gen(rng *rand.Rand, i int) [][]byte {
 	fields := make([][]byte, len(h.header))
-	set := func(field, v string) {
-		cols := h.col[field]
-		switch len(cols) {
-		case 0:
-		case 1:
-			fields[cols[0]] = []byte(v)
-		default: // joined columns: split the value at its spaces
-			parts := strings.SplitN(v, " ", len(cols))
-			for j, c := range cols {
-				if j < len(parts) {
-					fields[c] = []byte(parts[j])
-				}
-			}
-		}
-	}
+	set := func(field, v string) { h.set(fields, field, v) }
 	id := hostileText(rng)
 	if rng.IntN(4) > 0 {
 		id = "r"
@@ -196,6 +185,18 @@ func (h *hostileSchema) gen(rng *rand.Rand, i int) [][]byte {
 		}
 	}
 	return fields
+}
+
+// set puts v in field's columns; joined columns get its parts between spaces, the last
+// one the rest.
+func (h *hostileSchema) set(fields [][]byte, field, v string) {
+	cols := h.col[field]
+	parts := strings.SplitN(v, " ", max(len(cols), 1))
+	for j, c := range cols {
+		if j < len(parts) {
+			fields[c] = []byte(parts[j])
+		}
+	}
 }
 
 // stamp is a timestamp's text and, when known, the instant and offset it was made from.
@@ -413,8 +414,28 @@ var fixedHostile = []struct {
 		"agency": strings.Repeat("q", 3000)}, jobs.ReasonValueTooLong},
 	// Summer time began in Paraguay at midnight on 2017-10-01: 00:30 that day is a wall
 	// clock that never was.
+	// The Unix epoch, which the shuffle's encoding reads back as no time.
+	{"created at the epoch, unix_ms", "dc", map[string]string{"request_id": "f-epoch", "created_at": "0"}, jobs.ReasonEpochTime},
+	{"created at the epoch, rfc3339", "nyc", map[string]string{"request_id": "f-epoch", "created_at": "1969-12-31T19:00:00-05:00"},
+		jobs.ReasonEpochTime},
+	{"created a microsecond after the epoch", "nyc", map[string]string{"request_id": "f-epoch1",
+		"created_at": "1970-01-01T00:00:00.000001Z"}, ""},
+	// The widest request_monthly key: the longest city, request type and agency, in letters
+	// that do not compress.
+	{"widest key", "hostile_np", map[string]string{"request_id": "f-wide", "created_at": "01/31/20 11:59 PM",
+		"agency": randomText(jobs.MaxKeyText, 1), "request_type": randomText(jobs.MaxKeyText, 2)}, ""},
 	{"skipped first hour of a month", "hostile_py", map[string]string{"request_id": "f-gap", "created_at": "01.10.2017 00:30:00",
 		"agency": "A"}, jobs.ReasonSkippedLocalTime},
+}
+
+// randomText returns n printable ASCII bytes drawn from seed: text that does not compress.
+func randomText(n int, seed uint64) string {
+	rng := rand.New(rand.NewPCG(seed, 311))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('!' + rng.IntN(94))
+	}
+	return string(b)
 }
 
 // acceptedRecord is a hostile record the normalizer kept, with what a failure report needs.
@@ -441,29 +462,56 @@ func newHostileNormalizer(t *testing.T, h *hostileSchema, rejects map[string]int
 	if err != nil {
 		t.Fatalf("schema %s: %v", h.s.Name, err)
 	}
-	return &hostileNormalizer{t: t, h: h, csv: csv, json: h.s.BindJSON(), rejects: rejects}
+	// As the map tasks read: borrowing, each request encoded before the next record.
+	json := h.s.BindJSON()
+	csv.Borrow()
+	json.Borrow()
+	return &hostileNormalizer{t: t, h: h, csv: csv, json: json, rejects: rejects}
 }
 
-// try normalizes one record, as JSON when asJSON, and returns the reject's reason or "".
+// try normalizes one record as a map task does, as a SODA JSON object when asJSON, and
+// returns the reject's reason or "". A record kept goes through the shuffle's encoding, as
+// from a map task to a reducer.
 func (hn *hostileNormalizer) try(fields [][]byte, asJSON, noise bool, rng *rand.Rand) string {
 	var r record.Request
 	var err error
 	var raw string
+	var row []byte
 	if asJSON {
 		obj := hn.h.object(fields, noise, rng)
 		raw = string(obj)
-		err = hn.json.NormalizeJSON(obj, &r)
+		page := append(append([]byte{'['}, obj...), ']')
+		objects := 0
+		serr := jobs.ScanSODAObjects(bytes.NewReader(page), func(_ int64, o *jobs.SODAObject) error {
+			objects++
+			if err = hn.json.NormalizeObject(o, &r); err == nil {
+				row = shuffle.AppendRequest(nil, &r)
+			}
+			return nil
+		})
+		if serr != nil || objects != 1 {
+			hn.t.Fatalf("schema %s: object %s: %d objects scanned: %v", hn.h.s.Name, raw, objects, serr)
+		}
 	} else {
 		raw = fmt.Sprintf("%q", fields)
-		err = hn.csv.Normalize(fields, &r)
+		if err = hn.csv.Normalize(fields, &r); err == nil {
+			row = shuffle.AppendRequest(nil, &r)
+		}
 	}
 	if err != nil {
 		var re *jobs.RejectError
 		if !errors.As(err, &re) || re.Reason == "" {
-			hn.t.Fatalf("schema %s: record %s: an error that is not a reject with a reason: %v", hn.h.s.Name, raw, err)
+			hn.t.Fatalf("schema %s: record %.300s: an error that is not a reject with a reason: %v", hn.h.s.Name, raw, err)
 		}
 		hn.rejects[re.Reason]++
 		return re.Reason
+	}
+	if len(row) > 16<<20 {
+		hn.t.Errorf("schema %s: record %.200s: a %d-byte shuffle row, over the shuffle's 16 MiB", hn.h.s.Name, raw, len(row))
+		return ""
+	}
+	if _, err := shuffle.DecodeRequest(row, &r); err != nil {
+		hn.t.Fatalf("schema %s: record %.300s: the shuffle cannot decode its row: %v", hn.h.s.Name, raw, err)
 	}
 	hn.acc = append(hn.acc, acceptedRecord{r: r, raw: raw, h: hn.h})
 	return ""
@@ -529,7 +577,16 @@ func TestHostileRecordsPublish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL server; skipped under -short")
 	}
-	rng := rand.New(rand.NewPCG(311, 2026))
+	seed, n := uint64(2026), publishableRecords
+	// For exploring: HOSTILE_SEED and HOSTILE_RECORDS (per schema) change the records.
+	if v, err := strconv.ParseUint(os.Getenv("HOSTILE_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("HOSTILE_RECORDS")); err == nil {
+		n = v
+	}
+	rng := rand.New(rand.NewPCG(311, seed))
+	start := time.Now()
 	rejects := map[string]int{}
 	var acc []acceptedRecord
 	for _, h := range hostileSchemas(t) {
@@ -543,11 +600,10 @@ func TestHostileRecordsPublish(t *testing.T) {
 				raw[j] = []byte{}
 			}
 			for f, v := range fc.fields {
-				cols := h.col[f]
-				if len(cols) == 0 {
+				if len(h.col[f]) == 0 {
 					t.Fatalf("fixed case %q: schema %s has no column for %s", fc.name, fc.schema, f)
 				}
-				raw[cols[0]] = []byte(v)
+				h.set(raw, f, v)
 			}
 			for _, asJSON := range []bool{false, true} {
 				if got := hn.try(raw, asJSON, false, rng); got != fc.reject {
@@ -555,7 +611,7 @@ func TestHostileRecordsPublish(t *testing.T) {
 				}
 			}
 		}
-		for i := range publishableRecords {
+		for i := range n {
 			hn.try(h.gen(rng, i), i%3 == 2, true, rng)
 		}
 		acc = append(acc, hn.acc...)
@@ -567,6 +623,13 @@ func TestHostileRecordsPublish(t *testing.T) {
 	locs := map[string]*time.Location{}
 	for i := range acc {
 		r := &acc[i].r
+		if r.HasLocation && !(math.Abs(r.Latitude) <= 90 && math.Abs(r.Longitude) <= 180) {
+			t.Errorf("schema %s: record %.300s: location %v, %v", acc[i].h.s.Name, acc[i].raw, r.Latitude, r.Longitude)
+		}
+		if y, m, _ := r.CreatedAt.In(acc[i].h.s.Location).Date(); y != r.Year || int(m) != r.Month || y < 1 || y > 9999 {
+			t.Errorf("schema %s: record %.300s: created %v (%d-%02d there) in group %d-%02d", acc[i].h.s.Name, acc[i].raw,
+				r.CreatedAt, y, m, r.Year, r.Month)
+		}
 		locs[r.City] = acc[i].h.s.Location
 		k := record.Key{City: r.City, Year: r.Year, Month: r.Month}
 		groups[k] = append(groups[k], i)
@@ -577,43 +640,70 @@ func TestHostileRecordsPublish(t *testing.T) {
 	}
 	slices.SortFunc(keys, compareKeys)
 
-	// The lake: each group's records and summaries encode as Parquet and read back whole.
+	// The lake: each city's records encode as one Parquet file, a row group per group as
+	// the reducers write them, and read back whole; its summaries as the reducers stage them.
 	tables := map[record.Key]summary.Tables{}
 	ctx := context.Background()
 	sums, err := lake.NewStage(testStore(t), t.TempDir(), "hostile", "r-0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range keys {
-		reqs := make([]record.Request, 0, len(groups[k]))
-		var batch lake.RowBatch
-		batch.Reset(len(groups[k]))
-		for _, i := range groups[k] {
-			reqs = append(reqs, acc[i].r)
-			batch.Add(&acc[i].r)
+	for len(keys) > 0 {
+		city := keys[0].City
+		n := 1
+		for n < len(keys) && keys[n].City == city {
+			n++
 		}
 		var buf bytes.Buffer
-		if err := lake.EncodeParquet(&buf, batch.Rows()); err != nil {
-			t.Errorf("group %s: the lake cannot write its %d records: %v", k, len(reqs), err)
-			continue
+		pw := lake.GetWriter[lake.Row](&buf, 0)
+		var batch lake.RowBatch
+		var all []record.Request
+		var allTabs summary.Tables
+		for _, k := range keys[:n] {
+			reqs := make([]record.Request, 0, len(groups[k]))
+			batch.Reset(len(groups[k]))
+			for _, i := range groups[k] {
+				reqs = append(reqs, acc[i].r)
+				batch.Add(&acc[i].r)
+			}
+			if _, err := pw.Write(batch.Rows()); err != nil {
+				t.Fatalf("group %s: the lake cannot write its %d records: %v", k, len(reqs), err)
+			}
+			if err := pw.Flush(); err != nil {
+				t.Fatalf("group %s: the lake cannot write its %d records: %v", k, len(reqs), err)
+			}
+			all = append(all, reqs...)
+			tab := summary.Compute(k, locs[k.City], reqs)
+			tables[k] = tab
+			allTabs.Monthly = append(allTabs.Monthly, tab.Monthly...)
+			allTabs.AgencyDaily = append(allTabs.AgencyDaily, tab.AgencyDaily...)
+			allTabs.Heat = append(allTabs.Heat, tab.Heat...)
+			allTabs.Geo = append(allTabs.Geo, tab.Geo...)
+		}
+		if err := pw.Close(); err != nil {
+			t.Fatalf("city %s: the lake cannot write its %d records: %v", city, len(all), err)
 		}
 		back, err := parquet.Read[lake.Row](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-		if err != nil || len(back) != len(reqs) {
-			t.Errorf("group %s: read back %d of %d records: %v", k, len(back), len(reqs), err)
+		if err != nil || len(back) != len(all) {
+			t.Fatalf("city %s: read back %d of %d records: %v", city, len(back), len(all), err)
 		}
 		for j := range back {
-			if got := lake.FromRow(k, &back[j]); got.RequestID != reqs[j].RequestID || got.Agency != reqs[j].Agency ||
-				!got.CreatedAt.Equal(reqs[j].CreatedAt.Truncate(time.Microsecond)) {
-				t.Errorf("group %s: record %q came back from Parquet as %q", k, reqs[j].RequestID, got.RequestID)
+			if got := lake.FromRow(keys[0], &back[j]); got.RequestID != all[j].RequestID || got.Agency != all[j].Agency ||
+				got.RequestType != all[j].RequestType || !got.CreatedAt.Equal(all[j].CreatedAt.Truncate(time.Microsecond)) {
+				t.Errorf("city %s: record %q came back from Parquet as %q", city, all[j].RequestID, got.RequestID)
 			}
 		}
-		tab := summary.Compute(k, locs[k.City], reqs)
-		if _, err := lake.StageSummaries(ctx, sums, k, tab); err != nil {
-			t.Errorf("group %s: the summaries do not encode: %v", k, err)
+		if _, err := lake.StageSummaries(ctx, sums, keys[0], allTabs); err != nil {
+			t.Errorf("city %s: the summaries do not encode: %v", city, err)
 		}
-		tables[k] = tab
+		keys = keys[n:]
 	}
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
 
+	t.Logf("%d groups normalized, written and summarized in %v", len(keys), time.Since(start))
 	pg := testenv.Postgres(t)
 	db := freshDB(t, pg, "hostile")
 	sink := newSink(t, db, 0)
@@ -622,7 +712,10 @@ func TestHostileRecordsPublish(t *testing.T) {
 	}
 	load := func(k record.Key) (summary.Tables, error) { return tables[k], nil }
 	job := JobRun{ID: "hostile", Name: "hostile", Status: "succeeded", Started: time.Unix(1700000000, 0)}
-	if err := sink.Publish(ctx, job, keys, load); err != nil {
+	start = time.Now()
+	err = sink.Publish(ctx, job, keys, load)
+	t.Logf("publish: %v", time.Since(start))
+	if err != nil {
 		t.Errorf("publish of %d groups: %v", len(keys), err)
 		explainPublishFailure(t, sink, keys, load, groups, acc)
 		return
@@ -663,7 +756,7 @@ func explainPublishFailure(t *testing.T, sink *Sink, keys []record.Key, load Loa
 		one := summary.Compute(k, a.h.s.Location, []record.Request{a.r})
 		if err := fails(keys, func(record.Key) (summary.Tables, error) { return one, nil }); err != nil && bad < 5 {
 			bad++
-			t.Errorf("schema %s, group %s: one record fails the publish: %v\n  raw: %s\n  created %v",
+			t.Errorf("schema %s, group %s: one record fails the publish: %v\n  raw: %.300s\n  created %v",
 				a.h.s.Name, k, err, a.raw, a.r.CreatedAt)
 		}
 	}
