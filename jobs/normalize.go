@@ -220,6 +220,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if err := storable(fRequestID, id, cols); err != nil {
 		return err
 	}
+	if len(id) > MaxText {
+		return reject(ReasonValueTooLong, fRequestID, cols[fRequestID], id)
+	}
 	if n.borrow {
 		r.RequestID = unsafe.String(&id[0], len(id))
 	} else {
@@ -271,6 +274,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if err != nil {
 			return err
 		}
+		if len(s) > MaxText {
+			return reject(ReasonValueTooLong, fStatus, cols[fStatus], v)
+		}
 		r.StatusRaw, r.Status = s, st
 	}
 	for _, f := range [...]fieldID{fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
@@ -282,7 +288,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if err != nil {
 			return err
 		}
-		if len(s) > MaxKeyText && (f == fAgency || f == fRequestType) {
+		if len(s) > MaxText || len(s) > MaxKeyText && (f == fAgency || f == fRequestType) {
 			return reject(ReasonValueTooLong, f, cols[f], v)
 		}
 		switch f {

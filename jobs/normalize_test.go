@@ -587,3 +587,45 @@ func TestEpochCreatedAt(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxText: a kept text field other than agency and request_type is a value_too_long
+// reject past MaxText bytes, so that a record's shuffle row (at most 16 MiB) always fits: a
+// 16 MiB CSV record, which the split reader passes, kept nearly whole with its city added,
+// failed its map task every time it was retried.
+func TestMaxText(t *testing.T) {
+	s := schemaFrom(t, `schema "t" {
+  city         = "t"
+  timezone     = "UTC"
+  time_layouts = ["unix"]
+  field "request_id"      { columns = ["id"] }
+  field "created_at"      { columns = ["created"] }
+  field "status"          { columns = ["status"] }
+  field "request_subtype" { columns = ["subtype"] }
+  field "zip"             { columns = ["zip"] }
+  field "neighborhood"    { columns = ["hood"] }
+  field "channel"         { columns = ["channel"] }
+}`)
+	header := []string{"id", "created", "status", "subtype", "zip", "hood", "channel"}
+	n, err := s.Bind(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for col := range header {
+		if header[col] == "created" {
+			continue
+		}
+		for _, size := range []int{MaxText, MaxText + 1} {
+			row := []string{"1", "1700000000", "", "", "", "", ""}
+			row[col] = strings.Repeat("é", size/2) + strings.Repeat("x", size%2)
+			var r record.Request
+			err := n.Normalize(bs(row...), &r)
+			var rej *RejectError
+			switch {
+			case size <= MaxText && err != nil:
+				t.Errorf("%s of %d bytes: %v", header[col], size, err)
+			case size > MaxText && (!errors.As(err, &rej) || rej.Reason != ReasonValueTooLong || rej.Column != header[col]):
+				t.Errorf("%s of %d bytes: got %v, want a value_too_long reject", header[col], size, err)
+			}
+		}
+	}
+}

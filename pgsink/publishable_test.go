@@ -424,6 +424,12 @@ var fixedHostile = []struct {
 	// that do not compress.
 	{"widest key", "hostile_np", map[string]string{"request_id": "f-wide", "created_at": "01/31/20 11:59 PM",
 		"agency": randomText(jobs.MaxKeyText, 1), "request_type": randomText(jobs.MaxKeyText, 2)}, ""},
+	// A record of the split reader's largest size (16 MiB), nearly all of it a request id,
+	// in the schema with the longest city and few columns: its shuffle row would pass 16 MiB.
+	{"16 MiB request id", "hostile_np", map[string]string{"request_id": strings.Repeat("i", 16<<20-40),
+		"created_at": "1/1/20 1:00 AM"}, jobs.ReasonValueTooLong},
+	{"longest request id", "hostile_np", map[string]string{"request_id": strings.Repeat("i", jobs.MaxText),
+		"created_at": "1/1/20 1:00 AM"}, ""},
 	{"skipped first hour of a month", "hostile_py", map[string]string{"request_id": "f-gap", "created_at": "01.10.2017 00:30:00",
 		"agency": "A"}, jobs.ReasonSkippedLocalTime},
 }
@@ -606,6 +612,11 @@ func TestHostileRecordsPublish(t *testing.T) {
 				h.set(raw, f, v)
 			}
 			for _, asJSON := range []bool{false, true} {
+				if asJSON && len(fc.fields["request_id"]) > jobs.MaxSODAObject/8 {
+					// Escaped, the object would pass jobs.MaxSODAObject: a SODA file with
+					// such an object is refused whole, by design.
+					continue
+				}
 				if got := hn.try(raw, asJSON, false, rng); got != fc.reject {
 					t.Errorf("fixed case %q (JSON %v): reject %q, want %q", fc.name, asJSON, got, fc.reject)
 				}
