@@ -27,17 +27,21 @@ import (
 	"github.com/ireports/ireports/summary"
 )
 
-// The property of this file: a record the normalizer accepts can always be written to the
-// lake and published. PostgreSQL is stricter than the normalizer in places (no year 0 in a
-// date, index entries of at most 2,704 bytes, no NUL in text), and one record that crosses
-// such a line fails every publish of its job, forever. So the test feeds the normalizer
-// hostile records that still parse (boundary and DST-edge timestamps in every layout a
-// schema accepts, boundary coordinates, long and escape-laden text in every field), and
-// checks that each is either rejected with a reason or ends up, through the summaries, in
-// a publish that succeeds, counted once.
+// The property of this file: a record the normalizer accepts can always cross the shuffle,
+// be written to the lake and be published. PostgreSQL is stricter than the normalizer in
+// places (no year 0 in a date, index entries of at most 2,704 bytes, no NUL in text), the
+// shuffle's rows hold at most 16 MiB and read the Unix epoch as no time, and a summary row
+// must lie in its record's group: one record that crosses such a line fails every publish
+// (or every map task) of its job, forever. So the test feeds the normalizer hostile records
+// that still parse (boundary and DST-edge timestamps in every layout a schema accepts,
+// epoch numbers, offsets, boundary coordinates and projected x/y, long, unicode and
+// escape-laden text in every field, empty values, status variants, closed before created),
+// as CSV and as SODA JSON, the way a map task reads them, and checks that each is either
+// rejected with a reason or ends up, through the shuffle's encoding, the lake's Parquet and
+// the summaries, in a publish that succeeds, counted once.
 
 // publishableRecords is how many random records each schema gets.
-const publishableRecords = 600
+const publishableRecords = 1200
 
 // customSchemas are job-file schemas that use what the built-ins do not: a zone whose clocks
 // change at midnight (America/Asuncion: the start of summer time can skip the first hour of
@@ -401,8 +405,9 @@ func hostileProjected(rng *rand.Rand) string {
 	}
 }
 
-// fixedHostile are raw records found to break a publish once, as field → value for a
-// schema; every other field is empty.
+// fixedHostile are raw records that broke a publish or a map task once, and the boundary
+// values beside them that must be kept, as field → value for a schema; every other field is
+// empty.
 var fixedHostile = []struct {
 	name, schema string
 	fields       map[string]string
