@@ -547,7 +547,20 @@ func (h *hostileSchema) object(fields [][]byte, noise bool, rng *rand.Rand) []by
 			b = append(b, "null"...)
 			continue
 		}
-		b = appendJSONString(b, v, noise, rng)
+		switch {
+		case noise && json.Valid(v) && rng.IntN(3) == 0:
+			b = append(b, v...) // a number (or true, false) as SODA may write it
+		case noise && rng.IntN(30) == 0: // a value nested in an object or an array
+			b = append(b, `{"latitude": `...)
+			b = appendJSONString(b, v, noise, rng)
+			b = append(b, `, "human_address": "{\"address\": \"1 Main St\"}", "n": [1, -0.5e3, null]}`...)
+		case noise && rng.IntN(30) == 0:
+			b = append(b, '[')
+			b = appendJSONString(b, v, noise, rng)
+			b = append(b, ", true]"...)
+		default:
+			b = appendJSONString(b, v, noise, rng)
+		}
 	}
 	return append(b, '}')
 }
