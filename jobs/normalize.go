@@ -348,8 +348,9 @@ func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r 
 // inLocalMonth reports whether the instant sec falls in month mo of year y in the city's
 // time zone. A local wall clock's year and month are the record's group without a zone
 // lookup, and they are the instant's unless the clocks skipped that wall clock (summer time
-// starting at midnight on the first of a month), which time.Date then reads in the offset
-// before the change: an hour or so before midnight, in the month before. Every offset is
+// starting at midnight on the first of a month), which time.Date reads in the offset after
+// the change: an instant before the change, some minutes before midnight, in the month
+// before (America/Asuncion's 2017-10-01 00:30 is 2017-09-30 23:30 -04). Every offset is
 // less than a day, so only an instant within two days of the month's edges (as UTC wall
 // clock) needs the lookup.
 func (n *Normalizer) inLocalMonth(sec int64, y, mo int) bool {
