@@ -56,9 +56,9 @@ const (
 	// records kept nearly whole, with the city added, would fail its map task every time.
 	ReasonValueTooLong = "value_too_long"
 	// created_at is a local wall clock the city's clocks skipped (summer time began at
-	// midnight on the first of a month: America/Asuncion on 2017-10-01), and the instant it
-	// stands for falls in the month before: the record's month and its local day would
-	// disagree, and its agency_daily row would lie outside its group, which fails the
+	// midnight on the first of a month: America/Asuncion on 2017-10-01), and the instant
+	// time.Date reads it as falls in another month: the record's month and its local day
+	// would disagree, and its agency_daily row would lie outside its group, which fails the
 	// publish. A skipped wall clock that stays in its month is kept, read as before.
 	ReasonSkippedLocalTime = "skipped_local_time"
 	// created_at is the Unix epoch, 1970-01-01T00:00:00Z, to the microsecond: what exports

@@ -347,20 +347,28 @@ func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r 
 
 // inLocalMonth reports whether the instant sec falls in month mo of year y in the city's
 // time zone. A local wall clock's year and month are the record's group without a zone
-// lookup, and they are the instant's unless the clocks skipped that wall clock (summer time
-// starting at midnight on the first of a month), which time.Date reads in the offset after
-// the change: an instant before the change, some minutes before midnight, in the month
-// before (America/Asuncion's 2017-10-01 00:30 is 2017-09-30 23:30 -04). Every offset is
-// less than a day, so only an instant within two days of the month's edges (as UTC wall
-// clock) needs the lookup.
+// lookup, and they are the instant's unless the clocks skipped that wall clock, which
+// time.Date then reads in one of the two offsets: across midnight, when the change was at
+// midnight, and across the month's start or end, when that midnight began a month
+// (America/Asuncion's 2017-10-01 00:30 is 2017-09-30 23:30 -04; Europe/Moscow's
+// 1918-05-31 22:30 is 1918-06-01 01:58:41). Every offset is less than a day, so only an
+// instant within a day of the month's edges (as UTC wall clock) needs its offset: the zone
+// cache's last period gives it when it holds the instant (a period of one offset, shrunk by
+// a day at each end, holds no skipped wall clock), else a zone lookup.
 func (n *Normalizer) inLocalMonth(sec int64, y, mo int) bool {
 	start := civilSeconds(y, mo, 1, 0, 0, 0)
 	end := start + int64(daysIn(y, mo))*86400
-	if sec-start >= 2*86400 && end-sec > 2*86400 {
+	if sec-start >= 86400 && end-sec > 86400 {
 		return true
 	}
-	ly, lm, _ := time.Unix(sec, 0).In(n.loc).Date()
-	return ly == y && int(lm) == mo
+	var wall int64
+	if zc := &n.zones; zc.loc == n.loc && zc.last < len(zc.periods) && zc.periods[zc.last].holds(sec+zc.periods[zc.last].offset) {
+		wall = sec + zc.periods[zc.last].offset
+	} else {
+		_, off := time.Unix(sec, 0).In(n.loc).Zone()
+		wall = sec + int64(off)
+	}
+	return start <= wall && wall < end
 }
 
 // parseTime tries the field's layouts in order.

@@ -442,7 +442,7 @@ func TestUS12MatchesTimeParse(t *testing.T) {
 }
 
 // TestSkippedLocalTime: a wall clock the city's clocks skipped, whose instant time.Date puts
-// in the month before, is a skipped_local_time reject (its agency_daily row would lie outside
+// in another month, is a skipped_local_time reject (its agency_daily row would lie outside
 // its group and fail the publish); the wall clocks around it, and skipped ones that stay in
 // their month, are kept as before. One Normalizer reads the cases in order, so the zone
 // cache has seen the months around the change when the skipped time comes.
