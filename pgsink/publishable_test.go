@@ -756,6 +756,36 @@ func TestHostileRecordsPublish(t *testing.T) {
 	if total != int64(len(acc)) {
 		t.Errorf("request_monthly counts %d requests, the normalizer accepted %d", total, len(acc))
 	}
+
+	// Some of the groups the way a job publishes them: their summary files committed to a
+	// summaries root and read back by LakeLoader. Every 100th group (committing each takes
+	// some milliseconds), and those with the widest text.
+	var some []record.Key
+	for i, k := range keys {
+		if i%100 == 0 || slices.ContainsFunc(tables[k].Monthly, func(m summary.Monthly) bool {
+			return len(m.Agency)+len(m.RequestType) > jobs.MaxKeyText
+		}) {
+			some = append(some, k)
+		}
+	}
+	root := t.TempDir()
+	for _, k := range some {
+		writeSummaries(t, root, k, tables[k])
+	}
+	lakeLoad := LakeLoader(ctx, testStore(t), t.TempDir(), summariesManifest(root))
+	db2 := freshDB(t, pg, "hostile_lake")
+	sink2 := newSink(t, db2, 0)
+	if err := sink2.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink2.Publish(ctx, job, some, lakeLoad); err != nil {
+		t.Fatalf("publish of %d groups from the lake: %v", len(some), err)
+	}
+	want := expected(t, some, load)
+	if got := dump(t, db2); !equalStrings(got, want) {
+		t.Errorf("%d groups published from the lake: %s", len(some), diffRows(got, want))
+	}
+	t.Logf("%d groups published from the lake, %d rows", len(some), len(want))
 }
 
 // explainPublishFailure finds, by halving the groups, one group that fails to publish alone,
