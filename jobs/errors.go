@@ -50,14 +50,32 @@ const (
 	ReasonTimeOutOfRange = "time_out_of_range"
 	// agency or request_type is longer than MaxKeyText bytes: the two are keys of the summary
 	// tables, and PostgreSQL's b-tree index entries hold at most about 2.7 KB, so one such
-	// value would fail the publish.
+	// value would fail the publish. Or another kept text field (request_id, status,
+	// request_subtype, zip, neighborhood, channel) is longer than MaxText bytes: a record
+	// crosses the shuffle as one row of at most 16 MiB, and one of the split reader's 16 MiB
+	// records kept nearly whole, with the city added, would fail its map task every time.
 	ReasonValueTooLong = "value_too_long"
+	// created_at is a local wall clock the city's clocks skipped (summer time began at
+	// midnight on the first of a month: America/Asuncion on 2017-10-01), and the instant
+	// time.Date reads it as falls in another month: the record's month and its local day
+	// would disagree, and its agency_daily row would lie outside its group, which fails the
+	// publish. A skipped wall clock that stays in its month is kept, read as before.
+	ReasonSkippedLocalTime = "skipped_local_time"
+	// created_at is the Unix epoch, 1970-01-01T00:00:00Z, to the microsecond: what exports
+	// write for an unknown date ("0"), and the value the shuffle's row encoding reserves for
+	// null. Kept, the record would reach its reducer with no creation date: its agency_daily
+	// row would fall in year 0, outside its group, and fail the publish.
+	ReasonEpochTime = "epoch_time"
 )
 
 // MaxKeyText is the longest agency or request_type a record may have, in bytes: with the
 // city and each other, they make request_monthly's primary-key entries, which PostgreSQL
 // limits to 2,704 bytes. Real exports' longest are under 100.
 const MaxKeyText = 1000
+
+// MaxText is the longest value of any other kept text field, in bytes: a record's kept text
+// then stays well under the shuffle's 16 MiB row. Real exports' longest are a few KB.
+const MaxText = 1 << 20
 
 // maxRejectValue bounds RejectError.Value: a rejects file must not balloon on a huge field.
 const maxRejectValue = 256

@@ -220,6 +220,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if err := storable(fRequestID, id, cols); err != nil {
 		return err
 	}
+	if len(id) > MaxText {
+		return reject(ReasonValueTooLong, fRequestID, cols[fRequestID], id)
+	}
 	if n.borrow {
 		r.RequestID = unsafe.String(&id[0], len(id))
 	} else {
@@ -234,6 +237,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if !ok {
 		return reject(ReasonBadTimestamp, fCreatedAt, cols[fCreatedAt], created)
 	}
+	if c.sec == 0 && c.ns < 1000 {
+		return reject(ReasonEpochTime, fCreatedAt, cols[fCreatedAt], created)
+	}
 	r.CreatedAt = c.time()
 	if c.year != 0 {
 		r.Year, r.Month = int(c.year), int(c.month)
@@ -243,6 +249,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	}
 	if r.Year < 1 || r.Year > 9999 {
 		return reject(ReasonTimeOutOfRange, fCreatedAt, cols[fCreatedAt], created)
+	}
+	if c.year != 0 && !n.inLocalMonth(c.sec, r.Year, r.Month) {
+		return reject(ReasonSkippedLocalTime, fCreatedAt, cols[fCreatedAt], created)
 	}
 	for _, f := range [...]fieldID{fClosedAt, fUpdatedAt} {
 		v := n.value(vals[f])
@@ -265,6 +274,9 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if err != nil {
 			return err
 		}
+		if len(s) > MaxText {
+			return reject(ReasonValueTooLong, fStatus, cols[fStatus], v)
+		}
 		r.StatusRaw, r.Status = s, st
 	}
 	for _, f := range [...]fieldID{fAgency, fRequestType, fRequestSubtype, fZip, fNeighborhood, fChannel} {
@@ -276,7 +288,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if err != nil {
 			return err
 		}
-		if len(s) > MaxKeyText && (f == fAgency || f == fRequestType) {
+		if len(s) > MaxText || len(s) > MaxKeyText && (f == fAgency || f == fRequestType) {
 			return reject(ReasonValueTooLong, f, cols[f], v)
 		}
 		switch f {
@@ -331,6 +343,32 @@ func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r 
 		r.Latitude, r.Longitude, r.HasLocation = lat, lon, true
 	}
 	return nil
+}
+
+// inLocalMonth reports whether the instant sec falls in month mo of year y in the city's
+// time zone. A local wall clock's year and month are the record's group without a zone
+// lookup, and they are the instant's unless the clocks skipped that wall clock, which
+// time.Date then reads in one of the two offsets: across midnight, when the change was at
+// midnight, and across the month's start or end, when that midnight began a month
+// (America/Asuncion's 2017-10-01 00:30 is 2017-09-30 23:30 -04; Europe/Moscow's
+// 1918-05-31 22:30 is 1918-06-01 01:58:41). Every offset is less than a day, so only an
+// instant within a day of the month's edges (as UTC wall clock) needs its offset: the zone
+// cache's last period gives it when it holds the instant (a period of one offset, shrunk by
+// a day at each end, holds no skipped wall clock), else a zone lookup.
+func (n *Normalizer) inLocalMonth(sec int64, y, mo int) bool {
+	start := civilSeconds(y, mo, 1, 0, 0, 0)
+	end := start + int64(daysIn(y, mo))*86400
+	if sec-start >= 86400 && end-sec > 86400 {
+		return true
+	}
+	var wall int64
+	if zc := &n.zones; zc.loc == n.loc && zc.last < len(zc.periods) && zc.periods[zc.last].holds(sec+zc.periods[zc.last].offset) {
+		wall = sec + zc.periods[zc.last].offset
+	} else {
+		_, off := time.Unix(sec, 0).In(n.loc).Zone()
+		wall = sec + int64(off)
+	}
+	return start <= wall && wall < end
 }
 
 // parseTime tries the field's layouts in order.

@@ -440,3 +440,192 @@ func TestUS12MatchesTimeParse(t *testing.T) {
 		}
 	}
 }
+
+// TestSkippedLocalTime: a wall clock the city's clocks skipped, whose instant time.Date puts
+// in another month, is a skipped_local_time reject (its agency_daily row would lie outside
+// its group and fail the publish); the wall clocks around it, and skipped ones that stay in
+// their month, are kept as before. One Normalizer reads the cases in order, so the zone
+// cache has seen the months around the change when the skipped time comes.
+func TestSkippedLocalTime(t *testing.T) {
+	s := schemaFrom(t, `schema "t" {
+  city         = "t"
+  timezone     = "America/Asuncion"
+  time_layouts = ["2006-01-02 15:04:05", "%d.%m.%Y %H:%M", "01/02/2006 03:04:05 PM", "rfc3339"]
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = ["created"] }
+}`)
+	n, err := s.Bind([]string{"id", "created"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Summer time began in Paraguay at 00:00 on 2017-10-01 (-04 to -03).
+	tests := []struct {
+		created     string
+		want        string // the instant, RFC 3339
+		year, month int
+		reject      string
+	}{
+		{created: "2017-09-15 12:00:00", want: "2017-09-15T16:00:00Z", year: 2017, month: 9},
+		{created: "2017-10-15 12:00:00", want: "2017-10-15T15:00:00Z", year: 2017, month: 10},
+		{created: "2017-09-30 23:59:59", want: "2017-10-01T03:59:59Z", year: 2017, month: 9},
+		{created: "2017-10-01 00:00:00", reject: ReasonSkippedLocalTime},
+		{created: "2017-10-01 00:30:00", reject: ReasonSkippedLocalTime},
+		{created: "01.10.2017 00:59", reject: ReasonSkippedLocalTime},
+		{created: "10/01/2017 12:30:00 AM", reject: ReasonSkippedLocalTime},
+		{created: "2017-10-01 01:00:00", want: "2017-10-01T04:00:00Z", year: 2017, month: 10},
+		// The same instant with its offset is no wall clock: kept, in September.
+		{created: "2017-10-01T00:30:00-03:00", want: "2017-10-01T03:30:00Z", year: 2017, month: 9},
+		// Summer time began at midnight on 2018-10-07: a skipped wall clock inside a month
+		// is read as time.Date reads it, as before.
+		{created: "2018-10-07 00:30:00", want: "2018-10-07T03:30:00Z", year: 2018, month: 10},
+	}
+	for i, tc := range tests {
+		var r record.Request
+		err := n.Normalize(bs(fmt.Sprint(i), tc.created), &r)
+		if tc.reject != "" {
+			var rej *RejectError
+			if !errors.As(err, &rej) || rej.Reason != tc.reject || rej.Field != "created_at" || rej.Value != tc.created {
+				t.Errorf("%s: got %v (%+v), want a %s reject of created_at", tc.created, err, r, tc.reject)
+			}
+			continue
+		}
+		if err != nil || !r.CreatedAt.Equal(utc(tc.want)) || r.Year != tc.year || r.Month != tc.month {
+			t.Errorf("%s: got %v, %d-%02d (%v), want %s, %d-%02d", tc.created, r.CreatedAt, r.Year, r.Month, err, tc.want, tc.year, tc.month)
+		}
+	}
+}
+
+// TestCreatedMonthIsLocalMonth: for local wall clocks around every change of offset from
+// 1900 to 2040 in zones whose clocks change at midnight, by a day or by odd amounts, a kept
+// record's year and month are those of its instant's local date (the summaries count it on
+// that date, in that group).
+func TestCreatedMonthIsLocalMonth(t *testing.T) {
+	zones := []string{"America/Asuncion", "America/Santiago", "America/Havana", "America/Sao_Paulo", "Asia/Beirut",
+		"Asia/Tehran", "Pacific/Apia", "Pacific/Kwajalein", "Australia/Lord_Howe", "America/New_York", "Europe/Moscow"}
+	checked := 0
+	for _, zone := range zones {
+		s := schemaFrom(t, fmt.Sprintf(`schema "t" {
+  city         = "t"
+  timezone     = %q
+  time_layouts = ["2006-01-02 15:04:05"]
+  field "request_id" { columns = ["id"] }
+  field "created_at" { columns = ["created"] }
+}`, zone))
+		n, err := s.Bind([]string{"id", "created"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for at := time.Date(1900, 1, 1, 0, 0, 0, 0, s.Location); at.Year() < 2040; {
+			_, end := at.ZoneBounds()
+			if end.IsZero() {
+				break
+			}
+			_, before := end.Add(-time.Second).Zone()
+			wall := end.Add(time.Duration(before) * time.Second).UTC() // the clock as it changed
+			for d := -26 * time.Hour; d <= 26*time.Hour; d += 15 * time.Minute {
+				text := wall.Add(d).Format("2006-01-02 15:04:05")
+				var r record.Request
+				if err := n.Normalize(bs("1", text), &r); err != nil {
+					var rej *RejectError
+					if !errors.As(err, &rej) || rej.Reason != ReasonSkippedLocalTime {
+						t.Errorf("%s %s: %v", zone, text, err)
+					}
+					continue
+				}
+				checked++
+				if y, m, _ := r.CreatedAt.In(s.Location).Date(); y != r.Year || int(m) != r.Month {
+					t.Errorf("%s %s: created %v is %d-%02d there, the record's month is %d-%02d", zone, text,
+						r.CreatedAt, y, m, r.Year, r.Month)
+				}
+			}
+			at = end
+		}
+	}
+	t.Logf("%d wall clocks around changes of offset checked", checked)
+}
+
+// TestEpochCreatedAt: a created_at at the Unix epoch, to the microsecond, is an epoch_time
+// reject: the shuffle's row encoding reads that instant back as no time, and the record's
+// agency_daily row then fell in year 0, outside its group, failing the publish. A
+// microsecond either side is a time.
+func TestEpochCreatedAt(t *testing.T) {
+	s, ok := Builtin("dc")
+	if !ok {
+		t.Fatal("no built-in schema dc")
+	}
+	dc, err := s.Bind([]string{"SERVICEREQUESTID", "ADDDATE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		created string
+		want    string // the instant kept, RFC 3339; "" for the reject
+	}{
+		{"0", ""},
+		{"-0", ""},
+		{"0.000999", ""},
+		{"1970-01-01T00:00:00Z", ""},
+		{"1969-12-31T19:00:00-05:00", ""},
+		{"1970-01-01T00:00:00.000000999Z", ""},
+		{"1970-01-01T00:00:00.000001Z", "1970-01-01T00:00:00.000001Z"},
+		{"1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z"},
+		{"1", "1970-01-01T00:00:00.001Z"},
+		{"-1", "1969-12-31T23:59:59.999Z"},
+	}
+	for _, tc := range tests {
+		var r record.Request
+		err := dc.Normalize(bs("1", tc.created), &r)
+		if tc.want == "" {
+			var rej *RejectError
+			if !errors.As(err, &rej) || rej.Reason != ReasonEpochTime || rej.Field != "created_at" {
+				t.Errorf("%s: got %v (%v), want an epoch_time reject of created_at", tc.created, err, r.CreatedAt)
+			}
+			continue
+		}
+		if err != nil || !r.CreatedAt.Equal(utc(tc.want)) {
+			t.Errorf("%s: got %v (%v), want %s", tc.created, r.CreatedAt, err, tc.want)
+		}
+	}
+}
+
+// TestMaxText: a kept text field other than agency and request_type is a value_too_long
+// reject past MaxText bytes, so that a record's shuffle row (at most 16 MiB) always fits: a
+// 16 MiB CSV record, which the split reader passes, kept nearly whole with its city added,
+// failed its map task every time it was retried.
+func TestMaxText(t *testing.T) {
+	s := schemaFrom(t, `schema "t" {
+  city         = "t"
+  timezone     = "UTC"
+  time_layouts = ["unix"]
+  field "request_id"      { columns = ["id"] }
+  field "created_at"      { columns = ["created"] }
+  field "status"          { columns = ["status"] }
+  field "request_subtype" { columns = ["subtype"] }
+  field "zip"             { columns = ["zip"] }
+  field "neighborhood"    { columns = ["hood"] }
+  field "channel"         { columns = ["channel"] }
+}`)
+	header := []string{"id", "created", "status", "subtype", "zip", "hood", "channel"}
+	n, err := s.Bind(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for col := range header {
+		if header[col] == "created" {
+			continue
+		}
+		for _, size := range []int{MaxText, MaxText + 1} {
+			row := []string{"1", "1700000000", "", "", "", "", ""}
+			row[col] = strings.Repeat("é", size/2) + strings.Repeat("x", size%2)
+			var r record.Request
+			err := n.Normalize(bs(row...), &r)
+			var rej *RejectError
+			switch {
+			case size <= MaxText && err != nil:
+				t.Errorf("%s of %d bytes: %v", header[col], size, err)
+			case size > MaxText && (!errors.As(err, &rej) || rej.Reason != ReasonValueTooLong || rej.Column != header[col]):
+				t.Errorf("%s of %d bytes: got %v, want a value_too_long reject", header[col], size, err)
+			}
+		}
+	}
+}
