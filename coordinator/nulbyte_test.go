@@ -56,8 +56,9 @@ func (tg nulTarget) inject(v string) string {
 // fail and the job end unpublished. Now each record with a NUL in a kept field is one
 // nul_byte reject, a NUL in a column no field reads is carried harmlessly, the invariant
 // records_in = records_out + rejected + duplicates holds, and the summaries are published.
-// Two more values PostgreSQL refused ride along: a created date of year 0 (time_out_of_range)
-// and an agency too long for an index entry (value_too_long).
+// Three more values that failed the publish ride along: a created date of year 0
+// (time_out_of_range), one at the Unix epoch (epoch_time) and an agency too long for an index
+// entry (value_too_long).
 func TestNULBytesDoNotBlockPublish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and a local cluster: skipped under -short")
@@ -84,6 +85,9 @@ func TestNULBytesDoNotBlockPublish(t *testing.T) {
 		// Not a NUL, but the same failure before the normalizer rejected it: a date of year 0,
 		// which PostgreSQL has no date for, made agency_daily's COPY fail.
 		{"Created Date", "created_at", jobs.ReasonTimeOutOfRange, "03/05/0000 09:30:00 AM"},
+		// The Unix epoch in New York: the shuffle's encoding of a missing time, so the record
+		// reached its reducer with no creation date and its agency_daily row outside its group.
+		{"Created Date", "created_at", jobs.ReasonEpochTime, "12/31/1969 07:00:00 PM"},
 		// An agency or complaint type too long for PostgreSQL's index entries (its letters
 		// random, so that no compression makes it fit) failed the publish too; one of the
 		// longest allowed is published.
@@ -145,7 +149,8 @@ func TestNULBytesDoNotBlockPublish(t *testing.T) {
 			t.Errorf("unexpected reject %s (%s)", key, r.Error)
 		}
 		delete(wantLines, key)
-		if r.Reason != jobs.ReasonTimeOutOfRange && r.Reason != jobs.ReasonValueTooLong && !strings.Contains(r.Raw, "\x00") && !strings.Contains(r.Raw, `\u0000`) {
+		if !slices.Contains([]string{jobs.ReasonTimeOutOfRange, jobs.ReasonEpochTime, jobs.ReasonValueTooLong}, r.Reason) &&
+			!strings.Contains(r.Raw, "\x00") && !strings.Contains(r.Raw, `\u0000`) {
 			t.Errorf("reject %s: raw %q does not hold the record's NUL", key, r.Raw)
 		}
 	}

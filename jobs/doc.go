@@ -81,5 +81,7 @@
 // UTF-8 without NUL bytes, or the record is rejected (invalid_utf8, nul_byte): PostgreSQL's
 // text type refuses both, and one such value reaching a summary table would fail the publish;
 // likewise created_at's local year must be 1 to 9999 (time_out_of_range), PostgreSQL's dates
-// having no year 0.
+// having no year 0, created_at must not be the Unix epoch (epoch_time: the shuffle's null) nor
+// a skipped wall clock read into another month (skipped_local_time), and agency and
+// request_type are at most MaxKeyText bytes, other kept text MaxText (value_too_long).
 package jobs
