@@ -50,3 +50,9 @@ func (h *hostileSchema) Format(rng *rand.Rand, f string, t time.Time) string {
 // Schema and Header are the schema and the CSV header.
 func (h *hostileSchema) Schema() *jobs.Schema { return h.s }
 func (h *hostileSchema) Header() []string     { return h.header }
+
+// Object writes fields as a SODA JSON object, as the generator does (noise: the odd lone
+// surrogate or escaped control character).
+func (h *hostileSchema) Object(fields [][]byte, noise bool, rng *rand.Rand) []byte {
+	return h.object(fields, noise, rng)
+}
