@@ -132,47 +132,79 @@ func TestHostileMergeMatchesFullRun(t *testing.T) {
 	t.Logf("first run: %d in, %d rejected; merge run: %d in, %d carried, %d duplicates, %d out, %d groups; full run: %d out",
 		res1.RecordsIn, res1.Rejected, res2.RecordsIn, res2.RecordsCarried, res2.DuplicatesRemoved, res2.RecordsOut, res2.Groups, ref.RecordsOut)
 
-	// Every request's winning version is the expected one, in both lakes.
-	for name, root := range map[string]string{"merge": lakeInc, "full": lakeRef} {
-		got := lakeVersions(t, root)
-		for k, v := range want.winners {
-			if got[k] != v {
-				t.Errorf("%s lake: request %q in %s holds version %q, want %q", name, k.id, k.group, got[k], v)
+	// compare checks the lakes and the databases against the expectation and each other.
+	compare := func(when string) {
+		t.Helper()
+		t.Logf("checking %s", when)
+		// Every request's winning version is the expected one, in both lakes.
+		for name, root := range map[string]string{"merge": lakeInc, "full": lakeRef} {
+			got := lakeVersions(t, root)
+			for k, v := range want.winners {
+				if got[k] != v {
+					t.Errorf("%s lake: request %q in %s holds version %q, want %q", name, k.id, k.group, got[k], v)
+				}
+			}
+			for k, v := range got {
+				if _, ok := want.winners[k]; !ok {
+					t.Errorf("%s lake: request %q in %s (version %q) is not expected", name, k.id, k.group, v)
+				}
 			}
 		}
-		for k, v := range got {
-			if _, ok := want.winners[k]; !ok {
-				t.Errorf("%s lake: request %q in %s (version %q) is not expected", name, k.id, k.group, v)
+
+		// The lakes are the same files, byte for byte (the manifest and _SUCCESS aside: they
+		// name the runs).
+		inc, full := lakeFiles(t, lakeInc), lakeFiles(t, lakeRef)
+		for p, h := range full {
+			if inc[p] != h {
+				t.Errorf("lake file %s differs after the merge from the full run's", p)
+			}
+		}
+		for p := range inc {
+			if _, ok := full[p]; !ok {
+				t.Errorf("lake file %s is not in the full run's lake", p)
+			}
+		}
+
+		// The published summaries are the same.
+		gInc, gRef := summaryDigests(t, dbInc), summaryDigests(t, dbRef)
+		for g, d := range gRef {
+			if gInc[g] != d {
+				t.Errorf("group %s: the summaries published after the merge differ from the full run's", g)
+			}
+		}
+		for g := range gInc {
+			if _, ok := gRef[g]; !ok {
+				t.Errorf("group %s: published after the merge, not by the full run", g)
 			}
 		}
 	}
+	compare("after the merge")
 
-	// The lakes are the same files, byte for byte (the manifest and _SUCCESS aside: they
-	// name the runs).
-	inc, full := lakeFiles(t, lakeInc), lakeFiles(t, lakeRef)
-	for p, h := range full {
-		if inc[p] != h {
-			t.Errorf("lake file %s differs after the merge from the full run's", p)
+	// A known gap, counted here and not judged: a version created in another month than the
+	// request's earlier one ("moved") falls in another group, and the reducers de-duplicate
+	// within a group, so a full run and a merge alike keep both versions, each counted in
+	// its month's summaries, where DESIGN.md's reduce step says (city, request_id).
+	moved := map[string][]string{}
+	for k, v := range lakeVersions(t, lakeRef) {
+		city, _, _ := strings.Cut(k.group, string(filepath.Separator))
+		moved[city+"|"+k.id] = append(moved[city+"|"+k.id], v)
+	}
+	twice := 0
+	for _, vs := range moved {
+		if len(vs) > 1 {
+			twice++
 		}
 	}
-	for p := range inc {
-		if _, ok := full[p]; !ok {
-			t.Errorf("lake file %s is not in the full run's lake", p)
-		}
-	}
+	t.Logf("%d requests are in two groups of the full run's lake (a later version created in another month)", twice)
 
-	// The published summaries are the same.
-	gInc, gRef := summaryDigests(t, dbInc), summaryDigests(t, dbRef)
-	for g, d := range gRef {
-		if gInc[g] != d {
-			t.Errorf("group %s: the summaries published after the merge differ from the full run's", g)
-		}
+	// The same second day merged again (a daily run retried after its publish failed)
+	// changes nothing: each version of the job ties with, or loses to, the lake's.
+	again := run(hostileSpec(t, dir, "day2_again", in2, day2, lakeInc, dbInc, true))
+	if again.RecordsIn != res2.RecordsIn || again.RecordsOut != res2.RecordsOut || again.Groups != res2.Groups {
+		t.Errorf("the merge run again: in %d out %d groups %d; the first time %d, %d, %d",
+			again.RecordsIn, again.RecordsOut, again.Groups, res2.RecordsIn, res2.RecordsOut, res2.Groups)
 	}
-	for g := range gInc {
-		if _, ok := gRef[g]; !ok {
-			t.Errorf("group %s: published after the merge, not by the full run", g)
-		}
-	}
+	compare("after the same merge again")
 }
 
 // hostileDays makes n first-day records of h and the second day's: a version of some of
