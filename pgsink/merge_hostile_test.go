@@ -43,8 +43,10 @@ const mergeHostileRecords = 80
 
 // versionKinds are the ways a second-day version of a first-day request differs from it.
 // "twice" is two second-day versions, the later one updated at the same time as the first:
-// the one read last wins.
-var versionKinds = []string{"later", "equal", "earlier", "missing", "twice", "moved"}
+// the one read last wins. "since" is a version with an updated_at of a request first seen
+// without one; "rejected" one the normalizer rejects (an agency too long for PostgreSQL's
+// index), which must leave the lake's version alone.
+var versionKinds = []string{"later", "equal", "earlier", "missing", "since", "twice", "rejected", "moved"}
 
 // hostileDay is one day's records of one schema, as written to its CSV file.
 type hostileDay struct {
@@ -123,8 +125,8 @@ func TestHostileMergeMatchesFullRun(t *testing.T) {
 		t.Errorf("full run: in %d rejected %d out %d; want %d, %d, %d", ref.RecordsIn, ref.Rejected, ref.RecordsOut,
 			want.in1+want.in2, want.rejected1+want.rejected2, len(want.winners))
 	}
-	t.Logf("second-day versions that met their first: %v; of which won: %v", want.contests, want.won)
-	for _, kind := range versionKinds[:4] {
+	t.Logf("second-day versions that met their first (\"rejected\": rejected by the normalizer): %v; of which won: %v", want.contests, want.won)
+	for _, kind := range versionKinds[:7] { // "rejected": versions rejected
 		if want.contests[kind] < 5 {
 			t.Errorf("only %d %q versions met their first-day version: the test no longer covers them", want.contests[kind], kind)
 		}
@@ -226,11 +228,14 @@ func hostileDays(rng *rand.Rand, h *pgsink.HostileSchema, n int) (hostileDay, ho
 			// A known updated_at, which the second day's versions are set against.
 			h.Set(f, "updated_at", h.Format(rng, "updated_at", base.Add(time.Duration(i)*time.Minute)))
 		}
+		kind := versionKinds[(i/3)%len(versionKinds)]
+		if i%3 == 0 && kind == "since" {
+			h.Set(f, "updated_at", "")
+		}
 		d1.recs = append(d1.recs, f)
 		if i%3 != 0 {
 			continue
 		}
-		kind := versionKinds[(i/3)%len(versionKinds)]
 		v := clone(f)
 		h.Set(v, "agency", fmt.Sprintf("v2.%d.%s.", i, kind)+pgsink.HostileText(rng))
 		h.Set(v, "status", []string{"closed", "Closed", "CLOSED", "open"}[rng.IntN(4)])
@@ -243,6 +248,11 @@ func hostileDays(rng *rand.Rand, h *pgsink.HostileSchema, n int) (hostileDay, ho
 			h.Set(v, "updated_at", h.Format(rng, "updated_at", at.Add(-time.Hour)))
 		case "missing":
 			h.Set(v, "updated_at", "")
+		case "since":
+			h.Set(v, "updated_at", h.Format(rng, "updated_at", at))
+		case "rejected":
+			h.Set(v, "updated_at", h.Format(rng, "updated_at", at.Add(time.Hour)))
+			h.Set(v, "agency", fmt.Sprintf("v2.%d.%s.", i, kind)+lettersOf(rng, 3000))
 		case "twice":
 			h.Set(v, "updated_at", h.Format(rng, "updated_at", at.Add(time.Hour)))
 			again := clone(v)
@@ -264,6 +274,15 @@ func hostileDays(rng *rand.Rand, h *pgsink.HostileSchema, n int) (hostileDay, ho
 		d2.recs = append(d2.recs, f)
 	}
 	return d1, d2
+}
+
+// lettersOf returns n random letters: text that no compression makes short.
+func lettersOf(rng *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + rng.IntN(26))
+	}
+	return string(b)
 }
 
 // writeDays writes each schema's records as dir/<schema>/name and returns dir.
@@ -445,6 +464,9 @@ func expectHostile(t *testing.T, day1, day2 []hostileDay) hostileWant {
 					w.in2++
 				}
 				if err != nil {
+					if strings.HasPrefix(d.h.Get(d.recs[i], "agency"), "v2.") && strings.Contains(marker(d.h.Get(d.recs[i], "agency")), ".rejected") {
+						w.contests["rejected"]++
+					}
 					if dayIdx == 0 {
 						w.rejected1++
 					} else {
