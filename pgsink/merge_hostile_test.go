@@ -110,6 +110,7 @@ func TestHostileMergeMatchesFullRun(t *testing.T) {
 	lakeInc, lakeRef := filepath.Join(dir, "out-inc", "lake"), filepath.Join(dir, "out-ref", "lake")
 	dbInc, dbRef := pg.CreateDatabase(t, "merge_inc"), pg.CreateDatabase(t, "merge_ref")
 	res1 := run(hostileSpec(t, dir, "day1", in1, day1, lakeInc, dbInc, false))
+	firstLake := lakeVersions(t, lakeInc)
 	res2 := run(hostileSpec(t, dir, "day2", in2, day2, lakeInc, dbInc, true))
 	ref := run(hostileSpec(t, dir, "full", inRef, day1, lakeRef, dbRef, false))
 
@@ -120,6 +121,23 @@ func TestHostileMergeMatchesFullRun(t *testing.T) {
 	}
 	if res2.RecordsIn != want.in2 || res2.Rejected != want.rejected2 {
 		t.Errorf("merge run: in %d rejected %d; want %d, %d", res2.RecordsIn, res2.Rejected, want.in2, want.rejected2)
+	}
+	// The merge rewrites exactly the groups its kept records fall in: it carries their
+	// first-run rows and writes their winners.
+	var carried, out int64
+	for k := range firstLake {
+		if want.touched[k.group] {
+			carried++
+		}
+	}
+	for k := range want.winners {
+		if want.touched[k.group] {
+			out++
+		}
+	}
+	if res2.Groups != len(want.touched) || res2.RecordsCarried != carried || res2.RecordsOut != out {
+		t.Errorf("merge run: %d groups, %d carried, %d out; want %d, %d, %d", res2.Groups, res2.RecordsCarried, res2.RecordsOut,
+			len(want.touched), carried, out)
 	}
 	if ref.RecordsIn != want.in1+want.in2 || ref.Rejected != want.rejected1+want.rejected2 || ref.RecordsOut != int64(len(want.winners)) {
 		t.Errorf("full run: in %d rejected %d out %d; want %d, %d, %d", ref.RecordsIn, ref.Rejected, ref.RecordsOut,
@@ -401,13 +419,14 @@ type hostileWant struct {
 	// contests counts, by version kind, the second-day versions that met their first-day
 	// version in a group, and how many of them won.
 	contests, won map[string]int
+	touched       map[string]bool // the groups of the second day's kept records
 }
 
 // expectHostile normalizes the records read back from CSV as a map task does, and keeps
 // the newest version of each request in its group (compared as the shuffle encodes them).
 func expectHostile(t *testing.T, day1, day2 []hostileDay) hostileWant {
 	t.Helper()
-	w := hostileWant{winners: map[versionKey]string{}, contests: map[string]int{}, won: map[string]int{}}
+	w := hostileWant{winners: map[versionKey]string{}, contests: map[string]int{}, won: map[string]int{}, touched: map[string]bool{}}
 	newest := map[versionKey]record.Request{}
 	for dayIdx, days := range [][]hostileDay{day1, day2} {
 		for _, d := range days {
@@ -481,6 +500,9 @@ func expectHostile(t *testing.T, day1, day2 []hostileDay) hostileWant {
 				}
 				dec.Ord = uint64(dayIdx)<<40 | uint64(i)
 				k := versionKey{lake.GroupPath(dec.Key()), dec.RequestID}
+				if dayIdx == 1 {
+					w.touched[k.group] = true
+				}
 				old, ok := newest[k]
 				if ok {
 					kind := strings.TrimPrefix(marker(dec.Agency), "v2.")
