@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/jobtest"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/socrata"
@@ -58,36 +59,6 @@ job "nyc_daily" {
 // fastSources makes outages end in seconds, not minutes.
 func fastSources(s *socrata.Source) {
 	s.BackoffBase, s.BackoffMax, s.RequestTimeout = 20*time.Millisecond, 200*time.Millisecond, 5*time.Second
-}
-
-// groupDigests is a digest of each (city, year, month) group's request_monthly and
-// agency_daily rows.
-func groupDigests(t *testing.T, url string) map[string]string {
-	t.Helper()
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`
-SELECT g, md5(string_agg(r, '|' ORDER BY r)) FROM (
-  SELECT city || '/' || year || '-' || month AS g, t::text AS r FROM request_monthly t
-  UNION ALL
-  SELECT city || '/' || year || '-' || month, t::text FROM agency_daily t
-) x GROUP BY g`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var g, d string
-		if err := rows.Scan(&g, &d); err != nil {
-			t.Fatal(err)
-		}
-		out[g] = d
-	}
-	return out
 }
 
 // TestIncremental is issue 7's daily pull end to end: an outage mid-pull ends the run
@@ -150,7 +121,7 @@ func TestIncremental(t *testing.T) {
 	}
 
 	// Nothing new: nothing changes.
-	before := groupDigests(t, db)
+	before := jobtest.GroupDigests(t, db)
 	idle := run(spec)
 	if idle.Status != Succeeded || idle.RecordsIn != 0 || idle.Groups != 0 {
 		t.Errorf("run with nothing new: %s, %d records, %d groups", idle.Status, idle.RecordsIn, idle.Groups)
@@ -159,7 +130,7 @@ func TestIncremental(t *testing.T) {
 	// Requests closed later change their groups, and only theirs.
 	keys := api.Add(5, time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC))
 	run(spec)
-	before = groupDigests(t, db)
+	before = jobtest.GroupDigests(t, db)
 	closedAt := time.Date(2024, 7, 3, 9, 0, 0, 0, time.UTC)
 	for _, k := range keys[:2] {
 		if err := api.CloseRequest(k, closedAt); err != nil {
@@ -170,7 +141,7 @@ func TestIncremental(t *testing.T) {
 	if upd.RecordsIn != 2 || upd.RecordsCarried == 0 {
 		t.Errorf("update run: %d records in, %d carried; want the 2 closed requests merged into their groups", upd.RecordsIn, upd.RecordsCarried)
 	}
-	after := groupDigests(t, db)
+	after := jobtest.GroupDigests(t, db)
 	changed := 0
 	for g, d := range before {
 		if after[g] != d {

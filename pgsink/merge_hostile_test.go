@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
 	"fmt"
@@ -21,13 +20,14 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/jobtest"
+	"github.com/ireports/ireports/internal/localcluster"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/pgsink"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/shuffle"
-	"github.com/ireports/ireports/worker"
 )
 
 // The property of this file: an incremental (merge mode) run over hostile records leaves the
@@ -96,7 +96,7 @@ func TestHostileMergeMatchesFullRun(t *testing.T) {
 	fast.RetryDeadline, fast.BackoffInitial, fast.BackoffMax, fast.ConnectTimeout = 5*time.Second, 100*time.Millisecond, 500*time.Millisecond, time.Second
 	run := func(spec *jobs.Spec) *coordinator.Result {
 		t.Helper()
-		res, err := coordinator.RunLocal(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: t.TempDir(), Publish: &fast, StartWorker: startHostileWorker})
+		res, err := coordinator.RunLocal(ctx, spec, coordinator.LocalConfig{Workers: 2, Dir: t.TempDir(), Publish: &fast, StartWorker: localcluster.StartWorker})
 		if err != nil || res.Status != coordinator.Succeeded || res.Published != coordinator.Published {
 			t.Fatalf("job %s: %v, status %q, published %q, warnings %q", spec.Name, err, res.Status, res.Published, res.Warnings)
 		}
@@ -186,7 +186,7 @@ func TestHostileMergeMatchesFullRun(t *testing.T) {
 		}
 
 		// The published summaries are the same.
-		gInc, gRef := summaryDigests(t, dbInc), summaryDigests(t, dbRef)
+		gInc, gRef := jobtest.GroupDigests(t, dbInc), jobtest.GroupDigests(t, dbRef)
 		for g, d := range gRef {
 			if gInc[g] != d {
 				t.Errorf("group %s: the summaries published after the merge differ from the full run's", g)
@@ -592,53 +592,4 @@ func lakeFiles(t *testing.T, root string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// summaryDigests is a digest of each (city, year, month) group's request_monthly and
-// agency_daily rows in the database at url.
-func summaryDigests(t *testing.T, url string) map[string]string {
-	t.Helper()
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`
-SELECT g, md5(string_agg(r, '|' ORDER BY r)) FROM (
-  SELECT city || '/' || year || '-' || month AS g, t::text AS r FROM request_monthly t
-  UNION ALL
-  SELECT city || '/' || year || '-' || month, t::text FROM agency_daily t
-) x GROUP BY g`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var g, d string
-		if err := rows.Scan(&g, &d); err != nil {
-			t.Fatal(err)
-		}
-		out[g] = d
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s: no summaries published", url)
-	}
-	return out
-}
-
-// startHostileWorker starts a worker.Daemon for a LocalCluster, as coordinator's tests do.
-func startHostileWorker(cfg coordinator.LocalWorkerConfig) (coordinator.LocalWorker, error) {
-	wc := worker.LocalConfig()
-	wc.Name, wc.Join, wc.DataDir, wc.Slots = cfg.Name, cfg.Join, cfg.DataDir, cfg.Slots
-	wc.Key, wc.Token, wc.Log = cfg.Key, cfg.Token, cfg.Log
-	wc.AllowPaths, wc.AnyPath = cfg.AllowPaths, cfg.AnyPath
-	d, err := worker.Start(wc)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
 }

@@ -6,6 +6,7 @@ package jobtest
 
 import (
 	"cmp"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -249,3 +250,41 @@ schema "inc" {
   }
 }
 `
+
+// GroupDigests is a digest of each (city, year, month) group's request_monthly and
+// agency_daily rows in the PostgreSQL database at url: two publishes of the same groups
+// compare equal group by group. It fails the test when nothing is published. The caller
+// registers the driver (lib/pq).
+func GroupDigests(t *testing.T, url string) map[string]string {
+	t.Helper()
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`
+SELECT g, md5(string_agg(r, '|' ORDER BY r)) FROM (
+  SELECT city || '/' || year || '-' || month AS g, t::text AS r FROM request_monthly t
+  UNION ALL
+  SELECT city || '/' || year || '-' || month, t::text FROM agency_daily t
+) x GROUP BY g`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var g, d string
+		if err := rows.Scan(&g, &d); err != nil {
+			t.Fatal(err)
+		}
+		out[g] = d
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no summaries published", url)
+	}
+	return out
+}
