@@ -220,7 +220,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 	if err := storable(fRequestID, id, cols); err != nil {
 		return err
 	}
-	if len(id) > MaxText {
+	if len(id) > maxLen(fRequestID) {
 		return reject(ReasonValueTooLong, fRequestID, cols[fRequestID], id)
 	}
 	if n.borrow {
@@ -274,7 +274,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if err != nil {
 			return err
 		}
-		if len(s) > MaxText {
+		if len(s) > maxLen(fStatus) {
 			return reject(ReasonValueTooLong, fStatus, cols[fStatus], v)
 		}
 		r.StatusRaw, r.Status = s, st
@@ -288,7 +288,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if err != nil {
 			return err
 		}
-		if len(s) > MaxText || len(s) > MaxKeyText && (f == fAgency || f == fRequestType) {
+		if len(s) > maxLen(f) {
 			return reject(ReasonValueTooLong, f, cols[f], v)
 		}
 		switch f {
@@ -345,6 +345,15 @@ func (n *Normalizer) locate(vals *[numFields][]byte, cols *[numFields]string, r 
 	return nil
 }
 
+// maxLen is the longest value text field f may keep, in bytes: MaxKeyText for the two that
+// key the summary tables, MaxText for the others. Longer is a value_too_long reject.
+func maxLen(f fieldID) int {
+	if f == fAgency || f == fRequestType {
+		return MaxKeyText
+	}
+	return MaxText
+}
+
 // inLocalMonth reports whether the instant sec falls in month mo of year y in the city's
 // time zone. A local wall clock's year and month are the record's group without a zone
 // lookup, and they are the instant's unless the clocks skipped that wall clock, which
@@ -361,13 +370,7 @@ func (n *Normalizer) inLocalMonth(sec int64, y, mo int) bool {
 	if sec-start >= 86400 && end-sec > 86400 {
 		return true
 	}
-	var wall int64
-	if zc := &n.zones; zc.loc == n.loc && zc.last < len(zc.periods) && zc.periods[zc.last].holds(sec+zc.periods[zc.last].offset) {
-		wall = sec + zc.periods[zc.last].offset
-	} else {
-		_, off := time.Unix(sec, 0).In(n.loc).Zone()
-		wall = sec + int64(off)
-	}
+	wall := sec + n.zones.offset(sec, n.loc)
 	return start <= wall && wall < end
 }
 

@@ -164,6 +164,18 @@ const maxZonePeriods = 400
 
 func (p *zonePeriod) holds(civ int64) bool { return civ >= p.lo && civ < p.hi }
 
+// offset returns loc's UTC offset, in seconds east, at the instant sec: the offset of the
+// period last hit when it holds the instant, else a zone lookup's.
+func (zc *zoneCache) offset(sec int64, loc *time.Location) int64 {
+	if zc.loc == loc && zc.last < len(zc.periods) {
+		if p := &zc.periods[zc.last]; p.holds(sec + p.offset) {
+			return p.offset
+		}
+	}
+	_, off := time.Unix(sec, 0).In(loc).Zone()
+	return int64(off)
+}
+
 // date is time.Date(y, mo, d, h, mi, s, ns, loc).UTC(), through the cache.
 func (zc *zoneCache) date(y, mo, d, h, mi, s, ns int, loc *time.Location) time.Time {
 	return time.Unix(zc.unix(y, mo, d, h, mi, s, loc), int64(ns)).UTC()
