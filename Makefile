@@ -80,9 +80,17 @@ SCALE_KEEP      ?= 0
 SCALE_COLD      ?= 1
 # Runs of each size (in rounds of every size); the report takes each size's median run.
 SCALE_RUNS      ?= 3
+# 1: each run also publishes its summaries, into a database created afresh for it on the
+# server of DATABASE_URL, else on the throwaway server of make demo (scripts/pg-local.sh,
+# started if need be and left running); the publish's time is reported apart from the job's,
+# and the results go to artifacts/bench/scale-publish.json and .txt instead.
+SCALE_PUBLISH   ?= 0
 bench-scale: build
+	$(if $(filter 1,$(SCALE_PUBLISH)),[ -n "$$DATABASE_URL" ] || ./scripts/deps.sh postgres)
+	db=""; if [ "$(SCALE_PUBLISH)" = 1 ]; then db=$${DATABASE_URL:-$$(./scripts/pg-local.sh start)} || exit 1; fi; \
 	$(GO) run ./scripts/benchrun scale --sizes $(SCALE_SIZES) --seed $(BENCH_SEED) --nyc-share $(SCALE_NYC_SHARE) \
-		--keep=$(if $(filter 1,$(SCALE_KEEP)),true,false) --cold=$(if $(filter 1,$(SCALE_COLD)),true,false) --runs $(SCALE_RUNS) --coordinator $(BIN)/coordinator
+		--keep=$(if $(filter 1,$(SCALE_KEEP)),true,false) --cold=$(if $(filter 1,$(SCALE_COLD)),true,false) --runs $(SCALE_RUNS) --coordinator $(BIN)/coordinator \
+		--db "$$db" $(if $(filter 1,$(SCALE_PUBLISH)),--results artifacts/bench/scale-publish.json --report artifacts/bench/scale-publish.txt)
 
 # The embedded default: a generated multi-city corpus, normalized on a local cluster of 2
 # workers, published to Postgres (a throwaway one unless DATABASE_URL is set), shown by bin/viz.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ireports/ireports/internal/testenv"
 )
 
 func TestParseSize(t *testing.T) {
@@ -253,5 +257,73 @@ func TestBinaryRev(t *testing.T) {
 		if got := binaryRev(ctx, script("other", body)); got != gitRev() {
 			t.Errorf("%s: %q, want the tree's revision %q", body, got, gitRev())
 		}
+	}
+}
+
+// TestScalePublishReport: runs that published get a section of their own, with the rows,
+// the rate and the publish's share of the job with it; runs that did not, none.
+func TestScalePublishReport(t *testing.T) {
+	r := scaleResult{Label: "4GB", Bytes: 4e9, Seconds: 25, CPUSeconds: 40, Cores: 2, Workers: 2, RecordsIn: 8e6,
+		Phases: map[string]float64{"map": 12, "reduce": 12, "commit": 1}}
+	var b strings.Builder
+	writeScaleReport(&b, []scaleResult{r})
+	if strings.Contains(b.String(), "publish") {
+		t.Errorf("a report without a publish mentions one:\n%s", b.String())
+	}
+	r.PublishSeconds, r.SummaryRows = 5, 2_500_000
+	b.Reset()
+	writeScaleReport(&b, []scaleResult{r})
+	for _, w := range []string{"summary rows", "2.50 M", "5.0 s", "500 k/s", "30.0 s", "16.7 %"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("report lacks %q:\n%s", w, b.String())
+		}
+	}
+}
+
+// TestFreshDatabase: --db's database is created empty for each run, whatever the last run
+// left in it, and its summary rows are counted in all four tables.
+func TestFreshDatabase(t *testing.T) {
+	pg := testenv.Postgres(t)
+	ctx := context.Background()
+	if _, err := freshDatabase(ctx, "mysql://x@127.0.0.1/y"); err == nil {
+		t.Error("freshDatabase accepted a URL that is not postgres://")
+	}
+	dsn, err := freshDatabase(ctx, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dsn, "/"+scaleDB+"?") {
+		t.Fatalf("URL %q does not name %s", dsn, scaleDB)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i, tb := range summaryTables {
+		if _, err := db.Exec("CREATE TABLE " + tb + " (x int)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(fmt.Sprintf("INSERT INTO %s SELECT generate_series(1, %d)", tb, i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := countSummaryRows(ctx, dsn); err != nil || n != 1+2+3+4 {
+		t.Errorf("countSummaryRows = %d, %v; want 10", n, err)
+	}
+	db.Close() // an open session must not keep the next run from dropping the database
+	db, err = sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := freshDatabase(ctx, pg.URL); err != nil {
+		t.Fatalf("again, with a session open on it: %v", err)
+	}
+	db.Close()
+	if _, err := countSummaryRows(ctx, dsn); err == nil {
+		t.Error("the database kept its tables across freshDatabase")
 	}
 }

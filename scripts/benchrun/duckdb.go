@@ -27,6 +27,7 @@ type jobResult struct {
 	Seconds     float64            `json:"seconds"`
 	PeakRSS     int64              `json:"peak_rss_bytes"`
 	Phases      map[string]float64 `json:"phase_seconds"`
+	Published   string             `json:"published"`
 }
 
 // duckResult is what benchrun reads of scripts/duckdb's output.

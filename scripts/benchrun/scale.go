@@ -34,7 +34,7 @@ type scaleResult struct {
 	Groups       int                `json:"groups"`
 	MapTasks     int                `json:"map_tasks"`
 	ReduceTasks  int                `json:"reduce_tasks"`
-	Seconds      float64            `json:"seconds"`      // the job's own time (plan to commit)
+	Seconds      float64            `json:"seconds"`      // the job's own time (plan to commit), without the publish
 	WallSeconds  float64            `json:"wall_seconds"` // the process: with cluster start and stop
 	CPUSeconds   float64            `json:"cpu_seconds"`  // user + system of the process
 	Phases       map[string]float64 `json:"phase_seconds"`
@@ -49,6 +49,11 @@ type scaleResult struct {
 	// CPURuns holds the CPU seconds of each run of this size (--runs); the other fields are
 	// the run with the median CPU time's.
 	CPURuns []float64 `json:"cpu_seconds_runs,omitempty"`
+	// With --db, the job also published its summaries into a fresh database: PublishSeconds
+	// is that phase (not in Seconds; its client's CPU is in CPUSeconds, the server's is not),
+	// SummaryRows the rows the tables hold afterwards.
+	PublishSeconds float64 `json:"publish_seconds,omitempty"`
+	SummaryRows    int64   `json:"summary_rows,omitempty"`
 }
 
 // medianRun returns the run of rs with the median CPU time (the lower of the two middle
@@ -98,6 +103,7 @@ func scaleMain(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 1, "runs of each size, in rounds of every size in order; the report takes each size's run with the median CPU time (single runs of a small size here vary by ±10 %)")
 	cold := fs.Bool("cold", true, "drop the kernel's page cache before each run (needs root), so that no size reads a corpus the previous run left in memory")
 	profile := fs.String("profile", "", "write each size's CPU profile of the job (coordinator run --cpuprofile) to DIR/cpu-SIZE.pprof")
+	dbURL := fs.String("db", "", "a PostgreSQL URL: each run also publishes its summaries into a database "+scaleDB+" created afresh on that server (\"\": no publish)")
 	_ = fs.Parse(args)
 	if *reportOnly {
 		all, err := readResults(*results)
@@ -155,7 +161,7 @@ func scaleMain(ctx context.Context, args []string) error {
 				}
 				cpuProfile = filepath.Join(*profile, "cpu-"+label+".pprof")
 			}
-			r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample, cpuProfile, *cold, trash)
+			r, err := runScale(ctx, dir, *coord, *template, bytes[i], *seed, *nycShare, *workers, *sample, cpuProfile, *cold, *dbURL, trash)
 			if err != nil {
 				return fmt.Errorf("%s: %w", label, err)
 			}
@@ -185,8 +191,9 @@ func scaleMain(ctx context.Context, args []string) error {
 
 // runScale generates the corpus in dir if needed, runs the job on it once and measures it.
 // The job's output and the cluster's data dir go to trash afterwards (and any left by an
-// earlier run, before). A cpuProfile path other than "" gets the job's CPU profile.
-func runScale(ctx context.Context, dir, coord, template string, size, seed int64, nycShare float64, workers int, sample time.Duration, cpuProfile string, cold bool, trash *trashDir) (scaleResult, error) {
+// earlier run, before). A cpuProfile path other than "" gets the job's CPU profile. With a
+// dbURL other than "" the job publishes its summaries into a fresh database on that server.
+func runScale(ctx context.Context, dir, coord, template string, size, seed int64, nycShare float64, workers int, sample time.Duration, cpuProfile string, cold bool, dbURL string, trash *trashDir) (scaleResult, error) {
 	info, err := ensureCorpus(ctx, dir, template, size, seed, nycShare)
 	if err != nil {
 		return scaleResult{}, err
@@ -212,7 +219,13 @@ func runScale(ctx context.Context, dir, coord, template string, size, seed int64
 	if cpuProfile != "" {
 		args = append(args, "--cpuprofile", cpuProfile)
 	}
-	m, err := runMeasured(ctx, data, sample, []string{"DATABASE_URL="}, coord, args...)
+	publishTo := "" // the job's DATABASE_URL (corpus.job.in publishes when it is set)
+	if dbURL != "" {
+		if publishTo, err = freshDatabase(ctx, dbURL); err != nil {
+			return scaleResult{}, err
+		}
+	}
+	m, err := runMeasured(ctx, data, sample, []string{"DATABASE_URL=" + publishTo}, coord, args...)
 	if err != nil {
 		return scaleResult{}, err
 	}
@@ -220,14 +233,24 @@ func runScale(ctx context.Context, dir, coord, template string, size, seed int64
 	if err := json.Unmarshal(m.Stdout, &jr); err != nil || jr.Status != "succeeded" {
 		return scaleResult{}, fmt.Errorf("coordinator run: status %q: %v: %.200s", jr.Status, err, m.Stdout)
 	}
+	var summaryRows int64
+	if publishTo != "" {
+		if jr.Published != "published" {
+			return scaleResult{}, fmt.Errorf("coordinator run: the summaries are %q, not published", jr.Published)
+		}
+		if summaryRows, err = countSummaryRows(ctx, publishTo); err != nil {
+			return scaleResult{}, err
+		}
+	}
 	r := scaleResult{
 		When: time.Now().UTC(), Rev: binaryRev(ctx, coord), Cores: runtime.NumCPU(), Workers: workers, NYCShare: nycShare,
 		Bytes: jr.Bytes, Files: info.Files, RecordsIn: jr.RecordsIn, RecordsOut: jr.RecordsOut, Groups: jr.Groups,
-		MapTasks: jr.MapTasks, ReduceTasks: jr.ReduceTasks, Seconds: jr.Seconds,
+		MapTasks: jr.MapTasks, ReduceTasks: jr.ReduceTasks, Seconds: jr.Seconds - jr.Phases["publish"],
 		WallSeconds: m.Wall.Seconds(), CPUSeconds: m.CPU.Seconds(), Phases: jr.Phases,
 		PeakRSS: m.MaxRSS, PeakDisk: m.PeakDisk,
 		LakeBytes: dirSize(filepath.Join(out, "requests")), LakeFiles: countFiles(filepath.Join(out, "requests")),
 		SummaryBytes: dirSize(filepath.Join(out, "summaries")), PageCache: pageCache,
+		PublishSeconds: jr.Phases["publish"], SummaryRows: summaryRows,
 	}
 	for _, d := range []string{out, data} {
 		if err := trash.put(d); err != nil {
@@ -376,6 +399,7 @@ func writeScaleReport(w io.Writer, rs []scaleResult) {
 		}
 		fmt.Fprintf(w, "%s: %.0f %% apart from the cheapest to the dearest size: %s within %.0f %%\n", c.what, 100*s, verdict, 100*flatWithin)
 	}
+	writePublishReport(w, rs)
 	// The marginal cost of each step up in size: what a GB more costs, without the costs that
 	// do not grow with the input (the groups' files, starting the cluster). A superlinear step
 	// shows here as a marginal cost above the smaller size's average.
@@ -389,4 +413,27 @@ func writeScaleReport(w io.Writer, rs []scaleResult) {
 			a.Label, b.Label, (b.Seconds-a.Seconds)/gb, (b.CPUSeconds-a.CPUSeconds)/gb,
 			a.perGB(a.Seconds), b.perGB(b.Seconds), a.perGB(a.CPUSeconds), b.perGB(b.CPUSeconds))
 	}
+}
+
+// writePublishReport prints, for the runs that published (--db), the summary rows, the
+// publish's time and rate, and its share of the job with it: publish / (job + publish).
+func writePublishReport(w io.Writer, rs []scaleResult) {
+	var rows [][]string
+	for _, r := range rs {
+		if r.SummaryRows == 0 {
+			continue
+		}
+		rows = append(rows, []string{
+			r.Label, fmt.Sprintf("%.2f M", float64(r.SummaryRows)/1e6),
+			fmt.Sprintf("%.1f s", r.PublishSeconds),
+			fmt.Sprintf("%.0f k/s", float64(r.SummaryRows)/r.PublishSeconds/1e3),
+			fmt.Sprintf("%.1f s", r.Seconds+r.PublishSeconds),
+			fmt.Sprintf("%.1f %%", 100*r.PublishSeconds/(r.Seconds+r.PublishSeconds)),
+		})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "publish: each run's summaries COPYed into a fresh PostgreSQL database after the commit (not in the job time above)")
+	table(w, []string{"size", "summary rows", "publish", "rows/s", "job with publish", "publish share"}, rows)
 }
