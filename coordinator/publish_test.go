@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,6 +140,16 @@ func TestPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
+	// It says how many summary rows it loaded: the rows the four tables now hold.
+	var summaryRows int64
+	if err := db2.QueryRow(`SELECT (SELECT count(*) FROM request_monthly) + (SELECT count(*) FROM agency_daily)
+		+ (SELECT count(*) FROM request_heat) + (SELECT count(*) FROM request_geo)`).Scan(&summaryRows); err != nil {
+		t.Fatal(err)
+	}
+	if said := regexp.MustCompile(`([0-9,]+) summary rows`).FindStringSubmatch(stdout.String()); said == nil ||
+		strings.ReplaceAll(said[1], ",", "") != strconv.FormatInt(summaryRows, 10) {
+		t.Errorf("coordinator publish said %q; the tables hold %d summary rows", stdout.String(), summaryRows)
+	}
 	if got := tablesDigest(t, db2); got != first {
 		t.Errorf("after coordinator publish:\n got %s\nwant %s", got, first)
 	}

@@ -354,11 +354,16 @@ func (p *progressPrinter) note(msg string) {
 // progressLine renders progress as "map [#####-----] 12/40 · reduce 0/8 · 85.2 MB/s · 310.5k/s · ETA 14s".
 //
 // While the summaries are published the map and reduce bar is full and says nothing, so the
-// line shows the publish instead: "publish [######--------------] 120/576 groups · 48,210 rows".
+// line shows the publish instead: "publish [######--------------] 120/576 groups · 48,210 rows",
+// and once every row is in, that Postgres is building the indexes.
 func progressLine(pr coordinator.Progress) string {
 	if pr.Phase == coordinator.Publishing {
-		return fmt.Sprintf("%-6s %s %d/%d groups · %s rows loaded into Postgres", pr.Phase.PhaseName(),
+		line := fmt.Sprintf("%-6s %s %d/%d groups · %s rows loaded into Postgres", pr.Phase.PhaseName(),
 			bar(pr.PublishGroups, pr.PublishGroupsTotal, 20), pr.PublishGroups, pr.PublishGroupsTotal, thousands(pr.PublishRows))
+		if pr.PublishFinishing {
+			line += " · building indexes"
+		}
+		return line
 	}
 	secs := time.Since(pr.Started).Seconds()
 	var b strings.Builder

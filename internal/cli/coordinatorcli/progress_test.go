@@ -29,6 +29,12 @@ func TestProgressLine(t *testing.T) {
 			name: "publish done",
 			pr:   coordinator.Progress{Phase: coordinator.Publishing, PublishGroups: 576, PublishGroupsTotal: 576, PublishRows: 1234567},
 			want: "publish [####################] 576/576 groups · 1,234,567 rows loaded into Postgres",
+			not:  "indexes",
+		},
+		{
+			name: "publish building indexes",
+			pr:   coordinator.Progress{Phase: coordinator.Publishing, PublishGroups: 576, PublishGroupsTotal: 576, PublishRows: 1234567, PublishFinishing: true},
+			want: "publish [####################] 576/576 groups · 1,234,567 rows loaded into Postgres · building indexes",
 		},
 		{
 			name: "publish not started",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/jobs"
@@ -55,15 +56,28 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	cfg := pgsink.DefaultConfig()
 	cfg.Readers = pgsink.LakeReaders(spec.Output.Parquet)
+	// The publish's progress on stderr, as `coordinator run` shows it; the last report is
+	// the successful attempt's (a retried attempt starts again from zero).
+	prog := newProgressPrinter(stderr)
+	var loaded pgsink.PublishProgress
+	cfg.Progress = func(p pgsink.PublishProgress) {
+		loaded = p
+		prog.update(coordinator.JobStatus{Progress: coordinator.Progress{Phase: coordinator.Publishing,
+			PublishGroups: p.Groups, PublishGroupsTotal: p.GroupsTotal, PublishRows: p.Rows, PublishFinishing: p.Finishing}})
+	}
 	db, sink, err := coordinator.OpenSink(ctx, spec.Output.Postgres, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m)); err != nil {
+	start := time.Now()
+	err = sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m))
+	prog.done()
+	if err != nil {
 		return coordinator.RedactDSN(err, spec.Output.Postgres)
 	}
-	fmt.Fprintf(stdout, "published job %s (%s): %d groups, %d rows\n", m.Job, m.Name, len(m.Groups), m.Rows)
+	fmt.Fprintf(stdout, "published job %s (%s): %d groups of %s requests, %s summary rows in %.1f s\n",
+		m.Job, m.Name, len(m.Groups), thousands(m.Rows), thousands(loaded.Rows), time.Since(start).Seconds())
 	return nil
 }
 
