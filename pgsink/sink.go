@@ -14,10 +14,10 @@ import (
 	"github.com/ireports/ireports/summary"
 )
 
-// publishLockKey is the pg_advisory_xact_lock key that serializes publishers. Without it two
+// PublishLockKey is the pg_advisory_xact_lock key that serializes publishers. Without it two
 // transactions replacing the same group would both delete the old rows and then collide on
-// each other's new ones.
-const publishLockKey = migrationLockKey + 1
+// each other's new ones. A publish holds it until its commit (viz looks for it in pg_locks).
+const PublishLockKey = migrationLockKey + 1
 
 // Config sets how a Sink retries and batches. Start from DefaultConfig.
 type Config struct {
@@ -222,7 +222,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 	// Reading the lake's summaries overlaps with the server's work from here on.
 	next, done, stop := prefetch(groups, load, s.cfg.BatchRows, s.cfg.Readers)
 	defer stop()
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", publishLockKey); err != nil {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", PublishLockKey); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
 	// Where the attempt's time goes, for the log line of a successful publish.

@@ -47,7 +47,9 @@
 //     must parse and lie in range, unknown or repeated parameters are refused. A bad
 //     request gets 400 with a JSON {"error": "…"} that says what to fix. SQL is
 //     parameterized only; no request text is ever part of a statement.
-//   - Every query runs under the request's context with Config.QueryTimeout.
+//   - Every query runs under the request's context with Config.QueryTimeout. A request out
+//     of time gets 504 ("try a shorter period"), or 503 with Retry-After when it was waiting
+//     for a publish that rebuilds the tables (readers wait for its commit).
 //   - Responses carry Cache-Control and a strong ETag of the body; If-None-Match gets 304.
 //   - A chart with nothing to show carries a "message" saying why ("no data for Boston in
 //     2012"), which the page shows instead of an empty plot.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/internal/obs"
+	"github.com/ireports/ireports/summary"
 )
 
 // Server serves the page, its assets and the JSON API. It is safe for concurrent use.
@@ -285,16 +286,27 @@ func (s *Server) api(fn apiFunc, names ...string) http.Handler {
 		defer cancel()
 		md, err := s.meta.get(ctx)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, withCtxErr(ctx, err))
 			return
 		}
 		v, err := fn(ctx, p, md)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, withCtxErr(ctx, err))
 			return
 		}
 		s.respond(w, r, p, v)
 	})
+}
+
+// withCtxErr returns err, which a query under ctx returned, so that it also matches ctx's
+// error once ctx has ended: lib/pq reports a statement it cancelled because its context
+// ended as the server's "canceling statement due to user request", not as the context's
+// error, and a query that ran out of time must read as one.
+func withCtxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return err
 }
 
 // fail writes err as a JSON error with the status its class calls for; server-side
@@ -304,6 +316,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &bad):
 		writeError(w, http.StatusBadRequest, bad.msg)
+	case errors.Is(err, context.DeadlineExceeded) && s.replacing(r.Context()):
+		s.log.Warn("viz: query timed out waiting for a publish to replace the summary tables", "path", r.URL.Path,
+			"query", r.URL.RawQuery, "timeout", s.cfg.QueryTimeout)
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusServiceUnavailable, "a job is publishing new summaries, which readers wait for; try again in a few seconds")
 	case errors.Is(err, context.DeadlineExceeded):
 		s.log.Warn("viz: query timed out", "path", r.URL.Path, "query", r.URL.RawQuery, "timeout", s.cfg.QueryTimeout)
 		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the database took longer than %v; try a shorter period", s.cfg.QueryTimeout))
@@ -313,6 +330,32 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("viz: request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "the summary database is unavailable; try again shortly")
 	}
+}
+
+// publishLockKey is pgsink.PublishLockKey (TestPublishLockKey), which a publish holds as a
+// transaction-level advisory lock until its commit; pg_locks shows a bigint key as its high
+// and low 32 bits (classid, objid) with objsubid 1.
+const publishLockKey int64 = 0x6972_6570_6f72_7474
+
+// replacingQuery asks whether a publish holds a summary table in ACCESS EXCLUSIVE mode: one
+// that truncated the table to load it anew (pgsink's rebuild of a table most of whose rows it
+// replaces), whose readers wait for its commit. Another session holding such a lock (a
+// VACUUM FULL, an ALTER TABLE) is not a publish.
+var replacingQuery = fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM pg_locks t JOIN pg_locks a ON a.pid = t.pid
+	WHERE t.granted AND t.mode = 'AccessExclusiveLock' AND t.pid <> pg_backend_pid()
+	AND t.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND t.relation IN (to_regclass('%s'), to_regclass('%s'), to_regclass('%s'), to_regclass('%s'))
+	AND a.granted AND a.locktype = 'advisory' AND a.classid = %d AND a.objid = %d AND a.objsubid = 1)`,
+	summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo,
+	publishLockKey>>32, publishLockKey&0xffff_ffff)
+
+// replacing reports whether a publish holds the summary tables, asked when a request's
+// queries ran out of time, so that its answer says why. Any failure to tell is a no.
+func (s *Server) replacing(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	var held bool
+	return s.db.QueryRowContext(ctx, replacingQuery).Scan(&held) == nil && held
 }
 
 // secure sets headers every response carries and refuses paths that try to leave the

@@ -88,6 +88,51 @@ func TestServer(t *testing.T) {
 			t.Errorf("%d %s", rec.Code, rec.Body)
 		}
 	})
+	t.Run("query waiting for a lock", func(t *testing.T) {
+		// A publish that rebuilds the tables holds them, and its advisory lock, until its
+		// commit: a request that runs out of time waiting for it says so (503, Retry-After).
+		// Another session's lock (an ALTER TABLE, a VACUUM FULL) is a plain time-out: 504.
+		cfg := e.srv.cfg // the read-only role's
+		cfg.QueryTimeout = 300 * time.Millisecond
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		get := func() *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/top-types?city=sf", nil))
+			return rec
+		}
+		for _, publish := range []bool{false, true} {
+			tx, err := admin.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if publish {
+				if _, err := tx.Exec(`SELECT pg_advisory_xact_lock($1)`, pgsink.PublishLockKey); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := tx.Exec(`LOCK TABLE request_monthly, agency_daily, request_heat, request_geo IN ACCESS EXCLUSIVE MODE`); err != nil {
+				t.Fatal(err)
+			}
+			rec := get()
+			if publish && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "10" ||
+				!strings.Contains(rec.Body.String(), "publishing new summaries")) {
+				t.Errorf("while a publish holds the tables: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+			}
+			if !publish && (rec.Code != http.StatusGatewayTimeout || !strings.Contains(rec.Body.String(), "try a shorter period")) {
+				t.Errorf("while another session holds the tables: %d %s", rec.Code, rec.Body)
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if rec := get(); rec.Code != http.StatusOK {
+				t.Errorf("once the lock is gone: %d %s", rec.Code, rec.Body)
+			}
+		}
+	})
 	t.Run("empty database", func(t *testing.T) {
 		// Migrated, nothing published yet: every chart says so.
 		dsn := pg.CreateDatabase(t, "viz_empty")

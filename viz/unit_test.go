@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ireports/ireports/pgsink"
 )
 
 func TestParseMonth(t *testing.T) {
@@ -306,5 +308,12 @@ func TestDatabaseDown(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Serve did not return after its context ended")
+	}
+}
+
+// TestPublishLockKey: viz looks in pg_locks for the advisory lock pgsink's publish holds.
+func TestPublishLockKey(t *testing.T) {
+	if publishLockKey != pgsink.PublishLockKey {
+		t.Errorf("viz's publishLockKey %#x is not pgsink.PublishLockKey %#x", publishLockKey, pgsink.PublishLockKey)
 	}
 }
