@@ -38,10 +38,10 @@ func runPlan(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// planJSON runs `coordinator plan --json file` and decodes its report.
-func planJSON(t *testing.T, file string) (int, *DryRunReport) {
+// planJSON runs `coordinator plan --json file flags…` and decodes its report.
+func planJSON(t *testing.T, file string, flags ...string) (int, *DryRunReport) {
 	t.Helper()
-	code, out, errOut := runPlan(t, "--json", file)
+	code, out, errOut := runPlan(t, append([]string{"--json", file}, flags...)...)
 	var rep DryRunReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("plan --json: exit %d, output is not one JSON report: %v\n%s%s", code, err, out, errOut)
@@ -80,7 +80,7 @@ func columnOf(f PlannedFile, field string) string {
 // run, each input's files map their columns as the built-in schemas intend, every input
 // samples records, the splits are the run planner's, and nothing is written.
 func TestPlanRealData(t *testing.T) {
-	testenv.RealData(t)
+	data := testenv.RealData(t)
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,13 @@ func TestPlanRealData(t *testing.T) {
 	}
 	_, outBefore := os.Stat(spec.Output.Parquet)
 
+	// As coordinator run would, plan refuses the inputs outside the job's directory until
+	// --allow-path names their place.
 	code, out, errOut := runPlan(t, file)
+	if code != 1 || !strings.Contains(out, "is outside the allowed paths") || !strings.Contains(out, "--allow-path") {
+		t.Errorf("plan normalize.job without --allow-path: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runPlan(t, file, "--allow-path", data)
 	if code != 0 || !strings.Contains(out, "the job would run") {
 		t.Fatalf("plan normalize.job: exit %d\n%s%s", code, out, errOut)
 	}
@@ -107,7 +113,7 @@ func TestPlanRealData(t *testing.T) {
 		}
 	}
 
-	code, rep := planJSON(t, file)
+	code, rep := planJSON(t, file, "--allow-path", data)
 	if code != 0 || len(rep.Problems) != 0 {
 		t.Fatalf("plan --json: exit %d, problems %q", code, rep.Problems)
 	}
@@ -327,7 +333,7 @@ func TestPlanS3(t *testing.T) {
 			{Name: "json", Path: m.URL("raw/json"), Schema: "t", Format: "soda-json"},
 		}}
 	spec := jobtest.WriteSpec(t, dir, j)
-	code, rep := planJSON(t, spec.File)
+	code, rep := planJSON(t, spec.File, "--allow-path", "s3://"+m.Bucket)
 	if code != 0 {
 		t.Fatalf("exit %d, problems %q", code, rep.Problems)
 	}
@@ -504,5 +510,28 @@ func TestPlanUsage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlanReadsEnvironment: a job whose output names env("…") plans as coordinator run runs
+// it, reading this process's environment (plan refused every variable once), and an unset
+// variable is a problem of the job file.
+func TestPlanReadsEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "good.csv"), "id,opened,status\n1,2024-01-01T00:00:00Z,open\n2,2024-01-02T00:00:00Z,closed\n")
+	j := jobtest.JobDef{Schemas: planSchema, Ratio: 0.01, Parquet: filepath.Join(dir, "lake"), Rejects: filepath.Join(dir, "rejects"),
+		Postgres: "@DB@", Inputs: []jobtest.InputDef{{Name: "good", Path: filepath.Join(dir, "good.csv"), Schema: "t"}}}
+	file := filepath.Join(dir, "env.job")
+	writeFile(t, file, strings.Replace(j.Source(), `"@DB@"`, `env("IREPORTS_PLAN_TEST_DB")`, 1))
+
+	t.Setenv("IREPORTS_PLAN_TEST_DB", "postgres://reader:s3cret@127.0.0.1:1/summaries")
+	code, rep := planJSON(t, file)
+	if code != 0 || rep.Outputs.Postgres == "" || strings.Contains(rep.Outputs.Postgres, "s3cret") {
+		t.Errorf("plan with the variable set: exit %d, postgres %q, problems %q", code, rep.Outputs.Postgres, rep.Problems)
+	}
+	os.Unsetenv("IREPORTS_PLAN_TEST_DB")
+	code, rep = planJSON(t, file)
+	if code != 1 || !strings.Contains(strings.Join(rep.Problems, "\n"), "IREPORTS_PLAN_TEST_DB") {
+		t.Errorf("plan with the variable unset: exit %d, problems %q", code, rep.Problems)
 	}
 }

@@ -175,17 +175,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	abs, err := filepath.Abs(file)
+	allowed, err := checkLocalRoots(file, allow, spec)
 	if err != nil {
 		return err
-	}
-	allowed := append([]string{filepath.Dir(abs)}, allow...)
-	roots, err := allowpath.New(allowed)
-	if err != nil {
-		return err
-	}
-	if err := roots.CheckSpec(spec); err != nil {
-		return coordinator.CleanError(spec, fmt.Errorf("%w\n(coordinator run lets a job use its file's directory; give --allow-path DIR or s3://bucket/prefix for each other place it reads or writes)", err))
 	}
 	if *verbose {
 		logOpts.SetDefaultLevel(slog.LevelInfo)
@@ -303,6 +295,24 @@ func workSeconds(r *coordinator.Result) (float64, string) {
 		return r.Seconds, "the whole run"
 	}
 	return secs, "plan, map, reduce and commit"
+}
+
+// checkLocalRoots checks that a job run by its own user (coordinator run, plan) reads and
+// writes only under its file's directory and the --allow-path roots, and returns those.
+func checkLocalRoots(file string, allow []string, spec *jobs.Spec) ([]string, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	allowed := append([]string{filepath.Dir(abs)}, allow...)
+	roots, err := allowpath.New(allowed)
+	if err != nil {
+		return nil, err
+	}
+	if err := roots.CheckSpec(spec); err != nil {
+		return nil, coordinator.CleanError(spec, fmt.Errorf("%w\n(coordinator run and plan let a job use its file's directory; give --allow-path DIR or s3://bucket/prefix for each other place it reads or writes)", err))
+	}
+	return allowed, nil
 }
 
 // progressPrinter shows a running job's progress: one line rewritten in place on a

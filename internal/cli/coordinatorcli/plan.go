@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
+	"github.com/ireports/ireports/internal/allowpath"
 	"github.com/ireports/ireports/internal/units"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/objstore"
@@ -25,11 +26,15 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	records := fs.Int("records", DefaultSampleRecords, "records of each input to normalize as a sample (0: none)")
+	var allow allowpath.Flag
+	fs.Var(&allow, "allow-path", "a directory or s3://bucket/prefix the job may read and write besides the job file's directory (repeatable), as for coordinator run")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: coordinator plan FILE.job [--records N] [--json]")
+		fmt.Fprintln(stderr, "usage: coordinator plan FILE.job [--allow-path DIR]... [--records N] [--json]")
 		fmt.Fprintln(stderr, "Does what a run does before its first task, and writes nothing: lists each input's files and splits,")
 		fmt.Fprintln(stderr, "matches each file's header against its schema, normalizes the first records, checks the outputs and")
 		fmt.Fprintln(stderr, "sources. Exits 0 when the job would run, 1 with every problem listed when it would not.")
+		fmt.Fprintln(stderr, "As in coordinator run, the job's env() calls read this process's environment, and it may use its")
+		fmt.Fprintln(stderr, "file's directory and the --allow-path roots.")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -51,7 +56,8 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opt.Records = -1
 	}
 	var rep *DryRunReport
-	spec, err := jobs.ParseFile(file)
+	// What coordinator run would accept: the user's own job, reading their environment.
+	spec, err := jobs.ParseFileWith(file, jobs.ParseOptions{Env: jobs.EnvPolicy{AllowAll: true}})
 	if err != nil {
 		// The job file itself is the problem: report it like any other (each diagnostic on a
 		// line of its own), so that --json callers get one shape.
@@ -61,6 +67,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "coordinator plan: %v\n", err)
 			return 1
+		}
+		if _, err := checkLocalRoots(file, allow, spec); err != nil {
+			rep.Problems, rep.OK = append(rep.Problems, strings.Split(err.Error(), "\n")...), false
 		}
 	}
 	if *asJSON {
