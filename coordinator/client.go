@@ -26,9 +26,24 @@ type Client struct {
 type APIError struct {
 	Code int
 	Msg  string
+	// Base is the URL asked, and Foreign says that the answer did not come from a
+	// coordinator (it lacked ServerHeader): another server on that address, such as viz,
+	// whose default port is the coordinator's.
+	Base    string
+	Foreign bool
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("coordinator answered %d: %s", e.Code, e.Msg) }
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("coordinator answered %d: %s", e.Code, e.Msg)
+	if e.Foreign {
+		msg += fmt.Sprintf(" (%s does not answer as an ireports coordinator: is --coordinator or $%s right? viz also listens on port 8080 by default)", e.Base, "IREPORTS_COORDINATOR")
+	}
+	return msg
+}
+
+// ServerHeader is the Server header of every answer of a coordinator's API, by which a
+// client tells a coordinator from another server on the address it was given.
+const ServerHeader = "ireports-coordinator"
 
 // Transient reports whether err, from a Client call to a coordinator that answered before,
 // may pass by itself: the coordinator is unreachable (it restarts, or a replacement comes
@@ -84,7 +99,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		return &APIError{Code: res.StatusCode, Msg: e.Error}
+		return &APIError{Code: res.StatusCode, Msg: e.Error, Base: base, Foreign: res.Header.Get("Server") != ServerHeader}
 	}
 	if out == nil {
 		return nil

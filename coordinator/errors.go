@@ -29,6 +29,9 @@ var (
 	// (the API answers 409): its result is ignored, and the worker discards what it wrote.
 	ErrStale = errors.New("attempt is no longer running on this worker (lost, reassigned or cancelled); result ignored")
 
+	// ErrNoJob: the coordinator knows no job run of that id (the API answers 404).
+	ErrNoJob = errors.New("no job")
+
 	// ErrShuttingDown refuses a job, or answers a worker's poll, once Shutdown has begun
 	// (the API answers 503).
 	ErrShuttingDown = errors.New("coordinator shutting down")

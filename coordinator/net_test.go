@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,9 @@ func TestAPIAuthMethods(t *testing.T) {
 		{"status page with basic auth", http.MethodGet, "/", basic, "", "", http.StatusOK},
 		// The submit passes the gate and fails on the job file: the gate is what refused above.
 		{"submit with bearer and json", http.MethodPost, task.PathJobs, "Bearer secret", "application/json", job, http.StatusBadRequest},
+		// A job nobody ran is not found, whether asked about or cancelled.
+		{"status of no job", http.MethodGet, task.PathJobs + "/x", "Bearer secret", "", "", http.StatusNotFound},
+		{"cancel of no job", http.MethodPost, task.PathJobs + "/x/cancel", "Bearer secret", "application/json", "", http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := apiCall(t, s, tc.method, tc.path, tc.auth, tc.contentType, tc.body)
@@ -275,4 +279,28 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestClientTellsAnotherServer: an answer from a server that is not a coordinator (viz on the
+// default port 8080, a proxy's error page) says so and how to point the client elsewhere;
+// the coordinator's own refusals, 401 included, do not.
+func TestClientTellsAnotherServer(t *testing.T) {
+	ctx := context.Background()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"no such endpoint: `+r.URL.Path+`"}`, http.StatusNotFound)
+	}))
+	defer other.Close()
+	_, err := (&Client{Base: other.URL, Token: "secret"}).Jobs(ctx)
+	if err == nil || !strings.Contains(err.Error(), other.URL+" does not answer as an ireports coordinator") {
+		t.Errorf("jobs from another server: %v", err)
+	}
+
+	s := newTestServer(t, nil)
+	for _, c := range []*Client{{Base: s.APIAddr(), Token: "secret"}, {Base: s.APIAddr(), Token: "wrong"}} {
+		_, err := c.Job(ctx, "no-such-run")
+		var api *APIError
+		if !errors.As(err, &api) || api.Foreign || strings.Contains(err.Error(), "does not answer") {
+			t.Errorf("the coordinator's own refusal (token %s): %v", c.Token, err)
+		}
+	}
 }

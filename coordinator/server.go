@@ -266,7 +266,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	// Before the API answers: a worker's heartbeat must find the resumed jobs active, or it
 	// would delete their map outputs.
 	s.resumeJobs(context.Background())
-	s.http = httpserve.NewServer(obs.HTTPMetrics("coordinator", httpserve.SecurityHeaders(httpserve.StrictCSP, s.routes())), cfg.HTTP)
+	s.http = httpserve.NewServer(obs.HTTPMetrics("coordinator", httpserve.SecurityHeaders(httpserve.StrictCSP, serverHeader(s.routes()))), cfg.HTTP)
 	s.http.TLSConfig = cfg.TLS
 	s.wg.Add(2)
 	go s.watchMembers()
@@ -458,7 +458,7 @@ func (s *Server) Cancel(id string) error {
 	defer s.mu.Unlock()
 	run := s.jobs[id]
 	if run == nil {
-		return fmt.Errorf("no job %q", id)
+		return fmt.Errorf("%w %q", ErrNoJob, id)
 	}
 	if run.State.Terminal() {
 		return fmt.Errorf("job %s already %s", id, run.State)
@@ -558,6 +558,14 @@ type submitResponse struct {
 	ID string `json:"id"`
 }
 
+// serverHeader marks every answer of h as a coordinator's (ServerHeader).
+func serverHeader(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", ServerHeader)
+		h.ServeHTTP(w, r)
+	})
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -567,7 +575,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("GET "+task.PathJobs+"/{id}", func(w http.ResponseWriter, r *http.Request) {
 		j, ok := s.Job(r.PathValue("id"))
 		if !ok {
-			httpError(w, http.StatusNotFound, "no job %q", r.PathValue("id"))
+			httpError(w, http.StatusNotFound, "%v %q", ErrNoJob, r.PathValue("id"))
 			return
 		}
 		writeJSON(w, http.StatusOK, j)
@@ -575,8 +583,11 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST "+task.PathJobs+"/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Cancel(r.PathValue("id")); err != nil {
 			code := http.StatusConflict
-			if errors.Is(err, ErrShuttingDown) {
+			switch {
+			case errors.Is(err, ErrShuttingDown):
 				code = http.StatusServiceUnavailable // ask again once a coordinator is back
+			case errors.Is(err, ErrNoJob):
+				code = http.StatusNotFound // as GET of the job answers
 			}
 			httpError(w, code, "%v", err)
 			return

@@ -119,7 +119,12 @@ func envFunction(p EnvPolicy, rec *envReads) function.Function {
 			if len(args) == 2 {
 				return args[1], nil
 			}
-			return cty.NilVal, fmt.Errorf("environment variable %s is not set (give env(%q, DEFAULT) for a default)", name, name)
+			where := "the coordinator's environment: env() reads the coordinator's, not that of whoever submits the job"
+			if p.AllowAll {
+				where = "this process's environment"
+			}
+			return cty.NilVal, fmt.Errorf("environment variable %s is not set in %s (give env(%q, DEFAULT) for a default)",
+				truncateForMessage(name), where, truncateForMessage(name))
 		},
 	})
 }

@@ -266,6 +266,19 @@ func TestEnvAllowlist(t *testing.T) {
 	if err != nil || spec.Inputs[0].Path != "/j/allowed" {
 		t.Errorf("prefixed variable: spec %+v, err %v", spec, err)
 	}
+
+	// An allowed variable that is unset: the message says whose environment lacks it, the
+	// coordinator's for a submitted job (the submitter's shell may well have it).
+	for _, tc := range []struct {
+		policy EnvPolicy
+		where  string
+	}{
+		{EnvPolicy{Prefix: DefaultEnvPrefix, Lookup: lookup}, "is not set in the coordinator's environment"},
+		{EnvPolicy{AllowAll: true, Lookup: lookup}, "is not set in this process's environment"},
+	} {
+		_, err := ParseWith([]byte(src(`env("IREPORTS_JOB_UNSET")`)), "/j/t.job", ParseOptions{Env: tc.policy})
+		wantSpecError(t, err, "/j/t.job:3:", "IREPORTS_JOB_UNSET "+tc.where, `env("IREPORTS_JOB_UNSET", DEFAULT)`)
+	}
 }
 
 // TestEnvValuesRedacted: a value read through env() appears in no error of Parse, however it

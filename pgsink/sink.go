@@ -146,7 +146,7 @@ func New(db *sql.DB, cfg Config) (*Sink, error) {
 // Migrate applies the pending schema migrations (see the package function Migrate), retrying
 // while Postgres is unreachable.
 func (s *Sink) Migrate(ctx context.Context) error {
-	return s.cfg.retry(ctx, "migrate", func(ctx context.Context) error {
+	return s.cfg.retry(ctx, "update the schema", func(ctx context.Context) error {
 		conn, err := s.conn(ctx)
 		if err != nil {
 			return err

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/summary"
 )
@@ -157,6 +159,17 @@ func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 // refuse a duration (?seconds=) at or above it, so it allows profiles of up to five minutes.
 const adminWriteTimeout = 5*time.Minute + 30*time.Second
 
+// checkLogin says at start, on the log, when the database refuses the server's login: every
+// chart would fail until its operator fixes the URL. An unreachable database is not reported
+// here; it may come up later, and /healthz says whether it answers.
+func (s *Server) checkLogin(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(ctx); refusedLogin(err) {
+		s.log.Error("viz: the database refuses the server's login; every chart will fail until its URL (--db-file) is fixed", "err", err)
+	}
+}
+
 // ServeListeners serves the site on ln and, if admin is not nil, the admin handler
 // (AdminHandler) on admin, until ctx ends or either server fails; then it shuts both down
 // gracefully (see Run) and closes s. It owns both listeners.
@@ -167,6 +180,7 @@ func (s *Server) ServeListeners(ctx context.Context, ln, admin net.Listener) err
 	servers := []*http.Server{s.httpServer(s.Handler(), s.cfg.QueryTimeout+60*time.Second)}
 	listeners := []net.Listener{ln}
 	s.log.Info("viz: serving", "addr", "http://"+ln.Addr().String(), "plotly", s.plotlyFrom)
+	s.checkLogin(ctx)
 	if admin != nil {
 		servers = append(servers, s.httpServer(AdminHandler(), adminWriteTimeout))
 		listeners = append(listeners, admin)
@@ -248,6 +262,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.db.PingContext(ctx); err != nil {
 		s.log.Warn("viz: health check: database unreachable", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
+		if refusedLogin(err) {
+			fmt.Fprintln(w, "database refuses the login")
+			return
+		}
 		fmt.Fprintln(w, "database unreachable")
 		return
 	}
@@ -326,10 +344,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the database took longer than %v; try a shorter period", s.cfg.QueryTimeout))
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
+	case refusedLogin(err):
+		s.log.Error("viz: the database refuses the server's login; fix its URL (--db-file)", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the viz server cannot log in to the summary database (its credentials are refused); its operator must fix them")
 	default:
 		s.log.Error("viz: request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "the summary database is unavailable; try again shortly")
 	}
+}
+
+// refusedLogin reports whether err is the server refusing the connection's role or password
+// (SQLSTATE class 28, invalid authorization): no retry mends that, unlike an outage.
+func refusedLogin(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code.Class() == "28"
 }
 
 // publishLockKey is pgsink.PublishLockKey (TestPublishLockKey), which a publish holds as a

@@ -133,6 +133,23 @@ func TestServer(t *testing.T) {
 			}
 		}
 	})
+	t.Run("login refused", func(t *testing.T) {
+		// A role the database does not know (a wrong password fails the same way where
+		// passwords are checked): no retry helps, and the answers say so.
+		bad, err := url.Parse(pg.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad.User = url.UserPassword("no_such_viz_role", "pw-of-nobody")
+		s := newTestServer(t, bad.String())
+		for path, want := range map[string]string{"/api/cities": "cannot log in to the summary database", "/healthz": "refuses the login"} {
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), want) || strings.Contains(rec.Body.String(), "pw-of-nobody") {
+				t.Errorf("GET %s with a refused login: %d %s", path, rec.Code, rec.Body)
+			}
+		}
+	})
 	t.Run("empty database", func(t *testing.T) {
 		// Migrated, nothing published yet: every chart says so.
 		dsn := pg.CreateDatabase(t, "viz_empty")
