@@ -412,7 +412,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	setUsage(fs, "gen --out DIR [--size SIZE] [--seed N] [--cities a,b]",
 		"Writes a synthetic corpus in each city's native format: the same seed and size give the same files.")
 	out := fs.String("out", "", "output directory (required)")
-	size := fs.String("size", "1GiB", "approximate corpus size (B, KiB, MiB, GiB)")
+	size := fs.String("size", "1GiB", "approximate corpus size (B, KiB, MiB, GiB; KB, MB, GB are powers of 1000)")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and size give the same files")
 	cities := fs.String("cities", "", "comma-separated cities (default: all built-in)")
 	badRate := fs.Float64("bad-rate", 0, "share of deliberately bad rows (0: the generator's default)")
