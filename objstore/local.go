@@ -147,7 +147,7 @@ func (l *localStore) OpenRange(ctx context.Context, name string, off, n int64) (
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+		return nil, err // os.Open's error says "open NAME: …"
 	}
 	info, err := f.Stat()
 	if err == nil && !info.Mode().IsRegular() {
