@@ -352,6 +352,56 @@ func TestLock(t *testing.T) {
 	claim3.Release()
 }
 
+// TestLockReleaseRemovesWhatItMade: a claim on a lake that did not exist makes its
+// directories, and giving it up removes them again while they hold nothing (a run that
+// failed before writing anything leaves no empty lake), but never a directory that was there
+// before, even empty, nor one that holds output.
+func TestLockReleaseRemovesWhatItMade(t *testing.T) {
+	ctx := context.Background()
+	store := localStore(t)
+	for _, tc := range []struct {
+		name     string
+		existing string // made before the claim, relative to the test's directory
+		output   bool   // the run wrote a file into root before it gave the claim up
+		want     string // the outermost directory left; "" for none
+	}{
+		{name: "lake and its parent made", want: ""},
+		{name: "parent there", existing: "out", want: "out"},
+		{name: "empty lake there", existing: "out/requests", want: "out/requests"},
+		{name: "output written", output: true, want: "out/requests"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			root := filepath.Join(dir, "out", "requests")
+			if tc.existing != "" {
+				if err := os.MkdirAll(filepath.Join(dir, tc.existing), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			claim, err := Lock(ctx, store, root, "job-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.output {
+				if err := os.WriteFile(filepath.Join(root, SuccessFile), []byte("{}"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			claim.Release()
+			for _, p := range []string{"out", "out/requests", "out/requests/" + TemporaryDir} {
+				_, err := os.Stat(filepath.Join(dir, p))
+				want := tc.want != "" && (p == tc.want || strings.HasPrefix(tc.want, p+"/"))
+				if got := err == nil; got != want {
+					t.Errorf("after release %s exists: %v, want %v (%v)", p, got, want, err)
+				}
+			}
+			if _, err := os.Stat(dir); err != nil {
+				t.Errorf("release removed the directory the lake's parent was in: %v", err)
+			}
+		})
+	}
+}
+
 // TestLockKeep: a kept claim stays in place, so that no other run takes the lake while its
 // run is interrupted, and the same run takes it back when it resumes.
 func TestLockKeep(t *testing.T) {

@@ -56,11 +56,25 @@ func (c *Claim) Keep() {
 // local disk, a conditional If-None-Match PUT on S3), renewed until the Claim is released
 // or kept, taken over once expired (its coordinator died), and taken back by the same job
 // run at any time (it resumes). It guards what one coordinator's own check cannot: a
-// `coordinator run` against a lake a daemon is writing, or two coordinators.
+// `coordinator run` against a lake a daemon is writing, or two coordinators. On local disk,
+// Release also removes the directories the claim made (root and its missing parents) if
+// they hold nothing then; never one that was there before.
 func Lock(ctx context.Context, store objstore.Store, root, job string) (*Claim, error) {
 	name, err := lockPath(root)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", root, err)
+	}
+	// On local disk the claim's write makes the directories down to root that are missing:
+	// those of a run's first lake. Giving the claim up removes them again while they hold
+	// nothing, so that a run that fails before writing anything leaves no empty lake behind;
+	// a directory that was there before, even empty, is never removed.
+	made := outermostAbsent(root)
+	prune := func(ctx context.Context) {
+		top := root // Prune keeps its root
+		if made != "" {
+			top = objstore.Dir(made)
+		}
+		store.Prune(ctx, top, name)
 	}
 	host, _ := os.Hostname()
 	since := time.Now()
@@ -73,7 +87,11 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (*Claim, 
 		if err == nil {
 			break
 		}
+		if errors.Is(err, fs.ErrNotExist) && try < 5 {
+			continue // a run giving up its claim removed the directories just made
+		}
 		if !errors.Is(err, fs.ErrExist) || try == 5 {
+			prune(ctx)
 			return nil, fmt.Errorf("lock %s: %w", root, err)
 		}
 		b, err := objstore.ReadAll(ctx, store, name)
@@ -81,6 +99,7 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (*Claim, 
 			continue // released meanwhile
 		}
 		if err != nil {
+			prune(ctx)
 			return nil, fmt.Errorf("lock %s: %w", root, err)
 		}
 		var li lockInfo
@@ -111,6 +130,20 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (*Claim, 
 	return &Claim{stop: stop, renewed: done, drop: func() {
 		ctx := context.WithoutCancel(ctx)
 		store.Delete(ctx, name)
-		store.Prune(ctx, root, name) // keeps _temporary while other runs' attempts use it
+		prune(ctx) // keeps _temporary while other runs' attempts use it, and root once it holds output
 	}}, nil
+}
+
+// outermostAbsent returns the outermost of root and its parents that does not exist on
+// local disk, or "" when root exists (and always on S3, which has no directories). A
+// relative root's walk stops below the working directory, which Prune cannot name.
+func outermostAbsent(root string) string {
+	top := ""
+	for p := objstore.Clean(root); objstore.Absent(p); p = objstore.Dir(p) {
+		if parent := objstore.Dir(p); parent == p || parent == "." {
+			break
+		}
+		top = p
+	}
+	return top
 }

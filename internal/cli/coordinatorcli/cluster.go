@@ -216,7 +216,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Gap: *followFor, Notify: bar.note,
 	})
 	bar.done()
-	return finish(stdout, res, runErr, *asJSON)
+	return finish(stdout, stderr, "submit", res, runErr, *asJSON)
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {

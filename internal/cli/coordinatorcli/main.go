@@ -214,11 +214,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	res, runErr := localcluster.Run(ctx, spec, coordinator.LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update, AllowPaths: allowed})
 	bar.done()
 	res.PeakRSSBytes = peakRSS()
-	return finish(stdout, res, runErr, *asJSON)
+	return finish(stdout, stderr, "run", res, runErr, *asJSON)
 }
 
-// finish prints a job's result and returns the command's error.
-func finish(stdout io.Writer, res *coordinator.Result, runErr error, asJSON bool) error {
+// finish prints a job's result and returns the command's error. The result goes to stdout:
+// --json's one object, which carries the error of a failed run, or the printed summary,
+// which a failed run's error, on stderr, precedes, so that the reason is what the user
+// reads first.
+func finish(stdout, stderr io.Writer, cmd string, res *coordinator.Result, runErr error, asJSON bool) error {
+	if runErr != nil && !asJSON {
+		fmt.Fprintf(stderr, "coordinator %s: %v\n", cmd, runErr)
+	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -229,10 +235,7 @@ func finish(stdout io.Writer, res *coordinator.Result, runErr error, asJSON bool
 		printResult(stdout, res)
 	}
 	if runErr != nil {
-		if asJSON {
-			return errReported
-		}
-		return runErr
+		return fmt.Errorf("%w: %w", errReported, runErr) // still runErr to the exit code
 	}
 	if res.Published == coordinator.Unpublished {
 		return coordinator.ErrUnpublished
@@ -240,8 +243,33 @@ func finish(stdout io.Writer, res *coordinator.Result, runErr error, asJSON bool
 	return nil
 }
 
+// endedBeforeTasks reports whether r is a run that failed or was cancelled before it had any
+// task: while pulling, claiming its outputs or planning. It read no records and wrote no
+// output (lake, summaries or rejects), and its summary shows none of their lines.
+func endedBeforeTasks(r *coordinator.Result) bool {
+	return (r.Status == coordinator.Failed || r.Status == coordinator.Cancelled) && r.MapTasks == 0
+}
+
+// committed reports whether r's lake was committed, so that its groups are there to read.
+func committed(r *coordinator.Result) bool {
+	return r.Status == coordinator.Succeeded || r.Outputs.Manifest != ""
+}
+
 func printResult(w io.Writer, r *coordinator.Result) {
-	fmt.Fprintf(w, "job %s (%s): %s in %.1fs", r.Name, r.Job, r.Status, r.Seconds)
+	fmt.Fprintf(w, "job %s (%s): %s", r.Name, r.Job, r.Status)
+	before := endedBeforeTasks(r)
+	if before {
+		switch _, planned := r.PhaseSeconds[coordinator.Planning.String()]; {
+		case planned:
+			fmt.Fprint(w, " while planning")
+		case r.Pulls != nil:
+			fmt.Fprint(w, " while pulling")
+		}
+	}
+	fmt.Fprintf(w, " in %.1fs", r.Seconds)
+	if before {
+		fmt.Fprint(w, ", before any task: no output written")
+	}
 	if r.Version != "" {
 		fmt.Fprintf(w, " · ireports %s", r.Version)
 	}
@@ -249,15 +277,29 @@ func printResult(w io.Writer, r *coordinator.Result) {
 	for _, p := range r.Pulls {
 		fmt.Fprintf(w, "  pull       %s: %s, %d records in %d batches, %d retries, watermark %s\n", p.Source, p.Status, p.Records, p.Batches, p.Retries, p.Watermark)
 	}
+	if before {
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "  warning    %s\n", warn)
+		}
+		return
+	}
 	fmt.Fprintf(w, "  input      %d files, %s, %d map tasks, %d reduce tasks\n", r.Files, units.FormatBytes(r.Bytes), r.MapTasks, r.ReduceTasks)
 	fmt.Fprintf(w, "  records    %d in, %d out, %d rejected, %d duplicates removed\n", r.RecordsIn, r.RecordsOut, r.Rejected, r.DuplicatesRemoved)
 	if r.RecordsCarried > 0 {
 		fmt.Fprintf(w, "  merged     %d rows of the lake kept in the %d groups rewritten\n", r.RecordsCarried, r.Groups)
 	}
+	// A run that did not commit has no groups to point at, and its rejects are in place only
+	// when it failed over their budget, which its error says, naming where.
 	if len(r.RejectsByReason) > 0 {
-		fmt.Fprintf(w, "  rejects    %s → %s\n", coordinator.FormatReasons(r.RejectsByReason), r.Outputs.Rejects)
+		fmt.Fprintf(w, "  rejects    %s", coordinator.FormatReasons(r.RejectsByReason))
+		if committed(r) {
+			fmt.Fprintf(w, " → %s", r.Outputs.Rejects)
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "  groups     %d (city, month) → %s\n", r.Groups, r.Outputs.Parquet)
+	if committed(r) {
+		fmt.Fprintf(w, "  groups     %d (city, month) → %s\n", r.Groups, r.Outputs.Parquet)
+	}
 	if r.Respeculated > 0 || r.Retries > 0 {
 		fmt.Fprintf(w, "  recovered  %d mis-speculated splits, %d retried attempts\n", r.Respeculated, r.Retries)
 	}
