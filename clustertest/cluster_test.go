@@ -393,8 +393,8 @@ func TestCancel(t *testing.T) {
 	if j.State != coordinator.Cancelled || j.Result == nil || j.Result.Status != coordinator.Cancelled {
 		t.Fatalf("job %s after cancel: state %q, result %+v", id, j.State, j.Result)
 	}
-	if stdout, _, _ := c.cli("status", id); !strings.Contains(stdout, "cancelled") {
-		t.Errorf("coordinator status %s does not say cancelled:\n%s", id, stdout)
+	if stdout, _, _ := c.cli("status", id); !strings.Contains(stdout, "cancelled") || !strings.Contains(stdout, "error: "+j.Result.Error+"\n") {
+		t.Errorf("coordinator status %s does not say cancelled, and why (%q):\n%s", id, j.Result.Error, stdout)
 	}
 
 	// Attempts that were running when the job was cancelled stop at their workers' next

@@ -764,3 +764,50 @@ func leaveUpload(t *testing.T, store objstore.Store, name, body string) {
 		t.Fatal(err)
 	}
 }
+
+// TestLockReleaseRemovesUnfinishedClaimWrites: a coordinator killed while it wrote the claim
+// (CreateExclusive's staged file, or a renewal's) left that file in _temporary; the run that
+// resumes and releases the claim removes it, so the lake ends clean. Other files stay.
+func TestLockReleaseRemovesUnfinishedClaimWrites(t *testing.T) {
+	ctx := context.Background()
+	store := localStore(t)
+	root := filepath.Join(t.TempDir(), "requests")
+	tmp := filepath.Join(root, TemporaryDir)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"._lock.json.407491874", "._lock.json.pending-12345"} {
+		if err := os.WriteFile(filepath.Join(tmp, n), []byte(`{"job":"dead"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim, err := Lock(ctx, store, root, "job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim.Release()
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		entries, _ := os.ReadDir(tmp)
+		t.Errorf("_temporary is still there after the release: %v %v", entries, err)
+	}
+
+	// Files that merely look alike are not a claim's writes.
+	keep := []string{"._lock.json.bak", "._lock.jsonx.1", "_lock.json.1"}
+	for _, n := range keep {
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if claim, err = Lock(ctx, store, root, "job-2"); err != nil {
+		t.Fatal(err)
+	}
+	claim.Release()
+	for _, n := range keep {
+		if _, err := os.Stat(filepath.Join(tmp, n)); err != nil {
+			t.Errorf("%s was removed: %v", n, err)
+		}
+	}
+}

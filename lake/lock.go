@@ -130,6 +130,10 @@ func Lock(ctx context.Context, store objstore.Store, root, job string) (*Claim, 
 	return &Claim{stop: stop, renewed: done, drop: func() {
 		ctx := context.WithoutCancel(ctx)
 		store.Delete(ctx, name)
+		// A coordinator killed while it wrote the claim (a run resumed after its death) left
+		// the write's staged file, which would keep _temporary, and the lake, from ever
+		// being clean again.
+		objstore.RemoveUnfinished(name)
 		prune(ctx) // keeps _temporary while other runs' attempts use it, and root once it holds output
 	}}, nil
 }

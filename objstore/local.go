@@ -629,6 +629,38 @@ func (l *localStore) CreateExclusive(ctx context.Context, name string, b []byte)
 	return nil
 }
 
+// RemoveUnfinished deletes the files that unfinished local writes of name left beside it: a
+// staged file of Create (".<base>.pending-N") or of CreateExclusive (".<base>.N"), which a
+// process killed in the middle of the write never removes. A write of name under way at
+// that moment loses its file and fails (Create's rename, CreateExclusive's link), as if it
+// had been killed. A name on S3 has none: an unfinished upload there is no object.
+func RemoveUnfinished(name string) {
+	if IsS3(name) {
+		return
+	}
+	dir, base := filepath.Split(filepath.Clean(name))
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), "."+base)
+		if !ok {
+			continue
+		}
+		if n, ok := strings.CutPrefix(rest, stageMark); ok {
+			rest = n
+		} else if n, ok := strings.CutPrefix(rest, "."); ok {
+			rest = n
+		} else {
+			continue
+		}
+		if rest != "" && strings.Trim(rest, "0123456789") == "" {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // ClosesInline reports whether w's Close only closes a local file: a caller that finishes
 // uploads in the background, so that S3's last part overlaps its next file, gains nothing
 // from it on local disk, and pays a goroutine and the thread wake-ups it costs per file.

@@ -255,6 +255,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintln(stdout, progressLine(j.Progress))
 		}
 		if j.Result != nil {
+			if j.Result.Error != "" {
+				// Why it failed (or was cancelled) first, as run and submit say it.
+				fmt.Fprintf(stdout, "error: %s\n", j.Result.Error)
+			}
 			printResult(stdout, j.Result)
 		}
 		return nil
