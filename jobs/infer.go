@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Inferring a schema from a file (`coordinator schema infer`): a new city in minutes. Each
@@ -22,8 +23,13 @@ import (
 //
 // A column goes to one field; fields are served best score first. A field that can reject
 // a record (coordinates, times) takes a column only when every sampled value parses, so
-// that an inferred schema does not reject what the file holds. The result is printed as a
-// commented schema block, ready to paste; its confidence figures are the scores (0–1).
+// that an inferred schema does not reject what the file holds. Two things the values show
+// go beyond a column per field: integers written as floats ("64108.0") in a column a text
+// field reads turn on integer_floats, and a date-only time column whose time of day is in a
+// column of its own is joined with it, as the built-in kansas_city schema joins "CREATION
+// DATE" and "CREATION TIME", when every sampled record has both or neither. The result is
+// printed as a commented schema block, ready to paste (infer_print.go); its confidence
+// figures are the scores (0–1).
 
 // InferOptions configures InferSchema.
 type InferOptions struct {
@@ -62,6 +68,31 @@ type InferredField struct {
 	// TimeOfDay names a column of times of day ("07:28 AM") that goes with a date-only time
 	// field's column ("CREATION DATE" and "CREATION TIME").
 	TimeOfDay string `json:"time_of_day,omitempty"`
+	// Joined are the columns the field joins, Column first and TimeOfDay second, when every
+	// sampled record holds both or neither: the block reads
+	// columns = [["CREATION DATE", "CREATION TIME"]], as the built-in kansas_city schema
+	// does, and Dialect is the joined values' ("%m/%d/%Y %I:%M %p"). NotJoined says why a
+	// TimeOfDay column is not joined.
+	Joined    []string `json:"joined,omitempty"`
+	NotJoined string   `json:"not_joined,omitempty"`
+}
+
+// columns are the columns the field reads: Joined, else Column.
+func (f *InferredField) columns() []string {
+	if f.Joined != nil {
+		return f.Joined
+	}
+	return []string{f.Column}
+}
+
+// IntegerFloat is a column, read by a field that integer_floats applies to, that holds
+// integers written as floats ("64108.0").
+type IntegerFloat struct {
+	Field   string `json:"field"`
+	Column  string `json:"column"`
+	Example string `json:"example"` // the first such value
+	Count   int    `json:"count"`   // sampled values written so
+	Values  int    `json:"values"`  // non-null values sampled
 }
 
 // Inferred is an inferred schema with the evidence for it.
@@ -78,6 +109,11 @@ type Inferred struct {
 	Placeholders [][2]float64 `json:"placeholder_points,omitempty"`
 	// TimeColumns are the columns read as timestamps, with their dialects.
 	TimeColumns map[string]Detected `json:"time_columns"`
+	// IntegerFloats are the fields' columns that hold integers written as floats, as a
+	// pandas round trip writes a column of integers with gaps (Kansas City's "ZIP CODE"
+	// 64108.0): when there is any, the block sets integer_floats, which reads them as the
+	// integers they were in the request id and every kept text field.
+	IntegerFloats []IntegerFloat `json:"integer_floats,omitempty"`
 }
 
 // nullSpellings are values that exports write for "nothing", beside the empty string.
@@ -180,7 +216,8 @@ func InferSchema(header []string, rows [][]string, opt InferOptions) (*Inferred,
 		}
 	}
 	inf.Placeholders = placeholders(inf.Fields, cols)
-	timesOfDay(inf.Fields, cols)
+	timesOfDay(inf.Fields, cols, opt.DateOrder)
+	inf.IntegerFloats = integerFloats(inf.Fields, cols)
 	return inf, nil
 }
 
@@ -196,18 +233,26 @@ func isTimeOfDay(v string) bool {
 }
 
 // timesOfDay finds, for each date-only time field, a column of times of day whose name
-// shares a word with the field's column: an export that splits date and time.
-func timesOfDay(fields []InferredField, cols []*colProfile) {
+// shares a word with the field's column (an export that splits date and time), and joins
+// the two when it can (joinTimeOfDay).
+func timesOfDay(fields []InferredField, cols []*colProfile, dateOrder string) {
+	byName := func(name string) *colProfile {
+		for _, c := range cols {
+			if c.name == name {
+				return c
+			}
+		}
+		return nil
+	}
+	claims := map[string]int{} // time-of-day column → the date columns it goes with
 	for f := range fields {
 		d := fields[f].Dialect
 		if d == nil || strings.Contains(d.Layout, "%H") || strings.Contains(d.Layout, "%I") || d.Layout == "unix" || d.Layout == "unix_ms" {
 			continue
 		}
 		var words []string
-		for _, c := range cols {
-			if c.name == fields[f].Column {
-				words = c.tokens
-			}
+		if c := byName(fields[f].Column); c != nil {
+			words = c.tokens
 		}
 		for _, c := range cols {
 			if !c.timeOfDay || c.nonNull == 0 {
@@ -219,7 +264,106 @@ func timesOfDay(fields []InferredField, cols []*colProfile) {
 				}
 			}
 		}
+		if fields[f].TimeOfDay != "" {
+			claims[fields[f].TimeOfDay]++
+		}
 	}
+	for f := range fields {
+		if tod := fields[f].TimeOfDay; tod != "" {
+			fields[f].NotJoined = joinTimeOfDay(&fields[f], byName(fields[f].Column), byName(tod), cols, claims[tod], dateOrder)
+		}
+	}
+}
+
+// joinTimeOfDay joins a date-only field's column with its time-of-day column, as the
+// built-in kansas_city schema joins "CREATION DATE" and "CREATION TIME", or says why not.
+// Joined, a date without its time (or a time without its date) would be a value the joined
+// dialect cannot read, and its record a reject: it joins only when every sampled record
+// holds both or neither, and one dialect with a time of day reads every joined value.
+func joinTimeOfDay(f *InferredField, date, tod *colProfile, cols []*colProfile, claims int, dateOrder string) string {
+	switch {
+	case date == nil || tod == nil:
+		return "a bug: no such column" // the columns were found by these names
+	case claims > 1:
+		return fmt.Sprintf("%q goes with another date column too", tod.name)
+	case !blockNames(date, cols) || !blockNames(tod, cols):
+		return "a schema block cannot name both columns (not UTF-8, blank, or another column's name in another case)"
+	}
+	var vals [][]byte
+	for r := range date.vals {
+		d, t := date.vals[r], tod.vals[r]
+		switch {
+		case d != "" && t == "":
+			return fmt.Sprintf("sampled record %d has the date %q without a time of day", r+1, d)
+		case d == "" && t != "":
+			return fmt.Sprintf("sampled record %d has the time of day %q without a date", r+1, t)
+		case d != "" && len(vals) < DetectValues:
+			vals = append(vals, []byte(d+" "+t))
+		}
+	}
+	dl, err := DetectDialect(vals, dateOrder)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("no one dialect reads the joined values (%v)", err)
+	case dl.Unreadable > 0:
+		return fmt.Sprintf("%d joined values are unreadable, such as %q", dl.Unreadable, dl.Example)
+	case !strings.Contains(dl.Layout, "%H") && !strings.Contains(dl.Layout, "%I"):
+		return fmt.Sprintf("the joined values read as %q, without a time of day", dl.Layout)
+	}
+	f.Joined, f.Dialect = []string{date.name, tod.name}, &dl
+	return ""
+}
+
+// blockNames reports whether a schema block can name column c: the name is UTF-8 (an HCL
+// string holds nothing else), and header binding, which trims spaces (and a byte order mark
+// before the first column) and ignores case, finds it before any other column.
+func blockNames(c *colProfile, cols []*colProfile) bool {
+	name := strings.TrimSpace(c.name)
+	if !utf8.ValidString(c.name) || name == "" {
+		return false
+	}
+	for _, o := range cols {
+		h := o.name
+		if o.idx == 0 {
+			h = strings.TrimPrefix(h, "\uFEFF")
+		}
+		if strings.EqualFold(strings.TrimSpace(h), name) {
+			return o == c
+		}
+	}
+	return false
+}
+
+// integerFloats finds, in the columns of the fields integer_floats applies to, integers
+// written as floats ("64108.0", what trimZeroFraction trims). A column counts only when
+// none of its numbers has a fraction: in a column of real fractions ("64108.5") a "2.0"
+// is a float, not an integer in disguise.
+func integerFloats(fields []InferredField, cols []*colProfile) []IntegerFloat {
+	var out []IntegerFloat
+	for _, id := range intFloatFields {
+		f := &fields[id]
+		var c *colProfile
+		for _, p := range cols {
+			if f.Column != "" && p.name == f.Column {
+				c = p
+			}
+		}
+		if c == nil || c.decimals > 0 {
+			continue
+		}
+		fl := IntegerFloat{Field: f.Field, Column: c.name, Values: c.nonNull}
+		for _, v := range c.vals {
+			if v != "" && len(trimZeroFraction([]byte(v))) != len(v) {
+				if fl.Count++; fl.Example == "" {
+					fl.Example = v
+				}
+			}
+		}
+		if fl.Count > 0 {
+			out = append(out, fl)
+		}
+	}
+	return out
 }
 
 func boolInt(b bool) int {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,14 +39,30 @@ func (inf *Inferred) HCL() []byte {
 		comment(&b, "  ", "Null spellings seen besides empty values: "+strings.Join(seen, ", ")+".")
 	}
 	fmt.Fprintf(&b, "  nulls    = %s\n", quoteAll(inf.Nulls))
+	if len(inf.IntegerFloats) > 0 {
+		var seen []string
+		for _, c := range inf.IntegerFloats {
+			seen = append(seen, fmt.Sprintf("%q (%q, %d of %d values)", c.Column, c.Example, c.Count, c.Values))
+		}
+		ex := inf.IntegerFloats[0].Example
+		comment(&b, "  ", "Integers written as floats (a pandas round trip writes them so) in "+strings.Join(seen, ", ")+
+			fmt.Sprintf(": integer_floats reads them as integers (%q as %q) in the request id and the text fields.", ex, trimZeroFraction([]byte(ex))))
+		b.WriteString("  integer_floats = true\n")
+	}
 	inf.printTimes(&b)
-	if len(inf.Placeholders) > 0 {
+	const otherPoints = "add any point the city's exports fill in for a missing location (such as a city hall's)"
+	switch {
+	case len(inf.Placeholders) > 0:
 		var ps []string
 		for _, p := range inf.Placeholders {
 			ps = append(ps, fmt.Sprintf("[%g, %g]", p[0], p[1]))
 		}
-		comment(&b, "  ", "Whole-degree points seen more than once: most likely \"no location\", read as null.")
+		comment(&b, "  ", "Whole-degree points seen more than once: most likely \"no location\", read as null. "+
+			"Only such points are found in a sample: "+otherPoints+" to this list.")
 		fmt.Fprintf(&b, "  placeholder_points = [%s]\n", strings.Join(ps, ", "))
+	case inf.locates():
+		comment(&b, "  ", "No placeholder point (\"no location\") found: only whole-degree points seen more than once in the "+
+			"sample would be. To read one as null, "+otherPoints+" as placeholder_points = [[lat, lon]].")
 	}
 	var missing []string
 	for _, f := range inf.Fields {
@@ -79,11 +96,35 @@ func (inf *Inferred) HCL() []byte {
 
 func (inf *Inferred) reads(col string) bool {
 	for _, f := range inf.Fields {
-		if f.Column == col && col != "" {
+		if f.Column != "" && slices.Contains(f.columns(), col) {
 			return true
 		}
 	}
 	return false
+}
+
+// locates reports whether a field of the block reads a location.
+func (inf *Inferred) locates() bool {
+	for _, f := range []fieldID{fLatitude, fLongitude, fPoint} {
+		if inf.Fields[f].Column != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// source names the columns a field reads, Go-quoted for a comment: "A", or "A" + "B".
+func (f *InferredField) source() string {
+	return strings.Join(quoteEach(f.columns()), " + ")
+}
+
+// columnsHCL is the field's columns attribute's value: ["A"], or [["A", "B"]] for joined
+// columns.
+func (f *InferredField) columnsHCL() string {
+	if f.Joined != nil {
+		return "[" + quoteAll(f.Joined) + "]"
+	}
+	return quoteAll([]string{f.Column})
 }
 
 // printTimes writes time_layouts (auto) and date_order, with the dialects seen.
@@ -98,7 +139,7 @@ func (inf *Inferred) printTimes(b *strings.Builder) {
 		if byLayout[f.Dialect.Layout] == nil {
 			layouts = append(layouts, f.Dialect.Layout)
 		}
-		byLayout[f.Dialect.Layout] = append(byLayout[f.Dialect.Layout], strconv.Quote(f.Column))
+		byLayout[f.Dialect.Layout] = append(byLayout[f.Dialect.Layout], f.source())
 		ambiguous = ambiguous || f.Dialect.Ambiguous
 	}
 	var parts []string
@@ -121,7 +162,7 @@ func (inf *Inferred) printTimes(b *strings.Builder) {
 
 func (inf *Inferred) printField(b *strings.Builder, f InferredField) {
 	var why strings.Builder
-	fmt.Fprintf(&why, "%s ← %q (confidence %.2f): %s", f.Field, f.Column, f.Confidence, f.Why)
+	fmt.Fprintf(&why, "%s ← %s (confidence %.2f): %s", f.Field, f.source(), f.Confidence, f.Why)
 	if f.Nulls > 0 {
 		fmt.Fprintf(&why, "; null in %d of %d records", f.Nulls, inf.Records)
 	}
@@ -131,19 +172,25 @@ func (inf *Inferred) printField(b *strings.Builder, f InferredField) {
 		why.WriteString(". No runner-up")
 	}
 	why.WriteString(".")
-	if f.Dialect != nil {
+	switch {
+	case f.Joined != nil:
+		fmt.Fprintf(&why, " %q holds the time of day of %q's dates, and every sampled record has both or neither: "+
+			"the field joins them (with a space), in this file's dialect %q.", f.TimeOfDay, f.Column, f.Dialect.Layout)
+	case f.Dialect != nil:
 		fmt.Fprintf(&why, " Dialect in this file: %q.", f.Dialect.Layout)
 	}
-	if f.TimeOfDay != "" {
-		fmt.Fprintf(&why, " %q holds the time of day of these dates: this field keeps the day only (local midnight).", f.TimeOfDay)
+	if f.TimeOfDay != "" && f.Joined == nil {
+		fmt.Fprintf(&why, " %q holds the time of day of these dates, but %s: this field keeps the day only (local midnight).", f.TimeOfDay, f.NotJoined)
 	}
 	comment(b, "  ", why.String())
 	if f.Field != "status" {
-		fmt.Fprintf(b, "  field %q { columns = [%s] }\n", f.Field, hclQuote(f.Column))
+		fmt.Fprintf(b, "  field %q { columns = %s }\n", f.Field, f.columnsHCL())
 		return
 	}
 	fmt.Fprintf(b, "  field %q {\n", f.Field)
-	fmt.Fprintf(b, "    columns = [%s]\n", hclQuote(f.Column))
+	comment(b, "    ", fmt.Sprintf("Only the values of the %d records sampled are listed: any other value "+
+		"(a built-in schema lists those of a city's whole export) is read as \"other\".", inf.Records))
+	fmt.Fprintf(b, "    columns = %s\n", f.columnsHCL())
 	if len(f.Closed) > 0 {
 		fmt.Fprintf(b, "    closed  = %s\n", quoteAll(f.Closed))
 	}

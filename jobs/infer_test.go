@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -413,5 +414,230 @@ func TestSODAToRows(t *testing.T) {
 	}
 	if _, _, err := SODAToRows([][]byte{[]byte(`{"a":1}`), []byte(`[1]`)}); !errors.Is(err, ErrMalformedJSON) || !strings.Contains(err.Error(), "object 2") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// inferCSV writes header and rows as a CSV file, infers its schema (time zone
+// America/Chicago), and normalizes every record with the printed block, its dialects
+// detected as the planner detects them.
+func inferCSV(t *testing.T, header []string, rows [][]string) (*Inferred, *Schema, []*record.Request) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f.csv")
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write(header)
+	w.WriteAll(rows)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inf, err := InferSchema(header, rows, InferOptions{City: "c", Timezone: "America/Chicago", Exclude: BuiltinNames()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := detectFile(t, path, inferredSchema(t, inf))
+	var recs []*record.Request
+	forEachRecord(t, path, FormatCSV, s, func(i int, r *record.Request, err error) {
+		if err != nil {
+			t.Errorf("record %d: %v", i+1, err)
+		}
+		c := *r
+		recs = append(recs, &c)
+	})
+	return inf, s, recs
+}
+
+// TestInferJoinsTimeOfDay checks that a date-only creation column is joined with the column
+// of its times of day (as Kansas City's "CREATION DATE" and "CREATION TIME") only when the
+// block can name both and every sampled record has both or neither; that the block parses,
+// its records carry the time of day, and the time column is not listed as unread; and that
+// otherwise the block keeps the day only and says why.
+func TestInferJoinsTimeOfDay(t *testing.T) {
+	chicago, _ := time.LoadLocation("America/Chicago")
+	rows := func(times ...string) [][]string {
+		var out [][]string
+		for i, tm := range times {
+			date := fmt.Sprintf("01/%02d/2024", i+5)
+			if tm == "-" {
+				date, tm = "", ""
+			}
+			out = append(out, []string{fmt.Sprint(101 + i), date, tm})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		header []string
+		rows   [][]string
+		layout string // the joined dialect; "" when not joined
+		why    string // in the block
+	}{
+		{"24-hour", []string{"id", "CREATION DATE", "CREATION TIME"}, rows("07:28", "23:15", "00:00"),
+			"%m/%d/%Y %H:%M", `"CREATION TIME" holds the time of day of "CREATION DATE"'s dates`},
+		{"12-hour", []string{"id", "CREATION DATE", "CREATION TIME"}, rows("07:28 AM", "11:15 PM", "12:00 AM"),
+			"%m/%d/%Y %I:%M %p", `field "created_at" { columns = [["CREATION DATE", "CREATION TIME"]] }`},
+		{"names with quotes, templates, escapes and a newline", []string{"id", "created \"date\" ${x}", "created \"time\"\\ %{y}\n"},
+			rows("07:28", "23:15", "00:00"), "%m/%d/%Y %H:%M", `columns = [["created \"date\" $${x}", "created \"time\"\\ %%{y}\n"]]`},
+		{"a date without its time", []string{"id", "CREATION DATE", "CREATION TIME"}, [][]string{{"1", "01/05/2024", "07:28"}, {"2", "01/06/2024", ""}},
+			"", `but sampled record 2 has the date "01/06/2024" without a time of day: this field keeps the day only (local midnight)`},
+		{"a name not UTF-8", []string{"id", "CREATION DATE", "CREATION TIME \xff"}, rows("07:28", "23:15"),
+			"", "a schema block cannot name both columns"},
+		{"a name another column has in another case", []string{"id", "creation time", "CREATION DATE", "CREATION TIME"},
+			[][]string{{"1", "x", "01/05/2024", "07:28"}, {"2", "y", "01/06/2024", "23:15"}}, "", "a schema block cannot name both columns"},
+		{"a time with two dates", []string{"id", "sr open date", "sr close date", "sr time"},
+			[][]string{{"1", "01/05/2024", "01/06/2024", "07:28"}, {"2", "01/06/2024", "01/09/2024", "23:15"}}, "", `"sr time" goes with another date column too`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inf, s, recs := inferCSV(t, tc.header, tc.rows)
+			block := string(inf.HCL())
+			f := inf.Fields[fCreatedAt]
+			if !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(block, "#", "")), " "), tc.why) {
+				t.Errorf("the block lacks %q:\n%s", tc.why, block)
+			}
+			sf, _ := s.Field("created_at")
+			if tc.layout == "" {
+				if f.Joined != nil || f.NotJoined == "" || len(sf.Columns) != 1 || len(sf.Columns[0]) != 1 {
+					t.Fatalf("joined %q (%q), columns %q:\n%s", f.Joined, f.NotJoined, sf.Columns, block)
+				}
+				return
+			}
+			if !slices.Equal(f.Joined, tc.header[1:3]) || f.Dialect.Layout != tc.layout || f.NotJoined != "" ||
+				len(sf.Columns) != 1 || !slices.Equal(sf.Columns[0], tc.header[1:3]) {
+				t.Fatalf("joined %q, dialect %+v, columns %q:\n%s", f.Joined, f.Dialect, sf.Columns, block)
+			}
+			if strings.Contains(block, "Columns no field reads") || strings.Contains(block, "local midnight") {
+				t.Errorf("the block calls a column unread, or keeps the day only:\n%s", block)
+			}
+			for i, r := range recs {
+				row := tc.rows[i]
+				layout := "01/02/2006 15:04"
+				if strings.HasSuffix(row[2], "M") {
+					layout = "01/02/2006 03:04 PM"
+				}
+				want, err := time.ParseInLocation(layout, row[1]+" "+row[2], chicago)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !r.CreatedAt.Equal(want) {
+					t.Errorf("record %d: created %v, want %v", i+1, r.CreatedAt, want)
+				}
+			}
+		})
+	}
+	t.Run("records with neither", func(t *testing.T) {
+		var rows [][]string
+		for i := range 10 {
+			closed, tm := fmt.Sprintf("01/%02d/2024", i+10), fmt.Sprintf("%02d:30", i+8)
+			if i%3 == 0 {
+				closed, tm = "", ""
+			}
+			rows = append(rows, []string{fmt.Sprint(101 + i), fmt.Sprintf("01/%02d/2024", i+1), closed, tm})
+		}
+		inf, _, recs := inferCSV(t, []string{"id", "CREATION DATE", "CLOSED DATE", "CLOSED TIME"}, rows)
+		if f := inf.Fields[fClosedAt]; !slices.Equal(f.Joined, []string{"CLOSED DATE", "CLOSED TIME"}) || f.Nulls != 4 {
+			t.Fatalf("closed_at %+v:\n%s", f, inf.HCL())
+		}
+		for i, r := range recs {
+			if want := rows[i][2] + " " + rows[i][3]; r.ClosedAt.IsZero() != (i%3 == 0) ||
+				i%3 != 0 && r.ClosedAt.In(chicago).Format("01/02/2006 15:04") != want {
+				t.Errorf("record %d: closed %v, want %q", i+1, r.ClosedAt, want)
+			}
+		}
+	})
+}
+
+// TestInferIntegerFloats checks that integer_floats is set when, and only when, a column that
+// a field it applies to reads holds integers written as floats and no real fraction.
+func TestInferIntegerFloats(t *testing.T) {
+	header := []string{"id", "created", "zip", "dept", "count"}
+	for _, tc := range []struct {
+		name string
+		col  func(i int) (zip, dept, count string)
+		want []IntegerFloat
+	}{
+		{"zip codes as floats, one null", func(i int) (string, string, string) {
+			if i == 3 {
+				return "", "1", "1"
+			}
+			return fmt.Sprintf("6410%d.0", i%10), "1", "1"
+		}, []IntegerFloat{{Field: "zip", Column: "zip", Example: "64100.0", Count: 19, Values: 19}}},
+		{"a department code, some as floats", func(i int) (string, string, string) {
+			return "64108", []string{"10", "20.0", "30.00"}[i%3], "1"
+		}, []IntegerFloat{{Field: "agency", Column: "dept", Example: "20.0", Count: 13, Values: 20}}},
+		{"a department code with real fractions", func(i int) (string, string, string) {
+			return "64108", []string{"1.5", "2.0", "3.0"}[i%3], "1"
+		}, nil},
+		{"floats in a column no field reads", func(i int) (string, string, string) { return "64108", "1", "3.0" }, nil},
+		{"integers", func(i int) (string, string, string) { return "64108", "1", "3" }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rows [][]string
+			for i := range 20 {
+				zip, dept, count := tc.col(i)
+				rows = append(rows, []string{fmt.Sprint(1000 + i), fmt.Sprintf("2024-01-%02dT10:00:00", i+1), zip, dept, count})
+			}
+			inf, s, recs := inferCSV(t, header, rows)
+			if !slices.Equal(inf.IntegerFloats, tc.want) || s.IntegerFloats != (tc.want != nil) {
+				t.Fatalf("integer floats %+v, integer_floats %v; want %+v:\n%s", inf.IntegerFloats, s.IntegerFloats, tc.want, inf.HCL())
+			}
+			js, err := json.Marshal(inf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(js, []byte(`"integer_floats"`)) != (tc.want != nil) {
+				t.Errorf("JSON %s", js)
+			}
+			for i, r := range recs {
+				if tc.want != nil && tc.want[0].Field == "zip" && r.Zip != "" && r.Zip != fmt.Sprintf("6410%d", i%10) {
+					t.Errorf("record %d: zip %q", i+1, r.Zip)
+				}
+				if tc.want != nil && tc.want[0].Field == "agency" && (r.Agency == "" || strings.Contains(r.Agency, ".")) {
+					t.Errorf("record %d: agency %q", i+1, r.Agency)
+				}
+			}
+		})
+	}
+}
+
+// TestInferSampleLimits checks that the block says what its sample cannot show: status
+// values it did not see are read as "other", and placeholder points are found only as
+// whole-degree points seen twice.
+func TestInferSampleLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		placeholder bool
+		want        []string
+	}{
+		{"a placeholder seen twice", true, []string{`placeholder_points = [[39, -77]]`, "Only such points are found in a sample: add any point"}},
+		{"no placeholder", false, []string{`No placeholder point ("no location") found`, "as placeholder_points = [[lat, lon]]."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rows [][]string
+			for i := range 20 {
+				lat, lon := fmt.Sprintf("39.%04d", i+1), fmt.Sprintf("-94.%04d", i+1)
+				if tc.placeholder && i < 2 {
+					lat, lon = "39", "-77"
+				}
+				rows = append(rows, []string{fmt.Sprint(100 + i), fmt.Sprintf("2024-01-%02dT10:00:00", i+1), []string{"Open", "Closed"}[i%2], lat, lon})
+			}
+			inf, s, _ := inferCSV(t, []string{"id", "created", "status", "latitude", "longitude"}, rows)
+			block := strings.Join(strings.Fields(strings.ReplaceAll(string(inf.HCL()), "#", "")), " ")
+			tc.want = append(tc.want, `Only the values of the 20 records sampled are listed: any other value (a built-in schema lists those of a city's whole export) is read as "other".`)
+			for _, w := range tc.want {
+				if !strings.Contains(block, w) {
+					t.Errorf("the block lacks %q:\n%s", w, inf.HCL())
+				}
+			}
+			if len(s.PlaceholderPoints) != boolInt(tc.placeholder) {
+				t.Errorf("placeholder_points %v", s.PlaceholderPoints)
+			}
+		})
+	}
+	// A block that reads no location says nothing of placeholders.
+	inf, err := InferSchema([]string{"id", "created"}, [][]string{{"1", "2024-01-05T10:00:00"}}, InferOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(inf.HCL(), []byte("placeholder")) {
+		t.Errorf("the block speaks of placeholders:\n%s", inf.HCL())
 	}
 }

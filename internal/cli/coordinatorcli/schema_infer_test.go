@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/ireports/ireports/internal/jobtest"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
+	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
@@ -76,7 +78,9 @@ func independentCounts(t *testing.T, path, rel, city string, loc *time.Location,
 // TestInferredSchemasRun infers a schema for every real file, as if its city were unknown,
 // and runs one job over all the files with the inferred blocks pasted in unedited: its
 // per-(city, month) counts must equal those of the same job with the built-in schemas, and,
-// for a city without a built-in schema yet, an independent count; nothing is rejected.
+// for a city without a built-in schema yet, an independent count; nothing is rejected. Each
+// file's records, normalized by its inferred block alone, must equal the built-in schema's
+// in every field both take from the same columns (compareWithBuiltin).
 func TestInferredSchemasRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two jobs over every real file")
@@ -109,12 +113,14 @@ func TestInferredSchemasRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inferred.Schemas += string(inf.HCL())
+			block := inf.HCL()
+			inferred.Schemas += string(block)
 			in := jobtest.InputDef{Name: name, Path: path, Schema: name, Format: format.String()}
 			inferred.Inputs = append(inferred.Inputs, in)
 			if _, ok := jobs.Builtin(c.city); ok {
 				in.Schema = c.city
 				builtin.Inputs = append(builtin.Inputs, in)
+				t.Run(rel, func(t *testing.T) { compareWithBuiltin(t, path, format, inf, block) })
 			} else {
 				t.Logf("%s: no built-in schema %q yet: counted independently", rel, c.city)
 				independentCounts(t, path, rel, c.city, loc, want)
@@ -456,4 +462,249 @@ func candidateList(cs []jobs.Candidate) string {
 		names[i] = c.String()
 	}
 	return strings.Join(names, ",")
+}
+
+// TestInferAsTheBuiltin runs `coordinator schema infer` as a user does, with the built-in
+// schemas' names known, on the files whose integers pandas wrote as floats (Kansas City's
+// "ZIP CODE" 64108.0, DC's "ZIPCODE" 20003.0) and whose creation time is a date column and
+// a time-of-day column (Kansas City): the block sets integer_floats and joins the two, and
+// its records equal the built-in schema's in every field both take from the same columns.
+func TestInferAsTheBuiltin(t *testing.T) {
+	data := testenv.RealData(t)
+	ctx := context.Background()
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file, zone string
+		want       []string // in the printed block
+		created    string   // created_at's dialect
+	}{
+		{"kansas_city/kc311_beacon_hills_2007_2020.csv", "America/Chicago", []string{
+			"  integer_floats = true\n",
+			`  field "created_at" { columns = [["CREATION DATE", "CREATION TIME"]] }` + "\n",
+		}, "%m/%d/%Y %I:%M %p"},
+		{"dc/dc311_arcgis_2025_page1000.csv", "America/New_York", []string{"  integer_floats = true\n"}, "unix_ms"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join(data, tc.file)
+			var out, errb bytes.Buffer
+			if code := Main([]string{"schema", "infer", path, "--timezone", tc.zone}, &out, &errb); code != 0 {
+				t.Fatalf("schema infer: exit %d: %s", code, errb.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("the block lacks %q:\n%s", w, out.String())
+				}
+			}
+			if _, unread, _ := strings.Cut(out.String(), "Columns no field reads"); strings.Contains(unread, "CREATION TIME") || strings.Contains(out.String(), "local midnight") {
+				t.Errorf("the block calls the time of day unread, or keeps the day only:\n%s", out.String())
+			}
+			inf, err := inferFile(ctx, store, path, jobs.InferOptions{Timezone: tc.zone}, DefaultInferRecords)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := inf.Fields[1].Dialect; inf.Fields[1].Field != "created_at" || d == nil || d.Layout != tc.created {
+				t.Errorf("created_at's dialect %+v, want %q", d, tc.created)
+			}
+			block := inf.HCL()
+			if _, b, _ := strings.Cut(string(block), "\nschema "); !strings.HasSuffix(out.String(), b) {
+				t.Fatalf("inferFile's block is not the command's:\n%s", block)
+			}
+			compareWithBuiltin(t, path, jobs.FormatCSV, inf, block)
+		})
+	}
+}
+
+// compareWithBuiltin runs a job over one file with its inferred block and one with its
+// city's built-in schema, and compares the lakes record by record in every field both
+// schemas take from the same columns (or joined columns) of the file. Two differences the
+// sample cannot avoid are allowed, counted and logged: a status value the sampled records do
+// not hold ("other" to the inferred block, listed by the built-in), and a placeholder point
+// that the built-in lists and the sample did not show twice (a location to the block, none
+// to the built-in).
+func compareWithBuiltin(t *testing.T, path string, format jobs.Format, inf *jobs.Inferred, block []byte) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	city := inf.Options.City
+	run := func(name, schema, schemas string) (*jobs.Spec, map[string]lake.Row) {
+		j := jobtest.JobDef{Name: name, Schemas: schemas, Inputs: []jobtest.InputDef{{Name: "in", Path: path, Schema: schema, Format: format.String()}},
+			Parquet: filepath.Join(dir, name), Rejects: filepath.Join(dir, name+"_rejects")}
+		spec := jobtest.WriteSpec(t, dir, j)
+		res, err := runJob(t, ctx, spec, coordinator.LocalConfig{Workers: 2})
+		if err != nil || res.Status != coordinator.Succeeded {
+			t.Fatalf("%s: %s, %v", name, res.Status, err)
+		}
+		if res.Rejected != 0 {
+			t.Errorf("%s: %d rejected: %v", name, res.Rejected, res.RejectsByReason)
+		}
+		rows := map[string]lake.Row{}
+		for _, group := range jobtest.ReadLake(t, spec.Output.Parquet, jobtest.Zones(spec)) {
+			for _, r := range group {
+				rows[r.RequestID] = r
+			}
+		}
+		return spec, rows
+	}
+	ispec, got := run("inferred", inf.Options.Name, string(block))
+	bspec, want := run("builtin", city, "")
+	is, bs := ispec.Schemas[inf.Options.Name], bspec.Schemas[city]
+	if len(got) != len(want) {
+		t.Errorf("%d records with the inferred block, %d with the built-in schema", len(got), len(want))
+	}
+
+	// The fields both take from the same columns, as a run binds them.
+	header := inf.Header
+	match := func(s *jobs.Schema) map[string]string {
+		m := s.MatchHeader(header)
+		if format == jobs.FormatSODAJSON {
+			m = s.MatchKeys(header)
+		}
+		src := map[string]string{}
+		for _, f := range m.Fields {
+			src[f.Field] = strings.ToLower(f.Source())
+		}
+		return src
+	}
+	isrc, bsrc := match(is), match(bs)
+	same := func(fields ...string) bool {
+		for _, f := range fields {
+			if isrc[f] != bsrc[f] {
+				return false
+			}
+		}
+		return isrc[fields[0]] != ""
+	}
+	var compared []string
+	checks := map[string]func(lake.Row) string{}
+	for _, f := range []string{"created_at", "closed_at", "updated_at", "status", "agency", "request_type", "request_subtype", "zip", "neighborhood", "channel"} {
+		if same(f) {
+			compared = append(compared, f)
+		}
+	}
+	if same("latitude", "longitude", "point") || same("point", "latitude", "longitude") {
+		compared = append(compared, "location")
+	}
+	for _, f := range compared {
+		switch f {
+		case "created_at":
+			checks[f] = func(r lake.Row) string { return fmt.Sprint(r.CreatedAt) }
+		case "closed_at":
+			checks[f] = func(r lake.Row) string { return opt(r.ClosedAt) }
+		case "updated_at":
+			checks[f] = func(r lake.Row) string { return opt(r.UpdatedAt) }
+		case "status":
+			checks[f] = func(r lake.Row) string { return r.Status + " " + opt(r.StatusRaw) }
+		case "agency":
+			checks[f] = func(r lake.Row) string { return opt(r.Agency) }
+		case "request_type":
+			checks[f] = func(r lake.Row) string { return opt(r.RequestType) }
+		case "request_subtype":
+			checks[f] = func(r lake.Row) string { return opt(r.RequestSubtype) }
+		case "zip":
+			checks[f] = func(r lake.Row) string { return opt(r.Zip) }
+		case "neighborhood":
+			checks[f] = func(r lake.Row) string { return opt(r.Neighborhood) }
+		case "channel":
+			checks[f] = func(r lake.Row) string { return opt(r.Channel) }
+		case "location":
+			checks[f] = func(r lake.Row) string { return opt(r.Latitude) + "," + opt(r.Longitude) }
+		}
+	}
+	if same("created_at") && same("closed_at") {
+		compared = append(compared, "resolution_hours")
+		checks["resolution_hours"] = func(r lake.Row) string { return opt(r.ResolutionHours) }
+	}
+
+	sampled := map[string]bool{}
+	st := inf.Fields[slices.IndexFunc(inf.Fields, func(f jobs.InferredField) bool { return f.Field == "status" })]
+	for _, v := range slices.Concat(st.Closed, st.Open, st.Other) {
+		sampled[strings.ToLower(v)] = true
+	}
+	unseen, placeholders, differ := map[string]int{}, 0, map[string]int{}
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Errorf("request %s: not in the inferred block's lake", id)
+			continue
+		}
+		for _, f := range compared {
+			gv, wv := checks[f](g), checks[f](w)
+			switch {
+			case gv == wv:
+			case f == "status" && g.Status == "other" && g.StatusRaw != nil && !sampled[strings.ToLower(*g.StatusRaw)]:
+				unseen[*g.StatusRaw]++
+			case f == "location" && w.Latitude == nil && g.Latitude != nil && slices.Contains(bs.PlaceholderPoints, [2]float64{*g.Latitude, *g.Longitude}):
+				placeholders++
+			default:
+				if differ[f]++; differ[f] <= 3 {
+					t.Errorf("request %s, %s from %q: %s with the inferred block, %s with the built-in schema", id, f, isrc[f], gv, wv)
+				}
+			}
+		}
+	}
+	if len(differ) > 0 {
+		t.Errorf("records that differ, per field: %v", differ)
+	}
+	if len(unseen) > 0 || placeholders > 0 {
+		t.Logf("not in the sample: status values %v (\"other\" to the inferred block); %d records at a placeholder point of the built-in", unseen, placeholders)
+	}
+	t.Logf("%d records equal in %s", len(want), strings.Join(compared, ", "))
+}
+
+// opt spells an optional lake value, "null" when absent.
+func opt[T any](p *T) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprint(*p)
+}
+
+// TestInferCompletes runs `coordinator schema infer` on small files that show, or almost
+// show, integers written as floats and a date with its time of day in two columns. The
+// printed block parses, and joins only what every sampled record pairs and it can name.
+func TestInferCompletes(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, csv string
+		intFloats bool
+		created   string // created_at's columns, as candidateList spells them
+		want      string // in the block
+	}{
+		{"date and time", "id,created date,created time,zip\n1,01/05/2024,10:00,64108\n2,01/06/2024,23:15,64109\n",
+			false, "created date + created time", `"%m/%d/%Y %H:%M"`},
+		{"12-hour time, floats", "id,created date,created time,zip\n1,01/05/2024,10:00 AM,64108.0\n2,01/06/2024,11:15 PM,\n",
+			true, "created date + created time", `("64108.0" as "64108")`},
+		{"a date without its time", "id,created date,created time,zip\n1,01/05/2024,10:00,64108\n2,01/06/2024,,64109\n",
+			false, "created date", "keeps the day only (local midnight)"},
+		{"a closing date, which shares no word with the time", "id,created date,created time,closed date\n1,01/05/2024,10:00,\n2,01/06/2024,11:00,01/07/2024\n3,01/06/2024,12:00,\n",
+			false, "created date + created time", `field "closed_at" { columns = ["closed date"] }`},
+		{"a name HCL quotes otherwise", "id,created date,created time ${x},zip\n1,01/05/2024,10:00,64108\n2,01/06/2024,23:15,64109\n",
+			false, "created date + created time ${x}", `columns = [["created date", "created time $${x}"]]`},
+		{"a time column in another case first", "id,created date,CREATED TIME,created time\n1,01/05/2024,x,10:00\n2,01/06/2024,y,23:15\n",
+			false, "created date", "a schema block cannot name both columns"},
+		{"an id written as a float", "id,created\n101.0,2024-01-05T10:00:00\n102.0,2024-01-05T11:00:00\n",
+			true, "created", `in "id" ("101.0", 2 of 2 values)`},
+		{"a real fraction", "id,created,zip\n1,2024-01-05T10:00:00,64108.5\n2,2024-01-05T11:00:00,64108\n",
+			false, "created", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"), "c.csv")
+			writeFile(t, path, tc.csv)
+			var out, errb bytes.Buffer
+			if code := Main([]string{"schema", "infer", path, "--timezone", "America/Chicago", "--name", "c"}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			block := out.String()
+			s := parseSchemaBlock(t, block, "c")
+			if f, _ := s.Field("created_at"); candidateList(f.Columns) != tc.created || s.IntegerFloats != tc.intFloats {
+				t.Errorf("created_at %q, integer_floats %v; want %q, %v:\n%s", candidateList(f.Columns), s.IntegerFloats, tc.created, tc.intFloats, block)
+			}
+			if !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(block, "#", "")), " "), tc.want) {
+				t.Errorf("the block lacks %q:\n%s", tc.want, block)
+			}
+		})
+	}
 }
