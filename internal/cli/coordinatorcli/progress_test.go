@@ -119,19 +119,24 @@ func TestPrintResultThroughput(t *testing.T) {
 			not:  []string{"throughput"},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var b bytes.Buffer
-			printResult(&b, &tc.res)
-			for _, w := range tc.want {
-				if !strings.Contains(b.String(), w) {
-					t.Errorf("result lacks %q:\n%s", w, b.String())
-				}
-			}
-			for _, n := range tc.not {
-				if strings.Contains(b.String(), n) {
-					t.Errorf("result shows %q:\n%s", n, b.String())
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkPrinted(t, &tc.res, tc.want, tc.not) })
+	}
+}
+
+// checkPrinted prints res as run and submit do and checks that the text holds every string
+// of want and none of not.
+func checkPrinted(t *testing.T, res *coordinator.Result, want, not []string) {
+	t.Helper()
+	var b bytes.Buffer
+	printResult(&b, res)
+	for _, w := range want {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("result lacks %q:\n%s", w, b.String())
+		}
+	}
+	for _, n := range not {
+		if strings.Contains(b.String(), n) {
+			t.Errorf("result shows %q:\n%s", n, b.String())
+		}
 	}
 }
