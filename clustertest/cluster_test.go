@@ -69,7 +69,7 @@ func TestWorkerKilled(t *testing.T) {
 			want, wantRes := reference(t)
 			c := startCluster(t, clusterConfig{workers: 3, lease: lease})
 			job, got := corpusJob(t, filepath.Join(c.dir, "out"))
-			id := c.submitDetached(job)
+			id := c.submitAPI(job)
 			victim := c.waitBusyWorker(id, phase)
 			c.workers[victim].signal(t, syscall.SIGKILL)
 			select {

@@ -169,7 +169,7 @@ func TestCoordinatorKilledTwice(t *testing.T) {
 	want, wantRes := reference(t)
 	c := startCluster(t, clusterConfig{workers: 3, lease: lease})
 	job, got := corpusJob(t, filepath.Join(c.dir, "out"))
-	id := c.submitDetached(job)
+	id := c.submitAPI(job)
 	for n, phase := range []coordinator.State{coordinator.Mapping, coordinator.Reducing} {
 		c.waitPhase(id, phase)
 		c.coord.signal(t, syscall.SIGKILL)

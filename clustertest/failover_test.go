@@ -31,7 +31,7 @@ func TestCoordinatorKilled(t *testing.T) {
 			want, wantRes := reference(t)
 			c := startCluster(t, clusterConfig{workers: 3, lease: lease})
 			job, got := corpusJob(t, filepath.Join(c.dir, "out"))
-			id := c.submitDetached(job)
+			id := c.submitAPI(job)
 			c.waitPhase(id, phase)
 			c.coord.signal(t, syscall.SIGKILL)
 			<-c.coord.done
@@ -113,7 +113,7 @@ func TestCoordinatorReplaced(t *testing.T) {
 	c.restartCoordinator(lease, filepath.Join(c.dir, "host-0"), "--state", state)
 	c.waitWorkers("worker-1", "worker-2", "worker-3")
 	job, got := corpusJob(t, filepath.Join(c.dir, "out"))
-	id := c.submitDetached(job)
+	id := c.submitAPI(job) // the map phase is over before `coordinator submit` returns on a loaded machine
 	for n, phase := range []coordinator.State{coordinator.Mapping, coordinator.Reducing} {
 		c.waitPhase(id, phase)
 		c.coord.signal(t, syscall.SIGKILL)

@@ -102,7 +102,7 @@ func TestWorkerKilledWhileCoordinatorDown(t *testing.T) {
 				t.Fatal(err)
 			}
 			job, got := corpusJob(t, filepath.Join(c.dir, "out"))
-			id := c.submitDetached(job)
+			id := c.submitAPI(job)
 			c.waitPhase(id, phase)
 			c.coord.signal(t, syscall.SIGKILL)
 			<-c.coord.done
@@ -237,7 +237,7 @@ func TestJournalTornTail(t *testing.T) {
 	want, wantRes := reference(t)
 	c := startCluster(t, clusterConfig{workers: 3, lease: lease})
 	job, got := corpusJob(t, filepath.Join(c.dir, "out"))
-	id := c.submitDetached(job)
+	id := c.submitAPI(job)
 	c.waitPhase(id, coordinator.Mapping)
 	c.coord.signal(t, syscall.SIGKILL)
 	<-c.coord.done

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ireports/ireports/coordinator"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/task"
 )
 
 // The test environment, set up once by TestMain (empty under -short).
@@ -568,6 +569,28 @@ func (c *cluster) submitDetached(job string) string {
 		c.t.Fatalf("coordinator submit --detach: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	return id
+}
+
+// submitAPI submits job through the coordinator's API itself and returns its id: a test
+// that must catch the job's map phase, which lasts a few hundred milliseconds on the corpus,
+// cannot wait for `coordinator submit` (a process to start and exit, slow on a loaded
+// machine) before it starts looking.
+func (c *cluster) submitAPI(job string) string {
+	c.t.Helper()
+	src, err := os.ReadFile(job)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	body, err := json.Marshal(task.JobSource{Path: job, Source: src})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	code, answer, err := c.call(http.MethodPost, task.PathJobs, c.token, body)
+	var sub struct{ ID string }
+	if err != nil || code != http.StatusCreated || json.Unmarshal(answer, &sub) != nil || sub.ID == "" {
+		c.t.Fatalf("submit %s: %d %s (%v)", job, code, answer, err)
+	}
+	return sub.ID
 }
 
 // compareOutputs checks that got holds exactly what want holds: the same _SUCCESS group list
