@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ireports/ireports/internal/httpserve"
@@ -36,7 +37,11 @@ type APIError struct {
 func (e *APIError) Error() string {
 	msg := fmt.Sprintf("coordinator answered %d: %s", e.Code, e.Msg)
 	if e.Foreign {
-		msg += fmt.Sprintf(" (%s does not answer as an ireports coordinator: is --coordinator or $%s right? viz also listens on port 8080 by default)", e.Base, "IREPORTS_COORDINATOR")
+		base := e.Base
+		if u, err := url.Parse(base); err == nil {
+			base = u.Redacted() // a password in the URL stays out of the message
+		}
+		msg += fmt.Sprintf(" (%s does not answer as an ireports coordinator: is --coordinator or $%s right? viz also listens on port 8080 by default)", base, "IREPORTS_COORDINATOR")
 	}
 	return msg
 }
@@ -99,7 +104,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		return &APIError{Code: res.StatusCode, Msg: e.Error, Base: base, Foreign: res.Header.Get("Server") != ServerHeader}
+		foreign := res.Header.Get("Server") != ServerHeader
+		if r := []rune(e.Error); foreign && len(r) > 200 {
+			e.Error = string(r[:200]) + "…" // another server's page, not a message of ours
+		}
+		return &APIError{Code: res.StatusCode, Msg: e.Error, Base: base, Foreign: foreign}
 	}
 	if out == nil {
 		return nil

@@ -294,6 +294,11 @@ func TestClientTellsAnotherServer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), other.URL+" does not answer as an ireports coordinator") {
 		t.Errorf("jobs from another server: %v", err)
 	}
+	withPassword := strings.Replace(other.URL, "http://", "http://ops:hunter2@", 1)
+	if _, err := (&Client{Base: withPassword, Token: "secret"}).Jobs(ctx); err == nil || strings.Contains(err.Error(), "hunter2") ||
+		!strings.Contains(err.Error(), "does not answer") {
+		t.Errorf("jobs from another server, a password in the URL: %v", err)
+	}
 
 	s := newTestServer(t, nil)
 	for _, c := range []*Client{{Base: s.APIAddr(), Token: "secret"}, {Base: s.APIAddr(), Token: "wrong"}} {
