@@ -806,3 +806,20 @@ func TestCRSZipPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestXYNames pairs columns named alike but for an x and a y at the start or end of a word.
+func TestXYNames(t *testing.T) {
+	for _, tc := range []struct {
+		x, y string
+		want bool
+	}{
+		{"SRX", "SRY", true}, {"X", "Y", true}, {"XCOORD", "YCOORD", true}, {"X_COORDINATE", "Y_COORDINATE", true},
+		{"point_x", "point_y", true}, {"xCoord", "yCoord", true}, {"X Coordinate (State Plane)", "Y Coordinate (State Plane)", true},
+		{"Y", "X", false}, {"X", "X", false}, {"taxes", "tayes", false}, {"XCOORD", "YCOORDS", false}, {"x_a", "y_b", false}, {"lat_x", "lon_y", false},
+	} {
+		c := func(name string) *colProfile { return &colProfile{name: name, tokens: nameTokens(name)} }
+		if got := xyNames(c(tc.x), c(tc.y)); got != tc.want {
+			t.Errorf("xyNames(%q, %q) = %v, want %v", tc.x, tc.y, got, tc.want)
+		}
+	}
+}
