@@ -696,7 +696,7 @@ func projected(fields []InferredField, cols []*colProfile, records int) {
 				for _, f := range fits {
 					names = append(names, fmt.Sprintf("%s (%s, %s)", f.c.Name(), f.c.Title(), areaText(f.c)))
 				}
-				p.Why = fmt.Sprintf("projected x/y, and %s each place %.0f%% of the %d sampled points inside their zone; the sampled zip codes do not settle it",
+				p.Why = fmt.Sprintf("projected x/y, and %s each place %.0f%% of the %d sampled points inside their zone; the sampled zip codes, if any, do not settle it",
 					strings.Join(names, " and "), 100*minInside, n)
 			}
 			if len(fits) == 1 {
