@@ -75,6 +75,15 @@ type InferredField struct {
 	// TimeOfDay column is not joined.
 	Joined    []string `json:"joined,omitempty"`
 	NotJoined string   `json:"not_joined,omitempty"`
+	// X and Y are the projected coordinate columns the point field reads when no column
+	// holds a location otherwise (infer_score.go, projected), and CRS their system: the one
+	// supported system that places the sampled points in its area. CRS is "" when none or
+	// several do; Candidates names those that do, and the block prints the point
+	// commented out.
+	X          string   `json:"x,omitempty"`
+	Y          string   `json:"y,omitempty"`
+	CRS        string   `json:"crs,omitempty"`
+	Candidates []string `json:"crs_candidates,omitempty"`
 }
 
 // columns are the columns the field reads: Joined, else Column.
@@ -218,6 +227,7 @@ func InferSchema(header []string, rows [][]string, opt InferOptions) (*Inferred,
 	inf.Placeholders = placeholders(inf.Fields, cols)
 	timesOfDay(inf.Fields, cols, opt.DateOrder)
 	inf.IntegerFloats = integerFloats(inf.Fields, cols)
+	projected(inf.Fields, cols, len(rows))
 	return inf, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ireports/ireports/internal/crs"
 )
 
 // HCL writes the inferred schema as a commented schema block, ready to paste into a job
@@ -66,6 +68,11 @@ func (inf *Inferred) HCL() []byte {
 	}
 	var missing []string
 	for _, f := range inf.Fields {
+		if f.X != "" {
+			b.WriteString("\n")
+			inf.printProjected(&b, f)
+			continue
+		}
 		if f.Column == "" {
 			m := f.Field + ": " + f.Why
 			if f.Field == "point" && inf.Fields[fLatitude].Column != "" && inf.Fields[fLongitude].Column != "" {
@@ -96,6 +103,9 @@ func (inf *Inferred) HCL() []byte {
 
 func (inf *Inferred) reads(col string) bool {
 	for _, f := range inf.Fields {
+		if f.CRS != "" && (f.X == col || f.Y == col) {
+			return true
+		}
 		if f.Column != "" && slices.Contains(f.columns(), col) {
 			return true
 		}
@@ -106,11 +116,37 @@ func (inf *Inferred) reads(col string) bool {
 // locates reports whether a field of the block reads a location.
 func (inf *Inferred) locates() bool {
 	for _, f := range []fieldID{fLatitude, fLongitude, fPoint} {
-		if inf.Fields[f].Column != "" {
+		if inf.Fields[f].Column != "" || inf.Fields[f].CRS != "" {
 			return true
 		}
 	}
 	return false
+}
+
+// printProjected writes the point field's x/y columns and system, or, when no one system
+// fits, the same block commented out with a TODO naming the candidates.
+func (inf *Inferred) printProjected(b *strings.Builder, f InferredField) {
+	why := fmt.Sprintf("%s ← %q, %q (confidence %.2f): %s", f.Field, f.X, f.Y, f.Confidence, f.Why)
+	if f.Nulls > 0 {
+		why += fmt.Sprintf("; null in %d of %d records", f.Nulls, inf.Records)
+	}
+	if f.CRS != "" {
+		comment(b, "  ", why+".")
+		c, _ := crs.Lookup(f.CRS)
+		fmt.Fprintf(b, "  field %q {\n    x   = %s\n    y   = %s\n    crs = %s # %s\n  }\n", f.Field, hclQuote(f.X), hclQuote(f.Y), hclQuote(f.CRS), c.Title())
+		return
+	}
+	todo := "TODO: uncomment with the crs of the city's exports: one of " + strings.Join(quoteEach(f.Candidates), ", ") + "."
+	if len(f.Candidates) == 0 {
+		todo = "TODO: none of the supported systems (" + strings.Join(CRSNames(), ", ") + ") fits; " +
+			"if the columns are coordinates in another, convert the file first, else leave the point out."
+	}
+	comment(b, "  ", why+". "+todo)
+	crsName := "TODO"
+	if len(f.Candidates) > 0 {
+		crsName = f.Candidates[0]
+	}
+	fmt.Fprintf(b, "  # field %q {\n  #   x   = %s\n  #   y   = %s\n  #   crs = %s\n  # }\n", f.Field, hclQuote(f.X), hclQuote(f.Y), hclQuote(crsName))
 }
 
 // source names the columns a field reads, Go-quoted for a comment: "A", or "A" + "B".

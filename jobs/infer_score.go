@@ -5,7 +5,10 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/ireports/ireports/internal/crs"
 )
 
 // Scoring a column as a field. Every scorer returns 0 for a column that cannot be the
@@ -459,4 +462,252 @@ func placeholders(fields []InferredField, cols []*colProfile) [][2]float64 {
 		return seen[out[i]] > seen[out[j]] || seen[out[i]] == seen[out[j]] && out[i][0] < out[j][0]
 	})
 	return out
+}
+
+// Projected coordinates. A file whose only location is a pair of state-plane x/y columns
+// (St. Louis's SRX/SRY) gets a point field { x, y, crs } when a pair of columns named alike
+// but for x and y holds numbers far outside degrees, and exactly one supported system places
+// the sampled points inside its zone (crs.CRS.Zone, the EPSG registry's area of use). Two
+// systems of one zone in feet and metres place the same numbers 3.28 times apart, so at
+// most one of them fits; but neighbouring zones can both fit: St. Louis's Missouri East
+// feet also land in central Illinois under Illinois East feet. The sampled zip codes then
+// settle it, when they lie in one candidate's state. Otherwise the block prints the point
+// commented out, naming the candidates.
+
+// minInside is the share of sampled x/y points a system must place inside its zone: a
+// stray point (a mistyped coordinate) does not rule out the city's system.
+const minInside = 0.99
+
+// stateZipPrefixes are the 3-digit ZIP code prefixes of the states the supported systems'
+// titles name ("NAD83 / Illinois East"), as USPS allocates them (its 3-digit prefix list,
+// "L002", in the National Five-Digit ZIP Code and Post Office Directory). Maryland's
+// system is also the District of Columbia's (200, 202–205), whose exports use it.
+var stateZipPrefixes = []struct {
+	state    string
+	prefixes [][2]int // inclusive ranges
+}{
+	{"Illinois", [][2]int{{600, 629}}},
+	{"Missouri", [][2]int{{630, 658}}},
+	{"New York", [][2]int{{5, 5}, {63, 63}, {100, 149}}},
+	{"Maryland", [][2]int{{200, 200}, {202, 219}}},
+}
+
+// crsState names the state a system's title names, "" when the table has none.
+func crsState(c *crs.CRS) string {
+	for _, s := range stateZipPrefixes {
+		if strings.Contains(c.Title(), s.state) {
+			return s.state
+		}
+	}
+	return ""
+}
+
+// inState reports whether a zip code's prefix is one of state's.
+func inState(zip, state string) bool {
+	p, err := strconv.Atoi(zip[:3])
+	if err != nil {
+		return false
+	}
+	for _, s := range stateZipPrefixes {
+		if s.state != state {
+			continue
+		}
+		for _, r := range s.prefixes {
+			if p >= r[0] && p <= r[1] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// xyColumn reports whether a column can be a projected coordinate: every value a number the
+// normalizer reads (another would reject its record), some far outside degrees, and a name
+// a schema block can give.
+func xyColumn(c *colProfile, cols []*colProfile) bool {
+	if c.nonNull == 0 || c.numeric < 1 || max(math.Abs(c.min), math.Abs(c.max)) <= 360 || !blockNames(c, cols) {
+		return false
+	}
+	for _, v := range c.vals {
+		if _, ok := parseCoord([]byte(v)); v != "" && !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// xyNames reports whether two names are one but for an x in the first where the second has
+// a y, at the start or end of a word: "SRX"/"SRY", "XCOORD"/"YCOORD", "point_x"/"point_y".
+func xyNames(x, y *colProfile) bool {
+	if len(x.tokens) != len(y.tokens) {
+		return false
+	}
+	diff := 0
+	for i, a := range x.tokens {
+		b := y.tokens[i]
+		if a == b {
+			continue
+		}
+		if diff++; len(a) != len(b) {
+			return false
+		}
+		switch n := len(a) - 1; {
+		case a[0] == 'x' && b[0] == 'y' && a[1:] == b[1:]:
+		case a[n] == 'x' && b[n] == 'y' && a[:n] == b[:n]:
+		default:
+			return false
+		}
+	}
+	return diff == 1
+}
+
+// crsFit is how many of the sampled x/y points a system places inside its zone.
+type crsFit struct {
+	c         *crs.CRS
+	inside, n int
+}
+
+// fitCRS converts the sampled points of columns x and y (both non-null, and not 0/0, which
+// the normalizer reads as no location) with every supported system, and returns those that
+// place at least minInside of them where the normalizer keeps them (Area) and inside the
+// zone (Zone), with the count of points tried.
+func fitCRS(x, y *colProfile) ([]crsFit, int) {
+	var pts [][2]float64
+	for r := range x.vals {
+		xv, okx := parseCoord([]byte(x.vals[r]))
+		yv, oky := parseCoord([]byte(y.vals[r]))
+		if okx && oky && (xv != 0 || yv != 0) {
+			pts = append(pts, [2]float64{xv, yv})
+		}
+	}
+	var fits []crsFit
+	for _, c := range crs.All() {
+		f := crsFit{c: c, n: len(pts)}
+		for _, p := range pts {
+			lat, lon, ok := c.ToLatLon(p[0], p[1])
+			if z := c.Zone(); ok && lon >= z[0] && lat >= z[1] && lon <= z[2] && lat <= z[3] {
+				f.inside++
+			}
+		}
+		if f.n > 0 && float64(f.inside) >= minInside*float64(f.n) {
+			fits = append(fits, f)
+		}
+	}
+	return fits, len(pts)
+}
+
+// byZips keeps the systems whose state holds at least 90% of the sampled zip codes (at
+// least three of them), or all of fits when that keeps none.
+func byZips(fits []crsFit, zip *colProfile) ([]crsFit, string) {
+	if zip == nil {
+		return fits, ""
+	}
+	var zips []string
+	for _, v := range zip.vals {
+		if isZip(v) {
+			zips = append(zips, v)
+		}
+	}
+	if len(zips) < 3 {
+		return fits, ""
+	}
+	var kept []crsFit
+	why := ""
+	for _, f := range fits {
+		st, in := crsState(f.c), 0
+		for _, z := range zips {
+			in += boolInt(st != "" && inState(z, st))
+		}
+		if float64(in) >= 0.9*float64(len(zips)) {
+			kept = append(kept, f)
+			why = fmt.Sprintf("%d of the %d sampled zip codes (%q) are in %s", in, len(zips), zip.name, st)
+		}
+	}
+	if len(kept) == 0 {
+		return fits, ""
+	}
+	return kept, why
+}
+
+// projected finds the point field's x/y columns and system when the file has no location
+// otherwise: no point column, and latitude/longitude missing or null in most records (the
+// normalizer reads x/y where they are null). Of the pairs of columns xyNames pairs, the
+// first in header order that one system fits is taken, else the first pair, with its
+// candidates and no system (the block prints it commented out).
+func projected(fields []InferredField, cols []*colProfile, records int) {
+	p := &fields[fPoint]
+	if p.Column != "" {
+		return
+	}
+	if lat, lon := fields[fLatitude], fields[fLongitude]; lat.Column != "" && lon.Column != "" && 2*max(lat.Nulls, lon.Nulls) <= records {
+		return
+	}
+	used := map[string]bool{}
+	var zip *colProfile
+	for _, f := range fields {
+		if f.Column != "" {
+			for _, c := range f.columns() {
+				used[c] = true
+			}
+		}
+	}
+	for _, c := range cols {
+		if c.name == fields[fZip].Column && fields[fZip].Column != "" {
+			zip = c
+		}
+	}
+	first := true
+	for _, x := range cols {
+		if used[x.name] || !xyColumn(x, cols) {
+			continue
+		}
+		for _, y := range cols {
+			if y == x || used[y.name] || !xyNames(x, y) || !xyColumn(y, cols) {
+				continue
+			}
+			fits, n := fitCRS(x, y)
+			fits, zipWhy := byZips(fits, zip)
+			if !first && len(fits) != 1 {
+				continue
+			}
+			first = false
+			nulls := 0
+			for r := range x.vals {
+				nulls += boolInt(x.vals[r] == "" || y.vals[r] == "")
+			}
+			*p = InferredField{Field: p.Field, X: x.name, Y: y.name, Nulls: nulls}
+			for _, f := range fits {
+				p.Candidates = append(p.Candidates, f.c.Name())
+			}
+			switch {
+			case len(fits) == 1:
+				f := fits[0]
+				p.CRS, p.Confidence = f.c.Name(), round2(float64(f.inside)/float64(f.n))
+				p.Why = fmt.Sprintf("projected x/y; of the supported systems only %s (%s) places the sampled points inside its zone (%s): %d of %d",
+					f.c.Name(), f.c.Title(), areaText(f.c), f.inside, f.n)
+				if zipWhy != "" {
+					p.Why = fmt.Sprintf("projected x/y; %s (%s) places %d of the %d sampled points inside its zone (%s), and %s",
+						f.c.Name(), f.c.Title(), f.inside, f.n, areaText(f.c), zipWhy)
+				}
+			case len(fits) == 0:
+				p.Why = fmt.Sprintf("projected x/y, but no supported system places %.0f%% of the %d sampled points inside its zone", 100*minInside, n)
+			default:
+				var names []string
+				for _, f := range fits {
+					names = append(names, fmt.Sprintf("%s (%s, %s)", f.c.Name(), f.c.Title(), areaText(f.c)))
+				}
+				p.Why = fmt.Sprintf("projected x/y, and %s each place %.0f%% of the %d sampled points inside their zone; the sampled zip codes, if any, do not settle it",
+					strings.Join(names, " and "), 100*minInside, n)
+			}
+			if len(fits) == 1 {
+				return
+			}
+		}
+	}
+}
+
+// areaText writes a system's zone as "lon -91.97..-89.1, lat 35.98..40.61".
+func areaText(c *crs.CRS) string {
+	a := c.Zone()
+	return fmt.Sprintf("lon %g..%g, lat %g..%g", a[0], a[2], a[1], a[3])
 }

@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ireports/ireports/internal/crs"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/record"
 )
@@ -639,5 +642,184 @@ func TestInferSampleLimits(t *testing.T) {
 	}
 	if bytes.Contains(inf.HCL(), []byte("placeholder")) {
 		t.Errorf("the block speaks of placeholders:\n%s", inf.HCL())
+	}
+}
+
+// xyRows are n records of a file whose location is x/y columns: id, created, then the
+// columns cols returns for record i.
+func xyRows(n int, cols func(i int) []string) [][]string {
+	out := make([][]string, n)
+	for i := range out {
+		out[i] = append([]string{fmt.Sprint(1000 + i), fmt.Sprintf("2024-01-%02dT10:%02d:00", 1+i%28, i%60)}, cols(i)...)
+	}
+	return out
+}
+
+// projectedIn writes record i's point, spread over a few kilometres around lat/lon, in the
+// named system, as exports write it ("880839.00000000").
+func projectedIn(t *testing.T, name string, lat, lon float64, i int) (x, y string, plat, plon float64) {
+	t.Helper()
+	c, err := crs.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plat, plon = lat+float64(i%7)*0.01, lon+float64(i%11)*0.01
+	xv, yv := c.FromLatLon(plat, plon)
+	return strconv.FormatFloat(xv, 'f', 8, 64), strconv.FormatFloat(yv, 'f', 8, 64), plat, plon
+}
+
+// TestInferProjectedXY infers a point from x/y columns: the one supported system that places
+// every sampled point in its area, of a zone's feet and metres variants the one whose unit
+// the numbers are in, zip codes to settle between neighbouring zones, and the point
+// commented out with a TODO when no system or several fit. Latitude/longitude stay the
+// location when they are filled; hostile values neither panic nor make a block that rejects
+// records.
+func TestInferProjectedXY(t *testing.T) {
+	const chiLat, chiLon, stlLat, stlLon = 41.80, -87.75, 38.55, -90.30
+	type point struct{ lat, lon float64 }
+	for _, tc := range []struct {
+		name     string
+		header   []string
+		cols     func(t *testing.T, i int) ([]string, *point) // the record's columns and the point it holds
+		crs      string                                       // the point's crs, "" when none is printed
+		cands    []string                                     // Candidates
+		inBlock  string                                       // in the block, spaces and '#' squeezed
+		xy       bool                                         // the point field reads x/y (or shows them commented out)
+		location float64                                      // the share of records with a location
+	}{
+		{"Illinois East feet", []string{"id", "created", "XCOORD", "YCOORD"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, la, lo := projectedIn(t, "EPSG:3435", chiLat, chiLon, i)
+			return []string{x, y}, &point{la, lo}
+		}, "EPSG:3435", []string{"EPSG:3435"}, `crs = "EPSG:3435"`, true, 1},
+		{"Illinois East metres", []string{"id", "created", "X_COORDINATE", "Y_COORDINATE"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, la, lo := projectedIn(t, "EPSG:26971", chiLat, chiLon, i)
+			return []string{x, y}, &point{la, lo}
+		}, "EPSG:26971", []string{"EPSG:26971"}, `crs = "EPSG:26971"`, true, 1},
+		{"Missouri East feet and zips", []string{"id", "created", "SRX", "SRY", "zip"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, la, lo := projectedIn(t, "ESRI:102696", stlLat, stlLon, i)
+			return []string{x, y, fmt.Sprint(63101 + i%20)}, &point{la, lo}
+		}, "ESRI:102696", []string{"ESRI:102696"}, `"zip") are in Missouri`, true, 1},
+		// Without zips, Missouri East feet around St. Louis land in central Illinois under
+		// Illinois East feet: both fit.
+		{"Missouri East feet, no zips", []string{"id", "created", "SRX", "SRY"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, _, _ := projectedIn(t, "ESRI:102696", stlLat, stlLon, i)
+			return []string{x, y}, nil
+		}, "", []string{"EPSG:3435", "ESRI:102696"}, `TODO: uncomment with the crs of the city's exports: one of "EPSG:3435", "ESRI:102696". field "point" {`, true, 0},
+		{"no system fits", []string{"id", "created", "point_x", "point_y"}, func(t *testing.T, i int) ([]string, *point) {
+			return []string{fmt.Sprint(5e6 + float64(i)), fmt.Sprint(6e6 + float64(i))}, nil
+		}, "", nil, "TODO: none of the supported systems", true, 0},
+		{"latitude and longitude filled", []string{"id", "created", "latitude", "longitude", "X", "Y"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, la, lo := projectedIn(t, "EPSG:3435", chiLat, chiLon, i)
+			return []string{fmt.Sprintf("%.6f", la), fmt.Sprintf("%.6f", lo), x, y}, &point{la, lo}
+		}, "", nil, `field "latitude" { columns = ["latitude"] }`, false, 1},
+		{"latitude and longitude mostly empty", []string{"id", "created", "latitude", "longitude", "X", "Y"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, la, lo := projectedIn(t, "EPSG:3435", chiLat, chiLon, i)
+			if i%5 != 0 {
+				return []string{"", "", x, y}, &point{la, lo}
+			}
+			return []string{fmt.Sprintf("%.6f", la), fmt.Sprintf("%.6f", lo), x, y}, &point{la, lo}
+		}, "EPSG:3435", []string{"EPSG:3435"}, `field "latitude" { columns = ["latitude"] }`, true, 1},
+		{"degrees in x/y", []string{"id", "created", "X", "Y"}, func(t *testing.T, i int) ([]string, *point) {
+			return []string{fmt.Sprintf("%.6f", chiLon+float64(i)/1000), fmt.Sprintf("%.6f", chiLat)}, nil
+		}, "", nil, "", false, 0},
+		{"text in x", []string{"id", "created", "XCOORD", "YCOORD"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, _, _ := projectedIn(t, "EPSG:3435", chiLat, chiLon, i)
+			if i == 3 {
+				x = "unknown"
+			}
+			return []string{x, y}, nil
+		}, "", nil, "", false, 0},
+		{"infinity and NaN", []string{"id", "created", "XCOORD", "YCOORD"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, _, _ := projectedIn(t, "EPSG:3435", chiLat, chiLon, i)
+			switch i {
+			case 3:
+				x = "Inf"
+			case 4:
+				y = "NaN"
+			}
+			return []string{x, y}, nil
+		}, "", nil, "", false, 0},
+		// A few huge values: 98% of points inside is below minInside.
+		{"huge values", []string{"id", "created", "XCOORD", "YCOORD"}, func(t *testing.T, i int) ([]string, *point) {
+			x, y, _, _ := projectedIn(t, "EPSG:3435", chiLat, chiLon, i)
+			if i%50 == 7 {
+				x = "1e308"
+			}
+			return []string{x, y}, nil
+		}, "", nil, "TODO: none of the supported systems", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []*point
+			rows := xyRows(100, func(i int) []string {
+				c, p := tc.cols(t, i)
+				want = append(want, p)
+				return c
+			})
+			inf, _, recs := inferCSV(t, tc.header, rows)
+			p := inf.Fields[fPoint]
+			block := strings.Join(strings.Fields(strings.ReplaceAll(string(inf.HCL()), "#", "")), " ")
+			if p.CRS != tc.crs || !slices.Equal(p.Candidates, tc.cands) || (p.X != "") != tc.xy || !strings.Contains(block, tc.inBlock) {
+				t.Errorf("crs %q, candidates %v, x %q; want %q, %v, x/y %v, and %q in the block:\n%s", p.CRS, p.Candidates, p.X, tc.crs, tc.cands, tc.xy, tc.inBlock, inf.HCL())
+			}
+			if unread := strings.Contains(block, fmt.Sprintf("%q", p.X)+",") && p.X != "" && strings.Contains(block, "Columns no field reads"); p.CRS != "" && unread {
+				_, list, _ := strings.Cut(block, "Columns no field reads")
+				if strings.Contains(list, fmt.Sprintf("%q", p.X)) {
+					t.Errorf("the block lists %q as unread:\n%s", p.X, inf.HCL())
+				}
+			}
+			located := 0
+			for i, r := range recs {
+				if !r.HasLocation {
+					continue
+				}
+				located++
+				w := want[i]
+				if w == nil {
+					t.Fatalf("record %d: located at %v,%v, want no location", i, r.Latitude, r.Longitude)
+				}
+				// 1e-5 degrees is about a metre.
+				if math.Abs(r.Latitude-w.lat) > 1e-5 || math.Abs(r.Longitude-w.lon) > 1e-5 {
+					t.Errorf("record %d: %v,%v, want %v,%v", i, r.Latitude, r.Longitude, w.lat, w.lon)
+				}
+			}
+			if got := float64(located) / float64(len(recs)); got != tc.location {
+				t.Errorf("%.2f of records located, want %.2f", got, tc.location)
+			}
+		})
+	}
+}
+
+// TestCRSZipPrefixes checks that every supported system's title names a state whose zip
+// prefixes infer knows, so that zip codes can settle between neighbouring zones.
+func TestCRSZipPrefixes(t *testing.T) {
+	for _, c := range crs.All() {
+		if crsState(c) == "" {
+			t.Errorf("%s (%s): no state with zip prefixes", c.Name(), c.Title())
+		}
+	}
+	for _, tc := range []struct {
+		zip, state string
+		in         bool
+	}{{"63109", "Missouri", true}, {"62201", "Missouri", false}, {"62201", "Illinois", true}, {"20003", "Maryland", true}, {"20101", "Maryland", false}, {"11201", "New York", true}, {"abcde", "Illinois", false}} {
+		if got := inState(tc.zip, tc.state); got != tc.in {
+			t.Errorf("inState(%q, %q) = %v, want %v", tc.zip, tc.state, got, tc.in)
+		}
+	}
+}
+
+// TestXYNames pairs columns named alike but for an x and a y at the start or end of a word.
+func TestXYNames(t *testing.T) {
+	for _, tc := range []struct {
+		x, y string
+		want bool
+	}{
+		{"SRX", "SRY", true}, {"X", "Y", true}, {"XCOORD", "YCOORD", true}, {"X_COORDINATE", "Y_COORDINATE", true},
+		{"point_x", "point_y", true}, {"xCoord", "yCoord", true}, {"X Coordinate (State Plane)", "Y Coordinate (State Plane)", true},
+		{"Y", "X", false}, {"X", "X", false}, {"taxes", "tayes", false}, {"XCOORD", "YCOORDS", false}, {"x_a", "y_b", false}, {"lat_x", "lon_y", false},
+	} {
+		c := func(name string) *colProfile { return &colProfile{name: name, tokens: nameTokens(name)} }
+		if got := xyNames(c(tc.x), c(tc.y)); got != tc.want {
+			t.Errorf("xyNames(%q, %q) = %v, want %v", tc.x, tc.y, got, tc.want)
+		}
 	}
 }

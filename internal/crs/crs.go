@@ -31,6 +31,8 @@ type CRS struct {
 	// area is where the system is used, [minLon, minLat, maxLon, maxLat] with a margin: a
 	// point converted outside it is a placeholder or a mistake, not a location.
 	area [4]float64
+	// zone is the zone's own extent, without margin (Zone).
+	zone [4]float64
 }
 
 // The parameters are those of the EPSG registry (ESRI's for 102696, which has no EPSG
@@ -48,6 +50,16 @@ var (
 	areaLongIsl  = [4]float64{-74.3, 40.4, -71.7, 41.4}
 	areaMissouri = [4]float64{-91.9, 35.9, -89.0, 40.7}
 	areaMaryland = [4]float64{-79.6, 37.8, -74.9, 39.8}
+
+	// The zones' areas of use in the EPSG registry (its "extent" of each system, as
+	// [west, south, east, north] in degrees, rounded there to 0.01°): narrower than the areas
+	// above, which take a whole state with a margin, so that a point tells a zone's systems
+	// apart from a neighbour's: Illinois East is the state's eastern counties only. The
+	// District of Columbia lies inside Maryland's.
+	zoneIllinoisEast = [4]float64{-89.28, 37.06, -87.02, 42.50}
+	zoneLongIsland   = [4]float64{-74.26, 40.47, -71.80, 41.30}
+	zoneMissouriEast = [4]float64{-91.97, 35.98, -89.10, 40.61}
+	zoneMaryland     = [4]float64{-79.49, 37.88, -74.97, 39.73}
 )
 
 // tmParams are a transverse Mercator's central meridian, origin latitude, scale factor,
@@ -71,14 +83,14 @@ func (p lccParams) projection() projection {
 var all = func() []*CRS {
 	il, ny, mo, md := illinoisEast.projection(), nyLongIsland.projection(), missouriEast.projection(), maryland.projection()
 	return []*CRS{
-		{names: []string{"EPSG:3435"}, title: "NAD83 / Illinois East (ftUS)", unit: USFoot, proj: il, area: areaIllinois},
-		{names: []string{"EPSG:26971"}, title: "NAD83 / Illinois East", unit: 1, proj: il, area: areaIllinois},
-		{names: []string{"EPSG:2263"}, title: "NAD83 / New York Long Island (ftUS)", unit: USFoot, proj: ny, area: areaLongIsl},
-		{names: []string{"EPSG:32118"}, title: "NAD83 / New York Long Island", unit: 1, proj: ny, area: areaLongIsl},
-		{names: []string{"ESRI:102696", "EPSG:102696"}, title: "NAD 1983 StatePlane Missouri East FIPS 2401 Feet", unit: USFoot, proj: mo, area: areaMissouri},
-		{names: []string{"EPSG:26996"}, title: "NAD83 / Missouri East", unit: 1, proj: mo, area: areaMissouri},
-		{names: []string{"EPSG:26985"}, title: "NAD83 / Maryland", unit: 1, proj: md, area: areaMaryland},
-		{names: []string{"EPSG:2248"}, title: "NAD83 / Maryland (ftUS)", unit: USFoot, proj: md, area: areaMaryland},
+		{names: []string{"EPSG:3435"}, title: "NAD83 / Illinois East (ftUS)", unit: USFoot, proj: il, area: areaIllinois, zone: zoneIllinoisEast},
+		{names: []string{"EPSG:26971"}, title: "NAD83 / Illinois East", unit: 1, proj: il, area: areaIllinois, zone: zoneIllinoisEast},
+		{names: []string{"EPSG:2263"}, title: "NAD83 / New York Long Island (ftUS)", unit: USFoot, proj: ny, area: areaLongIsl, zone: zoneLongIsland},
+		{names: []string{"EPSG:32118"}, title: "NAD83 / New York Long Island", unit: 1, proj: ny, area: areaLongIsl, zone: zoneLongIsland},
+		{names: []string{"ESRI:102696", "EPSG:102696"}, title: "NAD 1983 StatePlane Missouri East FIPS 2401 Feet", unit: USFoot, proj: mo, area: areaMissouri, zone: zoneMissouriEast},
+		{names: []string{"EPSG:26996"}, title: "NAD83 / Missouri East", unit: 1, proj: mo, area: areaMissouri, zone: zoneMissouriEast},
+		{names: []string{"EPSG:26985"}, title: "NAD83 / Maryland", unit: 1, proj: md, area: areaMaryland, zone: zoneMaryland},
+		{names: []string{"EPSG:2248"}, title: "NAD83 / Maryland (ftUS)", unit: USFoot, proj: md, area: areaMaryland, zone: zoneMaryland},
 	}
 }()
 
@@ -91,6 +103,14 @@ func Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// All lists the supported systems, each once, in a fixed order: what a caller that must try
+// every system (schema inference, placing a file's x/y columns) ranges over.
+func All() []*CRS { return slices.Clone(all) }
+
+// Name is the system's preferred name, the first Lookup accepts ("ESRI:102696", not its
+// alias "EPSG:102696").
+func (c *CRS) Name() string { return c.names[0] }
 
 // Lookup finds a CRS by name ("EPSG:3435"), case-insensitively. The error lists the
 // supported names.
@@ -111,6 +131,10 @@ func (c *CRS) Title() string { return c.title }
 
 // Area is where the system is used, as [minLon, minLat, maxLon, maxLat].
 func (c *CRS) Area() [4]float64 { return c.area }
+
+// Zone is the zone's area of use in the EPSG registry, [minLon, minLat, maxLon, maxLat]:
+// where a city whose exports use the system lies. ToLatLon keeps points in the wider Area.
+func (c *CRS) Zone() [4]float64 { return c.zone }
 
 // ToLatLon converts x (easting) and y (northing), in the system's unit, to WGS84. ok is
 // false when the point is no location: 0/0 (the usual placeholder, which converts to a

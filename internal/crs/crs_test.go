@@ -23,6 +23,32 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// TestAll lists each system once, under the name Lookup finds it by.
+func TestAll(t *testing.T) {
+	seen := map[*CRS]bool{}
+	for _, c := range All() {
+		if got, err := Lookup(c.Name()); err != nil || got != c || seen[c] {
+			t.Errorf("%s: Lookup %v, %v; listed twice: %v", c.Name(), got, err, seen[c])
+		}
+		seen[c] = true
+	}
+	for _, n := range Names() {
+		if c, _ := Lookup(n); !seen[c] {
+			t.Errorf("%s is not in All", n)
+		}
+	}
+	for _, c := range All() {
+		z, a := c.Zone(), c.Area()
+		lon, lat := (z[0]+z[2])/2, (z[1]+z[3])/2
+		if !(z[0] < z[2] && z[1] < z[3] && a[0] <= lon && lon <= a[2] && a[1] <= lat && lat <= a[3]) {
+			t.Errorf("%s: zone %v is not a box centred in the area %v", c.Name(), z, a)
+		}
+	}
+	if c, _ := Lookup("EPSG:102696"); c.Name() != "ESRI:102696" {
+		t.Errorf("EPSG:102696's name is %q, want its registry's, ESRI:102696", c.Name())
+	}
+}
+
 // TestPublishedPoints converts coordinates of real records whose latitude/longitude the
 // cities publish (Chicago legacy street lights, NYC's portal, DC's ArcGIS layer).
 func TestPublishedPoints(t *testing.T) {

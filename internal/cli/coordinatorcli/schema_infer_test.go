@@ -467,8 +467,10 @@ func candidateList(cs []jobs.Candidate) string {
 // TestInferAsTheBuiltin runs `coordinator schema infer` as a user does, with the built-in
 // schemas' names known, on the files whose integers pandas wrote as floats (Kansas City's
 // "ZIP CODE" 64108.0, DC's "ZIPCODE" 20003.0) and whose creation time is a date column and
-// a time-of-day column (Kansas City): the block sets integer_floats and joins the two, and
-// its records equal the built-in schema's in every field both take from the same columns.
+// a time-of-day column (Kansas City), and whose only location is projected x/y (St. Louis's
+// SRX/SRY): the block sets integer_floats, joins the two, reads x/y in the built-in's system
+// (DC's latitude/longitude stay its location), and its records equal the built-in schema's
+// in every field both take from the same columns.
 func TestInferAsTheBuiltin(t *testing.T) {
 	data := testenv.RealData(t)
 	ctx := context.Background()
@@ -485,7 +487,15 @@ func TestInferAsTheBuiltin(t *testing.T) {
 			"  integer_floats = true\n",
 			`  field "created_at" { columns = [["CREATION DATE", "CREATION TIME"]] }` + "\n",
 		}, "%m/%d/%Y %I:%M %p"},
-		{"dc/dc311_arcgis_2025_page1000.csv", "America/New_York", []string{"  integer_floats = true\n"}, "unix_ms"},
+		// DC's LATITUDE/LONGITUDE stay the location: its XCOORD/YCOORD (Maryland metres, and
+		// lon/lat in 16 records) are not read.
+		{"dc/dc311_arcgis_2025_page1000.csv", "America/New_York", []string{"  integer_floats = true\n",
+			`  field "latitude" { columns = ["LATITUDE"] }` + "\n", `  field "longitude" { columns = ["LONGITUDE"] }` + "\n"}, "unix_ms"},
+		// St. Louis's only location is SRX/SRY in Missouri East feet, which also land in
+		// central Illinois under Illinois East feet: its zip codes settle it.
+		{"st_louis/stl_csb_2011.csv", "America/Chicago", []string{
+			"  field \"point\" {\n    x   = \"SRX\"\n    y   = \"SRY\"\n    crs = \"ESRI:102696\" # NAD 1983 StatePlane Missouri East FIPS 2401 Feet\n  }\n",
+		}, "%Y-%m-%d %H:%M:%S"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join(data, tc.file)
@@ -498,7 +508,10 @@ func TestInferAsTheBuiltin(t *testing.T) {
 					t.Errorf("the block lacks %q:\n%s", w, out.String())
 				}
 			}
-			if _, unread, _ := strings.Cut(out.String(), "Columns no field reads"); strings.Contains(unread, "CREATION TIME") || strings.Contains(out.String(), "local midnight") {
+			if strings.Contains(out.String(), `x   = "XCOORD"`) {
+				t.Errorf("the block reads XCOORD/YCOORD beside latitude/longitude:\n%s", out.String())
+			}
+			if _, unread, _ := strings.Cut(out.String(), "Columns no field reads"); strings.Contains(unread, "CREATION TIME") || strings.Contains(unread, `"SRX"`) || strings.Contains(out.String(), "local midnight") {
 				t.Errorf("the block calls the time of day unread, or keeps the day only:\n%s", out.String())
 			}
 			inf, err := inferFile(ctx, store, path, jobs.InferOptions{Timezone: tc.zone}, DefaultInferRecords)
@@ -586,6 +599,13 @@ func compareWithBuiltin(t *testing.T, path string, format jobs.Format, inf *jobs
 	}
 	if same("latitude", "longitude", "point") || same("point", "latitude", "longitude") {
 		compared = append(compared, "location")
+	}
+	// A built-in schema that locates records by projected x/y alone (St. Louis's SRX/SRY in
+	// Missouri East feet): the inferred block must read the same columns in the same system.
+	for _, f := range bs.MatchHeader(header).Fields {
+		if f.Field == "point" && f.X != "" && bsrc["latitude"] == "" && !slices.Contains(compared, "location") {
+			t.Errorf("the built-in schema locates records by %s alone, the inferred block by %q", bsrc["point"], isrc["point"])
+		}
 	}
 	for _, f := range compared {
 		switch f {
