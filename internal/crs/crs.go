@@ -51,8 +51,11 @@ var (
 	areaMissouri = [4]float64{-91.9, 35.9, -89.0, 40.7}
 	areaMaryland = [4]float64{-79.6, 37.8, -74.9, 39.8}
 
-	// The zones' areas of use in the EPSG registry (its "extent" of each system, as
-	// [west, south, east, north] in degrees, rounded there to 0.01°): narrower than the areas
+	// The zones' areas of use as the EPSG registry gives them (its "extent" of each system, as
+	// [west, south, east, north] in degrees, rounded there to 0.01°; written from the
+	// registry's published extents, not read from its data on this machine, which has no
+	// proj.db: the real fixtures of St. Louis, DC and Chicago check them, and only schema
+	// inference reads them, never the normalizer): narrower than the areas
 	// above, which take a whole state with a margin, so that a point tells a zone's systems
 	// apart from a neighbour's: Illinois East is the state's eastern counties only. The
 	// District of Columbia lies inside Maryland's.
