@@ -504,6 +504,9 @@ func crsState(c *crs.CRS) string {
 
 // inState reports whether a zip code's prefix is one of state's.
 func inState(zip, state string) bool {
+	if len(zip) < 3 {
+		return false
+	}
 	p, err := strconv.Atoi(zip[:3])
 	if err != nil {
 		return false

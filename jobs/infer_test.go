@@ -800,7 +800,7 @@ func TestCRSZipPrefixes(t *testing.T) {
 	for _, tc := range []struct {
 		zip, state string
 		in         bool
-	}{{"63109", "Missouri", true}, {"62201", "Missouri", false}, {"62201", "Illinois", true}, {"20003", "Maryland", true}, {"20101", "Maryland", false}, {"11201", "New York", true}, {"abcde", "Illinois", false}} {
+	}{{"63109", "Missouri", true}, {"62201", "Missouri", false}, {"62201", "Illinois", true}, {"20003", "Maryland", true}, {"20101", "Maryland", false}, {"11201", "New York", true}, {"abcde", "Illinois", false}, {"6", "Illinois", false}, {"", "Missouri", false}} {
 		if got := inState(tc.zip, tc.state); got != tc.in {
 			t.Errorf("inState(%q, %q) = %v, want %v", tc.zip, tc.state, got, tc.in)
 		}
