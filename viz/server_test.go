@@ -16,6 +16,8 @@ import (
 
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/summary"
 )
 
 // readOnlyRole is the role the server connects as in the tests, as in production.
@@ -218,4 +220,57 @@ func (e *env) get(t *testing.T, path string, v any) *http.Response {
 	}
 	res.Body = io.NopCloser(bytesReader(body))
 	return res
+}
+
+// TestReplacingSeesAPublish: what viz looks for in pg_locks is what a real publish holds
+// while it rebuilds the tables (pgsink truncates them, in the transaction that holds its
+// advisory lock), and nothing once it has committed. The publish is held after its first
+// group, when the tables are truncated and their rows not yet in.
+func TestReplacingSeesAPublish(t *testing.T) {
+	pg := testenv.Postgres(t)
+	ctx := context.Background()
+	admin, err := sql.Open("postgres", pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := pgsink.Migrate(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	cfg := pgsink.DefaultConfig()
+	cfg.Progress = func(p pgsink.PublishProgress) {
+		if p.Groups == 1 && !p.Finishing {
+			close(held)
+			<-release
+		}
+	}
+	sink, err := pgsink.New(admin, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := []record.Key{{City: "sf", Year: 2024, Month: 1}, {City: "sf", Year: 2024, Month: 2}}
+	load := func(k record.Key) (summary.Tables, error) {
+		return summary.Tables{Monthly: []summary.Monthly{{City: k.City, Year: int32(k.Year), Month: int32(k.Month), Requests: 1}}}, nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- sink.Publish(ctx, pgsink.JobRun{ID: "j-1", Name: "normalize", Status: "succeeded", Started: time.Now()}, groups, load)
+	}()
+	s := newTestServer(t, pg.URL)
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("the publish ended before its first group was in: %v", err)
+	}
+	if !s.replacing(ctx) {
+		t.Error("viz does not see the publish that is rebuilding the tables")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s.replacing(ctx) {
+		t.Error("viz sees a publish after its commit")
+	}
 }
