@@ -49,10 +49,16 @@ port() { cat "$state/port" 2>/dev/null || true; }
 url() { echo "postgres://postgres@127.0.0.1:$(port)/$db?sslmode=disable"; }
 running() { [ -f "$data/PG_VERSION" ] && as_pg "$bin/pg_ctl" status -D "$data" >/dev/null 2>&1; }
 
-# free_port prints a port on 127.0.0.1 nobody listens on: the last one used if still free.
+# free_port prints a port on 127.0.0.1 nobody listens on: the last one used if still free
+# (unless its start just failed: $1), else one below the kernel's ephemeral range (the
+# ports of outgoing connections, which no connect test sees but which a bind fails on).
 free_port() {
-  local p
-  for p in $(port) $(shuf -i 20000-60999 -n 20); do
+  local p last hi
+  last=$(port)
+  [ "$last" = "${1:-}" ] && last=""
+  hi=$(( $(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768) - 1 ))
+  [ "$hi" -gt 20100 ] || hi=60999
+  for p in $last $(shuf -i "20000-$hi" -n 20); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   die "no free port found"
@@ -89,9 +95,9 @@ throwaway="-c wal_level=minimal -c max_wal_senders=0 -c fsync=off -c full_page_w
 start() {
   if running; then url; return; fi
   [ -f "$data/PG_VERSION" ] || init
-  local p tries
+  local p="" tries
   for tries in 1 2 3; do
-    p=$(free_port)
+    p=$(free_port "$p") # a port whose start failed is not tried again
     echo "$p" >"$state/port"
     say "starting PostgreSQL on 127.0.0.1:$p (log $log)"
     if as_pg "$bin/pg_ctl" start -w -t 60 -D "$data" -l "$log" \
