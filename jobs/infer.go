@@ -246,14 +246,6 @@ func isTimeOfDay(v string) bool {
 // shares a word with the field's column (an export that splits date and time), and joins
 // the two when it can (joinTimeOfDay).
 func timesOfDay(fields []InferredField, cols []*colProfile, dateOrder string) {
-	byName := func(name string) *colProfile {
-		for _, c := range cols {
-			if c.name == name {
-				return c
-			}
-		}
-		return nil
-	}
 	claims := map[string]int{} // time-of-day column → the date columns it goes with
 	for f := range fields {
 		d := fields[f].Dialect
@@ -261,7 +253,7 @@ func timesOfDay(fields []InferredField, cols []*colProfile, dateOrder string) {
 			continue
 		}
 		var words []string
-		if c := byName(fields[f].Column); c != nil {
+		if c := colNamed(cols, fields[f].Column); c != nil {
 			words = c.tokens
 		}
 		for _, c := range cols {
@@ -280,7 +272,7 @@ func timesOfDay(fields []InferredField, cols []*colProfile, dateOrder string) {
 	}
 	for f := range fields {
 		if tod := fields[f].TimeOfDay; tod != "" {
-			fields[f].NotJoined = joinTimeOfDay(&fields[f], byName(fields[f].Column), byName(tod), cols, claims[tod], dateOrder)
+			fields[f].NotJoined = joinTimeOfDay(&fields[f], colNamed(cols, fields[f].Column), colNamed(cols, tod), cols, claims[tod], dateOrder)
 		}
 	}
 }
@@ -352,12 +344,7 @@ func integerFloats(fields []InferredField, cols []*colProfile) []IntegerFloat {
 	var out []IntegerFloat
 	for _, id := range intFloatFields {
 		f := &fields[id]
-		var c *colProfile
-		for _, p := range cols {
-			if f.Column != "" && p.name == f.Column {
-				c = p
-			}
-		}
+		c := colNamed(cols, f.Column)
 		if c == nil || c.decimals > 0 {
 			continue
 		}
@@ -374,6 +361,20 @@ func integerFloats(fields []InferredField, cols []*colProfile) []IntegerFloat {
 		}
 	}
 	return out
+}
+
+// colNamed is the first column named name, as header binding finds a schema's column
+// (nil for "" or none): the profile of the column a field took.
+func colNamed(cols []*colProfile, name string) *colProfile {
+	if name == "" {
+		return nil
+	}
+	for _, c := range cols {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 func boolInt(b bool) int {

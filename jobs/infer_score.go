@@ -423,15 +423,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 // latitude/longitude columns: exports fill a missing location with such a point (Baltimore's
 // 39,-77), and no real address sits on one.
 func placeholders(fields []InferredField, cols []*colProfile) [][2]float64 {
-	col := func(f fieldID) *colProfile {
-		for _, c := range cols {
-			if c.name == fields[f].Column && fields[f].Column != "" {
-				return c
-			}
-		}
-		return nil
-	}
-	lat, lon := col(fLatitude), col(fLongitude)
+	lat, lon := colNamed(cols, fields[fLatitude].Column), colNamed(cols, fields[fLongitude].Column)
 	if lat == nil || lon == nil {
 		return nil
 	}
@@ -646,7 +638,6 @@ func projected(fields []InferredField, cols []*colProfile, records int) {
 		return
 	}
 	used := map[string]bool{}
-	var zip *colProfile
 	for _, f := range fields {
 		if f.Column != "" {
 			for _, c := range f.columns() {
@@ -654,11 +645,7 @@ func projected(fields []InferredField, cols []*colProfile, records int) {
 			}
 		}
 	}
-	for _, c := range cols {
-		if c.name == fields[fZip].Column && fields[fZip].Column != "" {
-			zip = c
-		}
-	}
+	zip := colNamed(cols, fields[fZip].Column)
 	first := true
 	for _, x := range cols {
 		if used[x.name] || !xyColumn(x, cols) {
