@@ -32,6 +32,10 @@ var _ Store = (*localStore)(nil)
 // "dir/.part-00001.parquet.pending-123456" becomes "dir/part-00001.parquet".
 const stageMark = ".pending-"
 
+// stagePrefix begins the name of a staged file of an object named base (finalOf reads it
+// back), its random digits after.
+func stagePrefix(base string) string { return "." + base + stageMark }
+
 // finalOf returns the final path of a staged file, or "" if path is not one.
 func finalOf(path string) string {
 	dir, base := filepath.Split(path)
@@ -207,7 +211,7 @@ func (l *localStore) create(name string) (*localPending, error) {
 		return nil, fmt.Errorf("create %q: %w: no file name", name, ErrBadName)
 	}
 	dir = filepath.Clean(dir)
-	prefix := filepath.Join(dir, "."+base+stageMark)
+	prefix := filepath.Join(dir, stagePrefix(base))
 	// The file is opened first and the directories made only when that fails: a reducer
 	// stages five files a group, each in a directory it has not made yet, and a probe of
 	// each level (Lstat, then MkdirAll's Stat walk) cost five system calls a file more
@@ -609,7 +613,7 @@ func (l *localStore) CreateExclusive(ctx context.Context, name string, b []byte)
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	tmp, err := os.CreateTemp(filepath.Dir(name), exclusivePrefix(filepath.Base(name))+"*")
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
@@ -644,22 +648,17 @@ func RemoveUnfinished(name string) {
 		return
 	}
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), "."+base)
-		if !ok {
-			continue
-		}
-		if n, ok := strings.CutPrefix(rest, stageMark); ok {
-			rest = n
-		} else if n, ok := strings.CutPrefix(rest, "."); ok {
-			rest = n
-		} else {
-			continue
-		}
-		if rest != "" && strings.Trim(rest, "0123456789") == "" {
-			os.Remove(filepath.Join(dir, e.Name()))
+		for _, prefix := range []string{stagePrefix(base), exclusivePrefix(base)} {
+			if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
 		}
 	}
 }
+
+// exclusivePrefix begins the name of CreateExclusive's staged file of an object named base,
+// its random digits after.
+func exclusivePrefix(base string) string { return "." + base + "." }
 
 // ClosesInline reports whether w's Close only closes a local file: a caller that finishes
 // uploads in the background, so that S3's last part overlaps its next file, gains nothing
