@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/lake"
 )
 
 func TestParseSize(t *testing.T) {
@@ -300,7 +301,7 @@ func TestFreshDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for i, tb := range summaryTables {
+	for i, tb := range lake.SummaryTables {
 		if _, err := db.Exec("CREATE TABLE " + tb + " (x int)"); err != nil {
 			t.Fatal(err)
 		}

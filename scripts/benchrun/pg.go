@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	_ "github.com/lib/pq"
+
+	"github.com/ireports/ireports/lake"
 )
 
 // scaleDB is the database a scale run with --db publishes into, dropped and created again
@@ -38,9 +40,6 @@ func freshDatabase(ctx context.Context, admin string) (string, error) {
 	return u.String(), nil
 }
 
-// summaryTables are the tables a publish loads (pgsink's migrations).
-var summaryTables = []string{"request_monthly", "agency_daily", "request_heat", "request_geo"}
-
 // countSummaryRows returns the rows of the summary tables in the database at dsn.
 func countSummaryRows(ctx context.Context, dsn string) (int64, error) {
 	db, err := sql.Open("postgres", dsn)
@@ -49,7 +48,7 @@ func countSummaryRows(ctx context.Context, dsn string) (int64, error) {
 	}
 	defer db.Close()
 	var total int64
-	for _, t := range summaryTables {
+	for _, t := range lake.SummaryTables {
 		var n int64
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil {
 			return 0, fmt.Errorf("count %s: %w", t, err)
