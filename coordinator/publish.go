@@ -75,14 +75,17 @@ func (d *driver) sink(ctx context.Context) (*sql.DB, *pgsink.Sink, error) {
 // progress, then calls next, if set.
 func (d *driver) publishProgress(next func(pgsink.PublishProgress)) func(pgsink.PublishProgress) {
 	return func(p pgsink.PublishProgress) {
-		d.prog.update(func(pr *Progress) {
-			pr.PublishGroups, pr.PublishGroupsTotal, pr.PublishRows = p.Groups, p.GroupsTotal, p.Rows
-			pr.PublishFinishing = p.Finishing
-		})
+		d.prog.update(func(pr *Progress) { pr.SetPublish(p) })
 		if next != nil {
 			next(p)
 		}
 	}
+}
+
+// SetPublish sets pr's publish fields from a publish's progress report.
+func (pr *Progress) SetPublish(p pgsink.PublishProgress) {
+	pr.PublishGroups, pr.PublishGroupsTotal, pr.PublishRows = p.Groups, p.GroupsTotal, p.Rows
+	pr.PublishFinishing = p.Finishing
 }
 
 // OpenSink opens the database at dsn and brings its schema up to date. Its errors do not

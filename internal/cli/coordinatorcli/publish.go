@@ -62,8 +62,9 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var loaded pgsink.PublishProgress
 	cfg.Progress = func(p pgsink.PublishProgress) {
 		loaded = p
-		prog.update(coordinator.JobStatus{Progress: coordinator.Progress{Phase: coordinator.Publishing,
-			PublishGroups: p.Groups, PublishGroupsTotal: p.GroupsTotal, PublishRows: p.Rows, PublishFinishing: p.Finishing}})
+		st := coordinator.JobStatus{Progress: coordinator.Progress{Phase: coordinator.Publishing}}
+		st.Progress.SetPublish(p)
+		prog.update(st)
 	}
 	db, sink, err := coordinator.OpenSink(ctx, spec.Output.Postgres, cfg)
 	if err != nil {
