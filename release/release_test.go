@@ -291,7 +291,8 @@ func buildRelease(t *testing.T, root string) (tarball, ver string) {
 }
 
 // checkTarball checks what the tarball holds: one top directory with the three binaries,
-// the README, LICENSE, normalize.job and the built-in schemas, nothing else.
+// the README and the performance record it links to, LICENSE, normalize.job and the built-in
+// schemas, nothing else.
 func checkTarball(t *testing.T, root, tarball, ver string) {
 	t.Helper()
 	f, err := os.Open(tarball)
@@ -305,9 +306,10 @@ func checkTarball(t *testing.T, root, tarball, ver string) {
 	}
 	top := "ireports-" + ver + "-linux-amd64/"
 	want := map[string]int64{ // name → mode
-		top: 0o755, top + "bin/": 0o755, top + "schemas/": 0o755,
+		top: 0o755, top + "bin/": 0o755, top + "schemas/": 0o755, top + "docs/": 0o755,
 		top + "bin/coordinator": 0o755, top + "bin/worker": 0o755, top + "bin/viz": 0o755,
 		top + "README.md": 0o644, top + "LICENSE": 0o644, top + "normalize.job": 0o644,
+		top + "docs/performance.md": 0o644,
 	}
 	schemas, _ := filepath.Glob(filepath.Join(root, "jobs", "schemas", "*.hcl"))
 	for _, s := range schemas {

@@ -6,6 +6,7 @@
 #     ireports-$VERSION-linux-$ARCH/
 #       bin/coordinator bin/worker bin/viz   static (CGO_ENABLED=0), -trimpath, version stamped
 #       README.md LICENSE normalize.job
+#       docs/performance.md                  the README's links point at it
 #       schemas/*.hcl                        the built-in city schemas (also in the binaries)
 #
 # and $DIST/SHA256SUMS over the tarballs built. The boot scripts in terraform/templates unpack
@@ -46,13 +47,14 @@ for arch in "$@"; do
   esac
   name="ireports-$VERSION-linux-$arch"
   root="$stage/$name"
-  mkdir -p "$root/bin" "$root/schemas"
+  mkdir -p "$root/bin" "$root/schemas" "$root/docs"
   say "building $name"
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath -ldflags "$ldflags" -o "$root/bin/" ./cmd/coordinator ./cmd/worker ./cmd/viz
   cp README.md LICENSE normalize.job "$root/"
   cp jobs/schemas/*.hcl "$root/schemas/"
-  chmod 0755 "$root" "$root/bin" "$root/schemas" "$root"/bin/*
-  chmod 0644 "$root"/README.md "$root"/LICENSE "$root"/normalize.job "$root"/schemas/*
+  cp docs/performance.md "$root/docs/"
+  chmod 0755 "$root" "$root/bin" "$root/schemas" "$root/docs" "$root"/bin/*
+  chmod 0644 "$root"/README.md "$root"/LICENSE "$root"/normalize.job "$root"/schemas/* "$root"/docs/*
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$mtime" -C "$stage" -cf - "$name" |
     gzip -9 -n >"$DIST/$name.tar.gz"
   tarballs+=("$name.tar.gz")
