@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
+
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -157,10 +160,22 @@ func TestPublish(t *testing.T) {
 	if err := db2.QueryRow(`SELECT records_in FROM job_runs WHERE job_id = $1 AND published_at IS NOT NULL`, res3.Job).Scan(&records); err != nil || records != res3.RecordsIn {
 		t.Errorf("job_runs row of %s after publish: records_in %d (want %d), err %v", res3.Job, records, res3.RecordsIn, err)
 	}
-	// Publishing again is a no-op on the rows.
-	if code := runCLI([]string{"publish", spec.File}, &stdout, &stderr); code != 0 || tablesDigest(t, db2) != first {
-		t.Errorf("second coordinator publish: exit %d, rows changed %v", code, tablesDigest(t, db2) != first)
+	// Without -v it logged nothing; it said what it did on stdout.
+	if strings.Contains(stderr.String(), "level=INFO") || strings.Contains(stderr.String(), " INFO ") {
+		t.Errorf("coordinator publish without -v logged at info:\n%s", stderr.String())
 	}
+	// Publishing again is a no-op on the rows; -v logs the publish's timings, --cpuprofile
+	// writes a profile whose samples carry the publish's labels.
+	stdout.Reset()
+	stderr.Reset()
+	prof := filepath.Join(t.TempDir(), "publish.pprof")
+	if code := runCLI([]string{"publish", spec.File, "-v", "--cpuprofile", prof}, &stdout, &stderr); code != 0 || tablesDigest(t, db2) != first {
+		t.Errorf("second coordinator publish: exit %d, rows changed %v\n%s", code, tablesDigest(t, db2) != first, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `level=INFO msg="publish: summaries loaded"`) {
+		t.Errorf("coordinator publish -v did not log the publish's timings:\n%s", stderr.String())
+	}
+	checkPublishProfile(t, prof, res3.Job)
 
 	// A lake of the old layout, its summaries inside it and its manifest naming none,
 	// publishes the same rows.
@@ -173,6 +188,31 @@ func TestPublish(t *testing.T) {
 	}
 	if got := tablesDigest(t, db2); got != first {
 		t.Errorf("after coordinator publish of the old lake:\n got %s\nwant %s", got, first)
+	}
+}
+
+// checkPublishProfile checks that file is a CPU profile of a publish: parsed, and its
+// samples, if the publish ran long enough to take one, labelled with the job and kind
+// "publish" (obs.Do), as the profiles of `coordinator run` are.
+func checkPublishProfile(t *testing.T, file, job string) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatalf("--cpuprofile: %v", err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("--cpuprofile wrote no CPU profile: %v", err)
+	}
+	if len(p.SampleType) == 0 || p.SampleType[0].Type != "samples" {
+		t.Errorf("--cpuprofile: sample types %v, want a CPU profile", p.SampleType)
+	}
+	for _, s := range p.Sample {
+		if s.Label["kind"] != nil && (s.Label["kind"][0] != obs.KindPublish || s.Label["job"][0] != job) {
+			t.Errorf("a sample labelled %v, want job %s and kind %s", s.Label, job, obs.KindPublish)
+			return
+		}
 	}
 }
 

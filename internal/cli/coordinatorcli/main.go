@@ -183,38 +183,49 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		logOpts.SetDefaultLevel(slog.LevelInfo)
 	}
 	log := logOpts.Logger(stderr)
-	pc, err := profiling()
+	// One profiler for the whole process: the coordinator and its in-process workers.
+	stopProfiler, err := startProfiler(ctx, profiling, *cpuProfile, "run", log)
 	if err != nil {
 		return err
 	}
-	if pc.Enabled() {
-		if *cpuProfile != "" {
-			return errors.New("--cpuprofile and --pyroscope-url both need the CPU profiler: give one")
-		}
-		// One profiler for the whole process: the coordinator and its in-process workers.
-		pc.Role, pc.Log = "run", log
-		prof, err := obs.StartProfiling(pc)
-		if err != nil {
-			return err
-		}
-		defer prof.Stop(context.WithoutCancel(ctx))
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer stopProfiler()
 	bar := newProgressPrinter(stderr)
 	res, runErr := localcluster.Run(ctx, spec, coordinator.LocalConfig{Workers: *workers, Slots: *slots, Dir: *dataDir, Log: log, Progress: bar.update, AllowPaths: allowed})
 	bar.done()
 	res.PeakRSSBytes = peakRSS()
 	return finish(stdout, stderr, "run", res, runErr, *asJSON)
+}
+
+// startProfiler starts a command's CPU profiler, the process's one: pushing to Pyroscope as
+// role when --pyroscope-url (or its variable) gives a server, else writing a pprof file to
+// cpuProfile when it is not "". stop flushes and ends it; it does nothing when neither is set.
+func startProfiler(ctx context.Context, profiling func() (obs.ProfilingConfig, error), cpuProfile, role string, log *slog.Logger) (stop func(), err error) {
+	pc, err := profiling()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case pc.Enabled() && cpuProfile != "":
+		return nil, errors.New("--cpuprofile and --pyroscope-url both need the CPU profiler: give one")
+	case pc.Enabled():
+		pc.Role, pc.Log = role, log
+		prof, err := obs.StartProfiling(pc)
+		if err != nil {
+			return nil, err
+		}
+		return func() { prof.Stop(context.WithoutCancel(ctx)) }, nil
+	case cpuProfile != "":
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpuprofile %s: %w", cpuProfile, err)
+		}
+		return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	}
+	return func() {}, nil
 }
 
 // finish prints a job's result and returns the command's error. The result goes to stdout:

@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/ireports/ireports/coordinator"
+	"github.com/ireports/ireports/internal/logflags"
+	"github.com/ireports/ireports/internal/obs"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -21,8 +24,12 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("db", "", "Postgres URL (default: the job's output.postgres, else $DATABASE_URL)")
+	verbose := fs.Bool("v", false, "log the publish's steps and their times (--log-level info)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the publish to this file")
+	profiling := obs.Flags(fs)
+	logOpts := logflags.Register(fs, slog.LevelWarn)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: coordinator publish FILE.job [--db URL]")
+		fmt.Fprintln(stderr, "usage: coordinator publish FILE.job [--db URL] [-v]")
 		fmt.Fprintln(stderr, "Loads the summaries of the run that last committed the job's lake (its _SUCCESS manifest)")
 		fmt.Fprintln(stderr, "from the summary datasets it wrote (output.summaries) into Postgres, replacing those (city,")
 		fmt.Fprintln(stderr, "month) groups. Idempotent. Lakes of the old layout (summaries in <parquet>/_summary/) work too.")
@@ -54,7 +61,17 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RecordsIn: m.Run.RecordsIn, RecordsOut: m.Rows, RecordsRejected: m.Run.Rejected,
 		Duplicates: m.Run.Duplicates, Groups: len(m.Groups),
 	}
+	if *verbose {
+		logOpts.SetDefaultLevel(slog.LevelInfo)
+	}
+	log := logOpts.Logger(stderr)
+	stopProfiler, err := startProfiler(ctx, profiling, *cpuProfile, "publish", log)
+	if err != nil {
+		return err
+	}
+	defer stopProfiler()
 	cfg := pgsink.DefaultConfig()
+	cfg.Log = log
 	cfg.Readers = pgsink.LakeReaders(spec.Output.Parquet)
 	// The publish's progress on stderr, as `coordinator run` shows it; the last report is
 	// the successful attempt's (a retried attempt starts again from zero).
@@ -72,7 +89,9 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer db.Close()
 	start := time.Now()
-	err = sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m))
+	err = obs.Do(ctx, m.Job, obs.KindPublish, func(ctx context.Context) error {
+		return sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m))
+	})
 	prog.done()
 	if err != nil {
 		return coordinator.RedactDSN(err, spec.Output.Postgres)
@@ -88,6 +107,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "Postgres URL (default $DATABASE_URL)")
 	readonly := fs.String("readonly-role", "", "also create or update this read-only role for the viz server (password from $IREPORTS_VIZ_PASSWORD)")
+	logOpts := logflags.Register(fs, slog.LevelWarn)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coordinator migrate [--db URL] [--readonly-role NAME]")
 		fmt.Fprintln(stderr, "Creates or upgrades the summary tables. Jobs with a postgres output do this themselves.")
@@ -103,7 +123,9 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *dbURL == "" {
 		return usageError(fs, "no database: give --db or DATABASE_URL")
 	}
-	db, _, err := coordinator.OpenSink(ctx, *dbURL, pgsink.DefaultConfig())
+	cfg := pgsink.DefaultConfig()
+	cfg.Log = logOpts.Logger(stderr) // its retries, as warnings
+	db, _, err := coordinator.OpenSink(ctx, *dbURL, cfg)
 	if err != nil {
 		return err
 	}
