@@ -202,7 +202,7 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Key.Less(groups[j].Key) })
 	m := &Manifest{Job: job, Name: name, Committed: now.UTC(), Run: stats,
 		Summaries: &SummaryManifest{Root: summariesRef(roots), Tables: slices.Clone(SummaryTables)}}
-	done := &committed{completed: map[string]bool{}, stages: map[string][]StagedFile{}, swept: map[string][]string{}}
+	done := &committed{completed: map[pendingKey]bool{}, stages: map[string][]StagedFile{}, swept: map[string][]string{}}
 	err := commitGroups(ctx, store, roots, m, groups, done)
 	if err == nil {
 		var left OldLayout
@@ -222,9 +222,10 @@ func Commit(ctx context.Context, store objstore.Store, roots Roots, job, name st
 
 // committed is what a commit tells the abort that closes it.
 type committed struct {
-	// completed holds the staged files of local disk's completed uploads (Pending.Temp):
-	// renamed into place, they are not to be aborted.
-	completed map[string]bool
+	// completed holds the uploads the commit completed: local disk's staged files renamed
+	// into place, S3's multipart uploads made objects. They are not to be aborted: on S3
+	// each such abort was a round trip answered NoSuchUpload, one per file of the job.
+	completed map[pendingKey]bool
 	// stages holds the stage manifests the commit read, by objstore.Clean(name): the abort
 	// discards them without reading and decoding them again (a few hundred bytes of JSON a
 	// file, five files a group).
@@ -235,13 +236,17 @@ type committed struct {
 	swept map[string][]string
 }
 
+// pendingKey names a staged upload: local disk's staged file (Pending.Temp) or S3's
+// multipart upload (Pending.UploadID). An S3 object too small for a multipart upload stages
+// nothing (both empty): its Complete writes it whole.
+type pendingKey struct{ temp, upload string }
+
+func keyOf(p *objstore.Pending) pendingKey { return pendingKey{p.Temp, p.UploadID} }
+
 func (m *Manifest) add(g CommitGroup) {
 	m.Rows += g.Rows
 	m.Groups = append(m.Groups, ManifestGroup{City: g.Key.City, Year: g.Key.Year, Month: g.Key.Month, Rows: g.Rows})
 }
-
-// commitParallelism bounds the Complete calls in flight at commit.
-const commitParallelism = 16
 
 // dataset is one root's part of a commit.
 type dataset struct {
@@ -309,7 +314,7 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 		}
 	}
 	// Complete the accepted uploads: one atomic publication each, no data copied.
-	sem := make(chan struct{}, commitParallelism)
+	sem := make(chan struct{}, max(objstore.Parallelism(roots.Lake), objstore.Parallelism(roots.Summaries)))
 	errs := make([]error, len(pending))
 	var wg sync.WaitGroup
 	for i := range pending {
@@ -325,8 +330,8 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 		return fmt.Errorf("commit: %w", err)
 	}
 	for _, p := range pending {
-		if p.Pending.Temp != "" {
-			done.completed[p.Pending.Temp] = true
+		if k := keyOf(p.Pending); k != (pendingKey{}) {
+			done.completed[k] = true
 		}
 	}
 	// Every accepted upload is complete: what is still pending in the groups lost, up to

@@ -18,9 +18,11 @@ import (
 // TestCommitSweepsOnS3: on S3, where the commit's sweep is List, Delete and one listing of
 // the bucket's uploads (objstore.SweepTrees's generic path), a commit leaves each committed
 // group holding exactly its files, aborts the losing attempt's uploads, keeps what it did
-// not commit, and reports the old layout it leaves.
+// not commit, and reports the old layout it leaves. It aborts no upload it completed: each
+// such abort was a round trip answered NoSuchUpload, one per file of the job, one after
+// another (at S3's latency, minutes for a job of 1,272 groups).
 func TestCommitSweepsOnS3(t *testing.T) {
-	store, m := fakeS3(t)
+	store, m, log := fakeS3Logged(t)
 	ctx := context.Background()
 	roots := Roots{Lake: m.URL("out/requests"), Summaries: m.URL("out/summaries")}
 	mar := record.Key{City: "nyc", Year: 2024, Month: 3}
@@ -61,6 +63,24 @@ func TestCommitSweepsOnS3(t *testing.T) {
 	man, err := Commit(ctx, store, roots, "job1", "normalize", RunStats{}, []CommitGroup{won}, time.Now())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := AbortCommitted(ctx, store, roots.Lake, "job1", man); err != nil {
+		t.Fatal(err)
+	}
+	if err := AbortCommitted(ctx, store, roots.Summaries, "job1", man); err != nil {
+		t.Fatal(err)
+	}
+	// The losing attempt's five uploads are aborted (by the commit's sweep and again by the
+	// abort's discarding of the attempt's stage); the five it completed, never.
+	completed, _ := log.requests("POST")
+	aborted, _ := log.requests("DELETE")
+	if len(completed) != 1+len(SummaryTables) || len(aborted) != 1+len(SummaryTables) {
+		t.Errorf("%d uploads completed and %d aborted, want %d each", len(completed), len(aborted), 1+len(SummaryTables))
+	}
+	for id := range aborted {
+		if completed[id] {
+			t.Errorf("upload %s was completed and then aborted", id)
+		}
 	}
 	if old, ok := man.OldLayoutLeft(); !ok || old != (OldLayout{SummaryFiles: 1}) {
 		t.Errorf("OldLayoutLeft = %+v, %v; want the April summary file", old, ok)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,8 +28,46 @@ import (
 // fakeS3 serves an in-memory S3 (gofakes3) with one bucket on loopback, and returns a store
 // for it and the server, for counting multipart uploads.
 func fakeS3(t *testing.T) (objstore.Store, *testenv.MinIOServer) {
+	store, m, _ := fakeS3Logged(t)
+	return store, m
+}
+
+// s3Log records the requests a fake S3 served that name a multipart upload.
+type s3Log struct {
+	mu      sync.Mutex
+	uploads map[string][]string // upload ID → its requests' methods, in order
+}
+
+// requests returns the IDs of the uploads with a request of method ("POST": completed,
+// "DELETE": aborted) and how many such requests there were.
+func (l *s3Log) requests(method string) (ids map[string]bool, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids = map[string]bool{}
+	for id, ms := range l.uploads {
+		for _, m := range ms {
+			if m == method {
+				ids[id] = true
+				n++
+			}
+		}
+	}
+	return ids, n
+}
+
+// fakeS3Logged is fakeS3 whose server also counts the requests it serves.
+func fakeS3Logged(t *testing.T) (objstore.Store, *testenv.MinIOServer, *s3Log) {
 	t.Helper()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	log := &s3Log{uploads: map[string][]string{}}
+	fake := gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.URL.Query().Get("uploadId"); id != "" {
+			log.mu.Lock()
+			log.uploads[id] = append(log.uploads[id], r.Method)
+			log.mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	m := &testenv.MinIOServer{Endpoint: srv.URL, AccessKey: "fake", SecretKey: "fakefakefake", Region: "us-east-1", Bucket: "fake"}
 	if _, err := m.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &m.Bucket}); err != nil {
@@ -38,7 +78,7 @@ func fakeS3(t *testing.T) (objstore.Store, *testenv.MinIOServer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store, m
+	return store, m, log
 }
 
 // mustJoin is objstore.Join of names the test built.

@@ -131,12 +131,13 @@ func (s *Stage) Discard(ctx context.Context) error {
 // discardStage drops the stage under root whose manifest is at dir (a Stage's Dir), together
 // with the uploads it lists. A stage whose manifest was never written (the attempt died
 // before Finish) leaves uploads that only Abort's sweep of the job's output finds. A
-// commit's abort passes done (else nil): the staged files in done.completed (local disk's,
-// by Pending.Temp) were just renamed into place, and aborting them would only fail to find
-// them and to empty their directories; a manifest in done.stages was read by the commit.
+// commit's abort passes done (else nil): the uploads in done.completed were just completed
+// (renamed into place, made objects), and aborting them would only fail to find them (a
+// round trip each on S3) and to empty their directories; a manifest in done.stages was read
+// by the commit.
 func discardStage(ctx context.Context, store objstore.Store, root, dir string, done *committed) error {
 	var files []StagedFile
-	var completed map[string]bool
+	var completed map[pendingKey]bool
 	read := false
 	if done != nil {
 		completed = done.completed
@@ -150,7 +151,7 @@ func discardStage(ctx context.Context, store objstore.Store, root, dir string, d
 	}
 	var errs []error
 	for _, f := range files {
-		if f.Pending != nil && (f.Pending.Temp == "" || !completed[f.Pending.Temp]) {
+		if f.Pending != nil && !completed[keyOf(f.Pending)] {
 			errs = append(errs, dropPending(ctx, store, root, *f.Pending))
 		}
 	}

@@ -11,10 +11,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ireports/ireports/internal/obs"
 )
@@ -58,7 +61,13 @@ func newS3Store(ctx context.Context, opt Options) (*s3Store, error) {
 	}
 	base, maxBackoff := opt.RetryBaseDelay, opt.MaxBackoff
 	lo := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithReadTimeout(opt.ReadTimeout)),
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithReadTimeout(opt.ReadTimeout).WithTransportOptions(func(t *http.Transport) {
+			// Keep open as many connections as requests kept in flight (S3Parallelism, with
+			// a job's readers besides): the SDK's default of 10 idle per host closed the rest
+			// after each request and dialed again, a TLS handshake each.
+			t.MaxIdleConns = 2 * S3Parallelism
+			t.MaxIdleConnsPerHost = 2 * S3Parallelism
+		})),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = opt.MaxAttempts
@@ -534,30 +543,43 @@ func (s *s3Store) abortUploads(ctx context.Context, bucket string, keys []string
 	// issue 20989), so the uploads are filtered here. The sweep is rare; reading a whole
 	// bucket's list of unfinished uploads is cheap beside missing one.
 	in := &s3.ListMultipartUploadsInput{Bucket: &bucket}
-	n := 0
+	var aborted atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(S3Parallelism)
 	for {
-		out, err := s.c.ListMultipartUploads(ctx, in)
+		out, err := s.c.ListMultipartUploads(gctx, in)
 		if code, _ := errorCode(err); code == "NoSuchUpload" {
-			return n, nil // gofakes3's answer for a bucket that never had an upload
+			break // gofakes3's answer for a bucket that never had an upload
 		}
 		if err != nil {
-			return n, fail("list uploads", bucket, key, err)
+			if aerr := g.Wait(); aerr != nil {
+				return int(aborted.Load()), aerr // what cancelled the listing, if it was
+			}
+			return int(aborted.Load()), fail("list uploads", bucket, key, err)
 		}
 		for _, u := range out.Uploads {
 			k := aws.ToString(u.Key)
 			if !inTrees(k) || (!before.IsZero() && !aws.ToTime(u.Initiated).Before(before)) {
 				continue
 			}
-			if err := s.AbortPending(ctx, Pending{Name: s3Name(bucket, k), UploadID: aws.ToString(u.UploadId)}); err != nil {
-				return n, err
-			}
-			n++
+			// Each abort is a round trip: many at a time (a listing may still hold
+			// uploads completed a moment ago, whose abort answers NoSuchUpload).
+			p := Pending{Name: s3Name(bucket, k), UploadID: aws.ToString(u.UploadId)}
+			g.Go(func() error {
+				if err := s.AbortPending(gctx, p); err != nil {
+					return err
+				}
+				aborted.Add(1)
+				return nil
+			})
 		}
 		if !aws.ToBool(out.IsTruncated) {
-			return n, nil
+			break
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
+	err := g.Wait()
+	return int(aborted.Load()), err
 }
 
 func (s *s3Store) Create(ctx context.Context, name string) (Writer, error) {

@@ -9,12 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // SweepTrees leaves each tree in prefixes (see Store.List; all in one store, else
 // ErrCrossStore) holding only the objects that keep accepts: it deletes the others, then
 // discards the unfinished writes in the trees started before `before`, as AbortUploadsIn
-// does. keep gets each object's name in the form of its prefix. It is what a commit does to
+// does. keep gets each object's name in the form of its prefix, from several goroutines at
+// once. It is what a commit does to
 // the group directories it wrote; on local disk it reads each directory once, where List and
 // AbortUploads read it twice and stat it four times, for thousands of group directories a
 // job.
@@ -33,21 +36,51 @@ func SweepTrees(ctx context.Context, s Store, prefixes []string, keep func(name 
 	if l, ok := s.(*localStore); ok {
 		return l.sweepTrees(ctx, prefixes, keep, before)
 	}
+	// One listing per tree, each a round trip (tens of milliseconds on S3) that costs this
+	// process next to nothing: a commit's thousands of trees are listed many at a time, as
+	// one after another they took minutes.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Parallelism(prefixes[0]))
 	for _, p := range prefixes {
-		objs, err := s.List(ctx, p)
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			if !keep(o.Name) {
-				if err := s.Delete(ctx, o.Name); err != nil {
-					return err
+		g.Go(func() error {
+			objs, err := s.List(gctx, p)
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				if !keep(o.Name) {
+					if err := s.Delete(gctx, o.Name); err != nil {
+						return err
+					}
 				}
 			}
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	_, err := s.AbortUploadsIn(ctx, prefixes, before)
 	return err
+}
+
+// S3Parallelism is how many requests a caller with many independent ones keeps in flight
+// against S3 (Parallelism), and so how many connections the S3 client keeps open to reuse.
+const S3Parallelism = 64
+
+// localParallelism is Parallelism for local disk.
+const localParallelism = 16
+
+// Parallelism is how many independent requests a caller that has many of them (a commit's
+// completions, a sweep's listings) should keep in flight against the store of name. On S3
+// each is a round trip of tens of milliseconds that costs this process next to nothing, so
+// many overlap; on local disk each is a system call or two, which more goroutines than a
+// few per core do not speed up.
+func Parallelism(name string) int {
+	if IsS3(name) {
+		return S3Parallelism
+	}
+	return localParallelism
 }
 
 // AbortUploadsOutside is AbortUploads of the tree at prefix that may pass over the trees in
