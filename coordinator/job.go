@@ -274,6 +274,10 @@ func runUncleaned(ctx context.Context, spec *jobs.Spec, exec Executor, job strin
 		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err
 	}
 	rejects, err := objstore.Join(spec.Output.Rejects, spec.Name)
+	if err == nil {
+		// Before anything is written: the commit replaces this directory whole.
+		err = lake.CheckRejectsDir(ctx, opt.Store, rejects)
+	}
 	if err != nil {
 		held.release()
 		return &Result{Job: job, Name: spec.Name, Status: Failed, Error: err.Error(), Version: version.Version()}, err

@@ -488,7 +488,9 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources m
 			}
 			spec.Output.Parquet = resolvePath(dir, v)
 		}
+		rejectsAt := outputBlock.DefRange
 		if a := oc.Attributes["rejects"]; a != nil {
+			rejectsAt = a.Expr.Range()
 			v, d := evalString(a, ctx)
 			diags = append(diags, d...)
 			if !d.HasErrors() && strings.TrimSpace(v) == "" {
@@ -501,6 +503,7 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources m
 			spec.Output.Rejects = strings.TrimRight(spec.Output.Parquet, "/") + "_rejects"
 		}
 		diags = append(diags, decodeSummaries(oc.Attributes["summaries"], outputBlock.DefRange, dir, ctx, spec)...)
+		diags = append(diags, checkRejectsApart(spec, rejectsAt)...)
 		if a := oc.Attributes["postgres"]; a != nil {
 			v, d := evalString(a, ctx)
 			diags = append(diags, d...)
@@ -723,6 +726,49 @@ func DefaultSummaries(parquet string) string {
 }
 
 func isURL(p string) bool { return strings.Contains(p, "://") }
+
+// checkRejectsApart refuses a rejects directory — output.rejects/<job name>, which every
+// run replaces whole — that is, holds or lies in an input, the lake or the summaries: a run
+// would delete them, or read its own rejects back. (The job checks the directory's contents
+// too before it starts: lake.CheckRejectsDir.)
+func checkRejectsApart(spec *Spec, at hcl.Range) hcl.Diagnostics {
+	if spec.Output.Rejects == "" || spec.Name == "" {
+		return nil
+	}
+	dir := strings.TrimRight(spec.Output.Rejects, "/") + "/" + spec.Name
+	if !isURL(dir) {
+		dir = filepath.Join(spec.Output.Rejects, spec.Name)
+	}
+	type other struct{ what, path string }
+	others := []other{{"output.parquet", spec.Output.Parquet}, {"output.summaries", spec.Output.Summaries}}
+	for _, in := range spec.Inputs {
+		if in.Path != "" {
+			others = append(others, other{fmt.Sprintf("input %q", in.Name), globBase(in.Path)})
+		}
+	}
+	for _, o := range others {
+		if o.path != "" && (within(dir, o.path) || within(o.path, dir)) {
+			return hcl.Diagnostics{diagAt(at, "Rejects overlap another path", fmt.Sprintf(
+				"Each run replaces %s (output.rejects/<job name>) whole with its rejects, and %s is %s: neither may contain the other. Set output { rejects = \"...\" } to a directory of its own.",
+				dir, o.what, o.path))}
+		}
+	}
+	return nil
+}
+
+// globBase is the part of an input path before its first glob metacharacter, cut back to
+// a whole directory ("data/*.csv" → "data"); a path without one is itself.
+func globBase(p string) string {
+	i := strings.IndexAny(p, "*?[")
+	if i < 0 {
+		return p
+	}
+	j := strings.LastIndexAny(p[:i], "/"+string(filepath.Separator))
+	if j < 0 {
+		return "."
+	}
+	return p[:j]
+}
 
 // within reports whether path a is b or lies under it.
 func within(a, b string) bool {

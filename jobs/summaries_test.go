@@ -47,3 +47,39 @@ func TestOutputSummaries(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputRejectsApart: the directory a run replaces with its rejects,
+// output.rejects/<job name>, may neither hold nor lie in an input, the lake or the
+// summaries (a job "requests" with rejects = "out" replaced the lake out/requests; a job
+// named after its inputs' directory with rejects = "." deleted its inputs).
+func TestOutputRejectsApart(t *testing.T) {
+	job := func(name, input, output string) string {
+		return "job \"" + name + "\" {\n  input \"a\" {\n    path = \"" + input + "\"\n    schema = \"nyc\"\n  }\n  output {\n" + output + "  }\n}\n"
+	}
+	for _, tc := range []struct {
+		name, job, input, output string
+		err                      string // a substring of the error, from file:line:col; "": parses
+	}{
+		{"default", "j", "data/*.csv", "parquet = \"out/requests\"\n", ""},
+		{"named apart", "j", "data/*.csv", "parquet = \"out/requests\"\nrejects = \"out/rejects\"\n", ""},
+		{"beside the inputs", "j", "data/*.csv", "parquet = \"out/requests\"\nrejects = \".\"\n", ""},
+		{"the inputs' directory", "data", "data/*.csv", "parquet = \"out/requests\"\nrejects = \".\"\n", "x.job:8:11: Rejects overlap another path"},
+		{"an input file's directory", "data", "data/x.csv", "parquet = \"out/requests\"\nrejects = \".\"\n", "input \"a\" is /jobs/data/x.csv"},
+		{"above the inputs", "j", "j/data/*.csv", "parquet = \"out/requests\"\nrejects = \".\"\n", "Rejects overlap another path"},
+		{"in the inputs", "j", "data/*.csv", "parquet = \"out/requests\"\nrejects = \"data\"\n", "Rejects overlap another path"},
+		{"the lake", "requests", "data/*.csv", "parquet = \"out/requests\"\nrejects = \"out\"\n", "output.parquet is /jobs/out/requests"},
+		{"the summaries", "summaries", "data/*.csv", "parquet = \"out/requests\"\nrejects = \"out\"\n", "output.summaries is /jobs/out/summaries"},
+		{"in the lake", "j", "data/*.csv", "parquet = \"out/requests\"\nrejects = \"out/requests/x\"\n", "Rejects overlap another path"},
+		{"on S3", "requests", "s3://b/in/*.csv", "parquet = \"s3://b/out/requests\"\nrejects = \"s3://b/out\"\n", "Rejects overlap another path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(job(tc.job, tc.input, tc.output)), "/jobs/x.job")
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("Parse: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("Parse: %v; want an error containing %q", err, tc.err)
+			}
+		})
+	}
+}
