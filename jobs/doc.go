@@ -80,8 +80,8 @@
 // location"; kept text must be valid
 // UTF-8 without NUL bytes, or the record is rejected (invalid_utf8, nul_byte): PostgreSQL's
 // text type refuses both, and one such value reaching a summary table would fail the publish;
-// likewise created_at's local year must be 1 to 9999 (time_out_of_range), PostgreSQL's dates
-// having no year 0, created_at must not be the Unix epoch (epoch_time: the shuffle's null) nor
+// likewise created_at's local year must be MinYear to MaxYear, 1900 to 2199
+// (time_out_of_range: a year 1 or 9999 is a placeholder, not a date), created_at must not be the Unix epoch (epoch_time: the shuffle's null) nor
 // a skipped wall clock read into another month (skipped_local_time), and agency and
 // request_type are at most MaxKeyText bytes, other kept text MaxText (value_too_long).
 package jobs

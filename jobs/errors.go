@@ -45,8 +45,10 @@ const (
 	ReasonInvalidUTF8      = "invalid_utf8"       // a kept text field is not valid UTF-8
 	ReasonNULByte          = "nul_byte"           // a kept text field holds a NUL byte, which PostgreSQL text refuses
 	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values
-	// created_at falls, in the city's calendar, before year 1 or after 9999: PostgreSQL's
-	// dates have no year 0, and one such record reaching agency_daily would fail the publish.
+	// created_at falls, in the city's calendar, before MinYear or after MaxYear: a request
+	// made in year 1 or 9999 is an export's placeholder or typo, not a date; kept, it would
+	// make a partition of its own and stretch every chart's default period over millennia
+	// (and before year 1 PostgreSQL's calendar has no year 0 for agency_daily).
 	ReasonTimeOutOfRange = "time_out_of_range"
 	// agency or request_type is longer than MaxKeyText bytes: the two are keys of the summary
 	// tables, and PostgreSQL's b-tree index entries hold at most about 2.7 KB, so one such
@@ -66,6 +68,13 @@ const (
 	// null. Kept, the record would reach its reducer with no creation date: its agency_daily
 	// row would fall in year 0, outside its group, and fail the publish.
 	ReasonEpochTime = "epoch_time"
+)
+
+// MinYear and MaxYear bound created_at's local year (ReasonTimeOutOfRange): the first 311
+// systems date from the 1990s, and the viz server's periods span the same years.
+const (
+	MinYear = 1900
+	MaxYear = 2199
 )
 
 // MaxKeyText is the longest agency or request_type a record may have, in bytes: with the

@@ -247,7 +247,7 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		y, m, _ := r.CreatedAt.In(n.loc).Date()
 		r.Year, r.Month = y, int(m)
 	}
-	if r.Year < 1 || r.Year > 9999 {
+	if r.Year < MinYear || r.Year > MaxYear {
 		return reject(ReasonTimeOutOfRange, fCreatedAt, cols[fCreatedAt], created)
 	}
 	if c.year != 0 && !n.inLocalMonth(c.sec, r.Year, r.Month) {

@@ -191,12 +191,23 @@ func TestNormalize(t *testing.T) {
 		{name: "reject: bad closed_at", schema: custom, header: custHdr, row: []string{"A", "1", "12.5.2020", "", "", "", "", "", ""}, reject: ReasonBadTimestamp, field: "closed_at"},
 		{name: "reject: invalid date", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "02/30/2020 09:30:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonBadTimestamp, field: "created_at"},
 		// Year 0 parses (a four-digit year), but PostgreSQL's calendar has none: the record
-		// would make agency_daily's COPY, and so the whole publish, fail.
+		// would make agency_daily's COPY, and so the whole publish, fail. Years 1 and 9999
+		// are dates, but no 311 request's: placeholders, which would each make a partition
+		// and stretch the charts' periods over millennia.
 		{name: "reject: year 0", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "03/05/0000 09:30:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
+		{name: "reject: year 1", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "01/01/0001 12:00:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
+		{name: "reject: year 9999", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "12/31/9999 11:59:59 PM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
+		{name: "reject: the year before MinYear", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "12/31/1899 11:59:59 PM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
+		{name: "reject: the year after MaxYear", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "01/01/2200 12:00:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
 		{
-			name: "year 1 is a date", schema: builtin("nyc"), header: nycPortal,
-			row:  []string{"1", "01/01/0001 12:00:00 AM", "", "", "", "", "", "", "", ""},
-			want: record.Request{City: "nyc", RequestID: "1", CreatedAt: utc("0001-01-01T04:56:02Z"), Year: 1, Month: 1},
+			name: "MinYear is a date", schema: builtin("nyc"), header: nycPortal,
+			row:  []string{"1", "01/01/1900 12:00:00 AM", "", "", "", "", "", "", "", ""},
+			want: record.Request{City: "nyc", RequestID: "1", CreatedAt: utc("1900-01-01T05:00:00Z"), Year: 1900, Month: 1},
+		},
+		{
+			name: "MaxYear is a date", schema: builtin("nyc"), header: nycPortal,
+			row:  []string{"1", "12/31/2199 11:59:59 PM", "", "", "", "", "", "", "", ""},
+			want: record.Request{City: "nyc", RequestID: "1", CreatedAt: utc("2200-01-01T04:59:59Z"), Year: 2199, Month: 12},
 		},
 		// agency and request_type key the summary tables, whose index entries PostgreSQL
 		// limits to about 2.7 KB: longer than MaxKeyText bytes is a reject, up to it a value.

@@ -166,6 +166,11 @@ func loadTimezone(name string) (*time.Location, error) {
 	if name == "" {
 		return nil, fmt.Errorf("timezone must not be empty (an IANA name such as \"America/New_York\")")
 	}
+	if name == "Local" {
+		// time.LoadLocation's name for the machine's own zone: each worker would read the
+		// city's times in its own.
+		return nil, fmt.Errorf("timezone %q is each machine's own zone, not the city's: name it (an IANA name such as \"America/New_York\")", name)
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q (want an IANA name such as \"America/New_York\"): %v", name, err)

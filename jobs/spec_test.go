@@ -125,6 +125,8 @@ func TestParseErrors(t *testing.T) {
 		{"unset env", job("  input \"a\" {\n    path = env(\"IREPORTS_JOB_SURELY_UNSET\")\n    schema = \"nyc\"\n  }\n" + output), `t.job:3:12: Error in function call; Call to function "env" failed: environment variable IREPORTS_JOB_SURELY_UNSET is not set`},
 		{"bad time zone", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"America/Springfield\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
 			`t.job:10:14: Bad time zone; unknown time zone "America/Springfield"`},
+		{"the machine's time zone", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"Local\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
+			`t.job:10:14: Bad time zone; timezone "Local" is each machine's own zone, not the city's`},
 		{"unknown field", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [\"a\"] }\n  field \"created_at\" { columns = [\"b\"] }\n  field \"borough\" { columns = [\"c\"] }\n}\n",
 			`t.job:13:9: Unknown field; "borough" is not a field of the normalized record`},
 		{"empty columns", job(input+output) + "schema \"s\" {\n  city = \"s\"\n  timezone = \"UTC\"\n  field \"request_id\" { columns = [] }\n  field \"created_at\" { columns = [\"b\"] }\n}\n",
