@@ -21,6 +21,17 @@
 // Record with its offset, its raw bytes and a *ParseError, so the caller counts it as a
 // reject; its neighbours are unaffected.
 //
+// One stray quote in an unquoted field (`12" water main`) opens a quoted region by the
+// parity rule that runs to the next stray quote, thousands of lines on: one record by
+// the rule. When such a record spans several lines and is malformed, the Reader reads
+// its bytes again as encoding/csv would, line by line, and returns each line it reads
+// as a Record and each it refuses as a malformed one, in order (Reader.recoverLines):
+// the records between two stray quotes are records, not one reject. They all belong to
+// the split in which the region starts, as the region does, even those past its End.
+// What it cannot mend: a quoted field with a newline that a stray quote splits across
+// two such regions comes back as two malformed records; and a region longer than
+// MaxRecordBytes stays one (its bytes are not held).
+//
 // # Speculation and the chain
 //
 // The quote state at a split's Start is not known without reading everything before

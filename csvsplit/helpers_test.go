@@ -104,7 +104,13 @@ func readSplitMode(data []byte, opt Options, wrap wrapFunc, mode scanMode) ([]go
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		if rec.Offset < opt.Start || rec.Offset >= opt.End {
+		// A record lies in the split of its first byte; so do those read again from a
+		// malformed span of lines (Reader.recoverLines), which lie in the span.
+		first := rec.Offset
+		if rec.span > 0 {
+			first = rec.span - 1
+		}
+		if first < opt.Start || first >= opt.End || rec.Offset < first {
 			return nil, 0, 0, fmt.Errorf("split [%d, %d): record at %d outside it", opt.Start, opt.End, rec.Offset)
 		}
 		if (rec.Err == nil) == (rec.Fields == nil) {

@@ -2,6 +2,8 @@ package csvsplit
 
 import (
 	"bytes"
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -25,6 +27,8 @@ type Record struct {
 	Fields [][]byte // the fields, unescaped; nil for a malformed record; valid until the next Next
 	Raw    []byte   // the record's bytes without its terminator, truncated if too large; valid until the next Next
 	Err    error    // nil, or a *ParseError (matching ErrMalformed) for a malformed record
+
+	span int64 // for a record read again from a malformed span of lines, 1 + the span's offset
 }
 
 // Reader reads the records of one split. It is not safe for concurrent use.
@@ -57,6 +61,12 @@ type Reader struct {
 
 	skipFast int // records to scan without scanFast
 	backoff  int // skipFast after the next record scanFast finds not simple
+
+	// recovered holds the records read again from a malformed span of lines (recoverLines);
+	// Next returns recovered[nrec:] before it scans on. They alias buf, which does not move
+	// until then.
+	recovered []Record
+	nrec      int
 }
 
 // scanMode says how a Reader finds and splits records; only tests change it.
@@ -115,6 +125,10 @@ func (r *Reader) Parity() int { return r.parity }
 func (r *Reader) Next() (*Record, error) {
 	if !r.started {
 		r.start()
+	}
+	if r.nrec < len(r.recovered) {
+		r.nrec++
+		return &r.recovered[r.nrec-1], nil
 	}
 	for !r.done && r.rerr == nil {
 		if r.pos == r.w && r.off+int64(r.pos) < r.opt.End {
@@ -440,10 +454,94 @@ func (r *Reader) scanRecord() bool {
 		return true
 	}
 	if kind, at := r.parse(raw, q, multi); kind != nil {
+		if multi && r.recoverLines(raw, recOff) {
+			r.nrec = 1
+			r.rec = r.recovered[0]
+			return true
+		}
 		r.rec.Err = &ParseError{Record: recOff, Offset: recOff + int64(at), Err: kind}
 		return true
 	}
 	r.rec.Fields = r.fields
+	return true
+}
+
+// recoverLines reads span, a malformed record of several lines at file offset off, again
+// the way encoding/csv reads a file, into r.recovered: one stray quote in an unquoted field
+// (`12" water main`) opens a quoted region by the parity rule, which then runs to the next
+// stray quote, thousands of lines on, and the whole span was one reject while the records
+// in it were lost. encoding/csv rejects the line with the bare quote and goes on at the
+// next: so does this, each line it refuses a malformed Record of its own, each it reads a
+// Record. The span's bytes are all this split's (the next split starts inside it, by the
+// parity rule, and skips it), so the records of all splits stay exactly the file's. It
+// reports false, and the span stays one malformed record, when encoding/csv reads it as
+// one record too.
+func (r *Reader) recoverLines(span []byte, off int64) bool {
+	cr := csv.NewReader(bytes.NewReader(span))
+	cr.FieldsPerRecord = -1 // the field count is the caller's to judge, as for every record
+	r.recovered, r.nrec = r.recovered[:0], 0
+	var lines []int // the offsets in span of its lines' starts, computed when an error needs them
+	prev := int64(0)
+	for {
+		fields, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		end := int(cr.InputOffset())
+		start := int(prev)
+		prev = int64(end)
+		for { // empty lines, which encoding/csv skips
+			if start < end && span[start] == '\n' {
+				start++
+			} else if start+1 < end && span[start] == '\r' && span[start+1] == '\n' {
+				start += 2
+			} else {
+				break
+			}
+		}
+		raw := span[start:end]
+		if n := len(raw); n > 0 && raw[n-1] == '\n' {
+			raw = raw[:n-1]
+			if n > 1 && raw[n-2] == '\r' {
+				raw = raw[:n-2]
+			}
+		}
+		rec := Record{Offset: off + int64(start), Raw: raw[:len(raw):len(raw)], span: off + 1}
+		var pe *csv.ParseError
+		switch {
+		case err == nil:
+			rec.Fields = make([][]byte, len(fields))
+			for i, f := range fields {
+				rec.Fields[i] = []byte(f)
+			}
+		case errors.As(err, &pe):
+			if lines == nil {
+				lines = append(lines, 0)
+				for i, c := range span {
+					if c == '\n' {
+						lines = append(lines, i+1)
+					}
+				}
+			}
+			at := int64(start)
+			if pe.Line >= 1 && pe.Line <= len(lines) {
+				at = int64(lines[pe.Line-1] + max(pe.Column-1, 0))
+			}
+			kind := ErrQuote
+			if errors.Is(pe.Err, csv.ErrBareQuote) {
+				kind = ErrBareQuote
+			}
+			rec.Err = &ParseError{Record: rec.Offset, Offset: off + at, Err: kind}
+		default: // encoding/csv reads from memory: no other error
+			r.recovered = r.recovered[:0]
+			return false
+		}
+		r.recovered = append(r.recovered, rec)
+	}
+	if len(r.recovered) < 2 {
+		r.recovered = r.recovered[:0]
+		return false
+	}
 	return true
 }
 

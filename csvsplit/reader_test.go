@@ -191,10 +191,31 @@ func TestCases(t *testing.T) {
 			want:   []got{ok(4, "a", "b"), bad(8, "unterminated", "\"c,d\ne,f\n")},
 		},
 		{
+			// The bare quote opens a quoted region to EOF by the parity rule: the span is read
+			// again line by line, as encoding/csv reads it.
 			name:   "odd quotes run to EOF",
 			data:   "h\na\"b\nc\n",
 			header: []string{"h"},
-			want:   []got{bad(2, "bare", "a\"b\nc\n")},
+			want:   []got{bad(2, "bare", "a\"b"), ok(6, "c")},
+		},
+		{
+			// Two stray quotes in unquoted fields (`12" main`) bound a quoted region by the
+			// parity rule; the records between them are records, not part of one reject.
+			name:   "stray quotes do not swallow the records between them",
+			data:   "h,i\na,12\" main\nb,c\nb2,c2\nd,6\" drain\ne,f\n",
+			header: []string{"h", "i"},
+			want: []got{bad(4, "bare", "a,12\" main"), ok(15, "b", "c"), ok(19, "b2", "c2"),
+				bad(25, "bare", "d,6\" drain"), ok(36, "e", "f")},
+		},
+		{
+			// A quoted field with a newline between stray quotes straddles two parity
+			// records, and each is read again alone: the field's two lines are rejects
+			// (encoding/csv, reading from the start, would read it as one record).
+			name:   "a quoted newline between stray quotes is rejected",
+			data:   "h,i\na,12\" main\nb,c\n\"q\nr\",s\nd,6\" drain\ne,f\n",
+			header: []string{"h", "i"},
+			want: []got{bad(4, "bare", "a,12\" main"), ok(15, "b", "c"), bad(19, "quote", "\"q"),
+				bad(22, "bare", "r\",s"), bad(27, "bare", "d,6\" drain"), ok(38, "e", "f")},
 		},
 		{
 			name:   "record too large",
