@@ -18,6 +18,11 @@ func parseCoord(b []byte) (float64, bool) {
 	if f, ok := parseDecimal(b); ok {
 		return f, true
 	}
+	// ParseFloat's grammar is Go's: it also reads hex mantissas ("0x1p5" is 32) and digits
+	// separated by underscores, which no export writes for a coordinate.
+	if bytes.ContainsAny(b, "xX_") {
+		return 0, false
+	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false

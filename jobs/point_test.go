@@ -172,3 +172,18 @@ func BenchmarkParseDecimal(b *testing.B) {
 		})
 	}
 }
+
+// TestParseCoordGrammar: a coordinate is a decimal, with an exponent at most; Go's own
+// literal grammar, which strconv.ParseFloat reads, is not an export's ("0x1p5" read as 32).
+func TestParseCoordGrammar(t *testing.T) {
+	for s, want := range map[string]float64{"40.5": 40.5, "-73.25": -73.25, " 1e1 ": 10, "4.05E1": 40.5} {
+		if got, ok := parseCoord([]byte(s)); !ok || got != want {
+			t.Errorf("parseCoord(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"0x1p5", "0X20", "-0x1.8p1", "1_000", "4_0.5", "inf", "NaN", "1e400", ""} {
+		if got, ok := parseCoord([]byte(s)); ok {
+			t.Errorf("parseCoord(%q) = %v; want refused", s, got)
+		}
+	}
+}

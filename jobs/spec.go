@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -508,8 +509,9 @@ func decodeJob(block *hcl.Block, dir string, local map[string]*Schema, sources m
 			v, d := evalString(a, ctx)
 			diags = append(diags, d...)
 			// Empty means no database, so that env("DATABASE_URL", "") makes publishing optional.
-			if !d.HasErrors() && v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") && !strings.Contains(v, "=") {
-				diags = append(diags, diagAt(a.Expr.Range(), "Bad postgres", "output.postgres must be a postgres:// URL or a key=value connection string (or empty: no database)."))
+			// The value is a secret: the message never quotes it.
+			if !d.HasErrors() && v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") && !kvConnString.MatchString(v) {
+				diags = append(diags, diagAt(a.Expr.Range(), "Bad postgres", "output.postgres must be a postgres:// URL or a key=value connection string such as \"host=db dbname=ireports\" (or empty: no database)."))
 			}
 			spec.Output.Postgres = v
 		}
@@ -726,6 +728,11 @@ func DefaultSummaries(parquet string) string {
 }
 
 func isURL(p string) bool { return strings.Contains(p, "://") }
+
+// kvConnString matches a key=value connection string as lib/pq reads one: it starts with a
+// keyword and '=' ("host=db dbname=x"). "x${env("DATABASE_URL")}" is not one, though it holds
+// an '=' in its URL's query, and lib/pq would read it as one and dial localhost.
+var kvConnString = regexp.MustCompile(`^\s*[a-z_]+\s*=`)
 
 // checkRejectsApart refuses a rejects directory — output.rejects/<job name>, which every
 // run replaces whole — that is, holds or lies in an input, the lake or the summaries: a run

@@ -83,3 +83,33 @@ func TestOutputRejectsApart(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputPostgres: output.postgres is a postgres:// URL, a key=value string or empty;
+// anything else is refused without being quoted (it holds a password). "x" before a URL
+// ("x${env("DATABASE_URL")}") has an '=' in its query, and lib/pq, reading it as key=value,
+// dialled localhost for two minutes.
+func TestOutputPostgres(t *testing.T) {
+	job := func(pg string) string {
+		return "job \"j\" {\n  input \"a\" {\n    path = \"x\"\n    schema = \"nyc\"\n  }\n  output {\n    parquet = \"out/requests\"\n    postgres = \"" + pg + "\"\n  }\n}\n"
+	}
+	for pg, ok := range map[string]bool{
+		"":                                true,
+		"postgres://u:secret@db/ireports": true,
+		"postgresql://db/ireports?sslmode=require": true,
+		"host=db dbname=ireports password=secret":  true,
+		" host = db": true,
+		"xpostgres://u:secret@db/x?sslmode=disable": false,
+		"db:5432/ireports":                          false,
+		"=secret":                                   false,
+	} {
+		_, err := Parse([]byte(job(pg)), "/jobs/x.job")
+		switch {
+		case ok && err != nil:
+			t.Errorf("postgres = %q: %v", pg, err)
+		case !ok && (err == nil || !strings.Contains(err.Error(), "Bad postgres")):
+			t.Errorf("postgres = %q: %v; want Bad postgres", pg, err)
+		case err != nil && strings.Contains(err.Error(), "secret"):
+			t.Errorf("postgres = %q: the error quotes it: %v", pg, err)
+		}
+	}
+}
