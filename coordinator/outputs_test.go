@@ -71,3 +71,27 @@ func TestFailedPlanWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputInUse: a submitted job's outputs conflict with a running job's when one lies in
+// the other, and the answer names the running job's path that conflicts (it named the new
+// job's lake, though the two shared only their summaries root).
+func TestOutputInUse(t *testing.T) {
+	s := &Server{jobs: map[string]*JobStatus{
+		"done":    {State: Succeeded, outputs: []string{"/d/out/requests", "/d/out/summaries"}},
+		"running": {State: Mapping, outputs: []string{"/d/a/requests", "/d/out/summaries", "/d/a/rejects"}},
+	}, order: []string{"done", "running"}}
+	for _, tc := range []struct {
+		outputs  []string
+		id, path string
+	}{
+		{[]string{"/d/b/requests", "/d/out/summaries"}, "running", "/d/out/summaries"},
+		{[]string{"/d/a/requests/x"}, "running", "/d/a/requests"},
+		{[]string{"/d/a"}, "running", "/d/a/requests"},
+		{[]string{"/d/out/requests"}, "", ""}, // the job writing there has finished
+		{[]string{"/d/a/requests2"}, "", ""},
+	} {
+		if id, path := s.outputInUse(tc.outputs); id != tc.id || path != tc.path {
+			t.Errorf("outputInUse(%q) = %q, %q; want %q, %q", tc.outputs, id, path, tc.id, tc.path)
+		}
+	}
+}

@@ -196,8 +196,9 @@ type JobStatus struct {
 }
 
 // outputInUse returns the id of a running job that writes to one of outputs (or to a
-// directory inside one, or around one), or "". s.mu must be held.
-func (s *Server) outputInUse(outputs []string) string {
+// directory inside one, or around one) and the path of that job's it conflicts with, or
+// "". s.mu must be held.
+func (s *Server) outputInUse(outputs []string) (id, path string) {
 	for _, id := range s.order {
 		run := s.jobs[id]
 		if run.State.Terminal() {
@@ -206,12 +207,12 @@ func (s *Server) outputInUse(outputs []string) string {
 		for _, a := range run.outputs {
 			for _, b := range outputs {
 				if nested(a, b) || nested(b, a) {
-					return id
+					return id, a
 				}
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // nested reports whether path b is a or lies under it.
@@ -425,9 +426,9 @@ func (s *Server) start(spec *jobs.Spec, scheduled time.Time) (string, error) {
 		s.mu.Unlock()
 		return "", ErrShuttingDown
 	}
-	if other := s.outputInUse(run.outputs); other != "" {
+	if other, path := s.outputInUse(run.outputs); other != "" {
 		s.mu.Unlock()
-		return "", clean.err(fmt.Errorf("%w: job %s is writing to %s; wait for it or cancel it", ErrOutputBusy, other, spec.Output.Parquet))
+		return "", clean.err(fmt.Errorf("%w: job %s is writing to %s; wait for it or cancel it", ErrOutputBusy, other, path))
 	}
 	s.jobs[id] = run
 	s.order = append(s.order, id)
