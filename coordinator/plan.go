@@ -105,7 +105,7 @@ func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spe
 	}
 	base.Header, base.DataStart = header, dataStart
 	if gz {
-		base.Gzip, base.Start, base.End, base.State = true, dataStart, 1<<62, csvsplit.Outside
+		base.Gzip, base.Start, base.End, base.State = true, dataStart, csvsplit.ToEOF, csvsplit.Outside
 	}
 	if dataStart < fi.Size || gz {
 		if err := pf.detect(ctx, store, in, &base); err != nil {

@@ -234,14 +234,14 @@ func (r *Reader) fill(keep, base int) (more bool) {
 			return n > 0
 		}
 		if err != nil {
-			r.rerr = fmt.Errorf("csvsplit: read at byte %d of split [%d, %d): %w", r.off+int64(r.w), r.opt.Start, r.opt.End, err)
+			r.rerr = fmt.Errorf("csvsplit: read at byte %d of %s: %w", r.off+int64(r.w), splitText(r.opt.Start, r.opt.End), err)
 			return false
 		}
 		if n > 0 {
 			return true
 		}
 		if empty == maxEmpty {
-			r.rerr = fmt.Errorf("csvsplit: read at byte %d of split [%d, %d): %w", r.off+int64(r.w), r.opt.Start, r.opt.End, io.ErrNoProgress)
+			r.rerr = fmt.Errorf("csvsplit: read at byte %d of %s: %w", r.off+int64(r.w), splitText(r.opt.Start, r.opt.End), io.ErrNoProgress)
 			return false
 		}
 	}

@@ -51,9 +51,21 @@ const (
 )
 
 // Options describe one split. Offsets are byte offsets in the file.
+// ToEOF is Options.End of a split that runs to the end of its file.
+const ToEOF int64 = 1 << 62
+
+// splitText names the split [start, end) in messages, "to EOF" for an End of ToEOF.
+func splitText(start, end int64) string {
+	if end >= ToEOF {
+		return fmt.Sprintf("split from byte %d to EOF", start)
+	}
+	return fmt.Sprintf("split [%d, %d)", start, end)
+}
+
 type Options struct {
 	// Start and End delimit the split: it holds the records whose first byte lies in
-	// [Start, End). DataStart <= Start <= End.
+	// [Start, End). DataStart <= Start <= End. End is ToEOF for a split that runs to the
+	// end of its file, however long (a gzip stream, which is read whole).
 	Start, End int64
 
 	// DataStart is the offset of the first data record, as returned by ReadHeader. A

@@ -170,7 +170,7 @@ func sampleFile(ctx context.Context, store objstore.Store, file string, f jobs.F
 	if _, err := io.CopyN(io.Discard, data, dataStart); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
-	rd, err := csvsplit.NewReader(data, csvsplit.Options{Start: dataStart, End: 1 << 62, DataStart: dataStart, State: csvsplit.Outside, Fields: len(header)})
+	rd, err := csvsplit.NewReader(data, csvsplit.Options{Start: dataStart, End: csvsplit.ToEOF, DataStart: dataStart, State: csvsplit.Outside, Fields: len(header)})
 	if err != nil {
 		return nil, nil, err
 	}
