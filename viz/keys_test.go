@@ -383,6 +383,20 @@ VALUES ('zz', $1, $2, $3, $3, $4, $4, 0, $5, $5)`, mo.y, mo.m, k, int64(i+1)*100
 	if want := inRange("request_monthly", "agency", "(none)"); real.Recent.Requests+real.Historical.Requests != want {
 		t.Errorf("agency ((none)): %d requests, want the %d of the agency named (none)", real.Recent.Requests+real.Historical.Requests, want)
 	}
+
+	t.Run("pages", func(t *testing.T) {
+		// The pages open on the city's range, draw every chart or say why not, and say
+		// how many requests they leave out; the review draws a real "(none)" agency.
+		b := newBrowser(t, ts.URL)
+		for _, path := range []string{"/?city=zz", "/review?city=zz", "/review?city=zz&agency=" + url.QueryEscape("((none))"), "/?city=far"} {
+			drawnOrExplained(t, path, b.open(path))
+			b.noConsoleErrors(path)
+		}
+		b.open("/?city=zz")
+		if got := b.text("range"); !strings.Contains(got, "from 2020-01 to 2020-03") || !strings.Contains(got, "requests dated before 1900 or after 2199 are left out") {
+			t.Errorf("the overview's range reads %q", got)
+		}
+	})
 }
 
 func slicesContainsValue(es []entry, v string) bool {
