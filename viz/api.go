@@ -48,6 +48,10 @@ func (s *Server) apiCities(ctx context.Context, p params, md *metadata) (any, er
 		FirstDay string `json:"first_day"` // first and last day with data, YYYY-MM-DD
 		LastDay  string `json:"last_day"`
 		Requests int64  `json:"requests"`
+		// Outside counts the requests dated outside the years the API takes, which no
+		// chart shows; Note then says so.
+		Outside int64  `json:"outside_range"`
+		Note    string `json:"note"`
 	}
 	out := struct {
 		Cities    []city  `json:"cities"`
@@ -55,8 +59,11 @@ func (s *Server) apiCities(ctx context.Context, p params, md *metadata) (any, er
 		Message   string  `json:"message"`
 	}{Cities: []city{}}
 	for _, c := range md.cities {
-		out.Cities = append(out.Cities, city{c.ID, c.Name, c.First.String(), c.Last.String(),
-			dayString(c.FirstDay), dayString(c.LastDay), c.Requests})
+		e := city{c.ID, c.Name, c.First.String(), c.Last.String(), dayString(c.FirstDay), dayString(c.LastDay), c.Requests, c.Outside, ""}
+		if c.Outside > 0 {
+			e.Note = fmt.Sprintf("%d requests dated before %d or after %d are left out of every chart", c.Outside, minYear, maxYear)
+		}
+		out.Cities = append(out.Cities, e)
 	}
 	if !md.published.IsZero() {
 		t := md.published.UTC().Format(time.RFC3339)
@@ -200,10 +207,7 @@ type share struct {
 }
 
 func newShare(typ string, n, total int64) share {
-	e := share{Value: typ, Label: typ, Requests: n}
-	if typ == "" {
-		e.Value, e.Label = noneValue, "(no type)"
-	}
+	e := share{Value: keyValue(typ), Label: labelOf(typ, "(no type)"), Requests: n}
 	if total > 0 {
 		e.Share = round(float64(n)/float64(total), 4)
 	}
@@ -592,10 +596,8 @@ FROM request_monthly WHERE city = $1` + inPeriod
 			out.Omitted++
 			continue
 		}
-		a := agencyResolution{Value: key, Label: key, Requests: r.requests, Closed: r.closed, MedianHours: r.median(), P90Hours: r.p90()}
-		if key == "" {
-			a.Value, a.Label = noneValue, "(no agency)"
-		}
+		a := agencyResolution{Value: keyValue(key), Label: labelOf(key, "(no agency)"), Requests: r.requests, Closed: r.closed,
+			MedianHours: r.median(), P90Hours: r.p90()}
 		out.Agencies = append(out.Agencies, a)
 	}
 	slices.SortFunc(out.Agencies, func(a, b agencyResolution) int {

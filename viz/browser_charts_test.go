@@ -347,6 +347,22 @@ func testChartsRead(t *testing.T, b *browser, e *env, md *metadata) {
 		b.screenshot("labels-hostile")
 		b.noConsoleErrors("long names")
 	})
+
+	t.Run("a type with a line break", func(t *testing.T) {
+		// The select's value goes to the API and into the page's URL as it is: the map
+		// draws the type's rows, and the URL opens on the type again.
+		b.t = t
+		b.openAt(e.syn.URL, "/?city=zzz")
+		const typ = "two\nlines"
+		if m := byID(b.change("type", typ))["chart-map"]; m.State != "ready" || m.Traces == 0 {
+			t.Errorf("map of type %q: %+v", typ, m)
+		}
+		b.openAt("", eval[string](b, `location.href`))
+		if got := eval[string](b, `document.getElementById('type').value`); got != typ {
+			t.Errorf("the page's URL reopens on type %q, want %q", got, typ)
+		}
+		b.noConsoleErrors("a type with a line break")
+	})
 }
 
 // inRing reports whether (x, y) lies in the closed convex ring xs, ys (either orientation).

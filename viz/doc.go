@@ -20,8 +20,8 @@
 // the page needs neither a CDN nor map tiles, and a deployed viz reads no file at run time
 // but those its flags name (plotly.go).
 //
-// The API (all GET; months are YYYY-MM; city and agency values are those /api/cities and
-// /api/agencies list, "(none)" naming the rows without an agency or type):
+// The API (all GET; months are YYYY-MM; city, agency and type values are those
+// /api/cities, /api/agencies and /api/request-types list, see "Agency and type values"):
 //
 //	/api/cities                                   cities with their months, days and requests
 //	/api/agencies?city                            a city's agencies, busiest first
@@ -35,6 +35,20 @@
 //	/api/review?city&agency&end&recent&history    the agency daily review (see review.go)
 //
 // A city's endpoints default to the city's whole range; the cross-city ones to all time.
+// Months lie between 1900-01 and 2199-12. A database written by an older normalizer may
+// hold requests dated outside those years: no period holds them, so the ranges
+// /api/cities gives (first, last, first_day, last_day) and every default period are those
+// of the city's data within the years, and the city's outside_range and note say how many
+// requests are left out of every chart. A period the API gives is always one it takes.
+//
+// Agency and type values: an agency or request type is named by its key as the tables
+// hold it — any UTF-8 text without NUL, up to the normalizer's 1,000 bytes, line breaks,
+// tabs and U+0085 included — with two exceptions that keep every value apart. The rows
+// without an agency or type (the empty key, which an empty parameter could not name: ""
+// means all) are "(none)". A key that itself reads as that marker — "(none)", "((none))",
+// … — is given in one more pair of parentheses: a real agency named "(none)" is
+// "((none))". Lists carry each key's value and label ("(no agency)" for the empty key);
+// clients should send back the value they are given.
 // The charts' endpoints (all but the first three) also answer format=csv with the chart's
 // rows as a CSV download (csv.go); the review, which draws five charts, takes chart=daily,
 // heat-recent, heat-historical, heat-difference or resolution with it. Each chart on the

@@ -20,6 +20,10 @@ type cityMeta struct {
 	First    month  `json:"-"`
 	Last     month  `json:"-"`
 	Requests int64  `json:"requests"`
+	// Outside counts the requests of months outside minYear..maxYear (a database written
+	// by a binary whose normalizer kept such dates): no period the API takes holds them, so
+	// First, Last, FirstDay and LastDay leave them out and every chart does.
+	Outside int64 `json:"-"`
 	// FirstDay and LastDay bound agency_daily: the dates the city's data covers. Zero when
 	// the city has no agency_daily rows.
 	FirstDay time.Time `json:"-"`
@@ -40,8 +44,8 @@ func (c *cityMeta) covers(d time.Time) bool {
 	return !c.FirstDay.IsZero() && !d.Before(c.FirstDay) && !d.After(c.LastDay) && c.months[monthOf(d.Year(), int(d.Month()))]
 }
 
-// entry is one agency or request type: Value is what the API takes back ("(none)" for the
-// empty key), Label what a reader sees.
+// entry is one agency or request type: Value is what the API takes back (keyValue: "(none)"
+// for the empty key), Label what a reader sees.
 type entry struct {
 	Value    string `json:"value"`
 	Label    string `json:"label"`
@@ -129,6 +133,9 @@ func (c *metaCache) get(ctx context.Context) (*metadata, error) {
 }
 
 // loadMeta reads the cities, their agencies and request types, and their time ranges.
+// The ranges are those of the months and days the API takes (minYear..maxYear): a date
+// outside them, which an older normalizer kept, would make a default period the API then
+// refuses as input and a monthly series of up to 120,000 empty months.
 func (s *Server) loadMeta(ctx context.Context) (*metadata, error) {
 	md := &metadata{byID: map[string]*cityMeta{}}
 	type acc struct {
@@ -136,26 +143,26 @@ func (s *Server) loadMeta(ctx context.Context) (*metadata, error) {
 	}
 	accs := map[string]*acc{}
 	err := s.query(ctx, `
-SELECT city, agency, request_type, sum(requests)::bigint, min(year * 12 + month - 1), max(year * 12 + month - 1)
+SELECT city, agency, request_type, sum(requests)::bigint,
+	coalesce(sum(requests) FILTER (WHERE year NOT BETWEEN $1 AND $2), 0)::bigint
 FROM request_monthly
-GROUP BY city, agency, request_type`, nil, func(rows *sql.Rows) error {
+GROUP BY city, agency, request_type`, []any{minYear, maxYear}, func(rows *sql.Rows) error {
 		var (
 			city, agency, typ string
-			n                 int64
-			first, last       int
+			n, outside        int64
 		)
-		if err := rows.Scan(&city, &agency, &typ, &n, &first, &last); err != nil {
+		if err := rows.Scan(&city, &agency, &typ, &n, &outside); err != nil {
 			return err
 		}
 		c := md.byID[city]
 		if c == nil {
-			c = &cityMeta{ID: city, Name: cityName(city), First: month(first), Last: month(last)}
+			c = &cityMeta{ID: city, Name: cityName(city), months: map[month]bool{}}
 			md.byID[city] = c
 			md.cities = append(md.cities, c)
 			accs[city] = &acc{map[string]int64{}, map[string]int64{}}
 		}
-		c.First, c.Last = min(c.First, month(first)), max(c.Last, month(last))
 		c.Requests += n
+		c.Outside += outside
 		accs[city].agencies[agency] += n
 		accs[city].types[typ] += n
 		return nil
@@ -170,9 +177,6 @@ GROUP BY city, agency, request_type`, nil, func(rows *sql.Rows) error {
 			return err
 		}
 		if c := md.byID[city]; c != nil {
-			if c.months == nil {
-				c.months = map[month]bool{}
-			}
 			c.months[m] = true
 		}
 		return nil
@@ -180,17 +184,22 @@ GROUP BY city, agency, request_type`, nil, func(rows *sql.Rows) error {
 	if err != nil {
 		return nil, err
 	}
-	err = s.query(ctx, `SELECT city, min(day), max(day) FROM agency_daily GROUP BY city`, nil, func(rows *sql.Rows) error {
-		var city string
-		var first, last time.Time
-		if err := rows.Scan(&city, &first, &last); err != nil {
-			return err
-		}
-		if c := md.byID[city]; c != nil {
-			c.FirstDay, c.LastDay = dateOf(first), dateOf(last)
-		}
-		return nil
-	})
+	for _, c := range md.cities {
+		c.First, c.Last = monthSpan(c.months)
+	}
+	lo, hi := monthOf(minYear, 1).firstDay(), monthOf(maxYear, 12).lastDay()
+	err = s.query(ctx, `SELECT city, min(day), max(day) FROM agency_daily WHERE day BETWEEN $1::date AND $2::date GROUP BY city`,
+		[]any{dayString(lo), dayString(hi)}, func(rows *sql.Rows) error {
+			var city string
+			var first, last time.Time
+			if err := rows.Scan(&city, &first, &last); err != nil {
+				return err
+			}
+			if c := md.byID[city]; c != nil {
+				c.FirstDay, c.LastDay = dateOf(first), dateOf(last)
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -213,15 +222,32 @@ GROUP BY city, agency, request_type`, nil, func(rows *sql.Rows) error {
 	return md, nil
 }
 
+// monthSpan returns the first and last of months (not empty) that lie in minYear..maxYear;
+// when none does, the first and last month of that range nearest to them, so that the
+// span is still one the API takes (and holds no data).
+func monthSpan(months map[month]bool) (first, last month) {
+	lo, hi := monthOf(minYear, 1), monthOf(maxYear, 12)
+	first, last = hi+1, lo-1
+	var all []month
+	for m := range months {
+		all = append(all, m)
+		if lo <= m && m <= hi {
+			first, last = min(first, m), max(last, m)
+		}
+	}
+	if first <= last {
+		return first, last
+	}
+	clamp := func(m month) month { return min(max(m, lo), hi) }
+	return clamp(slices.Min(all)), clamp(slices.Max(all))
+}
+
 // entries turns key → requests into entries by requests (most first, then by name).
 func entries(m map[string]int64, noneLabel string) ([]entry, map[string]bool) {
 	out := make([]entry, 0, len(m))
 	set := make(map[string]bool, len(m))
 	for k, n := range m {
-		e := entry{Value: k, Label: k, Requests: n}
-		if k == "" {
-			e.Value, e.Label = noneValue, noneLabel
-		}
+		e := entry{Value: keyValue(k), Label: labelOf(k, noneLabel), Requests: n}
 		out = append(out, e)
 		set[k] = true
 	}

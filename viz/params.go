@@ -20,13 +20,57 @@ func (e *badRequest) Error() string { return e.msg }
 
 func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
 
-// maxValueLen bounds any parameter value: the longest agency or request type in real
-// exports is well under it.
+// maxValueLen bounds a parameter value other than an agency or request type: city ids,
+// months, numbers and names are all far shorter.
 const maxValueLen = 200
+
+// maxKeyText is the longest agency or request type the normalizer keeps, in bytes: it is
+// jobs.MaxKeyText (a test holds the two equal; viz does not import jobs, which would bring
+// the job spec's and S3's packages into the server). An agency or type parameter may be
+// that long, plus the two bytes of keyValue's parentheses.
+const maxKeyText = 1000
 
 // noneValue is how the API names the empty text key (” in the tables: no agency, no
 // request type), which an empty parameter could not ("" means "all").
 const noneValue = "(none)"
+
+// keyValue is the value by which the API lists, and takes back, the agency or request type
+// key: the key itself, but for the empty key, which is noneValue, and a key that reads as
+// that marker — "(none)", "((none))", … — which gets one more pair of parentheses. So a
+// real agency named "(none)" is "((none))" and stays apart from the rows without one, and
+// every key has exactly one value (keyOf is its inverse).
+func keyValue(key string) string {
+	switch {
+	case key == "":
+		return noneValue
+	case markerDepth(key) > 0:
+		return "(" + key + ")"
+	}
+	return key
+}
+
+// keyOf is the key that keyValue gives v.
+func keyOf(v string) string {
+	switch d := markerDepth(v); {
+	case d == 1:
+		return ""
+	case d > 1:
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+// markerDepth is n when s is "none" in n pairs of parentheses, else 0.
+func markerDepth(s string) int {
+	n := 0
+	for n < len(s) && s[n] == '(' {
+		n++
+	}
+	if n == 0 || len(s) != 2*n+4 || s[n:n+4] != "none" || strings.Trim(s[n+4:], ")") != "" {
+		return 0
+	}
+	return n
+}
 
 // params holds one request's query parameters, checked against the names the endpoint
 // accepts: a typo ("citty=") is an error, not a silently ignored filter.
@@ -80,14 +124,27 @@ func checkFormat(v url.Values, several bool) error {
 	return nil
 }
 
+// checkValue checks one parameter's value. An agency or request type may be as long as a
+// stored key and hold the control characters one can (a quoted line break in a CSV export,
+// a tab, U+0085): what the API lists it must take back. Only what no stored key can hold
+// is refused there: invalid UTF-8 and NUL, which PostgreSQL's text refuses (the normalizer
+// rejects such records). Every other parameter is short, printable text.
 func checkValue(name, s string) error {
-	if len(s) > maxValueLen {
-		return badf("%s: value longer than %d bytes", name, maxValueLen)
+	key := name == "agency" || name == "type"
+	max := maxValueLen
+	if key {
+		max = maxKeyText + 2
+	}
+	if len(s) > max {
+		return badf("%s: value longer than %d bytes", name, max)
 	}
 	if !utf8.ValidString(s) {
 		return badf("%s: value is not UTF-8", name)
 	}
-	if strings.ContainsFunc(s, unicode.IsControl) {
+	switch {
+	case key && strings.IndexByte(s, 0) >= 0:
+		return badf("%s: value holds a NUL byte, which no agency or request type can", name)
+	case !key && strings.ContainsFunc(s, unicode.IsControl):
 		return badf("%s: value holds control characters", name)
 	}
 	return nil
@@ -144,7 +201,8 @@ func (p params) cities(md *metadata, max int, all bool) ([]*cityMeta, error) {
 }
 
 // agency returns the agency parameter as the table's key: "" (absent) means all agencies
-// and all is true; "(none)" means the rows without an agency.
+// and all is true; otherwise the parameter is a value /api/agencies lists (see keyValue:
+// "(none)" means the rows without an agency).
 func (p params) agency(c *cityMeta) (key string, all bool, err error) {
 	return p.textKey("agency", c.Name, c.agencySet)
 }
@@ -159,10 +217,7 @@ func (p params) textKey(name, city string, set map[string]bool) (string, bool, e
 	if !ok || v[0] == "" {
 		return "", true, nil
 	}
-	key := v[0]
-	if key == noneValue {
-		key = ""
-	}
+	key := keyOf(v[0])
 	if !set[key] {
 		return "", false, badf("unknown %s %s for %s: use a value listed by /api/%s", name, quote(v[0]), city, map[string]string{"agency": "agencies", "type": "request-types"}[name])
 	}

@@ -34,7 +34,7 @@ IR.main(async () => {
     }
     $('from').value = from || c.first;
     $('to').value = to || c.last;
-    $('range').textContent = `${c.name}: data from ${c.first} to ${c.last}, ${IR.num(c.requests)} requests`;
+    $('range').textContent = `${c.name}: data from ${c.first} to ${c.last}, ${IR.num(c.requests)} requests${c.note ? ` (${c.note})` : ''}`;
   }
 
   async function loadTypes(keep) {
