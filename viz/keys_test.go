@@ -27,6 +27,14 @@ func TestMaxKeyText(t *testing.T) {
 	}
 }
 
+// TestYearRange: viz's periods span the years the normalizer keeps (jobs.MinYear and
+// MaxYear): a request it keeps is in some chart, and a period viz takes may hold data.
+func TestYearRange(t *testing.T) {
+	if minYear != jobs.MinYear || maxYear != jobs.MaxYear {
+		t.Errorf("viz takes the years %d to %d, the normalizer keeps %d to %d: keep them equal", minYear, maxYear, jobs.MinYear, jobs.MaxYear)
+	}
+}
+
 func TestKeyValue(t *testing.T) {
 	for _, tc := range []struct{ key, value string }{
 		{"", "(none)"},
@@ -151,6 +159,7 @@ func TestMonthSpan(t *testing.T) {
 		{set("9999-01", "9999-12"), "2199-12", "2199-12"},
 		{set("0001-01"), "1900-01", "1900-01"},
 		{set("0001-01", "9999-12"), "1900-01", "2199-12"},
+		{set(), "1900-01", "1900-01"},
 	} {
 		from, to := monthSpan(tc.months)
 		if from.String() != tc.from || to.String() != tc.to {

@@ -222,11 +222,15 @@ GROUP BY city, agency, request_type`, []any{minYear, maxYear}, func(rows *sql.Ro
 	return md, nil
 }
 
-// monthSpan returns the first and last of months (not empty) that lie in minYear..maxYear;
-// when none does, the first and last month of that range nearest to them, so that the
-// span is still one the API takes (and holds no data).
+// monthSpan returns the first and last of months that lie in minYear..maxYear; when none
+// does, the first and last month of that range nearest to them, so that the span is still
+// one the API takes (and holds no data). No months (a city whose rows a publish removed
+// between loadMeta's queries) is the range's first month.
 func monthSpan(months map[month]bool) (first, last month) {
 	lo, hi := monthOf(minYear, 1), monthOf(maxYear, 12)
+	if len(months) == 0 {
+		return lo, lo
+	}
 	first, last = hi+1, lo-1
 	var all []month
 	for m := range months {
