@@ -170,14 +170,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// From here a job that cannot start is a failed run: --json prints it as one, so that a
+	// script reading stdout gets an object with the error whatever went wrong.
+	notRun := func(name string, err error) error {
+		if !*asJSON {
+			return err
+		}
+		return finish(stdout, stderr, "run", &coordinator.Result{Name: name, Status: coordinator.Failed, Error: err.Error(), Version: version.Version()}, err, true)
+	}
 	// The user runs their own job file here: env() reads their whole environment.
 	spec, err := jobs.ParseFileWith(file, jobs.ParseOptions{Env: jobs.EnvPolicy{AllowAll: true}})
 	if err != nil {
-		return err
+		return notRun("", err)
 	}
 	allowed, err := checkLocalRoots(file, allow, spec)
 	if err != nil {
-		return err
+		return notRun(spec.Name, err)
 	}
 	if *verbose {
 		logOpts.SetDefaultLevel(slog.LevelInfo)
@@ -186,7 +194,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// One profiler for the whole process: the coordinator and its in-process workers.
 	stopProfiler, err := startProfiler(ctx, profiling, *cpuProfile, "run", log)
 	if err != nil {
-		return err
+		return notRun(spec.Name, err)
 	}
 	defer stopProfiler()
 	bar := newProgressPrinter(stderr)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,5 +169,29 @@ func TestFinishFailed(t *testing.T) {
 	}
 	if first, _, _ := strings.Cut(both.String(), "\n"); first != "coordinator submit: "+runErr.Error() {
 		t.Errorf("output starts %q, want the error first:\n%s", first, &both)
+	}
+}
+
+// TestRunJSONBadJobFile: `coordinator run --json` of a job file that does not parse prints
+// one JSON object with status failed and the parse error, as for a run that fails later (it
+// printed nothing on stdout, and a script reading it got no JSON), and exits ExitFailure.
+func TestRunJSONBadJobFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.job")
+	if err := os.WriteFile(file, []byte("job \"j\" {\n  reducer = 3\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"run", file, "--json"}, &stdout, &stderr); code != ExitFailure {
+		t.Errorf("exit %d, want %d", code, ExitFailure)
+	}
+	var res coordinator.Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	if res.Status != coordinator.Failed || !strings.Contains(res.Error, "bad.job:2:3: Unsupported argument") {
+		t.Errorf("result %+v; want failed with the parse error", res)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr: %q; want nothing beside the JSON", stderr.String())
 	}
 }
