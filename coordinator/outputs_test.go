@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
@@ -93,5 +95,52 @@ func TestOutputInUse(t *testing.T) {
 		if id, path := s.outputInUse(tc.outputs); id != tc.id || path != tc.path {
 			t.Errorf("outputInUse(%q) = %q, %q; want %q, %q", tc.outputs, id, path, tc.id, tc.path)
 		}
+	}
+}
+
+// TestPruneHistory: the history keeps the MaxHistory newest finished jobs, in memory and in
+// the data directory; running jobs and one whose journal is kept for the user stay whatever
+// their age, and what a restart loads beyond a smaller bound goes at the next job's end.
+func TestPruneHistory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "jobs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{cfg: ServerConfig{DataDir: dir, MaxHistory: 3}, log: slog.New(slog.DiscardHandler), jobs: map[string]*JobStatus{}}
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	add := func(id string, st State, kept bool) {
+		run := &JobStatus{ID: id, State: st, Submitted: base.Add(time.Duration(len(s.order)) * time.Minute), journalKept: kept}
+		s.jobs[id], s.order = run, append(s.order, id)
+		if err := writeJSONFile(filepath.Join(dir, "jobs", id+".json"), run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("j-1", Succeeded, false)
+	add("j-2", Mapping, false) // running: stays
+	add("j-3", Failed, true)   // its journal kept: stays
+	add("j-4", Failed, false)
+	add("j-5", Succeeded, false)
+	add("j-6", Cancelled, false)
+	add("j-7", Succeeded, false)
+	s.pruneHistory()
+	want := []string{"j-2", "j-3", "j-5", "j-6", "j-7"}
+	if !slices.Equal(s.order, want) || len(s.jobs) != len(want) {
+		t.Errorf("history %q (%d jobs), want %q", s.order, len(s.jobs), want)
+	}
+	files, _ := os.ReadDir(filepath.Join(dir, "jobs"))
+	if len(files) != len(want) {
+		t.Errorf("%d history files left, want %d", len(files), len(want))
+	}
+	// A restart with a smaller bound loads the files, and the next job's end prunes them
+	// (the restart has marked the journal it could not resume by then).
+	s2 := &Server{cfg: ServerConfig{DataDir: dir, MaxHistory: 1}, log: slog.New(slog.DiscardHandler), jobs: map[string]*JobStatus{}}
+	s2.loadHistory()
+	if !slices.Equal(s2.order, want) {
+		t.Errorf("after a restart: %q, want %q", s2.order, want)
+	}
+	s2.jobs["j-3"].journalKept = true
+	s2.pruneHistory()
+	if got := []string{"j-2", "j-3", "j-7"}; !slices.Equal(s2.order, got) {
+		t.Errorf("after a restart with MaxHistory 1: %q, want %q", s2.order, got)
 	}
 }

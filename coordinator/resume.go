@@ -544,6 +544,7 @@ func (s *Server) launch(run *JobStatus, spec *jobs.Spec, jj *jobJournal, rp *res
 		} else if err := writeJSONFile(history, snapshot); err != nil {
 			log.Warn("saving job history", "job", id, "err", err)
 		}
+		s.pruneHistory()
 		if jj != nil {
 			if err := s.journals.Remove(context.Background(), id); err != nil {
 				log.Warn("removing the job's journal", "job", id, "err", err)

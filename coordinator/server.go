@@ -41,6 +41,10 @@ type ServerConfig struct {
 	API string
 	// DataDir keeps the job history across restarts.
 	DataDir string
+	// MaxHistory bounds the finished jobs the history keeps, in memory and in DataDir: the
+	// oldest go first (0: DefaultMaxHistory). A job submitted every minute would otherwise
+	// grow it, and the jobs list the API answers with, without end.
+	MaxHistory int
 	// State is where the journals of running jobs live, from which a restarted coordinator
 	// resumes them (package journal): a directory, or "s3://bucket/prefix" so that a
 	// replacement on another host resumes them. "": <DataDir>/state.
@@ -120,8 +124,15 @@ func (c *ServerConfig) validate() error {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	if c.MaxHistory <= 0 {
+		c.MaxHistory = DefaultMaxHistory
+	}
 	return nil
 }
+
+// DefaultMaxHistory is ServerConfig.MaxHistory's default: a year of a daily job and its
+// hourly retries fit, and the jobs list stays about a megabyte.
+const DefaultMaxHistory = 1000
 
 // roots returns the allowed paths of c.
 func (c *ServerConfig) roots() (*allowpath.Roots, error) {
@@ -541,6 +552,40 @@ func (s *Server) loadHistory() {
 		s.order = append(s.order, run.ID)
 	}
 	slices.SortFunc(s.order, func(a, b string) int { return s.jobs[a].Submitted.Compare(s.jobs[b].Submitted) })
+}
+
+// pruneHistory drops the oldest finished jobs beyond cfg.MaxHistory from the history, in
+// memory and on disk. A job still running, or whose journal is kept for the user to see
+// why it could not resume, stays. It runs as each job ends, not at start-up, where the
+// journals that could not be resumed are not yet known.
+func (s *Server) pruneHistory() {
+	s.mu.Lock()
+	finished := 0
+	for _, id := range s.order {
+		if s.jobs[id].State.Terminal() && !s.jobs[id].journalKept {
+			finished++
+		}
+	}
+	var drop []string
+	if over := finished - s.cfg.MaxHistory; over > 0 {
+		s.order = slices.DeleteFunc(s.order, func(id string) bool {
+			if over > 0 && s.jobs[id].State.Terminal() && !s.jobs[id].journalKept {
+				over--
+				drop = append(drop, id)
+				delete(s.jobs, id)
+				return true
+			}
+			return false
+		})
+	}
+	s.mu.Unlock()
+	for _, id := range drop {
+		if f, err := dataFile(filepath.Join(s.cfg.DataDir, "jobs"), "job run id", id, ".json"); err == nil {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.log.Warn("pruning the job history", "job", id, "err", err)
+			}
+		}
+	}
 }
 
 func writeJSONFile(path string, v any) error {

@@ -35,6 +35,7 @@ func ServeFlags(fs *flag.FlagSet) func() (coordinator.ServerConfig, error) {
 	bind := fs.String("bind", def.Bind, "gossip address host:port (TCP and UDP)")
 	api := fs.String("api", def.API, "HTTP API and status page address host:port")
 	dataDir := fs.String("data-dir", "/var/lib/ireports/coordinator", "directory for the job history")
+	maxHistory := fs.Int("max-history", coordinator.DefaultMaxHistory, "finished jobs the history keeps; the oldest go first")
 	state := fs.String("state", "", "where running jobs' journals live, to resume them after a restart: a directory or s3://bucket/prefix (default <data-dir>/state)")
 	keyFile := fs.String("gossip-key-file", "", "file holding the 32-byte gossip encryption key (raw, hex or base64)")
 	tokenFile := fs.String("token-file", "", "file holding the cluster token (default: $"+auth.EnvToken+")")
@@ -58,6 +59,10 @@ func ServeFlags(fs *flag.FlagSet) func() (coordinator.ServerConfig, error) {
 		cfg.Log = logOpts.Logger(fs.Output()) // where the flag set reports: the command's stderr
 		cfg.Bind, cfg.API, cfg.DataDir, cfg.Insecure, cfg.Lease, cfg.Name = *bind, *api, *dataDir, *insecure, *lease, *name
 		cfg.State = *state
+		if *maxHistory < 1 {
+			return cfg, argError("--max-history must be at least 1")
+		}
+		cfg.MaxHistory = *maxHistory
 		cfg.PyroscopeUI = *ui
 		cfg.Schedules = schedules
 		if len(allow) > 0 && *anyPath {
