@@ -80,6 +80,7 @@ func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spe
 	base := task.Map{
 		Job: job, Input: i, File: f, FileIndex: fileIndex,
 		Format: in.Format, Reducers: spec.Reducers,
+		Seen: &task.FileVersion{Size: fi.Size, ModTime: fi.ModTime},
 	}
 	var pf plannedFile
 	if base.Format == jobs.FormatSODAJSON {
