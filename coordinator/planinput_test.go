@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/mapinput"
 	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/shuffle"
@@ -99,5 +100,31 @@ func TestInputChangedDuringRunFailsJob(t *testing.T) {
 				t.Errorf("the lake has a group of the changed file: %v", err)
 			}
 		})
+	}
+}
+
+// TestRunRefusesClassicMacLineEndings runs a job over a "CSV (Macintosh)" export, whose
+// lines end with a lone CR: the job fails at its plan, naming the file and what to do.
+// Before, the file read as one header holding every line, and the job succeeded without
+// its records.
+func TestRunRefusesClassicMacLineEndings(t *testing.T) {
+	store, err := objstore.New(objstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "mac.csv")
+	text := strings.ReplaceAll(tinyHeader+tinyRow(1)+tinyRow(2), "\n", "\r")
+	if err := os.WriteFile(in, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := writeSpec(t, dir, jobDef{schemas: tinySchema, reducers: 1, inputs: []inputDef{{"tiny", in, "tiny", ""}},
+		parquet: filepath.Join(dir, "lake"), rejects: filepath.Join(dir, "rejects")})
+	exec := &directExecutor{spec: spec, slots: 1,
+		env: worker.Env{DataDir: filepath.Join(dir, "data"), Fetcher: shuffle.LocalFetcher{}, Store: store}}
+	res, err := RunJob(context.Background(), spec, exec, "normalize-1", RunOptions{Store: store})
+	want := in + ": csvsplit: header: byte 22: lines end with a bare CR (classic Mac line endings); convert them to LF or CRLF"
+	if !errors.Is(err, task.ErrFatal) || !errors.Is(err, csvsplit.ErrBareCR) || !strings.Contains(res.Error, want) {
+		t.Fatalf("RunJob: %v (%s: %s); want a fatal error saying %q", err, res.Status, res.Error, want)
 	}
 }
