@@ -80,6 +80,7 @@ func (p *Plan) addFile(ctx context.Context, store objstore.Store, spec *jobs.Spe
 	base := task.Map{
 		Job: job, Input: i, File: f, FileIndex: fileIndex,
 		Format: in.Format, Reducers: spec.Reducers,
+		Seen: &task.FileVersion{Size: fi.Size, ModTime: fi.ModTime},
 	}
 	var pf plannedFile
 	if base.Format == jobs.FormatSODAJSON {
@@ -230,6 +231,10 @@ func readHeader(ctx context.Context, store objstore.Store, path string, size int
 	}
 	cols, end, err := csvsplit.ReadHeader(r)
 	if err != nil {
+		if errors.Is(err, csvsplit.ErrBareCR) {
+			// The file's line endings, not a read, are at fault: no retry helps.
+			return nil, 0, task.Fatal(fmt.Errorf("%s: %w", path, err))
+		}
 		if errors.Is(err, io.EOF) {
 			return nil, 0, fmt.Errorf("%s: no header line", path)
 		}

@@ -704,11 +704,30 @@ func (r *Reader) score(win []byte, atEOF bool, s State, prevNL bool) int {
 
 var bom = []byte("\xef\xbb\xbf")
 
+// bareCR returns the index of the first '\r' outside quotes in the record raw (without its
+// terminator) that is not its last byte, or -1.
+func bareCR(raw []byte) int {
+	quoted := false
+	for i, c := range raw[:max(len(raw)-1, 0)] {
+		switch c {
+		case '"':
+			quoted = !quoted
+		case '\r':
+			if !quoted {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
 // ReadHeader reads the first record of a file from r, which starts at file offset 0.
 // The record may contain quoted newlines; leading empty lines are skipped, as
 // encoding/csv skips them, and a UTF-8 byte order mark is not part of the first
 // column's name. It returns the column names and the offset just past the header's
-// terminator: the DataStart of the file's splits. r may be read past the header.
+// terminator: the DataStart of the file's splits. r may be read past the header. A header
+// with a carriage return outside quotes that more of it follows is ErrBareCR: the file's
+// lines end with a lone '\r', which no record of this package ends at.
 func ReadHeader(r io.Reader) (cols []string, dataStart int64, err error) {
 	var head [3]byte
 	n, err := io.ReadFull(r, head[:])
@@ -730,6 +749,10 @@ func ReadHeader(r io.Reader) (cols []string, dataStart int64, err error) {
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("csvsplit: header: %w", err)
+	}
+	// Before rec.Err: lines joined at lone CRs may make a record too large or malformed.
+	if i := bareCR(rec.Raw); i >= 0 {
+		return nil, 0, fmt.Errorf("csvsplit: header: byte %d: %w", rec.Offset+int64(i), ErrBareCR)
 	}
 	if rec.Err != nil {
 		return nil, 0, fmt.Errorf("csvsplit: header: %w", rec.Err)

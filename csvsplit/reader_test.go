@@ -458,12 +458,25 @@ func TestReadHeader(t *testing.T) {
 		{"empty lines only", "\n\n\r\n", nil, 0, ErrNoHeader},
 		{"malformed", "a\"b\"\nc\n", nil, 0, ErrBareQuote},
 		{"unterminated", "\"a,b\nc\n", nil, 0, ErrUnterminated},
+		// A "CSV (Macintosh)" export: before ErrBareCR, its every line made one header
+		// record, and the file had no data to read.
+		{"classic Mac", "a,b\r1,2\r3,4\r", nil, 0, ErrBareCR},
+		{"classic Mac, one record", "a,b\r1,2", nil, 0, ErrBareCR},
+		{"classic Mac, then LF", "a,b\r1,2\r3,4\n5,6\n", nil, 0, ErrBareCR},
+		{"classic Mac, header only", "a,b\r", []string{"a", "b"}, 4, nil},
+		{"classic Mac, too large", "a,b\r" + strings.Repeat("1,2\r", DefaultMaxRecordBytes/4+1), nil, 0, ErrBareCR},
+		{"classic Mac, malformed", "a,b\r1,\"2\"x\r", nil, 0, ErrBareCR},
+		{"quoted CR", "\"a\rb\",c\r\n1,2\r\n", []string{"a\rb", "c"}, 9, nil},
+		{"CR CR LF", "a,b\r\r\n1,2\r\n", []string{"a", "b\r"}, 6, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cols, start, err := ReadHeader(strings.NewReader(tt.data))
 			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
-				t.Fatalf("error %v, want %v", err, tt.wantErr)
+				t.Fatalf("error %.200v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr == ErrBareCR && !strings.Contains(err.Error(), "byte 3: lines end with a bare CR") {
+				t.Errorf("error %q does not locate the first bare CR", err)
 			}
 			if !slices.Equal(cols, tt.want) || start != tt.wantStart {
 				t.Fatalf("ReadHeader = %q, %d; want %q, %d", cols, start, tt.want, tt.wantStart)

@@ -149,6 +149,11 @@ var (
 	ErrTooLarge = errors.New("record too large")
 	// ErrNoHeader: ReadHeader found no record, only empty lines or nothing at all.
 	ErrNoHeader = errors.New("no header record")
+	// ErrBareCR: ReadHeader found a carriage return outside quotes with more of the
+	// record after it. Records end at '\n' (an "\r\n" counts as one), so a file whose
+	// lines end with a lone '\r' (Excel's "CSV (Macintosh)") reads as one header record
+	// holding every line, and no data.
+	ErrBareCR = errors.New("lines end with a bare CR (classic Mac line endings); convert them to LF or CRLF")
 	// ErrOptions: NewReader was given inconsistent Options.
 	ErrOptions = errors.New("invalid split options")
 )

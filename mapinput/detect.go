@@ -58,7 +58,7 @@ func detectCSV(ctx context.Context, store objstore.Store, t task.Map, det *jobs.
 	if t.Gzip {
 		src, err = OpenGzipData(ctx, store, t)
 	} else {
-		src, err = Open(ctx, store, t, t.Start)
+		src, err = open(ctx, store, t, t.Start, false) // the sample's range may run past the file
 	}
 	if err != nil {
 		return err

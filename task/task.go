@@ -17,6 +17,7 @@ package task
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ireports/ireports/csvsplit"
 	"github.com/ireports/ireports/jobs"
@@ -114,8 +115,22 @@ type Map struct {
 	// a worker given none for a schema that needs them detects them from the file's start,
 	// as the planner does.
 	TimeLayouts map[string]string `json:"time_layouts,omitempty"`
+	// Seen is the file as the plan listed it. A task whose file no longer matches fails,
+	// fatally (mapinput.ErrInputChanged): its splits were cut from the file the plan saw,
+	// and a job that read a file that changed under it would commit part of it. Nil in a
+	// task planned by an older release (a worker then reads the file as it finds it); an
+	// older worker ignores it (task decoding skips unknown fields), so the wire protocol
+	// stays the same.
+	Seen *FileVersion `json:"seen,omitempty"`
 
 	Reducers int `json:"reducers"`
+}
+
+// FileVersion identifies the content of an input file as far as its listing tells: its
+// size and modification time (objstore.ObjectInfo; on S3 the object's Last-Modified).
+type FileVersion struct {
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"mtime"`
 }
 
 func (m Map) String() string {

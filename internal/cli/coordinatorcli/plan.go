@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
@@ -121,7 +122,7 @@ func printDryRun(w io.Writer, r *DryRunReport) {
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "\nwarnings (%d)\n", len(r.Warnings))
 		for _, s := range r.Warnings {
-			fmt.Fprintf(w, "  %s\n", s)
+			fmt.Fprintf(w, "  %s\n", shown(s))
 		}
 	}
 	if r.OK {
@@ -130,7 +131,7 @@ func printDryRun(w io.Writer, r *DryRunReport) {
 	}
 	fmt.Fprintf(w, "\nproblems (%d): the job would not run\n", len(r.Problems))
 	for _, s := range r.Problems {
-		fmt.Fprintf(w, "  %s\n", s)
+		fmt.Fprintf(w, "  %s\n", shown(s))
 	}
 }
 
@@ -287,7 +288,7 @@ func printDialects(w io.Writer, in PlannedInput, base string) {
 			label = ""
 		}
 		for _, d := range g.dialects {
-			fmt.Fprintf(w, "  %-6s  %s\n", label, d)
+			fmt.Fprintf(w, "  %-6s  %s\n", label, shown(d.String()))
 			label = ""
 		}
 	}
@@ -321,15 +322,15 @@ func staticBase(p string) string {
 	return objstore.Dir(p[:i] + "x")
 }
 
-// relTo names a file relative to base when it is under it.
+// relTo names a file relative to base when it is under it, as cellName shows it.
 func relTo(base, name string) string {
 	if name == base {
-		return path.Base(filepath.ToSlash(name))
+		return cellName(path.Base(filepath.ToSlash(name)))
 	}
 	if rel, ok := strings.CutPrefix(name, strings.TrimSuffix(base, "/")+"/"); ok {
-		return rel
+		return cellName(rel)
 	}
-	return name
+	return cellName(name)
 }
 
 // wrapList prints items after a label and a lead, wrapped at about 100 columns and indented
@@ -366,20 +367,35 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// cellName shows a column name that would not be seen as it is: empty, or with spaces
-// around it.
+// cellName shows a column name that would not be seen as it is (empty, or with spaces
+// around it) Go-quoted, and any other as shown does.
 func cellName(s string) string {
 	if s == "" || strings.TrimSpace(s) != s {
-		return fmt.Sprintf("%q", s)
+		return strconv.Quote(s)
 	}
-	return s
+	return shown(s)
 }
 
-// clip shortens s to n runes for a table cell.
+// clip shortens s, as shown, to n runes for a table cell.
 func clip(s string, n int) string {
+	s = shown(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// shown is s as the report prints it: as it is when it is valid UTF-8 of printable runes
+// and spaces, else Go-quoted, as `schema infer` quotes the names and values it puts in its
+// comments. Headers, values, file names and the messages that quote them come from the
+// inputs, and may be hostile: an escape sequence in a column name would otherwise reach
+// the terminal (retitle it, clear it), a tab or a newline would break the tables.
+func shown(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || r != ' ' && !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
