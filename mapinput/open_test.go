@@ -48,7 +48,7 @@ func planned(t *testing.T, store objstore.Store, path string, format jobs.Format
 		m.Header, m.DataStart, m.Start, m.State = []string{"id", "opened"}, int64(len("id,opened\n")), int64(len("id,opened\n")), csvsplit.Outside
 	}
 	if strings.HasSuffix(path, ".gz") {
-		m.Gzip, m.End = true, 1<<62
+		m.Gzip, m.End = true, csvsplit.ToEOF
 	}
 	return m
 }

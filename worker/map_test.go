@@ -180,7 +180,7 @@ func TestMapHostileRecords(t *testing.T) {
 			case tc.format == jobs.FormatSODAJSON:
 				m.End = fi.Size()
 			case tc.gzip:
-				m.Gzip, m.Header, m.DataStart, m.Start, m.End = true, mapHeader, int64(len(header)), int64(len(header)), 1<<62
+				m.Gzip, m.Header, m.DataStart, m.Start, m.End = true, mapHeader, int64(len(header)), int64(len(header)), csvsplit.ToEOF
 			default:
 				m.Header, m.DataStart, m.Start, m.End = mapHeader, int64(len(header)), int64(len(header)), fi.Size()
 			}
