@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -519,9 +520,12 @@ func TestRunAllowsJobDirAndFlags(t *testing.T) {
 	os.WriteFile(file, []byte(tinyJob("run", data+"/*.csv", "out/lake", "out/rejects", "")), 0o644)
 
 	var stdout, stderr bytes.Buffer
+	// --json: the refusal is the result object's error, as any failed run's.
+	var res Result
 	if code := runCLI([]string{"run", file, "--workers", "1", "--json"}, &stdout, &stderr); code != 1 ||
-		!strings.Contains(stderr.String(), data+"/*.csv") || !strings.Contains(stderr.String(), "--allow-path") {
-		t.Fatalf("run with the input outside the job's directory: exit %d, want 1 and an error naming the input and --allow-path\n%s", code, &stderr)
+		json.Unmarshal(stdout.Bytes(), &res) != nil || res.Status != Failed ||
+		!strings.Contains(res.Error, data+"/*.csv") || !strings.Contains(res.Error, "--allow-path") {
+		t.Fatalf("run with the input outside the job's directory: exit %d, want 1 and a failed result naming the input and --allow-path\n%s%s", code, &stdout, &stderr)
 	}
 	if _, err := os.Stat(filepath.Join(jobDir, "out")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the refused run wrote its output: %v", err)
