@@ -506,6 +506,14 @@ func jsonString(b []byte, i int, scratch *[]byte) ([]byte, int, error) {
 					}
 				}
 			}
+			if utf16.IsSurrogate(r) {
+				// A lone surrogate is no character: its three bytes as UTF-8 would encode
+				// it (ED A0 80 … ED BF BF) are invalid UTF-8, so a kept text field holding
+				// one is rejected as invalid_utf8, as raw invalid bytes are, rather than
+				// silently become U+FFFD.
+				out = append(out, 0xED, byte(0x80|(r>>6)&0x3F), byte(0x80|r&0x3F))
+				continue
+			}
 			out = utf8.AppendRune(out, r)
 		default:
 			return nil, 0, fmt.Errorf("offset %d: bad escape: %w", j-2, errBadObject)

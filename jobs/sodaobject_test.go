@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,4 +88,45 @@ func FuzzSODAObjects(f *testing.F) {
 			t.Fatalf("NormalizeJSON saw\n%s\nNormalizeObject saw\n%s", a, b)
 		}
 	})
+}
+
+// TestSODALoneSurrogate: a \u escape of a lone UTF-16 surrogate in a kept text field is
+// rejected as invalid_utf8, as raw invalid UTF-8 is (it became U+FFFD and was kept), by both
+// JSON paths; a surrogate pair is its character, and a lone one in a member no field reads
+// changes nothing.
+func TestSODALoneSurrogate(t *testing.T) {
+	nyc, _ := Builtin("nyc")
+	n := nyc.BindJSON()
+	obj := func(agency, other string) string {
+		return `[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000","agency":"` + agency + `","unread":"` + other + `"}]`
+	}
+	for _, tc := range []struct{ agency, other, want string }{
+		{`NYPD \ud800`, ``, ReasonInvalidUTF8},
+		{`\udfff`, ``, ReasonInvalidUTF8},
+		{`\ud800\u0041`, ``, ReasonInvalidUTF8},
+		{`\ud83d\ude00`, `\ud800`, ""},
+		{`NYPD`, `\udc00`, ""},
+	} {
+		viaJSON, viaObject := sodaBoth(n, []byte(obj(tc.agency, tc.other)))
+		if viaJSON != viaObject {
+			t.Errorf("agency %s: the two JSON paths differ:\n%s\n%s", tc.agency, viaJSON, viaObject)
+		}
+		var r record.Request
+		err := ScanSODA(bytes.NewReader([]byte(obj(tc.agency, tc.other))), func(_ int64, raw []byte) error {
+			err := n.NormalizeJSON(raw, &r)
+			var re *RejectError
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("agency %s: %v", tc.agency, err)
+			case tc.want != "" && (!errors.As(err, &re) || re.Reason != tc.want || re.Field != "agency"):
+				t.Errorf("agency %s: %v; want a %s reject of agency", tc.agency, err, tc.want)
+			case tc.want == "" && r.Agency == "\uFFFD":
+				t.Errorf("agency %s read as U+FFFD", tc.agency)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
