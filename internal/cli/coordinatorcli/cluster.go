@@ -262,7 +262,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if j.Result != nil {
 			if j.Result.Error != "" {
 				// Why it failed (or was cancelled) first, as run and submit say it.
-				fmt.Fprintf(stdout, "error: %s\n", j.Result.Error)
+				fmt.Fprintf(stdout, "error: %s\n", terminalSafe(j.Result.Error))
 			}
 			printResult(stdout, j.Result)
 		}

@@ -97,7 +97,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 0 // -h: the usage is printed, nothing went wrong
 		}
 		if !errors.Is(err, errReported) {
-			fmt.Fprintf(stderr, "coordinator %s: %v\n", args[0], err)
+			fmt.Fprintf(stderr, "coordinator %s: %s\n", args[0], terminalSafe(err.Error()))
 		}
 		switch {
 		case errors.Is(err, errUsage):
@@ -242,7 +242,7 @@ func startProfiler(ctx context.Context, profiling func() (obs.ProfilingConfig, e
 // reads first.
 func finish(stdout, stderr io.Writer, cmd string, res *coordinator.Result, runErr error, asJSON bool) error {
 	if runErr != nil && !asJSON {
-		fmt.Fprintf(stderr, "coordinator %s: %v\n", cmd, runErr)
+		fmt.Fprintf(stderr, "coordinator %s: %s\n", cmd, terminalSafe(runErr.Error()))
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -298,7 +298,7 @@ func printResult(w io.Writer, r *coordinator.Result) {
 	}
 	if before {
 		for _, warn := range r.Warnings {
-			fmt.Fprintf(w, "  warning    %s\n", warn)
+			fmt.Fprintf(w, "  warning    %s\n", terminalSafe(warn))
 		}
 		return
 	}
@@ -336,7 +336,7 @@ func printResult(w io.Writer, r *coordinator.Result) {
 		fmt.Fprintln(w)
 	}
 	for _, warn := range r.Warnings {
-		fmt.Fprintf(w, "  warning    %s\n", warn)
+		fmt.Fprintf(w, "  warning    %s\n", terminalSafe(warn))
 	}
 }
 

@@ -195,3 +195,28 @@ func TestRunJSONBadJobFile(t *testing.T) {
 		t.Errorf("stderr: %q; want nothing beside the JSON", stderr.String())
 	}
 }
+
+// TestTerminalSafe: what commands print of errors, warnings and a job's error keeps its
+// lines and tabs and writes every other control character and non-UTF-8 byte as its escape:
+// an escape sequence quoted from an input (a column name, a file name) never reaches the
+// terminal.
+func TestTerminalSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain: a, b\n\tc é":              "plain: a, b\n\tc é",
+		"col \x1b]0;pwned\x07 x":          `col \x1b]0;pwned\a x`,
+		"\x1b[2J\r\x00\u0085\u200b":       `\x1b[2J\r\x00\u0085` + "\u200b",
+		"bad \xff\xfe utf-8":              `bad \xff\xfe utf-8`,
+		"a \"quoted\" name and a \\ back": "a \"quoted\" name and a \\ back",
+	} {
+		if got := terminalSafe(in); got != want {
+			t.Errorf("terminalSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// End to end: the error naming a job file with an escape sequence in its name.
+	var stdout, stderr bytes.Buffer
+	name := filepath.Join(t.TempDir(), "x\x1b]0;pwned\x07.job")
+	if code := Main([]string{"run", name}, &stdout, &stderr); code == 0 || strings.ContainsAny(stderr.String(), "\x1b\x07") ||
+		!strings.Contains(stderr.String(), `x\x1b]0;pwned\a.job`) {
+		t.Errorf("exit %d, stderr %q; want an error naming the file, escaped", code, stderr.String())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ireports/ireports/internal/allowpath"
@@ -384,6 +385,40 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// terminalSafe is a message as a command prints it: every control character but the
+// newline and the tab, and every byte that is not UTF-8, written as its Go escape. Errors
+// and warnings quote what jobs read (a column name, a value, a file name), which may hold
+// an escape sequence that would retitle or clear the terminal; unlike shown it keeps a
+// message of several lines readable.
+func terminalSafe(s string) string {
+	safe := func(r rune) bool { return r == '\n' || r == '\t' || r != utf8.RuneError && !unicode.IsControl(r) }
+	ok := true
+	for _, r := range s {
+		if !safe(r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !safe(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // shown is s as the report prints it: as it is when it is valid UTF-8 of printable runes
