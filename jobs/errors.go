@@ -44,7 +44,7 @@ const (
 	ReasonBadCoordinate    = "bad_coordinate"     // latitude, longitude or point is not a number/point
 	ReasonInvalidUTF8      = "invalid_utf8"       // a kept text field is not valid UTF-8
 	ReasonNULByte          = "nul_byte"           // a kept text field holds a NUL byte, which PostgreSQL text refuses
-	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values
+	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values, or a field but point holds an object or array
 	// created_at falls, in the city's calendar, before MinYear or after MaxYear: a request
 	// made in year 1 or 9999 is an export's placeholder or typo, not a date; kept, it would
 	// make a partition of its own and stretch every chart's default period over millennia

@@ -319,8 +319,9 @@ func (n *Normalizer) NormalizeJSON(raw []byte, r *record.Request) error {
 // jsonObj is the state of the object NormalizeJSON or NormalizeObject reads: each field's
 // value and the rank of the key it came from (-1: none yet).
 type jsonObj struct {
-	vals [numFields][]byte
-	rank [numFields]int
+	vals   [numFields][]byte
+	rank   [numFields]int
+	nested [numFields]bool // the value is an object or an array
 }
 
 // beginJSON starts reading an object's members.
@@ -344,6 +345,7 @@ func (n *Normalizer) jsonMember(key, val []byte, kind valueKind) {
 	for _, ref := range n.keyTab.refs(key) {
 		if js.rank[ref.f] < 0 || ref.rank < js.rank[ref.f] {
 			js.vals[ref.f], js.rank[ref.f] = val, ref.rank
+			js.nested[ref.f] = kind == kindOther && len(val) > 0 && (val[0] == '{' || val[0] == '[')
 		}
 	}
 	if n.ext != nil {
@@ -364,6 +366,13 @@ func (n *Normalizer) endJSON(r *record.Request) error {
 			cols[f] = n.cands[f][k]
 		} else if len(n.cands[f]) > 0 {
 			cols[f] = n.cands[f][0]
+		}
+	}
+	for f, nested := range js.nested {
+		// Only a point (SODA's location) is an object; text kept as an object's JSON
+		// source ("agency": {"a": 1}) would be no agency's name.
+		if nested && js.rank[f] >= 0 && fieldID(f) != fPoint {
+			return reject(ReasonBadJSON, fieldID(f), cols[f], js.vals[f])
 		}
 	}
 	return n.build(&js.vals, &cols, r)

@@ -130,3 +130,39 @@ func TestSODALoneSurrogate(t *testing.T) {
 		}
 	}
 }
+
+// TestSODANestedValues: an object or array where a text, time or number is expected is a
+// bad_json reject naming the field (it was kept as its JSON source: agency `{"a":1}`), by
+// both JSON paths; SODA's location object is a point, and a number or a boolean is text.
+func TestSODANestedValues(t *testing.T) {
+	nyc, _ := Builtin("nyc")
+	n := nyc.BindJSON()
+	for _, tc := range []struct{ members, field string }{
+		{`"agency":{"a":1}`, "agency"},
+		{`"complaint_type":["Noise"]`, "request_type"},
+		{`"closed_date":{"t":"2024-01-02T00:00:00.000"}`, "closed_at"},
+		{`"agency":1`, ""},
+		{`"agency":true`, ""},
+		{`"location":{"latitude":"40.7","longitude":"-73.9"}`, ""},
+		{`"unread":{"a":[1]}`, ""},
+	} {
+		in := []byte(`[{"unique_key":"1","created_date":"2024-01-01T00:00:00.000",` + tc.members + `}]`)
+		if a, b := sodaBoth(n, in); a != b {
+			t.Errorf("%s: the two JSON paths differ:\n%s\n%s", tc.members, a, b)
+		}
+		var r record.Request
+		if err := ScanSODA(bytes.NewReader(in), func(_ int64, raw []byte) error {
+			err := n.NormalizeJSON(raw, &r)
+			var re *RejectError
+			switch {
+			case tc.field == "" && err != nil:
+				t.Errorf("%s: %v", tc.members, err)
+			case tc.field != "" && (!errors.As(err, &re) || re.Reason != ReasonBadJSON || re.Field != tc.field):
+				t.Errorf("%s: %v; want a bad_json reject of %s", tc.members, err, tc.field)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
