@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -259,6 +260,19 @@ func (s *Schema) BindJSON() *Normalizer {
 	return n
 }
 
+// absentKey names, for a field none of whose candidate keys an object holds, the key a
+// SODA export would have used: the first candidate written as SODA writes its field names
+// (lower case, digits, '_', and ':' for its system fields), else the first. A built-in
+// schema lists the CSV export's column first ("Unique Key", then "unique_key").
+func absentKey(cands []string) string {
+	for _, c := range cands {
+		if c != "" && strings.Trim(c, "abcdefghijklmnopqrstuvwxyz0123456789_:@") == "" {
+			return c
+		}
+	}
+	return cands[0]
+}
+
 // keyTable finds a member's key among the few that a schema reads. A SODA object carries
 // some forty keys of which a schema reads about ten, and a map lookup per member, hashing
 // every key, was an eighth of NormalizeJSON's CPU; here most keys are told apart by their
@@ -365,7 +379,7 @@ func (n *Normalizer) endJSON(r *record.Request) error {
 		if k >= 0 {
 			cols[f] = n.cands[f][k]
 		} else if len(n.cands[f]) > 0 {
-			cols[f] = n.cands[f][0]
+			cols[f] = absentKey(n.cands[f])
 		}
 	}
 	for f, nested := range js.nested {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ireports/ireports/internal/testenv"
@@ -163,6 +164,23 @@ func TestSODANestedValues(t *testing.T) {
 			return nil
 		}); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestSODAAbsentKeyNamed: a SODA object without the request id is rejected naming the key a
+// SODA export uses (unique_key), not the CSV export's column the built-in schema lists first.
+func TestSODAAbsentKeyNamed(t *testing.T) {
+	nyc, _ := Builtin("nyc")
+	var r record.Request
+	err := nyc.BindJSON().NormalizeJSON([]byte(`{"created_date":"2024-01-01T00:00:00.000"}`), &r)
+	var re *RejectError
+	if !errors.As(err, &re) || re.Reason != ReasonMissingRequestID || re.Column != "unique_key" {
+		t.Errorf("NormalizeJSON of an object without unique_key: %+v; want missing_request_id naming unique_key", err)
+	}
+	for cands, want := range map[string]string{"Unique Key|unique_key": "unique_key", "Case ID|case id": "Case ID", ":id|id": ":id"} {
+		if got := absentKey(strings.Split(cands, "|")); got != want {
+			t.Errorf("absentKey(%s) = %q, want %q", cands, got, want)
 		}
 	}
 }
