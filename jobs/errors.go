@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -45,7 +46,8 @@ const (
 	ReasonInvalidUTF8      = "invalid_utf8"       // a kept text field is not valid UTF-8
 	ReasonNULByte          = "nul_byte"           // a kept text field holds a NUL byte, which PostgreSQL text refuses
 	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values, or a field but point holds an object or array
-	// created_at falls, in the city's calendar, before MinYear or after MaxYear: a request
+	// created_at falls, in the city's calendar, before MinYear or after MaxYear (closed_at or
+	// updated_at, in UTC): a request
 	// made in year 1 or 9999 is an export's placeholder or typo, not a date; kept, it would
 	// make a partition of its own and stretch every chart's default period over millennia
 	// (and before year 1 PostgreSQL's calendar has no year 0 for agency_daily).
@@ -70,11 +72,19 @@ const (
 	ReasonEpochTime = "epoch_time"
 )
 
-// MinYear and MaxYear bound created_at's local year (ReasonTimeOutOfRange): the first 311
-// systems date from the 1990s, and the viz server's periods span the same years.
+// MinYear and MaxYear bound created_at's local year, and closed_at's and updated_at's UTC
+// year (ReasonTimeOutOfRange): the first 311 systems date from the 1990s, and the viz
+// server's periods span the same years.
 const (
 	MinYear = 1900
 	MaxYear = 2199
+)
+
+// minYearSec and afterMaxYearSec bound closed_at and updated_at, as instants: from the first
+// of MinYear to the end of MaxYear, in UTC.
+var (
+	minYearSec      = time.Date(MinYear, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	afterMaxYearSec = time.Date(MaxYear+1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 )
 
 // MaxKeyText is the longest agency or request_type a record may have, in bytes: with the

@@ -262,6 +262,11 @@ func (n *Normalizer) build(vals *[numFields][]byte, cols *[numFields]string, r *
 		if !ok {
 			return reject(ReasonBadTimestamp, f, cols[f], v)
 		}
+		if c.sec < minYearSec || c.sec >= afterMaxYearSec {
+			// A placeholder (9999-12-31), which would stretch a resolution time over
+			// millennia and skew every percentile of its month.
+			return reject(ReasonTimeOutOfRange, f, cols[f], v)
+		}
 		if f == fClosedAt {
 			r.ClosedAt = c.time()
 		} else {

@@ -198,6 +198,8 @@ func TestNormalize(t *testing.T) {
 		{name: "reject: year 1", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "01/01/0001 12:00:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
 		{name: "reject: year 9999", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "12/31/9999 11:59:59 PM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
 		{name: "reject: the year before MinYear", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "12/31/1899 11:59:59 PM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
+		{name: "reject: closed in year 9999", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "03/05/2020 09:30:00 AM", "12/31/9999 11:59:59 PM", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "closed_at"},
+		{name: "reject: closed in year 1", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "03/05/2020 09:30:00 AM", "01/01/0001 12:00:00 AM", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "closed_at"},
 		{name: "reject: the year after MaxYear", schema: builtin("nyc"), header: nycPortal, row: []string{"1", "01/01/2200 12:00:00 AM", "", "", "", "", "", "", "", ""}, reject: ReasonTimeOutOfRange, field: "created_at"},
 		{
 			name: "MinYear is a date", schema: builtin("nyc"), header: nycPortal,
