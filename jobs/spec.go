@@ -750,7 +750,7 @@ func checkRejectsApart(spec *Spec, at hcl.Range) hcl.Diagnostics {
 	others := []other{{"output.parquet", spec.Output.Parquet}, {"output.summaries", spec.Output.Summaries}}
 	for _, in := range spec.Inputs {
 		if in.Path != "" {
-			others = append(others, other{fmt.Sprintf("input %q", in.Name), globBase(in.Path)})
+			others = append(others, other{fmt.Sprintf("input %q", in.Name), objstore.StaticPrefix(in.Path)})
 		}
 	}
 	for _, o := range others {
@@ -761,20 +761,6 @@ func checkRejectsApart(spec *Spec, at hcl.Range) hcl.Diagnostics {
 		}
 	}
 	return nil
-}
-
-// globBase is the part of an input path before its first glob metacharacter, cut back to
-// a whole directory ("data/*.csv" → "data"); a path without one is itself.
-func globBase(p string) string {
-	i := strings.IndexAny(p, "*?[")
-	if i < 0 {
-		return p
-	}
-	j := strings.LastIndexAny(p[:i], "/"+string(filepath.Separator))
-	if j < 0 {
-		return "."
-	}
-	return p[:j]
 }
 
 // within reports whether path a is b or lies under it.

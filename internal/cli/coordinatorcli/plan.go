@@ -145,7 +145,7 @@ func printInput(w io.Writer, in PlannedInput) {
 		from = "source " + in.Source + ", " + from
 	}
 	fmt.Fprintf(w, "\ninput %s: schema %s, %s, %s\n", in.Name, in.Schema, in.Format, from)
-	base := staticBase(in.Path)
+	base := objstore.StaticPrefix(in.Path)
 	switch {
 	case len(in.Files) == 0 && in.Source != "":
 		fmt.Fprintln(w, "  files   none stored yet: the run reads what its pull stores")
@@ -311,16 +311,6 @@ func printSource(w io.Writer, s PlannedSource) {
 		fmt.Fprintf(tw, "  note\t%s\n", s.WatermarkNote)
 	}
 	tw.Flush()
-}
-
-// staticBase is the part of an input path before its first glob segment: the directory the
-// files are named relative to.
-func staticBase(p string) string {
-	i := strings.IndexAny(p, "*?[")
-	if i < 0 {
-		return p
-	}
-	return objstore.Dir(p[:i] + "x")
 }
 
 // relTo names a file relative to base when it is under it, as cellName shows it.
