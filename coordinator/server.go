@@ -559,17 +559,18 @@ func (s *Server) loadHistory() {
 // why it could not resume, stays. It runs as each job ends, not at start-up, where the
 // journals that could not be resumed are not yet known.
 func (s *Server) pruneHistory() {
+	prunable := func(id string) bool { return s.jobs[id].State.Terminal() && !s.jobs[id].journalKept }
 	s.mu.Lock()
 	finished := 0
 	for _, id := range s.order {
-		if s.jobs[id].State.Terminal() && !s.jobs[id].journalKept {
+		if prunable(id) {
 			finished++
 		}
 	}
 	var drop []string
 	if over := finished - s.cfg.MaxHistory; over > 0 {
 		s.order = slices.DeleteFunc(s.order, func(id string) bool {
-			if over > 0 && s.jobs[id].State.Terminal() && !s.jobs[id].journalKept {
+			if over > 0 && prunable(id) {
 				over--
 				drop = append(drop, id)
 				delete(s.jobs, id)

@@ -50,7 +50,6 @@ const (
 	DefaultMaxRecordBytes = 16 << 20 // bytes
 )
 
-// Options describe one split. Offsets are byte offsets in the file.
 // ToEOF is Options.End of a split that runs to the end of its file.
 const ToEOF int64 = 1 << 62
 
@@ -62,6 +61,7 @@ func splitText(start, end int64) string {
 	return fmt.Sprintf("split [%d, %d)", start, end)
 }
 
+// Options describe one split. Offsets are byte offsets in the file.
 type Options struct {
 	// Start and End delimit the split: it holds the records whose first byte lies in
 	// [Start, End). DataStart <= Start <= End. End is ToEOF for a split that runs to the

@@ -80,8 +80,10 @@
 // location"; kept text must be valid
 // UTF-8 without NUL bytes, or the record is rejected (invalid_utf8, nul_byte): PostgreSQL's
 // text type refuses both, and one such value reaching a summary table would fail the publish;
-// likewise created_at's local year must be MinYear to MaxYear, 1900 to 2199
-// (time_out_of_range: a year 1 or 9999 is a placeholder, not a date), created_at must not be the Unix epoch (epoch_time: the shuffle's null) nor
-// a skipped wall clock read into another month (skipped_local_time), and agency and
+// likewise created_at's local year must be MinYear to MaxYear, 1900 to 2199, and closed_at
+// and updated_at must lie in those years (time_out_of_range: a year 1 or 9999 is a
+// placeholder, not a date), created_at must not be the Unix epoch (epoch_time: the
+// shuffle's null) nor a skipped wall clock read into another month (skipped_local_time),
+// a field but point must not hold a SODA object or array (bad_json), and agency and
 // request_type are at most MaxKeyText bytes, other kept text MaxText (value_too_long).
 package jobs

@@ -47,10 +47,10 @@ const (
 	ReasonNULByte          = "nul_byte"           // a kept text field holds a NUL byte, which PostgreSQL text refuses
 	ReasonBadJSON          = "bad_json"           // a SODA object is not a JSON object of values, or a field but point holds an object or array
 	// created_at falls, in the city's calendar, before MinYear or after MaxYear (closed_at or
-	// updated_at, in UTC): a request
-	// made in year 1 or 9999 is an export's placeholder or typo, not a date; kept, it would
-	// make a partition of its own and stretch every chart's default period over millennia
-	// (and before year 1 PostgreSQL's calendar has no year 0 for agency_daily).
+	// updated_at, in UTC): a request made in year 1 or 9999 is an export's placeholder or
+	// typo, not a date; kept, it would make a partition of its own and stretch every chart's
+	// default period over millennia (and before year 1 PostgreSQL's calendar has no year 0
+	// for agency_daily).
 	ReasonTimeOutOfRange = "time_out_of_range"
 	// agency or request_type is longer than MaxKeyText bytes: the two are keys of the summary
 	// tables, and PostgreSQL's b-tree index entries hold at most about 2.7 KB, so one such

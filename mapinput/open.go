@@ -88,7 +88,6 @@ func OpenGzipData(ctx context.Context, store objstore.Store, t task.Map) (io.Rea
 	if t.Seen != nil {
 		n = t.Seen.Size
 	}
-	var f io.ReadCloser
 	f, err := store.OpenRange(ctx, t.File, 0, n)
 	if err != nil {
 		return nil, err

@@ -17,10 +17,9 @@ import (
 // ErrCrossStore) holding only the objects that keep accepts: it deletes the others, then
 // discards the unfinished writes in the trees started before `before`, as AbortUploadsIn
 // does. keep gets each object's name in the form of its prefix, from several goroutines at
-// once. It is what a commit does to
-// the group directories it wrote; on local disk it reads each directory once, where List and
-// AbortUploads read it twice and stat it four times, for thousands of group directories a
-// job.
+// once. It is what a commit does to the group directories it wrote; on local disk it reads
+// each directory once, where List and AbortUploads read it twice and stat it four times,
+// for thousands of group directories a job.
 func SweepTrees(ctx context.Context, s Store, prefixes []string, keep func(name string) bool, before time.Time) error {
 	if len(prefixes) == 0 {
 		return nil

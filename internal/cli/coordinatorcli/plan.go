@@ -384,14 +384,7 @@ func clip(s string, n int) string {
 // message of several lines readable.
 func terminalSafe(s string) string {
 	safe := func(r rune) bool { return r == '\n' || r == '\t' || r != utf8.RuneError && !unicode.IsControl(r) }
-	ok := true
-	for _, r := range s {
-		if !safe(r) {
-			ok = false
-			break
-		}
-	}
-	if ok {
+	if strings.IndexFunc(s, func(r rune) bool { return !safe(r) }) < 0 {
 		return s
 	}
 	var b strings.Builder
