@@ -19,8 +19,9 @@ import (
 	"github.com/ireports/ireports/pgsink"
 )
 
-// summaryTables are the tables a publish replaces groups of.
-var summaryTables = []string{"request_monthly", "agency_daily", "request_heat", "request_geo"}
+// summaryTables are the tables a publish replaces groups of: where the summary tables' rows
+// are stored (three of them packed, behind views of their names).
+var summaryTables = []string{"request_monthly", "agency_daily_packed", "request_heat_packed", "request_geo_packed"}
 
 // TestCoordinatorKilledPublishing kills (SIGKILL) the coordinator while its publish
 // transaction is open in a real PostgreSQL, with every summary row of the job sent into it,
@@ -338,7 +339,7 @@ func tableCountsOf(s tableSet) tableCounts {
 		fmt.Sscanf(s.digests[tab], "%d:", &v)
 		return v
 	}
-	return tableCounts{n("request_monthly"), n("agency_daily"), n("request_heat"), n("request_geo"), s.runs}
+	return tableCounts{n(summaryTables[0]), n(summaryTables[1]), n(summaryTables[2]), n(summaryTables[3]), s.runs}
 }
 
 // watcher reads the summary tables over and over, one snapshot per read, and keeps every
@@ -375,8 +376,8 @@ func watchTables(t *testing.T, db string) *watcher {
 		defer conn.Close()
 		for {
 			var s tableCounts
-			err := conn.QueryRowContext(context.Background(), `SELECT (SELECT count(*) FROM request_monthly), (SELECT count(*) FROM agency_daily),
-				(SELECT count(*) FROM request_heat), (SELECT count(*) FROM request_geo),
+			err := conn.QueryRowContext(context.Background(), `SELECT (SELECT count(*) FROM request_monthly), (SELECT count(*) FROM agency_daily_packed),
+				(SELECT count(*) FROM request_heat_packed), (SELECT count(*) FROM request_geo_packed),
 				(SELECT count(*) FROM job_runs WHERE published_at IS NOT NULL)`).Scan(&s.Monthly, &s.Daily, &s.Heat, &s.Geo, &s.Published)
 			if err == nil {
 				w.mu.Lock()

@@ -52,6 +52,10 @@ var (
 	// ErrForeignRow: a group's summary file holds a row of another group, which Publish
 	// would not replace exactly; the lake is corrupt or the file misplaced.
 	ErrForeignRow = errors.New("summary row outside its group")
+	// ErrDuplicateKey: a group's summaries hold two rows of a table with the same key.
+	ErrDuplicateKey = errors.New("two summary rows with the same key")
+	// ErrBadCell: a request_heat row's weekday or hour is out of range.
+	ErrBadCell = errors.New("summary row out of range")
 	// ErrConfig: an invalid Config.
 	ErrConfig = errors.New("invalid pgsink config")
 )

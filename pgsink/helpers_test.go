@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ireports/ireports/objstore"
+	"github.com/lib/pq"
 
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/objstore"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -223,6 +224,63 @@ func expected(t testing.TB, groups []record.Key, load LoadFunc) []string {
 		all.Geo = append(all.Geo, tab.Geo...)
 	}
 	return tableRows(all)
+}
+
+// insertRows writes the rows load returns for groups into the summary tables as they were
+// before migration 0004, one row per cell, as a publisher of then did.
+func insertRows(t testing.TB, db *sql.DB, groups []record.Key, load LoadFunc) {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	copyIn := func(table string, cols []string, rows func(add func(...any))) {
+		stmt, err := tx.Prepare(pq.CopyIn(table, cols...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows(func(v ...any) {
+			if _, err := stmt.Exec(v...); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+		})
+		if _, err := stmt.Exec(); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		stmt.Close()
+	}
+	for _, k := range groups {
+		tab, err := load(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyIn(summary.TableMonthly, monthlyCols, func(add func(...any)) {
+			for _, r := range tab.Monthly {
+				add(r.City, r.Year, r.Month, r.RequestType, r.Agency, r.Requests, r.Closed, r.Open, r.MedianResolutionHours, r.P90ResolutionHours)
+			}
+		})
+		copyIn(summary.TableAgencyDaily, []string{"city", "agency", "day", "year", "month", "opened", "closed", "median_resolution_hours"},
+			func(add func(...any)) {
+				for _, r := range tab.AgencyDaily {
+					d := dayDate(r.Day)
+					add(r.City, r.Agency, d, d.Year(), int(d.Month()), r.Opened, r.Closed, r.MedianResolutionHours)
+				}
+			})
+		copyIn(summary.TableHeat, []string{"city", "agency", "year", "month", "weekday", "hour", "requests"}, func(add func(...any)) {
+			for _, r := range tab.Heat {
+				add(r.City, r.Agency, r.Year, r.Month, r.Weekday, r.Hour, r.Requests)
+			}
+		})
+		copyIn(summary.TableGeo, []string{"city", "year", "month", "request_type", "lat_bin", "lon_bin", "requests"}, func(add func(...any)) {
+			for _, r := range tab.Geo {
+				add(r.City, r.Year, r.Month, r.RequestType, r.LatBin, r.LonBin, r.Requests)
+			}
+		})
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // dump reads every row of the four summary tables.

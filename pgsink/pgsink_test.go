@@ -215,12 +215,12 @@ func TestPostgres(t *testing.T) {
 		checkRun(t, db, jobB, runPublished)
 	})
 
-	// A database published at schema version 2 (agency_daily keyed by (city, agency, day),
-	// with a (city, year, month) index) keeps its rows through migration 0003, and publishes
-	// before and after it replace exactly the groups they name: before, clearGroups finds
-	// agency_daily's groups without an index that begins with (city, day).
-	t.Run("upgrade to agency_daily's day key", func(t *testing.T) {
-		db := freshDB(t, pg, "upgrade_0003")
+	// A database published row by row, at schema version 2 (before agency_daily's day key,
+	// migration 0003, and the packed tables, 0004), keeps its rows through both migrations,
+	// read back through the views as they were, and a role that could read a table can read
+	// its view. Publishes after the upgrade replace exactly the groups they name.
+	t.Run("upgrade to packed tables", func(t *testing.T) {
+		db := freshDB(t, pg, "upgrade_0004")
 		ms, err := loadMigrations()
 		if err != nil {
 			t.Fatal(err)
@@ -234,9 +234,32 @@ func TestPostgres(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		insertRows(t, db, some, lakeLoad)
+		for _, stmt := range []string{
+			"CREATE ROLE pgsink_old_reader",
+			"GRANT SELECT ON request_monthly, agency_daily, request_heat, request_geo TO pgsink_old_reader",
+		} {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		t.Cleanup(func() { db.Exec("DROP OWNED BY pgsink_old_reader"); db.Exec("DROP ROLE pgsink_old_reader") })
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("rows inserted at version 2: %s", diffRows(got, someRows))
+		}
 		s := newSink(t, db, 0)
-		if err := s.Publish(ctx, jobA, some, lakeLoad); err != nil {
+		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
+		}
+		checkVersions(t, db)
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after migrations 0003 and 0004: %s", diffRows(got, someRows))
+		}
+		for _, view := range []string{summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo} {
+			var ok bool
+			if err := db.QueryRow("SELECT has_table_privilege('pgsink_old_reader', $1, 'SELECT')", view).Scan(&ok); err != nil || !ok {
+				t.Errorf("the role that could read the table %s cannot read its view: %v %v", view, ok, err)
+			}
 		}
 		var subset []record.Key
 		for i := 0; i < len(some); i += 3 {
@@ -247,31 +270,24 @@ func TestPostgres(t *testing.T) {
 			state[k] = lakeLoad
 		}
 		stateLoad := func(k record.Key) (summary.Tables, error) { return state[k](k) }
-		publish := func(step string, load LoadFunc) {
-			t.Helper()
-			if err := s.Publish(ctx, jobA, subset, load); err != nil {
-				t.Fatalf("%s: %v", step, err)
+		for _, step := range []struct {
+			name string
+			load LoadFunc
+		}{{"a third of the groups, changed", changed(lakeLoad)}, {"the same groups again", lakeLoad}} {
+			if err := s.Publish(ctx, jobA, subset, step.load); err != nil {
+				t.Fatalf("%s: %v", step.name, err)
 			}
 			for _, k := range subset {
-				state[k] = load
+				state[k] = step.load
 			}
 			if got, want := dump(t, db), expected(t, some, stateLoad); !equalStrings(got, want) {
-				t.Fatalf("%s: %s", step, diffRows(got, want))
+				t.Fatalf("%s: %s", step.name, diffRows(got, want))
 			}
 		}
-		publish("a third of the groups at version 2", changed(lakeLoad))
-		if err := s.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := dump(t, db), expected(t, some, stateLoad); !equalStrings(got, want) {
-			t.Fatalf("after migration 0003: %s", diffRows(got, want))
-		}
-		checkVersions(t, db)
-		publish("the same groups at version 3", lakeLoad)
 	})
 
 	// How clearGroups finds a table's groups: through an index that begins with the group's
-	// columns (agency_daily's (city, day) since migration 0003), the walk of foreignGroups
+	// columns, the walk of foreignGroups
 	// counts the groups a table holds besides the given ones, and the group condition picks
 	// exactly the groups' rows; both are checked against a plain scan of every table.
 	t.Run("groups of each table", func(t *testing.T) {
@@ -424,27 +440,48 @@ func TestPostgres(t *testing.T) {
 			}
 		}
 
-		dupLoad := func(k record.Key) (summary.Tables, error) {
-			tab, err := changed(lakeLoad)(k)
-			if k == some[len(some)/2] && len(tab.Geo) > 0 {
-				tab.Geo = append(tab.Geo, tab.Geo[0])
+		// A duplicate key in request_monthly fails the rebuilt primary key; one among a packed
+		// table's cells fails the encoding, before the server sees it.
+		for _, dup := range []struct {
+			table string
+			add   func(tab *summary.Tables) bool
+			want  func(error) bool
+		}{
+			{summary.TableMonthly, func(tab *summary.Tables) bool {
+				tab.Monthly = append(tab.Monthly, tab.Monthly...)
+				return len(tab.Monthly) > 0
+			}, func(err error) bool { return pq.As(err, pqerror.UniqueViolation) != nil }},
+			{summary.TableGeo, func(tab *summary.Tables) bool {
+				tab.Geo = append(tab.Geo, tab.Geo...)
+				return len(tab.Geo) > 0
+			}, func(err error) bool { return errors.Is(err, ErrDuplicateKey) }},
+		} {
+			added := false
+			dupLoad := func(k record.Key) (summary.Tables, error) {
+				tab, err := changed(lakeLoad)(k)
+				if k == some[len(some)/2] {
+					added = dup.add(&tab)
+				}
+				return tab, err
 			}
-			return tab, err
-		}
-		err := s.Publish(ctx, JobRun{ID: "job-dup", Started: time.Now()}, some, dupLoad)
-		if pq.As(err, pqerror.UniqueViolation) == nil {
-			t.Fatalf("Publish with a duplicate key: %v, want a unique violation", err)
-		}
-		if got := dump(t, db); !equalStrings(got, someRows) {
-			t.Fatalf("after a failed publish: %s", diffRows(got, someRows))
-		}
-		if got, _ := indexes(t, db); !maps.Equal(got, defs) {
-			t.Fatalf("indexes and constraints after a failed rebuild:\n%v\nwant\n%v", got, defs)
+			err := s.Publish(ctx, JobRun{ID: "job-dup", Started: time.Now()}, some, dupLoad)
+			if !added {
+				t.Fatalf("%s: group %s has no rows to repeat: the case tests nothing", dup.table, some[len(some)/2])
+			}
+			if !dup.want(err) {
+				t.Fatalf("Publish with a duplicate key in %s: %v", dup.table, err)
+			}
+			if got := dump(t, db); !equalStrings(got, someRows) {
+				t.Fatalf("after a failed publish (%s): %s", dup.table, diffRows(got, someRows))
+			}
+			if got, _ := indexes(t, db); !maps.Equal(got, defs) {
+				t.Fatalf("indexes and constraints after a failed rebuild (%s):\n%v\nwant\n%v", dup.table, got, defs)
+			}
 		}
 
 		for _, stmt := range []string{
 			"CREATE ROLE pgsink_truncater LOGIN",
-			"GRANT SELECT, INSERT, DELETE, TRUNCATE ON request_monthly, agency_daily, request_heat, request_geo TO pgsink_truncater",
+			"GRANT SELECT, INSERT, DELETE, TRUNCATE ON " + strings.Join(summaryTables, ", ") + " TO pgsink_truncater",
 			"GRANT SELECT, INSERT, UPDATE ON job_runs TO pgsink_truncater",
 		} {
 			if _, err := db.Exec(stmt); err != nil {
@@ -482,7 +519,7 @@ func TestPostgres(t *testing.T) {
 		}
 		for _, stmt := range []string{
 			"CREATE ROLE pgsink_writer LOGIN",
-			"GRANT SELECT, INSERT, DELETE ON request_monthly, agency_daily, request_heat, request_geo TO pgsink_writer",
+			"GRANT SELECT, INSERT, DELETE ON " + strings.Join(summaryTables, ", ") + " TO pgsink_writer",
 			"GRANT SELECT, INSERT, UPDATE ON job_runs TO pgsink_writer",
 		} {
 			if _, err := db.Exec(stmt); err != nil {
@@ -605,13 +642,14 @@ func TestPostgres(t *testing.T) {
 		}{
 			{"select summary", "SELECT count(*) FROM request_monthly", nil},
 			{"select job runs", "SELECT count(*) FROM job_runs", nil},
-			{"insert", "INSERT INTO request_geo VALUES ('x', 2020, 1, '', 0, 0, 1)",
+			{"select packed summary", "SELECT count(*) FROM request_heat", nil},
+			{"insert", "INSERT INTO request_geo_packed VALUES ('x', 2020, 1, '', '{0}', '{0}', '{1}')",
 				[]pqerror.Code{pqerror.ReadOnlySQLTransaction, pqerror.InsufficientPrivilege}},
 			{"delete", "DELETE FROM request_monthly", []pqerror.Code{pqerror.ReadOnlySQLTransaction, pqerror.InsufficientPrivilege}},
 			// Switching the session's read-only default off must not help: the grants deny.
 			{"insert, read-write session", "SET default_transaction_read_only = off; INSERT INTO job_runs (job_id, name, status, started_at) VALUES ('x', 'x', 'x', now())",
 				[]pqerror.Code{pqerror.InsufficientPrivilege}},
-			{"delete, read-write session", "SET default_transaction_read_only = off; DELETE FROM agency_daily",
+			{"delete, read-write session", "SET default_transaction_read_only = off; DELETE FROM agency_daily_packed",
 				[]pqerror.Code{pqerror.InsufficientPrivilege}},
 			{"create table", "SET default_transaction_read_only = off; CREATE TABLE t (n int)",
 				[]pqerror.Code{pqerror.InsufficientPrivilege}},
@@ -843,7 +881,9 @@ func indexes(t *testing.T, db *sql.DB) (defs map[string]string, oids map[string]
 	return defs, oids
 }
 
-// tableCounts counts the rows load returns for groups, per summary table.
+// tableCounts counts the rows load returns for groups, per stored summary table: those of
+// request_monthly, and the packed rows of the others (one per agency or request type in a
+// group).
 func tableCounts(t *testing.T, groups []record.Key, load LoadFunc) map[string]int {
 	t.Helper()
 	n := map[string]int{}
@@ -852,10 +892,20 @@ func tableCounts(t *testing.T, groups []record.Key, load LoadFunc) map[string]in
 		if err != nil {
 			t.Fatal(err)
 		}
+		daily, heat, geo := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		for _, r := range tab.AgencyDaily {
+			daily[r.Agency] = true
+		}
+		for _, r := range tab.Heat {
+			heat[r.Agency] = true
+		}
+		for _, r := range tab.Geo {
+			geo[r.RequestType] = true
+		}
 		n[summary.TableMonthly] += len(tab.Monthly)
-		n[summary.TableAgencyDaily] += len(tab.AgencyDaily)
-		n[summary.TableHeat] += len(tab.Heat)
-		n[summary.TableGeo] += len(tab.Geo)
+		n[packedDaily] += len(daily)
+		n[packedHeat] += len(heat)
+		n[packedGeo] += len(geo)
 	}
 	return n
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/ireports/ireports/summary"
 )
 
-// summaryTables are the tables Publish replaces groups of, in the order it locks them.
-var summaryTables = []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo}
+// summaryTables are the tables Publish replaces groups of, in the order it locks them: where
+// the summary tables' rows are stored (see packedHeat).
+var summaryTables = []string{summary.TableMonthly, packedDaily, packedHeat, packedGeo}
 
 // clearGroups removes the rows of groups from every summary table, in one of two ways per
 // table, before the new rows are copied in:
@@ -62,8 +63,7 @@ func clearGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) (*rebuilt
 	kept := map[string]int64{}
 	for _, table := range summaryTables {
 		// The groups are distinct, so a row of the table joins at most one: the count and
-		// the DELETE join them, which the planner runs as one index lookup per group, where
-		// a semi-join (EXISTS) with agency_daily's day ranges reads the whole table.
+		// the DELETE join them, which the planner runs as one index lookup per group.
 		gk := groupKeyOf(table)
 		const groupRows = `unnest($1::text[], $2::int[], $3::int[]) AS g(city, year, month)`
 		inGroups := `EXISTS (SELECT 1 FROM ` + groupRows + ` WHERE ` + gk.match + `)`
@@ -140,9 +140,8 @@ func clearGroups(ctx context.Context, tx *sql.Tx, groups []record.Key) (*rebuilt
 	return rb, nil
 }
 
-// groupKey is how the rows of a table are found by (city, year, month) group: every summary
-// table holds its group's columns, and its primary key begins with them, or, for
-// agency_daily, with (city, day), a group being a range of days of one city (migration 0003).
+// groupKey is how the rows of a table are found by (city, year, month) group: every stored
+// summary table holds its group's columns, and its primary key begins with them.
 type groupKey struct {
 	// cols are the columns an index of the table begins with, ascending, that holds each
 	// group's rows together: what foreignGroups walks and match is served by.
@@ -157,20 +156,6 @@ type groupKey struct {
 
 // groupKeyOf returns table's groupKey.
 func groupKeyOf(table string) groupKey {
-	if table == summary.TableAgencyDaily {
-		return groupKey{
-			cols: []string{"city", "day"},
-			match: `t.city = g.city AND t.year = g.year AND t.month = g.month
-			AND t.day >= make_date(g.year, g.month, 1) AND t.day < (make_date(g.year, g.month, 1) + interval '1 month')::date`,
-			walk: `WITH RECURSIVE d(city, day) AS (
-		(SELECT city, day FROM ` + table + ` ORDER BY city, day LIMIT 1)
-		UNION ALL
-		SELECT n.city, n.day FROM d, LATERAL (SELECT city, day FROM ` + table + ` t
-			WHERE (t.city, t.day) >= (d.city, (d.day - extract(day FROM d.day)::int + 1 + interval '1 month')::date)
-			ORDER BY city, day LIMIT 1) AS n),
-	g(city, year, month) AS (SELECT city, extract(year FROM day)::int, extract(month FROM day)::int FROM d)`,
-		}
-	}
 	return groupKey{
 		cols:  []string{"city", "year", "month"},
 		match: `t.city = g.city AND t.year = g.year AND t.month = g.month`,

@@ -271,7 +271,9 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 				"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
 		}
 		queued := b.rows()
-		b.encode(t)
+		if err := b.encode(k, t); err != nil {
+			return err
+		}
 		done(g.rows)
 		pr.Groups, pr.Rows = pr.Groups+1, pr.Rows+int64(b.rows()-queued)
 		if b.rows() >= s.cfg.BatchRows {
@@ -488,8 +490,9 @@ func dayDate(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() 
 // batch holds the encoded rows of several groups, one buffer per table, for one COPY per
 // table.
 type batch struct {
-	monthly, daily, heat, geo copyBuf
-	order                     []int32 // dailyOrder's
+	monthly, daily, heat, geo       copyBuf
+	summaryRows                     int     // the summary rows encoded into the tables' rows
+	heatOrder, geoOrder, dailyOrder []int32 // encode's, reused
 }
 
 // newBatch returns an empty batch. The tables of truncated, emptied earlier in the
@@ -503,13 +506,14 @@ func newBatch(truncated map[string]bool) *batch {
 	}
 	return &batch{
 		monthly: buf(summary.TableMonthly, monthlyCols),
-		daily:   buf(summary.TableAgencyDaily, dailyCols),
-		heat:    buf(summary.TableHeat, heatCols),
-		geo:     buf(summary.TableGeo, geoCols),
+		daily:   buf(packedDaily, dailyCols),
+		heat:    buf(packedHeat, heatCols),
+		geo:     buf(packedGeo, geoCols),
 	}
 }
 
-func (b *batch) rows() int { return b.monthly.rows + b.daily.rows + b.heat.rows + b.geo.rows }
+// rows returns how many summary rows the batch holds, packed or not.
+func (b *batch) rows() int { return b.summaryRows }
 
 // send copies the buffered rows to their tables and empties the batch.
 func (b *batch) send(ctx context.Context, conn *sql.Conn) error {
@@ -518,5 +522,6 @@ func (b *batch) send(ctx context.Context, conn *sql.Conn) error {
 			return err
 		}
 	}
+	b.summaryRows = 0
 	return nil
 }

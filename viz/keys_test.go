@@ -200,13 +200,13 @@ func TestOddKeysAndDates(t *testing.T) {
 VALUES ('zz', $1, $2, $3, $3, $4, $4, 0, $5, $5)`, mo.y, mo.m, k, int64(i+1)*1000+int64(mo.y), float64(i+1)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Exec(`INSERT INTO request_geo (city, year, month, request_type, lat_bin, lon_bin, requests) VALUES ('zz', $1, $2, $3, 40, -74, $4)`,
+			if _, err := db.Exec(`INSERT INTO request_geo_packed (city, year, month, request_type, lat_bins, lon_bins, requests) VALUES ('zz', $1, $2, $3, '{40}', '{-74}', ARRAY[$4::bigint])`,
 				mo.y, mo.m, k, int64(i+1)*1000+int64(mo.y)); err != nil {
 				t.Fatal(err)
 			}
-			day := fmt.Sprintf("%04d-%02d-15", mo.y, mo.m)
-			if _, err := db.Exec(`INSERT INTO agency_daily (city, agency, day, year, month, opened, closed) VALUES ('zz', $1, $2::date, $3, $4, $5, $5)`,
-				k, day, mo.y, mo.m, int64(i+1)*1000+int64(mo.y)); err != nil {
+			if _, err := db.Exec(`INSERT INTO agency_daily_packed (city, agency, year, month, days, opened, closed, median_resolution_hours)
+VALUES ('zz', $1, $2, $3, '{15}', ARRAY[$4::bigint], ARRAY[$4::bigint], '{NULL}')`,
+				k, mo.y, mo.m, int64(i+1)*1000+int64(mo.y)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -215,7 +215,8 @@ VALUES ('zz', $1, $2, $3, $3, $4, $4, 0, $5, $5)`, mo.y, mo.m, k, int64(i+1)*100
 	if _, err := db.Exec(`INSERT INTO request_monthly (city, year, month, request_type, agency, requests, closed, open) VALUES ('far', 9999, 1, 'Pothole', 'Roads', 7, 7, 0)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO agency_daily (city, agency, day, year, month, opened, closed) VALUES ('far', 'Roads', '9999-01-15', 9999, 1, 7, 7)`); err != nil {
+	if _, err := db.Exec(`INSERT INTO agency_daily_packed (city, agency, year, month, days, opened, closed, median_resolution_hours)
+VALUES ('far', 'Roads', 9999, 1, '{15}', '{7}', '{7}', '{NULL}')`); err != nil {
 		t.Fatal(err)
 	}
 	s := newTestServer(t, pg.URL)

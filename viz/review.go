@@ -130,9 +130,13 @@ func (s *Server) apiReview(ctx context.Context, p params, md *metadata) (any, er
 		if hw.days() == 0 {
 			span.from = rw.from
 		}
-		f, args := filter([]any{c.ID, dayString(span.from), dayString(span.to)})
+		// The months as well as the days: agency_daily is a view that makes each day from its
+		// packed row's year and month, whose primary key the months look up.
+		f, args := filter([]any{c.ID, dayString(span.from), dayString(span.to),
+			span.from.Year(), int(span.from.Month()), span.to.Year(), int(span.to.Month())})
 		q := `SELECT day - DATE '1970-01-01', sum(opened)::bigint FROM agency_daily
-WHERE city = $1 AND day BETWEEN $2::date AND $3::date` + f + ` GROUP BY day`
+WHERE city = $1 AND day BETWEEN $2::date AND $3::date AND (year, month) >= ($4, $5) AND (year, month) <= ($6, $7)` +
+			f + ` GROUP BY day`
 		err := s.query(ctx, q, args, func(r *sql.Rows) error {
 			var d int
 			var n int64
