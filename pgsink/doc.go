@@ -37,7 +37,11 @@
 //   - The viz server should connect as a read-only role: see EnsureReadOnlyRole.
 package pgsink
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ireports/ireports/pgsink/pgcopy"
+)
 
 // Errors callers can test for with errors.Is.
 var (
@@ -51,11 +55,11 @@ var (
 	ErrMigrationChanged = errors.New("applied migration was modified")
 	// ErrForeignRow: a group's summary file holds a row of another group, which Publish
 	// would not replace exactly; the lake is corrupt or the file misplaced.
-	ErrForeignRow = errors.New("summary row outside its group")
+	ErrForeignRow = pgcopy.ErrForeignRow
 	// ErrDuplicateKey: a group's summaries hold two rows of a table with the same key.
-	ErrDuplicateKey = errors.New("two summary rows with the same key")
+	ErrDuplicateKey = pgcopy.ErrDuplicateKey
 	// ErrBadCell: a request_heat row's weekday or hour is out of range.
-	ErrBadCell = errors.New("summary row out of range")
+	ErrBadCell = pgcopy.ErrBadCell
 	// ErrConfig: an invalid Config.
 	ErrConfig = errors.New("invalid pgsink config")
 )

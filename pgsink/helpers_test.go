@@ -21,6 +21,7 @@ import (
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -255,7 +256,7 @@ func insertRows(t testing.TB, db *sql.DB, groups []record.Key, load LoadFunc) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		copyIn(summary.TableMonthly, monthlyCols, func(add func(...any)) {
+		copyIn(summary.TableMonthly, pgcopy.Tables[0].Columns, func(add func(...any)) {
 			for _, r := range tab.Monthly {
 				add(r.City, r.Year, r.Month, r.RequestType, r.Agency, r.Requests, r.Closed, r.Open, r.MedianResolutionHours, r.P90ResolutionHours)
 			}
@@ -263,7 +264,7 @@ func insertRows(t testing.TB, db *sql.DB, groups []record.Key, load LoadFunc) {
 		copyIn(summary.TableAgencyDaily, []string{"city", "agency", "day", "year", "month", "opened", "closed", "median_resolution_hours"},
 			func(add func(...any)) {
 				for _, r := range tab.AgencyDaily {
-					d := dayDate(r.Day)
+					d := pgcopy.DayDate(r.Day)
 					add(r.City, r.Agency, d, d.Year(), int(d.Month()), r.Opened, r.Closed, r.MedianResolutionHours)
 				}
 			})

@@ -17,6 +17,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -903,9 +904,9 @@ func tableCounts(t *testing.T, groups []record.Key, load LoadFunc) map[string]in
 			geo[r.RequestType] = true
 		}
 		n[summary.TableMonthly] += len(tab.Monthly)
-		n[packedDaily] += len(daily)
-		n[packedHeat] += len(heat)
-		n[packedGeo] += len(geo)
+		n[pgcopy.Daily] += len(daily)
+		n[pgcopy.Heat] += len(heat)
+		n[pgcopy.Geo] += len(geo)
 	}
 	return n
 }

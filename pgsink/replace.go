@@ -9,13 +9,13 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
-	"github.com/ireports/ireports/summary"
 )
 
 // summaryTables are the tables Publish replaces groups of, in the order it locks them: where
-// the summary tables' rows are stored (see packedHeat).
-var summaryTables = []string{summary.TableMonthly, packedDaily, packedHeat, packedGeo}
+// the summary tables' rows are stored (pgcopy.Tables).
+var summaryTables = []string{pgcopy.Monthly, pgcopy.Daily, pgcopy.Heat, pgcopy.Geo}
 
 // clearGroups removes the rows of groups from every summary table, in one of two ways per
 // table, before the new rows are copied in:

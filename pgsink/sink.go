@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -263,7 +264,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		if g.err != nil {
 			return fmt.Errorf("load group %s: %w", k, g.err)
 		}
-		if err := checkGroup(k, t); err != nil {
+		if err := pgcopy.CheckGroup(k, t); err != nil {
 			return err
 		}
 		if n := cleanGroup(t); n > 0 {
@@ -271,7 +272,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 				"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
 		}
 		queued := b.rows()
-		if err := b.encode(k, t); err != nil {
+		if err := b.Encode(k, t); err != nil {
 			return err
 		}
 		done(g.rows)
@@ -452,47 +453,11 @@ func runArgs(j JobRun) []any {
 		j.RecordsIn, j.RecordsOut, j.RecordsRejected, j.Duplicates, j.Groups, cleanText(j.Error)}
 }
 
-// checkGroup verifies that every row of t belongs to group k: a row of another group would
-// survive that group's replacement, or collide with its rows.
-func checkGroup(k record.Key, t *summary.Tables) error {
-	bad := func(table string, i int, city string, year, month int) error {
-		return fmt.Errorf("%w: group %s, %s row %d is of %s", ErrForeignRow, k, table, i,
-			record.Key{City: city, Year: year, Month: month})
-	}
-	in := func(city string, year, month int) bool { return city == k.City && year == k.Year && month == k.Month }
-	for i, r := range t.Monthly {
-		if !in(r.City, int(r.Year), int(r.Month)) {
-			return bad(summary.TableMonthly, i, r.City, int(r.Year), int(r.Month))
-		}
-	}
-	for i, r := range t.AgencyDaily {
-		y, m, _ := dayDate(r.Day).Date()
-		if !in(r.City, y, int(m)) {
-			return bad(summary.TableAgencyDaily, i, r.City, y, int(m))
-		}
-	}
-	for i, r := range t.Heat {
-		if !in(r.City, int(r.Year), int(r.Month)) {
-			return bad(summary.TableHeat, i, r.City, int(r.Year), int(r.Month))
-		}
-	}
-	for i, r := range t.Geo {
-		if !in(r.City, int(r.Year), int(r.Month)) {
-			return bad(summary.TableGeo, i, r.City, int(r.Year), int(r.Month))
-		}
-	}
-	return nil
-}
-
-// dayDate converts a summary day number (days since 1970-01-01) to its date at UTC midnight.
-func dayDate(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
-
-// batch holds the encoded rows of several groups, one buffer per table, for one COPY per
-// table.
+// batch holds the encoded rows of several groups, one buffer per stored table, for one COPY
+// per table.
 type batch struct {
-	monthly, daily, heat, geo       copyBuf
-	summaryRows                     int     // the summary rows encoded into the tables' rows
-	heatOrder, geoOrder, dailyOrder []int32 // encode's, reused
+	pgcopy.Batch
+	freeze [len(pgcopy.Tables)]bool
 }
 
 // newBatch returns an empty batch. The tables of truncated, emptied earlier in the
@@ -501,27 +466,23 @@ type batch struct {
 // bits. (The freeze is invisible to readers, which the TRUNCATE's lock keeps out until the
 // commit.)
 func newBatch(truncated map[string]bool) *batch {
-	buf := func(table string, cols []string) copyBuf {
-		return copyBuf{table: table, cols: cols, freeze: truncated[table]}
+	b := &batch{}
+	for i, t := range pgcopy.Tables {
+		b.freeze[i] = truncated[t.Name]
 	}
-	return &batch{
-		monthly: buf(summary.TableMonthly, monthlyCols),
-		daily:   buf(packedDaily, dailyCols),
-		heat:    buf(packedHeat, heatCols),
-		geo:     buf(packedGeo, geoCols),
-	}
+	return b
 }
 
 // rows returns how many summary rows the batch holds, packed or not.
-func (b *batch) rows() int { return b.summaryRows }
+func (b *batch) rows() int { return b.SummaryRows() }
 
 // send copies the buffered rows to their tables and empties the batch.
 func (b *batch) send(ctx context.Context, conn *sql.Conn) error {
-	for _, c := range []*copyBuf{&b.monthly, &b.daily, &b.heat, &b.geo} {
-		if err := c.send(ctx, conn); err != nil {
+	for i, t := range pgcopy.Tables {
+		if err := copyTable(ctx, conn, t, b.freeze[i], &b.Bufs[i]); err != nil {
 			return err
 		}
 	}
-	b.summaryRows = 0
+	b.Reset()
 	return nil
 }

@@ -2,8 +2,8 @@ package pgsink
 
 import (
 	"strings"
-	"unicode/utf8"
 
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/summary"
 )
 
@@ -15,9 +15,7 @@ import (
 // publishing fails only when the database does.
 
 // storableText reports whether PostgreSQL can store s in a text column.
-func storableText(s string) bool {
-	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
-}
+func storableText(s string) bool { return pgcopy.Storable(s) }
 
 // cleanText returns s with every NUL byte and every invalid UTF-8 sequence replaced by
 // U+FFFD, the mark of an unreadable character: visible, unlike a stripped byte.

@@ -19,6 +19,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/ireports/ireports/lake"
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -174,7 +175,7 @@ func TestCheckGroup(t *testing.T) {
 		{"geo of another month", summary.Tables{Geo: []summary.Geo{{City: "sf", Year: 2020, Month: 3}}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkGroup(k, &tc.t)
+			err := pgcopy.CheckGroup(k, &tc.t)
 			if tc.ok && err != nil {
 				t.Fatal(err)
 			}
