@@ -34,7 +34,8 @@ func (d *driver) publish(ctx context.Context, m *lake.Manifest) {
 		if err != nil {
 			return err
 		}
-		return RedactDSN(sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet, m)), d.spec.Output.Postgres)
+		return RedactDSN(sink.PublishEncoded(ctx, run, pgsink.ManifestGroups(m),
+			pgsink.LakeEncoded(ctx, d.store, d.spec.Output.Parquet, m), pgsink.LakeLoader(ctx, d.store, d.spec.Output.Parquet, m)), d.spec.Output.Postgres)
 	})
 	if err != nil {
 		d.res.Published = Unpublished

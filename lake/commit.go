@@ -273,7 +273,7 @@ func commitGroups(ctx context.Context, store objstore.Store, roots Roots, m *Man
 			seen[g.AttemptDir] = true
 			lake.stages = append(lake.stages, g.AttemptDir)
 		}
-		for _, table := range SummaryTables {
+		for _, table := range summaryDirs {
 			prefix := filepath.ToSlash(SummaryGroupPath(table, g.Key))
 			sums.prefixes[prefix] = true
 			sums.alone[prefix] = g.OneAttempt

@@ -21,6 +21,33 @@ import (
 // <summaries>/<table>/city=<c>/year=<yyyy>/month=<mm>/part-00000.parquet.
 var SummaryTables = []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo}
 
+// PublishDir is the directory of the summaries root that holds each group's publish file: the
+// group's summary rows as its reducer encoded them for the PostgreSQL publish (package
+// pgsink/pgcopy), so that the publish sends them as they are instead of reading the four
+// Parquet files back and encoding their rows. It is a copy of the summary datasets derived for
+// the publish alone, which uses a group's file only where the run's manifest lists it; readers
+// of the datasets do not see it (Hive-partitioned readers skip names that begin with "_").
+const PublishDir = "_publish"
+
+// PublishFile is group k's publish file, relative to the summaries root.
+func PublishFile(k record.Key) string {
+	return filepath.Join(PublishDir, GroupPath(k), "part-00000.pgcopy")
+}
+
+// StagePublishFile stages data, group k's publish file, into s, a stage of the summaries root.
+func StagePublishFile(ctx context.Context, s *Stage, k record.Key, data []byte) (File, error) {
+	rel := PublishFile(k)
+	f, err := s.Put(ctx, rel, data)
+	if err != nil {
+		return f, fmt.Errorf("write %s: %w", rel, err)
+	}
+	return f, nil
+}
+
+// summaryDirs are the directories of the summaries root that hold a directory per group: the
+// summary datasets and the publish files.
+var summaryDirs = append(slices.Clone(SummaryTables), PublishDir)
+
 // SummaryGroupPath is the directory of group k in the summary dataset table, relative to the
 // summaries root.
 func SummaryGroupPath(table string, k record.Key) string {

@@ -84,7 +84,7 @@ func TestPrefetch(t *testing.T) {
 				}
 				return fourRows, nil
 			}
-			next, done, stop := prefetch(groups, load, tc.aheadRows, tc.readers)
+			next, done, stop := prefetch(groups, func(k record.Key) loaded { return loadRows(k, load) }, tc.aheadRows, tc.readers)
 			for i := range tc.want {
 				g := next()
 				if g.k != groups[i] || g.rows != 4 && g.err == nil {
@@ -112,7 +112,7 @@ func TestPrefetch(t *testing.T) {
 			load := func(record.Key) (summary.Tables, error) { calls.Add(1); return fourRows, nil }
 			// Ten rows ahead: groups are taken while fewer are read and not done, two of four
 			// rows and a third; more readers may each have taken one more meanwhile.
-			next, _, stop := prefetch(groups, load, 10, readers)
+			next, _, stop := prefetch(groups, func(k record.Key) loaded { return loadRows(k, load) }, 10, readers)
 			next()
 			next()
 			stop()

@@ -122,8 +122,17 @@ func readCSV(t testing.TB, path string, s *jobs.Schema, fn func(*record.Request)
 // the summaries root root that it then commits, and returns root.
 func writeSummaries(t testing.TB, root string, k record.Key, tab summary.Tables) string {
 	t.Helper()
+	commitSummaries(t, t.TempDir(), root, k, tab)
+	return root
+}
+
+// commitSummaries commits group k's tables to the lake at lakeRoot (with no group: the
+// commit's manifest goes there) and the summaries root root as the reducers and the commit do:
+// its summary files, and its publish file where pgcopy.Marshal makes one. It returns the
+// commit's manifest.
+func commitSummaries(t testing.TB, lakeRoot, root string, k record.Key, tab summary.Tables) *lake.Manifest {
+	t.Helper()
 	ctx := context.Background()
-	lakeRoot := t.TempDir() // the commit's manifest goes there, with no group
 	st, err := lake.NewStage(testStore(t), root, "test", "r-0", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -135,14 +144,20 @@ func writeSummaries(t testing.TB, root string, k record.Key, tab summary.Tables)
 	if _, err := lake.StageSummaries(ctx, st, k, tab); err != nil {
 		t.Fatal(err)
 	}
+	if data, err := pgcopy.Marshal(k, &tab); err == nil {
+		if _, err := lake.StagePublishFile(ctx, st, k, data); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := errors.Join(st.Finish(ctx), lst.Finish(ctx)); err != nil {
 		t.Fatal(err)
 	}
 	g := lake.CommitGroup{Key: k, AttemptDir: lst.Dir(), SummaryDir: st.Dir()}
-	if _, err := lake.Commit(ctx, testStore(t), lake.Roots{Lake: lakeRoot, Summaries: root}, "test", "test", lake.RunStats{}, []lake.CommitGroup{g}, time.Now()); err != nil {
+	m, err := lake.Commit(ctx, testStore(t), lake.Roots{Lake: lakeRoot, Summaries: root}, "test", "test", lake.RunStats{}, []lake.CommitGroup{g}, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return root
+	return m
 }
 
 // summariesManifest is the manifest of a lake whose summary datasets are at root.

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
+	"strings"
 
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -59,4 +62,44 @@ func ManifestGroups(m *lake.Manifest) []record.Key {
 		keys[i] = record.Key{City: g.City, Year: g.Year, Month: g.Month}
 	}
 	return keys
+}
+
+// LakeEncoded is the EncodedFunc of the lake at lakeRoot, whose last run's manifest is m: it
+// reads a group's publish file (lake.PublishFile) where m lists one, and returns ok false for
+// the other groups (a lake written by an older binary, or a group its reducer left to be
+// encoded by the publish: see pgcopy.Marshal). A publish file not listed in m is another run's
+// and is not read.
+func LakeEncoded(ctx context.Context, store objstore.Store, lakeRoot string, m *lake.Manifest) EncodedFunc {
+	root, legacy := m.SummariesRoot(lakeRoot)
+	if legacy {
+		return nil
+	}
+	listed := map[string]bool{}
+	for _, f := range m.Summaries.Files {
+		if strings.HasPrefix(f.Path, lake.PublishDir+"/") {
+			listed[f.Path] = true
+		}
+	}
+	if len(listed) == 0 {
+		return nil
+	}
+	return func(k record.Key) (*pgcopy.Group, bool, error) {
+		rel := filepath.ToSlash(lake.PublishFile(k))
+		if !listed[rel] {
+			return nil, false, nil
+		}
+		name, err := objstore.Join(root, rel)
+		if err != nil {
+			return nil, false, err
+		}
+		data, err := objstore.ReadAll(ctx, store, name)
+		if err != nil {
+			return nil, false, err
+		}
+		g, err := pgcopy.Unmarshal(k, data)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", name, err)
+		}
+		return g, true, nil
+	}
 }

@@ -1,10 +1,12 @@
 package pgsink
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -214,6 +216,68 @@ func TestPostgres(t *testing.T) {
 		}
 		checkRun(t, db, jobA, runPublished)
 		checkRun(t, db, jobB, runPublished)
+	})
+
+	// Groups whose rows come encoded (their reducer's publish file) are sent as they are and not
+	// loaded; the others are loaded and encoded; a group whose publish file cannot be read is
+	// loaded, with a warning. The tables hold exactly what publishing every group from its
+	// summary files gives.
+	t.Run("publish encoded", func(t *testing.T) {
+		db := freshDB(t, pg, "publish_encoded")
+		s := newSink(t, db, 0)
+		var logs bytes.Buffer
+		s.cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var loaded []record.Key
+		load := func(k record.Key) (summary.Tables, error) {
+			mu.Lock()
+			loaded = append(loaded, k)
+			mu.Unlock()
+			return lakeLoad(k)
+		}
+		broken := some[2]
+		var wantLoaded []record.Key
+		for i, k := range some {
+			if i%2 == 1 || k == broken {
+				wantLoaded = append(wantLoaded, k)
+			}
+		}
+		encoded := func(k record.Key) (*pgcopy.Group, bool, error) {
+			if k == broken {
+				return nil, false, errors.New("boom")
+			}
+			if slices.Index(some, k)%2 == 1 {
+				return nil, false, nil
+			}
+			tab, err := lakeLoad(k)
+			if err != nil {
+				return nil, false, err
+			}
+			data, err := pgcopy.Marshal(k, &tab)
+			if err != nil {
+				return nil, false, err
+			}
+			g, err := pgcopy.Unmarshal(k, data)
+			return g, err == nil, err
+		}
+		if err := s.PublishEncoded(ctx, jobA, some, encoded, load); err != nil {
+			t.Fatal(err)
+		}
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after publishing half the groups encoded: %s", diffRows(got, someRows))
+		}
+		slices.SortFunc(loaded, compareKeys)
+		if !slices.Equal(loaded, wantLoaded) {
+			t.Errorf("loaded %d groups %v, want the %d not encoded %v", len(loaded), loaded, len(wantLoaded), wantLoaded)
+		}
+		if !strings.Contains(logs.String(), "publish file is unusable") || !strings.Contains(logs.String(), broken.String()) ||
+			!strings.Contains(logs.String(), "boom") {
+			t.Errorf("no warning about the group whose publish file failed:\n%s", logs.String())
+		}
+		checkRun(t, db, jobA, runPublished)
 	})
 
 	// A database published row by row, at schema version 2 (before agency_daily's day key,

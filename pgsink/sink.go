@@ -191,6 +191,31 @@ func (s *Sink) RecordRun(ctx context.Context, job JobRun) error {
 // start over, so a failed Publish leaves the tables as they were.
 // A group listed twice is published once.
 func (s *Sink) Publish(ctx context.Context, job JobRun, groups []record.Key, load LoadFunc) error {
+	return s.PublishEncoded(ctx, job, groups, nil, load)
+}
+
+// EncodedFunc returns group k's rows as its reducer encoded them for the publish (its
+// publish file: see lake.PublishDir and LakeEncoded), or ok false when there are none.
+type EncodedFunc func(k record.Key) (g *pgcopy.Group, ok bool, err error)
+
+// PublishEncoded is Publish for groups whose rows may come encoded already: the groups for
+// which encoded returns rows are sent as they are, the others are loaded with load and
+// encoded here. A group whose encoded rows cannot be read (an error) is loaded with load, with
+// a warning. encoded may be nil.
+func (s *Sink) PublishEncoded(ctx context.Context, job JobRun, groups []record.Key, encoded EncodedFunc, load LoadFunc) error {
+	read := func(k record.Key) loaded {
+		if encoded != nil {
+			g, ok, err := encoded(k)
+			if err == nil && ok {
+				return loaded{k: k, enc: g, rows: g.SummaryRows}
+			}
+			if err != nil {
+				s.cfg.Log.Warn("publish: the group's publish file is unusable; its summary files are read instead",
+					"job", cleanText(job.ID), "group", cleanText(k.String()), "err", err)
+			}
+		}
+		return loadRows(k, load)
+	}
 	groups = slices.Clone(groups)
 	slices.SortFunc(groups, compareKeys)
 	groups = slices.Compact(groups)
@@ -202,7 +227,7 @@ func (s *Sink) Publish(ctx context.Context, job JobRun, groups []record.Key, loa
 			return err
 		}
 		defer conn.Close()
-		return s.publish(ctx, conn, job, groups, load, &pr)
+		return s.publish(ctx, conn, job, groups, read, &pr)
 	})
 }
 
@@ -210,7 +235,7 @@ func compareKeys(a, b record.Key) int {
 	return cmp.Or(cmp.Compare(a.City, b.City), cmp.Compare(a.Year, b.Year), cmp.Compare(a.Month, b.Month))
 }
 
-func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups []record.Key, load LoadFunc, pr *PublishProgress) (err error) {
+func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups []record.Key, read func(record.Key) loaded, pr *PublishProgress) (err error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -221,7 +246,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		}
 	}()
 	// Reading the lake's summaries overlaps with the server's work from here on.
-	next, done, stop := prefetch(groups, load, s.cfg.BatchRows, s.cfg.Readers)
+	next, done, stop := prefetch(groups, read, s.cfg.BatchRows, s.cfg.Readers)
 	defer stop()
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", PublishLockKey); err != nil {
 		return fmt.Errorf("lock: %w", err)
@@ -264,16 +289,20 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		if g.err != nil {
 			return fmt.Errorf("load group %s: %w", k, g.err)
 		}
-		if err := pgcopy.CheckGroup(k, t); err != nil {
-			return err
-		}
-		if n := cleanGroup(t); n > 0 {
-			s.cfg.Log.Warn("publish: summary text that PostgreSQL cannot store (NUL or invalid UTF-8) was replaced by U+FFFD",
-				"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
-		}
 		queued := b.rows()
-		if err := b.Encode(k, t); err != nil {
-			return err
+		if g.enc != nil {
+			b.Append(g.enc)
+		} else {
+			if err := pgcopy.CheckGroup(k, t); err != nil {
+				return err
+			}
+			if n := cleanGroup(t); n > 0 {
+				s.cfg.Log.Warn("publish: summary text that PostgreSQL cannot store (NUL or invalid UTF-8) was replaced by U+FFFD",
+					"job", cleanText(job.ID), "group", cleanText(k.String()), "rows", n)
+			}
+			if err := b.Encode(k, t); err != nil {
+				return err
+			}
 		}
 		done(g.rows)
 		pr.Groups, pr.Rows = pr.Groups+1, pr.Rows+int64(b.rows()-queued)
@@ -342,15 +371,22 @@ func (s *sender) wait() error {
 	return s.err
 }
 
-// loaded is one group's summaries, or why they could not be read.
+// loaded is one group's summaries, as rows or encoded, or why they could not be read.
 type loaded struct {
 	k    record.Key
 	t    summary.Tables
-	rows int // as load returned them: what done gives back
+	enc  *pgcopy.Group // the group's rows encoded already, when set; t is empty then
+	rows int           // the summary rows read: what done gives back
 	err  error
 }
 
-// prefetch calls load for each group on readers goroutines of its own and hands the
+// loadRows loads group k's rows with load.
+func loadRows(k record.Key, load LoadFunc) loaded {
+	t, err := load(k)
+	return loaded{k: k, t: t, rows: len(t.Monthly) + len(t.AgencyDaily) + len(t.Heat) + len(t.Geo), err: err}
+}
+
+// prefetch calls read for each group on readers goroutines of its own and hands the
 // results to next in group order, one per call, up to the first error. More than one reader
 // is for stores where a read is mostly waiting (see Config.Readers).
 //
@@ -359,9 +395,9 @@ type loaded struct {
 // loads this one, and at most readers groups more are held. The caller must call done for
 // each group next returns before it asks for more than aheadRows rows ahead. After an error
 // no more groups are taken; next returns the groups before it, then the error. stop ends the
-// readers and waits for them (a load under way finishes first), so no call of load outlives
+// readers and waits for them (a read under way finishes first), so no call of read outlives
 // the attempt that made it; it is idempotent.
-func prefetch(groups []record.Key, load LoadFunc, aheadRows, readers int) (next func() loaded, done func(rows int), stop func()) {
+func prefetch(groups []record.Key, read func(record.Key) loaded, aheadRows, readers int) (next func() loaded, done func(rows int), stop func()) {
 	var (
 		mu      sync.Mutex
 		changed = sync.NewCond(&mu) // broadcast on every change of the fields below
@@ -373,7 +409,7 @@ func prefetch(groups []record.Key, load LoadFunc, aheadRows, readers int) (next 
 		stopped bool
 		wg      sync.WaitGroup
 	)
-	read := func() {
+	reader := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		for {
@@ -386,17 +422,16 @@ func prefetch(groups []record.Key, load LoadFunc, aheadRows, readers int) (next 
 			i := taken
 			taken++
 			mu.Unlock()
-			t, err := load(groups[i])
-			n := len(t.Monthly) + len(t.AgencyDaily) + len(t.Heat) + len(t.Geo)
+			g := read(groups[i])
 			mu.Lock()
-			ready[i] = loaded{k: groups[i], t: t, rows: n, err: err}
-			ahead += n
-			failed = failed || err != nil
+			ready[i] = g
+			ahead += g.rows
+			failed = failed || g.err != nil
 			changed.Broadcast()
 		}
 	}
 	for range max(readers, 1) {
-		wg.Go(read)
+		wg.Go(reader)
 	}
 	next = func() loaded {
 		mu.Lock()

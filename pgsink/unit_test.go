@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -241,6 +242,72 @@ func TestLakeLoader(t *testing.T) {
 				t.Fatalf("load without the geo file: %v, want fs.ErrNotExist saying %q", err, tc.wantHint)
 			}
 		})
+	}
+}
+
+// TestLakeEncoded reads a group's publish file where the commit's manifest lists it, as the
+// rows its summary files encode to, and no other: not one the manifest does not list (another
+// run's), not one of a group whose reducer wrote none; and refuses a file that is not the
+// group's.
+func TestLakeEncoded(t *testing.T) {
+	ctx := context.Background()
+	k := record.Key{City: "new york", Year: 2024, Month: 5}
+	tab := summary.Tables{
+		Heat: []summary.Heat{{City: k.City, Agency: "NYPD", Year: 2024, Month: 5, Weekday: 3, Hour: 23, Requests: 2},
+			{City: k.City, Agency: "NYPD", Year: 2024, Month: 5, Weekday: 1, Hour: 0, Requests: 1}},
+		Geo: []summary.Geo{{City: k.City, Year: 2024, Month: 5, RequestType: "Noise", LatBin: 40.7, LonBin: -74, Requests: 3}},
+	}
+	lakeRoot, root := t.TempDir(), t.TempDir()
+	m := commitSummaries(t, lakeRoot, root, k, tab)
+	enc := LakeEncoded(ctx, testStore(t), lakeRoot, m)
+	if enc == nil {
+		t.Fatalf("no EncodedFunc for a manifest listing %v", m.Summaries.Files)
+	}
+	g, ok, err := enc(k)
+	if err != nil || !ok {
+		t.Fatalf("enc(%s) = %v, %v", k, ok, err)
+	}
+	var want pgcopy.Batch
+	if err := want.Encode(k, &tab); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.Bufs {
+		if string(g.Bufs[i].Data) != string(want.Bufs[i].Data) {
+			t.Errorf("%s: read %q, want %q", pgcopy.Tables[i].Name, g.Bufs[i].Data, want.Bufs[i].Data)
+		}
+	}
+	if g.SummaryRows != 3 {
+		t.Errorf("%d summary rows, want 3", g.SummaryRows)
+	}
+	if _, ok, err := enc(record.Key{City: k.City, Year: 2024, Month: 6}); ok || err != nil {
+		t.Errorf("a group without a publish file: %v, %v", ok, err)
+	}
+
+	// The same file, not listed: a manifest of a run whose reducers wrote none.
+	unlisted := *m
+	s := *m.Summaries
+	s.Files = slices.DeleteFunc(slices.Clone(s.Files), func(f lake.File) bool { return strings.HasPrefix(f.Path, lake.PublishDir+"/") })
+	unlisted.Summaries = &s
+	if enc := LakeEncoded(ctx, testStore(t), lakeRoot, &unlisted); enc != nil {
+		if _, ok, err := enc(k); ok || err != nil {
+			t.Errorf("a publish file the manifest does not list: %v, %v", ok, err)
+		}
+	}
+	if enc := LakeEncoded(ctx, testStore(t), t.TempDir(), &lake.Manifest{Job: "old"}); enc != nil {
+		t.Errorf("an EncodedFunc for a lake of the old layout")
+	}
+
+	// Another group's file in its place.
+	other := record.Key{City: k.City, Year: 2024, Month: 6}
+	data, err := pgcopy.Marshal(other, &summary.Tables{Heat: []summary.Heat{{City: k.City, Year: 2024, Month: 6, Requests: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, lake.PublishFile(k)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := enc(k); ok || !errors.Is(err, pgcopy.ErrFormat) || !strings.Contains(err.Error(), lake.PublishFile(k)) {
+		t.Errorf("another group's file: %v, %v; want ErrFormat naming the file", ok, err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/ireports/ireports/jobs"
 	"github.com/ireports/ireports/lake"
 	"github.com/ireports/ireports/objstore"
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/shuffle"
 	"github.com/ireports/ireports/summary"
@@ -425,9 +426,21 @@ func (w *groupWriter) close(ctx context.Context) (task.Group, error) {
 		return out
 	}
 	w.g.Files = files(f)
-	sf, err := lake.StageSummaries(ctx, w.sums, record.Key{City: w.g.City, Year: w.g.Year, Month: w.g.Month}, w.sum.Tables())
+	k, tables := record.Key{City: w.g.City, Year: w.g.Year, Month: w.g.Month}, w.sum.Tables()
+	sf, err := lake.StageSummaries(ctx, w.sums, k, tables)
 	if err != nil {
 		return w.g, err
+	}
+	// The group's rows encoded for the PostgreSQL publish, which then sends them as they are
+	// instead of reading the summary files back. A group Marshal refuses (rows the publish
+	// would refuse or change) gets no publish file: the publish reads its summary files and
+	// reports it.
+	if data, err := pgcopy.Marshal(k, &tables); err == nil {
+		pf, err := lake.StagePublishFile(ctx, w.sums, k, data)
+		if err != nil {
+			return w.g, err
+		}
+		sf = append(sf, pf)
 	}
 	w.g.SummaryFiles = files(sf...)
 	return w.g, nil

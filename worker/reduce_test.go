@@ -343,8 +343,12 @@ func TestGroupWriterLargeGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Rows != int64(n) || len(g.Files) != 1 || len(g.SummaryFiles) != 4 {
-		t.Fatalf("group: %d rows, %d files, %d summary files; want %d rows, 1 file, 4 summary files", g.Rows, len(g.Files), len(g.SummaryFiles), n)
+	// Four summary datasets' files and the publish file.
+	if g.Rows != int64(n) || len(g.Files) != 1 || len(g.SummaryFiles) != 5 {
+		t.Fatalf("group: %d rows, %d files, %d summary files; want %d rows, 1 file, 5 summary files", g.Rows, len(g.Files), len(g.SummaryFiles), n)
+	}
+	if got, want := g.SummaryFiles[4].Path, filepath.ToSlash(lake.PublishFile(k)); got != want {
+		t.Errorf("the fifth summary file is %s, want the publish file %s", got, want)
 	}
 	// Staged files are invisible until the job commits them.
 	if err := errors.Join(stage.Finish(ctx), sums.Finish(ctx)); err != nil {

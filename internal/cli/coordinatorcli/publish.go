@@ -90,7 +90,8 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer db.Close()
 	start := time.Now()
 	err = obs.Do(ctx, m.Job, obs.KindPublish, func(ctx context.Context) error {
-		return sink.Publish(ctx, run, pgsink.ManifestGroups(m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m))
+		return sink.PublishEncoded(ctx, run, pgsink.ManifestGroups(m),
+			pgsink.LakeEncoded(ctx, store, spec.Output.Parquet, m), pgsink.LakeLoader(ctx, store, spec.Output.Parquet, m))
 	})
 	prog.done()
 	if err != nil {
