@@ -112,7 +112,7 @@ func TestPublish(t *testing.T) {
 	}
 
 	// Postgres is down when the job ends: the lake commits, the summaries wait.
-	if _, err := db.Exec(`DELETE FROM request_monthly; DELETE FROM agency_daily; DELETE FROM request_heat; DELETE FROM request_geo`); err != nil {
+	if _, err := db.Exec(`DELETE FROM request_monthly; DELETE FROM agency_daily_packed; DELETE FROM request_heat_packed; DELETE FROM request_geo_packed`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -180,7 +180,7 @@ func TestPublish(t *testing.T) {
 	// A lake of the old layout, its summaries inside it and its manifest naming none,
 	// publishes the same rows.
 	toLegacyLayout(t, spec.Output.Parquet, spec.Output.Summaries)
-	if _, err := db2.Exec(`DELETE FROM request_monthly; DELETE FROM agency_daily; DELETE FROM request_heat; DELETE FROM request_geo`); err != nil {
+	if _, err := db2.Exec(`DELETE FROM request_monthly; DELETE FROM agency_daily_packed; DELETE FROM request_heat_packed; DELETE FROM request_geo_packed`); err != nil {
 		t.Fatal(err)
 	}
 	if code := runCLI([]string{"publish", spec.File}, &stdout, &stderr); code != 0 {

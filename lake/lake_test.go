@@ -55,6 +55,13 @@ func TestRowRoundTrip(t *testing.T) {
 // stages; it returns the groups to commit.
 func writeAttempt(t *testing.T, roots Roots, job, content string, keys ...record.Key) []CommitGroup {
 	t.Helper()
+	return writeAttemptOf(t, roots, job, content, true, keys...)
+}
+
+// writeAttemptOf is writeAttempt, the publish files of the groups staged only if publish is
+// set (a reducer of an older binary wrote none).
+func writeAttemptOf(t *testing.T, roots Roots, job, content string, publish bool, keys ...record.Key) []CommitGroup {
+	t.Helper()
 	ctx := context.Background()
 	st, err := NewStage(localStore(t), roots.Lake, job, "r-0", 1)
 	if err != nil {
@@ -74,6 +81,13 @@ func writeAttempt(t *testing.T, roots Roots, job, content string, keys ...record
 		g.Files = append(g.Files, f)
 		for _, table := range SummaryTables {
 			f, err := sums.Put(ctx, filepath.Join(SummaryGroupPath(table, k), PartFile(0)), []byte(content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.SummaryFiles = append(g.SummaryFiles, f)
+		}
+		if publish {
+			f, err := StagePublishFile(ctx, sums, k, []byte(content))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +153,10 @@ func TestCommitReplacesGroups(t *testing.T) {
 		"city=nyc/year=2024/month=3/part-00000.parquet": "two",
 		"city=nyc/year=2024/month=4/part-00000.parquet": "one",
 	}
-	wantSums := map[string]string{}
+	wantSums := map[string]string{
+		"_publish/city=nyc/year=2024/month=3/part-00000.pgcopy": "two",
+		"_publish/city=nyc/year=2024/month=4/part-00000.pgcopy": "one",
+	}
 	for _, table := range SummaryTables {
 		wantSums[table+"/city=nyc/year=2024/month=3/part-00000.parquet"] = "two"
 		wantSums[table+"/city=nyc/year=2024/month=4/part-00000.parquet"] = "one"
@@ -159,9 +176,9 @@ func TestCommitReplacesGroups(t *testing.T) {
 	if got.Job != "job2" || len(got.Files) != 1 || len(got.Groups) != 1 || got.Files[0].SHA256 == "" || m.Rows != 1 {
 		t.Errorf("manifest = %+v", got)
 	}
-	if got.Summaries == nil || got.Summaries.Root != "../summaries" || len(got.Summaries.Files) != len(SummaryTables) ||
+	if got.Summaries == nil || got.Summaries.Root != "../summaries" || len(got.Summaries.Files) != len(SummaryTables)+1 ||
 		!slices.Equal(got.Summaries.Tables, SummaryTables) {
-		t.Fatalf("manifest summaries = %+v, want root ../summaries and one file per table", got.Summaries)
+		t.Fatalf("manifest summaries = %+v, want root ../summaries and one file per table and the publish file", got.Summaries)
 	}
 	for _, f := range got.Summaries.Files {
 		if wantSums[f.Path] != "two" || f.Bytes != 3 {
@@ -175,6 +192,19 @@ func TestCommitReplacesGroups(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, TemporaryDir)); !os.IsNotExist(err) {
 			t.Errorf("%s/_temporary left behind: %v", root, err)
 		}
+	}
+
+	// A run whose reducers wrote no publish file (an older binary's) rebuilds March: the
+	// previous run's publish file of March goes with the rest of the group's files.
+	if _, err := Commit(ctx, localStore(t), roots, "job3", "normalize", RunStats{}, writeAttemptOf(t, roots, "job3", "three", false, mar), now); err != nil {
+		t.Fatal(err)
+	}
+	delete(wantSums, "_publish/city=nyc/year=2024/month=3/part-00000.pgcopy")
+	for _, table := range SummaryTables {
+		wantSums[table+"/city=nyc/year=2024/month=3/part-00000.parquet"] = "three"
+	}
+	if got := readTree(t, roots.Summaries); !maps.Equal(got, wantSums) {
+		t.Errorf("summaries after a run without publish files hold %v, want %v", got, wantSums)
 	}
 }
 
@@ -585,7 +615,7 @@ func TestCommitDropsWhatItDoesNotPublish(t *testing.T) {
 	if want := map[string]string{"city=nyc/year=2024/month=3/part-00000.parquet": "won"}; !maps.Equal(lakeFiles, want) {
 		t.Errorf("lake holds %v, want %v", lakeFiles, want)
 	}
-	wantSums := map[string]string{}
+	wantSums := map[string]string{"_publish/city=nyc/year=2024/month=3/part-00000.pgcopy": "won"}
 	for _, table := range SummaryTables {
 		wantSums[table+"/city=nyc/year=2024/month=3/part-00000.parquet"] = "won"
 	}
@@ -595,6 +625,7 @@ func TestCommitDropsWhatItDoesNotPublish(t *testing.T) {
 	for _, dir := range []string{
 		filepath.Join(roots.Lake, GroupPath(apr)), filepath.Join(roots.Lake, "city=sf"),
 		filepath.Join(roots.Summaries, SummaryGroupPath(SummaryTables[0], apr)), filepath.Join(roots.Summaries, SummaryTables[0], "city=sf"),
+		filepath.Join(roots.Summaries, SummaryGroupPath(PublishDir, apr)),
 	} {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s left behind: %v", dir, err)

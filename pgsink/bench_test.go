@@ -105,8 +105,7 @@ func benchmarkPublish(b *testing.B, pg *testenv.PostgresServer, wal string) {
 					}
 				}
 				empty := func() {
-					if _, err := db.ExecContext(ctx, "TRUNCATE "+summary.TableMonthly+", "+summary.TableAgencyDaily+", "+
-						summary.TableHeat+", "+summary.TableGeo); err != nil {
+					if _, err := db.ExecContext(ctx, "TRUNCATE "+strings.Join(summaryTables, ", ")); err != nil {
 						b.Fatal(err)
 					}
 				}

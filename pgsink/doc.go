@@ -5,7 +5,11 @@
 // the per-group summary files of its summary datasets first; publishing then copies the
 // summaries of exactly the (city, year, month) groups the job produced into the tables
 // request_monthly, agency_daily, request_heat and request_geo, and records the run in
-// job_runs. Because every summary row is derived from one group alone, replacing a group's
+// job_runs. The last three are views (migration 0004) of tables that store their rows packed,
+// one row per (city, year, month, agency or request type) with its cells in arrays (package
+// pgcopy encodes them). A group comes either as its reducer encoded it for the publish (its
+// publish file, read by LakeEncoded: sent as it is) or as rows (LoadFunc, LakeLoader: the
+// Parquet summary files, encoded here). Because every summary row is derived from one group alone, replacing a group's
 // rows is exact: Publish deletes the rows of the given groups, loads the new ones with COPY
 // and upserts the job run, all in one transaction. Readers see the previous state or the new
 // one, never a mix, and publishing the same groups again leaves the same rows. When the
@@ -21,7 +25,8 @@
 //   - When Postgres is unreachable, Sink methods retry with backoff until Config.RetryDeadline
 //     and then return an error wrapping ErrUnavailable. The job's lake output is still
 //     committed: report the summaries as unpublished, and publish later from the lake with
-//     Sink.Publish(…, LakeLoader(root, manifest)) (`coordinator publish JOB`). Any other error is permanent.
+//     Sink.PublishEncoded(…, LakeEncoded(…), LakeLoader(…)) (`coordinator publish JOB`). Any
+//     other error is permanent.
 //   - A commit whose outcome is unknown (the connection died during COMMIT) is retried like
 //     any other failure; that is safe only because publishing is idempotent, so keep the
 //     load function deterministic.

@@ -146,3 +146,46 @@ func smuggle(t *testing.T, s, row string) string {
 	}
 	return head + "\n" + Monthly + " 2 " + strconv.Itoa(n+len(row)) + "\n" + body[:n] + row + body[n:]
 }
+
+// FuzzUnmarshal: whatever the bytes, Unmarshal does not panic, and what it accepts is rows of
+// the group only, as many as it counts.
+func FuzzUnmarshal(f *testing.F) {
+	k, tab := testGroup()
+	data, err := Marshal(k, &tab)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	empty, _ := Marshal(k, &summary.Tables{})
+	f.Add(empty)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := Unmarshal(k, data)
+		if err != nil {
+			if !errors.Is(err, ErrFormat) || g != nil {
+				t.Fatalf("Unmarshal: %v, %v", g, err)
+			}
+			return
+		}
+		prefix := strings.ReplaceAll(strings.ReplaceAll(k.City, `\`, `\\`), "\t", `\t`) + "\t2024\t2\t"
+		stored := 0
+		for i, b := range g.Bufs {
+			rows := strings.SplitAfter(string(b.Data), "\n")
+			if rows[len(rows)-1] != "" {
+				t.Fatalf("%s: data does not end in a newline: %q", Tables[i].Name, b.Data)
+			}
+			rows = rows[:len(rows)-1]
+			if len(rows) != b.Rows {
+				t.Fatalf("%s: %d rows counted, %d in the data", Tables[i].Name, b.Rows, len(rows))
+			}
+			for _, r := range rows {
+				if !strings.HasPrefix(r, prefix) {
+					t.Fatalf("%s: row %q is not of group %s", Tables[i].Name, r, k)
+				}
+			}
+			stored += b.Rows
+		}
+		if g.SummaryRows < stored {
+			t.Fatalf("%d summary rows in %d stored rows", g.SummaryRows, stored)
+		}
+	})
+}
