@@ -56,6 +56,7 @@ CREATE TABLE agency_daily_packed (
         AND cardinality(median_resolution_hours) = cardinality(opened)
         AND array_ndims(days) = 1 AND array_ndims(opened) = 1 AND array_ndims(closed) = 1
         AND array_ndims(median_resolution_hours) = 1
+        AND array_lower(opened, 1) = 1 AND array_lower(closed, 1) = 1 AND array_lower(median_resolution_hours, 1) = 1
         AND 1 <= ALL (days) AND 31 >= ALL (days) AND array_position(days, NULL) IS NULL
         AND array_position(opened, NULL) IS NULL AND array_position(closed, NULL) IS NULL)
 );
@@ -95,11 +96,13 @@ CREATE VIEW request_geo AS
 SELECT p.city, p.year, p.month, p.request_type, c.lat_bin, c.lon_bin, c.requests
 FROM request_geo_packed p, unnest(p.lat_bins, p.lon_bins, p.requests) AS c(lat_bin, lon_bin, requests);
 
+-- The days unnest alone, and each query reads of the other arrays only the elements it names:
+-- viz's first and last day of each city reads the days, in half the time an unnest of all four
+-- arrays takes.
 CREATE VIEW agency_daily AS
-SELECT p.city, p.agency, make_date(p.year, p.month, c.day) AS day, p.year, p.month, c.opened, c.closed,
-    c.median_resolution_hours
-FROM agency_daily_packed p, unnest(p.days, p.opened, p.closed, p.median_resolution_hours)
-    AS c(day, opened, closed, median_resolution_hours);
+SELECT p.city, p.agency, make_date(p.year, p.month, c.day) AS day, p.year, p.month, p.opened[c.i] AS opened,
+    p.closed[c.i] AS closed, p.median_resolution_hours[c.i] AS median_resolution_hours
+FROM agency_daily_packed p, unnest(p.days) WITH ORDINALITY AS c(day, i);
 
 DO $$
 DECLARE g record;
