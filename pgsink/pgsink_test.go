@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -272,6 +273,9 @@ func TestPostgres(t *testing.T) {
 		slices.SortFunc(loaded, compareKeys)
 		if !slices.Equal(loaded, wantLoaded) {
 			t.Errorf("loaded %d groups %v, want the %d not encoded %v", len(loaded), loaded, len(wantLoaded), wantLoaded)
+		}
+		if want := fmt.Sprintf("encoded_groups=%d ", len(some)-len(wantLoaded)); !strings.Contains(logs.String(), want) {
+			t.Errorf("the publish's log line does not say %s:\n%s", want, logs.String())
 		}
 		if !strings.Contains(logs.String(), "publish file is unusable") || !strings.Contains(logs.String(), broken.String()) ||
 			!strings.Contains(logs.String(), "boom") {

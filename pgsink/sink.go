@@ -283,6 +283,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		b, spare = spare, nil
 		return nil
 	}
+	encoded := 0 // groups sent as their publish files encoded them
 	for range groups {
 		g := next()
 		k, t := g.k, &g.t
@@ -292,6 +293,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		queued := b.rows()
 		if g.enc != nil {
 			b.Append(g.enc)
+			encoded++
 		} else {
 			if err := pgcopy.CheckGroup(k, t); err != nil {
 				return err
@@ -338,7 +340,7 @@ func (s *Sink) publish(ctx context.Context, conn *sql.Conn, job JobRun, groups [
 		return fmt.Errorf("commit: %w", err)
 	}
 	lap(3)
-	s.cfg.Log.Info("publish: summaries loaded", "job", cleanText(job.ID), "groups", pr.Groups, "rows", pr.Rows,
+	s.cfg.Log.Info("publish: summaries loaded", "job", cleanText(job.ID), "groups", pr.Groups, "encoded_groups", encoded, "rows", pr.Rows,
 		"rebuilt_tables", len(rb.truncated), "indexes_rebuilt", len(rb.indexes),
 		"clear", took[0].Round(time.Millisecond), "copy", took[1].Round(time.Millisecond),
 		"index", took[2].Round(time.Millisecond), "commit", took[3].Round(time.Millisecond))
