@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
@@ -17,7 +18,7 @@ import (
 // A publish reads it whole and hands each table's bytes to COPY as they are: Unmarshal
 // checks only that every row is group k's (its first three fields are k's city, year and
 // month, which the COPY cannot check), so that publishing the group replaces exactly its
-// rows, and the format's counts. The server checks the rest, the CHECKs of the packed
+// rows, that its text is storable, and the format's counts. The server checks the rest, the CHECKs of the packed
 // tables included.
 const magic = "ireports-pgcopy 1"
 
@@ -104,6 +105,11 @@ func Unmarshal(k record.Key, data []byte) (*Group, error) {
 	num := func(b []byte) (int, bool) {
 		n, err := strconv.Atoi(string(b))
 		return n, err == nil && n >= 0
+	}
+	// Text PostgreSQL cannot store would fail the COPY, and with it the publish; Marshal never
+	// writes it (the publish cleans such rows read from the summary files instead).
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, bad("text PostgreSQL cannot store (a NUL byte or invalid UTF-8)")
 	}
 	var g Group
 	f, err := line()

@@ -121,6 +121,8 @@ func TestUnmarshalRefuses(t *testing.T) {
 		{"a row's end cut", k, strings.Replace(s, "{3}\n", "{3}\t", 1), "has no end"},
 		{"a row more than counted", k, strings.Replace(s, Monthly+" 1 ", Monthly+" 0 ", 1), "1 rows, the header says 0"},
 		{"negative count", k, strings.Replace(s, Monthly+" 1 ", Monthly+" -1 ", 1), "rows of"},
+		{"a NUL byte", k, strings.Replace(s, "Noise", "No\x00se", 1), "cannot store"},
+		{"invalid UTF-8", k, strings.Replace(s, "Noise", "No\xffse", 1), "cannot store"},
 		{"fewer summary rows than stored", k, strings.Replace(s, magic+" 6\n", magic+" 2\n", 1), "2 summary rows in 5 stored rows"},
 		{"a foreign row smuggled in", k, smuggle(t, s, "other\t2024\t2\tx\tx\t1\t1\t0\t\\N\t\\N\n"), "request_monthly: row 2 is not of this group"},
 		{"a row of the month's prefix", k, smuggle(t, s, strings.Replace(k.City, "\t", "\\t", 1)+"\t2024\t22\tx\tx\t1\t1\t0\t\\N\t\\N\n"), "row 2 is not of this group"},
