@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/record"
 	"github.com/ireports/ireports/summary"
 )
@@ -23,7 +24,8 @@ import (
 // BenchmarkPublish publishes every group of a synthetic job to a real server, for jobs of
 // growing size, and reports summary rows per second. Each group holds about 2,700 rows
 // across the four tables, the size of a busy city's month; 400 groups are about a million
-// rows, more than `make demo`'s job publishes (about 750,000). Two cases:
+// rows, more than `make demo`'s job publishes (about 750,000). Two cases, each with the rows
+// encoded by the publish (from=rows) and as the reducers' publish files (from=files):
 //
 //   - fresh: the tables are empty, as at a demo's first publish;
 //   - replace: the tables already hold the job's groups, as when a job runs again or
@@ -70,66 +72,90 @@ func setWALLevel(b *testing.B, pg *testenv.PostgresServer, level string) {
 func benchmarkPublish(b *testing.B, pg *testenv.PostgresServer, wal string) {
 	for _, groups := range []int{10, 100, 400} {
 		for _, replace := range []bool{false, true} {
-			name := fmt.Sprintf("fresh/groups=%d", groups)
-			if replace {
-				name = fmt.Sprintf("replace/groups=%d", groups)
+			for _, from := range []string{"rows", "files"} {
+				benchmarkPublishCase(b, pg, wal, groups, replace, from)
 			}
-			b.Run(name, func(b *testing.B) {
-				dbName := fmt.Sprintf("bench_%s_%d_%t", wal, groups, replace)
-				db, err := sql.Open("postgres", pg.CreateDatabase(b, dbName))
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				s, err := New(db, DefaultConfig())
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx := context.Background()
-				if err := s.Migrate(ctx); err != nil {
-					b.Fatal(err)
-				}
-				keys := make([]record.Key, groups)
-				tabs := map[record.Key]summary.Tables{}
-				rows := 0
-				for i := range keys {
-					keys[i] = record.Key{City: "bench", Year: 2000 + i/12, Month: 1 + i%12}
-					tabs[keys[i]] = syntheticGroup(keys[i])
-					rows += len(tableRows(tabs[keys[i]]))
-				}
-				load := func(k record.Key) (summary.Tables, error) { return tabs[k], nil }
-				job := JobRun{ID: "bench", Name: "bench", Status: "succeeded", Started: time.Now()}
-				publish := func() {
-					if err := s.Publish(ctx, job, keys, load); err != nil {
-						b.Fatal(err)
-					}
-				}
-				empty := func() {
-					if _, err := db.ExecContext(ctx, "TRUNCATE "+strings.Join(summaryTables, ", ")); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if replace {
-					publish()
-				}
-				cpu0 := processCPU(b) + serverCPU(b, pg)
-				b.ResetTimer()
-				for b.Loop() {
-					if !replace {
-						b.StopTimer()
-						empty()
-						b.StartTimer()
-					}
-					publish()
-				}
-				b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-				// On a loaded machine the wall time says more about the neighbours than about
-				// the publish; the CPU both sides spent does not.
-				cpu := processCPU(b) + serverCPU(b, pg) - cpu0
-				b.ReportMetric(float64(rows)*float64(b.N)/cpu.Seconds(), "rows/cpu-s")
-			})
 		}
 	}
+}
+
+// benchmarkPublishCase is one case of BenchmarkPublish: the groups' rows are loaded as
+// summary.Tables and encoded by the publish (from "rows": a lake of an older binary), or come
+// as their reducers encoded them (from "files", the publish files, read from memory here).
+func benchmarkPublishCase(b *testing.B, pg *testenv.PostgresServer, wal string, groups int, replace bool, from string) {
+	name := fmt.Sprintf("fresh/groups=%d/from=%s", groups, from)
+	if replace {
+		name = fmt.Sprintf("replace/groups=%d/from=%s", groups, from)
+	}
+	b.Run(name, func(b *testing.B) {
+		dbName := fmt.Sprintf("bench_%s_%d_%t_%s", wal, groups, replace, from)
+		db, err := sql.Open("postgres", pg.CreateDatabase(b, dbName))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		s, err := New(db, DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		keys := make([]record.Key, groups)
+		tabs := map[record.Key]summary.Tables{}
+		rows := 0
+		for i := range keys {
+			keys[i] = record.Key{City: "bench", Year: 2000 + i/12, Month: 1 + i%12}
+			tabs[keys[i]] = syntheticGroup(keys[i])
+			rows += len(tableRows(tabs[keys[i]]))
+		}
+		load := func(k record.Key) (summary.Tables, error) { return tabs[k], nil }
+		var encoded EncodedFunc
+		if from == "files" {
+			files := map[record.Key][]byte{}
+			for k, t := range tabs {
+				data, err := pgcopy.Marshal(k, &t)
+				if err != nil {
+					b.Fatal(err)
+				}
+				files[k] = data
+			}
+			encoded = func(k record.Key) (*pgcopy.Group, bool, error) {
+				g, err := pgcopy.Unmarshal(k, files[k])
+				return g, err == nil, err
+			}
+		}
+		job := JobRun{ID: "bench", Name: "bench", Status: "succeeded", Started: time.Now()}
+		publish := func() {
+			if err := s.PublishEncoded(ctx, job, keys, encoded, load); err != nil {
+				b.Fatal(err)
+			}
+		}
+		empty := func() {
+			if _, err := db.ExecContext(ctx, "TRUNCATE "+strings.Join(summaryTables, ", ")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if replace {
+			publish()
+		}
+		cpu0 := processCPU(b) + serverCPU(b, pg)
+		b.ResetTimer()
+		for b.Loop() {
+			if !replace {
+				b.StopTimer()
+				empty()
+				b.StartTimer()
+			}
+			publish()
+		}
+		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		// On a loaded machine the wall time says more about the neighbours than about
+		// the publish; the CPU both sides spent does not.
+		cpu := processCPU(b) + serverCPU(b, pg) - cpu0
+		b.ReportMetric(float64(rows)*float64(b.N)/cpu.Seconds(), "rows/cpu-s")
+	})
 }
 
 // processCPU is the CPU time this process has used.
