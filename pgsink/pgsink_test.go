@@ -307,12 +307,21 @@ func TestPostgres(t *testing.T) {
 		for _, stmt := range []string{
 			"CREATE ROLE pgsink_old_reader",
 			"GRANT SELECT ON request_monthly, agency_daily, request_heat, request_geo TO pgsink_old_reader",
+			// A publisher that does not own the tables (migrations run as another role).
+			"CREATE ROLE pgsink_old_writer LOGIN",
+			"GRANT SELECT, INSERT, DELETE, TRUNCATE ON request_monthly, agency_daily, request_heat, request_geo TO pgsink_old_writer",
+			"GRANT SELECT, INSERT, UPDATE ON job_runs TO pgsink_old_writer",
 		} {
 			if _, err := db.Exec(stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
 			}
 		}
-		t.Cleanup(func() { db.Exec("DROP OWNED BY pgsink_old_reader"); db.Exec("DROP ROLE pgsink_old_reader") })
+		t.Cleanup(func() {
+			for _, role := range []string{"pgsink_old_reader", "pgsink_old_writer"} {
+				db.Exec("DROP OWNED BY " + role)
+				db.Exec("DROP ROLE " + role)
+			}
+		})
 		if got := dump(t, db); !equalStrings(got, someRows) {
 			t.Fatalf("rows inserted at version 2: %s", diffRows(got, someRows))
 		}
@@ -329,6 +338,25 @@ func TestPostgres(t *testing.T) {
 			if err := db.QueryRow("SELECT has_table_privilege('pgsink_old_reader', $1, 'SELECT')", view).Scan(&ok); err != nil || !ok {
 				t.Errorf("the role that could read the table %s cannot read its view: %v %v", view, ok, err)
 			}
+			for _, priv := range []string{"SELECT", "INSERT", "DELETE", "TRUNCATE"} {
+				if err := db.QueryRow("SELECT has_table_privilege('pgsink_old_writer', $1, $2)", view+"_packed", priv).Scan(&ok); err != nil || !ok {
+					t.Errorf("the role that had %s on the table %s does not have it on %s_packed: %v %v", priv, view, view, ok, err)
+				}
+			}
+		}
+		// The publisher that does not own the tables publishes after the upgrade.
+		u, _ := url.Parse(pg.DatabaseURL("upgrade_0004"))
+		u.User = url.User("pgsink_old_writer")
+		wdb, err := sql.Open("postgres", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wdb.Close()
+		if err := newSink(t, wdb, 0).Publish(ctx, jobA, some, lakeLoad); err != nil {
+			t.Fatalf("the old writer's publish after the upgrade: %v", err)
+		}
+		if got := dump(t, db); !equalStrings(got, someRows) {
+			t.Fatalf("after the old writer's publish: %s", diffRows(got, someRows))
 		}
 		var subset []record.Key
 		for i := 0; i < len(some); i += 3 {

@@ -78,11 +78,13 @@ SELECT city, year, month, agency, array_agg(extract(day FROM day)::smallint ORDE
     array_agg(median_resolution_hours ORDER BY day)
 FROM agency_daily GROUP BY city, year, month, agency;
 
--- The views take the tables' names; whoever could read a table can read its view.
+-- The views take the tables' names. Whoever could read a table can read its view, and every
+-- privilege a role other than the owner had on a table it has on the packed table (a publisher
+-- that does not own the tables, with INSERT, DELETE and TRUNCATE, goes on publishing).
 CREATE TEMPORARY TABLE pgsink_0004_grants ON COMMIT DROP AS
-SELECT DISTINCT table_name::text AS tab, grantee::text AS grantee
+SELECT DISTINCT table_name::text AS tab, grantee::text AS grantee, privilege_type::text AS privilege
 FROM information_schema.role_table_grants
-WHERE table_schema = current_schema() AND privilege_type = 'SELECT' AND grantee <> current_user
+WHERE table_schema = current_schema() AND grantee <> current_user
     AND table_name IN ('request_heat', 'request_geo', 'agency_daily');
 
 DROP TABLE request_heat, request_geo, agency_daily;
@@ -107,10 +109,15 @@ FROM agency_daily_packed p, unnest(p.days) WITH ORDINALITY AS c(day, i);
 DO $$
 DECLARE g record;
 BEGIN
-    FOR g IN SELECT tab, grantee FROM pgsink_0004_grants LOOP
+    FOR g IN SELECT tab, grantee, privilege FROM pgsink_0004_grants ORDER BY tab, grantee, privilege LOOP
         IF g.grantee = 'PUBLIC' THEN
-            EXECUTE format('GRANT SELECT ON %I TO PUBLIC', g.tab);
+            EXECUTE format('GRANT %s ON %I TO PUBLIC', g.privilege, g.tab || '_packed');
         ELSE
+            EXECUTE format('GRANT %s ON %I TO %I', g.privilege, g.tab || '_packed', g.grantee);
+        END IF;
+        IF g.privilege = 'SELECT' AND g.grantee = 'PUBLIC' THEN
+            EXECUTE format('GRANT SELECT ON %I TO PUBLIC', g.tab);
+        ELSIF g.privilege = 'SELECT' THEN
             EXECUTE format('GRANT SELECT ON %I TO %I', g.tab, g.grantee);
         END IF;
     END LOOP;
