@@ -78,11 +78,14 @@ SELECT city, year, month, agency, array_agg(extract(day FROM day)::smallint ORDE
     array_agg(median_resolution_hours ORDER BY day)
 FROM agency_daily GROUP BY city, year, month, agency;
 
--- The views take the tables' names; whoever could read a table can read its view.
+-- The views take the tables' names; whoever could read a table can read its view, and
+-- whatever a role could do to a table it can do to its packed table: a publisher that is not
+-- the owner (granted SELECT, INSERT, DELETE and maybe TRUNCATE) publishes on after the upgrade.
 CREATE TEMPORARY TABLE pgsink_0004_grants ON COMMIT DROP AS
-SELECT DISTINCT table_name::text AS tab, grantee::text AS grantee
+SELECT DISTINCT table_name::text AS tab, grantee::text AS grantee, privilege_type::text AS priv,
+    is_grantable::text = 'YES' AS grantable
 FROM information_schema.role_table_grants
-WHERE table_schema = current_schema() AND privilege_type = 'SELECT' AND grantee <> current_user
+WHERE table_schema = current_schema() AND grantee <> current_user
     AND table_name IN ('request_heat', 'request_geo', 'agency_daily');
 
 DROP TABLE request_heat, request_geo, agency_daily;
@@ -105,13 +108,17 @@ SELECT p.city, p.agency, make_date(p.year, p.month, c.day) AS day, p.year, p.mon
 FROM agency_daily_packed p, unnest(p.days) WITH ORDINALITY AS c(day, i);
 
 DO $$
-DECLARE g record;
+DECLARE
+    g record;
+    grantee text;
+    opt text;
 BEGIN
-    FOR g IN SELECT tab, grantee FROM pgsink_0004_grants LOOP
-        IF g.grantee = 'PUBLIC' THEN
-            EXECUTE format('GRANT SELECT ON %I TO PUBLIC', g.tab);
-        ELSE
-            EXECUTE format('GRANT SELECT ON %I TO %I', g.tab, g.grantee);
+    FOR g IN SELECT * FROM pgsink_0004_grants ORDER BY tab, grantee, priv LOOP
+        grantee := CASE WHEN g.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(g.grantee) END;
+        opt := CASE WHEN g.grantable THEN ' WITH GRANT OPTION' ELSE '' END;
+        EXECUTE format('GRANT %s ON %I TO %s%s', g.priv, g.tab || '_packed', grantee, opt);
+        IF g.priv = 'SELECT' THEN
+            EXECUTE format('GRANT SELECT ON %I TO %s%s', g.tab, grantee, opt);
         END IF;
     END LOOP;
 END $$;

@@ -1,0 +1,74 @@
+package pgsink
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ireports/ireports/internal/testenv"
+	"github.com/ireports/ireports/record"
+	"github.com/ireports/ireports/summary"
+)
+
+// Finding 2: a deployment whose migrations run as the tables' owner and whose publisher is
+// another role, granted what it writes (pgsink's "publisher without TRUNCATE" case), could
+// publish at version 3; migration 0004 carries to the views only SELECT, and nothing to the
+// packed tables, so after the upgrade every publish of that role fails: permission denied
+// for table request_heat_packed (a failed run; the reader keeps seeing the old rows).
+func TestAttackUpgradeKeepsPublisherGrants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server")
+	}
+	ctx := context.Background()
+	pg := testenv.Postgres(t)
+	const dbName = "attack_upgrade_writer"
+	db := freshDB(t, pg, dbName)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 4 })
+	for _, m := range ms[:i] {
+		if err := apply(ctx, db, m, len(ms)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, groups := realLake(t)
+	load := LakeLoader(ctx, testStore(t), t.TempDir(), summariesManifest(root))
+	var some []record.Key
+	for i := 0; i < len(groups); i += 8 {
+		some = append(some, groups[i])
+	}
+	old := []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo}
+	for _, stmt := range []string{
+		"CREATE ROLE pgsink_attack6_writer LOGIN",
+		"GRANT SELECT, INSERT, DELETE ON " + strings.Join(old, ", ") + " TO pgsink_attack6_writer",
+		"GRANT SELECT, INSERT, UPDATE ON job_runs TO pgsink_attack6_writer",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() { db.Exec("DROP OWNED BY pgsink_attack6_writer"); db.Exec("DROP ROLE pgsink_attack6_writer") })
+	u, _ := url.Parse(pg.DatabaseURL(dbName))
+	u.User = url.User("pgsink_attack6_writer")
+	wdb, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wdb.Close()
+	job := JobRun{ID: "job-w", Name: "normalize", Status: "succeeded"}
+	insertRows(t, db, some, load) // what the writer published at version 3
+	if err := Migrate(ctx, db); err != nil { // as the owner
+		t.Fatal(err)
+	}
+	if err := newSink(t, wdb, 0).Publish(ctx, job, some, changed(load)); err != nil {
+		t.Fatalf("the writer's publish after migration 0004: %v", err)
+	}
+	if got, want := dump(t, db), expected(t, some, changed(load)); !equalStrings(got, want) {
+		t.Fatalf("after the writer's publish: %s", diffRows(got, want))
+	}
+}
