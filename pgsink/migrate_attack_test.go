@@ -45,6 +45,8 @@ func TestAttackUpgradeKeepsPublisherGrants(t *testing.T) {
 	old := []string{summary.TableMonthly, summary.TableAgencyDaily, summary.TableHeat, summary.TableGeo}
 	for _, stmt := range []string{
 		"CREATE ROLE pgsink_attack6_writer LOGIN",
+		"CREATE ROLE pgsink_attack6_reader",
+		"GRANT SELECT ON " + strings.Join(old, ", ") + " TO pgsink_attack6_reader",
 		"GRANT SELECT, INSERT, DELETE ON " + strings.Join(old, ", ") + " TO pgsink_attack6_writer",
 		"GRANT SELECT, INSERT, UPDATE ON job_runs TO pgsink_attack6_writer",
 	} {
@@ -52,7 +54,12 @@ func TestAttackUpgradeKeepsPublisherGrants(t *testing.T) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	t.Cleanup(func() { db.Exec("DROP OWNED BY pgsink_attack6_writer"); db.Exec("DROP ROLE pgsink_attack6_writer") })
+	t.Cleanup(func() {
+		for _, r := range []string{"pgsink_attack6_writer", "pgsink_attack6_reader"} {
+			db.Exec("DROP OWNED BY " + r)
+			db.Exec("DROP ROLE " + r)
+		}
+	})
 	u, _ := url.Parse(pg.DatabaseURL(dbName))
 	u.User = url.User("pgsink_attack6_writer")
 	wdb, err := sql.Open("postgres", u.String())
@@ -64,6 +71,16 @@ func TestAttackUpgradeKeepsPublisherGrants(t *testing.T) {
 	insertRows(t, db, some, load) // what the writer published at version 3
 	if err := Migrate(ctx, db); err != nil { // as the owner
 		t.Fatal(err)
+	}
+	// The reader reads the views, as on a new database, and not the packed tables.
+	for _, tab := range old[1:] {
+		var view, packed bool
+		if err := db.QueryRow("SELECT has_table_privilege('pgsink_attack6_reader', $1, 'SELECT'), has_table_privilege('pgsink_attack6_reader', $1 || '_packed', 'SELECT')", tab).Scan(&view, &packed); err != nil {
+			t.Fatal(err)
+		}
+		if !view || packed {
+			t.Errorf("the reader of %s: SELECT on the view %v, on the packed table %v; want true, false", tab, view, packed)
+		}
 	}
 	if err := newSink(t, wdb, 0).Publish(ctx, job, some, changed(load)); err != nil {
 		t.Fatalf("the writer's publish after migration 0004: %v", err)

@@ -78,9 +78,10 @@ SELECT city, year, month, agency, array_agg(extract(day FROM day)::smallint ORDE
     array_agg(median_resolution_hours ORDER BY day)
 FROM agency_daily GROUP BY city, year, month, agency;
 
--- The views take the tables' names; whoever could read a table can read its view, and
--- whatever a role could do to a table it can do to its packed table: a publisher that is not
--- the owner (granted SELECT, INSERT, DELETE and maybe TRUNCATE) publishes on after the upgrade.
+-- The views take the tables' names; whoever could read a table can read its view. A role
+-- that could write a table (a publisher that is not the owner: SELECT, INSERT, DELETE, maybe
+-- TRUNCATE) can do to its packed table all it could do to the table, so that it publishes on
+-- after the upgrade; a role that could only read it reads the view, as on a new database.
 CREATE TEMPORARY TABLE pgsink_0004_grants ON COMMIT DROP AS
 SELECT DISTINCT table_name::text AS tab, grantee::text AS grantee, privilege_type::text AS priv,
     is_grantable::text = 'YES' AS grantable
@@ -116,9 +117,11 @@ BEGIN
     FOR g IN SELECT * FROM pgsink_0004_grants ORDER BY tab, grantee, priv LOOP
         grantee := CASE WHEN g.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(g.grantee) END;
         opt := CASE WHEN g.grantable THEN ' WITH GRANT OPTION' ELSE '' END;
-        EXECUTE format('GRANT %s ON %I TO %s%s', g.priv, g.tab || '_packed', grantee, opt);
         IF g.priv = 'SELECT' THEN
             EXECUTE format('GRANT SELECT ON %I TO %s%s', g.tab, grantee, opt);
+        END IF;
+        IF EXISTS (SELECT FROM pgsink_0004_grants w WHERE w.tab = g.tab AND w.grantee = g.grantee AND w.priv <> 'SELECT') THEN
+            EXECUTE format('GRANT %s ON %I TO %s%s', g.priv, g.tab || '_packed', grantee, opt);
         END IF;
     END LOOP;
 END $$;
