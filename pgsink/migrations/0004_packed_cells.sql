@@ -57,7 +57,9 @@ CREATE TABLE agency_daily_packed (
         AND array_ndims(days) = 1 AND array_ndims(opened) = 1 AND array_ndims(closed) = 1
         AND array_ndims(median_resolution_hours) = 1
         AND array_lower(opened, 1) = 1 AND array_lower(closed, 1) = 1 AND array_lower(median_resolution_hours, 1) = 1
-        AND 1 <= ALL (days) AND 31 >= ALL (days) AND array_position(days, NULL) IS NULL
+        AND 1 <= ALL (days) AND array_position(days, NULL) IS NULL
+        -- a day the month has: the view's make_date fails on any other, and every query with it
+        AND extract(day FROM make_date(year, month, 1) + interval '1 month' - interval '1 day') >= ALL (days)
         AND array_position(opened, NULL) IS NULL AND array_position(closed, NULL) IS NULL)
 );
 
