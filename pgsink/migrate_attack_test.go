@@ -68,7 +68,7 @@ func TestAttackUpgradeKeepsPublisherGrants(t *testing.T) {
 	}
 	defer wdb.Close()
 	job := JobRun{ID: "job-w", Name: "normalize", Status: "succeeded"}
-	insertRows(t, db, some, load) // what the writer published at version 3
+	insertRows(t, db, some, load)            // what the writer published at version 3
 	if err := Migrate(ctx, db); err != nil { // as the owner
 		t.Fatal(err)
 	}
