@@ -1,6 +1,7 @@
 package pgsink
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -128,14 +129,16 @@ func readListed(ctx context.Context, store objstore.Store, name string, f lake.F
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, f.Bytes+1))
-	if err != nil {
+	// One buffer for the listed size, a byte more (a longer file shows) and bytes.MinRead
+	// (ReadFrom's room to read into), up to a bound a manifest cannot raise.
+	buf := bytes.NewBuffer(make([]byte, 0, min(f.Bytes+1+bytes.MinRead, 64<<20)))
+	if _, err := buf.ReadFrom(io.LimitReader(rc, f.Bytes+1)); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if int64(len(data)) > f.Bytes {
+	if int64(buf.Len()) > f.Bytes {
 		return nil, fmt.Errorf("%s: %w: more than the %d bytes it lists", name, errChanged, f.Bytes)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 // checkListed fails unless data, read from name, has the size and SHA-256 of f.
