@@ -122,3 +122,65 @@ func TestAttackUpgradeWithDependentView(t *testing.T) {
 		t.Fatalf("Migrate with a user's view of request_heat: %v; want the error to name the view", err)
 	}
 }
+
+// Two processes upgrading one database at version 3, rows and grants in it, at once: one
+// applies 0004, the other finds it applied; the rows and the grants are the one migration's.
+func TestAttackUpgradeConcurrently(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server")
+	}
+	ctx := context.Background()
+	pg := testenv.Postgres(t)
+	const dbName = "attack_upgrade_concurrently"
+	db := freshDB(t, pg, dbName)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 4 })
+	for _, m := range ms[:i] {
+		if err := apply(ctx, db, m, len(ms)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, groups := realLake(t)
+	load := LakeLoader(ctx, testStore(t), t.TempDir(), summariesManifest(root))
+	insertRows(t, db, groups, load)
+	want := dump(t, db)
+	for _, stmt := range []string{
+		"CREATE ROLE pgsink_attack6_cc_reader",
+		"GRANT SELECT ON request_heat, request_geo, agency_daily TO pgsink_attack6_cc_reader",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() { db.Exec("DROP OWNED BY pgsink_attack6_cc_reader"); db.Exec("DROP ROLE pgsink_attack6_cc_reader") })
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			db, err := sql.Open("postgres", pg.DatabaseURL(dbName))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- Migrate(ctx, db)
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent Migrate: %v", err)
+		}
+	}
+	checkVersions(t, db)
+	if got := dump(t, db); !equalStrings(got, want) {
+		t.Fatalf("after two concurrent upgrades: %s", diffRows(got, want))
+	}
+	for _, view := range []string{"request_heat", "request_geo", "agency_daily"} {
+		var ok bool
+		if err := db.QueryRow("SELECT has_table_privilege('pgsink_attack6_cc_reader', $1, 'SELECT')", view).Scan(&ok); err != nil || !ok {
+			t.Errorf("the reader of %s cannot read its view: %v %v", view, ok, err)
+		}
+	}
+}
