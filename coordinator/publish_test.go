@@ -175,6 +175,12 @@ func TestPublish(t *testing.T) {
 	if !strings.Contains(stderr.String(), `level=INFO msg="publish: summaries loaded"`) {
 		t.Errorf("coordinator publish -v did not log the publish's timings:\n%s", stderr.String())
 	}
+	// Every group's reducer wrote its publish file, and the publish sent them: the digests
+	// above compare the rows they hold with those of the summary files (the old layout's,
+	// below, has none).
+	if want := fmt.Sprintf("groups=%d encoded_groups=%d ", res3.Groups, res3.Groups); !strings.Contains(stderr.String(), want) {
+		t.Errorf("coordinator publish -v did not log %q:\n%s", want, stderr.String())
+	}
 	checkPublishProfile(t, prof, res3.Job)
 
 	// A lake of the old layout, its summaries inside it and its manifest naming none,

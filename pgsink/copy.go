@@ -15,10 +15,10 @@ import (
 )
 
 // The rows go to the server in COPY's text format, encoded straight into one buffer per
-// table (package pgcopy) and handed to lib/pq in large chunks. lib/pq's own COPY path (database/sql's
-// Stmt.Exec per row) converts every value to a driver.Value, checks it through reflection
-// and encodes it again: in a profile of `make demo`'s publish that cost more client CPU
-// than reading the Parquet summaries.
+// table (package pgcopy) and handed to lib/pq in large chunks. lib/pq's own COPY path
+// (database/sql's Stmt.Exec per row) converts every value to a driver.Value, checks it
+// through reflection and encodes it again: in a profile of `make demo`'s publish that cost
+// more client CPU than reading the Parquet summaries.
 
 // copyChunk bounds the bytes of rows one CopyData call hands to lib/pq. lib/pq appends them
 // to its 64 KiB send buffer and sends it once it holds more than 63 KiB: chunks that fill it

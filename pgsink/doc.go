@@ -8,11 +8,12 @@
 // job_runs. The last three are views (migration 0004) of tables that store their rows packed,
 // one row per (city, year, month, agency or request type) with its cells in arrays (package
 // pgcopy encodes them). A group comes either as its reducer encoded it for the publish (its
-// publish file, read by LakeEncoded: sent as it is) or as rows (LoadFunc, LakeLoader: the
-// Parquet summary files, encoded here). Because every summary row is derived from one group alone, replacing a group's
-// rows is exact: Publish deletes the rows of the given groups, loads the new ones with COPY
-// and upserts the job run, all in one transaction. Readers see the previous state or the new
-// one, never a mix, and publishing the same groups again leaves the same rows. When the
+// publish file, read by LakeEncoded where its manifest lists it, size and SHA-256: sent as
+// it is) or as rows (LoadFunc, LakeLoader: the Parquet summary files, encoded here). Because
+// every summary row is derived from one group alone, replacing a group's rows is exact:
+// Publish deletes the rows of the given groups, loads the new ones with COPY and upserts the
+// job run, all in one transaction. Readers see the previous state or the new one, never a
+// mix, and publishing the same groups again leaves the same rows. When the
 // groups hold most of a table's rows, Publish truncates it and puts the other groups' rows
 // back instead of deleting, loads it without its indexes and builds them once the rows are
 // in (see clearGroups): readers of that table then wait for the commit.

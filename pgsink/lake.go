@@ -1,9 +1,13 @@
 package pgsink
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -68,16 +72,19 @@ func ManifestGroups(m *lake.Manifest) []record.Key {
 // reads a group's publish file (lake.PublishFile) where m lists one, and returns ok false for
 // the other groups (a lake written by an older binary, or a group its reducer left to be
 // encoded by the publish: see pgcopy.Marshal). A publish file not listed in m is another run's
-// and is not read.
+// and is not read. The file must be the one m lists, its size and SHA-256: its text goes to
+// the COPY as it is, so a file changed since the commit (a count rewritten, a symlink put in
+// its place) would publish what it says, or read without end; it is refused instead, and the
+// publish reads the group's summary files.
 func LakeEncoded(ctx context.Context, store objstore.Store, lakeRoot string, m *lake.Manifest) EncodedFunc {
 	root, legacy := m.SummariesRoot(lakeRoot)
 	if legacy {
 		return nil
 	}
-	listed := map[string]bool{}
+	listed := map[string]lake.File{}
 	for _, f := range m.Summaries.Files {
 		if strings.HasPrefix(f.Path, lake.PublishDir+"/") {
-			listed[f.Path] = true
+			listed[f.Path] = f
 		}
 	}
 	if len(listed) == 0 {
@@ -85,14 +92,15 @@ func LakeEncoded(ctx context.Context, store objstore.Store, lakeRoot string, m *
 	}
 	return func(k record.Key) (*pgcopy.Group, bool, error) {
 		rel := filepath.ToSlash(lake.PublishFile(k))
-		if !listed[rel] {
+		f, ok := listed[rel]
+		if !ok {
 			return nil, false, nil
 		}
 		name, err := objstore.Join(root, rel)
 		if err != nil {
 			return nil, false, err
 		}
-		data, err := objstore.ReadAll(ctx, store, name)
+		data, err := readListed(ctx, store, name, f)
 		if err != nil {
 			return nil, false, err
 		}
@@ -100,6 +108,46 @@ func LakeEncoded(ctx context.Context, store objstore.Store, lakeRoot string, m *
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", name, err)
 		}
+		if err := checkListed(name, f, data); err != nil {
+			return nil, false, err
+		}
 		return g, true, nil
 	}
+}
+
+// errChanged is a listed file that is no longer the one its manifest lists.
+var errChanged = errors.New("not the file the manifest lists")
+
+// readListed reads name, the file f of a manifest, reading no more than f's size and one
+// byte: a longer file is not f.
+func readListed(ctx context.Context, store objstore.Store, name string, f lake.File) ([]byte, error) {
+	if f.Bytes < 0 {
+		return nil, fmt.Errorf("%s: %w: %d bytes", name, errChanged, f.Bytes)
+	}
+	rc, err := store.OpenRange(ctx, name, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	// One buffer for the listed size, a byte more (a longer file shows) and bytes.MinRead
+	// (ReadFrom's room to read into), up to a bound a manifest cannot raise.
+	buf := bytes.NewBuffer(make([]byte, 0, min(f.Bytes+1+bytes.MinRead, 64<<20)))
+	if _, err := buf.ReadFrom(io.LimitReader(rc, f.Bytes+1)); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(buf.Len()) > f.Bytes {
+		return nil, fmt.Errorf("%s: %w: more than the %d bytes it lists", name, errChanged, f.Bytes)
+	}
+	return buf.Bytes(), nil
+}
+
+// checkListed fails unless data, read from name, has the size and SHA-256 of f.
+func checkListed(name string, f lake.File, data []byte) error {
+	if int64(len(data)) != f.Bytes {
+		return fmt.Errorf("%s: %w: %d bytes, the manifest says %d", name, errChanged, len(data), f.Bytes)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
+		return fmt.Errorf("%s: %w: its SHA-256 is %x, the manifest says %s", name, errChanged, sum, f.SHA256)
+	}
+	return nil
 }

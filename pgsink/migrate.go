@@ -6,12 +6,15 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/lib/pq"
 )
 
 //go:embed migrations/*.sql
@@ -128,7 +131,7 @@ func apply(ctx context.Context, db txBeginner, m migration, latest int) (err err
 		return tx.Rollback() // already applied
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+		return fmt.Errorf("migration %s: %w%s", m.name, err, serverDetail(err))
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)", m.version, m.name, m.sum); err != nil {
 		return fmt.Errorf("migration %s: record: %w", m.name, err)
@@ -137,4 +140,21 @@ func apply(ctx context.Context, db txBeginner, m migration, latest int) (err err
 		return fmt.Errorf("migration %s: commit: %w", m.name, err)
 	}
 	return nil
+}
+
+// serverDetail returns the detail and hint of err, a PostgreSQL error, for a message: what
+// the error's own text leaves out, such as the objects that depend on a table a migration
+// drops ("view x depends on table y").
+func serverDetail(err error) string {
+	var pe *pq.Error
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	var out string
+	for _, s := range []struct{ label, text string }{{"detail", pe.Detail}, {"hint", pe.Hint}} {
+		if s.text != "" {
+			out += "; " + s.label + ": " + strings.Join(strings.Fields(s.text), " ")
+		}
+	}
+	return out
 }

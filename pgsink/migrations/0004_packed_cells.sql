@@ -57,7 +57,9 @@ CREATE TABLE agency_daily_packed (
         AND array_ndims(days) = 1 AND array_ndims(opened) = 1 AND array_ndims(closed) = 1
         AND array_ndims(median_resolution_hours) = 1
         AND array_lower(opened, 1) = 1 AND array_lower(closed, 1) = 1 AND array_lower(median_resolution_hours, 1) = 1
-        AND 1 <= ALL (days) AND 31 >= ALL (days) AND array_position(days, NULL) IS NULL
+        AND 1 <= ALL (days) AND array_position(days, NULL) IS NULL
+        -- a day the month has: the view's make_date fails on any other, and every query with it
+        AND extract(day FROM make_date(year, month, 1) + interval '1 month' - interval '1 day') >= ALL (days)
         AND array_position(opened, NULL) IS NULL AND array_position(closed, NULL) IS NULL)
 );
 
@@ -78,11 +80,13 @@ SELECT city, year, month, agency, array_agg(extract(day FROM day)::smallint ORDE
     array_agg(median_resolution_hours ORDER BY day)
 FROM agency_daily GROUP BY city, year, month, agency;
 
--- The views take the tables' names. Whoever could read a table can read its view, and every
--- privilege a role other than the owner had on a table it has on the packed table (a publisher
--- that does not own the tables, with INSERT, DELETE and TRUNCATE, goes on publishing).
+-- The views take the tables' names; whoever could read a table can read its view. A role
+-- that could write a table (a publisher that is not the owner: SELECT, INSERT, DELETE, maybe
+-- TRUNCATE) can do to its packed table all it could do to the table, so that it publishes on
+-- after the upgrade; a role that could only read it reads the view, as on a new database.
 CREATE TEMPORARY TABLE pgsink_0004_grants ON COMMIT DROP AS
-SELECT DISTINCT table_name::text AS tab, grantee::text AS grantee, privilege_type::text AS privilege
+SELECT DISTINCT table_name::text AS tab, grantee::text AS grantee, privilege_type::text AS priv,
+    is_grantable::text = 'YES' AS grantable
 FROM information_schema.role_table_grants
 WHERE table_schema = current_schema() AND grantee <> current_user
     AND table_name IN ('request_heat', 'request_geo', 'agency_daily');
@@ -107,18 +111,19 @@ SELECT p.city, p.agency, make_date(p.year, p.month, c.day) AS day, p.year, p.mon
 FROM agency_daily_packed p, unnest(p.days) WITH ORDINALITY AS c(day, i);
 
 DO $$
-DECLARE g record;
+DECLARE
+    g record;
+    grantee text;
+    opt text;
 BEGIN
-    FOR g IN SELECT tab, grantee, privilege FROM pgsink_0004_grants ORDER BY tab, grantee, privilege LOOP
-        IF g.grantee = 'PUBLIC' THEN
-            EXECUTE format('GRANT %s ON %I TO PUBLIC', g.privilege, g.tab || '_packed');
-        ELSE
-            EXECUTE format('GRANT %s ON %I TO %I', g.privilege, g.tab || '_packed', g.grantee);
+    FOR g IN SELECT * FROM pgsink_0004_grants ORDER BY tab, grantee, priv LOOP
+        grantee := CASE WHEN g.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(g.grantee) END;
+        opt := CASE WHEN g.grantable THEN ' WITH GRANT OPTION' ELSE '' END;
+        IF g.priv = 'SELECT' THEN
+            EXECUTE format('GRANT SELECT ON %I TO %s%s', g.tab, grantee, opt);
         END IF;
-        IF g.privilege = 'SELECT' AND g.grantee = 'PUBLIC' THEN
-            EXECUTE format('GRANT SELECT ON %I TO PUBLIC', g.tab);
-        ELSIF g.privilege = 'SELECT' THEN
-            EXECUTE format('GRANT SELECT ON %I TO %I', g.tab, g.grantee);
+        IF EXISTS (SELECT FROM pgsink_0004_grants w WHERE w.tab = g.tab AND w.grantee = g.grantee AND w.priv <> 'SELECT') THEN
+            EXECUTE format('GRANT %s ON %I TO %s%s', g.priv, g.tab || '_packed', grantee, opt);
         END IF;
     END LOOP;
 END $$;

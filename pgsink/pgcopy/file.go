@@ -18,8 +18,9 @@ import (
 // A publish reads it whole and hands each table's bytes to COPY as they are: Unmarshal
 // checks only that every row is group k's (its first three fields are k's city, year and
 // month, which the COPY cannot check), so that publishing the group replaces exactly its
-// rows, that its text is storable, and the format's counts. The server checks the rest, the CHECKs of the packed
-// tables included.
+// rows, that its text is storable, and the format's counts. The server checks the rest, the
+// CHECKs of the packed tables included; pgsink's LakeEncoded first checks that the file is
+// the one the run's manifest lists (size and SHA-256), since a changed count would pass.
 const magic = "ireports-pgcopy 1"
 
 // Marshal encodes group k's summaries as its publish file. It fails on what the publish
