@@ -38,7 +38,8 @@ type Contents struct {
 	// SummariesRoot is where the summary datasets are (resolved from the manifest); empty
 	// when the manifest names none (an old lake, or no manifest).
 	SummariesRoot string
-	// Summaries describe each summary dataset, in SummaryTables order.
+	// Summaries describe each summary dataset, in SummaryTables order, then the publish files
+	// (Table PublishDir).
 	Summaries []DatasetContents
 	// Old is what the lake holds in the layouts of earlier versions, which keep readers
 	// from opening it at its root (see OldLayout).
@@ -153,7 +154,7 @@ func Inspect(ctx context.Context, store objstore.Store, root string) (*Contents,
 	return c, nil
 }
 
-// inspectSummaries describes the summary datasets at root.
+// inspectSummaries describes the summary datasets at root, and its publish files.
 func inspectSummaries(ctx context.Context, store objstore.Store, root string) ([]DatasetContents, error) {
 	objs, err := store.List(ctx, root+"/")
 	if err != nil {
@@ -161,7 +162,7 @@ func inspectSummaries(ctx context.Context, store objstore.Store, root string) ([
 	}
 	byTable := map[string]*DatasetContents{}
 	groups := map[string]map[record.Key]bool{}
-	for _, table := range SummaryTables {
+	for _, table := range summaryDirs {
 		byTable[table] = &DatasetContents{Table: table}
 		groups[table] = map[record.Key]bool{}
 	}
@@ -181,7 +182,7 @@ func inspectSummaries(ctx context.Context, store objstore.Store, root string) ([
 		groups[table][k] = true
 	}
 	var out []DatasetContents
-	for _, table := range SummaryTables {
+	for _, table := range summaryDirs {
 		d := byTable[table]
 		d.Groups = len(groups[table])
 		out = append(out, *d)

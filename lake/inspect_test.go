@@ -126,6 +126,11 @@ func commitJob(t *testing.T, store objstore.Store, roots Roots, job string, grou
 		if err != nil {
 			t.Fatal(err)
 		}
+		pf, err := StagePublishFile(ctx, sums, k, []byte("the group's rows encoded for the publish"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sf = append(sf, pf)
 		cgs = append(cgs, CommitGroup{Key: k, Rows: int64(len(reqs)), AttemptDir: st.Dir(), SummaryDir: sums.Dir(), Files: []File{f}, SummaryFiles: sf})
 	}
 	if err := errors.Join(st.Finish(ctx), sums.Finish(ctx)); err != nil {
@@ -217,12 +222,12 @@ func TestInspect(t *testing.T) {
 			if c.SummariesRoot != roots.Summaries {
 				t.Errorf("summaries root %s, want %s", c.SummariesRoot, roots.Summaries)
 			}
-			if len(c.Summaries) != len(SummaryTables) {
+			if len(c.Summaries) != len(summaryDirs) {
 				t.Fatalf("summaries %+v", c.Summaries)
 			}
 			for i, d := range c.Summaries {
-				if d.Table != SummaryTables[i] || d.Groups != 2 || d.Files != 2 || d.Bytes <= 0 {
-					t.Errorf("summary dataset %+v, want %s with 2 groups and 2 files", d, SummaryTables[i])
+				if d.Table != summaryDirs[i] || d.Groups != 2 || d.Files != 2 || d.Bytes <= 0 {
+					t.Errorf("summary dataset %+v, want %s with 2 groups and 2 files", d, summaryDirs[i])
 				}
 			}
 			if c.Temporary || !c.Old.Empty() || len(c.Stray) != 0 || len(c.Missing) != 0 {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -276,6 +277,9 @@ func TestPostgres(t *testing.T) {
 		}
 		if want := fmt.Sprintf("encoded_groups=%d ", len(some)-len(wantLoaded)); !strings.Contains(logs.String(), want) {
 			t.Errorf("the publish's log line does not say %s:\n%s", want, logs.String())
+		}
+		if !regexp.MustCompile(`because their publish files were unusable" job=job-a groups=1\n`).MatchString(logs.String()) {
+			t.Errorf("the publish's warnings do not count one group whose publish file failed:\n%s", logs.String())
 		}
 		if !strings.Contains(logs.String(), "publish file is unusable") || !strings.Contains(logs.String(), broken.String()) ||
 			!strings.Contains(logs.String(), "boom") {

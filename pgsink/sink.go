@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ireports/ireports/pgsink/pgcopy"
@@ -203,25 +204,35 @@ type EncodedFunc func(k record.Key) (g *pgcopy.Group, ok bool, err error)
 // encoded here. A group whose encoded rows cannot be read (an error) is loaded with load, with
 // a warning. encoded may be nil.
 func (s *Sink) PublishEncoded(ctx context.Context, job JobRun, groups []record.Key, encoded EncodedFunc, load LoadFunc) error {
+	// The first unusable publish file of an attempt is logged, the others counted: a lake
+	// whose _publish/ was deleted would log a line per group.
+	var unusable atomic.Int64
 	read := func(k record.Key) loaded {
 		if encoded != nil {
 			g, ok, err := encoded(k)
 			if err == nil && ok {
 				return loaded{k: k, enc: g, rows: g.SummaryRows}
 			}
-			if err != nil {
-				s.cfg.Log.Warn("publish: the group's publish file is unusable; its summary files are read instead",
+			if err != nil && unusable.Add(1) == 1 {
+				s.cfg.Log.Warn("publish: the group's publish file is unusable; its summary files are read instead (so for every such group; the count follows)",
 					"job", cleanText(job.ID), "group", cleanText(k.String()), "err", err)
 			}
 		}
 		return loadRows(k, load)
 	}
+	defer func() {
+		if n := unusable.Load(); n > 0 {
+			s.cfg.Log.Warn("publish: groups read from their summary files because their publish files were unusable",
+				"job", cleanText(job.ID), "groups", n)
+		}
+	}()
 	groups = slices.Clone(groups)
 	slices.SortFunc(groups, compareKeys)
 	groups = slices.Compact(groups)
 	pr := PublishProgress{GroupsTotal: len(groups)}
 	return s.cfg.retry(ctx, "publish job "+job.ID, func(ctx context.Context) error {
 		pr.Attempt, pr.Groups, pr.Rows, pr.Finishing = pr.Attempt+1, 0, 0, false
+		unusable.Store(0)
 		conn, err := s.conn(ctx)
 		if err != nil {
 			return err

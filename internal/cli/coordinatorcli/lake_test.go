@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,7 +67,7 @@ wrote 2 groups, 3 rows
 requests 2 groups, 2 files, %s, 3 rows
 summaries %s
 `, lakeRoot, res.Job, stamp(m.Committed), version.Version(), stamp(m.Run.Started), size(m.Files, ""), sumRoot)
-		for _, table := range lake.SummaryTables {
+		for _, table := range append(slices.Clone(lake.SummaryTables), lake.PublishDir) {
 			out += fmt.Sprintf("%s 2 groups 2 files %s\n", table, size(m.Summaries.Files, table+"/"))
 		}
 		return out + fmt.Sprintf(`GROUP ROWS FILES SIZE
