@@ -136,10 +136,18 @@ func (c *Buf) nullFloat(v *float64) {
 	c.float(*v)
 }
 
-// An array field is written open, its elements each with elemInt, elemFloat or
-// elemNullFloat, then close: an array literal of numbers, which needs no quoting in an array
-// or in COPY's text.
-func (c *Buf) open() { c.Data = append(c.Data, '{') }
+// array appends an array field of the rows of run, elem appending each one's element with
+// elemInt, elemFloat or elemNullFloat: an array literal of numbers, which needs no quoting in
+// an array or in COPY's text. run is not empty.
+func (c *Buf) array(run []int32, elem func(i int32)) {
+	c.Data = append(c.Data, '{')
+	for _, i := range run {
+		elem(i)
+	}
+	// The last element's comma becomes the brace.
+	c.Data[len(c.Data)-1] = '}'
+	c.Data = append(c.Data, '\t')
+}
 
 func (c *Buf) elemInt(v int64) {
 	c.Data = strconv.AppendInt(c.Data, v, 10)
@@ -157,13 +165,6 @@ func (c *Buf) elemNullFloat(v *float64) {
 		return
 	}
 	c.elemFloat(*v)
-}
-
-// close ends the array: its last element's comma becomes the brace. An array has at least one
-// element.
-func (c *Buf) close() {
-	c.Data[len(c.Data)-1] = '}'
-	c.Data = append(c.Data, '\t')
 }
 
 // end closes the row: its last field's tab becomes the newline.
@@ -236,26 +237,10 @@ func (b *Batch) Encode(k record.Key, t *summary.Tables) error {
 		d.int(year)
 		d.int(month)
 		d.text(first.Agency)
-		d.open()
-		for _, i := range run {
-			d.elemInt(int64(DayDate(t.AgencyDaily[i].Day).Day()))
-		}
-		d.close()
-		d.open()
-		for _, i := range run {
-			d.elemInt(t.AgencyDaily[i].Opened)
-		}
-		d.close()
-		d.open()
-		for _, i := range run {
-			d.elemInt(t.AgencyDaily[i].Closed)
-		}
-		d.close()
-		d.open()
-		for _, i := range run {
-			d.elemNullFloat(t.AgencyDaily[i].MedianResolutionHours)
-		}
-		d.close()
+		d.array(run, func(i int32) { d.elemInt(int64(DayDate(t.AgencyDaily[i].Day).Day())) })
+		d.array(run, func(i int32) { d.elemInt(t.AgencyDaily[i].Opened) })
+		d.array(run, func(i int32) { d.elemInt(t.AgencyDaily[i].Closed) })
+		d.array(run, func(i int32) { d.elemNullFloat(t.AgencyDaily[i].MedianResolutionHours) })
 		d.end()
 	}
 	h := &b.Bufs[2]
@@ -265,16 +250,8 @@ func (b *Batch) Encode(k record.Key, t *summary.Tables) error {
 		h.int(year)
 		h.int(month)
 		h.text(first.Agency)
-		h.open()
-		for _, i := range run {
-			h.elemInt(int64(t.Heat[i].Weekday*24 + t.Heat[i].Hour))
-		}
-		h.close()
-		h.open()
-		for _, i := range run {
-			h.elemInt(t.Heat[i].Requests)
-		}
-		h.close()
+		h.array(run, func(i int32) { h.elemInt(int64(t.Heat[i].Weekday*24 + t.Heat[i].Hour)) })
+		h.array(run, func(i int32) { h.elemInt(t.Heat[i].Requests) })
 		h.end()
 	}
 	g := &b.Bufs[3]
@@ -284,21 +261,9 @@ func (b *Batch) Encode(k record.Key, t *summary.Tables) error {
 		g.int(year)
 		g.int(month)
 		g.text(first.RequestType)
-		g.open()
-		for _, i := range run {
-			g.elemFloat(t.Geo[i].LatBin)
-		}
-		g.close()
-		g.open()
-		for _, i := range run {
-			g.elemFloat(t.Geo[i].LonBin)
-		}
-		g.close()
-		g.open()
-		for _, i := range run {
-			g.elemInt(t.Geo[i].Requests)
-		}
-		g.close()
+		g.array(run, func(i int32) { g.elemFloat(t.Geo[i].LatBin) })
+		g.array(run, func(i int32) { g.elemFloat(t.Geo[i].LonBin) })
+		g.array(run, func(i int32) { g.elemInt(t.Geo[i].Requests) })
 		g.end()
 	}
 	b.summaryRows += len(t.Monthly) + len(t.AgencyDaily) + len(t.Heat) + len(t.Geo)

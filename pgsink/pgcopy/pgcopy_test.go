@@ -147,3 +147,37 @@ func groupOf(tab summary.Tables) record.Key {
 	}
 	return record.Key{}
 }
+
+// BenchmarkEncode encodes a busy city's month: 40 agencies with every hour of the week and
+// every day, 20 request types with 100 geo bins each.
+func BenchmarkEncode(b *testing.B) {
+	k := record.Key{City: "bench", Year: 2024, Month: 1}
+	var tab summary.Tables
+	med := 12.345678901234567
+	for a := range 40 {
+		agency := "Agency " + strings.Repeat("x", a%7)
+		agency += string(rune('A' + a))
+		for wd := range int32(7) {
+			for h := range int32(24) {
+				tab.Heat = append(tab.Heat, summary.Heat{City: k.City, Agency: agency, Year: 2024, Month: 1, Weekday: wd, Hour: h, Requests: int64(wd*24 + h)})
+			}
+		}
+		for d := range int32(31) {
+			tab.AgencyDaily = append(tab.AgencyDaily, summary.AgencyDaily{City: k.City, Agency: agency, Day: 19723 + d, Opened: 5, Closed: 4, MedianResolutionHours: &med})
+		}
+	}
+	for typ := range 20 {
+		for bin := range 100 {
+			tab.Geo = append(tab.Geo, summary.Geo{City: k.City, Year: 2024, Month: 1, RequestType: "Type " + string(rune('A'+typ)),
+				LatBin: 40.5 + float64(bin/10)*0.01, LonBin: -74.1 + float64(bin%10)*0.01, Requests: int64(bin)})
+		}
+	}
+	var batch Batch
+	for b.Loop() {
+		batch.Reset()
+		if err := batch.Encode(k, &tab); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch.SummaryRows()*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
