@@ -17,11 +17,17 @@ import (
 	"github.com/ireports/ireports/internal/testenv"
 	"github.com/ireports/ireports/journal"
 	"github.com/ireports/ireports/pgsink"
+	"github.com/ireports/ireports/pgsink/pgcopy"
 )
 
 // summaryTables are the tables a publish replaces groups of: where the summary tables' rows
 // are stored (three of them packed, behind views of their names).
-var summaryTables = []string{"request_monthly", "agency_daily_packed", "request_heat_packed", "request_geo_packed"}
+var summaryTables = func() (names []string) {
+	for _, t := range pgcopy.Tables {
+		names = append(names, t.Name)
+	}
+	return names
+}()
 
 // TestCoordinatorKilledPublishing kills (SIGKILL) the coordinator while its publish
 // transaction is open in a real PostgreSQL, with every summary row of the job sent into it,

@@ -242,6 +242,25 @@ func expected(t testing.TB, groups []record.Key, load LoadFunc) []string {
 	return tableRows(all)
 }
 
+// migrateBefore applies the embedded migrations older than version to db, as a binary of
+// that time left it.
+func migrateBefore(t testing.TB, db *sql.DB, version int) {
+	t.Helper()
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.version == version })
+	if i < 0 {
+		t.Fatalf("no migration %d", version)
+	}
+	for _, m := range ms[:i] {
+		if err := apply(context.Background(), db, m, len(ms)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // insertRows writes the rows load returns for groups into the summary tables as they were
 // before migration 0004, one row per cell, as a publisher of then did.
 func insertRows(t testing.TB, db *sql.DB, groups []record.Key, load LoadFunc) {

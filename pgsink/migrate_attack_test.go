@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 
@@ -26,16 +25,7 @@ func TestAttackUpgradeKeepsPublisherGrants(t *testing.T) {
 	pg := testenv.Postgres(t)
 	const dbName = "attack_upgrade_writer"
 	db := freshDB(t, pg, dbName)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 4 })
-	for _, m := range ms[:i] {
-		if err := apply(ctx, db, m, len(ms)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateBefore(t, db, 4)
 	root, groups := realLake(t)
 	load := LakeLoader(ctx, testStore(t), t.TempDir(), summariesManifest(root))
 	var some []record.Key
@@ -105,16 +95,7 @@ func TestAttackUpgradeWithDependentView(t *testing.T) {
 	ctx := context.Background()
 	pg := testenv.Postgres(t)
 	db := freshDB(t, pg, "attack_upgrade_view")
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 4 })
-	for _, m := range ms[:i] {
-		if err := apply(ctx, db, m, len(ms)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateBefore(t, db, 4)
 	if _, err := db.Exec("CREATE VIEW heat_2024 AS SELECT * FROM request_heat WHERE year = 2024"); err != nil {
 		t.Fatal(err)
 	}
@@ -133,16 +114,7 @@ func TestAttackUpgradeConcurrently(t *testing.T) {
 	pg := testenv.Postgres(t)
 	const dbName = "attack_upgrade_concurrently"
 	db := freshDB(t, pg, dbName)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 4 })
-	for _, m := range ms[:i] {
-		if err := apply(ctx, db, m, len(ms)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateBefore(t, db, 4)
 	root, groups := realLake(t)
 	load := LakeLoader(ctx, testStore(t), t.TempDir(), summariesManifest(root))
 	insertRows(t, db, groups, load)

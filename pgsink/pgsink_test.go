@@ -294,19 +294,7 @@ func TestPostgres(t *testing.T) {
 	// its view. Publishes after the upgrade replace exactly the groups they name.
 	t.Run("upgrade to packed tables", func(t *testing.T) {
 		db := freshDB(t, pg, "upgrade_0004")
-		ms, err := loadMigrations()
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := slices.IndexFunc(ms, func(m migration) bool { return m.version == 3 })
-		if i < 0 {
-			t.Fatal("no migration 3")
-		}
-		for _, m := range ms[:i] {
-			if err := apply(ctx, db, m, len(ms)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		migrateBefore(t, db, 3)
 		insertRows(t, db, some, lakeLoad)
 		for _, stmt := range []string{
 			"CREATE ROLE pgsink_old_reader",

@@ -14,13 +14,10 @@ import (
 // sink's own guard for lakes written by older binaries or by other writers, so that
 // publishing fails only when the database does.
 
-// storableText reports whether PostgreSQL can store s in a text column.
-func storableText(s string) bool { return pgcopy.Storable(s) }
-
 // cleanText returns s with every NUL byte and every invalid UTF-8 sequence replaced by
 // U+FFFD, the mark of an unreadable character: visible, unlike a stripped byte.
 func cleanText(s string) string {
-	if storableText(s) {
+	if pgcopy.Storable(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
@@ -97,7 +94,7 @@ type (
 func cleanRows[T any, K comparable](rows []T, texts func(*T) [3]*string, key func(*T) K, merge func(into, from *T)) ([]T, int) {
 	bad := func(r *T) bool {
 		for _, p := range texts(r) {
-			if p != nil && !storableText(*p) {
+			if p != nil && !pgcopy.Storable(*p) {
 				return true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/ireports/ireports/pgsink/pgcopy"
 	"github.com/ireports/ireports/summary"
 )
 
@@ -17,7 +18,7 @@ func TestCleanText(t *testing.T) {
 		{"Par\xffks", "Par\uFFFDks"},
 		{"\xc3", "\uFFFD"},
 	} {
-		if got := cleanText(tc.in); got != tc.want || !storableText(got) {
+		if got := cleanText(tc.in); got != tc.want || !pgcopy.Storable(got) {
 			t.Errorf("cleanText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -232,9 +233,9 @@ func monthSpan(months map[month]bool) (first, last month) {
 		return lo, lo
 	}
 	first, last = hi+1, lo-1
-	var all []month
+	lowest, highest := month(math.MaxInt), month(math.MinInt) // of all months, in range or not
 	for m := range months {
-		all = append(all, m)
+		lowest, highest = min(lowest, m), max(highest, m)
 		if lo <= m && m <= hi {
 			first, last = min(first, m), max(last, m)
 		}
@@ -243,7 +244,7 @@ func monthSpan(months map[month]bool) (first, last month) {
 		return first, last
 	}
 	clamp := func(m month) month { return min(max(m, lo), hi) }
-	return clamp(slices.Min(all)), clamp(slices.Max(all))
+	return clamp(lowest), clamp(highest)
 }
 
 // entries turns key → requests into entries by requests (most first, then by name).
